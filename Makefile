@@ -1,0 +1,186 @@
+# mt6d: one quiet, strict, non-recursive Makefile.
+#
+#   make            build the daemons and the CLI into build/
+#   make check      install what is missing, build, run every test
+#   make demo       the whole system in network namespaces
+#   make SAN=1      ASan+UBSan build into build-san/
+#   make fuzz       libFuzzer harnesses (clang) into build-fuzz/
+#   make bench      benchmarks; tables go to docs/PERFORMANCE.md
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/mt6d
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
+
+PKGS := libsodium libmnl libnl-3.0 libnl-route-3.0 inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Debian's libev ships no libev.pc; fall back to plain -lev when it is absent.
+EV_CFLAGS := $(shell pkg-config --cflags libev 2>/dev/null)
+EV_LIBS   := $(shell pkg-config --libs libev 2>/dev/null || echo -lev)
+CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wmissing-declarations -Wpointer-arith \
+	-Wcast-qual -Wformat=2 -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+BASE_CPPFLAGS := -I. -D_GNU_SOURCE -DMT6D_VERSION='"$(VERSION)"'
+ALL_CFLAGS = -std=c11 $(WARNINGS) $(BASE_CPPFLAGS) $(PKG_CFLAGS) $(EV_CFLAGS) \
+	$(CPPFLAGS) $(CFLAGS) -MMD -MP
+ALL_LDLIBS = $(PKG_LIBS) $(EV_LIBS) -lm $(LDLIBS)
+
+BUILD := build
+ifeq ($(SAN),1)
+BUILD := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ALL_CFLAGS += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+endif
+ifeq ($(FUZZ),1)
+BUILD := build-fuzz
+CC := clang
+ALL_CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -DMT6D_FUZZING
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+quiet = @:
+else
+Q := @
+quiet = @printf '  %-6s %s\n'
+endif
+
+# Entry points are mt6d/<name>_main.c (program mt6d-<name>) and mt6d/cli_*.c
+# (the mt6d CLI); every other source goes into one static library that
+# programs, tests, fuzzers and benchmarks link against.
+MAIN_SRCS := $(filter-out mt6d/cli_main.c,$(wildcard mt6d/*_main.c))
+CLI_SRCS  := $(wildcard mt6d/cli_*.c)
+LIB_SRCS  := $(filter-out $(MAIN_SRCS) $(CLI_SRCS),\
+	$(wildcard mt6d/*.c dht/*.c tun/*.c netlink/*.c))
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRCS := $(wildcard bench/bench_*.c)
+
+LIB := $(BUILD)/libmt6d.a
+PROGS := $(BUILD)/mt6d $(patsubst mt6d/%_main.c,$(BUILD)/mt6d-%,$(MAIN_SRCS))
+TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+.PHONY: all programs tests fuzz benches check unit netns vectors fuzz-smoke \
+	check-layering deps demo bench install uninstall clean
+.DEFAULT_GOAL := all
+
+all: $(PROGS)
+programs: $(PROGS)
+tests: $(TESTS)
+benches: $(BENCHES)
+
+$(BUILD)/obj/%.o: %.c
+	$(quiet) CC $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(call obj,$(LIB_SRCS))
+	$(quiet) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/mt6d: $(call obj,$(CLI_SRCS)) $(LIB)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(BUILD)/mt6d-%: $(BUILD)/obj/mt6d/%_main.o $(LIB)
+	$(quiet) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	$(quiet) LINK $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	$(quiet) LINK $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	$(quiet) LINK $@
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
+
+# Fuzzers are built by clang in their own tree.
+fuzz:
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzzers-here
+.PHONY: fuzzers-here
+fuzzers-here: $(FUZZERS)
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+# One-way dependencies: dht/, tun/, netlink/ never include mt6d/ or each other;
+# the pure core never includes libev, dht/, tun/ or netlink/.
+check-layering:
+	$(Q)scripts/check-layering.sh
+
+unit:
+	$(Q)$(MAKE) --no-print-directory SAN=1 tests programs
+	$(Q)tests/run.sh unit build-san
+
+vectors: $(BUILD)/mt6d
+	$(Q)tests/run.sh vectors $(BUILD)
+
+fuzz-smoke: fuzz
+	$(Q)tests/run.sh fuzz build-fuzz
+
+netns: all
+	$(Q)tests/run.sh netns $(BUILD)
+
+# make check: everything a fresh Debian machine needs, then every test.  The
+# suites run in one runner so the last line is a single pass/fail count.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory SAN=1 tests programs
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzzers-here
+	$(Q)scripts/check-layering.sh
+	$(Q)tests/run.sh all
+
+demo: deps all
+	$(Q)scripts/demo.sh $(if $(DURATION),--duration $(DURATION))
+
+bench: deps all benches
+	$(Q)bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BUILD)/mt6d $(DESTDIR)$(BINDIR)/mt6d
+	for p in $(filter-out $(BUILD)/mt6d,$(PROGS)); do \
+		install -m 0755 $$p $(DESTDIR)$(SBINDIR)/$$(basename $$p) || exit 1; done
+	install -d $(DESTDIR)$(DOCDIR)/examples
+	for f in docs/*.md; do install -m 0644 $$f $(DESTDIR)$(DOCDIR)/ || exit 1; done
+	for f in docs/examples/*; do [ -f "$$f" ] || continue; \
+		install -m 0644 $$f $(DESTDIR)$(DOCDIR)/examples/ || exit 1; done
+	for f in docs/*.[1-8]; do [ -f "$$f" ] || continue; s=$${f##*.}; \
+		install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mt6d
+	for p in $(filter-out $(BUILD)/mt6d,$(PROGS)); do \
+		rm -f $(DESTDIR)$(SBINDIR)/$$(basename $$p); done
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)

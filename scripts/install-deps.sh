@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install, with apt-get, the Debian packages mt6d needs to build, test and run
+# its demo. Idempotent: asks dpkg first and installs only what is missing, so a
+# machine that has everything runs no apt-get at all.
+set -eu
+
+BUILD="build-essential pkg-config libsodium-dev libev-dev libmnl-dev
+       libnl-3-dev libnl-route-3-dev libinih-dev"
+TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping
+      tcpdump procps"
+
+packages=$BUILD
+case "${1:-all}" in
+    build) ;;
+    all|test) packages="$BUILD $TEST" ;;
+    *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $packages; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$status" = installed ] || missing="$missing $p"
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages:$missing" >&2
+    echo "install-deps: run as root (or: sudo $0)" >&2
+    exit 1
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

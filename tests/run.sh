@@ -1,0 +1,110 @@
+#!/bin/bash
+# The one test runner behind `make check`: runs suites, keeps each test's
+# output in a log, shows the log of anything that failed, and ends with one
+# line "check: N passed, M failed".
+#
+#   tests/run.sh all                 every suite, with the default build dirs
+#   tests/run.sh unit  BUILD_DIR     cmocka binaries in BUILD_DIR/tests/
+#   tests/run.sh vectors BUILD_DIR   independent recomputation of test vectors
+#   tests/run.sh fuzz  BUILD_DIR     every fuzzer for FUZZ_SECONDS (default 15)
+#   tests/run.sh netns BUILD_DIR     namespace tests (root), tests/netns/t_*.sh
+#
+# ONLY=pattern restricts every suite to tests whose name matches it.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+logdir=$top/build/test-logs
+mkdir -p "$logdir"
+
+passed=0
+failed=0
+failures=()
+
+run_one() { # suite name timeout_s cmd...
+    local suite=$1 name=$2 limit=$3; shift 3
+    if [ -n "${ONLY:-}" ] && [[ $name != *$ONLY* ]]; then return; fi
+    local log=$logdir/$suite-$name.log start end rc
+    start=$(date +%s%N)
+    timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1 </dev/null
+    rc=$?
+    end=$(date +%s%N)
+    local tenths=$(( (end - start) / 100000000 ))
+    local took=$((tenths / 10)).$((tenths % 10))
+    if [ $rc -eq 0 ]; then
+        passed=$((passed + 1))
+        printf '  PASS  %-7s %-34s %6ss\n' "$suite" "$name" "$took"
+    else
+        failed=$((failed + 1))
+        failures+=("$suite/$name")
+        [ $rc -eq 124 ] && echo "(timed out after ${limit}s)" >>"$log"
+        printf '  FAIL  %-7s %-34s %6ss (exit %d)\n' "$suite" "$name" "$took" "$rc"
+        sed 's/^/        | /' "$log" | tail -n 60
+    fi
+}
+
+suite_unit() {
+    local dir=$1/tests t
+    [ -d "$dir" ] || { echo "no unit tests built in $dir" >&2; failed=$((failed + 1)); return; }
+    for t in "$dir"/test_*; do
+        [ -x "$t" ] || continue
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            run_one unit "$(basename "$t")" 300 "$t"
+    done
+}
+
+suite_vectors() {
+    local s
+    for s in tests/vectors/*.py; do
+        [ -f "$s" ] || continue
+        # Debian's python3-nacl lives in the system interpreter, not in any
+        # other python3 that may come first on PATH.
+        MT6D_BUILD=$1 run_one vectors "$(basename "$s" .py)" 120 /usr/bin/python3 "$s"
+    done
+}
+
+suite_fuzz() {
+    local f name corpus work
+    for f in "$1"/fuzz/fuzz_*; do
+        [ -x "$f" ] || continue
+        name=$(basename "$f")
+        work=$(mktemp -d)
+        corpus=tests/fuzz/corpus/${name#fuzz_}
+        [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+        run_one fuzz "$name" $(( ${FUZZ_SECONDS:-15} + 60 )) \
+            "$f" -max_total_time="${FUZZ_SECONDS:-15}" -rss_limit_mb=2048 \
+            -print_final_stats=1 -artifact_prefix="$logdir/$name-" "$work"
+        rm -rf "$work"
+    done
+}
+
+suite_netns() {
+    local t
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "netns tests need root (network namespaces, TUN, netlink)" >&2
+        failed=$((failed + 1)); failures+=("netns/not-root"); return
+    fi
+    for t in tests/netns/t_*.sh; do
+        [ -f "$t" ] || continue
+        MT6D_BUILD=$top/$1 run_one netns "$(basename "$t" .sh)" 900 bash "$t"
+    done
+}
+
+case "${1:-all}" in
+    unit)    suite_unit "${2:-build-san}" ;;
+    vectors) suite_vectors "${2:-build}" ;;
+    fuzz)    suite_fuzz "${2:-build-fuzz}" ;;
+    netns)   suite_netns "${2:-build}" ;;
+    all)
+        suite_unit build-san
+        suite_vectors build
+        suite_fuzz build-fuzz
+        suite_netns build
+        ;;
+    *) echo "usage: $0 all|unit|vectors|fuzz|netns [BUILD_DIR]" >&2; exit 2 ;;
+esac
+
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "failed: ${failures[*]}"
+fi
+echo "check: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
