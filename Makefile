@@ -80,6 +80,8 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 .PHONY: all programs tests fuzz benches check unit netns vectors fuzz-smoke \
 	check-layering deps demo bench install uninstall clean
 .DEFAULT_GOAL := all
+# Keep object files of tests and fuzzers: they are not throwaway intermediates.
+.SECONDARY:
 
 all: $(PROGS)
 programs: $(PROGS)
