@@ -148,25 +148,62 @@ static struct wire_rx_instance *pick_victim(struct wire_rx *rx, uint64_t new_max
 	return victim;
 }
 
-static int decrypt(const uint8_t key[static WIRE_KEY_LEN], uint64_t slot, uint8_t *buf,
-		   size_t inner_len)
+/* ChaCha20-Poly1305 (RFC 8439) verification without decryption. libsodium's
+ * decrypt wipes the output on failure, which in place would destroy the
+ * datagram; verifying first keeps buf intact on every failure, so a caller
+ * may try another receiver state (old and new session during a re-key). */
+static int verify(const uint8_t key[static WIRE_KEY_LEN], const uint8_t *nonce,
+		  const uint8_t *ad, size_t ad_len, const uint8_t *c, size_t c_len,
+		  const uint8_t *tag)
+{
+	static const uint8_t pad[16];
+	uint8_t block0[64], mac[WIRE_TAG_LEN], lens[16];
+	crypto_onetimeauth_poly1305_state st;
+	int rc;
+
+	crypto_stream_chacha20_ietf(block0, sizeof(block0), nonce, key);
+	crypto_onetimeauth_poly1305_init(&st, block0);
+	crypto_onetimeauth_poly1305_update(&st, ad, ad_len);
+	crypto_onetimeauth_poly1305_update(&st, pad, (16 - ad_len % 16) % 16);
+	crypto_onetimeauth_poly1305_update(&st, c, c_len);
+	crypto_onetimeauth_poly1305_update(&st, pad, (16 - c_len % 16) % 16);
+	for (int i = 0; i < 8; i++) {
+		lens[i] = (uint8_t)((uint64_t)ad_len >> (8 * i));
+		lens[8 + i] = (uint8_t)((uint64_t)c_len >> (8 * i));
+	}
+	crypto_onetimeauth_poly1305_update(&st, lens, sizeof(lens));
+	crypto_onetimeauth_poly1305_final(&st, mac);
+	rc = crypto_verify_16(mac, tag) == 0 ? 0 : WIRE_ERR_AUTH;
+	sodium_memzero(block0, sizeof(block0));
+	sodium_memzero(&st, sizeof(st));
+	return rc;
+}
+
+static int authenticate(const uint8_t key[static WIRE_KEY_LEN], uint64_t slot,
+			const uint8_t *buf, size_t inner_len)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 	uint8_t ad[AD_LEN];
-	uint8_t *inner = buf + WIRE_HEADER_LEN;
 
 	make_nonce(nonce, buf);
 	make_ad(ad, buf, slot);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(inner, NULL, inner, inner_len,
-								 inner + inner_len, ad,
-								 sizeof(ad), nonce, key) != 0)
-		return WIRE_ERR_AUTH;
-	return 0;
+	return verify(key, nonce, ad, sizeof(ad), buf + WIRE_HEADER_LEN, inner_len,
+		      buf + WIRE_HEADER_LEN + inner_len);
+}
+
+/* Block 0 keyed Poly1305; the payload starts at block 1 (RFC 8439, 2.8). */
+static void decrypt(const uint8_t key[static WIRE_KEY_LEN], uint8_t *buf, size_t inner_len)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+
+	make_nonce(nonce, buf);
+	crypto_stream_chacha20_ietf_xor_ic(buf + WIRE_HEADER_LEN, buf + WIRE_HEADER_LEN,
+					   inner_len, nonce, 1, key);
 }
 
 int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 {
-	struct wire_rx_instance *e, *victim = NULL;
+	struct wire_rx_instance *e;
 	uint8_t key[WIRE_KEY_LEN];
 	uint64_t counter;
 	size_t inner_len;
@@ -190,30 +227,21 @@ int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 		rc = replay_check(&e->window, counter);
 		if (rc != REPLAY_ACCEPT)
 			return rc;
-		rc = decrypt(e->key, slot, buf, inner_len);
+		rc = authenticate(e->key, slot, buf, inner_len);
 		if (rc < 0)
 			return rc;
 	} else {
 		/* An unknown instance: the peer restarted (or a forgery, which
 		 * costs us one hash and fails authentication). */
 		derive_packet_key(rx->dir_key, buf + OFF_INSTANCE, key);
-		rc = decrypt(key, slot, buf, inner_len);
+		rc = authenticate(key, slot, buf, inner_len);
 		if (rc < 0)
 			goto cleanup;
-		victim = pick_victim(rx, slot > rx->max_slot ? slot : rx->max_slot);
-		if (!victim) {
-			/* Re-encrypt so that buf is unchanged on failure, as promised. */
-			uint8_t tag[WIRE_TAG_LEN];
-			uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-
-			make_nonce(nonce, buf);
-			crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-				buf + WIRE_HEADER_LEN, tag, NULL, buf + WIRE_HEADER_LEN,
-				inner_len, NULL, 0, NULL, nonce, key);
+		e = pick_victim(rx, slot > rx->max_slot ? slot : rx->max_slot);
+		if (!e) {
 			rc = WIRE_ERR_BUSY;
 			goto cleanup;
 		}
-		e = victim;
 		if (e == &rx->inst[rx->n_instances])
 			rx->n_instances++;
 		sodium_memzero(e, sizeof(*e));
@@ -222,6 +250,7 @@ int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 		replay_init(&e->window);
 	}
 
+	decrypt(e->key, buf, inner_len);
 	replay_update(&e->window, counter);
 	if (slot > e->last_slot)
 		e->last_slot = slot;
