@@ -207,11 +207,11 @@ int msg_request_peek_id(const uint8_t *msg, size_t len, uint32_t *client_id_out)
 	return 0;
 }
 
-int msg_request_open(struct msg_handshake *hs_out, struct msg_replay *cache,
-		     const uint8_t server_priv[static MSG_KEY_LEN],
+int msg_request_open(struct msg_replay *cache, const uint8_t server_priv[static MSG_KEY_LEN],
 		     const uint8_t server_pub[static MSG_KEY_LEN],
 		     const uint8_t client_pub[static MSG_KEY_LEN], uint64_t now_ms,
-		     const uint8_t *msg, size_t len, struct msg_request *req_out)
+		     const uint8_t *msg, size_t len, struct msg_request *req_out,
+		     struct msg_handshake *hs_out)
 {
 	struct msg_handshake h;
 	struct msg_request req;

@@ -142,11 +142,11 @@ int msg_request_peek_id(const uint8_t *msg, size_t len, uint32_t *client_id_out)
  * key is client_pub, then checks freshness and replay against cache (adding
  * N_c on success). On success returns 0 and fills req_out and hs_out (for
  * msg_response_seal); else MSG_ERR_* and nothing is written or cached. */
-int msg_request_open(struct msg_handshake *hs_out, struct msg_replay *cache,
-		     const uint8_t server_priv[static MSG_KEY_LEN],
+int msg_request_open(struct msg_replay *cache, const uint8_t server_priv[static MSG_KEY_LEN],
 		     const uint8_t server_pub[static MSG_KEY_LEN],
 		     const uint8_t client_pub[static MSG_KEY_LEN], uint64_t now_ms,
-		     const uint8_t *msg, size_t len, struct msg_request *req_out);
+		     const uint8_t *msg, size_t len, struct msg_request *req_out,
+		     struct msg_handshake *hs_out);
 
 /* Server: draws its ephemeral key, derives the session keys and seals the
  * response to hs's request into out (out_len >= MSG_RESPONSE_LEN). Wipes hs.

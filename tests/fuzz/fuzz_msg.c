@@ -64,8 +64,8 @@ static void init(void)
 	scripted_random_push(n_c, 16);
 	if (msg_request_seal(&client_hs, c_priv, c_pub, s_pub, &kat_req, KAT_NOW_MS, rq,
 			     sizeof(rq)) != MSG_REQUEST_LEN ||
-	    msg_request_open(&hsv, &cache, s_priv, s_pub, c_pub, KAT_NOW_MS, rq, sizeof(rq),
-			     &got) != 0)
+	    msg_request_open(&cache, s_priv, s_pub, c_pub, KAT_NOW_MS, rq, sizeof(rq),
+			     &got, &hsv) != 0)
 		abort();
 	scripted_random_push(e_s, 32);
 	if (msg_response_seal(&hsv, &resp, rs, sizeof(rs), &server_keys) != MSG_RESPONSE_LEN ||
@@ -99,11 +99,11 @@ static void round_trip(const uint8_t *data, size_t size)
 	msg_replay_init(&cache, MSG_DEFAULT_MAX_SKEW_MS);
 	if (msg_request_seal(&hc, c_priv, c_pub, s_pub, &req, now, rq, sizeof(rq)) !=
 		    MSG_REQUEST_LEN ||
-	    msg_request_open(&hsv, &cache, s_priv, s_pub, c_pub, now, rq, sizeof(rq), &got) != 0 ||
+	    msg_request_open(&cache, s_priv, s_pub, c_pub, now, rq, sizeof(rq), &got, &hsv) != 0 ||
 	    got.client_id != req.client_id || got.timestamp_ms != now ||
 	    memcmp(got.seed_addr, req.seed_addr, 16) || memcmp(got.tunnel_addr, req.tunnel_addr, 16))
 		abort();
-	if (msg_request_open(&hsv, &cache, s_priv, s_pub, c_pub, now, rq, sizeof(rq), &got) !=
+	if (msg_request_open(&cache, s_priv, s_pub, c_pub, now, rq, sizeof(rq), &got, &hsv) !=
 	    MSG_ERR_REPLAY)
 		abort();
 	if (msg_response_seal(&hsv, &resp, rs, sizeof(rs), &ks) != MSG_RESPONSE_LEN ||
@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Fresh cache, so the vector request authenticates every time. */
 	msg_replay_init(&cache, MSG_DEFAULT_MAX_SKEW_MS);
-	rc = msg_request_open(&hsv, &cache, s_priv, s_pub, c_pub, KAT_NOW_MS, data, size, &got);
+	rc = msg_request_open(&cache, s_priv, s_pub, c_pub, KAT_NOW_MS, data, size, &got, &hsv);
 	if (rc == 0)
 		msg_handshake_wipe(&hsv);
 	else if (rc > 0)

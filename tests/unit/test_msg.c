@@ -90,8 +90,8 @@ static void handshake(uint64_t now_ms, struct msg_session_keys *client_keys,
 
 	assert_int_equal(msg_request_seal(&hc, fx.c_priv, fx.c_pub, fx.s_pub, &fx.req, now_ms, rq,
 					  sizeof(rq)), MSG_REQUEST_LEN);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, now_ms,
-					  rq, sizeof(rq), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, now_ms,
+					  rq, sizeof(rq), &got, &hsv), 0);
 	assert_int_equal(msg_response_seal(&hsv, &fx.resp, rs, sizeof(rs), server_keys),
 			 MSG_RESPONSE_LEN);
 	assert_int_equal(msg_response_open(&hc, fx.c_priv, rs, sizeof(rs), &rgot, client_keys), 0);
@@ -118,8 +118,8 @@ static void test_known_answer_vectors(void **state)
 					  rq, sizeof(rq)), MSG_REQUEST_LEN);
 	assert_hex(rq, sizeof(rq), kat_request_hex);
 
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
-					  KAT_NOW_MS + 10, rq, sizeof(rq), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
+					  KAT_NOW_MS + 10, rq, sizeof(rq), &got, &hsv), 0);
 	assert_memory_equal(got.nonce, n_c, 16);
 	assert_true(got.timestamp_ms == KAT_NOW_MS);
 
@@ -161,8 +161,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(msg_type(rq, MSG_REQUEST_LEN), MSG_TYPE_REQUEST);
 	assert_int_equal(msg_request_peek_id(rq, MSG_REQUEST_LEN, &id), 0);
 	assert_int_equal(id, 0x00abcd);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 6000, rq,
-					  MSG_REQUEST_LEN, &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 6000, rq,
+					  MSG_REQUEST_LEN, &got, &hsv), 0);
 	assert_int_equal(got.client_id, 0x00abcd);
 	assert_true(got.timestamp_ms == 5000);
 	assert_memory_equal(got.nonce, hc.nonce, MSG_NONCE_LEN);
@@ -222,8 +222,8 @@ static void test_truncated_and_oversized(void **state)
 	handshake(1000, &kc, &ks);
 	assert_int_equal(msg_request_seal(&hc, fx.c_priv, fx.c_pub, fx.s_pub, &fx.req, 9000, rq,
 					  sizeof(rq)), MSG_REQUEST_LEN);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 9000, rq,
-					  MSG_REQUEST_LEN, &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 9000, rq,
+					  MSG_REQUEST_LEN, &got, &hsv), 0);
 	assert_int_equal(msg_response_seal(&hsv, &fx.resp, rs, sizeof(rs), &ks2), MSG_RESPONSE_LEN);
 	assert_int_equal(msg_teardown_seal(&kc, 2, td, sizeof(td)), MSG_TEARDOWN_LEN);
 
@@ -232,8 +232,8 @@ static void test_truncated_and_oversized(void **state)
 
 		assert_int_equal(msg_request_peek_id(rq, len, &id), want);
 		if (len != MSG_REQUEST_LEN)
-			assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub,
-							  fx.c_pub, 9000, rq, len, &got),
+			assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub,
+							  fx.c_pub, 9000, rq, len, &got, &hsv),
 					 MSG_ERR_LENGTH);
 		if (len != MSG_RESPONSE_LEN)
 			assert_int_equal(msg_response_open(&hc, fx.c_priv, rs, len, &rgot, &kc2),
@@ -274,8 +274,8 @@ static void test_version_and_type(void **state)
 	}
 	/* A message of one type handed to the decoder of another. */
 	m[1] = MSG_TYPE_RESPONSE;
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 1, m,
-					  MSG_RESPONSE_LEN, &got), MSG_ERR_TYPE);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 1, m,
+					  MSG_RESPONSE_LEN, &got, &hsv), MSG_ERR_TYPE);
 	m[1] = MSG_TYPE_REQUEST;
 	assert_int_equal(msg_response_open(&hc, fx.c_priv, m, MSG_REQUEST_LEN, &rgot, &kc),
 			 MSG_ERR_TYPE);
@@ -298,8 +298,8 @@ static void test_request_bit_flips(void **state)
 		int rc;
 
 		rq[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-		rc = msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
-				      sizeof(rq), &got);
+		rc = msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
+				      sizeof(rq), &got, &hsv);
 		if (bit < 8)
 			assert_int_equal(rc, MSG_ERR_VERSION);
 		else if (bit < 16)
@@ -309,8 +309,8 @@ static void test_request_bit_flips(void **state)
 		rq[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
 	assert_int_equal(fx.cache.n_entries, 0);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
-					  sizeof(rq), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
+					  sizeof(rq), &got, &hsv), 0);
 }
 
 static void test_response_bit_flips(void **state)
@@ -324,8 +324,8 @@ static void test_response_bit_flips(void **state)
 
 	assert_int_equal(msg_request_seal(&hc, fx.c_priv, fx.c_pub, fx.s_pub, &fx.req, 7000, rq,
 					  sizeof(rq)), MSG_REQUEST_LEN);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
-					  sizeof(rq), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
+					  sizeof(rq), &got, &hsv), 0);
 	assert_int_equal(msg_response_seal(&hsv, &fx.resp, rs, sizeof(rs), &ks), MSG_RESPONSE_LEN);
 	for (size_t bit = 0; bit < 8 * sizeof(rs); bit++) {
 		int rc;
@@ -386,29 +386,29 @@ static void test_wrong_keys(void **state)
 	assert_int_equal(msg_request_seal(&hc, fx.c_priv, fx.c_pub, fx.s_pub, &fx.req, 7000, rq,
 					  sizeof(rq)), MSG_REQUEST_LEN);
 	/* Another registered client's key (the id looked up the wrong key). */
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, x_pub, 7000, rq,
-					  sizeof(rq), &got), MSG_ERR_AUTH);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, x_pub, 7000, rq,
+					  sizeof(rq), &got, &hsv), MSG_ERR_AUTH);
 	/* Another server. */
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, x_priv, x_pub, fx.c_pub, 7000, rq,
-					  sizeof(rq), &got), MSG_ERR_AUTH);
+	assert_int_equal(msg_request_open(&fx.cache, x_priv, x_pub, fx.c_pub, 7000, rq,
+					  sizeof(rq), &got, &hsv), MSG_ERR_AUTH);
 	/* A low-order client key. */
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, zero, 7000, rq,
-					  sizeof(rq), &got), MSG_ERR_AUTH);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, zero, 7000, rq,
+					  sizeof(rq), &got, &hsv), MSG_ERR_AUTH);
 	/* An impostor client with its own key claims our id. */
 	assert_int_equal(msg_request_seal(&hc, x_priv, x_pub, fx.s_pub, &fx.req, 7000, rq,
 					  sizeof(rq)), MSG_REQUEST_LEN);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
-					  sizeof(rq), &got), MSG_ERR_AUTH);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
+					  sizeof(rq), &got, &hsv), MSG_ERR_AUTH);
 	/* A request with a low-order ephemeral key. */
 	memset(rq + 5, 0, 32);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, x_pub, 7000, rq,
-					  sizeof(rq), &got), MSG_ERR_AUTH);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, x_pub, 7000, rq,
+					  sizeof(rq), &got, &hsv), MSG_ERR_AUTH);
 
 	/* A response opened by a client holding another private key. */
 	assert_int_equal(msg_request_seal(&hc, fx.c_priv, fx.c_pub, fx.s_pub, &fx.req, 7000, rq,
 					  sizeof(rq)), MSG_REQUEST_LEN);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
-					  sizeof(rq), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
+					  sizeof(rq), &got, &hsv), 0);
 	assert_int_equal(msg_response_seal(&hsv, &fx.resp, rs, sizeof(rs), &ks), MSG_RESPONSE_LEN);
 	assert_int_equal(msg_response_open(&hc, x_priv, rs, sizeof(rs), &rgot, &kc), MSG_ERR_AUTH);
 	/* A low-order server ephemeral key. */
@@ -436,20 +436,20 @@ static void test_request_replay_and_stale(void **state)
 	assert_int_equal(msg_request_seal(&hc, fx.c_priv, fx.c_pub, fx.s_pub, &fx.req, t, rq,
 					  sizeof(rq)), MSG_REQUEST_LEN);
 	/* Too far in the server's past or future, by one ms over the skew. */
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
-					  t + MSG_DEFAULT_MAX_SKEW_MS + 1, rq, sizeof(rq), &got),
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
+					  t + MSG_DEFAULT_MAX_SKEW_MS + 1, rq, sizeof(rq), &got, &hsv),
 			 MSG_ERR_STALE);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
-					  t - MSG_DEFAULT_MAX_SKEW_MS - 1, rq, sizeof(rq), &got),
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
+					  t - MSG_DEFAULT_MAX_SKEW_MS - 1, rq, sizeof(rq), &got, &hsv),
 			 MSG_ERR_STALE);
 	/* At the edge of the skew: accepted once, then a replay. */
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
-					  t + MSG_DEFAULT_MAX_SKEW_MS, rq, sizeof(rq), &got), 0);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, t, rq,
-					  sizeof(rq), &got), MSG_ERR_REPLAY);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
+					  t + MSG_DEFAULT_MAX_SKEW_MS, rq, sizeof(rq), &got, &hsv), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, t, rq,
+					  sizeof(rq), &got, &hsv), MSG_ERR_REPLAY);
 	/* Later, once out of the skew window, the same bytes are stale. */
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
-					  t + 10 * MSG_DEFAULT_MAX_SKEW_MS, rq, sizeof(rq), &got),
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub,
+					  t + 10 * MSG_DEFAULT_MAX_SKEW_MS, rq, sizeof(rq), &got, &hsv),
 			 MSG_ERR_STALE);
 }
 
@@ -470,10 +470,10 @@ static void test_response_for_other_request(void **state)
 	assert_int_equal(msg_request_seal(&hc2, fx.c_priv, fx.c_pub, fx.s_pub, &fx.req, 7100, rq2,
 					  sizeof(rq2)), MSG_REQUEST_LEN);
 	assert_memory_not_equal(hc1.nonce, hc2.nonce, MSG_NONCE_LEN);
-	assert_int_equal(msg_request_open(&hsv1, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7200,
-					  rq1, sizeof(rq1), &got), 0);
-	assert_int_equal(msg_request_open(&hsv2, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7200,
-					  rq2, sizeof(rq2), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7200,
+					  rq1, sizeof(rq1), &got, &hsv1), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7200,
+					  rq2, sizeof(rq2), &got, &hsv2), 0);
 	assert_int_equal(msg_response_seal(&hsv1, &fx.resp, rs1, sizeof(rs1), &ks),
 			 MSG_RESPONSE_LEN);
 	assert_int_equal(msg_response_seal(&hsv2, &fx.resp, rs2, sizeof(rs2), &ks2),
@@ -485,8 +485,8 @@ static void test_response_for_other_request(void **state)
 	/* A server that echoes a wrong N_c: its own key schedule differs too. */
 	assert_int_equal(msg_request_seal(&hc1, fx.c_priv, fx.c_pub, fx.s_pub, &fx.req, 7300, rq1,
 					  sizeof(rq1)), MSG_REQUEST_LEN);
-	assert_int_equal(msg_request_open(&hsv1, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7300,
-					  rq1, sizeof(rq1), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7300,
+					  rq1, sizeof(rq1), &got, &hsv1), 0);
 	hsv1.nonce[0] ^= 1;
 	assert_int_equal(msg_response_seal(&hsv1, &fx.resp, rs1, sizeof(rs1), &ks),
 			 MSG_RESPONSE_LEN);
@@ -544,8 +544,8 @@ static void test_encoder_arguments(void **state)
 					  sizeof(rq)), MSG_REQUEST_LEN);
 	/* A client handshake cannot seal a response. */
 	assert_int_equal(msg_response_seal(&hc, &fx.resp, rs, sizeof(rs), &ks), -EINVAL);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 1, rq,
-					  sizeof(rq), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 1, rq,
+					  sizeof(rq), &got, &hsv), 0);
 	rbad.rotation_ms = 0;
 	assert_int_equal(msg_response_seal(&hsv, &rbad, rs, sizeof(rs), &ks), -EINVAL);
 	rbad.rotation_ms = MSG_ROTATION_MAX_MS + 1;
@@ -557,8 +557,8 @@ static void test_encoder_arguments(void **state)
 	bad.client_id = MSG_CLIENT_ID_MAX;
 	assert_int_equal(msg_request_seal(&hc, fx.c_priv, fx.c_pub, fx.s_pub, &bad, 2, rq,
 					  sizeof(rq)), MSG_REQUEST_LEN);
-	assert_int_equal(msg_request_open(&hsv, &fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 2, rq,
-					  sizeof(rq), &got), 0);
+	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 2, rq,
+					  sizeof(rq), &got, &hsv), 0);
 	assert_int_equal(got.client_id, MSG_CLIENT_ID_MAX);
 }
 
