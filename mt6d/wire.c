@@ -131,7 +131,7 @@ static struct wire_rx_instance *find_instance(struct wire_rx *rx, const uint8_t 
  * forgetting the entry's replay window lets no replay through. */
 static bool is_expired(const struct wire_rx_instance *e, uint64_t max_slot)
 {
-	return e->last_slot + 2 < max_slot;
+	return max_slot > e->last_slot && max_slot - e->last_slot > 2;
 }
 
 /* A free entry, else the expired entry with the oldest last_slot, else NULL. */
@@ -219,7 +219,7 @@ int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 		return WIRE_ERR_MALFORMED;
 	/* Rule that makes forgetting instances safe (is_expired): nothing older
 	 * than two slots before the newest authentic packet is accepted. */
-	if (slot + 2 < rx->max_slot)
+	if (slot < rx->max_slot && rx->max_slot - slot > 2)
 		return WIRE_ERR_TOO_OLD;
 
 	e = find_instance(rx, buf + OFF_INSTANCE);

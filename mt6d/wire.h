@@ -17,7 +17,15 @@
  *
  * A direction key is used by exactly one sender: two peers that share a key
  * derive one key per direction (wire_derive_direction_keys, or the session
- * keys of msg.h). */
+ * keys of msg.h). The key shared must be secret to the pair: for the
+ * introduction tunnel that is the X25519 secret s of server and client (or a
+ * key derived from s and K), never K alone, which every client knows.
+ *
+ * Not thread-safe: one wire_tx per sending thread (each draws its own
+ * instance, so threads share no counter); one wire_rx must see every packet
+ * of its direction (separate receivers would each accept a replay once), so
+ * several receiving threads share it under a lock. A failed wire_open leaves buf as received, so a caller
+ * may try another receiver (old and new session during a re-key). */
 #ifndef MT6D_WIRE_H
 #define MT6D_WIRE_H
 
