@@ -256,6 +256,25 @@ static void test_other_slot_fails(void **state)
 	assert_int_equal(wire_open(&rx, 1000, buf, (size_t)len), WIRE_ERR_REPLAY);
 }
 
+/* Slot arithmetic at the top of the range does not wrap. */
+static void test_slot_extremes(void **state)
+{
+	(void)state;
+	uint8_t buf[64];
+	struct wire_tx tx;
+	struct wire_rx rx;
+
+	wire_tx_init(&tx, dir_key);
+	wire_rx_init(&rx, dir_key);
+	assert_int_equal(seal_marked(&tx, UINT64_MAX, buf, sizeof(buf), 8), 8 + WIRE_OVERHEAD);
+	assert_int_equal(wire_open(&rx, UINT64_MAX, buf, 8 + WIRE_OVERHEAD), 8);
+	assert_int_equal(seal_marked(&tx, UINT64_MAX - 2, buf, sizeof(buf), 8), 8 + WIRE_OVERHEAD);
+	assert_int_equal(wire_open(&rx, UINT64_MAX - 2, buf, 8 + WIRE_OVERHEAD), 8);
+	assert_int_equal(seal_marked(&tx, UINT64_MAX - 3, buf, sizeof(buf), 8), 8 + WIRE_OVERHEAD);
+	assert_int_equal(wire_open(&rx, UINT64_MAX - 3, buf, 8 + WIRE_OVERHEAD), WIRE_ERR_TOO_OLD);
+	assert_int_equal(wire_open(&rx, 0, buf, 8 + WIRE_OVERHEAD), WIRE_ERR_TOO_OLD);
+}
+
 /* Replayed and reordered packets around the window's edge. */
 static void test_replay_and_reorder(void **state)
 {
@@ -411,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup(test_every_bit_flip_fails, setup),
 		cmocka_unit_test_setup(test_wrong_key_and_direction, setup),
 		cmocka_unit_test_setup(test_other_slot_fails, setup),
+		cmocka_unit_test_setup(test_slot_extremes, setup),
 		cmocka_unit_test_setup(test_replay_and_reorder, setup),
 		cmocka_unit_test_setup(test_restart_gets_fresh_key, setup),
 		cmocka_unit_test_setup(test_instance_table_eviction, setup),
