@@ -6,7 +6,7 @@
 #include "mt6d/hash.h"
 
 /* Request: version, type, client id (u24), E_c | sealed payload | tag. */
-#define REQ_HDR_LEN 37
+#define REQ_HDR_LEN MSG_REQUEST_HEADER_LEN
 #define REQ_OFF_ID 2
 #define REQ_OFF_EPH 5
 #define REQ_PAYLOAD_LEN 56

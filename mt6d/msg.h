@@ -37,6 +37,7 @@
 #define MSG_RESPONSE_LEN 118
 #define MSG_TEARDOWN_LEN 43
 #define MSG_MAX_LEN MSG_RESPONSE_LEN
+#define MSG_REQUEST_HEADER_LEN 37 /* clear part of a request: R0 */
 
 #define MSG_CLIENT_ID_MAX 0xffffffu   /* 24-bit wire field */
 #define MSG_ROTATION_MAX_MS 0xffffffu /* 24-bit wire field, about 4.6 hours */
@@ -112,7 +113,7 @@ struct msg_handshake {
 	uint8_t ss[MSG_KEY_LEN];          /* X25519(c, S) */
 	uint8_t client_pub[MSG_KEY_LEN];
 	uint8_t server_pub[MSG_KEY_LEN];
-	uint8_t request_header[37];       /* version, type, client id, E_c */
+	uint8_t request_header[MSG_REQUEST_HEADER_LEN]; /* R0: version, type, client id, E_c */
 	uint8_t nonce[MSG_NONCE_LEN];     /* N_c */
 	bool is_client;
 	bool is_pending;                  /* a response may still be sealed/opened */
