@@ -565,6 +565,29 @@ static void op_finish(struct dht *d, struct op *o)
 	}
 	dbg(d, "op %d done: status %d, %zu nodes, %zu values, %zu queries",
 	    o->id, r.status, r.n_nodes, r.n_peers, r.n_queries);
+	/* Callbacks may cancel o: it stays allocated until they return. */
+	struct op *outer = d->running;
+	d->running = o;
+	for (size_t i = 0; i < o->n_cands && o->cb && !o->is_cancelled; i++) {
+		struct dht_node_info node;
+		struct dht_result s;
+		if (!o->c[i].is_target || o->kind != OP_ANNOUNCE)
+			continue;
+		memset(&s, 0, sizeof(s));
+		memcpy(node.id, o->c[i].id, DHT_ID_LEN);
+		peer_from_addr(&o->c[i].addr, &node.addr);
+		s.event = DHT_EVENT_STORED;
+		s.op = o->id;
+		s.target = o->target;
+		s.node = &node;
+		s.n_announced = o->c[i].n_acked;
+		o->cb(o->closure, &s);
+	}
+	d->running = outer;
+	if (o->is_cancelled) {
+		op_free(d, o);
+		return;
+	}
 	/* The op keeps its slot during the callback (so a new op cannot take
 	 * it) but no longer counts as active. */
 	o->is_finished = true;

@@ -204,6 +204,12 @@ static void on_result(void *closure, const struct dht_result *r)
 	struct job *j = closure;
 	char ih[2 * DHT_ID_LEN + 1], s[64];
 	hex(r->target, DHT_ID_LEN, ih);
+	if (r->event == DHT_EVENT_STORED) {
+		peer_str(&r->node->addr, s, sizeof(s));
+		printf("stored %s %s %zu\n", ih, s, r->n_announced);
+		fflush(stdout);
+		return;
+	}
 	if (r->event == DHT_EVENT_VALUES) {
 		peer_str(&r->node->addr, s, sizeof(s));
 		printf("node %s %s %zu", ih, s, r->n_peers);

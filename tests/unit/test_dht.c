@@ -191,6 +191,7 @@ struct result {
 	bool is_done;
 	int status;
 	size_t n_nodes, n_tokens, n_announced, n_values_events;
+	size_t n_stored_events, n_stored_sum;
 	struct dht_node_info nodes[DHT_K];
 	size_t n_peers;
 	struct dht_peer peers[DHT_MAX_VALUES];
@@ -199,6 +200,13 @@ struct result {
 static void on_result(void *closure, const struct dht_result *r)
 {
 	struct result *res = closure;
+	if (r->event == DHT_EVENT_STORED) {
+		assert_false(res->is_done);
+		assert_non_null(r->node);
+		res->n_stored_events++;
+		res->n_stored_sum += r->n_announced;
+		return;
+	}
 	if (r->event == DHT_EVENT_VALUES) {
 		assert_non_null(r->node);
 		assert_true(r->n_peers > 0);
@@ -362,6 +370,8 @@ static void test_announce_many_then_collect(void **state)
 		assert_int_equal(res[j].n_tokens, DHT_K);
 		size_t n = j < N_CHUNKS - 1 ? CHUNK : MSG_LEN - CHUNK * (N_CHUNKS - 1);
 		assert_int_equal(res[j].n_announced, DHT_K * n);
+		assert_int_equal(res[j].n_stored_events, DHT_K);
+		assert_int_equal(res[j].n_stored_sum, DHT_K * n);
 	}
 	/* Paced: 25 announces per node at DHT_PACE_MS take at least 8 s. */
 	assert_true(S.now - start >= (CHUNK - 1) * DHT_PACE_MS);
