@@ -285,8 +285,8 @@ def parse_collect(path):
             if len(w) >= 4 and w[0] == 'node':
                 ports = set(int(p) for p in w[4].split(',')) if len(w) > 4 else set()
                 res.setdefault(w[1], (set(), {}))[1][w[2].rsplit(':', 1)[0].strip('[]')] = ports
-            elif len(w) >= 10 and w[0] == 'collect':
-                ports = set(int(p) for p in w[10].split(',')) if len(w) > 10 else set()
+            elif len(w) >= 12 and w[0] == 'collect':
+                ports = set(int(p) for p in w[12].split(',')) if len(w) > 12 else set()
                 res.setdefault(w[1], (set(), {}))[0].update(ports)
     return res
 

@@ -10,11 +10,12 @@
 #   another of ours, joining through libtorrent nodes only, collects it:
 #   complete in the union, from libtorrent node j alone, and from one of ours
 #   alone; libtorrent's own dht_get_peers, joining through our nodes only,
-#   finds every port; malformed KRPC and a ping flood are counted and dropped
-#   and the node still answers; 30 % of all nodes are killed (among them
-#   every node of ours holding chunk 0, and one libtorrent node) and a fresh
-#   node of ours still collects the whole message, chunk 0 from libtorrent
-#   nodes only.
+#   finds every port; malformed KRPC, a bad token and a ping flood are
+#   counted and dropped and the node still answers; a node restarted from its
+#   state file with no bootstrap is back in one round trip; 30 % of all nodes
+#   are killed (among them every node of ours holding chunk J, the first chunk
+#   a libtorrent node holds, and one libtorrent node) and a fresh node of
+#   ours still collects the whole message, chunk J from libtorrent nodes only.
 #
 # DHT_SWARM_OURS / DHT_SWARM_LT change the swarm size (not below 30 / 5 in
 # make check). Cleans up on exit: only the PIDs it started, its namespace.
@@ -95,7 +96,7 @@ for i in $(seq "$N_OURS"); do
 	boot="[$(lt_addr $((i % N_LT + 1)))]:6881"
 	[ "$i" -gt 1 ] && boot="$boot,[$(ours_addr 1)]:6881"
 	[ "$i" -eq 1 ] && boot="[$(lt_addr 1)]:6881,[$(lt_addr 2)]:6881"
-	"${NSX[@]}" "$NODE" -l "$(ours_addr "$i")" -p 6881 -b "$boot" >"$W/o$i.log" 2>&1 &
+	"${NSX[@]}" "$NODE" -l "$(ours_addr "$i")" -p 6881 -b "$boot" -s "$W/state$i" >"$W/o$i.log" 2>&1 &
 	PIDS+=($!)
 	PID_OF[$(ours_addr "$i")]=$!
 done
@@ -223,6 +224,24 @@ cat "$W/ltget.out" | cut -c1-80
 n=$(awk '/^lt_nodes/ {print $2}' "$W/ltget.out")
 [ "${n:-0}" -ge 8 ] || fail "libtorrent joined through our nodes with only ${n:-0} nodes"
 log "libtorrent (joined through ours) found every announced port"
+
+# Restart from the state file alone: node 9 stops (saving its id and its
+# table) and comes back with no bootstrap node; one round trip later its
+# table is full again.
+a9=$(ours_addr 9)
+id_before=$(kill -USR1 "${PID_OF[$a9]}"; sleep 0.2; awk '/^id/ {print $2}' "$W/o9.log" | tail -n 1)
+kill -TERM "${PID_OF[$a9]}"
+wait "${PID_OF[$a9]}"
+[ -s "$W/state9" ] || fail "node 9 wrote no state file"
+"${NSX[@]}" "$NODE" -l "$a9" -p 6881 -b none -s "$W/state9" >"$W/o9.log" 2>&1 &
+PIDS+=($!)
+PID_OF[$a9]=$!
+sleep 1
+g=$(status_of 9)
+id_after=$(awk '/^id/ {print $2}' "$W/o9.log" | tail -n 1)
+[ "$id_after" = "$id_before" ] || fail "node 9 restarted as $id_after, was $id_before"
+[ "${g:-0}" -ge 8 ] || fail "node 9, restarted from its state file, has ${g:-0} good nodes after 1 s"
+log "node 9 restarted from its state file alone: same id, $g good nodes after 1 s"
 
 # 3. Kill 30 % of all nodes: every one of ours that holds chunk J (the first
 # chunk a libtorrent node holds), one libtorrent node that does not hold it,
