@@ -1186,6 +1186,16 @@ int dht_new(const struct dht_ops *ops, void *ctx, const struct dht_config *cfg,
 	d->last_maint_ms[0] = d->last_maint_ms[1] = now_ms - MAINT_SLOW_MS;
 	d->last_boot_ms = now_ms;
 	memcpy(d->st.id, d->id, DHT_ID_LEN);
+	if (cfg && cfg->state) {
+		/* Rejoin in one round trip: every saved node (good ones first, up
+		 * to the ping slots) is pinged now; those that answer are good. */
+		struct routing_node saved[MAX_PINGS / 2];
+		for (int f = 0; f < 2; f++) {
+			size_t n = routing_list(&d->rt[f], now_ms, saved, MAX_PINGS / 2);
+			for (size_t i = 0; i < n; i++)
+				send_standalone(d, &saved[i].addr, KRPC_PING, now_ms);
+		}
+	}
 	*out = d;
 	return 0;
 }
