@@ -1165,11 +1165,19 @@ int dht_new(const struct dht_ops *ops, void *ctx, const struct dht_config *cfg,
 		free(d);
 		return rc;
 	}
-	/* The routing tables need the final id: state may still change it. */
+	/* The routing tables need the final id: state may still change it,
+	 * unless the id is given or the saved one is not BEP 42-conformant for
+	 * the external address we know now (the address changed). */
 	if (cfg && cfg->state) {
+		bool is_id_kept = cfg->id != NULL;
+		struct krpc_addr ext;
+		if (!is_id_kept && cfg->external && cfg->state_len >= 8 + DHT_ID_LEN &&
+		    addr_from_sockaddr(cfg->external, cfg->external_len, &ext) &&
+		    !routing_id_is_bep42(cfg->state + 8, &ext))
+			is_id_kept = true;
 		routing_init(&d->rt[0], d->id, AF_INET);
 		routing_init(&d->rt[1], d->id, AF_INET6);
-		if (load_state(d, cfg->state, cfg->state_len, cfg->id != NULL, now_ms) < 0) {
+		if (load_state(d, cfg->state, cfg->state_len, is_id_kept, now_ms) < 0) {
 			peerstore_fini(&d->ps);
 			free(d);
 			return -EINVAL;

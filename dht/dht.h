@@ -57,7 +57,8 @@ struct dht_config {
 	const struct sockaddr *external;
 	socklen_t external_len;
 	/* Output of dht_save from an earlier run, or NULL: restores the id
-	 * (unless id is given) and the saved nodes, pinged at once. */
+	 * (unless id is given, or external is given and the saved id is not
+	 * BEP 42-conformant for it) and the saved nodes, pinged at once. */
 	const uint8_t *state;
 	size_t state_len;
 };

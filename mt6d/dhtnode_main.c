@@ -3,7 +3,8 @@
  * --collect). libev: one ev_io on the socket, one ev_timer following
  * dht_tick's deadline, signal watchers that only set flags for the loop.
  *
- *   mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE] [-v]
+ *   mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE]
+ *                [-e ADDR] [-v]
  *                [--announce IH:PORT,PORT,...]... [--collect IH]...
  *                [--get-peers IH]... [--wait-ms MS] [--timeout-ms MS] [--status]
  *                [--rounds N] [--sequential]
@@ -436,7 +437,8 @@ static int add_job(struct node *n, enum job_kind kind, const char *arg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE] [-v]\n"
+		"usage: mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE]\n"
+		"                    [-e ADDR] [-v]\n"
 		"                    [--announce IH:PORT,...] [--collect IH] [--get-peers IH]\n"
 		"                    [--wait-ms MS] [--timeout-ms MS] [--rounds N] [--sequential]\n"
 		"                    [--status]\n"
@@ -445,6 +447,8 @@ static void usage(FILE *f)
 		"  -b LIST     bootstrap nodes, host:port or [v6]:port, comma-separated;\n"
 		"              'none' for none; default %s\n"
 		"  -s FILE     state file: id and nodes, loaded at start, saved on exit\n"
+		"  -e ADDR     our address as other nodes see it, for a BEP 42 node id\n"
+		"              (default: the listen address unless it is :: or 0.0.0.0)\n"
 		"  --announce IH:PORTS  announce ports under the 40-hex-digit info_hash, exit when done\n"
 		"  --collect IH         collect every value under IH, print them, exit\n"
 		"  --get-peers IH       one get_peers lookup, print values, exit\n"
@@ -461,7 +465,7 @@ int main(int argc, char **argv)
 {
 	static struct node n;
 	static uint8_t state[DHT_STATE_MAX_LEN];
-	const char *listen_addr = "::", *boot = NULL;
+	const char *listen_addr = "::", *boot = NULL, *external = NULL;
 	unsigned long port = 6881;
 	int verbosity = 0, c;
 	static const struct option longopts[] = {
@@ -479,7 +483,7 @@ int main(int argc, char **argv)
 
 	log_init("mt6d-dhtnode", true, 0);
 	n.fd = -1;
-	while ((c = getopt_long(argc, argv, "l:p:b:s:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:p:b:s:e:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen_addr = optarg; break;
 		case 'p':
@@ -489,6 +493,7 @@ int main(int argc, char **argv)
 			break;
 		case 'b': boot = optarg; break;
 		case 's': n.state_path = optarg; break;
+		case 'e': external = optarg; break;
 		case 'v': verbosity++; break;
 		case 'A':
 			if (add_job(&n, JOB_ANNOUNCE, optarg) < 0)
@@ -550,6 +555,26 @@ int main(int argc, char **argv)
 		fatal(-errno, "binding '%s' port %lu", listen_addr, port);
 
 	struct dht_config cfg = { 0 };
+	/* BEP 42: an id derived from the address others see (-e, else the
+	 * listen address when it is a specific one). */
+	struct sockaddr_storage ext_ss;
+	memset(&ext_ss, 0, sizeof(ext_ss));
+	const char *ext_str = external ? external : listen_addr;
+	struct sockaddr_in6 *e6 = (struct sockaddr_in6 *)&ext_ss;
+	struct sockaddr_in *e4 = (struct sockaddr_in *)&ext_ss;
+	if (inet_pton(AF_INET6, ext_str, &e6->sin6_addr) == 1 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&e6->sin6_addr)) {
+		e6->sin6_family = AF_INET6;
+		cfg.external = (struct sockaddr *)&ext_ss;
+		cfg.external_len = sizeof(*e6);
+	} else if (inet_pton(AF_INET, ext_str, &e4->sin_addr) == 1 &&
+		   e4->sin_addr.s_addr != htonl(INADDR_ANY)) {
+		e4->sin_family = AF_INET;
+		cfg.external = (struct sockaddr *)&ext_ss;
+		cfg.external_len = sizeof(*e4);
+	} else if (external) {
+		fatal(-EINVAL, "external address '%s'", external);
+	}
 	size_t state_len = 0;
 	if (n.state_path) {
 		int rc = load_state(n.state_path, state, sizeof(state), &state_len);

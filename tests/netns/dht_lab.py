@@ -38,6 +38,11 @@ Run with /usr/bin/python3 (Debian's python3-libtorrent lives there).
       --ours-complete: each chunk also complete from one of our nodes alone;
       --lt-only J: chunk J answered only by libtorrent nodes. Prints the
       message in hex.
+  dht_lab.py ops KIND FILE      statistics of mt6d-dhtnode's KIND lines (announce,
+      get_peers, collect): count, median and p95 of ms, queries.
+  dht_lab.py rounds --chunks FILE --out FILE
+      collection trials of `mt6d-dhtnode --collect ... --rounds N`: how many
+      gave every chunk exactly, median and p95 time, messages per trial.
   dht_lab.py bad ADDR PORT
       Sends malformed datagrams and a flood of pings to our node, then checks
       it still answers a well-formed ping. Prints "sent_bad N", "answered 1".
@@ -212,45 +217,93 @@ def cmd_lt_get(args):
     return 0 if ok else 1
 
 
-def cmd_lt_announce(args):
-    """libtorrent's own publication and read-back of the ports (baseline)."""
+def lt_messages_out(ses):
+    """libtorrent's count of DHT messages sent so far."""
+    import libtorrent as lt
+    idx = [m.value_index for m in lt.session_stats_metrics()
+           if m.name == 'dht.dht_messages_out'][0]
+    ses.post_session_stats()
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        time.sleep(0.05)
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.session_stats_alert):
+                return a.values[idx]
+    return -1
+
+
+def lt_wait_idle(ses, deadline):
+    """Waits until libtorrent has no DHT traversal running."""
+    import libtorrent as lt
+    while time.time() < deadline:
+        ses.post_dht_stats()
+        time.sleep(0.1)
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.dht_stats_alert) and not a.active_requests:
+                return True
+    return False
+
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))] if v else float('nan')
+
+
+def cmd_lt_bench(args):
+    """libtorrent's own figures, the baseline of bench/dht.sh: lookup
+    latency (sequential dht_get_peers on random info_hashes), publication of
+    the ports (one dht_announce per port: libtorrent announces only its own
+    address, so the ports are separate announces), and collection trials."""
     import libtorrent as lt
     ses = lt_session(args.addr, args.port)
     deadline = time.time() + args.timeout_s
     n = lt_join(ses, parse_boot(args.boot), 8, deadline)
+    time.sleep(3)
+    lt_wait_idle(ses, time.time() + 20)
+    print('lt_nodes %d' % n, flush=True)
+    # Lookups.
+    lat = []
+    m0 = lt_messages_out(ses)
+    for _ in range(args.lookups):
+        ih = os.urandom(20)
+        t = time.time()
+        ses.dht_get_peers(lt.sha1_hash(ih))
+        done = False
+        while not done and time.time() - t < 30:
+            time.sleep(0.01)
+            for a in ses.pop_alerts():
+                if isinstance(a, lt.dht_get_peers_reply_alert):
+                    done = True
+        lat.append((time.time() - t) * 1000)
+    m1 = lt_messages_out(ses)
+    print('lt_lookup_ms median %.0f p95 %.0f n %d msgs_per_lookup %.1f' %
+          (pct(lat, 50), pct(lat, 95), len(lat), (m1 - m0) / max(1, len(lat))), flush=True)
+    # Publication.
     want = parse_want(args.want)
-    t0 = time.time()
+    m0 = lt_messages_out(ses)
+    t = time.time()
     for ih, ports in want:
         for p in sorted(ports):
             ses.dht_announce(lt.sha1_hash(bytes.fromhex(ih)), p, 0)
-    # Wait for the announce traversals to end (one alert each).
-    todo = sum(len(p) for _, p in want)
-    while todo > 0 and time.time() < deadline:
-        time.sleep(0.2)
-        for a in ses.pop_alerts():
-            if type(a).__name__ == 'dht_announce_alert' or 'announce' in a.message():
-                pass
-        # libtorrent posts no alert per finished outgoing announce: poll its
-        # active requests instead.
-        ses.post_dht_stats()
-        time.sleep(0.1)
-        busy = False
-        for a in ses.pop_alerts():
-            if isinstance(a, lt.dht_stats_alert):
-                busy = any(r.get('type') == 'get_peers' or 'announce' in str(r.get('type'))
-                           for r in a.active_requests)
-        if not busy:
-            break
-    t_pub = time.time() - t0
-    t1 = time.time()
-    res = lt_read_back(ses, want, deadline)
-    t_get = time.time() - t1
-    complete = all(dict(want)[ih] <= got for ih, got, _ in res)
-    rounds = sum(r for _, _, r in res)
-    print('lt_nodes %d' % n)
-    print('lt_publish_s %.2f' % t_pub)
-    print('lt_collect_s %.2f rounds %d complete %d' % (t_get, rounds, 1 if complete else 0))
-    return 0 if complete else 1
+    lt_wait_idle(ses, time.time() + 120)
+    t_pub = time.time() - t
+    m1 = lt_messages_out(ses)
+    print('lt_publish ms %.0f msgs %d' % (t_pub * 1000, m1 - m0), flush=True)
+    time.sleep(2)
+    # Collection trials: all chunks at once, each repeated until complete.
+    ok = 0
+    times = []
+    m0 = lt_messages_out(ses)
+    for _ in range(args.trials):
+        t = time.time()
+        res = lt_read_back(ses, want, time.time() + 30, rounds_max=args.max_rounds)
+        times.append((time.time() - t) * 1000)
+        ok += all(dict(want)[ih] <= got for ih, got, _ in res)
+    m1 = lt_messages_out(ses)
+    print('lt_collect trials %d complete %d ms_median %.0f ms_p95 %.0f msgs_per_trial %.1f' %
+          (args.trials, ok, pct(times, 50), pct(times, 95), (m1 - m0) / max(1, args.trials)),
+          flush=True)
+    return 0
 
 
 def cmd_chunks(args):
@@ -326,6 +379,53 @@ def cmd_check(args):
                 ok = False
     print('message %s' % msg.hex())
     return 0 if ok else 1
+
+
+def cmd_ops(args):
+    """Statistics over mt6d-dhtnode client lines of one kind."""
+    ms, q, ok = [], [], 0
+    with open(args.out) as f:
+        for line in f:
+            w = line.split()
+            if not w or w[0] != args.kind:
+                continue
+            d = dict(zip(w[2::2], w[3::2]))
+            ms.append(int(d['ms']))
+            q.append(int(d['queries']))
+            ok += d['status'] == '0'
+    print('%s n %d ok %d ms_median %.0f ms_p95 %.0f queries_mean %.1f queries_sum %d' %
+          (args.kind, len(ms), ok, pct(ms, 50), pct(ms, 95),
+           sum(q) / max(1, len(q)), sum(q)))
+    return 0
+
+
+def cmd_rounds(args):
+    """Collection trials: mt6d-dhtnode --rounds output, one collect line per
+    chunk per round, in order; a trial succeeds when every chunk's union is
+    exactly its ports."""
+    chunks = []
+    with open(args.chunks) as f:
+        for line in f:
+            ih, ports = line.strip().split(':')
+            chunks.append((ih, set(int(p) for p in ports.split(','))))
+    want = dict(chunks)
+    rounds, cur = [], []
+    with open(args.out) as f:
+        for line in f:
+            w = line.split()
+            if len(w) < 12 or w[0] != 'collect':
+                continue
+            ports = set(int(p) for p in w[12].split(',')) if len(w) > 12 else set()
+            cur.append((w[1], ports, int(w[11]), int(w[9])))
+            if len(cur) == len(chunks):
+                rounds.append(cur)
+                cur = []
+    ok = sum(all(want.get(ih) == ports for ih, ports, _, _ in r) for r in rounds)
+    ms = [max(x[2] for x in r) for r in rounds]
+    msgs = [sum(x[3] for x in r) for r in rounds]
+    print('trials %d complete %d ms_median %.0f ms_p95 %.0f msgs_per_trial %.1f' %
+          (len(rounds), ok, pct(ms, 50), pct(ms, 95), sum(msgs) / max(1, len(msgs))))
+    return 0
 
 
 def bencode(v):
@@ -414,19 +514,28 @@ def main():
     p.add_argument('--boot', default='')
     p.add_argument('--out')
     p.add_argument('--max-s', type=float, default=900)
-    for name in ('lt-get', 'lt-announce'):
+    for name in ('lt-get', 'lt-bench'):
         p = sub.add_parser(name)
         p.add_argument('--addr', required=True)
         p.add_argument('--port', type=int, default=6881)
         p.add_argument('--boot', required=True)
         p.add_argument('--want', action='append', required=True)
         p.add_argument('--timeout-s', type=float, default=60)
+        p.add_argument('--lookups', type=int, default=100)
+        p.add_argument('--trials', type=int, default=100)
+        p.add_argument('--max-rounds', type=int, default=10)
     p = sub.add_parser('chunks')
     p.add_argument('msg')
     p.add_argument('chunk', type=int)
     p.add_argument('ids', nargs='+')
     p = sub.add_parser('decode')
     p.add_argument('ports')
+    p = sub.add_parser('ops')
+    p.add_argument('kind')
+    p.add_argument('out')
+    p = sub.add_parser('rounds')
+    p.add_argument('--chunks', required=True)
+    p.add_argument('--out', required=True)
     p = sub.add_parser('check')
     p.add_argument('--chunks', required=True)
     p.add_argument('--out', required=True)
@@ -441,8 +550,9 @@ def main():
     p.add_argument('--flood', type=int, default=100)
     p.add_argument('--pause-s', type=float, default=2.0)
     args = ap.parse_args()
-    return {'lt-node': cmd_lt_node, 'lt-get': cmd_lt_get, 'lt-announce': cmd_lt_announce,
+    return {'lt-node': cmd_lt_node, 'lt-get': cmd_lt_get, 'lt-bench': cmd_lt_bench,
             'chunks': cmd_chunks, 'decode': cmd_decode, 'check': cmd_check,
+            'ops': cmd_ops, 'rounds': cmd_rounds,
             'bad': cmd_bad}[args.cmd](args)
 
 

@@ -15,6 +15,7 @@
 #include "dht/dht.h"
 #include "dht/krpc.h"
 #include "dht/peerstore.h"
+#include "dht/routing.h"
 
 #define MAX_NODES 64
 #define T0 1000000
@@ -558,6 +559,46 @@ static void test_cancel(void **state)
 	sim_fini();
 }
 
+/* BEP 42: an external address gives a conformant id; a saved id that does
+ * not fit the external address any more is replaced, one that fits is kept. */
+static void test_bep42_id_from_external_address(void **state)
+{
+	(void)state;
+	struct sockaddr_in6 ext;
+	struct krpc_addr ka = { 0 };
+	struct dht_stats st;
+	struct dht *d, *re;
+	static uint8_t blob[DHT_STATE_MAX_LEN];
+	sim_init(1);
+	sim_addr(41, &ext);
+	ka.family = AF_INET6;
+	memcpy(ka.ip, &ext.sin6_addr, 16);
+	struct dht_config cfg = { .external = (const struct sockaddr *)&ext,
+				  .external_len = sizeof(ext) };
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &d), 0);
+	dht_get_stats(d, S.now, &st);
+	assert_true(routing_id_is_bep42(st.id, &ka));
+	int len = dht_save(d, S.now, blob, sizeof(blob));
+	assert_true(len > 0);
+	cfg.state = blob;
+	cfg.state_len = (size_t)len;
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &re), 0);
+	struct dht_stats st2;
+	dht_get_stats(re, S.now, &st2);
+	assert_memory_equal(st.id, st2.id, DHT_ID_LEN);
+	dht_free(re);
+	/* Our address changed: the saved id no longer fits and is replaced. */
+	ext.sin6_addr.s6_addr[7] ^= 0x5a;
+	ka.ip[7] ^= 0x5a;
+	assert_false(routing_id_is_bep42(st.id, &ka));
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &re), 0);
+	dht_get_stats(re, S.now, &st2);
+	assert_true(routing_id_is_bep42(st2.id, &ka));
+	dht_free(re);
+	dht_free(d);
+	sim_fini();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_bootstrap_and_lookup_converge),
 		cmocka_unit_test(test_announce_many_then_collect),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_bep42_id_from_external_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
