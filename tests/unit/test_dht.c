@@ -404,6 +404,52 @@ static void test_announce_many_then_collect(void **state)
 	sim_fini();
 }
 
+/* A 120-peer message under one info_hash: each of our nodes answers 50
+ * random values per reply, so collect must ask again while a node's set
+ * grows; the union and at least one node's own answer are complete. */
+static size_t full_answers;
+static void on_result_full(void *closure, const struct dht_result *r)
+{
+	if (r->event == DHT_EVENT_VALUES && r->n_peers == MSG_LEN)
+		full_answers++;
+	on_result(closure, r);
+}
+
+static void test_collect_requeries_while_growing(void **state)
+{
+	(void)state;
+	uint16_t ports[MSG_LEN];
+	uint8_t ih[20];
+	static struct result res;
+	sim_init(30);
+	sim_bootstrap();
+	memset(ih, 0x5c, sizeof(ih));
+	for (int i = 0; i < MSG_LEN; i++)
+		ports[i] = (uint16_t)(((i + 1) << 8) | ((i * 53) & 0xff));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_announce(S.n[3].d, ih, AF_INET6, ports, MSG_LEN, on_result, &res, S.now) > 0);
+	S.n[3].deadline = S.now;
+	sim_run(S.now + 300000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.n_announced, DHT_K * MSG_LEN);
+
+	memset(&res, 0, sizeof(res));
+	full_answers = 0;
+	assert_true(dht_collect(S.n[20].d, ih, AF_INET6, on_result_full, &res, S.now) > 0);
+	S.n[20].deadline = S.now;
+	sim_run(S.now + 120000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.n_peers, MSG_LEN);
+	for (int i = 0; i < MSG_LEN; i++) {
+		bool found = false;
+		for (size_t v = 0; v < res.n_peers; v++)
+			found |= res.peers[v].port == ports[i];
+		assert_true(found);
+	}
+	assert_true(full_answers >= 1);
+	sim_fini();
+}
+
 /* Serving rules, one node, packets crafted by hand. */
 static struct krpc_msg in_msg;
 
@@ -605,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_serving_tokens_ports_and_limits),
 		cmocka_unit_test(test_bootstrap_and_lookup_converge),
 		cmocka_unit_test(test_announce_many_then_collect),
+		cmocka_unit_test(test_collect_requeries_while_growing),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_bep42_id_from_external_address),
 	};
