@@ -19,6 +19,7 @@
 #define MAX_PINGS 64          /* stand-alone queries (pings, bootstrap) in flight */
 #define MAX_BOOTSTRAP 16
 #define PACER_SLOTS 512
+#define PACER_PROBES 8
 #define ALPHA 4               /* lookup parallelism (BEP 5 / Kademlia: 3) */
 #define LOOKUP_MAX_MS 30000
 #define COLLECT_MAX_QUERIES 16  /* per node */
@@ -88,9 +89,13 @@ struct ping {
 	int64_t sent_ms;
 };
 
+/* Pacing per destination IP: a token bucket in GCRA form. tat_ms is the
+ * theoretical arrival time of the next message; a message may leave while
+ * tat_ms - now <= (DHT_PACE_BURST - 1) * DHT_PACE_MS. A slot whose tat_ms
+ * has passed holds a full bucket, the same as no slot, so it can be reused. */
 struct pacer_slot {
-	struct krpc_addr key;        /* port zeroed */
-	int64_t next_ms;
+	struct krpc_addr key;        /* port zeroed; family 0: never used */
+	int64_t tat_ms;
 };
 
 struct dht {
@@ -216,27 +221,48 @@ static int send_msg(struct dht *d, const struct krpc_msg *m, const struct krpc_a
 	return rc;
 }
 
-static struct pacer_slot *pacer_slot_for(struct dht *d, const struct krpc_addr *a)
+static bool pacer_is_key(const struct pacer_slot *s, const struct krpc_addr *a)
 {
+	return s->key.family == a->family && memcmp(s->key.ip, a->ip, 16) == 0;
+}
+
+/* a's slot, else a reusable one among PACER_PROBES, else NULL (all busy:
+ * the caller waits, so pacing never lapses on a hash collision). */
+static struct pacer_slot *pacer_find(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
+{
+	struct pacer_slot *free_slot = NULL;
 	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < 16; i++)
 		h = (h ^ a->ip[i]) * 1099511628211ull;
-	return &d->pacer[h % PACER_SLOTS];
+	for (size_t i = 0; i < PACER_PROBES; i++) {
+		struct pacer_slot *s = &d->pacer[(h + i) % PACER_SLOTS];
+		if (pacer_is_key(s, a))
+			return s;
+		if (!free_slot && (s->key.family == 0 || s->tat_ms <= now_ms))
+			free_slot = s;
+	}
+	return free_slot;
 }
 
 static bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
 {
-	struct pacer_slot *s = pacer_slot_for(d, a);
-	return s->key.family != a->family || memcmp(s->key.ip, a->ip, 16) != 0 ||
-	       s->next_ms <= now_ms;
+	const struct pacer_slot *s = pacer_find(d, a, now_ms);
+	if (!s)
+		return false;
+	return !pacer_is_key(s, a) || s->tat_ms - now_ms <= (DHT_PACE_BURST - 1) * DHT_PACE_MS;
 }
 
 static void pacer_note(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
 {
-	struct pacer_slot *s = pacer_slot_for(d, a);
-	s->key = *a;
-	s->key.port = 0;
-	s->next_ms = now_ms + DHT_PACE_MS;
+	struct pacer_slot *s = pacer_find(d, a, now_ms);
+	if (!s)
+		return;
+	if (!pacer_is_key(s, a)) {
+		s->key = *a;
+		s->key.port = 0;
+		s->tat_ms = now_ms;
+	}
+	s->tat_ms = (s->tat_ms > now_ms ? s->tat_ms : now_ms) + DHT_PACE_MS;
 }
 
 static void query_init(struct dht *d, struct krpc_msg *m, uint8_t method, uint8_t slot,

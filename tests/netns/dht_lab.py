@@ -228,7 +228,8 @@ def lt_messages_out(ses):
         time.sleep(0.05)
         for a in ses.pop_alerts():
             if isinstance(a, lt.session_stats_alert):
-                return a.values[idx]
+                v = a.values
+                return v['dht.dht_messages_out'] if isinstance(v, dict) else v[idx]
     return -1
 
 
