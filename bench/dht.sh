@@ -123,11 +123,11 @@ done <"$W/chunks.lt"
 lookup_args=()
 for _ in $(seq 100); do lookup_args+=(--get-peers "$(rand_hex 20)"); done
 
-client() { # n out args...
+client() { # n out args... (BOOT= overrides the bootstrap nodes)
 	local n=$1 out=$2
 	shift 2
 	"${NSX[@]}" "$NODE" -l "$(cli_addr "$n")" -p 6881 \
-		-b "[$(ours_addr $((n * 11 % N_OURS + 1)))]:6881,[$(lt_addr $((n % N_LT + 1)))]:6881" \
+		-b "${BOOT:-[$(ours_addr $((n * 11 % N_OURS + 1)))]:6881,[$(lt_addr $((n % N_LT + 1)))]:6881}" \
 		--wait-ms 3000 "$@" >"$out" 2>"$out.err" &
 	PIDS+=($!)
 	wait $!
@@ -156,8 +156,9 @@ PIDS+=($!)
 wait $!
 log "libtorrent: $(tr '\n' ';' <"$W/lt.out")"
 
-# 30 % of all nodes killed (not the nodes holding nothing in particular:
-# every third one of ours and of libtorrent's, then more of ours).
+# 30 % of all nodes killed: every third libtorrent node (3, 6, ...), then of
+# ours 2, 5, 8, ... and 3, 6, 9, ...; ours 1 and libtorrent 1 stay up and
+# bootstrap the collector.
 total=$((N_OURS + N_LT))
 want_kill=$(((total * 3 + 9) / 10))
 killed=0
@@ -169,7 +170,8 @@ for i in $(seq 2 3 "$N_OURS") $(seq 3 3 "$N_OURS"); do
 	kill -KILL "${PID_OF[$(ours_addr "$i")]}" 2>/dev/null && killed=$((killed + 1))
 done
 log "killed $killed of $total nodes"
-client 5 "$W/collect-killed.out" "${collect_args[@]}" --rounds "$TRIALS" --timeout-ms 1800000
+BOOT="[$(ours_addr 1)]:6881,[$(lt_addr 1)]:6881" \
+	client 5 "$W/collect-killed.out" "${collect_args[@]}" --rounds "$TRIALS" --timeout-ms 1800000
 log "ours, 30 % killed: $($PY "$LAB" rounds --chunks "$W/chunks" --out "$W/collect-killed.out")"
 
 # The table.
