@@ -14,7 +14,7 @@
 # The publication baseline is one announce per port (each its own lookup),
 # as a client announcing ports one by one would do, run by our node (the
 # Python bindings of libtorrent 2.0.8 cannot call dht_announce).
-# Prints a table (markdown) with ratios ours/baseline. Root; ~10 minutes.
+# Prints a table (markdown) with ratios ours/baseline. Root; ~25 minutes.
 #
 #   DHT_BENCH_OURS=90 DHT_BENCH_LT=10 DHT_BENCH_TRIALS=100
 #   DHT_BENCH_LT_TRIALS=20 (libtorrent's collection trials are slower)
