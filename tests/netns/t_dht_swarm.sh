@@ -292,7 +292,12 @@ done
 log "killed $killed of $total nodes ($(echo $kill_list | tr ' ' '\n' | grep -c '^2001:db8:4:') libtorrent)"
 [ "$killed" -ge "$want_kill" ] || fail "killed only $killed (want $want_kill)"
 
-"${NSX[@]}" "$NODE" -l "$(cli_addr 4)" -p 6881 -b "[$ltJ]:6881" \
+for i in $(seq "$N_OURS"); do
+	alive=$(ours_addr "$i")
+	case " $kill_list " in *" $alive "*) continue ;; esac
+	break
+done
+"${NSX[@]}" "$NODE" -l "$(cli_addr 4)" -p 6881 -b "[$ltJ]:6881,[$alive]:6881" \
 	"${collect_args[@]}" --timeout-ms 120000 >"$W/collect2.out" 2>"$W/collect2.err" &
 pid_c=$!
 PIDS+=($pid_c)
