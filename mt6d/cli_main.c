@@ -33,7 +33,7 @@ int main(int argc, char *argv[])
 {
 	size_t i;
 
-	prog_name = argv[0];
+	prog_name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	if (sodium_init() < 0) {
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog_name);
 		return 1;
