@@ -39,6 +39,9 @@ bool log_is_debug(void)
 }
 
 static void log_emit(enum log_level level, int rc, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void log_emit(enum log_level level, int rc, const char *fmt, va_list ap)
 {
 	char line[1024];
 	int n;

@@ -1,0 +1,102 @@
+/* Configuration files of mt6d-server and mt6d-client (docs/mt6d.conf.5.md).
+ *
+ * INI in WireGuard's voice, parsed by libinih from memory through a push-style
+ * context, so the same code serves files, tests and the fuzzer. Keys are
+ * CamelCase, matched case-insensitively; every error names the source, the
+ * line, the key and the value: "server.conf:7: RotationPeriod: must be
+ * between 100ms and 60s: '0'".
+ *
+ *   server file: [Server] (this host) and one [Client] per registered client
+ *   client file: [Client] (this host) and one [Server] (whom to find) */
+#ifndef MT6D_CONFIG_H
+#define MT6D_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_KEY_LEN 32
+#define CONFIG_IFNAME_LEN 16          /* IFNAMSIZ, NUL included */
+#define CONFIG_PATH_LEN 256
+#define CONFIG_NAME_LEN 33            /* client names: 1..32 of [A-Za-z0-9._-] */
+#define CONFIG_HOSTPORT_LEN 262       /* "[" host "]:" port, host up to 253 */
+#define CONFIG_MAX_BOOTSTRAP 16
+#define CONFIG_MAX_CLIENTS 65536      /* registered clients in one server file */
+#define CONFIG_MAX_FILE_LEN (8u << 20)
+#define CONFIG_CLIENT_ID_MAX 0xffffffu /* ids are 24 bits on the wire; 0 is reserved */
+
+#define CONFIG_DEFAULT_ROTATION_MS 3000u
+#define CONFIG_DEFAULT_CONFIG_PERIOD_S 900u
+#define CONFIG_DEFAULT_DHT_PORT 6881u
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/mt6d"
+#define CONFIG_MIN_ROTATION_MS 100u
+#define CONFIG_MAX_ROTATION_MS 60000u
+#define CONFIG_MIN_CONFIG_PERIOD_S 10u
+#define CONFIG_MAX_CONFIG_PERIOD_S 86400u
+
+enum config_role {
+	CONFIG_SERVER,
+	CONFIG_CLIENT,
+};
+
+struct config_client {
+	char name[CONFIG_NAME_LEN];
+	uint32_t id;                          /* 1..CONFIG_CLIENT_ID_MAX */
+	uint8_t public_key[CONFIG_KEY_LEN];
+	int64_t added_s;                      /* UNIX time, 0 = not recorded */
+	int64_t expires_s;                    /* UNIX time, 0 = never */
+	unsigned line;                        /* where its section starts */
+};
+
+struct config {
+	enum config_role role;
+	char source[CONFIG_PATH_LEN];         /* file name for messages */
+
+	/* This host. */
+	char interface[CONFIG_IFNAME_LEN];    /* physical interface with the /64 */
+	char private_key_file[CONFIG_PATH_LEN];
+	unsigned private_key_file_line;
+	char state_dir[CONFIG_PATH_LEN];
+	uint32_t rotation_ms;                 /* Rot (server only; clients learn it) */
+	uint32_t config_period_s;             /* n: window of the DHT descriptor */
+	uint16_t dht_port;                    /* UDP port of our DHT node */
+	size_t dht_bootstrap_len;
+	char dht_bootstrap[CONFIG_MAX_BOOTSTRAP][CONFIG_HOSTPORT_LEN];
+
+	/* Server: the registered clients, in file order. */
+	struct config_client *clients;
+	size_t clients_len;
+
+	/* Client: its id at the server, and the server's public key. */
+	uint32_t client_id;
+	uint8_t server_public_key[CONFIG_KEY_LEN];
+};
+
+/* Parses an INI text of the given role into *out (which the caller releases
+ * with config_fini, on success only). source names the text in messages. On
+ * error returns -EINVAL (or -ENOMEM) and writes one message into msg. */
+int config_parse(enum config_role role, const char *text, size_t text_len,
+		 const char *source, struct config *out, char *msg, size_t msg_len);
+
+/* Reads a file (at most CONFIG_MAX_FILE_LEN bytes) and parses it. */
+int config_load(enum config_role role, const char *path, struct config *out,
+		char *msg, size_t msg_len);
+
+void config_fini(struct config *cfg);
+
+/* The value parsers shared by config files and command-line options. Each
+ * returns 0 or -EINVAL and writes the reason (without the value) to msg. */
+int config_parse_duration_ms(const char *value, uint64_t *ms_out, char *msg, size_t msg_len);
+int config_parse_port(const char *value, uint16_t *port_out, char *msg, size_t msg_len);
+int config_parse_key(const char *value, uint8_t key_out[static CONFIG_KEY_LEN],
+		     char *msg, size_t msg_len);
+int config_parse_hostport(const char *value, char *msg, size_t msg_len);
+int config_parse_date(const char *value, int64_t *unix_s_out, char *msg, size_t msg_len);
+
+/* Looks up a registered client by id or by public key (constant-time
+ * comparison of keys). NULL when absent. */
+const struct config_client *config_client_by_id(const struct config *cfg, uint32_t id);
+const struct config_client *config_client_by_key(const struct config *cfg,
+						 const uint8_t key[static CONFIG_KEY_LEN]);
+
+#endif

@@ -1,0 +1,190 @@
+/* Session-establishment messages (docs/PROTOCOL.md, "Session messages"):
+ * 0 request (client -> server), 1 response (server -> client), 2 teardown
+ * (either way). Encoded and decoded in caller buffers, fixed sizes, no
+ * allocation, no clock reads (time is a parameter).
+ *
+ * The handshake, in one line: the client sends a fresh ephemeral E_c and a
+ * fresh nonce N_c, sealed under a key from X25519(E_c, S) and X25519(C, S);
+ * the server answers with its ephemeral E_s and N_c echoed, sealed under a
+ * key derived from the session key
+ *   K_s = H_"mt6d/1 session"(ee || es || se || ss || C || S || R0 || E_s || N_c)
+ * which mixes both ephemeral secrets: a later theft of a static private key
+ * reveals no past K_s (forward secrecy). Per-direction tunnel keys for wire.h
+ * and teardown keys are derived from K_s.
+ *
+ * Server flow: msg_type -> msg_request_peek_id -> (look up the client's
+ * public key by id) -> msg_request_open -> msg_response_seal. Any error: send
+ * nothing at all. Client flow: msg_request_seal -> send -> msg_response_open
+ * on every candidate reply (a failure leaves the handshake usable). */
+#ifndef MT6D_MSG_H
+#define MT6D_MSG_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MSG_KEY_LEN 32
+#define MSG_NONCE_LEN 16
+#define MSG_ADDR_LEN 16 /* IPv6 address, network byte order */
+
+#define MSG_TYPE_REQUEST 0
+#define MSG_TYPE_RESPONSE 1
+#define MSG_TYPE_TEARDOWN 2
+
+/* Every message has exactly this length; anything else is refused. */
+#define MSG_REQUEST_LEN 109
+#define MSG_RESPONSE_LEN 118
+#define MSG_TEARDOWN_LEN 43
+#define MSG_MAX_LEN MSG_RESPONSE_LEN
+#define MSG_REQUEST_HEADER_LEN 37 /* clear part of a request: R0 */
+
+#define MSG_CLIENT_ID_MAX 0xffffffu   /* 24-bit wire field */
+#define MSG_ROTATION_MAX_MS 0xffffffu /* 24-bit wire field, about 4.6 hours */
+
+/* Teardown reasons (any value is carried; these are the defined ones). */
+#define MSG_TEARDOWN_SHUTDOWN 0
+#define MSG_TEARDOWN_REVOKED 1
+#define MSG_TEARDOWN_IDLE 2
+#define MSG_TEARDOWN_REPLACED 3
+#define MSG_TEARDOWN_ROAMING 4
+
+/* Decoder results, negative errno values, distinct so each can be counted
+ * and audited: */
+#define MSG_ERR_LENGTH (-EMSGSIZE)          /* truncated or oversized */
+#define MSG_ERR_VERSION (-EPROTONOSUPPORT)  /* version byte is not ours */
+#define MSG_ERR_TYPE (-ENOMSG)              /* unknown type, or not the one expected */
+#define MSG_ERR_AUTH (-EBADMSG)             /* not authentic (wrong key, forged, modified) */
+#define MSG_ERR_STALE (-ESTALE)             /* request timestamp outside the accepted range */
+#define MSG_ERR_REPLAY (-EALREADY)          /* request nonce seen before */
+/* -EINVAL: bad argument to an encoder, or an authentic message whose content
+ * is invalid (rotation period 0). */
+
+/* Server-side memory of recent request nonces. A request is accepted only if
+ * its timestamp is within max_skew_ms of the server's clock, above floor_ms,
+ * and its nonce is not cached. Whenever an entry leaves the cache (expired,
+ * or the oldest one evicted when full), floor_ms rises to its timestamp, so a
+ * forgotten request can never come back. */
+#define MSG_REPLAY_CAPACITY 4096
+#define MSG_DEFAULT_MAX_SKEW_MS 30000
+
+struct msg_replay_entry {
+	uint8_t nonce[MSG_NONCE_LEN];
+	uint64_t timestamp_ms;
+};
+
+struct msg_replay {
+	uint64_t max_skew_ms;       /* accepted |client clock - server clock| */
+	uint64_t floor_ms;          /* timestamps <= this are refused */
+	unsigned n_entries;
+	struct msg_replay_entry entries[MSG_REPLAY_CAPACITY];
+};
+
+/* Content of a request (msg 0). */
+struct msg_request {
+	uint32_t client_id;                 /* registered id, 24 bits */
+	uint64_t timestamp_ms;              /* client clock, Unix time in ms */
+	uint8_t nonce[MSG_NONCE_LEN];       /* N_c; drawn by msg_request_seal */
+	uint8_t seed_addr[MSG_ADDR_LEN];    /* client's /64 prefix || C_IID */
+	uint8_t tunnel_addr[MSG_ADDR_LEN];  /* tunnel address the client asks for */
+};
+
+/* Content of a response (msg 1). */
+struct msg_response {
+	uint32_t rotation_ms;                     /* Rot of the session, 1..2^24-1 */
+	uint8_t server_seed_addr[MSG_ADDR_LEN];   /* server side's seed address */
+	uint8_t server_tunnel_addr[MSG_ADDR_LEN]; /* what applications connect to */
+	uint8_t client_tunnel_addr[MSG_ADDR_LEN]; /* granted to the client */
+};
+
+/* Keys of one established session, from the point of view of one side. */
+struct msg_session_keys {
+	uint8_t session[MSG_KEY_LEN];     /* K_s: rotation key of the session's addresses */
+	uint8_t tx[MSG_KEY_LEN];          /* wire.h direction key of what we send */
+	uint8_t rx[MSG_KEY_LEN];          /* wire.h direction key of what we receive */
+	uint8_t teardown_tx[MSG_KEY_LEN];
+	uint8_t teardown_rx[MSG_KEY_LEN];
+};
+
+/* Handshake state between a request and its response (secret; wipe it). */
+struct msg_handshake {
+	uint8_t e_priv[MSG_KEY_LEN];      /* client: its ephemeral secret */
+	uint8_t es[MSG_KEY_LEN];          /* X25519(e_c, S) */
+	uint8_t ss[MSG_KEY_LEN];          /* X25519(c, S) */
+	uint8_t client_pub[MSG_KEY_LEN];
+	uint8_t server_pub[MSG_KEY_LEN];
+	uint8_t request_header[MSG_REQUEST_HEADER_LEN]; /* R0: version, type, client id, E_c */
+	uint8_t nonce[MSG_NONCE_LEN];     /* N_c */
+	bool is_client;
+	bool is_pending;                  /* a response may still be sealed/opened */
+};
+
+/* Type of a message (MSG_TYPE_*), or MSG_ERR_LENGTH (shorter than 2 bytes or
+ * not the length of its type), MSG_ERR_VERSION, MSG_ERR_TYPE. */
+int msg_type(const uint8_t *msg, size_t len);
+
+/* Client: draws a fresh ephemeral key and N_c (randombytes), seals a request
+ * with req->client_id, seed_addr, tunnel_addr and now_ms as timestamp into
+ * out (out_len >= MSG_REQUEST_LEN). hs receives what msg_response_open needs
+ * (a previous handshake in it is replaced: only the latest request counts).
+ * Returns MSG_REQUEST_LEN, or -EINVAL (client id over 24 bits, bad key),
+ * -EMSGSIZE. Never resend with a new timestamp without calling it again. */
+int msg_request_seal(struct msg_handshake *hs, const uint8_t client_priv[static MSG_KEY_LEN],
+		     const uint8_t client_pub[static MSG_KEY_LEN],
+		     const uint8_t server_pub[static MSG_KEY_LEN], const struct msg_request *req,
+		     uint64_t now_ms, uint8_t *out, size_t out_len);
+
+/* Server: the client id in a request, so the caller can look up its public
+ * key. Returns 0, or MSG_ERR_LENGTH, MSG_ERR_VERSION, MSG_ERR_TYPE. Nothing
+ * is authentic yet. */
+int msg_request_peek_id(const uint8_t *msg, size_t len, uint32_t *client_id_out);
+
+/* Server: authenticates and decrypts a request from the client whose public
+ * key is client_pub, then checks freshness and replay against cache (adding
+ * N_c on success). On success returns 0 and fills req_out and hs_out (for
+ * msg_response_seal); else MSG_ERR_* and nothing is written or cached. */
+int msg_request_open(struct msg_replay *cache, const uint8_t server_priv[static MSG_KEY_LEN],
+		     const uint8_t server_pub[static MSG_KEY_LEN],
+		     const uint8_t client_pub[static MSG_KEY_LEN], uint64_t now_ms,
+		     const uint8_t *msg, size_t len, struct msg_request *req_out,
+		     struct msg_handshake *hs_out);
+
+/* Server: draws its ephemeral key, derives the session keys and seals the
+ * response to hs's request into out (out_len >= MSG_RESPONSE_LEN). Wipes hs.
+ * Returns MSG_RESPONSE_LEN, or -EINVAL (no pending server handshake, rotation
+ * period 0 or over 24 bits), -EMSGSIZE. */
+int msg_response_seal(struct msg_handshake *hs, const struct msg_response *resp,
+		      uint8_t *out, size_t out_len, struct msg_session_keys *keys_out);
+
+/* Client: opens a response to the request in hs. On success returns 0, fills
+ * resp_out and keys_out and wipes hs; on failure (MSG_ERR_*, -EINVAL for
+ * rotation 0 or no pending client handshake) hs stays usable. */
+int msg_response_open(struct msg_handshake *hs, const uint8_t client_priv[static MSG_KEY_LEN],
+		      const uint8_t *msg, size_t len, struct msg_response *resp_out,
+		      struct msg_session_keys *keys_out);
+
+/* Either side: seals a teardown of the session into out (out_len >=
+ * MSG_TEARDOWN_LEN) with a random nonce. Returns MSG_TEARDOWN_LEN or -EMSGSIZE. */
+int msg_teardown_seal(const struct msg_session_keys *keys, uint8_t reason, uint8_t *out,
+		      size_t out_len);
+
+/* Either side: opens a teardown from the peer of this session. Returns 0 and
+ * the reason, or MSG_ERR_*. A teardown is valid only under this session's
+ * keys; the receiver ends the session (wiping its keys) on the first one, so
+ * a replayed copy has no session left to open under. */
+int msg_teardown_open(const struct msg_session_keys *keys, const uint8_t *msg, size_t len,
+		      uint8_t *reason_out);
+
+void msg_handshake_wipe(struct msg_handshake *hs);
+void msg_session_keys_wipe(struct msg_session_keys *keys);
+
+/* Empty replay cache; max_skew_ms is the accepted clock difference. */
+void msg_replay_init(struct msg_replay *cache, uint64_t max_skew_ms);
+
+/* The cache's verdict on a request (nonce, timestamp) at now_ms: 0 (and the
+ * nonce is remembered), MSG_ERR_STALE or MSG_ERR_REPLAY. msg_request_open
+ * calls it after authentication; exposed for tests and tools. */
+int msg_replay_check_and_add(struct msg_replay *cache, const uint8_t nonce[static MSG_NONCE_LEN],
+			     uint64_t timestamp_ms, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,12 @@
+/* Entry points of the mt6d CLI's subcommands (internal to the CLI). Each
+ * takes the argv that starts with its own name, and returns the exit status. */
+#ifndef MT6D_SUBCOMMANDS_H
+#define MT6D_SUBCOMMANDS_H
+
+extern const char *prog_name;
+
+int genkey_main(int argc, char *argv[]);
+int pubkey_main(int argc, char *argv[]);
+int derive_main(int argc, char *argv[]);
+
+#endif

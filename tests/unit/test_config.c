@@ -1,0 +1,328 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "mt6d/config.h"
+
+#define KEY_A "mGxW3Qk4kqV8cIsv0Q6cVl3rOaH6kJ0m4FGYyQvVnWE="
+#define KEY_B "8H8ffu+/qJc0rXzB7pTgUyVY7j9h3PZ4a9EKuQq8jzQ="
+#define KEY_C "2lVw7m3W1cVgqgEbq5fmPp6o7w6x0k0pQyQk1FmPUjo="
+
+static const char server_ok[] =
+	"# a server\n"
+	"[Server]\n"
+	"Interface = eth0\n"
+	"PrivateKeyFile = /etc/mt6d/server.key\n"
+	"RotationPeriod = 3s\n"
+	"ConfigPeriod = 15min\n"
+	"DHTPort = 6881\n"
+	"DHTBootstrap = [2001:db8::1]:6881, dht.example:6881\n"
+	"\n"
+	"[Client]\n"
+	"Name = alice\n"
+	"PublicKey = " KEY_A "\n"
+	"Id = 1\n"
+	"Added = 2026-11-01\n"
+	"Expires = 2027-11-01T00:00:00Z\n"
+	"\n"
+	"[client]\n"
+	"name = bob\n"
+	"publickey = " KEY_B "\n"
+	"id = 16777215\n";
+
+static const char client_ok[] =
+	"[Client]\n"
+	"Interface = eth0\n"
+	"PrivateKeyFile = client.key\n"
+	"ClientId = 7\n"
+	"ConfigPeriod = 900\n"
+	"[Server]\n"
+	"PublicKey = " KEY_C "\n";
+
+static void test_server_config_parses(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char msg[256] = "";
+	uint8_t key[32];
+
+	assert_int_equal(config_parse(CONFIG_SERVER, server_ok, strlen(server_ok), "s.conf",
+				      &cfg, msg, sizeof(msg)), 0);
+	assert_string_equal(cfg.interface, "eth0");
+	assert_string_equal(cfg.private_key_file, "/etc/mt6d/server.key");
+	assert_int_equal(cfg.private_key_file_line, 4);
+	assert_int_equal(cfg.rotation_ms, 3000);
+	assert_int_equal(cfg.config_period_s, 900);
+	assert_int_equal(cfg.dht_bootstrap_len, 2);
+	assert_string_equal(cfg.dht_bootstrap[0], "[2001:db8::1]:6881");
+	assert_string_equal(cfg.dht_bootstrap[1], "dht.example:6881");
+	assert_int_equal(cfg.clients_len, 2);
+	assert_string_equal(cfg.clients[0].name, "alice");
+	assert_int_equal(cfg.clients[0].id, 1);
+	assert_int_equal(cfg.clients[0].line, 10);
+	assert_true(cfg.clients[0].added_s == 1793491200); /* 2026-11-01 UTC */
+	assert_true(cfg.clients[0].expires_s == 1825027200);
+	assert_string_equal(cfg.clients[1].name, "bob");
+	assert_int_equal(cfg.clients[1].id, 16777215);
+	assert_int_equal(config_parse_key(KEY_B, key, msg, sizeof(msg)), 0);
+	assert_ptr_equal(config_client_by_key(&cfg, key), &cfg.clients[1]);
+	assert_ptr_equal(config_client_by_id(&cfg, 1), &cfg.clients[0]);
+	assert_null(config_client_by_id(&cfg, 2));
+	config_fini(&cfg);
+}
+
+static void test_defaults_apply(void **state)
+{
+	(void)state;
+	static const char text[] = "[Server]\nInterface=eth1\nPrivateKeyFile=k\n";
+	struct config cfg;
+	char msg[256];
+
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "d", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_int_equal(cfg.rotation_ms, CONFIG_DEFAULT_ROTATION_MS);
+	assert_int_equal(cfg.config_period_s, CONFIG_DEFAULT_CONFIG_PERIOD_S);
+	assert_int_equal(cfg.dht_port, CONFIG_DEFAULT_DHT_PORT);
+	assert_int_equal(cfg.dht_bootstrap_len, 3);
+	assert_string_equal(cfg.dht_bootstrap[0], "router.bittorrent.com:6881");
+	assert_int_equal(cfg.clients_len, 0);
+	config_fini(&cfg);
+}
+
+static void test_client_config_parses(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char msg[256] = "";
+	uint8_t key[32];
+
+	assert_int_equal(config_parse(CONFIG_CLIENT, client_ok, strlen(client_ok), "c.conf",
+				      &cfg, msg, sizeof(msg)), 0);
+	assert_int_equal(cfg.client_id, 7);
+	assert_int_equal(config_parse_key(KEY_C, key, msg, sizeof(msg)), 0);
+	assert_memory_equal(cfg.server_public_key, key, 32);
+	config_fini(&cfg);
+}
+
+struct bad_case {
+	enum config_role role;
+	const char *text;
+	const char *expect; /* substring of the message, with file and line */
+};
+
+#define SRV "[Server]\nInterface = eth0\nPrivateKeyFile = k\n"
+#define CLI_SELF "[Client]\nInterface = eth0\nPrivateKeyFile = k\nClientId = 3\n"
+
+static const struct bad_case bad_cases[] = {
+	{ CONFIG_SERVER, "[Server]\nInterface = eth0\nRotationPeriod = 0\nPrivateKeyFile=k\n",
+	  "bad.conf:3: RotationPeriod: must be between 100ms and 60s: '0'" },
+	{ CONFIG_SERVER, SRV "ConfigPeriod = 0\n", "bad.conf:4: ConfigPeriod: must be between" },
+	{ CONFIG_SERVER, SRV "RotationPeriod = 3 parsecs\n", "bad.conf:4: RotationPeriod: unknown unit" },
+	{ CONFIG_SERVER, SRV "Colour = blue\n", "bad.conf:4: Colour: unknown option in [Server]: 'blue'" },
+	{ CONFIG_SERVER, SRV "[Peers]\nX = 1\n", "bad.conf:4: unknown section [Peers]" },
+	{ CONFIG_SERVER, SRV "[Bogus]\n", "bad.conf:4: unknown section [Bogus]" },
+	{ CONFIG_SERVER, SRV "Interface = eth1\n", "bad.conf:4: Interface: given twice in this section" },
+	{ CONFIG_SERVER, SRV "[Server]\nDHTPort=1\n", "bad.conf:4: [Server] given twice" },
+	{ CONFIG_SERVER, SRV "DHTPort = 0\n", "bad.conf:4: DHTPort: not a port number" },
+	{ CONFIG_SERVER, SRV "DHTPort = 65536\n", "bad.conf:4: DHTPort: not a port number" },
+	{ CONFIG_SERVER, SRV "DHTBootstrap = 2001:db8::1:6881\n", "bad.conf:4: DHTBootstrap: expected host:port" },
+	{ CONFIG_SERVER, SRV "DHTBootstrap = ,\n", "bad.conf:4: DHTBootstrap: no bootstrap node given" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = abc\nId = 1\n",
+	  "bad.conf:6: PublicKey: not a key" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nId = 1\n",
+	  "bad.conf:6: PublicKey: the all-zero key" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 0\n",
+	  "bad.conf:7: Id: must be a number from 1 to 16777215: '0'" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 16777216\n",
+	  "bad.conf:7: Id: must be a number" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 1\n"
+	  "[Client]\nName = b\nPublicKey = " KEY_B "\nId = 1\n",
+	  "bad.conf:8: Id: 1 is also the id of 'a' (line 4)" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 1\n"
+	  "[Client]\nName = b\nPublicKey = " KEY_A "\nId = 2\n",
+	  "bad.conf:8: PublicKey: 'b' has the same key as 'a' (line 4)" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 1\n"
+	  "[Client]\nName = a\nPublicKey = " KEY_B "\nId = 2\n",
+	  "bad.conf:8: Name: 'a' is also the name" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nId = 1\n", "bad.conf:4: PublicKey: missing in [Client] 'a'" },
+	{ CONFIG_SERVER, SRV "[Client]\n", "bad.conf:4: Name: missing" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a b\n", "bad.conf:5: Name: must be 1-32 characters" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 1\nAdded = yesterday\n",
+	  "bad.conf:8: Added: not a date" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 1\nAdded = 2026-01-02\nExpires = 2026-01-01\n",
+	  "bad.conf:4: Expires: is not after Added" },
+	{ CONFIG_SERVER, "Interface = eth0\n", "bad.conf:1: Interface: option outside of any section" },
+	{ CONFIG_SERVER, "[Server]\nInterface eth0\n", "bad.conf:2: syntax error" },
+	{ CONFIG_SERVER, "[Server\nInterface = eth0\n", "bad.conf:1: syntax error" },
+	{ CONFIG_SERVER, "", "bad.conf:1: no [Server] section" },
+	{ CONFIG_SERVER, "[Server]\nPrivateKeyFile = k\n", "bad.conf:3: Interface: missing in [Server]" },
+	{ CONFIG_SERVER, "[Server]\nInterface = eth0\n", "PrivateKeyFile: missing in [Server]" },
+	{ CONFIG_SERVER, SRV "Interface2 = 0123456789abcdefg\n", "unknown option" },
+	{ CONFIG_SERVER, "[Server]\nInterface = 0123456789abcdefg\nPrivateKeyFile=k\n",
+	  "bad.conf:2: Interface: longer than 15 characters" },
+	{ CONFIG_SERVER, SRV "RotationPeriod = 60s\nConfigPeriod = 10s\n",
+	  "ConfigPeriod: must be at least two rotation periods" },
+	{ CONFIG_SERVER, SRV "ConfigPeriod = 1500ms\n", "bad.conf:4: ConfigPeriod: must be between" },
+	{ CONFIG_CLIENT, CLI_SELF, "no [Server] section" },
+	{ CONFIG_CLIENT, CLI_SELF "[Server]\nPublicKey = " KEY_A "\n[Server]\n", "bad.conf:7: [Server] given twice" },
+	{ CONFIG_CLIENT, CLI_SELF "[Server]\nEndpoint = x\n", "bad.conf:6: Endpoint: unknown option in [Server]" },
+	{ CONFIG_CLIENT, CLI_SELF "RotationPeriod = 3s\n", "bad.conf:5: RotationPeriod: unknown option in [Client]" },
+	{ CONFIG_CLIENT, "[Client]\nInterface = eth0\nPrivateKeyFile = k\n[Server]\nPublicKey = " KEY_A "\n",
+	  "ClientId: missing in [Client]" },
+	{ CONFIG_CLIENT, CLI_SELF "[Server]\n", "PublicKey: missing in [Server]" },
+};
+
+static void test_bad_configs_name_file_line_and_value(void **state)
+{
+	(void)state;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		struct config cfg;
+		char msg[512] = "";
+		int rc = config_parse(bad_cases[i].role, bad_cases[i].text,
+				      strlen(bad_cases[i].text), "bad.conf", &cfg, msg, sizeof(msg));
+		if (rc != -EINVAL || !strstr(msg, bad_cases[i].expect)) {
+			print_error("case %zu: rc %d, message \"%s\", expected \"%s\"\n", i, rc, msg,
+				    bad_cases[i].expect);
+			fail();
+		}
+	}
+}
+
+static void test_long_line_is_an_error(void **state)
+{
+	(void)state;
+	char text[1024], msg[256];
+	struct config cfg;
+
+	snprintf(text, sizeof(text), SRV "StateDirectory = /%0600d\n", 0);
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "long.conf", &cfg, msg,
+				      sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "long.conf:4: line longer than"));
+}
+
+static void test_embedded_nul_does_not_crash(void **state)
+{
+	(void)state;
+	static const char text[] = "[Server]\nInterface = et\0h0\nPrivateKeyFile = k\n";
+	struct config cfg;
+	char msg[256];
+
+	/* The NUL becomes a space inside the value, which is then legal text. */
+	assert_int_equal(config_parse(CONFIG_SERVER, text, sizeof(text) - 1, "nul.conf", &cfg,
+				      msg, sizeof(msg)), 0);
+	assert_string_equal(cfg.interface, "et h0");
+	config_fini(&cfg);
+}
+
+static void test_value_parsers(void **state)
+{
+	(void)state;
+	uint64_t ms;
+	uint16_t port;
+	int64_t t;
+	char msg[128];
+
+	assert_int_equal(config_parse_duration_ms("500ms", &ms, msg, sizeof(msg)), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(config_parse_duration_ms("3", &ms, msg, sizeof(msg)), 0);
+	assert_int_equal(ms, 3000);
+	assert_int_equal(config_parse_duration_ms("2h", &ms, msg, sizeof(msg)), 0);
+	assert_int_equal(ms, 7200000);
+	assert_int_equal(config_parse_duration_ms("-1s", &ms, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(config_parse_duration_ms("99999999999999999999s", &ms, msg, sizeof(msg)),
+			 -EINVAL);
+	assert_int_equal(config_parse_duration_ms("18446744073709551615h", &ms, msg, sizeof(msg)),
+			 -EINVAL);
+	assert_int_equal(config_parse_port("6881", &port, msg, sizeof(msg)), 0);
+	assert_int_equal(port, 6881);
+	assert_int_equal(config_parse_port("6881x", &port, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(config_parse_hostport("[2001:db8::1]:1", msg, sizeof(msg)), 0);
+	assert_int_equal(config_parse_hostport("[2001:db8::zz]:1", msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(config_parse_hostport("host:", msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(config_parse_hostport("-host:1", msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(config_parse_date("1970-01-02", &t, msg, sizeof(msg)), 0);
+	assert_true(t == 86400);
+	assert_int_equal(config_parse_date("2026-13-01", &t, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(config_parse_date("2026-11-01T25:00:00Z", &t, msg, sizeof(msg)), -EINVAL);
+}
+
+static void test_load_reports_missing_file(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char msg[256];
+	char path[] = "/tmp/mt6d-test-config-XXXXXX";
+	int fd;
+
+	assert_int_equal(config_load(CONFIG_SERVER, "/nonexistent/mt6d.conf", &cfg, msg,
+				     sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, "/nonexistent/mt6d.conf: No such file"));
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, server_ok, strlen(server_ok)), (ssize_t)strlen(server_ok));
+	close(fd);
+	assert_int_equal(config_load(CONFIG_SERVER, path, &cfg, msg, sizeof(msg)), 0);
+	assert_int_equal(cfg.clients_len, 2);
+	assert_string_equal(cfg.source, path);
+	config_fini(&cfg);
+	unlink(path);
+}
+
+/* Many clients: the registry grows and every id and key stays unique. */
+static void test_many_clients(void **state)
+{
+	(void)state;
+	size_t n = 2000, cap = 64 + n * 128, len, i;
+	char *text = malloc(cap), msg[256];
+	struct config cfg;
+
+	assert_non_null(text);
+	len = (size_t)snprintf(text, cap, SRV);
+	for (i = 0; i < n; i++) {
+		uint8_t key[32];
+		char b64[64];
+
+		memset(key, 0, sizeof(key));
+		key[0] = (uint8_t)(i + 1);
+		key[1] = (uint8_t)((i + 1) >> 8);
+		sodium_bin2base64(b64, sizeof(b64), key, sizeof(key),
+				  sodium_base64_VARIANT_ORIGINAL);
+		len += (size_t)snprintf(text + len, cap - len,
+					"[Client]\nName = c%zu\nPublicKey = %s\nId = %zu\n", i, b64,
+					i + 1);
+	}
+	assert_int_equal(config_parse(CONFIG_SERVER, text, len, "many", &cfg, msg, sizeof(msg)), 0);
+	assert_int_equal(cfg.clients_len, n);
+	assert_int_equal(cfg.clients[n - 1].id, n);
+	config_fini(&cfg);
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_server_config_parses),
+		cmocka_unit_test(test_defaults_apply),
+		cmocka_unit_test(test_client_config_parses),
+		cmocka_unit_test(test_bad_configs_name_file_line_and_value),
+		cmocka_unit_test(test_long_line_is_an_error),
+		cmocka_unit_test(test_embedded_nul_does_not_crash),
+		cmocka_unit_test(test_value_parsers),
+		cmocka_unit_test(test_load_reports_missing_file),
+		cmocka_unit_test(test_many_clients),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
