@@ -8,7 +8,8 @@
  *                                      SIGINT removes them, SIGKILL leaves them
  *   step IF VALID_S (+ADDR|-ADDR)...   one batch of adds and deletes, results
  *   show IF|all                        our addresses with tag, flags, lifetimes
- *   purge IF|all                       remove every address tagged as ours
+ *   purge IF|all [routes]              remove every address tagged as ours
+ *                                      (and every route, with "routes")
  *   bind-remove IF FILE [K]            time binding then removing FILE's
  *                                      addresses, spread over K macvlan
  *                                      children of IF (K = 0: on IF itself)
@@ -267,6 +268,18 @@ static int cmd_purge(int argc, char **argv)
 	else
 		printf("purged=%d\n", rc);
 	nladdr_free(nl);
+	if (rc >= 0 && argc > 1 && !strcmp(argv[1], "routes")) {
+		struct nllink *link = NULL;
+
+		rc = nllink_new(&link);
+		if (rc == 0)
+			rc = nllink_purge_routes(link, msg, sizeof(msg));
+		if (rc < 0)
+			printf("route purge failed: %s (kernel: %s)\n", strerror(-rc), msg);
+		else
+			printf("purged_routes=%d\n", rc);
+		nllink_free(link);
+	}
 	return rc < 0;
 }
 

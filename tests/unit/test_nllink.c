@@ -181,6 +181,32 @@ static void test_local_prefix_claim(void **state)
 	nllink_free(nl);
 }
 
+/* Leftovers of a killed run (tagged routes in the main and local tables)
+ * go; routes of anybody else stay. */
+static void test_purge_routes_removes_ours_only(void **state)
+{
+	(void)state;
+	struct nllink *nl = NULL;
+	char msg[128];
+
+	assert_int_equal(nllink_new(&nl), 0);
+	assert_int_equal(nllink_set_up(nl, veth, true, msg, sizeof(msg)), 0);
+	assert_int_equal(sh("ip -6 route add local 2001:db8:72::/64 dev mt6dl0 table local proto 109 && "
+			    "ip -6 route add 2001:db8:72::1/128 dev mt6dl0 table local proto 109 && "
+			    "ip -6 route add 2001:db8:73::5/128 dev mt6dl0 proto 109 && "
+			    "ip -6 route add 2001:db8:74::/64 dev mt6dl0 && "
+			    "ip -6 route add 2001:db8:75::/64 dev mt6dl0 proto 108"), 0);
+	assert_int_equal(nllink_purge_routes(nl, msg, sizeof(msg)), 3);
+	assert_int_equal(sh("ip -6 route show table all | grep -q 'proto 109'"), 1);
+	assert_int_equal(sh("ip -6 route show | grep -q '^2001:db8:74::/64'"), 0);
+	assert_int_equal(sh("ip -6 route show | grep -q '^2001:db8:75::/64'"), 0);
+	assert_int_equal(nllink_purge_routes(nl, msg, sizeof(msg)), 0);
+	assert_int_equal(nllink_registry_count(nl), 0);
+	assert_int_equal(sh("ip -6 route del 2001:db8:74::/64 dev mt6dl0 && "
+			    "ip -6 route del 2001:db8:75::/64 dev mt6dl0"), 0);
+	nllink_free(nl);
+}
+
 static void test_prefixes_of_interface(void **state)
 {
 	(void)state;
@@ -258,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_link_up_down_and_mtu),
 		cmocka_unit_test(test_tun_address_and_route_then_cleanup),
 		cmocka_unit_test(test_local_prefix_claim),
+		cmocka_unit_test(test_purge_routes_removes_ours_only),
 		cmocka_unit_test(test_prefixes_of_interface),
 		cmocka_unit_test(test_macvlan_children_and_link_delete),
 		cmocka_unit_test(test_not_permitted_is_eperm),
