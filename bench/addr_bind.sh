@@ -4,6 +4,7 @@
 #   bench/addr_bind.sh                   the whole table (about 15 minutes)
 #   QUICK=1 bench/addr_bind.sh           small sizes, a few seconds each
 #   BIND_N="1000 8000" ROT_S="100 1000" ROT_SECONDS=30 bench/addr_bind.sh
+#   BIND_N= PROXY_N= MODES=scale bench/addr_bind.sh   (an empty list skips a part)
 #
 # Runs as root in two private namespaces joined by one veth pair
 #
@@ -33,15 +34,16 @@ H=$NS-h
 tmp=$(mktemp -d /tmp/addr_bind.XXXXXX)
 
 if [ "${QUICK:-0}" = 1 ]; then
-	BIND_N=${BIND_N:-500 2000}
-	ROT_S=${ROT_S:-100 1000}
+	BIND_N=${BIND_N-500 2000}
+	ROT_S=${ROT_S-100 1000}
 	ROT_SECONDS=${ROT_SECONDS:-6}
-	PROXY_N=${PROXY_N:-500}
+	PROXY_N=${PROXY_N-500}
 fi
-BIND_N=${BIND_N:-1000 8000 16000}
-ROT_S=${ROT_S:-100 1000 5000 15000}
+BIND_N=${BIND_N-1000 8000 16000}
+ROT_S=${ROT_S-100 1000 5000 15000}
 ROT_SECONDS=${ROT_SECONDS:-30}
-PROXY_N=${PROXY_N:-1000 4000 8000}
+PROXY_N=${PROXY_N-1000 4000 8000}
+MODES=${MODES:-addr-1 addr-64 scale}
 ROT=3
 CHILDREN=64
 # Deleted addresses leave MLDv2 state-change records behind (the kernel
@@ -111,7 +113,7 @@ done
 # ---- 2. sustained rotation -------------------------------------------------
 rot_rows=()
 for s in $ROT_S; do
-	for mode in addr-1 addr-$CHILDREN scale; do
+	for mode in $MODES; do
 		echo "rotate S=$s $mode ..." >&2
 		settle
 		case $mode in
@@ -126,7 +128,8 @@ for s in $ROT_S; do
 		addr-*)
 			out=$(H "$tool" rotate eth0 "$s" "$ROT_SECONDS" $ROT $CHILDREN) ;;
 		scale)
-			out=$(H "$tool" scale-rotate eth0 2001:db8:b::/64 "$s" "$ROT_SECONDS" $ROT | head -n 1) ;;
+			# Not head: the tool must live on to remove its claim.
+			out=$(H "$tool" scale-rotate eth0 2001:db8:b::/64 "$s" "$ROT_SECONDS" $ROT | grep '^sessions=') ;;
 		esac || { echo "rotation failed: S=$s $mode" >&2; exit 1; }
 		rot_rows+=("$s $mode $(field "$out" setup_s) $(field "$out" mean_tick_s) $(field "$out" max_tick_s) $(field "$out" cpu_s) $(field "$out" cpu_pct) $(field "$out" sustained)")
 	done
@@ -147,19 +150,26 @@ for n in $PROXY_N; do
 done
 
 # ---- tables ----------------------------------------------------------------
+if [ ${#bind_rows[@]} -gt 0 ]; then
 echo
 echo "1. Bind then remove N addresses (random IIDs, /128, nodad, preferred_lft 0)"
-printf '%7s | %9s %9s | %9s %9s | %8s %8s | %9s %9s | %7s\n' \
-	N "mt6d add" "mt6d del" "ip add" "ip del" "add/ip" "del/ip" "mv64 add" "mv64 del" "us/add"
+printf '%7s | %9s %9s | %9s %9s | %8s %8s | %9s %9s | %7s %7s\n' \
+	N "mt6d add" "mt6d del" "ip add" "ip del" "add/ip" "del/ip" "mv64 add" "mv64 del" "us/add" "us@N"
+pn=0 pt=0
 for r in "${bind_rows[@]}"; do
 	read -r n ea ed ia id ma md <<<"$r"
-	printf '%7s | %8ss %8ss | %8ss %8ss | %8s %8s | %8ss %8ss | %7s\n' "$n" "$ea" "$ed" "$ia" "$id" \
+	printf '%7s | %8ss %8ss | %8ss %8ss | %8s %8s | %8ss %8ss | %7s %7s\n' "$n" "$ea" "$ed" "$ia" "$id" \
 		"$(ratio "$ia" "$ea")" "$(ratio "$id" "$ed")" "$ma" "$md" \
-		"$(awk -v t="$ea" -v n="$n" 'BEGIN { printf "%.0f", t * 1e6 / n }')"
+		"$(awk -v t="$ea" -v n="$n" 'BEGIN { printf "%.0f", t * 1e6 / n }')" \
+		"$(awk -v t="$ea" -v n="$n" -v pt="$pt" -v pn="$pn" 'BEGIN { printf "%.0f", (t - pt) * 1e6 / (n - pn) }')"
+	pn=$n pt=$ea
 done
 echo "   add/ip, del/ip: speed of mt6d relative to ip -6 -batch (time of ip / time of mt6d)."
 echo "   mv64: mt6d with the addresses spread over $CHILDREN macvlan children of eth0."
-echo "   us/add: mean cost of one add by mt6d on eth0 while 0..N addresses are bound."
+echo "   us/add: mean cost of one add by mt6d on eth0 while 0..N addresses are bound;"
+echo "   us@N: the same between the previous row's N and this one (marginal cost)."
+fi
+if [ ${#rot_rows[@]} -gt 0 ]; then
 echo
 echo "2. Sustained rotation, ${ROT_SECONDS} s, one address per session replaced every ${ROT} s, 3 live"
 printf '%6s | %-8s | %8s | %10s %10s | %7s %6s | %s\n' S mode "setup" "mean tick" "max tick" "cpu" "cpu%" sustained
@@ -168,8 +178,11 @@ for r in "${rot_rows[@]}"; do
 	printf '%6s | %-8s | %7ss | %9ss %9ss | %6ss %5s%% | %s\n' "$s" "$mode" "$su" "$mt" "$xt" "$cs" "$cp" "$ok"
 done
 echo "   addr-1: per-address mode on eth0; addr-$CHILDREN: over $CHILDREN macvlan children;"
-echo "   scale: claimed /64, responder set + one IPV6_FREEBIND UDP socket per live address."
+echo "   scale: claimed /64, responder set (3 per session) + one IPV6_FREEBIND UDP socket"
+echo "   per session, replaced every tick."
 echo "   A run stops at its first tick longer than ${ROT} s (sustained=no)."
+fi
+if [ ${#proxy_rows[@]} -gt 0 ]; then
 echo
 echo "3. Kernel proxy-NDP entries (ip -6 -batch neigh add/del proxy), for comparison"
 printf '%7s | %9s %9s\n' N add del
@@ -177,3 +190,4 @@ for r in "${proxy_rows[@]}"; do
 	read -r n a d <<<"$r"
 	printf '%7s | %8ss %8ss\n' "$n" "$a" "$d"
 done
+fi
