@@ -69,6 +69,7 @@ static void usage(FILE *f)
 		"  -n       check the configuration and the key files, then exit\n"
 		"  -S FILE  write the tunnel counters to FILE on SIGUSR1 and at exit\n"
 		"  -O MS    testing only: add MS milliseconds to this host's clock\n"
+		"  -X LIST  benchmarks only: turn off offloads, LIST of nogso,nogro\n"
 		"  -V       print the version\n");
 }
 
@@ -349,10 +350,11 @@ int main(int argc, char *argv[])
 	const char *conf_path = NULL;
 	bool foreground = false, check_only = false;
 	int64_t clock_offset_ms = 0;
+	unsigned tunnel_flags = 0;
 	int verbosity = 0, opt, rc, status = 1;
 	char msg[512] = "", a[INET6_ADDRSTRLEN];
 
-	while ((opt = getopt(argc, argv, "c:dvnS:O:Vh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:dvnS:O:X:Vh")) != -1) {
 		switch (opt) {
 		case 'c':
 			conf_path = optarg;
@@ -382,6 +384,12 @@ int main(int argc, char *argv[])
 			clock_offset_ms = v;
 			break;
 		}
+		case 'X':
+			if (strstr(optarg, "nogso"))
+				tunnel_flags |= TUNNEL_NO_UDP_GSO;
+			if (strstr(optarg, "nogro"))
+				tunnel_flags |= TUNNEL_NO_UDP_GRO;
+			break;
 		case 'V':
 			printf("mt6d-peer %s\n", MT6D_VERSION);
 			return 0;
@@ -462,6 +470,7 @@ int main(int argc, char *argv[])
 	p.nladdr_io.data = &p;
 	ev_io_start(p.loop, &p.nladdr_io);
 
+	tc.flags = tunnel_flags;
 	rc = tunnel_new(p.loop, p.nladdr, p.nllink, &tc, &p.tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));
 	sodium_memzero(&tc.tx_key, sizeof(tc.tx_key));
