@@ -18,7 +18,7 @@ DESTDIR ?=
 
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 
-PKGS := libsodium libmnl libnl-3.0 libnl-route-3.0 inih
+PKGS := libsodium libmnl libnl-3.0 libnl-route-3.0 inih libcap-ng
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Debian's libev ships no libev.pc; fall back to plain -lev when it is absent.

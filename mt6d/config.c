@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mt6d/keys.h"
+
 /* The public Mainline DHT routers, used when a file names none. Tests and the
  * lab always pass their own. */
 static const char *const default_bootstrap[] = {
@@ -998,4 +1000,44 @@ const struct config_client *config_client_by_key(const struct config *cfg,
 		if (sodium_memcmp(cfg->clients[i].public_key, key, CONFIG_KEY_LEN) == 0)
 			return &cfg->clients[i];
 	return NULL;
+}
+
+int config_load_private_key(const struct config *cfg, uint8_t priv_out[static CONFIG_KEY_LEN],
+			    char *msg, size_t msg_len)
+{
+	char path[2 * CONFIG_PATH_LEN], why[200];
+	uint8_t priv[CONFIG_KEY_LEN], pub[CONFIG_KEY_LEN];
+	const struct config_client *clash;
+	const char *slash = strrchr(cfg->source, '/');
+	int rc;
+
+	if (cfg->private_key_file[0] == '/' || !slash)
+		snprintf(path, sizeof(path), "%s", cfg->private_key_file);
+	else
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - cfg->source), cfg->source,
+			 cfg->private_key_file);
+	rc = keys_load_private_file(path, priv, why, sizeof(why));
+	if (rc < 0) {
+		snprintf(msg, msg_len, "%s:%u: PrivateKeyFile: %s: %s", cfg->source,
+			 cfg->private_key_file_line, path, why);
+		return rc;
+	}
+	keys_public_from_private(pub, priv);
+	clash = cfg->role == CONFIG_SERVER ? config_client_by_key(cfg, pub) : NULL;
+	if (clash) {
+		snprintf(msg, msg_len, "%s:%u: PublicKey: is this server's own public key (client %s)",
+			 cfg->source, clash->line, clash->name);
+		sodium_memzero(priv, sizeof(priv));
+		return -EINVAL;
+	}
+	if (cfg->role == CONFIG_CLIENT &&
+	    sodium_memcmp(pub, cfg->server_public_key, CONFIG_KEY_LEN) == 0) {
+		snprintf(msg, msg_len, "%s:%u: PrivateKeyFile: %s: is the server's own key pair",
+			 cfg->source, cfg->private_key_file_line, path);
+		sodium_memzero(priv, sizeof(priv));
+		return -EINVAL;
+	}
+	memcpy(priv_out, priv, CONFIG_KEY_LEN);
+	sodium_memzero(priv, sizeof(priv));
+	return 0;
 }

@@ -126,4 +126,13 @@ const struct config_client *config_client_by_id(const struct config *cfg, uint32
 const struct config_client *config_client_by_key(const struct config *cfg,
 						 const uint8_t key[static CONFIG_KEY_LEN]);
 
+/* Loads the private key that PrivateKeyFile names (a relative path is taken
+ * from the config file's directory), with the checks of
+ * keys_load_private_file, and checks it against the rest of the file: a
+ * server's own public key may not be registered as a client's. Errors name
+ * the file and line of PrivateKeyFile: "server.conf:4: PrivateKeyFile:
+ * /etc/mt6d/server.key: private key file is accessible by ...". */
+int config_load_private_key(const struct config *cfg, uint8_t priv_out[static CONFIG_KEY_LEN],
+			    char *msg, size_t msg_len);
+
 #endif
