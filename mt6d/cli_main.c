@@ -16,6 +16,7 @@ static const struct {
 	{ "genkey", genkey_main, "Generates a new private key and writes it to stdout" },
 	{ "pubkey", pubkey_main, "Reads a private key from stdin and writes its public key to stdout" },
 	{ "derive", derive_main, "Computes descriptors, seed IIDs, addresses and ports offline" },
+	{ "checkconf", checkconf_main, "Checks a server or client configuration file and its key" },
 };
 
 static void show_usage(FILE *file)
@@ -25,7 +26,7 @@ static void show_usage(FILE *file)
 	fprintf(file, "Usage: %s <cmd> [<args>]\n\n", prog_name);
 	fprintf(file, "Available subcommands:\n");
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(file, "  %-8s %s\n", subcommands[i].name, subcommands[i].description);
+		fprintf(file, "  %-10s %s\n", subcommands[i].name, subcommands[i].description);
 	fprintf(file, "You may pass `--help' to any of these subcommands to view usage.\n");
 }
 
@@ -33,7 +34,7 @@ int main(int argc, char *argv[])
 {
 	size_t i;
 
-	prog_name = argv[0];
+	prog_name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	if (sodium_init() < 0) {
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog_name);
 		return 1;

@@ -8,5 +8,6 @@ extern const char *prog_name;
 int genkey_main(int argc, char *argv[]);
 int pubkey_main(int argc, char *argv[]);
 int derive_main(int argc, char *argv[]);
+int checkconf_main(int argc, char *argv[]);
 
 #endif

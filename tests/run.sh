@@ -6,6 +6,7 @@
 #   tests/run.sh all                 every suite, with the default build dirs
 #   tests/run.sh unit  BUILD_DIR     cmocka binaries in BUILD_DIR/tests/
 #   tests/run.sh vectors BUILD_DIR   independent recomputation of test vectors
+#   tests/run.sh cli   BUILD_DIR     command-line tests, tests/cli/t_*.sh
 #   tests/run.sh fuzz  BUILD_DIR     every fuzzer for FUZZ_SECONDS (default 15)
 #   tests/run.sh netns BUILD_DIR     namespace tests (root), tests/netns/t_*.sh
 #
@@ -62,6 +63,14 @@ suite_vectors() {
     done
 }
 
+suite_cli() {
+    local t
+    for t in tests/cli/t_*.sh; do
+        [ -f "$t" ] || continue
+        MT6D_BUILD=$top/$1 run_one cli "$(basename "$t" .sh)" 120 bash "$t"
+    done
+}
+
 suite_fuzz() {
     local f name corpus work
     for f in "$1"/fuzz/fuzz_*; do
@@ -92,15 +101,17 @@ suite_netns() {
 case "${1:-all}" in
     unit)    suite_unit "${2:-build-san}" ;;
     vectors) suite_vectors "${2:-build}" ;;
+    cli)     suite_cli "${2:-build}" ;;
     fuzz)    suite_fuzz "${2:-build-fuzz}" ;;
     netns)   suite_netns "${2:-build}" ;;
     all)
         suite_unit build-san
         suite_vectors build
+        suite_cli build-san
         suite_fuzz build-fuzz
         suite_netns build
         ;;
-    *) echo "usage: $0 all|unit|vectors|fuzz|netns [BUILD_DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 all|unit|vectors|cli|fuzz|netns [BUILD_DIR]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then
