@@ -35,6 +35,7 @@ Run with /usr/bin/python3 (Debian's python3-libtorrent lives there).
       Checks the output of `mt6d-dhtnode --collect` against the chunks FILE
       (lines of `chunks`): every chunk's union must decode to its bytes;
       --lt-complete: each chunk also complete from one libtorrent node alone;
+      --lt-complete-min N: at least N chunks complete from one libtorrent node alone;
       --ours-complete: each chunk also complete from one of our nodes alone;
       --lt-only J: chunk J answered only by libtorrent nodes. Prints the
       message in hex.
@@ -358,6 +359,7 @@ def cmd_check(args):
     got = parse_collect(args.out)
     ok = True
     msg = b''
+    lt_complete_chunks = 0
     for j, (ih, want) in enumerate(chunks):
         union, per_node = got.get(ih, (set(), {}))
         if union != want:
@@ -369,6 +371,7 @@ def cmd_check(args):
         from_ours = [a for a, p in per_node.items() if a not in lts and p == want]
         print('check: chunk %d: %d nodes answered, complete from %d libtorrent and %d of ours' %
               (j, len(per_node), len(from_lt), len(from_ours)))
+        lt_complete_chunks += 1 if from_lt else 0
         if args.lt_complete and not from_lt:
             print('check: chunk %d: no libtorrent node gave it complete' % j)
             ok = False
@@ -381,6 +384,10 @@ def cmd_check(args):
                 print('check: chunk %d: answered by our nodes %s, complete from lt %s' %
                       (j, others, from_lt))
                 ok = False
+    if lt_complete_chunks < args.lt_complete_min:
+        print('check: only %d chunks complete from a libtorrent node alone (want >= %d)' %
+              (lt_complete_chunks, args.lt_complete_min))
+        ok = False
     print('message %s' % msg.hex())
     return 0 if ok else 1
 
@@ -545,6 +552,7 @@ def main():
     p.add_argument('--out', required=True)
     p.add_argument('--lt', default='')
     p.add_argument('--lt-complete', action='store_true')
+    p.add_argument('--lt-complete-min', type=int, default=0)
     p.add_argument('--ours-complete', action='store_true')
     p.add_argument('--lt-only', type=int)
     p = sub.add_parser('bad')
