@@ -1,0 +1,568 @@
+/* mt6d-dhtnode: a standalone Mainline DHT node (dht/) on one UDP socket, for
+ * labs and bootstrapping, and a one-shot client for tests (--announce,
+ * --collect). libev: one ev_io on the socket, one ev_timer following
+ * dht_tick's deadline, signal watchers that only set flags for the loop.
+ *
+ *   mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE] [-v]
+ *                [--announce IH:PORT,PORT,...]... [--collect IH]...
+ *                [--get-peers IH]... [--wait-ms MS] [--timeout-ms MS] [--status]
+ *
+ * Without -b the public routers of DHT_DEFAULT_BOOTSTRAP are used; "-b none"
+ * starts a node with no bootstrap (the first node of a private swarm).
+ * SIGUSR1 prints the id, a routing-table summary and storage counts to
+ * stdout; SIGINT/SIGTERM save the state file (if any) and exit. */
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "dht/dht.h"
+#include "mt6d/log.h"
+
+#define MAX_JOBS 64
+#define STARTUP_MAX_MS 20000   /* client mode: start ops by then even if the table is thin */
+
+enum job_kind { JOB_ANNOUNCE = 1, JOB_COLLECT, JOB_GET_PEERS };
+
+struct job {
+	enum job_kind kind;
+	uint8_t ih[DHT_ID_LEN];
+	uint16_t ports[DHT_MAX_PORTS];
+	size_t n_ports;
+	bool is_started, is_done;
+	struct node *node;
+};
+
+struct node {
+	struct ev_loop *loop;
+	ev_io io;
+	ev_timer timer;
+	ev_signal sig_int, sig_term, sig_usr1;
+	int fd;
+	int family;
+	struct dht *dht;
+	const char *state_path;
+	struct job jobs[MAX_JOBS];
+	size_t n_jobs;
+	int64_t started_ms, wait_ms, timeout_ms;
+	bool is_client, is_status_at_exit;
+	int exit_code;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+	if (strlen(s) < 2 * n)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -EINVAL;
+		out[i] = (uint8_t)v;
+	}
+	return s[2 * n] == 0 || s[2 * n] == ':' ? 0 : -EINVAL;
+}
+
+static void peer_str(const struct dht_peer *p, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	inet_ntop(p->family, p->addr, a, sizeof(a));
+	snprintf(out, len, p->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, p->port);
+}
+
+/* --- dht_ops ----------------------------------------------------------- */
+
+static int op_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to, socklen_t tl)
+{
+	struct node *n = ctx;
+	struct sockaddr_in6 mapped;
+	if (n->family == AF_INET6 && to->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)to;
+		memset(&mapped, 0, sizeof(mapped));
+		mapped.sin6_family = AF_INET6;
+		mapped.sin6_port = s4->sin_port;
+		mapped.sin6_addr.s6_addr[10] = 0xff;
+		mapped.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(mapped.sin6_addr.s6_addr + 12, &s4->sin_addr, 4);
+		to = (const struct sockaddr *)&mapped;
+		tl = sizeof(mapped);
+	} else if (n->family != to->sa_family) {
+		return -EAFNOSUPPORT;
+	}
+	if (sendto(n->fd, buf, len, MSG_DONTWAIT, to, tl) < 0)
+		return -errno;
+	return 0;
+}
+
+static void op_random(void *ctx, uint8_t *buf, size_t len)
+{
+	(void)ctx;
+	randombytes_buf(buf, len);
+}
+
+static void op_debug(void *ctx, const char *line)
+{
+	(void)ctx;
+	log_debug("dht: %s", line);
+}
+
+/* --- Status and state ---------------------------------------------------- */
+
+static void print_status(struct node *n)
+{
+	struct dht_stats st;
+	char id[2 * DHT_ID_LEN + 1];
+	dht_get_stats(n->dht, now_ms(), &st);
+	hex(st.id, DHT_ID_LEN, id);
+	printf("id %s\n", id);
+	printf("routing ipv4 good %zu questionable %zu bad %zu buckets %zu\n",
+	       st.good4, st.questionable4, st.bad4, st.buckets4);
+	printf("routing ipv6 good %zu questionable %zu bad %zu buckets %zu\n",
+	       st.good6, st.questionable6, st.bad6, st.buckets6);
+	printf("storage infohashes %zu peers %zu refused %" PRIu64 "\n",
+	       st.stored_hashes, st.stored_peers, st.store_refused);
+	printf("traffic rx %" PRIu64 " malformed %" PRIu64 " rate_limited %" PRIu64
+	       " bad_token %" PRIu64 " tx %" PRIu64 " tx_errors %" PRIu64 " timeouts %" PRIu64
+	       " ops %zu\n", st.rx, st.rx_malformed, st.rx_rate_limited, st.rx_bad_token,
+	       st.tx, st.tx_errors, st.queries_timed_out, st.ops_active);
+	fflush(stdout);
+}
+
+static int save_state(struct node *n)
+{
+	static uint8_t buf[DHT_STATE_MAX_LEN];
+	char tmp[4096];
+	int len = dht_save(n->dht, now_ms(), buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", n->state_path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	ssize_t w = write(fd, buf, (size_t)len);
+	int rc = w == len ? 0 : -EIO;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, n->state_path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+static int load_state(const char *path, uint8_t *buf, size_t cap, size_t *len_out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t r = read(fd, buf, cap);
+	int rc = r < 0 ? -errno : 0;
+	close(fd);
+	if (rc == 0)
+		*len_out = (size_t)r;
+	return rc;
+}
+
+/* --- Jobs (client mode) ---------------------------------------------------- */
+
+static void check_all_done(struct node *n)
+{
+	for (size_t i = 0; i < n->n_jobs; i++)
+		if (!n->jobs[i].is_done)
+			return;
+	if (n->is_client)
+		ev_break(n->loop, EVBREAK_ALL);
+}
+
+static void on_result(void *closure, const struct dht_result *r)
+{
+	struct job *j = closure;
+	char ih[2 * DHT_ID_LEN + 1], s[64];
+	hex(r->target, DHT_ID_LEN, ih);
+	if (r->event == DHT_EVENT_VALUES) {
+		peer_str(&r->node->addr, s, sizeof(s));
+		printf("node %s %s %zu", ih, s, r->n_peers);
+		for (size_t i = 0; i < r->n_peers; i++)
+			printf("%c%u", i ? ',' : ' ', r->peers[i].port);
+		printf("\n");
+		fflush(stdout);
+		return;
+	}
+	if (j->kind == JOB_ANNOUNCE) {
+		printf("announce %s status %d tokens %zu acked %zu of %zu queries %zu\n", ih,
+		       r->status, r->n_tokens, r->n_announced, r->n_tokens * j->n_ports, r->n_queries);
+	} else {
+		printf("%s %s status %d nodes %zu values %zu queries %zu",
+		       j->kind == JOB_COLLECT ? "collect" : "get_peers", ih, r->status,
+		       r->n_nodes, r->n_peers, r->n_queries);
+		for (size_t i = 0; i < r->n_peers; i++)
+			printf("%c%u", i ? ',' : ' ', r->peers[i].port);
+		printf("\n");
+		for (size_t i = 0; i < r->n_peers; i++) {
+			peer_str(&r->peers[i], s, sizeof(s));
+			printf("peer %s %s\n", ih, s);
+		}
+	}
+	if (r->status != 0)
+		j->node->exit_code = 1;
+	fflush(stdout);
+	j->is_done = true;
+	check_all_done(j->node);
+}
+
+static void start_jobs(struct node *n, int64_t t)
+{
+	struct dht_stats st;
+	dht_get_stats(n->dht, t, &st);
+	size_t good = n->family == AF_INET ? st.good4 : st.good6;
+	int64_t elapsed = t - n->started_ms;
+	if (elapsed < n->wait_ms || (good < DHT_K && elapsed < STARTUP_MAX_MS))
+		return;
+	for (size_t i = 0; i < n->n_jobs; i++) {
+		struct job *j = &n->jobs[i];
+		int rc;
+		if (j->is_started)
+			continue;
+		j->is_started = true;
+		if (j->kind == JOB_ANNOUNCE)
+			rc = dht_announce(n->dht, j->ih, n->family, j->ports, j->n_ports, on_result, j, t);
+		else if (j->kind == JOB_COLLECT)
+			rc = dht_collect(n->dht, j->ih, n->family, on_result, j, t);
+		else
+			rc = dht_get_peers(n->dht, j->ih, n->family, on_result, j, t);
+		if (rc < 0) {
+			log_err(rc, "starting operation %zu", i);
+			j->is_done = true;
+			n->exit_code = 1;
+		}
+	}
+	check_all_done(n);
+}
+
+/* --- libev callbacks --------------------------------------------------------- */
+
+static void rearm(struct node *n, int64_t t)
+{
+	int64_t next = dht_tick(n->dht, t);
+	double after = (double)(next - t) / 1000.0;
+	ev_timer_stop(n->loop, &n->timer);
+	ev_timer_set(&n->timer, after > 0.001 ? after : 0.001, 0.);
+	ev_timer_start(n->loop, &n->timer);
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct node *n = (struct node *)((char *)w - offsetof(struct node, io));
+	uint8_t buf[2048];
+	(void)loop;
+	(void)revents;
+	/* Bounded: at most 64 datagrams per wake-up, then the timer runs. */
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t r = recvfrom(n->fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fl);
+		if (r < 0)
+			break;
+		dht_input(n->dht, buf, (size_t)r, (struct sockaddr *)&from, fl, now_ms());
+	}
+	rearm(n, now_ms());
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct node *n = (struct node *)((char *)w - offsetof(struct node, timer));
+	int64_t t = now_ms();
+	(void)loop;
+	(void)revents;
+	if (n->is_client) {
+		start_jobs(n, t);
+		if (n->timeout_ms && t - n->started_ms > n->timeout_ms) {
+			log_warnx("client operations timed out after %" PRId64 " ms", n->timeout_ms);
+			n->exit_code = 1;
+			ev_break(n->loop, EVBREAK_ALL);
+			return;
+		}
+	}
+	rearm(n, t);
+}
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct node *n = (struct node *)((char *)w - offsetof(struct node, sig_usr1));
+	(void)loop;
+	(void)revents;
+	print_status(n);
+}
+
+/* --- Set-up ---------------------------------------------------------------- */
+
+/* "host:port" or "[v6]:port" into sockaddrs of family; names resolved. */
+static int add_bootstrap(struct node *n, const char *spec, int64_t t)
+{
+	char host[256];
+	const char *port;
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, spec + 1, (size_t)(end - spec - 1));
+		host[end - spec - 1] = 0;
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = 0;
+		port = colon + 1;
+	}
+	struct addrinfo hints = { 0 }, *res, *ai;
+	hints.ai_family = n->family;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = n->family == AF_INET6 ? AI_V4MAPPED : 0;
+	int rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0)
+		return -EHOSTUNREACH;
+	int added = 0;
+	for (ai = res; ai; ai = ai->ai_next)
+		if (dht_add_node(n->dht, ai->ai_addr, ai->ai_addrlen, t) == 0)
+			added++;
+	freeaddrinfo(res);
+	return added ? 0 : -EINVAL;
+}
+
+static int add_job(struct node *n, enum job_kind kind, const char *arg)
+{
+	if (n->n_jobs >= MAX_JOBS)
+		return -ENOSPC;
+	struct job *j = &n->jobs[n->n_jobs];
+	memset(j, 0, sizeof(*j));
+	j->kind = kind;
+	j->node = n;
+	if (unhex(arg, j->ih, DHT_ID_LEN) < 0)
+		return -EINVAL;
+	if (kind == JOB_ANNOUNCE) {
+		const char *p = arg + 2 * DHT_ID_LEN;
+		if (*p != ':')
+			return -EINVAL;
+		p++;
+		while (*p) {
+			char *end;
+			unsigned long v = strtoul(p, &end, 10);
+			if (end == p || v == 0 || v > 65535 || j->n_ports >= DHT_MAX_PORTS)
+				return -EINVAL;
+			j->ports[j->n_ports++] = (uint16_t)v;
+			p = *end == ',' ? end + 1 : end;
+			if (*end && *end != ',')
+				return -EINVAL;
+		}
+		if (!j->n_ports)
+			return -EINVAL;
+	}
+	n->n_jobs++;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE] [-v]\n"
+		"                    [--announce IH:PORT,...] [--collect IH] [--get-peers IH]\n"
+		"                    [--wait-ms MS] [--timeout-ms MS] [--status]\n"
+		"  -l ADDR     listen address (default ::)\n"
+		"  -p PORT     UDP port (default 6881)\n"
+		"  -b LIST     bootstrap nodes, host:port or [v6]:port, comma-separated;\n"
+		"              'none' for none; default %s\n"
+		"  -s FILE     state file: id and nodes, loaded at start, saved on exit\n"
+		"  --announce IH:PORTS  announce ports under the 40-hex-digit info_hash, exit when done\n"
+		"  --collect IH         collect every value under IH, print them, exit\n"
+		"  --get-peers IH       one get_peers lookup, print values, exit\n"
+		"  --wait-ms MS         client mode: wait at least MS before the operations\n"
+		"  --timeout-ms MS      client mode: give up after MS (exit 1)\n"
+		"  --status             print the status on exit\n"
+		"SIGUSR1 prints id, routing table and storage; SIGINT/SIGTERM save and exit.\n",
+		DHT_DEFAULT_BOOTSTRAP);
+}
+
+int main(int argc, char **argv)
+{
+	static struct node n;
+	static uint8_t state[DHT_STATE_MAX_LEN];
+	const char *listen_addr = "::", *boot = NULL;
+	unsigned long port = 6881;
+	int verbosity = 0, c;
+	static const struct option longopts[] = {
+		{ "announce", required_argument, NULL, 'A' },
+		{ "collect", required_argument, NULL, 'C' },
+		{ "get-peers", required_argument, NULL, 'G' },
+		{ "wait-ms", required_argument, NULL, 'W' },
+		{ "timeout-ms", required_argument, NULL, 'T' },
+		{ "status", no_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	log_init("mt6d-dhtnode", true, 0);
+	n.fd = -1;
+	while ((c = getopt_long(argc, argv, "l:p:b:s:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l': listen_addr = optarg; break;
+		case 'p':
+			port = strtoul(optarg, NULL, 10);
+			if (port == 0 || port > 65535)
+				fatal(-EINVAL, "port '%s'", optarg);
+			break;
+		case 'b': boot = optarg; break;
+		case 's': n.state_path = optarg; break;
+		case 'v': verbosity++; break;
+		case 'A':
+			if (add_job(&n, JOB_ANNOUNCE, optarg) < 0)
+				fatal(-EINVAL, "--announce '%s' (want 40 hex digits:port,port,...)", optarg);
+			break;
+		case 'C':
+			if (add_job(&n, JOB_COLLECT, optarg) < 0)
+				fatal(-EINVAL, "--collect '%s'", optarg);
+			break;
+		case 'G':
+			if (add_job(&n, JOB_GET_PEERS, optarg) < 0)
+				fatal(-EINVAL, "--get-peers '%s'", optarg);
+			break;
+		case 'W': n.wait_ms = strtoll(optarg, NULL, 10); break;
+		case 'T': n.timeout_ms = strtoll(optarg, NULL, 10); break;
+		case 'S': n.is_status_at_exit = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("mt6d-dhtnode", true, verbosity);
+	if (sodium_init() < 0)
+		fatal(-EIO, "initialising libsodium");
+	n.is_client = n.n_jobs > 0;
+
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	if (inet_pton(AF_INET6, listen_addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		sl = sizeof(*s6);
+	} else if (inet_pton(AF_INET, listen_addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		sl = sizeof(*s4);
+	} else {
+		fatal(-EINVAL, "listen address '%s'", listen_addr);
+	}
+	n.family = ss.ss_family;
+	n.fd = socket(n.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (n.fd < 0)
+		fatal(-errno, "creating UDP socket");
+	if (bind(n.fd, (struct sockaddr *)&ss, sl) < 0)
+		fatal(-errno, "binding '%s' port %lu", listen_addr, port);
+
+	struct dht_config cfg = { 0 };
+	size_t state_len = 0;
+	if (n.state_path) {
+		int rc = load_state(n.state_path, state, sizeof(state), &state_len);
+		if (rc == 0) {
+			cfg.state = state;
+			cfg.state_len = state_len;
+		} else if (rc != -ENOENT) {
+			fatal(rc, "reading state file '%s'", n.state_path);
+		}
+	}
+	static const struct dht_ops ops = { op_send, op_random, op_debug };
+	int64_t t = now_ms();
+	int rc = dht_new(&ops, &n, &cfg, t, &n.dht);
+	if (rc == -EINVAL && cfg.state) {
+		log_warnx("state file '%s' is not valid, starting afresh", n.state_path);
+		cfg.state = NULL;
+		rc = dht_new(&ops, &n, &cfg, t, &n.dht);
+	}
+	if (rc < 0)
+		fatal(rc, "creating DHT node");
+	n.started_ms = t;
+
+	if (!boot)
+		boot = DHT_DEFAULT_BOOTSTRAP;
+	if (strcmp(boot, "none") != 0) {
+		char *list = strdup(boot), *save = NULL;
+		if (!list)
+			fatal(-ENOMEM, "bootstrap list");
+		for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			rc = add_bootstrap(&n, tok, t);
+			if (rc < 0)
+				log_err(rc, "bootstrap node '%s'", tok);
+		}
+		free(list);
+	}
+
+	n.loop = ev_default_loop(EVFLAG_AUTO);
+	ev_io_init(&n.io, on_readable, n.fd, EV_READ);
+	ev_io_start(n.loop, &n.io);
+	ev_timer_init(&n.timer, on_timer, 0.001, 0.);
+	ev_timer_start(n.loop, &n.timer);
+	ev_signal_init(&n.sig_int, on_stop_signal, SIGINT);
+	ev_signal_init(&n.sig_term, on_stop_signal, SIGTERM);
+	ev_signal_init(&n.sig_usr1, on_usr1, SIGUSR1);
+	ev_signal_start(n.loop, &n.sig_int);
+	ev_signal_start(n.loop, &n.sig_term);
+	ev_signal_start(n.loop, &n.sig_usr1);
+	char idhex[2 * DHT_ID_LEN + 1];
+	struct dht_stats st;
+	dht_get_stats(n.dht, t, &st);
+	hex(st.id, DHT_ID_LEN, idhex);
+	log_info("node %s listening on %s port %lu", idhex, listen_addr, port);
+
+	ev_run(n.loop, 0);
+
+	if (n.is_status_at_exit)
+		print_status(&n);
+	if (n.state_path) {
+		rc = save_state(&n);
+		if (rc < 0)
+			log_err(rc, "saving state file '%s'", n.state_path);
+	}
+	dht_free(n.dht);
+	close(n.fd);
+	return n.exit_code;
+}
