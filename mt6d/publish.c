@@ -314,6 +314,19 @@ int publish_set_config(struct publish *p, uint64_t window_start, const struct re
 	return 0;
 }
 
+int publish_resume_window(struct publish *p, uint64_t window_start, uint8_t epoch,
+			  const struct rendezvous_config *cfg, int64_t unix_ms)
+{
+	const struct pub_window *w = &p->win[slot_of(p, window_start)];
+	if (w->in_use && w->start == window_start)
+		return -EINVAL;
+	int rc = publish_set_config(p, window_start, cfg, unix_ms);
+	if (rc < 0)
+		return rc;
+	p->win[slot_of(p, window_start)].epoch = epoch;
+	return epoch;
+}
+
 int publish_get_epoch(const struct publish *p, uint64_t window_start)
 {
 	const struct pub_window *w = &p->win[slot_of(p, window_start)];

@@ -90,6 +90,15 @@ int publish_remove_client(struct publish *p, const uint8_t client_pub[static REN
 int publish_set_config(struct publish *p, uint64_t window_start, const struct rendezvous_config *cfg,
 		       int64_t unix_ms);
 
+/* After a restart within a window: the earlier process announced epochs
+ * below `epoch` (the server persists the highest epoch it used, before
+ * announcing), so this process starts the window at `epoch` with cfg. Every
+ * client is announced in epochs 0..epoch (below epoch its new ports mix
+ * with the old ones, which keeps the epochs contiguous for readers; at
+ * epoch it is alone). Returns epoch, or -EINVAL as publish_set_config. */
+int publish_resume_window(struct publish *p, uint64_t window_start, uint8_t epoch,
+			  const struct rendezvous_config *cfg, int64_t unix_ms);
+
 /* Starts due publications (as many as the nodes have room for), drops
  * windows that are over. Returns the next time (now_ms clock) it wants to be
  * called; call it after the nodes' dht_input too (operations end there). */

@@ -533,6 +533,52 @@ static void test_refresh_before_expiry(void **state)
 	sim_fini();
 }
 
+/* A restart within a window: the new process resumes at the next epoch
+ * (and fills epoch 0 for everyone, mixing with the old copies there):
+ * readers get the new config, old and newly registered clients alike. */
+static void test_restart_resumes_at_next_epoch(void **state)
+{
+	struct keypair server, clients[3], newcomer;
+	struct rendezvous_config c1, c2;
+	struct fetched fd;
+	(void)state;
+
+	sim_init(24);
+	sim_bootstrap();
+	keypair_make(&server, 30);
+	keypair_make(&newcomer, 40);
+	for (int i = 0; i < 3; i++)
+		keypair_make(&clients[i], (uint8_t)(31 + i));
+	publisher_start(&server, 0, 1, PERIOD, NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+	uint64_t w = window_now(PERIOD);
+	config_make(&c1, 0x41);
+	config_make(&c2, 0x42);
+	assert_int_equal(publish_set_config(S.pub, w, &c1, unix_now()), 0);
+	run_until_published(w, 120000);
+	publish_free(S.pub);
+	S.pub = NULL;
+	publisher_start(&server, 0, 1, PERIOD, NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+	assert_int_equal(publish_add_client(S.pub, newcomer.pub), 0);
+	assert_int_equal(publish_resume_window(S.pub, w, 1, &c2, unix_now()), 1);
+	assert_int_equal(publish_resume_window(S.pub, w, 1, &c2, unix_now()), -EINVAL);
+	run_until_published(w, 300000);
+	for (int i = 0; i < 3; i++) {
+		fetch_run(10 + i, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);
+		assert_int_equal(fd.r.status, 0);
+		assert_int_equal(fd.r.epoch, 1);
+		assert_memory_equal(&fd.r.cfg, &c2, sizeof(c2));
+	}
+	fetch_run(14, FETCH_CONFIG, newcomer.priv, server.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.epoch, 1);
+	assert_memory_equal(&fd.r.cfg, &c2, sizeof(c2));
+	sim_fini();
+}
+
 static void on_announced(void *closure, const struct dht_result *r)
 {
 	size_t *n_done = closure;
@@ -652,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_publish_and_fetch_own_configs),
 		cmocka_unit_test(test_window_boundary_spread_and_expiry),
 		cmocka_unit_test(test_refresh_before_expiry),
+		cmocka_unit_test(test_restart_resumes_at_next_epoch),
 		cmocka_unit_test(test_messages),
 	};
 	if (sodium_init() < 0)
