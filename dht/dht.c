@@ -565,6 +565,29 @@ static void op_finish(struct dht *d, struct op *o)
 	}
 	dbg(d, "op %d done: status %d, %zu nodes, %zu values, %zu queries",
 	    o->id, r.status, r.n_nodes, r.n_peers, r.n_queries);
+	/* Callbacks may cancel o: it stays allocated until they return. */
+	struct op *outer = d->running;
+	d->running = o;
+	for (size_t i = 0; i < o->n_cands && o->cb && !o->is_cancelled; i++) {
+		struct dht_node_info node;
+		struct dht_result s;
+		if (!o->c[i].is_target || o->kind != OP_ANNOUNCE)
+			continue;
+		memset(&s, 0, sizeof(s));
+		memcpy(node.id, o->c[i].id, DHT_ID_LEN);
+		peer_from_addr(&o->c[i].addr, &node.addr);
+		s.event = DHT_EVENT_STORED;
+		s.op = o->id;
+		s.target = o->target;
+		s.node = &node;
+		s.n_announced = o->c[i].n_acked;
+		o->cb(o->closure, &s);
+	}
+	d->running = outer;
+	if (o->is_cancelled) {
+		op_free(d, o);
+		return;
+	}
 	/* The op keeps its slot during the callback (so a new op cannot take
 	 * it) but no longer counts as active. */
 	o->is_finished = true;
@@ -1142,11 +1165,19 @@ int dht_new(const struct dht_ops *ops, void *ctx, const struct dht_config *cfg,
 		free(d);
 		return rc;
 	}
-	/* The routing tables need the final id: state may still change it. */
+	/* The routing tables need the final id: state may still change it,
+	 * unless the id is given or the saved one is not BEP 42-conformant for
+	 * the external address we know now (the address changed). */
 	if (cfg && cfg->state) {
+		bool is_id_kept = cfg->id != NULL;
+		struct krpc_addr ext;
+		if (!is_id_kept && cfg->external && cfg->state_len >= 8 + DHT_ID_LEN &&
+		    addr_from_sockaddr(cfg->external, cfg->external_len, &ext) &&
+		    !routing_id_is_bep42(cfg->state + 8, &ext))
+			is_id_kept = true;
 		routing_init(&d->rt[0], d->id, AF_INET);
 		routing_init(&d->rt[1], d->id, AF_INET6);
-		if (load_state(d, cfg->state, cfg->state_len, cfg->id != NULL, now_ms) < 0) {
+		if (load_state(d, cfg->state, cfg->state_len, is_id_kept, now_ms) < 0) {
 			peerstore_fini(&d->ps);
 			free(d);
 			return -EINVAL;
@@ -1163,6 +1194,16 @@ int dht_new(const struct dht_ops *ops, void *ctx, const struct dht_config *cfg,
 	d->last_maint_ms[0] = d->last_maint_ms[1] = now_ms - MAINT_SLOW_MS;
 	d->last_boot_ms = now_ms;
 	memcpy(d->st.id, d->id, DHT_ID_LEN);
+	if (cfg && cfg->state) {
+		/* Rejoin in one round trip: every saved node (good ones first, up
+		 * to the ping slots) is pinged now; those that answer are good. */
+		struct routing_node saved[MAX_PINGS / 2];
+		for (int f = 0; f < 2; f++) {
+			size_t n = routing_list(&d->rt[f], now_ms, saved, MAX_PINGS / 2);
+			for (size_t i = 0; i < n; i++)
+				send_standalone(d, &saved[i].addr, KRPC_PING, now_ms);
+		}
+	}
 	*out = d;
 	return 0;
 }

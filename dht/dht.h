@@ -57,7 +57,8 @@ struct dht_config {
 	const struct sockaddr *external;
 	socklen_t external_len;
 	/* Output of dht_save from an earlier run, or NULL: restores the id
-	 * (unless id is given) and the saved nodes, pinged at once. */
+	 * (unless id is given, or external is given and the saved id is not
+	 * BEP 42-conformant for it) and the saved nodes, pinged at once. */
 	const uint8_t *state;
 	size_t state_len;
 };
@@ -78,6 +79,7 @@ struct dht_node_info {
 enum dht_event {
 	DHT_EVENT_VALUES = 1, /* collect: one node's complete value set */
 	DHT_EVENT_DONE,       /* the operation ended; last callback for it */
+	DHT_EVENT_STORED,     /* announce: one node and how many ports it acknowledged */
 };
 
 struct dht_result {
@@ -85,13 +87,14 @@ struct dht_result {
 	int op;                           /* id returned when it was started */
 	int status;                       /* DONE: 0, -ETIMEDOUT (no node answered) */
 	const uint8_t *target;            /* target or info_hash, DHT_ID_LEN bytes */
-	const struct dht_node_info *node; /* VALUES: the node that answered */
+	const struct dht_node_info *node; /* VALUES, STORED: the node concerned */
 	const struct dht_peer *peers;     /* VALUES: that node's; DONE: the union */
 	size_t n_peers;
 	const struct dht_node_info *nodes; /* DONE: closest nodes that answered */
 	size_t n_nodes;
 	size_t n_tokens;                  /* DONE, announce: nodes that gave a token */
-	size_t n_announced;               /* DONE, announce: announces acknowledged */
+	size_t n_announced;               /* DONE: announces acknowledged in all;
+	                                   * STORED: by this node */
 	size_t n_queries;                 /* DONE: queries this operation sent */
 };
 
@@ -140,7 +143,8 @@ int dht_get_peers(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family
 		  dht_result_fn *cb, void *closure, int64_t now_ms);
 /* Announce-many: one get_peers lookup collects tokens from the k closest
  * nodes, then each of ports (1..DHT_MAX_PORTS of them, none 0) is announced
- * to each of those nodes, paced to DHT_PACE_MS per node. */
+ * to each of those nodes, paced to DHT_PACE_MS per node. Before DONE, one
+ * STORED event per node that was given a token says how many it took. */
 int dht_announce(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
 		 const uint16_t *ports, size_t n_ports,
 		 dht_result_fn *cb, void *closure, int64_t now_ms);

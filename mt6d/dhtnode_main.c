@@ -3,12 +3,19 @@
  * --collect). The socket and timers are mt6d/dhtev.c's; signal watchers
  * only stop the loop or print.
  *
- *   mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE] [-v]
+ *   mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE]
+ *                [-e ADDR] [-v]
  *                [--announce IH:PORT,PORT,...]... [--collect IH]...
  *                [--get-peers IH]... [--wait-ms MS] [--timeout-ms MS] [--status]
+ *                [--rounds N] [--sequential]
  *
  * Without -b the public routers of DHT_DEFAULT_BOOTSTRAP are used; "-b none"
  * starts a node with no bootstrap (the first node of a private swarm).
+ * Client mode prints one line per operation ("announce IH status S tokens N
+ * acked A of B queries Q ms T", "collect IH status S nodes N values V
+ * queries Q ms T PORT,...", "get_peers ..." likewise), "stored IH NODE N"
+ * per node an announce reached and "node IH NODE N PORT,..." per node a
+ * collection heard from.
  * SIGUSR1 prints the id, a routing-table summary and storage counts to
  * stdout; SIGINT/SIGTERM save the state file (if any) and exit. */
 #include <errno.h>
@@ -33,7 +40,7 @@
 #include "mt6d/dhtev.h"
 #include "mt6d/log.h"
 
-#define MAX_JOBS 64
+#define MAX_JOBS 512
 #define STARTUP_MAX_MS 20000   /* client mode: start ops by then even if the table is thin */
 
 enum job_kind { JOB_ANNOUNCE = 1, JOB_COLLECT, JOB_GET_PEERS };
@@ -44,6 +51,7 @@ struct job {
 	uint16_t ports[DHT_MAX_PORTS];
 	size_t n_ports;
 	bool is_started, is_done;
+	int64_t started_ms;
 	struct node *node;
 };
 
@@ -57,7 +65,8 @@ struct node {
 	struct job jobs[MAX_JOBS];
 	size_t n_jobs;
 	int64_t started_ms, wait_ms, timeout_ms;
-	bool is_client, is_status_at_exit;
+	unsigned rounds, round;        /* client mode: run the job list this often */
+	bool is_client, is_status_at_exit, is_sequential, is_wake_due;
 	int exit_code;
 };
 
@@ -151,20 +160,30 @@ static int load_state(const char *path, uint8_t *buf, size_t cap, size_t *len_ou
 
 /* --- Jobs (client mode) ---------------------------------------------------- */
 
-static void check_all_done(struct node *n)
+/* Client mode, from the timer: when every job of the round is done, the
+ * next round starts, or the loop ends after the last. Results only mark jobs
+ * done (and wake the timer): new operations never start inside a dht
+ * callback. */
+static bool is_round_over(const struct node *n)
 {
 	for (size_t i = 0; i < n->n_jobs; i++)
 		if (!n->jobs[i].is_done)
-			return;
-	if (n->is_client)
-		ev_break(n->loop, EVBREAK_ALL);
+			return false;
+	return true;
 }
 
 static void on_result(void *closure, const struct dht_result *r)
 {
 	struct job *j = closure;
 	char ih[2 * DHT_ID_LEN + 1], s[64];
+	int64_t took_ms = now_ms() - j->started_ms;
 	hex(r->target, DHT_ID_LEN, ih);
+	if (r->event == DHT_EVENT_STORED) {
+		peer_str(&r->node->addr, s, sizeof(s));
+		printf("stored %s %s %zu\n", ih, s, r->n_announced);
+		fflush(stdout);
+		return;
+	}
 	if (r->event == DHT_EVENT_VALUES) {
 		peer_str(&r->node->addr, s, sizeof(s));
 		printf("node %s %s %zu", ih, s, r->n_peers);
@@ -175,12 +194,13 @@ static void on_result(void *closure, const struct dht_result *r)
 		return;
 	}
 	if (j->kind == JOB_ANNOUNCE) {
-		printf("announce %s status %d tokens %zu acked %zu of %zu queries %zu\n", ih,
-		       r->status, r->n_tokens, r->n_announced, r->n_tokens * j->n_ports, r->n_queries);
+		printf("announce %s status %d tokens %zu acked %zu of %zu queries %zu ms %" PRId64 "\n",
+		       ih, r->status, r->n_tokens, r->n_announced, r->n_tokens * j->n_ports,
+		       r->n_queries, took_ms);
 	} else {
-		printf("%s %s status %d nodes %zu values %zu queries %zu",
+		printf("%s %s status %d nodes %zu values %zu queries %zu ms %" PRId64,
 		       j->kind == JOB_COLLECT ? "collect" : "get_peers", ih, r->status,
-		       r->n_nodes, r->n_peers, r->n_queries);
+		       r->n_nodes, r->n_peers, r->n_queries, took_ms);
 		for (size_t i = 0; i < r->n_peers; i++)
 			printf("%c%u", i ? ',' : ' ', r->peers[i].port);
 		printf("\n");
@@ -193,7 +213,7 @@ static void on_result(void *closure, const struct dht_result *r)
 		j->node->exit_code = 1;
 	fflush(stdout);
 	j->is_done = true;
-	check_all_done(j->node);
+	j->node->is_wake_due = true;
 }
 
 static void start_jobs(struct node *n, int64_t t)
@@ -207,9 +227,12 @@ static void start_jobs(struct node *n, int64_t t)
 	for (size_t i = 0; i < n->n_jobs; i++) {
 		struct job *j = &n->jobs[i];
 		int rc;
+		if (j->is_started && !j->is_done && n->is_sequential)
+			return;
 		if (j->is_started)
 			continue;
 		j->is_started = true;
+		j->started_ms = t;
 		if (j->kind == JOB_ANNOUNCE)
 			rc = dht_announce(n->dht, j->ih, n->family, j->ports, j->n_ports, on_result, j, t);
 		else if (j->kind == JOB_COLLECT)
@@ -220,9 +243,12 @@ static void start_jobs(struct node *n, int64_t t)
 			log_err(rc, "starting operation %zu", i);
 			j->is_done = true;
 			n->exit_code = 1;
+			n->is_wake_due = true;
+			continue;
 		}
+		if (n->is_sequential)
+			return;
 	}
-	check_all_done(n);
 }
 
 /* --- libev callbacks --------------------------------------------------------- */
@@ -233,13 +259,24 @@ static int64_t on_tick(void *ctx, int64_t t)
 	struct node *n = ctx;
 	if (!n->is_client)
 		return INT64_MAX;
+	n->is_wake_due = false;
+	if (is_round_over(n)) {
+		if (++n->round >= n->rounds) {
+			ev_break(n->loop, EVBREAK_ALL);
+			return INT64_MAX;
+		}
+		for (size_t i = 0; i < n->n_jobs; i++)
+			n->jobs[i].is_started = n->jobs[i].is_done = false;
+	}
 	start_jobs(n, t);
 	if (n->timeout_ms && t - n->started_ms > n->timeout_ms) {
 		log_warnx("client operations timed out after %" PRId64 " ms", n->timeout_ms);
 		n->exit_code = 1;
 		ev_break(n->loop, EVBREAK_ALL);
+		return INT64_MAX;
 	}
-	return t + 100;
+	/* A result marked a job done: come back at once for the next one. */
+	return n->is_wake_due ? t : t + 100;
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -294,19 +331,25 @@ static int add_job(struct node *n, enum job_kind kind, const char *arg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE] [-v]\n"
+		"usage: mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE]\n"
+		"                    [-e ADDR] [-v]\n"
 		"                    [--announce IH:PORT,...] [--collect IH] [--get-peers IH]\n"
-		"                    [--wait-ms MS] [--timeout-ms MS] [--status]\n"
+		"                    [--wait-ms MS] [--timeout-ms MS] [--rounds N] [--sequential]\n"
+		"                    [--status]\n"
 		"  -l ADDR     listen address (default ::)\n"
 		"  -p PORT     UDP port (default 6881)\n"
 		"  -b LIST     bootstrap nodes, host:port or [v6]:port, comma-separated;\n"
 		"              'none' for none; default %s\n"
 		"  -s FILE     state file: id and nodes, loaded at start, saved on exit\n"
+		"  -e ADDR     our address as other nodes see it, for a BEP 42 node id\n"
+		"              (default: the listen address unless it is :: or 0.0.0.0)\n"
 		"  --announce IH:PORTS  announce ports under the 40-hex-digit info_hash, exit when done\n"
 		"  --collect IH         collect every value under IH, print them, exit\n"
 		"  --get-peers IH       one get_peers lookup, print values, exit\n"
 		"  --wait-ms MS         client mode: wait at least MS before the operations\n"
 		"  --timeout-ms MS      client mode: give up after MS (exit 1)\n"
+		"  --rounds N           client mode: run the list of operations N times\n"
+		"  --sequential         client mode: one operation at a time, in order\n"
 		"  --status             print the status on exit\n"
 		"SIGUSR1 prints id, routing table and storage; SIGINT/SIGTERM save and exit.\n",
 		DHT_DEFAULT_BOOTSTRAP);
@@ -316,7 +359,7 @@ int main(int argc, char **argv)
 {
 	static struct node n;
 	static uint8_t state[DHT_STATE_MAX_LEN];
-	const char *listen_addr = "::", *boot = NULL;
+	const char *listen_addr = "::", *boot = NULL, *external = NULL;
 	unsigned long port = 6881;
 	int verbosity = 0, c;
 	static const struct option longopts[] = {
@@ -326,12 +369,14 @@ int main(int argc, char **argv)
 		{ "wait-ms", required_argument, NULL, 'W' },
 		{ "timeout-ms", required_argument, NULL, 'T' },
 		{ "status", no_argument, NULL, 'S' },
+		{ "rounds", required_argument, NULL, 'R' },
+		{ "sequential", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 
 	log_init("mt6d-dhtnode", true, 0);
-	while ((c = getopt_long(argc, argv, "l:p:b:s:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:p:b:s:e:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen_addr = optarg; break;
 		case 'p':
@@ -341,6 +386,7 @@ int main(int argc, char **argv)
 			break;
 		case 'b': boot = optarg; break;
 		case 's': n.state_path = optarg; break;
+		case 'e': external = optarg; break;
 		case 'v': verbosity++; break;
 		case 'A':
 			if (add_job(&n, JOB_ANNOUNCE, optarg) < 0)
@@ -357,6 +403,12 @@ int main(int argc, char **argv)
 		case 'W': n.wait_ms = strtoll(optarg, NULL, 10); break;
 		case 'T': n.timeout_ms = strtoll(optarg, NULL, 10); break;
 		case 'S': n.is_status_at_exit = true; break;
+		case 'R':
+			n.rounds = (unsigned)strtoul(optarg, NULL, 10);
+			if (n.rounds == 0 || n.rounds > 100000)
+				fatal(-EINVAL, "--rounds '%s'", optarg);
+			break;
+		case 'Q': n.is_sequential = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -369,8 +421,30 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		fatal(-EIO, "initialising libsodium");
 	n.is_client = n.n_jobs > 0;
+	if (!n.rounds)
+		n.rounds = 1;
 
 	struct dht_config cfg = { 0 };
+	/* BEP 42: an id derived from the address others see (-e, else the
+	 * listen address when it is a specific one). */
+	struct sockaddr_storage ext_ss;
+	memset(&ext_ss, 0, sizeof(ext_ss));
+	const char *ext_str = external ? external : listen_addr;
+	struct sockaddr_in6 *e6 = (struct sockaddr_in6 *)&ext_ss;
+	struct sockaddr_in *e4 = (struct sockaddr_in *)&ext_ss;
+	if (inet_pton(AF_INET6, ext_str, &e6->sin6_addr) == 1 &&
+	    !IN6_IS_ADDR_UNSPECIFIED(&e6->sin6_addr)) {
+		e6->sin6_family = AF_INET6;
+		cfg.external = (struct sockaddr *)&ext_ss;
+		cfg.external_len = sizeof(*e6);
+	} else if (inet_pton(AF_INET, ext_str, &e4->sin_addr) == 1 &&
+		   e4->sin_addr.s_addr != htonl(INADDR_ANY)) {
+		e4->sin_family = AF_INET;
+		cfg.external = (struct sockaddr *)&ext_ss;
+		cfg.external_len = sizeof(*e4);
+	} else if (external) {
+		fatal(-EINVAL, "external address '%s'", external);
+	}
 	size_t state_len = 0;
 	if (n.state_path) {
 		int rc = load_state(n.state_path, state, sizeof(state), &state_len);

@@ -15,6 +15,7 @@
 #include "dht/dht.h"
 #include "dht/krpc.h"
 #include "dht/peerstore.h"
+#include "dht/routing.h"
 
 #define MAX_NODES 64
 #define T0 1000000
@@ -191,6 +192,7 @@ struct result {
 	bool is_done;
 	int status;
 	size_t n_nodes, n_tokens, n_announced, n_values_events;
+	size_t n_stored_events, n_stored_sum;
 	struct dht_node_info nodes[DHT_K];
 	size_t n_peers;
 	struct dht_peer peers[DHT_MAX_VALUES];
@@ -199,6 +201,13 @@ struct result {
 static void on_result(void *closure, const struct dht_result *r)
 {
 	struct result *res = closure;
+	if (r->event == DHT_EVENT_STORED) {
+		assert_false(res->is_done);
+		assert_non_null(r->node);
+		res->n_stored_events++;
+		res->n_stored_sum += r->n_announced;
+		return;
+	}
 	if (r->event == DHT_EVENT_VALUES) {
 		assert_non_null(r->node);
 		assert_true(r->n_peers > 0);
@@ -281,7 +290,15 @@ static void test_bootstrap_and_lookup_converge(void **state)
 	dht_get_stats(re, S.now, &b);
 	assert_memory_equal(a.id, b.id, 20);
 	assert_true(b.questionable6 >= DHT_K);
-	dht_free(re);
+	/* The restored node replaces the old one with no bootstrap: one round
+	 * trip (at most 2 x 35 ms here) later its saved nodes are good again. */
+	dht_free(S.n[5].d);
+	S.n[5].d = re;
+	S.n[5].deadline = S.now + 1000;
+	sim_run(S.now + 80, NULL);
+	dht_get_stats(re, S.now, &b);
+	if (b.good6 < DHT_K)
+		fail_msg("restored node: %zu good nodes after one round trip", b.good6);
 	blob[len - 1] ^= 0;
 	cfg.state_len = (size_t)len - 1;
 	assert_int_equal(dht_new(&sim_ops, &S.n[5], &cfg, S.now, &re), -EINVAL);
@@ -362,6 +379,8 @@ static void test_announce_many_then_collect(void **state)
 		assert_int_equal(res[j].n_tokens, DHT_K);
 		size_t n = j < N_CHUNKS - 1 ? CHUNK : MSG_LEN - CHUNK * (N_CHUNKS - 1);
 		assert_int_equal(res[j].n_announced, DHT_K * n);
+		assert_int_equal(res[j].n_stored_events, DHT_K);
+		assert_int_equal(res[j].n_stored_sum, DHT_K * n);
 	}
 	/* Paced: 25 announces per node at DHT_PACE_MS take at least 8 s. */
 	assert_true(S.now - start >= (CHUNK - 1) * DHT_PACE_MS);
@@ -540,6 +559,46 @@ static void test_cancel(void **state)
 	sim_fini();
 }
 
+/* BEP 42: an external address gives a conformant id; a saved id that does
+ * not fit the external address any more is replaced, one that fits is kept. */
+static void test_bep42_id_from_external_address(void **state)
+{
+	(void)state;
+	struct sockaddr_in6 ext;
+	struct krpc_addr ka = { 0 };
+	struct dht_stats st;
+	struct dht *d, *re;
+	static uint8_t blob[DHT_STATE_MAX_LEN];
+	sim_init(1);
+	sim_addr(41, &ext);
+	ka.family = AF_INET6;
+	memcpy(ka.ip, &ext.sin6_addr, 16);
+	struct dht_config cfg = { .external = (const struct sockaddr *)&ext,
+				  .external_len = sizeof(ext) };
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &d), 0);
+	dht_get_stats(d, S.now, &st);
+	assert_true(routing_id_is_bep42(st.id, &ka));
+	int len = dht_save(d, S.now, blob, sizeof(blob));
+	assert_true(len > 0);
+	cfg.state = blob;
+	cfg.state_len = (size_t)len;
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &re), 0);
+	struct dht_stats st2;
+	dht_get_stats(re, S.now, &st2);
+	assert_memory_equal(st.id, st2.id, DHT_ID_LEN);
+	dht_free(re);
+	/* Our address changed: the saved id no longer fits and is replaced. */
+	ext.sin6_addr.s6_addr[7] ^= 0x5a;
+	ka.ip[7] ^= 0x5a;
+	assert_false(routing_id_is_bep42(st.id, &ka));
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &re), 0);
+	dht_get_stats(re, S.now, &st2);
+	assert_true(routing_id_is_bep42(st2.id, &ka));
+	dht_free(re);
+	dht_free(d);
+	sim_fini();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_bootstrap_and_lookup_converge),
 		cmocka_unit_test(test_announce_many_then_collect),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_bep42_id_from_external_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
