@@ -61,7 +61,7 @@ struct rdv_args {
 	int window_rel;
 	int epoch;               /* put: -1 auto */
 	int64_t rekey_at_s;      /* publish: new K this long into each window (-1 none) */
-	bool is_no_next, is_show_keys, is_quiet;
+	bool is_no_next, is_show_keys, is_quiet, is_verbose;
 	const char *message;
 };
 
@@ -96,6 +96,7 @@ struct rdv {
 	int win_printed_epoch[2];
 	bool win_rekeyed[2];
 	uint8_t seed[16];
+	int64_t last_status_ms;
 };
 
 static void rdv_usage(FILE *f)
@@ -124,6 +125,7 @@ static void rdv_usage(FILE *f)
 		"  -t, --timeout N        give up after N (default 60s)\n"
 		"  -e, --epoch E          put: the epoch (default: after the last one in use)\n"
 		"  -q, --quiet            no progress line\n"
+		"  -v, --verbose          publish: a status line every 5 s\n"
 		"  publish only: --seed-address ADDR, --rotation ROT (default 3s),\n"
 		"                --rekey-at N (a new K N into each window: next epoch), --no-next\n"
 		"\n"
@@ -526,6 +528,20 @@ static int64_t publish_hook(void *ctx, int64_t now_ms)
 	int64_t unix_ms = dhtev_unix_ms();
 	publish_windows(r, unix_ms);
 	int64_t next = publish_tick(r->pub, now_ms, unix_ms);
+	if (r->a->is_verbose && now_ms - r->last_status_ms >= 5000) {
+		struct publish_stats st;
+		size_t good = 0;
+		for (size_t i = 0; i < r->n_nodes; i++) {
+			struct dht_stats ds;
+			dht_get_stats(dhtev_dht(r->nodes[i]), now_ms, &ds);
+			good += ds.good6 + ds.good4;
+		}
+		publish_get_stats(r->pub, &st);
+		r->last_status_ms = now_ms;
+		fprintf(stderr, "publish: clients %zu publications %zu refreshes %zu failures %zu ops %zu/%zu "
+			"acked %zu waiting %zu good-nodes %zu\n", st.clients, st.publications, st.refreshes,
+			st.failures, st.ops_in_flight, st.ops_started, st.announces_acked, st.pending, good);
+	}
 	return next < now_ms + 200 ? next : now_ms + 200;
 }
 
@@ -619,6 +635,7 @@ int rendezvous_main(int argc, char *argv[])
 		{ "rekey-at", required_argument, NULL, 'R' },
 		{ "no-next", no_argument, NULL, 'N' },
 		{ "show-keys", no_argument, NULL, 'K' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -647,7 +664,7 @@ int rendezvous_main(int argc, char *argv[])
 		return EXIT_ERROR;
 	}
 	optind = 1;
-	while ((opt = getopt_long(argc - 1, argv + 1, "k:b:l:p:n:w:t:e:qh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc - 1, argv + 1, "k:b:l:p:n:w:t:e:qvh", options, NULL)) != -1) {
 		uint64_t v;
 		switch (opt) {
 		case 'k': a.key_file = optarg; break;
@@ -708,6 +725,7 @@ int rendezvous_main(int argc, char *argv[])
 			break;
 		}
 		case 'q': a.is_quiet = true; break;
+		case 'v': a.is_verbose = true; break;
 		case 'A': a.seed_addr = optarg; break;
 		case 'N': a.is_no_next = true; break;
 		case 'K': a.is_show_keys = true; break;
