@@ -217,7 +217,9 @@ static void on_fetched(void *closure, const struct fetch_result *res)
 			fprintf(stderr, "%s: the message is for window %" PRIu64 ", which is over\n",
 				r->a->cmd, res->window_start);
 	}
-	if (res->status == 0) {
+	/* An expired config or message is shown too (it is authentic), with
+	 * its own exit status. */
+	if (res->status == 0 || res->status == FETCH_ERR_EXPIRED) {
 		if (!strcmp(r->a->cmd, "fetch")) {
 			print_config(r, res);
 		} else {
