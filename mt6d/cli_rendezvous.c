@@ -48,7 +48,7 @@ enum {
 #define DEFAULT_PERIOD_S 900
 #define DEFAULT_TIMEOUT_S 60
 #define MAX_NODES 64           /* publish: DHT nodes (source addresses) */
-#define MAX_PROBE_EPOCHS 8     /* put: epochs probed for the next free one */
+#define MAX_PROBE_EPOCHS 4     /* put: epochs probed for the next free one */
 #define PUT_PROBE 0xff
 
 struct rdv_args {
@@ -61,6 +61,7 @@ struct rdv_args {
 	int window_rel;
 	int epoch;               /* put: -1 auto */
 	int64_t rekey_at_s;      /* publish: new K this long into each window (-1 none) */
+	int64_t lead_s, spread_s; /* publish: -1 defaults */
 	bool is_no_next, is_show_keys, is_quiet, is_verbose;
 	const char *message;
 };
@@ -127,7 +128,8 @@ static void rdv_usage(FILE *f)
 		"  -q, --quiet            no progress line\n"
 		"  -v, --verbose          publish: a status line every 5 s\n"
 		"  publish only: --seed-address ADDR, --rotation ROT (default 3s),\n"
-		"                --rekey-at N (a new K N into each window: next epoch), --no-next\n"
+		"                --rekey-at N (a new K N into each window: next epoch), --no-next,\n"
+		"                --lead N (all out N before a window), --spread N (over N)\n"
 		"\n"
 		"Exit status: 0 found/stored, 1 error, 2 nothing found, 3 found but not\n"
 		"authentic, 4 found but expired, 5 no DHT node answered or timed out,\n"
@@ -570,6 +572,10 @@ static int run_publish(struct rdv *r)
 	}
 	publish_params_default(&prm, (uint32_t)(r->a->period_ms / 1000));
 	prm.family = dhtev_family(r->nodes[0]);
+	if (r->a->lead_s >= 0)
+		prm.lead_s = (uint32_t)r->a->lead_s;
+	if (r->a->spread_s >= 0)
+		prm.spread_s = (uint32_t)r->a->spread_s;
 	for (size_t i = 0; i < r->n_nodes; i++)
 		nodes[i] = dhtev_dht(r->nodes[i]);
 	int rc = publish_new(&prm, r->priv, nodes, r->n_nodes, &r->pub);
@@ -636,6 +642,8 @@ int rendezvous_main(int argc, char *argv[])
 		{ "rotation", required_argument, NULL, 'r' },
 		{ "rekey-at", required_argument, NULL, 'R' },
 		{ "no-next", no_argument, NULL, 'N' },
+		{ "lead", required_argument, NULL, 'L' },
+		{ "spread", required_argument, NULL, 'P' },
 		{ "show-keys", no_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -654,6 +662,7 @@ int rendezvous_main(int argc, char *argv[])
 	a.timeout_ms = DEFAULT_TIMEOUT_S * 1000;
 	a.epoch = -1;
 	a.rekey_at_s = -1;
+	a.lead_s = a.spread_s = -1;
 	snprintf(a.listen, sizeof(a.listen), "::");
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		rdv_usage(argc < 2 ? stderr : stdout);
@@ -689,6 +698,8 @@ int rendezvous_main(int argc, char *argv[])
 		case 't':
 		case 'r':
 		case 'R':
+		case 'L':
+		case 'P':
 			if (config_parse_duration_ms(optarg, &v, msg, sizeof(msg)) < 0) {
 				fprintf(stderr, "%s rendezvous: %s: '%s'\n", prog_name, msg, optarg);
 				return EXIT_ERROR;
@@ -699,6 +710,10 @@ int rendezvous_main(int argc, char *argv[])
 				a.timeout_ms = v;
 			else if (opt == 'r')
 				a.rotation_ms = v;
+			else if (opt == 'L')
+				a.lead_s = (int64_t)(v / 1000);
+			else if (opt == 'P')
+				a.spread_s = (int64_t)(v / 1000);
 			else
 				a.rekey_at_s = (int64_t)(v / 1000);
 			break;
