@@ -549,27 +549,33 @@ static int64_t publish_hook(void *ctx, int64_t now_ms)
 	return next < now_ms + 200 ? next : now_ms + 200;
 }
 
-static int run_publish(struct rdv *r)
+/* Everything publish needs from files and arguments, before any socket. */
+static int prepare_publish(struct rdv *r)
 {
-	struct publish_params prm;
-	struct dht *nodes[MAX_NODES];
 	if (!r->a->clients_file) {
 		fprintf(stderr, "%s rendezvous publish: --clients is required\n", prog_name);
-		return EXIT_ERROR;
+		return -EINVAL;
 	}
 	if (load_clients(r, r->a->clients_file) < 0)
-		return EXIT_ERROR;
+		return -EINVAL;
 	if (r->a->seed_addr) {
 		if (inet_pton(AF_INET6, r->a->seed_addr, r->seed) != 1) {
 			fprintf(stderr, "%s rendezvous publish: --seed-address: not an IPv6 address: '%s'\n",
 				prog_name, r->a->seed_addr);
-			return EXIT_ERROR;
+			return -EINVAL;
 		}
 	} else {
 		static const uint8_t doc[8] = { 0x20, 0x01, 0x0d, 0xb8 };
 		memcpy(r->seed, doc, 8);
 		randombytes_buf(r->seed + 8, 8);
 	}
+	return 0;
+}
+
+static int run_publish(struct rdv *r)
+{
+	struct publish_params prm;
+	struct dht *nodes[MAX_NODES];
 	publish_params_default(&prm, (uint32_t)(r->a->period_ms / 1000));
 	prm.family = dhtev_family(r->nodes[0]);
 	if (r->a->lead_s >= 0)
@@ -798,6 +804,8 @@ int rendezvous_main(int argc, char *argv[])
 	}
 
 	r.a = &a;
+	if (!strcmp(a.cmd, "publish") && prepare_publish(&r) < 0)
+		goto out;
 	r.is_tty = isatty(STDERR_FILENO);
 	r.loop = ev_default_loop(EVFLAG_AUTO);
 	r.started_ms = dhtev_now_ms();
