@@ -25,7 +25,7 @@ DHTLAB=$TOP/tests/netns/dht_lab.py
 TRIALS=${TRIALS:-50}
 N_SWARM=${N_SWARM:-100}
 LT_NODES=${LT_NODES:-10}
-LT_CLIENTS=${LT_CLIENTS:-40}
+LT_CLIENTS=${LT_CLIENTS:-10}
 NS=rdvb$$
 W=$(mktemp -d /tmp/mt6d-rdv-bench.XXXXXX)
 
