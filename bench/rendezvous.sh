@@ -175,8 +175,12 @@ if [ "${RDV_BENCH_SKIP_LT:-0}" != 1 ]; then
 	last=$(grep '^publish: clients' "$W/ltpub.log" | tail -n 1)
 	okf=0
 	for i in 1 2 3 4 5; do
-		X "$MT6D" rendezvous fetch --key "$W/c$i.key" --server "$(cat "$W/server.pub")" -b "$LTBOOT" \
-			-l "$(cli "$i")" -q >/dev/null 2>&1 && okf=$((okf + 1))
+		if X "$MT6D" rendezvous fetch --key "$W/c$i.key" --server "$(cat "$W/server.pub")" -b "$LTBOOT" \
+			-l "$(cli "$i")" >/dev/null 2>"$W/lt-f.err"; then
+			okf=$((okf + 1))
+		else
+			echo "libtorrent-only fetch $i: $(tail -n 1 "$W/lt-f.err")" >&2
+		fi
 	done
 	secs=$(echo "($t1 - $t0) / 1000" | bc -l)
 	echo "## 3. $LT_NODES libtorrent nodes only, publisher on one source address"
