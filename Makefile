@@ -18,7 +18,7 @@ DESTDIR ?=
 
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 
-PKGS := libsodium libmnl libnl-3.0 libnl-route-3.0 inih
+PKGS := libsodium libmnl libnl-3.0 libnl-route-3.0 inih libcap-ng
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # Debian's libev ships no libev.pc; fall back to plain -lev when it is absent.
@@ -145,13 +145,13 @@ vectors: $(BUILD)/mt6d
 fuzz-smoke: fuzz
 	$(Q)tests/run.sh fuzz build-fuzz
 
-netns: all
+netns: all benches
 	$(Q)tests/run.sh netns $(BUILD)
 
 # make check: everything a fresh Debian machine needs, then every test.  The
 # suites run in one runner so the last line is a single pass/fail count.
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all benches
 	$(Q)$(MAKE) --no-print-directory SAN=1 tests programs
 	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzzers-here
 	$(Q)scripts/check-layering.sh
@@ -161,6 +161,7 @@ demo: deps all
 	$(Q)scripts/demo.sh $(if $(DURATION),--duration $(DURATION))
 
 bench: deps all benches
+	$(Q)scripts/install-deps.sh bench
 	$(Q)bench/run.sh
 
 install: all

@@ -114,6 +114,7 @@ struct dht {
 	int64_t last_maint_ms[2], last_expire_ms, last_boot_ms;
 	struct op *running;          /* op whose code is on the stack, if any */
 	bool is_joined[2];           /* first full table seen: buckets refreshed */
+	bool is_read_only;           /* BEP 43: our queries say "ro" */
 	struct dht_stats st;
 	struct krpc_msg in, out;     /* scratch: too big for the stack */
 	uint8_t buf[REPLY_CAP];
@@ -277,6 +278,7 @@ static void query_init(struct dht *d, struct krpc_msg *m, uint8_t method, uint8_
 	memcpy(m->id, d->id, DHT_ID_LEN);
 	m->has_id = true;
 	m->want = family == AF_INET ? KRPC_WANT_N4 : KRPC_WANT_N6;
+	m->is_read_only = d->is_read_only;
 	memcpy(m->version, our_version, sizeof(our_version));
 	m->version_len = sizeof(our_version);
 }
@@ -1004,7 +1006,9 @@ void dht_input(struct dht *d, const uint8_t *buf, size_t len,
 			d->st.rx_rate_limited++;
 			return;
 		}
-		heard(d, m->id, &from, false, now_ms);
+		/* BEP 43: a read-only node asked not to be added. */
+		if (!m->is_read_only)
+			heard(d, m->id, &from, false, now_ms);
 		serve_query(d, m, &from, now_ms);
 		return;
 	}
@@ -1188,6 +1192,7 @@ int dht_new(const struct dht_ops *ops, void *ctx, const struct dht_config *cfg,
 		return -ENOMEM;
 	d->ops = *ops;
 	d->ctx = ctx;
+	d->is_read_only = cfg && cfg->is_read_only;
 	ops->random(ctx, d->id, DHT_ID_LEN);
 	if (cfg && cfg->id) {
 		memcpy(d->id, cfg->id, DHT_ID_LEN);

@@ -63,6 +63,10 @@ struct dht_config {
 	 * BEP 42-conformant for it) and the saved nodes, pinged at once. */
 	const uint8_t *state;
 	size_t state_len;
+	/* BEP 43: our queries carry "ro": 1, so that others leave us out of
+	 * their routing tables. For short-lived clients, which would otherwise
+	 * linger in tables as dead nodes after they leave. */
+	bool is_read_only;
 };
 
 /* A compact peer (a stored value): family is AF_INET or AF_INET6, an IPv4

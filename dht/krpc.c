@@ -1,4 +1,4 @@
-/* KRPC (BEP 5, BEP 32, BEP 42 "ip") parsing and encoding. */
+/* KRPC (BEP 5, BEP 32, BEP 42 "ip", BEP 43 "ro") parsing and encoding. */
 #include "dht/krpc.h"
 
 #include <errno.h>
@@ -168,6 +168,8 @@ int krpc_parse(const uint8_t *buf, size_t len, struct krpc_msg *out)
 			m->method = KRPC_ANNOUNCE_PEER;
 		else
 			m->method = KRPC_UNKNOWN;
+		i = bencode_dict_get(t, 0, "ro");
+		m->is_read_only = i >= 0 && t[i].type == BENC_INT && t[i].ival == 1;
 		i = bencode_dict_get(t, 0, "a");
 		if (i < 0 || t[i].type != BENC_DICT)
 			return -EPROTO;
@@ -237,7 +239,7 @@ int krpc_encode(const struct krpc_msg *m, uint8_t *buf, size_t cap)
 		const char *name = method_name(m->method);
 		if (!name)
 			return -EINVAL;
-		/* Keys in BEP 3 order: a, q, t, v, y; inside a: id,
+		/* Keys in BEP 3 order: a, q, ro, t, v, y; inside a: id,
 		 * implied_port, info_hash, port, target, token, want. */
 		bencode_put_cstr(&w, "a");
 		bencode_put_dict(&w);
@@ -275,6 +277,10 @@ int krpc_encode(const struct krpc_msg *m, uint8_t *buf, size_t cap)
 		bencode_put_end(&w);
 		bencode_put_cstr(&w, "q");
 		bencode_put_cstr(&w, name);
+		if (m->is_read_only) {
+			bencode_put_cstr(&w, "ro");
+			bencode_put_int(&w, 1);
+		}
 		break;
 	}
 	case KRPC_RESPONSE:

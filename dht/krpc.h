@@ -1,5 +1,5 @@
-/* KRPC messages of BEP 5 with the IPv6 extensions of BEP 32 and the "ip"
- * field of BEP 42 (internal to dht/).
+/* KRPC messages of BEP 5 with the IPv6 extensions of BEP 32, the "ip"
+ * field of BEP 42 and the "ro" flag of BEP 43 (internal to dht/).
  *
  * One fixed-size struct serves both directions: krpc_parse fills it from a
  * datagram, krpc_encode writes it. Everything an attacker can grow has a cap;
@@ -56,6 +56,7 @@ struct krpc_msg {
 	uint8_t version[KRPC_MAX_VERSION]; /* "v", optional */
 	uint8_t version_len;
 	bool has_ip;                   /* BEP 42 "ip": the receiver as seen by the sender */
+	bool is_read_only;             /* BEP 43 "ro" = 1 in a query: do not add the sender */
 	struct krpc_addr ip;
 	bool has_id;
 	uint8_t id[KRPC_ID_LEN];       /* sender's node id */

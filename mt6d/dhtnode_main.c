@@ -425,6 +425,8 @@ int main(int argc, char **argv)
 		n.rounds = 1;
 
 	struct dht_config cfg = { 0 };
+	/* A one-shot client leaves soon: BEP 43 keeps it out of others' tables. */
+	cfg.is_read_only = n.is_client;
 	/* BEP 42: an id derived from the address others see (-e, else the
 	 * listen address when it is a specific one). */
 	struct sockaddr_storage ext_ss;

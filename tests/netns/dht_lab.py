@@ -18,11 +18,11 @@ Run with /usr/bin/python3 (Debian's python3-libtorrent lives there).
       dht_get_peers for each IH until every port of PORTS came back. Prints
       "lt_get IH got/want rounds" lines and "lt_nodes N"; exits 0 when all
       were found.
-  dht_lab.py lt-announce --addr A [--port P] --boot LIST --want IH:PORTS ...
-      libtorrent's own publication of the same ports (the benchmark
-      baseline): one dht_announce per port from one session per port is not
-      possible (one IP), so it announces every port through dht_announce with
-      an explicit port, then reads them back with dht_get_peers.
+  dht_lab.py lt-bench --addr A [--port P] --boot LIST --want IH:PORTS ...
+                      [--lookups N] [--trials N] [--max-rounds N]
+      libtorrent's own figures for bench/dht.sh: lookup latency (random
+      info_hashes, one at a time) and collection trials (every IH read with
+      dht_get_peers until all its ports came back, at most --max-rounds).
   dht_lab.py chunks MSGHEX CHUNK IDHEX...
       Splits the message into chunks of at most CHUNK bytes; chunk j goes
       under an info_hash next to IDHEX[j] (the last 4 bytes changed), so the

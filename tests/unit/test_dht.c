@@ -567,6 +567,28 @@ static void test_serving_tokens_ports_and_limits(void **state)
 	assert_true(has_1234);
 	assert_true(has_7001);
 
+	/* BEP 43: a read-only asker is answered but not added to the table;
+	 * an ordinary one is added (as questionable: it only queried us). */
+	struct dht_stats st0;
+	static struct krpc_msg ping;
+	memset(&ping, 0, sizeof(ping));
+	ping.type = KRPC_QUERY;
+	ping.method = KRPC_PING;
+	ping.tid_len = 2;
+	memset(ping.id, 0x77, 20);
+	ping.is_read_only = true;
+	dht_get_stats(d, S.now, &st0);
+	query(d, &ping, 11, 7000);
+	assert_int_equal(in_msg.type, KRPC_RESPONSE);
+	struct dht_stats st1;
+	dht_get_stats(d, S.now, &st1);
+	assert_int_equal(st1.questionable6 + st1.good6, st0.questionable6 + st0.good6);
+	ping.is_read_only = false;
+	memset(ping.id, 0x78, 20);
+	query(d, &ping, 12, 7000);
+	dht_get_stats(d, S.now, &st1);
+	assert_int_equal(st1.questionable6 + st1.good6, st0.questionable6 + st0.good6 + 1);
+
 	/* Unknown method: 204. Malformed query with a tid: 203. */
 	q.method = KRPC_PING;
 	S.now += 1000;

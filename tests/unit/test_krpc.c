@@ -120,6 +120,7 @@ static void test_encode_parse_round_trip(void **state)
 			m.want = KRPC_WANT_N4 | KRPC_WANT_N6;
 		memcpy(m.version, "MT01", 4);
 		m.version_len = 4;
+		m.is_read_only = k % 2 == 1;   /* BEP 43 "ro" on some */
 		int n = krpc_encode(&m, buf, sizeof(buf));
 		assert_true(n > 0);
 		assert_int_equal(krpc_parse(buf, (size_t)n, &back), 0);

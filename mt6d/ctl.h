@@ -1,0 +1,73 @@
+/* The text control socket of a daemon (STYLE.md rule 22, after WireGuard's
+ * cross-platform UAPI): a client connects to /run/mt6d/<name>.sock, writes a
+ * request and reads one reply.
+ *
+ *   request:  "get=1\n\n"  or  "set=1\n" { "key=value\n" } "\n"
+ *   reply:    { "key=value\n" } "errno=N\n\n"      (N = 0 or a positive errno)
+ *
+ * Keys and values are printable ASCII without '=' in the key and without
+ * newlines; a request has at most CTL_MAX_LINES lines of at most
+ * CTL_MAX_LINE_LEN bytes. Only root and the daemon's own uid may connect
+ * (SO_PEERCRED). The server side runs on the daemon's libev loop; the client
+ * side (ctl_call) is blocking with a timeout, for the CLI. */
+#ifndef MT6D_CTL_H
+#define MT6D_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <ev.h>
+
+#define CTL_RUN_DIR "/run/mt6d"
+#define CTL_MAX_CONNS 16           /* concurrent control connections */
+#define CTL_MAX_LINES 64           /* lines in one request */
+#define CTL_MAX_LINE_LEN 512       /* bytes in one request line, newline included */
+#define CTL_MAX_REPLY_LEN (1u << 22) /* a reply that would grow beyond is cut: EMSGSIZE */
+#define CTL_TIMEOUT_MS 5000        /* a connection idle this long is closed */
+
+struct ctl_pair {
+	const char *key, *value;
+};
+
+struct ctl_request {
+	bool is_set;                     /* "set=1" (else "get=1") */
+	size_t n_pairs;                  /* the key=value lines after the first */
+	struct ctl_pair pairs[CTL_MAX_LINES];
+};
+
+/* A reply being built; the handler appends lines with ctl_reply_printf. */
+struct ctl_reply;
+
+/* Appends text (normally "key=value\n" lines). Returns 0 or -EMSGSIZE once
+ * the reply would exceed CTL_MAX_REPLY_LEN (then the reply ends with
+ * errno=EMSGSIZE). */
+int ctl_reply_printf(struct ctl_reply *reply, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Answers one request: returns 0 or -errno, sent as errno=N after whatever
+ * it appended. Called on the loop; the request is borrowed for the call. */
+typedef int ctl_handler_fn(void *ctx, const struct ctl_request *req, struct ctl_reply *reply);
+
+struct ctl_server;
+
+/* Listens on path (a stale socket there is replaced; a live one, where a
+ * daemon still answers, is -EADDRINUSE). The socket is created 0600 under a
+ * strict umask. Returns 0 and *out, or -errno. */
+int ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler_fn *handler, void *ctx,
+		   struct ctl_server **out);
+
+/* Closes every connection, stops listening and unlinks the socket. NULL is
+ * fine. */
+void ctl_server_free(struct ctl_server *srv);
+
+/* The default socket path of a daemon instance: CTL_RUN_DIR/<name>.sock.
+ * Returns 0 or -ENAMETOOLONG. */
+int ctl_socket_path(char *path_out, size_t path_len, const char *name);
+
+/* Client: sends request (complete, with its final empty line) to the socket
+ * at path and reads the reply into a malloc'd NUL-terminated string without
+ * its errno line, which goes to *errno_out. Returns 0 (the exchange worked;
+ * look at *errno_out) or -errno (cannot connect, timeout, malformed reply). */
+int ctl_call(const char *path, const char *request, int timeout_ms, char **reply_out,
+	     int *errno_out);
+
+#endif
