@@ -17,6 +17,7 @@ static const struct {
 	{ "pubkey", pubkey_main, "Reads a private key from stdin and writes its public key to stdout" },
 	{ "derive", derive_main, "Computes descriptors, seed IIDs, addresses and ports offline" },
 	{ "checkconf", checkconf_main, "Checks a server or client configuration file and its key" },
+	{ "rendezvous", rendezvous_main, "Leaves or finds a short sealed message in the DHT (put, get, fetch, publish)" },
 };
 
 static void show_usage(FILE *file)

@@ -1,7 +1,7 @@
 /* mt6d-dhtnode: a standalone Mainline DHT node (dht/) on one UDP socket, for
  * labs and bootstrapping, and a one-shot client for tests (--announce,
- * --collect). libev: one ev_io on the socket, one ev_timer following
- * dht_tick's deadline, signal watchers that only set flags for the loop.
+ * --collect). The socket and timers are mt6d/dhtev.c's; signal watchers
+ * only stop the loop or print.
  *
  *   mt6d-dhtnode [-l ADDR] [-p PORT] [-b HOST:PORT,...|none] [-s STATEFILE]
  *                [-e ADDR] [-v]
@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "dht/dht.h"
+#include "mt6d/dhtev.h"
 #include "mt6d/log.h"
 
 #define MAX_JOBS 512
@@ -56,10 +57,8 @@ struct job {
 
 struct node {
 	struct ev_loop *loop;
-	ev_io io;
-	ev_timer timer;
 	ev_signal sig_int, sig_term, sig_usr1;
-	int fd;
+	struct dhtev *ev;
 	int family;
 	struct dht *dht;
 	const char *state_path;
@@ -73,9 +72,7 @@ struct node {
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+	return dhtev_now_ms();
 }
 
 static void hex(const uint8_t *p, size_t n, char *out)
@@ -102,42 +99,6 @@ static void peer_str(const struct dht_peer *p, char *out, size_t len)
 	char a[INET6_ADDRSTRLEN];
 	inet_ntop(p->family, p->addr, a, sizeof(a));
 	snprintf(out, len, p->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, p->port);
-}
-
-/* --- dht_ops ----------------------------------------------------------- */
-
-static int op_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to, socklen_t tl)
-{
-	struct node *n = ctx;
-	struct sockaddr_in6 mapped;
-	if (n->family == AF_INET6 && to->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)to;
-		memset(&mapped, 0, sizeof(mapped));
-		mapped.sin6_family = AF_INET6;
-		mapped.sin6_port = s4->sin_port;
-		mapped.sin6_addr.s6_addr[10] = 0xff;
-		mapped.sin6_addr.s6_addr[11] = 0xff;
-		memcpy(mapped.sin6_addr.s6_addr + 12, &s4->sin_addr, 4);
-		to = (const struct sockaddr *)&mapped;
-		tl = sizeof(mapped);
-	} else if (n->family != to->sa_family) {
-		return -EAFNOSUPPORT;
-	}
-	if (sendto(n->fd, buf, len, MSG_DONTWAIT, to, tl) < 0)
-		return -errno;
-	return 0;
-}
-
-static void op_random(void *ctx, uint8_t *buf, size_t len)
-{
-	(void)ctx;
-	randombytes_buf(buf, len);
-}
-
-static void op_debug(void *ctx, const char *line)
-{
-	(void)ctx;
-	log_debug("dht: %s", line);
 }
 
 /* --- Status and state ---------------------------------------------------- */
@@ -292,62 +253,30 @@ static void start_jobs(struct node *n, int64_t t)
 
 /* --- libev callbacks --------------------------------------------------------- */
 
-static void rearm(struct node *n, int64_t t)
+/* Client mode: start the jobs once the table is ready, enforce the timeout. */
+static int64_t on_tick(void *ctx, int64_t t)
 {
-	int64_t next = dht_tick(n->dht, t);
-	double after = (double)(next - t) / 1000.0;
-	if (n->is_wake_due) {
-		n->is_wake_due = false;
-		after = 0;
-	}
-	ev_timer_stop(n->loop, &n->timer);
-	ev_timer_set(&n->timer, after > 0.001 ? after : 0.001, 0.);
-	ev_timer_start(n->loop, &n->timer);
-}
-
-static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct node *n = (struct node *)((char *)w - offsetof(struct node, io));
-	uint8_t buf[2048];
-	(void)loop;
-	(void)revents;
-	/* Bounded: at most 64 datagrams per wake-up, then the timer runs. */
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t r = recvfrom(n->fd, buf, sizeof(buf), MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &fl);
-		if (r < 0)
-			break;
-		dht_input(n->dht, buf, (size_t)r, (struct sockaddr *)&from, fl, now_ms());
-	}
-	rearm(n, now_ms());
-}
-
-static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct node *n = (struct node *)((char *)w - offsetof(struct node, timer));
-	int64_t t = now_ms();
-	(void)loop;
-	(void)revents;
-	if (n->is_client) {
-		if (is_round_over(n)) {
-			if (++n->round >= n->rounds) {
-				ev_break(n->loop, EVBREAK_ALL);
-				return;
-			}
-			for (size_t i = 0; i < n->n_jobs; i++)
-				n->jobs[i].is_started = n->jobs[i].is_done = false;
-		}
-		start_jobs(n, t);
-		if (n->timeout_ms && t - n->started_ms > n->timeout_ms) {
-			log_warnx("client operations timed out after %" PRId64 " ms", n->timeout_ms);
-			n->exit_code = 1;
+	struct node *n = ctx;
+	if (!n->is_client)
+		return INT64_MAX;
+	n->is_wake_due = false;
+	if (is_round_over(n)) {
+		if (++n->round >= n->rounds) {
 			ev_break(n->loop, EVBREAK_ALL);
-			return;
+			return INT64_MAX;
 		}
+		for (size_t i = 0; i < n->n_jobs; i++)
+			n->jobs[i].is_started = n->jobs[i].is_done = false;
 	}
-	rearm(n, t);
+	start_jobs(n, t);
+	if (n->timeout_ms && t - n->started_ms > n->timeout_ms) {
+		log_warnx("client operations timed out after %" PRId64 " ms", n->timeout_ms);
+		n->exit_code = 1;
+		ev_break(n->loop, EVBREAK_ALL);
+		return INT64_MAX;
+	}
+	/* A result marked a job done: come back at once for the next one. */
+	return n->is_wake_due ? t : t + 100;
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -366,41 +295,6 @@ static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 /* --- Set-up ---------------------------------------------------------------- */
-
-/* "host:port" or "[v6]:port" into sockaddrs of family; names resolved. */
-static int add_bootstrap(struct node *n, const char *spec, int64_t t)
-{
-	char host[256];
-	const char *port;
-	if (spec[0] == '[') {
-		const char *end = strchr(spec, ']');
-		if (!end || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, spec + 1, (size_t)(end - spec - 1));
-		host[end - spec - 1] = 0;
-		port = end + 2;
-	} else {
-		const char *colon = strrchr(spec, ':');
-		if (!colon || (size_t)(colon - spec) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = 0;
-		port = colon + 1;
-	}
-	struct addrinfo hints = { 0 }, *res, *ai;
-	hints.ai_family = n->family;
-	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_flags = n->family == AF_INET6 ? AI_V4MAPPED : 0;
-	int rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0)
-		return -EHOSTUNREACH;
-	int added = 0;
-	for (ai = res; ai; ai = ai->ai_next)
-		if (dht_add_node(n->dht, ai->ai_addr, ai->ai_addrlen, t) == 0)
-			added++;
-	freeaddrinfo(res);
-	return added ? 0 : -EINVAL;
-}
 
 static int add_job(struct node *n, enum job_kind kind, const char *arg)
 {
@@ -482,7 +376,6 @@ int main(int argc, char **argv)
 	};
 
 	log_init("mt6d-dhtnode", true, 0);
-	n.fd = -1;
 	while ((c = getopt_long(argc, argv, "l:p:b:s:e:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen_addr = optarg; break;
@@ -531,29 +424,6 @@ int main(int argc, char **argv)
 	if (!n.rounds)
 		n.rounds = 1;
 
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	memset(&ss, 0, sizeof(ss));
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	if (inet_pton(AF_INET6, listen_addr, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		sl = sizeof(*s6);
-	} else if (inet_pton(AF_INET, listen_addr, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		sl = sizeof(*s4);
-	} else {
-		fatal(-EINVAL, "listen address '%s'", listen_addr);
-	}
-	n.family = ss.ss_family;
-	n.fd = socket(n.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (n.fd < 0)
-		fatal(-errno, "creating UDP socket");
-	if (bind(n.fd, (struct sockaddr *)&ss, sl) < 0)
-		fatal(-errno, "binding '%s' port %lu", listen_addr, port);
-
 	struct dht_config cfg = { 0 };
 	/* A one-shot client leaves soon: BEP 43 keeps it out of others' tables. */
 	cfg.is_read_only = n.is_client;
@@ -587,37 +457,30 @@ int main(int argc, char **argv)
 			fatal(rc, "reading state file '%s'", n.state_path);
 		}
 	}
-	static const struct dht_ops ops = { op_send, op_random, op_debug };
-	int64_t t = now_ms();
-	int rc = dht_new(&ops, &n, &cfg, t, &n.dht);
+	char msg[256];
+	n.loop = ev_default_loop(EVFLAG_AUTO);
+	int rc = dhtev_new(n.loop, listen_addr, (uint16_t)port, &cfg, &n.ev, msg, sizeof(msg));
 	if (rc == -EINVAL && cfg.state) {
 		log_warnx("state file '%s' is not valid, starting afresh", n.state_path);
 		cfg.state = NULL;
-		rc = dht_new(&ops, &n, &cfg, t, &n.dht);
+		rc = dhtev_new(n.loop, listen_addr, (uint16_t)port, &cfg, &n.ev, msg, sizeof(msg));
 	}
 	if (rc < 0)
-		fatal(rc, "creating DHT node");
+		fatal(rc, "%s", msg);
+	n.dht = dhtev_dht(n.ev);
+	n.family = dhtev_family(n.ev);
+	int64_t t = now_ms();
 	n.started_ms = t;
 
 	if (!boot)
 		boot = DHT_DEFAULT_BOOTSTRAP;
 	if (strcmp(boot, "none") != 0) {
-		char *list = strdup(boot), *save = NULL;
-		if (!list)
-			fatal(-ENOMEM, "bootstrap list");
-		for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			rc = add_bootstrap(&n, tok, t);
-			if (rc < 0)
-				log_err(rc, "bootstrap node '%s'", tok);
-		}
-		free(list);
+		rc = dhtev_add_bootstrap(n.ev, boot, msg, sizeof(msg));
+		if (rc < 0)
+			log_err(rc, "%s", msg);
 	}
 
-	n.loop = ev_default_loop(EVFLAG_AUTO);
-	ev_io_init(&n.io, on_readable, n.fd, EV_READ);
-	ev_io_start(n.loop, &n.io);
-	ev_timer_init(&n.timer, on_timer, 0.001, 0.);
-	ev_timer_start(n.loop, &n.timer);
+	dhtev_set_hook(n.ev, on_tick, &n);
 	ev_signal_init(&n.sig_int, on_stop_signal, SIGINT);
 	ev_signal_init(&n.sig_term, on_stop_signal, SIGTERM);
 	ev_signal_init(&n.sig_usr1, on_usr1, SIGUSR1);
@@ -639,7 +502,6 @@ int main(int argc, char **argv)
 		if (rc < 0)
 			log_err(rc, "saving state file '%s'", n.state_path);
 	}
-	dht_free(n.dht);
-	close(n.fd);
+	dhtev_free(n.ev);
 	return n.exit_code;
 }

@@ -9,5 +9,6 @@ int genkey_main(int argc, char *argv[]);
 int pubkey_main(int argc, char *argv[]);
 int derive_main(int argc, char *argv[]);
 int checkconf_main(int argc, char *argv[]);
+int rendezvous_main(int argc, char *argv[]);
 
 #endif
