@@ -893,10 +893,17 @@ static int op_start(struct dht *d, uint8_t kind, const uint8_t *target, int fami
 	if (n < DHT_K)
 		for (size_t i = 0; i < d->n_boot; i++)
 			cand_add(d, o, NULL, &d->boot[i]);
+	if (o->n_cands == 0) {
+		/* Nothing to ask: refuse now rather than end the operation
+		 * inside this call, before the caller has its id. */
+		free(o);
+		return -ENETUNREACH;
+	}
 	d->op[slot] = o;
 	dbg(d, "op %d start: kind %u, %zu seeds", o->id, kind, o->n_cands);
+	int id = o->id; /* op_run may end and free the operation */
 	op_run(d, o, now_ms);
-	return o->id;
+	return id;
 }
 
 int dht_find_node(struct dht *d, const uint8_t target[DHT_ID_LEN], int family,

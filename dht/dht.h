@@ -139,7 +139,8 @@ int dht_add_node(struct dht *d, const struct sockaddr *sa, socklen_t len, int64_
 
 /* Operations. family is AF_INET or AF_INET6 (which table and which peers).
  * Each returns an operation id > 0 or -errno (-EBUSY at DHT_MAX_OPS,
- * -EINVAL); cb is called for its events, last with DHT_EVENT_DONE. */
+ * -EINVAL, -ENETUNREACH when no node or bootstrap address is known to ask);
+ * cb is called for its events, last with DHT_EVENT_DONE. */
 
 /* Iterative find_node for target; DONE lists the closest nodes. */
 int dht_find_node(struct dht *d, const uint8_t target[DHT_ID_LEN], int family,

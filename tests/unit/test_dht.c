@@ -692,6 +692,36 @@ static void test_bep42_id_from_external_address(void **state)
 	sim_fini();
 }
 
+static int lonely_calls;
+
+static void lonely_cb(void *closure, const struct dht_result *r)
+{
+	(void)closure;
+	(void)r;
+	lonely_calls++;
+}
+
+/* A node that knows no node and no bootstrap address refuses an operation
+ * at once, without calling back inside the call (its id would be stale). */
+static void test_operation_with_nobody_to_ask(void **state)
+{
+	(void)state;
+	static const uint8_t target[DHT_ID_LEN] = { 1, 2, 3 };
+	static const uint16_t ports[1] = { 0x0141 };
+	struct dht *d;
+	sim_init(1);
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], NULL, S.now, &d), 0);
+	assert_int_equal(dht_get_peers(d, target, AF_INET6, lonely_cb, NULL, S.now), -ENETUNREACH);
+	assert_int_equal(dht_collect(d, target, AF_INET6, lonely_cb, NULL, S.now), -ENETUNREACH);
+	assert_int_equal(dht_find_node(d, target, AF_INET6, lonely_cb, NULL, S.now), -ENETUNREACH);
+	assert_int_equal(dht_announce(d, target, AF_INET6, ports, 1, lonely_cb, NULL, S.now),
+			 -ENETUNREACH);
+	assert_int_equal(lonely_calls, 0);
+	dht_tick(d, S.now + 60000);
+	dht_free(d);
+	sim_fini();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_collect_requeries_while_growing),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_bep42_id_from_external_address),
+		cmocka_unit_test(test_operation_with_nobody_to_ask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
