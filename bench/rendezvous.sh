@@ -12,7 +12,7 @@
 #     publisher with ONE source address: how many clients it publishes per
 #     second without tripping libtorrent's 50-messages-per-10-s ban.
 #
-# Output: tables on stdout (copied into docs/PERFORMANCE-rendezvous.md).
+# Output: tables on stdout (copied into docs/PERFORMANCE.md, section "rendezvous").
 # RDV_BENCH_SKIP_SIM=1 / _LAB=1 / _LT=1 skip a part. Needs root for 2 and 3.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
