@@ -28,8 +28,8 @@ static const char *const default_bootstrap[] = {
 
 enum section {
 	SECTION_NONE,
-	SECTION_SELF,   /* [Server] in a server file, [Client] in a client file */
-	SECTION_PEER,   /* [Client] in a server file, [Server] in a client file */
+	SECTION_SELF,   /* [Server] / [Client] / [Host] in a server / client / peer file */
+	SECTION_PEER,   /* [Client] / [Server] / [Peer] */
 	SECTION_UNKNOWN,
 };
 
@@ -48,7 +48,27 @@ enum seen_bit {
 	SEEN_ADDED = 1u << 10,
 	SEEN_EXPIRES = 1u << 11,
 	SEEN_CLIENT_ID = 1u << 12,
+	SEEN_TUNNEL_NAME = 1u << 13,
+	SEEN_TUNNEL_ADDRESS = 1u << 14,
+	SEEN_SEED_ADDRESS = 1u << 15,
+	SEEN_SEED_IID = 1u << 16,
+	SEEN_PRESHARED_KEY_FILE = 1u << 17,
 };
+
+static const char *self_section_name(enum config_role role)
+{
+	return role == CONFIG_SERVER ? "Server" : role == CONFIG_CLIENT ? "Client" : "Host";
+}
+
+static const char *peer_section_name(enum config_role role)
+{
+	return role == CONFIG_SERVER ? "Client" : role == CONFIG_CLIENT ? "Server" : "Peer";
+}
+
+static const char *role_name(enum config_role role)
+{
+	return role == CONFIG_SERVER ? "server" : role == CONFIG_CLIENT ? "client" : "peer";
+}
 
 /* The push-style parse context: config_read_line feeds lines to libinih,
  * counting them and opening sections; libinih calls config_entry per key. */
@@ -276,6 +296,55 @@ int config_parse_date(const char *value, int64_t *unix_s_out, char *msg, size_t 
 	return 0;
 }
 
+int config_parse_address(const char *value, uint8_t addr_out[static CONFIG_ADDR_LEN],
+			 uint8_t *prefix_out, char *msg, size_t msg_len)
+{
+	char text[INET6_ADDRSTRLEN];
+	uint8_t addr[CONFIG_ADDR_LEN];
+	const char *slash = strchr(value, '/');
+	size_t len = slash ? (size_t)(slash - value) : strlen(value);
+	uint64_t prefix = 128;
+
+	if (len == 0 || len >= sizeof(text)) {
+		set_msg(msg, msg_len, "not an IPv6 address");
+		return -EINVAL;
+	}
+	memcpy(text, value, len);
+	text[len] = '\0';
+	if (inet_pton(AF_INET6, text, addr) != 1) {
+		set_msg(msg, msg_len, "not an IPv6 address");
+		return -EINVAL;
+	}
+	if (slash) {
+		const char *end;
+
+		if (!prefix_out) {
+			set_msg(msg, msg_len, "an address without /prefix is expected here");
+			return -EINVAL;
+		}
+		if (parse_u64(slash + 1, &end, &prefix) < 0 || *end || prefix == 0 || prefix > 128) {
+			set_msg(msg, msg_len, "prefix length must be 1-128");
+			return -EINVAL;
+		}
+	}
+	memcpy(addr_out, addr, CONFIG_ADDR_LEN);
+	if (prefix_out)
+		*prefix_out = (uint8_t)prefix;
+	return 0;
+}
+
+/* A unicast address a host can own: not ::, not loopback, not multicast,
+ * not link-local (MT6D addresses are global: they cross a router). */
+static bool is_host_address(const uint8_t *a, bool is_global)
+{
+	static const uint8_t loopback[CONFIG_ADDR_LEN] = { [15] = 1 };
+
+	if (sodium_is_zero(a, CONFIG_ADDR_LEN) || !memcmp(a, loopback, CONFIG_ADDR_LEN) ||
+	    a[0] == 0xff)
+		return false;
+	return !is_global || !(a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+}
+
 static bool is_client_name(const char *s)
 {
 	size_t i, len = strlen(s);
@@ -378,6 +447,74 @@ static void parse_client_id(struct config_ctx *ctx, const char *key, const char 
 		*id_out = (uint32_t)id;
 }
 
+static void parse_seed_address(struct config_ctx *ctx, const char *key, const char *value,
+			       uint8_t addr_out[static CONFIG_ADDR_LEN])
+{
+	char why[128];
+
+	if (config_parse_address(value, addr_out, NULL, why, sizeof(why)) < 0)
+		ctx_fail(ctx, key, value, "%s", why);
+	else if (!is_host_address(addr_out, true) || sodium_is_zero(addr_out, 8))
+		ctx_fail(ctx, key, value, "must be a global unicast address (its /64 prefix and seed IID)");
+	else if (sodium_is_zero(addr_out + 8, 8))
+		ctx_fail(ctx, key, value, "the seed IID (last 64 bits) must not be zero");
+}
+
+static void parse_tunnel_address(struct config_ctx *ctx, const char *key, const char *value,
+				 uint8_t addr_out[static CONFIG_ADDR_LEN], uint8_t *prefix_out)
+{
+	char why[128];
+
+	if (config_parse_address(value, addr_out, prefix_out, why, sizeof(why)) < 0)
+		ctx_fail(ctx, key, value, "%s", why);
+	else if (!is_host_address(addr_out, false))
+		ctx_fail(ctx, key, value, "must be a unicast address");
+}
+
+/* [Host] of a peer file: the keys that only the peer role has. */
+static void host_entry(struct config_ctx *ctx, const char *key, const char *value)
+{
+	struct config *cfg = ctx->cfg;
+	char why[128];
+
+	if (!strcasecmp(key, "TunnelName")) {
+		if (take_key(ctx, SEEN_TUNNEL_NAME, key, value)) {
+			const char *pct = strchr(value, '%');
+
+			copy_string(ctx, cfg->tunnel_name, sizeof(cfg->tunnel_name), key, value);
+			if (!ctx->rc && (strchr(value, '/') || strchr(value, ' ') ||
+					 (pct && (pct[1] != 'd' || strchr(pct + 1, '%')))))
+				ctx_fail(ctx, key, value,
+					 "must be an interface name (at most one '%%d', no '/' or space)");
+		}
+	} else if (!strcasecmp(key, "TunnelAddress")) {
+		if (take_key(ctx, SEEN_TUNNEL_ADDRESS, key, value))
+			parse_tunnel_address(ctx, key, value, cfg->tunnel_address,
+					     &cfg->tunnel_prefix_len);
+	} else if (!strcasecmp(key, "SeedAddress")) {
+		if (take_key(ctx, SEEN_SEED_ADDRESS, key, value)) {
+			if (ctx->seen & SEEN_SEED_IID)
+				ctx_fail(ctx, key, value, "give SeedAddress or SeedIID, not both");
+			parse_seed_address(ctx, key, value, cfg->seed_address);
+			cfg->has_seed_prefix = true;
+		}
+	} else if (!strcasecmp(key, "SeedIID")) {
+		if (take_key(ctx, SEEN_SEED_IID, key, value)) {
+			if (ctx->seen & SEEN_SEED_ADDRESS)
+				ctx_fail(ctx, key, value, "give SeedAddress or SeedIID, not both");
+			else if (config_parse_address(value, cfg->seed_address, NULL, why,
+						      sizeof(why)) < 0)
+				ctx_fail(ctx, key, value, "%s (write the IID as ::a:b:c:d)", why);
+			else if (!sodium_is_zero(cfg->seed_address, 8) ||
+				 sodium_is_zero(cfg->seed_address + 8, 8))
+				ctx_fail(ctx, key, value,
+					 "must be a non-zero 64-bit IID written as ::a:b:c:d");
+		}
+	} else {
+		ctx_fail(ctx, key, value, "unknown option in [Host]");
+	}
+}
+
 static void self_entry(struct config_ctx *ctx, const char *key, const char *value)
 {
 	struct config *cfg = ctx->cfg;
@@ -396,12 +533,14 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 	} else if (!strcasecmp(key, "StateDirectory")) {
 		if (take_key(ctx, SEEN_STATE_DIR, key, value))
 			copy_string(ctx, cfg->state_dir, sizeof(cfg->state_dir), key, value);
-	} else if (!strcasecmp(key, "RotationPeriod") && cfg->role == CONFIG_SERVER) {
+	} else if (!strcasecmp(key, "RotationPeriod") && cfg->role != CONFIG_CLIENT) {
 		if (take_key(ctx, SEEN_ROTATION, key, value)) {
 			parse_period(ctx, key, value, CONFIG_MIN_ROTATION_MS, CONFIG_MAX_ROTATION_MS,
 				     &ms);
 			cfg->rotation_ms = (uint32_t)ms;
 		}
+	} else if (cfg->role == CONFIG_PEER) {
+		host_entry(ctx, key, value);
 	} else if (!strcasecmp(key, "ConfigPeriod")) {
 		if (take_key(ctx, SEEN_CONFIG_PERIOD, key, value)) {
 			parse_period(ctx, key, value, CONFIG_MIN_CONFIG_PERIOD_S * 1000ull,
@@ -421,8 +560,7 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 		if (take_key(ctx, SEEN_CLIENT_ID, key, value))
 			parse_client_id(ctx, key, value, &cfg->client_id);
 	} else {
-		ctx_fail(ctx, key, value, "unknown option in [%s]",
-			 cfg->role == CONFIG_SERVER ? "Server" : "Client");
+		ctx_fail(ctx, key, value, "unknown option in [%s]", self_section_name(cfg->role));
 	}
 }
 
@@ -461,6 +599,30 @@ static void peer_entry(struct config_ctx *ctx, const char *key, const char *valu
 	struct config_client *c;
 	char why[160];
 
+	if (cfg->role == CONFIG_PEER) {
+		if (!strcasecmp(key, "PublicKey")) {
+			if (take_key(ctx, SEEN_PUBLIC_KEY, key, value)) {
+				if (config_parse_key(value, cfg->peer_public_key, why, sizeof(why)) < 0)
+					ctx_fail(ctx, key, value, "%s", why);
+				cfg->has_peer_public_key = true;
+			}
+		} else if (!strcasecmp(key, "PresharedKeyFile")) {
+			if (take_key(ctx, SEEN_PRESHARED_KEY_FILE, key, value)) {
+				copy_string(ctx, cfg->preshared_key_file,
+					    sizeof(cfg->preshared_key_file), key, value);
+				cfg->preshared_key_file_line = ctx->line;
+			}
+		} else if (!strcasecmp(key, "SeedAddress")) {
+			if (take_key(ctx, SEEN_SEED_ADDRESS, key, value))
+				parse_seed_address(ctx, key, value, cfg->peer_seed_address);
+		} else if (!strcasecmp(key, "TunnelAddress")) {
+			if (take_key(ctx, SEEN_TUNNEL_ADDRESS, key, value))
+				parse_tunnel_address(ctx, key, value, cfg->peer_tunnel_address, NULL);
+		} else {
+			ctx_fail(ctx, key, value, "unknown option in [Peer]");
+		}
+		return;
+	}
 	if (cfg->role == CONFIG_CLIENT) {
 		if (!strcasecmp(key, "PublicKey")) {
 			if (take_key(ctx, SEEN_PUBLIC_KEY, key, value) &&
@@ -540,8 +702,8 @@ static void finish_client_section(struct config_ctx *ctx)
 static void begin_section(struct config_ctx *ctx, const char *section)
 {
 	struct config *cfg = ctx->cfg;
-	const char *self = cfg->role == CONFIG_SERVER ? "Server" : "Client";
-	const char *peer = cfg->role == CONFIG_SERVER ? "Client" : "Server";
+	const char *self = self_section_name(cfg->role);
+	const char *peer = peer_section_name(cfg->role);
 
 	finish_client_section(ctx);
 	ctx->seen = 0;
@@ -552,14 +714,14 @@ static void begin_section(struct config_ctx *ctx, const char *section)
 	} else if (!strcasecmp(section, peer)) {
 		ctx->section = SECTION_PEER;
 		ctx->peer_sections++;
-		if (cfg->role == CONFIG_CLIENT && ctx->peer_sections > 1)
-			ctx_fail(ctx, NULL, NULL, "[Server] given twice");
+		if (cfg->role != CONFIG_SERVER && ctx->peer_sections > 1)
+			ctx_fail(ctx, NULL, NULL, "[%s] given twice", peer);
 		if (cfg->role == CONFIG_SERVER)
 			new_client(ctx);
 	} else {
 		ctx->section = SECTION_UNKNOWN;
 		ctx_fail(ctx, NULL, NULL, "unknown section [%s] (a %s file has [%s] and [%s])",
-			 section, cfg->role == CONFIG_SERVER ? "server" : "client", self, peer);
+			 section, role_name(cfg->role), self, peer);
 	}
 }
 
@@ -657,16 +819,56 @@ static void set_defaults(struct config *cfg, enum config_role role, const char *
 	for (i = 0; i < sizeof(default_bootstrap) / sizeof(default_bootstrap[0]); i++)
 		snprintf(cfg->dht_bootstrap[i], CONFIG_HOSTPORT_LEN, "%s", default_bootstrap[i]);
 	cfg->dht_bootstrap_len = i;
+	snprintf(cfg->tunnel_name, sizeof(cfg->tunnel_name), "%s", CONFIG_DEFAULT_TUNNEL_NAME);
+	cfg->tunnel_prefix_len = 128;
+}
+
+/* What a peer file must hold; errors point at the end of the file. */
+static void check_peer_complete(struct config_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+
+	if (!ctx->self_sections)
+		ctx_fail(ctx, NULL, NULL, "no [Host] section");
+	else if (!cfg->interface[0])
+		ctx_fail(ctx, "Interface", NULL, "missing in [Host]");
+	else if (sodium_is_zero(cfg->tunnel_address, CONFIG_ADDR_LEN))
+		ctx_fail(ctx, "TunnelAddress", NULL, "missing in [Host]");
+	else if (sodium_is_zero(cfg->seed_address, CONFIG_ADDR_LEN))
+		ctx_fail(ctx, "SeedAddress", NULL, "missing in [Host] (or give SeedIID)");
+	else if (!ctx->peer_sections)
+		ctx_fail(ctx, NULL, NULL, "no [Peer] section");
+	else if (sodium_is_zero(cfg->peer_seed_address, CONFIG_ADDR_LEN))
+		ctx_fail(ctx, "SeedAddress", NULL, "missing in [Peer]");
+	else if (sodium_is_zero(cfg->peer_tunnel_address, CONFIG_ADDR_LEN))
+		ctx_fail(ctx, "TunnelAddress", NULL, "missing in [Peer]");
+	else if (cfg->private_key_file[0] && !cfg->has_peer_public_key)
+		ctx_fail(ctx, "PublicKey", NULL, "missing in [Peer] (needed with PrivateKeyFile)");
+	else if (!cfg->private_key_file[0] && cfg->has_peer_public_key)
+		ctx_fail(ctx, "PrivateKeyFile", NULL, "missing in [Host] (needed with the peer's PublicKey)");
+	else if (!cfg->private_key_file[0] && !cfg->preshared_key_file[0])
+		ctx_fail(ctx, NULL, NULL,
+			 "no key: give PrivateKeyFile in [Host] and PublicKey in [Peer], "
+			 "or PresharedKeyFile in [Peer]");
+	else if (!memcmp(cfg->tunnel_address, cfg->peer_tunnel_address, CONFIG_ADDR_LEN))
+		ctx_fail(ctx, "TunnelAddress", NULL, "the two ends have the same tunnel address");
+	else if (cfg->has_seed_prefix &&
+		 !memcmp(cfg->seed_address, cfg->peer_seed_address, CONFIG_ADDR_LEN))
+		ctx_fail(ctx, "SeedAddress", NULL, "the two ends have the same seed address");
 }
 
 static void check_complete(struct config_ctx *ctx)
 {
 	struct config *cfg = ctx->cfg;
-	const char *self = cfg->role == CONFIG_SERVER ? "Server" : "Client";
+	const char *self = self_section_name(cfg->role);
 
 	finish_client_section(ctx);
 	if (ctx->rc)
 		return;
+	if (cfg->role == CONFIG_PEER) {
+		check_peer_complete(ctx);
+		return;
+	}
 	/* Errors about what is missing point at the end of the file. */
 	if (!ctx->self_sections)
 		ctx_fail(ctx, NULL, NULL, "no [%s] section", self);

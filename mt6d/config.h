@@ -7,7 +7,9 @@
  * between 100ms and 60s: '0'".
  *
  *   server file: [Server] (this host) and one [Client] per registered client
- *   client file: [Client] (this host) and one [Server] (whom to find) */
+ *   client file: [Client] (this host) and one [Server] (whom to find)
+ *   peer file:   [Host] (this host) and one [Peer] (the other end of a static
+ *                peer-to-peer MT6D tunnel, mt6d-peer; docs/peer-to-peer.md) */
 #ifndef MT6D_CONFIG_H
 #define MT6D_CONFIG_H
 
@@ -16,6 +18,7 @@
 #include <stdint.h>
 
 #define CONFIG_KEY_LEN 32
+#define CONFIG_ADDR_LEN 16            /* an IPv6 address, network order */
 #define CONFIG_IFNAME_LEN 16          /* IFNAMSIZ, NUL included */
 #define CONFIG_PATH_LEN 256
 #define CONFIG_NAME_LEN 33            /* client names: 1..32 of [A-Za-z0-9._-] */
@@ -37,6 +40,7 @@
 enum config_role {
 	CONFIG_SERVER,
 	CONFIG_CLIENT,
+	CONFIG_PEER,
 };
 
 struct config_client {
@@ -57,7 +61,7 @@ struct config {
 	char private_key_file[CONFIG_PATH_LEN];
 	unsigned private_key_file_line;
 	char state_dir[CONFIG_PATH_LEN];
-	uint32_t rotation_ms;                 /* Rot (server only; clients learn it) */
+	uint32_t rotation_ms;                 /* Rot (server and peer; clients learn it) */
 	uint32_t config_period_s;             /* n: window of the DHT descriptor */
 	uint16_t dht_port;                    /* UDP port of our DHT node */
 	size_t dht_bootstrap_len;
@@ -70,7 +74,26 @@ struct config {
 	/* Client: its id at the server, and the server's public key. */
 	uint32_t client_id;
 	uint8_t server_public_key[CONFIG_KEY_LEN];
+
+	/* Peer, [Host]: the tunnel interface and this host's seed. Either
+	 * SeedAddress (prefix and IID) or SeedIID (the prefix is then the global
+	 * /64 of Interface, found at start). */
+	char tunnel_name[CONFIG_IFNAME_LEN];  /* TUN name, may hold one "%d" */
+	uint8_t tunnel_address[CONFIG_ADDR_LEN];
+	uint8_t tunnel_prefix_len;            /* 1..128, 128 when not given */
+	uint8_t seed_address[CONFIG_ADDR_LEN]; /* prefix all zero when !has_seed_prefix */
+	bool has_seed_prefix;
+	/* Peer, [Peer]: the other end. Keys: PrivateKeyFile ([Host]) with the
+	 * peer's PublicKey, or a PresharedKeyFile, or both (mixed). */
+	bool has_peer_public_key;
+	uint8_t peer_public_key[CONFIG_KEY_LEN];
+	char preshared_key_file[CONFIG_PATH_LEN];
+	unsigned preshared_key_file_line;
+	uint8_t peer_seed_address[CONFIG_ADDR_LEN];
+	uint8_t peer_tunnel_address[CONFIG_ADDR_LEN];
 };
+
+#define CONFIG_DEFAULT_TUNNEL_NAME "mt6d%d"
 
 /* Parses an INI text of the given role into *out (which the caller releases
  * with config_fini, on success only). source names the text in messages. On
@@ -92,6 +115,10 @@ int config_parse_key(const char *value, uint8_t key_out[static CONFIG_KEY_LEN],
 		     char *msg, size_t msg_len);
 int config_parse_hostport(const char *value, char *msg, size_t msg_len);
 int config_parse_date(const char *value, int64_t *unix_s_out, char *msg, size_t msg_len);
+/* An IPv6 address with an optional "/prefix" (prefix_out may be NULL, which
+ * refuses a prefix; without one *prefix_out is 128). */
+int config_parse_address(const char *value, uint8_t addr_out[static CONFIG_ADDR_LEN],
+			 uint8_t *prefix_out, char *msg, size_t msg_len);
 
 /* Looks up a registered client by id or by public key (constant-time
  * comparison of keys). NULL when absent. */

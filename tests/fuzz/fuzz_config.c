@@ -1,4 +1,4 @@
-/* libFuzzer: any bytes as a server and as a client config file. */
+/* libFuzzer: any bytes as a server, a client and a peer config file. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -8,14 +8,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const enum config_role roles[] = { CONFIG_SERVER, CONFIG_CLIENT, CONFIG_PEER };
 	struct config cfg;
 	char msg[512];
+	size_t i;
 
-	if (config_parse(CONFIG_SERVER, (const char *)data, size, "fuzz", &cfg, msg,
-			 sizeof(msg)) == 0)
-		config_fini(&cfg);
-	if (config_parse(CONFIG_CLIENT, (const char *)data, size, "fuzz", &cfg, msg,
-			 sizeof(msg)) == 0)
-		config_fini(&cfg);
+	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (config_parse(roles[i], (const char *)data, size, "fuzz", &cfg, msg,
+				 sizeof(msg)) == 0)
+			config_fini(&cfg);
 	return 0;
 }

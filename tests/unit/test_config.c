@@ -112,6 +112,62 @@ static void test_client_config_parses(void **state)
 	config_fini(&cfg);
 }
 
+static const char peer_ok[] =
+	"[Host]\n"
+	"Interface = veth0\n"
+	"PrivateKeyFile = a.key\n"
+	"TunnelName = mt6dp%d\n"
+	"TunnelAddress = 2001:db8:ffff::1/64\n"
+	"SeedAddress = 2001:db8:1:0:1111:2222:3333:4444\n"
+	"RotationPeriod = 1s\n"
+	"[Peer]\n"
+	"PublicKey = " KEY_B "\n"
+	"SeedAddress = 2001:db8:2::5555\n"
+	"TunnelAddress = 2001:db8:ffff::2\n";
+
+static void test_peer_config_parses(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char msg[256] = "";
+	uint8_t key[32], addr[16];
+	static const char psk_iid[] =
+		"[Host]\nInterface = eth0\nTunnelAddress = fd00::1\nSeedIID = ::1:2:3:4\n"
+		"[Peer]\nPresharedKeyFile = psk\nSeedAddress = 2001:db8:2::5\n"
+		"TunnelAddress = fd00::2\n";
+
+	assert_int_equal(config_parse(CONFIG_PEER, peer_ok, strlen(peer_ok), "p.conf", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_string_equal(cfg.interface, "veth0");
+	assert_string_equal(cfg.tunnel_name, "mt6dp%d");
+	assert_int_equal(cfg.tunnel_prefix_len, 64);
+	assert_int_equal(cfg.rotation_ms, 1000);
+	assert_true(cfg.has_seed_prefix);
+	assert_true(cfg.has_peer_public_key);
+	assert_int_equal(config_parse_key(KEY_B, key, msg, sizeof(msg)), 0);
+	assert_memory_equal(cfg.peer_public_key, key, 32);
+	assert_int_equal(config_parse_address("2001:db8:1:0:1111:2222:3333:4444", addr, NULL, msg,
+					      sizeof(msg)), 0);
+	assert_memory_equal(cfg.seed_address, addr, 16);
+	assert_int_equal(config_parse_address("2001:db8:ffff::2", addr, NULL, msg, sizeof(msg)), 0);
+	assert_memory_equal(cfg.peer_tunnel_address, addr, 16);
+	assert_int_equal(cfg.preshared_key_file[0], 0);
+	config_fini(&cfg);
+
+	assert_int_equal(config_parse(CONFIG_PEER, psk_iid, strlen(psk_iid), "q.conf", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_false(cfg.has_seed_prefix);
+	assert_false(cfg.has_peer_public_key);
+	assert_string_equal(cfg.preshared_key_file, "psk");
+	assert_int_equal(cfg.preshared_key_file_line, 6);
+	assert_string_equal(cfg.tunnel_name, CONFIG_DEFAULT_TUNNEL_NAME);
+	assert_int_equal(cfg.tunnel_prefix_len, 128);
+	assert_int_equal(cfg.rotation_ms, CONFIG_DEFAULT_ROTATION_MS);
+	assert_true(sodium_is_zero(cfg.seed_address, 8));
+	assert_int_equal(cfg.seed_address[15], 4);
+	config_fini(&cfg);
+}
+
 struct bad_case {
 	enum config_role role;
 	const char *text;
@@ -119,6 +175,10 @@ struct bad_case {
 };
 
 #define SRV "[Server]\nInterface = eth0\nPrivateKeyFile = k\n"
+/* HOST is 5 lines, PEER 4. */
+#define HOST "[Host]\nInterface = e\nPrivateKeyFile = k\nTunnelAddress = fd00::1\n" \
+	"SeedAddress = 2001:db8:1::1\n"
+#define PEER "[Peer]\nPublicKey = " KEY_A "\nSeedAddress = 2001:db8:2::1\nTunnelAddress = fd00::2\n"
 #define CLI_SELF "[Client]\nInterface = eth0\nPrivateKeyFile = k\nClientId = 3\n"
 
 static const struct bad_case bad_cases[] = {
@@ -178,6 +238,44 @@ static const struct bad_case bad_cases[] = {
 	{ CONFIG_CLIENT, "[Client]\nInterface = eth0\nPrivateKeyFile = k\n[Server]\nPublicKey = " KEY_A "\n",
 	  "ClientId: missing in [Client]" },
 	{ CONFIG_CLIENT, CLI_SELF "[Server]\n", "PublicKey: missing in [Server]" },
+	{ CONFIG_PEER, HOST "SeedIID = ::1\n" PEER, "bad.conf:6: SeedIID: give SeedAddress or SeedIID" },
+	{ CONFIG_PEER, HOST "ConfigPeriod = 15min\n" PEER, "bad.conf:6: ConfigPeriod: unknown option in [Host]" },
+	{ CONFIG_PEER, HOST "TunnelName = a/b\n" PEER, "bad.conf:6: TunnelName: must be an interface name" },
+	{ CONFIG_PEER, HOST "TunnelName = a%s\n" PEER, "bad.conf:6: TunnelName: must be an interface name" },
+	{ CONFIG_PEER, HOST "TunnelAddress = fd00::9/0\n" PEER, "bad.conf:6: TunnelAddress: given twice" },
+	{ CONFIG_PEER, "[Host]\nInterface = e\nTunnelAddress = fd00::1/129\n",
+	  "bad.conf:3: TunnelAddress: prefix length must be 1-128" },
+	{ CONFIG_PEER, "[Host]\nInterface = e\nTunnelAddress = ff02::1\n",
+	  "bad.conf:3: TunnelAddress: must be a unicast address" },
+	{ CONFIG_PEER, "[Host]\nSeedAddress = fe80::1\n", "bad.conf:2: SeedAddress: must be a global unicast" },
+	{ CONFIG_PEER, "[Host]\nSeedAddress = 2001:db8::\n", "bad.conf:2: SeedAddress: the seed IID" },
+	{ CONFIG_PEER, "[Host]\nSeedAddress = 2001:db8::1/64\n", "bad.conf:2: SeedAddress: an address without /prefix" },
+	{ CONFIG_PEER, "[Host]\nSeedIID = 2001:db8::1\n", "bad.conf:2: SeedIID: must be a non-zero 64-bit IID" },
+	{ CONFIG_PEER, "[Host]\nSeedIID = banana\n", "bad.conf:2: SeedIID: not an IPv6 address" },
+	{ CONFIG_PEER, HOST PEER "Endpoint = x\n", "bad.conf:10: Endpoint: unknown option in [Peer]" },
+	{ CONFIG_PEER, HOST PEER "[Peer]\n", "bad.conf:10: [Peer] given twice" },
+	{ CONFIG_PEER, HOST "[Server]\n", "bad.conf:6: unknown section [Server] (a peer file has [Host] and [Peer])" },
+	{ CONFIG_PEER, HOST, "no [Peer] section" },
+	{ CONFIG_PEER, PEER, "no [Host] section" },
+	{ CONFIG_PEER, "[Host]\nPrivateKeyFile = k\n" PEER, "Interface: missing in [Host]" },
+	{ CONFIG_PEER, "[Host]\nInterface = e\nPrivateKeyFile = k\nSeedIID = ::1\n" PEER,
+	  "TunnelAddress: missing in [Host]" },
+	{ CONFIG_PEER, "[Host]\nInterface = e\nPrivateKeyFile = k\nTunnelAddress = fd00::1\n" PEER,
+	  "SeedAddress: missing in [Host] (or give SeedIID)" },
+	{ CONFIG_PEER, HOST "[Peer]\nPublicKey = " KEY_A "\nTunnelAddress = fd00::2\n",
+	  "SeedAddress: missing in [Peer]" },
+	{ CONFIG_PEER, HOST "[Peer]\nPublicKey = " KEY_A "\nSeedAddress = 2001:db8:2::1\n",
+	  "TunnelAddress: missing in [Peer]" },
+	{ CONFIG_PEER, HOST "[Peer]\nSeedAddress = 2001:db8:2::1\nTunnelAddress = fd00::2\n",
+	  "PublicKey: missing in [Peer] (needed with PrivateKeyFile)" },
+	{ CONFIG_PEER, "[Host]\nInterface = e\nTunnelAddress = fd00::1\nSeedIID = ::1\n" PEER,
+	  "PrivateKeyFile: missing in [Host] (needed with the peer's PublicKey)" },
+	{ CONFIG_PEER, "[Host]\nInterface = e\nTunnelAddress = fd00::1\nSeedIID = ::1\n"
+	  "[Peer]\nSeedAddress = 2001:db8:2::1\nTunnelAddress = fd00::2\n", "no key:" },
+	{ CONFIG_PEER, HOST "[Peer]\nPublicKey = " KEY_A "\nSeedAddress = 2001:db8:2::1\n"
+	  "TunnelAddress = fd00::1\n", "TunnelAddress: the two ends have the same tunnel address" },
+	{ CONFIG_PEER, "[Host]\nInterface = e\nPrivateKeyFile = k\nTunnelAddress = fd00::1\n"
+	  "SeedAddress = 2001:db8:2::1\n" PEER, "SeedAddress: the two ends have the same seed address" },
 };
 
 static void test_bad_configs_name_file_line_and_value(void **state)
@@ -315,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_server_config_parses),
 		cmocka_unit_test(test_defaults_apply),
 		cmocka_unit_test(test_client_config_parses),
+		cmocka_unit_test(test_peer_config_parses),
 		cmocka_unit_test(test_bad_configs_name_file_line_and_value),
 		cmocka_unit_test(test_long_line_is_an_error),
 		cmocka_unit_test(test_embedded_nul_does_not_crash),

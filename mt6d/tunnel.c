@@ -1,0 +1,621 @@
+#include "mt6d/tunnel.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sodium.h>
+
+#include "mt6d/log.h"
+#include "mt6d/rotate.h"
+#include "tun/tun.h"
+
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78 /* linux/in6.h; glibc's netinet/in.h lacks it */
+#endif
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* Socket buffers: a TCP window in flight through the tunnel must fit, or
+ * bursts are dropped at the socket (measured: 208 KiB defaults lose packets
+ * at ~1 Gbit/s). FORCE variants need CAP_NET_ADMIN, which the daemon has. */
+#define TUNNEL_SOCK_BUF (8 * 1024 * 1024)
+/* Batches handled per event before returning to the loop (fairness between
+ * the TUN, the slot sockets and the timer). */
+#define TUNNEL_ROUNDS 8
+/* A periodic that fires this close before a boundary (libev's timestamps
+ * are doubles) still moves to the next slot. */
+#define TUNNEL_EARLY_MS 20
+#define TUNNEL_LOG_INTERVAL_S 10.0
+
+struct tunnel_sock {
+	ev_io io;
+	struct tunnel *t;
+	int fd;                          /* -1: not open */
+	uint64_t slot;
+	struct rotate_endpoint own, peer;
+	struct sockaddr_in6 peer_sa;     /* where packets of this slot go */
+};
+
+struct tunnel {
+	struct ev_loop *loop;
+	struct nladdr *nladdr;           /* borrowed */
+	struct nllink *nllink;           /* borrowed */
+	struct tun *tun;
+	ev_io tun_io;
+	ev_periodic tick;
+	struct rotate rot;
+	struct wire_tx tx;
+	struct wire_rx rx;
+	struct tunnel_sock socks[ROTATE_MAX_SLOTS]; /* by slot % ROTATE_MAX_SLOTS */
+	unsigned link_ifindex;
+	unsigned tun_mtu;                /* bytes */
+	struct in6_addr peer_tunnel_addr;
+	int64_t clock_offset_ms;
+	uint32_t valid_s;                /* valid lifetime of an MT6D address */
+	ev_tstamp far_logged_at;         /* last "clock off" warning */
+	ev_tstamp err_logged_at;         /* last netlink or socket warning */
+	struct tunnel_stats stats;
+	size_t buf_len;                  /* bytes per packet buffer */
+	uint8_t *bufs;                   /* TUNNEL_BATCH buffers */
+	struct tun_pkt pkts[TUNNEL_BATCH];
+	struct mmsghdr msgs[TUNNEL_BATCH];
+	struct iovec iov[TUNNEL_BATCH];
+	struct sockaddr_in6 from[TUNNEL_BATCH];
+};
+
+static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!msg || !msg_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, msg_len, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t tunnel_now_ms(const struct tunnel *t)
+{
+	return llround(ev_time() * 1000.0) + t->clock_offset_ms;
+}
+
+static bool is_time_to_log(struct tunnel *t, ev_tstamp *last)
+{
+	ev_tstamp now = ev_now(t->loop);
+
+	if (*last != 0 && now - *last < TUNNEL_LOG_INTERVAL_S)
+		return false;
+	*last = now;
+	return true;
+}
+
+static void sock_close(struct tunnel *t, struct tunnel_sock *s)
+{
+	if (s->fd < 0)
+		return;
+	ev_io_stop(t->loop, &s->io);
+	close(s->fd);
+	s->fd = -1;
+}
+
+static void sock_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+static int set_buf(int fd, int force_opt, int opt)
+{
+	int len = TUNNEL_SOCK_BUF;
+
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &len, sizeof(len)) == 0)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, opt, &len, sizeof(len)) == 0 ? 0 : -errno;
+}
+
+/* A socket on our endpoint of one slot. IPV6_FREEBIND: the bind succeeds
+ * before netlink has added the address, so the socket is ready whatever the
+ * order in which the kernel handles our requests. */
+static int sock_open(struct tunnel *t, struct tunnel_sock *s, const struct rotate_slot *rs)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+	int one = 1, fd, rc;
+
+	s->slot = rs->slot;
+	s->own = rs->own;
+	s->peer = rs->peer;
+	memset(&s->peer_sa, 0, sizeof(s->peer_sa));
+	s->peer_sa.sin6_family = AF_INET6;
+	s->peer_sa.sin6_addr = rs->peer.addr;
+	s->peer_sa.sin6_port = htons(rs->peer.port);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+	sa.sin6_addr = rs->own.addr;
+	sa.sin6_port = htons(rs->own.port);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	s->fd = fd;
+	s->t = t;
+	ev_io_init(&s->io, sock_cb, fd, EV_READ);
+	ev_io_start(t->loop, &s->io);
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+/* Makes slot the current one: drops what left the window (socket, address)
+ * and binds what entered it, in one netlink batch. */
+static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
+{
+	struct rotate_diff d;
+	bool had = t->rot.has_slot;
+	char a[INET6_ADDRSTRLEN];
+	size_t i;
+	int rc;
+
+	rotate_move(&t->rot, slot, &d);
+	if (d.del_len == 0 && d.add_len == 0)
+		return;
+	for (i = 0; i < d.del_len; i++) {
+		sock_close(t, &t->socks[d.del[i].slot % ROTATE_MAX_SLOTS]);
+		if (nladdr_is_bound(t->nladdr, t->link_ifindex, &d.del[i].own.addr))
+			nladdr_batch_del(t->nladdr, t->link_ifindex, &d.del[i].own.addr, t);
+	}
+	for (i = 0; i < d.add_len; i++) {
+		struct tunnel_sock *s = &t->socks[d.add[i].slot % ROTATE_MAX_SLOTS];
+
+		rc = nladdr_batch_add(t->nladdr, t->link_ifindex, &d.add[i].own.addr, t->valid_s, t);
+		if (rc < 0)
+			t->stats.addr_errors++;
+		sock_close(t, s);
+		rc = sock_open(t, s, &d.add[i]);
+		if (rc < 0) {
+			t->stats.addr_errors++;
+			if (is_time_to_log(t, &t->err_logged_at))
+				log_err(rc, "tunnel %s: binding a socket to [%s]:%u (slot %" PRIu64 ")",
+					tun_name(t->tun),
+					inet_ntop(AF_INET6, &d.add[i].own.addr, a, sizeof(a)),
+					d.add[i].own.port, d.add[i].slot);
+		}
+	}
+	rc = nladdr_batch_send(t->nladdr);
+	if (rc < 0 && is_time_to_log(t, &t->err_logged_at))
+		log_err(rc, "tunnel %s: sending address changes to the kernel", tun_name(t->tun));
+	if (had) {
+		int64_t late_ms = now_ms - rotate_slot_start_ms(t->rot.rotation_ms, t->rot.cur);
+
+		t->stats.rotations++;
+		if (late_ms > 0 && (uint64_t)late_ms * 1000 > t->stats.rotation_late_max_us)
+			t->stats.rotation_late_max_us = (uint64_t)late_ms * 1000;
+	}
+	if (log_is_debug())
+		log_debug("tunnel %s: slot %" PRIu64 ", own [%s]:%u", tun_name(t->tun), t->rot.cur,
+			  inet_ntop(AF_INET6, &rotate_get(&t->rot, t->rot.cur)->own.addr, a,
+				    sizeof(a)),
+			  rotate_get(&t->rot, t->rot.cur)->own.port);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct tunnel *t = container_of(w, struct tunnel, tick);
+	int64_t now_ms = tunnel_now_ms(t);
+	uint64_t slot = rotate_slot_at(t->rot.rotation_ms, now_ms);
+
+	(void)loop;
+	(void)revents;
+	/* Fired a hair before the boundary: the move is due all the same. */
+	if (t->rot.has_slot && slot == t->rot.cur &&
+	    rotate_slot_start_ms(t->rot.rotation_ms, slot + 1) - now_ms <= TUNNEL_EARLY_MS)
+		slot++;
+	tunnel_move(t, slot, now_ms);
+}
+
+/* TUN -> peer: read a batch, seal each packet in place for the current
+ * slot, send the batch from the current slot's socket in one sendmmsg. A
+ * batch never spans a rotation: the slot is read once per batch and the loop
+ * runs no timer in between. */
+static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel *t = container_of(w, struct tunnel, tun_io);
+	unsigned round;
+
+	(void)loop;
+	(void)revents;
+	for (round = 0; round < TUNNEL_ROUNDS; round++) {
+		struct tunnel_sock *s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
+		unsigned dropped = 0;
+		size_t k = 0, sent = 0, i;
+		int n;
+
+		n = tun_read(t->tun, 0, t->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
+		t->stats.drops_tx += dropped;
+		if (n <= 0)
+			break;
+		if (s->fd < 0 || s->slot != t->rot.cur) {
+			t->stats.drops_tx += (uint64_t)n;
+			continue;
+		}
+		for (i = 0; i < (size_t)n; i++) {
+			int len = wire_seal(&t->tx, s->slot, t->pkts[i].buf, t->pkts[i].len,
+					    t->pkts[i].cap);
+
+			if (len < 0) {
+				t->stats.drops_tx++;
+				continue;
+			}
+			t->iov[k].iov_base = t->pkts[i].buf;
+			t->iov[k].iov_len = (size_t)len;
+			memset(&t->msgs[k], 0, sizeof(t->msgs[k]));
+			t->msgs[k].msg_hdr.msg_name = &s->peer_sa;
+			t->msgs[k].msg_hdr.msg_namelen = sizeof(s->peer_sa);
+			t->msgs[k].msg_hdr.msg_iov = &t->iov[k];
+			t->msgs[k].msg_hdr.msg_iovlen = 1;
+			k++;
+		}
+		while (sent < k) {
+			int r = sendmmsg(s->fd, t->msgs + sent, (unsigned)(k - sent), MSG_DONTWAIT);
+
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				/* The datagram at `sent` cannot go (full buffer, no
+				 * route): drop it and try the rest. */
+				t->stats.drops_tx++;
+				sent++;
+				continue;
+			}
+			for (i = sent; i < sent + (size_t)r; i++) {
+				t->stats.tx_packets++;
+				t->stats.tx_bytes += t->iov[i].iov_len - WIRE_OVERHEAD;
+			}
+			sent += (size_t)r;
+		}
+		if (n < TUNNEL_BATCH)
+			break;
+	}
+}
+
+/* An authentic inner packet may enter the TUN only if it is IPv6 from the
+ * peer's tunnel address (the tunnel is not a path for anyone else). */
+static bool is_inner_acceptable(const struct tunnel *t, const uint8_t *p, size_t len)
+{
+	return len >= 40 && (p[0] >> 4) == 6 &&
+	       memcmp(p + 8, t->peer_tunnel_addr.s6_addr, 16) == 0;
+}
+
+static void count_open_error(struct tunnel *t, int rc)
+{
+	switch (rc) {
+	case WIRE_ERR_AUTH:
+		t->stats.drops_auth++;
+		break;
+	case WIRE_ERR_REPLAY:
+	case WIRE_ERR_TOO_OLD:
+		t->stats.drops_replay++;
+		break;
+	case WIRE_ERR_BUSY:
+		t->stats.drops_busy++;
+		break;
+	default:
+		t->stats.drops_malformed++;
+		break;
+	}
+}
+
+static void warn_far_slot(struct tunnel *t, int64_t off)
+{
+	if (!is_time_to_log(t, &t->far_logged_at))
+		return;
+	log_warnx("tunnel %s: the peer's clock is %" PRId64 " slots (about %" PRId64
+		  " ms) %s ours: its packets are dropped (the overlap is one slot); "
+		  "check NTP on both hosts",
+		  tun_name(t->tun), off < 0 ? -off : off,
+		  (off < 0 ? -off : off) * (int64_t)t->rot.rotation_ms,
+		  off < 0 ? "behind" : "ahead of");
+}
+
+/* peer -> TUN: a batch from one slot's socket, each datagram opened for that
+ * slot; what authenticates and passes the inner check goes to the TUN. */
+static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
+	struct tunnel *t = s->t;
+	unsigned round;
+
+	(void)loop;
+	(void)revents;
+	for (round = 0; round < TUNNEL_ROUNDS; round++) {
+		int64_t off = (int64_t)(s->slot - t->rot.cur);
+		size_t out = 0, done = 0, i;
+		int n;
+
+		for (i = 0; i < TUNNEL_BATCH; i++) {
+			t->iov[i].iov_base = t->bufs + i * t->buf_len;
+			t->iov[i].iov_len = t->buf_len;
+			memset(&t->msgs[i], 0, sizeof(t->msgs[i]));
+			t->msgs[i].msg_hdr.msg_name = &t->from[i];
+			t->msgs[i].msg_hdr.msg_namelen = sizeof(t->from[i]);
+			t->msgs[i].msg_hdr.msg_iov = &t->iov[i];
+			t->msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(s->fd, t->msgs, TUNNEL_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (i = 0; i < (size_t)n; i++) {
+			uint8_t *buf = t->iov[i].iov_base;
+			int len;
+
+			if (t->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				t->stats.drops_malformed++;
+				continue;
+			}
+			len = wire_open(&t->rx, s->slot, buf, t->msgs[i].msg_len);
+			if (len < 0) {
+				count_open_error(t, len);
+				continue;
+			}
+			if (off <= -2 || off >= 2) {
+				t->stats.rx_far_slot++;
+				warn_far_slot(t, off);
+				continue;
+			}
+			if (off == -1)
+				t->stats.rx_prev_slot++;
+			else if (off == 1)
+				t->stats.rx_next_slot++;
+			if (len == 0)
+				continue; /* keepalive */
+			if (!is_inner_acceptable(t, buf + WIRE_HEADER_LEN, (size_t)len)) {
+				t->stats.drops_inner++;
+				continue;
+			}
+			t->pkts[out].buf = buf;
+			t->pkts[out].cap = t->buf_len;
+			t->pkts[out].len = (size_t)len;
+			out++;
+		}
+		while (done < out) {
+			int r = tun_write(t->tun, 0, t->pkts + done, out - done, WIRE_HEADER_LEN);
+
+			if (r < 0) {
+				t->stats.drops_tun++;
+				done++;
+				continue;
+			}
+			for (i = done; i < done + (size_t)r; i++) {
+				t->stats.rx_packets++;
+				t->stats.rx_bytes += t->pkts[i].len;
+			}
+			done += (size_t)r;
+		}
+		if (n < TUNNEL_BATCH)
+			break;
+	}
+}
+
+void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!t || res->err == 0)
+		return;
+	/* Deleting an address that its lifetime already removed is fine. */
+	if (res->op == NLADDR_DEL && (res->err == -EADDRNOTAVAIL || res->err == -ENOENT ||
+				      res->err == -ENODEV))
+		return;
+	t->stats.addr_errors++;
+	if (is_time_to_log(t, &t->err_logged_at))
+		log_err(res->err, "tunnel %s: %s %s on ifindex %u%s%s", tun_name(t->tun),
+			res->op == NLADDR_ADD ? "binding" : "removing",
+			inet_ntop(AF_INET6, &res->addr, a, sizeof(a)), res->ifindex,
+			res->msg[0] ? " (kernel: " : "", res->msg[0] ? res->msg : "");
+}
+
+static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, char *msg,
+			    size_t msg_len)
+{
+	struct tun_config tc = {
+		.name = cfg->tun_name, .queues = 1, .mtu = t->tun_mtu, .is_up = true,
+	};
+	char a[INET6_ADDRSTRLEN], why[NLADDR_MSG_LEN] = "";
+	unsigned ifindex;
+	int rc;
+
+	rc = tun_new(&tc, &t->tun);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "creating TUN '%s': %s", cfg->tun_name ? cfg->tun_name : "",
+			strerror(-rc));
+		return rc;
+	}
+	ifindex = tun_ifindex(t->tun);
+	rc = nllink_add_addr(t->nllink, ifindex, &cfg->tunnel_addr, cfg->tunnel_prefix_len, why,
+			     sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "adding %s/%u to %s: %s%s%s",
+			inet_ntop(AF_INET6, &cfg->tunnel_addr, a, sizeof(a)),
+			cfg->tunnel_prefix_len, tun_name(t->tun), strerror(-rc),
+			why[0] ? " (kernel: " : "", why[0] ? why : "");
+		return rc;
+	}
+	rc = nllink_add_route(t->nllink, ifindex, &cfg->peer_tunnel_addr, 128, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "routing %s/128 into %s: %s%s%s",
+			inet_ntop(AF_INET6, &cfg->peer_tunnel_addr, a, sizeof(a)),
+			tun_name(t->tun), strerror(-rc), why[0] ? " (kernel: " : "",
+			why[0] ? why : "");
+		return rc;
+	}
+	return 0;
+}
+
+int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllink,
+	       const struct tunnel_config *cfg, struct tunnel **t_out, char *msg, size_t msg_len)
+{
+	struct tunnel *t;
+	double rot_s, offset_s;
+	size_t i;
+	int rc;
+
+	if (!cfg->rotation_ms || cfg->reach < 1 || cfg->reach > ROTATE_MAX_REACH ||
+	    !cfg->link_ifindex || cfg->tunnel_prefix_len < 1 || cfg->tunnel_prefix_len > 128) {
+		set_msg(msg, msg_len, "invalid tunnel configuration");
+		return -EINVAL;
+	}
+	if (cfg->link_mtu < TUNNEL_MIN_INNER_MTU + TUNNEL_OVERHEAD) {
+		set_msg(msg, msg_len, "link MTU %u is below %u (IPv6's 1280 plus %u of tunnel "
+			"overhead)", cfg->link_mtu, TUNNEL_MIN_INNER_MTU + TUNNEL_OVERHEAD,
+			TUNNEL_OVERHEAD);
+		return -EINVAL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->loop = loop;
+	t->nladdr = nladdr;
+	t->nllink = nllink;
+	t->link_ifindex = cfg->link_ifindex;
+	t->peer_tunnel_addr = cfg->peer_tunnel_addr;
+	t->clock_offset_ms = cfg->clock_offset_ms;
+	t->tun_mtu = cfg->link_mtu - TUNNEL_OVERHEAD;
+	if (t->tun_mtu > WIRE_MAX_INNER_LEN)
+		t->tun_mtu = WIRE_MAX_INNER_LEN;
+	/* One byte more than the largest datagram: tun_read and recvmmsg tell
+	 * a packet that filled the buffer exactly from a truncated one. */
+	t->buf_len = (WIRE_OVERHEAD + t->tun_mtu + 1 + 63) & ~(size_t)63;
+	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
+		t->socks[i].fd = -1;
+	/* Valid lifetime: the window's slots, plus a margin for the kernel's
+	 * lifetime timer; a daemon killed with SIGKILL leaves nothing longer. */
+	t->valid_s = (uint32_t)((((uint64_t)2 * cfg->reach + 1) * cfg->rotation_ms + 999) / 1000 + 2);
+	wire_tx_init(&t->tx, cfg->tx_key);
+	wire_rx_init(&t->rx, cfg->rx_key);
+	rc = rotate_init(&t->rot, &cfg->own_seed, &cfg->peer_seed, cfg->slot_key,
+			 cfg->rotation_ms, cfg->reach);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "invalid rotation schedule");
+		goto fail;
+	}
+	t->bufs = malloc(TUNNEL_BATCH * t->buf_len);
+	if (!t->bufs) {
+		rc = -ENOMEM;
+		set_msg(msg, msg_len, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < TUNNEL_BATCH; i++) {
+		t->pkts[i].buf = t->bufs + i * t->buf_len;
+		t->pkts[i].cap = t->buf_len;
+	}
+	rc = tunnel_setup_tun(t, cfg, msg, msg_len);
+	if (rc < 0)
+		goto fail;
+
+	/* The first window is bound before any packet flows. */
+	tunnel_move(t, rotate_slot_at(cfg->rotation_ms, tunnel_now_ms(t)), tunnel_now_ms(t));
+	rc = nladdr_sync(nladdr, 5000);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "binding the first MT6D addresses: %s", strerror(-rc));
+		goto fail;
+	}
+
+	/* Boundaries of our clock (wall clock + offset) in libev's wall time. */
+	rot_s = cfg->rotation_ms / 1000.0;
+	offset_s = fmod(-(double)cfg->clock_offset_ms / 1000.0, rot_s);
+	if (offset_s < 0)
+		offset_s += rot_s;
+	ev_periodic_init(&t->tick, tick_cb, offset_s, rot_s, NULL);
+	ev_periodic_start(loop, &t->tick);
+	ev_io_init(&t->tun_io, tun_cb, tun_fd(t->tun, 0), EV_READ);
+	ev_io_start(loop, &t->tun_io);
+	*t_out = t;
+	return 0;
+fail:
+	tunnel_free(t, 2000);
+	return rc;
+}
+
+void tunnel_free(struct tunnel *t, int timeout_ms)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	if (t->loop) {
+		ev_periodic_stop(t->loop, &t->tick);
+		ev_io_stop(t->loop, &t->tun_io);
+	}
+	for (i = 0; i < ROTATE_MAX_SLOTS; i++) {
+		struct tunnel_sock *s = &t->socks[i];
+
+		if (s->fd < 0)
+			continue;
+		sock_close(t, s);
+		if (nladdr_is_bound(t->nladdr, t->link_ifindex, &s->own.addr))
+			nladdr_batch_del(t->nladdr, t->link_ifindex, &s->own.addr, NULL);
+	}
+	/* Waits for our requests still in flight too, so no result names t
+	 * once it is freed. */
+	if (t->nladdr)
+		nladdr_sync(t->nladdr, timeout_ms);
+	tun_free(t->tun);
+	wire_tx_fini(&t->tx);
+	wire_rx_fini(&t->rx);
+	rotate_fini(&t->rot);
+	if (t->bufs) {
+		sodium_memzero(t->bufs, TUNNEL_BATCH * t->buf_len);
+		free(t->bufs);
+	}
+	sodium_memzero(t, sizeof(*t));
+	free(t);
+}
+
+void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out)
+{
+	*stats_out = t->stats;
+}
+
+void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len)
+{
+	snprintf(buf, buf_len,
+		 "tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " rx_packets=%" PRIu64
+		 " rx_bytes=%" PRIu64 " drops_auth=%" PRIu64 " drops_replay=%" PRIu64
+		 " drops_malformed=%" PRIu64 " drops_busy=%" PRIu64 " drops_inner=%" PRIu64
+		 " drops_tx=%" PRIu64 " drops_tun=%" PRIu64 " rx_prev_slot=%" PRIu64
+		 " rx_next_slot=%" PRIu64 " rx_far_slot=%" PRIu64 " rotations=%" PRIu64
+		 " rotation_late_max_us=%" PRIu64 " addr_errors=%" PRIu64,
+		 s->tx_packets, s->tx_bytes, s->rx_packets, s->rx_bytes, s->drops_auth,
+		 s->drops_replay, s->drops_malformed, s->drops_busy, s->drops_inner, s->drops_tx,
+		 s->drops_tun, s->rx_prev_slot, s->rx_next_slot, s->rx_far_slot, s->rotations,
+		 s->rotation_late_max_us, s->addr_errors);
+}
+
+const char *tunnel_tun_name(const struct tunnel *t)
+{
+	return tun_name(t->tun);
+}
+
+unsigned tunnel_tun_mtu(const struct tunnel *t)
+{
+	return t->tun_mtu;
+}
+
+uint64_t tunnel_current_slot(const struct tunnel *t)
+{
+	return t->rot.cur;
+}

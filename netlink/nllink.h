@@ -1,0 +1,75 @@
+/* The set-up path on libnl-route-3: links up/down and MTU, the tunnel
+ * addresses on TUN interfaces, /128 routes into them, macvlan children (to
+ * spread MT6D addresses, see docs/PERFORMANCE.md), and the global /64
+ * prefixes of the physical interface. Synchronous: used at start-up, on
+ * session set-up and at shutdown, never per packet or per rotation.
+ *
+ * Every object created here (address, route, link) is recorded; nllink_cleanup
+ * deletes them in reverse order of creation. Errors are -errno as the kernel
+ * gave them, with its extended-ack text (or libnl's description) in msg.
+ * Nothing here logs. */
+#ifndef MT6D_NLLINK_H
+#define MT6D_NLLINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <netinet/in.h>
+
+/* rtm_protocol of our routes: same value as the address tag (nladdr.h). */
+#define NLLINK_PROTO_MT6D 0x6d
+
+struct nllink;
+
+/* Opens a libnl route socket with extended acks. Returns 0 or -errno. */
+int nllink_new(struct nllink **nl_out);
+
+/* Closes the socket and forgets the registry (objects stay in the kernel;
+ * call nllink_cleanup first to remove them). Accepts NULL. */
+void nllink_free(struct nllink *nl);
+
+/* Interface index by name: > 0, or -ENODEV. */
+int nllink_ifindex(struct nllink *nl, const char *name);
+
+/* Admin state and MTU (bytes). Return 0 or -errno. */
+int nllink_set_up(struct nllink *nl, unsigned ifindex, bool is_up, char *msg, size_t msg_len);
+int nllink_set_mtu(struct nllink *nl, unsigned ifindex, unsigned mtu, char *msg, size_t msg_len);
+
+/* Adds a permanent address addr/prefix_len (nodad, noprefixroute when
+ * prefix_len is 128) on ifindex, e.g. a tunnel address on a TUN; recorded.
+ * Returns 0 or -errno (-EEXIST, -ENODEV, -EPERM ...). */
+int nllink_add_addr(struct nllink *nl, unsigned ifindex, const struct in6_addr *addr,
+		    unsigned prefix_len, char *msg, size_t msg_len);
+int nllink_del_addr(struct nllink *nl, unsigned ifindex, const struct in6_addr *addr,
+		    unsigned prefix_len, char *msg, size_t msg_len);
+
+/* Adds a route dst/prefix_len into ifindex (main table, protocol
+ * NLLINK_PROTO_MT6D), e.g. the peer's /128 tunnel address into its TUN;
+ * recorded. Returns 0 or -errno. */
+int nllink_add_route(struct nllink *nl, unsigned ifindex, const struct in6_addr *dst,
+		     unsigned prefix_len, char *msg, size_t msg_len);
+int nllink_del_route(struct nllink *nl, unsigned ifindex, const struct in6_addr *dst,
+		     unsigned prefix_len, char *msg, size_t msg_len);
+
+/* Creates a macvlan child `name` (mode bridge) of parent, brings it up and
+ * records it; *ifindex_out gets its index. Returns 0 or -errno. */
+int nllink_add_macvlan(struct nllink *nl, unsigned parent, const char *name,
+		       unsigned *ifindex_out, char *msg, size_t msg_len);
+
+/* Deletes a link (e.g. a TUN or macvlan left by a previous run). */
+int nllink_del_link(struct nllink *nl, unsigned ifindex, char *msg, size_t msg_len);
+
+/* Writes up to max distinct global /64 prefixes of ifindex (from its
+ * addresses of global scope with prefix length <= 64, host bits zeroed)
+ * into prefixes_out. Returns how many there are (may exceed max) or -errno. */
+int nllink_get_prefixes(struct nllink *nl, unsigned ifindex,
+			struct in6_addr *prefixes_out, size_t max);
+
+/* Deletes what was recorded, newest first (routes and addresses before the
+ * links they live on). Objects already gone are not an error. Returns the
+ * number deleted or the first other -errno. */
+int nllink_cleanup(struct nllink *nl, char *msg, size_t msg_len);
+
+/* Objects recorded and not yet deleted. */
+size_t nllink_registry_count(const struct nllink *nl);
+
+#endif
