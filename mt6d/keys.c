@@ -158,7 +158,8 @@ int keys_load_private_file(const char *path, uint8_t priv_out[static MT6D_KEY_LE
 		       buf[len - 1] == '\t'))
 		len--;
 	buf[len] = '\0';
-	if (keys_from_base64(priv_out, buf) < 0) {
+	/* A NUL would end the string early and hide what follows it. */
+	if (memchr(buf, '\0', len) != NULL || keys_from_base64(priv_out, buf) < 0) {
 		rc = -EINVAL;
 		set_msg(msg, msg_len,
 			"not a private key (44 characters of base64 expected, as 'mt6d genkey' prints)");

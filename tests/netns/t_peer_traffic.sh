@@ -1,0 +1,67 @@
+#!/bin/bash
+# mt6d-peer end to end, Rot = 1 s (topology in peer-lib.sh):
+#  - a TCP stream through the tunnel lasting > 60 rotations ends without a
+#    reset, with the same SHA-256 at both ends;
+#  - ping through the tunnel across 100 rotations loses nothing;
+#  - a capture on the router shows only MT6D endpoints (recomputed in Python
+#    from the key), one address per host and slot, rotating addresses and
+#    ports, and neither the marker string nor the tunnel addresses;
+#  - after SIGTERM nothing of ours is left in either namespace.
+PEER_ROT=1s
+source "$(dirname "$0")/peer-lib.sh"
+MARKER="MT6D-MARKER-$$-do-not-leak"
+PING_PATTERN=4d5436444d41524b # "MT6DMARK"
+
+peer_lab_up
+peer_start A
+peer_start B
+rns=$("$lab" ns r)
+(exec ip netns exec "$rns" tcpdump -i br0 -s 0 -U -n -w "$work/cap.pcap" ip6 2>"$work/tcpdump.log") &
+EXTRA_PIDS=$!
+for _ in $(seq 50); do grep -q listening "$work/tcpdump.log" && break; sleep 0.1; done
+
+in_ns B /usr/bin/python3 "$top/tests/netns/peer_stream.py" recv "$TUN_B" 5001 >"$work/recv.out" 2>&1 &
+recv_pid=$!
+sleep 0.5
+in_ns A ping -6 -n -q -i 0.1 -c 1000 -W 2 -p $PING_PATTERN "$TUN_B" >"$work/ping.out" 2>&1 &
+ping_pid=$!
+in_ns A /usr/bin/python3 "$top/tests/netns/peer_stream.py" send "$TUN_B" 5001 65 30000 "$MARKER" \
+	>"$work/send.out" 2>&1
+send_rc=$?
+wait $recv_pid
+recv_rc=$?
+wait $ping_pid
+ping_rc=$?
+sleep 0.5
+kill -INT $EXTRA_PIDS
+wait $EXTRA_PIDS 2>/dev/null
+EXTRA_PIDS=
+
+echo "stream: sent $(cat "$work/send.out"), received $(cat "$work/recv.out")"
+grep -E "packets transmitted|rtt" "$work/ping.out"
+check "TCP stream ended without error"  test $send_rc -eq 0 -a $recv_rc -eq 0
+check "TCP stream: same SHA-256 at both ends" \
+	sh -c "test -s '$work/send.out' && cmp '$work/send.out' '$work/recv.out'"
+check "TCP stream: over 1.5 MB"         test "$(cut -d' ' -f1 "$work/send.out")" -gt 1500000
+check "ping: 1000 of 1000 answered"     grep -q "1000 packets transmitted, 1000 received" "$work/ping.out"
+rot_a=$(peer_stat A rotations)
+rot_b=$(peer_stat B rotations)
+echo "rotations: A $rot_a, B $rot_b"
+check "at least 100 rotations"          test "${rot_a:-0}" -ge 100 -a "${rot_b:-0}" -ge 100
+check "rotations within 20 ms of their boundary" \
+	test "$(peer_stat A rotation_late_max_us)" -lt 20000 -a "$(peer_stat B rotation_late_max_us)" -lt 20000
+for who in A B; do
+	check "$who: no authentication failures or replays" \
+		test "$(peer_stat $who drops_auth)" -eq 0 -a "$(peer_stat $who drops_replay)" -eq 0
+	check "$who: no address errors"        test "$(peer_stat $who addr_errors)" -eq 0
+done
+check "capture: only MT6D endpoints, no marker" \
+	/usr/bin/python3 "$top/tests/netns/peer_capture.py" "$work/cap.pcap" 1000 "$work/psk" \
+	"$SEED_A" "$SEED_B" "$TUN_A" "$TUN_B" "$MARKER"
+cat "$work/check.out"
+check "capture: no ping pattern"        sh -c "! grep -aq MT6DMARK '$work/cap.pcap'"
+check "A exits 0 on SIGTERM"            peer_stop A
+check "B exits 0 on SIGTERM"            peer_stop B
+check "A: nothing of ours left"         peer_nothing_left A
+check "B: nothing of ours left"         peer_nothing_left B
+peer_finish
