@@ -1,0 +1,1504 @@
+#include "mt6d/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sodium.h>
+
+#include "mt6d/config.h"
+#include "mt6d/derive.h"
+#include "mt6d/inner.h"
+#include "mt6d/intro.h"
+#include "mt6d/keys.h"
+#include "mt6d/log.h"
+#include "mt6d/msg.h"
+#include "mt6d/rotate.h"
+#include "mt6d/tunnel.h"
+#include "mt6d/wire.h"
+#include "netlink/nladdr.h"
+#include "netlink/nllink.h"
+#include "tun/tun.h"
+
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78 /* linux/in6.h; glibc's netinet/in.h lacks it */
+#endif
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define SERVER_NETLINK_TIMEOUT_MS 5000
+#define SERVER_INTRO_SLOTS 3             /* previous, current, next */
+#define SERVER_INTRO_BUF 2048
+#define SERVER_HOUSEKEEPING_S 1.0
+#define SERVER_CLOSE_DELAY_S 0.2         /* a teardown leaves through the TUN first */
+#define SERVER_KEEPALIVE_REPLY_MIN_S 0.5
+#define SERVER_EARLY_MS 20
+
+struct server;
+
+struct intro_sock {
+	ev_io io;
+	struct intro_gen *gen;
+	int fd;                          /* -1: not open */
+	uint64_t slot;
+	struct rotate_endpoint own;
+	struct intro_map map;            /* client intro IID of this slot -> client index */
+};
+
+/* The introduction under one K: its sockets and addresses for the slots
+ * around the current one. */
+struct intro_gen {
+	struct server *srv;
+	uint8_t key[INTRO_KEY_LEN];      /* K (secret) */
+	uint8_t slot_key[INTRO_SLOT_KEY_LEN];
+	uint64_t number;                 /* 1 for the first K of this run */
+	bool is_current;
+	struct intro_sock socks[SERVER_INTRO_SLOTS]; /* by slot % SERVER_INTRO_SLOTS */
+};
+
+struct server_session {
+	struct server *srv;
+	uint32_t id;                     /* the client's */
+	char name[CONFIG_NAME_LEN];
+	struct tunnel *tunnel;
+	unsigned ifindex;                /* its TUN */
+	struct msg_session_keys keys;    /* secret */
+	struct in6_addr server_tunnel, client_tunnel, server_seed, client_seed;
+	uint32_t rotation_ms;
+	ev_tstamp started_at, last_rx_at, last_keepalive_reply_at;
+	uint64_t last_rx_packets;
+	ev_timer close_timer;
+	bool is_closing;
+	struct server_session *prev, *next; /* every session, closing ones included */
+};
+
+struct server_client {
+	struct config_client cfg;
+	uint8_t s[MT6D_KEY_LEN];          /* X25519 shared secret with the server (secret) */
+	struct server_session *session;
+	struct wire_tx intro_tx;          /* replies into its introduction tunnel */
+	uint8_t intro_tx_key[WIRE_KEY_LEN]; /* direction key intro_tx was started with */
+	bool has_intro_tx;
+	double tokens;                    /* request bucket */
+	ev_tstamp tokens_at;
+	uint64_t requests_ok;
+};
+
+struct server {
+	struct ev_loop *loop;
+	char config_path[CONFIG_PATH_LEN];
+	struct config cfg;
+	struct server_options opt;
+	uint8_t priv[MT6D_KEY_LEN], pub[MT6D_KEY_LEN];
+	struct nladdr *nladdr;
+	struct nllink *nllink;
+	ev_io nladdr_io;
+	unsigned link_ifindex, link_mtu;
+	struct in6_addr seed;            /* SeedIPv6_S */
+	struct in6_addr tunnel_prefix;
+	unsigned tunnel_prefix_len;
+	struct tun *intro_tun;
+	/* Registered clients, sorted by id; their C_IIDs under the current and
+	 * the previous K, and whether each may be served. */
+	struct server_client *clients;
+	uint8_t (*c_iids)[INTRO_IID_LEN];
+	uint8_t (*c_iids_old)[INTRO_IID_LEN];
+	bool *is_active;
+	size_t n_clients;
+	struct intro_gen *gen, *old_gen;
+	uint64_t gen_number;
+	ev_tstamp k_changed_at;
+	ev_periodic intro_tick;          /* slot boundaries */
+	ev_periodic rekey_tick;          /* config period boundaries */
+	ev_timer old_gen_timer;
+	ev_timer housekeeping;
+	ev_timer stop_timer;
+	int raw_fd;
+	ev_io raw_io;
+	struct msg_replay *replay;
+	struct wire_rx scratch_rx;       /* per datagram (secret) */
+	unsigned n_sessions;
+	struct server_session *sessions; /* list of every session */
+	struct server_stats stats;
+	int audit_fd;
+};
+
+static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!msg || !msg_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, msg_len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *addr_str(const struct in6_addr *a, char *buf)
+{
+	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+}
+
+static int64_t now_ms(void)
+{
+	return llround(ev_time() * 1000.0);
+}
+
+/* The audit trail: one line per event, appended, never rewritten. */
+static void audit(struct server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void audit(struct server *srv, const char *fmt, ...)
+{
+	char line[512], stamp[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_info("%s", line);
+	if (srv->audit_fd < 0)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	n = dprintf(srv->audit_fd, "%s %s\n", stamp, line);
+	(void)n;
+}
+
+/* ---------- registered clients ---------- */
+
+static int client_cmp(const void *a, const void *b)
+{
+	const struct server_client *x = a, *y = b;
+
+	return x->cfg.id < y->cfg.id ? -1 : x->cfg.id > y->cfg.id;
+}
+
+static struct server_client *client_by_id(struct server *srv, uint32_t id)
+{
+	size_t lo = 0, hi = srv->n_clients;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (srv->clients[mid].cfg.id == id)
+			return &srv->clients[mid];
+		if (srv->clients[mid].cfg.id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool is_expired(const struct config_client *c, int64_t now_s)
+{
+	return c->expires_s != 0 && now_s >= c->expires_s;
+}
+
+static void clients_free(struct server_client *clients, size_t n)
+{
+	size_t i;
+
+	if (!clients)
+		return;
+	for (i = 0; i < n; i++)
+		if (clients[i].has_intro_tx)
+			wire_tx_fini(&clients[i].intro_tx);
+	sodium_memzero(clients, n * sizeof(*clients));
+	free(clients);
+}
+
+/* The client table of a config: shared secrets, sorted by id. */
+static int clients_build(const struct config *cfg, const uint8_t priv[static MT6D_KEY_LEN],
+			 struct server_client **out, char *msg, size_t msg_len)
+{
+	struct server_client *c;
+	size_t i;
+
+	c = calloc(cfg->clients_len ? cfg->clients_len : 1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	for (i = 0; i < cfg->clients_len; i++) {
+		c[i].cfg = cfg->clients[i];
+		if (keys_shared_secret(c[i].s, priv, cfg->clients[i].public_key) < 0) {
+			set_msg(msg, msg_len, "%s:%u: PublicKey of '%s' is a weak (low-order) key",
+				cfg->source, cfg->clients[i].line, cfg->clients[i].name);
+			clients_free(c, cfg->clients_len);
+			return -EINVAL;
+		}
+		c[i].tokens = SERVER_REQUEST_BURST;
+	}
+	qsort(c, cfg->clients_len, sizeof(*c), client_cmp);
+	*out = c;
+	return 0;
+}
+
+/* C_IID of every client under the current K (and the previous one), and who
+ * is active now. */
+static void clients_derive(struct server *srv, const uint8_t *old_key)
+{
+	int64_t now_s = (int64_t)ev_time();
+	size_t i;
+
+	for (i = 0; i < srv->n_clients; i++) {
+		struct server_client *c = &srv->clients[i];
+
+		derive_client_iid(srv->c_iids[i], c->s, srv->gen->key, INTRO_KEY_LEN);
+		if (old_key)
+			derive_client_iid(srv->c_iids_old[i], c->s, old_key, INTRO_KEY_LEN);
+		srv->is_active[i] = !is_expired(&c->cfg, now_s);
+	}
+}
+
+/* ---------- sessions ---------- */
+
+static void session_free_now(struct server_session *ss)
+{
+	struct server *srv = ss->srv;
+	struct server_client *c = client_by_id(srv, ss->id);
+
+	if (c && c->session == ss)
+		c->session = NULL;
+	ev_timer_stop(srv->loop, &ss->close_timer);
+	if (ss->prev)
+		ss->prev->next = ss->next;
+	else
+		srv->sessions = ss->next;
+	if (ss->next)
+		ss->next->prev = ss->prev;
+	tunnel_free(ss->tunnel, SERVER_NETLINK_TIMEOUT_MS);
+	msg_session_keys_wipe(&ss->keys);
+	srv->n_sessions--;
+	srv->stats.sessions_ended++;
+	sodium_memzero(ss, sizeof(*ss));
+	free(ss);
+}
+
+static void close_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	session_free_now(container_of(w, struct server_session, close_timer));
+}
+
+static const char *reason_name(uint8_t reason)
+{
+	switch (reason) {
+	case MSG_TEARDOWN_SHUTDOWN:
+		return "shutdown";
+	case MSG_TEARDOWN_REVOKED:
+		return "revoked";
+	case MSG_TEARDOWN_IDLE:
+		return "idle timeout";
+	case MSG_TEARDOWN_REPLACED:
+		return "replaced by a new session";
+	case MSG_TEARDOWN_ROAMING:
+		return "roaming";
+	default:
+		return "unspecified";
+	}
+}
+
+/* Ends a session: a teardown message to the client (unless it asked), then
+ * the tunnel is freed once the message has left through it. The client's
+ * slot is free at once for a new session. */
+static void session_end(struct server_session *ss, uint8_t reason, bool send_teardown)
+{
+	struct server *srv = ss->srv;
+	struct server_client *c = client_by_id(srv, ss->id);
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->is_closing)
+		return;
+	ss->is_closing = true;
+	if (c && c->session == ss)
+		c->session = NULL;
+	audit(srv, "session end: client '%s' (id %u) on %s, tunnel %s: %s", ss->name, ss->id,
+	      tunnel_tun_name(ss->tunnel), addr_str(&ss->client_tunnel, a), reason_name(reason));
+	if (send_teardown) {
+		uint8_t td[MSG_TEARDOWN_LEN];
+		int rc = msg_teardown_seal(&ss->keys, reason, td, sizeof(td));
+
+		if (rc > 0)
+			rc = inner_send(srv->raw_fd, &ss->server_tunnel, &ss->client_tunnel, td,
+					(size_t)rc);
+		if (rc < 0)
+			log_err(rc, "sending a teardown to '%s'", ss->name);
+		ev_timer_init(&ss->close_timer, close_cb, SERVER_CLOSE_DELAY_S, 0);
+		ev_timer_start(srv->loop, &ss->close_timer);
+		return;
+	}
+	session_free_now(ss);
+}
+
+/* A valid request: replaces any session of this client, seals the response
+ * (which draws K_s), makes the session tunnel. Writes the response to
+ * resp_out; on failure nothing is sent. */
+static int session_start(struct server *srv, struct server_client *c, const struct msg_request *req,
+			 struct msg_handshake *hs, uint8_t resp_out[static MSG_RESPONSE_LEN])
+{
+	struct server_session *ss;
+	struct msg_response resp;
+	struct tunnel_config tc;
+	uint8_t iid[INTRO_IID_LEN];
+	char msg[256] = "", a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	int rc;
+
+	if (c->session)
+		audit(srv, "session of '%s' replaced by a new request", c->cfg.name);
+	/* An old session (closing ones too) holds the tunnel addresses and the
+	 * route the new one needs. */
+	for (ss = srv->sessions; ss;) {
+		struct server_session *next = ss->next;
+
+		if (ss->id == c->cfg.id)
+			session_free_now(ss);
+		ss = next;
+	}
+	if (srv->n_sessions >= SERVER_MAX_SESSIONS) {
+		log_warnx("request of '%s' refused: %u sessions already (SERVER_MAX_SESSIONS)",
+			  c->cfg.name, srv->n_sessions);
+		return -ENOSPC;
+	}
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return -ENOMEM;
+	ss->srv = srv;
+	ss->id = c->cfg.id;
+	snprintf(ss->name, sizeof(ss->name), "%s", c->cfg.name);
+	ss->rotation_ms = srv->cfg.rotation_ms;
+	intro_tunnel_addrs(&srv->tunnel_prefix, c->cfg.id, &ss->server_tunnel, &ss->client_tunnel);
+	ss->server_seed = srv->seed;
+	intro_random_iid(iid);
+	memcpy(ss->server_seed.s6_addr + 8, iid, INTRO_IID_LEN);
+	memcpy(ss->client_seed.s6_addr, req->seed_addr, 16);
+
+	memset(&resp, 0, sizeof(resp));
+	resp.rotation_ms = ss->rotation_ms;
+	memcpy(resp.server_seed_addr, ss->server_seed.s6_addr, 16);
+	memcpy(resp.server_tunnel_addr, ss->server_tunnel.s6_addr, 16);
+	memcpy(resp.client_tunnel_addr, ss->client_tunnel.s6_addr, 16);
+	rc = msg_response_seal(hs, &resp, resp_out, MSG_RESPONSE_LEN, &ss->keys);
+	if (rc < 0)
+		goto fail;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.tun_name = CONFIG_DEFAULT_TUNNEL_NAME;
+	tc.link_ifindex = srv->link_ifindex;
+	tc.link_mtu = srv->link_mtu;
+	tc.own_seed = ss->server_seed;
+	tc.peer_seed = ss->client_seed;
+	tc.tunnel_addr = ss->server_tunnel;
+	tc.tunnel_prefix_len = 128;
+	tc.peer_tunnel_addr = ss->client_tunnel;
+	memcpy(tc.slot_key, ss->keys.session, TUNNEL_KEY_LEN);
+	memcpy(tc.tx_key, ss->keys.tx, WIRE_KEY_LEN);
+	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
+	tc.rotation_ms = ss->rotation_ms;
+	tc.reach = 1;
+	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
+	sodium_memzero(&tc, sizeof(tc));
+	if (rc < 0) {
+		log_err(rc, "session of '%s': %s", c->cfg.name, msg);
+		goto fail;
+	}
+	ss->ifindex = if_nametoindex(tunnel_tun_name(ss->tunnel));
+	ss->started_at = ss->last_rx_at = ev_now(srv->loop);
+	ev_init(&ss->close_timer, close_cb);
+	c->session = ss;
+	ss->next = srv->sessions;
+	if (ss->next)
+		ss->next->prev = ss;
+	srv->sessions = ss;
+	srv->n_sessions++;
+	srv->stats.sessions_started++;
+	audit(srv, "session start: client '%s' (id %u) from %s on %s, tunnel %s <-> %s",
+	      c->cfg.name, c->cfg.id, addr_str(&ss->client_seed, a), tunnel_tun_name(ss->tunnel),
+	      addr_str(&ss->server_tunnel, b), addr_str(&ss->client_tunnel, msg));
+	return 0;
+fail:
+	msg_session_keys_wipe(&ss->keys);
+	sodium_memzero(ss, sizeof(*ss));
+	free(ss);
+	sodium_memzero(resp_out, MSG_RESPONSE_LEN);
+	return rc;
+}
+
+/* ---------- the introduction tunnel ---------- */
+
+static bool take_token(struct server *srv, struct server_client *c)
+{
+	ev_tstamp now = ev_now(srv->loop);
+
+	c->tokens += (now - c->tokens_at) * SERVER_REQUEST_RATE_PER_S;
+	if (c->tokens > SERVER_REQUEST_BURST)
+		c->tokens = SERVER_REQUEST_BURST;
+	c->tokens_at = now;
+	if (c->tokens < 1)
+		return false;
+	c->tokens -= 1;
+	return true;
+}
+
+static void count_check_error(struct server *srv, int rc)
+{
+	switch (rc) {
+	case INTRO_ERR_CLIENT_ID:
+		srv->stats.drops_client_id++;
+		break;
+	case MSG_ERR_AUTH:
+		srv->stats.drops_auth++;
+		break;
+	case MSG_ERR_STALE:
+		srv->stats.drops_stale++;
+		break;
+	case MSG_ERR_REPLAY:
+		srv->stats.drops_replay++;
+		break;
+	case INTRO_ERR_CIID:
+		srv->stats.drops_ciid++;
+		break;
+	default:
+		srv->stats.drops_msg++;
+		break;
+	}
+}
+
+/* Sends the response inside client c's introduction tunnel, from the socket
+ * of the slot the request came in, to where it came from. */
+static void intro_reply(struct server *srv, struct server_client *c, struct intro_sock *s,
+			const struct sockaddr_in6 *to, const struct in6_addr *client_seed,
+			const uint8_t *tx_key, const uint8_t resp[static MSG_RESPONSE_LEN])
+{
+	uint8_t buf[WIRE_HEADER_LEN + INTRO_IPV6_HEADER_LEN + MSG_RESPONSE_LEN + WIRE_TAG_LEN];
+	int len;
+
+	if (!c->has_intro_tx || sodium_memcmp(c->intro_tx_key, tx_key, WIRE_KEY_LEN) != 0) {
+		if (c->has_intro_tx)
+			wire_tx_fini(&c->intro_tx);
+		wire_tx_init(&c->intro_tx, tx_key);
+		memcpy(c->intro_tx_key, tx_key, WIRE_KEY_LEN);
+		c->has_intro_tx = true;
+	}
+	len = intro_inner_build(buf + WIRE_HEADER_LEN, sizeof(buf) - WIRE_HEADER_LEN, &srv->seed,
+				client_seed, resp, MSG_RESPONSE_LEN);
+	if (len > 0)
+		len = wire_seal(&c->intro_tx, s->slot, buf, (size_t)len, sizeof(buf));
+	if (len > 0 && sendto(s->fd, buf, (size_t)len, MSG_DONTWAIT, (const struct sockaddr *)to,
+			      sizeof(*to)) < 0)
+		log_err(-errno, "sending the response to '%s'", c->cfg.name);
+	sodium_memzero(buf, sizeof(buf));
+}
+
+/* One datagram on an introduction socket. Anything invalid is counted and
+ * gets no answer at all (a reply would tell a scanner a server is here). */
+static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *buf, size_t len,
+			   const struct sockaddr_in6 *from)
+{
+	struct intro_gen *g = s->gen;
+	struct server_client *c;
+	struct in6_addr client_seed, inner_src, inner_dst;
+	struct msg_request req;
+	struct msg_handshake hs;
+	uint8_t tx[WIRE_KEY_LEN], rx[WIRE_KEY_LEN], resp[MSG_RESPONSE_LEN];
+	const uint8_t *payload, *c_iid;
+	size_t payload_len;
+	int64_t idx;
+	int n, rc;
+
+	srv->stats.intro_rx++;
+	idx = intro_map_get(&s->map, from->sin6_addr.s6_addr + 8);
+	if (idx < 0 || (size_t)idx >= srv->n_clients || !srv->is_active[idx]) {
+		srv->stats.drops_unknown_iid++;
+		return;
+	}
+	c = &srv->clients[idx];
+	c_iid = g->is_current ? srv->c_iids[idx] : srv->c_iids_old[idx];
+	memcpy(client_seed.s6_addr, from->sin6_addr.s6_addr, 8);
+	memcpy(client_seed.s6_addr + 8, c_iid, INTRO_IID_LEN);
+	if (wire_derive_direction_keys(c->s, srv->seed.s6_addr, client_seed.s6_addr, tx, rx) < 0) {
+		srv->stats.drops_wire++;
+		return;
+	}
+	wire_rx_init(&srv->scratch_rx, rx);
+	n = wire_open(&srv->scratch_rx, s->slot, buf, len);
+	wire_rx_fini(&srv->scratch_rx);
+	if (n < 0) {
+		srv->stats.drops_wire++;
+		goto out;
+	}
+	if (intro_inner_parse(buf + WIRE_HEADER_LEN, (size_t)n, &inner_src, &inner_dst, &payload,
+			      &payload_len) < 0 ||
+	    memcmp(&inner_dst, &srv->seed, 16) != 0) {
+		srv->stats.drops_inner++;
+		goto out;
+	}
+	if (!take_token(srv, c)) {
+		srv->stats.drops_rate++;
+		goto out;
+	}
+	rc = intro_check_request(srv->replay, srv->priv, srv->pub, c->cfg.id, c->cfg.public_key,
+				 c_iid, &inner_src, (uint64_t)now_ms(), payload, payload_len, &req,
+				 &hs);
+	if (rc < 0) {
+		count_check_error(srv, rc);
+		if (rc != INTRO_ERR_CLIENT_ID && rc != MSG_ERR_LENGTH && rc != MSG_ERR_VERSION &&
+		    rc != MSG_ERR_TYPE)
+			audit(srv, "request rejected: client '%s' (id %u): %s", c->cfg.name,
+			      c->cfg.id, strerror(-rc));
+		goto out;
+	}
+	c->requests_ok++;
+	rc = session_start(srv, c, &req, &hs, resp);
+	msg_handshake_wipe(&hs);
+	if (rc < 0) {
+		srv->stats.session_errors++;
+		goto out;
+	}
+	intro_reply(srv, c, s, from, &client_seed, tx, resp);
+out:
+	sodium_memzero(tx, sizeof(tx));
+	sodium_memzero(rx, sizeof(rx));
+	sodium_memzero(resp, sizeof(resp));
+}
+
+static void intro_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct intro_sock *s = container_of(w, struct intro_sock, io);
+	struct server *srv = s->gen->srv;
+	uint8_t buf[SERVER_INTRO_BUF];
+	unsigned i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < 64; i++) {
+		struct sockaddr_in6 from;
+		socklen_t from_len = sizeof(from);
+		ssize_t n = recvfrom(s->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+				     (struct sockaddr *)&from, &from_len);
+
+		if (n < 0)
+			break;
+		if ((size_t)n > sizeof(buf) || from.sin6_family != AF_INET6) {
+			srv->stats.intro_rx++;
+			srv->stats.drops_wire++;
+			continue;
+		}
+		/* Every path of intro_datagram may return early: s may not
+		 * change under it (no session set-up closes intro sockets). */
+		intro_datagram(srv, s, buf, (size_t)n, &from);
+	}
+	sodium_memzero(buf, sizeof(buf));
+}
+
+static void intro_sock_close(struct server *srv, struct intro_sock *s, bool del_addr)
+{
+	if (s->fd < 0)
+		return;
+	ev_io_stop(srv->loop, &s->io);
+	close(s->fd);
+	s->fd = -1;
+	if (del_addr && nladdr_is_bound(srv->nladdr, srv->link_ifindex, &s->own.addr))
+		nladdr_batch_del(srv->nladdr, srv->link_ifindex, &s->own.addr, srv);
+}
+
+static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro_sock *s,
+			   uint64_t slot)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+	uint32_t valid_s = (uint32_t)((3ull * srv->cfg.rotation_ms + 999) / 1000 + 2);
+	int one = 1, fd, rc;
+
+	s->slot = slot;
+	s->gen = g;
+	rotate_endpoint_for(&srv->seed, g->slot_key, slot, &s->own);
+	intro_map_build(&s->map, (const uint8_t(*)[INTRO_IID_LEN])(g->is_current ? srv->c_iids :
+								    srv->c_iids_old),
+			srv->is_active, srv->n_clients, g->slot_key, slot);
+	rc = nladdr_batch_add(srv->nladdr, srv->link_ifindex, &s->own.addr, valid_s, srv);
+	if (rc < 0)
+		srv->stats.addr_errors++;
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	sa.sin6_addr = s->own.addr;
+	sa.sin6_port = htons(s->own.port);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	s->fd = fd;
+	ev_io_init(&s->io, intro_sock_cb, fd, EV_READ);
+	ev_io_start(srv->loop, &s->io);
+	return 0;
+}
+
+/* Binds the window cur-1..cur+1 of generation g: closes what left it, opens
+ * what entered it. */
+static void intro_gen_move(struct server *srv, struct intro_gen *g, uint64_t cur)
+{
+	uint64_t slot;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < SERVER_INTRO_SLOTS; i++) {
+		struct intro_sock *s = &g->socks[i];
+
+		if (s->fd >= 0 && (s->slot + 1 < cur || s->slot > cur + 1))
+			intro_sock_close(srv, s, true);
+	}
+	for (slot = cur ? cur - 1 : 0; slot <= cur + 1; slot++) {
+		struct intro_sock *s = &g->socks[slot % SERVER_INTRO_SLOTS];
+
+		if (s->fd >= 0 && s->slot == slot)
+			continue;
+		intro_sock_close(srv, s, true);
+		rc = intro_sock_open(srv, g, s, slot);
+		if (rc < 0) {
+			srv->stats.addr_errors++;
+			log_err(rc, "binding an introduction socket (slot %" PRIu64 ")", slot);
+		}
+	}
+	rc = nladdr_batch_send(srv->nladdr);
+	if (rc < 0)
+		log_err(rc, "sending introduction address changes to the kernel");
+}
+
+static void intro_gen_free(struct server *srv, struct intro_gen *g)
+{
+	size_t i;
+
+	if (!g)
+		return;
+	for (i = 0; i < SERVER_INTRO_SLOTS; i++) {
+		intro_sock_close(srv, &g->socks[i], true);
+		intro_map_fini(&g->socks[i].map);
+	}
+	nladdr_batch_send(srv->nladdr);
+	sodium_memzero(g, sizeof(*g));
+	free(g);
+}
+
+static int intro_gen_new(struct server *srv, struct intro_gen **out)
+{
+	struct intro_gen *g = calloc(1, sizeof(*g));
+	size_t i;
+	int rc;
+
+	if (!g)
+		return -ENOMEM;
+	g->srv = srv;
+	for (i = 0; i < SERVER_INTRO_SLOTS; i++) {
+		g->socks[i].fd = -1;
+		rc = intro_map_init(&g->socks[i].map, srv->n_clients);
+		if (rc < 0) {
+			intro_gen_free(srv, g);
+			return rc;
+		}
+	}
+	randombytes_buf(g->key, sizeof(g->key));
+	intro_slot_key(g->slot_key, g->key);
+	g->number = ++srv->gen_number;
+	g->is_current = true;
+	*out = g;
+	return 0;
+}
+
+static uint64_t current_slot(const struct server *srv)
+{
+	int64_t t = now_ms();
+	uint64_t slot = rotate_slot_at(srv->cfg.rotation_ms, t);
+
+	/* A periodic that fires a hair before the boundary. */
+	if (rotate_slot_start_ms(srv->cfg.rotation_ms, slot + 1) - t <= SERVER_EARLY_MS)
+		slot++;
+	return slot;
+}
+
+static void intro_tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct server *srv = container_of(w, struct server, intro_tick);
+	uint64_t slot = current_slot(srv);
+
+	(void)loop;
+	(void)revents;
+	intro_gen_move(srv, srv->gen, slot);
+	if (srv->old_gen)
+		intro_gen_move(srv, srv->old_gen, slot);
+}
+
+/* Testing only: the introduction config for mt6d-client -T, replaced
+ * atomically. */
+static void write_intro_file(struct server *srv)
+{
+	char tmp[PATH_MAX], hex[2 * INTRO_KEY_LEN + 1], a[INET6_ADDRSTRLEN];
+	FILE *f;
+	int fd;
+
+	if (!srv->opt.intro_file)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", srv->opt.intro_file);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		log_err(-errno, "writing '%s'", tmp);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	sodium_bin2hex(hex, sizeof(hex), srv->gen->key, INTRO_KEY_LEN);
+	fprintf(f, "seed=%s\nkey=%s\nrotation_ms=%u\nperiod_s=%u\n", addr_str(&srv->seed, a), hex,
+		srv->cfg.rotation_ms, srv->cfg.config_period_s);
+	sodium_memzero(hex, sizeof(hex));
+	if (fclose(f) != 0 || rename(tmp, srv->opt.intro_file) != 0)
+		log_err(-errno, "writing '%s'", srv->opt.intro_file);
+}
+
+static void old_gen_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = container_of(w, struct server, old_gen_timer);
+
+	(void)loop;
+	(void)revents;
+	intro_gen_free(srv, srv->old_gen);
+	srv->old_gen = NULL;
+}
+
+void server_rekey(struct server *srv, bool is_revocation, const char *why)
+{
+	struct intro_gen *g;
+	uint8_t old_key[INTRO_KEY_LEN];
+	double grace;
+	int rc;
+
+	rc = intro_gen_new(srv, &g);
+	if (rc < 0) {
+		log_err(rc, "drawing a new introduction key");
+		return;
+	}
+	ev_timer_stop(srv->loop, &srv->old_gen_timer);
+	intro_gen_free(srv, srv->old_gen);
+	srv->old_gen = NULL;
+	memcpy(old_key, srv->gen->key, sizeof(old_key));
+	if (is_revocation) {
+		intro_gen_free(srv, srv->gen);
+	} else {
+		srv->old_gen = srv->gen;
+		srv->old_gen->is_current = false;
+	}
+	srv->gen = g;
+	clients_derive(srv, old_key);
+	sodium_memzero(old_key, sizeof(old_key));
+	/* The old generation's maps hold indexes of the old table: rebuild. */
+	if (srv->old_gen) {
+		size_t i;
+
+		for (i = 0; i < SERVER_INTRO_SLOTS; i++) {
+			struct intro_sock *s = &srv->old_gen->socks[i];
+
+			if (s->fd >= 0)
+				intro_map_build(&s->map,
+						(const uint8_t(*)[INTRO_IID_LEN])srv->c_iids_old,
+						srv->is_active, srv->n_clients,
+						srv->old_gen->slot_key, s->slot);
+		}
+		grace = srv->cfg.config_period_s < SERVER_OLD_K_GRACE_MAX_S
+				? srv->cfg.config_period_s
+				: SERVER_OLD_K_GRACE_MAX_S;
+		ev_timer_set(&srv->old_gen_timer, grace, 0);
+		ev_timer_start(srv->loop, &srv->old_gen_timer);
+	}
+	intro_gen_move(srv, srv->gen, current_slot(srv));
+	srv->k_changed_at = ev_now(srv->loop);
+	srv->stats.rekeys++;
+	write_intro_file(srv);
+	audit(srv, "new introduction key (generation %" PRIu64 "): %s", g->number, why);
+}
+
+/* After a change of the client table under the same K. */
+static void intro_rebuild(struct server *srv)
+{
+	struct intro_gen *gens[2] = { srv->gen, srv->old_gen };
+	size_t i, j;
+
+	clients_derive(srv, srv->old_gen ? srv->old_gen->key : NULL);
+	for (j = 0; j < 2; j++) {
+		if (!gens[j])
+			continue;
+		for (i = 0; i < SERVER_INTRO_SLOTS; i++) {
+			struct intro_sock *s = &gens[j]->socks[i];
+
+			intro_map_fini(&s->map);
+			if (intro_map_init(&s->map, srv->n_clients) < 0)
+				continue;
+			if (s->fd >= 0)
+				intro_map_build(&s->map,
+						(const uint8_t(*)[INTRO_IID_LEN])(gens[j]->is_current
+										   ? srv->c_iids
+										   : srv->c_iids_old),
+						srv->is_active, srv->n_clients, gens[j]->slot_key,
+						s->slot);
+		}
+	}
+}
+
+static void rekey_tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct server *srv = container_of(w, struct server, rekey_tick);
+
+	(void)loop;
+	(void)revents;
+	/* The first firing may come at once after start: K is brand new. */
+	if (ev_now(srv->loop) - srv->k_changed_at < 1.0)
+		return;
+	server_rekey(srv, false, "config period");
+}
+
+/* ---------- session messages in the session tunnels ---------- */
+
+static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *srv = container_of(w, struct server, raw_io);
+	uint8_t buf[512];
+	unsigned i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < 64; i++) {
+		struct in6_addr src, dst;
+		struct server_client *c;
+		struct server_session *ss;
+		unsigned ifindex;
+		int64_t id;
+		ssize_t n = inner_recv(srv->raw_fd, buf, sizeof(buf), &src, &dst, &ifindex);
+
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			continue;
+		id = intro_tunnel_addr_id(&srv->tunnel_prefix, srv->tunnel_prefix_len, &dst);
+		c = id >= 0 ? client_by_id(srv, (uint32_t)id) : NULL;
+		ss = c ? c->session : NULL;
+		/* Only what came out of that client's own session interface. */
+		if (!ss || ss->is_closing || ifindex != ss->ifindex ||
+		    memcmp(&src, &ss->client_tunnel, 16) != 0)
+			continue;
+		if (n == 0) {
+			ev_tstamp now = ev_now(srv->loop);
+
+			if (now - ss->last_keepalive_reply_at >= SERVER_KEEPALIVE_REPLY_MIN_S) {
+				ss->last_keepalive_reply_at = now;
+				inner_send(srv->raw_fd, &ss->server_tunnel, &ss->client_tunnel, NULL, 0);
+			}
+			continue;
+		}
+		if (msg_type(buf, (size_t)n) == MSG_TYPE_TEARDOWN) {
+			uint8_t reason;
+
+			if (msg_teardown_open(&ss->keys, buf, (size_t)n, &reason) == 0) {
+				log_info("client '%s' ended its session: %s", ss->name,
+					 reason_name(reason));
+				session_end(ss, reason, false);
+			}
+		}
+	}
+}
+
+static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct server *srv = container_of(w, struct server, housekeeping);
+	ev_tstamp now = ev_now(loop);
+	int64_t now_s = (int64_t)ev_time();
+	double idle_s = srv->opt.idle_timeout_ms / 1000.0;
+	bool has_expired = false;
+	size_t i;
+
+	(void)revents;
+	for (i = 0; i < srv->n_clients; i++) {
+		struct server_client *c = &srv->clients[i];
+		struct server_session *ss = c->session;
+
+		if (srv->is_active[i] && is_expired(&c->cfg, now_s)) {
+			srv->is_active[i] = false;
+			has_expired = true;
+			audit(srv, "client '%s' (id %u) expired: treated as revoked", c->cfg.name,
+			      c->cfg.id);
+			if (ss)
+				session_end(ss, MSG_TEARDOWN_REVOKED, true);
+			continue;
+		}
+		if (ss && !ss->is_closing) {
+			struct tunnel_stats st;
+
+			tunnel_get_stats(ss->tunnel, &st);
+			if (st.rx_packets != ss->last_rx_packets) {
+				ss->last_rx_packets = st.rx_packets;
+				ss->last_rx_at = now;
+			} else if (now - ss->last_rx_at > idle_s) {
+				session_end(ss, MSG_TEARDOWN_IDLE, true);
+			}
+		}
+	}
+	if (has_expired)
+		server_rekey(srv, true, "client expired");
+}
+
+/* ---------- netlink ---------- */
+
+static void on_addr_result(const struct nladdr_result *res, void *arg)
+{
+	struct server *srv = arg;
+
+	if (res->cookie == srv) {
+		if (res->err && !(res->op == NLADDR_DEL && (res->err == -EADDRNOTAVAIL ||
+							   res->err == -ENOENT)))
+			srv->stats.addr_errors++;
+		return;
+	}
+	if (res->cookie)
+		tunnel_handle_addr_result(res->cookie, res);
+}
+
+static void nladdr_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *srv = container_of(w, struct server, nladdr_io);
+	int rc;
+
+	(void)loop;
+	(void)revents;
+	rc = nladdr_process_acks(srv->nladdr);
+	if (rc < 0 && rc != -EAGAIN)
+		log_err(rc, "reading netlink acknowledgements");
+}
+
+/* ---------- start, stop ---------- */
+
+static int open_audit(struct server *srv)
+{
+	char path[PATH_MAX];
+
+	if (mkdir(srv->cfg.state_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/audit.log", srv->cfg.state_dir);
+	srv->audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	return srv->audit_fd < 0 ? -errno : 0;
+}
+
+static int server_setup_link(struct server *srv, char *msg, size_t msg_len)
+{
+	struct in6_addr prefixes[4];
+	uint8_t iid[INTRO_IID_LEN];
+	int rc;
+
+	rc = nllink_ifindex(srv->nllink, srv->cfg.interface);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "%s: Interface '%s': %s", srv->cfg.source, srv->cfg.interface,
+			strerror(-rc));
+		return rc;
+	}
+	srv->link_ifindex = (unsigned)rc;
+	rc = inner_link_mtu(srv->cfg.interface, &srv->link_mtu);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "reading the MTU of '%s': %s", srv->cfg.interface,
+			strerror(-rc));
+		return rc;
+	}
+	rc = nllink_get_prefixes(srv->nllink, srv->link_ifindex, prefixes, 4);
+	if (rc <= 0) {
+		set_msg(msg, msg_len, "no global /64 prefix on '%s' (%s)", srv->cfg.interface,
+			rc < 0 ? strerror(-rc) : "none");
+		return rc < 0 ? rc : -EADDRNOTAVAIL;
+	}
+	if (rc > 1)
+		log_warnx("'%s' has %d global /64 prefixes: using the first", srv->cfg.interface, rc);
+	srv->seed = prefixes[0];
+	intro_random_iid(iid);
+	memcpy(srv->seed.s6_addr + 8, iid, INTRO_IID_LEN);
+	return 0;
+}
+
+static int server_setup_intro_tun(struct server *srv, char *msg, size_t msg_len)
+{
+	struct tun_config tc = {
+		.name = srv->cfg.tunnel_name, .queues = 1, .mtu = 1280, .is_up = true,
+	};
+	char why[NLADDR_MSG_LEN] = "", a[INET6_ADDRSTRLEN];
+	int rc;
+
+	rc = tun_new(&tc, &srv->intro_tun);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "creating the introduction interface '%s': %s",
+			srv->cfg.tunnel_name, strerror(-rc));
+		return rc;
+	}
+	rc = nllink_add_addr(srv->nllink, tun_ifindex(srv->intro_tun), &srv->seed, 128, why,
+			     sizeof(why));
+	if (rc < 0)
+		set_msg(msg, msg_len, "adding %s to %s: %s%s%s", addr_str(&srv->seed, a),
+			tun_name(srv->intro_tun), strerror(-rc), why[0] ? " (kernel: " : "",
+			why[0] ? ")" : "");
+	return rc;
+}
+
+/* Loads the config and the key into srv->cfg and the client tables. */
+static int server_load(struct server *srv, char *msg, size_t msg_len)
+{
+	int rc;
+
+	rc = config_load(CONFIG_SERVER, srv->config_path, &srv->cfg, msg, msg_len);
+	if (rc < 0)
+		return rc;
+	rc = config_load_private_key(&srv->cfg, srv->priv, msg, msg_len);
+	if (rc < 0)
+		return rc;
+	keys_public_from_private(srv->pub, srv->priv);
+	return 0;
+}
+
+static int tables_alloc(size_t n, uint8_t (**c_iids)[INTRO_IID_LEN],
+			uint8_t (**c_iids_old)[INTRO_IID_LEN], bool **is_active)
+{
+	*c_iids = calloc(n ? n : 1, INTRO_IID_LEN);
+	*c_iids_old = calloc(n ? n : 1, INTRO_IID_LEN);
+	*is_active = calloc(n ? n : 1, sizeof(bool));
+	if (!*c_iids || !*c_iids_old || !*is_active) {
+		free(*c_iids);
+		free(*c_iids_old);
+		free(*is_active);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int server_new(struct ev_loop *loop, const char *config_path, const struct server_options *opt,
+	       struct server **out, char *msg, size_t msg_len)
+{
+	struct server *srv;
+	char why[256] = "", a[INET6_ADDRSTRLEN];
+	double rot_s;
+	int rc;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->loop = loop;
+	srv->raw_fd = -1;
+	srv->audit_fd = -1;
+	snprintf(srv->config_path, sizeof(srv->config_path), "%s", config_path);
+	if (opt)
+		srv->opt = *opt;
+	if (!srv->opt.idle_timeout_ms)
+		srv->opt.idle_timeout_ms = SERVER_DEFAULT_IDLE_TIMEOUT_MS;
+	ev_init(&srv->old_gen_timer, old_gen_cb);
+	rc = server_load(srv, msg, msg_len);
+	if (rc < 0) {
+		sodium_memzero(srv->priv, sizeof(srv->priv));
+		free(srv);
+		return rc;
+	}
+	rc = clients_build(&srv->cfg, srv->priv, &srv->clients, msg, msg_len);
+	if (rc < 0)
+		goto fail;
+	srv->n_clients = srv->cfg.clients_len;
+	rc = tables_alloc(srv->n_clients, &srv->c_iids, &srv->c_iids_old, &srv->is_active);
+	if (rc < 0)
+		goto fail;
+	srv->replay = malloc(sizeof(*srv->replay));
+	if (!srv->replay) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	msg_replay_init(srv->replay, MSG_DEFAULT_MAX_SKEW_MS);
+	if (srv->cfg.has_tunnel_prefix) {
+		memcpy(srv->tunnel_prefix.s6_addr, srv->cfg.tunnel_address, 16);
+		srv->tunnel_prefix_len = srv->cfg.tunnel_prefix_len;
+	} else {
+		intro_default_tunnel_prefix(srv->pub, &srv->tunnel_prefix);
+		srv->tunnel_prefix_len = 64;
+	}
+	rc = open_audit(srv);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "opening the audit trail in '%s': %s", srv->cfg.state_dir,
+			strerror(-rc));
+		goto fail;
+	}
+	rc = nllink_new(&srv->nllink);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = nladdr_new(on_addr_result, srv, &srv->nladdr);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
+		goto fail;
+	}
+	ev_io_init(&srv->nladdr_io, nladdr_cb, nladdr_fd(srv->nladdr), EV_READ);
+	ev_io_start(loop, &srv->nladdr_io);
+	rc = server_setup_link(srv, msg, msg_len);
+	if (rc < 0)
+		goto fail;
+	rc = nladdr_purge(srv->nladdr, srv->link_ifindex, SERVER_NETLINK_TIMEOUT_MS, why,
+			  sizeof(why));
+	if (rc < 0)
+		log_err(rc, "removing MT6D addresses of a previous run on %s%s%s",
+			srv->cfg.interface, why[0] ? ": " : "", why);
+	else if (rc > 0)
+		log_info("removed %d MT6D addresses of a previous run on %s", rc,
+			 srv->cfg.interface);
+	rc = inner_socket_open();
+	if (rc < 0) {
+		set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
+			strerror(-rc));
+		goto fail;
+	}
+	srv->raw_fd = rc;
+	ev_io_init(&srv->raw_io, raw_cb, srv->raw_fd, EV_READ);
+	ev_io_start(loop, &srv->raw_io);
+	rc = server_setup_intro_tun(srv, msg, msg_len);
+	if (rc < 0)
+		goto fail;
+
+	rc = intro_gen_new(srv, &srv->gen);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "out of memory");
+		goto fail;
+	}
+	clients_derive(srv, NULL);
+	intro_gen_move(srv, srv->gen, current_slot(srv));
+	rc = nladdr_sync(srv->nladdr, SERVER_NETLINK_TIMEOUT_MS);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "binding the introduction addresses: %s", strerror(-rc));
+		goto fail;
+	}
+	srv->k_changed_at = ev_now(loop);
+	srv->stats.rekeys++;
+	write_intro_file(srv);
+
+	rot_s = srv->cfg.rotation_ms / 1000.0;
+	ev_periodic_init(&srv->intro_tick, intro_tick_cb, 0, rot_s, NULL);
+	ev_periodic_start(loop, &srv->intro_tick);
+	/* New K at every window start T = t - (t mod n) (formula 1). */
+	ev_periodic_init(&srv->rekey_tick, rekey_tick_cb, 0, srv->cfg.config_period_s, NULL);
+	ev_periodic_start(loop, &srv->rekey_tick);
+	ev_timer_init(&srv->housekeeping, housekeeping_cb, SERVER_HOUSEKEEPING_S,
+		      SERVER_HOUSEKEEPING_S);
+	ev_timer_start(loop, &srv->housekeeping);
+	log_info("introduction interface %s: seed %s, %zu registered clients, rotation %u ms, "
+		 "config period %u s, on %s", tun_name(srv->intro_tun), addr_str(&srv->seed, a),
+		 srv->n_clients, srv->cfg.rotation_ms, srv->cfg.config_period_s, srv->cfg.interface);
+	*out = srv;
+	return 0;
+fail:
+	server_free(srv);
+	return rc;
+}
+
+static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+void server_stop(struct server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < srv->n_clients; i++)
+		if (srv->clients[i].session)
+			session_end(srv->clients[i].session, MSG_TEARDOWN_SHUTDOWN, true);
+	ev_periodic_stop(srv->loop, &srv->rekey_tick);
+	ev_timer_stop(srv->loop, &srv->housekeeping);
+	ev_timer_init(&srv->stop_timer, stop_cb, SERVER_CLOSE_DELAY_S + 0.05, 0);
+	ev_timer_start(srv->loop, &srv->stop_timer);
+}
+
+void server_free(struct server *srv)
+{
+	char msg[256] = "";
+	int rc;
+
+	if (!srv)
+		return;
+	while (srv->sessions)
+		session_free_now(srv->sessions);
+	if (srv->loop) {
+		ev_periodic_stop(srv->loop, &srv->intro_tick);
+		ev_periodic_stop(srv->loop, &srv->rekey_tick);
+		ev_timer_stop(srv->loop, &srv->housekeeping);
+		ev_timer_stop(srv->loop, &srv->old_gen_timer);
+		ev_timer_stop(srv->loop, &srv->stop_timer);
+	}
+	if (srv->nladdr) {
+		intro_gen_free(srv, srv->old_gen);
+		intro_gen_free(srv, srv->gen);
+		ev_io_stop(srv->loop, &srv->nladdr_io);
+		rc = nladdr_remove_all(srv->nladdr, SERVER_NETLINK_TIMEOUT_MS, msg, sizeof(msg));
+		if (rc < 0)
+			log_err(rc, "removing MT6D addresses%s%s", msg[0] ? ": " : "", msg);
+		nladdr_free(srv->nladdr);
+	}
+	if (srv->raw_fd >= 0) {
+		ev_io_stop(srv->loop, &srv->raw_io);
+		close(srv->raw_fd);
+	}
+	tun_free(srv->intro_tun);
+	if (srv->nllink) {
+		rc = nllink_cleanup(srv->nllink, msg, sizeof(msg));
+		if (rc < 0)
+			log_err(rc, "removing tunnel addresses and routes%s%s", msg[0] ? ": " : "",
+				msg);
+		nllink_free(srv->nllink);
+	}
+	if (srv->opt.intro_file)
+		unlink(srv->opt.intro_file);
+	if (srv->audit_fd >= 0)
+		close(srv->audit_fd);
+	clients_free(srv->clients, srv->n_clients);
+	free(srv->c_iids);
+	free(srv->c_iids_old);
+	free(srv->is_active);
+	if (srv->replay) {
+		sodium_memzero(srv->replay, sizeof(*srv->replay));
+		free(srv->replay);
+	}
+	config_fini(&srv->cfg);
+	sodium_memzero(srv, sizeof(*srv));
+	free(srv);
+}
+
+/* ---------- reload ---------- */
+
+static bool same_client(const struct config_client *a, const struct config_client *b)
+{
+	return a->id == b->id && sodium_memcmp(a->public_key, b->public_key, CONFIG_KEY_LEN) == 0;
+}
+
+int server_reload(struct server *srv, char *msg, size_t msg_len)
+{
+	struct config cfg;
+	struct server_client *clients = NULL;
+	uint8_t priv[MT6D_KEY_LEN];
+	uint8_t (*c_iids)[INTRO_IID_LEN] = NULL, (*c_iids_old)[INTRO_IID_LEN] = NULL;
+	bool *is_active = NULL;
+	unsigned removed = 0;
+	size_t i;
+	int rc;
+
+	rc = config_load(CONFIG_SERVER, srv->config_path, &cfg, msg, msg_len);
+	if (rc < 0)
+		return rc;
+	rc = config_load_private_key(&cfg, priv, msg, msg_len);
+	if (rc < 0)
+		goto out;
+	if (sodium_memcmp(priv, srv->priv, MT6D_KEY_LEN) != 0 ||
+	    strcmp(cfg.interface, srv->cfg.interface) != 0) {
+		set_msg(msg, msg_len, "the private key or the interface changed: restart the server");
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = clients_build(&cfg, srv->priv, &clients, msg, msg_len);
+	if (rc < 0)
+		goto out;
+	rc = tables_alloc(cfg.clients_len, &c_iids, &c_iids_old, &is_active);
+	if (rc < 0) {
+		clients_free(clients, cfg.clients_len);
+		goto out;
+	}
+	/* Carry sessions over to the new table; end the others'. */
+	for (i = 0; i < srv->n_clients; i++) {
+		struct server_client *old = &srv->clients[i];
+		struct server_client *now = NULL;
+		size_t j;
+
+		for (j = 0; j < cfg.clients_len; j++)
+			if (same_client(&clients[j].cfg, &old->cfg))
+				now = &clients[j];
+		if (now) {
+			now->session = old->session;
+			now->tokens = old->tokens;
+			now->tokens_at = old->tokens_at;
+			if (now->session)
+				snprintf(now->session->name, sizeof(now->session->name), "%s",
+					 now->cfg.name);
+			old->session = NULL;
+			continue;
+		}
+		removed++;
+		audit(srv, "client '%s' (id %u) revoked", old->cfg.name, old->cfg.id);
+		if (old->session)
+			session_end(old->session, MSG_TEARDOWN_REVOKED, true);
+	}
+	/* Sessions still closing look their client up by id: detach them. */
+	clients_free(srv->clients, srv->n_clients);
+	free(srv->c_iids);
+	free(srv->c_iids_old);
+	free(srv->is_active);
+	srv->clients = clients;
+	srv->n_clients = cfg.clients_len;
+	srv->c_iids = c_iids;
+	srv->c_iids_old = c_iids_old;
+	srv->is_active = is_active;
+	/* Config values that apply from now on (new sessions, next K). */
+	srv->cfg.rotation_ms = cfg.rotation_ms;
+	srv->cfg.config_period_s = cfg.config_period_s;
+	config_fini(&srv->cfg);
+	srv->cfg = cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	/* The maps hold indexes into the table: rebuild them, under a new K
+	 * if a client was removed. */
+	if (removed)
+		server_rekey(srv, true, "revocation");
+	else
+		intro_rebuild(srv);
+	log_info("configuration reloaded: %zu registered clients, %u revoked", srv->n_clients,
+		 removed);
+	rc = 0;
+out:
+	sodium_memzero(priv, sizeof(priv));
+	config_fini(&cfg);
+	return rc;
+}
+
+/* ---------- show ---------- */
+
+void server_get_stats(const struct server *srv, struct server_stats *stats_out)
+{
+	*stats_out = srv->stats;
+}
+
+unsigned server_session_count(const struct server *srv)
+{
+	return srv->n_sessions;
+}
+
+static void show_endpoint(struct ctl_reply *r, const char *key, const struct in6_addr *seed,
+			  const uint8_t slot_key[static 32], uint64_t slot)
+{
+	struct rotate_endpoint ep;
+	char a[INET6_ADDRSTRLEN];
+
+	rotate_endpoint_for(seed, slot_key, slot, &ep);
+	ctl_reply_printf(r, "%s=[%s]:%u\n", key, addr_str(&ep.addr, a), ep.port);
+}
+
+static void show_session(struct server *srv, struct ctl_reply *r, struct server_session *ss)
+{
+	struct tunnel_stats st;
+	char a[INET6_ADDRSTRLEN], words[1024], *w, *save = NULL;
+	uint64_t slot = tunnel_current_slot(ss->tunnel);
+
+	(void)srv;
+	ctl_reply_printf(r, "client=%s\n", ss->name);
+	ctl_reply_printf(r, "id=%u\n", ss->id);
+	ctl_reply_printf(r, "session_interface=%s\n", tunnel_tun_name(ss->tunnel));
+	ctl_reply_printf(r, "server_tunnel_address=%s\n", addr_str(&ss->server_tunnel, a));
+	ctl_reply_printf(r, "client_tunnel_address=%s\n", addr_str(&ss->client_tunnel, a));
+	ctl_reply_printf(r, "server_seed=%s\n", addr_str(&ss->server_seed, a));
+	ctl_reply_printf(r, "client_seed=%s\n", addr_str(&ss->client_seed, a));
+	ctl_reply_printf(r, "rotation_ms=%u\n", ss->rotation_ms);
+	ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
+	show_endpoint(r, "own_endpoint", &ss->server_seed, ss->keys.session, slot);
+	show_endpoint(r, "peer_endpoint", &ss->client_seed, ss->keys.session, slot);
+	ctl_reply_printf(r, "started=%.0f\n", ss->started_at);
+	ctl_reply_printf(r, "last_rx=%.0f\n", ss->last_rx_at);
+	tunnel_get_stats(ss->tunnel, &st);
+	tunnel_format_stats(&st, words, sizeof(words));
+	for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		ctl_reply_printf(r, "%s\n", w);
+}
+
+static void show_server(struct server *srv, struct ctl_reply *r)
+{
+	const struct server_stats *s = &srv->stats;
+	char a[INET6_ADDRSTRLEN];
+	uint64_t slot = current_slot(srv);
+	size_t i, active = 0;
+
+	for (i = 0; i < srv->n_clients; i++)
+		active += srv->is_active[i];
+	ctl_reply_printf(r, "role=server\n");
+	ctl_reply_printf(r, "interface=%s\n", tun_name(srv->intro_tun));
+	ctl_reply_printf(r, "link=%s\n", srv->cfg.interface);
+	ctl_reply_printf(r, "seed_address=%s\n", addr_str(&srv->seed, a));
+	ctl_reply_printf(r, "tunnel_prefix=%s/%u\n", addr_str(&srv->tunnel_prefix, a),
+			 srv->tunnel_prefix_len);
+	ctl_reply_printf(r, "rotation_ms=%u\n", srv->cfg.rotation_ms);
+	ctl_reply_printf(r, "config_period_s=%u\n", srv->cfg.config_period_s);
+	ctl_reply_printf(r, "key_generation=%" PRIu64 "\n", srv->gen->number);
+	ctl_reply_printf(r, "key_changed=%.0f\n", srv->k_changed_at);
+	ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
+	show_endpoint(r, "intro_endpoint", &srv->seed, srv->gen->slot_key, slot);
+	ctl_reply_printf(r, "registered_clients=%zu\n", srv->n_clients);
+	ctl_reply_printf(r, "active_clients=%zu\n", active);
+	ctl_reply_printf(r, "sessions=%u\n", srv->n_sessions);
+	ctl_reply_printf(r,
+			 "intro_rx=%" PRIu64 "\ndrops_unknown_iid=%" PRIu64 "\ndrops_wire=%" PRIu64
+			 "\ndrops_inner=%" PRIu64 "\ndrops_rate=%" PRIu64
+			 "\ndrops_client_id=%" PRIu64 "\ndrops_msg=%" PRIu64
+			 "\ndrops_auth=%" PRIu64 "\ndrops_stale=%" PRIu64
+			 "\ndrops_replay=%" PRIu64 "\ndrops_ciid=%" PRIu64
+			 "\nsession_errors=%" PRIu64 "\nsessions_started=%" PRIu64
+			 "\nsessions_ended=%" PRIu64 "\nrekeys=%" PRIu64 "\naddr_errors=%" PRIu64
+			 "\n",
+			 s->intro_rx, s->drops_unknown_iid, s->drops_wire, s->drops_inner,
+			 s->drops_rate, s->drops_client_id, s->drops_msg, s->drops_auth,
+			 s->drops_stale, s->drops_replay, s->drops_ciid, s->session_errors,
+			 s->sessions_started, s->sessions_ended, s->rekeys, s->addr_errors);
+	for (i = 0; i < srv->n_clients; i++)
+		if (srv->clients[i].session)
+			show_session(srv, r, srv->clients[i].session);
+}
+
+int server_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *reply)
+{
+	struct server *srv = ctx;
+	char msg[512] = "";
+	size_t i;
+	int rc;
+
+	if (!req->is_set) {
+		show_server(srv, reply);
+		return 0;
+	}
+	for (i = 0; i < req->n_pairs; i++) {
+		const struct ctl_pair *p = &req->pairs[i];
+
+		if (!strcmp(p->key, "reload") && !strcmp(p->value, "1")) {
+			rc = server_reload(srv, msg, sizeof(msg));
+			if (rc < 0) {
+				log_warnx("reload refused: %s", msg);
+				ctl_reply_printf(reply, "error=%s\n", msg);
+				return rc;
+			}
+		} else if (!strcmp(p->key, "rekey") && !strcmp(p->value, "1")) {
+			server_rekey(srv, true, "operator request");
+		} else {
+			ctl_reply_printf(reply, "error=unknown key '%s'\n", p->key);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
