@@ -116,8 +116,11 @@ sess_lab_up() {
 	sess_configs
 }
 
+# The daemons are started with "$lab" exec (which execs ip netns exec, which
+# execs the daemon), not through a shell function, so that $! is the
+# daemon's own PID.
 server_start() { # extra options...
-	in_ns s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
+	"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
 		-T "$work/intro.conf" "$@" >>"$work/s/log" 2>&1 &
 	PID[s]=$!
 	wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
@@ -126,7 +129,7 @@ server_start() { # extra options...
 client_start() { # i extra options...
 	local i=$1
 	shift
-	in_ns "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
+	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
 		-s "$work/c$i/ctl.sock" -T "$work/intro.conf" "$@" >>"$work/c$i/log" 2>&1 &
 	PID[c$i]=$!
 }

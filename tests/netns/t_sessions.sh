@@ -1,0 +1,123 @@
+#!/bin/bash
+# mt6d-server with two mt6d-client hosts (tests/netns/sessions-lib.sh has the
+# topology): sessions established through the introduction tunnel, ping and
+# a TCP stream to each session's server tunnel address while the addresses
+# rotate (Rot 1 s), junk at the introduction address and an unregistered key
+# get no reply, a client's teardown removes its session interface, revocation
+# by `mt6d reload` ends a session at once and for good, `mt6d rekey`, and a
+# clean shutdown leaves no address, interface or route in any namespace.
+. "$(dirname "$0")/sessions-lib.sh"
+
+SESS_ROT=1s
+sess_lab_up
+server_start
+client_start 1
+client_start 2
+
+check "client 1 establishes a session" wait_for 10 has_session 1
+check "client 2 establishes a session" wait_for 10 has_session 2
+check "server shows two sessions" test "$(field s sessions)" = 2
+check "server has the introduction interface with its seed address" \
+	bash -c "'$lab' exec s ip -6 addr show dev mt6d0 | grep -q '$(field s seed_address)/128'"
+check "one session interface per client on the server" \
+	bash -c "'$lab' exec s ip -o link show | grep -c ' mt6d[12]:' | grep -qx 2"
+check "client 1 wrote the server's tunnel address to its state file" \
+	grep -qx "$(server_tun 1)" "$work/c1/state/mt6d0.server"
+check "client 2's log prints the server's tunnel address" \
+	grep -q "server tunnel address: $(server_tun 2)" "$work/c2/log"
+
+check "ping from client 1 to its server tunnel address" \
+	in_ns c1 ping -c 5 -i 0.2 -W 2 "$(server_tun 1)"
+check "ping from client 2 to its server tunnel address" \
+	in_ns c2 ping -c 5 -i 0.2 -W 2 "$(server_tun 2)"
+check "client 2 cannot reach client 1's session" \
+	bash -c "! '$lab' exec c2 ping -c 2 -i 0.2 -W 1 '$(server_tun 1)'"
+
+# A TCP stream through each session across more than 10 rotations.
+stream=$top/tests/netns/peer_stream.py
+in_ns s /usr/bin/python3 "$stream" recv "$(server_tun 1)" 5001 >"$work/recv1.out" 2>&1 &
+r1=$!
+in_ns s /usr/bin/python3 "$stream" recv "$(server_tun 2)" 5002 >"$work/recv2.out" 2>&1 &
+r2=$!
+EXTRA_PIDS="$r1 $r2"
+sleep 0.5
+ep1=$(field c1 own_endpoint)
+in_ns c1 /usr/bin/python3 "$stream" send "$(server_tun 1)" 5001 12 200000 c1mark >"$work/send1.out" 2>&1 &
+s1=$!
+in_ns c2 /usr/bin/python3 "$stream" send "$(server_tun 2)" 5002 12 200000 c2mark >"$work/send2.out" 2>&1 &
+s2=$!
+wait $s1 $s2
+wait $r1 $r2
+EXTRA_PIDS=
+ep2=$(field c1 own_endpoint)
+check "client 1's TCP stream arrived intact" bash -c \
+	"test -s '$work/send1.out' && diff '$work/send1.out' '$work/recv1.out'"
+check "client 2's TCP stream arrived intact" bash -c \
+	"test -s '$work/send2.out' && diff '$work/send2.out' '$work/recv2.out'"
+check "client 1's MT6D endpoint rotated during the stream ($ep1 -> $ep2)" test "$ep1" != "$ep2"
+check "the session rotated at least 10 times" \
+	test "$(field c1 rotations)" -ge 10
+
+# Junk at the server's introduction endpoint, and a client whose key the
+# server does not know: counted, never answered.
+intro=$(field s intro_endpoint)
+iaddr=${intro%]:*}
+iaddr=${iaddr#[}
+iport=${intro##*:}
+before=$(field s drops_unknown_iid)
+check "junk at the introduction endpoint gets no reply" \
+	in_ns c1 /usr/bin/python3 "$top/tests/netns/sess_probe.py" "$iaddr" "$iport" 20 1.5
+check "the junk was counted as unknown sources" \
+	test "$(field s drops_unknown_iid)" -ge $((before + 20))
+
+stop c2
+check "client 2's teardown removes its session interface on the server" \
+	wait_for 3 bash -c "! '$lab' exec s ip link show mt6d2"
+check "the server shows one session" test "$(field s sessions)" = 1
+check "client 2 left nothing behind" nothing_left c2
+
+# An impostor on c2: a fresh key claiming id 2.
+(umask 077 && "$build/mt6d" genkey >"$work/c2/client.key")
+before=$(field s drops_unknown_iid)
+client_start 2
+sleep 3
+impostor_refused() { ! has_session 2 && test "$(field s sessions)" = 1; }
+check "an unregistered key gets no session" impostor_refused
+check "its requests were counted and dropped" test "$(field s drops_unknown_iid)" -gt "$before"
+check "the impostor sent requests" test "$(field c2 requests_sent)" -ge 2
+stop c2
+
+# Revocation: client 1 leaves the config; reload ends its session at once.
+gen=$(field s key_generation)
+sed -i '/^\[Client\]$/,$d' "$work/s/server.conf"
+cat >>"$work/s/server.conf" <<EOF
+[Client]
+Name = client-2
+PublicKey = $(cat "$work/c2/client.pub")
+Id = 2
+EOF
+check "mt6d reload" "$build/mt6d" reload -s "$work/s/ctl.sock"
+check "revocation removes client 1's session interface within a second" \
+	wait_for 1 bash -c "! '$lab' exec s ip link show mt6d1"
+check "revocation draws a new K" test "$(field s key_generation)" -gt "$gen"
+check "client 1 was told (teardown received)" wait_for 2 test "$(field c1 teardowns_rx)" = 1
+sleep 4
+no_session_1() { ! has_session 1; }
+check "client 1 cannot establish again" no_session_1
+check "the server has no session" test "$(field s sessions)" = 0
+check "revocation is in the audit trail" grep -q "client 'client-1' (id 1) revoked" "$work/s/state/audit.log"
+
+gen=$(field s key_generation)
+check "mt6d rekey" "$build/mt6d" rekey -s "$work/s/ctl.sock"
+check "rekey draws a new K" test "$(field s key_generation)" -gt "$gen"
+check "mt6d show --json is JSON" bash -c "'$build/mt6d' show -s '$work/s/ctl.sock' --json | /usr/bin/python3 -m json.tool"
+
+stop c1
+stop s
+for h in s c1 c2; do
+	check "clean shutdown left nothing in $h" nothing_left "$h"
+done
+check "the server's log has no error" bash -c "! grep -iE 'error|refused' '$work/s/log'"
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+echo "all checks passed"
