@@ -14,6 +14,15 @@
  *                                      children of IF (K = 0: on IF itself)
  *   rotate IF S SECONDS ROT_S [K]      S sessions, each replacing one of its 3
  *                                      live addresses every ROT_S, for SECONDS
+ *   scale-hold IF PREFIX/LEN [GW]      scale mode: claim the prefix (GW kept
+ *                                      reachable), answer neighbour
+ *                                      solicitations for the addresses that
+ *                                      stdin lines "+ADDR" / "-ADDR" add and
+ *                                      remove; EOF or SIGTERM ends it
+ *   scale-rotate IF PREFIX/LEN S SECONDS ROT_S
+ *                                      scale mode rotation: per session and
+ *                                      tick, one responder entry and one
+ *                                      IPV6_FREEBIND UDP socket replaced
  *
  * IF is an interface name. Output lines are "key=value" for the driver. */
 #include <arpa/inet.h>
@@ -30,6 +39,7 @@
 #include <unistd.h>
 #include <linux/if_addr.h>
 
+#include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
 
@@ -461,6 +471,237 @@ static int cmd_rotate(int argc, char **argv)
 	return 0;
 }
 
+/* ---- scale mode ---------------------------------------------------------- */
+
+struct claim {
+	struct nllink *link;
+	struct ndresp *resp;
+	struct in6_addr prefix;
+	unsigned prefix_len;
+};
+
+static int parse_prefix(const char *s, struct in6_addr *a, unsigned *len)
+{
+	char buf[INET6_ADDRSTRLEN + 4], *slash;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	*len = (unsigned)atoi(slash + 1);
+	return *len <= 128 ? parse_addr(buf, a) : -1;
+}
+
+/* Exception first, then the claim: the gateway never becomes local. */
+static void claim_init(struct claim *c, const char *ifname, const char *prefix, const char *gw)
+{
+	unsigned ifx = ifindex_of(ifname);
+	char msg[128] = "";
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (parse_prefix(prefix, &c->prefix, &c->prefix_len) < 0)
+		exit(2);
+	rc = nllink_new(&c->link);
+	if (rc == 0 && gw) {
+		struct in6_addr g;
+		if (parse_addr(gw, &g) < 0)
+			exit(2);
+		rc = nllink_add_local_exception(c->link, ifx, &g, msg, sizeof(msg));
+	}
+	if (rc == 0)
+		rc = nllink_add_local_prefix(c->link, ifx, &c->prefix, c->prefix_len, msg, sizeof(msg));
+	if (rc == 0)
+		rc = ndresp_new(ifx, &c->resp);
+	if (rc < 0) {
+		fprintf(stderr, "bench_addr_bind: claiming %s on %s: %s (%s)\n", prefix, ifname,
+			strerror(-rc), msg);
+		if (c->link)
+			nllink_cleanup(c->link, NULL, 0);
+		exit(1);
+	}
+}
+
+static void claim_fini(struct claim *c)
+{
+	struct ndresp_stats st;
+
+	ndresp_get_stats(c->resp, &st);
+	printf("answered=%llu not_ours=%llu malformed=%llu\n", (unsigned long long)st.answered,
+	       (unsigned long long)st.not_ours, (unsigned long long)st.malformed);
+	ndresp_free(c->resp);
+	nllink_cleanup(c->link, NULL, 0);
+	nllink_free(c->link);
+}
+
+static int cmd_scale_hold(int argc, char **argv)
+{
+	struct claim c;
+	char line[128];
+	size_t used = 0;
+
+	if (argc < 2)
+		return 2;
+	claim_init(&c, argv[0], argv[1], argc > 2 ? argv[2] : NULL);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	printf("ready\n");
+	while (!stop_requested) {
+		struct pollfd p[2] = {
+			{ .fd = ndresp_fd(c.resp), .events = POLLIN },
+			{ .fd = 0, .events = POLLIN },
+		};
+		if (poll(p, 2, 1000) < 0)
+			continue;
+		if (p[0].revents & POLLIN)
+			ndresp_process(c.resp);
+		if (p[1].revents & (POLLIN | POLLHUP)) {
+			ssize_t n = read(0, line + used, sizeof(line) - 1 - used);
+			char *nl;
+
+			if (n <= 0)
+				break;
+			used += (size_t)n;
+			line[used] = '\0';
+			while ((nl = strchr(line, '\n'))) {
+				struct in6_addr a;
+				int rc = -EINVAL;
+
+				*nl = '\0';
+				if ((line[0] == '+' || line[0] == '-') && parse_addr(line + 1, &a) == 0)
+					rc = line[0] == '+' ? ndresp_add(c.resp, &a) : ndresp_del(c.resp, &a);
+				printf("%s %s%s%s\n", rc ? "err" : "ok", line, rc ? ": " : "",
+				       rc ? strerror(-rc) : "");
+				used -= (size_t)(nl + 1 - line);
+				memmove(line, nl + 1, used + 1);
+			}
+			if (used == sizeof(line) - 1)
+				used = 0; /* an overlong line: dropped */
+		}
+	}
+	claim_fini(&c);
+	return 0;
+}
+
+/* A random address inside the claimed prefix (prefix_len <= 64). */
+static struct in6_addr random_in(const struct claim *c)
+{
+	struct in6_addr a = c->prefix;
+
+	if (getrandom(&a.s6_addr[8], 8, 0) != 8)
+		exit(3);
+	return a;
+}
+
+/* One slot's socket: UDP bound with IPV6_FREEBIND to an address nobody
+ * bound on any interface (the local route delivers to it). */
+static int freebind_socket(const struct in6_addr *a, uint16_t port)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = *a, .sin6_port = htons(port) };
+	int one = 1, fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_IPV6, IPV6_FREEBIND, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static int cmd_scale_rotate(int argc, char **argv)
+{
+	struct claim c;
+	unsigned s, seconds, rot, ticks = 0, failed = 0;
+	struct in6_addr (*live)[3];
+	int (*fds)[3];
+	double start, c0, max_tick = 0, sum_tick = 0, setup0, setup_s;
+	struct rlimit rl = { 1 << 20, 1 << 20 };
+
+	if (argc < 5)
+		return 2;
+	s = (unsigned)atoi(argv[2]);
+	seconds = (unsigned)atoi(argv[3]);
+	rot = (unsigned)atoi(argv[4]);
+	if (s == 0 || rot == 0)
+		return 2;
+	/* Three sockets per session. */
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && 3 * s + 64 > 1024) {
+		fprintf(stderr, "bench_addr_bind: cannot raise the fd limit: %s\n", strerror(errno));
+		return 1;
+	}
+	live = calloc(s, sizeof(*live));
+	fds = calloc(s, sizeof(*fds));
+	if (!live || !fds)
+		return 3;
+	claim_init(&c, argv[0], argv[1], NULL);
+	setup0 = now_s();
+	for (unsigned i = 0; i < s; i++)
+		for (unsigned j = 0; j < 3; j++) {
+			live[i][j] = random_in(&c);
+			fds[i][j] = freebind_socket(&live[i][j], (uint16_t)(1024 + (i * 3 + j) % 60000));
+			if (fds[i][j] < 0 || ndresp_add(c.resp, &live[i][j]) < 0) {
+				fprintf(stderr, "bench_addr_bind: session %u: %s\n", i, strerror(-fds[i][j]));
+				return 1;
+			}
+		}
+	setup_s = now_s() - setup0;
+
+	c0 = cpu_s();
+	start = now_s();
+	for (double next = start; next < start + seconds; next += rot) {
+		double t0, dt;
+
+		while (now_s() < next) {
+			struct pollfd p = { .fd = ndresp_fd(c.resp), .events = POLLIN };
+			int ms = (int)((next - now_s()) * 1000) + 1;
+
+			if (poll(&p, 1, ms) > 0)
+				ndresp_process(c.resp);
+		}
+		t0 = now_s();
+		for (unsigned i = 0; i < s; i++) {
+			close(fds[i][0]);
+			ndresp_del(c.resp, &live[i][0]);
+			live[i][0] = live[i][1];
+			live[i][1] = live[i][2];
+			fds[i][0] = fds[i][1];
+			fds[i][1] = fds[i][2];
+			live[i][2] = random_in(&c);
+			fds[i][2] = freebind_socket(&live[i][2], (uint16_t)(1024 + (i * 3 + ticks) % 60000));
+			if (fds[i][2] < 0 || ndresp_add(c.resp, &live[i][2]) < 0)
+				failed++;
+		}
+		dt = now_s() - t0;
+		ticks++;
+		sum_tick += dt;
+		if (dt > max_tick)
+			max_tick = dt;
+	}
+	while (now_s() < start + seconds) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	{
+		double elapsed = now_s() - start, cpu = cpu_s() - c0;
+		printf("sessions=%u live=%zu ticks=%u setup_s=%.2f mean_tick_s=%.4f max_tick_s=%.4f "
+		       "cpu_s=%.3f elapsed_s=%.1f cpu_pct=%.1f failed=%u sustained=%s\n",
+		       s, ndresp_count(c.resp), ticks, setup_s, sum_tick / ticks, max_tick, cpu, elapsed,
+		       100.0 * cpu / elapsed, failed, max_tick <= rot && !failed ? "yes" : "no");
+	}
+	for (unsigned i = 0; i < s; i++)
+		for (unsigned j = 0; j < 3; j++)
+			if (fds[i][j] >= 0)
+				close(fds[i][j]);
+	claim_fini(&c);
+	free(live);
+	free(fds);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -470,6 +711,7 @@ int main(int argc, char **argv)
 		{ "gen", cmd_gen },     { "hold", cmd_hold },   { "step", cmd_step },
 		{ "show", cmd_show },   { "purge", cmd_purge }, { "bind-remove", cmd_bind_remove },
 		{ "rotate", cmd_rotate },
+		{ "scale-hold", cmd_scale_hold }, { "scale-rotate", cmd_scale_rotate },
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -481,7 +723,7 @@ int main(int argc, char **argv)
 					fprintf(stderr, "bench_addr_bind %s: bad arguments\n", argv[1]);
 				return rc;
 			}
-	fprintf(stderr, "usage: bench_addr_bind gen|hold|step|show|purge|bind-remove|rotate ...\n"
+	fprintf(stderr, "usage: bench_addr_bind gen|hold|step|show|purge|bind-remove|rotate|scale-hold|scale-rotate ...\n"
 			"       (see the comment at the top of bench/bench_addr_bind.c)\n");
 	return 2;
 }

@@ -19,10 +19,10 @@ _Static_assert(RENDEZVOUS_MAX_CHUNKS * RENDEZVOUS_CHUNK_MAX_PORTS >= RENDEZVOUS_
 static const char config_nonce_label[] = "mt6d/1 config-nonce";
 static const char message_nonce_label[] = "mt6d/1 message-nonce";
 
-static void random_fill(rendezvous_random_fn *random, void *buf, size_t len)
+static void random_fill(rendezvous_random_fn *rng, void *buf, size_t len)
 {
-	if (random)
-		random(buf, len);
+	if (rng)
+		rng(buf, len);
 	else
 		randombytes_buf(buf, len);
 }
@@ -52,14 +52,14 @@ static void box_nonce(uint8_t nonce_out[static crypto_box_NONCEBYTES], const cha
 static int box_seal(uint8_t *out, size_t out_len, const uint8_t *plain, size_t plain_len,
 		    const uint8_t key[static crypto_box_BEFORENMBYTES], const char *label,
 		    uint64_t window_start, uint8_t epoch, const uint8_t *sender_pub,
-		    rendezvous_random_fn *random)
+		    rendezvous_random_fn *rng)
 {
 	uint8_t nonce[crypto_box_NONCEBYTES];
 
 	if (out_len < plain_len + RENDEZVOUS_OVERHEAD)
 		return -EMSGSIZE;
 	out[OFF_VERSION] = RENDEZVOUS_VERSION;
-	random_fill(random, out + OFF_RANDOM, RENDEZVOUS_RANDOM_LEN);
+	random_fill(rng, out + OFF_RANDOM, RENDEZVOUS_RANDOM_LEN);
 	box_nonce(nonce, label, window_start, epoch, sender_pub, out + OFF_RANDOM);
 	if (crypto_box_easy_afternm(out + OFF_BOX, plain, plain_len, nonce, key) != 0)
 		return -EINVAL;
@@ -116,7 +116,7 @@ static int config_decode(struct rendezvous_config *cfg_out,
 int rendezvous_config_seal(uint8_t *out, size_t out_len, const struct rendezvous_config *cfg,
 			   const uint8_t server_priv[static RENDEZVOUS_KEY_LEN],
 			   const uint8_t client_pub[static RENDEZVOUS_KEY_LEN],
-			   uint64_t window_start, uint8_t epoch, rendezvous_random_fn *random)
+			   uint64_t window_start, uint8_t epoch, rendezvous_random_fn *rng)
 {
 	uint8_t key[crypto_box_BEFORENMBYTES], plain[RENDEZVOUS_CONFIG_PLAIN_LEN];
 	int rc;
@@ -131,7 +131,7 @@ int rendezvous_config_seal(uint8_t *out, size_t out_len, const struct rendezvous
 		return -EINVAL;
 	config_encode(plain, cfg);
 	rc = box_seal(out, out_len, plain, sizeof(plain), key, config_nonce_label, window_start,
-		      epoch, NULL, random);
+		      epoch, NULL, rng);
 	sodium_memzero(plain, sizeof(plain));
 	sodium_memzero(key, sizeof(key));
 	return rc;
@@ -177,7 +177,7 @@ int rendezvous_config_open(struct rendezvous_config *cfg_out, const uint8_t *sea
 int rendezvous_message_seal(uint8_t *out, size_t out_len, const uint8_t *plain, size_t plain_len,
 			    const uint8_t sender_priv[static RENDEZVOUS_KEY_LEN],
 			    const uint8_t receiver_pub[static RENDEZVOUS_KEY_LEN],
-			    uint64_t window_start, uint8_t epoch, rendezvous_random_fn *random)
+			    uint64_t window_start, uint8_t epoch, rendezvous_random_fn *rng)
 {
 	uint8_t key[crypto_box_BEFORENMBYTES], sender_pub[RENDEZVOUS_KEY_LEN];
 	int rc;
@@ -190,7 +190,7 @@ int rendezvous_message_seal(uint8_t *out, size_t out_len, const uint8_t *plain, 
 		return -EINVAL;
 	crypto_scalarmult_base(sender_pub, sender_priv);
 	rc = box_seal(out, out_len, plain, plain_len, key, message_nonce_label, window_start, epoch,
-		      sender_pub, random);
+		      sender_pub, rng);
 	sodium_memzero(key, sizeof(key));
 	return rc;
 }
@@ -256,21 +256,21 @@ void rendezvous_chunk_infohash(uint8_t ih_out[static RENDEZVOUS_INFOHASH_LEN],
 
 /* Uniform in 0..bound-1 (bound <= 255) from big-endian u32 draws, rejecting
  * the top 2^32 mod bound values so there is no modulo bias. */
-static uint32_t random_below(rendezvous_random_fn *random, uint32_t bound)
+static uint32_t random_below(rendezvous_random_fn *rng, uint32_t bound)
 {
 	uint32_t limit = UINT32_MAX - (uint32_t)(((uint64_t)UINT32_MAX + 1) % bound);
 	uint8_t b[4];
 	uint32_t x;
 
 	do {
-		random_fill(random, b, sizeof(b));
+		random_fill(rng, b, sizeof(b));
 		x = get_be32(b);
 	} while (x > limit);
 	return x % bound;
 }
 
 int rendezvous_stuff_chunk(uint16_t ports_out[static RENDEZVOUS_CHUNK_MAX_PORTS], const uint8_t *msg,
-			   size_t msg_len, size_t j, rendezvous_random_fn *random)
+			   size_t msg_len, size_t j, rendezvous_random_fn *rng)
 {
 	size_t len = rendezvous_chunk_len(msg_len, j), off, i, k;
 	uint8_t pool[255];
@@ -283,7 +283,7 @@ int rendezvous_stuff_chunk(uint16_t ports_out[static RENDEZVOUS_CHUNK_MAX_PORTS]
 	for (i = 0; i < sizeof(pool); i++)
 		pool[i] = (uint8_t)(i + 1);
 	for (i = 0; i < len; i++) {
-		size_t r = i + random_below(random, (uint32_t)(sizeof(pool) - i));
+		size_t r = i + random_below(rng, (uint32_t)(sizeof(pool) - i));
 		uint8_t t = pool[i];
 
 		pool[i] = pool[r];
@@ -319,8 +319,8 @@ static int chunks_check(const struct rendezvous_chunk_peers *chunks, size_t n_ch
 	return 0;
 }
 
-/* Reads chunk j as announced from addr into out (the chunk's bytes), or
- * returns false if that IP's ports do not form exactly one chunk of len. */
+/* Reads the bytes of one chunk as announced from addr into out, or returns
+ * false if that IP's ports there do not form exactly one chunk of len. */
 static bool read_group_chunk(const struct rendezvous_chunk_peers *chunk, const uint8_t *addr,
 			     size_t len, uint8_t *out)
 {
@@ -402,6 +402,9 @@ int rendezvous_unstuff(const struct rendezvous_chunk_peers *chunks, size_t n_chu
 
 	if (!msgs_out && max_out)
 		return -EINVAL;
+	rc = chunks_check(chunks, n_chunks, msg_len);
+	if (rc < 0)
+		return rc;
 	while (n < max_out) {
 		rc = rendezvous_unstuff_next(chunks, n_chunks, msg_len, &cursor,
 					     msgs_out + n * msg_len, NULL);

@@ -68,13 +68,13 @@ struct rendezvous_config {
 /* Server: seals cfg for the client client_pub, for the window starting at
  * window_start (T, UNIX seconds) and publication epoch, into out
  * (out_len >= RENDEZVOUS_CONFIG_LEN). T and epoch are not sent: the client
- * knows them from where it found the message. Draws r with random.
+ * knows them from where it found the message. Draws r with rng.
  * Returns RENDEZVOUS_CONFIG_LEN, -EMSGSIZE (out too small) or -EINVAL
  * (a period of 0 or over 24 bits, a low-order client key). */
 int rendezvous_config_seal(uint8_t *out, size_t out_len, const struct rendezvous_config *cfg,
 			   const uint8_t server_priv[static RENDEZVOUS_KEY_LEN],
 			   const uint8_t client_pub[static RENDEZVOUS_KEY_LEN],
-			   uint64_t window_start, uint8_t epoch, rendezvous_random_fn *random);
+			   uint64_t window_start, uint8_t epoch, rendezvous_random_fn *rng);
 
 /* Client: opens a config sealed by server_pub for this client, window and
  * epoch. Returns 0 and fills cfg_out; else RENDEZVOUS_ERR_LENGTH,
@@ -94,7 +94,7 @@ int rendezvous_config_open(struct rendezvous_config *cfg_out, const uint8_t *sea
 int rendezvous_message_seal(uint8_t *out, size_t out_len, const uint8_t *plain, size_t plain_len,
 			    const uint8_t sender_priv[static RENDEZVOUS_KEY_LEN],
 			    const uint8_t receiver_pub[static RENDEZVOUS_KEY_LEN],
-			    uint64_t window_start, uint8_t epoch, rendezvous_random_fn *random);
+			    uint64_t window_start, uint8_t epoch, rendezvous_random_fn *rng);
 
 /* Opens a generic message; plain_out needs len - RENDEZVOUS_OVERHEAD bytes.
  * Returns the plaintext length, or RENDEZVOUS_ERR_* (length outside
@@ -124,7 +124,7 @@ void rendezvous_chunk_infohash(uint8_t ih_out[static RENDEZVOUS_INFOHASH_LEN],
  * 256). Writes rendezvous_chunk_len(msg_len, j) ports to ports_out and
  * returns their number, or -EINVAL (no such chunk). */
 int rendezvous_stuff_chunk(uint16_t ports_out[static RENDEZVOUS_CHUNK_MAX_PORTS], const uint8_t *msg,
-			   size_t msg_len, size_t j, rendezvous_random_fn *random);
+			   size_t msg_len, size_t j, rendezvous_random_fn *rng);
 
 /* A peer value returned by the DHT. */
 struct rendezvous_peer {

@@ -40,6 +40,7 @@
 
 struct nladdr_waiter {           /* a synchronous caller waiting on requests */
 	unsigned ok;             /* requests that succeeded */
+	unsigned gone;           /* deletes of addresses already gone (ignore_gone) */
 	unsigned failed;         /* requests that failed (not counting ignored) */
 	int err;                 /* first failure, -errno */
 	bool ignore_gone;        /* a delete of an absent address counts as ok */
@@ -425,8 +426,10 @@ static void deliver(struct nladdr *nl, const struct nladdr_req *req, int err, co
 		reg_remove(nl, req->ifindex, &req->addr);
 
 	if (w) {
-		if (err == 0 || (w->ignore_gone && req->op == NLADDR_DEL && err == -EADDRNOTAVAIL)) {
+		if (err == 0) {
 			w->ok++;
+		} else if (w->ignore_gone && req->op == NLADDR_DEL && err == -EADDRNOTAVAIL) {
+			w->gone++;
 		} else {
 			if (w->failed++ == 0) {
 				w->err = err;

@@ -132,8 +132,8 @@ int nladdr_purge(struct nladdr *nl, unsigned ifindex, int timeout_ms,
 		 char *msg, size_t msg_len);
 
 /* Deletes every address in the registry (orderly shutdown). Synchronous.
- * Returns the number removed, or -errno of the first failure other than
- * "already gone". */
+ * Returns the number removed (addresses that had already expired are not
+ * counted and are not an error), or -errno of the first other failure. */
 int nladdr_remove_all(struct nladdr *nl, int timeout_ms, char *msg, size_t msg_len);
 
 /* The registry: addresses added and acknowledged, not deleted since. */

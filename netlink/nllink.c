@@ -27,6 +27,7 @@ struct reg_entry {
 	unsigned ifindex;
 	struct in6_addr addr;    /* address or route destination */
 	unsigned prefix_len;
+	uint8_t table, type;     /* routes: RT_TABLE_*, RTN_* */
 	bool is_live;            /* false once deleted */
 };
 
@@ -168,7 +169,7 @@ size_t nllink_registry_count(const struct nllink *nl)
 }
 
 static int reg_add(struct nllink *nl, enum reg_kind kind, unsigned ifindex,
-		   const struct in6_addr *addr, unsigned prefix_len)
+		   const struct in6_addr *addr, unsigned prefix_len, uint8_t table, uint8_t type)
 {
 	struct reg_entry *e;
 
@@ -187,13 +188,15 @@ static int reg_add(struct nllink *nl, enum reg_kind kind, unsigned ifindex,
 	if (addr)
 		e->addr = *addr;
 	e->prefix_len = prefix_len;
+	e->table = table;
+	e->type = type;
 	e->is_live = true;
 	nl->reg_live++;
 	return 0;
 }
 
 static void reg_forget(struct nllink *nl, enum reg_kind kind, unsigned ifindex,
-		       const struct in6_addr *addr, unsigned prefix_len)
+		       const struct in6_addr *addr, unsigned prefix_len, uint8_t table)
 {
 	for (size_t i = nl->reg_len; i-- > 0;) {
 		struct reg_entry *e = &nl->reg[i];
@@ -201,6 +204,8 @@ static void reg_forget(struct nllink *nl, enum reg_kind kind, unsigned ifindex,
 		if (!e->is_live || e->kind != kind || e->ifindex != ifindex)
 			continue;
 		if (kind != REG_LINK && (e->prefix_len != prefix_len || memcmp(&e->addr, addr, 16)))
+			continue;
+		if (kind == REG_ROUTE && e->table != table)
 			continue;
 		e->is_live = false;
 		nl->reg_live--;
@@ -317,9 +322,9 @@ static int addr_op(struct nllink *nl, bool is_add, unsigned ifindex, const struc
 	}
 	rc = finish(nl, rc, msg, msg_len);
 	if (rc == 0 && is_add)
-		rc = reg_add(nl, REG_ADDR, ifindex, addr, prefix_len);
+		rc = reg_add(nl, REG_ADDR, ifindex, addr, prefix_len, 0, 0);
 	else if (!is_add && (rc == 0 || rc == -EADDRNOTAVAIL))
-		reg_forget(nl, REG_ADDR, ifindex, addr, prefix_len);
+		reg_forget(nl, REG_ADDR, ifindex, addr, prefix_len, 0);
 cleanup:
 	if (local)
 		nl_addr_put(local);
@@ -341,7 +346,7 @@ int nllink_del_addr(struct nllink *nl, unsigned ifindex, const struct in6_addr *
 }
 
 static int route_op(struct nllink *nl, bool is_add, unsigned ifindex, const struct in6_addr *dst,
-		    unsigned prefix_len, char *msg, size_t msg_len)
+		    unsigned prefix_len, uint8_t table, uint8_t type, char *msg, size_t msg_len)
 {
 	struct rtnl_route *rt;
 	struct rtnl_nexthop *nh = NULL;
@@ -357,11 +362,12 @@ static int route_op(struct nllink *nl, bool is_add, unsigned ifindex, const stru
 		goto cleanup;
 	}
 	rtnl_route_set_family(rt, AF_INET6);
-	rtnl_route_set_table(rt, RT_TABLE_MAIN);
+	rtnl_route_set_table(rt, table);
 	rtnl_route_set_dst(rt, d);
-	rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
+	/* As iproute2 sets it: host scope for local routes. */
+	rtnl_route_set_scope(rt, type == RTN_LOCAL ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE);
 	rtnl_route_set_protocol(rt, NLLINK_PROTO_MT6D);
-	rtnl_route_set_type(rt, RTN_UNICAST);
+	rtnl_route_set_type(rt, type);
 	nh = rtnl_route_nh_alloc();
 	if (!nh) {
 		rc = -ENOMEM;
@@ -376,9 +382,9 @@ static int route_op(struct nllink *nl, bool is_add, unsigned ifindex, const stru
 		rc = rtnl_route_delete(nl->sock, rt, 0);
 	rc = finish(nl, rc, msg, msg_len);
 	if (rc == 0 && is_add)
-		rc = reg_add(nl, REG_ROUTE, ifindex, dst, prefix_len);
+		rc = reg_add(nl, REG_ROUTE, ifindex, dst, prefix_len, table, type);
 	else if (!is_add && (rc == 0 || rc == -ESRCH))
-		reg_forget(nl, REG_ROUTE, ifindex, dst, prefix_len);
+		reg_forget(nl, REG_ROUTE, ifindex, dst, prefix_len, table);
 cleanup:
 	if (d)
 		nl_addr_put(d);
@@ -390,13 +396,31 @@ cleanup:
 int nllink_add_route(struct nllink *nl, unsigned ifindex, const struct in6_addr *dst,
 		     unsigned prefix_len, char *msg, size_t msg_len)
 {
-	return route_op(nl, true, ifindex, dst, prefix_len, msg, msg_len);
+	return route_op(nl, true, ifindex, dst, prefix_len, RT_TABLE_MAIN, RTN_UNICAST, msg, msg_len);
 }
 
 int nllink_del_route(struct nllink *nl, unsigned ifindex, const struct in6_addr *dst,
 		     unsigned prefix_len, char *msg, size_t msg_len)
 {
-	return route_op(nl, false, ifindex, dst, prefix_len, msg, msg_len);
+	return route_op(nl, false, ifindex, dst, prefix_len, RT_TABLE_MAIN, RTN_UNICAST, msg, msg_len);
+}
+
+int nllink_add_local_prefix(struct nllink *nl, unsigned ifindex, const struct in6_addr *prefix,
+			    unsigned prefix_len, char *msg, size_t msg_len)
+{
+	return route_op(nl, true, ifindex, prefix, prefix_len, RT_TABLE_LOCAL, RTN_LOCAL, msg, msg_len);
+}
+
+int nllink_del_local_prefix(struct nllink *nl, unsigned ifindex, const struct in6_addr *prefix,
+			    unsigned prefix_len, char *msg, size_t msg_len)
+{
+	return route_op(nl, false, ifindex, prefix, prefix_len, RT_TABLE_LOCAL, RTN_LOCAL, msg, msg_len);
+}
+
+int nllink_add_local_exception(struct nllink *nl, unsigned ifindex, const struct in6_addr *addr,
+			       char *msg, size_t msg_len)
+{
+	return route_op(nl, true, ifindex, addr, 128, RT_TABLE_LOCAL, RTN_UNICAST, msg, msg_len);
 }
 
 int nllink_add_macvlan(struct nllink *nl, unsigned parent, const char *name,
@@ -424,7 +448,7 @@ int nllink_add_macvlan(struct nllink *nl, unsigned parent, const char *name,
 	idx = if_nametoindex(name);
 	if (idx == 0)
 		return -ENODEV;
-	rc = reg_add(nl, REG_LINK, idx, NULL, 0);
+	rc = reg_add(nl, REG_LINK, idx, NULL, 0, 0, 0);
 	if (rc == 0 && ifindex_out)
 		*ifindex_out = idx;
 	return rc;
@@ -446,7 +470,7 @@ int nllink_del_link(struct nllink *nl, unsigned ifindex, char *msg, size_t msg_l
 	rtnl_link_put(link);
 	rc = finish(nl, rc, msg, msg_len);
 	if (rc == 0 || rc == -ENODEV)
-		reg_forget(nl, REG_LINK, ifindex, NULL, 0);
+		reg_forget(nl, REG_LINK, ifindex, NULL, 0, 0);
 	return rc;
 }
 
@@ -533,7 +557,8 @@ int nllink_cleanup(struct nllink *nl, char *msg, size_t msg_len)
 			continue;
 		switch (e.kind) {
 		case REG_ROUTE:
-			rc = nllink_del_route(nl, e.ifindex, &e.addr, e.prefix_len, m, sizeof(m));
+			rc = route_op(nl, false, e.ifindex, &e.addr, e.prefix_len, e.table, e.type,
+				      m, sizeof(m));
 			if (rc == -ESRCH || rc == -ENODEV)
 				rc = 1;
 			break;

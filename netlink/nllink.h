@@ -50,6 +50,22 @@ int nllink_add_route(struct nllink *nl, unsigned ifindex, const struct in6_addr 
 int nllink_del_route(struct nllink *nl, unsigned ifindex, const struct in6_addr *dst,
 		     unsigned prefix_len, char *msg, size_t msg_len);
 
+/* Scale mode (docs/PERFORMANCE.md): claims every address of prefix/prefix_len
+ * as local with one route of type local in the local table (`ip -6 route add
+ * local P/64 dev IF table local`), so that sockets bound with IPV6_FREEBIND to
+ * any of them receive, with no per-address kernel state. Neighbour discovery
+ * for them is netlink/ndresp's job. Recorded. Returns 0 or -errno. */
+int nllink_add_local_prefix(struct nllink *nl, unsigned ifindex, const struct in6_addr *prefix,
+			    unsigned prefix_len, char *msg, size_t msg_len);
+int nllink_del_local_prefix(struct nllink *nl, unsigned ifindex, const struct in6_addr *prefix,
+			    unsigned prefix_len, char *msg, size_t msg_len);
+
+/* Keeps addr, another host's address inside a claimed prefix (the gateway),
+ * reachable through ifindex: a unicast /128 in the local table, which the
+ * kernel consults before the main table. Recorded; removed by cleanup. */
+int nllink_add_local_exception(struct nllink *nl, unsigned ifindex, const struct in6_addr *addr,
+			       char *msg, size_t msg_len);
+
 /* Creates a macvlan child `name` (mode bridge) of parent, brings it up and
  * records it; *ifindex_out gets its index. Returns 0 or -errno. */
 int nllink_add_macvlan(struct nllink *nl, unsigned parent, const char *name,

@@ -170,7 +170,7 @@ check("psk_server_to_client", H("mt6d/1 wire direction", psk, server_seed, clien
 
 # ---- the document carries the same values ----
 top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-docs = [os.path.join(top, "docs", n) for n in ("PROTOCOL.md", "PROTOCOL-session.md")]
+docs = [os.path.join(top, "docs", "PROTOCOL.md")]
 text = ""
 for d in docs:
     if os.path.exists(d):
@@ -178,7 +178,7 @@ for d in docs:
             text += f.read()
 flat = re.sub(r"\s+", "", text).lower()
 if not flat:
-    failures.append("no docs/PROTOCOL.md or docs/PROTOCOL-session.md")
+    failures.append("no docs/PROTOCOL.md")
 for name, value in EXPECT.items():
     if value not in flat:
         failures.append(f"{name} missing from the protocol document")

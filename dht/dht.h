@@ -1,0 +1,165 @@
+/* dht: our BitTorrent Mainline DHT node (BEP 5, BEP 32, BEP 42), the only
+ * public header of dht/.
+ *
+ * The node is a struct driven from outside: the host feeds received datagrams
+ * to dht_input and calls dht_tick at the deadline it returns; the node sends
+ * through ops->send and draws randomness from ops->random. It reads no clock
+ * (every call takes now_ms, any monotonic milliseconds > 0), opens no socket
+ * and allocates only at creation and per operation, so several nodes can run
+ * in one process over a simulated network.
+ *
+ * Limits (compile-time): DHT_MAX_OPS concurrent operations, DHT_MAX_PORTS
+ * ports per announce, DHT_MAX_VALUES values collected per operation; the
+ * routing table, storage and rate limits are bounded as documented in
+ * dht/routing.h and dht/peerstore.h. */
+#ifndef DHT_DHT_H
+#define DHT_DHT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define DHT_ID_LEN 20
+#define DHT_MAX_OPS 32
+#define DHT_MAX_PORTS 256
+#define DHT_MAX_VALUES 1024
+#define DHT_K 8
+/* Outgoing messages to any one IP address are paced to this interval:
+ * libtorrent bans a source at its 50th message within 10 s (LAB-NOTES). */
+#define DHT_PACE_MS 333
+/* An unanswered query counts as failed after this long. */
+#define DHT_QUERY_TIMEOUT_MS 2000
+#define DHT_STATE_MAX_LEN (8 + DHT_ID_LEN + 2 + 2 * 160 * 8 * 39)
+
+/* Public bootstrap routers of the Mainline DHT, for daemons' default
+ * configuration only (tests always pass their own nodes). */
+#define DHT_DEFAULT_BOOTSTRAP \
+	"router.bittorrent.com:6881,dht.transmissionbt.com:6881,router.utorrent.com:6881"
+
+struct dht;
+
+struct dht_ops {
+	/* Sends one datagram to `to`. Returns 0 or -errno (counted, not retried). */
+	int (*send)(void *ctx, const uint8_t *buf, size_t len,
+		    const struct sockaddr *to, socklen_t to_len);
+	/* Fills buf with len unpredictable bytes (ids, secrets, transaction ids). */
+	void (*random)(void *ctx, uint8_t *buf, size_t len);
+	/* Optional: one line of debugging text, without newline. */
+	void (*debug)(void *ctx, const char *line);
+};
+
+struct dht_config {
+	/* Node id: if NULL, taken from state, else BEP 42 from external, else
+	 * random. */
+	const uint8_t *id;
+	/* Our address as the DHT sees it, when known (for a BEP 42 id). */
+	const struct sockaddr *external;
+	socklen_t external_len;
+	/* Output of dht_save from an earlier run, or NULL: restores the id
+	 * (unless id is given, or external is given and the saved id is not
+	 * BEP 42-conformant for it) and the saved nodes, pinged at once. */
+	const uint8_t *state;
+	size_t state_len;
+};
+
+/* A compact peer (a stored value): family is AF_INET or AF_INET6, an IPv4
+ * address in addr[0..4). */
+struct dht_peer {
+	int family;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+struct dht_node_info {
+	uint8_t id[DHT_ID_LEN];
+	struct dht_peer addr;
+};
+
+enum dht_event {
+	DHT_EVENT_VALUES = 1, /* collect: one node's complete value set */
+	DHT_EVENT_DONE,       /* the operation ended; last callback for it */
+	DHT_EVENT_STORED,     /* announce: one node and how many ports it acknowledged */
+};
+
+struct dht_result {
+	enum dht_event event;
+	int op;                           /* id returned when it was started */
+	int status;                       /* DONE: 0, -ETIMEDOUT (no node answered) */
+	const uint8_t *target;            /* target or info_hash, DHT_ID_LEN bytes */
+	const struct dht_node_info *node; /* VALUES, STORED: the node concerned */
+	const struct dht_peer *peers;     /* VALUES: that node's; DONE: the union */
+	size_t n_peers;
+	const struct dht_node_info *nodes; /* DONE: closest nodes that answered */
+	size_t n_nodes;
+	size_t n_tokens;                  /* DONE, announce: nodes that gave a token */
+	size_t n_announced;               /* DONE: announces acknowledged in all;
+	                                   * STORED: by this node */
+	size_t n_queries;                 /* DONE: queries this operation sent */
+};
+
+/* Called with results; everything it points to is borrowed for the call. */
+typedef void dht_result_fn(void *closure, const struct dht_result *result);
+
+struct dht_stats {
+	uint8_t id[DHT_ID_LEN];
+	size_t good4, questionable4, bad4, buckets4;  /* IPv4 routing table */
+	size_t good6, questionable6, bad6, buckets6;  /* IPv6 routing table */
+	size_t stored_hashes, stored_peers;
+	size_t ops_active;
+	uint64_t rx, rx_malformed, rx_rate_limited, rx_bad_token;
+	uint64_t tx, tx_errors, queries_timed_out, store_refused;
+};
+
+/* Creates a node. ops is copied; ctx is passed to every op. Returns 0 and
+ * *out, or -ENOMEM / -EINVAL (bad state blob is -EINVAL). */
+int dht_new(const struct dht_ops *ops, void *ctx, const struct dht_config *cfg,
+	    int64_t now_ms, struct dht **out);
+/* Frees the node; pending operations end without callbacks. NULL is fine. */
+void dht_free(struct dht *d);
+
+/* One received datagram from `from`. Malformed input is counted and dropped. */
+void dht_input(struct dht *d, const uint8_t *buf, size_t len,
+	       const struct sockaddr *from, socklen_t from_len, int64_t now_ms);
+
+/* Runs timers (timeouts, pacing, maintenance); returns the time (ms, same
+ * clock) at which it wants to be called again. */
+int64_t dht_tick(struct dht *d, int64_t now_ms);
+
+/* Contacts a node we know only by address (bootstrap): it is asked for the
+ * nodes near our id and remembered for rejoining when the table empties.
+ * Returns 0 or -EINVAL / -ENOSPC. */
+int dht_add_node(struct dht *d, const struct sockaddr *sa, socklen_t len, int64_t now_ms);
+
+/* Operations. family is AF_INET or AF_INET6 (which table and which peers).
+ * Each returns an operation id > 0 or -errno (-EBUSY at DHT_MAX_OPS,
+ * -EINVAL); cb is called for its events, last with DHT_EVENT_DONE. */
+
+/* Iterative find_node for target; DONE lists the closest nodes. */
+int dht_find_node(struct dht *d, const uint8_t target[DHT_ID_LEN], int family,
+		  dht_result_fn *cb, void *closure, int64_t now_ms);
+/* Iterative get_peers; DONE carries every value seen on the way. */
+int dht_get_peers(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
+		  dht_result_fn *cb, void *closure, int64_t now_ms);
+/* Announce-many: one get_peers lookup collects tokens from the k closest
+ * nodes, then each of ports (1..DHT_MAX_PORTS of them, none 0) is announced
+ * to each of those nodes, paced to DHT_PACE_MS per node. Before DONE, one
+ * STORED event per node that was given a token says how many it took. */
+int dht_announce(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
+		 const uint16_t *ports, size_t n_ports,
+		 dht_result_fn *cb, void *closure, int64_t now_ms);
+/* Collect: a get_peers lookup, then the k closest nodes are asked again
+ * while their answers still grow; VALUES per node, DONE with the union. */
+int dht_collect(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
+		dht_result_fn *cb, void *closure, int64_t now_ms);
+/* Ends an operation without further callbacks. Returns 0 or -ENOENT. */
+int dht_cancel(struct dht *d, int op);
+
+void dht_get_stats(const struct dht *d, int64_t now_ms, struct dht_stats *out);
+
+/* Writes our id and routing-table nodes (good first) to buf: a small binary
+ * format ("MT6DDHT1", id, count, then family byte + 20-byte id + address +
+ * port per node). Returns the length or -ENOBUFS. */
+int dht_save(const struct dht *d, int64_t now_ms, uint8_t *buf, size_t cap);
+
+#endif

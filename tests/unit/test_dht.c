@@ -1,0 +1,612 @@
+/* Our real DHT node code, many nodes in one process: a simulated network
+ * delivers datagrams in memory with latency, a fake clock drives dht_tick. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <cmocka.h>
+
+#include "dht/dht.h"
+#include "dht/krpc.h"
+#include "dht/peerstore.h"
+#include "dht/routing.h"
+
+#define MAX_NODES 64
+#define T0 1000000
+
+struct pkt {
+	int64_t at_ms;
+	int to;
+	struct sockaddr_in6 from;
+	size_t len;
+	uint8_t data[1500];
+};
+
+struct simnode {
+	struct dht *d;
+	int idx;
+	bool is_alive;
+	uint64_t rng;
+	int64_t deadline;
+	struct sockaddr_in6 addr;
+};
+
+static struct sim {
+	struct simnode n[MAX_NODES];
+	int n_nodes;
+	int64_t now;
+	struct pkt *q;
+	size_t n_q, cap_q;
+	uint64_t rng;
+	uint64_t sent;
+	/* Capture instead of delivery (serving tests). */
+	bool is_capture;
+	struct pkt last;
+} S;
+
+static uint64_t xs(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void sim_addr(int i, struct sockaddr_in6 *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sin6_family = AF_INET6;
+	a->sin6_addr.s6_addr[0] = 0x20;
+	a->sin6_addr.s6_addr[1] = 0x01;
+	a->sin6_addr.s6_addr[2] = 0x0d;
+	a->sin6_addr.s6_addr[3] = 0xb8;
+	a->sin6_addr.s6_addr[14] = (uint8_t)((i + 1) >> 8);
+	a->sin6_addr.s6_addr[15] = (uint8_t)(i + 1);
+	a->sin6_port = htons(6881);
+}
+
+static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to, socklen_t tl)
+{
+	struct simnode *from = ctx;
+	const struct sockaddr_in6 *t6 = (const struct sockaddr_in6 *)(const void *)to;
+	assert_int_equal(tl, sizeof(struct sockaddr_in6));
+	assert_true(len <= 1400);
+	S.sent++;
+	if (S.is_capture) {
+		S.last.len = len;
+		memcpy(S.last.data, buf, len);
+		return 0;
+	}
+	int dest = -1;
+	for (int i = 0; i < S.n_nodes; i++)
+		if (memcmp(&S.n[i].addr.sin6_addr, &t6->sin6_addr, 16) == 0 &&
+		    S.n[i].addr.sin6_port == t6->sin6_port)
+			dest = i;
+	if (dest < 0)
+		return -EHOSTUNREACH;
+	if (S.n_q == S.cap_q) {
+		S.cap_q = S.cap_q ? S.cap_q * 2 : 1024;
+		S.q = realloc(S.q, S.cap_q * sizeof(S.q[0]));
+	}
+	struct pkt *p = &S.q[S.n_q++];
+	p->at_ms = S.now + 5 + (int64_t)(xs(&S.rng) % 30);
+	p->to = dest;
+	p->from = from->addr;
+	p->len = len;
+	memcpy(p->data, buf, len);
+	return 0;
+}
+
+static void sim_random(void *ctx, uint8_t *buf, size_t len)
+{
+	struct simnode *n = ctx;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(xs(&n->rng) >> 24);
+}
+
+static int debug_node = -1;
+static void sim_debug(void *ctx, const char *line)
+{
+	struct simnode *n = ctx;
+	if (n->idx == debug_node)
+		fprintf(stderr, "[%d] %s\n", n->idx, line);
+}
+static const struct dht_ops sim_ops = { sim_send, sim_random, sim_debug };
+
+static void sim_init(int n_nodes)
+{
+	memset(&S, 0, sizeof(S));
+	S.rng = 0x9e3779b97f4a7c15ull;
+	S.now = T0;
+	S.n_nodes = n_nodes;
+	for (int i = 0; i < n_nodes; i++) {
+		struct simnode *n = &S.n[i];
+		n->idx = i;
+		n->is_alive = true;
+		n->rng = 0x1234567ull * (uint64_t)(i + 1) + 99;
+		sim_addr(i, &n->addr);
+		assert_int_equal(dht_new(&sim_ops, n, NULL, S.now, &n->d), 0);
+		n->deadline = S.now;
+	}
+}
+
+static void sim_fini(void)
+{
+	for (int i = 0; i < S.n_nodes; i++)
+		dht_free(S.n[i].d);
+	free(S.q);
+	memset(&S, 0, sizeof(S));
+}
+
+/* Runs the network until `until` (absolute ms) or until *stop is true. */
+static void sim_run(int64_t until, const bool *stop)
+{
+	while (S.now < until && !(stop && *stop)) {
+		int64_t next = until;
+		for (size_t i = 0; i < S.n_q; i++)
+			if (S.q[i].at_ms < next)
+				next = S.q[i].at_ms;
+		for (int i = 0; i < S.n_nodes; i++)
+			if (S.n[i].is_alive && S.n[i].deadline < next)
+				next = S.n[i].deadline;
+		if (next > S.now)
+			S.now = next;
+		/* Deliver due packets (a copy: delivery may enqueue more). */
+		for (size_t i = 0; i < S.n_q;) {
+			if (S.q[i].at_ms > S.now) {
+				i++;
+				continue;
+			}
+			struct pkt p = S.q[i];
+			S.q[i] = S.q[--S.n_q];
+			if (S.n[p.to].is_alive)
+				dht_input(S.n[p.to].d, p.data, p.len, (const struct sockaddr *)&p.from,
+					  sizeof(p.from), S.now);
+		}
+		for (int i = 0; i < S.n_nodes; i++) {
+			if (S.n[i].is_alive && S.n[i].deadline <= S.now) {
+				S.n[i].deadline = dht_tick(S.n[i].d, S.now);
+				assert_true(S.n[i].deadline > S.now);
+			}
+		}
+	}
+}
+
+static void sim_bootstrap(void)
+{
+	for (int i = 1; i < S.n_nodes; i++) {
+		assert_int_equal(dht_add_node(S.n[i].d, (const struct sockaddr *)&S.n[0].addr,
+					      sizeof(S.n[0].addr), S.now), 0);
+		S.n[i].deadline = S.now;
+	}
+	sim_run(S.now + 60000, NULL);
+}
+
+struct result {
+	bool is_done;
+	int status;
+	size_t n_nodes, n_tokens, n_announced, n_values_events;
+	size_t n_stored_events, n_stored_sum;
+	struct dht_node_info nodes[DHT_K];
+	size_t n_peers;
+	struct dht_peer peers[DHT_MAX_VALUES];
+};
+
+static void on_result(void *closure, const struct dht_result *r)
+{
+	struct result *res = closure;
+	if (r->event == DHT_EVENT_STORED) {
+		assert_false(res->is_done);
+		assert_non_null(r->node);
+		res->n_stored_events++;
+		res->n_stored_sum += r->n_announced;
+		return;
+	}
+	if (r->event == DHT_EVENT_VALUES) {
+		assert_non_null(r->node);
+		assert_true(r->n_peers > 0);
+		res->n_values_events++;
+		return;
+	}
+	assert_false(res->is_done);
+	res->is_done = true;
+	res->status = r->status;
+	res->n_nodes = r->n_nodes;
+	memcpy(res->nodes, r->nodes, r->n_nodes * sizeof(r->nodes[0]));
+	res->n_tokens = r->n_tokens;
+	res->n_announced = r->n_announced;
+	res->n_peers = r->n_peers;
+	memcpy(res->peers, r->peers, r->n_peers * sizeof(r->peers[0]));
+}
+
+static int closer(const uint8_t *t, const uint8_t *a, const uint8_t *b)
+{
+	for (int i = 0; i < 20; i++) {
+		uint8_t da = a[i] ^ t[i], db = b[i] ^ t[i];
+		if (da != db)
+			return da < db ? -1 : 1;
+	}
+	return 0;
+}
+
+static void test_bootstrap_and_lookup_converge(void **state)
+{
+	(void)state;
+	sim_init(50);
+	sim_bootstrap();
+	for (int i = 0; i < S.n_nodes; i++) {
+		struct dht_stats st;
+		dht_get_stats(S.n[i].d, S.now, &st);
+		if (st.good6 < DHT_K)
+			fail_msg("node %d has only %zu good nodes", i, st.good6);
+	}
+	/* Lookups from several nodes find the true 8 closest ids. */
+	for (int trial = 0; trial < 5; trial++) {
+		uint8_t target[20];
+		sim_random(&S.n[trial], target, 20);
+		struct dht_stats all[50];
+		int order[50];
+		for (int i = 0; i < S.n_nodes; i++) {
+			dht_get_stats(S.n[i].d, S.now, &all[i]);
+			order[i] = i;
+		}
+		for (int i = 1; i < S.n_nodes; i++)
+			for (int j = i; j > 0 && closer(target, all[order[j]].id, all[order[j - 1]].id) < 0; j--) {
+				int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+			}
+		struct result res = { 0 };
+		int from = 10 + trial;
+		int op = dht_find_node(S.n[from].d, target, AF_INET6, on_result, &res, S.now);
+		assert_true(op > 0);
+		S.n[from].deadline = S.now;
+		sim_run(S.now + 30000, &res.is_done);
+		assert_true(res.is_done);
+		assert_int_equal(res.status, 0);
+		assert_int_equal(res.n_nodes, DHT_K);
+		int found = 0;
+		for (int k = 0; k < DHT_K; k++) {
+			int want = order[k] == from ? order[DHT_K] : order[k];
+			for (size_t j = 0; j < res.n_nodes; j++)
+				found += memcmp(res.nodes[j].id, all[want].id, 20) == 0;
+		}
+		if (found < DHT_K)
+			fail_msg("trial %d: found %d of the %d closest", trial, found, DHT_K);
+	}
+	/* Save and restore: same id, nodes back in the table. */
+	static uint8_t blob[DHT_STATE_MAX_LEN];
+	int len = dht_save(S.n[5].d, S.now, blob, sizeof(blob));
+	assert_true(len > 8 + 20 + 2 + 8 * 39);
+	struct dht *re;
+	struct dht_config cfg = { .state = blob, .state_len = (size_t)len };
+	assert_int_equal(dht_new(&sim_ops, &S.n[5], &cfg, S.now, &re), 0);
+	struct dht_stats a, b;
+	dht_get_stats(S.n[5].d, S.now, &a);
+	dht_get_stats(re, S.now, &b);
+	assert_memory_equal(a.id, b.id, 20);
+	assert_true(b.questionable6 >= DHT_K);
+	/* The restored node replaces the old one with no bootstrap: one round
+	 * trip (at most 2 x 35 ms here) later its saved nodes are good again. */
+	dht_free(S.n[5].d);
+	S.n[5].d = re;
+	S.n[5].deadline = S.now + 1000;
+	sim_run(S.now + 80, NULL);
+	dht_get_stats(re, S.now, &b);
+	if (b.good6 < DHT_K)
+		fail_msg("restored node: %zu good nodes after one round trip", b.good6);
+	blob[len - 1] ^= 0;
+	cfg.state_len = (size_t)len - 1;
+	assert_int_equal(dht_new(&sim_ops, &S.n[5], &cfg, S.now, &re), -EINVAL);
+	sim_fini();
+}
+
+#define MSG_LEN 120
+#define CHUNK 25
+#define N_CHUNKS ((MSG_LEN + CHUNK - 1) / CHUNK)
+
+static void chunk_hash(int j, uint8_t ih[20])
+{
+	uint8_t full[32], in[8] = { 't', 'e', 's', 't', 'c', 'h', 'k', (uint8_t)j };
+	crypto_generichash(full, sizeof(full), in, sizeof(in), NULL, 0);
+	memcpy(ih, full, 20);
+}
+
+/* Port-stuffing layout: byte i of chunk j as port ((i + 1) << 8) | p_i with
+ * p_i in 1..255, so no port is 0 and positions stay distinct. */
+static size_t chunk_ports(const uint8_t *msg, int j, uint16_t *ports)
+{
+	size_t n = 0;
+	for (int i = j * CHUNK; i < MSG_LEN && i < (j + 1) * CHUNK; i++, n++)
+		ports[n] = (uint16_t)(((n + 1) << 8) | msg[i]);
+	return n;
+}
+
+static void collect_all(int from, const uint8_t *msg, int *complete_out)
+{
+	int complete = 0;
+	for (int j = 0; j < N_CHUNKS; j++) {
+		uint8_t ih[20];
+		uint16_t ports[CHUNK];
+		size_t n = chunk_ports(msg, j, ports);
+		chunk_hash(j, ih);
+		static struct result res;
+		memset(&res, 0, sizeof(res));
+		assert_true(dht_collect(S.n[from].d, ih, AF_INET6, on_result, &res, S.now) > 0);
+		S.n[from].deadline = S.now;
+		sim_run(S.now + 60000, &res.is_done);
+		assert_true(res.is_done);
+		if (res.n_values_events == 0)
+			fail_msg("chunk %d: status %d, %zu nodes, %zu values", j, res.status, res.n_nodes, res.n_peers);
+		size_t got = 0;
+		for (size_t k = 0; k < n; k++)
+			for (size_t v = 0; v < res.n_peers; v++)
+				got += res.peers[v].port == ports[k];
+		assert_int_equal(res.n_peers, n);
+		complete += got == n;
+	}
+	*complete_out = complete;
+}
+
+static void test_announce_many_then_collect(void **state)
+{
+	(void)state;
+	uint8_t msg[MSG_LEN];
+	sim_init(50);
+	sim_bootstrap();
+	for (int i = 0; i < MSG_LEN; i++)
+		msg[i] = (uint8_t)(1 + (i * 37) % 255);
+
+	static struct result res[N_CHUNKS];
+	memset(res, 0, sizeof(res));
+	int64_t start = S.now;
+	for (int j = 0; j < N_CHUNKS; j++) {
+		uint8_t ih[20];
+		uint16_t ports[CHUNK];
+		size_t n = chunk_ports(msg, j, ports);
+		chunk_hash(j, ih);
+		assert_true(dht_announce(S.n[3].d, ih, AF_INET6, ports, n, on_result, &res[j], S.now) > 0);
+	}
+	S.n[3].deadline = S.now;
+	sim_run(S.now + 120000, NULL);
+	for (int j = 0; j < N_CHUNKS; j++) {
+		assert_true(res[j].is_done);
+		assert_int_equal(res[j].status, 0);
+		assert_int_equal(res[j].n_tokens, DHT_K);
+		size_t n = j < N_CHUNKS - 1 ? CHUNK : MSG_LEN - CHUNK * (N_CHUNKS - 1);
+		assert_int_equal(res[j].n_announced, DHT_K * n);
+		assert_int_equal(res[j].n_stored_events, DHT_K);
+		assert_int_equal(res[j].n_stored_sum, DHT_K * n);
+	}
+	/* Paced: 25 announces per node at DHT_PACE_MS take at least 8 s. */
+	assert_true(S.now - start >= (CHUNK - 1) * DHT_PACE_MS);
+
+	int complete;
+	collect_all(40, msg, &complete);
+	assert_int_equal(complete, N_CHUNKS);
+
+	/* 30 % of the nodes die (not the collector): still complete. */
+	for (int i = 0, killed = 0; killed < 15; i++) {
+		int k = (i * 7) % 50;
+		if (k == 41 || !S.n[k].is_alive)
+			continue;
+		S.n[k].is_alive = false;
+		killed++;
+	}
+	assert_true(S.n[41].is_alive);
+
+	collect_all(41, msg, &complete);
+	assert_int_equal(complete, N_CHUNKS);
+	sim_fini();
+}
+
+/* Serving rules, one node, packets crafted by hand. */
+static struct krpc_msg in_msg;
+
+static void query(struct dht *d, const struct krpc_msg *q, int from_idx, uint16_t port)
+{
+	uint8_t buf[1500];
+	struct sockaddr_in6 from;
+	sim_addr(from_idx, &from);
+	from.sin6_port = htons(port);
+	int n = krpc_encode(q, buf, sizeof(buf));
+	assert_true(n > 0);
+	S.last.len = 0;
+	dht_input(d, buf, (size_t)n, (const struct sockaddr *)&from, sizeof(from), S.now);
+	if (S.last.len)
+		assert_int_equal(krpc_parse(S.last.data, S.last.len, &in_msg), 0);
+	else
+		memset(&in_msg, 0, sizeof(in_msg));
+}
+
+static void test_serving_tokens_ports_and_limits(void **state)
+{
+	(void)state;
+	sim_init(1);
+	S.is_capture = true;
+	struct dht *d = S.n[0].d;
+	static struct krpc_msg q;
+	uint8_t ih[20];
+	memset(ih, 0x42, 20);
+
+	memset(&q, 0, sizeof(q));
+	q.type = KRPC_QUERY;
+	q.method = KRPC_GET_PEERS;
+	q.tid_len = 2;
+	memset(q.id, 7, 20);
+	memcpy(q.target, ih, 20);
+	query(d, &q, 5, 7000);
+	assert_int_equal(in_msg.type, KRPC_RESPONSE);
+	assert_int_equal(in_msg.token_len, 8);
+	assert_true(in_msg.has_ip);
+	uint8_t token[8];
+	memcpy(token, in_msg.token, 8);
+
+	/* Announce with a wrong token: error 203, nothing stored. */
+	q.method = KRPC_ANNOUNCE_PEER;
+	q.port = 1234;
+	q.token_len = 8;
+	memset(q.token, 0, 8);
+	query(d, &q, 5, 7000);
+	assert_int_equal(in_msg.type, KRPC_ERROR);
+	assert_int_equal(in_msg.error_code, KRPC_ERR_PROTOCOL);
+	/* Another address with the right token: also refused. */
+	memcpy(q.token, token, 8);
+	query(d, &q, 6, 7000);
+	assert_int_equal(in_msg.type, KRPC_ERROR);
+	/* Right token, port 0: refused. */
+	q.port = 0;
+	query(d, &q, 5, 7000);
+	assert_int_equal(in_msg.type, KRPC_ERROR);
+	/* Right token: stored; implied_port stores the source port. */
+	q.port = 1234;
+	query(d, &q, 5, 7000);
+	assert_int_equal(in_msg.type, KRPC_RESPONSE);
+	q.implied_port = true;
+	q.port = 0;
+	query(d, &q, 5, 7001);
+	assert_int_equal(in_msg.type, KRPC_RESPONSE);
+	q.implied_port = false;
+
+	/* 60 more ports from one address. */
+	for (int p = 2000; p < 2060; p++) {
+		q.port = (uint16_t)p;
+		S.now += 200;
+		query(d, &q, 5, 7000);
+		assert_int_equal(in_msg.type, KRPC_RESPONSE);
+	}
+	q.method = KRPC_GET_PEERS;
+	S.now += 1000;
+	query(d, &q, 5, 7000);
+	assert_int_equal(in_msg.n_values, PEERSTORE_MAX_VALUES);
+	assert_true(S.last.len <= 1400);
+	bool has_1234 = false, has_7001 = false;
+	for (int round = 0; round < 30; round++) {
+		S.now += 200;
+		query(d, &q, 5, 7000);
+		for (int i = 0; i < in_msg.n_values; i++) {
+			has_1234 |= in_msg.values[i].port == 1234;
+			has_7001 |= in_msg.values[i].port == 7001;
+		}
+	}
+	assert_true(has_1234);
+	assert_true(has_7001);
+
+	/* Unknown method: 204. Malformed query with a tid: 203. */
+	q.method = KRPC_PING;
+	S.now += 1000;
+	uint8_t bad[] = "d1:ad2:id20:abcdefghij0123456789e1:q3:foo1:t2:aa1:y1:qe";
+	struct sockaddr_in6 from;
+	sim_addr(9, &from);
+	S.last.len = 0;
+	dht_input(d, bad, sizeof(bad) - 1, (const struct sockaddr *)&from, sizeof(from), S.now);
+	assert_int_equal(krpc_parse(S.last.data, S.last.len, &in_msg), 0);
+	assert_int_equal(in_msg.error_code, KRPC_ERR_METHOD);
+
+	/* A flood from one source: answered up to the burst, then dropped. */
+	S.now += 60000;
+	uint64_t before = S.sent;
+	for (int i = 0; i < 200; i++)
+		query(d, &q, 7, 7000);
+	assert_int_equal(S.sent - before, PEERSTORE_BURST_PER_SOURCE);
+	struct dht_stats st;
+	dht_get_stats(d, S.now, &st);
+	assert_int_equal(st.rx_rate_limited, 200 - PEERSTORE_BURST_PER_SOURCE);
+	assert_true(st.rx_bad_token >= 2);
+	assert_int_equal(st.stored_peers, 62);
+	sim_fini();
+}
+
+/* Cancel from inside the callback and from outside: no further callbacks. */
+static int cancel_calls;
+static struct dht *cancel_node;
+static void on_cancel_cb(void *closure, const struct dht_result *r)
+{
+	(void)closure;
+	cancel_calls++;
+	assert_int_equal(dht_cancel(cancel_node, r->op), r->event == DHT_EVENT_DONE ? -ENOENT : 0);
+}
+
+static void test_cancel(void **state)
+{
+	(void)state;
+	uint8_t t[20] = { 1 };
+	sim_init(20);
+	sim_bootstrap();
+	struct result res = { 0 };
+	int op = dht_find_node(S.n[2].d, t, AF_INET6, on_result, &res, S.now);
+	assert_true(op > 0);
+	assert_int_equal(dht_cancel(S.n[2].d, op), 0);
+	assert_int_equal(dht_cancel(S.n[2].d, op), -ENOENT);
+	S.n[2].deadline = S.now;
+	sim_run(S.now + 10000, NULL);
+	assert_false(res.is_done);
+
+	cancel_node = S.n[3].d;
+	op = dht_find_node(S.n[3].d, t, AF_INET6, on_cancel_cb, NULL, S.now);
+	assert_true(op > 0);
+	S.n[3].deadline = S.now;
+	sim_run(S.now + 30000, NULL);
+	assert_int_equal(cancel_calls, 1);
+	struct dht_stats st;
+	dht_get_stats(S.n[3].d, S.now, &st);
+	assert_int_equal(st.ops_active, 0);
+	assert_int_equal(dht_find_node(S.n[3].d, t, 12345, on_result, &res, S.now), -EINVAL);
+	sim_fini();
+}
+
+/* BEP 42: an external address gives a conformant id; a saved id that does
+ * not fit the external address any more is replaced, one that fits is kept. */
+static void test_bep42_id_from_external_address(void **state)
+{
+	(void)state;
+	struct sockaddr_in6 ext;
+	struct krpc_addr ka = { 0 };
+	struct dht_stats st;
+	struct dht *d, *re;
+	static uint8_t blob[DHT_STATE_MAX_LEN];
+	sim_init(1);
+	sim_addr(41, &ext);
+	ka.family = AF_INET6;
+	memcpy(ka.ip, &ext.sin6_addr, 16);
+	struct dht_config cfg = { .external = (const struct sockaddr *)&ext,
+				  .external_len = sizeof(ext) };
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &d), 0);
+	dht_get_stats(d, S.now, &st);
+	assert_true(routing_id_is_bep42(st.id, &ka));
+	int len = dht_save(d, S.now, blob, sizeof(blob));
+	assert_true(len > 0);
+	cfg.state = blob;
+	cfg.state_len = (size_t)len;
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &re), 0);
+	struct dht_stats st2;
+	dht_get_stats(re, S.now, &st2);
+	assert_memory_equal(st.id, st2.id, DHT_ID_LEN);
+	dht_free(re);
+	/* Our address changed: the saved id no longer fits and is replaced. */
+	ext.sin6_addr.s6_addr[7] ^= 0x5a;
+	ka.ip[7] ^= 0x5a;
+	assert_false(routing_id_is_bep42(st.id, &ka));
+	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &re), 0);
+	dht_get_stats(re, S.now, &st2);
+	assert_true(routing_id_is_bep42(st2.id, &ka));
+	dht_free(re);
+	dht_free(d);
+	sim_fini();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_serving_tokens_ports_and_limits),
+		cmocka_unit_test(test_bootstrap_and_lookup_converge),
+		cmocka_unit_test(test_announce_many_then_collect),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_bep42_id_from_external_address),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

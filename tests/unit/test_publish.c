@@ -1,0 +1,707 @@
+/* publish + fetch over our real DHT nodes, many in one process: a simulated
+ * network delivers datagrams in memory with latency, a fake clock drives
+ * dht_tick, publish_tick and fetch_tick (the same harness as test_dht.c).
+ * Covers the scheduling (spread, lead, refresh, epochs, boundaries) and the
+ * fetcher's reasons for failure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <cmocka.h>
+
+#include "dht/dht.h"
+#include "mt6d/derive.h"
+#include "mt6d/fetch.h"
+#include "mt6d/keys.h"
+#include "mt6d/publish.h"
+#include "mt6d/rendezvous.h"
+
+#define MAX_NODES 48
+#define T0 1000000
+#define PERIOD 900
+/* UNIX time at T0: a window boundary plus 100 s. */
+#define UNIX0_MS (1800000000000LL + 100000LL)
+
+struct pkt {
+	int64_t at_ms;
+	int to;
+	struct sockaddr_in6 from;
+	size_t len;
+	uint8_t data[1500];
+};
+
+struct simnode {
+	struct dht *d;
+	int idx;
+	uint64_t rng;
+	int64_t deadline;
+	struct sockaddr_in6 addr;
+};
+
+static struct sim {
+	struct simnode n[MAX_NODES];
+	int n_nodes;
+	int64_t now;
+	struct pkt *q;
+	size_t n_q, cap_q;
+	uint64_t rng;
+	struct publish *pub;
+	int64_t pub_deadline;
+	int pub_first_node, pub_nodes;
+	uint64_t pub_sent;          /* datagrams sent by publisher nodes */
+	struct fetch *fetch;
+} S;
+
+static int64_t unix_now(void)
+{
+	return UNIX0_MS + (S.now - T0);
+}
+
+static uint64_t xs(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void sim_addr(int i, struct sockaddr_in6 *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sin6_family = AF_INET6;
+	a->sin6_addr.s6_addr[0] = 0x20;
+	a->sin6_addr.s6_addr[1] = 0x01;
+	a->sin6_addr.s6_addr[2] = 0x0d;
+	a->sin6_addr.s6_addr[3] = 0xb8;
+	a->sin6_addr.s6_addr[14] = (uint8_t)((i + 1) >> 8);
+	a->sin6_addr.s6_addr[15] = (uint8_t)(i + 1);
+	a->sin6_port = htons(6881);
+}
+
+static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to, socklen_t tl)
+{
+	struct simnode *from = ctx;
+	const struct sockaddr_in6 *t6 = (const struct sockaddr_in6 *)(const void *)to;
+	assert_int_equal(tl, sizeof(struct sockaddr_in6));
+	if (from->idx >= S.pub_first_node && from->idx < S.pub_first_node + S.pub_nodes)
+		S.pub_sent++;
+	int dest = -1;
+	for (int i = 0; i < S.n_nodes; i++)
+		if (memcmp(&S.n[i].addr.sin6_addr, &t6->sin6_addr, 16) == 0 &&
+		    S.n[i].addr.sin6_port == t6->sin6_port)
+			dest = i;
+	if (dest < 0)
+		return -EHOSTUNREACH;
+	if (S.n_q == S.cap_q) {
+		S.cap_q = S.cap_q ? S.cap_q * 2 : 1024;
+		S.q = realloc(S.q, S.cap_q * sizeof(S.q[0]));
+	}
+	struct pkt *p = &S.q[S.n_q++];
+	p->at_ms = S.now + 5 + (int64_t)(xs(&S.rng) % 30);
+	p->to = dest;
+	p->from = from->addr;
+	p->len = len;
+	memcpy(p->data, buf, len);
+	return 0;
+}
+
+static void sim_random(void *ctx, uint8_t *buf, size_t len)
+{
+	struct simnode *n = ctx;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(xs(&n->rng) >> 24);
+}
+
+static const struct dht_ops sim_ops = { sim_send, sim_random, NULL };
+
+static void sim_init(int n_nodes)
+{
+	memset(&S, 0, sizeof(S));
+	S.rng = 0x9e3779b97f4a7c15ull;
+	S.now = T0;
+	S.n_nodes = n_nodes;
+	S.pub_first_node = -1;
+	for (int i = 0; i < n_nodes; i++) {
+		struct simnode *n = &S.n[i];
+		n->idx = i;
+		n->rng = 0x1234567ull * (uint64_t)(i + 1) + 99;
+		sim_addr(i, &n->addr);
+		assert_int_equal(dht_new(&sim_ops, n, NULL, S.now, &n->d), 0);
+		n->deadline = S.now;
+	}
+}
+
+static void sim_fini(void)
+{
+	fetch_free(S.fetch);
+	publish_free(S.pub);
+	for (int i = 0; i < S.n_nodes; i++)
+		dht_free(S.n[i].d);
+	free(S.q);
+	memset(&S, 0, sizeof(S));
+}
+
+/* Runs the network until `until` (absolute ms) or until *stop is true. */
+static void sim_run(int64_t until, const bool *stop)
+{
+	while (S.now < until && !(stop && *stop)) {
+		int64_t next = until;
+		for (size_t i = 0; i < S.n_q; i++)
+			if (S.q[i].at_ms < next)
+				next = S.q[i].at_ms;
+		for (int i = 0; i < S.n_nodes; i++)
+			if (S.n[i].deadline < next)
+				next = S.n[i].deadline;
+		if (S.pub && S.pub_deadline < next)
+			next = S.pub_deadline;
+		if (next > S.now)
+			S.now = next;
+		for (size_t i = 0; i < S.n_q;) {
+			if (S.q[i].at_ms > S.now) {
+				i++;
+				continue;
+			}
+			struct pkt p = S.q[i];
+			S.q[i] = S.q[--S.n_q];
+			dht_input(S.n[p.to].d, p.data, p.len, (const struct sockaddr *)&p.from,
+				  sizeof(p.from), S.now);
+		}
+		for (int i = 0; i < S.n_nodes; i++) {
+			if (S.n[i].deadline <= S.now) {
+				S.n[i].deadline = dht_tick(S.n[i].d, S.now);
+				assert_true(S.n[i].deadline > S.now);
+			}
+		}
+		if (S.pub) {
+			S.pub_deadline = publish_tick(S.pub, S.now, unix_now());
+			assert_true(S.pub_deadline > S.now);
+		}
+		if (S.fetch)
+			fetch_tick(S.fetch, S.now);
+		/* Operations started from ticks want their nodes ticked soon. */
+		for (int i = 0; i < S.n_nodes; i++)
+			if (S.n[i].deadline > S.now + 50)
+				S.n[i].deadline = S.now + 50;
+	}
+}
+
+static void sim_bootstrap(void)
+{
+	for (int i = 1; i < S.n_nodes; i++) {
+		assert_int_equal(dht_add_node(S.n[i].d, (const struct sockaddr *)&S.n[0].addr,
+					      sizeof(S.n[0].addr), S.now), 0);
+		S.n[i].deadline = S.now;
+	}
+	sim_run(S.now + 60000, NULL);
+}
+
+/* Deterministic randomness for seals, stuffing and timing. */
+static uint64_t test_rng = 42;
+static void test_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(xs(&test_rng) >> 24);
+}
+
+struct keypair {
+	uint8_t priv[32], pub[32];
+};
+
+static void keypair_make(struct keypair *k, uint8_t seed)
+{
+	uint8_t s[crypto_box_SEEDBYTES];
+	memset(s, seed, sizeof(s));
+	crypto_box_seed_keypair(k->pub, k->priv, s);
+}
+
+static void config_make(struct rendezvous_config *c, uint8_t k)
+{
+	memset(c, 0, sizeof(*c));
+	c->server_seed_addr[0] = 0x20;
+	c->server_seed_addr[1] = 0x01;
+	c->server_seed_addr[2] = 0x0d;
+	c->server_seed_addr[3] = 0xb8;
+	c->server_seed_addr[15] = 0x77;
+	memset(c->intro_key, k, sizeof(c->intro_key));
+	c->rotation_ms = 3000;
+	c->period_s = PERIOD;
+}
+
+static void publisher_start(const struct keypair *server, int first, int n_nodes, uint32_t period,
+			    const struct publish_params *prm_in)
+{
+	struct dht *nodes[8];
+	struct publish_params prm;
+	if (prm_in)
+		prm = *prm_in;
+	else
+		publish_params_default(&prm, period);
+	prm.random = test_random;
+	for (int i = 0; i < n_nodes; i++)
+		nodes[i] = S.n[first + i].d;
+	S.pub_first_node = first;
+	S.pub_nodes = n_nodes;
+	assert_int_equal(publish_new(&prm, server->priv, nodes, (size_t)n_nodes, &S.pub), 0);
+	S.pub_deadline = S.now;
+}
+
+struct fetched {
+	bool is_done;
+	struct fetch_result r;
+	size_t n_progress;
+};
+
+static void on_done(void *closure, const struct fetch_result *r)
+{
+	struct fetched *fd = closure;
+	assert_false(fd->is_done);
+	fd->is_done = true;
+	fd->r = *r;
+}
+
+static void on_progress(void *closure, const struct fetch_progress *p)
+{
+	struct fetched *fd = closure;
+	assert_true(p->lookups_done <= p->lookups_started);
+	fd->n_progress++;
+}
+
+/* One fetch from node `from`, run to its end. */
+static void fetch_run(int from, enum fetch_kind kind, const uint8_t *own_priv, const uint8_t *peer_pub,
+		      uint32_t period, uint64_t window, uint32_t edge, struct fetched *out)
+{
+	struct fetch_params fp = { .kind = kind, .period_s = period, .window_start = window,
+				   .edge_s = edge, .timeout_ms = 60000, .family = AF_INET6 };
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(fetch_new(S.n[from].d, &fp, own_priv, peer_pub, on_done, on_progress, out, &S.fetch), 0);
+	assert_int_equal(fetch_start(S.fetch, S.now, unix_now()), 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 70000, &out->is_done);
+	assert_true(out->is_done);
+	assert_true(out->n_progress > 0);
+	fetch_free(S.fetch);
+	S.fetch = NULL;
+}
+
+static uint64_t window_now(uint32_t period)
+{
+	return derive_window_start(unix_now() / 1000, period);
+}
+
+/* Runs until every client of window has been announced (bounded). */
+static void run_until_published(uint64_t window, int64_t limit_ms)
+{
+	int64_t end = S.now + limit_ms;
+	while (S.now < end && !publish_is_window_done(S.pub, window))
+		sim_run(S.now + 1000, NULL);
+	assert_true(publish_is_window_done(S.pub, window));
+}
+
+#define N_CLIENTS 12
+
+static void test_publish_and_fetch_own_configs(void **state)
+{
+	struct keypair server, other_server, clients[N_CLIENTS], stranger;
+	struct rendezvous_config cfg;
+	struct fetched fd;
+	(void)state;
+
+	sim_init(40);
+	sim_bootstrap();
+	keypair_make(&server, 1);
+	keypair_make(&other_server, 2);
+	keypair_make(&stranger, 3);
+	for (int i = 0; i < N_CLIENTS; i++)
+		keypair_make(&clients[i], (uint8_t)(10 + i));
+	publisher_start(&server, 0, 2, PERIOD, NULL);
+	for (int i = 0; i < N_CLIENTS; i++)
+		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+	assert_int_equal(publish_add_client(S.pub, clients[0].pub), -EEXIST);
+	uint64_t w = window_now(PERIOD);
+	config_make(&cfg, 0xa1);
+	assert_int_equal(publish_set_config(S.pub, w, &cfg, unix_now()), 0);
+	assert_int_equal(publish_set_config(S.pub, w, &cfg, unix_now()), 0); /* same: no new epoch */
+	assert_int_equal(publish_set_config(S.pub, w + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
+	/* A catch-up round (we are 100 s into the window): urgent spread. */
+	int64_t t_start = S.now;
+	run_until_published(w, 5 * 60000);
+	struct publish_stats st;
+	publish_get_stats(S.pub, &st);
+	assert_int_equal(st.clients, N_CLIENTS);
+	assert_int_equal(st.publications, N_CLIENTS);
+	assert_int_equal(st.failures, 0);
+	assert_int_equal(st.ops_started, 3 * N_CLIENTS);
+	assert_true(st.announces_acked >= (size_t)N_CLIENTS * RENDEZVOUS_CONFIG_LEN * 4);
+	print_message("catch-up round: %d clients in %lld ms, %llu datagrams, %zu acked\n", N_CLIENTS,
+		      (long long)(S.now - t_start), (unsigned long long)S.pub_sent, st.announces_acked);
+
+	/* Every client opens exactly its own config, from another node. */
+	for (int i = 0; i < N_CLIENTS; i++) {
+		fetch_run(30 + i % 10, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);
+		assert_int_equal(fd.r.status, 0);
+		assert_int_equal(fd.r.window_start, w);
+		assert_int_equal(fd.r.epoch, 0);
+		assert_memory_equal(&fd.r.cfg, &cfg, sizeof(cfg));
+		assert_true(fd.r.progress.values >= RENDEZVOUS_CONFIG_LEN);
+	}
+	/* Wrong server key, or a client that is not registered: another
+	 * descriptor, where nothing is stored. */
+	fetch_run(31, FETCH_CONFIG, clients[0].priv, other_server.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
+	fetch_run(31, FETCH_CONFIG, stranger.priv, server.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
+	/* The right place read as a generic message: found, not authentic. */
+	fetch_run(31, FETCH_MESSAGE, clients[1].priv, server.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOT_AUTHENTIC);
+	/* The previous window, asked for explicitly: nothing there. */
+	fetch_run(31, FETCH_CONFIG, clients[1].priv, server.pub, PERIOD, w - PERIOD, 60, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
+
+	/* Junk under the same chunk infohashes from another IP (node 20):
+	 * the real config still opens. */
+	uint8_t s[32], d[20];
+	assert_int_equal(keys_shared_secret(s, clients[2].priv, server.pub), 0);
+	derive_descriptor(d, s, w);
+	for (uint8_t j = 0; j < 3; j++) {
+		uint8_t ih[20], junk[RENDEZVOUS_CONFIG_LEN];
+		uint16_t ports[RENDEZVOUS_CHUNK_MAX_PORTS];
+		test_random(junk, sizeof(junk));
+		rendezvous_chunk_infohash(ih, d, 0, j);
+		int n = rendezvous_stuff_chunk(ports, junk, sizeof(junk), j, test_random);
+		assert_true(n > 0);
+		assert_true(dht_announce(S.n[20].d, ih, AF_INET6, ports, (size_t)n, NULL, NULL, S.now) > 0);
+	}
+	S.n[20].deadline = S.now;
+	sim_run(S.now + 15000, NULL);
+	fetch_run(33, FETCH_CONFIG, clients[2].priv, server.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_memory_equal(&fd.r.cfg, &cfg, sizeof(cfg));
+	/* Announced by one of the publisher's nodes (0 and 1), not by 20. */
+	assert_true(memcmp(fd.r.from_addr, &S.n[0].addr.sin6_addr, 16) == 0 ||
+		    memcmp(fd.r.from_addr, &S.n[1].addr.sin6_addr, 16) == 0);
+
+	/* Mid-window change (new K): epoch 1 for everyone; a client added
+	 * afterwards is published in epochs 0 and 1; fetchers find epoch 1. */
+	struct rendezvous_config cfg2;
+	config_make(&cfg2, 0xb2);
+	assert_int_equal(publish_set_config(S.pub, w, &cfg2, unix_now()), 1);
+	assert_int_equal(publish_get_epoch(S.pub, w), 1);
+	struct keypair late;
+	keypair_make(&late, 99);
+	assert_int_equal(publish_add_client(S.pub, late.pub), 0);
+	run_until_published(w, 5 * 60000);
+	publish_get_stats(S.pub, &st);
+	assert_int_equal(st.publications, 2 * N_CLIENTS + 2);
+	for (int i = 0; i < 3; i++) {
+		fetch_run(35 + i, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);
+		assert_int_equal(fd.r.status, 0);
+		assert_int_equal(fd.r.epoch, 1);
+		assert_memory_equal(&fd.r.cfg, &cfg2, sizeof(cfg2));
+	}
+	fetch_run(36, FETCH_CONFIG, late.priv, server.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.epoch, 1);
+	/* Removal: nothing new is announced for it. */
+	assert_int_equal(publish_remove_client(S.pub, late.pub), 0);
+	assert_int_equal(publish_remove_client(S.pub, late.pub), -ENOENT);
+	sim_fini();
+}
+
+/* A short window: the next window is published before it starts, spread
+ * over its round; across the boundary clients fetch the new config; the
+ * old window's config, read after its end, is expired. */
+static void test_window_boundary_spread_and_expiry(void **state)
+{
+	enum { P = 240, N = 8 };
+	struct keypair server, clients[N];
+	struct rendezvous_config c1, c2;
+	struct publish_params prm;
+	struct fetched fd;
+	(void)state;
+
+	sim_init(32);
+	sim_bootstrap();
+	keypair_make(&server, 5);
+	for (int i = 0; i < N; i++)
+		keypair_make(&clients[i], (uint8_t)(50 + i));
+	publish_params_default(&prm, P);
+	assert_int_equal(prm.lead_s, 24);
+	assert_int_equal(prm.spread_s, 120);
+	publisher_start(&server, 0, 2, P, &prm);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+	/* Start 2 s into a window. */
+	uint64_t w = window_now(P) + P;
+	while (unix_now() < (int64_t)w * 1000 + 2000)
+		sim_run(S.now + 1000, NULL);
+	config_make(&c1, 0x11);
+	c1.period_s = P;
+	config_make(&c2, 0x22);
+	c2.period_s = P;
+	assert_int_equal(publish_set_config(S.pub, w, &c1, unix_now()), 0);
+	run_until_published(w, 90000);
+	assert_int_equal(publish_set_config(S.pub, w + P, &c2, unix_now()), 0);
+	/* The next window's round is [w+P-144, w+P-24]: nothing before it. */
+	int64_t round_start_ms = (int64_t)(w + P - 144) * 1000, round_end_ms = (int64_t)(w + P - 24) * 1000;
+	struct publish_stats st0, st;
+	publish_get_stats(S.pub, &st0);
+	while (unix_now() < round_start_ms - 1000)
+		sim_run(S.now + 1000, NULL);
+	publish_get_stats(S.pub, &st);
+	assert_int_equal(st.ops_started, st0.ops_started);
+	/* Spread: by the middle of the round some but not all have started. */
+	while (unix_now() < round_start_ms + 60000)
+		sim_run(S.now + 1000, NULL);
+	publish_get_stats(S.pub, &st);
+	size_t mid = (st.ops_started - st0.ops_started) / 3;
+	print_message("clients started by mid-round: %zu of %d\n", mid, N);
+	assert_true(mid >= 1 && mid <= N - 1);
+	while (unix_now() < round_end_ms + 20000 && !publish_is_window_done(S.pub, w + P))
+		sim_run(S.now + 1000, NULL);
+	assert_true(publish_is_window_done(S.pub, w + P));
+	assert_true(unix_now() < (int64_t)(w + P) * 1000);
+	/* Just before the boundary (within the edge) a client gets the
+	 * current window; just after, the new one. */
+	while (unix_now() < (int64_t)(w + P) * 1000 - 8000)
+		sim_run(S.now + 1000, NULL);
+	fetch_run(20, FETCH_CONFIG, clients[0].priv, server.pub, P, 0, 10, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.window_start, w);
+	assert_memory_equal(&fd.r.cfg, &c1, sizeof(c1));
+	while (unix_now() < (int64_t)(w + P) * 1000 + 1000)
+		sim_run(S.now + 1000, NULL);
+	for (int i = 0; i < N; i++) {
+		fetch_run(20 + i, FETCH_CONFIG, clients[i].priv, server.pub, P, 0, 10, &fd);
+		assert_int_equal(fd.r.status, 0);
+		assert_int_equal(fd.r.window_start, w + P);
+		assert_memory_equal(&fd.r.cfg, &c2, sizeof(c2));
+	}
+	/* The old window asked for after its end: expired. */
+	fetch_run(21, FETCH_CONFIG, clients[1].priv, server.pub, P, w, 10, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_EXPIRED);
+	assert_memory_equal(&fd.r.cfg, &c1, sizeof(c1));
+	/* The publisher dropped the old window. */
+	assert_int_equal(publish_get_epoch(S.pub, w), -ENOENT);
+	/* A window with no config for the next one: near its start a client
+	 * finds only the previous window's config: expired. */
+	publish_free(S.pub);
+	S.pub = NULL;
+	while (unix_now() < (int64_t)(w + 2 * P) * 1000 + 2000)
+		sim_run(S.now + 1000, NULL);
+	fetch_run(22, FETCH_CONFIG, clients[2].priv, server.pub, P, 0, 10, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_EXPIRED);
+	assert_int_equal(fd.r.window_start, w + P);
+	sim_fini();
+}
+
+/* A long window: configs are announced again (the same ports) before
+ * stored peers expire, and are still found after the first copies are gone. */
+static void test_refresh_before_expiry(void **state)
+{
+	enum { P = 3600 };
+	struct keypair server, client;
+	struct rendezvous_config cfg;
+	struct fetched fd;
+	(void)state;
+
+	sim_init(24);
+	sim_bootstrap();
+	keypair_make(&server, 7);
+	keypair_make(&client, 8);
+	publisher_start(&server, 0, 1, P, NULL);
+	assert_int_equal(publish_add_client(S.pub, client.pub), 0);
+	uint64_t w = window_now(P);
+	config_make(&cfg, 0x33);
+	cfg.period_s = P;
+	assert_int_equal(publish_set_config(S.pub, w, &cfg, unix_now()), 0);
+	run_until_published(w, 120000);
+	/* 45 min later: the first copies (30 min lifetime) are gone. */
+	sim_run(S.now + 45 * 60000, NULL);
+	struct publish_stats st;
+	publish_get_stats(S.pub, &st);
+	assert_true(st.refreshes >= 2);
+	fetch_run(20, FETCH_CONFIG, client.priv, server.pub, P, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_memory_equal(&fd.r.cfg, &cfg, sizeof(cfg));
+	sim_fini();
+}
+
+/* A restart within a window: the new process resumes at the next epoch
+ * (and fills epoch 0 for everyone, mixing with the old copies there):
+ * readers get the new config, old and newly registered clients alike. */
+static void test_restart_resumes_at_next_epoch(void **state)
+{
+	struct keypair server, clients[3], newcomer;
+	struct rendezvous_config c1, c2;
+	struct fetched fd;
+	(void)state;
+
+	sim_init(24);
+	sim_bootstrap();
+	keypair_make(&server, 30);
+	keypair_make(&newcomer, 40);
+	for (int i = 0; i < 3; i++)
+		keypair_make(&clients[i], (uint8_t)(31 + i));
+	publisher_start(&server, 0, 1, PERIOD, NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+	uint64_t w = window_now(PERIOD);
+	config_make(&c1, 0x41);
+	config_make(&c2, 0x42);
+	assert_int_equal(publish_set_config(S.pub, w, &c1, unix_now()), 0);
+	run_until_published(w, 120000);
+	publish_free(S.pub);
+	S.pub = NULL;
+	publisher_start(&server, 0, 1, PERIOD, NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+	assert_int_equal(publish_add_client(S.pub, newcomer.pub), 0);
+	assert_int_equal(publish_resume_window(S.pub, w, 1, &c2, unix_now()), 1);
+	assert_int_equal(publish_resume_window(S.pub, w, 1, &c2, unix_now()), -EINVAL);
+	run_until_published(w, 300000);
+	for (int i = 0; i < 3; i++) {
+		fetch_run(10 + i, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);
+		assert_int_equal(fd.r.status, 0);
+		assert_int_equal(fd.r.epoch, 1);
+		assert_memory_equal(&fd.r.cfg, &c2, sizeof(c2));
+	}
+	fetch_run(14, FETCH_CONFIG, newcomer.priv, server.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.epoch, 1);
+	assert_memory_equal(&fd.r.cfg, &c2, sizeof(c2));
+	sim_fini();
+}
+
+static void on_announced(void *closure, const struct dht_result *r)
+{
+	size_t *n_done = closure;
+	if (r->event == DHT_EVENT_DONE) {
+		assert_true(r->n_announced > 0);
+		(*n_done)++;
+	}
+}
+
+/* Generic messages of several lengths (1 to 11 chunks), both directions. */
+static void test_messages(void **state)
+{
+	struct keypair a, b, c;
+	struct fetched fd;
+	(void)state;
+
+	sim_init(24);
+	sim_bootstrap();
+	keypair_make(&a, 20);
+	keypair_make(&b, 21);
+	keypair_make(&c, 22);
+	uint64_t w = window_now(PERIOD);
+	static const size_t lens[] = { 1, 30, RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN };
+	for (size_t t = 0; t < sizeof(lens) / sizeof(lens[0]); t++) {
+		uint8_t plain[RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN], sealed[RENDEZVOUS_MAX_MSG_LEN];
+		for (size_t i = 0; i < lens[t]; i++)
+			plain[i] = (uint8_t)('a' + (i + t) % 26);
+		/* Epoch t: each message under its own infohashes. */
+		int len = rendezvous_message_seal(sealed, sizeof(sealed), plain, lens[t], a.priv, b.pub, w,
+						  (uint8_t)t, test_random);
+		assert_true(len > 0);
+		uint8_t s[32], d[20];
+		assert_int_equal(keys_shared_secret(s, a.priv, b.pub), 0);
+		derive_descriptor(d, s, w);
+		size_t n_chunks = rendezvous_chunk_count((size_t)len), n_done = 0;
+		bool is_all = false;
+		for (size_t j = 0; j < n_chunks; j++) {
+			uint8_t ih[20];
+			uint16_t ports[RENDEZVOUS_CHUNK_MAX_PORTS];
+			rendezvous_chunk_infohash(ih, d, (uint8_t)t, (uint8_t)j);
+			int n = rendezvous_stuff_chunk(ports, sealed, (size_t)len, j, test_random);
+			assert_true(dht_announce(S.n[3].d, ih, AF_INET6, ports, (size_t)n, on_announced, &n_done,
+						 S.now) > 0);
+		}
+		S.n[3].deadline = S.now;
+		while (!is_all && S.now < T0 + 3600000) {
+			sim_run(S.now + 1000, NULL);
+			is_all = n_done == n_chunks;
+		}
+		assert_true(is_all);
+		fetch_run(15, FETCH_MESSAGE, b.priv, a.pub, PERIOD, 0, 60, &fd);
+		assert_int_equal(fd.r.status, 0);
+		assert_int_equal(fd.r.epoch, t);
+		assert_int_equal(fd.r.msg_len, lens[t]);
+		assert_memory_equal(fd.r.msg, plain, lens[t]);
+	}
+	/* A third key pair cannot read it; the sender cannot read its own. */
+	fetch_run(16, FETCH_MESSAGE, c.priv, a.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
+	fetch_run(16, FETCH_MESSAGE, a.priv, b.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOT_AUTHENTIC);
+	sim_fini();
+}
+
+static void test_parameters(void **state)
+{
+	struct publish_params prm;
+	struct keypair k;
+	struct publish *p;
+	struct dht *d;
+	struct fetch *f;
+	uint8_t low_order[32] = { 0 };
+	(void)state;
+
+	keypair_make(&k, 1);
+	sim_init(1);
+	d = S.n[0].d;
+	publish_params_default(&prm, 900);
+	assert_int_equal(prm.lead_s, 60);
+	assert_int_equal(prm.spread_s, 450);
+	assert_int_equal(publish_new(&prm, k.priv, &d, 0, &p), -EINVAL);
+	prm.max_ops_per_node = DHT_MAX_OPS;
+	assert_int_equal(publish_new(&prm, k.priv, &d, 1, &p), -EINVAL);
+	publish_params_default(&prm, 900);
+	assert_int_equal(publish_new(&prm, k.priv, &d, 1, &p), 0);
+	assert_int_equal(publish_add_client(p, low_order), -EINVAL);
+	publish_free(p);
+	publish_free(NULL);
+	struct fetch_params fp = { .kind = FETCH_CONFIG, .period_s = 900, .edge_s = 450, .family = AF_INET6 };
+	assert_int_equal(fetch_new(d, &fp, k.priv, k.pub, on_done, NULL, NULL, &f), -EINVAL);
+	fp.edge_s = 60;
+	assert_int_equal(fetch_new(d, &fp, k.priv, low_order, on_done, NULL, NULL, &f), -EINVAL);
+	/* No node to ask at all: it waits for the table, then "no DHT node
+	 * answered" at the time limit. */
+	struct fetched fd = { 0 };
+	fp.timeout_ms = 1000;
+	assert_int_equal(fetch_new(d, &fp, k.priv, k.pub, on_done, NULL, &fd, &f), 0);
+	assert_int_equal(fetch_start(f, S.now, unix_now()), 0);
+	assert_false(fd.is_done);
+	assert_int_equal(fetch_start(f, S.now, unix_now()), -EALREADY);
+	fetch_tick(f, S.now + 500);
+	assert_false(fd.is_done);
+	fetch_tick(f, S.now + 1000);
+	assert_true(fd.is_done);
+	assert_int_equal(fd.r.status, FETCH_ERR_NO_NODES);
+	assert_true(fetch_is_done(f));
+	fetch_free(f);
+	fetch_free(NULL);
+	assert_string_equal(fetch_strerror(FETCH_ERR_NOTHING), "nothing found");
+	sim_fini();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parameters),
+		cmocka_unit_test(test_publish_and_fetch_own_configs),
+		cmocka_unit_test(test_window_boundary_spread_and_expiry),
+		cmocka_unit_test(test_refresh_before_expiry),
+		cmocka_unit_test(test_restart_resumes_at_next_epoch),
+		cmocka_unit_test(test_messages),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
