@@ -18,11 +18,14 @@
 
 #include "mt6d/config.h"
 #include "mt6d/derive.h"
+#include "mt6d/dhtev.h"
 #include "mt6d/inner.h"
 #include "mt6d/intro.h"
 #include "mt6d/keys.h"
 #include "mt6d/log.h"
 #include "mt6d/msg.h"
+#include "mt6d/publish.h"
+#include "mt6d/rendezvous.h"
 #include "mt6d/rotate.h"
 #include "mt6d/tunnel.h"
 #include "mt6d/wire.h"
@@ -131,6 +134,13 @@ struct server {
 	struct server_session *sessions; /* list of every session */
 	struct server_stats stats;
 	int audit_fd;
+	/* The rendezvous (none with opt.intro_file): our DHT node and the
+	 * publisher of every client's config for the current window (under
+	 * gen->key) and the next one (under next_key, published ahead). */
+	struct dhtev *dht;
+	struct publish *publisher;
+	uint64_t win_start;              /* T of the current window, UNIX s */
+	uint8_t next_key[INTRO_KEY_LEN]; /* K of the window after it (secret) */
 };
 
 static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
@@ -702,7 +712,7 @@ static void intro_gen_free(struct server *srv, struct intro_gen *g)
 	free(g);
 }
 
-static int intro_gen_new(struct server *srv, struct intro_gen **out)
+static int intro_gen_new(struct server *srv, const uint8_t *key, struct intro_gen **out)
 {
 	struct intro_gen *g = calloc(1, sizeof(*g));
 	size_t i;
@@ -719,7 +729,10 @@ static int intro_gen_new(struct server *srv, struct intro_gen **out)
 			return rc;
 		}
 	}
-	randombytes_buf(g->key, sizeof(g->key));
+	if (key)
+		memcpy(g->key, key, sizeof(g->key));
+	else
+		randombytes_buf(g->key, sizeof(g->key));
 	intro_slot_key(g->slot_key, g->key);
 	g->number = ++srv->gen_number;
 	g->is_current = true;
@@ -786,14 +799,146 @@ static void old_gen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	srv->old_gen = NULL;
 }
 
-void server_rekey(struct server *srv, bool is_revocation, const char *why)
+/* ---------- the rendezvous ---------- */
+
+static void publish_config_of(struct server *srv, const uint8_t *key, struct rendezvous_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	memcpy(cfg->server_seed_addr, srv->seed.s6_addr, 16);
+	memcpy(cfg->intro_key, key, INTRO_KEY_LEN);
+	cfg->rotation_ms = srv->cfg.rotation_ms;
+	cfg->period_s = srv->cfg.config_period_s;
+}
+
+/* The highest epoch used in the current window, kept on disk before
+ * anything is announced, so that a restart within the window moves on to a
+ * fresh epoch (publish.h). */
+static void epoch_save(struct server *srv, uint64_t window, int epoch)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/publish.state", srv->cfg.state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "%" PRIu64 " %d\n", window, epoch);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		log_err(-errno, "writing '%s'", path);
+}
+
+static int epoch_load(struct server *srv, uint64_t window)
+{
+	char path[PATH_MAX];
+	uint64_t w = 0;
+	int epoch = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/publish.state", srv->cfg.state_dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%" SCNu64 " %d", &w, &epoch) != 2 || w != window)
+		epoch = -1;
+	fclose(f);
+	return epoch;
+}
+
+/* Publishes the current window's config (under the current K) and the
+ * next one's (under next_key). */
+static void publish_windows(struct server *srv)
+{
+	struct rendezvous_config rc_cfg;
+	int64_t unix_ms = now_ms();
+	uint64_t n = srv->cfg.config_period_s;
+	int epoch;
+
+	if (!srv->publisher)
+		return;
+	publish_config_of(srv, srv->gen->key, &rc_cfg);
+	epoch = publish_get_epoch(srv->publisher, srv->win_start);
+	/* Announced before the change: the epoch it may move to is saved first. */
+	epoch_save(srv, srv->win_start, epoch < 0 ? 0 : epoch + 1);
+	epoch = publish_set_config(srv->publisher, srv->win_start, &rc_cfg, unix_ms);
+	if (epoch < 0)
+		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start);
+	else
+		epoch_save(srv, srv->win_start, epoch);
+	publish_config_of(srv, srv->next_key, &rc_cfg);
+	epoch = publish_set_config(srv->publisher, srv->win_start + n, &rc_cfg, unix_ms);
+	if (epoch < 0)
+		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start + n);
+	sodium_memzero(&rc_cfg, sizeof(rc_cfg));
+	dhtev_kick(srv->dht);
+}
+
+static int64_t publish_hook(void *ctx, int64_t now)
+{
+	struct server *srv = ctx;
+
+	return publish_tick(srv->publisher, now, now_ms());
+}
+
+static int server_setup_dht(struct server *srv, char *msg, size_t msg_len)
+{
+	struct publish_params prm;
+	struct dht *node;
+	struct rendezvous_config rc_cfg;
+	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
+	size_t i, len = 0;
+	int rc, epoch;
+
+	rc = dhtev_new(srv->loop, "::", srv->cfg.dht_port, NULL, &srv->dht, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", srv->cfg.dht_port, why);
+		return rc;
+	}
+	list[0] = '\0';
+	for (i = 0; i < srv->cfg.dht_bootstrap_len; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
+					srv->cfg.dht_bootstrap[i]);
+	if (len && dhtev_add_bootstrap(srv->dht, list, why, sizeof(why)) < 0)
+		log_warnx("DHT bootstrap: %s", why);
+	publish_params_default(&prm, srv->cfg.config_period_s);
+	prm.family = dhtev_family(srv->dht);
+	node = dhtev_dht(srv->dht);
+	rc = publish_new(&prm, srv->priv, &node, 1, &srv->publisher);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));
+		return rc;
+	}
+	for (i = 0; i < srv->n_clients; i++)
+		if (srv->is_active[i])
+			publish_add_client(srv->publisher, srv->clients[i].cfg.public_key);
+	/* A restart within a window: the earlier run announced its epochs. */
+	epoch = epoch_load(srv, srv->win_start);
+	if (epoch >= 0 && epoch < 255) {
+		publish_config_of(srv, srv->gen->key, &rc_cfg);
+		epoch_save(srv, srv->win_start, epoch + 1);
+		rc = publish_resume_window(srv->publisher, srv->win_start, (uint8_t)(epoch + 1), &rc_cfg,
+					   now_ms());
+		sodium_memzero(&rc_cfg, sizeof(rc_cfg));
+		if (rc < 0)
+			log_err(rc, "resuming window %" PRIu64 " at epoch %d", srv->win_start,
+				epoch + 1);
+	}
+	dhtev_set_hook(srv->dht, publish_hook, srv);
+	publish_windows(srv);
+	return 0;
+}
+
+/* Makes key (NULL: a fresh one) the current K; the previous one stays
+ * reachable for a grace period unless drop_old. */
+static void rekey_to(struct server *srv, const uint8_t *key, bool drop_old, const char *why)
 {
 	struct intro_gen *g;
 	uint8_t old_key[INTRO_KEY_LEN];
 	double grace;
+	bool is_revocation = drop_old;
 	int rc;
 
-	rc = intro_gen_new(srv, &g);
+	rc = intro_gen_new(srv, key, &g);
 	if (rc < 0) {
 		log_err(rc, "drawing a new introduction key");
 		return;
@@ -837,6 +982,15 @@ void server_rekey(struct server *srv, bool is_revocation, const char *why)
 	audit(srv, "new introduction key (generation %" PRIu64 "): %s", g->number, why);
 }
 
+void server_rekey(struct server *srv, bool is_revocation, const char *why)
+{
+	/* The next window's K was published already (to everyone registered
+	 * then): replace it too. */
+	randombytes_buf(srv->next_key, sizeof(srv->next_key));
+	rekey_to(srv, NULL, is_revocation, why);
+	publish_windows(srv);
+}
+
 /* After a change of the client table under the same K. */
 static void intro_rebuild(struct server *srv)
 {
@@ -871,9 +1025,18 @@ static void rekey_tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	(void)loop;
 	(void)revents;
 	/* The first firing may come at once after start: K is brand new. */
-	if (ev_now(srv->loop) - srv->k_changed_at < 1.0)
+	uint64_t t = derive_window_start((int64_t)(ev_time() + 1.0), srv->cfg.config_period_s);
+	uint8_t key[INTRO_KEY_LEN];
+
+	if (t == srv->win_start)
 		return;
-	server_rekey(srv, false, "config period");
+	/* The new window's K is the one published ahead for it. */
+	srv->win_start = t;
+	memcpy(key, srv->next_key, sizeof(key));
+	randombytes_buf(srv->next_key, sizeof(srv->next_key));
+	rekey_to(srv, key, false, "config period");
+	sodium_memzero(key, sizeof(key));
+	publish_windows(srv);
 }
 
 /* ---------- session messages in the session tunnels ---------- */
@@ -945,6 +1108,8 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			has_expired = true;
 			audit(srv, "client '%s' (id %u) expired: treated as revoked", c->cfg.name,
 			      c->cfg.id);
+			if (srv->publisher)
+				publish_remove_client(srv->publisher, c->cfg.public_key);
 			if (ss)
 				session_end(ss, MSG_TEARDOWN_REVOKED, true);
 			continue;
@@ -1180,7 +1345,9 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	if (rc < 0)
 		goto fail;
 
-	rc = intro_gen_new(srv, &srv->gen);
+	srv->win_start = derive_window_start((int64_t)ev_time(), srv->cfg.config_period_s);
+	randombytes_buf(srv->next_key, sizeof(srv->next_key));
+	rc = intro_gen_new(srv, NULL, &srv->gen);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "out of memory");
 		goto fail;
@@ -1195,6 +1362,11 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	srv->k_changed_at = ev_now(loop);
 	srv->stats.rekeys++;
 	write_intro_file(srv);
+	if (!srv->opt.intro_file) {
+		rc = server_setup_dht(srv, msg, msg_len);
+		if (rc < 0)
+			goto fail;
+	}
 
 	rot_s = srv->cfg.rotation_ms / 1000.0;
 	ev_periodic_init(&srv->intro_tick, intro_tick_cb, 0, rot_s, NULL);
@@ -1244,6 +1416,10 @@ void server_free(struct server *srv)
 		return;
 	while (srv->sessions)
 		session_free_now(srv->sessions);
+	if (srv->dht)
+		dhtev_set_hook(srv->dht, NULL, NULL);
+	publish_free(srv->publisher);
+	dhtev_free(srv->dht);
 	if (srv->loop) {
 		ev_periodic_stop(srv->loop, &srv->intro_tick);
 		ev_periodic_stop(srv->loop, &srv->rekey_tick);
@@ -1347,6 +1523,8 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 			continue;
 		}
 		removed++;
+		if (srv->publisher)
+			publish_remove_client(srv->publisher, old->cfg.public_key);
 		audit(srv, "client '%s' (id %u) revoked", old->cfg.name, old->cfg.id);
 		if (old->session)
 			session_end(old->session, MSG_TEARDOWN_REVOKED, true);
@@ -1367,6 +1545,10 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 	config_fini(&srv->cfg);
 	srv->cfg = cfg;
 	memset(&cfg, 0, sizeof(cfg));
+	if (srv->publisher)
+		for (i = 0; i < srv->n_clients; i++)
+			if (!is_expired(&srv->clients[i].cfg, (int64_t)ev_time()))
+				publish_add_client(srv->publisher, srv->clients[i].cfg.public_key);
 	/* The maps hold indexes into the table: rebuild them, under a new K
 	 * if a client was removed. */
 	if (removed)
