@@ -16,11 +16,14 @@
 
 #include "mt6d/config.h"
 #include "mt6d/derive.h"
+#include "mt6d/dhtev.h"
+#include "mt6d/fetch.h"
 #include "mt6d/inner.h"
 #include "mt6d/intro.h"
 #include "mt6d/keys.h"
 #include "mt6d/log.h"
 #include "mt6d/msg.h"
+#include "mt6d/rendezvous.h"
 #include "mt6d/rotate.h"
 #include "mt6d/tunnel.h"
 #include "mt6d/wire.h"
@@ -32,6 +35,10 @@
 #define CLIENT_NETLINK_TIMEOUT_MS 5000
 #define CLIENT_TICK_S 1.0
 #define CLIENT_CLOSE_DELAY_S 0.25
+#define CLIENT_FETCH_TIMEOUT_MS 30000
+#define CLIENT_FETCH_RETRY_MIN_S 2.0
+#define CLIENT_FETCH_RETRY_MAX_S 60.0
+#define CLIENT_FETCH_AFTER_BOUNDARY_S 2.0 /* the next window's config is out before it starts */
 
 enum client_state {
 	CLIENT_WAITING,   /* no introduction config yet */
@@ -86,6 +93,15 @@ struct client {
 
 	ev_timer tick;
 	ev_timer stop_timer;
+	/* The rendezvous (none with opt.intro_file): our DHT node and the
+	 * fetch in progress. */
+	struct dhtev *dht;
+	struct fetch *fetch;
+	ev_timer fetch_reap;              /* frees a finished fetch outside its callback */
+	ev_tstamp next_fetch_at;          /* ev_now time of the next fetch */
+	double fetch_backoff_s;
+	uint64_t fetches_ok, fetches_failed;
+	int last_fetch_status;
 	char state_file[PATH_MAX];
 };
 
@@ -161,14 +177,112 @@ static int read_intro_file(const char *path, struct intro_config *out)
 	return rc;
 }
 
-/* Where the introduction config comes from. Returns 0, or -errno when there
- * is none (yet). */
-static int fetch_intro(struct client *c, struct intro_config *out)
+static void on_intro(struct client *c, struct intro_config *ic);
+
+/* Next fetch: a little after the next window starts (its config was
+ * published ahead), or sooner after a failure. */
+static void schedule_fetch(struct client *c, bool has_failed)
 {
-	if (c->opt.intro_file)
-		return read_intro_file(c->opt.intro_file, out);
-	/* The DHT fetcher (mt6d/fetch.h) is wired here once it lands. */
-	return -ENOSYS;
+	ev_tstamp now = ev_now(c->loop);
+
+	if (has_failed) {
+		c->next_fetch_at = now + c->fetch_backoff_s;
+		c->fetch_backoff_s *= 2;
+		if (c->fetch_backoff_s > CLIENT_FETCH_RETRY_MAX_S)
+			c->fetch_backoff_s = CLIENT_FETCH_RETRY_MAX_S;
+		return;
+	}
+	c->fetch_backoff_s = CLIENT_FETCH_RETRY_MIN_S;
+	c->next_fetch_at = (double)derive_window_start((int64_t)ev_time(), c->cfg.config_period_s) +
+			   c->cfg.config_period_s + CLIENT_FETCH_AFTER_BOUNDARY_S -
+			   (ev_time() - now);
+}
+
+static void on_fetched(void *closure, const struct fetch_result *res)
+{
+	struct client *c = closure;
+	struct intro_config ic;
+
+	c->last_fetch_status = res->status;
+	ev_timer_start(c->loop, &c->fetch_reap);
+	if (res->status < 0 || !res->cfg.rotation_ms) {
+		c->fetches_failed++;
+		log_info("fetching the server's config: %s (%zu DHT queries)",
+			 fetch_strerror(res->status), res->progress.queries);
+		schedule_fetch(c, true);
+		return;
+	}
+	c->fetches_ok++;
+	memset(&ic, 0, sizeof(ic));
+	memcpy(ic.server_seed.s6_addr, res->cfg.server_seed_addr, 16);
+	memcpy(ic.key, res->cfg.intro_key, INTRO_KEY_LEN);
+	ic.rotation_ms = res->cfg.rotation_ms;
+	ic.period_s = res->cfg.period_s;
+	log_debug("config of window %" PRIu64 " epoch %u fetched in %" PRId64 " ms",
+		  res->window_start, res->epoch, res->progress.elapsed_ms);
+	schedule_fetch(c, false);
+	on_intro(c, &ic);
+	sodium_memzero(&ic, sizeof(ic));
+}
+
+static void fetch_reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = container_of(w, struct client, fetch_reap);
+
+	(void)loop;
+	(void)revents;
+	if (c->fetch && fetch_is_done(c->fetch)) {
+		fetch_free(c->fetch);
+		c->fetch = NULL;
+	}
+}
+
+static int64_t fetch_hook(void *ctx, int64_t now)
+{
+	struct client *c = ctx;
+
+	return c->fetch && !fetch_is_done(c->fetch) ? fetch_tick(c->fetch, now) : INT64_MAX;
+}
+
+/* Gets the introduction config: from the test file at once, or from the DHT
+ * (on_intro is called when it arrives). */
+static void start_fetch(struct client *c)
+{
+	struct fetch_params fp;
+	struct intro_config ic;
+	int rc;
+
+	if (c->opt.intro_file) {
+		if (read_intro_file(c->opt.intro_file, &ic) == 0)
+			on_intro(c, &ic);
+		sodium_memzero(&ic, sizeof(ic));
+		return;
+	}
+	if (c->fetch)
+		return;
+	memset(&fp, 0, sizeof(fp));
+	fp.kind = FETCH_CONFIG;
+	fp.period_s = c->cfg.config_period_s;
+	fp.edge_s = fp.period_s / 10 < 60 ? fp.period_s / 10 : 60;
+	fp.timeout_ms = CLIENT_FETCH_TIMEOUT_MS;
+	fp.family = dhtev_family(c->dht);
+	c->next_fetch_at = ev_now(c->loop) + CLIENT_FETCH_TIMEOUT_MS / 1000.0 + 5;
+	rc = fetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key, on_fetched, NULL,
+		       c, &c->fetch);
+	if (rc < 0) {
+		log_err(rc, "starting a fetch of the server's config");
+		schedule_fetch(c, true);
+		return;
+	}
+	rc = fetch_start(c->fetch, dhtev_now_ms(), dhtev_unix_ms());
+	if (rc < 0) {
+		log_err(rc, "starting the DHT lookups");
+		fetch_free(c->fetch);
+		c->fetch = NULL;
+		schedule_fetch(c, true);
+		return;
+	}
+	dhtev_kick(c->dht);
 }
 
 /* ---------- tunnels ---------- */
@@ -283,10 +397,8 @@ static void start_intro(struct client *c)
 	msg_handshake_wipe(&c->hs);
 	c->state = CLIENT_WAITING;
 	c->backoff_s = CLIENT_RETRY_MIN_MS / 1000.0;
-	if (!c->has_intro) {
-		arm_retry(c);
-		return;
-	}
+	if (!c->has_intro)
+		return; /* on_intro starts it */
 	derive_client_iid(c->c_iid, c->s, c->intro.key, INTRO_KEY_LEN);
 	c->own_seed = c->prefix;
 	memcpy(c->own_seed.s6_addr + 8, c->c_iid, INTRO_IID_LEN);
@@ -316,20 +428,12 @@ static void start_intro(struct client *c)
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client *c = container_of(w, struct client, retry);
-	struct intro_config ic;
 
 	(void)loop;
 	(void)revents;
 	if (c->state == CLIENT_WAITING) {
-		if (fetch_intro(c, &ic) == 0) {
-			c->intro = ic;
-			c->has_intro = true;
-			c->intro_changed_at = ev_now(c->loop);
-			sodium_memzero(&ic, sizeof(ic));
+		if (c->has_intro)
 			start_intro(c);
-		} else {
-			arm_retry(c);
-		}
 		return;
 	}
 	if (c->state == CLIENT_INTRO) {
@@ -459,26 +563,23 @@ static void check_prefix(struct client *c)
 	start_intro(c);
 }
 
-static void check_intro(struct client *c)
+/* A config from the rendezvous: the first one starts the introduction; a
+ * different one (new K, new seed) makes the client establish again. */
+static void on_intro(struct client *c, struct intro_config *ic)
 {
-	struct intro_config ic;
+	bool had = c->has_intro;
 
-	if (fetch_intro(c, &ic) < 0)
+	if (had && !sodium_memcmp(ic->key, c->intro.key, INTRO_KEY_LEN) &&
+	    !memcmp(&ic->server_seed, &c->intro.server_seed, 16) &&
+	    ic->rotation_ms == c->intro.rotation_ms)
 		return;
-	if (c->has_intro && !sodium_memcmp(ic.key, c->intro.key, INTRO_KEY_LEN) &&
-	    !memcmp(&ic.server_seed, &c->intro.server_seed, 16) &&
-	    ic.rotation_ms == c->intro.rotation_ms) {
-		sodium_memzero(&ic, sizeof(ic));
-		return;
-	}
-	c->intro = ic;
+	c->intro = *ic;
 	c->has_intro = true;
 	c->intro_changed_at = ev_now(c->loop);
-	sodium_memzero(&ic, sizeof(ic));
-	if (c->state == CLIENT_WAITING)
-		return; /* the retry timer starts it */
-	log_info("the server's introduction config changed: establishing again");
-	c->reestablish_k++;
+	if (had && c->state != CLIENT_WAITING) {
+		log_info("the server's introduction config changed: establishing again");
+		c->reestablish_k++;
+	}
 	start_intro(c);
 }
 
@@ -492,7 +593,8 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		c->last_prefix_check_at = now;
 		check_prefix(c);
 	}
-	check_intro(c);
+	if (c->opt.intro_file || now >= c->next_fetch_at)
+		start_fetch(c);
 	if (c->state != CLIENT_SESSION)
 		return;
 	{
@@ -596,11 +698,31 @@ static int client_setup(struct client *c, char *msg, size_t msg_len)
 	return 0;
 }
 
+static int client_setup_dht(struct client *c, char *msg, size_t msg_len)
+{
+	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
+	size_t i, len = 0;
+	int rc;
+
+	rc = dhtev_new(c->loop, "::", c->cfg.dht_port, NULL, &c->dht, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", c->cfg.dht_port, why);
+		return rc;
+	}
+	list[0] = '\0';
+	for (i = 0; i < c->cfg.dht_bootstrap_len; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
+					c->cfg.dht_bootstrap[i]);
+	if (len && dhtev_add_bootstrap(c->dht, list, why, sizeof(why)) < 0)
+		log_warnx("DHT bootstrap: %s", why);
+	dhtev_set_hook(c->dht, fetch_hook, c);
+	return 0;
+}
+
 int client_new(struct ev_loop *loop, const char *config_path, const struct client_options *opt,
 	       struct client **out, char *msg, size_t msg_len)
 {
 	struct client *c;
-	struct intro_config ic;
 	int rc;
 
 	c = calloc(1, sizeof(*c));
@@ -618,6 +740,7 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 	ev_init(&c->retry, retry_cb);
 	ev_init(&c->tick, tick_cb);
 	ev_init(&c->stop_timer, NULL);
+	ev_timer_init(&c->fetch_reap, fetch_reap_cb, 0, 0);
 	rc = config_load(CONFIG_CLIENT, config_path, &c->cfg, msg, msg_len);
 	if (rc < 0) {
 		free(c);
@@ -636,24 +759,18 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 	rc = client_setup(c, msg, msg_len);
 	if (rc < 0)
 		goto fail;
-	rc = fetch_intro(c, &ic);
-	if (rc == -ENOSYS) {
-		set_msg(msg, msg_len, "this build has no DHT fetcher yet: give the introduction "
-			"config with -T");
-		goto fail;
-	}
-	if (rc == 0) {
-		c->intro = ic;
-		c->has_intro = true;
-		c->intro_changed_at = ev_now(loop);
-		sodium_memzero(&ic, sizeof(ic));
-	} else {
-		log_info("no introduction config yet: waiting");
+	if (!c->opt.intro_file) {
+		rc = client_setup_dht(c, msg, msg_len);
+		if (rc < 0)
+			goto fail;
 	}
 	ev_timer_set(&c->tick, CLIENT_TICK_S, CLIENT_TICK_S);
 	ev_timer_start(loop, &c->tick);
 	c->last_prefix_check_at = ev_now(loop);
-	start_intro(c);
+	c->fetch_backoff_s = CLIENT_FETCH_RETRY_MIN_S;
+	start_fetch(c);
+	if (!c->has_intro)
+		log_info("waiting for the server's config");
 	*out = c;
 	return 0;
 fail:
@@ -691,6 +808,12 @@ void client_free(struct client *c)
 	}
 	drop_tunnel(c);
 	remove_state_file(c);
+	if (c->loop)
+		ev_timer_stop(c->loop, &c->fetch_reap);
+	if (c->dht)
+		dhtev_set_hook(c->dht, NULL, NULL);
+	fetch_free(c->fetch);
+	dhtev_free(c->dht);
 	if (c->nladdr) {
 		ev_io_stop(c->loop, &c->nladdr_io);
 		rc = nladdr_remove_all(c->nladdr, CLIENT_NETLINK_TIMEOUT_MS, msg, sizeof(msg));
@@ -772,6 +895,8 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 		ctl_reply_printf(r, "intro_changed=%.0f\n", c->intro_changed_at);
 		ctl_reply_printf(r, "own_seed=%s\n", addr_str(&c->own_seed, a));
 	}
+	ctl_reply_printf(r, "fetches_ok=%" PRIu64 "\nfetches_failed=%" PRIu64 "\n", c->fetches_ok,
+			 c->fetches_failed);
 	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64
 			 "\nteardowns_rx=%" PRIu64 "\nresponses_bad=%" PRIu64
 			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64

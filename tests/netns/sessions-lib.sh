@@ -150,6 +150,10 @@ field() { # who key
 	show "$1" | sed -n "s/^$2=//p" | head -n 1
 }
 
+session_field() { # client-name key: a field of that client's session on the server
+	show s | awk -F= -v c="$1" -v k="$2" '$1 == "client" {in_c = ($2 == c)} in_c && $1 == k {print $2; exit}'
+}
+
 has_session() { # i
 	[ "$(field "c$1" state)" = session ]
 }

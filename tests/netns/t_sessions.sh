@@ -19,8 +19,10 @@ check "client 2 establishes a session" wait_for 10 has_session 2
 check "server shows two sessions" test "$(field s sessions)" = 2
 check "server has the introduction interface with its seed address" \
 	bash -c "'$lab' exec s ip -6 addr show dev mt6d0 | grep -q '$(field s seed_address)/128'"
-check "one session interface per client on the server" \
-	bash -c "'$lab' exec s ip -o link show | grep -c ' mt6d[12]:' | grep -qx 2"
+if1=$(session_field client-1 session_interface)
+if2=$(session_field client-2 session_interface)
+check "one session interface per client on the server ($if1, $if2)" \
+	bash -c "test -n '$if1' && test -n '$if2' && test '$if1' != '$if2' && '$lab' exec s ip link show '$if1' && '$lab' exec s ip link show '$if2'"
 check "client 1 wrote the server's tunnel address to its state file" \
 	grep -qx "$(server_tun 1)" "$work/c1/state/mt6d0.server"
 check "client 2's log prints the server's tunnel address" \
@@ -72,7 +74,7 @@ check "the junk was counted as unknown sources" \
 
 stop c2
 check "client 2's teardown removes its session interface on the server" \
-	wait_for 3 bash -c "! '$lab' exec s ip link show mt6d2"
+	wait_for 3 bash -c "! '$lab' exec s ip link show '$if2'"
 check "the server shows one session" test "$(field s sessions)" = 1
 check "client 2 left nothing behind" nothing_left c2
 
@@ -98,7 +100,7 @@ Id = 2
 EOF
 check "mt6d reload" "$build/mt6d" reload -s "$work/s/ctl.sock"
 check "revocation removes client 1's session interface within a second" \
-	wait_for 1 bash -c "! '$lab' exec s ip link show mt6d1"
+	wait_for 1 bash -c "! '$lab' exec s ip link show '$if1'"
 check "revocation draws a new K" test "$(field s key_generation)" -gt "$gen"
 check "client 1 was told (teardown received)" wait_for 2 test "$(field c1 teardowns_rx)" = 1
 sleep 4
