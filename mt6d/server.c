@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sodium.h>
 
+#include "dht/dht.h"
 #include "mt6d/config.h"
 #include "mt6d/derive.h"
 #include "mt6d/dhtev.h"
@@ -1649,6 +1650,20 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 			 s->drops_rate, s->drops_client_id, s->drops_msg, s->drops_auth,
 			 s->drops_stale, s->drops_replay, s->drops_ciid, s->session_errors,
 			 s->sessions_started, s->sessions_ended, s->rekeys, s->addr_errors);
+	if (srv->publisher) {
+		struct publish_stats ps;
+		struct dht_stats ds;
+
+		publish_get_stats(srv->publisher, &ps);
+		dht_get_stats(dhtev_dht(srv->dht), dhtev_now_ms(), &ds);
+		ctl_reply_printf(r, "dht_nodes=%zu\ndht_rx=%" PRIu64 "\ndht_tx=%" PRIu64
+				 "\npublished_clients=%zu\npublications=%zu\npublish_failures=%zu"
+				 "\nannounces_acked=%zu\npublish_pending=%zu\n",
+				 ds.good6 + ds.questionable6, ds.rx, ds.tx, ps.clients, ps.publications,
+				 ps.failures, ps.announces_acked, ps.pending);
+		ctl_reply_printf(r, "window=%" PRIu64 "\nepoch=%d\n", srv->win_start,
+				 publish_get_epoch(srv->publisher, srv->win_start));
+	}
 	for (i = 0; i < srv->n_clients; i++)
 		if (srv->clients[i].session)
 			show_session(srv, r, srv->clients[i].session);
