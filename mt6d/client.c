@@ -372,7 +372,7 @@ static void arm_retry(struct client *c)
 	ev_timer_stop(c->loop, &c->retry);
 	ev_timer_set(&c->retry, c->backoff_s * jitter, 0);
 	ev_timer_start(c->loop, &c->retry);
-	c->backoff_s *= 2;
+	c->backoff_s *= CLIENT_RETRY_FACTOR;
 	if (c->backoff_s > CLIENT_RETRY_MAX_MS / 1000.0)
 		c->backoff_s = CLIENT_RETRY_MAX_MS / 1000.0;
 }

@@ -154,6 +154,10 @@ session_field() { # client-name key: a field of that client's session on the ser
 	show s | awk -F= -v c="$1" -v k="$2" '$1 == "client" {in_c = ($2 == c)} in_c && $1 == k {print $2; exit}'
 }
 
+field_is() { # who key value (for wait_for: evaluated at every try)
+	test "$(field "$1" "$2")" = "$3"
+}
+
 has_session() { # i
 	[ "$(field "c$1" state)" = session ]
 }

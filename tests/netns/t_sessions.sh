@@ -102,7 +102,7 @@ check "mt6d reload" "$build/mt6d" reload -s "$work/s/ctl.sock"
 check "revocation removes client 1's session interface within a second" \
 	wait_for 1 bash -c "! '$lab' exec s ip link show '$if1'"
 check "revocation draws a new K" test "$(field s key_generation)" -gt "$gen"
-check "client 1 was told (teardown received)" wait_for 2 test "$(field c1 teardowns_rx)" = 1
+check "client 1 was told (teardown received)" wait_for 2 field_is c1 teardowns_rx 1
 sleep 4
 no_session_1() { ! has_session 1; }
 check "client 1 cannot establish again" no_session_1

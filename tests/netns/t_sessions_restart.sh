@@ -1,0 +1,75 @@
+#!/bin/bash
+# mt6d-server and mt6d-client under change (topology: sessions-lib.sh):
+# a client behind a 30 % lossy link establishes by retrying; a client whose
+# network is renumbered (its /64 changes) establishes again and its TCP
+# stream to the server's tunnel address survives; a server killed with
+# SIGKILL leaves no interface, its restart purges the addresses it left and
+# both clients establish again; after a second SIGKILL the addresses expire
+# by themselves; SIGTERM leaves nothing.
+. "$(dirname "$0")/sessions-lib.sh"
+
+SESS_ROT=1s
+sess_lab_up
+server_start -I 60000
+client_start 1 -K 1000
+check "client 1 establishes a session" wait_for 10 has_session 1
+
+"$lab" netem c2 --loss 30 >/dev/null
+client_start 2 -K 1000
+check "client 2 establishes over a 30 % lossy link" wait_for 40 has_session 2
+"$lab" netem c2 --loss 0 >/dev/null
+echo "     (client 2 sent $(field c2 requests_sent) requests)"
+
+# Renumbering: c1 moves from 2001:db8:1:1::/64 to 2001:db8:1:101::/64 while
+# a TCP stream runs to the server's tunnel address.
+stream=$top/tests/netns/peer_stream.py
+in_ns s /usr/bin/python3 "$stream" recv "$(server_tun 1)" 5001 >"$work/recv1.out" 2>&1 &
+r1=$!
+EXTRA_PIDS=$r1
+sleep 0.5
+in_ns c1 /usr/bin/python3 "$stream" send "$(server_tun 1)" 5001 15 100000 c1mark >"$work/send1.out" 2>&1 &
+s1=$!
+EXTRA_PIDS="$r1 $s1"
+sleep 4
+in_ns r ip -6 addr add 2001:db8:1:101::1/64 dev br0 nodad
+in_ns c1 ip -6 addr del 2001:db8:1:1::2/64 dev eth0
+in_ns c1 ip -6 addr add 2001:db8:1:101::2/64 dev eth0 nodad
+in_ns c1 ip -6 route replace default via 2001:db8:1:101::1 dev eth0
+renumbered() { test "$(field c1 reestablish_prefix)" = 1 && has_session 1 &&
+	session_field client-1 client_seed | grep -q '^2001:db8:1:101:'; }
+check "client 1 establishes again from its new /64" wait_for 10 renumbered
+check "no MT6D address of the old /64 is left on client 1" bash -c \
+	"! '$lab' exec c1 ip -6 addr show | grep -q ' 2001:db8:1:1:'"
+wait $s1 $r1
+EXTRA_PIDS=
+check "client 1's TCP stream survived the renumbering intact" bash -c \
+	"test -s '$work/send1.out' && diff '$work/send1.out' '$work/recv1.out'"
+
+# SIGKILL: the TUNs go with the process, the MT6D addresses stay until
+# their lifetime ends or a restart purges them.
+kill -KILL "${PID[s]}"
+wait "${PID[s]}" 2>/dev/null
+unset "PID[s]"
+check "a killed server leaves no interface" bash -c "! '$lab' exec s ip link show | grep -q mt6d"
+left=$(in_ns s ip -6 addr show dev eth0 | grep -c 'dynamic')
+check "a killed server leaves MT6D addresses for now ($left)" test "$left" -gt 0
+rm -f "$work/s/ctl.sock"
+server_start -I 60000
+check "the restarted server purged them" wait_for 5 grep -q "removed [0-9]* MT6D addresses of a previous run" "$work/s/log"
+check "client 1 establishes with the restarted server" wait_for 15 has_session 1
+check "client 2 establishes with the restarted server" wait_for 15 has_session 2
+check "the restarted server has two sessions" wait_for 5 field_is s sessions 2
+check "ping through client 2's new session" in_ns c2 ping -c 3 -i 0.2 -W 2 "$(server_tun 2)"
+
+kill -KILL "${PID[s]}"
+wait "${PID[s]}" 2>/dev/null
+unset "PID[s]"
+stop c1
+stop c2
+check "the killed server's addresses expire by themselves" wait_for 8 nothing_left s
+for h in c1 c2; do
+	check "clean shutdown left nothing in $h" nothing_left "$h"
+done
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+echo "all checks passed"
