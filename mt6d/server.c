@@ -567,6 +567,10 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 	rc = intro_check_request(srv->replay, srv->priv, srv->pub, c->cfg.id, c->cfg.public_key,
 				 c_iid, &inner_src, (uint64_t)now_ms(), payload, payload_len, &req,
 				 &hs);
+	if (log_is_debug())
+		log_debug("introduction: request of '%s' from [%s]:%u slot %" PRIu64 ": %s",
+			  c->cfg.name, addr_str(&from->sin6_addr, (char[INET6_ADDRSTRLEN]){ 0 }),
+			  ntohs(from->sin6_port), s->slot, rc < 0 ? strerror(-rc) : "valid");
 	if (rc < 0) {
 		count_check_error(srv, rc);
 		if (rc != INTRO_ERR_CLIENT_ID && rc != MSG_ERR_LENGTH && rc != MSG_ERR_VERSION &&

@@ -72,6 +72,39 @@ check "junk at the introduction endpoint gets no reply" \
 check "the junk was counted as unknown sources" \
 	test "$(field s drops_unknown_iid)" -ge $((before + 20))
 
+# A request recorded on the router and sent again from the client's own
+# address and port: authentic at the tunnel layer, refused as a replay by
+# the request's cache, audited, unanswered. (A request is 32 bytes of tunnel
+# framing, a 40-byte inner header and 109 bytes of message.)
+started=$(field s sessions_started)
+sent=$(field c1 requests_sent)
+replays=$(field s drops_replay)
+limited=$(field s drops_rate)
+in_ns r /usr/bin/python3 "$top/tests/netns/sess_replay.py" p-s 2001:db8:1:1:: 2001:db8:0:1:: 181 3 \
+	>"$work/replay.out" 2>&1 &
+rp=$!
+EXTRA_PIDS=$rp
+sleep 0.5
+reconnect() { /usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"set=1\nreconnect=1\n\n"); print(s.recv(4096).decode())' "$1"; }
+check "client 1 re-establishes on request" reconnect "$work/c1/ctl.sock"
+wait $rp
+EXTRA_PIDS=
+check "a request was recorded on the router and sent again 3 times" grep -q "^replayed 3 from" "$work/replay.out"
+# The request bucket (4, refilled at 1/s) may stop the last copies first.
+refused() { test $(($(field s drops_replay) + $(field s drops_rate) - replays - limited)) -ge 3 &&
+	test "$(field s drops_replay)" -gt "$replays"; }
+check "the copies were refused (replay cache, rate limit)" wait_for 2 refused
+echo "     (sessions started +$(($(field s sessions_started) - started)), requests sent +$(($(field c1 requests_sent) - sent)))"
+# (A retry of the client's may lose its token to the copies: at most one
+# session per request the client really sent.)
+own_only() { local d=$(($(field s sessions_started) - started))
+	test "$d" -ge 1 && test "$d" -le $(($(field c1 requests_sent) - sent)); }
+check "only the client's own requests made sessions" own_only
+check "the refused replays are in the audit trail" \
+	grep -q "request rejected: client 'client-1' (id 1): Operation already in progress" "$work/s/state/audit.log"
+check "client 1 has its session" wait_for 5 has_session 1
+if1=$(session_field client-1 session_interface)
+
 stop c2
 check "client 2's teardown removes its session interface on the server" \
 	wait_for 3 bash -c "! '$lab' exec s ip link show '$if2'"
