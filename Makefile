@@ -161,6 +161,7 @@ demo: deps all
 	$(Q)scripts/demo.sh $(if $(DURATION),--duration $(DURATION))
 
 bench: deps all benches
+	$(Q)scripts/install-deps.sh bench
 	$(Q)bench/run.sh
 
 install: all

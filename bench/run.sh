@@ -8,7 +8,7 @@ for b in bench/*.sh; do
     [ "$b" = bench/run.sh ] && continue
     [ -f "$b" ] || continue
     echo "== $b"
-    sh "$b"
+    bash "$b"
     ran=$((ran + 1))
 done
 if [ "$ran" -eq 0 ]; then

@@ -26,7 +26,9 @@
 #include <sodium.h>
 
 #include "mt6d/config.h"
+#include "mt6d/daemon.h"
 #include "mt6d/hash.h"
+#include "mt6d/keys.h"
 #include "mt6d/log.h"
 #include "mt6d/tunnel.h"
 #include "mt6d/wire.h"
@@ -42,7 +44,8 @@ struct peer {
 	struct nllink *nllink;
 	struct tunnel *tunnel;
 	ev_io nladdr_io;
-	ev_signal sigint, sigterm, sigusr1;
+	struct daemon_signals signals;   /* SIGINT, SIGTERM: stop; SIGHUP ignored */
+	ev_signal sigusr1;
 	const char *stats_path;          /* -S: counters written here on SIGUSR1 and exit */
 };
 
@@ -69,19 +72,17 @@ static void usage(FILE *f)
 		"  -n       check the configuration and the key files, then exit\n"
 		"  -S FILE  write the tunnel counters to FILE on SIGUSR1 and at exit\n"
 		"  -O MS    testing only: add MS milliseconds to this host's clock\n"
+		"  -X LIST  benchmarks only: turn off offloads, LIST of nogso,nogro\n"
 		"  -V       print the version\n");
 }
 
-/* Key files: 44 characters of base64 on the first line, and nobody but the
- * owner may read or write the file (as for wg's private keys). A relative
- * path is taken from the directory of the configuration file. */
+/* Key files (mt6d/keys.h: one base64 key, owner-only mode). A relative path
+ * is taken from the directory of the configuration file. */
 static int read_key_file(const char *conf_path, const char *path, unsigned line,
 			 uint8_t key_out[static CONFIG_KEY_LEN], char *msg, size_t msg_len)
 {
-	char full[PATH_MAX], text[128], why[128];
-	struct stat st;
-	ssize_t n;
-	int fd, rc = 0;
+	char full[PATH_MAX], why[256] = "";
+	int rc;
 
 	if (path[0] != '/' && strchr(conf_path, '/')) {
 		int dir_len = (int)(strrchr(conf_path, '/') - conf_path);
@@ -90,41 +91,10 @@ static int read_key_file(const char *conf_path, const char *path, unsigned line,
 	} else {
 		snprintf(full, sizeof(full), "%s", path);
 	}
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		rc = -errno;
-		set_msg(msg, msg_len, "%s:%u: reading key file '%s': %s", conf_path, line, full,
-			 strerror(errno));
-		return rc;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		set_msg(msg, msg_len, "%s:%u: key file '%s' is not a regular file", conf_path,
-			 line, full);
-		rc = -EINVAL;
-		goto cleanup;
-	}
-	if (st.st_mode & 0077) {
-		set_msg(msg, msg_len, "%s:%u: key file '%s' is accessible by others (mode %04o): "
-			 "chmod 600 it", conf_path, line, full, (unsigned)(st.st_mode & 07777));
-		rc = -EACCES;
-		goto cleanup;
-	}
-	n = read(fd, text, sizeof(text) - 1);
-	if (n < 0) {
-		rc = -errno;
-		set_msg(msg, msg_len, "%s:%u: reading key file '%s': %s", conf_path, line, full,
-			 strerror(errno));
-		goto cleanup;
-	}
-	text[n] = '\0';
-	text[strcspn(text, "\r\n")] = '\0';
-	if (config_parse_key(text, key_out, why, sizeof(why)) < 0) {
-		set_msg(msg, msg_len, "%s:%u: key file '%s': %s", conf_path, line, full, why);
-		rc = -EINVAL;
-	}
-cleanup:
-	sodium_memzero(text, sizeof(text));
-	close(fd);
+	rc = keys_load_private_file(full, key_out, why, sizeof(why));
+	if (rc < 0)
+		set_msg(msg, msg_len, "%s:%u: key file '%s': %s", conf_path, line, full,
+			why[0] ? why : strerror(-rc));
 	return rc;
 }
 
@@ -145,7 +115,7 @@ static int peer_derive_shared(const struct config *cfg, uint8_t shared_out[stati
 				   priv, msg, msg_len);
 		if (rc < 0)
 			goto cleanup;
-		if (crypto_scalarmult(s, priv, cfg->peer_public_key) != 0) {
+		if (keys_shared_secret(s, priv, cfg->peer_public_key) < 0) {
 			set_msg(msg, msg_len, "%s: [Peer] PublicKey is a weak (low-order) key",
 				 cfg->source);
 			rc = -EINVAL;
@@ -239,10 +209,10 @@ static void nladdr_cb(struct ev_loop *loop, ev_io *w, int revents)
 		log_err(rc, "reading netlink acknowledgements");
 }
 
-static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+static void on_stop(struct ev_loop *loop, void *ctx)
 {
-	(void)revents;
-	log_info("signal %d: shutting down", w->signum);
+	(void)ctx;
+	log_info("shutting down");
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -349,10 +319,11 @@ int main(int argc, char *argv[])
 	const char *conf_path = NULL;
 	bool foreground = false, check_only = false;
 	int64_t clock_offset_ms = 0;
+	unsigned tunnel_flags = 0;
 	int verbosity = 0, opt, rc, status = 1;
 	char msg[512] = "", a[INET6_ADDRSTRLEN];
 
-	while ((opt = getopt(argc, argv, "c:dvnS:O:Vh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:dvnS:O:X:Vh")) != -1) {
 		switch (opt) {
 		case 'c':
 			conf_path = optarg;
@@ -382,6 +353,12 @@ int main(int argc, char *argv[])
 			clock_offset_ms = v;
 			break;
 		}
+		case 'X':
+			if (strstr(optarg, "nogso"))
+				tunnel_flags |= TUNNEL_NO_UDP_GSO;
+			if (strstr(optarg, "nogro"))
+				tunnel_flags |= TUNNEL_NO_UDP_GRO;
+			break;
 		case 'V':
 			printf("mt6d-peer %s\n", MT6D_VERSION);
 			return 0;
@@ -429,14 +406,12 @@ int main(int argc, char *argv[])
 	/* Signal watchers only stop the loop; the work is done after it. A
 	 * signal during start-up is held until ev_run, which then stops at
 	 * once, and the same shutdown path undoes what was made. */
-	ev_signal_init(&p.sigint, stop_cb, SIGINT);
-	ev_signal_init(&p.sigterm, stop_cb, SIGTERM);
+	p.signals.on_stop = on_stop;
+	p.signals.ctx = &p;
+	daemon_signals_start(p.loop, &p.signals);
 	ev_signal_init(&p.sigusr1, usr1_cb, SIGUSR1);
 	p.sigusr1.data = &p;
-	ev_signal_start(p.loop, &p.sigint);
-	ev_signal_start(p.loop, &p.sigterm);
 	ev_signal_start(p.loop, &p.sigusr1);
-	signal(SIGPIPE, SIG_IGN);
 	rc = nllink_new(&p.nllink);
 	if (rc < 0) {
 		log_err(rc, "opening a netlink route socket");
@@ -462,12 +437,20 @@ int main(int argc, char *argv[])
 	p.nladdr_io.data = &p;
 	ev_io_start(p.loop, &p.nladdr_io);
 
+	tc.flags = tunnel_flags;
 	rc = tunnel_new(p.loop, p.nladdr, p.nllink, &tc, &p.tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));
 	sodium_memzero(&tc.tx_key, sizeof(tc.tx_key));
 	sodium_memzero(&tc.rx_key, sizeof(tc.rx_key));
 	if (rc < 0) {
 		log_err(rc, "starting the tunnel: %s", msg);
+		goto cleanup;
+	}
+	/* Everything that needed root is done; rotation and clean-up need
+	 * CAP_NET_ADMIN only. */
+	rc = daemon_drop_privileges(NULL, false, msg, sizeof(msg));
+	if (rc < 0) {
+		log_err(rc, "dropping privileges: %s", msg);
 		goto cleanup;
 	}
 	log_info("tunnel %s up: %s/%u, MTU %u, peer %s, rotation %u ms on %s",
@@ -480,6 +463,10 @@ int main(int argc, char *argv[])
 	status = 0;
 cleanup:
 	peer_shutdown(&p);
+	if (p.loop) {
+		daemon_signals_stop(p.loop, &p.signals);
+		ev_signal_stop(p.loop, &p.sigusr1);
+	}
 	config_fini(&cfg);
 	return status;
 }

@@ -4,36 +4,13 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "mt6d/hash.h"
+#include "mt6d/derive.h"
 
-/* TEMPORARY until mt6d/derive.h lands (branch core): the slot derivation of
- * MISSION.md formula 5 as docs/PROTOCOL.md fixes it:
- *   h = H_"mt6d/1 slot"(IID (8) || K || u64(t_i))
- *   IID' = h[0..7], or h[8..15] when h[0..7] is a reserved IID (RFC 5453)
- *   port = 1024 + (u16(h[16..17]) mod 64512) */
-static bool iid_is_reserved(const uint8_t *iid)
-{
-	static const uint8_t anycast[7] = { 0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-
-	if (sodium_is_zero(iid, 8))
-		return true; /* subnet-router anycast */
-	return memcmp(iid, anycast, sizeof(anycast)) == 0 && iid[7] >= 0x80;
-}
-
+/* MISSION.md formula 5, as docs/PROTOCOL.md fixes it (mt6d/derive.h). */
 void rotate_endpoint_for(const struct in6_addr *seed, const uint8_t key[static ROTATE_KEY_LEN],
 			 uint64_t slot, struct rotate_endpoint *ep_out)
 {
-	uint8_t h[MT6D_HASH_LEN];
-	struct hash_ctx ctx;
-
-	hash_begin(&ctx, "mt6d/1 slot");
-	hash_add(&ctx, seed->s6_addr + 8, 8);
-	hash_add(&ctx, key, ROTATE_KEY_LEN);
-	hash_add_u64(&ctx, slot);
-	hash_end(&ctx, h);
-	memcpy(ep_out->addr.s6_addr, seed->s6_addr, 8);
-	memcpy(ep_out->addr.s6_addr + 8, iid_is_reserved(h) ? h + 8 : h, 8);
-	ep_out->port = (uint16_t)(1024 + get_be16(h + 16) % 64512);
+	derive_slot_endpoint(seed->s6_addr, key, ROTATE_KEY_LEN, slot, &ep_out->addr, &ep_out->port);
 }
 
 int rotate_init(struct rotate *r, const struct in6_addr *own_seed,
@@ -58,9 +35,9 @@ void rotate_fini(struct rotate *r)
 
 uint64_t rotate_slot_at(uint32_t rotation_ms, int64_t t_ms)
 {
-	if (t_ms <= 0 || rotation_ms == 0)
+	if (rotation_ms == 0)
 		return 0;
-	return (uint64_t)t_ms / rotation_ms;
+	return derive_slot(t_ms, rotation_ms);
 }
 
 int64_t rotate_slot_start_ms(uint32_t rotation_ms, uint64_t slot)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <sodium.h>
 
@@ -33,6 +34,16 @@
  * are doubles) still moves to the next slot. */
 #define TUNNEL_EARLY_MS 20
 #define TUNNEL_LOG_INTERVAL_S 10.0
+/* UDP GSO limits (linux/udp.h UDP_MAX_SEGMENTS; one UDP length field). */
+#define TUNNEL_GSO_MAX_SEGS 64
+#define TUNNEL_GSO_MAX_BYTES (65535 - 8)
+/* A receive buffer holds the largest datagram, or one GRO train of them. */
+#define TUNNEL_RX_BUF_LEN 65536
+
+union tunnel_cmsg {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
 
 struct tunnel_sock {
 	ev_io io;
@@ -61,13 +72,20 @@ struct tunnel {
 	uint32_t valid_s;                /* valid lifetime of an MT6D address */
 	ev_tstamp far_logged_at;         /* last "clock off" warning */
 	ev_tstamp err_logged_at;         /* last netlink or socket warning */
+	bool has_gso;                    /* send runs of equal datagrams as one (UDP_SEGMENT) */
+	bool has_gro;                    /* sockets get UDP_GRO: trains of datagrams per read */
 	struct tunnel_stats stats;
-	size_t buf_len;                  /* bytes per packet buffer */
-	uint8_t *bufs;                   /* TUNNEL_BATCH buffers */
-	struct tun_pkt pkts[TUNNEL_BATCH];
+	size_t buf_len;                  /* bytes per TUN packet buffer */
+	uint8_t *bufs;                   /* TUNNEL_BATCH TUN packet buffers */
+	uint8_t *rx_bufs;                /* TUNNEL_RX_MSGS receive buffers of TUNNEL_RX_BUF_LEN */
+	struct tun_pkt pkts[TUNNEL_BATCH];    /* TUN reads: fixed on t->bufs */
+	struct tun_pkt rx_pkts[TUNNEL_BATCH]; /* TUN writes: point into t->rx_bufs */
 	struct mmsghdr msgs[TUNNEL_BATCH];
 	struct iovec iov[TUNNEL_BATCH];
-	struct sockaddr_in6 from[TUNNEL_BATCH];
+	size_t run_len[TUNNEL_BATCH];    /* datagrams in msgs[i] */
+	union tunnel_cmsg cmsg[TUNNEL_BATCH];
+	struct sockaddr_in6 from[TUNNEL_RX_MSGS];
+	struct iovec rx_iov[TUNNEL_RX_MSGS];
 };
 
 static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
@@ -142,6 +160,10 @@ static int sock_open(struct tunnel *t, struct tunnel_sock *s, const struct rotat
 		rc = -errno;
 		goto fail;
 	}
+	/* GRO hands us trains of datagrams of one flow in one buffer; when the
+	 * kernel refuses, each datagram simply comes alone. */
+	if (t->has_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
+		t->has_gro = false;
 	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF);
 	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF);
 	sa.sin6_addr = rs->own.addr;
@@ -227,6 +249,91 @@ static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	tunnel_move(t, slot, now_ms);
 }
 
+/* Groups the k sealed datagrams in t->iov into messages: with GSO, each run
+ * of equal lengths (the last one may be shorter) goes as one UDP_SEGMENT
+ * send that the kernel cuts into datagrams as late as possible (veth and the
+ * forwarding router carry the whole train as one packet). */
+static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
+{
+	size_t m = 0, i = 0;
+
+	while (i < k) {
+		size_t len = t->iov[i].iov_len, j = i + 1;
+		struct msghdr *h = &t->msgs[m].msg_hdr;
+
+		if (t->has_gso) {
+			size_t max = TUNNEL_GSO_MAX_BYTES / len;
+
+			if (max > TUNNEL_GSO_MAX_SEGS)
+				max = TUNNEL_GSO_MAX_SEGS;
+			while (j < k && j - i < max && t->iov[j].iov_len == len)
+				j++;
+			if (j < k && j - i < max && t->iov[j].iov_len < len)
+				j++;
+		}
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &s->peer_sa;
+		h->msg_namelen = sizeof(s->peer_sa);
+		h->msg_iov = &t->iov[i];
+		h->msg_iovlen = j - i;
+		if (j - i > 1) {
+			struct cmsghdr *c;
+			uint16_t seg = (uint16_t)len;
+
+			h->msg_control = t->cmsg[m].buf;
+			h->msg_controllen = CMSG_SPACE(sizeof(seg));
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+		}
+		t->run_len[m] = j - i;
+		m++;
+		i = j;
+	}
+	return m;
+}
+
+static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
+{
+	size_t m = tunnel_group(t, s, k), sent = 0, i;
+
+	while (sent < m) {
+		int r = sendmmsg(s->fd, t->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* A device without checksum offload refuses GSO (EIO):
+			 * fall back to one datagram per packet from now on. */
+			if (t->has_gso && t->run_len[sent] > 1 &&
+			    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+				t->has_gso = false;
+				log_warnx("tunnel %s: UDP GSO refused (%s): sending datagrams "
+					  "one by one", tun_name(t->tun), strerror(errno));
+			}
+			/* The message at `sent` cannot go (full buffer, no route):
+			 * drop it and try the rest. */
+			if (log_is_debug())
+				log_debug("tunnel %s: send of %zu datagrams: %s", tun_name(t->tun),
+					  t->run_len[sent], strerror(errno));
+			t->stats.drops_tx += t->run_len[sent];
+			sent++;
+			continue;
+		}
+		for (i = sent; i < sent + (size_t)r; i++) {
+			const struct msghdr *h = &t->msgs[i].msg_hdr;
+			size_t j;
+
+			t->stats.tx_packets += t->run_len[i];
+			for (j = 0; j < h->msg_iovlen; j++)
+				t->stats.tx_bytes += h->msg_iov[j].iov_len - WIRE_OVERHEAD;
+		}
+		sent += (size_t)r;
+	}
+}
+
 /* TUN -> peer: read a batch, seal each packet in place for the current
  * slot, send the batch from the current slot's socket in one sendmmsg. A
  * batch never spans a rotation: the slot is read once per batch and the loop
@@ -241,7 +348,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
 		struct tunnel_sock *s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
 		unsigned dropped = 0;
-		size_t k = 0, sent = 0, i;
+		size_t k = 0, i;
 		int n;
 
 		n = tun_read(t->tun, 0, t->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
@@ -262,31 +369,9 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			t->iov[k].iov_base = t->pkts[i].buf;
 			t->iov[k].iov_len = (size_t)len;
-			memset(&t->msgs[k], 0, sizeof(t->msgs[k]));
-			t->msgs[k].msg_hdr.msg_name = &s->peer_sa;
-			t->msgs[k].msg_hdr.msg_namelen = sizeof(s->peer_sa);
-			t->msgs[k].msg_hdr.msg_iov = &t->iov[k];
-			t->msgs[k].msg_hdr.msg_iovlen = 1;
 			k++;
 		}
-		while (sent < k) {
-			int r = sendmmsg(s->fd, t->msgs + sent, (unsigned)(k - sent), MSG_DONTWAIT);
-
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				/* The datagram at `sent` cannot go (full buffer, no
-				 * route): drop it and try the rest. */
-				t->stats.drops_tx++;
-				sent++;
-				continue;
-			}
-			for (i = sent; i < sent + (size_t)r; i++) {
-				t->stats.tx_packets++;
-				t->stats.tx_bytes += t->iov[i].iov_len - WIRE_OVERHEAD;
-			}
-			sent += (size_t)r;
-		}
+		tunnel_send(t, s, k);
 		if (n < TUNNEL_BATCH)
 			break;
 	}
@@ -331,8 +416,78 @@ static void warn_far_slot(struct tunnel *t, int64_t off)
 		  off < 0 ? "behind" : "ahead of");
 }
 
-/* peer -> TUN: a batch from one slot's socket, each datagram opened for that
- * slot; what authenticates and passes the inner check goes to the TUN. */
+/* Opens one datagram of the socket's slot in place; an acceptable inner
+ * packet is queued in t->rx_pkts[*out]. */
+static void tunnel_open_one(struct tunnel *t, struct tunnel_sock *s, int64_t off, uint8_t *buf,
+			    size_t len, size_t *out)
+{
+	int inner = wire_open(&t->rx, s->slot, buf, len);
+
+	if (inner < 0) {
+		count_open_error(t, inner);
+		return;
+	}
+	if (off <= -2 || off >= 2) {
+		t->stats.rx_far_slot++;
+		warn_far_slot(t, off);
+		return;
+	}
+	if (off == -1)
+		t->stats.rx_prev_slot++;
+	else if (off == 1)
+		t->stats.rx_next_slot++;
+	if (inner == 0)
+		return; /* keepalive */
+	if (!is_inner_acceptable(t, buf + WIRE_HEADER_LEN, (size_t)inner)) {
+		t->stats.drops_inner++;
+		return;
+	}
+	t->rx_pkts[*out].buf = buf;
+	t->rx_pkts[*out].cap = len;
+	t->rx_pkts[*out].len = (size_t)inner;
+	(*out)++;
+}
+
+static void tunnel_deliver(struct tunnel *t, size_t out)
+{
+	size_t done = 0, i;
+
+	while (done < out) {
+		int r = tun_write(t->tun, 0, t->rx_pkts + done, out - done, WIRE_HEADER_LEN);
+
+		if (r < 0) {
+			t->stats.drops_tun++;
+			done++;
+			continue;
+		}
+		for (i = done; i < done + (size_t)r; i++) {
+			t->stats.rx_packets++;
+			t->stats.rx_bytes += t->rx_pkts[i].len;
+		}
+		done += (size_t)r;
+	}
+}
+
+/* The segment size of a GRO train (UDP_GRO control message), or 0. */
+static size_t gro_segment_len(const struct msghdr *h)
+{
+	const struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)h,
+						       (struct cmsghdr *)(uintptr_t)c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int seg;
+
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
+/* peer -> TUN: a batch from one slot's socket (with GRO, trains of
+ * datagrams), each datagram opened for that slot; what authenticates and
+ * passes the inner check goes to the TUN. */
 static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
@@ -343,69 +498,42 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
 		int64_t off = (int64_t)(s->slot - t->rot.cur);
-		size_t out = 0, done = 0, i;
+		size_t i;
 		int n;
 
-		for (i = 0; i < TUNNEL_BATCH; i++) {
-			t->iov[i].iov_base = t->bufs + i * t->buf_len;
-			t->iov[i].iov_len = t->buf_len;
-			memset(&t->msgs[i], 0, sizeof(t->msgs[i]));
-			t->msgs[i].msg_hdr.msg_name = &t->from[i];
-			t->msgs[i].msg_hdr.msg_namelen = sizeof(t->from[i]);
-			t->msgs[i].msg_hdr.msg_iov = &t->iov[i];
-			t->msgs[i].msg_hdr.msg_iovlen = 1;
+		for (i = 0; i < TUNNEL_RX_MSGS; i++) {
+			struct msghdr *h = &t->msgs[i].msg_hdr;
+
+			t->rx_iov[i].iov_base = t->rx_bufs + i * TUNNEL_RX_BUF_LEN;
+			t->rx_iov[i].iov_len = TUNNEL_RX_BUF_LEN;
+			memset(h, 0, sizeof(*h));
+			h->msg_name = &t->from[i];
+			h->msg_namelen = sizeof(t->from[i]);
+			h->msg_iov = &t->rx_iov[i];
+			h->msg_iovlen = 1;
+			h->msg_control = t->cmsg[i].buf;
+			h->msg_controllen = sizeof(t->cmsg[i].buf);
 		}
-		n = recvmmsg(s->fd, t->msgs, TUNNEL_BATCH, MSG_DONTWAIT, NULL);
+		n = recvmmsg(s->fd, t->msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		for (i = 0; i < (size_t)n; i++) {
-			uint8_t *buf = t->iov[i].iov_base;
-			int len;
+			const struct msghdr *h = &t->msgs[i].msg_hdr;
+			uint8_t *base = t->rx_iov[i].iov_base;
+			size_t total = t->msgs[i].msg_len, seg = gro_segment_len(h), pos, out = 0;
 
-			if (t->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			if (h->msg_flags & MSG_TRUNC) {
 				t->stats.drops_malformed++;
 				continue;
 			}
-			len = wire_open(&t->rx, s->slot, buf, t->msgs[i].msg_len);
-			if (len < 0) {
-				count_open_error(t, len);
-				continue;
-			}
-			if (off <= -2 || off >= 2) {
-				t->stats.rx_far_slot++;
-				warn_far_slot(t, off);
-				continue;
-			}
-			if (off == -1)
-				t->stats.rx_prev_slot++;
-			else if (off == 1)
-				t->stats.rx_next_slot++;
-			if (len == 0)
-				continue; /* keepalive */
-			if (!is_inner_acceptable(t, buf + WIRE_HEADER_LEN, (size_t)len)) {
-				t->stats.drops_inner++;
-				continue;
-			}
-			t->pkts[out].buf = buf;
-			t->pkts[out].cap = t->buf_len;
-			t->pkts[out].len = (size_t)len;
-			out++;
+			if (seg == 0 || seg > total)
+				seg = total;
+			for (pos = 0; pos < total && out < TUNNEL_BATCH; pos += seg)
+				tunnel_open_one(t, s, off, base + pos,
+						total - pos < seg ? total - pos : seg, &out);
+			tunnel_deliver(t, out);
 		}
-		while (done < out) {
-			int r = tun_write(t->tun, 0, t->pkts + done, out - done, WIRE_HEADER_LEN);
-
-			if (r < 0) {
-				t->stats.drops_tun++;
-				done++;
-				continue;
-			}
-			for (i = done; i < done + (size_t)r; i++) {
-				t->stats.rx_packets++;
-				t->stats.rx_bytes += t->pkts[i].len;
-			}
-			done += (size_t)r;
-		}
-		if (n < TUNNEL_BATCH)
+		if (n < TUNNEL_RX_MSGS)
 			break;
 	}
 }
@@ -512,8 +640,11 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 		set_msg(msg, msg_len, "invalid rotation schedule");
 		goto fail;
 	}
+	t->has_gso = !(cfg->flags & TUNNEL_NO_UDP_GSO);
+	t->has_gro = !(cfg->flags & TUNNEL_NO_UDP_GRO);
 	t->bufs = malloc(TUNNEL_BATCH * t->buf_len);
-	if (!t->bufs) {
+	t->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
+	if (!t->bufs || !t->rx_bufs) {
 		rc = -ENOMEM;
 		set_msg(msg, msg_len, "out of memory");
 		goto fail;
@@ -580,6 +711,10 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 	if (t->bufs) {
 		sodium_memzero(t->bufs, TUNNEL_BATCH * t->buf_len);
 		free(t->bufs);
+	}
+	if (t->rx_bufs) {
+		sodium_memzero(t->rx_bufs, (size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
+		free(t->rx_bufs);
 	}
 	sodium_memzero(t, sizeof(*t));
 	free(t);

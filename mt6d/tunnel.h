@@ -37,7 +37,12 @@
 /* Outer IPv6 + UDP + wire header and tag: TUN MTU = link MTU - this. */
 #define TUNNEL_OVERHEAD (WIRE_OUTER_IP_UDP_LEN + WIRE_OVERHEAD)
 #define TUNNEL_MIN_INNER_MTU 1280   /* IPv6 minimum link MTU (RFC 8200, 5) */
-#define TUNNEL_BATCH 64             /* packets per recvmmsg/sendmmsg/TUN pass */
+#define TUNNEL_BATCH 64             /* packets per TUN pass and per sendmmsg */
+#define TUNNEL_RX_MSGS 16           /* datagrams (GRO: trains of them) per recvmmsg */
+
+/* tunnel_config.flags: offloads are on unless turned off (benchmarks). */
+#define TUNNEL_NO_UDP_GSO (1u << 0) /* one datagram per packet, no UDP_SEGMENT */
+#define TUNNEL_NO_UDP_GRO (1u << 1) /* one datagram per receive, no UDP_GRO */
 
 struct tunnel_config {
 	const char *tun_name;            /* TUN name or pattern ("mt6d%d") */
@@ -54,6 +59,7 @@ struct tunnel_config {
 	uint32_t rotation_ms;            /* Rot */
 	unsigned reach;                  /* 1 or 2, see above */
 	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
+	unsigned flags;                  /* TUNNEL_NO_* */
 };
 
 /* Counters of one tunnel, since tunnel_new. */

@@ -8,12 +8,15 @@ BUILD="build-essential pkg-config libsodium-dev libev-dev libmnl-dev
        libnl-3-dev libnl-route-3-dev libinih-dev libcap-ng-dev"
 TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping nftables ndisc6
       tcpdump procps python3-libtorrent"
+# bench/tunnel.sh compares against these tunnels (make bench).
+BENCH="iperf3 wireguard-go wireguard-tools openvpn"
 
 packages=$BUILD
 case "${1:-all}" in
     build) ;;
     all|test) packages="$BUILD $TEST" ;;
-    *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+    bench) packages="$BUILD $TEST $BENCH" ;;
+    *) echo "usage: $0 [build|test|all|bench]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -5,7 +5,7 @@
 
 Independently of the C code, recomputes every MT6D endpoint (MISSION.md
 formula 5 as docs/PROTOCOL.md fixes it: h = SHA-256(u8(len L) || L || IID ||
-K || u64be(slot)), L = "mt6d/1 slot", IID' = h[0..7] (h[8..15] if reserved),
+K || u64be(slot)), L = "mt6d/1 slot", IID' = h[0..7] (h[8..15] if reserved, docs/PROTOCOL.md),
 port = 1024 + be16(h[16..17]) % 64512) and checks that:
   - the marker string and the tunnel addresses appear nowhere in the capture;
   - every packet between the hosts is UDP (no TCP or ICMPv6 echo in clear);
@@ -25,11 +25,19 @@ import sys
 LABEL = b"mt6d/1 slot"
 
 
+def reserved(iid):
+    # docs/PROTOCOL.md: all zeros, all ones, reserved subnet anycast
+    # (RFC 2526), 0200:5eff:fe00::/40 (RFC 5453)
+    return (iid == bytes(8) or iid == b"\xff" * 8
+            or (iid[:7] == b"\xfd\xff\xff\xff\xff\xff\xff" and iid[7] >= 0x80)
+            or iid[:5] == b"\x02\x00\x5e\xff\xfe")
+
+
 def endpoint(seed, key, slot):
     h = hashlib.sha256(bytes([len(LABEL)]) + LABEL + seed[8:] + key + struct.pack(">Q", slot)).digest()
     iid = h[0:8]
-    if iid == bytes(8) or (iid[:7] == b"\xfd\xff\xff\xff\xff\xff\xff" and iid[7] >= 0x80):
-        iid = h[8:16]
+    if reserved(iid):
+        iid = h[8:16] if not reserved(h[8:16]) else bytes(7) + b"\x01"
     return seed[:8] + iid, 1024 + struct.unpack(">H", h[16:18])[0] % 64512
 
 

@@ -1,0 +1,313 @@
+#!/bin/bash
+# bench/tunnel.sh: the MT6D tunnel against other tunnels, in one run, on the
+# lab topology (scripts/lab.sh: hosts s and c1, each in its own /64, with the
+# router namespace r between them; every path crosses two veth links and the
+# router's bridge).
+#
+#   (a) plain    the hosts' own addresses, no tunnel
+#   (b) wg-go    wireguard-go (userspace WireGuard, Debian's wireguard-go)
+#       wg-kern  kernel WireGuard, where the kernel has it (said when not)
+#   (c) openvpn  OpenVPN 2.6 over UDP, static-key point-to-point
+#   (d) mt6d     mt6d-peer, rotating every BENCH_ROT (default 1s: the
+#                most rotations per second our tests use)
+#   mt6d-nogso   mt6d-peer without UDP GSO and GRO (the lever, measured)
+#
+# For each: TCP throughput with 1 and 4 streams (iperf3), UDP at a fixed
+# offered rate (packets per second received, loss), ping RTT at idle, and the
+# CPU time of the tunnel daemons (both ends) during the 1-stream TCP run, as
+# cores per Gbit/s. Medians of BENCH_RUNS runs of BENCH_SECONDS each.
+#
+#   sudo bench/tunnel.sh            (make bench runs it)
+#   BENCH_RUNS=5 BENCH_SECONDS=10 BENCH_UDP_MBPS=500 sudo bench/tunnel.sh
+#
+# Needs iperf3, wireguard-go, wireguard-tools, openvpn (scripts/install-deps.sh
+# bench). Prints a Markdown table and the ratios of mt6d to (a), (b), (c).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+lab=$top/scripts/lab.sh
+build=${MT6D_BUILD:-$top/build}
+export LAB=bt$$
+RUNS=${BENCH_RUNS:-3}
+SECS=${BENCH_SECONDS:-5}
+UDP_MBPS=${BENCH_UDP_MBPS:-300}
+ROT=${BENCH_ROT:-1s}
+ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nogso}
+work=$(mktemp -d /tmp/mt6d-bench-tunnel.XXXXXX)
+pids=()
+A_ADDR=2001:db8:0:1::2
+B_ADDR=2001:db8:1:1::2
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	"$lab" down >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+for tool in iperf3 ping /usr/bin/python3; do
+	command -v "$tool" >/dev/null || { echo "bench/tunnel: $tool is missing" >&2; exit 1; }
+done
+[ -x "$build/mt6d-peer" ] || { echo "bench/tunnel: build $build/mt6d-peer first" >&2; exit 1; }
+
+nsA() { ip netns exec "$LAB-s" "$@"; }
+nsB() { ip netns exec "$LAB-c1" "$@"; }
+bg_in() { # ns cmd...: start in the background, remember the PID (the command's own)
+	local ns=$1
+	shift
+	(exec ip netns exec "$ns" "$@") &
+	pids+=($!)
+	LAST_PID=$!
+}
+stop_all() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	pids=()
+}
+cpu_ticks() { # pids...: utime + stime, clock ticks
+	local t=0 p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] || continue
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo $t
+}
+median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+json() { # file python-expression-on-j
+	/usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+wait_ping() { # ns-fn addr: until the path answers (tunnels need a handshake)
+	local i
+	for i in $(seq 50); do
+		"$1" ping -6 -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# One configuration: run the measurements against DST (B's address through
+# that path) with DAEMONS the PIDs whose CPU is counted. Appends a row.
+measure() { # name dst daemon-pids...
+	local name=$1 dst=$2
+	shift 2
+	local daemons=("$@") r t0 t1 f
+	: >"$work/tcp1" ; : >"$work/tcp4"; : >"$work/udp_pps"; : >"$work/udp_loss"
+	: >"$work/rtt"; : >"$work/cpu"; : >"$work/retr"
+	if ! wait_ping nsA "$dst"; then
+		echo "| $name | no path | | | | | | |" >>"$work/table"
+		return
+	fi
+	for r in $(seq "$RUNS"); do
+		nsB iperf3 -s -1 -D -I "$work/srv.pid" >/dev/null 2>&1; sleep 0.3
+		t0=$(cpu_ticks "${daemons[@]}")
+		nsA iperf3 -c "$dst" -t "$SECS" -J >"$work/j" 2>/dev/null
+		t1=$(cpu_ticks "${daemons[@]}")
+		json "$work/j" "j['end']['sum_received']['bits_per_second']/1e9" >>"$work/tcp1" 2>/dev/null
+		json "$work/j" "j['end']['sum_sent'].get('retransmits', 0)" >>"$work/retr" 2>/dev/null
+		echo "$t0 $t1 $(getconf CLK_TCK) $SECS" | awk '{print ($2-$1)/$3/$4}' >>"$work/cpu"
+
+		nsB iperf3 -s -1 -D >/dev/null 2>&1; sleep 0.3
+		nsA iperf3 -c "$dst" -t "$SECS" -P 4 -J >"$work/j" 2>/dev/null
+		json "$work/j" "j['end']['sum_received']['bits_per_second']/1e9" >>"$work/tcp4" 2>/dev/null
+
+		nsB iperf3 -s -1 -D >/dev/null 2>&1; sleep 0.3
+		nsA iperf3 -c "$dst" -u -b "${UDP_MBPS}M" -l 1200 -w 4M -t "$SECS" -J >"$work/j" 2>/dev/null
+		json "$work/j" "(j['end']['sum']['packets']-j['end']['sum']['lost_packets'])/j['end']['sum']['seconds']" >>"$work/udp_pps" 2>/dev/null
+		json "$work/j" "j['end']['sum']['lost_percent']" >>"$work/udp_loss" 2>/dev/null
+
+		nsA ping -6 -n -q -c 100 -i 0.01 "$dst" 2>/dev/null |
+			awk -F/ '/^rtt/ {print $5 * 1000}' >>"$work/rtt"
+	done
+	printf '| %s | %.3f | %.3f | %.0f | %.2f | %.0f | %.2f | %s |\n' "$name" \
+		"$(median <"$work/tcp1")" "$(median <"$work/tcp4")" "$(median <"$work/udp_pps")" \
+		"$(median <"$work/udp_loss")" "$(median <"$work/rtt")" \
+		"$(paste "$work/cpu" "$work/tcp1" | awk '$2 > 0 {print $1 / $2}' | median)" \
+		"$(median <"$work/retr")" >>"$work/table"
+	echo "$name $(median <"$work/tcp1") $(median <"$work/rtt")" >>"$work/summary"
+}
+
+setup_wg_go() {
+	local ka kb pa pb
+	ka=$(wg genkey); kb=$(wg genkey)
+	pa=$(echo "$ka" | wg pubkey); pb=$(echo "$kb" | wg pubkey)
+	echo "$ka" >"$work/wga.key"; echo "$kb" >"$work/wgb.key"
+	# wireguard-go's control socket is /var/run/wireguard/<name>.sock, which
+	# namespaces share: each end needs its own interface name.
+	local wa=wga$$ wb=wgb$$
+	bg_in "$LAB-s" env WG_PROCESS_FOREGROUND=1 wireguard-go -f $wa
+	local pa_pid=$LAST_PID
+	bg_in "$LAB-c1" env WG_PROCESS_FOREGROUND=1 wireguard-go -f $wb
+	local pb_pid=$LAST_PID
+	sleep 1
+	nsA wg set $wa private-key "$work/wga.key" listen-port 51820 peer "$pb" \
+		allowed-ips fd77::2/128 endpoint "[$B_ADDR]:51820"
+	nsB wg set $wb private-key "$work/wgb.key" listen-port 51820 peer "$pa" \
+		allowed-ips fd77::1/128 endpoint "[$A_ADDR]:51820"
+	nsA ip -6 addr add fd77::1/128 dev $wa; nsA ip link set $wa mtu 1420 up
+	nsB ip -6 addr add fd77::2/128 dev $wb; nsB ip link set $wb mtu 1420 up
+	nsA ip -6 route add fd77::2/128 dev $wa
+	nsB ip -6 route add fd77::1/128 dev $wb
+	WG_PIDS="$pa_pid $pb_pid"
+}
+
+has_kernel_wg() {
+	nsA ip link add wgk0 type wireguard 2>/dev/null && { nsA ip link del wgk0; return 0; }
+	return 1
+}
+
+setup_wg_kern() {
+	local ka kb pa pb x
+	ka=$(wg genkey); kb=$(wg genkey)
+	pa=$(echo "$ka" | wg pubkey); pb=$(echo "$kb" | wg pubkey)
+	echo "$ka" >"$work/wka.key"; echo "$kb" >"$work/wkb.key"
+	for x in A B; do
+		local fn=ns$x
+		$fn ip link add wgk0 type wireguard
+	done
+	nsA wg set wgk0 private-key "$work/wka.key" listen-port 51821 peer "$pb" \
+		allowed-ips fd79::2/128 endpoint "[$B_ADDR]:51821"
+	nsB wg set wgk0 private-key "$work/wkb.key" listen-port 51821 peer "$pa" \
+		allowed-ips fd79::1/128 endpoint "[$A_ADDR]:51821"
+	nsA ip -6 addr add fd79::1/128 dev wgk0; nsA ip link set wgk0 mtu 1420 up
+	nsB ip -6 addr add fd79::2/128 dev wgk0; nsB ip link set wgk0 mtu 1420 up
+	nsA ip -6 route add fd79::2/128 dev wgk0
+	nsB ip -6 route add fd79::1/128 dev wgk0
+}
+
+setup_openvpn() {
+	openvpn --genkey secret "$work/ovpn.key" >/dev/null 2>&1
+	local common=(--dev ovpnb0 --dev-type tun --proto udp6 --port 1194 --secret "$work/ovpn.key"
+		--cipher AES-256-CBC --auth SHA256 --tun-mtu 1420 --verb 1 --ping 1
+		--sndbuf 4194304 --rcvbuf 4194304 --txqueuelen 1000)
+	bg_in "$LAB-s" openvpn "${common[@]}" --local "$A_ADDR" --remote "$B_ADDR" \
+		--ifconfig-ipv6 fd78::1/64 fd78::2 --log "$work/ovpn-a.log"
+	local oa=$LAST_PID
+	bg_in "$LAB-c1" openvpn "${common[@]}" --local "$B_ADDR" --remote "$A_ADDR" \
+		--ifconfig-ipv6 fd78::2/64 fd78::1 --log "$work/ovpn-b.log"
+	OVPN_PIDS="$oa $LAST_PID"
+	sleep 2
+}
+
+setup_mt6d() { # extra mt6d-peer options
+	head -c 32 /dev/urandom | base64 >"$work/psk"
+	chmod 600 "$work/psk"
+	local who seed tun pseed ptun
+	for who in A B; do
+		if [ $who = A ]; then
+			seed=2001:db8:0:1:5eed::a tun=fd6d::a pseed=2001:db8:1:1:5eed::b ptun=fd6d::b
+		else
+			seed=2001:db8:1:1:5eed::b tun=fd6d::b pseed=2001:db8:0:1:5eed::a ptun=fd6d::a
+		fi
+		cat >"$work/$who.conf" <<EOF
+[Host]
+Interface = eth0
+TunnelName = mt6db
+TunnelAddress = $tun
+SeedAddress = $seed
+RotationPeriod = $ROT
+[Peer]
+PresharedKeyFile = psk
+SeedAddress = $pseed
+TunnelAddress = $ptun
+EOF
+	done
+	bg_in "$LAB-s" "$build/mt6d-peer" -d -c "$work/A.conf" -S "$work/A.stats" "$@"
+	local ma=$LAST_PID
+	bg_in "$LAB-c1" "$build/mt6d-peer" -d -c "$work/B.conf" -S "$work/B.stats" "$@"
+	MT6D_PIDS="$ma $LAST_PID"
+	sleep 1
+}
+
+mt6d_counters() { # label: the daemons' counters after a run (drops, rotations)
+	local p
+	for p in $MT6D_PIDS; do kill -USR1 "$p"; done
+	sleep 0.3
+	echo "$1 A: $(tr '\n' ' ' <"$work/A.stats")" >>"$work/counters"
+	echo "$1 B: $(tr '\n' ' ' <"$work/B.stats")" >>"$work/counters"
+	echo "$1: sealed and sent by A $(sed -n 's/^tx_packets=//p' "$work/A.stats"), delivered by B $(sed -n 's/^rx_packets=//p' "$work/B.stats") (the difference is lost in the tunnel, rotations included)" >>"$work/counters"
+}
+
+"$lab" -n 1 up >/dev/null || { echo "bench/tunnel: lab up failed" >&2; exit 1; }
+{
+	echo "| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | UDP pps received | UDP loss % | ping RTT us | tunnel CPU cores per Gbit/s | TCP retransmits |"
+	echo "|---|---|---|---|---|---|---|---|"
+} >"$work/table"
+: >"$work/summary"
+: >"$work/counters"
+notes=()
+
+for cfg in $ONLY; do
+	case $cfg in
+	plain)
+		measure "(a) plain veth path" "$B_ADDR" ;;
+	wg-go)
+		if command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
+			setup_wg_go
+			# shellcheck disable=SC2086
+			measure "(b) wireguard-go" fd77::2 $WG_PIDS
+			stop_all
+		else
+			notes+=("wireguard-go or wg missing: (b) skipped (scripts/install-deps.sh bench)")
+		fi ;;
+	wg-kern)
+		if command -v wg >/dev/null && has_kernel_wg; then
+			setup_wg_kern
+			measure "(b') kernel WireGuard" fd79::2
+			nsA ip link del wgk0; nsB ip link del wgk0
+		else
+			notes+=("this kernel has no WireGuard module: kernel WireGuard not measured")
+		fi ;;
+	openvpn)
+		if command -v openvpn >/dev/null; then
+			setup_openvpn
+			# shellcheck disable=SC2086
+			measure "(c) OpenVPN UDP" fd78::2 $OVPN_PIDS
+			stop_all
+		else
+			notes+=("openvpn missing: (c) skipped")
+		fi ;;
+	mt6d)
+		setup_mt6d
+		# shellcheck disable=SC2086
+		measure "(d) mt6d-peer, Rot $ROT" fd6d::b $MT6D_PIDS
+		mt6d_counters "(d)"
+		stop_all ;;
+	mt6d-nogso)
+		setup_mt6d -X nogso,nogro
+		# shellcheck disable=SC2086
+		measure "mt6d-peer without UDP GSO/GRO" fd6d::b $MT6D_PIDS
+		mt6d_counters "nogso"
+		stop_all ;;
+	esac
+done
+
+echo "## bench/tunnel: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r), runs $RUNS x ${SECS}s, UDP offered ${UDP_MBPS} Mbit/s of 1200-byte datagrams"
+echo
+cat "$work/table"
+echo
+for n in "${notes[@]}"; do echo "- $n"; done
+/usr/bin/python3 - "$work/summary" <<'EOF'
+import sys
+vals = {}
+for line in open(sys.argv[1]):
+    *name, tcp, rtt = line.split()
+    vals[" ".join(name)] = (float(tcp) if tcp != "nan" else 0.0, float(rtt) if rtt != "nan" else 0.0)
+ours = [k for k in vals if k.startswith("(d)")]
+if not ours:
+    sys.exit(0)
+m_tcp, m_rtt = vals[ours[0]]
+print()
+print("Ratios of (d) mt6d-peer:")
+for k, (tcp, rtt) in vals.items():
+    if k.startswith("(d)") or tcp == 0:
+        continue
+    print("- vs %s: TCP 1 stream x%.2f, RTT +%.0f us" % (k, m_tcp / tcp, m_rtt - rtt))
+best = max([v[0] for k, v in vals.items() if k.startswith("(b)") or k.startswith("(c)")] or [0])
+if best > 0:
+    print("- vs the faster of wireguard-go and OpenVPN: x%.2f (target x2)" % (m_tcp / best))
+EOF
+echo
+echo "mt6d-peer counters after the runs (drops during rotations under load):"
+sed 's/^/    /' "$work/counters"
