@@ -48,7 +48,7 @@ enum {
 #define DEFAULT_PERIOD_S 900
 #define DEFAULT_TIMEOUT_S 60
 #define MAX_NODES 64           /* publish: DHT nodes (source addresses) */
-#define MAX_PROBE_EPOCHS 8     /* put: epochs probed for the next free one */
+#define MAX_PROBE_EPOCHS 4     /* put: epochs probed for the next free one */
 #define PUT_PROBE 0xff
 
 struct rdv_args {
@@ -61,7 +61,8 @@ struct rdv_args {
 	int window_rel;
 	int epoch;               /* put: -1 auto */
 	int64_t rekey_at_s;      /* publish: new K this long into each window (-1 none) */
-	bool is_no_next, is_show_keys, is_quiet;
+	int64_t lead_s, spread_s; /* publish: -1 defaults */
+	bool is_no_next, is_show_keys, is_quiet, is_verbose;
 	const char *message;
 };
 
@@ -96,6 +97,7 @@ struct rdv {
 	int win_printed_epoch[2];
 	bool win_rekeyed[2];
 	uint8_t seed[16];
+	int64_t last_status_ms;
 };
 
 static void rdv_usage(FILE *f)
@@ -124,8 +126,10 @@ static void rdv_usage(FILE *f)
 		"  -t, --timeout N        give up after N (default 60s)\n"
 		"  -e, --epoch E          put: the epoch (default: after the last one in use)\n"
 		"  -q, --quiet            no progress line\n"
+		"  -v, --verbose          publish: a status line every 5 s\n"
 		"  publish only: --seed-address ADDR, --rotation ROT (default 3s),\n"
-		"                --rekey-at N (a new K N into each window: next epoch), --no-next\n"
+		"                --rekey-at N (a new K N into each window: next epoch), --no-next,\n"
+		"                --lead N (all out N before a window), --spread N (over N)\n"
 		"\n"
 		"Exit status: 0 found/stored, 1 error, 2 nothing found, 3 found but not\n"
 		"authentic, 4 found but expired, 5 no DHT node answered or timed out,\n"
@@ -215,7 +219,9 @@ static void on_fetched(void *closure, const struct fetch_result *res)
 			fprintf(stderr, "%s: the message is for window %" PRIu64 ", which is over\n",
 				r->a->cmd, res->window_start);
 	}
-	if (res->status == 0) {
+	/* An expired config or message is shown too (it is authentic), with
+	 * its own exit status. */
+	if (res->status == 0 || res->status == FETCH_ERR_EXPIRED) {
 		if (!strcmp(r->a->cmd, "fetch")) {
 			print_config(r, res);
 		} else {
@@ -526,32 +532,56 @@ static int64_t publish_hook(void *ctx, int64_t now_ms)
 	int64_t unix_ms = dhtev_unix_ms();
 	publish_windows(r, unix_ms);
 	int64_t next = publish_tick(r->pub, now_ms, unix_ms);
+	if (r->a->is_verbose && now_ms - r->last_status_ms >= 5000) {
+		struct publish_stats st;
+		size_t good = 0;
+		for (size_t i = 0; i < r->n_nodes; i++) {
+			struct dht_stats ds;
+			dht_get_stats(dhtev_dht(r->nodes[i]), now_ms, &ds);
+			good += ds.good6 + ds.good4;
+		}
+		publish_get_stats(r->pub, &st);
+		r->last_status_ms = now_ms;
+		fprintf(stderr, "publish: clients %zu publications %zu refreshes %zu failures %zu ops %zu/%zu "
+			"acked %zu waiting %zu good-nodes %zu\n", st.clients, st.publications, st.refreshes,
+			st.failures, st.ops_in_flight, st.ops_started, st.announces_acked, st.pending, good);
+	}
 	return next < now_ms + 200 ? next : now_ms + 200;
 }
 
-static int run_publish(struct rdv *r)
+/* Everything publish needs from files and arguments, before any socket. */
+static int prepare_publish(struct rdv *r)
 {
-	struct publish_params prm;
-	struct dht *nodes[MAX_NODES];
 	if (!r->a->clients_file) {
 		fprintf(stderr, "%s rendezvous publish: --clients is required\n", prog_name);
-		return EXIT_ERROR;
+		return -EINVAL;
 	}
 	if (load_clients(r, r->a->clients_file) < 0)
-		return EXIT_ERROR;
+		return -EINVAL;
 	if (r->a->seed_addr) {
 		if (inet_pton(AF_INET6, r->a->seed_addr, r->seed) != 1) {
 			fprintf(stderr, "%s rendezvous publish: --seed-address: not an IPv6 address: '%s'\n",
 				prog_name, r->a->seed_addr);
-			return EXIT_ERROR;
+			return -EINVAL;
 		}
 	} else {
 		static const uint8_t doc[8] = { 0x20, 0x01, 0x0d, 0xb8 };
 		memcpy(r->seed, doc, 8);
 		randombytes_buf(r->seed + 8, 8);
 	}
+	return 0;
+}
+
+static int run_publish(struct rdv *r)
+{
+	struct publish_params prm;
+	struct dht *nodes[MAX_NODES];
 	publish_params_default(&prm, (uint32_t)(r->a->period_ms / 1000));
 	prm.family = dhtev_family(r->nodes[0]);
+	if (r->a->lead_s >= 0)
+		prm.lead_s = (uint32_t)r->a->lead_s;
+	if (r->a->spread_s >= 0)
+		prm.spread_s = (uint32_t)r->a->spread_s;
 	for (size_t i = 0; i < r->n_nodes; i++)
 		nodes[i] = dhtev_dht(r->nodes[i]);
 	int rc = publish_new(&prm, r->priv, nodes, r->n_nodes, &r->pub);
@@ -618,7 +648,10 @@ int rendezvous_main(int argc, char *argv[])
 		{ "rotation", required_argument, NULL, 'r' },
 		{ "rekey-at", required_argument, NULL, 'R' },
 		{ "no-next", no_argument, NULL, 'N' },
+		{ "lead", required_argument, NULL, 'L' },
+		{ "spread", required_argument, NULL, 'P' },
 		{ "show-keys", no_argument, NULL, 'K' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -635,6 +668,7 @@ int rendezvous_main(int argc, char *argv[])
 	a.timeout_ms = DEFAULT_TIMEOUT_S * 1000;
 	a.epoch = -1;
 	a.rekey_at_s = -1;
+	a.lead_s = a.spread_s = -1;
 	snprintf(a.listen, sizeof(a.listen), "::");
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		rdv_usage(argc < 2 ? stderr : stdout);
@@ -647,7 +681,7 @@ int rendezvous_main(int argc, char *argv[])
 		return EXIT_ERROR;
 	}
 	optind = 1;
-	while ((opt = getopt_long(argc - 1, argv + 1, "k:b:l:p:n:w:t:e:qh", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc - 1, argv + 1, "k:b:l:p:n:w:t:e:qvh", options, NULL)) != -1) {
 		uint64_t v;
 		switch (opt) {
 		case 'k': a.key_file = optarg; break;
@@ -670,6 +704,8 @@ int rendezvous_main(int argc, char *argv[])
 		case 't':
 		case 'r':
 		case 'R':
+		case 'L':
+		case 'P':
 			if (config_parse_duration_ms(optarg, &v, msg, sizeof(msg)) < 0) {
 				fprintf(stderr, "%s rendezvous: %s: '%s'\n", prog_name, msg, optarg);
 				return EXIT_ERROR;
@@ -680,6 +716,10 @@ int rendezvous_main(int argc, char *argv[])
 				a.timeout_ms = v;
 			else if (opt == 'r')
 				a.rotation_ms = v;
+			else if (opt == 'L')
+				a.lead_s = (int64_t)(v / 1000);
+			else if (opt == 'P')
+				a.spread_s = (int64_t)(v / 1000);
 			else
 				a.rekey_at_s = (int64_t)(v / 1000);
 			break;
@@ -708,6 +748,7 @@ int rendezvous_main(int argc, char *argv[])
 			break;
 		}
 		case 'q': a.is_quiet = true; break;
+		case 'v': a.is_verbose = true; break;
 		case 'A': a.seed_addr = optarg; break;
 		case 'N': a.is_no_next = true; break;
 		case 'K': a.is_show_keys = true; break;
@@ -763,6 +804,8 @@ int rendezvous_main(int argc, char *argv[])
 	}
 
 	r.a = &a;
+	if (!strcmp(a.cmd, "publish") && prepare_publish(&r) < 0)
+		goto out;
 	r.is_tty = isatty(STDERR_FILENO);
 	r.loop = ev_default_loop(EVFLAG_AUTO);
 	r.started_ms = dhtev_now_ms();

@@ -217,7 +217,10 @@ static struct probe *probe_get(struct fetch *f, int widx, uint8_t epoch)
 	return &f->probes[(size_t)widx * FETCH_MAX_EPOCHS + epoch];
 }
 
-static void probe_start(struct fetch *f, int widx, uint8_t epoch)
+/* A probe first collects chunk 0 only (a scout: one lookup tells whether
+ * the epoch holds anything), then the other chunks if it does; epoch 0 of a
+ * window, where a config almost always is, collects every chunk at once. */
+static void probe_start(struct fetch *f, int widx, uint8_t epoch, bool is_full)
 {
 	struct fwin *w = &f->win[widx];
 	if (epoch >= FETCH_MAX_EPOCHS || w->is_started[epoch])
@@ -228,7 +231,7 @@ static void probe_start(struct fetch *f, int widx, uint8_t epoch)
 	pr->in_use = true;
 	pr->widx = widx;
 	pr->epoch = epoch;
-	pr->n_chunks = f->prm.kind == FETCH_CONFIG ? rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN) : 1;
+	pr->n_chunks = f->prm.kind == FETCH_CONFIG && is_full ? rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN) : 1;
 	for (size_t j = 0; j < RENDEZVOUS_MAX_CHUNKS; j++) {
 		pr->ch[j].f = f;
 		pr->ch[j].pr = pr;
@@ -366,7 +369,13 @@ static void probe_evaluate(struct fetch *f, struct probe *pr)
 		if (pr->ch[j].status == 0)
 			pr->has_answer = true;
 	}
-	if (f->prm.kind == FETCH_MESSAGE && pr->phase == 0) {
+	if (f->prm.kind == FETCH_CONFIG && pr->phase == 0 && pr->n_chunks == 1) {
+		if (pr->ch[0].n_peers) {
+			pr->phase = 1;
+			pr->n_chunks = rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN);
+			return;
+		}
+	} else if (f->prm.kind == FETCH_MESSAGE && pr->phase == 0) {
 		size_t n = pr->ch[0].n_peers ? chunks_needed(&pr->ch[0]) : 1;
 		if (n > 1) {
 			/* Chunk 0 tells the length: collect the others too. */
@@ -405,8 +414,8 @@ static void probe_evaluate(struct fetch *f, struct probe *pr)
 	pr->status = rc;
 	/* Step on: while an epoch holds anything, the next two are asked. */
 	if (pr->has_peers) {
-		probe_start(f, pr->widx, (uint8_t)(pr->epoch + 1));
-		probe_start(f, pr->widx, (uint8_t)(pr->epoch + 2));
+		probe_start(f, pr->widx, (uint8_t)(pr->epoch + 1), false);
+		probe_start(f, pr->widx, (uint8_t)(pr->epoch + 2), false);
 	}
 }
 
@@ -517,8 +526,9 @@ int fetch_start(struct fetch *f, int64_t now_ms, int64_t unix_ms)
 	}
 	for (size_t w = 0; w < f->n_win; w++) {
 		derive_descriptor(f->win[w].d, f->s, f->win[w].start);
-		probe_start(f, (int)w, 0);
-		probe_start(f, (int)w, 1);
+		probe_start(f, (int)w, 0, true);
+		probe_start(f, (int)w, 1, false);
+		probe_start(f, (int)w, 2, false);
 	}
 	pump(f, now_ms);
 	if (f->prog.lookups_started == 0 && !is_table_empty(f->dht, f->prm.family, now_ms)) {

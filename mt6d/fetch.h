@@ -5,9 +5,10 @@
  * opens: a config sealed by a server (FETCH_CONFIG) or a generic message
  * (FETCH_MESSAGE, rendezvous put/get).
  *
- * Epochs are probed two at a time: e and e+1 are collected together, and the
- * next pair is started while the higher epoch of a pair still holds any
- * peers. The result is the highest epoch that opens; junk announced from
+ * Epochs: 0, 1 and 2 are asked at once (1 and 2 by one lookup of their
+ * chunk 0, the others only if it holds anything); every epoch that holds
+ * any peers has the next two asked in turn, so one empty epoch in between
+ * does not stop the stepping (FETCH_MAX_EPOCHS at most). The result is the highest epoch that opens; junk announced from
  * other IPs never hides an authentic message (every candidate is tried).
  *
  * Event-loop-agnostic on top of one struct dht (borrowed): results arrive

@@ -102,7 +102,11 @@ void publish_params_default(struct publish_params *out, uint32_t period_s)
 {
 	memset(out, 0, sizeof(*out));
 	out->period_s = period_s;
+	/* An announce-many takes its 21 ports x 333 ms per node and more (7 to
+	 * 20 s measured in the lab): the last ones started must end before T. */
 	out->lead_s = period_s / 10 < 60 ? period_s / 10 : 60;
+	if (out->lead_s < 20)
+		out->lead_s = period_s / 3 < 20 ? period_s / 3 : 20;
 	out->spread_s = period_s / 2;
 	out->urgent_spread_s = period_s / 15 < 60 ? period_s / 15 : 60;
 	out->refresh_s = 20 * 60;

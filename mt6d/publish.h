@@ -46,7 +46,8 @@ struct publish_params {
 };
 
 /* Defaults for a window of period_s seconds: spread over half the period,
- * finished a tenth of the period (at most 60 s) before the window, refreshed
+ * finished a tenth of the period before the window (at most 60 s, at least
+ * 20 s, the time announces take, unless that is over a third), refreshed
  * every 20 min (stored peers live 30 min on our nodes, 32-38 on jech's,
  * 45 on libtorrent: LAB-NOTES.md). */
 void publish_params_default(struct publish_params *out, uint32_t period_s);

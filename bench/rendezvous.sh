@@ -1,0 +1,178 @@
+#!/bin/bash
+# bench/rendezvous: the blind rendezvous (issue 6), three measurements.
+#
+#  1. Server cost of one full publication round (bench_rendezvous, a swarm of
+#     100 of our nodes simulated in one process, virtual time): CPU time,
+#     datagrams and bytes for 1,000 and 15,000 clients.
+#  2. A fresh client's time from start to opened config in a 100-node lab
+#     swarm (one network namespace, every node on its own /64 of
+#     2001:db8::/32): `mt6d rendezvous fetch` started TRIALS times (default
+#     50), each a new process with a new DHT node, for a different client.
+#  3. A small swarm of libtorrent nodes only (LT_NODES, default 10) and a
+#     publisher with ONE source address: how many clients it publishes per
+#     second without tripping libtorrent's 50-messages-per-10-s ban.
+#
+# Output: tables on stdout (copied into docs/PERFORMANCE-rendezvous.md).
+# RDV_BENCH_SKIP_SIM=1 / _LAB=1 / _LT=1 skip a part. Needs root for 2 and 3.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+B=${MT6D_BUILD:-$TOP/build}
+MT6D=$B/mt6d
+NODE=$B/mt6d-dhtnode
+BENCH=$B/bench/bench_rendezvous
+PY=/usr/bin/python3
+DHTLAB=$TOP/tests/netns/dht_lab.py
+TRIALS=${TRIALS:-50}
+N_SWARM=${N_SWARM:-100}
+LT_NODES=${LT_NODES:-10}
+LT_CLIENTS=${LT_CLIENTS:-40}
+NS=rdvb$$
+W=$(mktemp -d /tmp/mt6d-rdv-bench.XXXXXX)
+
+cleanup() {
+	local p
+	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+die() { echo "bench/rendezvous: $*" >&2; exit 1; }
+X() { ip netns exec "$NS" "$@"; }
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+pct() { # p file-of-numbers
+	sort -n "$2" | awk -v p="$1" '{v[NR] = $1} END {i = int(p / 100 * NR + 0.999); if (i < 1) i = 1; print v[i]}'
+}
+
+# --- 1. the server's round, simulated ---------------------------------------
+if [ "${RDV_BENCH_SKIP_SIM:-0}" != 1 ]; then
+	[ -x "$BENCH" ] || die "build $BENCH first (make benches)"
+	echo "## 1. One publication round, 100 of our nodes simulated, 48 source addresses"
+	echo
+	echo "| clients | round (virtual s) | publisher CPU s | datagrams | MB sent | per client: datagrams, kB | announces acked | stored / refused by the swarm | busiest node: datagrams/s from us |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	for c in 1000 15000; do
+		"$BENCH" "$c" 100 48 >"$W/sim$c" || die "bench_rendezvous $c"
+		g() { awk -v k="$1" '$1 == k {print $2}' "$W/sim$c"; }
+		printf '| %s | %s%s | %s | %s | %.1f | %s, %.1f | %s | %s / %s | %s |\n' "$c" "$(g round_virtual_s)" \
+			"$([ "$(g round_done)" = 1 ] || echo ' (not done)')" "$(g pub_cpu_s)" "$(g pub_datagrams)" \
+			"$(echo "$(g pub_bytes) / 1000000" | bc -l)" "$(g per_client_datagrams)" \
+			"$(echo "$(g per_client_bytes) / 1000" | bc -l)" "$(g announces_acked)" \
+			"$(g swarm_stored_peers)" "$(g swarm_store_refused)" "$(g busiest_node_rate_per_s)"
+	done
+	echo
+fi
+
+[ "$(id -u)" -eq 0 ] || { echo "(parts 2 and 3 need root)"; exit 0; }
+[ -x "$MT6D" ] && [ -x "$NODE" ] || die "build $MT6D and $NODE first"
+
+ip netns add "$NS" || die "ip netns add"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add va type veth peer name vb || die veth
+ip -n "$NS" link set va up
+ip -n "$NS" link set vb up
+ip -n "$NS" -6 route add default dev va || die route
+ours() { echo "2001:db8:2:$1::2"; }
+lt() { echo "2001:db8:4:$1::2"; }
+pubaddr() { printf '2001:db8:0:1::1%02x\n' "$1"; }
+cli() { echo "2001:db8:1:$1::2"; }
+{
+	for i in $(seq "$N_SWARM"); do echo "addr add $(ours "$i")/64 dev va nodad"; done
+	for j in $(seq "$LT_NODES"); do echo "addr add $(lt "$j")/64 dev va nodad"; done
+	for k in $(seq 0 63); do echo "addr add $(pubaddr "$k")/64 dev va nodad"; done
+	for k in $(seq "$TRIALS"); do echo "addr add $(cli "$k")/64 dev va nodad"; done
+} | ip -n "$NS" -6 -batch - || die "addresses"
+
+umask 077
+"$MT6D" genkey >"$W/server.key"
+"$MT6D" pubkey <"$W/server.key" >"$W/server.pub"
+for i in $(seq "$(( TRIALS > LT_CLIENTS ? TRIALS : LT_CLIENTS ))"); do
+	"$MT6D" genkey >"$W/c$i.key"
+	"$MT6D" pubkey <"$W/c$i.key" >"$W/c$i.pub"
+done
+
+# --- 2. fresh clients in a 100-node swarm -----------------------------------
+if [ "${RDV_BENCH_SKIP_LAB:-0}" != 1 ]; then
+	for i in $(seq "$N_SWARM"); do
+		boot="[$(ours 1)]:6881"
+		[ "$i" -eq 1 ] && boot=none
+		[ "$i" -gt 2 ] && boot="$boot,[$(ours $((i / 2)))]:6881"
+		X "$NODE" -l "$(ours "$i")" -p 6881 -b "$boot" >"$W/o$i.log" 2>&1 &
+	done
+	sleep 20
+	for i in $(seq "$TRIALS"); do cat "$W/c$i.pub"; done >"$W/clients"
+	BOOT="[$(ours 7)]:6881,[$(ours 33)]:6881,[$(ours 71)]:6881"
+	PUBL=$(for k in $(seq 0 $((TRIALS - 1))); do pubaddr "$k"; done | paste -sd,)
+	X "$MT6D" rendezvous publish --key "$W/server.key" --clients "$W/clients" -l "$PUBL" -p 6881 \
+		-b "$BOOT" -v >"$W/pub.log" 2>&1 &
+	PUBPID=$!
+	t0=$(date +%s)
+	until grep -q '^published window' "$W/pub.log"; do
+		kill -0 $PUBPID 2>/dev/null || die "publisher exited: $(tail -n 3 "$W/pub.log")"
+		[ $(( $(date +%s) - t0 )) -lt 300 ] || die "not published in 300 s"
+		sleep 1
+	done
+	pub_s=$(( $(date +%s) - t0 ))
+	: >"$W/wall"; : >"$W/inner"; : >"$W/queries"; ok=0
+	for i in $(seq "$TRIALS"); do
+		s=$(now_ms)
+		X "$MT6D" rendezvous fetch --key "$W/c$i.key" --server "$(cat "$W/server.pub")" -b "$BOOT" \
+			-l "$(cli "$i")" >/dev/null 2>"$W/f.err"
+		rc=$?
+		e=$(now_ms)
+		[ $rc -eq 0 ] && ok=$((ok + 1))
+		echo $((e - s)) >>"$W/wall"
+		sed -n 's/.* after \([0-9.]*\) s (\([0-9]*\) queries.*/\1 \2/p' "$W/f.err" >"$W/f.parsed"
+		awk '{print $1 * 1000}' "$W/f.parsed" >>"$W/inner"
+		awk '{print $2}' "$W/f.parsed" >>"$W/queries"
+	done
+	echo "## 2. Fresh client, start to opened config, $N_SWARM-node lab swarm of ours"
+	echo
+	echo "Publisher: $TRIALS clients from $TRIALS source addresses, catch-up round out in ${pub_s} s."
+	echo
+	echo "| trials | opened | process wall ms: median, p95 | fetch (from its start) ms: median, p95 | queries: median |"
+	echo "|---|---|---|---|---|"
+	echo "| $TRIALS | $ok | $(pct 50 "$W/wall"), $(pct 95 "$W/wall") | $(pct 50 "$W/inner"), $(pct 95 "$W/inner") | $(pct 50 "$W/queries") |"
+	echo
+	kill $PUBPID 2>/dev/null
+	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	sleep 1
+fi
+
+# --- 3. libtorrent nodes only, one source address ------------------------------
+if [ "${RDV_BENCH_SKIP_LT:-0}" != 1 ]; then
+	$PY -c 'import libtorrent' 2>/dev/null || die "python3-libtorrent missing"
+	for j in $(seq "$LT_NODES"); do
+		boot="[$(lt 1)]:6881,[$(lt $((j % LT_NODES + 1)))]:6881"
+		X $PY "$DHTLAB" lt-node --addr "$(lt "$j")" --boot "$boot" --out "$W/lt$j.state" --max-s 900 \
+			>"$W/lt$j.log" 2>&1 &
+	done
+	sleep 25
+	for i in $(seq "$LT_CLIENTS"); do cat "$W/c$i.pub"; done >"$W/ltclients"
+	LTBOOT="[$(lt 1)]:6881,[$(lt 2)]:6881,[$(lt 3)]:6881"
+	t0=$(now_ms)
+	X "$MT6D" rendezvous publish --key "$W/server.key" --clients "$W/ltclients" -l "$(pubaddr 63)" -p 6881 \
+		-b "$LTBOOT" -v >"$W/ltpub.log" 2>&1 &
+	PUBPID=$!
+	until grep -q '^published window' "$W/ltpub.log"; do
+		kill -0 $PUBPID 2>/dev/null || die "publisher exited"
+		[ $(( $(now_ms) - t0 )) -lt 600000 ] || break
+		sleep 1
+	done
+	t1=$(now_ms)
+	last=$(grep '^publish: clients' "$W/ltpub.log" | tail -n 1)
+	okf=0
+	for i in 1 2 3 4 5; do
+		X "$MT6D" rendezvous fetch --key "$W/c$i.key" --server "$(cat "$W/server.pub")" -b "$LTBOOT" \
+			-l "$(cli "$i")" -q >/dev/null 2>&1 && okf=$((okf + 1))
+	done
+	secs=$(echo "($t1 - $t0) / 1000" | bc -l)
+	echo "## 3. $LT_NODES libtorrent nodes only, publisher on one source address"
+	echo
+	echo "| clients | round s | clients/s | fetches opened (of 5) | publisher status at the end |"
+	echo "|---|---|---|---|---|"
+	printf '| %s | %.1f | %.2f | %s | %s |\n' "$LT_CLIENTS" "$secs" "$(echo "$LT_CLIENTS / $secs" | bc -l)" "$okf" "${last#publish: }"
+	echo
+	kill $PUBPID 2>/dev/null
+fi
