@@ -21,6 +21,8 @@ export LAB=tsc$$
 export LAB_CLIENTS=${LAB_CLIENTS:-2}
 work=$(mktemp -d /tmp/mt6d-sessions-test.XXXXXX)
 SESS_ROT=${SESS_ROT:-1s}
+# A day: no new K (and re-establishment) in the middle of a test by chance;
+# the tests of K changes set their own.
 TPREFIX=2001:db8:ffff::
 declare -A PID=()
 fails=0
@@ -79,7 +81,7 @@ sess_configs() {
 Interface = eth0
 PrivateKeyFile = server.key
 RotationPeriod = $SESS_ROT
-ConfigPeriod = ${SESS_PERIOD:-15min}
+ConfigPeriod = ${SESS_PERIOD:-24h}
 StateDirectory = $work/s/state
 TunnelPrefix = $TPREFIX/64
 EOF
