@@ -20,6 +20,7 @@ static const struct {
 	{ "show", show_main, "Shows a running server's or client's interfaces and sessions" },
 	{ "reload", reload_main, "Makes the server read its configuration again (revocation)" },
 	{ "rekey", rekey_main, "Makes the server draw a new introduction key now" },
+	{ "threat", threat_main, "Sets the server's threat level (low, normal, high): its rotation period" },
 	{ "rendezvous", rendezvous_main, "Leaves or finds a short sealed message in the DHT (put, get, fetch, publish)" },
 };
 

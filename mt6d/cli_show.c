@@ -1,4 +1,4 @@
-/* mt6d show, reload, rekey: thin clients of a daemon's control socket
+/* mt6d show, reload, rekey, threat: thin clients of a daemon's control socket
  * (mt6d/ctl.h), in the manner of `wg show`. A daemon is named by its
  * socket: `-s PATH`, or NAME for CTL_RUN_DIR/NAME.sock; without either,
  * every socket in CTL_RUN_DIR. */
@@ -236,4 +236,19 @@ int reload_main(int argc, char *argv[])
 int rekey_main(int argc, char *argv[])
 {
 	return set_main(argc, argv, "set=1\nrekey=1\n\n", "server");
+}
+
+int threat_main(int argc, char *argv[])
+{
+	char request[64];
+
+	if (argc < 2 || (strcmp(argv[1], "low") && strcmp(argv[1], "normal") &&
+			 strcmp(argv[1], "high"))) {
+		fprintf(argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr,
+			"Usage: %s %s low|normal|high [-s SOCKET | NAME]\n", prog_name, argv[0]);
+		return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 1;
+	}
+	snprintf(request, sizeof(request), "set=1\nthreat=%s\n\n", argv[1]);
+	argv[1] = argv[0];
+	return set_main(argc - 1, argv + 1, request, "server");
 }

@@ -66,6 +66,8 @@ struct intro_gen {
 	uint8_t key[INTRO_KEY_LEN];      /* K (secret) */
 	uint8_t slot_key[INTRO_SLOT_KEY_LEN];
 	uint64_t number;                 /* 1 for the first K of this run */
+	uint32_t rotation_ms;            /* Rot of this K's config */
+	ev_periodic tick;                /* its slot boundaries */
 	bool is_current;
 	struct intro_sock socks[SERVER_INTRO_SLOTS]; /* by slot % SERVER_INTRO_SLOTS */
 };
@@ -122,7 +124,6 @@ struct server {
 	struct intro_gen *gen, *old_gen;
 	uint64_t gen_number;
 	ev_tstamp k_changed_at;
-	ev_periodic intro_tick;          /* slot boundaries */
 	ev_periodic rekey_tick;          /* config period boundaries */
 	ev_timer old_gen_timer;
 	ev_timer housekeeping;
@@ -141,6 +142,11 @@ struct server {
 	struct dhtev *dht;
 	struct publish *publisher;
 	uint64_t win_start;              /* T of the current window, UNIX s */
+	/* Threat level: the operator's, and the one in force (raised
+	 * automatically on signs of attack, lowered after a quiet period). */
+	enum server_threat threat_set, threat;
+	ev_tstamp threat_raised_at, attack_window_at, quiet_since;
+	uint64_t attack_mark;            /* attack_signs() at attack_window_at */
 	uint8_t next_key[INTRO_KEY_LEN]; /* K of the window after it (secret) */
 };
 
@@ -189,6 +195,51 @@ static void audit(struct server *srv, const char *fmt, ...)
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	n = dprintf(srv->audit_fd, "%s %s\n", stamp, line);
 	(void)n;
+}
+
+/* ---------- threat level ---------- */
+
+const char *server_threat_name(enum server_threat level)
+{
+	switch (level) {
+	case SERVER_THREAT_LOW:
+		return "low";
+	case SERVER_THREAT_NORMAL:
+		return "normal";
+	case SERVER_THREAT_HIGH:
+		return "high";
+	}
+	return "?";
+}
+
+int server_threat_parse(const char *name, enum server_threat *level_out)
+{
+	static const enum server_threat all[] = { SERVER_THREAT_LOW, SERVER_THREAT_NORMAL,
+						   SERVER_THREAT_HIGH };
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (!strcmp(name, server_threat_name(all[i]))) {
+			*level_out = all[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+uint32_t server_threat_rotation_ms(const struct server *srv, enum server_threat level)
+{
+	uint64_t rot = srv->cfg.rotation_ms;
+
+	if (level == SERVER_THREAT_HIGH)
+		rot /= SERVER_THREAT_HIGH_DIVISOR;
+	else if (level == SERVER_THREAT_LOW)
+		rot *= SERVER_THREAT_LOW_FACTOR;
+	if (rot < CONFIG_MIN_ROTATION_MS)
+		rot = CONFIG_MIN_ROTATION_MS;
+	if (rot > CONFIG_MAX_ROTATION_MS)
+		rot = CONFIG_MAX_ROTATION_MS;
+	return (uint32_t)rot;
 }
 
 /* ---------- registered clients ---------- */
@@ -393,7 +444,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	ss->srv = srv;
 	ss->id = c->cfg.id;
 	snprintf(ss->name, sizeof(ss->name), "%s", c->cfg.name);
-	ss->rotation_ms = srv->cfg.rotation_ms;
+	ss->rotation_ms = server_threat_rotation_ms(srv, srv->threat);
 	intro_tunnel_addrs(&srv->tunnel_prefix, c->cfg.id, &ss->server_tunnel, &ss->client_tunnel);
 	ss->server_seed = srv->seed;
 	intro_random_iid(iid);
@@ -637,7 +688,7 @@ static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro
 			   uint64_t slot)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
-	uint32_t valid_s = (uint32_t)((3ull * srv->cfg.rotation_ms + 999) / 1000 + 2);
+	uint32_t valid_s = (uint32_t)((3ull * g->rotation_ms + 999) / 1000 + 2);
 	int one = 1, fd, rc;
 
 	s->slot = slot;
@@ -708,6 +759,7 @@ static void intro_gen_free(struct server *srv, struct intro_gen *g)
 
 	if (!g)
 		return;
+	ev_periodic_stop(srv->loop, &g->tick);
 	for (i = 0; i < SERVER_INTRO_SLOTS; i++) {
 		intro_sock_close(srv, &g->socks[i], true);
 		intro_map_fini(&g->socks[i].map);
@@ -717,7 +769,10 @@ static void intro_gen_free(struct server *srv, struct intro_gen *g)
 	free(g);
 }
 
-static int intro_gen_new(struct server *srv, const uint8_t *key, struct intro_gen **out)
+static void gen_tick_cb(struct ev_loop *loop, ev_periodic *w, int revents);
+
+static int intro_gen_new(struct server *srv, const uint8_t *key, uint32_t rotation_ms,
+			 struct intro_gen **out)
 {
 	struct intro_gen *g = calloc(1, sizeof(*g));
 	size_t i;
@@ -726,6 +781,8 @@ static int intro_gen_new(struct server *srv, const uint8_t *key, struct intro_ge
 	if (!g)
 		return -ENOMEM;
 	g->srv = srv;
+	g->rotation_ms = rotation_ms;
+	ev_periodic_init(&g->tick, gen_tick_cb, 0, rotation_ms / 1000.0, NULL);
 	for (i = 0; i < SERVER_INTRO_SLOTS; i++) {
 		g->socks[i].fd = -1;
 		rc = intro_map_init(&g->socks[i].map, srv->n_clients);
@@ -741,31 +798,29 @@ static int intro_gen_new(struct server *srv, const uint8_t *key, struct intro_ge
 	intro_slot_key(g->slot_key, g->key);
 	g->number = ++srv->gen_number;
 	g->is_current = true;
+	ev_periodic_start(srv->loop, &g->tick);
 	*out = g;
 	return 0;
 }
 
-static uint64_t current_slot(const struct server *srv)
+static uint64_t current_slot(const struct intro_gen *g)
 {
 	int64_t t = now_ms();
-	uint64_t slot = rotate_slot_at(srv->cfg.rotation_ms, t);
+	uint64_t slot = rotate_slot_at(g->rotation_ms, t);
 
 	/* A periodic that fires a hair before the boundary. */
-	if (rotate_slot_start_ms(srv->cfg.rotation_ms, slot + 1) - t <= SERVER_EARLY_MS)
+	if (rotate_slot_start_ms(g->rotation_ms, slot + 1) - t <= SERVER_EARLY_MS)
 		slot++;
 	return slot;
 }
 
-static void intro_tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+static void gen_tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
-	struct server *srv = container_of(w, struct server, intro_tick);
-	uint64_t slot = current_slot(srv);
+	struct intro_gen *g = container_of(w, struct intro_gen, tick);
 
 	(void)loop;
 	(void)revents;
-	intro_gen_move(srv, srv->gen, slot);
-	if (srv->old_gen)
-		intro_gen_move(srv, srv->old_gen, slot);
+	intro_gen_move(g->srv, g, current_slot(g));
 }
 
 /* Testing only: the introduction config for mt6d-client -T, replaced
@@ -788,7 +843,7 @@ static void write_intro_file(struct server *srv)
 	}
 	sodium_bin2hex(hex, sizeof(hex), srv->gen->key, INTRO_KEY_LEN);
 	fprintf(f, "seed=%s\nkey=%s\nrotation_ms=%u\nperiod_s=%u\n", addr_str(&srv->seed, a), hex,
-		srv->cfg.rotation_ms, srv->cfg.config_period_s);
+		srv->gen->rotation_ms, srv->cfg.config_period_s);
 	sodium_memzero(hex, sizeof(hex));
 	if (fclose(f) != 0 || rename(tmp, srv->opt.intro_file) != 0)
 		log_err(-errno, "writing '%s'", srv->opt.intro_file);
@@ -806,12 +861,13 @@ static void old_gen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---------- the rendezvous ---------- */
 
-static void publish_config_of(struct server *srv, const uint8_t *key, struct rendezvous_config *cfg)
+static void publish_config_of(struct server *srv, const uint8_t *key, uint32_t rotation_ms,
+			      struct rendezvous_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	memcpy(cfg->server_seed_addr, srv->seed.s6_addr, 16);
 	memcpy(cfg->intro_key, key, INTRO_KEY_LEN);
-	cfg->rotation_ms = srv->cfg.rotation_ms;
+	cfg->rotation_ms = rotation_ms;
 	cfg->period_s = srv->cfg.config_period_s;
 }
 
@@ -861,7 +917,7 @@ static void publish_windows(struct server *srv)
 
 	if (!srv->publisher)
 		return;
-	publish_config_of(srv, srv->gen->key, &rc_cfg);
+	publish_config_of(srv, srv->gen->key, srv->gen->rotation_ms, &rc_cfg);
 	epoch = publish_get_epoch(srv->publisher, srv->win_start);
 	/* Announced before the change: the epoch it may move to is saved first. */
 	epoch_save(srv, srv->win_start, epoch < 0 ? 0 : epoch + 1);
@@ -870,12 +926,92 @@ static void publish_windows(struct server *srv)
 		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start);
 	else
 		epoch_save(srv, srv->win_start, epoch);
-	publish_config_of(srv, srv->next_key, &rc_cfg);
+	/* The next window under the threat level in force now. */
+	publish_config_of(srv, srv->next_key, server_threat_rotation_ms(srv, srv->threat), &rc_cfg);
 	epoch = publish_set_config(srv->publisher, srv->win_start + n, &rc_cfg, unix_ms);
 	if (epoch < 0)
 		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start + n);
 	sodium_memzero(&rc_cfg, sizeof(rc_cfg));
 	dhtev_kick(srv->dht);
+}
+
+/* The level in force changes: the next window's config (published ahead)
+ * is published again with that level's Rot; sessions made from now on get
+ * it; the introduction follows at the next K. */
+static void threat_apply(struct server *srv, enum server_threat level, const char *why)
+{
+	enum server_threat was = srv->threat;
+
+	srv->threat = level;
+	if (level == was)
+		return;
+	audit(srv, "threat level %s -> %s (Rot %u ms from the next window): %s",
+	      server_threat_name(was), server_threat_name(level),
+	      server_threat_rotation_ms(srv, level), why);
+	publish_windows(srv);
+}
+
+void server_set_threat(struct server *srv, enum server_threat level, bool is_auto,
+		       const char *why)
+{
+	if (!is_auto)
+		srv->threat_set = level;
+	else
+		srv->threat_raised_at = ev_now(srv->loop);
+	srv->quiet_since = 0;
+	threat_apply(srv, level, why);
+}
+
+/* Everything an attacker can make the server refuse. */
+static uint64_t attack_signs(const struct server *srv)
+{
+	const struct server_stats *s = &srv->stats;
+	const struct server_session *ss;
+	uint64_t n = s->drops_unknown_iid + s->drops_wire + s->drops_inner + s->drops_rate +
+		     s->drops_client_id + s->drops_msg + s->drops_auth + s->drops_stale +
+		     s->drops_replay + s->drops_ciid;
+
+	for (ss = srv->sessions; ss; ss = ss->next) {
+		struct tunnel_stats st;
+
+		tunnel_get_stats(ss->tunnel, &st);
+		n += st.drops_auth + st.drops_malformed;
+	}
+	return n;
+}
+
+static void threat_watch(struct server *srv, ev_tstamp now)
+{
+	uint64_t signs, delta;
+	char why[96];
+
+	if (now - srv->attack_window_at < SERVER_ATTACK_WINDOW_S)
+		return;
+	signs = attack_signs(srv);
+	/* Sessions that ended take their counters along: never negative. */
+	delta = signs > srv->attack_mark ? signs - srv->attack_mark : 0;
+	srv->attack_mark = signs;
+	srv->attack_window_at = now;
+	if (delta >= SERVER_ATTACK_THRESHOLD) {
+		srv->quiet_since = 0;
+		if (srv->threat < SERVER_THREAT_HIGH) {
+			snprintf(why, sizeof(why), "automatic: %" PRIu64 " bad packets in %d s",
+				 delta, SERVER_ATTACK_WINDOW_S);
+			server_set_threat(srv, SERVER_THREAT_HIGH, true, why);
+		}
+		return;
+	}
+	if (srv->threat <= srv->threat_set || delta >= SERVER_ATTACK_THRESHOLD / 10) {
+		srv->quiet_since = 0;
+		return;
+	}
+	if (!srv->quiet_since)
+		srv->quiet_since = now;
+	if (now - srv->quiet_since >= SERVER_QUIET_S) {
+		snprintf(why, sizeof(why), "automatic: quiet for %d s", SERVER_QUIET_S);
+		threat_apply(srv, srv->threat_set, why);
+		srv->quiet_since = 0;
+	}
 }
 
 static int64_t publish_hook(void *ctx, int64_t now)
@@ -919,7 +1055,7 @@ static int server_setup_dht(struct server *srv, char *msg, size_t msg_len)
 	/* A restart within a window: the earlier run announced its epochs. */
 	epoch = epoch_load(srv, srv->win_start);
 	if (epoch >= 0 && epoch < 255) {
-		publish_config_of(srv, srv->gen->key, &rc_cfg);
+		publish_config_of(srv, srv->gen->key, srv->gen->rotation_ms, &rc_cfg);
 		epoch_save(srv, srv->win_start, epoch + 1);
 		rc = publish_resume_window(srv->publisher, srv->win_start, (uint8_t)(epoch + 1), &rc_cfg,
 					   now_ms());
@@ -943,7 +1079,7 @@ static void rekey_to(struct server *srv, const uint8_t *key, bool drop_old, cons
 	bool is_revocation = drop_old;
 	int rc;
 
-	rc = intro_gen_new(srv, key, &g);
+	rc = intro_gen_new(srv, key, server_threat_rotation_ms(srv, srv->threat), &g);
 	if (rc < 0) {
 		log_err(rc, "drawing a new introduction key");
 		return;
@@ -980,7 +1116,7 @@ static void rekey_to(struct server *srv, const uint8_t *key, bool drop_old, cons
 		ev_timer_set(&srv->old_gen_timer, grace, 0);
 		ev_timer_start(srv->loop, &srv->old_gen_timer);
 	}
-	intro_gen_move(srv, srv->gen, current_slot(srv));
+	intro_gen_move(srv, srv->gen, current_slot(srv->gen));
 	srv->k_changed_at = ev_now(srv->loop);
 	srv->stats.rekeys++;
 	write_intro_file(srv);
@@ -1133,6 +1269,7 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (has_expired)
 		server_rekey(srv, true, "client expired");
+	threat_watch(srv, now);
 }
 
 /* ---------- netlink ---------- */
@@ -1267,7 +1404,6 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 {
 	struct server *srv;
 	char why[256] = "", a[INET6_ADDRSTRLEN];
-	double rot_s;
 	int rc;
 
 	srv = calloc(1, sizeof(*srv));
@@ -1276,6 +1412,7 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	srv->loop = loop;
 	srv->raw_fd = -1;
 	srv->audit_fd = -1;
+	srv->threat = srv->threat_set = SERVER_THREAT_NORMAL;
 	snprintf(srv->config_path, sizeof(srv->config_path), "%s", config_path);
 	if (opt)
 		srv->opt = *opt;
@@ -1352,13 +1489,13 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 
 	srv->win_start = derive_window_start((int64_t)ev_time(), srv->cfg.config_period_s);
 	randombytes_buf(srv->next_key, sizeof(srv->next_key));
-	rc = intro_gen_new(srv, NULL, &srv->gen);
+	rc = intro_gen_new(srv, NULL, srv->cfg.rotation_ms, &srv->gen);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "out of memory");
 		goto fail;
 	}
 	clients_derive(srv, NULL);
-	intro_gen_move(srv, srv->gen, current_slot(srv));
+	intro_gen_move(srv, srv->gen, current_slot(srv->gen));
 	rc = nladdr_sync(srv->nladdr, SERVER_NETLINK_TIMEOUT_MS);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "binding the introduction addresses: %s", strerror(-rc));
@@ -1373,9 +1510,6 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 			goto fail;
 	}
 
-	rot_s = srv->cfg.rotation_ms / 1000.0;
-	ev_periodic_init(&srv->intro_tick, intro_tick_cb, 0, rot_s, NULL);
-	ev_periodic_start(loop, &srv->intro_tick);
 	/* New K at every window start T = t - (t mod n) (formula 1). */
 	ev_periodic_init(&srv->rekey_tick, rekey_tick_cb, 0, srv->cfg.config_period_s, NULL);
 	ev_periodic_start(loop, &srv->rekey_tick);
@@ -1426,7 +1560,6 @@ void server_free(struct server *srv)
 	publish_free(srv->publisher);
 	dhtev_free(srv->dht);
 	if (srv->loop) {
-		ev_periodic_stop(srv->loop, &srv->intro_tick);
 		ev_periodic_stop(srv->loop, &srv->rekey_tick);
 		ev_timer_stop(srv->loop, &srv->housekeeping);
 		ev_timer_stop(srv->loop, &srv->old_gen_timer);
@@ -1621,7 +1754,7 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 {
 	const struct server_stats *s = &srv->stats;
 	char a[INET6_ADDRSTRLEN];
-	uint64_t slot = current_slot(srv);
+	uint64_t slot = current_slot(srv->gen);
 	size_t i, active = 0;
 
 	for (i = 0; i < srv->n_clients; i++)
@@ -1632,7 +1765,10 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 	ctl_reply_printf(r, "seed_address=%s\n", addr_str(&srv->seed, a));
 	ctl_reply_printf(r, "tunnel_prefix=%s/%u\n", addr_str(&srv->tunnel_prefix, a),
 			 srv->tunnel_prefix_len);
-	ctl_reply_printf(r, "rotation_ms=%u\n", srv->cfg.rotation_ms);
+	ctl_reply_printf(r, "rotation_ms=%u\n", srv->gen->rotation_ms);
+	ctl_reply_printf(r, "threat=%s\n", server_threat_name(srv->threat));
+	ctl_reply_printf(r, "threat_set=%s\n", server_threat_name(srv->threat_set));
+	ctl_reply_printf(r, "threat_rotation_ms=%u\n", server_threat_rotation_ms(srv, srv->threat));
 	ctl_reply_printf(r, "config_period_s=%u\n", srv->cfg.config_period_s);
 	ctl_reply_printf(r, "key_generation=%" PRIu64 "\n", srv->gen->number);
 	ctl_reply_printf(r, "key_changed=%.0f\n", srv->k_changed_at);
@@ -1696,6 +1832,14 @@ int server_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 			}
 		} else if (!strcmp(p->key, "rekey") && !strcmp(p->value, "1")) {
 			server_rekey(srv, true, "operator request");
+		} else if (!strcmp(p->key, "threat")) {
+			enum server_threat level;
+
+			if (server_threat_parse(p->value, &level) < 0) {
+				ctl_reply_printf(reply, "error=threat level must be low, normal or high\n");
+				return -EINVAL;
+			}
+			server_set_threat(srv, level, false, "operator request");
 		} else {
 			ctl_reply_printf(reply, "error=unknown key '%s'\n", p->key);
 			return -EINVAL;

@@ -12,6 +12,7 @@ int checkconf_main(int argc, char *argv[]);
 int show_main(int argc, char *argv[]);
 int reload_main(int argc, char *argv[]);
 int rekey_main(int argc, char *argv[]);
+int threat_main(int argc, char *argv[]);
 int rendezvous_main(int argc, char *argv[]);
 
 #endif

@@ -122,6 +122,29 @@ check "its requests were counted and dropped" test "$(field s drops_unknown_iid)
 check "the impostor sent requests" test "$(field c2 requests_sent)" -ge 2
 stop c2
 
+# Threat level: a burst of junk at the introduction endpoint raises it by
+# itself; the operator sets it; at high, a new K brings Rot / 3 to the
+# introduction and to the sessions made under it, without a lost session.
+intro=$(field s intro_endpoint)
+iaddr=${intro%]:*}
+iaddr=${iaddr#[}
+iport=${intro##*:}
+check "a burst of 400 junk datagrams gets no reply" \
+	in_ns c2 /usr/bin/python3 "$top/tests/netns/sess_probe.py" "$iaddr" "$iport" 400 0.5
+check "the burst raised the threat level to high by itself" wait_for 15 field_is s threat high
+check "the raise is audited" grep -q "threat level normal -> high (Rot 333 ms from the next window): automatic" \
+	"$work/s/state/audit.log"
+check "client 1 kept its session" has_session 1
+check "mt6d threat normal" "$build/mt6d" threat normal -s "$work/s/ctl.sock"
+check "the operator's level is in force" field_is s threat normal
+check "mt6d threat high" "$build/mt6d" threat high -s "$work/s/ctl.sock"
+check "mt6d rekey under the high level" "$build/mt6d" rekey -s "$work/s/ctl.sock"
+check "the introduction rotates every Rot / 3" field_is s rotation_ms 333
+check "client 1's new session rotates every Rot / 3" wait_for 10 field_is c1 rotation_ms 333
+check "ping through client 1's faster session" in_ns c1 ping -c 5 -i 0.2 -W 2 "$(server_tun 1)"
+check "mt6d threat refuses other levels" bash -c "! '$build/mt6d' threat extreme -s '$work/s/ctl.sock'"
+if1=$(session_field client-1 session_interface)
+
 # Revocation: client 1 leaves the config; reload ends its session at once.
 gen=$(field s key_generation)
 sed -i '/^\[Client\]$/,$d' "$work/s/server.conf"
