@@ -40,4 +40,6 @@ if "$b/mt6d" show -s "$tmp/none.sock" >"$tmp/out" 2>&1; then fail "show without 
 grep -q "cannot talk to '$tmp/none.sock'" "$tmp/out" || fail "show message: $(cat "$tmp/out")"
 if "$b/mt6d" reload -s "$tmp/none.sock" >"$tmp/out" 2>&1; then fail "reload without a daemon"; fi
 "$b/mt6d" help | grep -q "^  show " || fail "show not in the help"
+if "$b/mt6d" threat extreme -s "$tmp/none.sock" >"$tmp/out" 2>&1; then fail "threat accepted a bad level"; fi
+grep -q "low|normal|high" "$tmp/out" || fail "threat usage"
 echo "ok"
