@@ -66,6 +66,15 @@ static void print_reply(const char *name, char *reply, enum show_mode mode, bool
 		has_field = true;
 	}
 	*is_first = false;
+	if (mode == SHOW_PRETTY) {
+		/* The interface heads the block, as in `wg show`. */
+		const char *iface = strstr(reply, "interface=");
+
+		if (iface && (iface == reply || iface[-1] == '\n'))
+			printf("interface: %.*s\n", (int)strcspn(iface + 10, "\n"), iface + 10);
+		else
+			printf("socket: %s\n", name);
+	}
 	for (line = strtok_r(reply, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(line, '=');
 		const char *key = line, *value;
@@ -76,7 +85,7 @@ static void print_reply(const char *name, char *reply, enum show_mode mode, bool
 		value = eq + 1;
 		if (!strcmp(key, "client")) {
 			if (mode == SHOW_JSON) {
-				printf("%s{", in_session ? "}," : ",\"sessions\":[");
+				printf("%s{", in_session ? "}," : ",\"clients\":[");
 				json_string(key);
 				putchar(':');
 				json_string(value);
@@ -96,7 +105,7 @@ static void print_reply(const char *name, char *reply, enum show_mode mode, bool
 				json_string(value);
 			has_field = true;
 		} else if (!strcmp(key, "interface") && !in_session) {
-			printf("interface: %s\n", value);
+			continue;
 		} else {
 			printf("  %s%s: %s\n", in_session ? "  " : "", key, value);
 		}
