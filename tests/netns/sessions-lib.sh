@@ -164,8 +164,9 @@ has_session() { # i
 	[ "$(field "c$1" state)" = session ]
 }
 
-server_tun() { echo "${TPREFIX}1:0:$1"; }
-client_tun() { echo "${TPREFIX}2:0:$1"; }
+# The id is written in hex in the address (ids up to 65535 here).
+server_tun() { printf '%s1:0:%x\n' "$TPREFIX" "$1"; }
+client_tun() { printf '%s2:0:%x\n' "$TPREFIX" "$1"; }
 
 # Nothing of ours left in a namespace: no MT6D address (IFA_PROTO 0x6d can
 # not be printed by iproute2 6.1: we look for addresses other than the
