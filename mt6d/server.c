@@ -420,6 +420,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	struct tunnel_config tc;
 	uint8_t iid[INTRO_IID_LEN];
 	char msg[256] = "", a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	ev_tstamp t0;
 	int rc;
 
 	if (c->session)
@@ -474,8 +475,10 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
 	tc.rotation_ms = ss->rotation_ms;
 	tc.reach = 1;
+	t0 = ev_time();
 	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc, sizeof(tc));
+	log_debug("session of '%s': tunnel made in %.1f ms", c->cfg.name, (ev_time() - t0) * 1000);
 	if (rc < 0) {
 		log_err(rc, "session of '%s': %s", c->cfg.name, msg);
 		goto fail;
