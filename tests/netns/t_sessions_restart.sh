@@ -2,7 +2,8 @@
 # mt6d-server and mt6d-client under change (topology: sessions-lib.sh):
 # a client behind a 30 % lossy link establishes by retrying; a client whose
 # network is renumbered (its /64 changes) establishes again and its TCP
-# stream to the server's tunnel address survives; a server killed with
+# stream to the server's tunnel address survives; clients of a server that
+# stops answering establish again when it is back; a server killed with
 # SIGKILL leaves no interface, its restart purges the addresses it left and
 # both clients establish again; after a second SIGKILL the addresses expire
 # by themselves; SIGTERM leaves nothing.
@@ -44,6 +45,16 @@ wait $s1 $r1
 EXTRA_PIDS=
 check "client 1's TCP stream survived the renumbering intact" bash -c \
 	"test -s '$work/send1.out' && diff '$work/send1.out' '$work/recv1.out'"
+
+# A server that stops answering (SIGSTOP) for longer than the clients'
+# silence limit (-K 1000: keepalive 1 s, silence 3.5 s): they establish
+# again once it answers.
+kill -STOP "${PID[s]}"
+sleep 6
+kill -CONT "${PID[s]}"
+check "client 1 noticed the silence" wait_for 5 bash -c "'$build/mt6d' show -s '$work/c1/ctl.sock' dump | grep -qx 'reestablish_silence=[1-9]'"
+check "client 1 establishes again after the silence" wait_for 20 has_session 1
+check "ping through client 1's session after the silence" in_ns c1 ping -c 3 -i 0.2 -W 2 "$(server_tun 1)"
 
 # SIGKILL: the TUNs go with the process, the MT6D addresses stay until
 # their lifetime ends or a restart purges them.
