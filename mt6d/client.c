@@ -81,6 +81,7 @@ struct client {
 	struct msg_handshake hs;          /* the latest request (secret) */
 	ev_timer retry;
 	double backoff_s;
+	unsigned attempts;                /* requests since the introduction started */
 	uint64_t requests_sent;
 
 	struct msg_session_keys keys;     /* secret */
@@ -397,6 +398,7 @@ static void start_intro(struct client *c)
 	msg_handshake_wipe(&c->hs);
 	c->state = CLIENT_WAITING;
 	c->backoff_s = CLIENT_RETRY_MIN_MS / 1000.0;
+	c->attempts = 0;
 	if (!c->has_intro)
 		return; /* on_intro starts it */
 	derive_client_iid(c->c_iid, c->s, c->intro.key, INTRO_KEY_LEN);
@@ -437,6 +439,11 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	if (c->state == CLIENT_INTRO) {
+		/* Unanswered: the server may have a new K since our last fetch (a
+		 * revocation or rekey publishes it in a new epoch of the current
+		 * window), so look again without waiting for the next window. */
+		if (++c->attempts % CLIENT_REFETCH_ATTEMPTS == 0)
+			start_fetch(c);
 		send_request(c);
 		arm_retry(c);
 	}

@@ -21,6 +21,7 @@
 #define CLIENT_RETRY_MIN_MS 1000
 #define CLIENT_RETRY_FACTOR 1.5           /* backoff growth per attempt */
 #define CLIENT_RETRY_MAX_MS 15000         /* backoff cap */
+#define CLIENT_REFETCH_ATTEMPTS 3          /* unanswered requests before fetching the config again */
 #define CLIENT_PREFIX_CHECK_MS 2000       /* how often the /64 of Interface is looked at */
 
 struct client_options {
