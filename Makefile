@@ -145,13 +145,13 @@ vectors: $(BUILD)/mt6d
 fuzz-smoke: fuzz
 	$(Q)tests/run.sh fuzz build-fuzz
 
-netns: all
+netns: all benches
 	$(Q)tests/run.sh netns $(BUILD)
 
 # make check: everything a fresh Debian machine needs, then every test.  The
 # suites run in one runner so the last line is a single pass/fail count.
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all benches
 	$(Q)$(MAKE) --no-print-directory SAN=1 tests programs
 	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzzers-here
 	$(Q)scripts/check-layering.sh

@@ -303,7 +303,7 @@ print("Ratios of (d) mt6d-peer:")
 for k, (tcp, rtt) in vals.items():
     if k.startswith("(d)") or tcp == 0:
         continue
-    print("- vs %s: TCP 1 stream x%.2f, RTT +%.0f us" % (k, m_tcp / tcp, m_rtt - rtt))
+    print("- vs %s: TCP 1 stream x%.2f, RTT %+.0f us" % (k, m_tcp / tcp, m_rtt - rtt))
 best = max([v[0] for k, v in vals.items() if k.startswith("(b)") or k.startswith("(c)")] or [0])
 if best > 0:
     print("- vs the faster of wireguard-go and OpenVPN: x%.2f (target x2)" % (m_tcp / best))

@@ -27,6 +27,7 @@
 #define IP6_HDR_LEN 40
 #define ND_NS_LEN 24          /* ICMPv6 header + reserved + target, RFC 4861 4.3 */
 #define ND_NA_LEN 32          /* the same + one target link-layer address option */
+_Static_assert(IP6_HDR_LEN + ND_NA_LEN == NDRESP_NA_LEN, "advertisement length");
 #define ICMP6_NS 135
 #define ICMP6_NA 136
 #define ND_OPT_SLLAO 1
@@ -358,9 +359,25 @@ static enum verdict handle_ns(const struct ndresp *r, const uint8_t *p, size_t l
 	return NS_ANSWER;
 }
 
+int ndresp_input(struct ndresp *r, const uint8_t *pkt, size_t len, const uint8_t src_mac[static 6],
+		 uint8_t na_out[static NDRESP_NA_LEN], uint8_t dst_mac_out[static 6])
+{
+	switch (handle_ns(r, pkt, len, src_mac, na_out, dst_mac_out)) {
+	case NS_MALFORMED:
+		r->stats.malformed++;
+		return 0;
+	case NS_NOT_OURS:
+		r->stats.not_ours++;
+		return 0;
+	case NS_ANSWER:
+		break;
+	}
+	return 1;
+}
+
 int ndresp_process(struct ndresp *r)
 {
-	uint8_t buf[1500], na[IP6_HDR_LEN + ND_NA_LEN];
+	uint8_t buf[1500], na[NDRESP_NA_LEN];
 	int answered = 0;
 
 	for (unsigned reads = 0; reads < NDRESP_MAX_READS; reads++) {
@@ -388,16 +405,8 @@ int ndresp_process(struct ndresp *r)
 			r->stats.malformed++;
 			continue;
 		}
-		switch (handle_ns(r, buf, (size_t)n, from.sll_addr, na, to.sll_addr)) {
-		case NS_MALFORMED:
-			r->stats.malformed++;
+		if (ndresp_input(r, buf, (size_t)n, from.sll_addr, na, to.sll_addr) == 0)
 			continue;
-		case NS_NOT_OURS:
-			r->stats.not_ours++;
-			continue;
-		case NS_ANSWER:
-			break;
-		}
 		if (sendto(r->fd, na, sizeof(na), 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
 			r->stats.send_failed++;
 			continue;

@@ -30,6 +30,9 @@
  * fit many times over; a bound all the same (STYLE.md 12). */
 #define NDRESP_MAX_ADDRS (1u << 20)
 
+/* Length of an advertisement, IPv6 header included: 40 + 24 + 8 (option). */
+#define NDRESP_NA_LEN 72
+
 struct ndresp_stats {
 	uint64_t answered;   /* advertisements sent */
 	uint64_t not_ours;   /* valid solicitations for addresses not in the set */
@@ -63,6 +66,15 @@ size_t ndresp_count(const struct ndresp *r);
  * per call, so the loop stays fair) and answers those for addresses in the
  * set. Returns the number of advertisements sent (0 if none) or -errno. */
 int ndresp_process(struct ndresp *r);
+
+/* The core of ndresp_process for one received IPv6 packet, without I/O:
+ * checks it and counts a drop in the stats (an answer is counted once
+ * ndresp_process has sent it); when it is a valid solicitation
+ * for an address of the set, writes the advertisement to send into na_out
+ * and its destination MAC into dst_mac_out and returns 1; returns 0
+ * otherwise. src_mac is the link-layer sender. Public for the fuzzer. */
+int ndresp_input(struct ndresp *r, const uint8_t *pkt, size_t len, const uint8_t src_mac[static 6],
+		 uint8_t na_out[static NDRESP_NA_LEN], uint8_t dst_mac_out[static 6]);
 
 /* Counters since ndresp_new. */
 void ndresp_get_stats(const struct ndresp *r, struct ndresp_stats *stats_out);

@@ -542,6 +542,67 @@ int nllink_get_prefixes(struct nllink *nl, unsigned ifindex, struct in6_addr *pr
 	return (int)p.n;
 }
 
+struct purge_ctx {
+	struct rtnl_route **v;  /* referenced routes of ours */
+	size_t n, cap;
+	bool is_oom;
+};
+
+static void purge_cb(struct nl_object *obj, void *arg)
+{
+	struct purge_ctx *p = arg;
+	struct rtnl_route *rt = (struct rtnl_route *)obj;
+
+	if (rtnl_route_get_family(rt) != AF_INET6 || rtnl_route_get_protocol(rt) != NLLINK_PROTO_MT6D)
+		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct rtnl_route **v = realloc(p->v, cap * sizeof(*v));
+		if (!v) {
+			p->is_oom = true;
+			return;
+		}
+		p->v = v;
+		p->cap = cap;
+	}
+	nl_object_get(obj);
+	p->v[p->n++] = rt;
+}
+
+int nllink_purge_routes(struct nllink *nl, char *msg, size_t msg_len)
+{
+	struct nl_cache *cache = NULL;
+	struct purge_ctx p = { 0 };
+	int rc, removed = 0, first_err = 0;
+
+	if (msg && msg_len)
+		msg[0] = '\0';
+	begin(nl);
+	rc = rtnl_route_alloc_cache(nl->sock, AF_INET6, 0, &cache);
+	if (rc < 0)
+		return finish(nl, rc, msg, msg_len);
+	nl_cache_foreach(cache, purge_cb, &p);
+	for (size_t i = 0; i < p.n; i++) {
+		char m[128];
+
+		begin(nl);
+		rc = finish(nl, rtnl_route_delete(nl->sock, p.v[i], 0), m, sizeof(m));
+		if (rc == 0)
+			removed++;
+		else if (rc != -ESRCH && first_err == 0) {
+			first_err = rc;
+			if (msg && msg_len)
+				snprintf(msg, msg_len, "%s", m);
+		}
+		rtnl_route_put(p.v[i]);
+	}
+	free(p.v);
+	nl_cache_free(cache);
+	if (p.is_oom)
+		return -ENOMEM;
+	return first_err ? first_err : removed;
+}
+
 int nllink_cleanup(struct nllink *nl, char *msg, size_t msg_len)
 {
 	int removed = 0, first_err = 0;

@@ -80,6 +80,11 @@ int nllink_del_link(struct nllink *nl, unsigned ifindex, char *msg, size_t msg_l
 int nllink_get_prefixes(struct nllink *nl, unsigned ifindex,
 			struct in6_addr *prefixes_out, size_t max);
 
+/* Deletes every IPv6 route tagged NLLINK_PROTO_MT6D, in any table, whoever
+ * added it (leftovers of a previous run killed with SIGKILL, such as a scale
+ * mode claim), and no other route. Returns the number removed or -errno. */
+int nllink_purge_routes(struct nllink *nl, char *msg, size_t msg_len);
+
 /* Deletes what was recorded, newest first (routes and addresses before the
  * links they live on). Objects already gone are not an error. Returns the
  * number deleted or the first other -errno. */

@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 lab=$top/scripts/lab.sh
 build=${MT6D_BUILD:-$top/build}
 tool=$build/bench/bench_addr_bind
-export LAB=tna$$
+export LAB=tnladdr$$
 fails=0
 holder=
 

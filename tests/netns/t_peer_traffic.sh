@@ -48,8 +48,11 @@ rot_a=$(peer_stat A rotations)
 rot_b=$(peer_stat B rotations)
 echo "rotations: A $rot_a, B $rot_b"
 check "at least 100 rotations"          test "${rot_a:-0}" -ge 100 -a "${rot_b:-0}" -ge 100
-check "rotations within 20 ms of their boundary" \
-	test "$(peer_stat A rotation_late_max_us)" -lt 20000 -a "$(peer_stat B rotation_late_max_us)" -lt 20000
+# A few ms on an idle machine; tests share 2 cores with other jobs, where
+# scheduling alone has delayed a wake-up by ~30 ms. Bind-ahead (the next
+# slot is bound a whole slot early) makes a late move harmless.
+check "rotations within 100 ms of their boundary" \
+	test "$(peer_stat A rotation_late_max_us)" -lt 100000 -a "$(peer_stat B rotation_late_max_us)" -lt 100000
 for who in A B; do
 	check "$who: no authentication failures or replays" \
 		test "$(peer_stat $who drops_auth)" -eq 0 -a "$(peer_stat $who drops_replay)" -eq 0

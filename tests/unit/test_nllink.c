@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -130,6 +131,82 @@ static void test_tun_address_and_route_then_cleanup(void **state)
 	tun_free(tun);
 }
 
+/* Scale mode's claim: one local route makes every address of the /64
+ * deliverable to a socket bound with IPV6_FREEBIND, with no address bound;
+ * the exception keeps the gateway on the link; cleanup undoes both. */
+static void test_local_prefix_claim(void **state)
+{
+	(void)state;
+	struct nllink *nl = NULL;
+	struct in6_addr pfx = a6("2001:db8:71::"), gw = a6("2001:db8:71::1");
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(4000),
+				   .sin6_addr = a6("2001:db8:71::abcd:1") };
+	struct pollfd p;
+	char msg[128], buf[8];
+	int one = 1, rx, tx;
+
+	assert_int_equal(nllink_new(&nl), 0);
+	assert_int_equal(nllink_set_up(nl, veth, true, msg, sizeof(msg)), 0);
+	assert_int_equal(sh("ip link set lo up"), 0);
+	/* Exception first: the gateway never becomes local. */
+	assert_int_equal(nllink_add_local_exception(nl, veth, &gw, msg, sizeof(msg)), 0);
+	assert_int_equal(nllink_add_local_prefix(nl, veth, &pfx, 64, msg, sizeof(msg)), 0);
+	assert_int_equal(nllink_registry_count(nl), 2);
+	assert_int_equal(sh("ip -6 route show table local | grep -q '^local 2001:db8:71::/64 dev mt6dl0 proto 109'"), 0);
+	assert_int_equal(sh("ip -6 route get 2001:db8:71::abcd:1 | grep -q '^local '"), 0);
+	assert_int_equal(sh("ip -6 route get 2001:db8:71::1 | grep -q '^2001:db8:71::1 .*dev mt6dl0'"), 0);
+	assert_int_equal(sh("ip -6 addr show | grep -q 2001:db8:71"), 1); /* nothing bound */
+
+	rx = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	tx = socket(AF_INET6, SOCK_DGRAM, 0);
+	assert_true(rx >= 0 && tx >= 0);
+	assert_int_equal(setsockopt(rx, SOL_IPV6, IPV6_FREEBIND, &one, sizeof(one)), 0);
+	assert_int_equal(bind(rx, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(sendto(tx, "hi", 2, 0, (struct sockaddr *)&sa, sizeof(sa)), 2);
+	p = (struct pollfd){ .fd = rx, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 1000), 1);
+	assert_int_equal(recv(rx, buf, sizeof(buf), 0), 2);
+	close(rx);
+	close(tx);
+
+	assert_int_equal(nllink_add_local_prefix(nl, veth, &pfx, 64, msg, sizeof(msg)), -EEXIST);
+	assert_int_equal(nllink_add_local_prefix(nl, veth, &pfx, 129, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(nllink_add_local_prefix(nl, 99999, &pfx, 64, msg, sizeof(msg)), -ENODEV);
+	assert_int_equal(nllink_registry_count(nl), 2);
+
+	assert_int_equal(nllink_cleanup(nl, msg, sizeof(msg)), 2);
+	assert_int_equal(nllink_registry_count(nl), 0);
+	assert_int_equal(sh("ip -6 route show table local | grep -q 2001:db8:71"), 1);
+	assert_int_equal(sh("ip -6 route get 2001:db8:71::abcd:1 2>/dev/null | grep -q '^local '"), 1);
+	nllink_free(nl);
+}
+
+/* Leftovers of a killed run (tagged routes in the main and local tables)
+ * go; routes of anybody else stay. */
+static void test_purge_routes_removes_ours_only(void **state)
+{
+	(void)state;
+	struct nllink *nl = NULL;
+	char msg[128];
+
+	assert_int_equal(nllink_new(&nl), 0);
+	assert_int_equal(nllink_set_up(nl, veth, true, msg, sizeof(msg)), 0);
+	assert_int_equal(sh("ip -6 route add local 2001:db8:72::/64 dev mt6dl0 table local proto 109 && "
+			    "ip -6 route add 2001:db8:72::1/128 dev mt6dl0 table local proto 109 && "
+			    "ip -6 route add 2001:db8:73::5/128 dev mt6dl0 proto 109 && "
+			    "ip -6 route add 2001:db8:74::/64 dev mt6dl0 && "
+			    "ip -6 route add 2001:db8:75::/64 dev mt6dl0 proto 108"), 0);
+	assert_int_equal(nllink_purge_routes(nl, msg, sizeof(msg)), 3);
+	assert_int_equal(sh("ip -6 route show table all | grep -q 'proto 109'"), 1);
+	assert_int_equal(sh("ip -6 route show | grep -q '^2001:db8:74::/64'"), 0);
+	assert_int_equal(sh("ip -6 route show | grep -q '^2001:db8:75::/64'"), 0);
+	assert_int_equal(nllink_purge_routes(nl, msg, sizeof(msg)), 0);
+	assert_int_equal(nllink_registry_count(nl), 0);
+	assert_int_equal(sh("ip -6 route del 2001:db8:74::/64 dev mt6dl0 && "
+			    "ip -6 route del 2001:db8:75::/64 dev mt6dl0"), 0);
+	nllink_free(nl);
+}
+
 static void test_prefixes_of_interface(void **state)
 {
 	(void)state;
@@ -206,6 +283,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link_up_down_and_mtu),
 		cmocka_unit_test(test_tun_address_and_route_then_cleanup),
+		cmocka_unit_test(test_local_prefix_claim),
+		cmocka_unit_test(test_purge_routes_removes_ours_only),
 		cmocka_unit_test(test_prefixes_of_interface),
 		cmocka_unit_test(test_macvlan_children_and_link_delete),
 		cmocka_unit_test(test_not_permitted_is_eperm),
