@@ -19,12 +19,15 @@
 #define MAX_PINGS 64          /* stand-alone queries (pings, bootstrap) in flight */
 #define MAX_BOOTSTRAP 16
 #define PACER_SLOTS 512
+#define PACER_PROBES 8
 #define ALPHA 4               /* lookup parallelism (BEP 5 / Kademlia: 3) */
 #define LOOKUP_MAX_MS 30000
 #define COLLECT_MAX_QUERIES 16  /* per node */
 #define COLLECT_STALE_STOP 2    /* replies in a row with nothing new */
 /* The smallest per-reply value budget among real nodes (libtorrent: 25 to an
- * IPv6 asker, LAB-NOTES): a reply with fewer values holds all the node has. */
+ * IPv6 asker, LAB-NOTES): a reply with fewer values holds all the node has.
+ * Our own nodes (version "MT") answer with up to PEERSTORE_MAX_VALUES, so
+ * fewer than that from them is complete too. */
 #define COLLECT_SMALL_REPLY 25
 #define MAINT_FAST_MS 10000   /* self-lookup period while the table is thin */
 #define MAINT_SLOW_MS (5 * 60 * 1000)
@@ -50,6 +53,7 @@ struct cand {
 	uint8_t token[KRPC_MAX_TOKEN];
 	uint8_t token_len;
 	uint16_t last_n_values;      /* values in its latest reply */
+	uint16_t reply_budget;       /* fewer values than this: the node has no more */
 	bool is_target;              /* among the k closest for announce/collect */
 	bool is_busy;                /* announce/collect query in flight */
 	bool is_done;                /* announce/collect finished for this node */
@@ -85,9 +89,13 @@ struct ping {
 	int64_t sent_ms;
 };
 
+/* Pacing per destination IP: a token bucket in GCRA form. tat_ms is the
+ * theoretical arrival time of the next message; a message may leave while
+ * tat_ms - now <= (DHT_PACE_BURST - 1) * DHT_PACE_MS. A slot whose tat_ms
+ * has passed holds a full bucket, the same as no slot, so it can be reused. */
 struct pacer_slot {
-	struct krpc_addr key;        /* port zeroed */
-	int64_t next_ms;
+	struct krpc_addr key;        /* port zeroed; family 0: never used */
+	int64_t tat_ms;
 };
 
 struct dht {
@@ -213,27 +221,48 @@ static int send_msg(struct dht *d, const struct krpc_msg *m, const struct krpc_a
 	return rc;
 }
 
-static struct pacer_slot *pacer_slot_for(struct dht *d, const struct krpc_addr *a)
+static bool pacer_is_key(const struct pacer_slot *s, const struct krpc_addr *a)
 {
+	return s->key.family == a->family && memcmp(s->key.ip, a->ip, 16) == 0;
+}
+
+/* a's slot, else a reusable one among PACER_PROBES, else NULL (all busy:
+ * the caller waits, so pacing never lapses on a hash collision). */
+static struct pacer_slot *pacer_find(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
+{
+	struct pacer_slot *free_slot = NULL;
 	uint64_t h = 1469598103934665603ull;
 	for (size_t i = 0; i < 16; i++)
 		h = (h ^ a->ip[i]) * 1099511628211ull;
-	return &d->pacer[h % PACER_SLOTS];
+	for (size_t i = 0; i < PACER_PROBES; i++) {
+		struct pacer_slot *s = &d->pacer[(h + i) % PACER_SLOTS];
+		if (pacer_is_key(s, a))
+			return s;
+		if (!free_slot && (s->key.family == 0 || s->tat_ms <= now_ms))
+			free_slot = s;
+	}
+	return free_slot;
 }
 
 static bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
 {
-	struct pacer_slot *s = pacer_slot_for(d, a);
-	return s->key.family != a->family || memcmp(s->key.ip, a->ip, 16) != 0 ||
-	       s->next_ms <= now_ms;
+	const struct pacer_slot *s = pacer_find(d, a, now_ms);
+	if (!s)
+		return false;
+	return !pacer_is_key(s, a) || s->tat_ms - now_ms <= (DHT_PACE_BURST - 1) * DHT_PACE_MS;
 }
 
 static void pacer_note(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
 {
-	struct pacer_slot *s = pacer_slot_for(d, a);
-	s->key = *a;
-	s->key.port = 0;
-	s->next_ms = now_ms + DHT_PACE_MS;
+	struct pacer_slot *s = pacer_find(d, a, now_ms);
+	if (!s)
+		return;
+	if (!pacer_is_key(s, a)) {
+		s->key = *a;
+		s->key.port = 0;
+		s->tat_ms = now_ms;
+	}
+	s->tat_ms = (s->tat_ms > now_ms ? s->tat_ms : now_ms) + DHT_PACE_MS;
 }
 
 static void query_init(struct dht *d, struct krpc_msg *m, uint8_t method, uint8_t slot,
@@ -338,19 +367,22 @@ static void fill_nodes(struct dht *d, struct krpc_msg *m, const uint8_t *target,
 	}
 }
 
-/* Encodes within REPLY_CAP, dropping values, then nodes, until it fits. */
+/* Encodes within REPLY_CAP. Values come first: when they do not fit beside
+ * the nodes (50 IPv6 values and 8 nodes6 do not), the nodes go, so a reply
+ * holds min(stored, PEERSTORE_MAX_VALUES) values and a collector can tell a
+ * complete answer from a truncated one; only then are values halved. */
 static void send_capped(struct dht *d, struct krpc_msg *m, const struct krpc_addr *to)
 {
 	for (;;) {
 		int n = krpc_encode(m, d->buf, sizeof(d->buf));
 		if (n != -ENOBUFS)
 			break;
-		if (m->n_values > 0)
-			m->n_values = (uint16_t)(m->n_values / 2);
-		else if (m->n_nodes > 0)
+		if (m->n_nodes > 0)
 			m->n_nodes = 0;
 		else if (m->n_nodes6 > 0)
 			m->n_nodes6 = 0;
+		else if (m->n_values > 0)
+			m->n_values = (uint16_t)(m->n_values / 2);
 		else
 			return;
 	}
@@ -673,7 +705,7 @@ static void op_enter_second_phase(struct dht *d, struct op *o, int64_t now_ms)
 	if (o->kind == OP_COLLECT) {
 		for (size_t i = 0; i < o->n_cands; i++) {
 			struct cand *c = &o->c[i];
-			if (c->is_target && c->last_n_values < COLLECT_SMALL_REPLY)
+			if (c->is_target && c->last_n_values < c->reply_budget)
 				collect_node_done(d, o, c);
 			else if (c->is_target)
 				c->n_queries = 1;
@@ -738,6 +770,13 @@ static void op_run(struct dht *d, struct op *o, int64_t now_ms)
 		op_finish(d, o);
 }
 
+static uint16_t reply_budget(const struct krpc_msg *m)
+{
+	bool is_ours = m->version_len >= 2 && m->version[0] == our_version[0] &&
+		       m->version[1] == our_version[1];
+	return is_ours ? PEERSTORE_MAX_VALUES : COLLECT_SMALL_REPLY;
+}
+
 static void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 			  const struct krpc_addr *from, int64_t now_ms)
 {
@@ -757,6 +796,7 @@ static void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 			return;
 		c->state = C_REPLIED;
 		c->last_n_values = m->n_values;
+		c->reply_budget = reply_budget(m);
 		memcpy(c->token, m->token, m->token_len);
 		c->token_len = m->token_len;
 		if (o->kind == OP_GET_PEERS || o->kind == OP_COLLECT)
@@ -786,7 +826,7 @@ static void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 		c->last_n_values = m->n_values;
 		size_t n_new = op_add_values(o, c, m);
 		c->n_stale = n_new ? 0 : (uint8_t)(c->n_stale + 1);
-		if (m->n_values < COLLECT_SMALL_REPLY || c->n_stale >= COLLECT_STALE_STOP ||
+		if (m->n_values < c->reply_budget || c->n_stale >= COLLECT_STALE_STOP ||
 		    c->n_queries >= COLLECT_MAX_QUERIES)
 			collect_node_done(d, o, c);
 	}

@@ -25,9 +25,11 @@
 #define DHT_MAX_PORTS 256
 #define DHT_MAX_VALUES 1024
 #define DHT_K 8
-/* Outgoing messages to any one IP address are paced to this interval:
+/* Outgoing messages to any one IP address are paced to one per DHT_PACE_MS
+ * after a burst of DHT_PACE_BURST: at most 8 + 30 = 38 in any 10 s, while
  * libtorrent bans a source at its 50th message within 10 s (LAB-NOTES). */
 #define DHT_PACE_MS 333
+#define DHT_PACE_BURST 8
 /* An unanswered query counts as failed after this long. */
 #define DHT_QUERY_TIMEOUT_MS 2000
 #define DHT_STATE_MAX_LEN (8 + DHT_ID_LEN + 2 + 2 * 160 * 8 * 39)
@@ -143,7 +145,7 @@ int dht_get_peers(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family
 		  dht_result_fn *cb, void *closure, int64_t now_ms);
 /* Announce-many: one get_peers lookup collects tokens from the k closest
  * nodes, then each of ports (1..DHT_MAX_PORTS of them, none 0) is announced
- * to each of those nodes, paced to DHT_PACE_MS per node. Before DONE, one
+ * to each of those nodes, paced per node (DHT_PACE_*). Before DONE, one
  * STORED event per node that was given a token says how many it took. */
 int dht_announce(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
 		 const uint16_t *ports, size_t n_ports,

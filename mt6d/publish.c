@@ -476,7 +476,8 @@ static void reap(struct publish *p, int64_t unix_ms)
 		struct pub_slot *s = &c->slot[o->slot];
 		bool is_ours = c->in_use && c->gen == o->gen && s->state == SL_RUNNING;
 		size_t acked = o->acked;
-		op_release(p, o);
+		uint8_t k = o->slot;
+		op_release(p, o);   /* o is blank from here on */
 		p->is_scan_needed = true;  /* room on a node */
 		if (!is_ours)
 			continue;
@@ -484,8 +485,7 @@ static void reap(struct publish *p, int64_t unix_ms)
 		p->st.announces_acked += acked;
 		if (--s->pending > 0)
 			continue;
-		const struct pub_window *w = &p->win[o->slot];
-		p->is_scan_needed = true;
+		const struct pub_window *w = &p->win[k];
 		if (s->acked == 0) {
 			p->st.failures++;
 			s->state = SL_DUE;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -45,6 +46,11 @@ static struct sim {
 	size_t n_q, cap_q;
 	uint64_t rng;
 	uint64_t sent;
+	/* Per (source, destination): times of the last 50 messages, to check
+	 * libtorrent's rule (the 50th message within 10 s is banned). */
+	int64_t (*hist)[MAX_NODES][50];
+	uint8_t (*hist_pos)[MAX_NODES];
+	int64_t worst_50_ms;              /* shortest span of 50 messages seen */
 	/* Capture instead of delivery (serving tests). */
 	bool is_capture;
 	struct pkt last;
@@ -94,6 +100,12 @@ static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sock
 		S.cap_q = S.cap_q ? S.cap_q * 2 : 1024;
 		S.q = realloc(S.q, S.cap_q * sizeof(S.q[0]));
 	}
+	int64_t *h = S.hist[from->idx][dest];
+	uint8_t *pos = &S.hist_pos[from->idx][dest];
+	if (h[*pos] && S.now - h[*pos] < S.worst_50_ms)
+		S.worst_50_ms = S.now - h[*pos];
+	h[*pos] = S.now;
+	*pos = (uint8_t)((*pos + 1) % 50);
 	struct pkt *p = &S.q[S.n_q++];
 	p->at_ms = S.now + 5 + (int64_t)(xs(&S.rng) % 30);
 	p->to = dest;
@@ -125,6 +137,11 @@ static void sim_init(int n_nodes)
 	S.rng = 0x9e3779b97f4a7c15ull;
 	S.now = T0;
 	S.n_nodes = n_nodes;
+	S.hist = calloc(MAX_NODES, sizeof(*S.hist));
+	S.hist_pos = calloc(MAX_NODES, sizeof(*S.hist_pos));
+	assert_non_null(S.hist);
+	assert_non_null(S.hist_pos);
+	S.worst_50_ms = INT64_MAX;
 	for (int i = 0; i < n_nodes; i++) {
 		struct simnode *n = &S.n[i];
 		n->idx = i;
@@ -141,6 +158,8 @@ static void sim_fini(void)
 	for (int i = 0; i < S.n_nodes; i++)
 		dht_free(S.n[i].d);
 	free(S.q);
+	free(S.hist);
+	free(S.hist_pos);
 	memset(&S, 0, sizeof(S));
 }
 
@@ -382,8 +401,9 @@ static void test_announce_many_then_collect(void **state)
 		assert_int_equal(res[j].n_stored_events, DHT_K);
 		assert_int_equal(res[j].n_stored_sum, DHT_K * n);
 	}
-	/* Paced: 25 announces per node at DHT_PACE_MS take at least 8 s. */
-	assert_true(S.now - start >= (CHUNK - 1) * DHT_PACE_MS);
+	/* Paced: 25 announces per node, after a burst of DHT_PACE_BURST, one
+	 * per DHT_PACE_MS: at least 5.6 s. */
+	assert_true(S.now - start >= (CHUNK - DHT_PACE_BURST) * DHT_PACE_MS);
 
 	int complete;
 	collect_all(40, msg, &complete);
@@ -401,6 +421,57 @@ static void test_announce_many_then_collect(void **state)
 
 	collect_all(41, msg, &complete);
 	assert_int_equal(complete, N_CHUNKS);
+	/* No node ever sent 50 messages to another within 10 s. */
+	if (S.worst_50_ms <= 10000)
+		fail_msg("50 messages to one node within %" PRId64 " ms", S.worst_50_ms);
+	sim_fini();
+}
+
+/* A 120-peer message under one info_hash: each of our nodes answers 50
+ * random values per reply, so collect must ask again while a node's set
+ * grows; the union and at least one node's own answer are complete. */
+static size_t full_answers;
+static void on_result_full(void *closure, const struct dht_result *r)
+{
+	if (r->event == DHT_EVENT_VALUES && r->n_peers == MSG_LEN)
+		full_answers++;
+	on_result(closure, r);
+}
+
+static void test_collect_requeries_while_growing(void **state)
+{
+	(void)state;
+	uint16_t ports[MSG_LEN];
+	uint8_t ih[20];
+	static struct result res;
+	sim_init(30);
+	sim_bootstrap();
+	memset(ih, 0x5c, sizeof(ih));
+	for (int i = 0; i < MSG_LEN; i++)
+		ports[i] = (uint16_t)(((i + 1) << 8) | ((i * 53) & 0xff));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_announce(S.n[3].d, ih, AF_INET6, ports, MSG_LEN, on_result, &res, S.now) > 0);
+	S.n[3].deadline = S.now;
+	sim_run(S.now + 300000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.n_announced, DHT_K * MSG_LEN);
+
+	memset(&res, 0, sizeof(res));
+	full_answers = 0;
+	assert_true(dht_collect(S.n[20].d, ih, AF_INET6, on_result_full, &res, S.now) > 0);
+	S.n[20].deadline = S.now;
+	sim_run(S.now + 120000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.n_peers, MSG_LEN);
+	for (int i = 0; i < MSG_LEN; i++) {
+		bool found = false;
+		for (size_t v = 0; v < res.n_peers; v++)
+			found |= res.peers[v].port == ports[i];
+		assert_true(found);
+	}
+	assert_true(full_answers >= 1);
+	if (S.worst_50_ms <= 10000)
+		fail_msg("50 messages to one node within %" PRId64 " ms", S.worst_50_ms);
 	sim_fini();
 }
 
@@ -605,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_serving_tokens_ports_and_limits),
 		cmocka_unit_test(test_bootstrap_and_lookup_converge),
 		cmocka_unit_test(test_announce_many_then_collect),
+		cmocka_unit_test(test_collect_requeries_while_growing),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_bep42_id_from_external_address),
 	};

@@ -547,6 +547,10 @@ static void test_restart_resumes_at_next_epoch(void **state)
 	sim_bootstrap();
 	keypair_make(&server, 30);
 	keypair_make(&newcomer, 40);
+	/* An odd window (the publisher keeps two window slots: this one uses
+	 * the second). */
+	sim_run(S.now + PERIOD * 1000, NULL);
+	assert_int_equal((window_now(PERIOD) / PERIOD) % 2, 1);
 	for (int i = 0; i < 3; i++)
 		keypair_make(&clients[i], (uint8_t)(31 + i));
 	publisher_start(&server, 0, 1, PERIOD, NULL);
