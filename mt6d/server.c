@@ -81,6 +81,7 @@ struct server_session {
 	struct msg_session_keys keys;    /* secret */
 	struct in6_addr server_tunnel, client_tunnel, server_seed, client_seed;
 	uint32_t rotation_ms;
+	uint64_t request_ms;             /* timestamp of the request that made it */
 	ev_tstamp started_at, last_rx_at, last_keepalive_reply_at;
 	uint64_t last_rx_packets;
 	ev_timer close_timer;
@@ -446,6 +447,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	ss->id = c->cfg.id;
 	snprintf(ss->name, sizeof(ss->name), "%s", c->cfg.name);
 	ss->rotation_ms = server_threat_rotation_ms(srv, srv->threat);
+	ss->request_ms = req->timestamp_ms;
 	intro_tunnel_addrs(&srv->tunnel_prefix, c->cfg.id, &ss->server_tunnel, &ss->client_tunnel);
 	ss->server_seed = srv->seed;
 	intro_random_iid(iid);
@@ -631,6 +633,14 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 		    rc != MSG_ERR_TYPE)
 			audit(srv, "request rejected: client '%s' (id %u): %s", c->cfg.name,
 			      c->cfg.id, strerror(-rc));
+		goto out;
+	}
+	/* The slot sockets are read in no particular order: a retry may be
+	 * handled before the request it follows. The client answers only its
+	 * latest request, so an older one must not replace the session. */
+	if (c->session && req.timestamp_ms <= c->session->request_ms) {
+		srv->stats.drops_superseded++;
+		msg_handshake_wipe(&hs);
 		goto out;
 	}
 	c->requests_ok++;
@@ -1785,13 +1795,13 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 			 "\ndrops_inner=%" PRIu64 "\ndrops_rate=%" PRIu64
 			 "\ndrops_client_id=%" PRIu64 "\ndrops_msg=%" PRIu64
 			 "\ndrops_auth=%" PRIu64 "\ndrops_stale=%" PRIu64
-			 "\ndrops_replay=%" PRIu64 "\ndrops_ciid=%" PRIu64
+			 "\ndrops_replay=%" PRIu64 "\ndrops_ciid=%" PRIu64 "\ndrops_superseded=%" PRIu64
 			 "\nsession_errors=%" PRIu64 "\nsessions_started=%" PRIu64
 			 "\nsessions_ended=%" PRIu64 "\nrekeys=%" PRIu64 "\naddr_errors=%" PRIu64
 			 "\n",
 			 s->intro_rx, s->drops_unknown_iid, s->drops_wire, s->drops_inner,
 			 s->drops_rate, s->drops_client_id, s->drops_msg, s->drops_auth,
-			 s->drops_stale, s->drops_replay, s->drops_ciid, s->session_errors,
+			 s->drops_stale, s->drops_replay, s->drops_ciid, s->drops_superseded, s->session_errors,
 			 s->sessions_started, s->sessions_ended, s->rekeys, s->addr_errors);
 	if (srv->publisher) {
 		struct publish_stats ps;

@@ -60,6 +60,7 @@ struct server_stats {
 	uint64_t drops_stale;            /* request timestamp out of range */
 	uint64_t drops_replay;           /* request nonce seen before */
 	uint64_t drops_ciid;             /* seed IID is not C_IID */
+	uint64_t drops_superseded;       /* valid, but older than the session's request */
 	uint64_t session_errors;         /* valid request, session could not be made */
 	uint64_t sessions_started;
 	uint64_t sessions_ended;
