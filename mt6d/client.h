@@ -1,5 +1,5 @@
 /* mt6d-client's engine (MISSION.md "The client", FIG. 5;
- * docs/PROTOCOL-sessions-runtime.md): from the server's introduction config
+ * docs/PROTOCOL.md section 11): from the server's introduction config
  * (seed address, K, Rot), the introduction tunnel and the request (retried
  * with backoff), then the session tunnel under K_s with the server's
  * session tunnel address routed into it; keepalives; re-establishment when

@@ -562,7 +562,7 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 		if (take_key(ctx, SEEN_TUNNEL_ADDRESS, key, value)) {
 			parse_tunnel_address(ctx, key, value, cfg->tunnel_address,
 					     &cfg->tunnel_prefix_len);
-			/* The session plan (docs/PROTOCOL-sessions-runtime.md) puts
+			/* The session plan (docs/PROTOCOL.md section 11) puts
 			 * the client id in the last 64 bits. */
 			if (!ctx->rc && cfg->tunnel_prefix_len > 64)
 				ctx_fail(ctx, key, value, "must be a prefix of length 64 or less");

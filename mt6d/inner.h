@@ -1,5 +1,5 @@
 /* Session messages as the kernel sees them: IPv6 packets with next header
- * 253 (docs/PROTOCOL-sessions-runtime.md) between tunnel addresses, sent and
+ * 253 (docs/PROTOCOL.md section 11) between tunnel addresses, sent and
  * received through one raw socket. A message sent to an address routed into
  * a tunnel's TUN is sealed by that tunnel; one that a tunnel opens and writes
  * to its TUN is delivered to this socket with the interface it came in on.

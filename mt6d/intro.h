@@ -1,5 +1,5 @@
 /* The pure part of the client/server introduction and sessions
- * (docs/PROTOCOL-sessions-runtime.md): the introduction slot key, the map
+ * (docs/PROTOCOL.md section 11): the introduction slot key, the map
  * from a client's introduction IID of one slot to the client, the inner IPv6
  * packets that carry session messages (next header 253), the order in which
  * the server validates a request, and the plan of session tunnel addresses.

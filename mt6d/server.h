@@ -1,4 +1,4 @@
-/* mt6d-server's engine (MISSION.md "The server"; docs/PROTOCOL-sessions-runtime.md):
+/* mt6d-server's engine (MISSION.md "The server"; docs/PROTOCOL.md section 11):
  * the introduction interface and its multi-client tunnel under K, the
  * validation of configuration requests, one session tunnel (mt6d/tunnel.h)
  * per client, K rotation every config period, reload and revocation, and the

@@ -378,7 +378,7 @@ static void test_load_reports_missing_file(void **state)
 }
 
 /* Many clients: the registry grows and every id and key stays unique. */
-/* Session tunnel addresses (docs/PROTOCOL-sessions-runtime.md): a server's
+/* Session tunnel addresses (docs/PROTOCOL.md section 11): a server's
  * TunnelPrefix of at most /64, TunnelName on servers and clients. */
 static void test_tunnel_prefix_and_name(void **state)
 {
