@@ -397,6 +397,14 @@ static void draw_traffic(struct out *o, const char *dir, uint64_t bytes, uint64_
 	out_line(o, "  %s %10s %10" PRIu64 " pkts %12s %12s  %s", dir, b, packets, br, pr, tail);
 }
 
+/* A session whose counters went back is a new one under the same name: no
+ * rates across it. */
+static bool is_same_session(const struct watch_session *before, const struct watch_session *s)
+{
+	return before && s->rx_bytes >= before->rx_bytes && s->rx_packets >= before->rx_packets &&
+	       s->tx_bytes >= before->tx_bytes && s->tx_packets >= before->tx_packets;
+}
+
 /* The age of the last packet: the daemon gives whole seconds, so no false
  * precision. */
 static void format_age(int64_t last_rx_s, int64_t now_s, char *buf, size_t buf_len)
@@ -419,13 +427,13 @@ static void draw_session_line(struct out *o, const struct watch_session *s,
 			      int64_t now_s)
 {
 	char rx[32], tx[32], age[40];
-	int64_t e = before ? elapsed_ms : 0;
-	const struct watch_session *p = before ? before : s;
+	int64_t e = is_same_session(before, s) ? elapsed_ms : 0;
+	const struct watch_session *p = e ? before : s;
 
 	watch_format_bytes(watch_rate(p->rx_bytes, s->rx_bytes, e), "/s", rx, sizeof(rx));
 	watch_format_bytes(watch_rate(p->tx_bytes, s->tx_bytes, e), "/s", tx, sizeof(tx));
 	format_age(s->last_rx_s, now_s, age, sizeof(age));
-	out_line(o, "%-16s %-8s %12s %12s  %-10s %6" PRIu64 " %6" PRIu64 " %4" PRIu64, s->name,
+	out_line(o, "%-14s %-8s %11s %11s  %-10s %5" PRIu64 " %6" PRIu64 " %4" PRIu64, s->name,
 		 or_dash(s->iface), rx, tx, age, s->drops_auth, s->drops_replay, s->rx_far_slot);
 }
 
@@ -433,8 +441,8 @@ static void draw_session(struct out *o, const struct watch_session *s,
 			 const struct watch_session *before, int64_t elapsed_ms, int64_t now_s)
 {
 	char rot[32], next[32], age[40], tail[64];
-	int64_t e = before ? elapsed_ms : 0;
-	const struct watch_session *p = before ? before : s;
+	int64_t e = is_same_session(before, s) ? elapsed_ms : 0;
+	const struct watch_session *p = e ? before : s;
 
 	watch_format_duration(s->rotation_ms ? (int64_t)s->rotation_ms : -1, rot, sizeof(rot));
 	watch_format_duration(s->next_rotation_ms, next, sizeof(next));
@@ -512,7 +520,7 @@ size_t watch_render(const struct watch_snapshot *prev, const struct watch_snapsh
 	}
 	if (i < cur->n_sessions && out_has_room(&o, 3)) {
 		out_line(&o, "%s", "");
-		out_line(&o, "%-16s %-8s %12s %12s  %-10s %6s %6s %4s", "peer", "iface", "rx/s",
+		out_line(&o, "%-14s %-8s %11s %11s  %-10s %5s %6s %4s", "peer", "iface", "rx/s",
 			 "tx/s", "last rx", "auth", "replay", "far");
 	}
 	for (; i < cur->n_sessions; i++) {
