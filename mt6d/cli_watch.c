@@ -101,8 +101,8 @@ static void usage(FILE *f, const char *cmd)
 		"printed after a line \"--- mt6d watch: refresh N at TIME ---\", %u columns\n"
 		"wide unless COLUMNS says otherwise. Exits 1 when a daemon cannot be\n"
 		"reached or stops answering, 0 otherwise.\n",
-		prog_name, cmd, CTL_RUN_DIR, WATCH_MIN_INTERVAL_S, WATCH_MAX_INTERVAL_S, WATCH_WIDE_WIDTH,
-		WATCH_DEFAULT_WIDTH);
+		prog_name, cmd, CTL_RUN_DIR, WATCH_MIN_INTERVAL_S, WATCH_MAX_INTERVAL_S,
+		WATCH_WIDE_WIDTH, WATCH_DEFAULT_WIDTH);
 }
 
 static int socket_of(const char *arg, char *path, size_t len)
@@ -203,7 +203,8 @@ static char *draw(struct target *targets, size_t n, unsigned width, unsigned row
 		snprintf(title, sizeof(title), "mt6d watch  %s  every %g s  (Ctrl-C quits)", stamp,
 			 interval_s);
 	else
-		snprintf(title, sizeof(title), "--- mt6d watch: refresh %u at %s ---", refresh, stamp);
+		snprintf(title, sizeof(title), "--- mt6d watch: refresh %u at %s ---", refresh,
+			 stamp);
 	fprintf(f, "%.*s\n", (int)(width < sizeof(title) ? width : sizeof(title)), title);
 	for (i = 0; i < n; i++) {
 		struct watch_frame fr = { .width = width, .max_lines = lines_left, .now_s = now };
@@ -300,8 +301,8 @@ static int parse_args(int argc, char *argv[], const char **target_out, double *i
 		}
 		if (!strncmp(a, "--interval=", 11) || !strncmp(a, "--count=", 8)) {
 			v = strchr(a, '=') + 1;
-		} else if ((!strcmp(a, "--interval") || !strcmp(a, "--count") || !strcmp(a, "-s")) &&
-			   i + 1 < argc) {
+		} else if ((!strcmp(a, "--interval") || !strcmp(a, "--count") ||
+			    !strcmp(a, "-s")) && i + 1 < argc) {
 			v = argv[++i];
 		} else if (a[0] != '-' && !*target_out) {
 			*target_out = a;
@@ -316,8 +317,11 @@ static int parse_args(int argc, char *argv[], const char **target_out, double *i
 			errno = 0;
 			*interval_out = strtod(v, &end);
 			if (errno || end == v || *end || !isfinite(*interval_out) ||
-			    *interval_out < WATCH_MIN_INTERVAL_S || *interval_out > WATCH_MAX_INTERVAL_S) {
-				fprintf(stderr, "%s: --interval: not a number of seconds from %.1f to %.0f: '%s'\n",
+			    *interval_out < WATCH_MIN_INTERVAL_S ||
+			    *interval_out > WATCH_MAX_INTERVAL_S) {
+				fprintf(stderr,
+					"%s: --interval: not a number of seconds from %.1f to %.0f: "
+					"'%s'\n",
 					prog_name, WATCH_MIN_INTERVAL_S, WATCH_MAX_INTERVAL_S, v);
 				return -1;
 			}
@@ -325,7 +329,8 @@ static int parse_args(int argc, char *argv[], const char **target_out, double *i
 			errno = 0;
 			*count_out = strtoul(v, &end, 10);
 			if (errno || end == v || *end || *v == '-' || *count_out == 0) {
-				fprintf(stderr, "%s: --count: not a positive number: '%s'\n", prog_name, v);
+				fprintf(stderr, "%s: --count: not a positive number: '%s'\n",
+					prog_name, v);
 				return -1;
 			}
 		}
@@ -378,7 +383,7 @@ int watch_main(int argc, char *argv[])
 	sigset_t block, waitmask;
 	int64_t deadline;
 	size_t n, i;
-	bool is_tty;
+	bool is_tty, has_painted = false;
 	int rc, status = 0;
 
 	rc = parse_args(argc, argv, &target, &interval_s, &count);
@@ -414,10 +419,6 @@ int watch_main(int argc, char *argv[])
 	sigdelset(&waitmask, SIGWINCH);
 	sigdelset(&waitmask, SIGCONT);
 
-	if (is_tty) {
-		fputs(ESC_CURSOR_HIDE ESC_HOME ESC_CLEAR_ALL, stdout);
-		fflush(stdout);
-	}
 	deadline = monotonic_ms();
 	while (!stop_requested) {
 		unsigned cols, rows;
@@ -446,6 +447,11 @@ int watch_main(int argc, char *argv[])
 			break;
 		}
 		if (is_tty) {
+			/* The screen is cleared once the first state is in:
+			 * a daemon that cannot be reached leaves it alone. */
+			if (!has_painted)
+				fputs(ESC_HOME ESC_CLEAR_ALL, stdout);
+			has_painted = true;
 			paint(frame);
 		} else {
 			fputs(frame, stdout);
@@ -461,7 +467,7 @@ int watch_main(int argc, char *argv[])
 			deadline = monotonic_ms();
 		wait_until(deadline, &waitmask);
 	}
-	if (is_tty) {
+	if (has_painted) {
 		/* Leave the last frame on screen and the prompt below it. */
 		fputs("\n" ESC_CURSOR_SHOW, stdout);
 		fflush(stdout);

@@ -190,7 +190,8 @@ int watch_parse(const char *reply, struct watch_snapshot *snap_out)
 					SET_STR(s->name);
 			}
 			if (s) {
-				parse_session_pair(s, is_client, key, key_len, value, value_len, num);
+				parse_session_pair(s, is_client, key, key_len, value, value_len,
+						   num);
 			} else {
 				parse_daemon_pair(&snap, key, key_len, value, value_len, num);
 				is_client = !strcmp(snap.role, "client");
