@@ -921,8 +921,13 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 				 addr_str(&c->server_session_seed, a));
 		ctl_reply_printf(r, "rotation_ms=%u\n", c->session_rotation_ms);
 		ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
+		ctl_reply_printf(r, "next_rotation_ms=%" PRId64 "\n",
+				 tunnel_next_move_in_ms(c->tunnel));
 		show_endpoint(r, "own_endpoint", &c->own_seed, c->keys.session, slot);
 		show_endpoint(r, "peer_endpoint", &c->server_session_seed, c->keys.session, slot);
+		show_endpoint(r, "own_endpoint_next", &c->own_seed, c->keys.session, slot + 1);
+		show_endpoint(r, "peer_endpoint_next", &c->server_session_seed, c->keys.session,
+			      slot + 1);
 		ctl_reply_printf(r, "started=%.0f\n", c->session_started_at);
 		ctl_reply_printf(r, "last_rx=%.0f\n", c->last_rx_at);
 		tunnel_get_stats(c->tunnel, &st);

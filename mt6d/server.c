@@ -1753,8 +1753,11 @@ static void show_session(struct server *srv, struct ctl_reply *r, struct server_
 	ctl_reply_printf(r, "client_seed=%s\n", addr_str(&ss->client_seed, a));
 	ctl_reply_printf(r, "rotation_ms=%u\n", ss->rotation_ms);
 	ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
+	ctl_reply_printf(r, "next_rotation_ms=%" PRId64 "\n", tunnel_next_move_in_ms(ss->tunnel));
 	show_endpoint(r, "own_endpoint", &ss->server_seed, ss->keys.session, slot);
 	show_endpoint(r, "peer_endpoint", &ss->client_seed, ss->keys.session, slot);
+	show_endpoint(r, "own_endpoint_next", &ss->server_seed, ss->keys.session, slot + 1);
+	show_endpoint(r, "peer_endpoint_next", &ss->client_seed, ss->keys.session, slot + 1);
 	ctl_reply_printf(r, "started=%.0f\n", ss->started_at);
 	ctl_reply_printf(r, "last_rx=%.0f\n", ss->last_rx_at);
 	tunnel_get_stats(ss->tunnel, &st);
@@ -1768,6 +1771,7 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 	const struct server_stats *s = &srv->stats;
 	char a[INET6_ADDRSTRLEN];
 	uint64_t slot = current_slot(srv->gen);
+	int64_t next_ms;
 	size_t i, active = 0;
 
 	for (i = 0; i < srv->n_clients; i++)
@@ -1786,7 +1790,10 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 	ctl_reply_printf(r, "key_generation=%" PRIu64 "\n", srv->gen->number);
 	ctl_reply_printf(r, "key_changed=%.0f\n", srv->k_changed_at);
 	ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
+	next_ms = rotate_slot_start_ms(srv->gen->rotation_ms, slot + 1) - now_ms();
+	ctl_reply_printf(r, "next_rotation_ms=%" PRId64 "\n", next_ms > 0 ? next_ms : 0);
 	show_endpoint(r, "intro_endpoint", &srv->seed, srv->gen->slot_key, slot);
+	show_endpoint(r, "intro_endpoint_next", &srv->seed, srv->gen->slot_key, slot + 1);
 	ctl_reply_printf(r, "registered_clients=%zu\n", srv->n_clients);
 	ctl_reply_printf(r, "active_clients=%zu\n", active);
 	ctl_reply_printf(r, "sessions=%u\n", srv->n_sessions);

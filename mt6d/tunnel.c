@@ -754,3 +754,10 @@ uint64_t tunnel_current_slot(const struct tunnel *t)
 {
 	return t->rot.cur;
 }
+
+int64_t tunnel_next_move_in_ms(const struct tunnel *t)
+{
+	int64_t left = rotate_slot_start_ms(t->rot.rotation_ms, t->rot.cur + 1) - tunnel_now_ms(t);
+
+	return left > 0 ? left : 0;
+}

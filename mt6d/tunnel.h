@@ -109,5 +109,8 @@ const char *tunnel_tun_name(const struct tunnel *t);
 unsigned tunnel_tun_mtu(const struct tunnel *t);
 /* The current slot (after the last move). */
 uint64_t tunnel_current_slot(const struct tunnel *t);
+/* Milliseconds until the current slot ends on the tunnel's clock (0 when the
+ * move is due). */
+int64_t tunnel_next_move_in_ms(const struct tunnel *t);
 
 #endif
