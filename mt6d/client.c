@@ -135,6 +135,11 @@ bool client_has_session(const struct client *c)
 	return c->state == CLIENT_SESSION;
 }
 
+const char *client_state_dir(const struct client *c)
+{
+	return c->cfg.state_dir;
+}
+
 /* ---------- introduction config ---------- */
 
 /* Testing only: "seed=ADDR", "key=HEX", "rotation_ms=N", "period_s=N". */

@@ -1727,6 +1727,11 @@ unsigned server_session_count(const struct server *srv)
 	return srv->n_sessions;
 }
 
+const char *server_state_dir(const struct server *srv)
+{
+	return srv->cfg.state_dir;
+}
+
 static void show_endpoint(struct ctl_reply *r, const char *key, const struct in6_addr *seed,
 			  const uint8_t slot_key[static 32], uint64_t slot)
 {

@@ -106,6 +106,10 @@ uint32_t server_threat_rotation_ms(const struct server *srv, enum server_threat 
 void server_get_stats(const struct server *srv, struct server_stats *stats_out);
 unsigned server_session_count(const struct server *srv);
 
+/* The configured StateDirectory (the audit trail, publish.state), which the
+ * daemon must still be able to write after dropping privileges. */
+const char *server_state_dir(const struct server *srv);
+
 /* The control socket's handler (ctl.h): get=1 shows the server; set=1 with
  * reload=1, rekey=1 or threat=low|normal|high acts. */
 int server_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *reply);

@@ -118,12 +118,15 @@ sess_lab_up() {
 	sess_configs
 }
 
-# The daemons are started with "$lab" exec (which execs ip netns exec, which
+# The daemons stay uid 0 (-u root, with only CAP_NET_ADMIN like any user):
+# the work directory, keys and configs here are root's, and the tests must
+# not depend on whether this machine has an mt6d user (t_caps.sh tests the
+# switch). The daemons are started with "$lab" exec (which execs ip netns exec, which
 # execs the daemon), not through a shell function, so that $! is the
 # daemon's own PID.
 server_start() { # extra options...
 	"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
-		-T "$work/intro.conf" "$@" >>"$work/s/log" 2>&1 &
+		-T "$work/intro.conf" -u root "$@" >>"$work/s/log" 2>&1 &
 	PID[s]=$!
 	wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
 }
@@ -132,7 +135,7 @@ client_start() { # i extra options...
 	local i=$1
 	shift
 	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
-		-s "$work/c$i/ctl.sock" -T "$work/intro.conf" "$@" >>"$work/c$i/log" 2>&1 &
+		-s "$work/c$i/ctl.sock" -T "$work/intro.conf" -u root "$@" >>"$work/c$i/log" 2>&1 &
 	PID[c$i]=$!
 }
 

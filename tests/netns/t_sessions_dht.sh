@@ -41,13 +41,13 @@ for f in "$work"/c*/client.conf; do
 done
 sleep 3
 
-"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
+"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
 	>>"$work/s/log" 2>&1 &
 PID[s]=$!
 wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
 for i in 1 2; do
 	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
-		-s "$work/c$i/ctl.sock" >>"$work/c$i/log" 2>&1 &
+		-s "$work/c$i/ctl.sock" -u root >>"$work/c$i/log" 2>&1 &
 	PID[c$i]=$!
 done
 
