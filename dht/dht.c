@@ -21,6 +21,12 @@
 #define PACER_SLOTS 512
 #define PACER_PROBES 8
 #define ALPHA 4               /* lookup parallelism (BEP 5 / Kademlia: 3) */
+/* A lookup query unanswered this long is "slow" (libtorrent's short
+ * timeout): it stops holding one of the ALPHA slots and stops counting among
+ * the k nearest, so a departed node costs this, not DHT_QUERY_TIMEOUT_MS.
+ * A late answer is still used; silence until the full timeout still fails
+ * the node. Well above a normal round trip (tens to ~300 ms). */
+#define QUERY_SLOW_MS 500
 #define LOOKUP_MAX_MS 30000
 #define COLLECT_MAX_QUERIES 16  /* per node */
 #define COLLECT_STALE_STOP 2    /* replies in a row with nothing new */
@@ -82,8 +88,12 @@ struct op {
 	struct dht_peer values[DHT_MAX_VALUES];
 };
 
+/* A stand-alone query (slot PING_SLOT), or one left unanswered by an
+ * operation that has ended (slot: the op's, nonce: its nonce), watched until
+ * it is answered or times out so the routing table learns either way. */
 struct ping {
 	bool in_use;
+	uint8_t slot;
 	struct krpc_addr addr;
 	uint8_t nonce[3];
 	int64_t sent_ms;
@@ -296,6 +306,7 @@ static void send_standalone(struct dht *d, const struct krpc_addr *to, uint8_t m
 	if (!p || !pacer_is_ready(d, to, now_ms))
 		return;
 	p->in_use = true;
+	p->slot = PING_SLOT;
 	p->addr = *to;
 	p->sent_ms = now_ms;
 	p->nonce[0] = (uint8_t)(p - d->pings);
@@ -551,11 +562,36 @@ static uint8_t lookup_method(const struct op *o)
 	return o->kind == OP_FIND_NODE || o->kind == OP_MAINT ? KRPC_FIND_NODE : KRPC_GET_PEERS;
 }
 
+/* Hands o's unanswered lookup queries (nodes it stopped waiting for as
+ * slow) over to the ping table. With no free entry the query is forgotten:
+ * the node then only misses one failure mark. */
+static void op_watch_unanswered(struct dht *d, struct op *o, int slot)
+{
+	size_t next = 0;
+	for (size_t i = 0; i < o->n_cands; i++) {
+		const struct cand *c = &o->c[i];
+		if (c->state != C_INFLIGHT)
+			continue;
+		while (next < MAX_PINGS && d->pings[next].in_use)
+			next++;
+		if (next == MAX_PINGS)
+			return;
+		struct ping *p = &d->pings[next];
+		p->in_use = true;
+		p->slot = (uint8_t)slot;
+		p->addr = c->addr;
+		p->sent_ms = c->sent_ms;
+		memcpy(p->nonce, o->nonce, sizeof(p->nonce));
+	}
+}
+
 static void op_free(struct dht *d, struct op *o)
 {
 	int slot = op_slot(d, o);
-	if (slot >= 0)
+	if (slot >= 0) {
+		op_watch_unanswered(d, o, slot);
 		d->op[slot] = NULL;
+	}
 	for (int f = 0; f < 2; f++)
 		if (d->maint_op[f] == o->id)
 			d->maint_op[f] = 0;
@@ -656,18 +692,24 @@ static void collect_node_done(struct dht *d, struct op *o, struct cand *c)
 	o->cb(o->closure, &r);
 }
 
+static bool cand_is_slow(const struct cand *c, int64_t now_ms)
+{
+	return c->state == C_INFLIGHT && now_ms - c->sent_ms >= QUERY_SLOW_MS;
+}
+
 /* The lookup is over when none of the k nearest live candidates is still
- * new or in flight. Returns true when finished. */
+ * new or in flight; failed and slow ones are not live (a slow one that
+ * answers becomes live again, in its place). Returns true when finished. */
 static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 {
 	size_t inflight = 0, live = 0;
 	bool is_pending = false;
 	for (size_t i = 0; i < o->n_cands; i++)
-		if (o->c[i].state == C_INFLIGHT)
+		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms))
 			inflight++;
 	for (size_t i = 0; i < o->n_cands && live < DHT_K; i++) {
 		struct cand *c = &o->c[i];
-		if (c->state == C_FAILED)
+		if (c->state == C_FAILED || cand_is_slow(c, now_ms))
 			continue;
 		live++;
 		if (c->state == C_INFLIGHT)
@@ -955,6 +997,22 @@ int dht_cancel(struct dht *d, int op)
 
 /* --- Input ------------------------------------------------------------ */
 
+/* A late answer to a query of an operation that has ended. */
+static void on_watched_response(struct dht *d, const struct krpc_msg *m,
+				const struct krpc_addr *from, int64_t now_ms)
+{
+	for (size_t i = 0; i < MAX_PINGS; i++) {
+		struct ping *p = &d->pings[i];
+		if (!p->in_use || p->slot != m->tid[0] || memcmp(p->nonce, m->tid + 1, 3) != 0 ||
+		    memcmp(&p->addr, from, sizeof(*from)) != 0)
+			continue;
+		p->in_use = false;
+		if (m->type == KRPC_RESPONSE)
+			heard(d, m->id, from, true, now_ms);
+		return;
+	}
+}
+
 static void on_response(struct dht *d, const struct krpc_msg *m, const struct krpc_addr *from,
 			int64_t now_ms)
 {
@@ -962,7 +1020,7 @@ static void on_response(struct dht *d, const struct krpc_msg *m, const struct kr
 		return;
 	if (m->tid[0] == PING_SLOT) {
 		struct ping *p = &d->pings[m->tid[1] % MAX_PINGS];
-		if (!p->in_use || memcmp(p->nonce, m->tid + 1, 3) != 0 ||
+		if (!p->in_use || p->slot != PING_SLOT || memcmp(p->nonce, m->tid + 1, 3) != 0 ||
 		    memcmp(&p->addr, from, sizeof(*from)) != 0)
 			return;
 		p->in_use = false;
@@ -973,8 +1031,10 @@ static void on_response(struct dht *d, const struct krpc_msg *m, const struct kr
 	if (m->tid[0] >= DHT_MAX_OPS)
 		return;
 	struct op *o = d->op[m->tid[0]];
-	if (!o || memcmp(o->nonce, m->tid + 1, 3) != 0)
+	if (!o || memcmp(o->nonce, m->tid + 1, 3) != 0) {
+		on_watched_response(d, m, from, now_ms);
 		return;
+	}
 	/* Only nodes that answered our own query enter the routing table. */
 	if (m->type == KRPC_RESPONSE)
 		heard(d, m->id, from, true, now_ms);

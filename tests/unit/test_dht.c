@@ -475,6 +475,80 @@ static void test_collect_requeries_while_growing(void **state)
 	sim_fini();
 }
 
+/* Departed nodes among the closest: their silence costs a short "slow"
+ * wait, not the full query timeout, and the collect still returns every
+ * value (the live closest nodes hold them too). A departed node still gets
+ * its timeout counted once the full timeout has passed. */
+static void test_collect_past_silent_closest(void **state)
+{
+	(void)state;
+	uint8_t ih[20], msg[CHUNK];
+	uint16_t ports[CHUNK];
+	static struct result res;
+	sim_init(50);
+	sim_bootstrap();
+	for (int i = 0; i < CHUNK; i++)
+		msg[i] = (uint8_t)(1 + (i * 41) % 255);
+	size_t n = chunk_ports(msg, 0, ports);
+	memset(ih, 0xa7, sizeof(ih));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_announce(S.n[3].d, ih, AF_INET6, ports, n, on_result, &res, S.now) > 0);
+	S.n[3].deadline = S.now;
+	sim_run(S.now + 60000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.n_tokens, DHT_K);
+	assert_int_equal(res.n_announced, DHT_K * n);
+
+	/* Silence the 1st, 3rd and 5th closest (traffic to them dropped). */
+	int from = 40, order[50], n_silent = 0;
+	struct dht_stats all[50];
+	for (int i = 0; i < S.n_nodes; i++) {
+		dht_get_stats(S.n[i].d, S.now, &all[i]);
+		order[i] = i;
+	}
+	for (int i = 1; i < S.n_nodes; i++)
+		for (int j = i; j > 0 && closer(ih, all[order[j]].id, all[order[j - 1]].id) < 0; j--) {
+			int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+		}
+	for (int k = 0, rank = 0; k < S.n_nodes && n_silent < 3; k++) {
+		if (order[k] == from || order[k] == 3)
+			continue;
+		if (rank++ % 2 == 0) {
+			S.n[order[k]].is_alive = false;
+			n_silent++;
+		}
+	}
+	assert_int_equal(n_silent, 3);
+
+	struct dht_stats before, after;
+	dht_get_stats(S.n[from].d, S.now, &before);
+	memset(&res, 0, sizeof(res));
+	int64_t start = S.now;
+	assert_true(dht_collect(S.n[from].d, ih, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 60000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.status, 0);
+	if (S.now - start >= 1200)
+		fail_msg("collect took %" PRId64 " ms past silent nodes", S.now - start);
+	assert_int_equal(res.n_peers, n);
+	for (size_t k = 0; k < n; k++) {
+		bool found = false;
+		for (size_t v = 0; v < res.n_peers; v++)
+			found |= res.peers[v].port == ports[k];
+		assert_true(found);
+	}
+	for (size_t j = 0; j < res.n_nodes; j++)
+		for (int i = 0; i < S.n_nodes; i++)
+			if (!S.n[i].is_alive)
+				assert_memory_not_equal(res.nodes[j].id, all[i].id, 20);
+	/* Queries to the silent nodes outlive the operation; each times out. */
+	sim_run(S.now + DHT_QUERY_TIMEOUT_MS + 500, NULL);
+	dht_get_stats(S.n[from].d, S.now, &after);
+	assert_true(after.queries_timed_out - before.queries_timed_out >= (uint64_t)n_silent);
+	sim_fini();
+}
+
 /* Serving rules, one node, packets crafted by hand. */
 static struct krpc_msg in_msg;
 
@@ -729,6 +803,7 @@ int main(void)
 		cmocka_unit_test(test_bootstrap_and_lookup_converge),
 		cmocka_unit_test(test_announce_many_then_collect),
 		cmocka_unit_test(test_collect_requeries_while_growing),
+		cmocka_unit_test(test_collect_past_silent_closest),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_bep42_id_from_external_address),
 		cmocka_unit_test(test_operation_with_nobody_to_ask),
