@@ -563,19 +563,23 @@ static uint8_t lookup_method(const struct op *o)
 }
 
 /* Hands o's unanswered lookup queries (nodes it stopped waiting for as
- * slow) over to the ping table. With no free entry the query is forgotten:
- * the node then only misses one failure mark. */
+ * slow) over to the ping table. They take at most half of it, so routing
+ * pings always find room; beyond that a query is forgotten and its node
+ * only misses one failure mark. */
 static void op_watch_unanswered(struct dht *d, struct op *o, int slot)
 {
-	size_t next = 0;
+	size_t next = 0, n_watched = 0;
+	for (size_t i = 0; i < MAX_PINGS; i++)
+		n_watched += d->pings[i].in_use && d->pings[i].slot != PING_SLOT;
 	for (size_t i = 0; i < o->n_cands; i++) {
 		const struct cand *c = &o->c[i];
 		if (c->state != C_INFLIGHT)
 			continue;
 		while (next < MAX_PINGS && d->pings[next].in_use)
 			next++;
-		if (next == MAX_PINGS)
+		if (next == MAX_PINGS || n_watched >= MAX_PINGS / 2)
 			return;
+		n_watched++;
 		struct ping *p = &d->pings[next];
 		p->in_use = true;
 		p->slot = (uint8_t)slot;
