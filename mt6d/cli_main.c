@@ -17,6 +17,10 @@ static const struct {
 	{ "pubkey", pubkey_main, "Reads a private key from stdin and writes its public key to stdout" },
 	{ "derive", derive_main, "Computes descriptors, seed IIDs, addresses and ports offline" },
 	{ "checkconf", checkconf_main, "Checks a server or client configuration file and its key" },
+	{ "show", show_main, "Shows a running server's or client's interfaces and sessions" },
+	{ "reload", reload_main, "Makes the server read its configuration again (revocation)" },
+	{ "rekey", rekey_main, "Makes the server draw a new introduction key now" },
+	{ "threat", threat_main, "Sets the server's threat level (low, normal, high): its rotation period" },
 	{ "rendezvous", rendezvous_main, "Leaves or finds a short sealed message in the DHT (put, get, fetch, publish)" },
 };
 

@@ -556,6 +556,18 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 	} else if (!strcasecmp(key, "DHTBootstrap")) {
 		if (take_key(ctx, SEEN_DHT_BOOTSTRAP, key, value))
 			parse_bootstrap_list(ctx, key, value);
+	} else if (!strcasecmp(key, "TunnelName")) {
+		host_entry(ctx, key, value);
+	} else if (!strcasecmp(key, "TunnelPrefix") && cfg->role == CONFIG_SERVER) {
+		if (take_key(ctx, SEEN_TUNNEL_ADDRESS, key, value)) {
+			parse_tunnel_address(ctx, key, value, cfg->tunnel_address,
+					     &cfg->tunnel_prefix_len);
+			/* The session plan (docs/PROTOCOL.md section 11) puts
+			 * the client id in the last 64 bits. */
+			if (!ctx->rc && cfg->tunnel_prefix_len > 64)
+				ctx_fail(ctx, key, value, "must be a prefix of length 64 or less");
+			cfg->has_tunnel_prefix = true;
+		}
 	} else if (!strcasecmp(key, "ClientId") && cfg->role == CONFIG_CLIENT) {
 		if (take_key(ctx, SEEN_CLIENT_ID, key, value))
 			parse_client_id(ctx, key, value, &cfg->client_id);

@@ -81,6 +81,10 @@ struct config {
 	char tunnel_name[CONFIG_IFNAME_LEN];  /* TUN name, may hold one "%d" */
 	uint8_t tunnel_address[CONFIG_ADDR_LEN];
 	uint8_t tunnel_prefix_len;            /* 1..128, 128 when not given */
+	/* Server: TunnelPrefix (tunnel_address/tunnel_prefix_len, at most /64)
+	 * from which session tunnel addresses are numbered; when absent, a ULA
+	 * derived from the server's public key. Server and client: TunnelName. */
+	bool has_tunnel_prefix;
 	uint8_t seed_address[CONFIG_ADDR_LEN]; /* prefix all zero when !has_seed_prefix */
 	bool has_seed_prefix;
 	/* Peer, [Peer]: the other end. Keys: PrivateKeyFile ([Host]) with the

@@ -378,6 +378,57 @@ static void test_load_reports_missing_file(void **state)
 }
 
 /* Many clients: the registry grows and every id and key stays unique. */
+/* Session tunnel addresses (docs/PROTOCOL.md section 11): a server's
+ * TunnelPrefix of at most /64, TunnelName on servers and clients. */
+static void test_tunnel_prefix_and_name(void **state)
+{
+	static const char head[] = "[Server]\nInterface = eth0\nPrivateKeyFile = k\n";
+	struct config cfg;
+	char text[512], msg[256] = "";
+
+	(void)state;
+	snprintf(text, sizeof(text), "%sTunnelPrefix = 2001:db8:ffff::/64\nTunnelName = intro%%d\n",
+		 head);
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_true(cfg.has_tunnel_prefix);
+	assert_int_equal(cfg.tunnel_prefix_len, 64);
+	assert_int_equal(cfg.tunnel_address[0], 0x20);
+	assert_int_equal(cfg.tunnel_address[5], 0xff);
+	assert_string_equal(cfg.tunnel_name, "intro%d");
+	config_fini(&cfg);
+	assert_int_equal(config_parse(CONFIG_SERVER, head, strlen(head), "s.conf", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_false(cfg.has_tunnel_prefix);
+	assert_string_equal(cfg.tunnel_name, CONFIG_DEFAULT_TUNNEL_NAME);
+	config_fini(&cfg);
+	snprintf(text, sizeof(text), "%sTunnelPrefix = 2001:db8:ffff::/65\n", head);
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
+				      sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "s.conf:4: TunnelPrefix"));
+	snprintf(text, sizeof(text), "%sTunnelName = a/b\n", head);
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
+				      sizeof(msg)), -EINVAL);
+	/* Clients name their interface but have no prefix: the server grants
+	 * their tunnel address. */
+	{
+		char ctext[512];
+
+		snprintf(ctext, sizeof(ctext),
+			 "[Client]\nInterface = eth0\nPrivateKeyFile = k\nClientId = 1\n"
+			 "TunnelName = wlan-mt6d\n[Server]\nPublicKey = " KEY_C "\n");
+		assert_int_equal(config_parse(CONFIG_CLIENT, ctext, strlen(ctext), "c.conf", &cfg,
+					      msg, sizeof(msg)), 0);
+		assert_string_equal(cfg.tunnel_name, "wlan-mt6d");
+		config_fini(&cfg);
+		snprintf(ctext, sizeof(ctext),
+			 "[Client]\nInterface = eth0\nPrivateKeyFile = k\nClientId = 1\n"
+			 "TunnelPrefix = 2001:db8::/64\n[Server]\nPublicKey = " KEY_C "\n");
+		assert_int_equal(config_parse(CONFIG_CLIENT, ctext, strlen(ctext), "c.conf", &cfg,
+					      msg, sizeof(msg)), -EINVAL);
+	}
+}
+
 static void test_many_clients(void **state)
 {
 	(void)state;
@@ -420,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_value_parsers),
 		cmocka_unit_test(test_load_reports_missing_file),
 		cmocka_unit_test(test_many_clients),
+		cmocka_unit_test(test_tunnel_prefix_and_name),
 	};
 	if (sodium_init() < 0)
 		return 1;

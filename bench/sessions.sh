@@ -1,0 +1,89 @@
+#!/bin/bash
+# bench/sessions.sh: session establishment and the cost of sessions on the
+# server, on the lab topology (scripts/lab.sh: server s, clients c1..cN, each
+# in its own /64, behind the router r).
+#
+# For each N in BENCH_CLIENTS (default "10 40"): mt6d-server and N
+# mt6d-client daemons started at the same instant (the introduction config
+# is handed over by file, -T, so that the DHT's own latency, measured by
+# bench/rendezvous.sh, is left out). Reported:
+#   - time from client start to session up (its state file written), and to
+#     the first ping answered through the session: median and p95;
+#   - sessions established per second (N / time to the last one);
+#   - the server's resident memory and CPU (share of one core) over
+#     BENCH_SECONDS of steady state with N sessions rotating every BENCH_ROT.
+#
+#   sudo bench/sessions.sh
+#   BENCH_CLIENTS="10 50 100" BENCH_ROT=1s sudo bench/sessions.sh
+set -u
+BENCH_CLIENTS=${BENCH_CLIENTS:-"10 40"}
+BENCH_SECONDS=${BENCH_SECONDS:-20}
+export SESS_ROT=${BENCH_ROT:-3s}
+
+percentile() { # p, values on stdin (ms) -> value
+	sort -n | awk -v p="$1" '{v[NR] = $1} END {if (NR == 0) {print "-"; exit}
+		i = int((NR - 1) * p / 100 + 0.5) + 1; print v[i]}'
+}
+
+now_ms() { date +%s%3N; }
+
+run_one() { # N
+	local n=$1 t0 i pid ut0 ut1 hz rss left
+	(
+		export LAB_CLIENTS=$n
+		. "$(dirname "$0")/../tests/netns/sessions-lib.sh"
+		sess_lab_up
+		server_start
+		t0=$(now_ms)
+		for i in $(seq 1 "$n"); do
+			client_start "$i"
+		done
+		: >"$work/up.ms"
+		: >"$work/ping.ms"
+		# One watcher per client: session up (state file), then the first
+		# ping answered through it.
+		for i in $(seq 1 "$n"); do
+			(
+				for _ in $(seq 1 1200); do
+					[ -s "$work/c$i/state/mt6d0.server" ] && break
+					sleep 0.05
+				done
+				echo $(($(now_ms) - t0)) >>"$work/up.ms"
+				for _ in $(seq 1 300); do
+					if "$lab" exec "c$i" ping -c 1 -W 0.2 "$(server_tun "$i")" >/dev/null 2>&1; then
+						echo $(($(now_ms) - t0)) >>"$work/ping.ms"
+						exit 0
+					fi
+				done
+				echo "client $i: no ping answered" >&2
+			) &
+		done
+		wait $(jobs -p | grep -v -w -e "${PID[s]}" $(for i in $(seq 1 "$n"); do echo "-e ${PID[c$i]}"; done)) 2>/dev/null
+		pid=${PID[s]}
+		hz=$(getconf CLK_TCK)
+		ut0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		sleep "$BENCH_SECONDS"
+		ut1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+		local ups pings last
+		ups=$(wc -l <"$work/up.ms")
+		pings=$(wc -l <"$work/ping.ms")
+		last=$(sort -n "$work/up.ms" | tail -n 1)
+		printf '| %d | %d/%d | %s | %s | %s | %s | %s | %d | %s %% |\n' "$n" "$ups" "$pings" \
+			"$(percentile 50 <"$work/up.ms")" "$(percentile 95 <"$work/up.ms")" \
+			"$(percentile 50 <"$work/ping.ms")" "$(percentile 95 <"$work/ping.ms")" \
+			"$(awk -v n="$ups" -v ms="${last:-0}" 'BEGIN {printf "%.1f", ms ? n * 1000 / ms : 0}')" \
+			"$((rss / 1024))" \
+			"$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
+		trap - EXIT
+		sess_cleanup >/dev/null 2>&1
+	)
+}
+
+echo "Sessions (Rot $SESS_ROT, server and clients on this machine's 2 cores; times from client start, ms)"
+echo
+echo "| clients | up/pinged | session p50 | session p95 | first ping p50 | first ping p95 | sessions/s | server RSS (MiB) | server CPU |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for n in $BENCH_CLIENTS; do
+	run_one "$n"
+done

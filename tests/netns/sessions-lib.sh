@@ -1,0 +1,182 @@
+# Shared set-up of the mt6d-server / mt6d-client namespace tests (sourced).
+#
+#   server (lab host s, 2001:db8:0:1::/64)       clients c1, c2 (2001:db8:1:<i>::/64)
+#     mt6d0: SeedIPv6_S (introduction)              mt6d0: introduction, then session
+#     mt6d1, mt6d2: one session interface per client
+#        eth0 ------------------ br0 (router ns r) ------------------ eth0
+#
+# Tunnel addresses come from TunnelPrefix 2001:db8:ffff::/64: the server side
+# of client i's session is 2001:db8:ffff::1:0:<i>, the client side
+# 2001:db8:ffff::2:0:<i>.
+#
+# Until the DHT rendezvous is wired, the server writes its introduction
+# config to a file (-T) that the clients read (-T): the test stands in for
+# the DHT. Every name carries $$ (parallel runs cannot collide); the EXIT
+# trap stops our daemons by PID and removes the lab.
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+lab=$top/scripts/lab.sh
+build=${MT6D_BUILD:-$top/build}
+export LAB=tsc$$
+export LAB_CLIENTS=${LAB_CLIENTS:-2}
+work=$(mktemp -d /tmp/mt6d-sessions-test.XXXXXX)
+SESS_ROT=${SESS_ROT:-1s}
+# A day: no new K (and re-establishment) in the middle of a test by chance;
+# the tests of K changes set their own.
+TPREFIX=2001:db8:ffff::
+declare -A PID=()
+fails=0
+
+sess_cleanup() {
+	local who
+	for who in "${!PID[@]}"; do
+		kill -TERM "${PID[$who]}" 2>/dev/null
+	done
+	for who in "${!PID[@]}"; do
+		wait "${PID[$who]}" 2>/dev/null
+	done
+	[ -n "${EXTRA_PIDS:-}" ] && kill $EXTRA_PIDS 2>/dev/null
+	"$lab" down >/dev/null 2>&1
+	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
+}
+trap sess_cleanup EXIT
+
+in_ns() { # host cmd...
+	local h=$1
+	shift
+	"$lab" exec "$h" "$@"
+}
+
+check() { # description command...
+	local what=$1
+	shift
+	if "$@" >"$work/check.out" 2>&1; then
+		echo "ok   $what"
+	else
+		echo "FAIL $what"
+		sed 's/^/     | /' "$work/check.out" | tail -n 30
+		fails=$((fails + 1))
+	fi
+}
+
+wait_for() { # seconds command...: poll every 0.2 s
+	local n=$(($1 * 5))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.2
+		n=$((n - 1))
+	done
+	"$@"
+}
+
+# Keys and configs: the server registers clients 1..N (c<i> has id i).
+sess_configs() {
+	local i
+	mkdir -p "$work/s"
+	(umask 077 && "$build/mt6d" genkey >"$work/s/server.key")
+	"$build/mt6d" pubkey <"$work/s/server.key" >"$work/s/server.pub"
+	cat >"$work/s/server.conf" <<EOF
+[Server]
+Interface = eth0
+PrivateKeyFile = server.key
+RotationPeriod = $SESS_ROT
+ConfigPeriod = ${SESS_PERIOD:-24h}
+StateDirectory = $work/s/state
+TunnelPrefix = $TPREFIX/64
+EOF
+	for i in $(seq 1 "$LAB_CLIENTS"); do
+		mkdir -p "$work/c$i"
+		(umask 077 && "$build/mt6d" genkey >"$work/c$i/client.key")
+		"$build/mt6d" pubkey <"$work/c$i/client.key" >"$work/c$i/client.pub"
+		cat >"$work/c$i/client.conf" <<EOF
+[Client]
+Interface = eth0
+PrivateKeyFile = client.key
+ClientId = $i
+StateDirectory = $work/c$i/state
+
+[Server]
+PublicKey = $(cat "$work/s/server.pub")
+EOF
+		cat >>"$work/s/server.conf" <<EOF
+
+[Client]
+Name = client-$i
+PublicKey = $(cat "$work/c$i/client.pub")
+Id = $i
+Added = 2026-11-01
+EOF
+	done
+}
+
+sess_lab_up() {
+	"$lab" up >"$work/lab.log" 2>&1 || {
+		cat "$work/lab.log"
+		exit 1
+	}
+	sess_configs
+}
+
+# The daemons are started with "$lab" exec (which execs ip netns exec, which
+# execs the daemon), not through a shell function, so that $! is the
+# daemon's own PID.
+server_start() { # extra options...
+	"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
+		-T "$work/intro.conf" "$@" >>"$work/s/log" 2>&1 &
+	PID[s]=$!
+	wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
+}
+
+client_start() { # i extra options...
+	local i=$1
+	shift
+	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
+		-s "$work/c$i/ctl.sock" -T "$work/intro.conf" "$@" >>"$work/c$i/log" 2>&1 &
+	PID[c$i]=$!
+}
+
+stop() { # who: SIGTERM and wait
+	local who=$1
+	[ -n "${PID[$who]:-}" ] || return 0
+	kill -TERM "${PID[$who]}" 2>/dev/null
+	wait "${PID[$who]}" 2>/dev/null
+	unset "PID[$who]"
+}
+
+show() { # who: the daemon's key=value state
+	"$build/mt6d" show -s "$work/$1/ctl.sock" dump 2>/dev/null
+}
+
+field() { # who key
+	show "$1" | sed -n "s/^$2=//p" | head -n 1
+}
+
+session_field() { # client-name key: a field of that client's session on the server
+	show s | awk -F= -v c="$1" -v k="$2" '$1 == "client" {in_c = ($2 == c)} in_c && $1 == k {print $2; exit}'
+}
+
+field_is() { # who key value (for wait_for: evaluated at every try)
+	test "$(field "$1" "$2")" = "$3"
+}
+
+has_session() { # i
+	[ "$(field "c$1" state)" = session ]
+}
+
+# The id is written in hex in the address (ids up to 65535 here).
+server_tun() { printf '%s1:0:%x\n' "$TPREFIX" "$1"; }
+client_tun() { printf '%s2:0:%x\n' "$TPREFIX" "$1"; }
+
+# Nothing of ours left in a namespace: no MT6D address (IFA_PROTO 0x6d can
+# not be printed by iproute2 6.1: we look for addresses other than the
+# lab's), no TUN, no route of our protocol.
+nothing_left() { # host
+	local h=$1 out
+	out=$(in_ns "$h" ip -6 addr show scope global | grep inet6 | grep -v -E ' 2001:db8:[0-9]+:[0-9]+::2/64 ' || true)
+	[ -z "$out" ] || { echo "$h: addresses left: $out"; return 1; }
+	out=$(in_ns "$h" ip link show | grep -E 'mt6d' || true)
+	[ -z "$out" ] || { echo "$h: links left: $out"; return 1; }
+	out=$(in_ns "$h" ip -6 route show proto 0x6d 2>/dev/null || true)
+	[ -z "$out" ] || { echo "$h: routes left: $out"; return 1; }
+}

@@ -1,0 +1,181 @@
+#!/bin/bash
+# mt6d-server with two mt6d-client hosts (tests/netns/sessions-lib.sh has the
+# topology): sessions established through the introduction tunnel, ping and
+# a TCP stream to each session's server tunnel address while the addresses
+# rotate (Rot 1 s), junk at the introduction address and an unregistered key
+# get no reply, a client's teardown removes its session interface, revocation
+# by `mt6d reload` ends a session at once and for good, `mt6d rekey`, and a
+# clean shutdown leaves no address, interface or route in any namespace.
+. "$(dirname "$0")/sessions-lib.sh"
+
+SESS_ROT=1s
+sess_lab_up
+server_start
+client_start 1
+client_start 2
+
+check "client 1 establishes a session" wait_for 10 has_session 1
+check "client 2 establishes a session" wait_for 10 has_session 2
+check "server shows two sessions" test "$(field s sessions)" = 2
+check "server has the introduction interface with its seed address" \
+	bash -c "'$lab' exec s ip -6 addr show dev mt6d0 | grep -q '$(field s seed_address)/128'"
+if1=$(session_field client-1 session_interface)
+if2=$(session_field client-2 session_interface)
+check "one session interface per client on the server ($if1, $if2)" \
+	bash -c "test -n '$if1' && test -n '$if2' && test '$if1' != '$if2' && '$lab' exec s ip link show '$if1' && '$lab' exec s ip link show '$if2'"
+check "client 1 wrote the server's tunnel address to its state file" \
+	grep -qx "$(server_tun 1)" "$work/c1/state/mt6d0.server"
+check "client 2's log prints the server's tunnel address" \
+	grep -q "server tunnel address: $(server_tun 2)" "$work/c2/log"
+
+check "ping from client 1 to its server tunnel address" \
+	in_ns c1 ping -c 5 -i 0.2 -W 2 "$(server_tun 1)"
+check "ping from client 2 to its server tunnel address" \
+	in_ns c2 ping -c 5 -i 0.2 -W 2 "$(server_tun 2)"
+check "client 2 cannot reach client 1's session" \
+	bash -c "! '$lab' exec c2 ping -c 2 -i 0.2 -W 1 '$(server_tun 1)'"
+
+# A TCP stream through each session across more than 10 rotations.
+stream=$top/tests/netns/peer_stream.py
+in_ns s /usr/bin/python3 "$stream" recv "$(server_tun 1)" 5001 >"$work/recv1.out" 2>&1 &
+r1=$!
+in_ns s /usr/bin/python3 "$stream" recv "$(server_tun 2)" 5002 >"$work/recv2.out" 2>&1 &
+r2=$!
+EXTRA_PIDS="$r1 $r2"
+sleep 0.5
+ep1=$(field c1 own_endpoint)
+in_ns c1 /usr/bin/python3 "$stream" send "$(server_tun 1)" 5001 12 200000 c1mark >"$work/send1.out" 2>&1 &
+s1=$!
+in_ns c2 /usr/bin/python3 "$stream" send "$(server_tun 2)" 5002 12 200000 c2mark >"$work/send2.out" 2>&1 &
+s2=$!
+wait $s1 $s2
+wait $r1 $r2
+EXTRA_PIDS=
+ep2=$(field c1 own_endpoint)
+check "client 1's TCP stream arrived intact" bash -c \
+	"test -s '$work/send1.out' && diff '$work/send1.out' '$work/recv1.out'"
+check "client 2's TCP stream arrived intact" bash -c \
+	"test -s '$work/send2.out' && diff '$work/send2.out' '$work/recv2.out'"
+check "client 1's MT6D endpoint rotated during the stream ($ep1 -> $ep2)" test "$ep1" != "$ep2"
+check "the session rotated at least 10 times" \
+	test "$(field c1 rotations)" -ge 10
+
+# Junk at the server's introduction endpoint, and a client whose key the
+# server does not know: counted, never answered.
+intro=$(field s intro_endpoint)
+iaddr=${intro%]:*}
+iaddr=${iaddr#[}
+iport=${intro##*:}
+before=$(field s drops_unknown_iid)
+check "junk at the introduction endpoint gets no reply" \
+	in_ns c1 /usr/bin/python3 "$top/tests/netns/sess_probe.py" "$iaddr" "$iport" 20 1.5
+check "the junk was counted as unknown sources" \
+	test "$(field s drops_unknown_iid)" -ge $((before + 20))
+
+# A request recorded on the router and sent again from the client's own
+# address and port: authentic at the tunnel layer, refused as a replay by
+# the request's cache, audited, unanswered. (A request is 32 bytes of tunnel
+# framing, a 40-byte inner header and 109 bytes of message.)
+started=$(field s sessions_started)
+sent=$(field c1 requests_sent)
+replays=$(field s drops_replay)
+limited=$(field s drops_rate)
+in_ns r /usr/bin/python3 "$top/tests/netns/sess_replay.py" p-s 2001:db8:1:1:: 2001:db8:0:1:: 181 3 \
+	>"$work/replay.out" 2>&1 &
+rp=$!
+EXTRA_PIDS=$rp
+sleep 0.5
+reconnect() { /usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"set=1\nreconnect=1\n\n"); print(s.recv(4096).decode())' "$1"; }
+check "client 1 re-establishes on request" reconnect "$work/c1/ctl.sock"
+wait $rp
+EXTRA_PIDS=
+check "a request was recorded on the router and sent again 3 times" grep -q "^replayed 3 from" "$work/replay.out"
+# The request bucket (4, refilled at 1/s) may stop the last copies first.
+refused() { test $(($(field s drops_replay) + $(field s drops_rate) - replays - limited)) -ge 3 &&
+	test "$(field s drops_replay)" -gt "$replays"; }
+check "the copies were refused (replay cache, rate limit)" wait_for 2 refused
+echo "     (sessions started +$(($(field s sessions_started) - started)), requests sent +$(($(field c1 requests_sent) - sent)))"
+# (A retry of the client's may lose its token to the copies: at most one
+# session per request the client really sent.)
+own_only() { local d=$(($(field s sessions_started) - started))
+	test "$d" -ge 1 && test "$d" -le $(($(field c1 requests_sent) - sent)); }
+check "only the client's own requests made sessions" own_only
+check "the refused replays are in the audit trail" \
+	grep -q "request rejected: client 'client-1' (id 1): Operation already in progress" "$work/s/state/audit.log"
+check "client 1 has its session" wait_for 5 has_session 1
+if1=$(session_field client-1 session_interface)
+
+stop c2
+check "client 2's teardown removes its session interface on the server" \
+	wait_for 3 bash -c "! '$lab' exec s ip link show '$if2'"
+check "the server shows one session" test "$(field s sessions)" = 1
+check "client 2 left nothing behind" nothing_left c2
+
+# An impostor on c2: a fresh key claiming id 2.
+(umask 077 && "$build/mt6d" genkey >"$work/c2/client.key")
+before=$(field s drops_unknown_iid)
+client_start 2
+sleep 3
+impostor_refused() { ! has_session 2 && test "$(field s sessions)" = 1; }
+check "an unregistered key gets no session" impostor_refused
+check "its requests were counted and dropped" test "$(field s drops_unknown_iid)" -gt "$before"
+check "the impostor sent requests" test "$(field c2 requests_sent)" -ge 2
+stop c2
+
+# Threat level: a burst of junk at the introduction endpoint raises it by
+# itself; the operator sets it; at high, a new K brings Rot / 3 to the
+# introduction and to the sessions made under it, without a lost session.
+intro=$(field s intro_endpoint)
+iaddr=${intro%]:*}
+iaddr=${iaddr#[}
+iport=${intro##*:}
+check "a burst of 400 junk datagrams gets no reply" \
+	in_ns c2 /usr/bin/python3 "$top/tests/netns/sess_probe.py" "$iaddr" "$iport" 400 0.5
+check "the burst raised the threat level to high by itself" wait_for 15 field_is s threat high
+check "the raise is audited" grep -q "threat level normal -> high (Rot 333 ms from the next window): automatic" \
+	"$work/s/state/audit.log"
+check "client 1 kept its session" has_session 1
+check "mt6d threat normal" "$build/mt6d" threat normal -s "$work/s/ctl.sock"
+check "the operator's level is in force" field_is s threat normal
+check "mt6d threat high" "$build/mt6d" threat high -s "$work/s/ctl.sock"
+check "mt6d rekey under the high level" "$build/mt6d" rekey -s "$work/s/ctl.sock"
+check "the introduction rotates every Rot / 3" field_is s rotation_ms 333
+check "client 1's new session rotates every Rot / 3" wait_for 10 field_is c1 rotation_ms 333
+check "ping through client 1's faster session" in_ns c1 ping -c 5 -i 0.2 -W 2 "$(server_tun 1)"
+check "mt6d threat refuses other levels" bash -c "! '$build/mt6d' threat extreme -s '$work/s/ctl.sock'"
+if1=$(session_field client-1 session_interface)
+
+# Revocation: client 1 leaves the config; reload ends its session at once.
+gen=$(field s key_generation)
+sed -i '/^\[Client\]$/,$d' "$work/s/server.conf"
+cat >>"$work/s/server.conf" <<EOF
+[Client]
+Name = client-2
+PublicKey = $(cat "$work/c2/client.pub")
+Id = 2
+EOF
+check "mt6d reload" "$build/mt6d" reload -s "$work/s/ctl.sock"
+check "revocation removes client 1's session interface within a second" \
+	wait_for 1 bash -c "! '$lab' exec s ip link show '$if1'"
+check "revocation draws a new K" test "$(field s key_generation)" -gt "$gen"
+check "client 1 was told (teardown received)" wait_for 2 field_is c1 teardowns_rx 1
+sleep 4
+no_session_1() { ! has_session 1; }
+check "client 1 cannot establish again" no_session_1
+check "the server has no session" test "$(field s sessions)" = 0
+check "revocation is in the audit trail" grep -q "client 'client-1' (id 1) revoked" "$work/s/state/audit.log"
+
+gen=$(field s key_generation)
+check "mt6d rekey" "$build/mt6d" rekey -s "$work/s/ctl.sock"
+check "rekey draws a new K" test "$(field s key_generation)" -gt "$gen"
+check "mt6d show --json is JSON" bash -c "'$build/mt6d' show -s '$work/s/ctl.sock' --json | /usr/bin/python3 -m json.tool"
+
+stop c1
+stop s
+for h in s c1 c2; do
+	check "clean shutdown left nothing in $h" nothing_left "$h"
+done
+check "the server's log has no error" bash -c "! grep -iE 'error|refused' '$work/s/log'"
+
+[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
+echo "all checks passed"
