@@ -703,16 +703,21 @@ static bool cand_is_slow(const struct cand *c, int64_t now_ms)
 
 /* The lookup is over when none of the k nearest live candidates is still
  * new or in flight; failed and slow ones are not live (a slow one that
- * answers becomes live again, in its place). Returns true when finished. */
+ * answers becomes live again, in its place). With fewer than k live
+ * candidates in all, the slow ones are all that is left: they are waited
+ * for until their full timeout (a small or distant swarm, a slow path),
+ * rather than ending with fewer nodes or none. Returns true when finished. */
 static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 {
 	size_t inflight = 0, live = 0;
-	bool is_pending = false;
+	bool is_pending = false, is_slow_left = false;
 	for (size_t i = 0; i < o->n_cands; i++)
 		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms))
 			inflight++;
 	for (size_t i = 0; i < o->n_cands && live < DHT_K; i++) {
 		struct cand *c = &o->c[i];
+		if (cand_is_slow(c, now_ms))
+			is_slow_left = true;
 		if (c->state == C_FAILED || cand_is_slow(c, now_ms))
 			continue;
 		live++;
@@ -728,6 +733,8 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 		op_send(d, o, c, lookup_method(o), 0, now_ms);
 		inflight++;
 	}
+	if (live < DHT_K && is_slow_left)
+		is_pending = true;
 	return !is_pending || now_ms - o->started_ms >= LOOKUP_MAX_MS;
 }
 
