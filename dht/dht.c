@@ -21,12 +21,19 @@
 #define PACER_SLOTS 512
 #define PACER_PROBES 8
 #define ALPHA 4               /* lookup parallelism (BEP 5 / Kademlia: 3) */
-/* A lookup query unanswered this long is "slow" (libtorrent's short
- * timeout): it stops holding one of the ALPHA slots and stops counting among
+/* A lookup query unanswered for longer than the round trips of this node
+ * usually take is "slow" (libtorrent's short timeout, which is a fixed 1 s
+ * there): it stops holding one of the ALPHA slots and stops counting among
  * the k nearest, so a departed node costs this, not DHT_QUERY_TIMEOUT_MS.
  * A late answer is still used; silence until the full timeout still fails
- * the node. Well above a normal round trip (tens to ~300 ms). */
-#define QUERY_SLOW_MS 500
+ * the node. The limit is TCP's retransmission timeout (RFC 6298: smoothed
+ * RTT + 4 x its mean deviation, over every answer we get) kept within
+ * [MIN, MAX]: in the lab answers come within a few ms and a departed node
+ * costs QUERY_SLOW_MIN_MS; on the Internet (RTTs of 50-500 ms) it stays
+ * near libtorrent's 1 s. Marking a live node slow too early costs only an
+ * extra query in parallel, not its answer. */
+#define QUERY_SLOW_MIN_MS 200
+#define QUERY_SLOW_MAX_MS 1000
 #define LOOKUP_MAX_MS 30000
 #define COLLECT_MAX_QUERIES 16  /* per node */
 #define COLLECT_STALE_STOP 2    /* replies in a row with nothing new */
@@ -125,6 +132,8 @@ struct dht {
 	struct op *running;          /* op whose code is on the stack, if any */
 	bool is_joined[2];           /* first full table seen: buckets refreshed */
 	bool is_read_only;           /* BEP 43: our queries say "ro" */
+	bool has_rtt;                /* srtt_us and rttvar_us hold a sample */
+	int64_t srtt_us, rttvar_us;  /* answers' round trip: smoothed, mean deviation */
 	struct dht_stats st;
 	struct krpc_msg in, out;     /* scratch: too big for the stack */
 	uint8_t buf[REPLY_CAP];
@@ -696,9 +705,34 @@ static void collect_node_done(struct dht *d, struct op *o, struct cand *c)
 	o->cb(o->closure, &r);
 }
 
-static bool cand_is_slow(const struct cand *c, int64_t now_ms)
+/* RFC 6298, 2.2-2.3: gains 1/8 and 1/4. */
+static void rtt_sample(struct dht *d, int64_t rtt_ms)
 {
-	return c->state == C_INFLIGHT && now_ms - c->sent_ms >= QUERY_SLOW_MS;
+	if (rtt_ms < 0 || rtt_ms > DHT_QUERY_TIMEOUT_MS)
+		return;
+	int64_t r = rtt_ms * 1000;
+	if (!d->has_rtt) {
+		d->srtt_us = r;
+		d->rttvar_us = r / 2;
+		d->has_rtt = true;
+		return;
+	}
+	int64_t err = r - d->srtt_us;
+	d->rttvar_us += ((err < 0 ? -err : err) - d->rttvar_us) / 4;
+	d->srtt_us += err / 8;
+}
+
+static int64_t query_slow_ms(const struct dht *d)
+{
+	if (!d->has_rtt)
+		return QUERY_SLOW_MAX_MS;
+	int64_t t = (d->srtt_us + 4 * d->rttvar_us + 999) / 1000;
+	return t < QUERY_SLOW_MIN_MS ? QUERY_SLOW_MIN_MS : t > QUERY_SLOW_MAX_MS ? QUERY_SLOW_MAX_MS : t;
+}
+
+static bool cand_is_slow(const struct cand *c, int64_t now_ms, int64_t slow_ms)
+{
+	return c->state == C_INFLIGHT && now_ms - c->sent_ms >= slow_ms;
 }
 
 /* The lookup is over when none of the k nearest live candidates is still
@@ -711,14 +745,15 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 {
 	size_t inflight = 0, live = 0;
 	bool is_pending = false, is_slow_left = false;
+	int64_t slow_ms = query_slow_ms(d);
 	for (size_t i = 0; i < o->n_cands; i++)
-		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms))
+		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms, slow_ms))
 			inflight++;
 	for (size_t i = 0; i < o->n_cands && live < DHT_K; i++) {
 		struct cand *c = &o->c[i];
-		if (cand_is_slow(c, now_ms))
-			is_slow_left = true;
-		if (c->state == C_FAILED || cand_is_slow(c, now_ms))
+		bool is_slow = cand_is_slow(c, now_ms, slow_ms);
+		is_slow_left |= is_slow;
+		if (c->state == C_FAILED || is_slow)
 			continue;
 		live++;
 		if (c->state == C_INFLIGHT)
@@ -849,6 +884,8 @@ static void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 	if (o->phase == PH_LOOKUP) {
 		if (c->state != C_INFLIGHT && c->state != C_FAILED)
 			return;
+		if (c->state == C_INFLIGHT)
+			rtt_sample(d, now_ms - c->sent_ms);
 		c->state = C_REPLIED;
 		c->last_n_values = m->n_values;
 		c->reply_budget = reply_budget(m);
@@ -877,6 +914,7 @@ static void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 	} else if (o->phase == PH_COLLECT) {
 		if (!c->is_target || !c->is_busy)
 			return;
+		rtt_sample(d, now_ms - c->sent_ms);
 		c->is_busy = false;
 		c->last_n_values = m->n_values;
 		size_t n_new = op_add_values(o, c, m);
@@ -1018,6 +1056,7 @@ static void on_watched_response(struct dht *d, const struct krpc_msg *m,
 		    memcmp(&p->addr, from, sizeof(*from)) != 0)
 			continue;
 		p->in_use = false;
+		rtt_sample(d, now_ms - p->sent_ms);
 		if (m->type == KRPC_RESPONSE)
 			heard(d, m->id, from, true, now_ms);
 		return;
@@ -1035,6 +1074,7 @@ static void on_response(struct dht *d, const struct krpc_msg *m, const struct kr
 		    memcmp(&p->addr, from, sizeof(*from)) != 0)
 			return;
 		p->in_use = false;
+		rtt_sample(d, now_ms - p->sent_ms);
 		if (m->type == KRPC_RESPONSE)
 			heard(d, m->id, from, true, now_ms);
 		return;
