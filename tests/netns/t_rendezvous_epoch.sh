@@ -83,16 +83,19 @@ sleep 6   # the swarm joins (every node knows its neighbourhood)
 # Windows of 2 to 4 minutes in 15 s steps seldom all end within 80 s of
 # now; if they do, wait for the next 2-minute window.
 PERIOD=
+t=$(now)
 for p in 120 135 150 165 180 195 210 225 240; do
-	if [ $((p - $(now) % p)) -ge 80 ]; then PERIOD=$p; break; fi
+	if [ $((p - t % p)) -ge 80 ]; then PERIOD=$p; break; fi
 done
 if [ -z "$PERIOD" ]; then
 	PERIOD=120
-	log "waiting $((PERIOD - $(now) % PERIOD)) s for a fresh window"
-	sleep $((PERIOD - $(now) % PERIOD))
+	t=$(now)
+	log "waiting $((PERIOD - t % PERIOD)) s for a fresh window"
+	sleep $((PERIOD - t % PERIOD))
 fi
-WIN=$(( $(now) - $(now) % PERIOD ))
-REKEY=$(( $(now) - WIN + REKEY_AFTER ))
+t=$(now)   # once: two reads can straddle a second
+WIN=$((t - t % PERIOD))
+REKEY=$((t - WIN + REKEY_AFTER))
 log "swarm of $N_NODES nodes up; window $WIN of ${PERIOD} s, new K ${REKEY} s into it"
 
 PUBL=$(for k in $(seq 0 $((N_PUB - 1))); do pub "$k"; done | paste -sd,)
@@ -120,6 +123,7 @@ field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
 wait_for '$1 == "published" && $5 == 0' $((REKEY_AFTER - 3)) ||
 	fail "epoch 0 not out within $((REKEY_AFTER - 3)) s"
 K0=$(key_of 0)
+[ -n "$K0" ] || fail "no key printed for window $WIN epoch 0"
 log "epoch 0 out: $(grep '^published' "$W/pub.log" | head -n 1 | cut -d' ' -f1-10)"
 
 # Before the change: epoch 0 (and epochs 1, 2 scouted: nothing there yet).
