@@ -211,7 +211,7 @@ static void sim_bootstrap(void)
 struct result {
 	bool is_done;
 	int status;
-	size_t n_nodes, n_tokens, n_announced, n_values_events;
+	size_t n_nodes, n_tokens, n_announced, n_values_events, n_queries;
 	size_t n_stored_events, n_stored_sum;
 	struct dht_node_info nodes[DHT_K];
 	size_t n_peers;
@@ -242,6 +242,7 @@ static void on_result(void *closure, const struct dht_result *r)
 	res->n_tokens = r->n_tokens;
 	res->n_announced = r->n_announced;
 	res->n_peers = r->n_peers;
+	res->n_queries = r->n_queries;
 	memcpy(res->peers, r->peers, r->n_peers * sizeof(r->peers[0]));
 }
 
@@ -638,6 +639,49 @@ static void test_lookup_waits_for_slow_when_few(void **state)
 	sim_fini();
 }
 
+/* Every answer takes ~600 ms (a slow path, not departed nodes): once the
+ * node has measured that, its queries are not given up as slow after the
+ * 200 ms floor, so a lookup sends about what it does on a fast network
+ * instead of widening on every round. */
+static void test_slow_limit_follows_rtt(void **state)
+{
+	(void)state;
+	static struct result res;
+	uint8_t target[20];
+	size_t fast_queries;
+	int from = 20;
+	sim_init(40);
+	sim_bootstrap();
+	memset(target, 0x6b, sizeof(target));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_find_node(S.n[from].d, target, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 30000, &res.is_done);
+	assert_int_equal(res.status, 0);
+	fast_queries = res.n_queries;
+
+	for (int i = 0; i < S.n_nodes; i++)
+		if (i != from)
+			S.n[i].delay_ms = 600;
+	/* Round trips measured (a lookup elsewhere), then the same lookup. */
+	memset(target, 0x2d, sizeof(target));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_find_node(S.n[from].d, target, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 30000, &res.is_done);
+	memset(target, 0x6b, sizeof(target));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_find_node(S.n[from].d, target, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 30000, &res.is_done);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.n_nodes, DHT_K);
+	/* (A fixed 200 ms limit sends 20 here against 8.) */
+	if (res.n_queries > fast_queries + 4)
+		fail_msg("%zu queries at 600 ms round trips, %zu at 10-70 ms", res.n_queries, fast_queries);
+	sim_fini();
+}
+
 /* Serving rules, one node, packets crafted by hand. */
 static struct krpc_msg in_msg;
 
@@ -895,6 +939,7 @@ int main(void)
 		cmocka_unit_test(test_collect_past_silent_closest),
 		cmocka_unit_test(test_late_answers_after_the_end),
 		cmocka_unit_test(test_lookup_waits_for_slow_when_few),
+		cmocka_unit_test(test_slow_limit_follows_rtt),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_bep42_id_from_external_address),
 		cmocka_unit_test(test_operation_with_nobody_to_ask),
