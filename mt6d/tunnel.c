@@ -691,20 +691,33 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 		ev_periodic_stop(t->loop, &t->tick);
 		ev_io_stop(t->loop, &t->tun_io);
 	}
-	for (i = 0; i < ROTATE_MAX_SLOTS; i++) {
-		struct tunnel_sock *s = &t->socks[i];
+	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
+		sock_close(t, &t->socks[i]);
+	/* Adds still in flight are acknowledged first (their results still
+	 * reach t), so that the window's addresses are all in nladdr's
+	 * registry and none is left to expire by itself; then the deletes,
+	 * waited for too, so no result names t once it is freed. */
+	if (t->nladdr && t->rot.has_slot) {
+		uint64_t slot, lo = t->rot.cur > t->rot.reach ? t->rot.cur - t->rot.reach : 0;
 
-		if (s->fd < 0)
-			continue;
-		sock_close(t, s);
-		if (nladdr_is_bound(t->nladdr, t->link_ifindex, &s->own.addr))
-			nladdr_batch_del(t->nladdr, t->link_ifindex, &s->own.addr, NULL);
+		nladdr_sync(t->nladdr, timeout_ms);
+		for (slot = lo; slot <= t->rot.cur + t->rot.reach; slot++) {
+			const struct rotate_slot *rs = rotate_get(&t->rot, slot);
+
+			if (rs && nladdr_is_bound(t->nladdr, t->link_ifindex, &rs->own.addr))
+				nladdr_batch_del(t->nladdr, t->link_ifindex, &rs->own.addr, NULL);
+		}
 	}
-	/* Waits for our requests still in flight too, so no result names t
-	 * once it is freed. */
 	if (t->nladdr)
 		nladdr_sync(t->nladdr, timeout_ms);
-	tun_free(t->tun);
+	/* The TUN takes its tunnel address and route with it: nllink's
+	 * registry forgets them, or it would grow with every session. */
+	if (t->tun) {
+		unsigned ifindex = tun_ifindex(t->tun);
+
+		tun_free(t->tun);
+		nllink_forget_ifindex(t->nllink, ifindex);
+	}
 	wire_tx_fini(&t->tx);
 	wire_rx_fini(&t->rx);
 	rotate_fini(&t->rot);
