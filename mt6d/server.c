@@ -47,6 +47,10 @@
 #define SERVER_CLOSE_DELAY_S 0.2         /* a teardown leaves through the TUN first */
 #define SERVER_KEEPALIVE_REPLY_MIN_S 0.5
 #define SERVER_EARLY_MS 20
+/* A change of Rot is told to the client at least this long before the
+ * boundary where both ends change (and again every housekeeping second
+ * until then, in case one copy is lost). */
+#define SERVER_ROTATION_LEAD_MS 2000
 
 struct server;
 
@@ -80,7 +84,8 @@ struct server_session {
 	unsigned ifindex;                /* its TUN */
 	struct msg_session_keys keys;    /* secret */
 	struct in6_addr server_tunnel, client_tunnel, server_seed, client_seed;
-	uint32_t rotation_ms;
+	uint32_t rotation_ms;            /* Rot, or the one it changes to (next_rotation_at_ms) */
+	int64_t next_rotation_at_ms;     /* a change of Rot told to the client (0: none), UNIX ms */
 	uint64_t request_ms;             /* timestamp of the request that made it */
 	ev_tstamp started_at, last_rx_at, last_keepalive_reply_at;
 	uint64_t last_rx_packets;
@@ -477,6 +482,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
 	tc.rotation_ms = ss->rotation_ms;
 	tc.reach = 1;
+	tc.flags = TUNNEL_OWN_DST_ONLY;
 	t0 = ev_time();
 	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc, sizeof(tc));
@@ -948,12 +954,46 @@ static void publish_windows(struct server *srv)
 	dhtev_kick(srv->dht);
 }
 
+static void session_send_rotation(struct server *srv, struct server_session *ss)
+{
+	uint8_t m[MSG_ROTATION_LEN];
+	int rc = msg_rotation_seal(&ss->keys, ss->rotation_ms, (uint64_t)ss->next_rotation_at_ms,
+				   m, sizeof(m));
+
+	if (rc > 0)
+		rc = inner_send(srv->raw_fd, &ss->server_tunnel, &ss->client_tunnel, m, (size_t)rc);
+	if (rc < 0)
+		log_err(rc, "telling '%s' of its new rotation period", ss->name);
+}
+
+/* Running sessions follow a new Rot without a new handshake: the client is
+ * told the new period and the boundary of the current one (at least
+ * SERVER_ROTATION_LEAD_MS ahead) where both ends change. */
+static void session_change_rotation(struct server *srv, struct server_session *ss,
+				    uint32_t rotation_ms)
+{
+	uint32_t cur = tunnel_rotation_ms(ss->tunnel);
+	int64_t at_ms;
+
+	if (ss->is_closing || rotation_ms == ss->rotation_ms)
+		return;
+	/* (Back to the period in force before a pending change took effect:
+	 * the same message tells the client to keep it.) */
+	at_ms = rotate_slot_start_ms(cur, rotate_slot_at(cur, now_ms() + SERVER_ROTATION_LEAD_MS) + 1);
+	ss->rotation_ms = rotation_ms;
+	ss->next_rotation_at_ms = at_ms;
+	tunnel_set_rotation(ss->tunnel, rotation_ms, at_ms);
+	session_send_rotation(srv, ss);
+}
+
 /* The level in force changes: the next window's config (published ahead)
- * is published again with that level's Rot; sessions made from now on get
- * it; the introduction follows at the next K. */
+ * is published again with that level's Rot; running sessions change to it
+ * at a boundary a few seconds ahead, and sessions made from now on get it;
+ * the introduction follows at the next K. */
 static void threat_apply(struct server *srv, enum server_threat level, const char *why)
 {
 	enum server_threat was = srv->threat;
+	struct server_session *ss;
 
 	srv->threat = level;
 	if (level == was)
@@ -961,6 +1001,8 @@ static void threat_apply(struct server *srv, enum server_threat level, const cha
 	audit(srv, "threat level %s -> %s (Rot %u ms from the next window): %s",
 	      server_threat_name(was), server_threat_name(level),
 	      server_threat_rotation_ms(srv, level), why);
+	for (ss = srv->sessions; ss; ss = ss->next)
+		session_change_rotation(srv, ss, server_threat_rotation_ms(srv, level));
 	publish_windows(srv);
 }
 
@@ -1267,6 +1309,12 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			if (ss)
 				session_end(ss, MSG_TEARDOWN_REVOKED, true);
 			continue;
+		}
+		if (ss && !ss->is_closing && ss->next_rotation_at_ms) {
+			if (now_ms() < ss->next_rotation_at_ms - 500)
+				session_send_rotation(srv, ss);
+			else
+				ss->next_rotation_at_ms = 0;
 		}
 		if (ss && !ss->is_closing) {
 			struct tunnel_stats st;
@@ -1751,7 +1799,7 @@ static void show_session(struct server *srv, struct ctl_reply *r, struct server_
 	ctl_reply_printf(r, "client_tunnel_address=%s\n", addr_str(&ss->client_tunnel, a));
 	ctl_reply_printf(r, "server_seed=%s\n", addr_str(&ss->server_seed, a));
 	ctl_reply_printf(r, "client_seed=%s\n", addr_str(&ss->client_seed, a));
-	ctl_reply_printf(r, "rotation_ms=%u\n", ss->rotation_ms);
+	ctl_reply_printf(r, "rotation_ms=%u\n", tunnel_rotation_ms(ss->tunnel));
 	ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
 	show_endpoint(r, "own_endpoint", &ss->server_seed, ss->keys.session, slot);
 	show_endpoint(r, "peer_endpoint", &ss->client_seed, ss->keys.session, slot);
