@@ -75,9 +75,9 @@ struct bc {
 	uint32_t rot;
 	struct wire_tx stx;
 	struct wire_rx srx;
-	int fd_sess[2];
-	uint64_t sess_slot[2];
-	struct bsock io_sess[2];
+	int fd_sess[3];                  /* the previous, current and next slots */
+	uint64_t sess_slot[3];
+	struct bsock io_sess[3];
 	ev_timer retry;
 	double backoff_s;
 	unsigned requests;
@@ -200,7 +200,8 @@ static uint16_t icmp6_sum(const uint8_t *pkt, size_t len)
 
 /* An ICMPv6 echo request from the client's tunnel address to the server's,
  * sealed for the current slot of the session, from our endpoint of that
- * slot (sockets of this slot and the next wait for the answer). */
+ * slot; sockets of the previous, current and next slots wait for the
+ * answer (a busy server may still be in the previous one). */
 static void send_echo(struct bc *c)
 {
 	uint64_t slot = rotate_slot_at(c->rot, now_ms());
@@ -209,13 +210,15 @@ static void send_echo(struct bc *c)
 	uint16_t sum;
 	int i, len;
 
-	for (i = 0; i < 2; i++) {
-		if (c->fd_sess[i] >= 0 && c->sess_slot[i] == slot + (uint64_t)i)
+	for (i = 0; i < 3; i++) {
+		uint64_t si = slot + (uint64_t)i - 1;
+
+		if (c->fd_sess[i] >= 0 && c->sess_slot[i] == si)
 			continue;
 		close_io(&c->io_sess[i].io, &c->fd_sess[i]);
-		rotate_endpoint_for(&c->seed, c->keys.session, slot + (uint64_t)i, &own);
+		rotate_endpoint_for(&c->seed, c->keys.session, si, &own);
 		c->fd_sess[i] = open_sock(&own);
-		c->sess_slot[i] = slot + (uint64_t)i;
+		c->sess_slot[i] = si;
 		if (c->fd_sess[i] >= 0) {
 			c->io_sess[i].c = c;
 			c->io_sess[i].i = i;
@@ -223,7 +226,7 @@ static void send_echo(struct bc *c)
 			ev_io_start(loop, &c->io_sess[i].io);
 		}
 	}
-	if (c->fd_sess[0] < 0)
+	if (c->fd_sess[1] < 0)
 		return;
 	memset(p, 0, ECHO_LEN);
 	p[0] = 0x60;
@@ -243,7 +246,7 @@ static void send_echo(struct bc *c)
 	len = wire_seal(&c->stx, slot, buf, ECHO_LEN, sizeof(buf));
 	rotate_endpoint_for(&c->server_seed, c->keys.session, slot, &peer);
 	if (len > 0)
-		send_to(c->fd_sess[0], &peer, buf, (size_t)len);
+		send_to(c->fd_sess[1], &peer, buf, (size_t)len);
 }
 
 static void arm_retry(struct bc *c, double after_s)
@@ -332,8 +335,8 @@ static void sess_cb(struct ev_loop *l, ev_io *w, int revents)
 		n_first++;
 		c->state = 2;
 		ev_timer_stop(loop, &c->retry);
-		close_io(&c->io_sess[0].io, &c->fd_sess[0]);
-		close_io(&c->io_sess[1].io, &c->fd_sess[1]);
+		for (i = 0; i < 3; i++)
+			close_io(&c->io_sess[i].io, &c->fd_sess[i]);
 		if (n_first == n_cl)
 			ev_break(loop, EVBREAK_ALL);
 		return;
@@ -419,7 +422,7 @@ int main(int argc, char **argv)
 		char b64[128] = "";
 		FILE *f = fopen(argv[5], "r");
 		struct in6_addr prefix;
-		struct rlimit rl = { 4 * n_cl + 256, 4 * n_cl + 256 };
+		struct rlimit rl = { 5 * n_cl + 256, 5 * n_cl + 256 };
 		double timeout_s = argc > 8 ? atof(argv[8]) : 300;
 		int64_t *up, *first;
 		size_t nu = 0, nf = 0;
@@ -463,7 +466,7 @@ int main(int argc, char **argv)
 			wire_derive_direction_keys(c->s, c->seed.s6_addr, server_seed.s6_addr,
 						   c->itx_key, c->irx_key);
 			wire_tx_init(&c->itx, c->itx_key);
-			c->fd_intro = c->fd_sess[0] = c->fd_sess[1] = -1;
+			c->fd_intro = c->fd_sess[0] = c->fd_sess[1] = c->fd_sess[2] = -1;
 			c->backoff_s = 1.0;
 			ev_init(&c->retry, retry_cb);
 		}
