@@ -26,11 +26,14 @@
 #
 #   sudo bench/sessions.sh
 #   BENCH_CLIENTS="10 50 100" BENCH_ROT=1s sudo bench/sessions.sh
-#   BENCH_CLIENTS="" BENCH_SESSIONS="100 1000 2000" sudo bench/sessions.sh
+#   BENCH_CLIENTS="" BENCH_SESSIONS="100 1000 2000" BENCH_GEN_TIMEOUT=600 sudo bench/sessions.sh
 set -u
 BENCH_CLIENTS=${BENCH_CLIENTS-"10 40"}
 BENCH_SESSIONS=${BENCH_SESSIONS-"100 1000"}
 BENCH_SECONDS=${BENCH_SECONDS:-20}
+# How long the generator's clients keep trying (s): the ones without a
+# session by then count as not up.
+BENCH_GEN_TIMEOUT=${BENCH_GEN_TIMEOUT:-120}
 export SESS_ROT=${BENCH_ROT:-3s}
 
 percentile() { # p, values on stdin (ms) -> value
@@ -109,9 +112,9 @@ run_gen() { # N
 		wait_for 10 test -s "$work/intro.conf" || exit 1
 		out=$work/gen.out
 		BENCH_SESSIONS_HOLD=1 "$lab" exec c1 "$gen" run "$n" 1000 "$seed" "$work/s/server.pub" \
-			"$work/intro.conf" 2001:db8:3:: 600 >"$out" 2>"$work/gen.err" &
+			"$work/intro.conf" 2001:db8:3:: "$BENCH_GEN_TIMEOUT" >"$out" 2>"$work/gen.err" &
 		EXTRA_PIDS=$!
-		for _ in $(seq 1 6100); do
+		for _ in $(seq 1 $((BENCH_GEN_TIMEOUT * 10 + 100))); do
 			grep -q '^first_ms_p95' "$out" && break
 			sleep 0.1
 		done
