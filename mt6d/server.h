@@ -20,11 +20,13 @@
 
 /* Threat level (MISSION.md "The server": a higher level shortens Rot). The
  * rotation period of each level, from RotationPeriod (Rot): low 2 x Rot,
- * normal Rot, high Rot / 3 (within 100 ms..60 s). A change applies from
- * the next config window (its config, published ahead, is published again
- * with the new Rot) and to every session made from then on; running
- * sessions keep theirs. The config period n is not changed: clients derive
- * the DHT descriptor from it before they can read anything. */
+ * normal Rot, high Rot / 3 (within 100 ms..60 s). A change applies to the
+ * introduction from the next config window (its config, published ahead,
+ * is published again with the new Rot), to every session made from then
+ * on, and to running sessions at a boundary a few seconds ahead (the client
+ * is told with a rotation change message; the session goes on). The config
+ * period n is not changed: clients derive the DHT descriptor from it before
+ * they can read anything. */
 enum server_threat {
 	SERVER_THREAT_LOW = 0,
 	SERVER_THREAT_NORMAL = 1,

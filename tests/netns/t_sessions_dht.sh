@@ -1,17 +1,23 @@
 #!/bin/bash
 # The product end to end, with the real rendezvous: mt6d-server publishes
-# every registered client's config in a DHT swarm of our nodes (lab hosts
-# d1..d3, two mt6d-dhtnode each); each mt6d-client knows only its key pair
+# every registered client's config in a mixed DHT swarm of our nodes and
+# libtorrent nodes (lab hosts d1..d8: four mt6d-dhtnode and one libtorrent
+# node, python3-libtorrent, each); each mt6d-client knows only its key pair
 # and the server's public key, fetches its config, establishes a session and
 # keeps a TCP stream to the server's tunnel address alive across a config
 # period boundary (ConfigPeriod 60 s: a new K each window, the client
 # establishes again under it without losing a byte). Revoking client 2 ends
 # its session and it cannot come back. Clean shutdown leaves nothing behind.
 #
-#   s (server)   c1, c2 (clients)   d1..d8 (DHT: 2001:db8:2:<j>::10-13, port 6881)
+#   s (server)   c1, c2 (clients)   d1..d8 (DHT: ours 2001:db8:2:<j>::10-13,
+#                                    libtorrent 2001:db8:2:<j>::20, port 6881)
 #       all behind the router r, each in its own /64 (scripts/lab.sh)
 #
-# Why 32 DHT nodes and 60 s: every announce carries one port and a node
+# The libtorrent nodes take their share of the storage and of the fetches
+# (their own counters say so), so the configs travel through an independent
+# implementation too.
+#
+# Why 32 of our DHT nodes and 60 s: every announce carries one port and a node
 # paces each destination to one message per DHT_PACE_MS (333 ms); a config
 # is 63 ports stored at the 8 closest nodes, so a swarm of a few nodes would
 # take minutes to store two windows of two clients (LAB-NOTES.md).
@@ -22,16 +28,28 @@ SESS_ROT=1s
 SESS_PERIOD=60s
 sess_lab_up
 node_addr() { echo "2001:db8:2:$1::1$2"; }
+lt_addr() { echo "2001:db8:2:$1::20"; }
 boot=""
+for j in $(seq 1 8); do
+	# One libtorrent node per host, given three of ours (on its own host
+	# and the next two).
+	in_ns "d$j" ip -6 addr add "$(lt_addr "$j")/64" dev eth0 nodad
+	lb="[$(node_addr "$j" 1)]:6881,[$(node_addr $((j % 8 + 1)) 2)]:6881,[$(node_addr $(((j + 1) % 8 + 1)) 3)]:6881"
+	"$lab" exec "d$j" /usr/bin/python3 "$top/tests/netns/dht_lab.py" lt-node --addr "$(lt_addr "$j")" \
+		--boot "$lb" --out "$work/lt$j.state" --max-s 600 >"$work/lt$j.log" 2>&1 &
+	PID[lt$j]=$!
+done
 for j in $(seq 1 8); do
 	for k in 0 1 2 3; do
 		in_ns "d$j" ip -6 addr add "$(node_addr $j $k)/64" dev eth0 nodad
 		"$lab" exec "d$j" "$build/mt6d-dhtnode" -l "$(node_addr $j $k)" -p 6881 \
-			-b "[$(node_addr 1 0)]:6881,[$(node_addr 2 1)]:6881" >"$work/d$j-$k.log" 2>&1 &
+			-b "[$(node_addr 1 0)]:6881,[$(node_addr 2 1)]:6881,[$(lt_addr $(((j + k) % 8 + 1)))]:6881" \
+			>"$work/d$j-$k.log" 2>&1 &
 		PID[d$j-$k]=$!
 		[ "$k" = 0 ] && [ "$j" -le 4 ] && boot="$boot${boot:+, }[$(node_addr $j $k)]:6881"
 	done
 done
+boot="$boot, [$(lt_addr 5)]:6881, [$(lt_addr 6)]:6881"
 for f in "$work/s/server.conf" "$work"/c*/client.conf; do
 	# DHTBootstrap goes into the host's own section (the first one).
 	sed -i "0,/^StateDirectory/s||DHTBootstrap = $boot\n&|" "$f"
@@ -55,6 +73,15 @@ check "client 1 finds the server in the DHT and establishes a session" wait_for 
 check "client 2 finds the server in the DHT and establishes a session" wait_for 60 has_session 2
 check "client 1 fetched its config" test "$(field c1 fetches_ok)" -ge 1
 check "ping through client 1's session" in_ns c1 ping -c 3 -i 0.2 -W 2 "$(server_tun 1)"
+lt_sum() { # key: summed over the libtorrent nodes' state files
+	awk -v k="$1" '$1 == k {n += $2} END {print n + 0}' "$work"/lt*.state
+}
+lt_joined() { local j; for j in $(seq 1 8); do
+	test "$(awk '$1 == "nodes" {print $2}' "$work/lt$j.state" 2>/dev/null)" -ge 4 || return 1; done; }
+check "every libtorrent node has at least 4 nodes in its routing table" lt_joined
+check "libtorrent nodes store part of the published configs ($(lt_sum torrents) info_hashes, $(lt_sum peers) peers)" \
+	wait_for 5 test "$(lt_sum torrents)" -ge 1
+check "libtorrent nodes answered get_peers ($(lt_sum get_peers_in))" test "$(lt_sum get_peers_in)" -ge 1
 
 # A TCP stream across a config period boundary (a new K).
 gen=$(field s key_generation)
