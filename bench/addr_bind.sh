@@ -132,6 +132,12 @@ for s in $ROT_S; do
 			fi
 			out=$(H "$tool" rotate eth0 "$s" "$ROT_SECONDS" $ROT 0) ;;
 		addr-*)
+			# ROT_ADDR64_MAX: larger S only in scale mode (shorter runs).
+			if [ -n "${ROT_ADDR64_MAX:-}" ] && [ "$s" -gt "$ROT_ADDR64_MAX" ]; then
+				rot_rows+=("$s $mode - - - - - skipped")
+				result rot s="$s" mode="$mode" sustained=skipped
+				continue
+			fi
 			out=$(H "$tool" rotate eth0 "$s" "$ROT_SECONDS" $ROT $CHILDREN) ;;
 		scale)
 			# Not head: the tool must live on to remove its claim.

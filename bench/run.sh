@@ -30,13 +30,13 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 else
 	mode=full
 	: "${BIND_N=1000 4000 8000}" "${ROT_S=100 1000 5000 15000}" "${ROT_SECONDS:=20}" "${PROXY_N=1000 4000 8000}"
-	: "${SETTLE_S:=5}"
+	: "${SETTLE_S:=5}" "${ROT_ADDR64_MAX:=5000}"
 	: "${BENCH_RUNS:=3}" "${BENCH_SECONDS:=5}"
 	: "${DHT_BENCH_OURS:=90}" "${DHT_BENCH_LT:=10}" "${DHT_BENCH_TRIALS:=30}" "${DHT_BENCH_LT_TRIALS:=20}"
 	: "${RDV_SIM_CLIENTS:=1000 15000}" "${TRIALS:=20}" "${N_SWARM:=100}" "${LT_NODES:=10}" "${LT_CLIENTS:=10}"
 	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}"
 fi
-export BIND_N ROT_S ROT_SECONDS PROXY_N SETTLE_S BENCH_RUNS DHT_BENCH_OURS DHT_BENCH_LT \
+export BIND_N ROT_S ROT_SECONDS PROXY_N SETTLE_S ROT_ADDR64_MAX BENCH_RUNS DHT_BENCH_OURS DHT_BENCH_LT \
 	DHT_BENCH_TRIALS DHT_BENCH_LT_TRIALS RDV_SIM_CLIENTS TRIALS N_SWARM LT_NODES LT_CLIENTS \
 	BENCH_CLIENTS
 # tunnel.sh and sessions.sh both read BENCH_SECONDS, with different meanings.
@@ -54,7 +54,7 @@ tab() { local IFS=$'\t'; printf '%s\n' "$*"; }
 		"os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")" \
 		"iproute2=$(ip -V 2>/dev/null | sed 's/.*iproute2-//')" \
 		"load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
-	tab sizes "bind_n=$BIND_N" "rot_s=$ROT_S" "rot_seconds=$ROT_SECONDS" "proxy_n=$PROXY_N" \
+	tab sizes "bind_n=$BIND_N" "rot_s=$ROT_S" "rot_seconds=$ROT_SECONDS" "rot_addr64_max=${ROT_ADDR64_MAX:-}" "proxy_n=$PROXY_N" \
 		"tunnel_runs=$BENCH_RUNS" "tunnel_seconds=$tunnel_seconds" \
 		"dht_ours=$DHT_BENCH_OURS" "dht_lt=$DHT_BENCH_LT" "dht_trials=$DHT_BENCH_TRIALS" \
 		"dht_lt_trials=$DHT_BENCH_LT_TRIALS" "rdv_sim_clients=$RDV_SIM_CLIENTS" "rdv_trials=$TRIALS" \
