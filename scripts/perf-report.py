@@ -56,8 +56,17 @@ def read_tsv(path):
     return recs
 
 
-def kind(recs, k):
-    return [d for kk, d in recs if kk == k]
+def kind(recs, k, *need):
+    """Records of one kind; with need, only those that have these keys
+    (a malformed record is skipped, not a crash)."""
+    return [d for kk, d in recs if kk == k and all(d.get(n) not in (None, '') for n in need)]
+
+
+def ival(x):
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return None
 
 
 def one(recs, k):
@@ -262,7 +271,8 @@ def sec_addr_bind(recs, charts, v):
     v['rot_period'] = fmt(rot_s, 0)
     v['rot_seconds'] = par.get('rot_seconds')
     v['children'] = par.get('children')
-    binds = [{k: (num(x) if k != 'n' else int(x)) for k, x in d.items()} for d in kind(recs, 'bind')]
+    binds = [{k: (num(x) if k != 'n' else int(x)) for k, x in d.items()} for d in kind(recs, 'bind', 'n')
+             if ival(d['n']) and ival(d['n']) > 0]
     binds.sort(key=lambda d: d['n'])
     if binds:
         rows = []
@@ -322,7 +332,7 @@ def sec_addr_bind(recs, charts, v):
         if img:
             out += [img, '']
 
-    rots = kind(recs, 'rot')
+    rots = [r for r in kind(recs, 'rot', 's', 'mode') if ival(r['s']) and ival(r['s']) > 0]
     if rots:
         rows = []
         for r in rots:
@@ -398,7 +408,8 @@ def sec_addr_bind(recs, charts, v):
         if img:
             out += [img, '']
 
-    proxies = [{k: (num(x) if k != 'n' else int(x)) for k, x in d.items()} for d in kind(recs, 'proxy')]
+    proxies = [{k: (num(x) if k != 'n' else int(x)) for k, x in d.items()} for d in kind(recs, 'proxy', 'n')
+               if ival(d['n']) and ival(d['n']) > 0]
     if proxies:
         out.append('**3. Kernel proxy-NDP entries** (`ip -6 -batch neigh add/del proxy`), the '
                    'alternative to our responder in scale mode, seconds:')
@@ -429,7 +440,7 @@ def sec_tunnel(recs, charts, v):
     par = one(recs, 'param')
     v['tun_runs'], v['tun_seconds'] = par.get('runs'), par.get('seconds')
     v['tun_udp_mbps'], v['tun_rot'] = par.get('udp_mbps'), par.get('rot')
-    paths = kind(recs, 'path')
+    paths = kind(recs, 'path', 'cfg', 'name')
     by = {p['cfg']: p for p in paths}
     F = lambda cfg, k: num(by.get(cfg, {}).get(k))
     ours = 'mt6d' if 'mt6d' in by else None
@@ -488,7 +499,7 @@ def sec_tunnel(recs, charts, v):
     base = [c for c in ('wg-kern', 'wg-go', 'openvpn') if F(c, 'tcp1_gbps')]
     if base and m('tcp1_gbps') is not None:
         b = max(base, key=lambda c: F(c, 'tcp1_gbps'))
-        v['tun_best_base'] = by[b]['name']
+        v['tun_best_base'] = re.sub(r'^\([a-z]\'?\) ', '', by[b]['name'])
         v['tun_best_base_tcp1'] = fmt_auto(F(b, 'tcp1_gbps'))
         r = m('tcp1_gbps') / F(b, 'tcp1_gbps')
         v['tun_vs_best'] = fmt(r, 1) + 'x'
@@ -515,7 +526,7 @@ def sec_tunnel(recs, charts, v):
             v['tun_nogso_rtt'] = fmt(F('mt6d-nogso', 'rtt_us'), 0)
     v['tun_mt6d_udp_loss'] = fmt(m('udp_loss_pct'), 2)
     v['tun_plain_udp_loss'] = fmt(F('plain', 'udp_loss_pct'), 2)
-    cnt = {c['cfg']: c for c in kind(recs, 'counters')}
+    cnt = {c['cfg']: c for c in kind(recs, 'counters', 'cfg')}
     c = cnt.get('mt6d')
     if c:
         tx, rx = num(c.get('A_tx_packets')), num(c.get('B_rx_packets'))
@@ -558,7 +569,7 @@ def sec_dht(recs, charts, v):
     out = []
     par = one(recs, 'param')
     ex = one(recs, 'extra')
-    met = {d['key']: d for d in kind(recs, 'metric')}
+    met = {d['key']: d for d in kind(recs, 'metric', 'key')}
     if not met:
         return ''
     for k in ('ours', 'lt', 'trials', 'lt_trials', 'killed', 'total', 'lookups'):
@@ -642,7 +653,7 @@ def sec_dht(recs, charts, v):
 def sec_rendezvous(recs, charts, v):
     out = []
     par = one(recs, 'param')
-    sims = kind(recs, 'sim')
+    sims = [x for x in kind(recs, 'sim', 'clients') if num(x['clients'])]
     if sims:
         rows = []
         for s in sims:
@@ -679,10 +690,11 @@ def sec_rendezvous(recs, charts, v):
         if pb is not None:
             v['rdv_upstream_mbit'] = fmt(pb * 8 / 900 / 1e6, 1)
             v['rdv_bytes_gb'] = fmt(pb / 1e9, 2)
-        v['rdv_refused'] = fmt(num(big.get('swarm_store_refused')), 0)
         v['rdv_stored'] = fmt(num(big.get('swarm_stored_peers')), 0)
         if num(big.get('swarm_store_refused')):
-            v['rdv_swarm_full'] = 'yes'
+            v['rdv_refused'] = fmt(num(big.get('swarm_store_refused')), 0)
+        elif num(big.get('swarm_store_refused')) == 0:
+            v['rdv_none_refused'] = 'none'
         v['rdv_busiest_rate'] = fmt_auto(num(big.get('busiest_node_rate_per_s')))
         src = num(big.get('source_addresses'))
         if src and num(big.get('busiest_node_rate_per_s')) is not None:
@@ -690,7 +702,7 @@ def sec_rendezvous(recs, charts, v):
         v['rdv_sources'] = fmt(src, 0)
         v['rdv_swarm'] = big.get('swarm_nodes')
     pubs = one(recs, 'lab_publish')
-    fetches = {f['mode']: f for f in kind(recs, 'fetch')}
+    fetches = {f['mode']: f for f in kind(recs, 'fetch', 'mode')}
     if fetches:
         out.append('**2. A fresh client, start to opened config**, %s trials per mode in a %s-node swarm of '
                    'ours; publisher: %s clients from %s source addresses, its catch-up round out in %s s:'
@@ -757,7 +769,7 @@ def sec_rendezvous(recs, charts, v):
 def sec_sessions(recs, charts, v):
     out = []
     par = one(recs, 'param')
-    ss = kind(recs, 'sessions')
+    ss = kind(recs, 'sessions', 'clients')
     if not ss:
         return ''
     rows = []
@@ -789,7 +801,7 @@ def sec_sessions(recs, charts, v):
     v['sess_cpu_max'] = fmt(num(big.get('cpu_pct')), 2, ' %')
     v['sess_rate_max'] = fmt(big.get('rate'), 1)
     v['sess_up_p50_max'] = fmt(num(big.get('up_p50')), 0)
-    v['sess_all_up'] = 'every' if big.get('up') == big.get('clients') == big.get('pinged') else None
+    v['sess_all_up'] = 'Every' if big.get('up') == big.get('clients') == big.get('pinged') else None
     rates = [s['rate'] for s in ss if s.get('rate')]
     if rates:
         v['sess_rate_range'] = fmt(min(rates), 1) if len(rates) == 1 else '%s-%s' % (fmt(min(rates), 1), fmt(max(rates), 1))
@@ -821,6 +833,7 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     meta, sizes, end = one(run, 'run'), one(run, 'sizes'), one(run, 'end')
     benches = {d['name']: d for d in kind(run, 'bench')}
     charts = Charts(chart_dir, with_charts, out_md)
+    unreadable = []
     md = ['# mt6d performance', '',
           '<!-- Generated by scripts/perf-report.py from the results of `make bench` '
           '(build/bench-results/). Do not edit by hand: the text is in docs/perf/analysis/, '
@@ -877,7 +890,14 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
         md.append('')
         v = {}
         intro = fragment(analysis_dir, name + '.intro', v)
-        body = SECTIONS[name](recs, charts, v) if recs else ''
+        try:
+            body = SECTIONS[name](recs, charts, v) if recs else ''
+        except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
+            # Never a traceback instead of a report: say which results are bad.
+            body, v = '', {}
+            unreadable.append('%s: %s: %s' % (name, type(e).__name__, e))
+            md.append('*The results of this benchmark could not be read (%s: %s).*' % (type(e).__name__, e))
+            md.append('')
         b = benches.get(name)
         if b and b.get('rc') != '0':
             md.append('**This benchmark failed in this run (exit %s)**; what it recorded before failing is '
@@ -904,6 +924,7 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
     with open(out_md, 'w', encoding='utf-8') as f:
         f.write(text)
+    charts.failed += unreadable
     return charts
 
 
