@@ -356,9 +356,10 @@ def sec_addr_bind(recs, charts, v):
         out.append('addr-1: per-address mode on one interface; addr-%s: over %s macvlan children; '
                    'scale: claimed /64, our responder\'s set (3 per session) and one IPV6_FREEBIND UDP '
                    'socket per session, replaced every tick. A run stops at its first tick longer than '
-                   '%s s (sustained = no); its CPU share is over its shortened window. skipped: a size '
-                   'the mode cannot set up in minutes on this kernel, not run.'
-                   % (v['children'], v['children'], v['rot_period']))
+                   '%s s (sustained = no); its CPU share is over its shortened window. skipped: not run '
+                   'at this size (addr-1 above 1,000 sessions, which it cannot set up in minutes on this kernel; '
+                   'addr-%s above ROT_ADDR64_MAX, to keep `make bench` short).'
+                   % (v['children'], v['children'], v['rot_period'], v['children']))
         out.append('')
 
         def best(mode, limit=25.0):
