@@ -25,7 +25,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	: "${BIND_N=500 2000}" "${ROT_S=100 1000}" "${ROT_SECONDS:=6}" "${PROXY_N=500 2000}" "${SETTLE_S:=2}"
 	: "${BENCH_RUNS:=1}" "${BENCH_SECONDS:=2}"
 	: "${DHT_BENCH_OURS:=20}" "${DHT_BENCH_LT:=4}" "${DHT_BENCH_TRIALS:=5}" "${DHT_BENCH_LT_TRIALS:=3}"
-	: "${RDV_SIM_CLIENTS:=200}" "${TRIALS:=5}" "${N_SWARM:=30}" "${LT_NODES:=5}" "${LT_CLIENTS:=3}"
+	: "${RDV_SIM_CLIENTS:=200}" "${TRIALS:=5}" "${N_SWARM:=30}" "${LT_NODES:=5}" "${LT_CLIENTS:=5}"
 	: "${BENCH_CLIENTS:=5}" "${SESS_SECONDS:=5}"
 else
 	mode=full
