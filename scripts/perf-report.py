@@ -311,7 +311,12 @@ def sec_addr_bind(recs, charts, v):
         v['mt6d_del_hi'] = fmt_auto(hi.get('mt6d_del'))
         v['mv64_add_hi'] = fmt_auto(hi.get('mv64_add'))
         v['mv64_del_hi'] = fmt_auto(hi.get('mv64_del'))
-        v['mv64_speedup_hi'] = times(hi.get('mt6d_add'), hi.get('mv64_add'), 1)
+        if hi.get('mt6d_add') and hi.get('mv64_add') and hi['mv64_add'] < hi['mt6d_add']:
+            v['mv64_speedup_hi'] = times(hi.get('mt6d_add'), hi.get('mv64_add'), 1)
+        if hi.get('mt6d_del') and hi.get('mv64_del'):
+            r = hi['mv64_del'] / hi['mt6d_del']
+            v['mv64_del_verdict'] = ('**Removals do not get that benefit**' if r > 0.7 else
+                                     '**Removals gain less**')
         v['mv64_vs_ip_hi'] = times(hi.get('ip_add'), hi.get('mv64_add'), 1)
         if len(binds) > 1:
             v['bind_n_growth'] = times(hi['n'], lo['n'], 0)
@@ -519,12 +524,20 @@ def sec_tunnel(recs, charts, v):
         v['tun_rtt_add'] = fmt(add, 0)
         v['tun_rtt_target'] = 'under' if add < 100 else 'over'
     if m('tcp1_gbps') and F('mt6d-nogso', 'tcp1_gbps'):
-        v['tun_gso_gain'] = times(m('tcp1_gbps'), F('mt6d-nogso', 'tcp1_gbps'), 2)
-        v['tun_nogso_tcp1'] = fmt_auto(F('mt6d-nogso', 'tcp1_gbps'))
+        g = m('tcp1_gbps') / F('mt6d-nogso', 'tcp1_gbps')
+        nogso = fmt_auto(F('mt6d-nogso', 'tcp1_gbps'))
+        v['tun_gso_effect'] = ('add %.2fx here (%s Gbit/s without them)' % (g, nogso) if g >= 1.05 else
+                               'cost %.2fx here (%s Gbit/s without them)' % (1 / g, nogso) if g <= 0.95 else
+                               'made no measurable difference in this run (%.2fx; %s Gbit/s without them)' % (g, nogso))
         if m('cores_per_gbps') and F('mt6d-nogso', 'cores_per_gbps'):
-            v['tun_gso_cpu_cut'] = fmt(100 * (1 - m('cores_per_gbps') / F('mt6d-nogso', 'cores_per_gbps')), 0, ' %')
+            c = 1 - m('cores_per_gbps') / F('mt6d-nogso', 'cores_per_gbps')
+            v['tun_gso_cpu'] = ('cut the CPU per Gbit/s by %s' % fmt(100 * c, 0, ' %') if c > 0 else
+                                'raised the CPU per Gbit/s by %s' % fmt(-100 * c, 0, ' %'))
         if m('rtt_us') is not None and F('mt6d-nogso', 'rtt_us') is not None:
-            v['tun_nogso_rtt'] = fmt(F('mt6d-nogso', 'rtt_us'), 0)
+            n_rtt = F('mt6d-nogso', 'rtt_us')
+            v['tun_nogso_rtt'] = ('%s us, %s' % (fmt(n_rtt, 0), 'no lower: the offloads are not what costs latency'
+                                                if n_rtt >= 0.9 * m('rtt_us') else
+                                                'lower than with them: at idle the offloads may cost some latency'))
     v['tun_mt6d_udp_loss'] = fmt(m('udp_loss_pct'), 2)
     v['tun_plain_udp_loss'] = fmt(F('plain', 'udp_loss_pct'), 2)
     cnt = {c['cfg']: c for c in kind(recs, 'counters', 'cfg')}
@@ -535,14 +548,17 @@ def sec_tunnel(recs, charts, v):
         v['tun_delivered'] = fmt(rx, 0)
         v['tun_lost'] = fmt(tx - rx, 0) if tx is not None and rx is not None else None
         v['tun_rotations'] = fmt((num(c.get('A_rotations')) or 0) + (num(c.get('B_rotations')) or 0), 0)
-        drops = 0
+        drops = []
         for k, x in c.items():
-            if k.split('_', 1)[-1].startswith('drops_'):
-                drops += num(x) or 0
-        v['tun_drops'] = fmt(drops, 0)
+            side, _, what = k.partition('_')
+            if what.startswith('drops_') and num(x):
+                drops.append('%s %s at %s' % (fmt(num(x), 0), what[len('drops_'):], side))
+        v['tun_drops'] = ', '.join(drops) if drops else 'none'
         late = [num(c.get(s + '_rotation_late_max_us')) for s in 'AB']
         late = [x for x in late if x is not None]
         v['tun_late_ms'] = fmt(max(late) / 1000, 0) if late else None
+        if tx is not None and tx == rx:
+            v['if_all_delivered'] = ''
         v['tun_counter_verdict'] = ('every packet sealed by A was delivered by B' if tx == rx
                                     else '%s packets sealed by A were not delivered by B' % fmt(tx - rx, 0)) \
             if tx is not None and rx is not None else None
@@ -685,6 +701,8 @@ def sec_rendezvous(recs, charts, v):
         if cpu is not None and c:
             v['rdv_cpu_ms_per_client'] = fmt(cpu * 1e3 / c, 1)
             v['rdv_cpu_share_900'] = fmt(100 * cpu / 900, 1, ' %')
+            v['rdv_cpu_verdict'] = ('CPU is not the limit of the server' if cpu / 900 < 0.5
+                                    else 'CPU is a limit of the server')
         v['rdv_per_client_dgrams'] = fmt(num(big.get('per_client_datagrams')), 0)
         v['rdv_per_client_kb'] = fmt((num(big.get('per_client_bytes')) or 0) / 1e3, 0)
         pb = num(big.get('pub_bytes'))
