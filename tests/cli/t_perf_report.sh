@@ -59,7 +59,7 @@ has 'The swarm refused none of the announces' P.md
 
 # Charts, when gnuplot is there: real PNGs, referenced relative to the file.
 if [ -z "$charts" ]; then
-	for c in addr_bind_bind addr_bind_rotation tunnel_throughput tunnel_rtt_cpu dht_times \
+	for c in addr_bind_bind addr_bind_rotation tunnel_throughput tunnel_rtt tunnel_cpu dht_times \
 		dht_messages rendezvous_fetch sessions_setup; do
 		[ "$(head -c 8 "$tmp/out/perf/$c.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
 			fail "$c.png is not a PNG"
