@@ -902,7 +902,7 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     md.append('Reproduce (as root, from the top of the tree):')
     md.append('')
     md.append('    make bench                 # deps, build, every benchmark, then this file (~35 min)')
-    md.append('    BENCH_QUICK=1 make bench   # the same with small sizes (~8 min), to try it out')
+    md.append('    BENCH_QUICK=1 make bench   # the same with small sizes (~13 min), to try it out')
     md.append('    make bench-report          # this file again from build/bench-results/, no rerun')
     md.append('')
     md.append('One benchmark alone, with the sizes of this run (after `make all benches`):')
