@@ -389,7 +389,7 @@ def sec_addr_bind(recs, charts, v):
             v['rot_%s_best_tick' % key] = fmt_auto(num(b.get('mean_tick'))) if b else None
             f = first_fail(mode)
             v['rot_%s_fail' % key] = fmt(int(f['s']), 0) if f else None
-            v['rot_%s_fail_tick' % key] = fmt_auto(num(f.get('mean_tick'))) if f else None
+            v['rot_%s_fail_tick' % key] = fmt_auto(num(f.get('max_tick'))) if f else None
         sc = sorted([r for r in rots if r['mode'] == 'scale' and r.get('sustained') in ('yes', 'no')],
                     key=lambda r: int(r['s']))
         if sc:
