@@ -245,6 +245,7 @@ class Charts:
                     for x, y in pts:
                         f.write('%r %r\n' % (float(x), float(y)))
                 plots.append("'%s' using 1:2 with linespoints lw 2 pt 7 title '%s'" % (data, t.replace("'", '')))
+            xs = sorted(x for _, pts in series for x, _ in pts)
             png = os.path.join(self.outdir, name + '.png')
             script = '\n'.join([
                 'set terminal pngcairo size 900,420 font "sans,10"',
@@ -255,6 +256,7 @@ class Charts:
                 'set grid',
                 'set key above',
                 'set logscale xy' if logscale else 'set yrange [0:*]',
+                'set xrange [%r:%r]' % (xs[0] * 0.8, xs[-1] * 1.25) if logscale else 'set xrange [*:*]',
                 'plot ' + ', '.join(plots),
             ])
             return self._run(name, script, png, title)
@@ -333,13 +335,13 @@ def sec_addr_bind(recs, charts, v):
         v['bind_target'] = ', '.join('%s at %s' % (times(b.get('ip_add'), b.get('mt6d_add')), fmt(b['n'], 0))
                                      for b in binds if b.get('mt6d_add') and b.get('ip_add'))
         v['bind_target_met'] = ', '.join(fmt(b['n'], 0) for b in met) or 'none of the sizes'
-        img = charts.lines('addr_bind_bind', 'Binding N addresses: time to add all of them',
+        img = charts.lines('addr_bind_bind', 'Binding, then removing, N addresses: time for all N',
                            'N addresses (log)', 'seconds (log)',
-                           [('mt6d, one interface', [(b['n'], b.get('mt6d_add')) for b in binds]),
-                            ('ip -6 -batch, one interface', [(b['n'], b.get('ip_add')) for b in binds]),
-                            ('mt6d over macvlan children', [(b['n'], b.get('mv64_add')) for b in binds]),
-                            ('mt6d remove, one interface', [(b['n'], b.get('mt6d_del')) for b in binds]),
-                            ('ip remove', [(b['n'], b.get('ip_del')) for b in binds])], logscale=True)
+                           [('add: mt6d, one interface', [(b['n'], b.get('mt6d_add')) for b in binds]),
+                            ('add: ip -6 -batch, one interface', [(b['n'], b.get('ip_add')) for b in binds]),
+                            ('add: mt6d over macvlan children', [(b['n'], b.get('mv64_add')) for b in binds]),
+                            ('remove: mt6d, one interface', [(b['n'], b.get('mt6d_del')) for b in binds]),
+                            ('remove: ip -6 -batch', [(b['n'], b.get('ip_del')) for b in binds])], logscale=True)
         if img:
             out += [img, '']
 
