@@ -6,7 +6,7 @@
 # scripts/perf-report.py (make bench-report) to write docs/PERFORMANCE.md.
 #
 #   sudo bench/run.sh                 the sizes of `make bench` (~35 minutes)
-#   sudo BENCH_QUICK=1 bench/run.sh   small sizes, to try it out (~8 minutes)
+#   sudo BENCH_QUICK=1 bench/run.sh   small sizes, to try it out (~13 minutes)
 #   sudo BENCH_ONLY_SCRIPTS="tunnel sessions" bench/run.sh
 #
 # The sizes below are the defaults of a run; any variable already set in the

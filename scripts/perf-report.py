@@ -99,7 +99,7 @@ def fmt_auto(v):
     if v is None:
         return None
     a = abs(v)
-    if a >= 100:
+    if a >= 100 or v == int(v):
         return fmt(v, 0)
     if a >= 10:
         return fmt(v, 1)
@@ -706,6 +706,9 @@ def sec_rendezvous(recs, charts, v):
         v['rdv_sim_clients'] = fmt(c, 0)
         v['rdv_sim_done'] = 'all of them' if big.get('round_done') == '1' else 'not all of them'
         v['rdv_sim_round'] = big.get('round_virtual_s')
+        v['rdv_sim_round_text'] = ('was out in %s s of virtual time' % big.get('round_virtual_s')
+                                   if big.get('round_done') == '1' else
+                                   'was not complete at the end of the %s s window' % big.get('round_virtual_s'))
         v['rdv_sim_cpu'] = fmt_auto(cpu)
         if cpu is not None and c:
             v['rdv_cpu_ms_per_client'] = fmt(cpu * 1e3 / c, 1)
