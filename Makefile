@@ -163,8 +163,9 @@ demo: deps all
 
 # make bench: every benchmark (bench/run.sh; BENCH_QUICK=1 for small sizes),
 # then docs/PERFORMANCE.md and docs/perf/*.png from their results, also when
-# one of them failed (the report says which). make bench-report: the report
-# again from build/bench-results/ without rerunning anything.
+# one of them failed (the report says which; a quick run's report goes to
+# build/bench-results/ instead). make bench-report: the report again from
+# build/bench-results/ without rerunning anything.
 bench: deps all benches
 	$(Q)scripts/install-deps.sh bench
 	$(Q)bench/run.sh; rc=$$?; /usr/bin/python3 scripts/perf-report.py && exit $$rc

@@ -4,6 +4,10 @@
     scripts/perf-report.py [--results build/bench-results] [--out docs/PERFORMANCE.md]
                            [--charts docs/perf] [--analysis docs/perf/analysis] [--no-charts]
 
+Without --out, the results of a full run go to docs/PERFORMANCE.md, those of
+a quick run (BENCH_QUICK=1) to <results>/PERFORMANCE.md, so that a trial run
+never replaces the committed report; charts go to perf/ next to the output.
+
 Reads <results>/run.tsv (machine, commit, sizes, wall time per benchmark) and
 <results>/<bench>.tsv (records "kind<TAB>key=value<TAB>...", bench/results.sh).
 Every number in the report comes from these files: tables, ratios against the
@@ -907,7 +911,8 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     md.append('Reproduce (as root, from the top of the tree):')
     md.append('')
     md.append('    make bench                 # deps, build, every benchmark, then this file (~35 min)')
-    md.append('    BENCH_QUICK=1 make bench   # the same with small sizes (~13 min), to try it out')
+    md.append('    BENCH_QUICK=1 make bench   # small sizes (~13 min), to try it out; its report goes to')
+    md.append('                               # build/bench-results/PERFORMANCE.md, not here')
     md.append('    make bench-report          # this file again from build/bench-results/, no rerun')
     md.append('')
     md.append('One benchmark alone, with the sizes of this run (after `make all benches`):')
@@ -963,8 +968,8 @@ def main():
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--results', default=os.path.join(top, 'build', 'bench-results'))
-    ap.add_argument('--out', default=os.path.join(top, 'docs', 'PERFORMANCE.md'))
-    ap.add_argument('--charts', default=os.path.join(top, 'docs', 'perf'))
+    ap.add_argument('--out')
+    ap.add_argument('--charts')
     ap.add_argument('--analysis', default=os.path.join(top, 'docs', 'perf', 'analysis'))
     ap.add_argument('--no-charts', action='store_true')
     a = ap.parse_args()
@@ -972,6 +977,14 @@ def main():
         print('perf-report: no %s/run.tsv: run `make bench` (or bench/run.sh) first'
               % a.results, file=sys.stderr)
         return 1
+    # Only a full run may replace the committed report; the results of a
+    # BENCH_QUICK=1 run go next to themselves unless told otherwise.
+    full = one(read_tsv(os.path.join(a.results, 'run.tsv')), 'run').get('mode') == 'full'
+    if a.out is None:
+        a.out = os.path.join(top, 'docs', 'PERFORMANCE.md') if full else \
+            os.path.join(a.results, 'PERFORMANCE.md')
+    if a.charts is None:
+        a.charts = os.path.join(os.path.dirname(os.path.abspath(a.out)), 'perf')
     charts = report(a.results, a.out, a.charts, a.analysis, not a.no_charts)
     print('perf-report: wrote %s (%d charts%s)' % (a.out, len(charts.made),
                                                   ', %d failed' % len(charts.failed) if charts.failed else ''))

@@ -84,6 +84,15 @@ lacks 'the faster baseline' R.md
 lacks 'wireguard-go adds' R.md
 lacks '{' R.md
 
+# A quick run's report never replaces docs/PERFORMANCE.md: without --out it
+# goes next to its results.
+mkdir "$tmp/quick"
+sed 's/mode=full/mode=quick/' "$fx/run.tsv" >"$tmp/quick/run.tsv"
+cp "$fx/tunnel.tsv" "$tmp/quick/"
+/usr/bin/python3 "$gen" --results "$tmp/quick" --no-charts >/dev/null 2>&1 || fail "generator failed on a quick run"
+[ -f "$tmp/quick/PERFORMANCE.md" ] || fail "a quick run's report is not next to its results"
+grep -qF 'quick run (BENCH_QUICK=1' "$tmp/quick/PERFORMANCE.md" || fail "a quick run's report does not say so"
+
 # Garbage and absent results: a clear error, not a traceback.
 if /usr/bin/python3 "$gen" --results "$tmp/none" --out "$tmp/S.md" --no-charts >/dev/null 2>"$tmp/err"; then
 	fail "generator succeeded without results"
