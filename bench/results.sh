@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/results.sh: machine-readable results of a benchmark (sourced).
 #
 #   . bench/results.sh NAME     results go to $BENCH_OUT/NAME.tsv (default

@@ -809,7 +809,7 @@ def sec_sessions(recs, charts, v):
         return ''
     rows = []
     for s in ss:
-        n, last = num(s.get('clients')), num(s.get('up_last'))
+        last = num(s.get('up_last'))
         up = num(s.get('up'))
         rate = up * 1000 / last if up and last else None
         s['rate'] = rate
