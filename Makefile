@@ -5,7 +5,8 @@
 #   make demo       the whole system in network namespaces
 #   make SAN=1      ASan+UBSan build into build-san/
 #   make fuzz       libFuzzer harnesses (clang) into build-fuzz/
-#   make bench      benchmarks; tables go to docs/PERFORMANCE.md
+#   make bench      benchmarks, then docs/PERFORMANCE.md from their results
+#   make bench-report  docs/PERFORMANCE.md again from build/bench-results/
 #   make install    PREFIX=/usr/local DESTDIR= (also SYSCONFDIR, UNITDIR, ...)
 
 PREFIX  ?= /usr/local
@@ -81,7 +82,7 @@ BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all programs tests fuzz benches check unit netns vectors fuzz-smoke \
-	check-layering deps demo bench install uninstall clean
+	check-layering deps demo bench bench-report install uninstall clean
 .DEFAULT_GOAL := all
 # Keep object files of tests and fuzzers: they are not throwaway intermediates.
 .SECONDARY:
@@ -163,9 +164,17 @@ check: deps
 demo: deps all
 	$(Q)scripts/demo.sh $(if $(DURATION),--duration $(DURATION))
 
+# make bench: every benchmark (bench/run.sh; BENCH_QUICK=1 for small sizes),
+# then docs/PERFORMANCE.md and docs/perf/*.png from their results, also when
+# one of them failed (the report says which; a quick run's report goes to
+# build/bench-results/ instead). make bench-report: the report again from
+# build/bench-results/ without rerunning anything.
 bench: deps all benches
 	$(Q)scripts/install-deps.sh bench
-	$(Q)bench/run.sh
+	$(Q)bench/run.sh; rc=$$?; /usr/bin/python3 scripts/perf-report.py && exit $$rc
+
+bench-report:
+	$(Q)/usr/bin/python3 scripts/perf-report.py
 
 # make install: programs, man pages, docs and examples, the systemd units
 # (paths substituted) and the sysusers.d entry for the mt6d user. Nothing in

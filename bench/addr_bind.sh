@@ -24,7 +24,8 @@
 #      included: rtnetlink runs in the sender's context);
 #   3. kernel proxy-NDP entries (the alternative to our responder) added and
 #      deleted with `ip -6 -batch`.
-# Results and the command go to docs/PERFORMANCE.md by hand.
+# Every figure also goes to $BENCH_OUT/addr_bind.tsv (bench/results.sh), from
+# which scripts/perf-report.py writes docs/PERFORMANCE.md.
 [ -z "${BASH_VERSION:-}" ] && exec bash "$0" "$@"
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,7 @@ tool=${MT6D_BUILD:-$top/build}/bench/bench_addr_bind
 NS=mt6dbench$$
 H=$NS-h
 tmp=$(mktemp -d /tmp/addr_bind.XXXXXX)
+. "$top/bench/results.sh" addr_bind
 
 if [ "${QUICK:-0}" = 1 ]; then
 	BIND_N=${BIND_N-500 2000}
@@ -52,6 +54,7 @@ CHILDREN=64
 # link and 7-11 s right after 2,000 deletes, for ip and for us alike. Every
 # measured run starts on a quiet link.
 SETTLE_S=${SETTLE_S:-5}
+result param rot_seconds="$ROT_SECONDS" rot_s="$ROT" children="$CHILDREN" settle_s="$SETTLE_S"
 
 cleanup() {
 	ip netns del "$H" 2>/dev/null
@@ -108,6 +111,8 @@ for n in $BIND_N; do
 	ip_add=$(ip_batch "$tmp/add") || { echo "ip -batch add failed at N=$n" >&2; exit 1; }
 	ip_del=$(ip_batch "$tmp/del") || { echo "ip -batch del failed at N=$n" >&2; exit 1; }
 	bind_rows+=("$n $(field "$eng" bind_s) $(field "$eng" remove_s) $ip_add $ip_del $(field "$mv" bind_s) $(field "$mv" remove_s)")
+	result bind n="$n" mt6d_add="$(field "$eng" bind_s)" mt6d_del="$(field "$eng" remove_s)" \
+		ip_add="$ip_add" ip_del="$ip_del" mv64_add="$(field "$mv" bind_s)" mv64_del="$(field "$mv" remove_s)"
 done
 
 # ---- 2. sustained rotation -------------------------------------------------
@@ -122,16 +127,26 @@ for s in $ROT_S; do
 			# sessions; only the sizes it can set up in minutes run.
 			if [ "$s" -gt 1000 ]; then
 				rot_rows+=("$s $mode - - - - - skipped")
+				result rot s="$s" mode="$mode" sustained=skipped
 				continue
 			fi
 			out=$(H "$tool" rotate eth0 "$s" "$ROT_SECONDS" $ROT 0) ;;
 		addr-*)
+			# ROT_ADDR64_MAX: larger S only in scale mode (shorter runs).
+			if [ -n "${ROT_ADDR64_MAX:-}" ] && [ "$s" -gt "$ROT_ADDR64_MAX" ]; then
+				rot_rows+=("$s $mode - - - - - skipped")
+				result rot s="$s" mode="$mode" sustained=skipped
+				continue
+			fi
 			out=$(H "$tool" rotate eth0 "$s" "$ROT_SECONDS" $ROT $CHILDREN) ;;
 		scale)
 			# Not head: the tool must live on to remove its claim.
 			out=$(H "$tool" scale-rotate eth0 2001:db8:b::/64 "$s" "$ROT_SECONDS" $ROT | grep '^sessions=') ;;
 		esac || { echo "rotation failed: S=$s $mode" >&2; exit 1; }
 		rot_rows+=("$s $mode $(field "$out" setup_s) $(field "$out" mean_tick_s) $(field "$out" max_tick_s) $(field "$out" cpu_s) $(field "$out" cpu_pct) $(field "$out" sustained)")
+		result rot s="$s" mode="$mode" setup="$(field "$out" setup_s)" mean_tick="$(field "$out" mean_tick_s)" \
+			max_tick="$(field "$out" max_tick_s)" ticks="$(field "$out" ticks)" cpu="$(field "$out" cpu_s)" cpu_pct="$(field "$out" cpu_pct)" \
+			sustained="$(field "$out" sustained)"
 	done
 done
 
@@ -147,6 +162,7 @@ for n in $PROXY_N; do
 	p_add=$(ip_batch "$tmp/add") || exit 1
 	p_del=$(ip_batch "$tmp/del") || exit 1
 	proxy_rows+=("$n $p_add $p_del")
+	result proxy n="$n" add="$p_add" del="$p_del"
 done
 
 # ---- tables ----------------------------------------------------------------

@@ -14,7 +14,8 @@
 # The publication baseline is one announce per port (each its own lookup),
 # as a client announcing ports one by one would do, run by our node (the
 # Python bindings of libtorrent 2.0.8 cannot call dht_announce).
-# Prints a table (markdown) with ratios ours/baseline. Root; ~25 minutes.
+# Prints a table (markdown) with ratios ours/baseline, and writes every
+# figure to $BENCH_OUT/dht.tsv (bench/results.sh). Root; ~25 minutes.
 #
 #   DHT_BENCH_OURS=90 DHT_BENCH_LT=10 DHT_BENCH_TRIALS=100
 #   DHT_BENCH_LT_TRIALS=20 (libtorrent's collection trials are slower)
@@ -33,6 +34,7 @@ NS=mt6dbdht$$
 W=$(mktemp -d /tmp/mt6d-bench-dht.XXXXXX)
 PIDS=()
 T0=$(date +%s)
+. bench/results.sh dht
 
 log() { echo "[$(($(date +%s) - T0))s] $*" >&2; }
 die() {
@@ -175,9 +177,10 @@ BOOT="[$(ours_addr 1)]:6881,[$(lt_addr 1)]:6881" \
 log "ours, 30 % killed: $($PY "$LAB" rounds --chunks "$W/chunks" --out "$W/collect-killed.out")"
 
 # The table.
-$PY - "$W" "$N_OURS" "$N_LT" "$killed" <<'EOF'
+$PY - "$W" "$N_OURS" "$N_LT" "$killed" "$RESULTS_FILE" "$TRIALS" "$LT_TRIALS" <<'EOF'
 import subprocess, sys
 w, n_ours, n_lt, killed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+results, trials, lt_trials = sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
 lab = sys.argv[0]
 def kv(line):
     t = line.split()
@@ -229,6 +232,16 @@ rows = [
 ms = [int(l.split()[l.split().index('ms') + 1]) for l in open(w + '/announce.out')
       if l.startswith('announce ')]
 rows[3] = (rows[3][0], str(max(ms)) if ms else '-', rows[3][2])
+# Machine-readable: one record per measure, with a stable key.
+keys = ['lookup_ms_median', 'lookup_ms_p95', 'lookup_msgs', 'publish_ms', 'publish_msgs',
+        'collect_success', 'collect_ms_median', 'collect_ms_p95', 'collect_msgs',
+        'killed_success', 'killed_ms_median', 'killed_msgs']
+with open(results, 'a') as out:
+    out.write('param\tours=%d\tlt=%d\ttrials=%d\tlt_trials=%d\tkilled=%d\ttotal=%d\tlookups=100\n'
+              % (n_ours, n_lt, trials, lt_trials, killed, n_ours + n_lt))
+    out.write('extra\tkilled_ms_p95=%s\tnaive_wall_ms=%s\n' % (ck.get('ms_p95', '-'), na_ms))
+    for k, (name, a, b) in zip(keys, rows):
+        out.write('metric\tkey=%s\tours=%s\tbase=%s\n' % (k, a, b if b is not None else '-'))
 print('Swarm: %d mt6d-dhtnode + %d libtorrent 2.0.8 nodes, one namespace, '
       'no added delay; message: 100 bytes = 5 chunks of 20 ports.' % (n_ours, n_lt))
 print()

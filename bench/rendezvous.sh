@@ -12,8 +12,11 @@
 #     publisher with ONE source address: how many clients it publishes per
 #     second without tripping libtorrent's 50-messages-per-10-s ban.
 #
-# Output: tables on stdout (copied into docs/PERFORMANCE.md, section "rendezvous").
-# RDV_BENCH_SKIP_SIM=1 / _LAB=1 / _LT=1 skip a part. Needs root for 2 and 3.
+# Output: tables on stdout, and every figure in $BENCH_OUT/rendezvous.tsv
+# (bench/results.sh), from which scripts/perf-report.py writes the section
+# "rendezvous" of docs/PERFORMANCE.md.
+# RDV_BENCH_SKIP_SIM=1 / _LAB=1 / _LT=1 skip a part; RDV_SIM_CLIENTS (default
+# "1000 15000") sets the sizes of part 1. Needs root for 2 and 3.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${MT6D_BUILD:-$TOP/build}
@@ -27,7 +30,10 @@ N_SWARM=${N_SWARM:-100}
 LT_NODES=${LT_NODES:-10}
 LT_CLIENTS=${LT_CLIENTS:-10}
 NS=rdvb$$
+SIM_CLIENTS=${RDV_SIM_CLIENTS:-1000 15000}
 W=$(mktemp -d /tmp/mt6d-rdv-bench.XXXXXX)
+. "$TOP/bench/results.sh" rendezvous
+result param trials="$TRIALS" swarm="$N_SWARM" lt_nodes="$LT_NODES" lt_clients="$LT_CLIENTS"
 
 cleanup() {
 	local p
@@ -52,8 +58,10 @@ if [ "${RDV_BENCH_SKIP_SIM:-0}" != 1 ]; then
 	echo
 	echo "| clients | round (virtual s) | publisher CPU s | datagrams | MB sent | per client: datagrams, kB | announces acked | stored / refused by the swarm | busiest node: datagrams/s from us |"
 	echo "|---|---|---|---|---|---|---|---|---|"
-	for c in 1000 15000; do
+	for c in $SIM_CLIENTS; do
 		"$BENCH" "$c" 100 48 >"$W/sim$c" || die "bench_rendezvous $c"
+		# shellcheck disable=SC2046
+		result sim $(awk 'NF == 2 {print $1 "=" $2}' "$W/sim$c")
 		g() { awk -v k="$1" '$1 == k {print $2}' "$W/sim$c"; }
 		printf '| %s | %s%s | %s | %s | %.1f | %s, %.1f | %s | %s / %s | %s |\n' "$c" "$(g round_virtual_s)" \
 			"$([ "$(g round_done)" = 1 ] || echo ' (not done)')" "$(g pub_cpu_s)" "$(g pub_datagrams)" \
@@ -114,6 +122,7 @@ if [ "${RDV_BENCH_SKIP_LAB:-0}" != 1 ]; then
 		sleep 1
 	done
 	pub_s=$(( $(date +%s) - t0 ))
+	result lab_publish clients="$TRIALS" sources="$TRIALS" seconds="$pub_s"
 	echo "## 2. Fresh client, start to opened config, $N_SWARM-node lab swarm of ours"
 	echo
 	echo "Publisher: $TRIALS clients from $TRIALS source addresses, catch-up round out in ${pub_s} s."
@@ -144,6 +153,8 @@ if [ "${RDV_BENCH_SKIP_LAB:-0}" != 1 ]; then
 			awk '{print $2}' "$W/f.parsed" >>"$W/queries"
 		done
 		echo "| $TRIALS, $mode | $ok | $(pct 50 "$W/wall"), $(pct 95 "$W/wall") | $(pct 50 "$W/inner"), $(pct 95 "$W/inner") | $(pct 50 "$W/queries") |"
+		result fetch mode="$mode" trials="$TRIALS" opened="$ok" wall_p50="$(pct 50 "$W/wall")" wall_p95="$(pct 95 "$W/wall")" \
+			fetch_p50="$(pct 50 "$W/inner")" fetch_p95="$(pct 95 "$W/inner")" queries_p50="$(pct 50 "$W/queries")"
 	done
 	echo
 	kill $PUBPID 2>/dev/null
@@ -188,6 +199,8 @@ if [ "${RDV_BENCH_SKIP_LT:-0}" != 1 ]; then
 	echo "| clients | round s | clients/s | fetches opened (of 5) | publisher status at the end |"
 	echo "|---|---|---|---|---|"
 	printf '| %s | %.1f | %.2f | %s | %s |\n' "$LT_CLIENTS" "$secs" "$(echo "$LT_CLIENTS / $secs" | bc -l)" "$okf" "${last#publish: }"
+	result lt nodes="$LT_NODES" clients="$LT_CLIENTS" seconds="$(printf '%.1f' "$secs")" fetches_opened="$okf" \
+		fetches=5 published="$(grep -q '^published window' "$W/ltpub.log" && echo 1 || echo 0)" status="${last#publish: }"
 	echo
 	kill $PUBPID 2>/dev/null
 fi

@@ -27,7 +27,10 @@
 #   sudo bench/sessions.sh
 #   BENCH_CLIENTS="10 50 100" BENCH_ROT=1s sudo bench/sessions.sh
 #   BENCH_CLIENTS="" BENCH_SESSIONS="100 1000 2000" BENCH_GEN_TIMEOUT=600 sudo bench/sessions.sh
+#
+# Every figure also goes to $BENCH_OUT/sessions.tsv (bench/results.sh).
 set -u
+. "$(dirname "$0")/results.sh" sessions
 BENCH_CLIENTS=${BENCH_CLIENTS-"10 40"}
 BENCH_SESSIONS=${BENCH_SESSIONS-"100 1000"}
 BENCH_SECONDS=${BENCH_SECONDS:-20}
@@ -35,6 +38,7 @@ BENCH_SECONDS=${BENCH_SECONDS:-20}
 # session by then count as not up.
 BENCH_GEN_TIMEOUT=${BENCH_GEN_TIMEOUT:-120}
 export SESS_ROT=${BENCH_ROT:-3s}
+result param rot="$SESS_ROT" seconds="$BENCH_SECONDS"
 
 percentile() { # p, values on stdin (ms) -> value
 	sort -n | awk -v p="$1" '{v[NR] = $1} END {if (NR == 0) {print "-"; exit}
@@ -91,6 +95,11 @@ run_one() { # N
 			"$(awk -v n="$ups" -v ms="${last:-0}" 'BEGIN {printf "%.1f", ms ? n * 1000 / ms : 0}')" \
 			"$((rss / 1024))" \
 			"$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
+		result sessions clients="$n" up="$ups" pinged="$pings" \
+			up_p50="$(percentile 50 <"$work/up.ms")" up_p95="$(percentile 95 <"$work/up.ms")" \
+			ping_p50="$(percentile 50 <"$work/ping.ms")" ping_p95="$(percentile 95 <"$work/ping.ms")" \
+			up_last="${last:-0}" rss_mib="$((rss / 1024))" rss_kib="$rss" \
+			cpu_pct="$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
 		trap - EXIT
 		sess_cleanup >/dev/null 2>&1
 	)

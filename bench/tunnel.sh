@@ -21,7 +21,8 @@
 #   BENCH_RUNS=5 BENCH_SECONDS=10 BENCH_UDP_MBPS=500 sudo bench/tunnel.sh
 #
 # Needs iperf3, wireguard-go, wireguard-tools, openvpn (scripts/install-deps.sh
-# bench). Prints a Markdown table and the ratios of mt6d to (a), (b), (c).
+# bench). Prints a Markdown table and the ratios of mt6d to (a), (b), (c);
+# every figure also goes to $BENCH_OUT/tunnel.tsv (bench/results.sh).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 lab=$top/scripts/lab.sh
@@ -36,6 +37,9 @@ work=$(mktemp -d /tmp/mt6d-bench-tunnel.XXXXXX)
 pids=()
 A_ADDR=2001:db8:0:1::2
 B_ADDR=2001:db8:1:1::2
+. "$top/bench/results.sh" tunnel
+result param runs="$RUNS" seconds="$SECS" udp_mbps="$UDP_MBPS" rot="$ROT" \
+	date="$(date -u +%Y-%m-%dT%H:%MZ)" kernel="$(uname -r)" cores="$(nproc)"
 
 cleanup() {
 	local p
@@ -97,6 +101,7 @@ measure() { # name dst daemon-pids...
 	: >"$work/rtt"; : >"$work/cpu"; : >"$work/retr"
 	if ! wait_ping nsA "$dst"; then
 		echo "| $name | no path | | | | | | |" >>"$work/table"
+		result path cfg="$CFG" name="$name" ok=0
 		return
 	fi
 	for r in $(seq "$RUNS"); do
@@ -126,6 +131,10 @@ measure() { # name dst daemon-pids...
 		"$(paste "$work/cpu" "$work/tcp1" | awk '$2 > 0 {print $1 / $2}' | median)" \
 		"$(median <"$work/retr")" >>"$work/table"
 	echo "$name $(median <"$work/tcp1") $(median <"$work/rtt")" >>"$work/summary"
+	result path cfg="$CFG" name="$name" ok=1 tcp1_gbps="$(median <"$work/tcp1")" tcp4_gbps="$(median <"$work/tcp4")" \
+		udp_pps="$(median <"$work/udp_pps")" udp_loss_pct="$(median <"$work/udp_loss")" rtt_us="$(median <"$work/rtt")" \
+		cores_per_gbps="$(paste "$work/cpu" "$work/tcp1" | awk '$2 > 0 {print $1 / $2}' | median)" \
+		retransmits="$(median <"$work/retr")" runs="$(wc -l <"$work/tcp1")"
 }
 
 setup_wg_go() {
@@ -226,6 +235,9 @@ mt6d_counters() { # label: the daemons' counters after a run (drops, rotations)
 	sleep 0.3
 	echo "$1 A: $(tr '\n' ' ' <"$work/A.stats")" >>"$work/counters"
 	echo "$1 B: $(tr '\n' ' ' <"$work/B.stats")" >>"$work/counters"
+	# shellcheck disable=SC2046
+	result counters cfg="$CFG" $(sed -n 's/^\([a-z_]*\)=\([0-9]*\)$/A_\1=\2/p' "$work/A.stats") \
+		$(sed -n 's/^\([a-z_]*\)=\([0-9]*\)$/B_\1=\2/p' "$work/B.stats")
 	echo "$1: sealed and sent by A $(sed -n 's/^tx_packets=//p' "$work/A.stats"), delivered by B $(sed -n 's/^rx_packets=//p' "$work/B.stats") (the difference is lost in the tunnel, rotations included)" >>"$work/counters"
 }
 
@@ -239,6 +251,7 @@ mt6d_counters() { # label: the daemons' counters after a run (drops, rotations)
 notes=()
 
 for cfg in $ONLY; do
+	CFG=$cfg
 	case $cfg in
 	plain)
 		measure "(a) plain veth path" "$B_ADDR" ;;
@@ -287,7 +300,7 @@ echo "## bench/tunnel: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(una
 echo
 cat "$work/table"
 echo
-for n in "${notes[@]}"; do echo "- $n"; done
+for n in "${notes[@]}"; do echo "- $n"; result note text="$n"; done
 /usr/bin/python3 - "$work/summary" <<'EOF'
 import sys
 vals = {}

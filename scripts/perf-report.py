@@ -1,0 +1,995 @@
+#!/usr/bin/python3
+"""perf-report: write docs/PERFORMANCE.md from the results of bench/run.sh.
+
+    scripts/perf-report.py [--results build/bench-results] [--out docs/PERFORMANCE.md]
+                           [--charts docs/perf] [--analysis docs/perf/analysis] [--no-charts]
+
+Without --out, the results of a full run go to docs/PERFORMANCE.md, those of
+a quick run (BENCH_QUICK=1) to <results>/PERFORMANCE.md, so that a trial run
+never replaces the committed report; charts go to perf/ next to the output.
+
+Reads <results>/run.tsv (machine, commit, sizes, wall time per benchmark) and
+<results>/<bench>.tsv (records "kind<TAB>key=value<TAB>...", bench/results.sh).
+Every number in the report comes from these files: tables, ratios against the
+baselines measured in the same run, and the values cited by the analysis text.
+The text lives in <analysis>/<bench>.md and <bench>.intro.md, copied verbatim
+but for placeholders {name}, filled from the values computed here. A paragraph
+or list item whose placeholder has no value in this run (a part not run, a
+baseline missing) is left out, so the text never cites a number the run did
+not produce. Charts are PNGs drawn by gnuplot into <charts>.
+
+Standard library only (Debian's /usr/bin/python3); gnuplot for the charts.
+"""
+import argparse
+import collections
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+BENCHES = [
+    ('addr_bind', 'addr_bind: binding and rotating MT6D addresses'),
+    ('tunnel', 'tunnel: the MT6D data plane against other tunnels'),
+    ('dht', 'dht: our Mainline DHT node in a lab swarm'),
+    ('rendezvous', 'rendezvous: publication round, fresh clients, libtorrent-only swarm'),
+    ('sessions', 'sessions: mt6d-server with many clients'),
+]
+
+
+# ---------------------------------------------------------------- reading
+def read_tsv(path):
+    """[(kind, {key: value})] of one results file; [] when it is absent."""
+    recs = []
+    if not os.path.exists(path):
+        return recs
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            line = line.rstrip('\n')
+            if not line.strip():
+                continue
+            parts = line.split('\t')
+            d = {}
+            for p in parts[1:]:
+                k, sep, v = p.partition('=')
+                if sep:
+                    d[k] = v
+            recs.append((parts[0], d))
+    return recs
+
+
+def kind(recs, k, *need):
+    """Records of one kind; with need, only those that have these keys
+    (a malformed record is skipped, not a crash)."""
+    return [d for kk, d in recs if kk == k and all(d.get(n) not in (None, '') for n in need)]
+
+
+def ival(x):
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def one(recs, k):
+    r = kind(recs, k)
+    return r[0] if r else {}
+
+
+def num(x):
+    """float of a figure, None when absent or not a number."""
+    if x is None:
+        return None
+    try:
+        v = float(str(x).strip().rstrip('s%x'))
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+# ---------------------------------------------------------------- formatting
+def fmt(v, digits=0, unit=''):
+    """A number for the text: thousands separated, fixed digits."""
+    if v is None:
+        return None
+    s = '{:,.{}f}'.format(v, digits)
+    return s + unit
+
+
+def fmt_auto(v):
+    """Two significant digits at least, never more than 3 decimals."""
+    if v is None:
+        return None
+    a = abs(v)
+    if a >= 100 or v == int(v):
+        return fmt(v, 0)
+    if a >= 10:
+        return fmt(v, 1)
+    if a >= 1:
+        return fmt(v, 2)
+    return fmt(v, 3)
+
+
+def times(a, b, digits=2):
+    """a / b as 'N.NNx', None when either is missing or b is 0."""
+    if a is None or b is None or b == 0:
+        return None
+    return fmt(a / b, digits) + 'x'
+
+
+def cell(v, digits=None):
+    if v is None:
+        return '-'
+    if isinstance(v, str):
+        return v
+    return fmt_auto(v) if digits is None else fmt(v, digits)
+
+
+def table(header, rows, align=None):
+    out = ['| ' + ' | '.join(header) + ' |']
+    if align is None:
+        align = ['---'] + ['---:'] * (len(header) - 1)
+    out.append('|' + '|'.join(align) + '|')
+    for r in rows:
+        out.append('| ' + ' | '.join(cell(c) for c in r) + ' |')
+    return '\n'.join(out)
+
+
+def pctl(values, p):
+    v = sorted(values)
+    if not v:
+        return None
+    i = max(0, min(len(v) - 1, int(math.ceil(p / 100 * len(v))) - 1))
+    return v[i]
+
+
+# ---------------------------------------------------------------- templates
+PLACEHOLDER = re.compile(r'\{([a-z0-9_]+)\}')
+
+
+def fill(text, values):
+    """Fill {name} placeholders. A unit (a paragraph, or one item of a list)
+    with a placeholder without a value is dropped; so are lists left empty."""
+    out_blocks = []
+    for block in re.split(r'\n\s*\n', text.strip('\n')):
+        units, cur = [], []
+        for line in block.split('\n'):
+            if re.match(r'\s*([-*]|\d+\.) ', line) and cur:
+                units.append(cur)
+                cur = []
+            cur.append(line)
+        if cur:
+            units.append(cur)
+        kept = []
+        for u in units:
+            s = '\n'.join(u)
+            names = PLACEHOLDER.findall(s)
+            if any(values.get(n) is None for n in names):
+                continue
+            kept.append(PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), s))
+        if kept:
+            out_blocks.append('\n'.join(kept))
+    return '\n\n'.join(out_blocks)
+
+
+def fragment(analysis_dir, name, values):
+    path = os.path.join(analysis_dir, name + '.md')
+    if not os.path.exists(path):
+        return ''
+    with open(path, encoding='utf-8') as f:
+        return fill(f.read(), values)
+
+
+# ---------------------------------------------------------------- charts
+class Charts:
+    def __init__(self, outdir, enabled, mdpath):
+        self.outdir = outdir
+        self.enabled = enabled and shutil.which('gnuplot') is not None
+        self.reldir = os.path.relpath(outdir, os.path.dirname(os.path.abspath(mdpath)))
+        self.made = []
+        self.failed = []
+        if self.enabled:
+            os.makedirs(outdir, exist_ok=True)
+
+    def bars(self, name, title, ylabel, labels, series, logscale=False):
+        """Grouped bars: labels along x, series = [(title, [value or None])].
+        Returns a markdown image reference, or '' without gnuplot."""
+        if not self.enabled or not labels or not series:
+            return ''
+        with tempfile.TemporaryDirectory() as tmp:
+            data = os.path.join(tmp, 'data')
+            with open(data, 'w') as f:
+                for i, lab in enumerate(labels):
+                    vals = []
+                    for _, vs in series:
+                        v = vs[i] if i < len(vs) else None
+                        vals.append('NaN' if v is None or (logscale and v <= 0) else repr(float(v)))
+                    f.write('"%s" %s\n' % (lab.replace('"', "'"), ' '.join(vals)))
+            pos = [v for _, vs in series for v in vs if v is not None and v > 0]
+            if logscale and not pos:
+                return ''
+            # A log axis from a power of ten below the smallest bar, so that
+            # no bar is flush with the bottom.
+            lo = repr(10 ** math.floor(math.log10(min(pos)) - 0.3)) if pos else ''
+            png = os.path.join(self.outdir, name + '.png')
+            plots = ', '.join("'%s' using %d:xtic(1) title '%s'" % (data, i + 2, t.replace("'", ''))
+                              for i, (t, _) in enumerate(series))
+            script = '\n'.join([
+                'set terminal pngcairo size 900,420 font "sans,10"',
+                "set output '%s'" % png,
+                "set title '%s'" % title.replace("'", ''),
+                "set ylabel '%s'" % ylabel.replace("'", ''),
+                'set style data histograms',
+                'set style histogram clustered gap 1',
+                'set style fill solid 0.8 border -1',
+                'set boxwidth 0.9',
+                'set grid ytics',
+                'set key above' if len(series) > 1 else 'unset key',
+                'set xtics rotate by -20 noenhanced',
+                'set yrange [%s:*]' % (lo if logscale else '0'),
+                'set logscale y' if logscale else 'unset logscale y',
+                'plot ' + plots,
+            ])
+            return self._run(name, script, png, title)
+
+    def lines(self, name, title, xlabel, ylabel, series, logscale=False):
+        """series = [(title, [(x, y)])], y None skipped."""
+        series = [(t, [(x, y) for x, y in pts if y is not None and (not logscale or y > 0)])
+                  for t, pts in series]
+        series = [(t, pts) for t, pts in series if pts]
+        if not self.enabled or not series:
+            return ''
+        with tempfile.TemporaryDirectory() as tmp:
+            plots = []
+            for i, (t, pts) in enumerate(series):
+                data = os.path.join(tmp, 'd%d' % i)
+                with open(data, 'w') as f:
+                    for x, y in pts:
+                        f.write('%r %r\n' % (float(x), float(y)))
+                plots.append("'%s' using 1:2 with linespoints lw 2 pt 7 title '%s'" % (data, t.replace("'", '')))
+            xs = sorted(x for _, pts in series for x, _ in pts)
+            png = os.path.join(self.outdir, name + '.png')
+            script = '\n'.join([
+                'set terminal pngcairo size 900,420 font "sans,10"',
+                "set output '%s'" % png,
+                "set title '%s'" % title.replace("'", ''),
+                "set xlabel '%s'" % xlabel,
+                "set ylabel '%s'" % ylabel,
+                'set grid',
+                'set key above',
+                'set logscale xy' if logscale else 'set yrange [0:*]',
+                'set xrange [%r:%r]' % (xs[0] * 0.8, xs[-1] * 1.25) if logscale else 'set xrange [*:*]',
+                'plot ' + ', '.join(plots),
+            ])
+            return self._run(name, script, png, title)
+
+    def _run(self, name, script, png, title):
+        r = subprocess.run(['gnuplot'], input=script, text=True, capture_output=True)
+        if r.returncode != 0 or not os.path.exists(png):
+            self.failed.append('%s: %s' % (name, r.stderr.strip()[:200]))
+            return ''
+        self.made.append(png)
+        return '![%s](%s/%s.png)' % (title, self.reldir, name)
+
+
+# ---------------------------------------------------------------- addr_bind
+def sec_addr_bind(recs, charts, v):
+    """Markdown of the tables; fills v with the values the text may cite."""
+    out = []
+    par = one(recs, 'param')
+    rot_s = num(par.get('rot_s')) or 3
+    v['rot_period'] = fmt(rot_s, 0)
+    v['rot_seconds'] = par.get('rot_seconds')
+    v['children'] = par.get('children')
+    binds = [{k: (num(x) if k != 'n' else int(x)) for k, x in d.items()} for d in kind(recs, 'bind', 'n')
+             if ival(d['n']) and ival(d['n']) > 0]
+    binds.sort(key=lambda d: d['n'])
+    if binds:
+        rows = []
+        pn, pt = 0, 0.0
+        for b in binds:
+            n, ea = b['n'], b.get('mt6d_add')
+            us = ea * 1e6 / n if ea is not None else None
+            marg = (ea - pt) * 1e6 / (n - pn) if ea is not None and n > pn else None
+            b['us_add'], b['us_marg'] = us, marg
+            rows.append([fmt(n, 0), b.get('mt6d_add'), b.get('mt6d_del'), b.get('ip_add'), b.get('ip_del'),
+                         times(b.get('ip_add'), ea), times(b.get('ip_del'), b.get('mt6d_del')),
+                         b.get('mv64_add'), b.get('mv64_del'), times(b.get('ip_add'), b.get('mv64_add')),
+                         fmt(us, 0), fmt(marg, 0)])
+            if ea is not None:
+                pn, pt = n, ea
+        out.append('**1. Bind then remove N addresses** (random IIDs, /128, nodad, preferred_lft 0), seconds:')
+        out.append('')
+        out.append(table(['N', 'mt6d add', 'mt6d del', 'ip add', 'ip del', 'add: ip/mt6d', 'del: ip/mt6d',
+                          'mv64 add', 'mv64 del', 'add: ip/mv64', 'us/add', 'us@N'], rows))
+        out.append('')
+        out.append('ip/mt6d: how many times faster our engine is than `ip -6 -batch` on the same '
+                   'interface with the same addresses (time of ip / time of mt6d; above 1 = we are '
+                   'faster). mv64: our engine with the addresses spread over %s macvlan children. '
+                   'us/add: mean cost of one add by mt6d on one interface while 0..N addresses are '
+                   'bound; us@N: the same between the previous row\'s N and this one (marginal cost).'
+                   % (v['children'] or '64'))
+        out.append('')
+        lo, hi = binds[0], binds[-1]
+        v['bind_n_lo'], v['bind_n_hi'] = fmt(lo['n'], 0), fmt(hi['n'], 0)
+        v['bind_ratio_lo'] = times(lo.get('ip_add'), lo.get('mt6d_add'))
+        v['bind_ratio_hi'] = times(hi.get('ip_add'), hi.get('mt6d_add'))
+        v['bind_del_ratio_hi'] = times(hi.get('ip_del'), hi.get('mt6d_del'))
+        v['us_add_lo'] = fmt(lo.get('us_add'), 0)
+        v['us_marg_hi'] = fmt(hi.get('us_marg'), 0)
+        v['mt6d_add_hi'] = fmt_auto(hi.get('mt6d_add'))
+        v['mt6d_del_hi'] = fmt_auto(hi.get('mt6d_del'))
+        v['mv64_add_hi'] = fmt_auto(hi.get('mv64_add'))
+        v['mv64_del_hi'] = fmt_auto(hi.get('mv64_del'))
+        if hi.get('mt6d_add') and hi.get('mv64_add') and hi['mv64_add'] < hi['mt6d_add']:
+            v['mv64_speedup_hi'] = times(hi.get('mt6d_add'), hi.get('mv64_add'), 1)
+        if hi.get('mt6d_del') and hi.get('mv64_del'):
+            r = hi['mv64_del'] / hi['mt6d_del']
+            v['mv64_del_verdict'] = ('**Removals do not get that benefit**' if r > 0.7 else
+                                     '**Removals gain less**')
+        v['mv64_vs_ip_hi'] = times(hi.get('ip_add'), hi.get('mv64_add'), 1)
+        if len(binds) > 1:
+            v['bind_n_growth'] = times(hi['n'], lo['n'], 0)
+            v['bind_add_growth'] = times(hi.get('mt6d_add'), lo.get('mt6d_add'), 0)
+            v['bind_marg_growth'] = times(hi.get('us_marg'), lo.get('us_add'), 0)
+        met = [b for b in binds if (times(b.get('ip_add'), b.get('mt6d_add')) or '0x') and
+               b.get('mt6d_add') and b.get('ip_add') and b['ip_add'] / b['mt6d_add'] >= 1.5]
+        v['bind_target'] = ', '.join('%s at %s' % (times(b.get('ip_add'), b.get('mt6d_add')), fmt(b['n'], 0))
+                                     for b in binds if b.get('mt6d_add') and b.get('ip_add'))
+        v['bind_target_met'] = ', '.join(fmt(b['n'], 0) for b in met) or 'none of the sizes'
+        img = charts.lines('addr_bind_bind', 'Binding, then removing, N addresses: time for all N',
+                           'N addresses (log)', 'seconds (log)',
+                           [('add: mt6d, one interface', [(b['n'], b.get('mt6d_add')) for b in binds]),
+                            ('add: ip -6 -batch, one interface', [(b['n'], b.get('ip_add')) for b in binds]),
+                            ('add: mt6d over macvlan children', [(b['n'], b.get('mv64_add')) for b in binds]),
+                            ('remove: mt6d, one interface', [(b['n'], b.get('mt6d_del')) for b in binds]),
+                            ('remove: ip -6 -batch', [(b['n'], b.get('ip_del')) for b in binds])], logscale=True)
+        if img:
+            out += [img, '']
+
+    rots = [r for r in kind(recs, 'rot', 's', 'mode') if ival(r['s']) and ival(r['s']) > 0]
+    if rots:
+        rows = []
+        for r in rots:
+            s = int(r['s'])
+            cpu, ticks = num(r.get('cpu')), num(r.get('ticks'))
+            per = cpu * 1e6 / (s * ticks) if cpu is not None and ticks else None
+            r['per_rot_us'] = per
+            skipped = r.get('sustained') == 'skipped'
+            rows.append([fmt(s, 0), r['mode'], None if skipped else num(r.get('setup')),
+                         None if skipped else num(r.get('mean_tick')), None if skipped else num(r.get('max_tick')),
+                         None if skipped else cpu, None if skipped else fmt(num(r.get('cpu_pct')), 1, ' %'),
+                         None if skipped else fmt(per, 0), r.get('sustained', '-')])
+        out.append('**2. Sustained rotation** for %s s of S sessions, three live addresses each, one '
+                   'replaced every %s s, all on the same slot boundary (the worst case):'
+                   % (v['rot_seconds'] or '?', v['rot_period']))
+        out.append('')
+        out.append(table(['S', 'mode', 'setup s', 'mean tick s', 'max tick s', 'CPU s', 'CPU % of a core',
+                          'CPU us per session-rotation', 'sustained'], rows,
+                         ['---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---']))
+        out.append('')
+        out.append('addr-1: per-address mode on one interface; addr-%s: over %s macvlan children; '
+                   'scale: claimed /64, our responder\'s set (3 per session) and one IPV6_FREEBIND UDP '
+                   'socket per session, replaced every tick. A run stops at its first tick longer than '
+                   '%s s (sustained = no); its CPU share is over its shortened window. skipped: not run '
+                   'at this size (addr-1 above 1,000 sessions, which it cannot set up in minutes on this kernel; '
+                   'addr-%s above ROT_ADDR64_MAX, to keep `make bench` short).'
+                   % (v['children'], v['children'], v['rot_period'], v['children']))
+        out.append('')
+
+        def best(mode, limit=25.0):
+            ok = [r for r in rots if r['mode'] == mode and r.get('sustained') == 'yes'
+                  and (num(r.get('cpu_pct')) or 0) < limit]
+            return max(ok, key=lambda r: int(r['s'])) if ok else None
+
+        def first_fail(mode):
+            bad = [r for r in rots if r['mode'] == mode and r.get('sustained') == 'no']
+            return min(bad, key=lambda r: int(r['s'])) if bad else None
+
+        for mode, key in (('addr-1', 'a1'), ('addr-64', 'a64'), ('scale', 'sc')):
+            b = best(mode)
+            v['rot_%s_best' % key] = fmt(int(b['s']), 0) if b else None
+            v['rot_%s_best_cpu' % key] = fmt(num(b.get('cpu_pct')), 1, ' %') if b else None
+            v['rot_%s_best_tick' % key] = fmt_auto(num(b.get('mean_tick'))) if b else None
+            f = first_fail(mode)
+            v['rot_%s_fail' % key] = fmt(int(f['s']), 0) if f else None
+            v['rot_%s_fail_tick' % key] = fmt_auto(num(f.get('max_tick'))) if f else None
+        sc = sorted([r for r in rots if r['mode'] == 'scale' and r.get('sustained') in ('yes', 'no')],
+                    key=lambda r: int(r['s']))
+        if sc:
+            top = sc[-1]
+            v['scale_s_max'] = fmt(int(top['s']), 0)
+            v['scale_cpu_max'] = fmt(num(top.get('cpu_pct')), 1, ' %')
+            v['scale_tick_mean'] = fmt_auto(num(top.get('mean_tick')))
+            v['scale_tick_max'] = fmt_auto(num(top.get('max_tick')))
+            v['scale_sustained_max'] = 'kept up' if top.get('sustained') == 'yes' else 'did not keep up'
+            big = [r for r in sc if int(r['s']) >= 15000]
+            if big:
+                r = big[0]
+                v['scale_target'] = ('met (%s at %s sessions)' % (fmt(num(r.get('cpu_pct')), 1, ' %'), fmt(int(r['s']), 0))
+                                     if r.get('sustained') == 'yes' and (num(r.get('cpu_pct')) or 100) < 25
+                                     else 'not met (%s at %s sessions, sustained: %s)'
+                                     % (fmt(num(r.get('cpu_pct')), 1, ' %'), fmt(int(r['s']), 0), r.get('sustained')))
+            v['scale_per_rot'] = ', '.join('%s us at %s' % (fmt(r['per_rot_us'], 0), fmt(int(r['s']), 0))
+                                           for r in sc if r.get('per_rot_us') is not None)
+        img = charts.bars('addr_bind_rotation', 'Sustained rotation: CPU share of one core, by sessions S',
+                          'CPU % of one core (log)',
+                          sorted({fmt(int(r['s']), 0) for r in rots}, key=lambda x: int(x.replace(',', ''))),
+                          [(mode, [next((num(r.get('cpu_pct')) for r in rots if r['mode'] == mode
+                                         and fmt(int(r['s']), 0) == lab and r.get('sustained') != 'skipped'),
+                                        None)
+                                   for lab in sorted({fmt(int(r['s']), 0) for r in rots},
+                                                     key=lambda x: int(x.replace(',', '')))])
+                           for mode in dict.fromkeys(r['mode'] for r in rots)], logscale=True)
+        if img:
+            out += [img, '']
+
+    proxies = [{k: (num(x) if k != 'n' else int(x)) for k, x in d.items()} for d in kind(recs, 'proxy', 'n')
+               if ival(d['n']) and ival(d['n']) > 0]
+    if proxies:
+        out.append('**3. Kernel proxy-NDP entries** (`ip -6 -batch neigh add/del proxy`), the '
+                   'alternative to our responder in scale mode, seconds:')
+        out.append('')
+        rows = []
+        for p in proxies:
+            same = next((b for b in binds if b['n'] == p['n']), None)
+            rows.append([fmt(p['n'], 0), p.get('add'), p.get('del'),
+                         same.get('ip_add') if same else None])
+        out.append(table(['N', 'proxy add', 'proxy del', 'ip addr add, same N (table 1)'], rows))
+        out.append('')
+        hi = proxies[-1]
+        v['proxy_n_hi'] = fmt(hi['n'], 0)
+        v['proxy_add_hi'] = fmt_auto(hi.get('add'))
+        if len(proxies) > 1:
+            v['proxy_growth'] = times(hi.get('add'), proxies[0].get('add'), 0)
+            v['proxy_n_growth'] = times(hi['n'], proxies[0]['n'], 0)
+    return '\n'.join(out)
+
+
+# ---------------------------------------------------------------- tunnel
+TUNNEL_SHORT = {'plain': 'plain', 'wg-go': 'wireguard-go', 'wg-kern': 'kernel WG', 'openvpn': 'OpenVPN',
+                'mt6d': 'mt6d-peer', 'mt6d-nogso': 'mt6d no GSO/GRO'}
+
+
+def sec_tunnel(recs, charts, v):
+    out = []
+    par = one(recs, 'param')
+    v['tun_runs'], v['tun_seconds'] = par.get('runs'), par.get('seconds')
+    v['tun_udp_mbps'], v['tun_rot'] = par.get('udp_mbps'), par.get('rot')
+    paths = kind(recs, 'path', 'cfg', 'name')
+    by = {p['cfg']: p for p in paths}
+    F = lambda cfg, k: num(by.get(cfg, {}).get(k))
+    ours = 'mt6d' if 'mt6d' in by else None
+    if paths:
+        rows = []
+        for p in paths:
+            if p.get('ok') != '1':
+                rows.append([p['name'], 'no path'] + [None] * 8)
+                continue
+            rows.append([p['name'], F(p['cfg'], 'tcp1_gbps'), F(p['cfg'], 'tcp4_gbps'),
+                         fmt(F(p['cfg'], 'udp_pps'), 0), fmt(F(p['cfg'], 'udp_loss_pct'), 2),
+                         fmt(F(p['cfg'], 'rtt_us'), 0), fmt(F(p['cfg'], 'cores_per_gbps'), 2),
+                         fmt(F(p['cfg'], 'retransmits'), 0),
+                         times(F('mt6d', 'tcp1_gbps'), F(p['cfg'], 'tcp1_gbps')) if ours and p['cfg'] != 'mt6d' else '-',
+                         fmt(F('mt6d', 'rtt_us') - F(p['cfg'], 'rtt_us'), 0, ' us')
+                         if ours and p['cfg'] != 'mt6d' and F('mt6d', 'rtt_us') is not None
+                         and F(p['cfg'], 'rtt_us') is not None else '-'])
+        out.append(table(['path', 'TCP 1 stream Gbit/s', 'TCP 4 streams Gbit/s', 'UDP pps received',
+                          'UDP loss %', 'ping RTT us', 'tunnel CPU cores per Gbit/s', 'TCP retransmits',
+                          'mt6d TCP 1 stream / this', 'mt6d RTT - this'], rows,
+                         ['---'] + ['---:'] * 9))
+        out.append('')
+        out.append('Medians of %s runs of %s s each; UDP offered at %s Mbit/s in 1200-byte datagrams; '
+                   'RTT: 100 pings 10 ms apart at idle; CPU: user + system time of the tunnel processes '
+                   'of both ends during the 1-stream TCP run. The last two columns compare (d) with each '
+                   'path of the same run.' % (v['tun_runs'], v['tun_seconds'], v['tun_udp_mbps']))
+        out.append('')
+        for n in kind(recs, 'note'):
+            out.append('- ' + n.get('text', ''))
+        if kind(recs, 'note'):
+            out.append('')
+        ok = [p for p in paths if p.get('ok') == '1']
+        img = charts.bars('tunnel_throughput', 'Throughput through each path (iperf3 TCP)', 'Gbit/s (log)',
+                          [TUNNEL_SHORT.get(p['cfg'], p['cfg']) for p in ok],
+                          [('1 stream', [F(p['cfg'], 'tcp1_gbps') for p in ok]),
+                           ('4 streams', [F(p['cfg'], 'tcp4_gbps') for p in ok])], logscale=True)
+        img2 = charts.bars('tunnel_rtt', 'Idle ping RTT through each path (median)', 'us',
+                           [TUNNEL_SHORT.get(p['cfg'], p['cfg']) for p in ok],
+                           [('ping RTT', [F(p['cfg'], 'rtt_us') for p in ok])])
+        tun = [p for p in ok if p['cfg'] != 'plain']
+        img3 = charts.bars('tunnel_cpu', 'CPU of the tunnel daemons (both ends) per Gbit/s, 1 TCP stream',
+                           'cores per Gbit/s', [TUNNEL_SHORT.get(p['cfg'], p['cfg']) for p in tun],
+                           [('cores per Gbit/s', [F(p['cfg'], 'cores_per_gbps') for p in tun])])
+        for i in (img, img2, img3):
+            if i:
+                out += [i, '']
+    # Values for the text.
+    m = lambda k: F('mt6d', k)
+    v['tun_mt6d_tcp1'] = fmt_auto(m('tcp1_gbps'))
+    v['tun_mt6d_tcp4'] = fmt_auto(m('tcp4_gbps'))
+    v['tun_mt6d_cpu'] = fmt(m('cores_per_gbps'), 2)
+    v['tun_mt6d_rtt'] = fmt(m('rtt_us'), 0)
+    v['tun_plain_tcp1'] = fmt_auto(F('plain', 'tcp1_gbps'))
+    v['tun_plain_rtt'] = fmt(F('plain', 'rtt_us'), 0)
+    v['tun_plain_share'] = fmt(100 * m('tcp1_gbps') / F('plain', 'tcp1_gbps'), 0, ' %') \
+        if m('tcp1_gbps') is not None and F('plain', 'tcp1_gbps') else None
+    base = [c for c in ('wg-kern', 'wg-go', 'openvpn') if F(c, 'tcp1_gbps')]
+    if base and m('tcp1_gbps') is not None:
+        b = max(base, key=lambda c: F(c, 'tcp1_gbps'))
+        v['tun_best_base'] = re.sub(r'^\([a-z]\'?\) ', '', by[b]['name'])
+        v['tun_best_base_tcp1'] = fmt_auto(F(b, 'tcp1_gbps'))
+        r = m('tcp1_gbps') / F(b, 'tcp1_gbps')
+        v['tun_vs_best'] = fmt(r, 1) + 'x'
+        v['tun_target'] = 'met' if r >= 2 else 'not met'
+        cpus = [F(c, 'cores_per_gbps') for c in base if F(c, 'cores_per_gbps') is not None]
+        if cpus and m('cores_per_gbps'):
+            v['tun_base_cpu'] = fmt(min(cpus), 2) if len(cpus) == 1 else '%s-%s' % (fmt(min(cpus), 2), fmt(max(cpus), 2))
+            v['tun_cpu_ratio'] = fmt(min(cpus) / m('cores_per_gbps'), 1) + 'x'
+    for c, key in (('wg-go', 'wg'), ('openvpn', 'ovpn')):
+        v['tun_%s_tcp1' % key] = fmt_auto(F(c, 'tcp1_gbps'))
+        v['tun_vs_%s' % key] = times(m('tcp1_gbps'), F(c, 'tcp1_gbps'), 1)
+        if F(c, 'rtt_us') is not None and F('plain', 'rtt_us') is not None:
+            v['tun_%s_rtt_add' % key] = fmt(F(c, 'rtt_us') - F('plain', 'rtt_us'), 0)
+    if m('rtt_us') is not None and F('plain', 'rtt_us') is not None:
+        add = m('rtt_us') - F('plain', 'rtt_us')
+        v['tun_rtt_add'] = fmt(add, 0)
+        v['tun_rtt_target'] = 'under' if add < 100 else 'over'
+    if m('tcp1_gbps') and F('mt6d-nogso', 'tcp1_gbps'):
+        g = m('tcp1_gbps') / F('mt6d-nogso', 'tcp1_gbps')
+        nogso = fmt_auto(F('mt6d-nogso', 'tcp1_gbps'))
+        v['tun_gso_effect'] = ('add %.2fx here (%s Gbit/s without them)' % (g, nogso) if g >= 1.05 else
+                               'cost %.2fx here (%s Gbit/s without them)' % (1 / g, nogso) if g <= 0.95 else
+                               'made no measurable difference in this run (%.2fx; %s Gbit/s without them)' % (g, nogso))
+        if m('cores_per_gbps') and F('mt6d-nogso', 'cores_per_gbps'):
+            c = 1 - m('cores_per_gbps') / F('mt6d-nogso', 'cores_per_gbps')
+            v['tun_gso_cpu'] = ('cut the CPU per Gbit/s by %s' % fmt(100 * c, 0, ' %') if c > 0 else
+                                'raised the CPU per Gbit/s by %s' % fmt(-100 * c, 0, ' %'))
+        if m('rtt_us') is not None and F('mt6d-nogso', 'rtt_us') is not None:
+            n_rtt = F('mt6d-nogso', 'rtt_us')
+            v['tun_nogso_rtt'] = ('%s us, %s' % (fmt(n_rtt, 0), 'no lower: the offloads are not what costs latency'
+                                                if n_rtt >= 0.9 * m('rtt_us') else
+                                                'lower than with them: at idle the offloads may cost some latency'))
+    v['tun_mt6d_udp_loss'] = fmt(m('udp_loss_pct'), 2)
+    v['tun_plain_udp_loss'] = fmt(F('plain', 'udp_loss_pct'), 2)
+    cnt = {c['cfg']: c for c in kind(recs, 'counters', 'cfg')}
+    c = cnt.get('mt6d')
+    if c:
+        tx, rx = num(c.get('A_tx_packets')), num(c.get('B_rx_packets'))
+        v['tun_sealed'] = fmt(tx, 0)
+        v['tun_delivered'] = fmt(rx, 0)
+        v['tun_lost'] = fmt(tx - rx, 0) if tx is not None and rx is not None else None
+        v['tun_rotations'] = fmt((num(c.get('A_rotations')) or 0) + (num(c.get('B_rotations')) or 0), 0)
+        drops = []
+        for k, x in c.items():
+            side, _, what = k.partition('_')
+            if what.startswith('drops_') and num(x):
+                drops.append('%s %s at %s' % (fmt(num(x), 0), what[len('drops_'):], side))
+        v['tun_drops'] = ', '.join(drops) if drops else 'none'
+        late = [num(c.get(s + '_rotation_late_max_us')) for s in 'AB']
+        late = [x for x in late if x is not None]
+        v['tun_late_ms'] = fmt(max(late) / 1000, 0) if late else None
+        if tx is not None and tx == rx:
+            v['if_all_delivered'] = ''
+        v['tun_counter_verdict'] = ('every packet sealed by A was delivered by B' if tx == rx
+                                    else '%s packets sealed by A were not delivered by B' % fmt(tx - rx, 0)) \
+            if tx is not None and rx is not None else None
+    return '\n'.join(out)
+
+
+# ---------------------------------------------------------------- dht
+DHT_ROWS = [
+    ('lookup_ms_median', 'lookup latency, median (ms)', 'libtorrent'),
+    ('lookup_ms_p95', 'lookup latency, p95 (ms)', 'libtorrent'),
+    ('lookup_msgs', 'messages sent per lookup', 'libtorrent'),
+    ('publish_ms', 'publication of 100 bytes: time (ms)', 'one announce per port'),
+    ('publish_msgs', 'publication of 100 bytes: messages sent', 'one announce per port'),
+    ('collect_success', 'collection: success rate', 'libtorrent'),
+    ('collect_ms_median', 'collection: time per trial, median (ms)', 'libtorrent'),
+    ('collect_ms_p95', 'collection: time per trial, p95 (ms)', 'libtorrent'),
+    ('collect_msgs', 'collection: messages sent per trial', 'libtorrent'),
+    ('killed_success', 'collection, {killed} of {total} nodes killed: success rate', None),
+    ('killed_ms_median', 'collection, {killed} killed: time per trial, median (ms)', None),
+    ('killed_msgs', 'collection, {killed} killed: messages sent per trial', None),
+]
+
+
+def sec_dht(recs, charts, v):
+    out = []
+    par = one(recs, 'param')
+    ex = one(recs, 'extra')
+    met = {d['key']: d for d in kind(recs, 'metric', 'key')}
+    if not met:
+        return ''
+    for k in ('ours', 'lt', 'trials', 'lt_trials', 'killed', 'total', 'lookups'):
+        v['dht_' + k] = par.get(k)
+    rows = []
+    for key, label, base in DHT_ROWS:
+        d = met.get(key)
+        if not d:
+            continue
+        o, b = d.get('ours'), d.get('base')
+        label = label.format(killed=par.get('killed', '?'), total=par.get('total', '?'))
+        if '/' in str(o):
+            rows.append([label, o, '-' if b in (None, '-', '-/-') else '%s (%s)' % (b, base), '-'])
+        else:
+            rows.append([label, fmt_auto(num(o)), '-' if num(b) is None else '%s (%s)' % (fmt_auto(num(b)), base),
+                         times(num(o), num(b))])
+    out.append('Swarm: %s mt6d-dhtnode + %s libtorrent 2.0.8 nodes in one namespace, no added delay; '
+               'message: 100 bytes = 5 chunks of 20 ports; %s lookups, %s collection trials of ours, '
+               '%s of libtorrent.' % (par.get('ours'), par.get('lt'), par.get('lookups'), par.get('trials'),
+                                      par.get('lt_trials')))
+    out.append('')
+    out.append(table(['measure', 'mt6d dht', 'baseline (same run)', 'ours / baseline'], rows))
+    out.append('')
+    out.append('ours / baseline below 1: we need less time or fewer messages than the baseline.')
+    out.append('')
+    g = lambda k, w: num(met.get(k, {}).get(w))
+    labels, so, sb = [], [], []
+    for key, lab in (('lookup_ms_median', 'lookup median'), ('lookup_ms_p95', 'lookup p95'),
+                     ('publish_ms', 'publication'), ('collect_ms_median', 'collection median'),
+                     ('collect_ms_p95', 'collection p95'), ('killed_ms_median', 'collection, 30 % killed')):
+        if key in met:
+            labels.append(lab)
+            so.append(g(key, 'ours'))
+            sb.append(g(key, 'base'))
+    img = charts.bars('dht_times', 'DHT: time of each operation, ours and the baseline', 'ms (log)',
+                      labels, [('mt6d dht', so), ('baseline', sb)], logscale=True)
+    labels, so, sb = [], [], []
+    for key, lab in (('lookup_msgs', 'per lookup'), ('collect_msgs', 'per collection'),
+                     ('killed_msgs', 'per collection, 30 % killed'), ('publish_msgs', 'publication of 100 B')):
+        if key in met:
+            labels.append(lab)
+            so.append(g(key, 'ours'))
+            sb.append(g(key, 'base'))
+    img2 = charts.bars('dht_messages', 'DHT: messages sent, ours and the baseline', 'messages (log)',
+                       labels, [('mt6d dht', so), ('baseline', sb)], logscale=True)
+    for i in (img, img2):
+        if i:
+            out += [i, '']
+    v['dht_lookup_median'] = fmt(g('lookup_ms_median', 'ours'), 0)
+    v['dht_lookup_p95'] = fmt(g('lookup_ms_p95', 'ours'), 0)
+    v['dht_lt_lookup_median'] = fmt(g('lookup_ms_median', 'base'), 0)
+    v['dht_lt_lookup_p95'] = fmt(g('lookup_ms_p95', 'base'), 0)
+    v['dht_lookup_msgs'] = fmt(g('lookup_msgs', 'ours'), 1)
+    v['dht_lt_lookup_msgs'] = fmt(g('lookup_msgs', 'base'), 1)
+    v['dht_publish_ms'] = fmt(g('publish_ms', 'ours'), 0)
+    v['dht_naive_ms'] = fmt(g('publish_ms', 'base'), 0)
+    v['dht_publish_speedup'] = times(g('publish_ms', 'base'), g('publish_ms', 'ours'), 1)
+    v['dht_publish_msgs'] = fmt(g('publish_msgs', 'ours'), 0)
+    v['dht_naive_msgs'] = fmt(g('publish_msgs', 'base'), 0)
+    v['dht_collect_success'] = met.get('collect_success', {}).get('ours')
+    v['dht_lt_collect_success'] = met.get('collect_success', {}).get('base')
+    v['dht_collect_median'] = fmt(g('collect_ms_median', 'ours'), 0)
+    v['dht_lt_collect_median'] = fmt(g('collect_ms_median', 'base'), 0)
+    v['dht_collect_vs_lt'] = times(g('collect_ms_median', 'ours'), g('collect_ms_median', 'base'), 1)
+    v['dht_collect_msgs'] = fmt(g('collect_msgs', 'ours'), 1)
+    v['dht_lt_collect_msgs'] = fmt(g('collect_msgs', 'base'), 1)
+    co, cb = g('collect_msgs', 'ours'), g('collect_msgs', 'base')
+    if co is not None and cb:
+        v['dht_collect_msgs_cmp'] = ('%s fewer' % fmt(100 * (1 - co / cb), 0, ' %') if co < cb
+                                     else '%s more' % fmt(100 * (co / cb - 1), 0, ' %'))
+    v['dht_killed_success'] = met.get('killed_success', {}).get('ours')
+    v['dht_killed_median'] = fmt(g('killed_ms_median', 'ours'), 0)
+    v['dht_killed_p95'] = fmt(num(ex.get('killed_ms_p95')), 0)
+    v['dht_killed_msgs'] = fmt(g('killed_msgs', 'ours'), 1)
+    if g('killed_ms_median', 'ours') and g('collect_ms_median', 'ours'):
+        v['dht_killed_slowdown'] = times(g('killed_ms_median', 'ours'), g('collect_ms_median', 'ours'), 1)
+    return '\n'.join(out)
+
+
+# ---------------------------------------------------------------- rendezvous
+def sec_rendezvous(recs, charts, v):
+    out = []
+    par = one(recs, 'param')
+    sims = [x for x in kind(recs, 'sim', 'clients') if num(x['clients'])]
+    if sims:
+        rows = []
+        for s in sims:
+            c = num(s.get('clients'))
+            rows.append([fmt(c, 0), s.get('swarm_nodes'), s.get('source_addresses'),
+                         '%s%s' % (s.get('round_virtual_s'), '' if s.get('round_done') == '1' else ' (not done)'),
+                         num(s.get('pub_cpu_s')), fmt(num(s.get('pub_datagrams')), 0),
+                         fmt((num(s.get('pub_bytes')) or 0) / 1e6, 1),
+                         '%s, %s' % (fmt(num(s.get('per_client_datagrams')), 0),
+                                     fmt((num(s.get('per_client_bytes')) or 0) / 1e3, 1)),
+                         fmt(num(s.get('pub_cpu_s')) * 1e3 / c, 1) if c and num(s.get('pub_cpu_s')) is not None else None,
+                         '%s / %s' % (fmt(num(s.get('swarm_stored_peers')), 0), fmt(num(s.get('swarm_store_refused')), 0)),
+                         num(s.get('busiest_node_rate_per_s')), num(s.get('sim_wall_s'))])
+        out.append('**1. The server: one full publication round** (`bench_rendezvous CLIENTS 100 48`: '
+                   'our dht/ nodes and mt6d/publish.c in one process, virtual time):')
+        out.append('')
+        out.append(table(['clients', 'swarm', 'sources', 'round (virtual s)', 'publisher CPU s', 'datagrams',
+                          'MB sent', 'per client: datagrams, kB', 'CPU ms per client', 'stored / refused by the swarm',
+                          'busiest node: datagrams/s from us', 'wall s'], rows))
+        out.append('')
+        big = max(sims, key=lambda s: num(s.get('clients')) or 0)
+        c = num(big.get('clients'))
+        cpu = num(big.get('pub_cpu_s'))
+        v['rdv_sim_clients'] = fmt(c, 0)
+        v['rdv_sim_done'] = 'all of them' if big.get('round_done') == '1' else 'not all of them'
+        v['rdv_sim_round'] = big.get('round_virtual_s')
+        v['rdv_sim_round_text'] = ('was out in %s s of virtual time' % big.get('round_virtual_s')
+                                   if big.get('round_done') == '1' else
+                                   'was not complete at the end of the %s s window' % big.get('round_virtual_s'))
+        v['rdv_sim_cpu'] = fmt_auto(cpu)
+        if cpu is not None and c:
+            v['rdv_cpu_ms_per_client'] = fmt(cpu * 1e3 / c, 1)
+            v['rdv_cpu_share_900'] = fmt(100 * cpu / 900, 1, ' %')
+            v['rdv_cpu_verdict'] = ('CPU is not the limit of the server' if cpu / 900 < 0.5
+                                    else 'CPU is a limit of the server')
+        v['rdv_per_client_dgrams'] = fmt(num(big.get('per_client_datagrams')), 0)
+        v['rdv_per_client_kb'] = fmt((num(big.get('per_client_bytes')) or 0) / 1e3, 0)
+        pb = num(big.get('pub_bytes'))
+        if pb is not None:
+            v['rdv_upstream_mbit'] = fmt(pb * 8 / 900 / 1e6, 1)
+            v['rdv_bytes_gb'] = fmt(pb / 1e9, 2)
+        v['rdv_stored'] = fmt(num(big.get('swarm_stored_peers')), 0)
+        if num(big.get('swarm_store_refused')):
+            v['rdv_refused'] = fmt(num(big.get('swarm_store_refused')), 0)
+        elif num(big.get('swarm_store_refused')) == 0:
+            v['rdv_none_refused'] = 'none'
+        v['rdv_busiest_rate'] = fmt_auto(num(big.get('busiest_node_rate_per_s')))
+        src = num(big.get('source_addresses'))
+        if src and num(big.get('busiest_node_rate_per_s')) is not None:
+            v['rdv_busiest_per_src'] = fmt_auto(num(big.get('busiest_node_rate_per_s')) / src)
+        v['rdv_sources'] = fmt(src, 0)
+        v['rdv_swarm'] = big.get('swarm_nodes')
+    pubs = one(recs, 'lab_publish')
+    fetches = {f['mode']: f for f in kind(recs, 'fetch', 'mode')}
+    if fetches:
+        out.append('**2. A fresh client, start to opened config**, %s trials per mode in a %s-node swarm of '
+                   'ours; publisher: %s clients from %s source addresses, its catch-up round out in %s s:'
+                   % (par.get('trials'), par.get('swarm'), pubs.get('clients', '?'), pubs.get('sources', '?'),
+                      pubs.get('seconds', '?')))
+        out.append('')
+        rows = [['%s, %s' % (f.get('trials'), m), f.get('opened'),
+                 '%s, %s' % (f.get('wall_p50') or '-', f.get('wall_p95') or '-'),
+                 '%s, %s' % (f.get('fetch_p50') or '-', f.get('fetch_p95') or '-'), f.get('queries_p50') or '-']
+                for m, f in fetches.items()]
+        out.append(table(['trials, client address', 'opened', 'process wall ms: median, p95',
+                          'fetch from its start ms: median, p95', 'DHT queries: median'], rows,
+                         ['---', '---:', '---:', '---:', '---:']))
+        out.append('')
+        out.append('*same*: every trial on one address and UDP port, so the node a trial leaves in '
+                   'others\' routing tables is answered by the next trial; *new*: a new address per trial, '
+                   'so departed nodes pile up in routing tables as they do in the public DHT.')
+        out.append('')
+        img = charts.bars('rendezvous_fetch', 'Fresh client: start to opened config', 'ms (log)',
+                          list(fetches), [('fetch median', [num(f.get('fetch_p50')) for f in fetches.values()]),
+                                          ('fetch p95', [num(f.get('fetch_p95')) for f in fetches.values()]),
+                                          ('process median', [num(f.get('wall_p50')) for f in fetches.values()])],
+                          logscale=True)
+        if img:
+            out += [img, '']
+        for m in ('same', 'new'):
+            f = fetches.get(m)
+            if not f:
+                continue
+            v['rdv_%s_opened' % m] = '%s of %s' % (f.get('opened'), f.get('trials'))
+            v['rdv_%s_fetch_p50' % m] = fmt(num(f.get('fetch_p50')), 0)
+            v['rdv_%s_fetch_p95' % m] = fmt(num(f.get('fetch_p95')), 0)
+            v['rdv_%s_wall_p50' % m] = fmt(num(f.get('wall_p50')), 0)
+            v['rdv_%s_queries' % m] = f.get('queries_p50') or None
+            p50 = num(f.get('fetch_p50'))
+            if p50 is not None:
+                v['rdv_%s_target' % m] = 'met' if p50 < 1000 and f.get('opened') == f.get('trials') else 'not met'
+    lt = one(recs, 'lt')
+    if lt:
+        secs, cl = num(lt.get('seconds')), num(lt.get('clients'))
+        out.append('**3. libtorrent nodes only** (%s nodes of python3-libtorrent 2.0.8), publisher on ONE '
+                   'source address:' % lt.get('nodes'))
+        out.append('')
+        out.append(table(['clients', 'all published', 'time s', 'clients/s', 'fetches opened',
+                          'publisher status at the end'],
+                         [[lt.get('clients'), 'yes' if lt.get('published') == '1' else 'no', secs,
+                           fmt(cl / secs, 3) if secs and cl else None,
+                           '%s of %s' % (lt.get('fetches_opened'), lt.get('fetches')), lt.get('status')]],
+                         ['---:', '---', '---:', '---:', '---:', '---']))
+        out.append('')
+        v['rdv_lt_nodes'] = lt.get('nodes')
+        v['rdv_lt_clients'] = lt.get('clients')
+        v['rdv_lt_seconds'] = fmt_auto(secs)
+        if secs and cl:
+            v['rdv_lt_rate'] = fmt(cl / secs, 3)
+            v['rdv_lt_per_window'] = fmt(900 * cl / secs, 0)
+        v['rdv_lt_opened'] = '%s of %s' % (lt.get('fetches_opened'), lt.get('fetches'))
+        if lt.get('fetches_opened') != lt.get('fetches'):
+            v['rdv_lt_some_failed'] = 'yes'
+    return '\n'.join(out)
+
+
+# ---------------------------------------------------------------- sessions
+def sec_sessions(recs, charts, v):
+    out = []
+    par = one(recs, 'param')
+    ss = kind(recs, 'sessions', 'clients')
+    if not ss:
+        return ''
+    rows = []
+    for s in ss:
+        last = num(s.get('up_last'))
+        up = num(s.get('up'))
+        rate = up * 1000 / last if up and last else None
+        s['rate'] = rate
+        rows.append([s.get('clients'), '%s/%s' % (s.get('up'), s.get('pinged')), num(s.get('up_p50')),
+                     num(s.get('up_p95')), num(s.get('ping_p50')), num(s.get('ping_p95')), fmt(rate, 1),
+                     s.get('rss_mib'), fmt(num(s.get('cpu_pct')), 2, ' %')])
+    out.append('Rot %s; all clients started at once; times from client start (ms); server memory and CPU '
+               'over %s s of steady state with every session rotating:' % (par.get('rot'), par.get('seconds')))
+    out.append('')
+    out.append(table(['clients', 'up/pinged', 'session p50', 'session p95', 'first ping p50', 'first ping p95',
+                      'sessions/s', 'server RSS (MiB)', 'server CPU'], rows))
+    out.append('')
+    img = charts.bars('sessions_setup', 'Sessions: time from client start (all clients at once)', 'ms',
+                      [s.get('clients') + ' clients' for s in ss],
+                      [('session up p50', [num(s.get('up_p50')) for s in ss]),
+                       ('session up p95', [num(s.get('up_p95')) for s in ss]),
+                       ('first ping p50', [num(s.get('ping_p50')) for s in ss]),
+                       ('first ping p95', [num(s.get('ping_p95')) for s in ss])])
+    if img:
+        out += [img, '']
+    big = max(ss, key=lambda s: num(s.get('clients')) or 0)
+    v['sess_n_max'] = big.get('clients')
+    v['sess_rss_max'] = big.get('rss_mib')
+    v['sess_cpu_max'] = fmt(num(big.get('cpu_pct')), 2, ' %')
+    v['sess_rate_max'] = fmt(big.get('rate'), 1)
+    v['sess_up_p50_max'] = fmt(num(big.get('up_p50')), 0)
+    v['sess_all_up'] = 'Every' if big.get('up') == big.get('clients') == big.get('pinged') else None
+    rates = [s['rate'] for s in ss if s.get('rate')]
+    if rates:
+        v['sess_rate_range'] = fmt(min(rates), 1) if len(rates) == 1 else '%s-%s' % (fmt(min(rates), 1), fmt(max(rates), 1))
+    return '\n'.join(out)
+
+
+SECTIONS = {'addr_bind': sec_addr_bind, 'tunnel': sec_tunnel, 'dht': sec_dht,
+            'rendezvous': sec_rendezvous, 'sessions': sec_sessions}
+
+REPRODUCE = {
+    'addr_bind': 'sudo BIND_N="{bind_n}" ROT_S="{rot_s}" ROT_SECONDS={rot_seconds} ROT_ADDR64_MAX={rot_addr64_max} '
+                 'PROXY_N="{proxy_n}" bench/addr_bind.sh',
+    'tunnel': 'sudo BENCH_RUNS={tunnel_runs} BENCH_SECONDS={tunnel_seconds} bench/tunnel.sh',
+    'dht': 'sudo DHT_BENCH_OURS={dht_ours} DHT_BENCH_LT={dht_lt} DHT_BENCH_TRIALS={dht_trials} '
+           'DHT_BENCH_LT_TRIALS={dht_lt_trials} bench/dht.sh',
+    'rendezvous': 'sudo RDV_SIM_CLIENTS="{rdv_sim_clients}" TRIALS={rdv_trials} N_SWARM={rdv_swarm} '
+                  'LT_NODES={rdv_lt_nodes} LT_CLIENTS={rdv_lt_clients} bench/rendezvous.sh',
+    'sessions': 'sudo BENCH_CLIENTS="{sess_clients}" BENCH_SECONDS={sess_seconds} bench/sessions.sh',
+}
+
+
+def duration(s):
+    s = int(s)
+    return '%d min %02d s' % (s // 60, s % 60) if s >= 60 else '%d s' % s
+
+
+def report(results, out_md, chart_dir, analysis_dir, with_charts):
+    run = read_tsv(os.path.join(results, 'run.tsv'))
+    meta, sizes, end = one(run, 'run'), one(run, 'sizes'), one(run, 'end')
+    benches = {d['name']: d for d in kind(run, 'bench')}
+    charts = Charts(chart_dir, with_charts, out_md)
+    unreadable = []
+    md = ['# mt6d performance', '',
+          '<!-- Generated by scripts/perf-report.py from the results of `make bench` '
+          '(build/bench-results/). Do not edit by hand: the text is in docs/perf/analysis/, '
+          'the numbers come from the run. -->', '']
+    common = {}
+    md.append(fill(open(os.path.join(analysis_dir, 'header.md'), encoding='utf-8').read(), common)
+              if os.path.exists(os.path.join(analysis_dir, 'header.md')) else '')
+    md.append('')
+    md.append('## The run')
+    md.append('')
+    if meta:
+        md.append('- date: %s to %s (UTC); %s run%s' % (
+            meta.get('date'), end.get('date', '(unfinished)'), meta.get('mode'),
+            '' if meta.get('mode') == 'full' else ' (BENCH_QUICK=1: small sizes, not the figures to quote)'))
+        md.append('- commit: %s%s' % (meta.get('commit'), ' with uncommitted changes' if meta.get('dirty') == 'yes' else ''))
+        md.append('- machine: %s cores (%s), %s GiB, Linux %s, %s, iproute2 %s' % (
+            meta.get('cores'), meta.get('cpu'), meta.get('mem_gib'), meta.get('kernel'), meta.get('os'),
+            meta.get('iproute2')))
+        md.append('- load average at the start: %s; at the end: %s. The machine was shared with other jobs '
+                  'while the benchmarks ran, so a single absolute figure can be off by tens of percent; the '
+                  'ratios against the baselines, measured in the same run on the same machine moments apart, '
+                  'are what to read.' % (meta.get('load_start'), end.get('load_end', '-')))
+    else:
+        md.append('No run.tsv in %s: the run is unknown.' % results)
+    md.append('')
+    rows = []
+    total = 0
+    for name, _ in BENCHES:
+        b = benches.get(name)
+        if b:
+            total += int(b.get('seconds', 0))
+            rows.append([name, duration(b.get('seconds', 0)), 'ok' if b.get('rc') == '0' else 'failed (exit %s)' % b.get('rc'),
+                         '%s / %s' % (b.get('load_before'), b.get('load_after'))])
+        else:
+            rows.append([name, '-', 'not run', '-'])
+    rows.append(['all', duration(total), '', ''])
+    md.append(table(['benchmark', 'wall time', 'status', 'load average before / after'], rows,
+                    ['---', '---:', '---', '---:']))
+    md.append('')
+    md.append('Reproduce (as root, from the top of the tree):')
+    md.append('')
+    md.append('    make bench                 # deps, build, every benchmark, then this file (~35 min)')
+    md.append('    BENCH_QUICK=1 make bench   # small sizes (~13 min), to try it out; its report goes to')
+    md.append('                               # build/bench-results/PERFORMANCE.md, not here')
+    md.append('    make bench-report          # this file again from build/bench-results/, no rerun')
+    md.append('')
+    md.append('One benchmark alone, with the sizes of this run (after `make all benches`):')
+    md.append('')
+    for name, _ in BENCHES:
+        md.append('    ' + REPRODUCE[name].format_map(collections.defaultdict(str, sizes)))
+    md.append('')
+    for name, title in BENCHES:
+        recs = read_tsv(os.path.join(results, name + '.tsv'))
+        md.append('## ' + title)
+        md.append('')
+        v = {}
+        intro = fragment(analysis_dir, name + '.intro', v)
+        try:
+            body = SECTIONS[name](recs, charts, v) if recs else ''
+        except (KeyError, ValueError, TypeError, ZeroDivisionError) as e:
+            # Never a traceback instead of a report: say which results are bad.
+            body, v = '', {}
+            unreadable.append('%s: %s: %s' % (name, type(e).__name__, e))
+            md.append('*The results of this benchmark could not be read (%s: %s).*' % (type(e).__name__, e))
+            md.append('')
+        b = benches.get(name)
+        if b and b.get('rc') != '0':
+            md.append('**This benchmark failed in this run (exit %s)**; what it recorded before failing is '
+                      'below.' % b.get('rc'))
+            md.append('')
+        if intro:
+            md += [intro, '']
+        if not body:
+            md.append('*Not measured in this run.*')
+            md.append('')
+            continue
+        md += ['### Results', '', body, '']
+        text = fragment(analysis_dir, name, v)
+        if text:
+            md += [text, '']
+    if charts.failed:
+        md.append('Charts that gnuplot could not draw: ' + '; '.join(charts.failed))
+        md.append('')
+    if with_charts and not charts.enabled:
+        md.append('*(no charts: gnuplot is not installed; `scripts/install-deps.sh bench` installs it)*')
+        md.append('')
+    text = '\n'.join(md).rstrip('\n') + '\n'
+    text = re.sub(r'\n{3,}', '\n\n', text)
+    os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
+    with open(out_md, 'w', encoding='utf-8') as f:
+        f.write(text)
+    charts.failed += unreadable
+    return charts
+
+
+def main():
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--results', default=os.path.join(top, 'build', 'bench-results'))
+    ap.add_argument('--out')
+    ap.add_argument('--charts')
+    ap.add_argument('--analysis', default=os.path.join(top, 'docs', 'perf', 'analysis'))
+    ap.add_argument('--no-charts', action='store_true')
+    a = ap.parse_args()
+    if not os.path.exists(os.path.join(a.results, 'run.tsv')):
+        print('perf-report: no %s/run.tsv: run `make bench` (or bench/run.sh) first'
+              % a.results, file=sys.stderr)
+        return 1
+    # Only a full run may replace the committed report; the results of a
+    # BENCH_QUICK=1 run go next to themselves unless told otherwise.
+    full = one(read_tsv(os.path.join(a.results, 'run.tsv')), 'run').get('mode') == 'full'
+    if a.out is None:
+        a.out = os.path.join(top, 'docs', 'PERFORMANCE.md') if full else \
+            os.path.join(a.results, 'PERFORMANCE.md')
+    if a.charts is None:
+        a.charts = os.path.join(os.path.dirname(os.path.abspath(a.out)), 'perf')
+    charts = report(a.results, a.out, a.charts, a.analysis, not a.no_charts)
+    print('perf-report: wrote %s (%d charts%s)' % (a.out, len(charts.made),
+                                                  ', %d failed' % len(charts.failed) if charts.failed else ''))
+    return 1 if charts.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,105 @@
+#!/bin/bash
+# scripts/perf-report.py on a fixture of benchmark results (tests/cli/
+# perf-report/*.tsv, in the format bench/results.sh writes): the report of
+# `make bench` must come out whole, with the ratios computed from the figures,
+# the analysis filled in, and no text citing a number the run did not have.
+# Runs no benchmark.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+gen=$top/scripts/perf-report.py
+fx=$top/tests/cli/perf-report
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+has() { grep -qF -- "$1" "$tmp/$2" || fail "$2 lacks: $1"; }
+lacks() { ! grep -qF -- "$1" "$tmp/$2" || fail "$2 should not contain: $1"; }
+
+charts=--no-charts
+command -v gnuplot >/dev/null && charts=
+# shellcheck disable=SC2086
+/usr/bin/python3 "$gen" --results "$fx" --out "$tmp/out/P.md" --charts "$tmp/out/perf" $charts \
+	>"$tmp/log" 2>&1 || fail "generator failed on the fixture: $(cat "$tmp/log")"
+cp "$tmp/out/P.md" "$tmp/P.md"
+
+# Header: machine, commit, the per-benchmark table, reproduce commands.
+has '- commit: abc1234' P.md
+has '2 cores (Test CPU), 24 GiB, Linux 6.18.44-test' P.md
+has '| addr_bind | 15 min 05 s | ok |' P.md
+has '| sessions | 1 min 35 s | failed (exit 1) |' P.md
+has '| all | 59 min 40 s |' P.md
+has 'sudo BENCH_RUNS=5 BENCH_SECONDS=5 bench/tunnel.sh' P.md
+has 'BIND_N="1000 8000 16000"' P.md
+# A failed benchmark says so.
+has '**This benchmark failed in this run (exit 1)**' P.md
+
+# Ratios computed against the baseline of the same run.
+has '| 1,000 | 0.027 | 0.055 | 0.265 | 0.115 | 9.81x | 2.09x |' P.md   # ip/mt6d
+has 'our engine binds 1,000 addresses 9.81x as fast as `ip -6 -batch`' P.md
+has 'is met at: 1,000, 8,000;' P.md                                    # 1.09x at 16,000 is not
+has '| (b) wireguard-go | 0.250 | 0.232 | 23,848 | 23.63 | 714 | 5.22 | 17,450 | 3.85x | -356 us |' P.md
+has '3.8x the faster baseline (wireguard-go, 0.250 Gbit/s)' P.md
+has 'Target (2x the faster of wireguard-go and OpenVPN): met.' P.md
+has 'UDP GRO add 1.40x here' P.md
+has 'The tunnel adds 326 us at idle' P.md
+has '(over the 100 us target)' P.md
+has '| publication of 100 bytes: time (ms) | 11,719 | 54,200 (one announce per port) | 0.22x |' P.md
+has 'one announce per port took 54,200 ms (4.6x longer)' P.md
+has '47.0 messages each, 25 % fewer than libtorrent' P.md
+has '8.1 ms per client and round, 0.9 % of one core' P.md
+has 'Target (under 1 s): not met.' P.md
+has '| 40 | 40/40 | 6,290 | 7,172 | 9,681 | 9,946 | 5.3 | 5 | 0.27 % |' P.md
+has 'Target of scale mode (15,000 sessions every 3 s in under 25 % of a core): met (6.8 % at 15,000 sessions).' P.md
+
+# Every placeholder filled; text whose figure is absent is left out: the
+# fixture has no proxy-NDP rows, and no round with refused announces.
+lacks '{' P.md
+lacks 'proxy entries took' P.md
+lacks 'waste traffic' P.md
+has 'The swarm refused none of the announces' P.md
+
+# Charts, when gnuplot is there: real PNGs, referenced relative to the file.
+if [ -z "$charts" ]; then
+	for c in addr_bind_bind addr_bind_rotation tunnel_throughput tunnel_rtt tunnel_cpu dht_times \
+		dht_messages rendezvous_fetch sessions_setup; do
+		[ "$(head -c 8 "$tmp/out/perf/$c.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
+			fail "$c.png is not a PNG"
+		has "](perf/$c.png)" P.md
+	done
+fi
+
+# A benchmark without results: said, not invented; the others still there.
+mkdir "$tmp/partial"
+cp "$fx"/run.tsv "$fx"/tunnel.tsv "$tmp/partial/"
+/usr/bin/python3 "$gen" --results "$tmp/partial" --out "$tmp/Q.md" --no-charts >/dev/null 2>&1 ||
+	fail "generator failed on partial results"
+[ "$(grep -c '^\*Not measured in this run.\*$' "$tmp/Q.md")" = 4 ] || fail "partial: not 4 sections 'not measured'"
+has '3.8x the faster baseline' Q.md
+lacks '{' Q.md
+
+# A baseline missing: no ratio against it, and no sentence citing it.
+grep -v 'cfg=wg-go\|cfg=openvpn' "$fx/tunnel.tsv" >"$tmp/partial/tunnel.tsv"
+/usr/bin/python3 "$gen" --results "$tmp/partial" --out "$tmp/R.md" --no-charts >/dev/null 2>&1 ||
+	fail "generator failed without baselines"
+lacks 'the faster baseline' R.md
+lacks 'wireguard-go adds' R.md
+lacks '{' R.md
+
+# A quick run's report never replaces docs/PERFORMANCE.md: without --out it
+# goes next to its results.
+mkdir "$tmp/quick"
+sed 's/mode=full/mode=quick/' "$fx/run.tsv" >"$tmp/quick/run.tsv"
+cp "$fx/tunnel.tsv" "$tmp/quick/"
+/usr/bin/python3 "$gen" --results "$tmp/quick" --no-charts >/dev/null 2>&1 || fail "generator failed on a quick run"
+[ -f "$tmp/quick/PERFORMANCE.md" ] || fail "a quick run's report is not next to its results"
+grep -qF 'quick run (BENCH_QUICK=1' "$tmp/quick/PERFORMANCE.md" || fail "a quick run's report does not say so"
+
+# Garbage and absent results: a clear error, not a traceback.
+if /usr/bin/python3 "$gen" --results "$tmp/none" --out "$tmp/S.md" --no-charts >/dev/null 2>"$tmp/err"; then
+	fail "generator succeeded without results"
+fi
+grep -q 'no .*run.tsv' "$tmp/err" || fail "no clear error without results: $(cat "$tmp/err")"
+printf 'bind\tn=1000\tmt6d_add=abc\tip_add=\n\tjunk\nrot\ts=x\n' >"$tmp/partial/addr_bind.tsv"
+/usr/bin/python3 "$gen" --results "$tmp/partial" --out "$tmp/T.md" --no-charts >/dev/null 2>"$tmp/err" ||
+	fail "generator crashed on malformed results: $(tail -n 3 "$tmp/err")"
+lacks '{' T.md
+echo "ok: perf-report on the fixture"
