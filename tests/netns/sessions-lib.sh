@@ -12,14 +12,16 @@
 # Until the DHT rendezvous is wired, the server writes its introduction
 # config to a file (-T) that the clients read (-T): the test stands in for
 # the DHT. Every name carries $$ (parallel runs cannot collide); the EXIT
-# trap stops our daemons by PID and removes the lab.
+# trap stops our daemons by PID and removes the lab. scripts/demo.sh uses
+# this file too, with its own lab name (SESS_LAB) and work directory prefix
+# (SESS_WORK).
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 lab=$top/scripts/lab.sh
 build=${MT6D_BUILD:-$top/build}
-export LAB=tsc$$
+export LAB=${SESS_LAB:-tsc$$}
 export LAB_CLIENTS=${LAB_CLIENTS:-2}
-work=$(mktemp -d /tmp/mt6d-sessions-test.XXXXXX)
+work=$(mktemp -d "/tmp/${SESS_WORK:-mt6d-sessions-test}.XXXXXX")
 SESS_ROT=${SESS_ROT:-1s}
 # A day: no new K (and re-establishment) in the middle of a test by chance;
 # the tests of K changes set their own.
@@ -167,6 +169,42 @@ has_session() { # i
 # The id is written in hex in the address (ids up to 65535 here).
 server_tun() { printf '%s1:0:%x\n' "$TPREFIX" "$1"; }
 client_tun() { printf '%s2:0:%x\n' "$TPREFIX" "$1"; }
+
+# A private DHT swarm of our nodes: PER_HOST mt6d-dhtnode on each of the
+# given lab hosts (d<j>: 2001:db8:2:<j>::1<k>, port 6881), each joining
+# through two nodes on the first two hosts, plus BOOT_EXTRA; DHT_BOOT is then
+# the bootstrap list for the daemons (the first node of the first four hosts).
+# Written into every config by sess_dht_configs.
+swarm_addr() { echo "2001:db8:2:$1::1$2"; } # j k
+sess_swarm_start() { # per_host j... (BOOT_EXTRA: more "[addr]:port" entries)
+	local per=$1 j k first second
+	shift
+	first=$1 second=${2:-$1}
+	DHT_BOOT=""
+	for j in "$@"; do
+		for k in $(seq 0 $((per - 1))); do
+			in_ns "d$j" ip -6 addr add "$(swarm_addr "$j" "$k")/64" dev eth0 nodad
+			"$lab" exec "d$j" "$build/mt6d-dhtnode" -l "$(swarm_addr "$j" "$k")" -p 6881 \
+				-b "[$(swarm_addr "$first" 0)]:6881,[$(swarm_addr "$second" $((per > 1)))]:6881${BOOT_EXTRA:+,$BOOT_EXTRA}" \
+				>"$work/d$j-$k.log" 2>&1 &
+			PID[d$j-$k]=$!
+			[ "$k" = 0 ] && [ "$(echo "$DHT_BOOT" | tr -cd , | wc -c)" -lt 3 ] &&
+				DHT_BOOT="$DHT_BOOT${DHT_BOOT:+, }[$(swarm_addr "$j" "$k")]:6881"
+		done
+	done
+}
+
+# DHTBootstrap (and, for clients, ConfigPeriod) into the host's own section
+# (the first one) of every config.
+sess_dht_configs() {
+	local f
+	for f in "$work/s/server.conf" "$work"/c*/client.conf; do
+		sed -i "0,/^StateDirectory/s||DHTBootstrap = $DHT_BOOT\n&|" "$f"
+	done
+	for f in "$work"/c*/client.conf; do
+		sed -i "0,/^StateDirectory/s||ConfigPeriod = ${SESS_PERIOD:-24h}\n&|" "$f"
+	done
+}
 
 # Nothing of ours left in a namespace: no MT6D address (IFA_PROTO 0x6d can
 # not be printed by iproute2 6.1: we look for addresses other than the

@@ -21,24 +21,8 @@ export LAB_DHT=8
 SESS_ROT=1s
 SESS_PERIOD=60s
 sess_lab_up
-node_addr() { echo "2001:db8:2:$1::1$2"; }
-boot=""
-for j in $(seq 1 8); do
-	for k in 0 1 2 3; do
-		in_ns "d$j" ip -6 addr add "$(node_addr $j $k)/64" dev eth0 nodad
-		"$lab" exec "d$j" "$build/mt6d-dhtnode" -l "$(node_addr $j $k)" -p 6881 \
-			-b "[$(node_addr 1 0)]:6881,[$(node_addr 2 1)]:6881" >"$work/d$j-$k.log" 2>&1 &
-		PID[d$j-$k]=$!
-		[ "$k" = 0 ] && [ "$j" -le 4 ] && boot="$boot${boot:+, }[$(node_addr $j $k)]:6881"
-	done
-done
-for f in "$work/s/server.conf" "$work"/c*/client.conf; do
-	# DHTBootstrap goes into the host's own section (the first one).
-	sed -i "0,/^StateDirectory/s||DHTBootstrap = $boot\n&|" "$f"
-done
-for f in "$work"/c*/client.conf; do
-	sed -i "0,/^StateDirectory/s||ConfigPeriod = $SESS_PERIOD\n&|" "$f"
-done
+sess_swarm_start 4 $(seq 1 8)
+sess_dht_configs
 sleep 3
 
 "$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
