@@ -18,8 +18,9 @@
 #   (no --duration)     interactive: a live view refreshed every second,
 #                       until Ctrl-C
 #   --rot R             RotationPeriod (default 3s)
-#   --config-period P   ConfigPeriod (default 15min; e.g. 60s shows the
-#                       server drawing a new key and the clients following)
+#   --config-period P   ConfigPeriod (default 60s: the server draws a new
+#                       key every minute, the clients follow; 15min is the
+#                       product's default, its first publication takes ~1 min)
 #
 # Environment: MT6D_BUILD, the build directory (default build/). Everything
 # (namespaces, processes, files) is removed on exit, Ctrl-C included.
@@ -27,7 +28,10 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=
 ROT=3s
-PERIOD=15min
+# A short ConfigPeriod: the server publishes a window's config within
+# seconds of starting (a catch-up is spread over period/15), and the demo
+# shows it drawing a new key every minute and the clients following.
+PERIOD=60s
 
 usage() {
 	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -76,14 +80,16 @@ UNATTENDED=0
 failed_steps=0
 links_before=$(ip -o link show | awk -F': ' '{print $2}' | sort)
 
-ok() { echo "[ok] $*"; }
+T0=$(date +%s)
+stamp() { printf '%3ds' $(($(date +%s) - T0)); }
+ok() { echo "[ok] $(stamp) $*"; }
 fail() { # reason...: a step failed; the demo cannot go on
-	echo "[FAIL] $*"
+	echo "[FAIL] $(stamp) $*"
 	failed_steps=$((failed_steps + 1))
 	exit 1
 }
 fail_soft() { # a final check failed; the others are still checked
-	echo "[FAIL] $*"
+	echo "[FAIL] $(stamp) $*"
 	failed_steps=$((failed_steps + 1))
 }
 
@@ -136,7 +142,7 @@ demo_cleanup() {
 	if [ -z "$left" ]; then
 		ok "teardown: no namespace, process, interface or file of the demo left"
 	else
-		echo "[FAIL] teardown: left behind: $left"
+		echo "[FAIL] $(stamp) teardown: left behind: $left"
 		failed_steps=$((failed_steps + 1))
 	fi
 	if [ "$UNATTENDED" = 1 ]; then
@@ -204,14 +210,13 @@ PID[s]=$!
 wait_for 15 test -S "$work/s/ctl.sock" || fail "mt6d-server: no control socket: $(tail -n 3 "$work/s/log")"
 ok "mt6d-server up in s: seed $(field s seed_address), RotationPeriod $ROT, ConfigPeriod $PERIOD, 2 clients registered"
 
-# Published: both clients' configs (this window's and the next's) stored,
-# nothing pending, no failure.
+# Published: both clients' configs of this window announced and stored by
+# DHT nodes (the next window's follow later, spread over the period).
 published() {
 	local d
 	d=$(show s) || return 1
 	[ "$(sed -n 's/^published_clients=//p' <<<"$d")" = 2 ] &&
-		[ "$(sed -n 's/^publications=//p' <<<"$d")" -ge 4 ] &&
-		[ "$(sed -n 's/^publish_pending=//p' <<<"$d")" = 0 ] &&
+		[ "$(sed -n 's/^publications=//p' <<<"$d")" -ge 2 ] &&
 		[ "$(sed -n 's/^announces_acked=//p' <<<"$d")" -gt 0 ]
 }
 wait_for 120 published ||
@@ -288,7 +293,7 @@ done
 
 # ---------- running: sample every second ----------
 
-declare -A SEEN=() NADDR=() SLOT0=() SLOT=() ADDRS=() DUMP=()
+declare -A SEEN=() NADDR=() SLOT0=() SLOT=() ADDRS=() V=()
 mt6d_addrs() { # host: its MT6D addresses on eth0 ("addr valid_s"), newest first
 	in_ns "$1" ip -6 -o addr show dev eth0 scope global 2>/dev/null |
 		awk '$4 !~ /::2\/64$/ { a = $4; sub(/\/.*/, "", a); v = "?";
@@ -296,7 +301,9 @@ mt6d_addrs() { # host: its MT6D addresses on eth0 ("addr valid_s"), newest first
 			sub(/sec$/, "", v); print a, v }' | sort -k2,2nr
 }
 sample() {
-	local h a v d i
+	local h a v d i k
+	local -A seen_k=()
+	V=()
 	for h in s c1 c2; do
 		ADDRS[$h]=$(mt6d_addrs "$h")
 		while read -r a v; do
@@ -306,17 +313,23 @@ sample() {
 				NADDR[$h]=$((${NADDR[$h]:-0} + 1))
 			fi
 		done <<<"${ADDRS[$h]}"
-		DUMP[$h]=$(show "$h")
+		# key=value into V["host key"], the first value of each key (the
+		# server's per-session sections repeat keys).
+		while IFS='=' read -r k v; do
+			[ -n "$k" ] && [ -z "${seen_k[$h $k]:-}" ] || continue
+			seen_k[$h $k]=1
+			V[$h $k]=$v
+		done < <(show "$h")
 	done
 	for i in 1 2; do
-		d=$(sed -n 's/^slot=//p' <<<"${DUMP[c$i]}")
+		d=${V[c$i slot]:-}
 		[ -n "$d" ] || continue
 		[ -n "${SLOT0[$i]:-}" ] || SLOT0[$i]=$d
 		SLOT[$i]=$d
 	done
 }
 val() { # host key
-	sed -n "s/^$2=//p" <<<"${DUMP[$1]}" | head -n 1
+	echo "${V[$1 $2]:-}"
 }
 rotations() { # i: rotations seen on client i's session so far
 	echo $((${SLOT[$1]:-0} - ${SLOT0[$1]:-0}))
@@ -386,9 +399,9 @@ if [ "$UNATTENDED" = 1 ]; then
 fi
 last_summary=-5
 while :; do
-	now=$(date +%s)
-	el=$((now - start))
 	sample
+	# Elapsed at the end of the sample: the rotations counted lie within it.
+	el=$(($(date +%s) - start))
 	if [ "$UNATTENDED" = 1 ]; then
 		if [ $((el - last_summary)) -ge 5 ]; then
 			summary "$el"
@@ -408,7 +421,6 @@ done
 
 # ---------- the verdict (unattended) ----------
 
-el=$(($(date +%s) - start))
 want=$((el * 1000 / ROT_MS - 2))
 for i in 1 2; do
 	[ "$(val "c$i" state)" = session ] && ok "client $i: session still up" ||
