@@ -171,7 +171,7 @@ command -v curl >/dev/null || fail "tools: curl missing (scripts/install-deps.sh
 ok "tools: daemons in $build, python3-libtorrent, curl"
 
 "$lab" up >"$work/lab.log" 2>&1 || fail "lab $LAB: $(tail -n 1 "$work/lab.log")"
-ok "lab $LAB up: router r; server s $("$lab" prefix s)/64; clients c1 $("$lab" prefix c1)/64, c2 $("$lab" prefix c2)/64; DHT hosts d1..d9"
+ok "lab $LAB up (work dir $work): router r; server s $("$lab" prefix s)/64; clients c1 $("$lab" prefix c1)/64, c2 $("$lab" prefix c2)/64; DHT hosts d1..d9"
 
 sess_configs 2>"$work/keys.err" || fail "key pairs: $(cat "$work/keys.err")"
 touch "$work/run"
@@ -191,6 +191,12 @@ BOOT_EXTRA=$LT_BOOT
 # shellcheck disable=SC2086
 sess_swarm_start 4 $OURS_HOSTS
 sess_dht_configs
+# The server joins the swarm while the swarm forms: its publication starts
+# as soon as its node knows enough of the others.
+sleep 1
+"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
+	>>"$work/s/log" 2>&1 &
+PID[s]=$!
 lt_known() { # j: how many nodes that libtorrent node has in its table
 	awk '/^nodes/ {print $2}' "$work/lt$1.state" 2>/dev/null
 }
@@ -200,13 +206,11 @@ lt_joined() {
 }
 wait_for 60 lt_joined || fail "DHT swarm: libtorrent nodes know $(for j in $LT_HOSTS; do printf '%s ' "$(lt_known "$j")"; done)nodes after 60 s"
 for who in "${!PID[@]}"; do
+	[ "$who" = s ] && continue
 	kill -0 "${PID[$who]}" 2>/dev/null || fail "DHT swarm: node $who exited: $(tail -n 2 "$work/$who.log" 2>/dev/null)"
 done
 ok "DHT swarm: 24 mt6d-dhtnode on d1..d6, 3 libtorrent nodes on d7..d9 (they know $(for j in $LT_HOSTS; do printf '%s ' "$(lt_known "$j")"; done| sed 's/ $//') nodes)"
 
-"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
-	>>"$work/s/log" 2>&1 &
-PID[s]=$!
 wait_for 15 test -S "$work/s/ctl.sock" || fail "mt6d-server: no control socket: $(tail -n 3 "$work/s/log")"
 ok "mt6d-server up in s: seed $(field s seed_address), RotationPeriod $ROT, ConfigPeriod $PERIOD, 2 clients registered"
 
@@ -384,11 +388,12 @@ render() { # elapsed_s
 	done
 }
 summary() { # elapsed_s: one line for logs
-	printf 't=%3ss  addrs now/seen s %s/%s c1 %s/%s c2 %s/%s  rotations c1 %s c2 %s  sessions %s  http c1 %s ok %s failed, c2 %s ok %s failed\n' \
+	printf 't=%3ss  addrs now/seen s %s/%s c1 %s/%s c2 %s/%s  rotations c1 %s c2 %s  sessions %s  key %s (re-established %s %s)  http c1 %s ok %s failed, c2 %s ok %s failed\n' \
 		"$1" "$(grep -c . <<<"${ADDRS[s]}")" "${NADDR[s]:-0}" \
 		"$(grep -c . <<<"${ADDRS[c1]}")" "${NADDR[c1]:-0}" \
 		"$(grep -c . <<<"${ADDRS[c2]}")" "${NADDR[c2]:-0}" \
-		"$(rotations 1)" "$(rotations 2)" "$(val s sessions)" \
+		"$(rotations 1)" "$(rotations 2)" "$(val s sessions)" "$(val s key_generation)" \
+		"$(val c1 reestablish_k)" "$(val c2 reestablish_k)" \
 		"$(fetch_stat 1 1)" "$(fetch_stat 1 2)" "$(fetch_stat 2 1)" "$(fetch_stat 2 2)"
 }
 
