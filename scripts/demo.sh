@@ -299,7 +299,7 @@ done
 
 declare -A SEEN=() NADDR=() SLOT0=() SLOT=() SLOT0_MS=() SLOT_MS=() ADDRS=() V=()
 mt6d_addrs() { # host: its MT6D addresses on eth0 ("addr valid_s"), newest first
-	in_ns "$1" ip -6 -o addr show dev eth0 scope global 2>/dev/null |
+	ip -n "$LAB-$1" -6 -o addr show dev eth0 scope global 2>/dev/null |
 		awk '$4 !~ /::2\/64$/ { a = $4; sub(/\/.*/, "", a); v = "?";
 			for (i = 5; i < NF; i++) if ($i == "valid_lft") v = $(i + 1);
 			sub(/sec$/, "", v); print a, v }' | sort -k2,2nr
@@ -345,48 +345,48 @@ COLS=$(tput cols 2>/dev/null || echo 100)
 [[ $COLS =~ ^[0-9]+$ ]] && [ "$COLS" -ge 60 ] || COLS=100
 [ "$COLS" -le 160 ] || COLS=160
 render() { # elapsed_s
-	local h i n a v
-	printf 'mt6d demo  lab %s  Rot %s  ConfigPeriod %s  running %ss   (Ctrl-C: stop and clean up)\n\n' \
+	local h i n a v total
+	printf 'mt6d demo  lab %s  Rot %s  ConfigPeriod %s  %ss   Ctrl-C: stop, clean up\n' \
 		"$LAB" "$ROT" "$PERIOD" "$1"
-	echo "MT6D addresses on eth0 (ip -6 addr; newest first, valid lifetime):"
+	echo
+	echo "MT6D addresses (ip -6 addr show dev eth0; newest first, valid lifetime)"
 	for h in s c1 c2; do
+		total=$(grep -c . <<<"${ADDRS[$h]}")
+		printf '  %-3s %s now, %s different ones since the start\n' "$h" "$total" "${NADDR[$h]:-0}"
 		n=0
-		printf '  %-3s %2s now, %3s seen  ' "$h" "$(grep -c . <<<"${ADDRS[$h]}")" "${NADDR[$h]:-0}"
 		while read -r a v; do
 			[ -n "$a" ] || continue
 			n=$((n + 1))
-			[ $n -le 3 ] || break
-			printf '%s (%ss)  ' "$a" "$v"
+			[ $n -le 4 ] || { printf '      ... %s more\n' $((total - 4)); break; }
+			printf '      %-40s %ss\n' "$a" "$v"
 		done <<<"${ADDRS[$h]}"
-		echo
 	done
 	echo
-	echo "Rendezvous (DHT):"
-	printf '  server: %s DHT nodes, %s clients published, %s publications, %s announces acked, %s pending, key generation %s\n' \
-		"$(val s dht_nodes)" "$(val s published_clients)" "$(val s publications)" \
-		"$(val s announces_acked)" "$(val s publish_pending)" "$(val s key_generation)"
+	echo "Rendezvous (DHT: 24 mt6d-dhtnode, 3 libtorrent)"
+	printf '  s   knows %s nodes; %s clients published: %s publications, %s announces acked\n' \
+		"$(val s dht_nodes)" "$(val s published_clients)" "$(val s publications)" "$(val s announces_acked)"
 	for i in 1 2; do
-		printf '  c%s:     %s, configs fetched %s (failed %s), sessions %s, re-established on a new key %s\n' \
-			"$i" "$(val "c$i" state)" "$(val "c$i" fetches_ok)" "$(val "c$i" fetches_failed)" \
-			"$(val "c$i" sessions)" "$(val "c$i" reestablish_k)"
+		printf '  c%s  %s; configs fetched %s, failed %s; new keys followed %s\n' "$i" \
+			"$(val "c$i" state)" "$(val "c$i" fetches_ok)" "$(val "c$i" fetches_failed)" \
+			"$(val "c$i" reestablish_k)"
 	done
 	echo
-	echo "Sessions (mt6d show):"
-	printf '  server: %s sessions (%s started), threat %s, rotation %s ms\n' "$(val s sessions)" \
-		"$(val s sessions_started)" "$(val s threat)" "$(val s rotation_ms)"
+	echo "Sessions (mt6d show)"
+	printf '  s   %s sessions (%s started), key generation %s, threat %s, Rot %s ms\n' \
+		"$(val s sessions)" "$(val s sessions_started)" "$(val s key_generation)" \
+		"$(val s threat)" "$(val s rotation_ms)"
 	for i in 1 2; do
-		printf '  c%s %s: %s <-> %s  slot %s (%s rotations)  own %s  server %s  tx %s rx %s pkts\n' \
-			"$i" "$(val "c$i" session_interface)" "$(val "c$i" client_tunnel_address)" \
-			"$(val "c$i" server_tunnel_address)" "$(val "c$i" slot)" "$(rotations "$i")" \
-			"$(val "c$i" own_endpoint)" "$(val "c$i" peer_endpoint)" \
-			"$(val "c$i" tx_packets)" "$(val "c$i" rx_packets)"
+		printf '  c%s  %s %s <-> %s, %s rotations\n' "$i" "$(val "c$i" session_interface)" \
+			"$(val "c$i" client_tunnel_address)" "$(val "c$i" server_tunnel_address)" "$(rotations "$i")"
+		printf '      slot %s  own    %s\n' "$(val "c$i" slot)" "$(val "c$i" own_endpoint)"
+		printf '      %*s  server %s\n' ${#V[c$i slot]} '' "$(val "c$i" peer_endpoint)"
 	done
 	echo
-	echo "HTTP through the tunnel (curl every second, 512 KiB, sha256 checked):"
+	echo "HTTP through the tunnel (curl every second, 512 KiB, sha256 checked)"
 	for i in 1 2; do
-		printf '  c%s -> http://[%s]:%s/demo.bin: %s ok, %s failed, last %s ms %s\n' "$i" \
-			"$(server_tun "$i")" "$PORT" "$(fetch_stat "$i" 1)" "$(fetch_stat "$i" 2)" \
-			"$(fetch_stat "$i" 3)" "$(fetch_stat "$i" 4)"
+		printf '  c%s  %s ok, %s failed, last %s ms %s  [%s]:%s\n' "$i" "$(fetch_stat "$i" 1)" \
+			"$(fetch_stat "$i" 2)" "$(fetch_stat "$i" 3)" "$(fetch_stat "$i" 4)" \
+			"$(server_tun "$i")" "$PORT"
 	done
 }
 summary() { # elapsed_s: one line for logs
