@@ -22,8 +22,9 @@
 #                       key every minute, the clients follow; 15min is the
 #                       product's default, its first publication takes ~1 min)
 #
-# Environment: MT6D_BUILD, the build directory (default build/). Everything
-# (namespaces, processes, files) is removed on exit, Ctrl-C included.
+# Environment: MT6D_BUILD, the build directory (default build/); KEEP_WORK=1
+# keeps the work directory (logs, configs). Everything else (namespaces,
+# processes, files) is removed on exit, Ctrl-C included.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=
@@ -34,7 +35,7 @@ ROT=3s
 PERIOD=60s
 
 usage() {
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -134,7 +135,11 @@ demo_cleanup() {
 	sess_cleanup >/dev/null 2>&1
 	left=$(ip netns list | awk '{print $1}' | grep -E "^$LAB-" | tr '\n' ' ')
 	[ -z "$left" ] || left="namespaces $left"
-	[ ! -e "$work" ] || left="$left work dir $work"
+	if [ "${KEEP_WORK:-0}" = 1 ]; then
+		echo "work dir kept (KEEP_WORK=1): $work"
+	elif [ -e "$work" ]; then
+		left="$left work dir $work"
+	fi
 	[ ! -e "/tmp/mt6d-lab-$LAB.state" ] || left="$left lab state file"
 	h=$(comm -13 <(echo "$links_before") <(ip -o link show | awk -F': ' '{print $2}' | sort) |
 		grep -E '^(p-|mt6d|br0|eth0)' | tr '\n' ' ')
