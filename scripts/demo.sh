@@ -70,7 +70,7 @@ export MT6D_BUILD
 export SESS_LAB=demo$$ SESS_WORK=mt6d-demo LAB_CLIENTS=2 LAB_DHT=9
 SESS_ROT=$ROT
 SESS_PERIOD=$PERIOD
-# shellcheck source=../tests/netns/sessions-lib.sh
+# shellcheck source=tests/netns/sessions-lib.sh source-path=SCRIPTDIR/..
 . "$top/tests/netns/sessions-lib.sh"
 PY=/usr/bin/python3
 OURS_HOSTS="1 2 3 4 5 6"
