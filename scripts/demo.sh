@@ -388,15 +388,15 @@ render() { # elapsed_s
 		printf '  c%s  %s %s <-> %s, %s rotations\n' "$i" "$(val "c$i" session_interface)" \
 			"$(val "c$i" client_tunnel_address)" "$(val "c$i" server_tunnel_address)" "$(rotations "$i")"
 		printf '      slot %s  own    %s\n' "$(val "c$i" slot)" "$(val "c$i" own_endpoint)"
-		printf '      %*s  server %s\n' ${#V[c$i slot]} '' "$(val "c$i" peer_endpoint)"
+		printf '      %*s  server %s\n' $((5 + ${#V[c$i slot]})) '' "$(val "c$i" peer_endpoint)"
 	done
 	echo
-	echo "HTTP through the tunnel (curl every second, 512 KiB, sha256 checked)"
+	echo "HTTP through the tunnel (curl http://[server tunnel address]:$PORT/demo.bin"
+	echo "every second, 512 KiB, sha256 checked)"
 	for i in 1 2; do
-		printf '  c%s  %s ok, %s failed, last %s ms %s, longest %s ms  [%s]:%s\n' "$i" \
+		printf '  c%s  %s ok, %s failed; last %s ms %s; longest %s ms\n' "$i" \
 			"$(fetch_stat "$i" 1)" "$(fetch_stat "$i" 2)" "$(fetch_stat "$i" 3)" \
-			"$(fetch_stat "$i" 4)" "$(fetch_stat "$i" 6)" \
-			"$(server_tun "$i")" "$PORT"
+			"$(fetch_stat "$i" 4)" "$(fetch_stat "$i" 6)"
 	done
 }
 summary() { # elapsed_s: one line for logs
