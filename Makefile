@@ -6,7 +6,7 @@
 #   make SAN=1      ASan+UBSan build into build-san/
 #   make fuzz       libFuzzer harnesses (clang) into build-fuzz/
 #   make bench      benchmarks; tables go to docs/PERFORMANCE.md
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (also SYSCONFDIR, UNITDIR, ...)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -14,6 +14,9 @@ SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
 DOCDIR  ?= $(PREFIX)/share/doc/mt6d
 SYSCONFDIR ?= /etc
+# systemd searches /usr/local/lib too, so the units follow PREFIX.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DESTDIR ?=
 
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
@@ -164,6 +167,13 @@ bench: deps all benches
 	$(Q)scripts/install-deps.sh bench
 	$(Q)bench/run.sh
 
+# make install: programs, man pages, docs and examples, the systemd units
+# (paths substituted) and the sysusers.d entry for the mt6d user. Nothing in
+# SYSCONFDIR/mt6d but the directory: keys and configs are the operator's
+# (docs/running.md, "Installing").
+MANS := $(wildcard docs/man/*.[1-8])
+UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in))
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 0755 $(BUILD)/mt6d $(DESTDIR)$(BINDIR)/mt6d
@@ -173,15 +183,27 @@ install: all
 	for f in docs/*.md; do install -m 0644 $$f $(DESTDIR)$(DOCDIR)/ || exit 1; done
 	for f in docs/examples/*; do [ -f "$$f" ] || continue; \
 		install -m 0644 $$f $(DESTDIR)$(DOCDIR)/examples/ || exit 1; done
-	for f in docs/*.[1-8]; do [ -f "$$f" ] || continue; s=$${f##*.}; \
+	for f in $(MANS); do s=$${f##*.}; \
 		install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	for u in $(UNITS); do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+			systemd/$$u.in >$(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	install -m 0644 systemd/mt6d.sysusers $(DESTDIR)$(SYSUSERSDIR)/mt6d.conf
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mt6d
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mt6d
 	for p in $(filter-out $(BUILD)/mt6d,$(PROGS)); do \
 		rm -f $(DESTDIR)$(SBINDIR)/$$(basename $$p); done
 	rm -rf $(DESTDIR)$(DOCDIR)
+	for f in $(MANS); do s=$${f##*.}; \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$f); done
+	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/mt6d.conf
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/mt6d 2>/dev/null
 
 clean:
 	rm -rf build build-san build-fuzz

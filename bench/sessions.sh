@@ -13,11 +13,27 @@
 #   - the server's resident memory and CPU (share of one core) over
 #     BENCH_SECONDS of steady state with N sessions rotating every BENCH_ROT.
 #
+# For each N in BENCH_SESSIONS (default "100 1000"): the same figures with
+# N clients that one process plays (bench/bench_sessions.c: each client its
+# own key pair and /64 inside 2001:db8:3::/48, the real introduction,
+# request, response, and an ICMPv6 echo through the session tunnel as its
+# first byte; the generator's host claims the /48 with one local route, so
+# that its own addresses cost nothing), against the real mt6d-server with
+# one session interface per client, every session rotating. One client
+# daemon per lab host stops near a hundred on this machine (a namespace, a
+# veth, a daemon, its TUN and addresses per client); this goes to
+# thousands.
+#
 #   sudo bench/sessions.sh
 #   BENCH_CLIENTS="10 50 100" BENCH_ROT=1s sudo bench/sessions.sh
+#   BENCH_CLIENTS="" BENCH_SESSIONS="100 1000 2000" BENCH_GEN_TIMEOUT=600 sudo bench/sessions.sh
 set -u
-BENCH_CLIENTS=${BENCH_CLIENTS:-"10 40"}
+BENCH_CLIENTS=${BENCH_CLIENTS-"10 40"}
+BENCH_SESSIONS=${BENCH_SESSIONS-"100 1000"}
 BENCH_SECONDS=${BENCH_SECONDS:-20}
+# How long the generator's clients keep trying (s): the ones without a
+# session by then count as not up.
+BENCH_GEN_TIMEOUT=${BENCH_GEN_TIMEOUT:-120}
 export SESS_ROT=${BENCH_ROT:-3s}
 
 percentile() { # p, values on stdin (ms) -> value
@@ -80,10 +96,65 @@ run_one() { # N
 	)
 }
 
-echo "Sessions (Rot $SESS_ROT, server and clients on this machine's 2 cores; times from client start, ms)"
-echo
-echo "| clients | up/pinged | session p50 | session p95 | first ping p50 | first ping p95 | sessions/s | server RSS (MiB) | server CPU |"
-echo "|---|---|---|---|---|---|---|---|---|"
-for n in $BENCH_CLIENTS; do
-	run_one "$n"
-done
+# N clients from one bench_sessions process in c1 (ids 1000..).
+run_gen() { # N
+	local n=$1 pid ut0 ut1 hz rss gen out
+	(
+		export LAB_CLIENTS=1
+		. "$(dirname "$0")/../tests/netns/sessions-lib.sh"
+		gen=${BENCH_GEN:-$build/bench/bench_sessions}
+		sess_lab_up
+		seed=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+		"$gen" keys "$n" 1000 "$seed" >>"$work/s/server.conf"
+		in_ns r ip -6 route add 2001:db8:3::/48 via 2001:db8:1:1::2 dev br0
+		in_ns c1 ip -6 route add local 2001:db8:3::/48 dev lo table local
+		server_start -I 3600000
+		wait_for 10 test -s "$work/intro.conf" || exit 1
+		out=$work/gen.out
+		BENCH_SESSIONS_HOLD=1 "$lab" exec c1 "$gen" run "$n" 1000 "$seed" "$work/s/server.pub" \
+			"$work/intro.conf" 2001:db8:3:: "$BENCH_GEN_TIMEOUT" >"$out" 2>"$work/gen.err" &
+		EXTRA_PIDS=$!
+		for _ in $(seq 1 $((BENCH_GEN_TIMEOUT * 10 + 100))); do
+			grep -q '^first_ms_p95' "$out" && break
+			sleep 0.1
+		done
+		pid=${PID[s]}
+		hz=$(getconf CLK_TCK)
+		ut0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		sleep "$BENCH_SECONDS"
+		ut1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+		v() { awk -v k="$1" '$1 == k {print $2}' "$out"; }
+		printf '| %d | %s/%s | %s | %s | %s | %s | %s | %d | %s %% |\n' "$n" "$(v up)" "$(v first)" \
+			"$(v up_ms_p50)" "$(v up_ms_p95)" "$(v first_ms_p50)" "$(v first_ms_p95)" \
+			"$(awk -v n="$(v up)" -v ms="$(v last_up_ms)" 'BEGIN {printf "%.1f", (ms > 0) ? n * 1000 / ms : 0}')" \
+			"$((rss / 1024))" \
+			"$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
+		echo "sessions on the server: $(field s sessions), rotations of one: $(show s | awk -F= '$1 == "rotations" {print $2; exit}'), requests sent: $(v requests), server addr_errors: $(field s addr_errors)" >&2
+		trap - EXIT
+		sess_cleanup >/dev/null 2>&1
+	)
+}
+
+header() {
+	echo "| clients | up/pinged | session p50 | session p95 | first ping p50 | first ping p95 | sessions/s | server RSS (MiB) | server CPU |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+}
+
+if [ -n "$BENCH_CLIENTS" ]; then
+	echo "Sessions (Rot $SESS_ROT, server and clients on this machine's 2 cores; times from client start, ms)"
+	echo
+	header
+	for n in $BENCH_CLIENTS; do
+		run_one "$n"
+	done
+fi
+if [ -n "$BENCH_SESSIONS" ]; then
+	[ -n "$BENCH_CLIENTS" ] && echo
+	echo "Sessions from one load-generating process (bench_sessions; Rot $SESS_ROT; times from client start, ms; first ping = first echo answered through the session)"
+	echo
+	header
+	for n in $BENCH_SESSIONS; do
+		run_gen "$n"
+	done
+fi

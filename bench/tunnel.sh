@@ -213,9 +213,9 @@ SeedAddress = $pseed
 TunnelAddress = $ptun
 EOF
 	done
-	bg_in "$LAB-s" "$build/mt6d-peer" -d -c "$work/A.conf" -S "$work/A.stats" "$@"
+	bg_in "$LAB-s" "$build/mt6d-peer" -d -c "$work/A.conf" -S "$work/A.stats" -u root "$@"
 	local ma=$LAST_PID
-	bg_in "$LAB-c1" "$build/mt6d-peer" -d -c "$work/B.conf" -S "$work/B.stats" "$@"
+	bg_in "$LAB-c1" "$build/mt6d-peer" -d -c "$work/B.conf" -S "$work/B.stats" -u root "$@"
 	MT6D_PIDS="$ma $LAST_PID"
 	sleep 1
 }

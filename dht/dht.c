@@ -21,6 +21,19 @@
 #define PACER_SLOTS 512
 #define PACER_PROBES 8
 #define ALPHA 4               /* lookup parallelism (BEP 5 / Kademlia: 3) */
+/* A lookup query unanswered for longer than the round trips of this node
+ * usually take is "slow" (libtorrent's short timeout, which is a fixed 1 s
+ * there): it stops holding one of the ALPHA slots and stops counting among
+ * the k nearest, so a departed node costs this, not DHT_QUERY_TIMEOUT_MS.
+ * A late answer is still used; silence until the full timeout still fails
+ * the node. The limit is TCP's retransmission timeout (RFC 6298: smoothed
+ * RTT + 4 x its mean deviation, over every answer we get) kept within
+ * [MIN, MAX]: in the lab answers come within a few ms and a departed node
+ * costs QUERY_SLOW_MIN_MS; on the Internet (RTTs of 50-500 ms) it stays
+ * near libtorrent's 1 s. Marking a live node slow too early costs only an
+ * extra query in parallel, not its answer. */
+#define QUERY_SLOW_MIN_MS 200
+#define QUERY_SLOW_MAX_MS 1000
 #define LOOKUP_MAX_MS 30000
 #define COLLECT_MAX_QUERIES 16  /* per node */
 #define COLLECT_STALE_STOP 2    /* replies in a row with nothing new */
@@ -82,8 +95,12 @@ struct op {
 	struct dht_peer values[DHT_MAX_VALUES];
 };
 
+/* A stand-alone query (slot PING_SLOT), or one left unanswered by an
+ * operation that has ended (slot: the op's, nonce: its nonce), watched until
+ * it is answered or times out so the routing table learns either way. */
 struct ping {
 	bool in_use;
+	uint8_t slot;
 	struct krpc_addr addr;
 	uint8_t nonce[3];
 	int64_t sent_ms;
@@ -115,6 +132,8 @@ struct dht {
 	struct op *running;          /* op whose code is on the stack, if any */
 	bool is_joined[2];           /* first full table seen: buckets refreshed */
 	bool is_read_only;           /* BEP 43: our queries say "ro" */
+	bool has_rtt;                /* srtt_us and rttvar_us hold a sample */
+	int64_t srtt_us, rttvar_us;  /* answers' round trip: smoothed, mean deviation */
 	struct dht_stats st;
 	struct krpc_msg in, out;     /* scratch: too big for the stack */
 	uint8_t buf[REPLY_CAP];
@@ -296,6 +315,7 @@ static void send_standalone(struct dht *d, const struct krpc_addr *to, uint8_t m
 	if (!p || !pacer_is_ready(d, to, now_ms))
 		return;
 	p->in_use = true;
+	p->slot = PING_SLOT;
 	p->addr = *to;
 	p->sent_ms = now_ms;
 	p->nonce[0] = (uint8_t)(p - d->pings);
@@ -551,11 +571,40 @@ static uint8_t lookup_method(const struct op *o)
 	return o->kind == OP_FIND_NODE || o->kind == OP_MAINT ? KRPC_FIND_NODE : KRPC_GET_PEERS;
 }
 
+/* Hands o's unanswered lookup queries (nodes it stopped waiting for as
+ * slow) over to the ping table. They take at most half of it, so routing
+ * pings always find room; beyond that a query is forgotten and its node
+ * only misses one failure mark. */
+static void op_watch_unanswered(struct dht *d, struct op *o, int slot)
+{
+	size_t next = 0, n_watched = 0;
+	for (size_t i = 0; i < MAX_PINGS; i++)
+		n_watched += d->pings[i].in_use && d->pings[i].slot != PING_SLOT;
+	for (size_t i = 0; i < o->n_cands; i++) {
+		const struct cand *c = &o->c[i];
+		if (c->state != C_INFLIGHT)
+			continue;
+		while (next < MAX_PINGS && d->pings[next].in_use)
+			next++;
+		if (next == MAX_PINGS || n_watched >= MAX_PINGS / 2)
+			return;
+		n_watched++;
+		struct ping *p = &d->pings[next];
+		p->in_use = true;
+		p->slot = (uint8_t)slot;
+		p->addr = c->addr;
+		p->sent_ms = c->sent_ms;
+		memcpy(p->nonce, o->nonce, sizeof(p->nonce));
+	}
+}
+
 static void op_free(struct dht *d, struct op *o)
 {
 	int slot = op_slot(d, o);
-	if (slot >= 0)
+	if (slot >= 0) {
+		op_watch_unanswered(d, o, slot);
 		d->op[slot] = NULL;
+	}
 	for (int f = 0; f < 2; f++)
 		if (d->maint_op[f] == o->id)
 			d->maint_op[f] = 0;
@@ -656,18 +705,55 @@ static void collect_node_done(struct dht *d, struct op *o, struct cand *c)
 	o->cb(o->closure, &r);
 }
 
+/* RFC 6298, 2.2-2.3: gains 1/8 and 1/4. */
+static void rtt_sample(struct dht *d, int64_t rtt_ms)
+{
+	if (rtt_ms < 0 || rtt_ms > DHT_QUERY_TIMEOUT_MS)
+		return;
+	int64_t r = rtt_ms * 1000;
+	if (!d->has_rtt) {
+		d->srtt_us = r;
+		d->rttvar_us = r / 2;
+		d->has_rtt = true;
+		return;
+	}
+	int64_t err = r - d->srtt_us;
+	d->rttvar_us += ((err < 0 ? -err : err) - d->rttvar_us) / 4;
+	d->srtt_us += err / 8;
+}
+
+static int64_t query_slow_ms(const struct dht *d)
+{
+	if (!d->has_rtt)
+		return QUERY_SLOW_MAX_MS;
+	int64_t t = (d->srtt_us + 4 * d->rttvar_us + 999) / 1000;
+	return t < QUERY_SLOW_MIN_MS ? QUERY_SLOW_MIN_MS : t > QUERY_SLOW_MAX_MS ? QUERY_SLOW_MAX_MS : t;
+}
+
+static bool cand_is_slow(const struct cand *c, int64_t now_ms, int64_t slow_ms)
+{
+	return c->state == C_INFLIGHT && now_ms - c->sent_ms >= slow_ms;
+}
+
 /* The lookup is over when none of the k nearest live candidates is still
- * new or in flight. Returns true when finished. */
+ * new or in flight; failed and slow ones are not live (a slow one that
+ * answers becomes live again, in its place). With fewer than k live
+ * candidates in all, the slow ones are all that is left: they are waited
+ * for until their full timeout (a small or distant swarm, a slow path),
+ * rather than ending with fewer nodes or none. Returns true when finished. */
 static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 {
 	size_t inflight = 0, live = 0;
-	bool is_pending = false;
+	bool is_pending = false, is_slow_left = false;
+	int64_t slow_ms = query_slow_ms(d);
 	for (size_t i = 0; i < o->n_cands; i++)
-		if (o->c[i].state == C_INFLIGHT)
+		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms, slow_ms))
 			inflight++;
 	for (size_t i = 0; i < o->n_cands && live < DHT_K; i++) {
 		struct cand *c = &o->c[i];
-		if (c->state == C_FAILED)
+		bool is_slow = cand_is_slow(c, now_ms, slow_ms);
+		is_slow_left |= is_slow;
+		if (c->state == C_FAILED || is_slow)
 			continue;
 		live++;
 		if (c->state == C_INFLIGHT)
@@ -682,6 +768,8 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 		op_send(d, o, c, lookup_method(o), 0, now_ms);
 		inflight++;
 	}
+	if (live < DHT_K && is_slow_left)
+		is_pending = true;
 	return !is_pending || now_ms - o->started_ms >= LOOKUP_MAX_MS;
 }
 
@@ -796,6 +884,8 @@ static void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 	if (o->phase == PH_LOOKUP) {
 		if (c->state != C_INFLIGHT && c->state != C_FAILED)
 			return;
+		if (c->state == C_INFLIGHT)
+			rtt_sample(d, now_ms - c->sent_ms);
 		c->state = C_REPLIED;
 		c->last_n_values = m->n_values;
 		c->reply_budget = reply_budget(m);
@@ -824,6 +914,7 @@ static void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 	} else if (o->phase == PH_COLLECT) {
 		if (!c->is_target || !c->is_busy)
 			return;
+		rtt_sample(d, now_ms - c->sent_ms);
 		c->is_busy = false;
 		c->last_n_values = m->n_values;
 		size_t n_new = op_add_values(o, c, m);
@@ -955,6 +1046,23 @@ int dht_cancel(struct dht *d, int op)
 
 /* --- Input ------------------------------------------------------------ */
 
+/* A late answer to a query of an operation that has ended. */
+static void on_watched_response(struct dht *d, const struct krpc_msg *m,
+				const struct krpc_addr *from, int64_t now_ms)
+{
+	for (size_t i = 0; i < MAX_PINGS; i++) {
+		struct ping *p = &d->pings[i];
+		if (!p->in_use || p->slot != m->tid[0] || memcmp(p->nonce, m->tid + 1, 3) != 0 ||
+		    memcmp(&p->addr, from, sizeof(*from)) != 0)
+			continue;
+		p->in_use = false;
+		rtt_sample(d, now_ms - p->sent_ms);
+		if (m->type == KRPC_RESPONSE)
+			heard(d, m->id, from, true, now_ms);
+		return;
+	}
+}
+
 static void on_response(struct dht *d, const struct krpc_msg *m, const struct krpc_addr *from,
 			int64_t now_ms)
 {
@@ -962,10 +1070,11 @@ static void on_response(struct dht *d, const struct krpc_msg *m, const struct kr
 		return;
 	if (m->tid[0] == PING_SLOT) {
 		struct ping *p = &d->pings[m->tid[1] % MAX_PINGS];
-		if (!p->in_use || memcmp(p->nonce, m->tid + 1, 3) != 0 ||
+		if (!p->in_use || p->slot != PING_SLOT || memcmp(p->nonce, m->tid + 1, 3) != 0 ||
 		    memcmp(&p->addr, from, sizeof(*from)) != 0)
 			return;
 		p->in_use = false;
+		rtt_sample(d, now_ms - p->sent_ms);
 		if (m->type == KRPC_RESPONSE)
 			heard(d, m->id, from, true, now_ms);
 		return;
@@ -973,8 +1082,10 @@ static void on_response(struct dht *d, const struct krpc_msg *m, const struct kr
 	if (m->tid[0] >= DHT_MAX_OPS)
 		return;
 	struct op *o = d->op[m->tid[0]];
-	if (!o || memcmp(o->nonce, m->tid + 1, 3) != 0)
+	if (!o || memcmp(o->nonce, m->tid + 1, 3) != 0) {
+		on_watched_response(d, m, from, now_ms);
 		return;
+	}
 	/* Only nodes that answered our own query enter the routing table. */
 	if (m->type == KRPC_RESPONSE)
 		heard(d, m->id, from, true, now_ms);

@@ -39,6 +39,9 @@
 #define CLIENT_FETCH_RETRY_MIN_S 2.0
 #define CLIENT_FETCH_RETRY_MAX_S 60.0
 #define CLIENT_FETCH_AFTER_BOUNDARY_S 2.0 /* the next window's config is out before it starts */
+/* A rotation change names an instant within this of our clock (the
+ * server's lead is a few seconds; farther is a stale or skewed message). */
+#define CLIENT_ROTATION_SKEW_MS 60000
 
 enum client_state {
 	CLIENT_WAITING,   /* no introduction config yet */
@@ -86,7 +89,9 @@ struct client {
 
 	struct msg_session_keys keys;     /* secret */
 	struct in6_addr server_tunnel, client_tunnel, server_session_seed;
-	uint32_t session_rotation_ms;
+	uint32_t session_rotation_ms;     /* Rot of the session, or the one it changes to */
+	uint64_t rotation_at_ms;          /* instant of the latest rotation change told */
+	uint64_t rotation_changes;
 	ev_tstamp session_started_at, last_rx_at, last_keepalive_at, last_prefix_check_at;
 	uint64_t last_rx_packets;
 	uint64_t sessions, teardowns_rx, responses_bad, reestablish_k, reestablish_silence,
@@ -133,6 +138,11 @@ static int64_t now_ms(void)
 bool client_has_session(const struct client *c)
 {
 	return c->state == CLIENT_SESSION;
+}
+
+const char *client_state_dir(const struct client *c)
+{
+	return c->cfg.state_dir;
 }
 
 /* ---------- introduction config ---------- */
@@ -459,6 +469,7 @@ static void start_session(struct client *c, const struct msg_response *resp)
 	memcpy(c->client_tunnel.s6_addr, resp->client_tunnel_addr, 16);
 	memcpy(c->server_session_seed.s6_addr, resp->server_seed_addr, 16);
 	c->session_rotation_ms = resp->rotation_ms;
+	c->rotation_at_ms = 0;
 	memset(&tc, 0, sizeof(tc));
 	tc.own_seed = c->own_seed;
 	tc.peer_seed = c->server_session_seed;
@@ -501,6 +512,31 @@ static void send_teardown(struct client *c, uint8_t reason)
 
 /* ---------- messages from the server ---------- */
 
+/* The server changes the session's Rot (its threat level changed): both
+ * ends move to the new period at the instant it names. The server sends
+ * each change a few times: copies of the one pending change nothing. */
+static void handle_rotation(struct client *c, const uint8_t *buf, size_t len)
+{
+	uint32_t rot;
+	uint64_t at_ms;
+	int64_t now = now_ms();
+
+	if (msg_rotation_open(&c->keys, buf, len, &rot, &at_ms) < 0)
+		return;
+	if (rot < CONFIG_MIN_ROTATION_MS || rot > CONFIG_MAX_ROTATION_MS ||
+	    (int64_t)at_ms < now - CLIENT_ROTATION_SKEW_MS ||
+	    (int64_t)at_ms > now + CLIENT_ROTATION_SKEW_MS)
+		return;
+	if (rot == c->session_rotation_ms && at_ms == c->rotation_at_ms)
+		return;
+	c->session_rotation_ms = rot;
+	c->rotation_at_ms = at_ms;
+	c->rotation_changes++;
+	tunnel_set_rotation(c->tunnel, rot, (int64_t)at_ms);
+	log_info("the server changes the session's rotation period to %u ms in %.1f s", rot,
+		 ((int64_t)at_ms - now) / 1000.0);
+}
+
 static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client *c = container_of(w, struct client, raw_io);
@@ -534,6 +570,10 @@ static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (c->state != CLIENT_SESSION || memcmp(&src, &c->server_tunnel, 16) != 0 ||
 		    memcmp(&dst, &c->client_tunnel, 16) != 0)
 			continue;
+		if (type == MSG_TYPE_ROTATION) {
+			handle_rotation(c, buf, (size_t)n);
+			continue;
+		}
 		if (type == MSG_TYPE_TEARDOWN) {
 			uint8_t reason;
 
@@ -907,9 +947,10 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64
 			 "\nteardowns_rx=%" PRIu64 "\nresponses_bad=%" PRIu64
 			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64
-			 "\nreestablish_prefix=%" PRIu64 "\n",
+			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64 "\n",
 			 c->requests_sent, c->sessions, c->teardowns_rx, c->responses_bad,
-			 c->reestablish_k, c->reestablish_silence, c->reestablish_prefix);
+			 c->reestablish_k, c->reestablish_silence, c->reestablish_prefix,
+			 c->rotation_changes);
 	if (c->state == CLIENT_SESSION) {
 		struct tunnel_stats st;
 		uint64_t slot = tunnel_current_slot(c->tunnel);
@@ -919,10 +960,15 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 		ctl_reply_printf(r, "client_tunnel_address=%s\n", addr_str(&c->client_tunnel, a));
 		ctl_reply_printf(r, "server_session_seed=%s\n",
 				 addr_str(&c->server_session_seed, a));
-		ctl_reply_printf(r, "rotation_ms=%u\n", c->session_rotation_ms);
+		ctl_reply_printf(r, "rotation_ms=%u\n", tunnel_rotation_ms(c->tunnel));
 		ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
+		ctl_reply_printf(r, "next_rotation_ms=%" PRId64 "\n",
+				 tunnel_next_move_in_ms(c->tunnel));
 		show_endpoint(r, "own_endpoint", &c->own_seed, c->keys.session, slot);
 		show_endpoint(r, "peer_endpoint", &c->server_session_seed, c->keys.session, slot);
+		show_endpoint(r, "own_endpoint_next", &c->own_seed, c->keys.session, slot + 1);
+		show_endpoint(r, "peer_endpoint_next", &c->server_session_seed, c->keys.session,
+			      slot + 1);
 		ctl_reply_printf(r, "started=%.0f\n", c->session_started_at);
 		ctl_reply_printf(r, "last_rx=%.0f\n", c->last_rx_at);
 		tunnel_get_stats(c->tunnel, &st);

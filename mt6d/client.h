@@ -50,6 +50,10 @@ void client_free(struct client *c);
 /* Whether a session is established now. */
 bool client_has_session(const struct client *c);
 
+/* The configured StateDirectory (where <interface>.server is written), which
+ * the daemon must still be able to write after dropping privileges. */
+const char *client_state_dir(const struct client *c);
+
 /* The control socket's handler (ctl.h): get=1 shows the client; set=1 with
  * reconnect=1 re-establishes the session. */
 int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *reply);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <ev.h>
 #include <sodium.h>
 
@@ -29,12 +30,15 @@ struct client_main {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mt6d-client [-c FILE] [-d] [-v]... [-n] [-s SOCKET] [-V]\n"
+		"Usage: mt6d-client [-c FILE] [-d] [-v]... [-n] [-s SOCKET] [-u USER] [-V]\n"
 		"  -c FILE    client configuration (default /etc/mt6d/client.conf)\n"
 		"  -d         stay in the foreground, log to stderr\n"
 		"  -v         more verbose (twice: debug)\n"
 		"  -n         check the configuration and the key file, then exit\n"
-		"  -s SOCKET  control socket (default " CTL_RUN_DIR "/client.sock)\n"
+		"  -s SOCKET  control socket: a path, or a NAME for " CTL_RUN_DIR "/NAME.sock\n"
+		"             (default " CTL_RUN_DIR "/client.sock)\n"
+		"  -u USER    run as USER once set up, with only CAP_NET_ADMIN (default\n"
+		"             " DAEMON_DEFAULT_USER " if it exists; root: stay uid 0)\n"
 		"  -T FILE    testing only: read the introduction config from FILE\n"
 		"             (written by mt6d-server -T) instead of the DHT\n"
 		"  -K MS      testing only: keepalive interval (silence = 3.5 x MS)\n"
@@ -77,6 +81,23 @@ static int check_config(const char *path)
 	return 0;
 }
 
+/* The user the daemon becomes must still write its state directory and
+ * remove its control socket (and may own the run directory that holds it). */
+static void give_paths(const char *user, const char *state_dir, const char *sock_path)
+{
+	const char *paths[] = { state_dir, sock_path, CTL_RUN_DIR };
+	size_t i, n = 2;
+	int rc;
+
+	if (strncmp(sock_path, CTL_RUN_DIR "/", strlen(CTL_RUN_DIR) + 1) == 0)
+		n = 3;
+	for (i = 0; i < n; i++) {
+		rc = daemon_give_path(user, paths[i]);
+		if (rc < 0)
+			log_err(rc, "giving '%s' to user '%s'", paths[i], user);
+	}
+}
+
 int main(int argc, char *argv[])
 {
 	struct client_main m = { .cl = NULL };
@@ -84,11 +105,12 @@ int main(int argc, char *argv[])
 	struct ctl_server *ctl = NULL;
 	struct ev_loop *loop;
 	const char *conf_path = "/etc/mt6d/client.conf";
+	const char *user_opt = NULL, *user = NULL;
 	char sock_path[256] = "", msg[512] = "";
 	bool foreground = false, check_only = false;
 	int verbosity = 0, opt_c, rc, status = 1;
 
-	while ((opt_c = getopt(argc, argv, "c:dvns:T:K:Vh")) != -1) {
+	while ((opt_c = getopt(argc, argv, "c:dvns:u:T:K:Vh")) != -1) {
 		switch (opt_c) {
 		case 'c':
 			conf_path = optarg;
@@ -104,6 +126,9 @@ int main(int argc, char *argv[])
 			break;
 		case 's':
 			snprintf(sock_path, sizeof(sock_path), "%s", optarg);
+			break;
+		case 'u':
+			user_opt = optarg;
 			break;
 		case 'T':
 			opt.intro_file = optarg;
@@ -142,8 +167,26 @@ int main(int argc, char *argv[])
 	log_init("mt6d-client", foreground || check_only, verbosity);
 	if (check_only)
 		return check_config(conf_path);
-	if (!sock_path[0] && ctl_socket_path(sock_path, sizeof(sock_path), "client") < 0)
+	if (!sock_path[0])
+		snprintf(sock_path, sizeof(sock_path), "%s", "client");
+	/* A bare name, as `mt6d show NAME` takes it. */
+	if (!strchr(sock_path, '/')) {
+		char name[sizeof(sock_path)];
+
+		snprintf(name, sizeof(name), "%s", sock_path);
+		if (ctl_socket_path(sock_path, sizeof(sock_path), name) < 0) {
+			log_warnx("control socket name '%s' is too long", name);
+			return 1;
+		}
+	}
+	/* Before detaching: a user that does not exist is said on the terminal. */
+	rc = daemon_select_user(user_opt, &user, msg, sizeof(msg));
+	if (rc < 0) {
+		log_warnx("-u: %s", msg);
 		return 1;
+	}
+	if (msg[0])
+		log_warnx("%s", msg);
 	if (!foreground && daemon(0, 0) < 0) {
 		log_err(-errno, "detaching from the terminal");
 		return 1;
@@ -158,7 +201,7 @@ int main(int argc, char *argv[])
 		log_err(rc, "starting: %s", msg);
 		goto cleanup;
 	}
-	if (!strchr(sock_path, '/') || strncmp(sock_path, CTL_RUN_DIR "/", strlen(CTL_RUN_DIR) + 1) == 0)
+	if (strncmp(sock_path, CTL_RUN_DIR "/", strlen(CTL_RUN_DIR) + 1) == 0)
 		mkdir(CTL_RUN_DIR, 0755);
 	rc = ctl_server_new(loop, sock_path, client_handle_ctl, m.cl, &ctl);
 	if (rc < 0) {
@@ -168,9 +211,17 @@ int main(int argc, char *argv[])
 	/* Everything that needed more than CAP_NET_ADMIN is done (the raw
 	 * socket, the control socket): keep only that, to rotate addresses and
 	 * remake the interface. */
-	rc = daemon_drop_privileges(NULL, false, msg, sizeof(msg));
-	if (rc < 0)
+	if (user) {
+		if (mkdir(client_state_dir(m.cl), 0755) < 0 && errno != EEXIST)
+			log_err(-errno, "creating '%s'", client_state_dir(m.cl));
+		give_paths(user, client_state_dir(m.cl), sock_path);
+	}
+	rc = daemon_drop_privileges(user, false, msg, sizeof(msg));
+	if (rc < 0) {
+		/* Going on with more than was asked for is not an option. */
 		log_warnx("dropping privileges: %s", msg);
+		goto cleanup;
+	}
 	ev_run(loop, 0);
 	status = 0;
 cleanup:

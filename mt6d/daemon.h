@@ -21,11 +21,38 @@ struct daemon_signals {
 void daemon_signals_start(struct ev_loop *loop, struct daemon_signals *sig);
 void daemon_signals_stop(struct ev_loop *loop, struct daemon_signals *sig);
 
+/* The user a daemon started as root runs as once set-up is done. */
+#define DAEMON_DEFAULT_USER "mt6d"
+#define DAEMON_TUN_PATH "/dev/net/tun"
+
+/* Picks the user for daemon_drop_privileges from the -u option (NULL: the
+ * default, DAEMON_DEFAULT_USER). *user_out is NULL when nothing is to be
+ * switched: "root" asked for; not running as root (systemd's User= chose
+ * already); or the default user missing, which msg then explains for a
+ * warning (the daemon stays uid 0 with only CAP_NET_ADMIN), as it does when
+ * the default user could not open DAEMON_TUN_PATH. Returns 0, or -ENOENT (a
+ * named user that does not exist), -EACCES (a named user that cannot open
+ * DAEMON_TUN_PATH) or -EPERM (not root, asked for another user) with the
+ * reason in msg. */
+int daemon_select_user(const char *requested, const char **user_out, char *msg,
+		       size_t msg_len);
+
+/* Gives path, a directory or socket this daemon made as root (its state
+ * directory, its control socket and the run directory holding it), to user,
+ * so that after the drop it can still write, rename and unlink there; for a
+ * directory, also the root-owned regular files in it (left by a run as
+ * root). Only paths of root or user change; symlinks and world-writable
+ * directories (/tmp) never. user NULL: nothing to do. Returns 0 or -errno. */
+int daemon_give_path(const char *user, const char *path);
+
 /* Drops every capability but CAP_NET_ADMIN (kept to rotate addresses, make
  * and remove session interfaces and clean up; plus CAP_NET_RAW if
- * keep_net_raw), clears the bounding set and, if user is not NULL, switches
- * to that user's uid and gid and drops supplementary groups. Returns 0 or
- * -errno with the reason in msg. Must run as root. */
+ * keep_net_raw) and sets no_new_privs. As root it also clears the bounding
+ * set and, if user is not NULL, switches to that user's uid and gid and
+ * drops supplementary groups. Not root (started by systemd with User= and
+ * AmbientCapabilities=), it drops the other permitted and ambient
+ * capabilities (the unit's CapabilityBoundingSet= bounds the rest) and user
+ * must be NULL or this user. Returns 0 or -errno with the reason in msg. */
 int daemon_drop_privileges(const char *user, bool keep_net_raw, char *msg, size_t msg_len);
 
 /* The effective capability mask of this process, from /proc/self/status

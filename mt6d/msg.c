@@ -31,6 +31,14 @@
 #define TD_OFF_NONCE 2
 #define TD_PAYLOAD_LEN 1
 
+/* Rotation change: version, type, random nonce | sealed (Rot u24,
+ * reserved, at_ms u64) | tag. */
+#define ROT_HDR_LEN 26
+#define ROT_OFF_NONCE 2
+#define ROT_PAYLOAD_LEN 12
+#define ROT_P_ROT 0
+#define ROT_P_AT 4
+
 #define TAG_LEN crypto_aead_chacha20poly1305_ietf_ABYTES
 
 _Static_assert(REQ_HDR_LEN + REQ_PAYLOAD_LEN + TAG_LEN == MSG_REQUEST_LEN, "request size");
@@ -39,6 +47,8 @@ _Static_assert(TD_HDR_LEN + TD_PAYLOAD_LEN + crypto_aead_xchacha20poly1305_ietf_
 		       MSG_TEARDOWN_LEN, "teardown size");
 _Static_assert(TD_HDR_LEN - TD_OFF_NONCE == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 	       "teardown nonce");
+_Static_assert(ROT_HDR_LEN + ROT_PAYLOAD_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES ==
+		       MSG_ROTATION_LEN, "rotation change size");
 _Static_assert(sizeof(((struct msg_handshake *)0)->request_header) == REQ_HDR_LEN, "header");
 
 /* The request and response keys are used for exactly one message each (they
@@ -52,6 +62,8 @@ static size_t expected_len(int type)
 		return MSG_REQUEST_LEN;
 	case MSG_TYPE_RESPONSE:
 		return MSG_RESPONSE_LEN;
+	case MSG_TYPE_ROTATION:
+		return MSG_ROTATION_LEN;
 	default:
 		return MSG_TEARDOWN_LEN;
 	}
@@ -63,7 +75,7 @@ int msg_type(const uint8_t *msg, size_t len)
 		return MSG_ERR_LENGTH;
 	if (msg[0] != MT6D_PROTO_VERSION)
 		return MSG_ERR_VERSION;
-	if (msg[1] > MSG_TYPE_TEARDOWN)
+	if (msg[1] > MSG_TYPE_ROTATION)
 		return MSG_ERR_TYPE;
 	if (len != expected_len(msg[1]))
 		return MSG_ERR_LENGTH;
@@ -381,6 +393,56 @@ int msg_teardown_open(const struct msg_session_keys *keys, const uint8_t *msg, s
 						       msg + TD_OFF_NONCE, keys->teardown_rx) != 0)
 		return MSG_ERR_AUTH;
 	*reason_out = reason;
+	return 0;
+}
+
+int msg_rotation_seal(const struct msg_session_keys *keys, uint32_t rotation_ms, uint64_t at_ms,
+		      uint8_t *out, size_t out_len)
+{
+	uint8_t p[ROT_PAYLOAD_LEN] = { 0 };
+	int i;
+
+	if (out_len < MSG_ROTATION_LEN)
+		return -EMSGSIZE;
+	if (rotation_ms == 0 || rotation_ms > MSG_ROTATION_MAX_MS)
+		return -EINVAL;
+	p[ROT_P_ROT] = (uint8_t)(rotation_ms >> 16);
+	p[ROT_P_ROT + 1] = (uint8_t)(rotation_ms >> 8);
+	p[ROT_P_ROT + 2] = (uint8_t)rotation_ms;
+	for (i = 0; i < 8; i++)
+		p[ROT_P_AT + i] = (uint8_t)(at_ms >> (56 - 8 * i));
+	out[0] = MT6D_PROTO_VERSION;
+	out[1] = MSG_TYPE_ROTATION;
+	/* Random 192-bit nonce, as for teardowns under the same key; the type
+	 * byte in the associated data keeps the two apart. */
+	randombytes_buf(out + ROT_OFF_NONCE, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + ROT_HDR_LEN, NULL, p, sizeof(p), out,
+						   ROT_HDR_LEN, NULL, out + ROT_OFF_NONCE,
+						   keys->teardown_tx);
+	return MSG_ROTATION_LEN;
+}
+
+int msg_rotation_open(const struct msg_session_keys *keys, const uint8_t *msg, size_t len,
+		      uint32_t *rotation_ms_out, uint64_t *at_ms_out)
+{
+	uint8_t p[ROT_PAYLOAD_LEN];
+	uint32_t rot;
+	uint64_t at = 0;
+	int i, rc = expect_type(msg, len, MSG_TYPE_ROTATION);
+
+	if (rc < 0)
+		return rc;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, NULL, NULL, msg + ROT_HDR_LEN,
+						       len - ROT_HDR_LEN, msg, ROT_HDR_LEN,
+						       msg + ROT_OFF_NONCE, keys->teardown_rx) != 0)
+		return MSG_ERR_AUTH;
+	rot = (uint32_t)p[ROT_P_ROT] << 16 | (uint32_t)p[ROT_P_ROT + 1] << 8 | p[ROT_P_ROT + 2];
+	for (i = 0; i < 8; i++)
+		at = at << 8 | p[ROT_P_AT + i];
+	if (rot == 0)
+		return -EINVAL;
+	*rotation_ms_out = rot;
+	*at_ms_out = at;
 	return 0;
 }
 

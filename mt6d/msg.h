@@ -1,6 +1,6 @@
 /* Session-establishment messages (docs/PROTOCOL.md, "Session messages"):
  * 0 request (client -> server), 1 response (server -> client), 2 teardown
- * (either way). Encoded and decoded in caller buffers, fixed sizes, no
+ * (either way), 3 rotation change (server -> client, inside a session). Encoded and decoded in caller buffers, fixed sizes, no
  * allocation, no clock reads (time is a parameter).
  *
  * The handshake, in one line: the client sends a fresh ephemeral E_c and a
@@ -31,11 +31,13 @@
 #define MSG_TYPE_REQUEST 0
 #define MSG_TYPE_RESPONSE 1
 #define MSG_TYPE_TEARDOWN 2
+#define MSG_TYPE_ROTATION 3
 
 /* Every message has exactly this length; anything else is refused. */
 #define MSG_REQUEST_LEN 109
 #define MSG_RESPONSE_LEN 118
 #define MSG_TEARDOWN_LEN 43
+#define MSG_ROTATION_LEN 54
 #define MSG_MAX_LEN MSG_RESPONSE_LEN
 #define MSG_REQUEST_HEADER_LEN 37 /* clear part of a request: R0 */
 
@@ -174,6 +176,21 @@ int msg_teardown_seal(const struct msg_session_keys *keys, uint8_t reason, uint8
  * a replayed copy has no session left to open under. */
 int msg_teardown_open(const struct msg_session_keys *keys, const uint8_t *msg, size_t len,
 		      uint8_t *reason_out);
+
+/* Server: seals a rotation change of the session into out (out_len >=
+ * MSG_ROTATION_LEN): from the wall-clock instant at_ms (UNIX ms, a slot
+ * boundary of the current period) on, the session's addresses rotate every
+ * rotation_ms. Random nonce, under the server's teardown key. Returns
+ * MSG_ROTATION_LEN, -EINVAL (rotation 0 or over 24 bits) or -EMSGSIZE. */
+int msg_rotation_seal(const struct msg_session_keys *keys, uint32_t rotation_ms, uint64_t at_ms,
+		      uint8_t *out, size_t out_len);
+
+/* Client: opens a rotation change from the server of this session. Returns 0
+ * with the new period and instant, MSG_ERR_*, or -EINVAL (authentic, period
+ * 0). Replays are harmless: the same change applied twice is one change;
+ * the caller refuses instants too far from its clock. */
+int msg_rotation_open(const struct msg_session_keys *keys, const uint8_t *msg, size_t len,
+		      uint32_t *rotation_ms_out, uint64_t *at_ms_out);
 
 void msg_handshake_wipe(struct msg_handshake *hs);
 void msg_session_keys_wipe(struct msg_session_keys *keys);

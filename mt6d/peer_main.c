@@ -65,12 +65,15 @@ static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mt6d-peer -c FILE [-d] [-v]... [-n] [-S FILE] [-V]\n"
+		"Usage: mt6d-peer -c FILE [-d] [-v]... [-n] [-S FILE] [-u USER] [-V]\n"
 		"  -c FILE  peer configuration ([Host] and [Peer], see mt6d.conf(5))\n"
 		"  -d       stay in the foreground, log to stderr\n"
 		"  -v       more verbose (twice: debug, one line per rotation)\n"
 		"  -n       check the configuration and the key files, then exit\n"
 		"  -S FILE  write the tunnel counters to FILE on SIGUSR1 and at exit\n"
+		"           (as USER: its directory must be writable by USER)\n"
+		"  -u USER  run as USER once set up, with only CAP_NET_ADMIN (default\n"
+		"           " DAEMON_DEFAULT_USER " if it exists; root: stay uid 0)\n"
 		"  -O MS    testing only: add MS milliseconds to this host's clock\n"
 		"  -X LIST  benchmarks only: turn off offloads, LIST of nogso,nogro\n"
 		"  -V       print the version\n");
@@ -316,14 +319,14 @@ int main(int argc, char *argv[])
 	struct peer p = { .stats_path = NULL };
 	struct tunnel_config tc;
 	struct config cfg;
-	const char *conf_path = NULL;
+	const char *conf_path = NULL, *user_opt = NULL, *user = NULL;
 	bool foreground = false, check_only = false;
 	int64_t clock_offset_ms = 0;
 	unsigned tunnel_flags = 0;
 	int verbosity = 0, opt, rc, status = 1;
 	char msg[512] = "", a[INET6_ADDRSTRLEN];
 
-	while ((opt = getopt(argc, argv, "c:dvnS:O:X:Vh")) != -1) {
+	while ((opt = getopt(argc, argv, "c:dvnS:u:O:X:Vh")) != -1) {
 		switch (opt) {
 		case 'c':
 			conf_path = optarg;
@@ -339,6 +342,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'S':
 			p.stats_path = optarg;
+			break;
+		case 'u':
+			user_opt = optarg;
 			break;
 		case 'O': {
 			char *end;
@@ -396,6 +402,15 @@ int main(int argc, char *argv[])
 		config_fini(&cfg);
 		return rc < 0 ? 1 : 0;
 	}
+	/* Before detaching: a user that does not exist is said on the terminal. */
+	rc = daemon_select_user(user_opt, &user, msg, sizeof(msg));
+	if (rc < 0) {
+		log_warnx("-u: %s", msg);
+		config_fini(&cfg);
+		return 1;
+	}
+	if (msg[0])
+		log_warnx("%s", msg);
 	if (!foreground && daemon(0, 0) < 0) {
 		log_err(-errno, "detaching from the terminal");
 		config_fini(&cfg);
@@ -448,7 +463,7 @@ int main(int argc, char *argv[])
 	}
 	/* Everything that needed root is done; rotation and clean-up need
 	 * CAP_NET_ADMIN only. */
-	rc = daemon_drop_privileges(NULL, false, msg, sizeof(msg));
+	rc = daemon_drop_privileges(user, false, msg, sizeof(msg));
 	if (rc < 0) {
 		log_err(rc, "dropping privileges: %s", msg);
 		goto cleanup;

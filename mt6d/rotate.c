@@ -33,6 +33,14 @@ void rotate_fini(struct rotate *r)
 	sodium_memzero(r, sizeof(*r));
 }
 
+int rotate_set_rotation(struct rotate *r, uint32_t rotation_ms)
+{
+	if (!rotation_ms)
+		return -EINVAL;
+	r->rotation_ms = rotation_ms;
+	return 0;
+}
+
 uint64_t rotate_slot_at(uint32_t rotation_ms, int64_t t_ms)
 {
 	if (rotation_ms == 0)

@@ -64,6 +64,11 @@ int rotate_init(struct rotate *r, const struct in6_addr *own_seed,
 /* Wipes the key. */
 void rotate_fini(struct rotate *r);
 
+/* Changes Rot (> 0, else -EINVAL). Slot numbers of the new period are
+ * unrelated to the old ones: the window keeps the old slots until the next
+ * rotate_move, which (to a slot of the new numbering) is a jump. */
+int rotate_set_rotation(struct rotate *r, uint32_t rotation_ms);
+
 /* Slot of wall-clock time t_ms (ms since the UNIX epoch; before it is 0). */
 uint64_t rotate_slot_at(uint32_t rotation_ms, int64_t t_ms);
 

@@ -28,6 +28,7 @@
 #include "mt6d/publish.h"
 #include "mt6d/rendezvous.h"
 #include "mt6d/rotate.h"
+#include "mt6d/sesstab.h"
 #include "mt6d/tunnel.h"
 #include "mt6d/wire.h"
 #include "netlink/nladdr.h"
@@ -47,6 +48,10 @@
 #define SERVER_CLOSE_DELAY_S 0.2         /* a teardown leaves through the TUN first */
 #define SERVER_KEEPALIVE_REPLY_MIN_S 0.5
 #define SERVER_EARLY_MS 20
+/* A change of Rot is told to the client at least this long before the
+ * boundary where both ends change (and again every housekeeping second
+ * until then, in case one copy is lost). */
+#define SERVER_ROTATION_LEAD_MS 2000
 
 struct server;
 
@@ -80,19 +85,17 @@ struct server_session {
 	unsigned ifindex;                /* its TUN */
 	struct msg_session_keys keys;    /* secret */
 	struct in6_addr server_tunnel, client_tunnel, server_seed, client_seed;
-	uint32_t rotation_ms;
+	uint32_t rotation_ms;            /* Rot, or the one it changes to (next_rotation_at_ms) */
+	int64_t next_rotation_at_ms;     /* a change of Rot told to the client (0: none), UNIX ms */
 	uint64_t request_ms;             /* timestamp of the request that made it */
-	ev_tstamp started_at, last_rx_at, last_keepalive_reply_at;
-	uint64_t last_rx_packets;
+	ev_tstamp started_at, last_keepalive_reply_at;
 	ev_timer close_timer;
-	bool is_closing;
-	struct server_session *prev, *next; /* every session, closing ones included */
+	struct sesstab_entry ent;        /* in srv->table: by id, closing, last activity */
 };
 
 struct server_client {
 	struct config_client cfg;
 	uint8_t s[MT6D_KEY_LEN];          /* X25519 shared secret with the server (secret) */
-	struct server_session *session;
 	struct wire_tx intro_tx;          /* replies into its introduction tunnel */
 	uint8_t intro_tx_key[WIRE_KEY_LEN]; /* direction key intro_tx was started with */
 	bool has_intro_tx;
@@ -133,8 +136,7 @@ struct server {
 	ev_io raw_io;
 	struct msg_replay *replay;
 	struct wire_rx scratch_rx;       /* per datagram (secret) */
-	unsigned n_sessions;
-	struct server_session *sessions; /* list of every session */
+	struct sesstab table;            /* every session, closing ones included */
 	struct server_stats stats;
 	int audit_fd;
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
@@ -252,23 +254,6 @@ static int client_cmp(const void *a, const void *b)
 	return x->cfg.id < y->cfg.id ? -1 : x->cfg.id > y->cfg.id;
 }
 
-static struct server_client *client_by_id(struct server *srv, uint32_t id)
-{
-	size_t lo = 0, hi = srv->n_clients;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (srv->clients[mid].cfg.id == id)
-			return &srv->clients[mid];
-		if (srv->clients[mid].cfg.id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static bool is_expired(const struct config_client *c, int64_t now_s)
 {
 	return c->expires_s != 0 && now_s >= c->expires_s;
@@ -331,23 +316,25 @@ static void clients_derive(struct server *srv, const uint8_t *old_key)
 
 /* ---------- sessions ---------- */
 
+static struct server_session *session_of_entry(struct sesstab_entry *e)
+{
+	return e ? container_of(e, struct server_session, ent) : NULL;
+}
+
+/* The live (not closing) session of a client, or NULL. */
+static struct server_session *session_of(const struct server *srv, uint32_t id)
+{
+	return session_of_entry(sesstab_lookup(&srv->table, id));
+}
+
 static void session_free_now(struct server_session *ss)
 {
 	struct server *srv = ss->srv;
-	struct server_client *c = client_by_id(srv, ss->id);
 
-	if (c && c->session == ss)
-		c->session = NULL;
 	ev_timer_stop(srv->loop, &ss->close_timer);
-	if (ss->prev)
-		ss->prev->next = ss->next;
-	else
-		srv->sessions = ss->next;
-	if (ss->next)
-		ss->next->prev = ss->prev;
+	sesstab_remove(&srv->table, &ss->ent);
 	tunnel_free(ss->tunnel, SERVER_NETLINK_TIMEOUT_MS);
 	msg_session_keys_wipe(&ss->keys);
-	srv->n_sessions--;
 	srv->stats.sessions_ended++;
 	sodium_memzero(ss, sizeof(*ss));
 	free(ss);
@@ -384,14 +371,11 @@ static const char *reason_name(uint8_t reason)
 static void session_end(struct server_session *ss, uint8_t reason, bool send_teardown)
 {
 	struct server *srv = ss->srv;
-	struct server_client *c = client_by_id(srv, ss->id);
 	char a[INET6_ADDRSTRLEN];
 
-	if (ss->is_closing)
+	if (ss->ent.is_closing)
 		return;
-	ss->is_closing = true;
-	if (c && c->session == ss)
-		c->session = NULL;
+	sesstab_close(&srv->table, &ss->ent);
 	audit(srv, "session end: client '%s' (id %u) on %s, tunnel %s: %s", ss->name, ss->id,
 	      tunnel_tun_name(ss->tunnel), addr_str(&ss->client_tunnel, a), reason_name(reason));
 	if (send_teardown) {
@@ -424,20 +408,20 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	ev_tstamp t0;
 	int rc;
 
-	if (c->session)
+	struct sesstab_entry *e, *next;
+
+	if (session_of(srv, c->cfg.id))
 		audit(srv, "session of '%s' replaced by a new request", c->cfg.name);
 	/* An old session (closing ones too) holds the tunnel addresses and the
 	 * route the new one needs. */
-	for (ss = srv->sessions; ss;) {
-		struct server_session *next = ss->next;
-
-		if (ss->id == c->cfg.id)
-			session_free_now(ss);
-		ss = next;
+	for (e = sesstab_first(&srv->table); e; e = next) {
+		next = sesstab_next(e);
+		if (e->client_id == c->cfg.id)
+			session_free_now(session_of_entry(e));
 	}
-	if (srv->n_sessions >= SERVER_MAX_SESSIONS) {
-		log_warnx("request of '%s' refused: %u sessions already (SERVER_MAX_SESSIONS)",
-			  c->cfg.name, srv->n_sessions);
+	if (sesstab_count(&srv->table) >= SERVER_MAX_SESSIONS) {
+		log_warnx("request of '%s' refused: %zu sessions already (SERVER_MAX_SESSIONS)",
+			  c->cfg.name, sesstab_count(&srv->table));
 		return -ENOSPC;
 	}
 	ss = calloc(1, sizeof(*ss));
@@ -477,6 +461,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
 	tc.rotation_ms = ss->rotation_ms;
 	tc.reach = 1;
+	tc.flags = TUNNEL_OWN_DST_ONLY;
 	t0 = ev_time();
 	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc, sizeof(tc));
@@ -486,14 +471,10 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 		goto fail;
 	}
 	ss->ifindex = if_nametoindex(tunnel_tun_name(ss->tunnel));
-	ss->started_at = ss->last_rx_at = ev_now(srv->loop);
+	ss->started_at = ev_now(srv->loop);
 	ev_init(&ss->close_timer, close_cb);
-	c->session = ss;
-	ss->next = srv->sessions;
-	if (ss->next)
-		ss->next->prev = ss;
-	srv->sessions = ss;
-	srv->n_sessions++;
+	/* Cannot fail: the client's sessions were freed and the count checked. */
+	sesstab_add(&srv->table, &ss->ent, c->cfg.id, now_ms());
 	srv->stats.sessions_started++;
 	audit(srv, "session start: client '%s' (id %u) from %s on %s, tunnel %s <-> %s",
 	      c->cfg.name, c->cfg.id, addr_str(&ss->client_seed, a), tunnel_tun_name(ss->tunnel),
@@ -638,7 +619,8 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 	/* The slot sockets are read in no particular order: a retry may be
 	 * handled before the request it follows. The client answers only its
 	 * latest request, so an older one must not replace the session. */
-	if (c->session && req.timestamp_ms <= c->session->request_ms) {
+	if (session_of(srv, c->cfg.id) &&
+	    req.timestamp_ms <= session_of(srv, c->cfg.id)->request_ms) {
 		srv->stats.drops_superseded++;
 		msg_handshake_wipe(&hs);
 		goto out;
@@ -948,12 +930,46 @@ static void publish_windows(struct server *srv)
 	dhtev_kick(srv->dht);
 }
 
+static void session_send_rotation(struct server *srv, struct server_session *ss)
+{
+	uint8_t m[MSG_ROTATION_LEN];
+	int rc = msg_rotation_seal(&ss->keys, ss->rotation_ms, (uint64_t)ss->next_rotation_at_ms,
+				   m, sizeof(m));
+
+	if (rc > 0)
+		rc = inner_send(srv->raw_fd, &ss->server_tunnel, &ss->client_tunnel, m, (size_t)rc);
+	if (rc < 0)
+		log_err(rc, "telling '%s' of its new rotation period", ss->name);
+}
+
+/* Running sessions follow a new Rot without a new handshake: the client is
+ * told the new period and the boundary of the current one (at least
+ * SERVER_ROTATION_LEAD_MS ahead) where both ends change. */
+static void session_change_rotation(struct server *srv, struct server_session *ss,
+				    uint32_t rotation_ms)
+{
+	uint32_t cur = tunnel_rotation_ms(ss->tunnel);
+	int64_t at_ms;
+
+	if (ss->ent.is_closing || rotation_ms == ss->rotation_ms)
+		return;
+	/* (Back to the period in force before a pending change took effect:
+	 * the same message tells the client to keep it.) */
+	at_ms = rotate_slot_start_ms(cur, rotate_slot_at(cur, now_ms() + SERVER_ROTATION_LEAD_MS) + 1);
+	ss->rotation_ms = rotation_ms;
+	ss->next_rotation_at_ms = at_ms;
+	tunnel_set_rotation(ss->tunnel, rotation_ms, at_ms);
+	session_send_rotation(srv, ss);
+}
+
 /* The level in force changes: the next window's config (published ahead)
- * is published again with that level's Rot; sessions made from now on get
- * it; the introduction follows at the next K. */
+ * is published again with that level's Rot; running sessions change to it
+ * at a boundary a few seconds ahead, and sessions made from now on get it;
+ * the introduction follows at the next K. */
 static void threat_apply(struct server *srv, enum server_threat level, const char *why)
 {
 	enum server_threat was = srv->threat;
+	struct sesstab_entry *e;
 
 	srv->threat = level;
 	if (level == was)
@@ -961,6 +977,8 @@ static void threat_apply(struct server *srv, enum server_threat level, const cha
 	audit(srv, "threat level %s -> %s (Rot %u ms from the next window): %s",
 	      server_threat_name(was), server_threat_name(level),
 	      server_threat_rotation_ms(srv, level), why);
+	for (e = sesstab_first(&srv->table); e; e = sesstab_next(e))
+		session_change_rotation(srv, session_of_entry(e), server_threat_rotation_ms(srv, level));
 	publish_windows(srv);
 }
 
@@ -979,15 +997,15 @@ void server_set_threat(struct server *srv, enum server_threat level, bool is_aut
 static uint64_t attack_signs(const struct server *srv)
 {
 	const struct server_stats *s = &srv->stats;
-	const struct server_session *ss;
+	struct sesstab_entry *e;
 	uint64_t n = s->drops_unknown_iid + s->drops_wire + s->drops_inner + s->drops_rate +
 		     s->drops_client_id + s->drops_msg + s->drops_auth + s->drops_stale +
 		     s->drops_replay + s->drops_ciid;
 
-	for (ss = srv->sessions; ss; ss = ss->next) {
+	for (e = sesstab_first(&srv->table); e; e = sesstab_next(e)) {
 		struct tunnel_stats st;
 
-		tunnel_get_stats(ss->tunnel, &st);
+		tunnel_get_stats(container_of(e, struct server_session, ent)->tunnel, &st);
 		n += st.drops_auth + st.drops_malformed;
 	}
 	return n;
@@ -1205,7 +1223,6 @@ static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	for (i = 0; i < 64; i++) {
 		struct in6_addr src, dst;
-		struct server_client *c;
 		struct server_session *ss;
 		unsigned ifindex;
 		int64_t id;
@@ -1216,10 +1233,9 @@ static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n < 0)
 			continue;
 		id = intro_tunnel_addr_id(&srv->tunnel_prefix, srv->tunnel_prefix_len, &dst);
-		c = id >= 0 ? client_by_id(srv, (uint32_t)id) : NULL;
-		ss = c ? c->session : NULL;
+		ss = id >= 0 ? session_of(srv, (uint32_t)id) : NULL;
 		/* Only what came out of that client's own session interface. */
-		if (!ss || ss->is_closing || ifindex != ss->ifindex ||
+		if (!ss || ifindex != ss->ifindex ||
 		    memcmp(&src, &ss->client_tunnel, 16) != 0)
 			continue;
 		if (n == 0) {
@@ -1247,15 +1263,15 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct server *srv = container_of(w, struct server, housekeeping);
 	ev_tstamp now = ev_now(loop);
-	int64_t now_s = (int64_t)ev_time();
-	double idle_s = srv->opt.idle_timeout_ms / 1000.0;
+	int64_t now_s = (int64_t)ev_time(), t_ms = llround(now * 1000.0);
+	struct sesstab_entry *e, *next;
 	bool has_expired = false;
 	size_t i;
 
 	(void)revents;
 	for (i = 0; i < srv->n_clients; i++) {
 		struct server_client *c = &srv->clients[i];
-		struct server_session *ss = c->session;
+		struct server_session *ss = session_of(srv, c->cfg.id);
 
 		if (srv->is_active[i] && is_expired(&c->cfg, now_s)) {
 			srv->is_active[i] = false;
@@ -1266,19 +1282,25 @@ static void housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 				publish_remove_client(srv->publisher, c->cfg.public_key);
 			if (ss)
 				session_end(ss, MSG_TEARDOWN_REVOKED, true);
-			continue;
 		}
-		if (ss && !ss->is_closing) {
-			struct tunnel_stats st;
+	}
+	for (e = sesstab_first(&srv->table); e; e = next) {
+		struct server_session *ss = session_of_entry(e);
+		struct tunnel_stats st;
 
-			tunnel_get_stats(ss->tunnel, &st);
-			if (st.rx_packets != ss->last_rx_packets) {
-				ss->last_rx_packets = st.rx_packets;
-				ss->last_rx_at = now;
-			} else if (now - ss->last_rx_at > idle_s) {
-				session_end(ss, MSG_TEARDOWN_IDLE, true);
-			}
+		next = sesstab_next(e);
+		if (e->is_closing)
+			continue;
+		if (ss->next_rotation_at_ms) {
+			if (now_ms() < ss->next_rotation_at_ms - 500)
+				session_send_rotation(srv, ss);
+			else
+				ss->next_rotation_at_ms = 0;
 		}
+		tunnel_get_stats(ss->tunnel, &st);
+		sesstab_note_rx(e, st.rx_packets, t_ms);
+		if (sesstab_is_idle(e, t_ms, srv->opt.idle_timeout_ms))
+			session_end(ss, MSG_TEARDOWN_IDLE, true);
 	}
 	if (has_expired)
 		server_rekey(srv, true, "client expired");
@@ -1432,9 +1454,15 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	if (!srv->opt.idle_timeout_ms)
 		srv->opt.idle_timeout_ms = SERVER_DEFAULT_IDLE_TIMEOUT_MS;
 	ev_init(&srv->old_gen_timer, old_gen_cb);
+	rc = sesstab_init(&srv->table, SERVER_MAX_SESSIONS);
+	if (rc < 0) {
+		free(srv);
+		return rc;
+	}
 	rc = server_load(srv, msg, msg_len);
 	if (rc < 0) {
 		sodium_memzero(srv->priv, sizeof(srv->priv));
+		sesstab_fini(&srv->table);
 		free(srv);
 		return rc;
 	}
@@ -1548,11 +1576,13 @@ static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void server_stop(struct server *srv)
 {
-	size_t i;
+	struct sesstab_entry *e, *next;
 
-	for (i = 0; i < srv->n_clients; i++)
-		if (srv->clients[i].session)
-			session_end(srv->clients[i].session, MSG_TEARDOWN_SHUTDOWN, true);
+	for (e = sesstab_first(&srv->table); e; e = next) {
+		next = sesstab_next(e);
+		if (!e->is_closing)
+			session_end(session_of_entry(e), MSG_TEARDOWN_SHUTDOWN, true);
+	}
 	ev_periodic_stop(srv->loop, &srv->rekey_tick);
 	ev_timer_stop(srv->loop, &srv->housekeeping);
 	ev_timer_init(&srv->stop_timer, stop_cb, SERVER_CLOSE_DELAY_S + 0.05, 0);
@@ -1566,8 +1596,9 @@ void server_free(struct server *srv)
 
 	if (!srv)
 		return;
-	while (srv->sessions)
-		session_free_now(srv->sessions);
+	while (sesstab_first(&srv->table))
+		session_free_now(session_of_entry(sesstab_first(&srv->table)));
+	sesstab_fini(&srv->table);
 	if (srv->dht)
 		dhtev_set_hook(srv->dht, NULL, NULL);
 	publish_free(srv->publisher);
@@ -1664,21 +1695,20 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 			if (same_client(&clients[j].cfg, &old->cfg))
 				now = &clients[j];
 		if (now) {
-			now->session = old->session;
+			struct server_session *ss = session_of(srv, old->cfg.id);
+
 			now->tokens = old->tokens;
 			now->tokens_at = old->tokens_at;
-			if (now->session)
-				snprintf(now->session->name, sizeof(now->session->name), "%s",
-					 now->cfg.name);
-			old->session = NULL;
+			if (ss)
+				snprintf(ss->name, sizeof(ss->name), "%s", now->cfg.name);
 			continue;
 		}
 		removed++;
 		if (srv->publisher)
 			publish_remove_client(srv->publisher, old->cfg.public_key);
 		audit(srv, "client '%s' (id %u) revoked", old->cfg.name, old->cfg.id);
-		if (old->session)
-			session_end(old->session, MSG_TEARDOWN_REVOKED, true);
+		if (session_of(srv, old->cfg.id))
+			session_end(session_of(srv, old->cfg.id), MSG_TEARDOWN_REVOKED, true);
 	}
 	/* Sessions still closing look their client up by id: detach them. */
 	clients_free(srv->clients, srv->n_clients);
@@ -1724,7 +1754,12 @@ void server_get_stats(const struct server *srv, struct server_stats *stats_out)
 
 unsigned server_session_count(const struct server *srv)
 {
-	return srv->n_sessions;
+	return (unsigned)sesstab_count(&srv->table);
+}
+
+const char *server_state_dir(const struct server *srv)
+{
+	return srv->cfg.state_dir;
 }
 
 static void show_endpoint(struct ctl_reply *r, const char *key, const struct in6_addr *seed,
@@ -1751,12 +1786,15 @@ static void show_session(struct server *srv, struct ctl_reply *r, struct server_
 	ctl_reply_printf(r, "client_tunnel_address=%s\n", addr_str(&ss->client_tunnel, a));
 	ctl_reply_printf(r, "server_seed=%s\n", addr_str(&ss->server_seed, a));
 	ctl_reply_printf(r, "client_seed=%s\n", addr_str(&ss->client_seed, a));
-	ctl_reply_printf(r, "rotation_ms=%u\n", ss->rotation_ms);
+	ctl_reply_printf(r, "rotation_ms=%u\n", tunnel_rotation_ms(ss->tunnel));
 	ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
+	ctl_reply_printf(r, "next_rotation_ms=%" PRId64 "\n", tunnel_next_move_in_ms(ss->tunnel));
 	show_endpoint(r, "own_endpoint", &ss->server_seed, ss->keys.session, slot);
 	show_endpoint(r, "peer_endpoint", &ss->client_seed, ss->keys.session, slot);
+	show_endpoint(r, "own_endpoint_next", &ss->server_seed, ss->keys.session, slot + 1);
+	show_endpoint(r, "peer_endpoint_next", &ss->client_seed, ss->keys.session, slot + 1);
 	ctl_reply_printf(r, "started=%.0f\n", ss->started_at);
-	ctl_reply_printf(r, "last_rx=%.0f\n", ss->last_rx_at);
+	ctl_reply_printf(r, "last_rx=%.0f\n", ss->ent.last_rx_ms / 1000.0);
 	tunnel_get_stats(ss->tunnel, &st);
 	tunnel_format_stats(&st, words, sizeof(words));
 	for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
@@ -1768,6 +1806,7 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 	const struct server_stats *s = &srv->stats;
 	char a[INET6_ADDRSTRLEN];
 	uint64_t slot = current_slot(srv->gen);
+	int64_t next_ms;
 	size_t i, active = 0;
 
 	for (i = 0; i < srv->n_clients; i++)
@@ -1786,10 +1825,13 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 	ctl_reply_printf(r, "key_generation=%" PRIu64 "\n", srv->gen->number);
 	ctl_reply_printf(r, "key_changed=%.0f\n", srv->k_changed_at);
 	ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
+	next_ms = rotate_slot_start_ms(srv->gen->rotation_ms, slot + 1) - now_ms();
+	ctl_reply_printf(r, "next_rotation_ms=%" PRId64 "\n", next_ms > 0 ? next_ms : 0);
 	show_endpoint(r, "intro_endpoint", &srv->seed, srv->gen->slot_key, slot);
+	show_endpoint(r, "intro_endpoint_next", &srv->seed, srv->gen->slot_key, slot + 1);
 	ctl_reply_printf(r, "registered_clients=%zu\n", srv->n_clients);
 	ctl_reply_printf(r, "active_clients=%zu\n", active);
-	ctl_reply_printf(r, "sessions=%u\n", srv->n_sessions);
+	ctl_reply_printf(r, "sessions=%zu\n", sesstab_count(&srv->table));
 	ctl_reply_printf(r,
 			 "intro_rx=%" PRIu64 "\ndrops_unknown_iid=%" PRIu64 "\ndrops_wire=%" PRIu64
 			 "\ndrops_inner=%" PRIu64 "\ndrops_rate=%" PRIu64
@@ -1818,8 +1860,8 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 				 publish_get_epoch(srv->publisher, srv->win_start));
 	}
 	for (i = 0; i < srv->n_clients; i++)
-		if (srv->clients[i].session)
-			show_session(srv, r, srv->clients[i].session);
+		if (session_of(srv, srv->clients[i].cfg.id))
+			show_session(srv, r, session_of(srv, srv->clients[i].cfg.id));
 }
 
 int server_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *reply)

@@ -20,11 +20,13 @@
 
 /* Threat level (MISSION.md "The server": a higher level shortens Rot). The
  * rotation period of each level, from RotationPeriod (Rot): low 2 x Rot,
- * normal Rot, high Rot / 3 (within 100 ms..60 s). A change applies from
- * the next config window (its config, published ahead, is published again
- * with the new Rot) and to every session made from then on; running
- * sessions keep theirs. The config period n is not changed: clients derive
- * the DHT descriptor from it before they can read anything. */
+ * normal Rot, high Rot / 3 (within 100 ms..60 s). A change applies to the
+ * introduction from the next config window (its config, published ahead,
+ * is published again with the new Rot), to every session made from then
+ * on, and to running sessions at a boundary a few seconds ahead (the client
+ * is told with a rotation change message; the session goes on). The config
+ * period n is not changed: clients derive the DHT descriptor from it before
+ * they can read anything. */
 enum server_threat {
 	SERVER_THREAT_LOW = 0,
 	SERVER_THREAT_NORMAL = 1,
@@ -105,6 +107,10 @@ uint32_t server_threat_rotation_ms(const struct server *srv, enum server_threat 
 
 void server_get_stats(const struct server *srv, struct server_stats *stats_out);
 unsigned server_session_count(const struct server *srv);
+
+/* The configured StateDirectory (the audit trail, publish.state), which the
+ * daemon must still be able to write after dropping privileges. */
+const char *server_state_dir(const struct server *srv);
 
 /* The control socket's handler (ctl.h): get=1 shows the server; set=1 with
  * reload=1, rekey=1 or threat=low|normal|high acts. */

@@ -10,6 +10,7 @@ int pubkey_main(int argc, char *argv[]);
 int derive_main(int argc, char *argv[]);
 int checkconf_main(int argc, char *argv[]);
 int show_main(int argc, char *argv[]);
+int watch_main(int argc, char *argv[]);
 int reload_main(int argc, char *argv[]);
 int rekey_main(int argc, char *argv[]);
 int threat_main(int argc, char *argv[]);

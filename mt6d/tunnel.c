@@ -68,8 +68,12 @@ struct tunnel {
 	unsigned link_ifindex;
 	unsigned tun_mtu;                /* bytes */
 	struct in6_addr peer_tunnel_addr;
+	struct in6_addr tunnel_addr;     /* ours; with is_own_dst_only the only inner destination */
+	bool is_own_dst_only;
 	int64_t clock_offset_ms;
 	uint32_t valid_s;                /* valid lifetime of an MT6D address */
+	uint32_t next_rotation_ms;       /* a change of Rot pending (0: none), ms */
+	int64_t next_rotation_at_ms;     /* ... from this instant of our clock */
 	ev_tstamp far_logged_at;         /* last "clock off" warning */
 	ev_tstamp err_logged_at;         /* last netlink or socket warning */
 	bool has_gso;                    /* send runs of equal datagrams as one (UDP_SEGMENT) */
@@ -234,6 +238,36 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 			  rotate_get(&t->rot, t->rot.cur)->own.port);
 }
 
+/* The periodic at the slot boundaries of our clock (wall clock + offset),
+ * in libev's wall time. */
+static void tunnel_arm_tick(struct tunnel *t)
+{
+	double rot_s = t->rot.rotation_ms / 1000.0;
+	double offset_s = fmod(-(double)t->clock_offset_ms / 1000.0, rot_s);
+
+	if (offset_s < 0)
+		offset_s += rot_s;
+	ev_periodic_set(&t->tick, offset_s, rot_s, NULL);
+	ev_periodic_again(t->loop, &t->tick);
+}
+
+/* The pending change of Rot, at its instant: the whole window moves to the
+ * new numbering at once (what was bound for the old one is dropped). */
+static void tunnel_apply_rotation(struct tunnel *t, int64_t now_ms)
+{
+	int64_t at_ms = now_ms > t->next_rotation_at_ms ? now_ms : t->next_rotation_at_ms;
+	uint32_t rot = t->next_rotation_ms, was = t->rot.rotation_ms;
+
+	t->next_rotation_ms = 0;
+	if (rot == was || rotate_set_rotation(&t->rot, rot) < 0)
+		return;
+	wire_rx_restart(&t->rx);
+	t->valid_s = (uint32_t)((((uint64_t)2 * t->rot.reach + 1) * rot + 999) / 1000 + 2);
+	tunnel_arm_tick(t);
+	tunnel_move(t, rotate_slot_at(rot, at_ms), now_ms);
+	log_info("tunnel %s: rotation period %u ms -> %u ms", tun_name(t->tun), was, rot);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
 	struct tunnel *t = container_of(w, struct tunnel, tick);
@@ -242,6 +276,10 @@ static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (t->next_rotation_ms && now_ms + TUNNEL_EARLY_MS >= t->next_rotation_at_ms) {
+		tunnel_apply_rotation(t, now_ms);
+		return;
+	}
 	/* Fired a hair before the boundary: the move is due all the same. */
 	if (t->rot.has_slot && slot == t->rot.cur &&
 	    rotate_slot_start_ms(t->rot.rotation_ms, slot + 1) - now_ms <= TUNNEL_EARLY_MS)
@@ -378,11 +416,13 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* An authentic inner packet may enter the TUN only if it is IPv6 from the
- * peer's tunnel address (the tunnel is not a path for anyone else). */
+ * peer's tunnel address (the tunnel is not a path for anyone else), and
+ * with TUNNEL_OWN_DST_ONLY to ours. */
 static bool is_inner_acceptable(const struct tunnel *t, const uint8_t *p, size_t len)
 {
 	return len >= 40 && (p[0] >> 4) == 6 &&
-	       memcmp(p + 8, t->peer_tunnel_addr.s6_addr, 16) == 0;
+	       memcmp(p + 8, t->peer_tunnel_addr.s6_addr, 16) == 0 &&
+	       (!t->is_own_dst_only || memcmp(p + 24, t->tunnel_addr.s6_addr, 16) == 0);
 }
 
 static void count_open_error(struct tunnel *t, int rc)
@@ -597,7 +637,6 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	       const struct tunnel_config *cfg, struct tunnel **t_out, char *msg, size_t msg_len)
 {
 	struct tunnel *t;
-	double rot_s, offset_s;
 	size_t i;
 	int rc;
 
@@ -620,6 +659,8 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->nllink = nllink;
 	t->link_ifindex = cfg->link_ifindex;
 	t->peer_tunnel_addr = cfg->peer_tunnel_addr;
+	t->tunnel_addr = cfg->tunnel_addr;
+	t->is_own_dst_only = cfg->flags & TUNNEL_OWN_DST_ONLY;
 	t->clock_offset_ms = cfg->clock_offset_ms;
 	t->tun_mtu = cfg->link_mtu - TUNNEL_OVERHEAD;
 	if (t->tun_mtu > WIRE_MAX_INNER_LEN)
@@ -665,13 +706,8 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 		goto fail;
 	}
 
-	/* Boundaries of our clock (wall clock + offset) in libev's wall time. */
-	rot_s = cfg->rotation_ms / 1000.0;
-	offset_s = fmod(-(double)cfg->clock_offset_ms / 1000.0, rot_s);
-	if (offset_s < 0)
-		offset_s += rot_s;
-	ev_periodic_init(&t->tick, tick_cb, offset_s, rot_s, NULL);
-	ev_periodic_start(loop, &t->tick);
+	ev_init(&t->tick, tick_cb);
+	tunnel_arm_tick(t);
 	ev_io_init(&t->tun_io, tun_cb, tun_fd(t->tun, 0), EV_READ);
 	ev_io_start(loop, &t->tun_io);
 	*t_out = t;
@@ -691,20 +727,33 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 		ev_periodic_stop(t->loop, &t->tick);
 		ev_io_stop(t->loop, &t->tun_io);
 	}
-	for (i = 0; i < ROTATE_MAX_SLOTS; i++) {
-		struct tunnel_sock *s = &t->socks[i];
+	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
+		sock_close(t, &t->socks[i]);
+	/* Adds still in flight are acknowledged first (their results still
+	 * reach t), so that the window's addresses are all in nladdr's
+	 * registry and none is left to expire by itself; then the deletes,
+	 * waited for too, so no result names t once it is freed. */
+	if (t->nladdr && t->rot.has_slot) {
+		uint64_t slot, lo = t->rot.cur > t->rot.reach ? t->rot.cur - t->rot.reach : 0;
 
-		if (s->fd < 0)
-			continue;
-		sock_close(t, s);
-		if (nladdr_is_bound(t->nladdr, t->link_ifindex, &s->own.addr))
-			nladdr_batch_del(t->nladdr, t->link_ifindex, &s->own.addr, NULL);
+		nladdr_sync(t->nladdr, timeout_ms);
+		for (slot = lo; slot <= t->rot.cur + t->rot.reach; slot++) {
+			const struct rotate_slot *rs = rotate_get(&t->rot, slot);
+
+			if (rs && nladdr_is_bound(t->nladdr, t->link_ifindex, &rs->own.addr))
+				nladdr_batch_del(t->nladdr, t->link_ifindex, &rs->own.addr, NULL);
+		}
 	}
-	/* Waits for our requests still in flight too, so no result names t
-	 * once it is freed. */
 	if (t->nladdr)
 		nladdr_sync(t->nladdr, timeout_ms);
-	tun_free(t->tun);
+	/* The TUN takes its tunnel address and route with it: nllink's
+	 * registry forgets them, or it would grow with every session. */
+	if (t->tun) {
+		unsigned ifindex = tun_ifindex(t->tun);
+
+		tun_free(t->tun);
+		nllink_forget_ifindex(t->nllink, ifindex);
+	}
 	wire_tx_fini(&t->tx);
 	wire_rx_fini(&t->rx);
 	rotate_fini(&t->rot);
@@ -753,4 +802,29 @@ unsigned tunnel_tun_mtu(const struct tunnel *t)
 uint64_t tunnel_current_slot(const struct tunnel *t)
 {
 	return t->rot.cur;
+}
+
+int64_t tunnel_next_move_in_ms(const struct tunnel *t)
+{
+	int64_t left = rotate_slot_start_ms(t->rot.rotation_ms, t->rot.cur + 1) - tunnel_now_ms(t);
+
+	return left > 0 ? left : 0;
+}
+
+int tunnel_set_rotation(struct tunnel *t, uint32_t rotation_ms, int64_t at_ms)
+{
+	int64_t now_ms = tunnel_now_ms(t);
+
+	if (!rotation_ms)
+		return -EINVAL;
+	t->next_rotation_ms = rotation_ms;
+	t->next_rotation_at_ms = at_ms;
+	if (at_ms <= now_ms + TUNNEL_EARLY_MS)
+		tunnel_apply_rotation(t, now_ms);
+	return 0;
+}
+
+uint32_t tunnel_rotation_ms(const struct tunnel *t)
+{
+	return t->rot.rotation_ms;
 }

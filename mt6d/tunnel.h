@@ -43,6 +43,10 @@
 /* tunnel_config.flags: offloads are on unless turned off (benchmarks). */
 #define TUNNEL_NO_UDP_GSO (1u << 0) /* one datagram per packet, no UDP_SEGMENT */
 #define TUNNEL_NO_UDP_GRO (1u << 1) /* one datagram per receive, no UDP_GRO */
+/* Inner packets must also be addressed to tunnel_addr (server sessions: a
+ * client reaches only its own session's address, not the other addresses
+ * of the host, which Linux would deliver from any interface). */
+#define TUNNEL_OWN_DST_ONLY (1u << 2)
 
 struct tunnel_config {
 	const char *tun_name;            /* TUN name or pattern ("mt6d%d") */
@@ -70,7 +74,8 @@ struct tunnel_stats {
 	uint64_t drops_replay;           /* replayed, or too old for the replay window */
 	uint64_t drops_malformed;        /* not a tunnel packet (length, version, type) */
 	uint64_t drops_busy;             /* new sender instance while all slots are live */
-	uint64_t drops_inner;            /* authentic, but not IPv6 from the peer's tunnel address */
+	uint64_t drops_inner;            /* authentic, but not IPv6 from the peer's tunnel address
+					    (or, TUNNEL_OWN_DST_ONLY, not to ours) */
 	uint64_t drops_tx;               /* sealed but not sent (socket full, no route) */
 	uint64_t drops_tun;              /* opened but the TUN refused it (queue full) */
 	uint64_t rx_prev_slot;           /* authentic packets that arrived in the previous slot */
@@ -109,5 +114,19 @@ const char *tunnel_tun_name(const struct tunnel *t);
 unsigned tunnel_tun_mtu(const struct tunnel *t);
 /* The current slot (after the last move). */
 uint64_t tunnel_current_slot(const struct tunnel *t);
+/* Milliseconds until the current slot ends on the tunnel's clock (0 when the
+ * move is due). */
+int64_t tunnel_next_move_in_ms(const struct tunnel *t);
+
+/* Changes Rot to rotation_ms at the first slot boundary at or after at_ms
+ * (UNIX ms of our clock; a past instant: now): the window moves to the new
+ * slot numbering, what was bound for the old one is dropped, and the
+ * session goes on (same keys, same TUN). Both ends must change at the same
+ * instant (the server tells the client, msg.h's rotation change). A later
+ * call replaces a pending change. Returns 0 or -EINVAL (rotation 0). */
+int tunnel_set_rotation(struct tunnel *t, uint32_t rotation_ms, int64_t at_ms);
+
+/* Rot in force now, ms. */
+uint32_t tunnel_rotation_ms(const struct tunnel *t);
 
 #endif

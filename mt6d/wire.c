@@ -117,6 +117,16 @@ void wire_rx_fini(struct wire_rx *rx)
 	sodium_memzero(rx, sizeof(*rx));
 }
 
+void wire_rx_restart(struct wire_rx *rx)
+{
+	uint8_t key[WIRE_KEY_LEN];
+
+	memcpy(key, rx->dir_key, sizeof(key));
+	wire_rx_fini(rx);
+	wire_rx_init(rx, key);
+	sodium_memzero(key, sizeof(key));
+}
+
 static struct wire_rx_instance *find_instance(struct wire_rx *rx, const uint8_t *instance)
 {
 	for (unsigned i = 0; i < rx->n_instances; i++)

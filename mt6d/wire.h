@@ -128,6 +128,13 @@ void wire_rx_init(struct wire_rx *rx, const uint8_t dir_key[static WIRE_KEY_LEN]
 /* Wipes every key. */
 void wire_rx_fini(struct wire_rx *rx);
 
+/* Forgets every sender instance and the newest slot, keeping the direction
+ * key: for a change of the slot numbering (a new rotation period), after
+ * which the new slots may be lower than the old ones. Packets of the old
+ * numbering carry their slot in the associated data, so they still fail
+ * on the sockets of the new slots. */
+void wire_rx_restart(struct wire_rx *rx);
+
 /* Opens in place a datagram of len bytes received on the socket of slot
  * `slot`. On success returns the inner length (plaintext at
  * buf + WIRE_HEADER_LEN) and records the counter; else a WIRE_ERR_* code and

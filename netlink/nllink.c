@@ -168,11 +168,33 @@ size_t nllink_registry_count(const struct nllink *nl)
 	return nl->reg_live;
 }
 
+size_t nllink_registry_capacity(const struct nllink *nl)
+{
+	return nl->reg_cap;
+}
+
+/* Drops the entries of deleted objects, keeping the order of the others
+ * (cleanup deletes newest first). */
+static void reg_compact(struct nllink *nl)
+{
+	size_t i, j = 0;
+
+	for (i = 0; i < nl->reg_len; i++)
+		if (nl->reg[i].is_live)
+			nl->reg[j++] = nl->reg[i];
+	nl->reg_len = j;
+}
+
 static int reg_add(struct nllink *nl, enum reg_kind kind, unsigned ifindex,
 		   const struct in6_addr *addr, unsigned prefix_len, uint8_t table, uint8_t type)
 {
 	struct reg_entry *e;
 
+	/* A full array that is at least half dead is compacted rather than
+	 * grown: sessions made and ended for days leave the array at twice
+	 * its peak of live entries, and compaction stays amortised O(1). */
+	if (nl->reg_len == nl->reg_cap && nl->reg_live <= nl->reg_cap / 2)
+		reg_compact(nl);
 	if (nl->reg_len == nl->reg_cap) {
 		size_t cap = nl->reg_cap ? nl->reg_cap * 2 : 16;
 		struct reg_entry *r = realloc(nl->reg, cap * sizeof(*r));
@@ -220,6 +242,23 @@ static void reg_forget(struct nllink *nl, enum reg_kind kind, unsigned ifindex,
 				nl->reg[i].is_live = false;
 				nl->reg_live--;
 			}
+}
+
+size_t nllink_forget_ifindex(struct nllink *nl, unsigned ifindex)
+{
+	size_t i, n = 0;
+
+	if (!nl)
+		return 0;
+	for (i = 0; i < nl->reg_len; i++)
+		if (nl->reg[i].is_live && nl->reg[i].ifindex == ifindex) {
+			nl->reg[i].is_live = false;
+			nl->reg_live--;
+			n++;
+		}
+	if (nl->reg_live == 0)
+		nl->reg_len = 0;
+	return n;
 }
 
 int nllink_ifindex(struct nllink *nl, const char *name)

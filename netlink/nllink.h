@@ -90,7 +90,18 @@ int nllink_purge_routes(struct nllink *nl, char *msg, size_t msg_len);
  * number deleted or the first other -errno. */
 int nllink_cleanup(struct nllink *nl, char *msg, size_t msg_len);
 
+/* Forgets every recorded object on ifindex without deleting anything: for
+ * a link removed by its owner (a TUN closed with tun_free takes its
+ * addresses and routes with it), so that the registry does not grow with
+ * every session made and ended. Returns how many were forgotten. NULL: 0. */
+size_t nllink_forget_ifindex(struct nllink *nl, unsigned ifindex);
+
 /* Objects recorded and not yet deleted. */
 size_t nllink_registry_count(const struct nllink *nl);
+
+/* Entries allocated, those of deleted objects included until the array is
+ * compacted (when full and at least half dead): at most about twice the
+ * peak of live objects. */
+size_t nllink_registry_capacity(const struct nllink *nl);
 
 #endif

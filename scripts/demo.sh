@@ -4,8 +4,8 @@
 #   scripts/demo.sh [--duration N] [--rot R] [--config-period P]
 #
 # Builds a lab (scripts/lab.sh: a router, a server host s, two client hosts
-# c1 and c2 in their own /64s, DHT hosts d1..d9), starts a private DHT swarm
-# (24 mt6d-dhtnode on d1..d6, 3 libtorrent nodes on d7..d9), makes the key
+# c1 and c2 in their own /64s, DHT hosts d1..d8), starts a private DHT swarm
+# (4 mt6d-dhtnode and one libtorrent node on each DHT host), makes the key
 # pairs and configs, starts mt6d-server (it publishes each client's config in
 # the DHT), an HTTP server in s, and both clients, which find their config in
 # the DHT and establish a session. Each client then fetches a file from the
@@ -67,14 +67,12 @@ export MT6D_BUILD
 # The lab and its work directory: sessions-lib.sh (shared with the tests)
 # makes the keys and configs and starts the swarm; demo$$ cannot collide with
 # a test's lab (t<name>$$) nor with another demo.
-export SESS_LAB=demo$$ SESS_WORK=mt6d-demo LAB_CLIENTS=2 LAB_DHT=9
+export SESS_LAB=demo$$ SESS_WORK=mt6d-demo LAB_CLIENTS=2 LAB_DHT=8
 SESS_ROT=$ROT
 SESS_PERIOD=$PERIOD
 # shellcheck source=tests/netns/sessions-lib.sh source-path=SCRIPTDIR/..
 . "$top/tests/netns/sessions-lib.sh"
 PY=/usr/bin/python3
-OURS_HOSTS="1 2 3 4 5 6"
-LT_HOSTS="7 8 9"
 PORT=8080
 UNATTENDED=0
 [ -n "$DURATION" ] && UNATTENDED=1
@@ -176,45 +174,27 @@ command -v curl >/dev/null || fail "tools: curl missing (scripts/install-deps.sh
 ok "tools: daemons in $build, python3-libtorrent, curl"
 
 "$lab" up >"$work/lab.log" 2>&1 || fail "lab $LAB: $(tail -n 1 "$work/lab.log")"
-ok "lab $LAB up (work dir $work): router r; server s $("$lab" prefix s)/64; clients c1 $("$lab" prefix c1)/64, c2 $("$lab" prefix c2)/64; DHT hosts d1..d9"
+ok "lab $LAB up (work dir $work): router r; server s $("$lab" prefix s)/64; clients c1 $("$lab" prefix c1)/64, c2 $("$lab" prefix c2)/64; DHT hosts d1..d8"
 
 sess_configs 2>"$work/keys.err" || fail "key pairs: $(cat "$work/keys.err")"
 touch "$work/run"
 
-# The swarm: libtorrent nodes on d7..d9 (each knowing two of ours), then ours.
-lt_addr() { echo "2001:db8:2:$1::20"; }
-LT_BOOT=""
-for j in $LT_HOSTS; do
-	in_ns "d$j" ip -6 addr add "$(lt_addr "$j")/64" dev eth0 nodad
-	"$lab" exec "d$j" $PY "$top/tests/netns/dht_lab.py" lt-node --addr "$(lt_addr "$j")" \
-		--boot "[$(swarm_addr 1 0)]:6881,[$(swarm_addr 2 1)]:6881" --out "$work/lt$j.state" \
-		--max-s 86400 >"$work/lt$j.log" 2>&1 &
-	PID[lt$j]=$!
-	LT_BOOT="$LT_BOOT${LT_BOOT:+,}[$(lt_addr "$j")]:6881"
-done
-BOOT_EXTRA=$LT_BOOT
-# shellcheck disable=SC2086
-sess_swarm_start 4 $OURS_HOSTS
+# The swarm: on each of d1..d8 four of our nodes and one libtorrent node.
+sess_swarm_start 8 86400
 sess_dht_configs
 # The server joins the swarm while the swarm forms: its publication starts
 # as soon as its node knows enough of the others.
 sleep 1
 "$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
-	>>"$work/s/log" 2>&1 &
+	-u root >>"$work/s/log" 2>&1 &
 PID[s]=$!
-lt_known() { # j: how many nodes that libtorrent node has in its table
-	awk '/^nodes/ {print $2}' "$work/lt$1.state" 2>/dev/null
-}
-lt_joined() {
-	local j
-	for j in $LT_HOSTS; do [ "$(lt_known "$j")" -ge 4 ] 2>/dev/null || return 1; done
-}
-wait_for 60 lt_joined || fail "DHT swarm: libtorrent nodes know $(for j in $LT_HOSTS; do printf '%s ' "$(lt_known "$j")"; done)nodes after 60 s"
+lt_list() { local j; for j in $(seq 8); do printf '%s ' "$(swarm_lt_nodes "$j")"; done; }
+wait_for 60 swarm_lt_joined 8 || fail "DHT swarm: the libtorrent nodes know $(lt_list)nodes after 60 s"
 for who in "${!PID[@]}"; do
 	[ "$who" = s ] && continue
 	kill -0 "${PID[$who]}" 2>/dev/null || fail "DHT swarm: node $who exited: $(tail -n 2 "$work/$who.log" 2>/dev/null)"
 done
-ok "DHT swarm: 24 mt6d-dhtnode on d1..d6, 3 libtorrent nodes on d7..d9 (they know $(for j in $LT_HOSTS; do printf '%s ' "$(lt_known "$j")"; done| sed 's/ $//') nodes)"
+ok "DHT swarm: 32 mt6d-dhtnode and 8 libtorrent nodes on d1..d8 (the libtorrent nodes know $(lt_list | sed 's/ $//') nodes)"
 
 wait_for 15 test -S "$work/s/ctl.sock" || fail "mt6d-server: no control socket: $(tail -n 3 "$work/s/log")"
 ok "mt6d-server up in s: seed $(field s seed_address), RotationPeriod $ROT, ConfigPeriod $PERIOD, 2 clients registered"
@@ -246,7 +226,7 @@ ok "HTTP server in s on port $PORT: demo.bin, 512 KiB, sha256 ${SHA:0:16}..."
 
 for i in 1 2; do
 	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
-		-s "$work/c$i/ctl.sock" >>"$work/c$i/log" 2>&1 &
+		-s "$work/c$i/ctl.sock" -u root >>"$work/c$i/log" 2>&1 &
 	PID[c$i]=$!
 done
 for i in 1 2; do
@@ -371,7 +351,7 @@ render() { # elapsed_s
 		done <<<"${ADDRS[$h]}"
 	done
 	echo
-	echo "Rendezvous (DHT: 24 mt6d-dhtnode, 3 libtorrent)"
+	echo "Rendezvous (DHT: 32 mt6d-dhtnode, 8 libtorrent)"
 	printf '  s   knows %s nodes; %s clients published: %s publications, %s announces acked\n' \
 		"$(val s dht_nodes)" "$(val s published_clients)" "$(val s publications)" "$(val s announces_acked)"
 	for i in 1 2; do

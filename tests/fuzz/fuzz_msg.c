@@ -161,6 +161,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0)
 		abort(); /* our own teardown direction never opens our teardowns */
 
+	{
+		uint32_t rot;
+		uint64_t at;
+
+		rc = msg_rotation_open(&client_keys, data, size, &rot, &at);
+		if (rc > 0 || (rc == 0 && (rot == 0 || rot > MSG_ROTATION_MAX_MS)))
+			abort();
+		/* A rotation change never opens in the direction it is not sent. */
+		if (msg_rotation_open(&server_keys, data, size, &rot, &at) == 0 && rc == 0)
+			abort();
+	}
+
 	round_trip(data, size);
 	return 0;
 }

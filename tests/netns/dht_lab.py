@@ -9,9 +9,11 @@ Run with /usr/bin/python3 (Debian's python3-libtorrent lives there).
       A libtorrent DHT node for a private IPv6 swarm (LAB-NOTES.md): explicit
       listen address, no routers, no LSD/UPnP/NAT-PMP; the nodes of LIST
       ([addr]:port,...) are added again every 2 s for the first minute. FILE
-      is rewritten every 2 s with "id HEX", "nodes N" (routing table) and
+      is rewritten every 2 s with "id HEX", "nodes N" (routing table),
       "ext S" (seconds since it learnt its external address, -1: not yet;
-      its id changes then, BEP 42).
+      its id changes then, BEP 42), and libtorrent's counters of its DHT
+      storage and service: "torrents N" (info_hashes with peers stored),
+      "peers N" (peers stored), "get_peers_in N" (get_peers answered).
   dht_lab.py lt-get --addr A [--port P] --boot LIST --want IH:PORTS ...
                     [--timeout-s S]
       A libtorrent node that joins through LIST only, then runs its own
@@ -88,16 +90,22 @@ def lt_session(addr, port):
     return lt.session(settings)
 
 
-def lt_id_and_nodes(ses, seen=None):
+def lt_id_and_nodes(ses, seen=None, counters=None):
     """Our node id (hex) and the routing-table size; the names of the other
-    alerts popped on the way are added to seen."""
+    alerts popped on the way are added to seen; with counters (a dict),
+    libtorrent's DHT storage counters are read into it too."""
     import libtorrent as lt
     n = 0
     ses.post_dht_stats()
+    if counters is not None:
+        ses.post_session_stats()
     time.sleep(0.05)
     for a in ses.pop_alerts():
         if isinstance(a, lt.dht_stats_alert):
             n = sum(b['num_nodes'] for b in a.routing_table)
+        elif counters is not None and isinstance(a, lt.session_stats_alert):
+            for k in ('dht.dht_torrents', 'dht.dht_peers', 'dht.dht_get_peers_in'):
+                counters[k.split('.', 1)[1].replace('dht_', '', 1)] = a.values.get(k, 0)
         elif seen is not None:
             seen.add(type(a).__name__)
     # Read the id after the alerts: libtorrent changes it (BEP 42) when it
@@ -135,7 +143,8 @@ def cmd_lt_node(args):
             for b in boot:
                 ses.add_dht_node(b)
             last_boot = now
-        nid, n = lt_id_and_nodes(ses, seen)
+        counters = {}
+        nid, n = lt_id_and_nodes(ses, seen, counters)
         if 'external_ip_alert' in seen and not ext_at:
             ext_at = time.time()
         if args.out:
@@ -144,6 +153,8 @@ def cmd_lt_node(args):
                 # "ext": seconds since the external address was learnt.
                 f.write('id %s\nnodes %d\next %d\n' %
                         (nid, n, time.time() - ext_at if ext_at else -1))
+                for k in ('torrents', 'peers', 'get_peers_in'):
+                    f.write('%s %d\n' % (k, counters.get(k, 0)))
             os.rename(tmp, args.out)
         for _ in range(20):
             if stop:

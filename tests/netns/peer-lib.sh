@@ -89,7 +89,7 @@ peer_start() { # A|B [options...]: starts mt6d-peer, waits for its TUN
 	ns=$("$lab" ns "$(ns_of "$who")")
 	# ip netns exec execs the daemon: $! is its PID, which signals reach.
 	(exec ip netns exec "$ns" "$build/mt6d-peer" -d -v -c "$work/$who.conf" \
-		-S "$work/$who.stats" "$@" >"$work/$who.log" 2>&1) &
+		-S "$work/$who.stats" -u root "$@" >"$work/$who.log" 2>&1) &
 	PEER_PID[$who]=$!
 	for i in $(seq 50); do
 		in_ns "$who" ip link show "mt6d$who" >/dev/null 2>&1 && return 0

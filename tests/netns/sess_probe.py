@@ -2,10 +2,14 @@
 """Probe for the mt6d-server tests: sends datagrams to an address and port
 and reports whether anything came back.
 
-  sess_probe.py ADDR PORT COUNT WAIT_S [SRC]
+  sess_probe.py ADDR PORT COUNT WAIT_S [SRC [tunnel]]
       sends COUNT datagrams of random bytes (sizes 32..300) to [ADDR]:PORT
-      (from SRC if given), then listens WAIT_S seconds; exit 0 and prints
+      (from SRC if given and not "-": any address, even another host's, with
+      IPV6_FREEBIND), then listens WAIT_S seconds; exit 0 and prints
       "no reply" when nothing came back, exit 1 and "reply" otherwise.
+      "tunnel": each datagram starts like a tunnel packet (version 1, type
+      1, sizes 72..300), so that a receiver counts it as an authentication
+      failure rather than as malformed.
 """
 import os
 import random
@@ -17,11 +21,16 @@ import time
 def main():
     addr, port, count, wait_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    if len(sys.argv) > 5:
+    if len(sys.argv) > 5 and sys.argv[5] != "-":
+        s.setsockopt(socket.IPPROTO_IPV6, 78, 1)  # IPV6_FREEBIND
         s.bind((sys.argv[5], 0))
+    is_tunnel = len(sys.argv) > 6 and sys.argv[6] == "tunnel"
     rng = random.Random(1)
     for _ in range(count):
-        s.sendto(os.urandom(rng.randint(32, 300)), (addr, port))
+        if is_tunnel:
+            s.sendto(b"\x01\x01" + os.urandom(rng.randint(70, 298)), (addr, port))
+        else:
+            s.sendto(os.urandom(rng.randint(32, 300)), (addr, port))
     s.settimeout(0.2)
     end = time.time() + wait_s
     while time.time() < end:

@@ -120,12 +120,15 @@ sess_lab_up() {
 	sess_configs
 }
 
-# The daemons are started with "$lab" exec (which execs ip netns exec, which
+# The daemons stay uid 0 (-u root, with only CAP_NET_ADMIN like any user):
+# the work directory, keys and configs here are root's, and the tests must
+# not depend on whether this machine has an mt6d user (t_caps.sh tests the
+# switch). The daemons are started with "$lab" exec (which execs ip netns exec, which
 # execs the daemon), not through a shell function, so that $! is the
 # daemon's own PID.
 server_start() { # extra options...
 	"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
-		-T "$work/intro.conf" "$@" >>"$work/s/log" 2>&1 &
+		-T "$work/intro.conf" -u root "$@" >>"$work/s/log" 2>&1 &
 	PID[s]=$!
 	wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
 }
@@ -134,7 +137,7 @@ client_start() { # i extra options...
 	local i=$1
 	shift
 	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
-		-s "$work/c$i/ctl.sock" -T "$work/intro.conf" "$@" >>"$work/c$i/log" 2>&1 &
+		-s "$work/c$i/ctl.sock" -T "$work/intro.conf" -u root "$@" >>"$work/c$i/log" 2>&1 &
 	PID[c$i]=$!
 }
 
@@ -170,27 +173,49 @@ has_session() { # i
 server_tun() { printf '%s1:0:%x\n' "$TPREFIX" "$1"; }
 client_tun() { printf '%s2:0:%x\n' "$TPREFIX" "$1"; }
 
-# A private DHT swarm of our nodes: PER_HOST mt6d-dhtnode on each of the
-# given lab hosts (d<j>: 2001:db8:2:<j>::1<k>, port 6881), each joining
-# through two nodes on the first two hosts, plus BOOT_EXTRA; DHT_BOOT is then
-# the bootstrap list for the daemons (the first node of the first four hosts).
-# Written into every config by sess_dht_configs.
+# A private DHT swarm on lab hosts d1..dN: on each, 4 mt6d-dhtnode
+# (2001:db8:2:<j>::10-13, port 6881) and one libtorrent node
+# (2001:db8:2:<j>::20, tests/netns/dht_lab.py lt-node, state in
+# $work/lt<j>.state). Each libtorrent node is given three of ours (on its own
+# host and the next two); each of ours joins through two of ours and one
+# libtorrent node. DHT_BOOT is then the bootstrap list for the daemons (the
+# first node of d1..d4 and the libtorrent nodes of d5 and d6), written into
+# every config by sess_dht_configs. N >= 6.
 swarm_addr() { echo "2001:db8:2:$1::1$2"; } # j k
-sess_swarm_start() { # per_host j... (BOOT_EXTRA: more "[addr]:port" entries)
-	local per=$1 j k first second
-	shift
-	first=$1 second=${2:-$1}
+swarm_lt_addr() { echo "2001:db8:2:$1::20"; } # j
+sess_swarm_start() { # N [lt-node max seconds, default 600]
+	local n=$1 max=${2:-600} j k lb
+	for j in $(seq 1 "$n"); do
+		in_ns "d$j" ip -6 addr add "$(swarm_lt_addr "$j")/64" dev eth0 nodad
+		lb="[$(swarm_addr "$j" 1)]:6881,[$(swarm_addr $((j % n + 1)) 2)]:6881,[$(swarm_addr $(((j + 1) % n + 1)) 3)]:6881"
+		"$lab" exec "d$j" /usr/bin/python3 "$top/tests/netns/dht_lab.py" lt-node \
+			--addr "$(swarm_lt_addr "$j")" --boot "$lb" --out "$work/lt$j.state" \
+			--max-s "$max" >"$work/lt$j.log" 2>&1 &
+		PID[lt$j]=$!
+	done
 	DHT_BOOT=""
-	for j in "$@"; do
-		for k in $(seq 0 $((per - 1))); do
+	for j in $(seq 1 "$n"); do
+		for k in 0 1 2 3; do
 			in_ns "d$j" ip -6 addr add "$(swarm_addr "$j" "$k")/64" dev eth0 nodad
 			"$lab" exec "d$j" "$build/mt6d-dhtnode" -l "$(swarm_addr "$j" "$k")" -p 6881 \
-				-b "[$(swarm_addr "$first" 0)]:6881,[$(swarm_addr "$second" $((per > 1)))]:6881${BOOT_EXTRA:+,$BOOT_EXTRA}" \
+				-b "[$(swarm_addr 1 0)]:6881,[$(swarm_addr 2 1)]:6881,[$(swarm_lt_addr $(((j + k) % n + 1)))]:6881" \
 				>"$work/d$j-$k.log" 2>&1 &
 			PID[d$j-$k]=$!
-			[ "$k" = 0 ] && [ "$(echo "$DHT_BOOT" | tr -cd , | wc -c)" -lt 3 ] &&
-				DHT_BOOT="$DHT_BOOT${DHT_BOOT:+, }[$(swarm_addr "$j" "$k")]:6881"
+			[ "$k" = 0 ] && [ "$j" -le 4 ] && DHT_BOOT="$DHT_BOOT${DHT_BOOT:+, }[$(swarm_addr "$j" "$k")]:6881"
 		done
+	done
+	DHT_BOOT="$DHT_BOOT, [$(swarm_lt_addr 5)]:6881, [$(swarm_lt_addr 6)]:6881"
+}
+
+# Whether every libtorrent node of the swarm has at least 4 nodes in its
+# routing table.
+swarm_lt_nodes() { # j
+	awk '$1 == "nodes" {print $2}' "$work/lt$1.state" 2>/dev/null
+}
+swarm_lt_joined() { # N
+	local j
+	for j in $(seq 1 "$1"); do
+		[ "$(swarm_lt_nodes "$j")" -ge 4 ] 2>/dev/null || return 1
 	done
 }
 

@@ -41,8 +41,8 @@ in_ns c1 ip -6 route replace default via 2001:db8:1:101::1 dev eth0
 renumbered() { test "$(field c1 reestablish_prefix)" = 1 && has_session 1 &&
 	session_field client-1 client_seed | grep -q '^2001:db8:1:101:'; }
 check "client 1 establishes again from its new /64" wait_for 10 renumbered
-# (Within a valid lifetime: an add still unacknowledged when a tunnel is
-# freed is not deleted by tunnel_free, and expires by itself.)
+# (tunnel_free waits for adds still in flight and deletes them too; the
+# wait covers the kernel's acknowledgements of the deletes.)
 check "no MT6D address of the old /64 is left on client 1" wait_for 6 bash -c \
 	"! '$lab' exec c1 ip -6 addr show | grep ' 2001:db8:1:1:'"
 wait $s1 $r1

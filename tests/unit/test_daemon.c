@@ -16,6 +16,8 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -119,6 +121,130 @@ static void test_unknown_user(void **state)
 	assert_non_null(strstr(msg, "no-such-user-mt6d"));
 }
 
+/* The user picked for the switch, from what this machine has. */
+static void test_select_user(void **state)
+{
+	struct passwd *nobody = getpwnam("nobody");
+	const char *user = "unset";
+	char msg[256];
+	struct stat st;
+	bool tun_ok;
+
+	(void)state;
+	assert_int_equal(daemon_select_user("root", &user, msg, sizeof(msg)), 0);
+	assert_null(user);
+	assert_int_equal(daemon_select_user("no-such-user-mt6d", &user, msg, sizeof(msg)), -ENOENT);
+	assert_null(user);
+	assert_non_null(strstr(msg, "no such user 'no-such-user-mt6d'"));
+	if (!getpwnam(DAEMON_DEFAULT_USER)) {
+		/* The default missing: a warning, and no switch. */
+		assert_int_equal(daemon_select_user(NULL, &user, msg, sizeof(msg)), 0);
+		assert_null(user);
+		assert_non_null(strstr(msg, "does not exist: staying uid 0"));
+	}
+	/* nobody: switched to, unless it could not open /dev/net/tun. */
+	assert_non_null(nobody);
+	assert_int_equal(stat(DAEMON_TUN_PATH, &st), 0);
+	tun_ok = (st.st_mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH) ||
+		 (st.st_gid == nobody->pw_gid && (st.st_mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP));
+	if (tun_ok) {
+		assert_int_equal(daemon_select_user("nobody", &user, msg, sizeof(msg)), 0);
+		assert_string_equal(user, "nobody");
+	} else {
+		assert_int_equal(daemon_select_user("nobody", &user, msg, sizeof(msg)), -EACCES);
+		assert_null(user);
+		assert_non_null(strstr(msg, "cannot open " DAEMON_TUN_PATH));
+	}
+}
+
+/* Not root and without CAP_NET_ADMIN: refused with the reason; no other
+ * user can be asked for. In a child that becomes nobody. */
+static int select_as_nobody(void)
+{
+	const char *user = "unset";
+	char msg[256];
+
+	if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+		return 1;
+	if (daemon_select_user(NULL, &user, msg, sizeof(msg)) != -EPERM || user ||
+	    !strstr(msg, "without CAP_NET_ADMIN"))
+		return 2;
+	if (daemon_select_user("root", &user, msg, sizeof(msg)) != -EPERM ||
+	    !strstr(msg, "not root: cannot switch to user 'root'"))
+		return 3;
+	return 0;
+}
+
+static void test_select_user_unprivileged(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(select_as_nobody());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static uid_t owner_of(const char *dir, const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, name[0] ? "/" : "", name);
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_uid;
+}
+
+/* The state directory and root's regular files in it go to the user; links,
+ * subdirectories, shared (world-writable) directories and other users'
+ * directories do not. */
+static void test_give_path(void **state)
+{
+	char dir[] = "/tmp/mt6d-give-XXXXXX", shared[] = "/tmp/mt6d-shared-XXXXXX", path[300];
+	struct passwd *nobody = getpwnam("nobody");
+	int fd;
+
+	(void)state;
+	assert_non_null(nobody);
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(mkdtemp(shared));
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/link", dir);
+	assert_int_equal(symlink("/etc/hostname", path), 0);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(chmod(shared, 01777), 0);
+
+	assert_int_equal(daemon_give_path(NULL, dir), 0);
+	assert_int_equal(owner_of(dir, ""), 0);
+	assert_int_equal(daemon_give_path("nobody", dir), 0);
+	assert_int_equal(owner_of(dir, ""), nobody->pw_uid);
+	assert_int_equal(owner_of(dir, "audit.log"), nobody->pw_uid);
+	assert_int_equal(owner_of(dir, "link"), 0);
+	assert_int_equal(owner_of("/etc/hostname", ""), 0);
+	assert_int_equal(owner_of(dir, "sub"), 0);
+	assert_int_equal(daemon_give_path("nobody", shared), 0);
+	assert_int_equal(owner_of(shared, ""), 0);
+	/* Someone else's directory stays theirs. */
+	assert_int_equal(chown(dir, 1, 1), 0);
+	assert_int_equal(daemon_give_path("nobody", dir), 0);
+	assert_int_equal(owner_of(dir, ""), 1);
+	snprintf(path, sizeof(path), "%s/none", dir);
+	assert_int_equal(daemon_give_path("nobody", path), -ENOENT);
+	assert_int_equal(daemon_give_path("no-such-user-mt6d", dir), -ENOENT);
+
+	snprintf(path, sizeof(path), "rm -rf '%s' '%s'", dir, shared);
+	assert_int_equal(system(path), 0);
+}
+
 static int stops, reloads;
 
 static void on_stop(struct ev_loop *loop, void *ctx)
@@ -157,6 +283,9 @@ int main(void)
 		cmocka_unit_test(test_drop_to_nobody),
 		cmocka_unit_test(test_drop_keep_raw_stay_root),
 		cmocka_unit_test(test_unknown_user),
+		cmocka_unit_test(test_select_user),
+		cmocka_unit_test(test_select_user_unprivileged),
+		cmocka_unit_test(test_give_path),
 		cmocka_unit_test(test_signals),
 	};
 

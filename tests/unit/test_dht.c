@@ -33,6 +33,7 @@ struct simnode {
 	struct dht *d;
 	int idx;
 	bool is_alive;
+	int64_t delay_ms;            /* added to everything it sends (a slow node) */
 	uint64_t rng;
 	int64_t deadline;
 	struct sockaddr_in6 addr;
@@ -107,7 +108,7 @@ static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sock
 	h[*pos] = S.now;
 	*pos = (uint8_t)((*pos + 1) % 50);
 	struct pkt *p = &S.q[S.n_q++];
-	p->at_ms = S.now + 5 + (int64_t)(xs(&S.rng) % 30);
+	p->at_ms = S.now + 5 + (int64_t)(xs(&S.rng) % 30) + from->delay_ms;
 	p->to = dest;
 	p->from = from->addr;
 	p->len = len;
@@ -210,7 +211,7 @@ static void sim_bootstrap(void)
 struct result {
 	bool is_done;
 	int status;
-	size_t n_nodes, n_tokens, n_announced, n_values_events;
+	size_t n_nodes, n_tokens, n_announced, n_values_events, n_queries;
 	size_t n_stored_events, n_stored_sum;
 	struct dht_node_info nodes[DHT_K];
 	size_t n_peers;
@@ -241,6 +242,7 @@ static void on_result(void *closure, const struct dht_result *r)
 	res->n_tokens = r->n_tokens;
 	res->n_announced = r->n_announced;
 	res->n_peers = r->n_peers;
+	res->n_queries = r->n_queries;
 	memcpy(res->peers, r->peers, r->n_peers * sizeof(r->peers[0]));
 }
 
@@ -472,6 +474,211 @@ static void test_collect_requeries_while_growing(void **state)
 	assert_true(full_answers >= 1);
 	if (S.worst_50_ms <= 10000)
 		fail_msg("50 messages to one node within %" PRId64 " ms", S.worst_50_ms);
+	sim_fini();
+}
+
+/* Departed nodes among the closest: their silence costs a short "slow"
+ * wait (a few round trips), not the full query timeout, and the collect still returns every
+ * value (the live closest nodes hold them too). A departed node still gets
+ * its timeout counted once the full timeout has passed. */
+static void test_collect_past_silent_closest(void **state)
+{
+	(void)state;
+	uint8_t ih[20], msg[CHUNK];
+	uint16_t ports[CHUNK];
+	static struct result res;
+	sim_init(50);
+	sim_bootstrap();
+	for (int i = 0; i < CHUNK; i++)
+		msg[i] = (uint8_t)(1 + (i * 41) % 255);
+	size_t n = chunk_ports(msg, 0, ports);
+	memset(ih, 0xa7, sizeof(ih));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_announce(S.n[3].d, ih, AF_INET6, ports, n, on_result, &res, S.now) > 0);
+	S.n[3].deadline = S.now;
+	sim_run(S.now + 60000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.n_tokens, DHT_K);
+	assert_int_equal(res.n_announced, DHT_K * n);
+
+	/* Silence the 1st, 3rd and 5th closest (traffic to them dropped). */
+	int from = 40, order[50], n_silent = 0;
+	struct dht_stats all[50];
+	for (int i = 0; i < S.n_nodes; i++) {
+		dht_get_stats(S.n[i].d, S.now, &all[i]);
+		order[i] = i;
+	}
+	for (int i = 1; i < S.n_nodes; i++)
+		for (int j = i; j > 0 && closer(ih, all[order[j]].id, all[order[j - 1]].id) < 0; j--) {
+			int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+		}
+	for (int k = 0, rank = 0; k < S.n_nodes && n_silent < 3; k++) {
+		if (order[k] == from || order[k] == 3)
+			continue;
+		if (rank++ % 2 == 0) {
+			S.n[order[k]].is_alive = false;
+			n_silent++;
+		}
+	}
+	assert_int_equal(n_silent, 3);
+
+	struct dht_stats before, after;
+	dht_get_stats(S.n[from].d, S.now, &before);
+	memset(&res, 0, sizeof(res));
+	int64_t start = S.now;
+	assert_true(dht_collect(S.n[from].d, ih, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 60000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.status, 0);
+	/* Round trips here are 10-70 ms: the slow limit stays at its floor
+	 * (200 ms), so the silent nodes cost well under 500 ms, a fixed 500 ms
+	 * limit ~640 ms and the full timeout 2,000 ms or more. */
+	if (S.now - start >= 450)
+		fail_msg("collect took %" PRId64 " ms past silent nodes", S.now - start);
+	assert_int_equal(res.n_peers, n);
+	for (size_t k = 0; k < n; k++) {
+		bool found = false;
+		for (size_t v = 0; v < res.n_peers; v++)
+			found |= res.peers[v].port == ports[k];
+		assert_true(found);
+	}
+	for (size_t j = 0; j < res.n_nodes; j++)
+		for (int i = 0; i < S.n_nodes; i++)
+			if (!S.n[i].is_alive)
+				assert_memory_not_equal(res.nodes[j].id, all[i].id, 20);
+	/* Queries to the silent nodes outlive the operation; each times out. */
+	sim_run(S.now + DHT_QUERY_TIMEOUT_MS + 500, NULL);
+	dht_get_stats(S.n[from].d, S.now, &after);
+	assert_true(after.queries_timed_out - before.queries_timed_out >= (uint64_t)n_silent);
+	sim_fini();
+}
+
+/* Node indexes sorted by distance of their id to target. */
+static void sim_order(const uint8_t *target, int order[MAX_NODES])
+{
+	static struct dht_stats all[MAX_NODES];
+	for (int i = 0; i < S.n_nodes; i++) {
+		dht_get_stats(S.n[i].d, S.now, &all[i]);
+		order[i] = i;
+	}
+	for (int i = 1; i < S.n_nodes; i++)
+		for (int j = i; j > 0 && closer(target, all[order[j]].id, all[order[j - 1]].id) < 0; j--) {
+			int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+		}
+}
+
+/* Slow (not departed) nodes among the closest: the collect does not wait
+ * for them, and their late answers, after the operation has ended, are
+ * matched to the watched queries: no timeout is counted against them. */
+static void test_late_answers_after_the_end(void **state)
+{
+	(void)state;
+	uint8_t ih[20], msg[CHUNK];
+	uint16_t ports[CHUNK];
+	static struct result res;
+	int order[MAX_NODES], from = 30, n_slow = 0;
+	sim_init(40);
+	sim_bootstrap();
+	for (int i = 0; i < CHUNK; i++)
+		msg[i] = (uint8_t)(7 + (i * 13) % 249);
+	size_t n = chunk_ports(msg, 0, ports);
+	memset(ih, 0x3c, sizeof(ih));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_announce(S.n[2].d, ih, AF_INET6, ports, n, on_result, &res, S.now) > 0);
+	S.n[2].deadline = S.now;
+	sim_run(S.now + 60000, &res.is_done);
+	assert_int_equal(res.n_tokens, DHT_K);
+	/* Let the announce's own watched queries and pings settle. */
+	sim_run(S.now + DHT_QUERY_TIMEOUT_MS + 500, NULL);
+
+	sim_order(ih, order);
+	for (int k = 0; k < S.n_nodes && n_slow < 2; k++)
+		if (order[k] != from && order[k] != 2) {
+			S.n[order[k]].delay_ms = 1200;
+			n_slow++;
+		}
+	struct dht_stats before, after;
+	dht_get_stats(S.n[from].d, S.now, &before);
+	memset(&res, 0, sizeof(res));
+	int64_t start = S.now;
+	assert_true(dht_collect(S.n[from].d, ih, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 60000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.n_peers, n);
+	/* Ended before the slow answers (>= 1,210 ms) could arrive. */
+	if (S.now - start >= 1200)
+		fail_msg("collect took %" PRId64 " ms: it waited for slow nodes", S.now - start);
+	sim_run(S.now + DHT_QUERY_TIMEOUT_MS + 500, NULL);
+	dht_get_stats(S.n[from].d, S.now, &after);
+	assert_int_equal(after.queries_timed_out, before.queries_timed_out);
+	sim_fini();
+}
+
+/* Fewer than k nodes in all, every one slow (1.2 s, under the 2 s timeout):
+ * the lookup waits for them rather than ending with nobody at the slow mark. */
+static void test_lookup_waits_for_slow_when_few(void **state)
+{
+	(void)state;
+	static struct result res;
+	uint8_t target[20];
+	sim_init(6);
+	sim_bootstrap();
+	for (int i = 1; i < S.n_nodes; i++)
+		S.n[i].delay_ms = 1200;
+	memset(target, 0x55, sizeof(target));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_find_node(S.n[0].d, target, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[0].deadline = S.now;
+	sim_run(S.now + 30000, &res.is_done);
+	assert_true(res.is_done);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.n_nodes, (size_t)(S.n_nodes - 1));
+	sim_fini();
+}
+
+/* Every answer takes ~600 ms (a slow path, not departed nodes): once the
+ * node has measured that, its queries are not given up as slow after the
+ * 200 ms floor, so a lookup sends about what it does on a fast network
+ * instead of widening on every round. */
+static void test_slow_limit_follows_rtt(void **state)
+{
+	(void)state;
+	static struct result res;
+	uint8_t target[20];
+	size_t fast_queries;
+	int from = 20;
+	sim_init(40);
+	sim_bootstrap();
+	memset(target, 0x6b, sizeof(target));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_find_node(S.n[from].d, target, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 30000, &res.is_done);
+	assert_int_equal(res.status, 0);
+	fast_queries = res.n_queries;
+
+	for (int i = 0; i < S.n_nodes; i++)
+		if (i != from)
+			S.n[i].delay_ms = 600;
+	/* Round trips measured (a lookup elsewhere), then the same lookup. */
+	memset(target, 0x2d, sizeof(target));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_find_node(S.n[from].d, target, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 30000, &res.is_done);
+	memset(target, 0x6b, sizeof(target));
+	memset(&res, 0, sizeof(res));
+	assert_true(dht_find_node(S.n[from].d, target, AF_INET6, on_result, &res, S.now) > 0);
+	S.n[from].deadline = S.now;
+	sim_run(S.now + 30000, &res.is_done);
+	assert_int_equal(res.status, 0);
+	assert_int_equal(res.n_nodes, DHT_K);
+	/* (A fixed 200 ms limit sends 20 here against 8.) */
+	if (res.n_queries > fast_queries + 4)
+		fail_msg("%zu queries at 600 ms round trips, %zu at 10-70 ms", res.n_queries, fast_queries);
 	sim_fini();
 }
 
@@ -729,6 +936,10 @@ int main(void)
 		cmocka_unit_test(test_bootstrap_and_lookup_converge),
 		cmocka_unit_test(test_announce_many_then_collect),
 		cmocka_unit_test(test_collect_requeries_while_growing),
+		cmocka_unit_test(test_collect_past_silent_closest),
+		cmocka_unit_test(test_late_answers_after_the_end),
+		cmocka_unit_test(test_lookup_waits_for_slow_when_few),
+		cmocka_unit_test(test_slow_limit_follows_rtt),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_bep42_id_from_external_address),
 		cmocka_unit_test(test_operation_with_nobody_to_ask),

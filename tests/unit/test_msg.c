@@ -204,6 +204,40 @@ static void test_round_trip(void **state)
 	/* A teardown reflected back to its sender does not open. */
 	assert_int_equal(msg_teardown_seal(&kc, 1, td, sizeof(td)), MSG_TEARDOWN_LEN);
 	assert_int_equal(msg_teardown_open(&kc, td, sizeof(td), &reason), MSG_ERR_AUTH);
+
+	/* Rotation change, server to client: the fields come back; it is not
+	 * a teardown, nor the other way round; reflected, it does not open;
+	 * every bit flip is refused. */
+	{
+		uint8_t rm[MSG_ROTATION_LEN];
+		uint32_t rot;
+		uint64_t at;
+
+		assert_int_equal(msg_rotation_seal(&ks, 333, UINT64_C(1767225603000), rm,
+						   sizeof(rm)), MSG_ROTATION_LEN);
+		assert_int_equal(msg_type(rm, sizeof(rm)), MSG_TYPE_ROTATION);
+		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm), &rot, &at), 0);
+		assert_int_equal(rot, 333);
+		assert_true(at == UINT64_C(1767225603000));
+		assert_int_equal(msg_rotation_open(&ks, rm, sizeof(rm), &rot, &at), MSG_ERR_AUTH);
+		assert_int_equal(msg_teardown_open(&kc, rm, sizeof(rm), &reason), MSG_ERR_TYPE);
+		assert_int_equal(msg_rotation_open(&kc, td, sizeof(td), &rot, &at), MSG_ERR_TYPE);
+		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm) - 1, &rot, &at),
+				 MSG_ERR_LENGTH);
+		for (size_t bit = 0; bit < 8 * sizeof(rm); bit++) {
+			rm[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			assert_true(msg_rotation_open(&kc, rm, sizeof(rm), &rot, &at) < 0);
+			rm[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		}
+		assert_int_equal(msg_rotation_seal(&ks, MSG_ROTATION_MAX_MS, 0, rm, sizeof(rm)),
+				 MSG_ROTATION_LEN);
+		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm), &rot, &at), 0);
+		assert_int_equal(rot, MSG_ROTATION_MAX_MS);
+		assert_int_equal(msg_rotation_seal(&ks, 0, 0, rm, sizeof(rm)), -EINVAL);
+		assert_int_equal(msg_rotation_seal(&ks, MSG_ROTATION_MAX_MS + 1, 0, rm, sizeof(rm)),
+				 -EINVAL);
+		assert_int_equal(msg_rotation_seal(&ks, 1000, 0, rm, sizeof(rm) - 1), -EMSGSIZE);
+	}
 }
 
 /* Every length but the exact one is refused, before any crypto. */
@@ -267,7 +301,10 @@ static void test_version_and_type(void **state)
 				 v == MT6D_PROTO_VERSION ? MSG_TYPE_REQUEST : MSG_ERR_VERSION);
 	}
 	m[0] = MT6D_PROTO_VERSION;
-	for (unsigned t = 3; t < 256; t++) {
+	m[1] = MSG_TYPE_ROTATION;
+	assert_int_equal(msg_type(m, MSG_REQUEST_LEN), MSG_ERR_LENGTH);
+	assert_int_equal(msg_type(m, MSG_ROTATION_LEN), MSG_TYPE_ROTATION);
+	for (unsigned t = 4; t < 256; t++) {
 		m[1] = (uint8_t)t;
 		assert_int_equal(msg_type(m, MSG_REQUEST_LEN), MSG_ERR_TYPE);
 		assert_int_equal(msg_request_peek_id(m, MSG_REQUEST_LEN, &id), MSG_ERR_TYPE);

@@ -144,6 +144,28 @@ static void test_moves_by_one_slot_bind_ahead(void **state)
 	rotate_fini(&r);
 }
 
+/* A new Rot: slot numbers of the new period (3 s -> 1 s: three times
+ * higher) replace the whole window at the next move. */
+static void test_new_rotation_period(void **state)
+{
+	struct rotate r;
+	struct rotate_diff d;
+	const int64_t t_ms = INT64_C(1763884800000);
+
+	(void)state;
+	assert_int_equal(rotate_init(&r, &own_seed, &peer_seed, key, 3000, 1), 0);
+	rotate_move(&r, rotate_slot_at(3000, t_ms), &d);
+	assert_int_equal(rotate_set_rotation(&r, 0), -EINVAL);
+	assert_int_equal(rotate_set_rotation(&r, 1000), 0);
+	assert_int_equal(r.rotation_ms, 1000);
+	rotate_move(&r, rotate_slot_at(r.rotation_ms, t_ms), &d);
+	assert_int_equal(d.del_len, 3);
+	assert_int_equal(d.add_len, 3);
+	assert_true(d.add[1].slot == rotate_slot_at(1000, t_ms));
+	check_window(&r, rotate_slot_at(1000, t_ms));
+	rotate_fini(&r);
+}
+
 static void test_jumps_keep_the_overlap(void **state)
 {
 	struct rotate r;
@@ -191,6 +213,7 @@ int main(void)
 		cmocka_unit_test(test_init_refuses_bad_parameters),
 		cmocka_unit_test(test_moves_by_one_slot_bind_ahead),
 		cmocka_unit_test(test_jumps_keep_the_overlap),
+		cmocka_unit_test(test_new_rotation_period),
 	};
 
 	if (sodium_init() < 0)

@@ -275,6 +275,31 @@ static void test_slot_extremes(void **state)
 	assert_int_equal(wire_open(&rx, 0, buf, 8 + WIRE_OVERHEAD), WIRE_ERR_TOO_OLD);
 }
 
+/* A new rotation period renumbers the slots, maybe lower than before: the
+ * receiver restarts (same key), accepts the new numbering, and a packet of
+ * the old numbering still fails on the new slots. */
+static void test_restart_for_new_numbering(void **state)
+{
+	(void)state;
+	uint8_t buf[64], old[64];
+	struct wire_tx tx;
+	struct wire_rx rx;
+
+	wire_tx_init(&tx, dir_key);
+	wire_rx_init(&rx, dir_key);
+	assert_int_equal(seal_marked(&tx, 3000, old, sizeof(old), 8), 8 + WIRE_OVERHEAD);
+	assert_int_equal(wire_open(&rx, 3000, old, 8 + WIRE_OVERHEAD), 8);
+	assert_int_equal(seal_marked(&tx, 1000, buf, sizeof(buf), 8), 8 + WIRE_OVERHEAD);
+	assert_int_equal(wire_open(&rx, 1000, buf, 8 + WIRE_OVERHEAD), WIRE_ERR_TOO_OLD);
+	wire_rx_restart(&rx);
+	assert_int_equal(wire_open(&rx, 1000, buf, 8 + WIRE_OVERHEAD), 8);
+	assert_int_equal(wire_open(&rx, 1000, buf, 8 + WIRE_OVERHEAD), WIRE_ERR_REPLAY);
+	assert_int_equal(seal_marked(&tx, 3000, old, sizeof(old), 8), 8 + WIRE_OVERHEAD);
+	assert_int_equal(wire_open(&rx, 1001, old, 8 + WIRE_OVERHEAD), WIRE_ERR_AUTH);
+	wire_rx_fini(&rx);
+	wire_tx_fini(&tx);
+}
+
 /* Replayed and reordered packets around the window's edge. */
 static void test_replay_and_reorder(void **state)
 {
@@ -431,6 +456,7 @@ int main(void)
 		cmocka_unit_test_setup(test_wrong_key_and_direction, setup),
 		cmocka_unit_test_setup(test_other_slot_fails, setup),
 		cmocka_unit_test_setup(test_slot_extremes, setup),
+		cmocka_unit_test_setup(test_restart_for_new_numbering, setup),
 		cmocka_unit_test_setup(test_replay_and_reorder, setup),
 		cmocka_unit_test_setup(test_restart_gets_fresh_key, setup),
 		cmocka_unit_test_setup(test_instance_table_eviction, setup),
