@@ -12,14 +12,16 @@
 # Until the DHT rendezvous is wired, the server writes its introduction
 # config to a file (-T) that the clients read (-T): the test stands in for
 # the DHT. Every name carries $$ (parallel runs cannot collide); the EXIT
-# trap stops our daemons by PID and removes the lab.
+# trap stops our daemons by PID and removes the lab. scripts/demo.sh uses
+# this file too, with its own lab name (SESS_LAB) and work directory prefix
+# (SESS_WORK).
 set -u
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 lab=$top/scripts/lab.sh
 build=${MT6D_BUILD:-$top/build}
-export LAB=tsc$$
+export LAB=${SESS_LAB:-tsc$$}
 export LAB_CLIENTS=${LAB_CLIENTS:-2}
-work=$(mktemp -d /tmp/mt6d-sessions-test.XXXXXX)
+work=$(mktemp -d "/tmp/${SESS_WORK:-mt6d-sessions-test}.XXXXXX")
 SESS_ROT=${SESS_ROT:-1s}
 # A day: no new K (and re-establishment) in the middle of a test by chance;
 # the tests of K changes set their own.
@@ -170,6 +172,64 @@ has_session() { # i
 # The id is written in hex in the address (ids up to 65535 here).
 server_tun() { printf '%s1:0:%x\n' "$TPREFIX" "$1"; }
 client_tun() { printf '%s2:0:%x\n' "$TPREFIX" "$1"; }
+
+# A private DHT swarm on lab hosts d1..dN: on each, 4 mt6d-dhtnode
+# (2001:db8:2:<j>::10-13, port 6881) and one libtorrent node
+# (2001:db8:2:<j>::20, tests/netns/dht_lab.py lt-node, state in
+# $work/lt<j>.state). Each libtorrent node is given three of ours (on its own
+# host and the next two); each of ours joins through two of ours and one
+# libtorrent node. DHT_BOOT is then the bootstrap list for the daemons (the
+# first node of d1..d4 and the libtorrent nodes of d5 and d6), written into
+# every config by sess_dht_configs. N >= 6.
+swarm_addr() { echo "2001:db8:2:$1::1$2"; } # j k
+swarm_lt_addr() { echo "2001:db8:2:$1::20"; } # j
+sess_swarm_start() { # N [lt-node max seconds, default 600]
+	local n=$1 max=${2:-600} j k lb
+	for j in $(seq 1 "$n"); do
+		in_ns "d$j" ip -6 addr add "$(swarm_lt_addr "$j")/64" dev eth0 nodad
+		lb="[$(swarm_addr "$j" 1)]:6881,[$(swarm_addr $((j % n + 1)) 2)]:6881,[$(swarm_addr $(((j + 1) % n + 1)) 3)]:6881"
+		"$lab" exec "d$j" /usr/bin/python3 "$top/tests/netns/dht_lab.py" lt-node \
+			--addr "$(swarm_lt_addr "$j")" --boot "$lb" --out "$work/lt$j.state" \
+			--max-s "$max" >"$work/lt$j.log" 2>&1 &
+		PID[lt$j]=$!
+	done
+	DHT_BOOT=""
+	for j in $(seq 1 "$n"); do
+		for k in 0 1 2 3; do
+			in_ns "d$j" ip -6 addr add "$(swarm_addr "$j" "$k")/64" dev eth0 nodad
+			"$lab" exec "d$j" "$build/mt6d-dhtnode" -l "$(swarm_addr "$j" "$k")" -p 6881 \
+				-b "[$(swarm_addr 1 0)]:6881,[$(swarm_addr 2 1)]:6881,[$(swarm_lt_addr $(((j + k) % n + 1)))]:6881" \
+				>"$work/d$j-$k.log" 2>&1 &
+			PID[d$j-$k]=$!
+			[ "$k" = 0 ] && [ "$j" -le 4 ] && DHT_BOOT="$DHT_BOOT${DHT_BOOT:+, }[$(swarm_addr "$j" "$k")]:6881"
+		done
+	done
+	DHT_BOOT="$DHT_BOOT, [$(swarm_lt_addr 5)]:6881, [$(swarm_lt_addr 6)]:6881"
+}
+
+# Whether every libtorrent node of the swarm has at least 4 nodes in its
+# routing table.
+swarm_lt_nodes() { # j
+	awk '$1 == "nodes" {print $2}' "$work/lt$1.state" 2>/dev/null
+}
+swarm_lt_joined() { # N
+	local j
+	for j in $(seq 1 "$1"); do
+		[ "$(swarm_lt_nodes "$j")" -ge 4 ] 2>/dev/null || return 1
+	done
+}
+
+# DHTBootstrap (and, for clients, ConfigPeriod) into the host's own section
+# (the first one) of every config.
+sess_dht_configs() {
+	local f
+	for f in "$work/s/server.conf" "$work"/c*/client.conf; do
+		sed -i "0,/^StateDirectory/s||DHTBootstrap = $DHT_BOOT\n&|" "$f"
+	done
+	for f in "$work"/c*/client.conf; do
+		sed -i "0,/^StateDirectory/s||ConfigPeriod = ${SESS_PERIOD:-24h}\n&|" "$f"
+	done
+}
 
 # Nothing of ours left in a namespace: no MT6D address (IFA_PROTO 0x6d can
 # not be printed by iproute2 6.1: we look for addresses other than the

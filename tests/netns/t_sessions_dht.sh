@@ -27,36 +27,8 @@ export LAB_DHT=8
 SESS_ROT=1s
 SESS_PERIOD=60s
 sess_lab_up
-node_addr() { echo "2001:db8:2:$1::1$2"; }
-lt_addr() { echo "2001:db8:2:$1::20"; }
-boot=""
-for j in $(seq 1 8); do
-	# One libtorrent node per host, given three of ours (on its own host
-	# and the next two).
-	in_ns "d$j" ip -6 addr add "$(lt_addr "$j")/64" dev eth0 nodad
-	lb="[$(node_addr "$j" 1)]:6881,[$(node_addr $((j % 8 + 1)) 2)]:6881,[$(node_addr $(((j + 1) % 8 + 1)) 3)]:6881"
-	"$lab" exec "d$j" /usr/bin/python3 "$top/tests/netns/dht_lab.py" lt-node --addr "$(lt_addr "$j")" \
-		--boot "$lb" --out "$work/lt$j.state" --max-s 600 >"$work/lt$j.log" 2>&1 &
-	PID[lt$j]=$!
-done
-for j in $(seq 1 8); do
-	for k in 0 1 2 3; do
-		in_ns "d$j" ip -6 addr add "$(node_addr $j $k)/64" dev eth0 nodad
-		"$lab" exec "d$j" "$build/mt6d-dhtnode" -l "$(node_addr $j $k)" -p 6881 \
-			-b "[$(node_addr 1 0)]:6881,[$(node_addr 2 1)]:6881,[$(lt_addr $(((j + k) % 8 + 1)))]:6881" \
-			>"$work/d$j-$k.log" 2>&1 &
-		PID[d$j-$k]=$!
-		[ "$k" = 0 ] && [ "$j" -le 4 ] && boot="$boot${boot:+, }[$(node_addr $j $k)]:6881"
-	done
-done
-boot="$boot, [$(lt_addr 5)]:6881, [$(lt_addr 6)]:6881"
-for f in "$work/s/server.conf" "$work"/c*/client.conf; do
-	# DHTBootstrap goes into the host's own section (the first one).
-	sed -i "0,/^StateDirectory/s||DHTBootstrap = $boot\n&|" "$f"
-done
-for f in "$work"/c*/client.conf; do
-	sed -i "0,/^StateDirectory/s||ConfigPeriod = $SESS_PERIOD\n&|" "$f"
-done
+sess_swarm_start 8
+sess_dht_configs
 sleep 3
 
 "$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
@@ -76,9 +48,7 @@ check "ping through client 1's session" in_ns c1 ping -c 3 -i 0.2 -W 2 "$(server
 lt_sum() { # key: summed over the libtorrent nodes' state files
 	awk -v k="$1" '$1 == k {n += $2} END {print n + 0}' "$work"/lt*.state
 }
-lt_joined() { local j; for j in $(seq 1 8); do
-	test "$(awk '$1 == "nodes" {print $2}' "$work/lt$j.state" 2>/dev/null)" -ge 4 || return 1; done; }
-check "every libtorrent node has at least 4 nodes in its routing table" lt_joined
+check "every libtorrent node has at least 4 nodes in its routing table" swarm_lt_joined 8
 check "libtorrent nodes store part of the published configs ($(lt_sum torrents) info_hashes, $(lt_sum peers) peers)" \
 	wait_for 5 test "$(lt_sum torrents)" -ge 1
 check "libtorrent nodes answered get_peers ($(lt_sum get_peers_in))" test "$(lt_sum get_peers_in)" -ge 1
