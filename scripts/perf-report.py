@@ -910,7 +910,7 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     md.append('')
     md.append('Reproduce (as root, from the top of the tree):')
     md.append('')
-    md.append('    make bench                 # deps, build, every benchmark, then this file (~35 min)')
+    md.append('    make bench                 # deps, build, every benchmark, then this file (~40 min)')
     md.append('    BENCH_QUICK=1 make bench   # small sizes (~13 min), to try it out; its report goes to')
     md.append('                               # build/bench-results/PERFORMANCE.md, not here')
     md.append('    make bench-report          # this file again from build/bench-results/, no rerun')
