@@ -858,8 +858,7 @@ def sessions_daemons(ss, par, charts, v):
     extra = [num(s.get('ping_p50')) - num(s.get('up_p50')) for s in ss
              if num(s.get('ping_p50')) is not None and num(s.get('up_p50')) is not None]
     if extra and min(extra) >= 800:
-        v['sess_ping_extra'] = fmt(min(extra) / 1000, 1) if len(extra) == 1 else \
-            '%s-%s' % (fmt(min(extra) / 1000, 1), fmt(max(extra) / 1000, 1))
+        v['sess_ping_extra'] = fmt(min(extra) / 1000, 1)
     return out
 
 
@@ -937,6 +936,7 @@ def sessions_generator(gs, par, charts, v):
         v['gen_first_n'] = fmt(g['n'], 0)
         v['gen_first_p95'] = fmt(num(g['first_p95']), 0)
         v['gen_up_p95_at_first'] = fmt(num(g['up_p95']), 0)
+        v['gen_first_gap'] = fmt((num(g['first_p95']) - num(g['up_p95'])) / 1000, 1)
     if short:
         f = short[0]
         v['gen_fail_n'] = fmt(f['n'], 0)
