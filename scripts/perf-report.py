@@ -679,6 +679,14 @@ def sec_dht(recs, charts, v):
     v['dht_killed_median'] = fmt(g('killed_ms_median', 'ours'), 0)
     v['dht_killed_p95'] = fmt(num(ex.get('killed_ms_p95')), 0)
     v['dht_killed_msgs'] = fmt(g('killed_msgs', 'ours'), 1)
+    if g('killed_ms_median', 'ours') is not None and g('collect_ms_median', 'ours') is not None:
+        extra = g('killed_ms_median', 'ours') - g('collect_ms_median', 'ours')
+        v['dht_killed_extra'] = fmt(extra, 0)
+        v['dht_killed_cause'] = (
+            'lookups waited out the 2 s timeouts (`DHT_QUERY_TIMEOUT_MS`) of dead nodes still listed in the '
+            'survivors\' tables, whole timeouts, once per hop that met one' if extra >= 1500 else
+            'a dead node still listed in the survivors\' tables costs a lookup its slow limit (an RTT-based '
+            '200 ms-1 s, docs/DHT.md), not the whole 2 s timeout (`DHT_QUERY_TIMEOUT_MS`)')
     if g('killed_ms_median', 'ours') and g('collect_ms_median', 'ours'):
         v['dht_killed_slowdown'] = times(g('killed_ms_median', 'ours'), g('collect_ms_median', 'ours'), 1)
     return '\n'.join(out)
@@ -780,6 +788,20 @@ def sec_rendezvous(recs, charts, v):
             p50 = num(f.get('fetch_p50'))
             if p50 is not None:
                 v['rdv_%s_target' % m] = 'met' if p50 < 1000 and f.get('opened') == f.get('trials') else 'not met'
+        same, new = fetches.get('same'), fetches.get('new')
+        if same and num(same.get('wall_p50')) is not None and num(same.get('fetch_p50')) is not None:
+            # Process start, key file, join and exit: what the process adds
+            # to the fetch itself, in a live swarm.
+            v['rdv_process_ms'] = fmt(num(same['wall_p50']) - num(same['fetch_p50']), 0)
+        if same and new and num(same.get('fetch_p50')) is not None and num(new.get('fetch_p50')) is not None:
+            extra = num(new['fetch_p50']) - num(same['fetch_p50'])
+            v['rdv_departed_ms'] = fmt(extra, 0)
+            # DHT_QUERY_TIMEOUT_MS is 2 s, the slow limit at most 1 s.
+            v['rdv_departed_verdict'] = (
+                'at least one whole 2 s query timeout (`DHT_QUERY_TIMEOUT_MS`): departed nodes among the closest '
+                'were waited out in full, as a build without the slow limit below does' if extra >= 2000 else
+                'less than one 2 s query timeout (`DHT_QUERY_TIMEOUT_MS`): a departed node among the closest cost '
+                'the slow limit below, not the whole timeout')
     lt = one(recs, 'lt')
     if lt:
         secs, cl = num(lt.get('seconds')), num(lt.get('clients'))
