@@ -171,7 +171,18 @@ def fill(text, values):
             kept.append(PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), s))
         if kept:
             out_blocks.append('\n'.join(kept))
-    return '\n\n'.join(out_blocks)
+    # A heading left with nothing under it (every paragraph of its part
+    # dropped) goes too.
+    level = lambda b: len(b) - len(b.lstrip('#')) if re.match(r'#+ ', b) else 0
+    out = []
+    for i, b in enumerate(out_blocks):
+        if level(b):
+            j = i + 1
+            nxt = out_blocks[j] if j < len(out_blocks) else None
+            if nxt is None or (level(nxt) and level(nxt) <= level(b)):
+                continue
+        out.append(b)
+    return '\n\n'.join(out)
 
 
 def fragment(analysis_dir, name, values):
