@@ -173,7 +173,8 @@ def fill(text, values):
             out_blocks.append('\n'.join(kept))
     # A heading left with nothing under it (every paragraph of its part
     # dropped) goes too.
-    level = lambda b: len(b) - len(b.lstrip('#')) if re.match(r'#+ ', b) else 0
+    def level(b):
+        return len(b) - len(b.lstrip('#')) if re.match(r'#+ ', b) else 0
     out = []
     for i, b in enumerate(out_blocks):
         if level(b):
