@@ -1121,6 +1121,14 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     with open(out_md, 'w', encoding='utf-8') as f:
         f.write(text)
     charts.failed += unreadable
+    # A chart of an earlier run that this one did not draw (a part not run)
+    # would be stale, and `make install` ships every PNG here: removed.
+    if charts.enabled and not charts.failed:
+        made = set(os.path.abspath(p) for p in charts.made)
+        for f in os.listdir(chart_dir):
+            p = os.path.abspath(os.path.join(chart_dir, f))
+            if f.endswith('.png') and p not in made:
+                os.remove(p)
     return charts
 
 

@@ -83,6 +83,16 @@ if [ -z "$charts" ]; then
 	done
 fi
 
+# A chart an earlier run drew and this one did not is removed (make install
+# ships every PNG of the directory); the charts drawn stay.
+if [ -z "$charts" ]; then
+	: >"$tmp/out/perf/stale_chart.png"
+	/usr/bin/python3 "$gen" --results "$fx" --out "$tmp/out/P.md" --charts "$tmp/out/perf" >/dev/null 2>&1 ||
+		fail "generator failed on the fixture, second time"
+	[ ! -e "$tmp/out/perf/stale_chart.png" ] || fail "a stale chart was left in place"
+	[ -s "$tmp/out/perf/sessions_gen_latency.png" ] || fail "a chart drawn was removed"
+fi
+
 # A benchmark without results: said, not invented; the others still there.
 mkdir "$tmp/partial"
 cp "$fx"/run.tsv "$fx"/tunnel.tsv "$tmp/partial/"
