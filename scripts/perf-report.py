@@ -950,7 +950,8 @@ def sessions_generator(gs, par, charts, v):
         v['gen_lo_cpu'] = fmt(num(lo.get('cpu_pct')), 2, ' %')
         ok = whole[-1]
         v['gen_ok_n'] = fmt(ok['n'], 0)
-        v['gen_ok_up_p95'] = fmt(num(ok.get('up_p95')), 0)
+        if ok is not lo:
+            v['gen_ok_up_p95'] = fmt(num(ok.get('up_p95')), 0)
         v['gen_ok_cpu'] = fmt(num(ok.get('cpu_pct')), 2, ' %')
         v['gen_ok_addrs'] = fmt(3 * ok['n'], 0)
         v['gen_ok_ops'] = fmt(2 * ok['n'], 0)
