@@ -28,7 +28,9 @@
 #   BENCH_CLIENTS="10 50 100" BENCH_ROT=1s sudo bench/sessions.sh
 #   BENCH_CLIENTS="" BENCH_SESSIONS="100 1000 2000" BENCH_GEN_TIMEOUT=600 sudo bench/sessions.sh
 #
-# Every figure also goes to $BENCH_OUT/sessions.tsv (bench/results.sh).
+# Every figure also goes to $BENCH_OUT/sessions.tsv (bench/results.sh): the
+# daemon rows as "sessions" records, the generator rows as "gen" records with
+# the server's address mode (BENCH_MODE, per-address when unset).
 set -u
 . "$(dirname "$0")/results.sh" sessions
 BENCH_CLIENTS=${BENCH_CLIENTS-"10 40"}
