@@ -908,7 +908,8 @@ def sessions_generator(gs, par, charts, v):
     rows = [[g['mode'], fmt(g['n'], 0), '%s/%s' % (g.get('up') or '-', g.get('first') or '-'), num(g.get('up_p50')),
              num(g.get('up_p95')), num(g.get('first_p50')), num(g.get('first_p95')), fmt(g['rate_v'], 1),
              g.get('rss_mib'), fmt(num(g.get('cpu_pct')), 2, ' %')] for g in gs]
-    timeout = next((g.get('timeout_s') for g in gs if g.get('timeout_s')), None)
+    timeouts = set(g.get('timeout_s') for g in gs if g.get('timeout_s'))
+    timeout = timeouts.pop() if len(timeouts) == 1 else None
     out.append('**2. N clients played by one process** (`bench_sessions`) against the real mt6d-server, one '
                'session interface per client, every session rotating (Rot %s). Times from the common start (ms); '
                'first byte: the first ICMPv6 echo answered through the session; clients without a session %s '
@@ -937,7 +938,6 @@ def sessions_generator(gs, par, charts, v):
                        ('first byte p95', [num(g.get('first_p95')) for g in gs])], logscale=True)
     if img:
         out += [img, '']
-    v['gen_timeout'] = timeout
     rot_s = num(par.get('rot'))
     pa = [g for g in gs if g['mode'] == 'per-address']
     whole = [g for g in pa if g.get('up') == g.get('first') == str(g['n'])]
@@ -977,6 +977,7 @@ def sessions_generator(gs, par, charts, v):
         v['gen_fail_n'] = fmt(f['n'], 0)
         v['gen_fail_up'] = fmt(num(f.get('up')), 0)
         v['gen_fail_first'] = fmt(num(f.get('first')), 0)
+        v['gen_timeout'] = f.get('timeout_s') or None
         v['gen_fail_cpu'] = fmt(num(f.get('cpu_pct')), 2, ' %')
         if rot_s:
             v['gen_fail_ops_s'] = fmt(2 * f['n'] / rot_s, 0)
