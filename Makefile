@@ -192,6 +192,10 @@ install: all
 	for f in docs/*.md; do install -m 0644 $$f $(DESTDIR)$(DOCDIR)/ || exit 1; done
 	for f in docs/examples/*; do [ -f "$$f" ] || continue; \
 		install -m 0644 $$f $(DESTDIR)$(DOCDIR)/examples/ || exit 1; done
+# The charts of PERFORMANCE.md go where its relative links (perf/) look.
+	for f in docs/perf/*.png; do [ -f "$$f" ] || continue; \
+		install -d $(DESTDIR)$(DOCDIR)/perf && \
+		install -m 0644 $$f $(DESTDIR)$(DOCDIR)/perf/ || exit 1; done
 	for f in $(MANS); do s=$${f##*.}; \
 		install -d $(DESTDIR)$(MANDIR)/man$$s && \
 		install -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done

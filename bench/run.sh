@@ -5,7 +5,7 @@
 # the commit, the sizes, and each benchmark's wall time and exit status, for
 # scripts/perf-report.py (make bench-report) to write docs/PERFORMANCE.md.
 #
-#   sudo bench/run.sh                 the sizes of `make bench` (~35 minutes)
+#   sudo bench/run.sh                 the sizes of `make bench` (~40 minutes)
 #   sudo BENCH_QUICK=1 bench/run.sh   small sizes, to try it out (~13 minutes)
 #   sudo BENCH_ONLY_SCRIPTS="tunnel sessions" bench/run.sh
 #
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.." || exit 1
 export BENCH_OUT=${BENCH_OUT:-$(pwd)/build/bench-results}
 mkdir -p "$BENCH_OUT"
 
-# Sizes. Full: chosen so that the whole run fits in about 35 minutes on a
+# Sizes. Full: chosen so that the whole run fits in about 40 minutes on a
 # 2-core machine (the scripts' own defaults are larger: addr_bind 16,000
 # addresses, dht 100 trials, ...).
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -26,7 +26,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	: "${BENCH_RUNS:=1}" "${BENCH_SECONDS:=2}"
 	: "${DHT_BENCH_OURS:=20}" "${DHT_BENCH_LT:=4}" "${DHT_BENCH_TRIALS:=5}" "${DHT_BENCH_LT_TRIALS:=3}"
 	: "${RDV_SIM_CLIENTS:=200}" "${TRIALS:=5}" "${N_SWARM:=30}" "${LT_NODES:=5}" "${LT_CLIENTS:=5}"
-	: "${BENCH_CLIENTS:=5}" "${SESS_SECONDS:=5}"
+	: "${BENCH_CLIENTS:=5}" "${SESS_SECONDS:=5}" "${BENCH_SESSIONS=100}" "${BENCH_GEN_TIMEOUT:=60}"
 else
 	mode=full
 	: "${BIND_N=1000 4000 8000}" "${ROT_S=100 1000 5000 15000}" "${ROT_SECONDS:=20}" "${PROXY_N=1000 4000 8000}"
@@ -34,11 +34,11 @@ else
 	: "${BENCH_RUNS:=3}" "${BENCH_SECONDS:=5}"
 	: "${DHT_BENCH_OURS:=90}" "${DHT_BENCH_LT:=10}" "${DHT_BENCH_TRIALS:=30}" "${DHT_BENCH_LT_TRIALS:=20}"
 	: "${RDV_SIM_CLIENTS:=1000 15000}" "${TRIALS:=20}" "${N_SWARM:=100}" "${LT_NODES:=10}" "${LT_CLIENTS:=10}"
-	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}"
+	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}" "${BENCH_SESSIONS=100 1000}" "${BENCH_GEN_TIMEOUT:=120}"
 fi
 export BIND_N ROT_S ROT_SECONDS PROXY_N SETTLE_S ROT_ADDR64_MAX BENCH_RUNS DHT_BENCH_OURS DHT_BENCH_LT \
 	DHT_BENCH_TRIALS DHT_BENCH_LT_TRIALS RDV_SIM_CLIENTS TRIALS N_SWARM LT_NODES LT_CLIENTS \
-	BENCH_CLIENTS
+	BENCH_CLIENTS BENCH_SESSIONS BENCH_GEN_TIMEOUT
 # tunnel.sh and sessions.sh both read BENCH_SECONDS, with different meanings.
 tunnel_seconds=$BENCH_SECONDS
 
@@ -59,7 +59,8 @@ tab() { local IFS=$'\t'; printf '%s\n' "$*"; }
 		"dht_ours=$DHT_BENCH_OURS" "dht_lt=$DHT_BENCH_LT" "dht_trials=$DHT_BENCH_TRIALS" \
 		"dht_lt_trials=$DHT_BENCH_LT_TRIALS" "rdv_sim_clients=$RDV_SIM_CLIENTS" "rdv_trials=$TRIALS" \
 		"rdv_swarm=$N_SWARM" "rdv_lt_nodes=$LT_NODES" "rdv_lt_clients=$LT_CLIENTS" \
-		"sess_clients=$BENCH_CLIENTS" "sess_seconds=$SESS_SECONDS"
+		"sess_clients=$BENCH_CLIENTS" "sess_seconds=$SESS_SECONDS" \
+		"sess_sessions=$BENCH_SESSIONS" "sess_gen_timeout=$BENCH_GEN_TIMEOUT" "sess_mode=${BENCH_MODE:-per-address}"
 } >"$meta"
 
 ran=0 failed=0

@@ -28,7 +28,9 @@
 #   BENCH_CLIENTS="10 50 100" BENCH_ROT=1s sudo bench/sessions.sh
 #   BENCH_CLIENTS="" BENCH_SESSIONS="100 1000 2000" BENCH_GEN_TIMEOUT=600 sudo bench/sessions.sh
 #
-# Every figure also goes to $BENCH_OUT/sessions.tsv (bench/results.sh).
+# Every figure also goes to $BENCH_OUT/sessions.tsv (bench/results.sh): the
+# daemon rows as "sessions" records, the generator rows as "gen" records with
+# the server's address mode (BENCH_MODE, per-address when unset).
 set -u
 . "$(dirname "$0")/results.sh" sessions
 BENCH_CLIENTS=${BENCH_CLIENTS-"10 40"}
@@ -37,6 +39,9 @@ BENCH_SECONDS=${BENCH_SECONDS:-20}
 # How long the generator's clients keep trying (s): the ones without a
 # session by then count as not up.
 BENCH_GEN_TIMEOUT=${BENCH_GEN_TIMEOUT:-120}
+# The server's address mode of the generator rows, recorded with them
+# (per-address unless BENCH_MODE says otherwise).
+GEN_MODE=${BENCH_MODE:-per-address}
 export SESS_ROT=${BENCH_ROT:-3s}
 result param rot="$SESS_ROT" seconds="$BENCH_SECONDS"
 
@@ -134,12 +139,21 @@ run_gen() { # N
 		ut1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
 		rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 		v() { awk -v k="$1" '$1 == k {print $2}' "$out"; }
+		local rate cpu srv_sessions rotations
+		rate=$(awk -v n="$(v up)" -v ms="$(v last_up_ms)" 'BEGIN {printf "%.1f", (ms > 0) ? n * 1000 / ms : 0}')
+		cpu=$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')
 		printf '| %d | %s/%s | %s | %s | %s | %s | %s | %d | %s %% |\n' "$n" "$(v up)" "$(v first)" \
 			"$(v up_ms_p50)" "$(v up_ms_p95)" "$(v first_ms_p50)" "$(v first_ms_p95)" \
-			"$(awk -v n="$(v up)" -v ms="$(v last_up_ms)" 'BEGIN {printf "%.1f", (ms > 0) ? n * 1000 / ms : 0}')" \
-			"$((rss / 1024))" \
-			"$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
-		echo "sessions on the server: $(field s sessions), rotations of one: $(show s | awk -F= '$1 == "rotations" {print $2; exit}'), requests sent: $(v requests), server addr_errors: $(field s addr_errors)" >&2
+			"$rate" "$((rss / 1024))" "$cpu"
+		srv_sessions=$(field s sessions)
+		rotations=$(show s | awk -F= '$1 == "rotations" {print $2; exit}')
+		echo "sessions on the server: $srv_sessions, rotations of one: $rotations, requests sent: $(v requests), server addr_errors: $(field s addr_errors)" >&2
+		result gen mode="$GEN_MODE" sessions="$n" up="$(v up)" first="$(v first)" \
+			up_p50="$(v up_ms_p50)" up_p95="$(v up_ms_p95)" first_p50="$(v first_ms_p50)" \
+			first_p95="$(v first_ms_p95)" up_last="$(v last_up_ms)" rate="$rate" \
+			rss_mib="$((rss / 1024))" rss_kib="$rss" cpu_pct="$cpu" requests="$(v requests)" \
+			server_sessions="$srv_sessions" rotations="$rotations" addr_errors="$(field s addr_errors)" \
+			timeout_s="$BENCH_GEN_TIMEOUT"
 		trap - EXIT
 		sess_cleanup >/dev/null 2>&1
 	)

@@ -171,7 +171,19 @@ def fill(text, values):
             kept.append(PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), s))
         if kept:
             out_blocks.append('\n'.join(kept))
-    return '\n\n'.join(out_blocks)
+    # A heading left with nothing under it (every paragraph of its part
+    # dropped) goes too.
+    def level(b):
+        return len(b) - len(b.lstrip('#')) if re.match(r'#+ ', b) else 0
+    out = []
+    for i, b in enumerate(out_blocks):
+        if level(b):
+            j = i + 1
+            nxt = out_blocks[j] if j < len(out_blocks) else None
+            if nxt is None or (level(nxt) and level(nxt) <= level(b)):
+                continue
+        out.append(b)
+    return '\n\n'.join(out)
 
 
 def fragment(analysis_dir, name, values):
@@ -219,7 +231,7 @@ class Charts:
             script = '\n'.join([
                 'set terminal pngcairo size 900,420 font "sans,10"',
                 "set output '%s'" % png,
-                "set title '%s'" % title.replace("'", ''),
+                "set title '%s' noenhanced" % title.replace("'", ''),
                 "set ylabel '%s'" % ylabel.replace("'", ''),
                 'set style data histograms',
                 'set style histogram clustered gap 1',
@@ -234,33 +246,38 @@ class Charts:
             ])
             return self._run(name, script, png, title)
 
-    def lines(self, name, title, xlabel, ylabel, series, logscale=False):
-        """series = [(title, [(x, y)])], y None skipped."""
-        series = [(t, [(x, y) for x, y in pts if y is not None and (not logscale or y > 0)])
-                  for t, pts in series]
-        series = [(t, pts) for t, pts in series if pts]
+    def lines(self, name, title, xlabel, ylabel, series, logscale=False, y2label=None):
+        """series = [(title, [(x, y)])], y None skipped; with y2label, a
+        series (title, points, 'y2') is drawn against a right-hand axis."""
+        series = [(s[0], [(x, y) for x, y in s[1] if y is not None and (not logscale or y > 0)],
+                   s[2] if len(s) > 2 else 'y1') for s in series]
+        series = [s for s in series if s[1]]
         if not self.enabled or not series:
             return ''
         with tempfile.TemporaryDirectory() as tmp:
             plots = []
-            for i, (t, pts) in enumerate(series):
+            for i, (t, pts, ax) in enumerate(series):
                 data = os.path.join(tmp, 'd%d' % i)
                 with open(data, 'w') as f:
                     for x, y in pts:
                         f.write('%r %r\n' % (float(x), float(y)))
-                plots.append("'%s' using 1:2 with linespoints lw 2 pt 7 title '%s'" % (data, t.replace("'", '')))
-            xs = sorted(x for _, pts in series for x, _ in pts)
+                plots.append("'%s' using 1:2 axes x1%s with linespoints lw 2 pt 7 title '%s'"
+                             % (data, 'y2' if ax == 'y2' and y2label else 'y1', t.replace("'", '')))
+            xs = sorted(x for _, pts, _ in series for x, _ in pts)
             png = os.path.join(self.outdir, name + '.png')
             script = '\n'.join([
                 'set terminal pngcairo size 900,420 font "sans,10"',
                 "set output '%s'" % png,
-                "set title '%s'" % title.replace("'", ''),
+                "set title '%s' noenhanced" % title.replace("'", ''),
                 "set xlabel '%s'" % xlabel,
                 "set ylabel '%s'" % ylabel,
                 'set grid',
                 'set key above',
                 'set logscale xy' if logscale else 'set yrange [0:*]',
-                'set xrange [%r:%r]' % (xs[0] * 0.8, xs[-1] * 1.25) if logscale else 'set xrange [*:*]',
+                'set xrange [%r:%r]' % (xs[0] * 0.8, xs[-1] * 1.25) if logscale else 'set xrange [0:%r]' % (xs[-1] * 1.05),
+                ("set y2label '%s'\nset y2tics\nset ytics nomirror\n%s" %
+                 (y2label.replace("'", ''), 'set logscale y2' if logscale else 'set y2range [0:*]')
+                 if y2label else ''),
                 'plot ' + ', '.join(plots),
             ])
             return self._run(name, script, png, title)
@@ -674,6 +691,14 @@ def sec_dht(recs, charts, v):
     v['dht_killed_median'] = fmt(g('killed_ms_median', 'ours'), 0)
     v['dht_killed_p95'] = fmt(num(ex.get('killed_ms_p95')), 0)
     v['dht_killed_msgs'] = fmt(g('killed_msgs', 'ours'), 1)
+    if g('killed_ms_median', 'ours') is not None and g('collect_ms_median', 'ours') is not None:
+        extra = g('killed_ms_median', 'ours') - g('collect_ms_median', 'ours')
+        v['dht_killed_extra'] = fmt(extra, 0)
+        v['dht_killed_cause'] = (
+            'lookups waited out the 2 s timeouts (`DHT_QUERY_TIMEOUT_MS`) of dead nodes still listed in the '
+            'survivors\' tables, whole timeouts, once per hop that met one' if extra >= 1500 else
+            'a dead node still listed in the survivors\' tables costs a lookup its slow limit (an RTT-based '
+            '200 ms-1 s, docs/DHT.md), not the whole 2 s timeout (`DHT_QUERY_TIMEOUT_MS`)')
     if g('killed_ms_median', 'ours') and g('collect_ms_median', 'ours'):
         v['dht_killed_slowdown'] = times(g('killed_ms_median', 'ours'), g('collect_ms_median', 'ours'), 1)
     return '\n'.join(out)
@@ -775,6 +800,20 @@ def sec_rendezvous(recs, charts, v):
             p50 = num(f.get('fetch_p50'))
             if p50 is not None:
                 v['rdv_%s_target' % m] = 'met' if p50 < 1000 and f.get('opened') == f.get('trials') else 'not met'
+        same, new = fetches.get('same'), fetches.get('new')
+        if same and num(same.get('wall_p50')) is not None and num(same.get('fetch_p50')) is not None:
+            # Process start, key file, join and exit: what the process adds
+            # to the fetch itself, in a live swarm.
+            v['rdv_process_ms'] = fmt(num(same['wall_p50']) - num(same['fetch_p50']), 0)
+        if same and new and num(same.get('fetch_p50')) is not None and num(new.get('fetch_p50')) is not None:
+            extra = num(new['fetch_p50']) - num(same['fetch_p50'])
+            v['rdv_departed_ms'] = fmt(extra, 0)
+            # DHT_QUERY_TIMEOUT_MS is 2 s, the slow limit at most 1 s.
+            v['rdv_departed_verdict'] = (
+                'at least one whole 2 s query timeout (`DHT_QUERY_TIMEOUT_MS`): departed nodes among the closest '
+                'were waited out in full, as a build without the slow limit below does' if extra >= 2000 else
+                'less than one 2 s query timeout (`DHT_QUERY_TIMEOUT_MS`): a departed node among the closest cost '
+                'the slow limit below, not the whole timeout')
     lt = one(recs, 'lt')
     if lt:
         secs, cl = num(lt.get('seconds')), num(lt.get('clients'))
@@ -804,9 +843,18 @@ def sec_rendezvous(recs, charts, v):
 def sec_sessions(recs, charts, v):
     out = []
     par = one(recs, 'param')
+    v['sess_rot'] = par.get('rot')
     ss = kind(recs, 'sessions', 'clients')
-    if not ss:
-        return ''
+    if ss:
+        out += sessions_daemons(ss, par, charts, v)
+    gs = [g for g in kind(recs, 'gen', 'sessions') if ival(g['sessions'])]
+    if gs:
+        out += sessions_generator(gs, par, charts, v)
+    return '\n'.join(out)
+
+
+def sessions_daemons(ss, par, charts, v):
+    out = []
     rows = []
     for s in ss:
         last = num(s.get('up_last'))
@@ -816,8 +864,9 @@ def sec_sessions(recs, charts, v):
         rows.append([s.get('clients'), '%s/%s' % (s.get('up'), s.get('pinged')), num(s.get('up_p50')),
                      num(s.get('up_p95')), num(s.get('ping_p50')), num(s.get('ping_p95')), fmt(rate, 1),
                      s.get('rss_mib'), fmt(num(s.get('cpu_pct')), 2, ' %')])
-    out.append('Rot %s; all clients started at once; times from client start (ms); server memory and CPU '
-               'over %s s of steady state with every session rotating:' % (par.get('rot'), par.get('seconds')))
+    out.append('**1. One mt6d-client daemon per lab host.** Rot %s; all clients started at once; times from '
+               'client start (ms); server memory and CPU over %s s of steady state with every session rotating:'
+               % (par.get('rot'), par.get('seconds')))
     out.append('')
     out.append(table(['clients', 'up/pinged', 'session p50', 'session p95', 'first ping p50', 'first ping p95',
                       'sessions/s', 'server RSS (MiB)', 'server CPU'], rows))
@@ -840,7 +889,118 @@ def sec_sessions(recs, charts, v):
     rates = [s['rate'] for s in ss if s.get('rate')]
     if rates:
         v['sess_rate_range'] = fmt(min(rates), 1) if len(rates) == 1 else '%s-%s' % (fmt(min(rates), 1), fmt(max(rates), 1))
-    return '\n'.join(out)
+    extra = [num(s.get('ping_p50')) - num(s.get('up_p50')) for s in ss
+             if num(s.get('ping_p50')) is not None and num(s.get('up_p50')) is not None]
+    if extra and min(extra) >= 800:
+        v['sess_ping_extra'] = fmt(min(extra) / 1000, 1)
+    return out
+
+
+def sessions_generator(gs, par, charts, v):
+    """The rows of bench_sessions (N clients played by one process)."""
+    out = []
+    for g in gs:
+        g['n'] = ival(g['sessions'])
+        g['mode'] = g.get('mode') or 'per-address'
+        up, last = num(g.get('up')), num(g.get('up_last'))
+        g['rate_v'] = up * 1000 / last if up and last else num(g.get('rate'))
+    gs.sort(key=lambda g: (g['mode'], g['n']))
+    rows = [[g['mode'], fmt(g['n'], 0), '%s/%s' % (g.get('up') or '-', g.get('first') or '-'), num(g.get('up_p50')),
+             num(g.get('up_p95')), num(g.get('first_p50')), num(g.get('first_p95')), fmt(g['rate_v'], 1),
+             g.get('rss_mib'), fmt(num(g.get('cpu_pct')), 2, ' %')] for g in gs]
+    timeouts = set(g.get('timeout_s') for g in gs if g.get('timeout_s'))
+    timeout = timeouts.pop() if len(timeouts) == 1 else None
+    out.append('**2. N clients played by one process** (`bench_sessions`) against the real mt6d-server, one '
+               'session interface per client, every session rotating (Rot %s). Times from the common start (ms); '
+               'first byte: the first ICMPv6 echo answered through the session; clients without a session %s '
+               'count as not up; server memory and CPU over %s s of steady state once every client had its '
+               'first byte or gave up:' % (par.get('rot'), 'after %s s' % timeout if timeout else 'by the end',
+                                           par.get('seconds')))
+    out.append('')
+    out.append(table(['server mode', 'sessions', 'up/first byte', 'set-up p50', 'set-up p95', 'first byte p50',
+                      'first byte p95', 'sessions/s', 'server RSS (MiB)', 'server CPU'], rows,
+                     ['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']))
+    out.append('')
+    modes = sorted(set(g['mode'] for g in gs))
+    img = charts.lines('sessions_server_cost', 'Server with N rotating sessions (clients of bench_sessions)',
+                       'sessions', 'server CPU (% of one core)',
+                       [('CPU, %s' % m, [(g['n'], num(g.get('cpu_pct'))) for g in gs if g['mode'] == m])
+                        for m in modes] +
+                       [('RSS MiB, %s' % m, [(g['n'], num(g.get('rss_mib'))) for g in gs if g['mode'] == m], 'y2')
+                        for m in modes], y2label='server RSS (MiB)')
+    if img:
+        out += [img, '']
+    img = charts.bars('sessions_gen_latency', 'N clients at once (bench_sessions): time from the start', 'ms (log)',
+                      ['%s, %s' % (fmt(g['n'], 0), g['mode']) for g in gs],
+                      [('set-up p50', [num(g.get('up_p50')) for g in gs]),
+                       ('set-up p95', [num(g.get('up_p95')) for g in gs]),
+                       ('first byte p50', [num(g.get('first_p50')) for g in gs]),
+                       ('first byte p95', [num(g.get('first_p95')) for g in gs])], logscale=True)
+    if img:
+        out += [img, '']
+    rot_s = num(par.get('rot'))
+    pa = [g for g in gs if g['mode'] == 'per-address']
+    whole = [g for g in pa if g.get('up') == g.get('first') == str(g['n'])]
+    short = [g for g in pa if g not in whole]
+    if whole:
+        lo = whole[0]
+        v['gen_lo_n'] = fmt(lo['n'], 0)
+        v['gen_lo_up_p95'] = fmt(num(lo.get('up_p95')), 0)
+        v['gen_lo_rate'] = fmt(lo['rate_v'], 0)
+        v['gen_lo_cpu'] = fmt(num(lo.get('cpu_pct')), 2, ' %')
+        ok = whole[-1]
+        v['gen_ok_n'] = fmt(ok['n'], 0)
+        if ok is not lo:
+            v['gen_ok_up_p95'] = fmt(num(ok.get('up_p95')), 0)
+        v['gen_ok_cpu'] = fmt(num(ok.get('cpu_pct')), 2, ' %')
+        v['gen_ok_addrs'] = fmt(3 * ok['n'], 0)
+        v['gen_ok_ops'] = fmt(2 * ok['n'], 0)
+        if len(whole) > 1 and num(lo.get('cpu_pct')) and num(ok.get('cpu_pct')) is not None:
+            ng = ok['n'] / lo['n']
+            cg = num(ok.get('cpu_pct')) / num(lo.get('cpu_pct'))
+            v['gen_n_growth'] = fmt(ng, 0) + 'x'
+            v['gen_cpu_growth'] = fmt(cg, 0) + 'x'
+            v['gen_cpu_verdict'] = ('faster than the sessions' if cg > 1.5 * ng else
+                                    'about as fast as the sessions' if cg > ng / 1.5 else 'slower than the sessions')
+    # The first byte about a second after the set-up: the retry of the
+    # first echo (see the analysis), seen at the p95 of a run that kept up.
+    late = [g for g in whole if num(g.get('first_p95')) is not None and num(g.get('up_p95')) is not None
+            and 800 <= num(g['first_p95']) - num(g['up_p95']) <= 3000]
+    if late:
+        g = late[0]
+        v['gen_first_n'] = fmt(g['n'], 0)
+        v['gen_first_p95'] = fmt(num(g['first_p95']), 0)
+        v['gen_up_p95_at_first'] = fmt(num(g['up_p95']), 0)
+        v['gen_first_gap'] = fmt((num(g['first_p95']) - num(g['up_p95'])) / 1000, 1)
+    if short:
+        f = short[0]
+        v['gen_fail_n'] = fmt(f['n'], 0)
+        v['gen_fail_up'] = fmt(num(f.get('up')), 0)
+        v['gen_fail_first'] = fmt(num(f.get('first')), 0)
+        v['gen_timeout'] = f.get('timeout_s') or None
+        v['gen_fail_cpu'] = fmt(num(f.get('cpu_pct')), 2, ' %')
+        if rot_s:
+            v['gen_fail_ops_s'] = fmt(2 * f['n'] / rot_s, 0)
+    top = max(pa, key=lambda g: num(g.get('server_sessions')) or num(g.get('up')) or 0) if pa else None
+    if top:
+        held = num(top.get('server_sessions')) or num(top.get('up'))
+        rss = num(top.get('rss_kib'))
+        if held and rss:
+            v['gen_mem_n'] = fmt(held, 0)
+            v['gen_mem_mib'] = fmt(rss / 1024, 0)
+            v['gen_mem_kib_per'] = fmt(rss / held, 0)
+            # A gigabyte for every thousand sessions would make memory a
+            # concern on a small server; below that it is not the limit.
+            if rss / held < 1024:
+                v['gen_mem_verdict'] = 'Memory is not the limit'
+    sc = [g for g in gs if g['mode'] == 'scale']
+    if sc:
+        t = sc[-1]
+        v['gen_scale_n'] = fmt(t['n'], 0)
+        v['gen_scale_up'] = '%s/%s' % (t.get('up'), t.get('first'))
+        v['gen_scale_cpu'] = fmt(num(t.get('cpu_pct')), 2, ' %')
+        v['gen_scale_up_p95'] = fmt(num(t.get('up_p95')), 0)
+    return out
 
 
 SECTIONS = {'addr_bind': sec_addr_bind, 'tunnel': sec_tunnel, 'dht': sec_dht,
@@ -854,7 +1014,8 @@ REPRODUCE = {
            'DHT_BENCH_LT_TRIALS={dht_lt_trials} bench/dht.sh',
     'rendezvous': 'sudo RDV_SIM_CLIENTS="{rdv_sim_clients}" TRIALS={rdv_trials} N_SWARM={rdv_swarm} '
                   'LT_NODES={rdv_lt_nodes} LT_CLIENTS={rdv_lt_clients} bench/rendezvous.sh',
-    'sessions': 'sudo BENCH_CLIENTS="{sess_clients}" BENCH_SECONDS={sess_seconds} bench/sessions.sh',
+    'sessions': 'sudo BENCH_CLIENTS="{sess_clients}" BENCH_SESSIONS="{sess_sessions}" '
+                'BENCH_GEN_TIMEOUT={sess_gen_timeout} BENCH_SECONDS={sess_seconds} bench/sessions.sh',
 }
 
 
@@ -910,13 +1071,14 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     md.append('')
     md.append('Reproduce (as root, from the top of the tree):')
     md.append('')
-    md.append('    make bench                 # deps, build, every benchmark, then this file (~35 min)')
+    md.append('    make bench                 # deps, build, every benchmark, then this file (~40 min)')
     md.append('    BENCH_QUICK=1 make bench   # small sizes (~13 min), to try it out; its report goes to')
     md.append('                               # build/bench-results/PERFORMANCE.md, not here')
     md.append('    make bench-report          # this file again from build/bench-results/, no rerun')
     md.append('')
     md.append('One benchmark alone, with the sizes of this run (after `make all benches`):')
     md.append('')
+    sizes.setdefault('sess_gen_timeout', '120')
     for name, _ in BENCHES:
         md.append('    ' + REPRODUCE[name].format_map(collections.defaultdict(str, sizes)))
     md.append('')
@@ -961,6 +1123,14 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     with open(out_md, 'w', encoding='utf-8') as f:
         f.write(text)
     charts.failed += unreadable
+    # A chart of an earlier run that this one did not draw (a part not run)
+    # would be stale, and `make install` ships every PNG here: removed.
+    if charts.enabled and not charts.failed:
+        made = set(os.path.abspath(p) for p in charts.made)
+        for f in os.listdir(chart_dir):
+            p = os.path.abspath(os.path.join(chart_dir, f))
+            if f.endswith('.png') and p not in made:
+                os.remove(p)
     return charts
 
 

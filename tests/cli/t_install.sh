@@ -38,6 +38,9 @@ expected() { # prefix sysconfdir
 	done
 	for f in "$top"/docs/*.md; do echo "644 $p/share/doc/mt6d/$(basename "$f")"; done
 	for f in "$top"/docs/examples/*; do echo "644 $p/share/doc/mt6d/examples/$(basename "$f")"; done
+	for f in "$top"/docs/perf/*.png; do
+		if [ -f "$f" ]; then echo "644 $p/share/doc/mt6d/perf/$(basename "$f")"; fi
+	done
 	echo "644 $p/lib/systemd/system/mt6d-server.service"
 	echo "644 $p/lib/systemd/system/mt6d-client@.service"
 	echo "644 $p/lib/sysusers.d/mt6d.conf"
@@ -51,6 +54,8 @@ if grep -E '^  (CC|LINK|AR) ' "$tmp/install.out" >&2; then
 	fail "make install rebuilt something in $b (build it first with the same flags)"
 fi
 expected /usr/local | sort >"$tmp/want"
+# The report's charts go next to it, where its links (perf/*.png) look.
+grep -q ' usr/local/share/doc/mt6d/perf/.*\.png$' "$tmp/want" || fail "no docs/perf/*.png to install"
 tree "$root" >"$tmp/have"
 diff "$tmp/want" "$tmp/have" >&2 || fail "installed tree differs (< expected, > installed)"
 for f in mt6d mt6d-server mt6d-client mt6d-peer mt6d-dhtnode; do

@@ -49,6 +49,22 @@ has '8.1 ms per client and round, 0.9 % of one core' P.md
 has 'Target (under 1 s): not met.' P.md
 has '| 40 | 40/40 | 6,290 | 7,172 | 9,681 | 9,946 | 5.3 | 5 | 0.27 % |' P.md
 has 'Target of scale mode (15,000 sessions every 3 s in under 25 % of a core): met (6.8 % at 15,000 sessions).' P.md
+# Sessions from the load generator: its table (every figure bench/sessions.sh
+# prints, by server mode), the reproduce line, and the text computed from it.
+has 'BENCH_SESSIONS="100 300 500 1000" BENCH_GEN_TIMEOUT=600 BENCH_SECONDS=20 bench/sessions.sh' P.md
+has '| per-address | 500 | 500/500 | 976 | 5,867 | 2,259 | 22,439 | 70.7 | 77 | 68.25 % |' P.md
+has '| per-address | 1,000 | 497/440 | 651 | 460,598 | 1,016 | 4,817 | 1.0 | 208 | 59.50 % |' P.md
+has '| scale | 2,000 | 2000/2000 | 310 | 900 | 420 | 1,400 | 1,666.7 | 150 | 9.10 % |' P.md
+has 'clients without a session after 600 s count as not up' P.md
+has 'all 100 sessions were up within 211 ms of the start (p95), 459 sessions per second' P.md
+has 'one process (459 per second for 100) than for the lab of client daemons (5.3-6.3)' P.md
+has 'the first-byte p95 (2,113 ms) came 1.9 s after the set-up p95 (211 ms)' P.md
+has '500 sessions (1,500 live addresses, 1,000 netlink operations per Rot of 3s) took 68.25 % of a core' P.md
+has "(5x the sessions) the server's CPU grew 72x, faster than the sessions" P.md
+has 'Where per-address mode stops on this machine: between 500 and 1,000 rotating sessions.' P.md
+has 'At 1,000 clients, 497 had a session and 440 their first byte within 600 s' P.md
+has 'Memory is not the limit: 208 MiB of resident memory for 797 sessions, 267 KiB per session' P.md
+has '**Scale mode**: 2,000 clients, 2000/2000 with a session and a first byte' P.md
 
 # Every placeholder filled; text whose figure is absent is left out: the
 # fixture has no proxy-NDP rows, and no round with refused announces.
@@ -60,11 +76,21 @@ has 'The swarm refused none of the announces' P.md
 # Charts, when gnuplot is there: real PNGs, referenced relative to the file.
 if [ -z "$charts" ]; then
 	for c in addr_bind_bind addr_bind_rotation tunnel_throughput tunnel_rtt tunnel_cpu dht_times \
-		dht_messages rendezvous_fetch sessions_setup; do
+		dht_messages rendezvous_fetch sessions_setup sessions_server_cost sessions_gen_latency; do
 		[ "$(head -c 8 "$tmp/out/perf/$c.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] ||
 			fail "$c.png is not a PNG"
 		has "](perf/$c.png)" P.md
 	done
+fi
+
+# A chart an earlier run drew and this one did not is removed (make install
+# ships every PNG of the directory); the charts drawn stay.
+if [ -z "$charts" ]; then
+	: >"$tmp/out/perf/stale_chart.png"
+	/usr/bin/python3 "$gen" --results "$fx" --out "$tmp/out/P.md" --charts "$tmp/out/perf" >/dev/null 2>&1 ||
+		fail "generator failed on the fixture, second time"
+	[ ! -e "$tmp/out/perf/stale_chart.png" ] || fail "a stale chart was left in place"
+	[ -s "$tmp/out/perf/sessions_gen_latency.png" ] || fail "a chart drawn was removed"
 fi
 
 # A benchmark without results: said, not invented; the others still there.
@@ -75,6 +101,21 @@ cp "$fx"/run.tsv "$fx"/tunnel.tsv "$tmp/partial/"
 [ "$(grep -c '^\*Not measured in this run.\*$' "$tmp/Q.md")" = 4 ] || fail "partial: not 4 sections 'not measured'"
 has '3.8x the faster baseline' Q.md
 lacks '{' Q.md
+
+# Sessions without generator rows (a run before them, or BENCH_SESSIONS=""):
+# the daemons' part whole, nothing of the generator's, not even its heading.
+grep -v '^gen' "$fx/sessions.tsv" >"$tmp/partial/sessions.tsv"
+/usr/bin/python3 "$gen" --results "$tmp/partial" --out "$tmp/G.md" --no-charts >/dev/null 2>&1 ||
+	fail "generator failed without generator rows"
+has '| 40 | 40/40 | 6,290 | 7,172 | 9,681 | 9,946 | 5.3 | 5 | 0.27 % |' G.md
+has 'The first ping came at least 1.0 s after the session was up' G.md
+lacks 'N clients played by one process** (`bench_sessions`) against' G.md
+lacks '| server mode |' G.md
+lacks 'Reading: many clients' G.md
+lacks 'faster for clients played by one process' G.md
+lacks 'Where per-address mode stops' G.md
+lacks '{' G.md
+rm "$tmp/partial/sessions.tsv"
 
 # A baseline missing: no ratio against it, and no sentence citing it.
 grep -v 'cfg=wg-go\|cfg=openvpn' "$fx/tunnel.tsv" >"$tmp/partial/tunnel.tsv"
