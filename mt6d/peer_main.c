@@ -72,7 +72,8 @@ static void usage(FILE *f)
 		"  -n       check the configuration and the key files, then exit\n"
 		"  -S FILE  write the tunnel counters to FILE on SIGUSR1 and at exit\n"
 		"  -O MS    testing only: add MS milliseconds to this host's clock\n"
-		"  -X LIST  benchmarks only: turn off offloads, LIST of nogso,nogro\n"
+		"  -X LIST  benchmarks only: LIST of nogso,nogro (offloads off),\n"
+		"           nopoll (no busy polling), poll=US (busy polling time)\n"
 		"  -V       print the version\n");
 }
 
@@ -319,7 +320,7 @@ int main(int argc, char *argv[])
 	const char *conf_path = NULL;
 	bool foreground = false, check_only = false;
 	int64_t clock_offset_ms = 0;
-	unsigned tunnel_flags = 0;
+	unsigned tunnel_flags = 0, busy_poll_us = 0;
 	int verbosity = 0, opt, rc, status = 1;
 	char msg[512] = "", a[INET6_ADDRSTRLEN];
 
@@ -358,6 +359,10 @@ int main(int argc, char *argv[])
 				tunnel_flags |= TUNNEL_NO_UDP_GSO;
 			if (strstr(optarg, "nogro"))
 				tunnel_flags |= TUNNEL_NO_UDP_GRO;
+			if (strstr(optarg, "nopoll"))
+				tunnel_flags |= TUNNEL_NO_BUSY_POLL;
+			if (strstr(optarg, "poll="))
+				busy_poll_us = (unsigned)strtoul(strstr(optarg, "poll=") + 5, NULL, 10);
 			break;
 		case 'V':
 			printf("mt6d-peer %s\n", MT6D_VERSION);
@@ -438,6 +443,7 @@ int main(int argc, char *argv[])
 	ev_io_start(p.loop, &p.nladdr_io);
 
 	tc.flags = tunnel_flags;
+	tc.busy_poll_us = busy_poll_us;
 	rc = tunnel_new(p.loop, p.nladdr, p.nllink, &tc, &p.tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));
 	sodium_memzero(&tc.tx_key, sizeof(tc.tx_key));

@@ -43,6 +43,13 @@
 /* tunnel_config.flags: offloads are on unless turned off (benchmarks). */
 #define TUNNEL_NO_UDP_GSO (1u << 0) /* one datagram per packet, no UDP_SEGMENT */
 #define TUNNEL_NO_UDP_GRO (1u << 1) /* one datagram per receive, no UDP_GRO */
+#define TUNNEL_NO_BUSY_POLL (1u << 2) /* sleep in the loop as soon as nothing is pending */
+
+/* After handling packets, the loop polls without sleeping for this long
+ * before it blocks again: the answer to a packet just sent (a ping, a TCP
+ * ACK) then finds the daemon running instead of waking it (docs/PERFORMANCE.md
+ * "tunnel"). */
+#define TUNNEL_BUSY_POLL_US 200
 
 struct tunnel_config {
 	const char *tun_name;            /* TUN name or pattern ("mt6d%d") */
@@ -60,6 +67,7 @@ struct tunnel_config {
 	unsigned reach;                  /* 1 or 2, see above */
 	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
 	unsigned flags;                  /* TUNNEL_NO_* */
+	unsigned busy_poll_us;           /* 0: TUNNEL_BUSY_POLL_US */
 };
 
 /* Counters of one tunnel, since tunnel_new. */
