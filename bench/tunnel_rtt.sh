@@ -100,7 +100,8 @@ wait_path() { # addr
 stats() { # file: n min median mean p90
 	sort -g "$1" | awk '{v[NR] = $1; s += $1}
 		END {if (NR == 0) {print "0 nan nan nan nan"; exit}
-		     printf "%d %.0f %.0f %.0f %.0f\n", NR, v[1], v[int((NR + 1) / 2)], s / NR, v[int(NR * 0.9) > 0 ? int(NR * 0.9) : 1]}'
+		     i = int(NR * 0.9); if (i < 1) i = 1
+		     printf "%d %.0f %.0f %.0f %.0f\n", NR, v[1], v[int((NR + 1) / 2)], s / NR, v[i]}'
 }
 
 "$lab" -n 1 up >/dev/null || { echo "bench/tunnel_rtt: lab up failed" >&2; exit 1; }
