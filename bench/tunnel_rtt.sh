@@ -13,7 +13,7 @@
 #   BENCH_ROUNDS=6 BENCH_PINGS=200 sudo bench/tunnel_rtt.sh
 #
 # BENCH_VARIANTS: a ';'-separated list of name=mt6d-peer options (default:
-# "busy-poll=;no-busy-poll=-X nopoll"). Pings are 10 ms apart, so every
+# "default=;busy-poll=-X poll=200"). Pings are 10 ms apart, so every
 # packet finds the daemons idle.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +23,7 @@ export LAB=br$$
 ROUNDS=${BENCH_ROUNDS:-4}
 PINGS=${BENCH_PINGS:-100}
 ROT=${BENCH_ROT:-1s}
-VARIANTS=${BENCH_VARIANTS:-busy-poll=;no-busy-poll=-X nopoll}
+VARIANTS=${BENCH_VARIANTS:-default=;busy-poll=-X poll=200}
 work=$(mktemp -d /tmp/mt6d-bench-rtt.XXXXXX)
 pids=()
 B_ADDR=2001:db8:1:1::2

@@ -73,7 +73,7 @@ static void usage(FILE *f)
 		"  -S FILE  write the tunnel counters to FILE on SIGUSR1 and at exit\n"
 		"  -O MS    testing only: add MS milliseconds to this host's clock\n"
 		"  -X LIST  benchmarks only: LIST of nogso,nogro (offloads off),\n"
-		"           nopoll (no busy polling), poll=US (busy polling time)\n"
+		"           poll=US (busy polling after packets, e.g. 200)\n"
 		"  -V       print the version\n");
 }
 
@@ -359,8 +359,6 @@ int main(int argc, char *argv[])
 				tunnel_flags |= TUNNEL_NO_UDP_GSO;
 			if (strstr(optarg, "nogro"))
 				tunnel_flags |= TUNNEL_NO_UDP_GRO;
-			if (strstr(optarg, "nopoll"))
-				tunnel_flags |= TUNNEL_NO_BUSY_POLL;
 			if (strstr(optarg, "poll="))
 				busy_poll_us = (unsigned)strtoul(strstr(optarg, "poll=") + 5, NULL, 10);
 			break;

@@ -822,8 +822,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	}
 	t->has_gso = !(cfg->flags & TUNNEL_NO_UDP_GSO);
 	t->has_gro = !(cfg->flags & TUNNEL_NO_UDP_GRO);
-	if (!(cfg->flags & TUNNEL_NO_BUSY_POLL))
-		t->busy_poll_s = (cfg->busy_poll_us ? cfg->busy_poll_us : TUNNEL_BUSY_POLL_US) / 1e6;
+	t->busy_poll_s = cfg->busy_poll_us / 1e6;
 	ev_idle_init(&t->busy_poll, busy_poll_cb);
 	ev_io_init(&t->tx_wait, tx_wait_cb, -1, EV_WRITE);
 	ev_timer_init(&t->tx_timer, tx_timer_cb, 0, 0);

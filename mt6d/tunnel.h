@@ -13,9 +13,9 @@
  *
  * Events (libev, one loop): the TUN fd, the slot sockets, and a wall-clock
  * periodic timer at every slot boundary (slot = floor(t / Rot), so a clock
- * step re-aligns). After packets, an idle watcher keeps the loop polling for
- * TUNNEL_BUSY_POLL_US; a full socket buffer or TUN queue pauses the reading
- * side (at most 20 ms) instead of dropping. The netlink fds belong to the caller, who owns nladdr and
+ * step re-aligns). After packets, an idle watcher may keep the loop polling
+ * for a while (busy_poll_us); a full socket buffer or TUN queue pauses the
+ * reading side (at most 20 ms) instead of dropping. The netlink fds belong to the caller, who owns nladdr and
  * nllink and passes each address result back with tunnel_handle_addr_result.
  *
  * Window: reach 1 binds the previous, current and next slots (the protocol's
@@ -45,12 +45,10 @@
 /* tunnel_config.flags: offloads are on unless turned off (benchmarks). */
 #define TUNNEL_NO_UDP_GSO (1u << 0) /* one datagram per packet, no UDP_SEGMENT */
 #define TUNNEL_NO_UDP_GRO (1u << 1) /* one datagram per receive, no UDP_GRO */
-#define TUNNEL_NO_BUSY_POLL (1u << 2) /* sleep in the loop as soon as nothing is pending */
 
-/* After handling packets, the loop polls without sleeping for this long
- * before it blocks again: the answer to a packet just sent (a ping, a TCP
- * ACK) then finds the daemon running instead of waking it (docs/PERFORMANCE.md
- * "tunnel"). */
+/* A busy polling time that hides the wake-up for the answer to a packet
+ * just sent (a ping, a TCP ACK) on the lab VM (docs/PERFORMANCE.md "RTT at
+ * idle"). Off unless asked for: see tunnel_config.busy_poll_us. */
 #define TUNNEL_BUSY_POLL_US 200
 
 struct tunnel_config {
@@ -69,7 +67,7 @@ struct tunnel_config {
 	unsigned reach;                  /* 1 or 2, see above */
 	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
 	unsigned flags;                  /* TUNNEL_NO_* */
-	unsigned busy_poll_us;           /* 0: TUNNEL_BUSY_POLL_US */
+	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
 };
 
 /* Counters of one tunnel, since tunnel_new. */
