@@ -40,12 +40,6 @@
 #define TUNNEL_GSO_MAX_BYTES (65535 - 8)
 /* A receive buffer holds the largest datagram, or one GRO train of them. */
 #define TUNNEL_RX_BUF_LEN 65536
-/* Inner packets of one recvmmsg: every datagram of every GRO train. */
-#define TUNNEL_RX_PKTS (TUNNEL_RX_MSGS * TUNNEL_GSO_MAX_SEGS)
-/* A full socket buffer (EAGAIN) or TUN queue pauses the reading side until
- * the writing side has room again, for at most this long; then what still
- * waits is dropped (counted) and reading resumes. */
-#define TUNNEL_QUEUE_MS 20
 
 union tunnel_cmsg {
 	char buf[CMSG_SPACE(sizeof(int))];
@@ -89,27 +83,13 @@ struct tunnel {
 	uint8_t *bufs;                   /* TUNNEL_BATCH TUN packet buffers */
 	uint8_t *rx_bufs;                /* TUNNEL_RX_MSGS receive buffers of TUNNEL_RX_BUF_LEN */
 	struct tun_pkt pkts[TUNNEL_BATCH];    /* TUN reads: fixed on t->bufs */
-	struct mmsghdr msgs[TUNNEL_BATCH];   /* sealed packets, grouped for sendmmsg */
+	struct tun_pkt rx_pkts[TUNNEL_BATCH]; /* TUN writes: point into t->rx_bufs */
+	struct mmsghdr msgs[TUNNEL_BATCH];
 	struct iovec iov[TUNNEL_BATCH];
 	size_t run_len[TUNNEL_BATCH];    /* datagrams in msgs[i] */
 	union tunnel_cmsg cmsg[TUNNEL_BATCH];
-	/* Send queue: msgs[tx_next..tx_len) wait for room in tx_sock (the TUN
-	 * is not read meanwhile, so t->bufs stay put). */
-	struct tunnel_sock *tx_sock;     /* NULL: nothing waits */
-	size_t tx_next, tx_len;
-	ev_io tx_wait;                   /* tx_sock writable */
-	ev_timer tx_timer;               /* TUNNEL_QUEUE_MS */
-	struct tun_pkt rx_pkts[TUNNEL_RX_PKTS]; /* TUN writes: point into t->rx_bufs */
-	struct mmsghdr rx_msgs[TUNNEL_RX_MSGS];
-	union tunnel_cmsg rx_cmsg[TUNNEL_RX_MSGS];
 	struct sockaddr_in6 from[TUNNEL_RX_MSGS];
 	struct iovec rx_iov[TUNNEL_RX_MSGS];
-	/* TUN queue: rx_pkts[rx_next..rx_len) wait for room in the TUN (the
-	 * sockets are not read meanwhile, so t->rx_bufs stay put). */
-	bool is_rx_waiting;
-	size_t rx_next, rx_len;
-	ev_io rx_wait;                   /* TUN writable */
-	ev_timer rx_timer;               /* TUNNEL_QUEUE_MS */
 };
 
 static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
@@ -141,14 +121,10 @@ static bool is_time_to_log(struct tunnel *t, ev_tstamp *last)
 	return true;
 }
 
-static void tx_queue_end(struct tunnel *t);
-
 static void sock_close(struct tunnel *t, struct tunnel_sock *s)
 {
 	if (s->fd < 0)
 		return;
-	if (t->tx_sock == s)
-		tx_queue_end(t);
 	ev_io_stop(t->loop, &s->io);
 	close(s->fd);
 	s->fd = -1;
@@ -203,8 +179,7 @@ static int sock_open(struct tunnel *t, struct tunnel_sock *s, const struct rotat
 	s->fd = fd;
 	s->t = t;
 	ev_io_init(&s->io, sock_cb, fd, EV_READ);
-	if (!t->is_rx_waiting)
-		ev_io_start(t->loop, &s->io);
+	ev_io_start(t->loop, &s->io);
 	return 0;
 fail:
 	close(fd);
@@ -350,65 +325,34 @@ static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
 	return m;
 }
 
-/* Drops what still waits in the send queue (counted) and reads the TUN
- * again. */
-static void tx_queue_end(struct tunnel *t)
+static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
 {
-	for (; t->tx_next < t->tx_len; t->tx_next++)
-		t->stats.drops_tx += t->run_len[t->tx_next];
-	t->tx_sock = NULL;
-	if (ev_is_active(&t->tx_wait)) {
-		ev_io_stop(t->loop, &t->tx_wait);
-		ev_timer_stop(t->loop, &t->tx_timer);
-		ev_io_start(t->loop, &t->tun_io);
-	}
-}
+	size_t m = tunnel_group(t, s, k), sent = 0, i;
 
-/* Sends msgs[tx_next..tx_len) from tx_sock. A full socket buffer (EAGAIN)
- * queues the rest: the TUN is not read until the socket has room or
- * TUNNEL_QUEUE_MS have passed. */
-static void tx_queue_flush(struct tunnel *t)
-{
-	struct tunnel_sock *s = t->tx_sock;
-
-	while (t->tx_next < t->tx_len) {
-		int r = sendmmsg(s->fd, t->msgs + t->tx_next, (unsigned)(t->tx_len - t->tx_next),
-				 MSG_DONTWAIT);
-		size_t i;
+	while (sent < m) {
+		int r = sendmmsg(s->fd, t->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				if (ev_is_active(&t->tx_wait))
-					return;
-				for (i = t->tx_next; i < t->tx_len; i++)
-					t->stats.tx_queued += t->run_len[i];
-				ev_io_stop(t->loop, &t->tun_io);
-				ev_io_set(&t->tx_wait, s->fd, EV_WRITE);
-				ev_io_start(t->loop, &t->tx_wait);
-				ev_timer_set(&t->tx_timer, TUNNEL_QUEUE_MS / 1000.0, 0);
-				ev_timer_start(t->loop, &t->tx_timer);
-				return;
-			}
 			/* A device without checksum offload refuses GSO (EIO):
 			 * fall back to one datagram per packet from now on. */
-			if (t->has_gso && t->run_len[t->tx_next] > 1 &&
+			if (t->has_gso && t->run_len[sent] > 1 &&
 			    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
 				t->has_gso = false;
 				log_warnx("tunnel %s: UDP GSO refused (%s): sending datagrams "
 					  "one by one", tun_name(t->tun), strerror(errno));
 			}
-			/* This message cannot go (no route, refused): drop it
-			 * and try the rest. */
+			/* The message at `sent` cannot go (full buffer, no route):
+			 * drop it and try the rest. */
 			if (log_is_debug())
 				log_debug("tunnel %s: send of %zu datagrams: %s", tun_name(t->tun),
-					  t->run_len[t->tx_next], strerror(errno));
-			t->stats.drops_tx += t->run_len[t->tx_next];
-			t->tx_next++;
+					  t->run_len[sent], strerror(errno));
+			t->stats.drops_tx += t->run_len[sent];
+			sent++;
 			continue;
 		}
-		for (i = t->tx_next; i < t->tx_next + (size_t)r; i++) {
+		for (i = sent; i < sent + (size_t)r; i++) {
 			const struct msghdr *h = &t->msgs[i].msg_hdr;
 			size_t j;
 
@@ -416,35 +360,8 @@ static void tx_queue_flush(struct tunnel *t)
 			for (j = 0; j < h->msg_iovlen; j++)
 				t->stats.tx_bytes += h->msg_iov[j].iov_len - WIRE_OVERHEAD;
 		}
-		t->tx_next += (size_t)r;
+		sent += (size_t)r;
 	}
-	tx_queue_end(t);
-}
-
-static void tx_wait_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tunnel *t = container_of(w, struct tunnel, tx_wait);
-
-	(void)loop;
-	(void)revents;
-	tx_queue_flush(t);
-}
-
-static void tx_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct tunnel *t = container_of(w, struct tunnel, tx_timer);
-
-	(void)loop;
-	(void)revents;
-	tx_queue_end(t);
-}
-
-static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
-{
-	t->tx_sock = s;
-	t->tx_next = 0;
-	t->tx_len = tunnel_group(t, s, k);
-	tx_queue_flush(t);
 }
 
 /* TUN -> peer: read a batch, seal each packet in place for the current
@@ -486,7 +403,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		tunnel_send(t, s, k);
 		busy_poll_extend(t);
-		if (n < TUNNEL_BATCH || t->tx_sock)
+		if (n < TUNNEL_BATCH)
 			break;
 	}
 }
@@ -531,9 +448,9 @@ static void warn_far_slot(struct tunnel *t, int64_t off)
 }
 
 /* Opens one datagram of the socket's slot in place; an acceptable inner
- * packet is queued in t->rx_pkts[t->rx_len]. */
+ * packet is queued in t->rx_pkts[*out]. */
 static void tunnel_open_one(struct tunnel *t, struct tunnel_sock *s, int64_t off, uint8_t *buf,
-			    size_t len)
+			    size_t len, size_t *out)
 {
 	int inner = wire_open(&t->rx, s->slot, buf, len);
 
@@ -556,93 +473,30 @@ static void tunnel_open_one(struct tunnel *t, struct tunnel_sock *s, int64_t off
 		t->stats.drops_inner++;
 		return;
 	}
-	t->rx_pkts[t->rx_len].buf = buf;
-	t->rx_pkts[t->rx_len].cap = len;
-	t->rx_pkts[t->rx_len].len = (size_t)inner;
-	t->rx_len++;
+	t->rx_pkts[*out].buf = buf;
+	t->rx_pkts[*out].cap = len;
+	t->rx_pkts[*out].len = (size_t)inner;
+	(*out)++;
 }
 
-static void sock_watch_all(struct tunnel *t, bool is_on)
+static void tunnel_deliver(struct tunnel *t, size_t out)
 {
-	size_t i;
+	size_t done = 0, i;
 
-	for (i = 0; i < ROTATE_MAX_SLOTS; i++) {
-		struct tunnel_sock *s = &t->socks[i];
+	while (done < out) {
+		int r = tun_write(t->tun, 0, t->rx_pkts + done, out - done, WIRE_HEADER_LEN);
 
-		if (s->fd < 0)
-			continue;
-		if (is_on)
-			ev_io_start(t->loop, &s->io);
-		else
-			ev_io_stop(t->loop, &s->io);
-	}
-}
-
-/* Drops what still waits for the TUN (counted) and reads the sockets
- * again. */
-static void rx_queue_end(struct tunnel *t)
-{
-	t->stats.drops_tun += t->rx_len - t->rx_next;
-	t->rx_next = t->rx_len = 0;
-	if (t->is_rx_waiting) {
-		t->is_rx_waiting = false;
-		ev_io_stop(t->loop, &t->rx_wait);
-		ev_timer_stop(t->loop, &t->rx_timer);
-		sock_watch_all(t, true);
-	}
-}
-
-/* Writes rx_pkts[rx_next..rx_len) to the TUN. A full device queue (EAGAIN)
- * queues the rest: no socket is read until the TUN has room or
- * TUNNEL_QUEUE_MS have passed. */
-static void rx_queue_flush(struct tunnel *t)
-{
-	while (t->rx_next < t->rx_len) {
-		int r = tun_write(t->tun, 0, t->rx_pkts + t->rx_next, t->rx_len - t->rx_next,
-				  WIRE_HEADER_LEN);
-		size_t i;
-
-		if (r == -EAGAIN) {
-			if (t->is_rx_waiting)
-				return;
-			t->stats.rx_queued += t->rx_len - t->rx_next;
-			t->is_rx_waiting = true;
-			sock_watch_all(t, false);
-			ev_io_start(t->loop, &t->rx_wait);
-			ev_timer_set(&t->rx_timer, TUNNEL_QUEUE_MS / 1000.0, 0);
-			ev_timer_start(t->loop, &t->rx_timer);
-			return;
-		}
 		if (r < 0) {
 			t->stats.drops_tun++;
-			t->rx_next++;
+			done++;
 			continue;
 		}
-		for (i = t->rx_next; i < t->rx_next + (size_t)r; i++) {
+		for (i = done; i < done + (size_t)r; i++) {
 			t->stats.rx_packets++;
 			t->stats.rx_bytes += t->rx_pkts[i].len;
 		}
-		t->rx_next += (size_t)r;
+		done += (size_t)r;
 	}
-	rx_queue_end(t);
-}
-
-static void rx_wait_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tunnel *t = container_of(w, struct tunnel, rx_wait);
-
-	(void)loop;
-	(void)revents;
-	rx_queue_flush(t);
-}
-
-static void rx_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct tunnel *t = container_of(w, struct tunnel, rx_timer);
-
-	(void)loop;
-	(void)revents;
-	rx_queue_end(t);
 }
 
 /* The segment size of a GRO train (UDP_GRO control message), or 0. */
@@ -664,7 +518,7 @@ static size_t gro_segment_len(const struct msghdr *h)
 
 /* peer -> TUN: a batch from one slot's socket (with GRO, trains of
  * datagrams), each datagram opened for that slot; what authenticates and
- * passes the inner check goes to the TUN, the whole batch at once. */
+ * passes the inner check goes to the TUN. */
 static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
@@ -679,7 +533,7 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int n;
 
 		for (i = 0; i < TUNNEL_RX_MSGS; i++) {
-			struct msghdr *h = &t->rx_msgs[i].msg_hdr;
+			struct msghdr *h = &t->msgs[i].msg_hdr;
 
 			t->rx_iov[i].iov_base = t->rx_bufs + i * TUNNEL_RX_BUF_LEN;
 			t->rx_iov[i].iov_len = TUNNEL_RX_BUF_LEN;
@@ -688,17 +542,17 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 			h->msg_namelen = sizeof(t->from[i]);
 			h->msg_iov = &t->rx_iov[i];
 			h->msg_iovlen = 1;
-			h->msg_control = t->rx_cmsg[i].buf;
-			h->msg_controllen = sizeof(t->rx_cmsg[i].buf);
+			h->msg_control = t->cmsg[i].buf;
+			h->msg_controllen = sizeof(t->cmsg[i].buf);
 		}
-		n = recvmmsg(s->fd, t->rx_msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
+		n = recvmmsg(s->fd, t->msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		busy_poll_extend(t);
 		for (i = 0; i < (size_t)n; i++) {
-			const struct msghdr *h = &t->rx_msgs[i].msg_hdr;
+			const struct msghdr *h = &t->msgs[i].msg_hdr;
 			uint8_t *base = t->rx_iov[i].iov_base;
-			size_t total = t->rx_msgs[i].msg_len, seg = gro_segment_len(h), pos, segs;
+			size_t total = t->msgs[i].msg_len, seg = gro_segment_len(h), pos, out = 0;
 
 			if (h->msg_flags & MSG_TRUNC) {
 				t->stats.drops_malformed++;
@@ -706,14 +560,12 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			if (seg == 0 || seg > total)
 				seg = total;
-			/* The kernel builds trains of at most UDP_MAX_SEGMENTS. */
-			for (pos = 0, segs = 0; pos < total && segs < TUNNEL_GSO_MAX_SEGS;
-			     pos += seg, segs++)
+			for (pos = 0; pos < total && out < TUNNEL_BATCH; pos += seg)
 				tunnel_open_one(t, s, off, base + pos,
-						total - pos < seg ? total - pos : seg);
+						total - pos < seg ? total - pos : seg, &out);
+			tunnel_deliver(t, out);
 		}
-		rx_queue_flush(t);
-		if (n < TUNNEL_RX_MSGS || t->is_rx_waiting)
+		if (n < TUNNEL_RX_MSGS)
 			break;
 	}
 }
@@ -824,10 +676,6 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->has_gro = !(cfg->flags & TUNNEL_NO_UDP_GRO);
 	t->busy_poll_s = cfg->busy_poll_us / 1e6;
 	ev_idle_init(&t->busy_poll, busy_poll_cb);
-	ev_io_init(&t->tx_wait, tx_wait_cb, -1, EV_WRITE);
-	ev_timer_init(&t->tx_timer, tx_timer_cb, 0, 0);
-	ev_init(&t->rx_wait, rx_wait_cb);
-	ev_timer_init(&t->rx_timer, rx_timer_cb, 0, 0);
 	t->bufs = malloc(TUNNEL_BATCH * t->buf_len);
 	t->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
 	if (!t->bufs || !t->rx_bufs) {
@@ -860,7 +708,6 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	ev_periodic_start(loop, &t->tick);
 	ev_io_init(&t->tun_io, tun_cb, tun_fd(t->tun, 0), EV_READ);
 	ev_io_start(loop, &t->tun_io);
-	ev_io_set(&t->rx_wait, tun_fd(t->tun, 0), EV_WRITE);
 	*t_out = t;
 	return 0;
 fail:
@@ -878,10 +725,6 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 		ev_periodic_stop(t->loop, &t->tick);
 		ev_io_stop(t->loop, &t->tun_io);
 		ev_idle_stop(t->loop, &t->busy_poll);
-		ev_io_stop(t->loop, &t->tx_wait);
-		ev_timer_stop(t->loop, &t->tx_timer);
-		ev_io_stop(t->loop, &t->rx_wait);
-		ev_timer_stop(t->loop, &t->rx_timer);
 	}
 	for (i = 0; i < ROTATE_MAX_SLOTS; i++) {
 		struct tunnel_sock *s = &t->socks[i];
@@ -925,12 +768,11 @@ void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len
 		 " drops_malformed=%" PRIu64 " drops_busy=%" PRIu64 " drops_inner=%" PRIu64
 		 " drops_tx=%" PRIu64 " drops_tun=%" PRIu64 " rx_prev_slot=%" PRIu64
 		 " rx_next_slot=%" PRIu64 " rx_far_slot=%" PRIu64 " rotations=%" PRIu64
-		 " rotation_late_max_us=%" PRIu64 " addr_errors=%" PRIu64 " tx_queued=%" PRIu64
-		 " rx_queued=%" PRIu64,
+		 " rotation_late_max_us=%" PRIu64 " addr_errors=%" PRIu64,
 		 s->tx_packets, s->tx_bytes, s->rx_packets, s->rx_bytes, s->drops_auth,
 		 s->drops_replay, s->drops_malformed, s->drops_busy, s->drops_inner, s->drops_tx,
 		 s->drops_tun, s->rx_prev_slot, s->rx_next_slot, s->rx_far_slot, s->rotations,
-		 s->rotation_late_max_us, s->addr_errors, s->tx_queued, s->rx_queued);
+		 s->rotation_late_max_us, s->addr_errors);
 }
 
 const char *tunnel_tun_name(const struct tunnel *t)

@@ -79,10 +79,8 @@ struct tunnel_stats {
 	uint64_t drops_malformed;        /* not a tunnel packet (length, version, type) */
 	uint64_t drops_busy;             /* new sender instance while all slots are live */
 	uint64_t drops_inner;            /* authentic, but not IPv6 from the peer's tunnel address */
-	uint64_t drops_tx;               /* sealed but not sent (no route, or queued too long) */
-	uint64_t drops_tun;              /* opened but the TUN refused it (or queued too long) */
-	uint64_t tx_queued;              /* sealed datagrams that waited for room in a socket */
-	uint64_t rx_queued;              /* inner packets that waited for room in the TUN */
+	uint64_t drops_tx;               /* sealed but not sent (socket full, no route) */
+	uint64_t drops_tun;              /* opened but the TUN refused it (queue full) */
 	uint64_t rx_prev_slot;           /* authentic packets that arrived in the previous slot */
 	uint64_t rx_next_slot;           /* ... in the next slot (the peer's clock is ahead) */
 	uint64_t rx_far_slot;            /* ... two slots away: dropped, the clocks are off */
