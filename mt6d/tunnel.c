@@ -243,7 +243,9 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
  * busy_poll_s. Waking a sleeping daemon costs tens of microseconds on a VM
  * (and more on a loaded one): a round trip through the tunnel has three.
  * Each poll yields the CPU: with both ends on one machine, the peer daemon
- * that has to answer may be waiting for this very core. */
+ * that has to answer may be waiting for this very core. Off by default: on
+ * EEVDF each yield also pushes our deadline a slice away, which under load
+ * can delay the daemon by a rotation (docs/PERFORMANCE.md). */
 static void busy_poll_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	struct tunnel *t = container_of(w, struct tunnel, busy_poll);

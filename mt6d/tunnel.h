@@ -14,8 +14,7 @@
  * Events (libev, one loop): the TUN fd, the slot sockets, and a wall-clock
  * periodic timer at every slot boundary (slot = floor(t / Rot), so a clock
  * step re-aligns). After packets, an idle watcher may keep the loop polling
- * for a while (busy_poll_us); a full socket buffer or TUN queue pauses the
- * reading side (at most 20 ms) instead of dropping. The netlink fds belong to the caller, who owns nladdr and
+ * for a while (busy_poll_us). The netlink fds belong to the caller, who owns nladdr and
  * nllink and passes each address result back with tunnel_handle_addr_result.
  *
  * Window: reach 1 binds the previous, current and next slots (the protocol's
