@@ -75,7 +75,8 @@ static void usage(FILE *f)
 		"  -u USER  run as USER once set up, with only CAP_NET_ADMIN (default\n"
 		"           " DAEMON_DEFAULT_USER " if it exists; root: stay uid 0)\n"
 		"  -O MS    testing only: add MS milliseconds to this host's clock\n"
-		"  -X LIST  benchmarks only: turn off offloads, LIST of nogso,nogro\n"
+		"  -X LIST  benchmarks only: LIST of nogso,nogro (offloads off),\n"
+		"           poll=US (busy polling after packets, e.g. 200)\n"
 		"  -V       print the version\n");
 }
 
@@ -322,7 +323,7 @@ int main(int argc, char *argv[])
 	const char *conf_path = NULL, *user_opt = NULL, *user = NULL;
 	bool foreground = false, check_only = false;
 	int64_t clock_offset_ms = 0;
-	unsigned tunnel_flags = 0;
+	unsigned tunnel_flags = 0, busy_poll_us = 0;
 	int verbosity = 0, opt, rc, status = 1;
 	char msg[512] = "", a[INET6_ADDRSTRLEN];
 
@@ -364,6 +365,8 @@ int main(int argc, char *argv[])
 				tunnel_flags |= TUNNEL_NO_UDP_GSO;
 			if (strstr(optarg, "nogro"))
 				tunnel_flags |= TUNNEL_NO_UDP_GRO;
+			if (strstr(optarg, "poll="))
+				busy_poll_us = (unsigned)strtoul(strstr(optarg, "poll=") + 5, NULL, 10);
 			break;
 		case 'V':
 			printf("mt6d-peer %s\n", MT6D_VERSION);
@@ -453,6 +456,7 @@ int main(int argc, char *argv[])
 	ev_io_start(p.loop, &p.nladdr_io);
 
 	tc.flags = tunnel_flags;
+	tc.busy_poll_us = busy_poll_us;
 	rc = tunnel_new(p.loop, p.nladdr, p.nllink, &tc, &p.tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));
 	sodium_memzero(&tc.tx_key, sizeof(tc.tx_key));

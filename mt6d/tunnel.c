@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
 #include <arpa/inet.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
@@ -61,6 +62,9 @@ struct tunnel {
 	struct tun *tun;
 	ev_io tun_io;
 	ev_periodic tick;
+	ev_idle busy_poll;               /* active: the loop polls instead of sleeping */
+	ev_tstamp busy_poll_s;           /* how long after the last packet; 0: never */
+	ev_tstamp busy_poll_until;
 	struct rotate rot;
 	struct wire_tx tx;
 	struct wire_rx rx;
@@ -268,6 +272,34 @@ static void tunnel_apply_rotation(struct tunnel *t, int64_t now_ms)
 	log_info("tunnel %s: rotation period %u ms -> %u ms", tun_name(t->tun), was, rot);
 }
 
+/* While an idle watcher is active, libev polls its fds with a zero timeout
+ * instead of sleeping; this one stops itself once no packet came for
+ * busy_poll_s. Waking a sleeping daemon costs tens of microseconds on a VM
+ * (and more on a loaded one): a round trip through the tunnel has three.
+ * Each poll yields the CPU: with both ends on one machine, the peer daemon
+ * that has to answer may be waiting for this very core. Off by default: on
+ * EEVDF each yield also pushes our deadline a slice away, which under load
+ * can delay the daemon by a rotation (docs/PERFORMANCE.md). */
+static void busy_poll_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct tunnel *t = container_of(w, struct tunnel, busy_poll);
+
+	(void)revents;
+	if (ev_now(loop) >= t->busy_poll_until)
+		ev_idle_stop(loop, w);
+	else
+		sched_yield();
+}
+
+static void busy_poll_extend(struct tunnel *t)
+{
+	if (t->busy_poll_s <= 0)
+		return;
+	t->busy_poll_until = ev_now(t->loop) + t->busy_poll_s;
+	if (!ev_is_active(&t->busy_poll))
+		ev_idle_start(t->loop, &t->busy_poll);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 {
 	struct tunnel *t = container_of(w, struct tunnel, tick);
@@ -410,6 +442,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 			k++;
 		}
 		tunnel_send(t, s, k);
+		busy_poll_extend(t);
 		if (n < TUNNEL_BATCH)
 			break;
 	}
@@ -557,6 +590,7 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 		n = recvmmsg(s->fd, t->msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
+		busy_poll_extend(t);
 		for (i = 0; i < (size_t)n; i++) {
 			const struct msghdr *h = &t->msgs[i].msg_hdr;
 			uint8_t *base = t->rx_iov[i].iov_base;
@@ -683,6 +717,8 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	}
 	t->has_gso = !(cfg->flags & TUNNEL_NO_UDP_GSO);
 	t->has_gro = !(cfg->flags & TUNNEL_NO_UDP_GRO);
+	t->busy_poll_s = cfg->busy_poll_us / 1e6;
+	ev_idle_init(&t->busy_poll, busy_poll_cb);
 	t->bufs = malloc(TUNNEL_BATCH * t->buf_len);
 	t->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
 	if (!t->bufs || !t->rx_bufs) {
@@ -726,6 +762,7 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 	if (t->loop) {
 		ev_periodic_stop(t->loop, &t->tick);
 		ev_io_stop(t->loop, &t->tun_io);
+		ev_idle_stop(t->loop, &t->busy_poll);
 	}
 	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
 		sock_close(t, &t->socks[i]);

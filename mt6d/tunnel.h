@@ -13,7 +13,8 @@
  *
  * Events (libev, one loop): the TUN fd, the slot sockets, and a wall-clock
  * periodic timer at every slot boundary (slot = floor(t / Rot), so a clock
- * step re-aligns). The netlink fds belong to the caller, who owns nladdr and
+ * step re-aligns). After packets, an idle watcher may keep the loop polling
+ * for a while (busy_poll_us). The netlink fds belong to the caller, who owns nladdr and
  * nllink and passes each address result back with tunnel_handle_addr_result.
  *
  * Window: reach 1 binds the previous, current and next slots (the protocol's
@@ -48,6 +49,11 @@
  * of the host, which Linux would deliver from any interface). */
 #define TUNNEL_OWN_DST_ONLY (1u << 2)
 
+/* A busy polling time that hides the wake-up for the answer to a packet
+ * just sent (a ping, a TCP ACK) on the lab VM (docs/PERFORMANCE.md "RTT at
+ * idle"). Off unless asked for: see tunnel_config.busy_poll_us. */
+#define TUNNEL_BUSY_POLL_US 200
+
 struct tunnel_config {
 	const char *tun_name;            /* TUN name or pattern ("mt6d%d") */
 	unsigned link_ifindex;           /* interface that holds the MT6D addresses */
@@ -64,6 +70,7 @@ struct tunnel_config {
 	unsigned reach;                  /* 1 or 2, see above */
 	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
 	unsigned flags;                  /* TUNNEL_NO_* */
+	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
 };
 
 /* Counters of one tunnel, since tunnel_new. */
