@@ -119,6 +119,7 @@ struct server {
 	 * not bound; NULL in per-address mode. */
 	struct ndresp *ndresp;
 	ev_io ndresp_io;
+	ev_tstamp ndresp_logged_at;      /* last responder error logged */
 	unsigned link_ifindex, link_mtu;
 	struct in6_addr seed;            /* SeedIPv6_S */
 	struct in6_addr tunnel_prefix;
@@ -1401,8 +1402,12 @@ static void ndresp_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	rc = ndresp_process(srv->ndresp);
-	if (rc < 0 && rc != -EAGAIN && rc != -EINTR)
+	/* At most one line per 10 s: a link going down must not flood the log. */
+	if (rc < 0 && rc != -EAGAIN && rc != -EINTR &&
+	    (srv->ndresp_logged_at == 0 || ev_now(srv->loop) - srv->ndresp_logged_at >= 10.0)) {
+		srv->ndresp_logged_at = ev_now(srv->loop);
 		log_err(rc, "neighbour responder on %s", srv->cfg.interface);
+	}
 }
 
 static bool is_in_prefix64(const struct in6_addr *a, const struct in6_addr *prefix)

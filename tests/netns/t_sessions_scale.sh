@@ -67,6 +67,8 @@ check "the responder answers for the live slots only ($nd addresses)" \
 	bash -c "test '$nd' -ge 8 && test '$nd' -le 10"
 check "the responder answered the router's solicitations" test "$(field s nd_answered)" -gt 0
 check "no session address error" test "$(field s addr_errors)" = 0
+check "mt6d show --json is JSON in scale mode" bash -c \
+	"'$build/mt6d' show -s '$work/s/ctl.sock' --json | /usr/bin/python3 -m json.tool | grep -q '\"nd_addrs\"'"
 
 # SIGKILL leaves the claim behind; the next start purges it.
 kill -KILL "${PID[s]}"
