@@ -146,7 +146,7 @@ run_gen() { # N
 			"$(awk -v n="$(v up)" -v ms="$(v last_up_ms)" 'BEGIN {printf "%.1f", (ms > 0) ? n * 1000 / ms : 0}')" \
 			"$((rss / 1024))" \
 			"$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
-		echo "sessions on the server: $(field s sessions), rotations of one: $(show s | awk -F= '$1 == "rotations" {print $2; exit}'), requests sent: $(v requests), server addr_errors: $(field s addr_errors), address mode: $(field s address_mode), nd_addrs: $(field s nd_addrs), nd_answered: $(field s nd_answered)" >&2
+		echo "sessions on the server: $(field s sessions), rotations of one: $(show s | awk -F= '$1 == "rotations" {print $2; exit}'), requests sent: $(v requests), server addr_errors: $(field s addr_errors), address mode: $(field s address_mode), nd_addrs: $(field s nd_addrs), nd_answered: $(field s nd_answered), nd_socket_drops: $(field s nd_socket_drops)" >&2
 		trap - EXIT
 		sess_cleanup >/dev/null 2>&1
 	)

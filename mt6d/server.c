@@ -1922,8 +1922,9 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 
 		ndresp_get_stats(srv->ndresp, &ns);
 		ctl_reply_printf(r, "nd_addrs=%zu\nnd_answered=%" PRIu64 "\nnd_not_ours=%" PRIu64
-				 "\nnd_malformed=%" PRIu64 "\n", ndresp_count(srv->ndresp),
-				 ns.answered, ns.not_ours, ns.malformed);
+				 "\nnd_malformed=%" PRIu64 "\nnd_socket_drops=%" PRIu64 "\n",
+				 ndresp_count(srv->ndresp), ns.answered, ns.not_ours, ns.malformed,
+				 ns.socket_drops);
 	}
 	ctl_reply_printf(r, "seed_address=%s\n", addr_str(&srv->seed, a));
 	ctl_reply_printf(r, "tunnel_prefix=%s/%u\n", addr_str(&srv->tunnel_prefix, a),
