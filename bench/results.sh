@@ -2,7 +2,8 @@
 # bench/results.sh: machine-readable results of a benchmark (sourced).
 #
 #   . bench/results.sh NAME     results go to $BENCH_OUT/NAME.tsv (default
-#                               build/bench-results/), emptied first
+#                               build/bench-results/), emptied first unless
+#                               RESULTS_APPEND=1 (a second pass of one bench)
 #   result KIND key=value...    appends one record: KIND, then the pairs,
 #                               separated by tabs (values may hold spaces)
 #
@@ -11,7 +12,7 @@
 BENCH_OUT=${BENCH_OUT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bench-results}
 mkdir -p "$BENCH_OUT"
 RESULTS_FILE=$BENCH_OUT/$1.tsv
-: >"$RESULTS_FILE"
+[ "${RESULTS_APPEND:-0}" = 1 ] || : >"$RESULTS_FILE"
 
 result() {
 	local IFS=$'\t'

@@ -27,18 +27,20 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	: "${DHT_BENCH_OURS:=20}" "${DHT_BENCH_LT:=4}" "${DHT_BENCH_TRIALS:=5}" "${DHT_BENCH_LT_TRIALS:=3}"
 	: "${RDV_SIM_CLIENTS:=200}" "${TRIALS:=5}" "${N_SWARM:=30}" "${LT_NODES:=5}" "${LT_CLIENTS:=5}"
 	: "${BENCH_CLIENTS:=5}" "${SESS_SECONDS:=5}" "${BENCH_SESSIONS=100}" "${BENCH_GEN_TIMEOUT:=60}"
+	: "${BENCH_SCALE_SESSIONS=100}"
 else
 	mode=full
 	: "${BIND_N=1000 4000 8000}" "${ROT_S=100 1000 5000 15000}" "${ROT_SECONDS:=20}" "${PROXY_N=1000 4000 8000}"
 	: "${SETTLE_S:=5}" "${ROT_ADDR64_MAX:=5000}"
 	: "${BENCH_RUNS:=3}" "${BENCH_SECONDS:=5}"
 	: "${DHT_BENCH_OURS:=90}" "${DHT_BENCH_LT:=10}" "${DHT_BENCH_TRIALS:=30}" "${DHT_BENCH_LT_TRIALS:=20}"
-	: "${RDV_SIM_CLIENTS:=1000 15000}" "${TRIALS:=20}" "${N_SWARM:=100}" "${LT_NODES:=10}" "${LT_CLIENTS:=10}"
-	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}" "${BENCH_SESSIONS=100 1000}" "${BENCH_GEN_TIMEOUT:=120}"
+	: "${RDV_SIM_CLIENTS:=1000 15000}" "${TRIALS:=50}" "${N_SWARM:=100}" "${LT_NODES:=10}" "${LT_CLIENTS:=10}"
+	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}" "${BENCH_SESSIONS=100 1000}" "${BENCH_GEN_TIMEOUT:=180}"
+	: "${BENCH_SCALE_SESSIONS=100 1000 2000}"
 fi
 export BIND_N ROT_S ROT_SECONDS PROXY_N SETTLE_S ROT_ADDR64_MAX BENCH_RUNS DHT_BENCH_OURS DHT_BENCH_LT \
 	DHT_BENCH_TRIALS DHT_BENCH_LT_TRIALS RDV_SIM_CLIENTS TRIALS N_SWARM LT_NODES LT_CLIENTS \
-	BENCH_CLIENTS BENCH_SESSIONS BENCH_GEN_TIMEOUT
+	BENCH_CLIENTS BENCH_SESSIONS BENCH_GEN_TIMEOUT BENCH_SCALE_SESSIONS
 # tunnel.sh and sessions.sh both read BENCH_SECONDS, with different meanings.
 tunnel_seconds=$BENCH_SECONDS
 
@@ -60,7 +62,7 @@ tab() { local IFS=$'\t'; printf '%s\n' "$*"; }
 		"dht_lt_trials=$DHT_BENCH_LT_TRIALS" "rdv_sim_clients=$RDV_SIM_CLIENTS" "rdv_trials=$TRIALS" \
 		"rdv_swarm=$N_SWARM" "rdv_lt_nodes=$LT_NODES" "rdv_lt_clients=$LT_CLIENTS" \
 		"sess_clients=$BENCH_CLIENTS" "sess_seconds=$SESS_SECONDS" \
-		"sess_sessions=$BENCH_SESSIONS" "sess_gen_timeout=$BENCH_GEN_TIMEOUT" "sess_mode=${BENCH_MODE:-per-address}"
+		"sess_sessions=$BENCH_SESSIONS" "sess_gen_timeout=$BENCH_GEN_TIMEOUT" "sess_mode=${BENCH_MODE:-per-address}" "sess_scale_sessions=$BENCH_SCALE_SESSIONS"
 } >"$meta"
 
 ran=0 failed=0
@@ -76,7 +78,12 @@ for b in bench/*.sh; do
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	t0=$(date +%s)
 	if [ "$name" = sessions ]; then
-		BENCH_SECONDS=$SESS_SECONDS bash "$b"
+		# Two passes: the server in per-address mode (daemon clients and
+		# the generator), then in scale mode (the generator only, to
+		# thousands); both go to sessions.tsv.
+		BENCH_SECONDS=$SESS_SECONDS bash "$b" &&
+			RESULTS_APPEND=1 BENCH_MODE=scale BENCH_CLIENTS="" \
+				BENCH_SESSIONS="$BENCH_SCALE_SESSIONS" BENCH_SECONDS=$SESS_SECONDS bash "$b"
 	else
 		BENCH_SECONDS=$tunnel_seconds bash "$b"
 	fi

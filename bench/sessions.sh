@@ -27,6 +27,11 @@
 #   sudo bench/sessions.sh
 #   BENCH_CLIENTS="10 50 100" BENCH_ROT=1s sudo bench/sessions.sh
 #   BENCH_CLIENTS="" BENCH_SESSIONS="100 1000 2000" BENCH_GEN_TIMEOUT=600 sudo bench/sessions.sh
+#   BENCH_MODE=scale BENCH_CLIENTS="" BENCH_SESSIONS="100 1000" sudo bench/sessions.sh
+#
+# BENCH_MODE (default per-address) is the server's AddressMode
+# (mt6d.conf(5)): per-address binds every live MT6D address on eth0; scale
+# claims the /64 with one local route and answers neighbour discovery itself.
 #
 # Every figure also goes to $BENCH_OUT/sessions.tsv (bench/results.sh): the
 # daemon rows as "sessions" records, the generator rows as "gen" records with
@@ -39,9 +44,12 @@ BENCH_SECONDS=${BENCH_SECONDS:-20}
 # How long the generator's clients keep trying (s): the ones without a
 # session by then count as not up.
 BENCH_GEN_TIMEOUT=${BENCH_GEN_TIMEOUT:-120}
-# The server's address mode of the generator rows, recorded with them
-# (per-address unless BENCH_MODE says otherwise).
-GEN_MODE=${BENCH_MODE:-per-address}
+BENCH_MODE=${BENCH_MODE:-per-address}
+case $BENCH_MODE in
+per-address | scale) ;;
+*) echo "BENCH_MODE must be per-address or scale" >&2; exit 2 ;;
+esac
+GEN_MODE=$BENCH_MODE
 export SESS_ROT=${BENCH_ROT:-3s}
 result param rot="$SESS_ROT" seconds="$BENCH_SECONDS"
 
@@ -52,12 +60,17 @@ percentile() { # p, values on stdin (ms) -> value
 
 now_ms() { date +%s%3N; }
 
+set_mode() { # server.conf: AddressMode in [Server] (after TunnelPrefix)
+	sed -i "/^TunnelPrefix/a AddressMode = $BENCH_MODE" "$1"
+}
+
 run_one() { # N
 	local n=$1 t0 i pid ut0 ut1 hz rss left
 	(
 		export LAB_CLIENTS=$n
 		. "$(dirname "$0")/../tests/netns/sessions-lib.sh"
 		sess_lab_up
+		set_mode "$work/s/server.conf"
 		server_start
 		t0=$(now_ms)
 		for i in $(seq 1 "$n"); do
@@ -120,6 +133,7 @@ run_gen() { # N
 		sess_lab_up
 		seed=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 		"$gen" keys "$n" 1000 "$seed" >>"$work/s/server.conf"
+		set_mode "$work/s/server.conf"
 		in_ns r ip -6 route add 2001:db8:3::/48 via 2001:db8:1:1::2 dev br0
 		in_ns c1 ip -6 route add local 2001:db8:3::/48 dev lo table local
 		server_start -I 3600000
@@ -147,7 +161,7 @@ run_gen() { # N
 			"$rate" "$((rss / 1024))" "$cpu"
 		srv_sessions=$(field s sessions)
 		rotations=$(show s | awk -F= '$1 == "rotations" {print $2; exit}')
-		echo "sessions on the server: $srv_sessions, rotations of one: $rotations, requests sent: $(v requests), server addr_errors: $(field s addr_errors)" >&2
+		echo "sessions on the server: $srv_sessions, rotations of one: $rotations, requests sent: $(v requests), server addr_errors: $(field s addr_errors), address mode: $(field s address_mode), nd_addrs: $(field s nd_addrs), nd_answered: $(field s nd_answered), nd_socket_drops: $(field s nd_socket_drops)" >&2
 		result gen mode="$GEN_MODE" sessions="$n" up="$(v up)" first="$(v first)" \
 			up_p50="$(v up_ms_p50)" up_p95="$(v up_ms_p95)" first_p50="$(v first_ms_p50)" \
 			first_p95="$(v first_ms_p95)" up_last="$(v last_up_ms)" rate="$rate" \
@@ -165,7 +179,7 @@ header() {
 }
 
 if [ -n "$BENCH_CLIENTS" ]; then
-	echo "Sessions (Rot $SESS_ROT, server and clients on this machine's 2 cores; times from client start, ms)"
+	echo "Sessions (AddressMode $BENCH_MODE, Rot $SESS_ROT, server and clients on this machine's 2 cores; times from client start, ms)"
 	echo
 	header
 	for n in $BENCH_CLIENTS; do
@@ -174,7 +188,7 @@ if [ -n "$BENCH_CLIENTS" ]; then
 fi
 if [ -n "$BENCH_SESSIONS" ]; then
 	[ -n "$BENCH_CLIENTS" ] && echo
-	echo "Sessions from one load-generating process (bench_sessions; Rot $SESS_ROT; times from client start, ms; first ping = first echo answered through the session)"
+	echo "Sessions from one load-generating process (bench_sessions; AddressMode $BENCH_MODE; Rot $SESS_ROT; times from client start, ms; first ping = first echo answered through the session)"
 	echo
 	header
 	for n in $BENCH_SESSIONS; do

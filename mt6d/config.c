@@ -53,6 +53,7 @@ enum seen_bit {
 	SEEN_SEED_ADDRESS = 1u << 15,
 	SEEN_SEED_IID = 1u << 16,
 	SEEN_PRESHARED_KEY_FILE = 1u << 17,
+	SEEN_ADDRESS_MODE = 1u << 18,
 };
 
 static const char *self_section_name(enum config_role role)
@@ -567,6 +568,13 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 			if (!ctx->rc && cfg->tunnel_prefix_len > 64)
 				ctx_fail(ctx, key, value, "must be a prefix of length 64 or less");
 			cfg->has_tunnel_prefix = true;
+		}
+	} else if (!strcasecmp(key, "AddressMode") && cfg->role == CONFIG_SERVER) {
+		if (take_key(ctx, SEEN_ADDRESS_MODE, key, value)) {
+			if (!strcasecmp(value, "scale"))
+				cfg->is_scale_mode = true;
+			else if (strcasecmp(value, "per-address"))
+				ctx_fail(ctx, key, value, "must be per-address or scale");
 		}
 	} else if (!strcasecmp(key, "ClientId") && cfg->role == CONFIG_CLIENT) {
 		if (take_key(ctx, SEEN_CLIENT_ID, key, value))

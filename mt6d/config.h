@@ -85,6 +85,9 @@ struct config {
 	 * from which session tunnel addresses are numbered; when absent, a ULA
 	 * derived from the server's public key. Server and client: TunnelName. */
 	bool has_tunnel_prefix;
+	/* Server: AddressMode. Scale claims the /64 of Interface with one local
+	 * route and answers neighbour discovery itself (docs/PERFORMANCE.md). */
+	bool is_scale_mode;
 	uint8_t seed_address[CONFIG_ADDR_LEN]; /* prefix all zero when !has_seed_prefix */
 	bool has_seed_prefix;
 	/* Peer, [Peer]: the other end. Keys: PrivateKeyFile ([Host]) with the

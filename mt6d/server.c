@@ -31,6 +31,7 @@
 #include "mt6d/sesstab.h"
 #include "mt6d/tunnel.h"
 #include "mt6d/wire.h"
+#include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
 #include "tun/tun.h"
@@ -113,6 +114,12 @@ struct server {
 	struct nladdr *nladdr;
 	struct nllink *nllink;
 	ev_io nladdr_io;
+	/* AddressMode = scale: the /64 is claimed (nllink) and this responder
+	 * answers neighbour discovery for the live MT6D addresses, which are
+	 * not bound; NULL in per-address mode. */
+	struct ndresp *ndresp;
+	ev_io ndresp_io;
+	ev_tstamp ndresp_logged_at;      /* last responder error logged */
 	unsigned link_ifindex, link_mtu;
 	struct in6_addr seed;            /* SeedIPv6_S */
 	struct in6_addr tunnel_prefix;
@@ -450,6 +457,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	memset(&tc, 0, sizeof(tc));
 	tc.tun_name = CONFIG_DEFAULT_TUNNEL_NAME;
 	tc.link_ifindex = srv->link_ifindex;
+	tc.ndresp = srv->ndresp;
 	tc.link_mtu = srv->link_mtu;
 	tc.own_seed = ss->server_seed;
 	tc.peer_seed = ss->client_seed;
@@ -675,7 +683,9 @@ static void intro_sock_close(struct server *srv, struct intro_sock *s, bool del_
 	ev_io_stop(srv->loop, &s->io);
 	close(s->fd);
 	s->fd = -1;
-	if (del_addr && nladdr_is_bound(srv->nladdr, srv->link_ifindex, &s->own.addr))
+	if (del_addr && srv->ndresp)
+		ndresp_del(srv->ndresp, &s->own.addr);
+	else if (del_addr && nladdr_is_bound(srv->nladdr, srv->link_ifindex, &s->own.addr))
 		nladdr_batch_del(srv->nladdr, srv->link_ifindex, &s->own.addr, srv);
 }
 
@@ -692,7 +702,10 @@ static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro
 	intro_map_build(&s->map, (const uint8_t(*)[INTRO_IID_LEN])(g->is_current ? srv->c_iids :
 								    srv->c_iids_old),
 			srv->is_active, srv->n_clients, g->slot_key, slot);
-	rc = nladdr_batch_add(srv->nladdr, srv->link_ifindex, &s->own.addr, valid_s, srv);
+	if (srv->ndresp)
+		rc = ndresp_add(srv->ndresp, &s->own.addr);
+	else
+		rc = nladdr_batch_add(srv->nladdr, srv->link_ifindex, &s->own.addr, valid_s, srv);
 	if (rc < 0)
 		srv->stats.addr_errors++;
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1381,6 +1394,81 @@ static int server_setup_link(struct server *srv, char *msg, size_t msg_len)
 	return 0;
 }
 
+static void ndresp_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct server *srv = container_of(w, struct server, ndresp_io);
+	int rc;
+
+	(void)loop;
+	(void)revents;
+	rc = ndresp_process(srv->ndresp);
+	/* At most one line per 10 s: a link going down must not flood the log. */
+	if (rc < 0 && rc != -EAGAIN && rc != -EINTR &&
+	    (srv->ndresp_logged_at == 0 || ev_now(srv->loop) - srv->ndresp_logged_at >= 10.0)) {
+		srv->ndresp_logged_at = ev_now(srv->loop);
+		log_err(rc, "neighbour responder on %s", srv->cfg.interface);
+	}
+}
+
+static bool is_in_prefix64(const struct in6_addr *a, const struct in6_addr *prefix)
+{
+	return memcmp(a->s6_addr, prefix->s6_addr, 8) == 0;
+}
+
+/* Scale mode (docs/PERFORMANCE.md): removes the claim of a previous run
+ * (routes tagged 0x6d), keeps the gateways of Interface in our /64 as
+ * exceptions (before the claim, so that they never turn local), claims the
+ * /64 with one local route and starts the neighbour responder. */
+static int server_setup_scale(struct server *srv, char *msg, size_t msg_len)
+{
+	struct in6_addr prefix = srv->seed, gws[16];
+	char why[128] = "", a[INET6_ADDRSTRLEN];
+	int rc, n, i;
+
+	memset(prefix.s6_addr + 8, 0, 8);
+	rc = nllink_purge_routes(srv->nllink, why, sizeof(why));
+	if (rc < 0)
+		log_err(rc, "removing MT6D routes of a previous run%s%s", why[0] ? ": " : "", why);
+	else if (rc > 0)
+		log_info("removed %d MT6D routes of a previous run", rc);
+	n = nllink_get_gateways(srv->nllink, srv->link_ifindex, gws, 16);
+	if (n < 0) {
+		set_msg(msg, msg_len, "reading the gateways of '%s': %s", srv->cfg.interface,
+			strerror(-n));
+		return n;
+	}
+	for (i = 0; i < n && i < 16; i++) {
+		if (!is_in_prefix64(&gws[i], &prefix))
+			continue;
+		rc = nllink_add_local_exception(srv->nllink, srv->link_ifindex, &gws[i], why,
+						sizeof(why));
+		if (rc < 0) {
+			set_msg(msg, msg_len, "keeping the gateway %s out of the claim: %s%s%s",
+				addr_str(&gws[i], a), strerror(-rc), why[0] ? " (kernel: " : "",
+				why[0] ? why : "");
+			return rc;
+		}
+	}
+	rc = nllink_add_local_prefix(srv->nllink, srv->link_ifindex, &prefix, 64, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "claiming %s/64 on '%s': %s%s%s", addr_str(&prefix, a),
+			srv->cfg.interface, strerror(-rc), why[0] ? " (kernel: " : "",
+			why[0] ? why : "");
+		return rc;
+	}
+	rc = ndresp_new(srv->link_ifindex, &srv->ndresp);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "opening the neighbour responder on '%s': %s",
+			srv->cfg.interface, strerror(-rc));
+		return rc;
+	}
+	ev_io_init(&srv->ndresp_io, ndresp_cb, ndresp_fd(srv->ndresp), EV_READ);
+	ev_io_start(srv->loop, &srv->ndresp_io);
+	log_info("address mode scale: %s/64 claimed on %s", addr_str(&prefix, a),
+		 srv->cfg.interface);
+	return 0;
+}
+
 static int server_setup_intro_tun(struct server *srv, char *msg, size_t msg_len)
 {
 	struct tun_config tc = {
@@ -1515,6 +1603,11 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	else if (rc > 0)
 		log_info("removed %d MT6D addresses of a previous run on %s", rc,
 			 srv->cfg.interface);
+	if (srv->cfg.is_scale_mode) {
+		rc = server_setup_scale(srv, msg, msg_len);
+		if (rc < 0)
+			goto fail;
+	}
 	rc = inner_socket_open();
 	if (rc < 0) {
 		set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
@@ -1618,6 +1711,13 @@ void server_free(struct server *srv)
 			log_err(rc, "removing MT6D addresses%s%s", msg[0] ? ": " : "", msg);
 		nladdr_free(srv->nladdr);
 	}
+	/* After every tunnel and introduction socket (they used its set),
+	 * before nllink_cleanup removes the claim. */
+	if (srv->ndresp) {
+		ev_io_stop(srv->loop, &srv->ndresp_io);
+		ndresp_free(srv->ndresp);
+		srv->ndresp = NULL;
+	}
 	if (srv->raw_fd >= 0) {
 		ev_io_stop(srv->loop, &srv->raw_io);
 		close(srv->raw_fd);
@@ -1672,8 +1772,10 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 	if (rc < 0)
 		goto out;
 	if (sodium_memcmp(priv, srv->priv, MT6D_KEY_LEN) != 0 ||
-	    strcmp(cfg.interface, srv->cfg.interface) != 0) {
-		set_msg(msg, msg_len, "the private key or the interface changed: restart the server");
+	    strcmp(cfg.interface, srv->cfg.interface) != 0 ||
+	    cfg.is_scale_mode != srv->cfg.is_scale_mode) {
+		set_msg(msg, msg_len, "the private key, the interface or the address mode changed: "
+			"restart the server");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -1814,6 +1916,16 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 	ctl_reply_printf(r, "role=server\n");
 	ctl_reply_printf(r, "interface=%s\n", tun_name(srv->intro_tun));
 	ctl_reply_printf(r, "link=%s\n", srv->cfg.interface);
+	ctl_reply_printf(r, "address_mode=%s\n", srv->ndresp ? "scale" : "per-address");
+	if (srv->ndresp) {
+		struct ndresp_stats ns;
+
+		ndresp_get_stats(srv->ndresp, &ns);
+		ctl_reply_printf(r, "nd_addrs=%zu\nnd_answered=%" PRIu64 "\nnd_not_ours=%" PRIu64
+				 "\nnd_malformed=%" PRIu64 "\nnd_socket_drops=%" PRIu64 "\n",
+				 ndresp_count(srv->ndresp), ns.answered, ns.not_ours, ns.malformed,
+				 ns.socket_drops);
+	}
 	ctl_reply_printf(r, "seed_address=%s\n", addr_str(&srv->seed, a));
 	ctl_reply_printf(r, "tunnel_prefix=%s/%u\n", addr_str(&srv->tunnel_prefix, a),
 			 srv->tunnel_prefix_len);

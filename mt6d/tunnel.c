@@ -59,6 +59,7 @@ struct tunnel {
 	struct ev_loop *loop;
 	struct nladdr *nladdr;           /* borrowed */
 	struct nllink *nllink;           /* borrowed */
+	struct ndresp *ndresp;           /* borrowed; scale mode, else NULL */
 	struct tun *tun;
 	ev_io tun_io;
 	ev_periodic tick;
@@ -205,13 +206,19 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 		return;
 	for (i = 0; i < d.del_len; i++) {
 		sock_close(t, &t->socks[d.del[i].slot % ROTATE_MAX_SLOTS]);
-		if (nladdr_is_bound(t->nladdr, t->link_ifindex, &d.del[i].own.addr))
+		if (t->ndresp)
+			ndresp_del(t->ndresp, &d.del[i].own.addr);
+		else if (nladdr_is_bound(t->nladdr, t->link_ifindex, &d.del[i].own.addr))
 			nladdr_batch_del(t->nladdr, t->link_ifindex, &d.del[i].own.addr, t);
 	}
 	for (i = 0; i < d.add_len; i++) {
 		struct tunnel_sock *s = &t->socks[d.add[i].slot % ROTATE_MAX_SLOTS];
 
-		rc = nladdr_batch_add(t->nladdr, t->link_ifindex, &d.add[i].own.addr, t->valid_s, t);
+		if (t->ndresp)
+			rc = ndresp_add(t->ndresp, &d.add[i].own.addr);
+		else
+			rc = nladdr_batch_add(t->nladdr, t->link_ifindex, &d.add[i].own.addr,
+					      t->valid_s, t);
 		if (rc < 0)
 			t->stats.addr_errors++;
 		sock_close(t, s);
@@ -225,7 +232,7 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 					d.add[i].own.port, d.add[i].slot);
 		}
 	}
-	rc = nladdr_batch_send(t->nladdr);
+	rc = t->ndresp ? 0 : nladdr_batch_send(t->nladdr);
 	if (rc < 0 && is_time_to_log(t, &t->err_logged_at))
 		log_err(rc, "tunnel %s: sending address changes to the kernel", tun_name(t->tun));
 	if (had) {
@@ -691,6 +698,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->loop = loop;
 	t->nladdr = nladdr;
 	t->nllink = nllink;
+	t->ndresp = cfg->ndresp;
 	t->link_ifindex = cfg->link_ifindex;
 	t->peer_tunnel_addr = cfg->peer_tunnel_addr;
 	t->tunnel_addr = cfg->tunnel_addr;
@@ -736,7 +744,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 
 	/* The first window is bound before any packet flows. */
 	tunnel_move(t, rotate_slot_at(cfg->rotation_ms, tunnel_now_ms(t)), tunnel_now_ms(t));
-	rc = nladdr_sync(nladdr, 5000);
+	rc = t->ndresp ? 0 : nladdr_sync(nladdr, 5000);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "binding the first MT6D addresses: %s", strerror(-rc));
 		goto fail;
@@ -770,7 +778,16 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 	 * reach t), so that the window's addresses are all in nladdr's
 	 * registry and none is left to expire by itself; then the deletes,
 	 * waited for too, so no result names t once it is freed. */
-	if (t->nladdr && t->rot.has_slot) {
+	if (t->ndresp && t->rot.has_slot) {
+		uint64_t slot, lo = t->rot.cur > t->rot.reach ? t->rot.cur - t->rot.reach : 0;
+
+		for (slot = lo; slot <= t->rot.cur + t->rot.reach; slot++) {
+			const struct rotate_slot *rs = rotate_get(&t->rot, slot);
+
+			if (rs)
+				ndresp_del(t->ndresp, &rs->own.addr);
+		}
+	} else if (t->nladdr && t->rot.has_slot) {
 		uint64_t slot, lo = t->rot.cur > t->rot.reach ? t->rot.cur - t->rot.reach : 0;
 
 		nladdr_sync(t->nladdr, timeout_ms);
@@ -781,7 +798,7 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 				nladdr_batch_del(t->nladdr, t->link_ifindex, &rs->own.addr, NULL);
 		}
 	}
-	if (t->nladdr)
+	if (t->nladdr && !t->ndresp)
 		nladdr_sync(t->nladdr, timeout_ms);
 	/* The TUN takes its tunnel address and route with it: nllink's
 	 * registry forgets them, or it would grow with every session. */

@@ -8,8 +8,9 @@
  * Kernel objects: the TUN (with the tunnel address and a /128 route to the
  * peer's tunnel address, through netlink/nllink.h), one MT6D address per slot
  * of the window on the physical link (netlink/nladdr.h, lifetimes of a few
- * slots) and one UDP socket per slot, bound with IPV6_FREEBIND so that it
- * exists before its address does and no packet waits for netlink.
+ * slots; in scale mode none: the address joins the neighbour responder's
+ * set, cfg.ndresp) and one UDP socket per slot, bound with IPV6_FREEBIND so
+ * that it exists before its address does and no packet waits for netlink.
  *
  * Events (libev, one loop): the TUN fd, the slot sockets, and a wall-clock
  * periodic timer at every slot boundary (slot = floor(t / Rot), so a clock
@@ -31,6 +32,7 @@
 #include <ev.h>
 
 #include "mt6d/wire.h"
+#include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
 
@@ -71,6 +73,11 @@ struct tunnel_config {
 	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
 	unsigned flags;                  /* TUNNEL_NO_* */
 	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
+	/* Scale mode (docs/PERFORMANCE.md): the caller has claimed the link's
+	 * /64 with one local route; the window's MT6D addresses are added to
+	 * this responder's set (borrowed) instead of being bound on the link,
+	 * and nladdr is not used. NULL: per-address mode. */
+	struct ndresp *ndresp;
 };
 
 /* Counters of one tunnel, since tunnel_new. */

@@ -414,5 +414,14 @@ int ndresp_process(struct ndresp *r)
 		r->stats.answered++;
 		answered++;
 	}
+	/* Solicitations the kernel dropped since the last call because the
+	 * socket was full (reading the counters resets them). */
+	{
+		struct tpacket_stats ps;
+		socklen_t ps_len = sizeof(ps);
+
+		if (getsockopt(r->fd, SOL_PACKET, PACKET_STATISTICS, &ps, &ps_len) == 0)
+			r->stats.socket_drops += ps.tp_drops;
+	}
 	return answered;
 }

@@ -38,6 +38,8 @@ struct ndresp_stats {
 	uint64_t not_ours;   /* valid solicitations for addresses not in the set */
 	uint64_t malformed;  /* invalid solicitations dropped (RFC 4861 7.1.1) */
 	uint64_t send_failed;/* advertisements the kernel refused to send */
+	uint64_t socket_drops;/* solicitations lost in a full socket (PACKET_STATISTICS),
+				 counted by ndresp_process */
 };
 
 struct ndresp;

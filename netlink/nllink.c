@@ -581,6 +581,55 @@ int nllink_get_prefixes(struct nllink *nl, unsigned ifindex, struct in6_addr *pr
 	return (int)p.n;
 }
 
+struct gw_ctx {
+	unsigned ifindex;
+	struct in6_addr *out;
+	size_t max, n;
+};
+
+static void gw_nh_cb(struct rtnl_nexthop *nh, void *arg)
+{
+	struct gw_ctx *g = arg;
+	struct nl_addr *gw = rtnl_route_nh_get_gateway(nh);
+	struct in6_addr a;
+
+	if ((unsigned)rtnl_route_nh_get_ifindex(nh) != g->ifindex || !gw ||
+	    nl_addr_get_family(gw) != AF_INET6 || nl_addr_get_len(gw) != 16)
+		return;
+	memcpy(&a, nl_addr_get_binary_addr(gw), 16);
+	for (size_t i = 0; i < g->n && i < g->max; i++)
+		if (memcmp(&g->out[i], &a, 16) == 0)
+			return;
+	if (g->n < g->max)
+		g->out[g->n] = a;
+	g->n++;
+}
+
+static void gw_cb(struct nl_object *obj, void *arg)
+{
+	struct rtnl_route *rt = (struct rtnl_route *)obj;
+
+	if (rtnl_route_get_family(rt) == AF_INET6)
+		rtnl_route_foreach_nexthop(rt, gw_nh_cb, arg);
+}
+
+int nllink_get_gateways(struct nllink *nl, unsigned ifindex, struct in6_addr *gws_out, size_t max)
+{
+	struct nl_cache *cache = NULL;
+	struct gw_ctx g = { .ifindex = ifindex, .out = gws_out, .max = max };
+	int rc;
+
+	if (ifindex == 0 || (max && !gws_out))
+		return -EINVAL;
+	begin(nl);
+	rc = rtnl_route_alloc_cache(nl->sock, AF_INET6, 0, &cache);
+	if (rc < 0)
+		return finish(nl, rc, NULL, 0);
+	nl_cache_foreach(cache, gw_cb, &g);
+	nl_cache_free(cache);
+	return (int)g.n;
+}
+
 struct purge_ctx {
 	struct rtnl_route **v;  /* referenced routes of ours */
 	size_t n, cap;

@@ -80,6 +80,12 @@ int nllink_del_link(struct nllink *nl, unsigned ifindex, char *msg, size_t msg_l
 int nllink_get_prefixes(struct nllink *nl, unsigned ifindex,
 			struct in6_addr *prefixes_out, size_t max);
 
+/* Writes up to max distinct IPv6 gateways of routes through ifindex (any
+ * table: the default router, typically) into gws_out: the hosts that a scale
+ * mode claim must keep as exceptions. Returns how many there are (may exceed
+ * max; duplicates beyond max may be counted twice) or -errno. */
+int nllink_get_gateways(struct nllink *nl, unsigned ifindex, struct in6_addr *gws_out, size_t max);
+
 /* Deletes every IPv6 route tagged NLLINK_PROTO_MT6D, in any table, whoever
  * added it (leftovers of a previous run killed with SIGKILL, such as a scale
  * mode claim), and no other route. Returns the number removed or -errno. */

@@ -1000,6 +1000,12 @@ def sessions_generator(gs, par, charts, v):
         v['gen_scale_up'] = '%s/%s' % (t.get('up'), t.get('first'))
         v['gen_scale_cpu'] = fmt(num(t.get('cpu_pct')), 2, ' %')
         v['gen_scale_up_p95'] = fmt(num(t.get('up_p95')), 0)
+        v['gen_scale_first_p95'] = fmt(num(t.get('first_p95')), 0)
+        v['gen_scale_rss'] = fmt(num(t.get('rss_mib')), 0)
+        lo = sc[0]
+        if lo is not t:
+            v['gen_scale_lo_n'] = fmt(lo['n'], 0)
+            v['gen_scale_lo_first_p95'] = fmt(num(lo.get('first_p95')), 0)
     return out
 
 
@@ -1015,6 +1021,8 @@ REPRODUCE = {
     'rendezvous': 'sudo RDV_SIM_CLIENTS="{rdv_sim_clients}" TRIALS={rdv_trials} N_SWARM={rdv_swarm} '
                   'LT_NODES={rdv_lt_nodes} LT_CLIENTS={rdv_lt_clients} bench/rendezvous.sh',
     'sessions': 'sudo BENCH_CLIENTS="{sess_clients}" BENCH_SESSIONS="{sess_sessions}" '
+                'BENCH_GEN_TIMEOUT={sess_gen_timeout} BENCH_SECONDS={sess_seconds} bench/sessions.sh; '
+                'sudo RESULTS_APPEND=1 BENCH_MODE=scale BENCH_CLIENTS="" BENCH_SESSIONS="{sess_scale_sessions}" '
                 'BENCH_GEN_TIMEOUT={sess_gen_timeout} BENCH_SECONDS={sess_seconds} bench/sessions.sh',
 }
 

@@ -64,7 +64,7 @@ has "(5x the sessions) the server's CPU grew 72x, faster than the sessions" P.md
 has 'Where per-address mode stops on this machine: between 500 and 1,000 rotating sessions.' P.md
 has 'At 1,000 clients, 497 had a session and 440 their first byte within 600 s' P.md
 has 'Memory is not the limit: 208 MiB of resident memory for 797 sessions, 267 KiB per session' P.md
-has '**Scale mode**: 2,000 clients, 2000/2000 with a session and a first byte' P.md
+has '**2,000 rotating sessions**: 2000/2000 with a session and a first byte' P.md
 
 # Every placeholder filled; text whose figure is absent is left out: the
 # fixture has no proxy-NDP rows, and no round with refused announces.

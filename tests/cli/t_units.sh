@@ -28,7 +28,6 @@ required=(
 	"DevicePolicy=closed" "DeviceAllow=/dev/net/tun rw"
 	"ProtectKernelTunables=yes" "ProtectKernelModules=yes" "ProtectKernelLogs=yes"
 	"ProtectControlGroups=yes" "ProtectClock=yes" "ProtectHostname=yes"
-	"RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK AF_UNIX"
 	"RestrictNamespaces=yes" "RestrictRealtime=yes" "RestrictSUIDSGID=yes"
 	"LockPersonality=yes" "MemoryDenyWriteExecute=yes" "SystemCallArchitectures=native"
 	"UMask=0077" "Restart=on-failure"
@@ -43,6 +42,12 @@ for u in $units; do
 	[ "$(grep -m1 '^SystemCallFilter=' "$f")" = "SystemCallFilter=@system-service" ] ||
 		fail "$u: the first SystemCallFilter= must be the @system-service allow list"
 	grep -q '^SystemCallFilter=~@privileged' "$f" || fail "$u: @privileged not denied"
+	# The server's scale mode needs a packet socket (its ND responder); the
+	# client needs none.
+	families="AF_INET AF_INET6 AF_NETLINK AF_UNIX"
+	[ "$u" = mt6d-server.service ] && families="$families AF_PACKET"
+	[ "$(value "$f" RestrictAddressFamilies)" = "$families" ] ||
+		fail "$u: want RestrictAddressFamilies=$families, have '$(value "$f" RestrictAddressFamilies)'"
 	# No capability but the two, in any key; no privileged user.
 	caps=$(grep -v '^#' "$f" | grep -o 'CAP_[A-Z_]*' | sort -u | tr '\n' ' ')
 	[ "$caps" = "CAP_NET_ADMIN CAP_NET_RAW " ] || fail "$u: capabilities named: $caps"

@@ -401,11 +401,26 @@ static void test_tunnel_prefix_and_name(void **state)
 				      sizeof(msg)), 0);
 	assert_false(cfg.has_tunnel_prefix);
 	assert_string_equal(cfg.tunnel_name, CONFIG_DEFAULT_TUNNEL_NAME);
+	assert_false(cfg.is_scale_mode);
 	config_fini(&cfg);
 	snprintf(text, sizeof(text), "%sTunnelPrefix = 2001:db8:ffff::/65\n", head);
 	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
 				      sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "s.conf:4: TunnelPrefix"));
+	snprintf(text, sizeof(text), "%sAddressMode = scale\n", head);
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_true(cfg.is_scale_mode);
+	config_fini(&cfg);
+	snprintf(text, sizeof(text), "%sAddressMode = per-address\n", head);
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_false(cfg.is_scale_mode);
+	config_fini(&cfg);
+	snprintf(text, sizeof(text), "%sAddressMode = both\n", head);
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
+				      sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "s.conf:4: AddressMode"));
 	snprintf(text, sizeof(text), "%sTunnelName = a/b\n", head);
 	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
 				      sizeof(msg)), -EINVAL);

@@ -231,6 +231,39 @@ static void test_prefixes_of_interface(void **state)
 	nllink_free(nl);
 }
 
+/* The gateways a scale mode claim keeps as exceptions: distinct, of routes
+ * through this interface only, link-local ones included. */
+static void test_gateways_of_interface(void **state)
+{
+	(void)state;
+	struct nllink *nl = NULL;
+	struct in6_addr g[4], want1 = a6("2001:db8:c::1"), want2 = a6("fe80::9");
+	char msg[128];
+	int n;
+
+	assert_int_equal(nllink_new(&nl), 0);
+	assert_int_equal(nllink_set_up(nl, veth, true, msg, sizeof(msg)), 0);
+	assert_int_equal(nllink_get_gateways(nl, veth, g, 4), 0);
+	assert_int_equal(sh("ip -6 addr add 2001:db8:c::2/64 dev mt6dl0 nodad && "
+			    "ip -6 route add default via 2001:db8:c::1 dev mt6dl0 && "
+			    "ip -6 route add 2001:db8:d::/64 via 2001:db8:c::1 dev mt6dl0 && "
+			    "ip -6 route add 2001:db8:e::/64 via fe80::9 dev mt6dl0 && "
+			    "ip -6 route add 2001:db8:f::/64 dev mt6dl0 && "
+			    "ip -6 route add 2001:db8:10::/64 via fe80::7 dev mt6dl1"), 0);
+	n = nllink_get_gateways(nl, veth, g, 4);
+	assert_int_equal(n, 2);
+	assert_true((!memcmp(&g[0], &want1, 16) && !memcmp(&g[1], &want2, 16)) ||
+		    (!memcmp(&g[0], &want2, 16) && !memcmp(&g[1], &want1, 16)));
+	assert_int_equal(nllink_get_gateways(nl, veth, g, 1), 2);
+	assert_int_equal(nllink_get_gateways(nl, 0, g, 4), -EINVAL);
+	assert_int_equal(sh("ip -6 route flush dev mt6dl1 && ip -6 route del default dev mt6dl0 && "
+			    "ip -6 route del 2001:db8:d::/64 dev mt6dl0 && "
+			    "ip -6 route del 2001:db8:e::/64 dev mt6dl0 && "
+			    "ip -6 route del 2001:db8:f::/64 dev mt6dl0 && "
+			    "ip -6 addr flush dev mt6dl0 scope global"), 0);
+	nllink_free(nl);
+}
+
 static void test_macvlan_children_and_link_delete(void **state)
 {
 	(void)state;
@@ -340,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_local_prefix_claim),
 		cmocka_unit_test(test_purge_routes_removes_ours_only),
 		cmocka_unit_test(test_prefixes_of_interface),
+		cmocka_unit_test(test_gateways_of_interface),
 		cmocka_unit_test(test_macvlan_children_and_link_delete),
 		cmocka_unit_test(test_not_permitted_is_eperm),
 		cmocka_unit_test(test_registry_stays_bounded),
