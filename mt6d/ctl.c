@@ -90,6 +90,19 @@ int ctl_socket_path(char *path_out, size_t path_len, const char *name)
 	return 0;
 }
 
+int ctl_resolve_socket_arg(char *path, size_t path_len, const char *default_name)
+{
+	char name[256];
+
+	if (!path[0] && (size_t)snprintf(path, path_len, "%s", default_name) >= path_len)
+		return -ENAMETOOLONG;
+	if (strchr(path, '/'))
+		return 0;
+	if ((size_t)snprintf(name, sizeof(name), "%s", path) >= sizeof(name))
+		return -ENAMETOOLONG;
+	return ctl_socket_path(path, path_len, name);
+}
+
 static void conn_free(struct ctl_conn *c)
 {
 	struct ctl_server *srv = c->srv;

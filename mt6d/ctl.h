@@ -63,6 +63,11 @@ void ctl_server_free(struct ctl_server *srv);
  * Returns 0 or -ENAMETOOLONG. */
 int ctl_socket_path(char *path_out, size_t path_len, const char *name);
 
+/* A daemon's -s argument, in place: empty becomes default_name, and a bare
+ * name (no '/') CTL_RUN_DIR/<name>.sock, as `mt6d show NAME` takes it; a
+ * path stays. Returns 0 or -ENAMETOOLONG. */
+int ctl_resolve_socket_arg(char *path, size_t path_len, const char *default_name);
+
 /* Client: sends request (complete, with its final empty line) to the socket
  * at path and reads the reply into a malloc'd NUL-terminated string without
  * its errno line, which goes to *errno_out. Returns 0 (the exchange worked;

@@ -181,6 +181,25 @@ int daemon_give_path(const char *user, const char *path)
 	return give_files_in(fd, pw);
 }
 
+int daemon_give_paths(const char *user, const char *state_dir, const char *sock_path,
+		      const char *run_dir, const char **failed_out)
+{
+	const char *paths[] = { state_dir, sock_path, run_dir };
+	size_t i, n = 2, run_len = strlen(run_dir);
+	int rc, first = 0;
+
+	if (strncmp(sock_path, run_dir, run_len) == 0 && sock_path[run_len] == '/')
+		n = 3;
+	for (i = 0; i < n; i++) {
+		rc = daemon_give_path(user, paths[i]);
+		if (rc < 0 && !first) {
+			first = rc;
+			*failed_out = paths[i];
+		}
+	}
+	return first;
+}
+
 /* Started as a user with ambient capabilities: the bounding set cannot be
  * changed without CAP_SETPCAP (systemd's CapabilityBoundingSet= did it), but
  * everything else beyond CAP_NET_ADMIN can still be let go. */

@@ -45,6 +45,13 @@ int daemon_select_user(const char *requested, const char **user_out, char *msg,
  * directories (/tmp) never. user NULL: nothing to do. Returns 0 or -errno. */
 int daemon_give_path(const char *user, const char *path);
 
+/* daemon_give_path for what a daemon made as root: its state directory, its
+ * control socket and, when the socket lies in it, the run directory
+ * (run_dir). Tries every one; returns 0 or the first error, with the path
+ * that failed in *failed_out. */
+int daemon_give_paths(const char *user, const char *state_dir, const char *sock_path,
+		      const char *run_dir, const char **failed_out);
+
 /* Drops every capability but CAP_NET_ADMIN (kept to rotate addresses, make
  * and remove session interfaces and clean up; plus CAP_NET_RAW if
  * keep_net_raw) and sets no_new_privs. As root it also clears the bounding

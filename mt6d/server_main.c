@@ -95,17 +95,11 @@ static int check_config(const char *path)
  * remove its control socket (and may own the run directory that holds it). */
 static void give_paths(const char *user, const char *state_dir, const char *sock_path)
 {
-	const char *paths[] = { state_dir, sock_path, CTL_RUN_DIR };
-	size_t i, n = 2;
-	int rc;
+	const char *failed = NULL;
+	int rc = daemon_give_paths(user, state_dir, sock_path, CTL_RUN_DIR, &failed);
 
-	if (strncmp(sock_path, CTL_RUN_DIR "/", strlen(CTL_RUN_DIR) + 1) == 0)
-		n = 3;
-	for (i = 0; i < n; i++) {
-		rc = daemon_give_path(user, paths[i]);
-		if (rc < 0)
-			log_err(rc, "giving '%s' to user '%s'", paths[i], user);
-	}
+	if (rc < 0)
+		log_err(rc, "giving '%s' to user '%s'", failed, user);
 }
 
 int main(int argc, char *argv[])
@@ -176,17 +170,9 @@ int main(int argc, char *argv[])
 	log_init("mt6d-server", foreground || check_only, verbosity);
 	if (check_only)
 		return check_config(conf_path);
-	if (!sock_path[0])
-		snprintf(sock_path, sizeof(sock_path), "%s", "server");
-	/* A bare name, as `mt6d show NAME` takes it. */
-	if (!strchr(sock_path, '/')) {
-		char name[sizeof(sock_path)];
-
-		snprintf(name, sizeof(name), "%s", sock_path);
-		if (ctl_socket_path(sock_path, sizeof(sock_path), name) < 0) {
-			log_warnx("control socket name '%s' is too long", name);
-			return 1;
-		}
+	if (ctl_resolve_socket_arg(sock_path, sizeof(sock_path), "server") < 0) {
+		log_warnx("control socket name '%s' is too long", sock_path);
+		return 1;
 	}
 	/* Before detaching: a user that does not exist is said on the terminal. */
 	rc = daemon_select_user(user_opt, &user, msg, sizeof(msg));
