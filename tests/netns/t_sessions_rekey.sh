@@ -3,8 +3,11 @@
 # ConfigPeriod of 10 s the server draws a new introduction key every 10 s
 # and the clients establish their sessions again; a ping at 10/s through
 # client 1's session runs across three changes, and the longest time
-# without a reply must stay under 2 Rot (make-before-break: the old
-# session carries the traffic until the new one is up).
+# without a reply must stay under 0.7 Rot: the old session carries the
+# traffic while the client asks for the new one (make-before-break), and the
+# first request waits until the kernel can answer neighbour solicitations
+# for the introduction address. (Before: 1.06-1.52 s at every change; now
+# about 0.2 s, the switch of the client's TUN.)
 . "$(dirname "$0")/sessions-lib.sh"
 
 SESS_ROT=1s
@@ -28,7 +31,7 @@ gap=$(awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (p && t - p > g) g = t - p;
 replies=$(grep -c 'bytes from' "$work/ping.out")
 echo "     (ping: $replies replies, longest gap $gap ms)"
 check "ping replies all through (at least 250 of 320)" test "$replies" -ge 250
-check "the longest gap in the ping ($gap ms) is below 2 Rot" test "$gap" -lt 2000
+check "the longest gap in the ping ($gap ms) is below 0.7 Rot" test "$gap" -lt 700
 check "client 1 has its session" has_session 1
 
 stop c1
