@@ -33,6 +33,8 @@ echo "     (ping: $replies replies, longest gap $gap ms)"
 check "ping replies all through (at least 250 of 320)" test "$replies" -ge 250
 check "the longest gap in the ping ($gap ms) is below 0.7 Rot" test "$gap" -lt 700
 check "client 1 has its session" has_session 1
+check "the new introductions ran beside the session (make-before-break)" \
+	test "$(grep -c 'up beside the session' "$work/c1/log")" -ge 2
 
 stop c1
 stop s
