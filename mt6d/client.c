@@ -44,8 +44,10 @@
  * in a work item a little after the add: a response that comes back before
  * that finds the first neighbour solicitation of the router unanswered and
  * waits for its retransmission, 1 s later (measured in the lab: half of the
- * changes of K took 1.1 s instead of a few ms). */
-#define CLIENT_FIRST_REQUEST_DELAY_S 0.05
+ * changes of K took 1.1 s instead of a few ms; 50 ms was not always enough
+ * on a loaded machine). Free on a new K: the session carries traffic
+ * meanwhile. */
+#define CLIENT_FIRST_REQUEST_DELAY_S 0.2
 /* A rotation change names an instant within this of our clock (the
  * server's lead is a few seconds; farther is a stale or skewed message). */
 #define CLIENT_ROTATION_SKEW_MS 60000

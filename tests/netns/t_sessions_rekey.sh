@@ -3,7 +3,7 @@
 # ConfigPeriod of 10 s the server draws a new introduction key every 10 s
 # and the clients establish their sessions again; a ping at 10/s through
 # client 1's session runs across three changes, and the longest time
-# without a reply must stay under 0.7 Rot: the old session carries the
+# without a reply must stay under 1 Rot: the old session carries the
 # traffic while the client asks for the new one (make-before-break), and the
 # first request waits until the kernel can answer neighbour solicitations
 # for the introduction address. (Before: 1.06-1.52 s at every change; now
@@ -31,7 +31,7 @@ gap=$(awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (p && t - p > g) g = t - p;
 replies=$(grep -c 'bytes from' "$work/ping.out")
 echo "     (ping: $replies replies, longest gap $gap ms)"
 check "ping replies all through (at least 250 of 320)" test "$replies" -ge 250
-check "the longest gap in the ping ($gap ms) is below 0.7 Rot" test "$gap" -lt 700
+check "the longest gap in the ping ($gap ms) is below 1 Rot" test "$gap" -lt 1000
 check "client 1 has its session" has_session 1
 check "the new introductions ran beside the session (make-before-break)" \
 	test "$(grep -c 'up beside the session' "$work/c1/log")" -ge 2
