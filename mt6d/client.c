@@ -39,6 +39,15 @@
 #define CLIENT_FETCH_RETRY_MIN_S 2.0
 #define CLIENT_FETCH_RETRY_MAX_S 60.0
 #define CLIENT_FETCH_AFTER_BOUNDARY_S 2.0 /* the next window's config is out before it starts */
+/* Between a new introduction tunnel and its first request. The kernel joins
+ * the solicited-node group of a new address (and clears its tentative flag)
+ * in a work item a little after the add: a response that comes back before
+ * that finds the first neighbour solicitation of the router unanswered and
+ * waits for its retransmission, 1 s later (measured in the lab: half of the
+ * changes of K took 1.1 s instead of a few ms; 50 ms was not always enough
+ * on a loaded machine). Free on a new K: the session carries traffic
+ * meanwhile. */
+#define CLIENT_FIRST_REQUEST_DELAY_S 0.2
 /* A rotation change names an instant within this of our clock (the
  * server's lead is a few seconds; farther is a stale or skewed message). */
 #define CLIENT_ROTATION_SKEW_MS 60000
@@ -80,11 +89,17 @@ struct client {
 	struct in6_addr own_seed;         /* prefix || C_IID */
 	struct tunnel *tunnel;            /* introduction or session tunnel */
 	char tun_name[CONFIG_IFNAME_LEN]; /* kept across tunnels once the kernel named it */
+	/* Make-before-break: while a session is up and a new one is being
+	 * established (new K), the introduction runs on a second TUN and the
+	 * session keeps carrying traffic until the response arrives. */
+	struct tunnel *renew_tunnel;
+	struct in6_addr session_seed;     /* own seed of the session tunnel */
 
 	struct msg_handshake hs;          /* the latest request (secret) */
 	ev_timer retry;
 	double backoff_s;
 	unsigned attempts;                /* requests since the introduction started */
+	bool first_request_due;           /* the retry timer sends the first request */
 	uint64_t requests_sent;
 
 	struct msg_session_keys keys;     /* secret */
@@ -298,32 +313,51 @@ static void start_fetch(struct client *c)
 
 /* ---------- tunnels ---------- */
 
+static void drop_renew_tunnel(struct client *c)
+{
+	if (!c->renew_tunnel)
+		return;
+	tunnel_free(c->renew_tunnel, CLIENT_NETLINK_TIMEOUT_MS);
+	c->renew_tunnel = NULL;
+}
+
 static void drop_tunnel(struct client *c)
 {
+	drop_renew_tunnel(c);
 	if (!c->tunnel)
 		return;
 	tunnel_free(c->tunnel, CLIENT_NETLINK_TIMEOUT_MS);
 	c->tunnel = NULL;
 }
 
-static int make_tunnel(struct client *c, struct tunnel_config *tc)
+/* The main tunnel keeps the TUN name the kernel gave it first; a renewal's
+ * introduction tunnel takes the next free name of the pattern. */
+static int make_tunnel(struct client *c, struct tunnel_config *tc, bool is_renewal)
 {
 	char msg[256] = "";
 	int rc;
 
-	tc->tun_name = c->tun_name[0] ? c->tun_name : c->cfg.tunnel_name;
+	tc->tun_name = !is_renewal && c->tun_name[0] ? c->tun_name : c->cfg.tunnel_name;
 	tc->link_ifindex = c->link_ifindex;
 	tc->link_mtu = c->link_mtu;
 	tc->tunnel_prefix_len = 128;
 	tc->reach = 1;
-	rc = tunnel_new(c->loop, c->nladdr, c->nllink, tc, &c->tunnel, msg, sizeof(msg));
+	rc = tunnel_new(c->loop, c->nladdr, c->nllink, tc,
+			is_renewal ? &c->renew_tunnel : &c->tunnel, msg, sizeof(msg));
 	sodium_memzero(tc, sizeof(*tc));
 	if (rc < 0) {
 		log_err(rc, "starting a tunnel: %s", msg);
 		return rc;
 	}
-	snprintf(c->tun_name, sizeof(c->tun_name), "%s", tunnel_tun_name(c->tunnel));
+	if (!is_renewal)
+		snprintf(c->tun_name, sizeof(c->tun_name), "%s", tunnel_tun_name(c->tunnel));
 	return 0;
+}
+
+/* Whether the introduction is in progress: alone, or beside the session. */
+static bool is_introducing(const struct client *c)
+{
+	return c->state == CLIENT_INTRO || (c->state == CLIENT_SESSION && c->renew_tunnel);
 }
 
 static void remove_state_file(struct client *c)
@@ -395,18 +429,31 @@ static void session_down(struct client *c)
 }
 
 /* (Re)starts the introduction: tunnel under K from our current /64 and
- * C_IID, then the first request. */
-static void start_intro(struct client *c)
+ * C_IID, then the first request. With keep_session, a session that is up
+ * stays up (and carries traffic) until the new one replaces it: the server
+ * keeps it until our new request arrives, so only the response's flight
+ * and the new tunnel's set-up interrupt traffic, not the introduction and
+ * its retries. That needs a second TUN, so a TunnelName without "%d" falls
+ * back to ending the session first. */
+static void start_intro_keep(struct client *c, bool keep_session)
 {
 	struct tunnel_config tc;
 	uint8_t slot_key[INTRO_SLOT_KEY_LEN];
+	bool is_renewal;
 	int rc;
 
-	if (c->state == CLIENT_SESSION)
-		session_down(c);
-	drop_tunnel(c);
+	is_renewal = keep_session && c->state == CLIENT_SESSION && c->has_intro &&
+		     strstr(c->cfg.tunnel_name, "%d");
+	if (is_renewal) {
+		drop_renew_tunnel(c);
+	} else {
+		if (c->state == CLIENT_SESSION)
+			session_down(c);
+		drop_tunnel(c);
+		c->state = CLIENT_WAITING;
+	}
 	msg_handshake_wipe(&c->hs);
-	c->state = CLIENT_WAITING;
+	c->first_request_due = false;
 	c->backoff_s = CLIENT_RETRY_MIN_MS / 1000.0;
 	c->attempts = 0;
 	if (!c->has_intro)
@@ -425,16 +472,30 @@ static void start_intro(struct client *c)
 	rc = wire_derive_direction_keys(c->s, c->own_seed.s6_addr, c->intro.server_seed.s6_addr,
 					tc.tx_key, tc.rx_key);
 	tc.rotation_ms = c->intro.rotation_ms;
-	if (rc < 0 || make_tunnel(c, &tc) < 0) {
+	if (rc < 0 || make_tunnel(c, &tc, is_renewal) < 0) {
 		sodium_memzero(&tc, sizeof(tc));
+		if (is_renewal) {
+			start_intro_keep(c, false);
+			return;
+		}
 		arm_retry(c);
 		return;
 	}
-	c->state = CLIENT_INTRO;
-	log_info("introduction tunnel %s up: seed %s, asking the server", c->tun_name,
+	if (!is_renewal)
+		c->state = CLIENT_INTRO;
+	log_info("introduction tunnel %s up%s: seed %s, asking the server",
+		 tunnel_tun_name(is_renewal ? c->renew_tunnel : c->tunnel),
+		 is_renewal ? " beside the session" : "",
 		 addr_str(&c->own_seed, (char[INET6_ADDRSTRLEN]){ 0 }));
-	send_request(c);
-	arm_retry(c);
+	c->first_request_due = true;
+	ev_timer_stop(c->loop, &c->retry);
+	ev_timer_set(&c->retry, CLIENT_FIRST_REQUEST_DELAY_S, 0);
+	ev_timer_start(c->loop, &c->retry);
+}
+
+static void start_intro(struct client *c)
+{
+	start_intro_keep(c, false);
 }
 
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -448,7 +509,13 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			start_intro(c);
 		return;
 	}
-	if (c->state == CLIENT_INTRO) {
+	if (is_introducing(c) && c->first_request_due) {
+		c->first_request_due = false;
+		send_request(c);
+		arm_retry(c);
+		return;
+	}
+	if (is_introducing(c)) {
 		/* Unanswered: the server may have a new K since our last fetch (a
 		 * revocation or rekey publishes it in a new epoch of the current
 		 * window), so look again without waiting for the next window. */
@@ -464,7 +531,12 @@ static void start_session(struct client *c, const struct msg_response *resp)
 	struct tunnel_config tc;
 	char a[INET6_ADDRSTRLEN];
 
+	/* The server replaced our session when it answered: the old one is of
+	 * no use any more. */
+	if (c->state == CLIENT_SESSION)
+		remove_state_file(c);
 	drop_tunnel(c);
+	c->session_seed = c->own_seed;
 	memcpy(c->server_tunnel.s6_addr, resp->server_tunnel_addr, 16);
 	memcpy(c->client_tunnel.s6_addr, resp->client_tunnel_addr, 16);
 	memcpy(c->server_session_seed.s6_addr, resp->server_seed_addr, 16);
@@ -479,12 +551,13 @@ static void start_session(struct client *c, const struct msg_response *resp)
 	memcpy(tc.tx_key, c->keys.tx, WIRE_KEY_LEN);
 	memcpy(tc.rx_key, c->keys.rx, WIRE_KEY_LEN);
 	tc.rotation_ms = c->session_rotation_ms;
-	if (make_tunnel(c, &tc) < 0) {
+	if (make_tunnel(c, &tc, false) < 0) {
 		msg_session_keys_wipe(&c->keys);
 		start_intro(c);
 		return;
 	}
 	ev_timer_stop(c->loop, &c->retry);
+	c->first_request_due = false;
 	c->state = CLIENT_SESSION;
 	c->sessions++;
 	c->session_started_at = c->last_rx_at = c->last_keepalive_at = ev_now(c->loop);
@@ -556,14 +629,21 @@ static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n < 0)
 			continue;
 		type = n > 0 ? msg_type(buf, (size_t)n) : -1;
-		if (c->state == CLIENT_INTRO && type == MSG_TYPE_RESPONSE &&
+		if (is_introducing(c) && type == MSG_TYPE_RESPONSE &&
 		    !memcmp(&src, &c->intro.server_seed, 16) && !memcmp(&dst, &c->own_seed, 16)) {
 			struct msg_response resp;
+			struct msg_session_keys keys;
 
-			if (msg_response_open(&c->hs, c->priv, buf, (size_t)n, &resp, &c->keys) < 0) {
+			/* Into a copy: the session still up keeps its keys until
+			 * the response is authentic. */
+			if (msg_response_open(&c->hs, c->priv, buf, (size_t)n, &resp, &keys) < 0) {
+				msg_session_keys_wipe(&keys);
 				c->responses_bad++;
 				continue;
 			}
+			msg_session_keys_wipe(&c->keys);
+			c->keys = keys;
+			msg_session_keys_wipe(&keys);
 			start_session(c, &resp);
 			continue;
 		}
@@ -627,7 +707,7 @@ static void on_intro(struct client *c, struct intro_config *ic)
 		log_info("the server's introduction config changed: establishing again");
 		c->reestablish_k++;
 	}
-	start_intro(c);
+	start_intro_keep(c, true);
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -951,6 +1031,17 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 			 c->requests_sent, c->sessions, c->teardowns_rx, c->responses_bad,
 			 c->reestablish_k, c->reestablish_silence, c->reestablish_prefix,
 			 c->rotation_changes);
+	if (c->renew_tunnel) {
+		struct tunnel_stats st;
+
+		/* The introduction beside the session, its counters prefixed. */
+		ctl_reply_printf(r, "renewing=1\nrenew_interface=%s\n",
+				 tunnel_tun_name(c->renew_tunnel));
+		tunnel_get_stats(c->renew_tunnel, &st);
+		tunnel_format_stats(&st, words, sizeof(words));
+		for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
+			ctl_reply_printf(r, "renew_%s\n", w);
+	}
 	if (c->state == CLIENT_SESSION) {
 		struct tunnel_stats st;
 		uint64_t slot = tunnel_current_slot(c->tunnel);
@@ -964,9 +1055,9 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 		ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
 		ctl_reply_printf(r, "next_rotation_ms=%" PRId64 "\n",
 				 tunnel_next_move_in_ms(c->tunnel));
-		show_endpoint(r, "own_endpoint", &c->own_seed, c->keys.session, slot);
+		show_endpoint(r, "own_endpoint", &c->session_seed, c->keys.session, slot);
 		show_endpoint(r, "peer_endpoint", &c->server_session_seed, c->keys.session, slot);
-		show_endpoint(r, "own_endpoint_next", &c->own_seed, c->keys.session, slot + 1);
+		show_endpoint(r, "own_endpoint_next", &c->session_seed, c->keys.session, slot + 1);
 		show_endpoint(r, "peer_endpoint_next", &c->server_session_seed, c->keys.session,
 			      slot + 1);
 		ctl_reply_printf(r, "started=%.0f\n", c->session_started_at);
