@@ -23,13 +23,31 @@ DESTDIR ?=
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 
 PKGS := libsodium libmnl libnl-3.0 libnl-route-3.0 inih libcap-ng
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# pkg-config is asked when the first recipe needs the flags, not when this
+# file is parsed: on a bare machine the libraries appear only once
+# install-deps.sh has run (an order-only prerequisite of every object), and
+# `make demo` or `make check` must build with the right flags in that same
+# invocation. Each variable is computed once, then kept (simple expansion).
+once = $(eval $(1) := $$(shell $(2)))$($(1))
+PKG_CFLAGS = $(call once,PKG_CFLAGS,pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(call once,PKG_LIBS,pkg-config --libs $(PKGS) 2>/dev/null)
 # Debian's libev ships no libev.pc; fall back to plain -lev when it is absent.
-EV_CFLAGS := $(shell pkg-config --cflags libev 2>/dev/null)
-EV_LIBS   := $(shell pkg-config --libs libev 2>/dev/null || echo -lev)
-CMOCKA_CFLAGS := $(shell pkg-config --cflags cmocka 2>/dev/null)
-CMOCKA_LIBS   := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+EV_CFLAGS = $(call once,EV_CFLAGS,pkg-config --cflags libev 2>/dev/null)
+EV_LIBS   = $(call once,EV_LIBS,pkg-config --libs libev 2>/dev/null || echo -lev)
+CMOCKA_CFLAGS = $(call once,CMOCKA_CFLAGS,pkg-config --cflags cmocka 2>/dev/null)
+CMOCKA_LIBS   = $(call once,CMOCKA_LIBS,pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+# What `make` installs before it compiles anything (scripts/install-deps.sh:
+# build, test or bench); check, demo and bench ask for more. Sub-makes
+# started by this Makefile inherit MT6D_DEPS_DONE and skip the check.
+INSTALL_DEPS ?= scripts/install-deps.sh
+DEPS_SET ?= build
+ifneq ($(filter check demo netns unit vectors fuzz fuzz-smoke analyze,$(MAKECMDGOALS)),)
+DEPS_SET := test
+endif
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+DEPS_SET := bench
+endif
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wmissing-declarations -Wpointer-arith \
@@ -62,19 +80,21 @@ Q := @
 quiet = @printf '  %-6s %s\n'
 endif
 
-# Entry points are mt6d/<name>_main.c (program mt6d-<name>) and mt6d/cli_*.c
-# (the mt6d CLI); every other source goes into one static library that
+# mt6d/ is layered (docs/ARCHITECTURE.md): core/ (pure), engine/ (I/O),
+# daemon/ (what every daemon shares), cli/ (the mt6d tool) and bin/ (one
+# <name>_main.c per program mt6d-<name>). Entry points are mt6d/bin/*_main.c
+# and mt6d/cli/cli_*.c; every other source goes into one static library that
 # programs, tests, fuzzers and benchmarks link against.
-MAIN_SRCS := $(filter-out mt6d/cli_main.c,$(wildcard mt6d/*_main.c))
-CLI_SRCS  := $(wildcard mt6d/cli_*.c)
+MAIN_SRCS := $(wildcard mt6d/bin/*_main.c)
+CLI_SRCS  := $(wildcard mt6d/cli/cli_*.c)
 LIB_SRCS  := $(filter-out $(MAIN_SRCS) $(CLI_SRCS),\
-	$(wildcard mt6d/*.c dht/*.c tun/*.c netlink/*.c))
+	$(wildcard mt6d/*/*.c dht/*.c tun/*.c netlink/*.c))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 
 LIB := $(BUILD)/libmt6d.a
-PROGS := $(BUILD)/mt6d $(patsubst mt6d/%_main.c,$(BUILD)/mt6d-%,$(MAIN_SRCS))
+PROGS := $(BUILD)/mt6d $(patsubst mt6d/bin/%_main.c,$(BUILD)/mt6d-%,$(MAIN_SRCS))
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
@@ -92,7 +112,7 @@ programs: $(PROGS)
 tests: $(TESTS)
 benches: $(BENCHES)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c | deps
 	$(quiet) CC $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -105,7 +125,7 @@ $(BUILD)/mt6d: $(call obj,$(CLI_SRCS)) $(LIB)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(BUILD)/mt6d-%: $(BUILD)/obj/mt6d/%_main.o $(LIB)
+$(BUILD)/mt6d-%: $(BUILD)/obj/mt6d/bin/%_main.o $(LIB)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
@@ -131,13 +151,19 @@ fuzz:
 .PHONY: fuzzers-here
 fuzzers-here: $(FUZZERS)
 
+# Every object waits for this, so pkg-config is asked only after it ran.
+ifeq ($(MT6D_DEPS_DONE),)
 deps:
-	$(Q)scripts/install-deps.sh
+	$(Q)$(INSTALL_DEPS) $(DEPS_SET)
+else
+deps: ;
+endif
+export MT6D_DEPS_DONE := $(or $(MT6D_DEPS_DONE),$(DEPS_SET))
 
 # One-way dependencies: dht/, tun/, netlink/ never include mt6d/ or each other;
 # the pure core never includes libev, dht/, tun/ or netlink/.
 check-layering:
-	$(Q)scripts/check-layering.sh
+	$(Q)sh scripts/check-layering.sh
 
 unit:
 	$(Q)$(MAKE) --no-print-directory SAN=1 tests programs
@@ -158,7 +184,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all benches
 	$(Q)$(MAKE) --no-print-directory SAN=1 tests programs
 	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzzers-here
-	$(Q)scripts/check-layering.sh
+	$(Q)sh scripts/check-layering.sh
 	$(Q)tests/run.sh all
 
 demo: deps all
@@ -170,7 +196,6 @@ demo: deps all
 # build/bench-results/ instead). make bench-report: the report again from
 # build/bench-results/ without rerunning anything.
 bench: deps all benches
-	$(Q)scripts/install-deps.sh bench
 	$(Q)bench/run.sh; rc=$$?; /usr/bin/python3 scripts/perf-report.py && exit $$rc
 
 bench-report:

@@ -1,5 +1,5 @@
 /* bench_rendezvous: the server's cost of one full publication round
- * (mt6d/publish.c) for C clients, against a swarm of our own DHT nodes
+ * (mt6d/engine/publish.c) for C clients, against a swarm of our own DHT nodes
  * (dht/) simulated in one process: datagrams are delivered in memory with
  * 5-35 ms of latency, a virtual clock drives every node, so pacing (333 ms
  * per destination) costs no wall time.
@@ -21,9 +21,9 @@
 #include <sodium.h>
 
 #include "dht/dht.h"
-#include "mt6d/derive.h"
-#include "mt6d/publish.h"
-#include "mt6d/rendezvous.h"
+#include "mt6d/core/derive.h"
+#include "mt6d/engine/publish.h"
+#include "mt6d/core/rendezvous.h"
 
 #define MAX_NODES 512
 #define RING 64                 /* ms buckets; latency < RING */

@@ -36,12 +36,12 @@
 #include <ev.h>
 #include <sodium.h>
 
-#include "mt6d/derive.h"
-#include "mt6d/intro.h"
-#include "mt6d/keys.h"
-#include "mt6d/msg.h"
-#include "mt6d/rotate.h"
-#include "mt6d/wire.h"
+#include "mt6d/core/derive.h"
+#include "mt6d/core/intro.h"
+#include "mt6d/core/keys.h"
+#include "mt6d/core/msg.h"
+#include "mt6d/core/rotate.h"
+#include "mt6d/core/wire.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78

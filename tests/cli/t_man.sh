@@ -1,7 +1,7 @@
 #!/bin/bash
 # The man pages in docs/man: every page renders without a single warning
 # from mandoc (-T lint, every level) and groff (-ww), and none falls behind
-# the code: every subcommand in mt6d/cli_main.c's table is in mt6d(8), every
+# the code: every subcommand in mt6d/cli/cli_main.c's table is in mt6d(8), every
 # option letter of a daemon's getopt string is in its page, and every key
 # config.c knows is in mt6d.conf(5).
 set -eu
@@ -33,7 +33,7 @@ for f in "$man"/*.[1-8]; do
 done
 
 # Every subcommand of the table, as a tag of its own in mt6d(8).
-subs=$(sed -n 's/^[[:space:]]*{ "\([a-z]*\)", [a-z_]*_main,.*/\1/p' "$top/mt6d/cli_main.c")
+subs=$(sed -n 's/^[[:space:]]*{ "\([a-z]*\)", [a-z_]*_main,.*/\1/p' "$top/mt6d/cli/cli_main.c")
 [ "$(echo "$subs" | wc -w)" -ge 9 ] || fail "could not read the subcommands of cli_main.c: '$subs'"
 for s in $subs; do
 	grep -qE "^(\\.B |\\\\fB)$s( |\\\\f|$)" "$man/mt6d.8" || fail "mt6d.8 does not describe '$s'"
@@ -56,7 +56,7 @@ done
 
 # Every key the parser knows (CamelCase strings in config.c that are not
 # section names), as a tag in mt6d.conf(5).
-keys=$(grep -o '"[A-Z][A-Za-z]*"' "$top/mt6d/config.c" | tr -d '"' | sort -u |
+keys=$(grep -o '"[A-Z][A-Za-z]*"' "$top/mt6d/core/config.c" | tr -d '"' | sort -u |
 	grep -vxE 'Server|Client|Host|Peer')
 [ "$(echo "$keys" | wc -w)" -ge 15 ] || fail "could not read the keys of config.c"
 for k in $keys; do

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """mt6d watch on a terminal, driven through a pseudo-terminal, against a
 stand-in for a daemon's control socket (the same text protocol as
-mt6d/ctl.h, with counters and endpoints that move at each request).
+mt6d/daemon/ctl.h, with counters and endpoints that move at each request).
 
 Checks: repainting in place with plain VT100 sequences (no alternate
 screen, no mouse), never wider or taller than the terminal, a resize taken

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "mt6d/intro.h"
-#include "mt6d/keys.h"
-#include "mt6d/msg.h"
+#include "mt6d/core/intro.h"
+#include "mt6d/core/keys.h"
+#include "mt6d/core/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

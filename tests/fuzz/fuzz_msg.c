@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mt6d/msg.h"
+#include "mt6d/core/msg.h"
 #include "tests/unit/scripted_random.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "mt6d/derive.h"
-#include "mt6d/rendezvous.h"
+#include "mt6d/core/derive.h"
+#include "mt6d/core/rendezvous.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

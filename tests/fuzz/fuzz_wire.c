@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "mt6d/wire.h"
+#include "mt6d/core/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

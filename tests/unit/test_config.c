@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "mt6d/config.h"
+#include "mt6d/core/config.h"
 
 #define KEY_A "mGxW3Qk4kqV8cIsv0Q6cVl3rOaH6kJ0m4FGYyQvVnWE="
 #define KEY_B "8H8ffu+/qJc0rXzB7pTgUyVY7j9h3PZ4a9EKuQq8jzQ="

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "mt6d/ctl.h"
+#include "mt6d/daemon/ctl.h"
 
 struct fixture {
 	char dir[64], path[96];

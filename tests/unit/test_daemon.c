@@ -23,7 +23,7 @@
 #include <linux/capability.h>
 #include <cmocka.h>
 
-#include "mt6d/daemon.h"
+#include "mt6d/daemon/daemon.h"
 
 #define CAP_BIT(c) (1ull << (c))
 

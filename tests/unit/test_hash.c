@@ -5,7 +5,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mt6d/hash.h"
+#include "mt6d/core/hash.h"
 
 /* H_L(x) must equal SHA-256(len(L) || L || x) computed in one piece. */
 static void test_labeled_hash_matches_manual_encoding(void **state)

@@ -1,4 +1,4 @@
-/* The pure part of the introduction (mt6d/intro.h): the IID map of one slot,
+/* The pure part of the introduction (mt6d/core/intro.h): the IID map of one slot,
  * the inner packets, the order of the server's checks of a request, and the
  * tunnel address plan. */
 #include <setjmp.h>
@@ -12,12 +12,12 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "mt6d/derive.h"
-#include "mt6d/hash.h"
-#include "mt6d/intro.h"
-#include "mt6d/keys.h"
-#include "mt6d/msg.h"
-#include "mt6d/rotate.h"
+#include "mt6d/core/derive.h"
+#include "mt6d/core/hash.h"
+#include "mt6d/core/intro.h"
+#include "mt6d/core/keys.h"
+#include "mt6d/core/msg.h"
+#include "mt6d/core/rotate.h"
 
 #define NOW_MS UINT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
 

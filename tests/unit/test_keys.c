@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "mt6d/keys.h"
+#include "mt6d/core/keys.h"
 
 /* Known-answer vectors: tests/vectors/vectors.json ("Test vectors" in
  * docs/PROTOCOL.md), recomputed by tests/vectors/check_vectors.py. */

@@ -7,8 +7,8 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
-#include "mt6d/hash.h"
-#include "mt6d/msg.h"
+#include "mt6d/core/hash.h"
+#include "mt6d/core/msg.h"
 #include "tests/unit/scripted_random.h"
 
 /* Known-answer vectors: docs/PROTOCOL.md, "Test vectors: session"; the same

@@ -16,11 +16,11 @@
 #include <cmocka.h>
 
 #include "dht/dht.h"
-#include "mt6d/derive.h"
-#include "mt6d/fetch.h"
-#include "mt6d/keys.h"
-#include "mt6d/publish.h"
-#include "mt6d/rendezvous.h"
+#include "mt6d/core/derive.h"
+#include "mt6d/engine/fetch.h"
+#include "mt6d/core/keys.h"
+#include "mt6d/engine/publish.h"
+#include "mt6d/core/rendezvous.h"
 
 #define MAX_NODES 48
 #define T0 1000000

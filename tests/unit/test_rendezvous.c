@@ -9,10 +9,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "mt6d/derive.h"
-#include "mt6d/hash.h"
-#include "mt6d/keys.h"
-#include "mt6d/rendezvous.h"
+#include "mt6d/core/derive.h"
+#include "mt6d/core/hash.h"
+#include "mt6d/core/keys.h"
+#include "mt6d/core/rendezvous.h"
 
 /* Known-answer vectors: tests/vectors/vectors.json, printed in
  * docs/PROTOCOL.md ("Test vectors"); tests/vectors/check_vectors.py

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "mt6d/replay.h"
+#include "mt6d/core/replay.h"
 
 static void test_fresh_window_accepts_any_first_counter(void **state)
 {

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "mt6d/rotate.h"
+#include "mt6d/core/rotate.h"
 
 static struct in6_addr own_seed, peer_seed;
 static uint8_t key[ROTATE_KEY_LEN];

@@ -10,7 +10,7 @@
 
 #include <errno.h>
 
-#include "mt6d/sesstab.h"
+#include "mt6d/core/sesstab.h"
 
 #define MANY 16384
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "mt6d/watch.h"
+#include "mt6d/cli/watch.h"
 
 #define NOW_S 1800000000
 

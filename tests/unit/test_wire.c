@@ -6,8 +6,8 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
-#include "mt6d/hash.h"
-#include "mt6d/wire.h"
+#include "mt6d/core/hash.h"
+#include "mt6d/core/wire.h"
 #include "tests/unit/scripted_random.h"
 
 /* Known-answer vectors: docs/PROTOCOL.md, "Test vectors: session" (the

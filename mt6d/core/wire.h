@@ -1,0 +1,145 @@
+/* Per-packet tunnel framing (docs/PROTOCOL.md, "Tunnel packets"): every
+ * packet of the data plane, sealed and opened in place in caller buffers.
+ *
+ *   0      1      2                8                      16            16+n
+ *   +------+------+----------------+----------------------+-------...---+------+
+ *   | ver  | type | instance (48)  | counter (64, BE)     | inner (enc) | tag  |
+ *   +------+------+----------------+----------------------+-------...---+------+
+ *
+ * AEAD: ChaCha20-Poly1305 (IETF, 96-bit nonce = 0x00000000 || counter) under a
+ * packet key derived from a direction key and the sender's random instance id;
+ * associated data = the 16-byte header || the slot number (u64 BE), so a packet
+ * captured in one slot fails authentication in any other.
+ *
+ * Headroom: the caller places the inner packet at buf + WIRE_HEADER_LEN with
+ * WIRE_TAG_LEN bytes of room after it; wire_seal writes the header before it
+ * and the tag after it; wire_open leaves the plaintext at the same offset.
+ *
+ * A direction key is used by exactly one sender: two peers that share a key
+ * derive one key per direction (wire_derive_direction_keys, or the session
+ * keys of msg.h). The key shared must be secret to the pair: for the
+ * introduction tunnel that is the X25519 secret s of server and client (or a
+ * key derived from s and K), never K alone, which every client knows.
+ *
+ * Not thread-safe: one wire_tx per sending thread (each draws its own
+ * instance, so threads share no counter); one wire_rx must see every packet
+ * of its direction (separate receivers would each accept a replay once), so
+ * several receiving threads share it under a lock. A failed wire_open leaves buf as received, so a caller
+ * may try another receiver (old and new session during a re-key). */
+#ifndef MT6D_WIRE_H
+#define MT6D_WIRE_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mt6d/core/replay.h"
+
+#define WIRE_KEY_LEN 32
+#define WIRE_HEADER_LEN 16
+#define WIRE_TAG_LEN 16
+#define WIRE_OVERHEAD (WIRE_HEADER_LEN + WIRE_TAG_LEN)
+#define WIRE_INSTANCE_LEN 6
+#define WIRE_ID_LEN 16 /* host identity for direction keys: its seed address */
+
+/* Outer IPv6 (40) + UDP (8) + WIRE_OVERHEAD (32) in a 1500-byte link MTU:
+ * the TUN MTU that never makes an encapsulated packet fragment. */
+#define WIRE_OUTER_IP_UDP_LEN 48
+#define WIRE_INNER_MTU (1500 - WIRE_OUTER_IP_UDP_LEN - WIRE_OVERHEAD)
+/* Largest inner packet one UDP datagram can carry (IPv6 payload limit). */
+#define WIRE_MAX_INNER_LEN (65535 - 8 - WIRE_OVERHEAD)
+
+#define WIRE_TYPE_DATA 1 /* inner IPv6 packet; an empty one is a keepalive */
+
+/* A sender stops before its counter can come near wrapping (never in
+ * practice: 2^64 packets); it must then re-key (wire_tx_init again). */
+#define WIRE_COUNTER_LIMIT (UINT64_MAX - REPLAY_WINDOW)
+
+/* Authenticated packets of this many distinct sender instances (restarts of
+ * the peer, or one per sending thread) are tracked at once per receiver. */
+#define WIRE_RX_INSTANCES 8
+
+/* Receiver results, negative errno values, distinct so each is counted:
+ *   WIRE_ERR_MALFORMED  too short or too long, unknown version or type
+ *   WIRE_ERR_AUTH       does not authenticate (wrong key, slot, forged, bit flip)
+ *   WIRE_ERR_REPLAY     counter already accepted from this instance
+ *   WIRE_ERR_TOO_OLD    counter below the replay window, or slot more than two
+ *                       slots older than the newest authenticated one
+ *   WIRE_ERR_BUSY       authentic packet of a new instance while every tracked
+ *                       instance is still live (a peer restarting in a loop)
+ * Sender results: -EMSGSIZE (inner too long / buffer too small),
+ * -EOVERFLOW (counter exhausted). */
+#define WIRE_ERR_MALFORMED (-EPROTO)
+#define WIRE_ERR_AUTH (-EBADMSG)
+#define WIRE_ERR_REPLAY REPLAY_DUPLICATE
+#define WIRE_ERR_TOO_OLD REPLAY_TOO_OLD
+#define WIRE_ERR_BUSY (-EBUSY)
+
+struct wire_tx {
+	uint8_t key[WIRE_KEY_LEN];          /* packet key of this instance (secret) */
+	uint8_t instance[WIRE_INSTANCE_LEN]; /* random per wire_tx_init */
+	uint64_t counter;                   /* next counter to send */
+};
+
+struct wire_rx_instance {
+	uint8_t key[WIRE_KEY_LEN];          /* packet key of this instance (secret) */
+	uint8_t instance[WIRE_INSTANCE_LEN];
+	uint64_t last_slot;                 /* newest slot it authenticated in */
+	struct replay window;
+};
+
+struct wire_rx {
+	uint8_t dir_key[WIRE_KEY_LEN];      /* peer's sending direction key (secret) */
+	uint64_t max_slot;                  /* newest slot of any authentic packet */
+	unsigned n_instances;
+	struct wire_rx_instance inst[WIRE_RX_INSTANCES];
+};
+
+/* Direction keys for two hosts that share a 32-byte key (a pre-shared key, or
+ * the X25519 shared secret s of their key pairs): the key of the direction
+ * A -> B is H_"mt6d/1 wire direction"(shared || id_A || id_B), with each
+ * host's id its 16-byte seed address. Returns -EINVAL when the ids are equal
+ * (both directions would share one key stream). */
+int wire_derive_direction_keys(const uint8_t shared[static WIRE_KEY_LEN],
+			       const uint8_t own_id[static WIRE_ID_LEN],
+			       const uint8_t peer_id[static WIRE_ID_LEN],
+			       uint8_t tx_key_out[static WIRE_KEY_LEN],
+			       uint8_t rx_key_out[static WIRE_KEY_LEN]);
+
+/* Starts a sender on direction key dir_key: draws a fresh random instance id
+ * (randombytes) and derives its packet key, counter 0. Call at every start
+ * and on re-key; a sender state must never be copied or restored from disk. */
+void wire_tx_init(struct wire_tx *tx, const uint8_t dir_key[static WIRE_KEY_LEN]);
+
+/* Wipes the key. */
+void wire_tx_fini(struct wire_tx *tx);
+
+/* Seals in place: the inner packet (inner_len bytes, may be 0) is at
+ * buf + WIRE_HEADER_LEN; buf holds buf_len bytes. slot is the slot number of
+ * the MT6D addresses the packet is sent from and to. Returns the datagram
+ * length (inner_len + WIRE_OVERHEAD, starting at buf), -EMSGSIZE or
+ * -EOVERFLOW. */
+int wire_seal(struct wire_tx *tx, uint64_t slot, uint8_t *buf, size_t inner_len,
+	      size_t buf_len);
+
+/* Starts a receiver for the peer's direction key (no instance known yet). */
+void wire_rx_init(struct wire_rx *rx, const uint8_t dir_key[static WIRE_KEY_LEN]);
+
+/* Wipes every key. */
+void wire_rx_fini(struct wire_rx *rx);
+
+/* Forgets every sender instance and the newest slot, keeping the direction
+ * key: for a change of the slot numbering (a new rotation period), after
+ * which the new slots may be lower than the old ones. Packets of the old
+ * numbering carry their slot in the associated data, so they still fail
+ * on the sockets of the new slots. */
+void wire_rx_restart(struct wire_rx *rx);
+
+/* Opens in place a datagram of len bytes received on the socket of slot
+ * `slot`. On success returns the inner length (plaintext at
+ * buf + WIRE_HEADER_LEN) and records the counter; else a WIRE_ERR_* code and
+ * neither the receiver state nor buf has changed (the tag is verified
+ * before anything is decrypted). */
+int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len);
+
+#endif

@@ -1,0 +1,884 @@
+#include "mt6d/engine/tunnel.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sched.h>
+#include <arpa/inet.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+#include <sodium.h>
+
+#include "mt6d/base/log.h"
+#include "mt6d/core/rotate.h"
+#include "tun/tun.h"
+
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78 /* linux/in6.h; glibc's netinet/in.h lacks it */
+#endif
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* Socket buffers: a TCP window in flight through the tunnel must fit, or
+ * bursts are dropped at the socket (measured: 208 KiB defaults lose packets
+ * at ~1 Gbit/s). FORCE variants need CAP_NET_ADMIN, which the daemon has. */
+#define TUNNEL_SOCK_BUF (8 * 1024 * 1024)
+/* Batches handled per event before returning to the loop (fairness between
+ * the TUN, the slot sockets and the timer). */
+#define TUNNEL_ROUNDS 8
+/* A periodic that fires this close before a boundary (libev's timestamps
+ * are doubles) still moves to the next slot. */
+#define TUNNEL_EARLY_MS 20
+#define TUNNEL_LOG_INTERVAL_S 10.0
+/* UDP GSO limits (linux/udp.h UDP_MAX_SEGMENTS; one UDP length field). */
+#define TUNNEL_GSO_MAX_SEGS 64
+#define TUNNEL_GSO_MAX_BYTES (65535 - 8)
+/* A receive buffer holds the largest datagram, or one GRO train of them. */
+#define TUNNEL_RX_BUF_LEN 65536
+
+union tunnel_cmsg {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
+
+struct tunnel_sock {
+	ev_io io;
+	struct tunnel *t;
+	int fd;                          /* -1: not open */
+	uint64_t slot;
+	struct rotate_endpoint own, peer;
+	struct sockaddr_in6 peer_sa;     /* where packets of this slot go */
+};
+
+struct tunnel {
+	struct ev_loop *loop;
+	struct nladdr *nladdr;           /* borrowed */
+	struct nllink *nllink;           /* borrowed */
+	struct ndresp *ndresp;           /* borrowed; scale mode, else NULL */
+	struct tun *tun;
+	ev_io tun_io;
+	ev_periodic tick;
+	ev_idle busy_poll;               /* active: the loop polls instead of sleeping */
+	ev_tstamp busy_poll_s;           /* how long after the last packet; 0: never */
+	ev_tstamp busy_poll_until;
+	struct rotate rot;
+	struct wire_tx tx;
+	struct wire_rx rx;
+	struct tunnel_sock socks[ROTATE_MAX_SLOTS]; /* by slot % ROTATE_MAX_SLOTS */
+	unsigned link_ifindex;
+	unsigned tun_mtu;                /* bytes */
+	struct in6_addr peer_tunnel_addr;
+	struct in6_addr tunnel_addr;     /* ours; with is_own_dst_only the only inner destination */
+	bool is_own_dst_only;
+	int64_t clock_offset_ms;
+	uint32_t valid_s;                /* valid lifetime of an MT6D address */
+	uint32_t next_rotation_ms;       /* a change of Rot pending (0: none), ms */
+	int64_t next_rotation_at_ms;     /* ... from this instant of our clock */
+	ev_tstamp far_logged_at;         /* last "clock off" warning */
+	ev_tstamp err_logged_at;         /* last netlink or socket warning */
+	bool has_gso;                    /* send runs of equal datagrams as one (UDP_SEGMENT) */
+	bool has_gro;                    /* sockets get UDP_GRO: trains of datagrams per read */
+	struct tunnel_stats stats;
+	size_t buf_len;                  /* bytes per TUN packet buffer */
+	uint8_t *bufs;                   /* TUNNEL_BATCH TUN packet buffers */
+	uint8_t *rx_bufs;                /* TUNNEL_RX_MSGS receive buffers of TUNNEL_RX_BUF_LEN */
+	struct tun_pkt pkts[TUNNEL_BATCH];    /* TUN reads: fixed on t->bufs */
+	struct tun_pkt rx_pkts[TUNNEL_BATCH]; /* TUN writes: point into t->rx_bufs */
+	struct mmsghdr msgs[TUNNEL_BATCH];
+	struct iovec iov[TUNNEL_BATCH];
+	size_t run_len[TUNNEL_BATCH];    /* datagrams in msgs[i] */
+	union tunnel_cmsg cmsg[TUNNEL_BATCH];
+	struct sockaddr_in6 from[TUNNEL_RX_MSGS];
+	struct iovec rx_iov[TUNNEL_RX_MSGS];
+};
+
+static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!msg || !msg_len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, msg_len, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t tunnel_now_ms(const struct tunnel *t)
+{
+	return llround(ev_time() * 1000.0) + t->clock_offset_ms;
+}
+
+static bool is_time_to_log(struct tunnel *t, ev_tstamp *last)
+{
+	ev_tstamp now = ev_now(t->loop);
+
+	if (*last != 0 && now - *last < TUNNEL_LOG_INTERVAL_S)
+		return false;
+	*last = now;
+	return true;
+}
+
+static void sock_close(struct tunnel *t, struct tunnel_sock *s)
+{
+	if (s->fd < 0)
+		return;
+	ev_io_stop(t->loop, &s->io);
+	close(s->fd);
+	s->fd = -1;
+}
+
+static void sock_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+static int set_buf(int fd, int force_opt, int opt)
+{
+	int len = TUNNEL_SOCK_BUF;
+
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &len, sizeof(len)) == 0)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, opt, &len, sizeof(len)) == 0 ? 0 : -errno;
+}
+
+/* A socket on our endpoint of one slot. IPV6_FREEBIND: the bind succeeds
+ * before netlink has added the address, so the socket is ready whatever the
+ * order in which the kernel handles our requests. */
+static int sock_open(struct tunnel *t, struct tunnel_sock *s, const struct rotate_slot *rs)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+	int one = 1, fd, rc;
+
+	s->slot = rs->slot;
+	s->own = rs->own;
+	s->peer = rs->peer;
+	memset(&s->peer_sa, 0, sizeof(s->peer_sa));
+	s->peer_sa.sin6_family = AF_INET6;
+	s->peer_sa.sin6_addr = rs->peer.addr;
+	s->peer_sa.sin6_port = htons(rs->peer.port);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	/* GRO hands us trains of datagrams of one flow in one buffer; when the
+	 * kernel refuses, each datagram simply comes alone. */
+	if (t->has_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
+		t->has_gro = false;
+	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF);
+	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+	sa.sin6_addr = rs->own.addr;
+	sa.sin6_port = htons(rs->own.port);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	s->fd = fd;
+	s->t = t;
+	ev_io_init(&s->io, sock_cb, fd, EV_READ);
+	ev_io_start(t->loop, &s->io);
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+/* Makes slot the current one: drops what left the window (socket, address)
+ * and binds what entered it, in one netlink batch. */
+static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
+{
+	struct rotate_diff d;
+	bool had = t->rot.has_slot;
+	char a[INET6_ADDRSTRLEN];
+	size_t i;
+	int rc;
+
+	rotate_move(&t->rot, slot, &d);
+	if (d.del_len == 0 && d.add_len == 0)
+		return;
+	for (i = 0; i < d.del_len; i++) {
+		sock_close(t, &t->socks[d.del[i].slot % ROTATE_MAX_SLOTS]);
+		if (t->ndresp)
+			ndresp_del(t->ndresp, &d.del[i].own.addr);
+		else if (nladdr_is_bound(t->nladdr, t->link_ifindex, &d.del[i].own.addr))
+			nladdr_batch_del(t->nladdr, t->link_ifindex, &d.del[i].own.addr, t);
+	}
+	for (i = 0; i < d.add_len; i++) {
+		struct tunnel_sock *s = &t->socks[d.add[i].slot % ROTATE_MAX_SLOTS];
+
+		if (t->ndresp)
+			rc = ndresp_add(t->ndresp, &d.add[i].own.addr);
+		else
+			rc = nladdr_batch_add(t->nladdr, t->link_ifindex, &d.add[i].own.addr,
+					      t->valid_s, t);
+		if (rc < 0)
+			t->stats.addr_errors++;
+		sock_close(t, s);
+		rc = sock_open(t, s, &d.add[i]);
+		if (rc < 0) {
+			t->stats.addr_errors++;
+			if (is_time_to_log(t, &t->err_logged_at))
+				log_err(rc, "tunnel %s: binding a socket to [%s]:%u (slot %" PRIu64 ")",
+					tun_name(t->tun),
+					inet_ntop(AF_INET6, &d.add[i].own.addr, a, sizeof(a)),
+					d.add[i].own.port, d.add[i].slot);
+		}
+	}
+	rc = t->ndresp ? 0 : nladdr_batch_send(t->nladdr);
+	if (rc < 0 && is_time_to_log(t, &t->err_logged_at))
+		log_err(rc, "tunnel %s: sending address changes to the kernel", tun_name(t->tun));
+	if (had) {
+		int64_t late_ms = now_ms - rotate_slot_start_ms(t->rot.rotation_ms, t->rot.cur);
+
+		t->stats.rotations++;
+		if (late_ms > 0 && (uint64_t)late_ms * 1000 > t->stats.rotation_late_max_us)
+			t->stats.rotation_late_max_us = (uint64_t)late_ms * 1000;
+	}
+	if (log_is_debug())
+		log_debug("tunnel %s: slot %" PRIu64 ", own [%s]:%u", tun_name(t->tun), t->rot.cur,
+			  inet_ntop(AF_INET6, &rotate_get(&t->rot, t->rot.cur)->own.addr, a,
+				    sizeof(a)),
+			  rotate_get(&t->rot, t->rot.cur)->own.port);
+}
+
+/* The periodic at the slot boundaries of our clock (wall clock + offset),
+ * in libev's wall time. */
+static void tunnel_arm_tick(struct tunnel *t)
+{
+	double rot_s = t->rot.rotation_ms / 1000.0;
+	double offset_s = fmod(-(double)t->clock_offset_ms / 1000.0, rot_s);
+
+	if (offset_s < 0)
+		offset_s += rot_s;
+	ev_periodic_set(&t->tick, offset_s, rot_s, NULL);
+	ev_periodic_again(t->loop, &t->tick);
+}
+
+/* The pending change of Rot, at its instant: the whole window moves to the
+ * new numbering at once (what was bound for the old one is dropped). */
+static void tunnel_apply_rotation(struct tunnel *t, int64_t now_ms)
+{
+	int64_t at_ms = now_ms > t->next_rotation_at_ms ? now_ms : t->next_rotation_at_ms;
+	uint32_t rot = t->next_rotation_ms, was = t->rot.rotation_ms;
+
+	t->next_rotation_ms = 0;
+	if (rot == was || rotate_set_rotation(&t->rot, rot) < 0)
+		return;
+	wire_rx_restart(&t->rx);
+	t->valid_s = (uint32_t)((((uint64_t)2 * t->rot.reach + 1) * rot + 999) / 1000 + 2);
+	tunnel_arm_tick(t);
+	tunnel_move(t, rotate_slot_at(rot, at_ms), now_ms);
+	log_info("tunnel %s: rotation period %u ms -> %u ms", tun_name(t->tun), was, rot);
+}
+
+/* While an idle watcher is active, libev polls its fds with a zero timeout
+ * instead of sleeping; this one stops itself once no packet came for
+ * busy_poll_s. Waking a sleeping daemon costs tens of microseconds on a VM
+ * (and more on a loaded one): a round trip through the tunnel has three.
+ * Each poll yields the CPU: with both ends on one machine, the peer daemon
+ * that has to answer may be waiting for this very core. Off by default: on
+ * EEVDF each yield also pushes our deadline a slice away, which under load
+ * can delay the daemon by a rotation (docs/PERFORMANCE.md). */
+static void busy_poll_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct tunnel *t = container_of(w, struct tunnel, busy_poll);
+
+	(void)revents;
+	if (ev_now(loop) >= t->busy_poll_until)
+		ev_idle_stop(loop, w);
+	else
+		sched_yield();
+}
+
+static void busy_poll_extend(struct tunnel *t)
+{
+	if (t->busy_poll_s <= 0)
+		return;
+	t->busy_poll_until = ev_now(t->loop) + t->busy_poll_s;
+	if (!ev_is_active(&t->busy_poll))
+		ev_idle_start(t->loop, &t->busy_poll);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct tunnel *t = container_of(w, struct tunnel, tick);
+	int64_t now_ms = tunnel_now_ms(t);
+	uint64_t slot = rotate_slot_at(t->rot.rotation_ms, now_ms);
+
+	(void)loop;
+	(void)revents;
+	if (t->next_rotation_ms && now_ms + TUNNEL_EARLY_MS >= t->next_rotation_at_ms) {
+		tunnel_apply_rotation(t, now_ms);
+		return;
+	}
+	/* Fired a hair before the boundary: the move is due all the same. */
+	if (t->rot.has_slot && slot == t->rot.cur &&
+	    rotate_slot_start_ms(t->rot.rotation_ms, slot + 1) - now_ms <= TUNNEL_EARLY_MS)
+		slot++;
+	tunnel_move(t, slot, now_ms);
+}
+
+/* Groups the k sealed datagrams in t->iov into messages: with GSO, each run
+ * of equal lengths (the last one may be shorter) goes as one UDP_SEGMENT
+ * send that the kernel cuts into datagrams as late as possible (veth and the
+ * forwarding router carry the whole train as one packet). */
+static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
+{
+	size_t m = 0, i = 0;
+
+	while (i < k) {
+		size_t len = t->iov[i].iov_len, j = i + 1;
+		struct msghdr *h = &t->msgs[m].msg_hdr;
+
+		if (t->has_gso) {
+			size_t max = TUNNEL_GSO_MAX_BYTES / len;
+
+			if (max > TUNNEL_GSO_MAX_SEGS)
+				max = TUNNEL_GSO_MAX_SEGS;
+			while (j < k && j - i < max && t->iov[j].iov_len == len)
+				j++;
+			if (j < k && j - i < max && t->iov[j].iov_len < len)
+				j++;
+		}
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &s->peer_sa;
+		h->msg_namelen = sizeof(s->peer_sa);
+		h->msg_iov = &t->iov[i];
+		h->msg_iovlen = j - i;
+		if (j - i > 1) {
+			struct cmsghdr *c;
+			uint16_t seg = (uint16_t)len;
+
+			h->msg_control = t->cmsg[m].buf;
+			h->msg_controllen = CMSG_SPACE(sizeof(seg));
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+		}
+		t->run_len[m] = j - i;
+		m++;
+		i = j;
+	}
+	return m;
+}
+
+static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
+{
+	size_t m = tunnel_group(t, s, k), sent = 0, i;
+
+	while (sent < m) {
+		int r = sendmmsg(s->fd, t->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* A device without checksum offload refuses GSO (EIO):
+			 * fall back to one datagram per packet from now on. */
+			if (t->has_gso && t->run_len[sent] > 1 &&
+			    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
+				t->has_gso = false;
+				log_warnx("tunnel %s: UDP GSO refused (%s): sending datagrams "
+					  "one by one", tun_name(t->tun), strerror(errno));
+			}
+			/* The message at `sent` cannot go (full buffer, no route):
+			 * drop it and try the rest. */
+			if (log_is_debug())
+				log_debug("tunnel %s: send of %zu datagrams: %s", tun_name(t->tun),
+					  t->run_len[sent], strerror(errno));
+			t->stats.drops_tx += t->run_len[sent];
+			sent++;
+			continue;
+		}
+		for (i = sent; i < sent + (size_t)r; i++) {
+			const struct msghdr *h = &t->msgs[i].msg_hdr;
+			size_t j;
+
+			t->stats.tx_packets += t->run_len[i];
+			for (j = 0; j < h->msg_iovlen; j++)
+				t->stats.tx_bytes += h->msg_iov[j].iov_len - WIRE_OVERHEAD;
+		}
+		sent += (size_t)r;
+	}
+}
+
+/* TUN -> peer: read a batch, seal each packet in place for the current
+ * slot, send the batch from the current slot's socket in one sendmmsg. A
+ * batch never spans a rotation: the slot is read once per batch and the loop
+ * runs no timer in between. */
+static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel *t = container_of(w, struct tunnel, tun_io);
+	unsigned round;
+
+	(void)loop;
+	(void)revents;
+	for (round = 0; round < TUNNEL_ROUNDS; round++) {
+		struct tunnel_sock *s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
+		unsigned dropped = 0;
+		size_t k = 0, i;
+		int n;
+
+		n = tun_read(t->tun, 0, t->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
+		t->stats.drops_tx += dropped;
+		if (n <= 0)
+			break;
+		if (s->fd < 0 || s->slot != t->rot.cur) {
+			t->stats.drops_tx += (uint64_t)n;
+			continue;
+		}
+		for (i = 0; i < (size_t)n; i++) {
+			int len = wire_seal(&t->tx, s->slot, t->pkts[i].buf, t->pkts[i].len,
+					    t->pkts[i].cap);
+
+			if (len < 0) {
+				t->stats.drops_tx++;
+				continue;
+			}
+			t->iov[k].iov_base = t->pkts[i].buf;
+			t->iov[k].iov_len = (size_t)len;
+			k++;
+		}
+		tunnel_send(t, s, k);
+		busy_poll_extend(t);
+		if (n < TUNNEL_BATCH)
+			break;
+	}
+}
+
+/* An authentic inner packet may enter the TUN only if it is IPv6 from the
+ * peer's tunnel address (the tunnel is not a path for anyone else), and
+ * with TUNNEL_OWN_DST_ONLY to ours. */
+static bool is_inner_acceptable(const struct tunnel *t, const uint8_t *p, size_t len)
+{
+	return len >= 40 && (p[0] >> 4) == 6 &&
+	       memcmp(p + 8, t->peer_tunnel_addr.s6_addr, 16) == 0 &&
+	       (!t->is_own_dst_only || memcmp(p + 24, t->tunnel_addr.s6_addr, 16) == 0);
+}
+
+static void count_open_error(struct tunnel *t, int rc)
+{
+	switch (rc) {
+	case WIRE_ERR_AUTH:
+		t->stats.drops_auth++;
+		break;
+	case WIRE_ERR_REPLAY:
+	case WIRE_ERR_TOO_OLD:
+		t->stats.drops_replay++;
+		break;
+	case WIRE_ERR_BUSY:
+		t->stats.drops_busy++;
+		break;
+	default:
+		t->stats.drops_malformed++;
+		break;
+	}
+}
+
+static void warn_far_slot(struct tunnel *t, int64_t off)
+{
+	if (!is_time_to_log(t, &t->far_logged_at))
+		return;
+	log_warnx("tunnel %s: the peer's clock is %" PRId64 " slots (about %" PRId64
+		  " ms) %s ours: its packets are dropped (the overlap is one slot); "
+		  "check NTP on both hosts",
+		  tun_name(t->tun), off < 0 ? -off : off,
+		  (off < 0 ? -off : off) * (int64_t)t->rot.rotation_ms,
+		  off < 0 ? "behind" : "ahead of");
+}
+
+/* Opens one datagram of the socket's slot in place; an acceptable inner
+ * packet is queued in t->rx_pkts[*out]. */
+static void tunnel_open_one(struct tunnel *t, struct tunnel_sock *s, int64_t off, uint8_t *buf,
+			    size_t len, size_t *out)
+{
+	int inner = wire_open(&t->rx, s->slot, buf, len);
+
+	if (inner < 0) {
+		count_open_error(t, inner);
+		return;
+	}
+	if (off <= -2 || off >= 2) {
+		t->stats.rx_far_slot++;
+		warn_far_slot(t, off);
+		return;
+	}
+	if (off == -1)
+		t->stats.rx_prev_slot++;
+	else if (off == 1)
+		t->stats.rx_next_slot++;
+	if (inner == 0)
+		return; /* keepalive */
+	if (!is_inner_acceptable(t, buf + WIRE_HEADER_LEN, (size_t)inner)) {
+		t->stats.drops_inner++;
+		return;
+	}
+	t->rx_pkts[*out].buf = buf;
+	t->rx_pkts[*out].cap = len;
+	t->rx_pkts[*out].len = (size_t)inner;
+	(*out)++;
+}
+
+static void tunnel_deliver(struct tunnel *t, size_t out)
+{
+	size_t done = 0, i;
+
+	while (done < out) {
+		int r = tun_write(t->tun, 0, t->rx_pkts + done, out - done, WIRE_HEADER_LEN);
+
+		if (r < 0) {
+			t->stats.drops_tun++;
+			done++;
+			continue;
+		}
+		for (i = done; i < done + (size_t)r; i++) {
+			t->stats.rx_packets++;
+			t->stats.rx_bytes += t->rx_pkts[i].len;
+		}
+		done += (size_t)r;
+	}
+}
+
+/* The segment size of a GRO train (UDP_GRO control message), or 0. */
+static size_t gro_segment_len(const struct msghdr *h)
+{
+	const struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)h,
+						       (struct cmsghdr *)(uintptr_t)c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int seg;
+
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
+/* peer -> TUN: a batch from one slot's socket (with GRO, trains of
+ * datagrams), each datagram opened for that slot; what authenticates and
+ * passes the inner check goes to the TUN. */
+static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
+	struct tunnel *t = s->t;
+	unsigned round;
+
+	(void)loop;
+	(void)revents;
+	for (round = 0; round < TUNNEL_ROUNDS; round++) {
+		int64_t off = (int64_t)(s->slot - t->rot.cur);
+		size_t i;
+		int n;
+
+		for (i = 0; i < TUNNEL_RX_MSGS; i++) {
+			struct msghdr *h = &t->msgs[i].msg_hdr;
+
+			t->rx_iov[i].iov_base = t->rx_bufs + i * TUNNEL_RX_BUF_LEN;
+			t->rx_iov[i].iov_len = TUNNEL_RX_BUF_LEN;
+			memset(h, 0, sizeof(*h));
+			h->msg_name = &t->from[i];
+			h->msg_namelen = sizeof(t->from[i]);
+			h->msg_iov = &t->rx_iov[i];
+			h->msg_iovlen = 1;
+			h->msg_control = t->cmsg[i].buf;
+			h->msg_controllen = sizeof(t->cmsg[i].buf);
+		}
+		n = recvmmsg(s->fd, t->msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		busy_poll_extend(t);
+		for (i = 0; i < (size_t)n; i++) {
+			const struct msghdr *h = &t->msgs[i].msg_hdr;
+			uint8_t *base = t->rx_iov[i].iov_base;
+			size_t total = t->msgs[i].msg_len, seg = gro_segment_len(h), pos, out = 0;
+
+			if (h->msg_flags & MSG_TRUNC) {
+				t->stats.drops_malformed++;
+				continue;
+			}
+			if (seg == 0 || seg > total)
+				seg = total;
+			for (pos = 0; pos < total && out < TUNNEL_BATCH; pos += seg)
+				tunnel_open_one(t, s, off, base + pos,
+						total - pos < seg ? total - pos : seg, &out);
+			tunnel_deliver(t, out);
+		}
+		if (n < TUNNEL_RX_MSGS)
+			break;
+	}
+}
+
+void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!t || res->err == 0)
+		return;
+	/* Deleting an address that its lifetime already removed is fine. */
+	if (res->op == NLADDR_DEL && (res->err == -EADDRNOTAVAIL || res->err == -ENOENT ||
+				      res->err == -ENODEV))
+		return;
+	t->stats.addr_errors++;
+	if (is_time_to_log(t, &t->err_logged_at))
+		log_err(res->err, "tunnel %s: %s %s on ifindex %u%s%s", tun_name(t->tun),
+			res->op == NLADDR_ADD ? "binding" : "removing",
+			inet_ntop(AF_INET6, &res->addr, a, sizeof(a)), res->ifindex,
+			res->msg[0] ? " (kernel: " : "", res->msg[0] ? res->msg : "");
+}
+
+static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, char *msg,
+			    size_t msg_len)
+{
+	struct tun_config tc = {
+		.name = cfg->tun_name, .queues = 1, .mtu = t->tun_mtu, .is_up = true,
+	};
+	char a[INET6_ADDRSTRLEN], why[NLADDR_MSG_LEN] = "";
+	unsigned ifindex;
+	int rc;
+
+	rc = tun_new(&tc, &t->tun);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "creating TUN '%s': %s", cfg->tun_name ? cfg->tun_name : "",
+			strerror(-rc));
+		return rc;
+	}
+	ifindex = tun_ifindex(t->tun);
+	rc = nllink_add_addr(t->nllink, ifindex, &cfg->tunnel_addr, cfg->tunnel_prefix_len, why,
+			     sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "adding %s/%u to %s: %s%s%s",
+			inet_ntop(AF_INET6, &cfg->tunnel_addr, a, sizeof(a)),
+			cfg->tunnel_prefix_len, tun_name(t->tun), strerror(-rc),
+			why[0] ? " (kernel: " : "", why[0] ? why : "");
+		return rc;
+	}
+	rc = nllink_add_route(t->nllink, ifindex, &cfg->peer_tunnel_addr, 128, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "routing %s/128 into %s: %s%s%s",
+			inet_ntop(AF_INET6, &cfg->peer_tunnel_addr, a, sizeof(a)),
+			tun_name(t->tun), strerror(-rc), why[0] ? " (kernel: " : "",
+			why[0] ? why : "");
+		return rc;
+	}
+	return 0;
+}
+
+int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllink,
+	       const struct tunnel_config *cfg, struct tunnel **t_out, char *msg, size_t msg_len)
+{
+	struct tunnel *t;
+	size_t i;
+	int rc;
+
+	if (!cfg->rotation_ms || cfg->reach < 1 || cfg->reach > ROTATE_MAX_REACH ||
+	    !cfg->link_ifindex || cfg->tunnel_prefix_len < 1 || cfg->tunnel_prefix_len > 128) {
+		set_msg(msg, msg_len, "invalid tunnel configuration");
+		return -EINVAL;
+	}
+	if (cfg->link_mtu < TUNNEL_MIN_INNER_MTU + TUNNEL_OVERHEAD) {
+		set_msg(msg, msg_len, "link MTU %u is below %u (IPv6's 1280 plus %u of tunnel "
+			"overhead)", cfg->link_mtu, TUNNEL_MIN_INNER_MTU + TUNNEL_OVERHEAD,
+			TUNNEL_OVERHEAD);
+		return -EINVAL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->loop = loop;
+	t->nladdr = nladdr;
+	t->nllink = nllink;
+	t->ndresp = cfg->ndresp;
+	t->link_ifindex = cfg->link_ifindex;
+	t->peer_tunnel_addr = cfg->peer_tunnel_addr;
+	t->tunnel_addr = cfg->tunnel_addr;
+	t->is_own_dst_only = cfg->flags & TUNNEL_OWN_DST_ONLY;
+	t->clock_offset_ms = cfg->clock_offset_ms;
+	t->tun_mtu = cfg->link_mtu - TUNNEL_OVERHEAD;
+	if (t->tun_mtu > WIRE_MAX_INNER_LEN)
+		t->tun_mtu = WIRE_MAX_INNER_LEN;
+	/* One byte more than the largest datagram: tun_read and recvmmsg tell
+	 * a packet that filled the buffer exactly from a truncated one. */
+	t->buf_len = (WIRE_OVERHEAD + t->tun_mtu + 1 + 63) & ~(size_t)63;
+	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
+		t->socks[i].fd = -1;
+	/* Valid lifetime: the window's slots, plus a margin for the kernel's
+	 * lifetime timer; a daemon killed with SIGKILL leaves nothing longer. */
+	t->valid_s = (uint32_t)((((uint64_t)2 * cfg->reach + 1) * cfg->rotation_ms + 999) / 1000 + 2);
+	wire_tx_init(&t->tx, cfg->tx_key);
+	wire_rx_init(&t->rx, cfg->rx_key);
+	rc = rotate_init(&t->rot, &cfg->own_seed, &cfg->peer_seed, cfg->slot_key,
+			 cfg->rotation_ms, cfg->reach);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "invalid rotation schedule");
+		goto fail;
+	}
+	t->has_gso = !(cfg->flags & TUNNEL_NO_UDP_GSO);
+	t->has_gro = !(cfg->flags & TUNNEL_NO_UDP_GRO);
+	t->busy_poll_s = cfg->busy_poll_us / 1e6;
+	ev_idle_init(&t->busy_poll, busy_poll_cb);
+	t->bufs = malloc(TUNNEL_BATCH * t->buf_len);
+	t->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
+	if (!t->bufs || !t->rx_bufs) {
+		rc = -ENOMEM;
+		set_msg(msg, msg_len, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < TUNNEL_BATCH; i++) {
+		t->pkts[i].buf = t->bufs + i * t->buf_len;
+		t->pkts[i].cap = t->buf_len;
+	}
+	rc = tunnel_setup_tun(t, cfg, msg, msg_len);
+	if (rc < 0)
+		goto fail;
+
+	/* The first window is bound before any packet flows. */
+	tunnel_move(t, rotate_slot_at(cfg->rotation_ms, tunnel_now_ms(t)), tunnel_now_ms(t));
+	rc = t->ndresp ? 0 : nladdr_sync(nladdr, 5000);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "binding the first MT6D addresses: %s", strerror(-rc));
+		goto fail;
+	}
+
+	ev_init(&t->tick, tick_cb);
+	tunnel_arm_tick(t);
+	ev_io_init(&t->tun_io, tun_cb, tun_fd(t->tun, 0), EV_READ);
+	ev_io_start(loop, &t->tun_io);
+	*t_out = t;
+	return 0;
+fail:
+	tunnel_free(t, 2000);
+	return rc;
+}
+
+void tunnel_free(struct tunnel *t, int timeout_ms)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	if (t->loop) {
+		ev_periodic_stop(t->loop, &t->tick);
+		ev_io_stop(t->loop, &t->tun_io);
+		ev_idle_stop(t->loop, &t->busy_poll);
+	}
+	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
+		sock_close(t, &t->socks[i]);
+	/* Adds still in flight are acknowledged first (their results still
+	 * reach t), so that the window's addresses are all in nladdr's
+	 * registry and none is left to expire by itself; then the deletes,
+	 * waited for too, so no result names t once it is freed. */
+	if (t->ndresp && t->rot.has_slot) {
+		uint64_t slot, lo = t->rot.cur > t->rot.reach ? t->rot.cur - t->rot.reach : 0;
+
+		for (slot = lo; slot <= t->rot.cur + t->rot.reach; slot++) {
+			const struct rotate_slot *rs = rotate_get(&t->rot, slot);
+
+			if (rs)
+				ndresp_del(t->ndresp, &rs->own.addr);
+		}
+	} else if (t->nladdr && t->rot.has_slot) {
+		uint64_t slot, lo = t->rot.cur > t->rot.reach ? t->rot.cur - t->rot.reach : 0;
+
+		nladdr_sync(t->nladdr, timeout_ms);
+		for (slot = lo; slot <= t->rot.cur + t->rot.reach; slot++) {
+			const struct rotate_slot *rs = rotate_get(&t->rot, slot);
+
+			if (rs && nladdr_is_bound(t->nladdr, t->link_ifindex, &rs->own.addr))
+				nladdr_batch_del(t->nladdr, t->link_ifindex, &rs->own.addr, NULL);
+		}
+	}
+	if (t->nladdr && !t->ndresp)
+		nladdr_sync(t->nladdr, timeout_ms);
+	/* The TUN takes its tunnel address and route with it: nllink's
+	 * registry forgets them, or it would grow with every session. */
+	if (t->tun) {
+		unsigned ifindex = tun_ifindex(t->tun);
+
+		tun_free(t->tun);
+		nllink_forget_ifindex(t->nllink, ifindex);
+	}
+	wire_tx_fini(&t->tx);
+	wire_rx_fini(&t->rx);
+	rotate_fini(&t->rot);
+	if (t->bufs) {
+		sodium_memzero(t->bufs, TUNNEL_BATCH * t->buf_len);
+		free(t->bufs);
+	}
+	if (t->rx_bufs) {
+		sodium_memzero(t->rx_bufs, (size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
+		free(t->rx_bufs);
+	}
+	sodium_memzero(t, sizeof(*t));
+	free(t);
+}
+
+void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out)
+{
+	*stats_out = t->stats;
+}
+
+void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len)
+{
+	snprintf(buf, buf_len,
+		 "tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " rx_packets=%" PRIu64
+		 " rx_bytes=%" PRIu64 " drops_auth=%" PRIu64 " drops_replay=%" PRIu64
+		 " drops_malformed=%" PRIu64 " drops_busy=%" PRIu64 " drops_inner=%" PRIu64
+		 " drops_tx=%" PRIu64 " drops_tun=%" PRIu64 " rx_prev_slot=%" PRIu64
+		 " rx_next_slot=%" PRIu64 " rx_far_slot=%" PRIu64 " rotations=%" PRIu64
+		 " rotation_late_max_us=%" PRIu64 " addr_errors=%" PRIu64,
+		 s->tx_packets, s->tx_bytes, s->rx_packets, s->rx_bytes, s->drops_auth,
+		 s->drops_replay, s->drops_malformed, s->drops_busy, s->drops_inner, s->drops_tx,
+		 s->drops_tun, s->rx_prev_slot, s->rx_next_slot, s->rx_far_slot, s->rotations,
+		 s->rotation_late_max_us, s->addr_errors);
+}
+
+const char *tunnel_tun_name(const struct tunnel *t)
+{
+	return tun_name(t->tun);
+}
+
+unsigned tunnel_tun_mtu(const struct tunnel *t)
+{
+	return t->tun_mtu;
+}
+
+uint64_t tunnel_current_slot(const struct tunnel *t)
+{
+	return t->rot.cur;
+}
+
+int64_t tunnel_next_move_in_ms(const struct tunnel *t)
+{
+	int64_t left = rotate_slot_start_ms(t->rot.rotation_ms, t->rot.cur + 1) - tunnel_now_ms(t);
+
+	return left > 0 ? left : 0;
+}
+
+int tunnel_set_rotation(struct tunnel *t, uint32_t rotation_ms, int64_t at_ms)
+{
+	int64_t now_ms = tunnel_now_ms(t);
+
+	if (!rotation_ms)
+		return -EINVAL;
+	t->next_rotation_ms = rotation_ms;
+	t->next_rotation_at_ms = at_ms;
+	if (at_ms <= now_ms + TUNNEL_EARLY_MS)
+		tunnel_apply_rotation(t, now_ms);
+	return 0;
+}
+
+uint32_t tunnel_rotation_ms(const struct tunnel *t)
+{
+	return t->rot.rotation_ms;
+}

@@ -1,0 +1,146 @@
+/* The data plane of one MT6D tunnel (MISSION.md formulas 5 to 7): packets read
+ * from a TUN interface are sealed (mt6d/core/wire.h) and sent in UDP from our
+ * current MT6D address and port to the peer's current ones; datagrams that
+ * arrive on the sockets of the slots around the current one are opened,
+ * replay-checked and written to the TUN. The peer-to-peer daemon runs one;
+ * the client and server sessions reuse it.
+ *
+ * Kernel objects: the TUN (with the tunnel address and a /128 route to the
+ * peer's tunnel address, through netlink/nllink.h), one MT6D address per slot
+ * of the window on the physical link (netlink/nladdr.h, lifetimes of a few
+ * slots; in scale mode none: the address joins the neighbour responder's
+ * set, cfg.ndresp) and one UDP socket per slot, bound with IPV6_FREEBIND so
+ * that it exists before its address does and no packet waits for netlink.
+ *
+ * Events (libev, one loop): the TUN fd, the slot sockets, and a wall-clock
+ * periodic timer at every slot boundary (slot = floor(t / Rot), so a clock
+ * step re-aligns). After packets, an idle watcher may keep the loop polling
+ * for a while (busy_poll_us). The netlink fds belong to the caller, who owns nladdr and
+ * nllink and passes each address result back with tunnel_handle_addr_result.
+ *
+ * Window: reach 1 binds the previous, current and next slots (the protocol's
+ * overlap: packets in flight at a boundary and a peer one slot off both
+ * arrive); reach 2 also binds the slots two away, only to detect and log a
+ * peer two slots off (its packets authenticate there but are dropped). */
+#ifndef MT6D_TUNNEL_H
+#define MT6D_TUNNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <ev.h>
+
+#include "mt6d/core/wire.h"
+#include "netlink/ndresp.h"
+#include "netlink/nladdr.h"
+#include "netlink/nllink.h"
+
+#define TUNNEL_KEY_LEN 32
+/* Outer IPv6 + UDP + wire header and tag: TUN MTU = link MTU - this. */
+#define TUNNEL_OVERHEAD (WIRE_OUTER_IP_UDP_LEN + WIRE_OVERHEAD)
+#define TUNNEL_MIN_INNER_MTU 1280   /* IPv6 minimum link MTU (RFC 8200, 5) */
+#define TUNNEL_BATCH 64             /* packets per TUN pass and per sendmmsg */
+#define TUNNEL_RX_MSGS 16           /* datagrams (GRO: trains of them) per recvmmsg */
+
+/* tunnel_config.flags: offloads are on unless turned off (benchmarks). */
+#define TUNNEL_NO_UDP_GSO (1u << 0) /* one datagram per packet, no UDP_SEGMENT */
+#define TUNNEL_NO_UDP_GRO (1u << 1) /* one datagram per receive, no UDP_GRO */
+/* Inner packets must also be addressed to tunnel_addr (server sessions: a
+ * client reaches only its own session's address, not the other addresses
+ * of the host, which Linux would deliver from any interface). */
+#define TUNNEL_OWN_DST_ONLY (1u << 2)
+
+/* A busy polling time that hides the wake-up for the answer to a packet
+ * just sent (a ping, a TCP ACK) on the lab VM (docs/PERFORMANCE.md "RTT at
+ * idle"). Off unless asked for: see tunnel_config.busy_poll_us. */
+#define TUNNEL_BUSY_POLL_US 200
+
+struct tunnel_config {
+	const char *tun_name;            /* TUN name or pattern ("mt6d%d") */
+	unsigned link_ifindex;           /* interface that holds the MT6D addresses */
+	unsigned link_mtu;               /* its MTU, bytes: the TUN gets link_mtu - TUNNEL_OVERHEAD */
+	struct in6_addr own_seed;        /* our /64 prefix || seed IID */
+	struct in6_addr peer_seed;       /* the peer's */
+	struct in6_addr tunnel_addr;     /* our stable address, on the TUN */
+	unsigned tunnel_prefix_len;      /* 1..128 */
+	struct in6_addr peer_tunnel_addr; /* routed into the TUN; the only inner source accepted */
+	uint8_t slot_key[TUNNEL_KEY_LEN]; /* K of formula 5 (secret, copied) */
+	uint8_t tx_key[WIRE_KEY_LEN];    /* direction keys (wire.h), secret, copied */
+	uint8_t rx_key[WIRE_KEY_LEN];
+	uint32_t rotation_ms;            /* Rot */
+	unsigned reach;                  /* 1 or 2, see above */
+	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
+	unsigned flags;                  /* TUNNEL_NO_* */
+	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
+	/* Scale mode (docs/PERFORMANCE.md): the caller has claimed the link's
+	 * /64 with one local route; the window's MT6D addresses are added to
+	 * this responder's set (borrowed) instead of being bound on the link,
+	 * and nladdr is not used. NULL: per-address mode. */
+	struct ndresp *ndresp;
+};
+
+/* Counters of one tunnel, since tunnel_new. */
+struct tunnel_stats {
+	uint64_t tx_packets, tx_bytes;   /* inner packets and bytes sent */
+	uint64_t rx_packets, rx_bytes;   /* inner packets and bytes delivered to the TUN */
+	uint64_t drops_auth;             /* did not authenticate (wrong key or slot, forged) */
+	uint64_t drops_replay;           /* replayed, or too old for the replay window */
+	uint64_t drops_malformed;        /* not a tunnel packet (length, version, type) */
+	uint64_t drops_busy;             /* new sender instance while all slots are live */
+	uint64_t drops_inner;            /* authentic, but not IPv6 from the peer's tunnel address
+					    (or, TUNNEL_OWN_DST_ONLY, not to ours) */
+	uint64_t drops_tx;               /* sealed but not sent (socket full, no route) */
+	uint64_t drops_tun;              /* opened but the TUN refused it (queue full) */
+	uint64_t rx_prev_slot;           /* authentic packets that arrived in the previous slot */
+	uint64_t rx_next_slot;           /* ... in the next slot (the peer's clock is ahead) */
+	uint64_t rx_far_slot;            /* ... two slots away: dropped, the clocks are off */
+	uint64_t rotations;              /* slot moves */
+	uint64_t rotation_late_max_us;   /* worst delay of a move after its boundary */
+	uint64_t addr_errors;            /* MT6D address adds/deletes the kernel refused */
+};
+
+struct tunnel;
+
+/* Creates the TUN, its address and route, binds the MT6D addresses and
+ * sockets of the current window (waiting for netlink, so traffic flows at
+ * once) and starts the watchers on loop. nladdr and nllink are borrowed and
+ * must outlive the tunnel; every nladdr result whose cookie is the tunnel
+ * must be passed to tunnel_handle_addr_result. Returns 0 or -errno with a
+ * message naming the object in msg. */
+int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllink,
+	       const struct tunnel_config *cfg, struct tunnel **t_out, char *msg, size_t msg_len);
+
+/* Stops the watchers, closes the sockets, deletes the MT6D addresses bound
+ * (synchronously, up to timeout_ms), closes the TUN (its address and route go
+ * with it) and wipes the keys. Accepts NULL. */
+void tunnel_free(struct tunnel *t, int timeout_ms);
+
+/* An nladdr result for one of this tunnel's requests (cookie == t). */
+void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res);
+
+void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out);
+
+/* Writes the counters as "key=value" words separated by spaces. */
+void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len);
+
+const char *tunnel_tun_name(const struct tunnel *t);
+unsigned tunnel_tun_mtu(const struct tunnel *t);
+/* The current slot (after the last move). */
+uint64_t tunnel_current_slot(const struct tunnel *t);
+/* Milliseconds until the current slot ends on the tunnel's clock (0 when the
+ * move is due). */
+int64_t tunnel_next_move_in_ms(const struct tunnel *t);
+
+/* Changes Rot to rotation_ms at the first slot boundary at or after at_ms
+ * (UNIX ms of our clock; a past instant: now): the window moves to the new
+ * slot numbering, what was bound for the old one is dropped, and the
+ * session goes on (same keys, same TUN). Both ends must change at the same
+ * instant (the server tells the client, msg.h's rotation change). A later
+ * call replaces a pending change. Returns 0 or -EINVAL (rotation 0). */
+int tunnel_set_rotation(struct tunnel *t, uint32_t rotation_ms, int64_t at_ms);
+
+/* Rot in force now, ms. */
+uint32_t tunnel_rotation_ms(const struct tunnel *t);
+
+#endif
