@@ -92,8 +92,12 @@ LIB_SRCS  := $(filter-out $(MAIN_SRCS) $(CLI_SRCS),\
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS := $(wildcard bench/bench_*.c)
+# Helpers shared by unit tests and benchmarks (tests/simnet.c: the simulated
+# DHT network), linked before the library so only their users pull them in.
+TESTLIB_SRCS := $(filter-out $(TEST_SRCS),$(wildcard tests/*.c))
 
 LIB := $(BUILD)/libmt6d.a
+TESTLIB := $(BUILD)/libmt6d-test.a
 PROGS := $(BUILD)/mt6d $(patsubst mt6d/bin/%_main.c,$(BUILD)/mt6d-%,$(MAIN_SRCS))
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
@@ -121,6 +125,10 @@ $(LIB): $(call obj,$(LIB_SRCS))
 	$(quiet) AR $@
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+$(TESTLIB): $(call obj,$(TESTLIB_SRCS))
+	$(quiet) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
 $(BUILD)/mt6d: $(call obj,$(CLI_SRCS)) $(LIB)
 	$(quiet) LINK $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
@@ -130,7 +138,7 @@ $(BUILD)/mt6d-%: $(BUILD)/obj/mt6d/bin/%_main.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
 $(BUILD)/obj/tests/%.o: ALL_CFLAGS += $(CMOCKA_CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB) $(LIB)
 	$(quiet) LINK $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS) $(CMOCKA_LIBS)
@@ -140,7 +148,7 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(TESTLIB) $(LIB)
 	$(quiet) LINK $@
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
