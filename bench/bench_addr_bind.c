@@ -351,9 +351,10 @@ static int cmd_bind_remove(int argc, char **argv)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 1024;
-			v = realloc(v, cap * sizeof(*v));
-			if (!v)
+			void *grown = realloc(v, cap * sizeof(*v));
+			if (!grown)
 				return 3;
+			v = grown;
 		}
 		if (parse_addr(line, &v[n]) < 0)
 			return 2;

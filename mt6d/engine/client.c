@@ -275,7 +275,7 @@ static int64_t fetch_hook(void *ctx, int64_t now)
 static void start_fetch(struct client *c)
 {
 	struct fetch_params fp;
-	struct intro_config ic;
+	struct intro_config ic = { 0 };
 	int rc;
 
 	if (c->opt.intro_file) {

@@ -4,6 +4,7 @@
 # (peer_attack.py): its forgeries and its replays (in the same slot and in a
 # later one) are dropped and counted by B, and the tunnel keeps working.
 PEER_ROT=1s
+# shellcheck source=tests/netns/peer-lib.sh
 source "$(dirname "$0")/peer-lib.sh"
 N=20
 

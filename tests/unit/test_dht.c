@@ -154,8 +154,8 @@ static void test_bootstrap_and_lookup_converge(void **state)
 	for (int trial = 0; trial < 5; trial++) {
 		uint8_t target[20];
 		simnet_ops.random(&S.n[trial], target, 20);
-		struct dht_stats all[50];
-		int order[50];
+		struct dht_stats all[50] = { 0 };
+		int order[50] = { 0 };
 		for (int i = 0; i < S.n_nodes; i++) {
 			dht_get_stats(S.n[i].d, S.now, &all[i]);
 			order[i] = i;
@@ -385,8 +385,8 @@ static void test_collect_past_silent_closest(void **state)
 	assert_int_equal(res.n_announced, DHT_K * n);
 
 	/* Silence the 1st, 3rd and 5th closest (traffic to them dropped). */
-	int from = 40, order[50], n_silent = 0;
-	struct dht_stats all[50];
+	int from = 40, order[50] = { 0 }, n_silent = 0;
+	struct dht_stats all[50] = { 0 };
 	for (int i = 0; i < S.n_nodes; i++) {
 		dht_get_stats(S.n[i].d, S.now, &all[i]);
 		order[i] = i;
