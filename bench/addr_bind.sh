@@ -120,7 +120,7 @@ for s in $ROT_S; do
 		settle
 		case $mode in
 		addr-1)
-			# One interface: LAB-NOTES measured ~900 s per tick at 5,000
+			# One interface: docs/LAB.md has ~900 s per tick at 5,000
 			# sessions; only the sizes it can set up in minutes run.
 			if [ "$s" -gt 1000 ]; then
 				rot_rows+=("$s $mode - - - - - skipped")

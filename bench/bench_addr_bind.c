@@ -390,7 +390,7 @@ static int cmd_bind_remove(int argc, char **argv)
 	return 0;
 }
 
-/* Sessions rotate together: slots are wall-clock aligned (STYLE.md 16), so
+/* Sessions rotate together: slots are wall-clock aligned (docs/ARCHITECTURE.md), so
  * every session's tick falls on the same boundary, the worst case. */
 static int cmd_rotate(int argc, char **argv)
 {

@@ -39,7 +39,7 @@
 #define COLLECT_MAX_QUERIES 16  /* per node */
 #define COLLECT_STALE_STOP 2    /* replies in a row with nothing new */
 /* The smallest per-reply value budget among real nodes (libtorrent: 25 to an
- * IPv6 asker, LAB-NOTES): a reply with fewer values holds all the node has.
+ * IPv6 asker, docs/LAB.md): a reply with fewer values holds all the node has.
  * Our own nodes (version "MT") answer with up to PEERSTORE_MAX_VALUES, so
  * fewer than that from them is complete too. */
 #define COLLECT_SMALL_REPLY 25

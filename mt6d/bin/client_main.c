@@ -1,5 +1,5 @@
-/* mt6d-client: the client of client/server MT6D (MISSION.md "The client";
- * docs/PROTOCOL.md section 11). It finds the server from its public key
+/* mt6d-client: the client of client/server MT6D (docs/PROTOCOL.md
+ * section 11). It finds the server from its public key
  * alone, establishes a session and keeps it: applications reach the server
  * at the session tunnel address it prints (and writes to
  * StateDirectory/<interface>.server). SIGINT/SIGTERM send a teardown and

@@ -1,5 +1,5 @@
-/* mt6d-server: the server of client/server MT6D (MISSION.md "The server";
- * docs/PROTOCOL.md section 11). Start-up: config and key, leftovers of
+/* mt6d-server: the server of client/server MT6D (docs/PROTOCOL.md
+ * section 11). Start-up: config and key, leftovers of
  * a previous run purged, the introduction interface, K and the rotating
  * introduction addresses, the control socket; then one libev loop serves
  * every client. SIGINT/SIGTERM end every session (with a teardown) and

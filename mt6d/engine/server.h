@@ -1,4 +1,4 @@
-/* mt6d-server's engine (MISSION.md "The server"; docs/PROTOCOL.md section 11):
+/* mt6d-server's engine (docs/PROTOCOL.md section 11):
  * the introduction interface and its multi-client tunnel under K, the
  * validation of configuration requests, one session tunnel (mt6d/engine/tunnel.h)
  * per client, K rotation every config period, reload and revocation, and the
@@ -11,14 +11,14 @@
 
 #include "mt6d/core/ctlproto.h"
 
-/* Named limits (STYLE.md rule 12). */
+/* Named limits (docs/ARCHITECTURE.md, "Conventions"). */
 #define SERVER_MAX_SESSIONS 16384
 #define SERVER_REQUEST_BURST 4          /* requests per client before rate limiting */
 #define SERVER_REQUEST_RATE_PER_S 1     /* refill of that bucket */
 #define SERVER_DEFAULT_IDLE_TIMEOUT_MS 120000
 #define SERVER_OLD_K_GRACE_MAX_S 120    /* the previous K stays reachable this long */
 
-/* Threat level (MISSION.md "The server": a higher level shortens Rot). The
+/* Threat level (docs/PROTOCOL.md section 11: a higher level shortens Rot). The
  * rotation period of each level, from RotationPeriod (Rot): low 2 x Rot,
  * normal Rot, high Rot / 3 (within 100 ms..60 s). A change applies to the
  * introduction from the next config window (its config, published ahead,

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Interop of our DHT node with real libtorrent nodes (python3-libtorrent), in a
 # private IPv6 swarm inside one network namespace, every node on its own /64
-# of 2001:db8::/32 (LAB-NOTES.md: "A private swarm of libtorrent nodes").
+# of 2001:db8::/32 (docs/LAB.md: "Private swarms of real nodes").
 #
 #   30 long-running mt6d-dhtnode + 5 libtorrent nodes, bootstrapped only among
 #   themselves (ours from libtorrent nodes, libtorrent nodes from ours);
