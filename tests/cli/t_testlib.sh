@@ -4,7 +4,7 @@
 # on SIGTERM; check counts and shows what failed; fail exits (or counts with
 # FAIL_GOES_ON=1); stop_pids ends a process that ignores SIGTERM.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bad=0
