@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "mt6d/core/keys.h"
+#include "mt6d/core/util.h"
 
 /* The public Mainline DHT routers, used when a file names none. Tests and the
  * lab always pass their own. */
@@ -116,12 +117,6 @@ static void ctx_fail(struct config_ctx *ctx, const char *key, const char *value,
 }
 
 /* ---- value parsers, shared with command-line options ---- */
-
-static void set_msg(char *msg, size_t msg_len, const char *text)
-{
-	if (msg && msg_len)
-		snprintf(msg, msg_len, "%s", text);
-}
 
 static int parse_u64(const char *s, const char **end_out, uint64_t *out)
 {

@@ -27,10 +27,9 @@
 #include "mt6d/core/rotate.h"
 #include "mt6d/engine/tunnel.h"
 #include "mt6d/core/wire.h"
+#include "mt6d/core/util.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 #define CLIENT_NETLINK_TIMEOUT_MS 5000
 #define CLIENT_TICK_S 1.0
@@ -125,20 +124,6 @@ struct client {
 	int last_fetch_status;
 	char state_file[PATH_MAX];
 };
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || !msg_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msg_len, fmt, ap);
-	va_end(ap);
-}
 
 static const char *addr_str(const struct in6_addr *a, char *buf)
 {

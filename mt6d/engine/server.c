@@ -31,6 +31,7 @@
 #include "mt6d/core/sesstab.h"
 #include "mt6d/engine/tunnel.h"
 #include "mt6d/core/wire.h"
+#include "mt6d/core/util.h"
 #include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
@@ -39,8 +40,6 @@
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78 /* linux/in6.h; glibc's netinet/in.h lacks it */
 #endif
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 #define SERVER_NETLINK_TIMEOUT_MS 5000
 #define SERVER_INTRO_SLOTS 3             /* previous, current, next */
@@ -159,20 +158,6 @@ struct server {
 	uint64_t attack_mark;            /* attack_signs() at attack_window_at */
 	uint8_t next_key[INTRO_KEY_LEN]; /* K of the window after it (secret) */
 };
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || !msg_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msg_len, fmt, ap);
-	va_end(ap);
-}
 
 static const char *addr_str(const struct in6_addr *a, char *buf)
 {
