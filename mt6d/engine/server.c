@@ -145,6 +145,7 @@ struct server {
 	struct sesstab table;            /* every session, closing ones included */
 	struct server_stats stats;
 	int audit_fd;
+	bool is_audit_new, is_state_dir_new; /* made by this start: a failed one removes them */
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * publisher of every client's config for the current window (under
 	 * gen->key) and the next one (under next_key, published ahead). */
@@ -600,13 +601,13 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 	if (log_is_debug())
 		log_debug("introduction: request of '%s' from [%s]:%u slot %" PRIu64 ": %s",
 			  c->cfg.name, addr_str(&from->sin6_addr, (char[INET6_ADDRSTRLEN]){ 0 }),
-			  ntohs(from->sin6_port), s->slot, rc < 0 ? strerror(-rc) : "valid");
+			  ntohs(from->sin6_port), s->slot, intro_strerror(rc));
 	if (rc < 0) {
 		count_check_error(srv, rc);
 		if (rc != INTRO_ERR_CLIENT_ID && rc != MSG_ERR_LENGTH && rc != MSG_ERR_VERSION &&
 		    rc != MSG_ERR_TYPE)
 			audit(srv, "request rejected: client '%s' (id %u): %s", c->cfg.name,
-			      c->cfg.id, strerror(-rc));
+			      c->cfg.id, intro_strerror(rc));
 		goto out;
 	}
 	/* The slot sockets are read in no particular order: a retry may be
@@ -1339,11 +1340,31 @@ static int open_audit(struct server *srv)
 {
 	char path[PATH_MAX];
 
-	if (mkdir(srv->cfg.state_dir, 0700) < 0 && errno != EEXIST)
+	if (mkdir(srv->cfg.state_dir, 0700) == 0)
+		srv->is_state_dir_new = true;
+	else if (errno != EEXIST)
 		return -errno;
 	snprintf(path, sizeof(path), "%s/audit.log", srv->cfg.state_dir);
-	srv->audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	srv->audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (srv->audit_fd >= 0)
+		srv->is_audit_new = true;
+	else if (errno == EEXIST)
+		srv->audit_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	return srv->audit_fd < 0 ? -errno : 0;
+}
+
+/* A start that failed leaves no trail of its own: an audit log it created
+ * holds only that start's lines, and the log already said why it failed. */
+static void undo_audit(struct server *srv)
+{
+	char path[PATH_MAX];
+
+	if (srv->is_audit_new) {
+		snprintf(path, sizeof(path), "%s/audit.log", srv->cfg.state_dir);
+		unlink(path);
+	}
+	if (srv->is_state_dir_new)
+		rmdir(srv->cfg.state_dir);
 }
 
 static int server_setup_link(struct server *srv, char *msg, size_t msg_len)
@@ -1486,8 +1507,10 @@ static int server_load(struct server *srv, char *msg, size_t msg_len)
 	if (rc < 0)
 		return rc;
 	rc = config_load_private_key(&srv->cfg, srv->priv, msg, msg_len);
-	if (rc < 0)
+	if (rc < 0) {
+		config_fini(&srv->cfg);
 		return rc;
+	}
 	keys_public_from_private(srv->pub, srv->priv);
 	return 0;
 }
@@ -1641,6 +1664,8 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	*out = srv;
 	return 0;
 fail:
+	if (srv->audit_fd >= 0)
+		undo_audit(srv);
 	server_free(srv);
 	return rc;
 }

@@ -588,7 +588,8 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 			uint8_t *base = t->rx_iov[i].iov_base;
 			size_t total = t->msgs[i].msg_len, seg = gro_segment_len(h), pos, out = 0;
 
-			if (h->msg_flags & MSG_TRUNC) {
+			/* An empty datagram would pass the segment loop unseen. */
+			if ((h->msg_flags & MSG_TRUNC) || total == 0) {
 				t->stats.drops_malformed++;
 				continue;
 			}

@@ -1,8 +1,9 @@
 #!/bin/bash
 # mt6d-peer under attack, Rot = 1 s (topology in peer-lib.sh). The router
 # namespace plays a host that sees every MT6D address and port but has no key
-# (peer_attack.py): its forgeries and its replays (in the same slot and in a
-# later one) are dropped and counted by B, and the tunnel keeps working.
+# (peer_attack.py): its forgeries, its replays (in the same slot and in a
+# later one) and its empty datagrams are dropped and counted by B, and the
+# tunnel keeps working.
 PEER_ROT=1s
 source "$(dirname "$0")/peer-lib.sh"
 N=20
@@ -20,12 +21,14 @@ cat "$work/attack.out"
 grep -E "packets transmitted" "$work/ping.out"
 auth=$(peer_stat B drops_auth)
 replay=$(peer_stat B drops_replay)
-echo "B: drops_auth=$auth drops_replay=$replay"
+malformed=$(peer_stat B drops_malformed)
+echo "B: drops_auth=$auth drops_replay=$replay drops_malformed=$malformed"
 check "attacker saw and sent $N of each"   test $attack_rc -eq 0
 # The replay window is checked before the tag, so a replay in a later slot
 # counts as a replay too (its slot would fail authentication anyway).
 check "replays, same slot and later: dropped and counted" test "${replay:-0}" -ge $((2 * N))
 check "forgeries: dropped and counted as authentication failures" test "${auth:-0}" -ge $N
+check "empty datagrams: dropped and counted as malformed" test "${malformed:-0}" -ge $N
 check "no forged or replayed packet reached the TUN" \
 	test "$(peer_stat B rx_packets)" -le 80
 check "the tunnel kept working: 80 of 80 pings" \
