@@ -21,6 +21,10 @@
 #include "mt6d/daemon/daemon.h"
 #include "mt6d/daemon/instance.h"
 
+/* The options every daemon shares (tests/cli/t_man.sh reads these two). */
+#define SKELETON_OPTS "c:dvnu:Vh"
+#define SKELETON_CTL_OPTS "s:"
+
 struct skeleton {
 	const struct skeleton_hooks *h;
 	struct daemon_signals sig;
@@ -139,7 +143,7 @@ int skeleton_main(const struct skeleton_hooks *h, int argc, char *argv[])
 	int verbosity = 0, c, rc, status = 1;
 
 	snprintf(prog, sizeof(prog), "mt6d-%s", h->name);
-	snprintf(opts, sizeof(opts), "c:dvn%su:%sVh", h->has_ctl ? "s:" : "",
+	snprintf(opts, sizeof(opts), SKELETON_OPTS "%s%s", h->has_ctl ? SKELETON_CTL_OPTS : "",
 		 h->extra_opts ? h->extra_opts : "");
 	while ((c = getopt(argc, argv, opts)) != -1) {
 		switch (c) {
