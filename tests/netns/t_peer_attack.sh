@@ -33,6 +33,16 @@ check "no forged or replayed packet reached the TUN" \
 	test "$(peer_stat B rx_packets)" -le 80
 check "the tunnel kept working: 80 of 80 pings" \
 	grep -q "80 packets transmitted, 80 received" "$work/ping.out"
+# A second mt6d-peer on A's config finds A's instance lock: it exits 1
+# naming A, and A's tunnel is untouched (the purge it would have run first
+# removed A's MT6D addresses).
+rc=0
+timeout 10 "$lab" exec "$(ns_of A)" "$build/mt6d-peer" -d -c "$work/A.conf" -u root \
+	>"$work/A2.log" 2>&1 || rc=$?
+cat "$work/A2.log"
+check "a second peer on A's config exits 1" test "$rc" = 1
+check "... naming the running one" grep -q "another mt6d-peer (pid ${PEER_PID[A]}) is running on config '$work/A.conf'" "$work/A2.log"
+check "... and A's tunnel still carries traffic" in_ns A ping -6 -n -q -c 3 -i 0.2 -W 2 "$TUN_B"
 check "A exits 0 on SIGTERM"            peer_stop A
 check "B exits 0 on SIGTERM"            peer_stop B
 check "A: nothing of ours left"         peer_nothing_left A
