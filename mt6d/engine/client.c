@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <sodium.h>
 
+#include "mt6d/base/clock.h"
+#include "mt6d/core/client_fsm.h"
 #include "mt6d/core/config.h"
 #include "mt6d/core/derive.h"
 #include "mt6d/engine/dhtev.h"
@@ -33,30 +35,10 @@
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 #define CLIENT_NETLINK_TIMEOUT_MS 5000
-#define CLIENT_TICK_S 1.0
 #define CLIENT_CLOSE_DELAY_S 0.25
-#define CLIENT_FETCH_TIMEOUT_MS 30000
-#define CLIENT_FETCH_RETRY_MIN_S 2.0
-#define CLIENT_FETCH_RETRY_MAX_S 60.0
-#define CLIENT_FETCH_AFTER_BOUNDARY_S 2.0 /* the next window's config is out before it starts */
-/* Between a new introduction tunnel and its first request. The kernel joins
- * the solicited-node group of a new address (and clears its tentative flag)
- * in a work item a little after the add: a response that comes back before
- * that finds the first neighbour solicitation of the router unanswered and
- * waits for its retransmission, 1 s later (measured in the lab: half of the
- * changes of K took 1.1 s instead of a few ms; 50 ms was not always enough
- * on a loaded machine). Free on a new K: the session carries traffic
- * meanwhile. */
-#define CLIENT_FIRST_REQUEST_DELAY_S 0.2
 /* A rotation change names an instant within this of our clock (the
  * server's lead is a few seconds; farther is a stale or skewed message). */
 #define CLIENT_ROTATION_SKEW_MS 60000
-
-enum client_state {
-	CLIENT_WAITING,   /* no introduction config yet */
-	CLIENT_INTRO,     /* introduction tunnel up, requesting */
-	CLIENT_SESSION,   /* session tunnel up */
-};
 
 /* What the server publishes (the config message's fields). */
 struct intro_config {
@@ -81,10 +63,12 @@ struct client {
 	int raw_fd;
 	ev_io raw_io;
 
-	enum client_state state;
+	/* The decisions (session state, retries, fetch times, silence):
+	 * driven by the tick timer and the events below. */
+	struct client_fsm fsm;
 	bool has_intro;
 	struct intro_config intro;
-	ev_tstamp intro_changed_at;
+	int64_t intro_changed_wall_ms;
 	uint8_t c_iid[INTRO_IID_LEN];
 	struct in6_addr own_seed;         /* prefix || C_IID */
 	struct tunnel *tunnel;            /* introduction or session tunnel */
@@ -94,12 +78,10 @@ struct client {
 	 * session keeps carrying traffic until the response arrives. */
 	struct tunnel *renew_tunnel;
 	struct in6_addr session_seed;     /* own seed of the session tunnel */
+	bool is_session_tunnel;           /* tunnel is the session's (else the introduction's) */
+	bool is_stopping;                 /* no more ticks */
 
 	struct msg_handshake hs;          /* the latest request (secret) */
-	ev_timer retry;
-	double backoff_s;
-	unsigned attempts;                /* requests since the introduction started */
-	bool first_request_due;           /* the retry timer sends the first request */
 	uint64_t requests_sent;
 
 	struct msg_session_keys keys;     /* secret */
@@ -107,20 +89,16 @@ struct client {
 	uint32_t session_rotation_ms;     /* Rot of the session, or the one it changes to */
 	uint64_t rotation_at_ms;          /* instant of the latest rotation change told */
 	uint64_t rotation_changes;
-	ev_tstamp session_started_at, last_rx_at, last_keepalive_at, last_prefix_check_at;
-	uint64_t last_rx_packets;
-	uint64_t sessions, teardowns_rx, responses_bad, reestablish_k, reestablish_silence,
-		reestablish_prefix;
+	int64_t session_started_wall_ms;
+	uint64_t sessions, teardowns_rx, responses_bad;
 
-	ev_timer tick;
+	ev_timer tick;                    /* at the state machine's next deadline */
 	ev_timer stop_timer;
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * fetch in progress. */
 	struct dhtev *dht;
 	struct fetch *fetch;
 	ev_timer fetch_reap;              /* frees a finished fetch outside its callback */
-	ev_tstamp next_fetch_at;          /* ev_now time of the next fetch */
-	double fetch_backoff_s;
 	uint64_t fetches_ok, fetches_failed;
 	int last_fetch_status;
 	char state_file[PATH_MAX];
@@ -145,14 +123,9 @@ static const char *addr_str(const struct in6_addr *a, char *buf)
 	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
 }
 
-static int64_t now_ms(void)
-{
-	return llround(ev_time() * 1000.0);
-}
-
 bool client_has_session(const struct client *c)
 {
-	return c->state == CLIENT_SESSION;
+	return c->fsm.state == CLIENT_FSM_SESSION;
 }
 
 const char *client_state_dir(const struct client *c)
@@ -204,24 +177,14 @@ static int read_intro_file(const char *path, struct intro_config *out)
 }
 
 static void on_intro(struct client *c, struct intro_config *ic);
+static void execute(struct client *c, unsigned acts);
+static void reschedule(struct client *c);
+static void check_prefix(struct client *c);
 
-/* Next fetch: a little after the next window starts (its config was
- * published ahead), or sooner after a failure. */
 static void schedule_fetch(struct client *c, bool has_failed)
 {
-	ev_tstamp now = ev_now(c->loop);
-
-	if (has_failed) {
-		c->next_fetch_at = now + c->fetch_backoff_s;
-		c->fetch_backoff_s *= 2;
-		if (c->fetch_backoff_s > CLIENT_FETCH_RETRY_MAX_S)
-			c->fetch_backoff_s = CLIENT_FETCH_RETRY_MAX_S;
-		return;
-	}
-	c->fetch_backoff_s = CLIENT_FETCH_RETRY_MIN_S;
-	c->next_fetch_at = (double)derive_window_start((int64_t)ev_time(), c->cfg.config_period_s) +
-			   c->cfg.config_period_s + CLIENT_FETCH_AFTER_BOUNDARY_S -
-			   (ev_time() - now);
+	client_fsm_fetch_done(&c->fsm, !has_failed, mono_now_ms(), wall_now_ms());
+	reschedule(c);
 }
 
 static void on_fetched(void *closure, const struct fetch_result *res)
@@ -290,9 +253,8 @@ static void start_fetch(struct client *c)
 	fp.kind = FETCH_CONFIG;
 	fp.period_s = c->cfg.config_period_s;
 	fp.edge_s = fp.period_s / 10 < 60 ? fp.period_s / 10 : 60;
-	fp.timeout_ms = CLIENT_FETCH_TIMEOUT_MS;
+	fp.timeout_ms = CLIENT_FSM_FETCH_TIMEOUT_MS;
 	fp.family = dhtev_family(c->dht);
-	c->next_fetch_at = ev_now(c->loop) + CLIENT_FETCH_TIMEOUT_MS / 1000.0 + 5;
 	rc = fetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key, on_fetched, NULL,
 		       c, &c->fetch);
 	if (rc < 0) {
@@ -357,7 +319,8 @@ static int make_tunnel(struct client *c, struct tunnel_config *tc, bool is_renew
 /* Whether the introduction is in progress: alone, or beside the session. */
 static bool is_introducing(const struct client *c)
 {
-	return c->state == CLIENT_INTRO || (c->state == CLIENT_SESSION && c->renew_tunnel);
+	return c->fsm.state == CLIENT_FSM_INTRO ||
+	       (c->fsm.state == CLIENT_FSM_SESSION && c->renew_tunnel);
 }
 
 static void remove_state_file(struct client *c)
@@ -399,7 +362,7 @@ static void send_request(struct client *c)
 	memcpy(req.seed_addr, c->own_seed.s6_addr, 16);
 	memcpy(req.tunnel_addr, c->client_tunnel.s6_addr, 16);
 	rc = msg_request_seal(&c->hs, c->priv, c->pub, c->cfg.server_public_key, &req,
-			      (uint64_t)now_ms(), buf, sizeof(buf));
+			      (uint64_t)wall_now_ms(), buf, sizeof(buf));
 	if (rc > 0)
 		rc = inner_send(c->raw_fd, &c->own_seed, &c->intro.server_seed, buf, (size_t)rc);
 	if (rc < 0)
@@ -408,24 +371,11 @@ static void send_request(struct client *c)
 		c->requests_sent++;
 }
 
-static void arm_retry(struct client *c)
-{
-	/* Exponential backoff with +-25 % jitter, so that clients that lost
-	 * their sessions together do not retry in step. */
-	double jitter = 0.75 + 0.5 * randombytes_uniform(1000) / 1000.0;
-
-	ev_timer_stop(c->loop, &c->retry);
-	ev_timer_set(&c->retry, c->backoff_s * jitter, 0);
-	ev_timer_start(c->loop, &c->retry);
-	c->backoff_s *= CLIENT_RETRY_FACTOR;
-	if (c->backoff_s > CLIENT_RETRY_MAX_MS / 1000.0)
-		c->backoff_s = CLIENT_RETRY_MAX_MS / 1000.0;
-}
-
 static void session_down(struct client *c)
 {
 	msg_session_keys_wipe(&c->keys);
 	remove_state_file(c);
+	c->is_session_tunnel = false;
 }
 
 /* (Re)starts the introduction: tunnel under K from our current /64 and
@@ -442,20 +392,16 @@ static void start_intro_keep(struct client *c, bool keep_session)
 	bool is_renewal;
 	int rc;
 
-	is_renewal = keep_session && c->state == CLIENT_SESSION && c->has_intro &&
+	is_renewal = keep_session && c->is_session_tunnel && c->has_intro &&
 		     strstr(c->cfg.tunnel_name, "%d");
 	if (is_renewal) {
 		drop_renew_tunnel(c);
 	} else {
-		if (c->state == CLIENT_SESSION)
+		if (c->is_session_tunnel)
 			session_down(c);
 		drop_tunnel(c);
-		c->state = CLIENT_WAITING;
 	}
 	msg_handshake_wipe(&c->hs);
-	c->first_request_due = false;
-	c->backoff_s = CLIENT_RETRY_MIN_MS / 1000.0;
-	c->attempts = 0;
 	if (!c->has_intro)
 		return; /* on_intro starts it */
 	derive_client_iid(c->c_iid, c->s, c->intro.key, INTRO_KEY_LEN);
@@ -474,56 +420,53 @@ static void start_intro_keep(struct client *c, bool keep_session)
 	tc.rotation_ms = c->intro.rotation_ms;
 	if (rc < 0 || make_tunnel(c, &tc, is_renewal) < 0) {
 		sodium_memzero(&tc, sizeof(tc));
-		if (is_renewal) {
+		if (is_renewal)
 			start_intro_keep(c, false);
-			return;
-		}
-		arm_retry(c);
+		else
+			client_fsm_on_intro_failed(&c->fsm, mono_now_ms());
 		return;
 	}
-	if (!is_renewal)
-		c->state = CLIENT_INTRO;
 	log_info("introduction tunnel %s up%s: seed %s, asking the server",
 		 tunnel_tun_name(is_renewal ? c->renew_tunnel : c->tunnel),
 		 is_renewal ? " beside the session" : "",
 		 addr_str(&c->own_seed, (char[INET6_ADDRSTRLEN]){ 0 }));
-	c->first_request_due = true;
-	ev_timer_stop(c->loop, &c->retry);
-	ev_timer_set(&c->retry, CLIENT_FIRST_REQUEST_DELAY_S, 0);
-	ev_timer_start(c->loop, &c->retry);
+	client_fsm_on_intro_up(&c->fsm, mono_now_ms(), is_renewal);
 }
 
-static void start_intro(struct client *c)
+/* Does what the state machine asks, in its order. An action may report an
+ * event whose own actions run at once (a fetch from the test file that
+ * finds a new K starts the introduction): what the tick asked for the
+ * introduction before it is then out of date. */
+static void execute(struct client *c, unsigned acts)
 {
-	start_intro_keep(c, false);
+	uint32_t epoch = c->fsm.intro_epoch;
+
+	if (acts & CLIENT_DO_CHECK_PREFIX)
+		check_prefix(c);
+	if (acts & CLIENT_DO_FETCH)
+		start_fetch(c);
+	if (c->fsm.intro_epoch != epoch)
+		acts &= ~(unsigned)(CLIENT_DO_INTRO | CLIENT_DO_RENEW | CLIENT_DO_REQUEST);
+	if (acts & CLIENT_DO_INTRO)
+		start_intro_keep(c, false);
+	else if (acts & CLIENT_DO_RENEW)
+		start_intro_keep(c, true);
+	if ((acts & CLIENT_DO_REQUEST) && is_introducing(c))
+		send_request(c);
+	if ((acts & CLIENT_DO_KEEPALIVE) && c->is_session_tunnel)
+		inner_send(c->raw_fd, &c->client_tunnel, &c->server_tunnel, NULL, 0);
+	reschedule(c);
 }
 
-static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void reschedule(struct client *c)
 {
-	struct client *c = container_of(w, struct client, retry);
+	int64_t now = mono_now_ms();
 
-	(void)loop;
-	(void)revents;
-	if (c->state == CLIENT_WAITING) {
-		if (c->has_intro)
-			start_intro(c);
+	if (c->is_stopping)
 		return;
-	}
-	if (is_introducing(c) && c->first_request_due) {
-		c->first_request_due = false;
-		send_request(c);
-		arm_retry(c);
-		return;
-	}
-	if (is_introducing(c)) {
-		/* Unanswered: the server may have a new K since our last fetch (a
-		 * revocation or rekey publishes it in a new epoch of the current
-		 * window), so look again without waiting for the next window. */
-		if (++c->attempts % CLIENT_REFETCH_ATTEMPTS == 0)
-			start_fetch(c);
-		send_request(c);
-		arm_retry(c);
-	}
+	ev_timer_stop(c->loop, &c->tick);
+	ev_timer_set(&c->tick, (client_fsm_next_mono_ms(&c->fsm, now) - now) / 1000.0, 0);
+	ev_timer_start(c->loop, &c->tick);
 }
 
 static void start_session(struct client *c, const struct msg_response *resp)
@@ -533,9 +476,10 @@ static void start_session(struct client *c, const struct msg_response *resp)
 
 	/* The server replaced our session when it answered: the old one is of
 	 * no use any more. */
-	if (c->state == CLIENT_SESSION)
+	if (c->is_session_tunnel)
 		remove_state_file(c);
 	drop_tunnel(c);
+	c->is_session_tunnel = false;
 	c->session_seed = c->own_seed;
 	memcpy(c->server_tunnel.s6_addr, resp->server_tunnel_addr, 16);
 	memcpy(c->client_tunnel.s6_addr, resp->client_tunnel_addr, 16);
@@ -553,15 +497,14 @@ static void start_session(struct client *c, const struct msg_response *resp)
 	tc.rotation_ms = c->session_rotation_ms;
 	if (make_tunnel(c, &tc, false) < 0) {
 		msg_session_keys_wipe(&c->keys);
-		start_intro(c);
+		execute(c, client_fsm_on_session_failed(&c->fsm));
 		return;
 	}
-	ev_timer_stop(c->loop, &c->retry);
-	c->first_request_due = false;
-	c->state = CLIENT_SESSION;
+	c->is_session_tunnel = true;
+	client_fsm_on_session_up(&c->fsm, mono_now_ms());
+	reschedule(c);
 	c->sessions++;
-	c->session_started_at = c->last_rx_at = c->last_keepalive_at = ev_now(c->loop);
-	c->last_rx_packets = 0;
+	c->session_started_wall_ms = wall_now_ms();
 	write_state_file(c);
 	log_info("session up on %s: server tunnel address %s, rotation %u ms", c->tun_name,
 		 addr_str(&c->server_tunnel, a), c->session_rotation_ms);
@@ -574,7 +517,7 @@ static void send_teardown(struct client *c, uint8_t reason)
 	uint8_t td[MSG_TEARDOWN_LEN];
 	int rc;
 
-	if (c->state != CLIENT_SESSION)
+	if (!c->is_session_tunnel)
 		return;
 	rc = msg_teardown_seal(&c->keys, reason, td, sizeof(td));
 	if (rc > 0)
@@ -592,7 +535,7 @@ static void handle_rotation(struct client *c, const uint8_t *buf, size_t len)
 {
 	uint32_t rot;
 	uint64_t at_ms;
-	int64_t now = now_ms();
+	int64_t now = wall_now_ms();
 
 	if (msg_rotation_open(&c->keys, buf, len, &rot, &at_ms) < 0)
 		return;
@@ -647,7 +590,7 @@ static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 			start_session(c, &resp);
 			continue;
 		}
-		if (c->state != CLIENT_SESSION || memcmp(&src, &c->server_tunnel, 16) != 0 ||
+		if (!c->is_session_tunnel || memcmp(&src, &c->server_tunnel, 16) != 0 ||
 		    memcmp(&dst, &c->client_tunnel, 16) != 0)
 			continue;
 		if (type == MSG_TYPE_ROTATION) {
@@ -662,11 +605,7 @@ static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 			c->teardowns_rx++;
 			log_warnx("the server ended the session (reason %u): establishing again",
 				  reason);
-			start_intro(c);
-			/* Not at once: the server that just ended it may refuse. */
-			ev_timer_stop(c->loop, &c->retry);
-			c->backoff_s = 1.0;
-			arm_retry(c);
+			execute(c, client_fsm_on_teardown(&c->fsm));
 		}
 	}
 }
@@ -686,8 +625,7 @@ static void check_prefix(struct client *c)
 		 addr_str(&prefixes[0], a));
 	send_teardown(c, MSG_TEARDOWN_ROAMING);
 	c->prefix = prefixes[0];
-	c->reestablish_prefix++;
-	start_intro(c);
+	execute(c, client_fsm_on_prefix_changed(&c->fsm));
 }
 
 /* A config from the rendezvous: the first one starts the introduction; a
@@ -702,48 +640,35 @@ static void on_intro(struct client *c, struct intro_config *ic)
 		return;
 	c->intro = *ic;
 	c->has_intro = true;
-	c->intro_changed_at = ev_now(c->loop);
-	if (had && c->state != CLIENT_WAITING) {
+	c->intro_changed_wall_ms = wall_now_ms();
+	if (had && c->fsm.state != CLIENT_FSM_WAITING)
 		log_info("the server's introduction config changed: establishing again");
-		c->reestablish_k++;
-	}
-	start_intro_keep(c, true);
+	execute(c, client_fsm_on_config(&c->fsm, true));
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client *c = container_of(w, struct client, tick);
-	ev_tstamp now = ev_now(loop);
+	uint64_t rx = 0, silences = c->fsm.reestablish_silence, renewals = c->fsm.renew_silence;
+	int64_t now = mono_now_ms(), last_rx = c->fsm.last_rx_mono_ms;
+	unsigned acts;
 
+	(void)loop;
 	(void)revents;
-	if (now - c->last_prefix_check_at >= CLIENT_PREFIX_CHECK_MS / 1000.0) {
-		c->last_prefix_check_at = now;
-		check_prefix(c);
-	}
-	if (c->opt.intro_file || now >= c->next_fetch_at)
-		start_fetch(c);
-	if (c->state != CLIENT_SESSION)
-		return;
-	{
+	if (c->is_session_tunnel) {
 		struct tunnel_stats st;
 
 		tunnel_get_stats(c->tunnel, &st);
-		if (st.rx_packets != c->last_rx_packets) {
-			c->last_rx_packets = st.rx_packets;
-			c->last_rx_at = now;
-		}
+		rx = st.rx_packets;
 	}
-	if (now - c->last_rx_at > c->opt.silence_ms / 1000.0) {
+	acts = client_fsm_tick(&c->fsm, now, rx, NULL);
+	if (c->fsm.reestablish_silence != silences)
 		log_warnx("nothing from the server for %.0f s: establishing again",
-			  now - c->last_rx_at);
-		c->reestablish_silence++;
-		start_intro(c);
-		return;
-	}
-	if (now - c->last_keepalive_at >= c->opt.keepalive_ms / 1000.0) {
-		c->last_keepalive_at = now;
-		inner_send(c->raw_fd, &c->client_tunnel, &c->server_tunnel, NULL, 0);
-	}
+			  (now - last_rx) / 1000.0);
+	else if (c->fsm.renew_silence != renewals)
+		log_info("nothing from the server for %.1f s: a new introduction beside the session",
+			 (now - last_rx) / 1000.0);
+	execute(c, acts);
 }
 
 /* ---------- netlink ---------- */
@@ -864,7 +789,6 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 		c->opt.keepalive_ms = CLIENT_DEFAULT_KEEPALIVE_MS;
 	if (!c->opt.silence_ms)
 		c->opt.silence_ms = CLIENT_DEFAULT_SILENCE_MS;
-	ev_init(&c->retry, retry_cb);
 	ev_init(&c->tick, tick_cb);
 	ev_init(&c->stop_timer, NULL);
 	ev_timer_init(&c->fetch_reap, fetch_reap_cb, 0, 0);
@@ -891,11 +815,10 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 		if (rc < 0)
 			goto fail;
 	}
-	ev_timer_set(&c->tick, CLIENT_TICK_S, CLIENT_TICK_S);
-	ev_timer_start(loop, &c->tick);
-	c->last_prefix_check_at = ev_now(loop);
-	c->fetch_backoff_s = CLIENT_FETCH_RETRY_MIN_S;
-	start_fetch(c);
+	client_fsm_init(&c->fsm, c->opt.keepalive_ms, c->opt.silence_ms, c->cfg.config_period_s,
+			c->opt.intro_file != NULL, randombytes_random(), mono_now_ms());
+	/* The first tick fetches the config at once. */
+	execute(c, client_fsm_tick(&c->fsm, mono_now_ms(), 0, NULL));
 	if (!c->has_intro)
 		log_info("waiting for the server's config");
 	*out = c;
@@ -915,7 +838,7 @@ static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void client_stop(struct client *c)
 {
 	send_teardown(c, MSG_TEARDOWN_SHUTDOWN);
-	ev_timer_stop(c->loop, &c->retry);
+	c->is_stopping = true;
 	ev_timer_stop(c->loop, &c->tick);
 	ev_timer_init(&c->stop_timer, stop_cb, CLIENT_CLOSE_DELAY_S, 0);
 	ev_timer_start(c->loop, &c->stop_timer);
@@ -928,8 +851,8 @@ void client_free(struct client *c)
 
 	if (!c)
 		return;
+	c->is_stopping = true;
 	if (c->loop) {
-		ev_timer_stop(c->loop, &c->retry);
 		ev_timer_stop(c->loop, &c->tick);
 		ev_timer_stop(c->loop, &c->stop_timer);
 	}
@@ -978,19 +901,6 @@ static void show_endpoint(struct ctl_reply *r, const char *key, const struct in6
 	ctl_reply_printf(r, "%s=[%s]:%u\n", key, addr_str(&ep.addr, a), ep.port);
 }
 
-static const char *state_name(enum client_state s)
-{
-	switch (s) {
-	case CLIENT_WAITING:
-		return "waiting";
-	case CLIENT_INTRO:
-		return "introduction";
-	case CLIENT_SESSION:
-		return "session";
-	}
-	return "?";
-}
-
 int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *r)
 {
 	struct client *c = ctx;
@@ -1002,7 +912,7 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 			if (!strcmp(req->pairs[i].key, "reconnect") &&
 			    !strcmp(req->pairs[i].value, "1")) {
 				send_teardown(c, MSG_TEARDOWN_REPLACED);
-				start_intro(c);
+				execute(c, client_fsm_on_reconnect(&c->fsm));
 			} else {
 				ctl_reply_printf(r, "error=unknown key '%s'\n", req->pairs[i].key);
 				return -EINVAL;
@@ -1013,13 +923,13 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 	ctl_reply_printf(r, "role=client\n");
 	ctl_reply_printf(r, "interface=%s\n", c->tun_name);
 	ctl_reply_printf(r, "link=%s\n", c->cfg.interface);
-	ctl_reply_printf(r, "state=%s\n", state_name(c->state));
+	ctl_reply_printf(r, "state=%s\n", client_fsm_state_name(c->fsm.state));
 	ctl_reply_printf(r, "client_id=%u\n", c->cfg.client_id);
 	ctl_reply_printf(r, "prefix=%s/64\n", addr_str(&c->prefix, a));
 	if (c->has_intro) {
 		ctl_reply_printf(r, "server_seed=%s\n", addr_str(&c->intro.server_seed, a));
 		ctl_reply_printf(r, "intro_rotation_ms=%u\n", c->intro.rotation_ms);
-		ctl_reply_printf(r, "intro_changed=%.0f\n", c->intro_changed_at);
+		ctl_reply_printf(r, "intro_changed=%.0f\n", c->intro_changed_wall_ms / 1000.0);
 		ctl_reply_printf(r, "own_seed=%s\n", addr_str(&c->own_seed, a));
 	}
 	ctl_reply_printf(r, "fetches_ok=%" PRIu64 "\nfetches_failed=%" PRIu64 "\n", c->fetches_ok,
@@ -1029,8 +939,9 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64
 			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64 "\n",
 			 c->requests_sent, c->sessions, c->teardowns_rx, c->responses_bad,
-			 c->reestablish_k, c->reestablish_silence, c->reestablish_prefix,
+			 c->fsm.reestablish_k, c->fsm.reestablish_silence, c->fsm.reestablish_prefix,
 			 c->rotation_changes);
+	ctl_reply_printf(r, "renew_silence=%" PRIu64 "\n", c->fsm.renew_silence);
 	if (c->renew_tunnel) {
 		struct tunnel_stats st;
 
@@ -1042,7 +953,7 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 		for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
 			ctl_reply_printf(r, "renew_%s\n", w);
 	}
-	if (c->state == CLIENT_SESSION) {
+	if (c->is_session_tunnel) {
 		struct tunnel_stats st;
 		uint64_t slot = tunnel_current_slot(c->tunnel);
 
@@ -1060,8 +971,9 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 		show_endpoint(r, "own_endpoint_next", &c->session_seed, c->keys.session, slot + 1);
 		show_endpoint(r, "peer_endpoint_next", &c->server_session_seed, c->keys.session,
 			      slot + 1);
-		ctl_reply_printf(r, "started=%.0f\n", c->session_started_at);
-		ctl_reply_printf(r, "last_rx=%.0f\n", c->last_rx_at);
+		ctl_reply_printf(r, "started=%.0f\n", c->session_started_wall_ms / 1000.0);
+		ctl_reply_printf(r, "last_rx=%.0f\n",
+				 (wall_now_ms() - (mono_now_ms() - c->fsm.last_rx_mono_ms)) / 1000.0);
 		tunnel_get_stats(c->tunnel, &st);
 		tunnel_format_stats(&st, words, sizeof(words));
 		for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
