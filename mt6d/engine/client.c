@@ -901,25 +901,10 @@ static void show_endpoint(struct ctl_reply *r, const char *key, const struct in6
 	ctl_reply_printf(r, "%s=[%s]:%u\n", key, addr_str(&ep.addr, a), ep.port);
 }
 
-int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *r)
+static void show_client(struct client *c, struct ctl_reply *r)
 {
-	struct client *c = ctx;
 	char a[INET6_ADDRSTRLEN], words[1024], *w, *save = NULL;
-	size_t i;
 
-	if (req->is_set) {
-		for (i = 0; i < req->n_pairs; i++) {
-			if (!strcmp(req->pairs[i].key, "reconnect") &&
-			    !strcmp(req->pairs[i].value, "1")) {
-				send_teardown(c, MSG_TEARDOWN_REPLACED);
-				execute(c, client_fsm_on_reconnect(&c->fsm));
-			} else {
-				ctl_reply_printf(r, "error=unknown key '%s'\n", req->pairs[i].key);
-				return -EINVAL;
-			}
-		}
-		return 0;
-	}
 	ctl_reply_printf(r, "role=client\n");
 	ctl_reply_printf(r, "interface=%s\n", c->tun_name);
 	ctl_reply_printf(r, "link=%s\n", c->cfg.interface);
@@ -978,6 +963,26 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 		tunnel_format_stats(&st, words, sizeof(words));
 		for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
 			ctl_reply_printf(r, "%s\n", w);
+	}
+}
+
+int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *r)
+{
+	struct client *c = ctx;
+	size_t i;
+
+	if (!req->is_set) {
+		show_client(c, r);
+		return 0;
+	}
+	for (i = 0; i < req->n_pairs; i++) {
+		if (!strcmp(req->pairs[i].key, "reconnect") && !strcmp(req->pairs[i].value, "1")) {
+			send_teardown(c, MSG_TEARDOWN_REPLACED);
+			execute(c, client_fsm_on_reconnect(&c->fsm));
+		} else {
+			ctl_reply_printf(r, "error=unknown key '%s'\n", req->pairs[i].key);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

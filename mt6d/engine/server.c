@@ -90,11 +90,122 @@ static int server_load(struct server *srv, char *msg, size_t msg_len)
 	return 0;
 }
 
+/* The client tables, the replay cache and the tunnel prefix. */
+static int server_open_tables(struct server *srv, char *msg, size_t msg_len)
+{
+	int rc;
+
+	rc = server_clients_build(&srv->cfg, srv->priv, &srv->clients, msg, msg_len);
+	if (rc < 0)
+		return rc;
+	srv->n_clients = srv->cfg.clients_len;
+	rc = server_tables_alloc(srv->n_clients, &srv->c_iids, &srv->c_iids_old, &srv->is_active);
+	if (rc < 0)
+		return rc;
+	srv->replay = malloc(sizeof(*srv->replay));
+	if (!srv->replay)
+		return -ENOMEM;
+	msg_replay_init(srv->replay, MSG_DEFAULT_MAX_SKEW_MS);
+	if (srv->cfg.has_tunnel_prefix) {
+		memcpy(srv->tunnel_prefix.s6_addr, srv->cfg.tunnel_address, 16);
+		srv->tunnel_prefix_len = srv->cfg.tunnel_prefix_len;
+	} else {
+		intro_default_tunnel_prefix(srv->pub, &srv->tunnel_prefix);
+		srv->tunnel_prefix_len = 64;
+	}
+	return 0;
+}
+
+/* Netlink, the link and its leftovers, scale mode, the raw socket of the
+ * session messages, the introduction interface. */
+static int server_open_kernel(struct server *srv, char *msg, size_t msg_len)
+{
+	char why[256] = "";
+	int rc;
+
+	rc = nllink_new(&srv->nllink);
+	if (rc < 0) {
+		server_set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
+		return rc;
+	}
+	rc = nladdr_new(server_link_on_addr_result, srv, &srv->nladdr);
+	if (rc < 0) {
+		server_set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
+		return rc;
+	}
+	ev_io_init(&srv->nladdr_io, server_link_nladdr_cb, nladdr_fd(srv->nladdr), EV_READ);
+	ev_io_start(srv->loop, &srv->nladdr_io);
+	rc = server_link_setup(srv, msg, msg_len);
+	if (rc < 0)
+		return rc;
+	rc = nladdr_purge(srv->nladdr, srv->link_ifindex, SERVER_NETLINK_TIMEOUT_MS, why,
+			  sizeof(why));
+	if (rc < 0)
+		log_err(rc, "removing MT6D addresses of a previous run on %s%s%s",
+			srv->cfg.interface, why[0] ? ": " : "", why);
+	else if (rc > 0)
+		log_info("removed %d MT6D addresses of a previous run on %s", rc,
+			 srv->cfg.interface);
+	if (srv->cfg.is_scale_mode) {
+		rc = server_link_setup_scale(srv, msg, msg_len);
+		if (rc < 0)
+			return rc;
+	}
+	rc = inner_socket_open();
+	if (rc < 0) {
+		server_set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
+			       strerror(-rc));
+		return rc;
+	}
+	srv->raw_fd = rc;
+	ev_io_init(&srv->raw_io, server_sessions_raw_cb, srv->raw_fd, EV_READ);
+	ev_io_start(srv->loop, &srv->raw_io);
+	return server_link_setup_intro_tun(srv, msg, msg_len);
+}
+
+/* The first K, its introduction addresses, the rendezvous, and the timers:
+ * a new K at every window start T = t - (t mod n) (formula 1), the
+ * housekeeping. */
+static int server_start_intro(struct server *srv, char *msg, size_t msg_len)
+{
+	int rc;
+
+	srv->win_start = derive_window_start(wall_now_ms() / 1000, srv->cfg.config_period_s);
+	randombytes_buf(srv->next_key, sizeof(srv->next_key));
+	rc = server_intro_gen_new(srv, NULL, srv->cfg.rotation_ms, &srv->gen);
+	if (rc < 0) {
+		server_set_msg(msg, msg_len, "out of memory");
+		return rc;
+	}
+	server_clients_derive(srv, NULL);
+	server_intro_gen_move(srv, srv->gen, server_intro_slot(srv->gen));
+	rc = nladdr_sync(srv->nladdr, SERVER_NETLINK_TIMEOUT_MS);
+	if (rc < 0) {
+		server_set_msg(msg, msg_len, "binding the introduction addresses: %s", strerror(-rc));
+		return rc;
+	}
+	srv->k_changed_wall_ms = wall_now_ms();
+	srv->stats.rekeys++;
+	server_intro_write_file(srv);
+	if (!srv->opt.intro_file) {
+		rc = server_rdv_setup(srv, msg, msg_len);
+		if (rc < 0)
+			return rc;
+	}
+	ev_periodic_init(&srv->rekey_tick, server_rdv_rekey_tick_cb, 0, srv->cfg.config_period_s,
+			 NULL);
+	ev_periodic_start(srv->loop, &srv->rekey_tick);
+	ev_timer_init(&srv->housekeeping, server_sessions_housekeeping_cb, SERVER_HOUSEKEEPING_S,
+		      SERVER_HOUSEKEEPING_S);
+	ev_timer_start(srv->loop, &srv->housekeeping);
+	return 0;
+}
+
 int server_new(struct ev_loop *loop, const char *config_path, const struct server_options *opt,
 	       struct server **out, char *msg, size_t msg_len)
 {
 	struct server *srv;
-	char why[256] = "", a[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN];
 	int rc;
 
 	srv = calloc(1, sizeof(*srv));
@@ -122,102 +233,21 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 		free(srv);
 		return rc;
 	}
-	rc = server_clients_build(&srv->cfg, srv->priv, &srv->clients, msg, msg_len);
+	rc = server_open_tables(srv, msg, msg_len);
 	if (rc < 0)
 		goto fail;
-	srv->n_clients = srv->cfg.clients_len;
-	rc = server_tables_alloc(srv->n_clients, &srv->c_iids, &srv->c_iids_old, &srv->is_active);
-	if (rc < 0)
-		goto fail;
-	srv->replay = malloc(sizeof(*srv->replay));
-	if (!srv->replay) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	msg_replay_init(srv->replay, MSG_DEFAULT_MAX_SKEW_MS);
-	if (srv->cfg.has_tunnel_prefix) {
-		memcpy(srv->tunnel_prefix.s6_addr, srv->cfg.tunnel_address, 16);
-		srv->tunnel_prefix_len = srv->cfg.tunnel_prefix_len;
-	} else {
-		intro_default_tunnel_prefix(srv->pub, &srv->tunnel_prefix);
-		srv->tunnel_prefix_len = 64;
-	}
 	rc = open_audit(srv);
 	if (rc < 0) {
 		server_set_msg(msg, msg_len, "opening the audit trail in '%s': %s", srv->cfg.state_dir,
-			strerror(-rc));
+			       strerror(-rc));
 		goto fail;
 	}
-	rc = nllink_new(&srv->nllink);
-	if (rc < 0) {
-		server_set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
-		goto fail;
-	}
-	rc = nladdr_new(server_link_on_addr_result, srv, &srv->nladdr);
-	if (rc < 0) {
-		server_set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
-		goto fail;
-	}
-	ev_io_init(&srv->nladdr_io, server_link_nladdr_cb, nladdr_fd(srv->nladdr), EV_READ);
-	ev_io_start(loop, &srv->nladdr_io);
-	rc = server_link_setup(srv, msg, msg_len);
+	rc = server_open_kernel(srv, msg, msg_len);
 	if (rc < 0)
 		goto fail;
-	rc = nladdr_purge(srv->nladdr, srv->link_ifindex, SERVER_NETLINK_TIMEOUT_MS, why,
-			  sizeof(why));
-	if (rc < 0)
-		log_err(rc, "removing MT6D addresses of a previous run on %s%s%s",
-			srv->cfg.interface, why[0] ? ": " : "", why);
-	else if (rc > 0)
-		log_info("removed %d MT6D addresses of a previous run on %s", rc,
-			 srv->cfg.interface);
-	if (srv->cfg.is_scale_mode) {
-		rc = server_link_setup_scale(srv, msg, msg_len);
-		if (rc < 0)
-			goto fail;
-	}
-	rc = inner_socket_open();
-	if (rc < 0) {
-		server_set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
-			strerror(-rc));
-		goto fail;
-	}
-	srv->raw_fd = rc;
-	ev_io_init(&srv->raw_io, server_sessions_raw_cb, srv->raw_fd, EV_READ);
-	ev_io_start(loop, &srv->raw_io);
-	rc = server_link_setup_intro_tun(srv, msg, msg_len);
+	rc = server_start_intro(srv, msg, msg_len);
 	if (rc < 0)
 		goto fail;
-
-	srv->win_start = derive_window_start(wall_now_ms() / 1000, srv->cfg.config_period_s);
-	randombytes_buf(srv->next_key, sizeof(srv->next_key));
-	rc = server_intro_gen_new(srv, NULL, srv->cfg.rotation_ms, &srv->gen);
-	if (rc < 0) {
-		server_set_msg(msg, msg_len, "out of memory");
-		goto fail;
-	}
-	server_clients_derive(srv, NULL);
-	server_intro_gen_move(srv, srv->gen, server_intro_slot(srv->gen));
-	rc = nladdr_sync(srv->nladdr, SERVER_NETLINK_TIMEOUT_MS);
-	if (rc < 0) {
-		server_set_msg(msg, msg_len, "binding the introduction addresses: %s", strerror(-rc));
-		goto fail;
-	}
-	srv->k_changed_wall_ms = wall_now_ms();
-	srv->stats.rekeys++;
-	server_intro_write_file(srv);
-	if (!srv->opt.intro_file) {
-		rc = server_rdv_setup(srv, msg, msg_len);
-		if (rc < 0)
-			goto fail;
-	}
-
-	/* New K at every window start T = t - (t mod n) (formula 1). */
-	ev_periodic_init(&srv->rekey_tick, server_rdv_rekey_tick_cb, 0, srv->cfg.config_period_s, NULL);
-	ev_periodic_start(loop, &srv->rekey_tick);
-	ev_timer_init(&srv->housekeeping, server_sessions_housekeeping_cb, SERVER_HOUSEKEEPING_S,
-		      SERVER_HOUSEKEEPING_S);
-	ev_timer_start(loop, &srv->housekeeping);
 	log_info("introduction interface %s: seed %s, %zu registered clients, rotation %u ms, "
 		 "config period %u s, on %s", tun_name(srv->intro_tun), server_addr_str(&srv->seed, a),
 		 srv->n_clients, srv->cfg.rotation_ms, srv->cfg.config_period_s, srv->cfg.interface);

@@ -95,6 +95,40 @@ static bool same_client(const struct config_client *a, const struct config_clien
 	return a->id == b->id && sodium_memcmp(a->public_key, b->public_key, CONFIG_KEY_LEN) == 0;
 }
 
+/* Carries the sessions (and request buckets) of the clients that stay over
+ * to the new table clients[n]; revokes the others at once. Returns how
+ * many were revoked. */
+static unsigned clients_carry_over(struct server *srv, struct server_client *clients, size_t n)
+{
+	unsigned removed = 0;
+	size_t i;
+
+	for (i = 0; i < srv->n_clients; i++) {
+		struct server_client *old = &srv->clients[i];
+		struct server_client *now = NULL;
+		size_t j;
+
+		for (j = 0; j < n; j++)
+			if (same_client(&clients[j].cfg, &old->cfg))
+				now = &clients[j];
+		if (now) {
+			struct server_session *ss = server_session_of(srv, old->cfg.id);
+
+			now->bucket = old->bucket;
+			if (ss)
+				snprintf(ss->name, sizeof(ss->name), "%s", now->cfg.name);
+			continue;
+		}
+		removed++;
+		if (srv->publisher)
+			publish_remove_client(srv->publisher, old->cfg.public_key);
+		server_audit(srv, "client '%s' (id %u) revoked", old->cfg.name, old->cfg.id);
+		if (server_session_of(srv, old->cfg.id))
+			server_session_end(server_session_of(srv, old->cfg.id), MSG_TEARDOWN_REVOKED, true);
+	}
+	return removed;
+}
+
 int server_reload(struct server *srv, char *msg, size_t msg_len)
 {
 	struct config cfg;
@@ -128,30 +162,7 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 		server_clients_free(clients, cfg.clients_len);
 		goto out;
 	}
-	/* Carry sessions over to the new table; end the others'. */
-	for (i = 0; i < srv->n_clients; i++) {
-		struct server_client *old = &srv->clients[i];
-		struct server_client *now = NULL;
-		size_t j;
-
-		for (j = 0; j < cfg.clients_len; j++)
-			if (same_client(&clients[j].cfg, &old->cfg))
-				now = &clients[j];
-		if (now) {
-			struct server_session *ss = server_session_of(srv, old->cfg.id);
-
-			now->bucket = old->bucket;
-			if (ss)
-				snprintf(ss->name, sizeof(ss->name), "%s", now->cfg.name);
-			continue;
-		}
-		removed++;
-		if (srv->publisher)
-			publish_remove_client(srv->publisher, old->cfg.public_key);
-		server_audit(srv, "client '%s' (id %u) revoked", old->cfg.name, old->cfg.id);
-		if (server_session_of(srv, old->cfg.id))
-			server_session_end(server_session_of(srv, old->cfg.id), MSG_TEARDOWN_REVOKED, true);
-	}
+	removed = clients_carry_over(srv, clients, cfg.clients_len);
 	/* Sessions still closing look their client up by id: detach them. */
 	server_clients_free(srv->clients, srv->n_clients);
 	free(srv->c_iids);

@@ -95,6 +95,39 @@ void server_session_end(struct server_session *ss, uint8_t reason, bool send_tea
 	server_session_free(ss);
 }
 
+/* The session's tunnel under its keys, from the response just sealed. */
+static int session_tunnel_new(struct server *srv, struct server_session *ss)
+{
+	struct tunnel_config tc;
+	char msg[256] = "";
+	int64_t t0;
+	int rc;
+
+	memset(&tc, 0, sizeof(tc));
+	tc.tun_name = CONFIG_DEFAULT_TUNNEL_NAME;
+	tc.link_ifindex = srv->link_ifindex;
+	tc.ndresp = srv->ndresp;
+	tc.link_mtu = srv->link_mtu;
+	tc.own_seed = ss->server_seed;
+	tc.peer_seed = ss->client_seed;
+	tc.tunnel_addr = ss->server_tunnel;
+	tc.tunnel_prefix_len = 128;
+	tc.peer_tunnel_addr = ss->client_tunnel;
+	memcpy(tc.slot_key, ss->keys.session, TUNNEL_KEY_LEN);
+	memcpy(tc.tx_key, ss->keys.tx, WIRE_KEY_LEN);
+	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
+	tc.rotation_ms = ss->fsm.rotation_ms;
+	tc.reach = 1;
+	tc.flags = TUNNEL_OWN_DST_ONLY;
+	t0 = mono_now_ms();
+	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
+	sodium_memzero(&tc, sizeof(tc));
+	log_debug("session of '%s': tunnel made in %.0f ms", ss->name, (double)(mono_now_ms() - t0));
+	if (rc < 0)
+		log_err(rc, "session of '%s': %s", ss->name, msg);
+	return rc;
+}
+
 /* A valid request: replaces any session of this client, seals the response
  * (which draws K_s), makes the session tunnel. Writes the response to
  * resp_out; on failure nothing is sent. */
@@ -103,13 +136,10 @@ int server_session_start(struct server *srv, struct server_client *c, const stru
 {
 	struct server_session *ss;
 	struct msg_response resp;
-	struct tunnel_config tc;
-	uint8_t iid[INTRO_IID_LEN];
-	char msg[256] = "", a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-	int64_t t0;
-	int rc;
-
 	struct sesstab_entry *e, *next;
+	uint8_t iid[INTRO_IID_LEN];
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], c_tun[INET6_ADDRSTRLEN];
+	int rc;
 
 	if (server_session_of(srv, c->cfg.id))
 		server_audit(srv, "session of '%s' replaced by a new request", c->cfg.name);
@@ -148,30 +178,9 @@ int server_session_start(struct server *srv, struct server_client *c, const stru
 	if (rc < 0)
 		goto fail;
 
-	memset(&tc, 0, sizeof(tc));
-	tc.tun_name = CONFIG_DEFAULT_TUNNEL_NAME;
-	tc.link_ifindex = srv->link_ifindex;
-	tc.ndresp = srv->ndresp;
-	tc.link_mtu = srv->link_mtu;
-	tc.own_seed = ss->server_seed;
-	tc.peer_seed = ss->client_seed;
-	tc.tunnel_addr = ss->server_tunnel;
-	tc.tunnel_prefix_len = 128;
-	tc.peer_tunnel_addr = ss->client_tunnel;
-	memcpy(tc.slot_key, ss->keys.session, TUNNEL_KEY_LEN);
-	memcpy(tc.tx_key, ss->keys.tx, WIRE_KEY_LEN);
-	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
-	tc.rotation_ms = ss->fsm.rotation_ms;
-	tc.reach = 1;
-	tc.flags = TUNNEL_OWN_DST_ONLY;
-	t0 = mono_now_ms();
-	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
-	sodium_memzero(&tc, sizeof(tc));
-	log_debug("session of '%s': tunnel made in %.0f ms", c->cfg.name, (double)(mono_now_ms() - t0));
-	if (rc < 0) {
-		log_err(rc, "session of '%s': %s", c->cfg.name, msg);
+	rc = session_tunnel_new(srv, ss);
+	if (rc < 0)
 		goto fail;
-	}
 	ss->ifindex = if_nametoindex(tunnel_tun_name(ss->tunnel));
 	ss->started_wall_ms = wall_now_ms();
 	ev_init(&ss->close_timer, close_cb);
@@ -180,7 +189,7 @@ int server_session_start(struct server *srv, struct server_client *c, const stru
 	srv->stats.sessions_started++;
 	server_audit(srv, "session start: client '%s' (id %u) from %s on %s, tunnel %s <-> %s",
 	      c->cfg.name, c->cfg.id, server_addr_str(&ss->client_seed, a), tunnel_tun_name(ss->tunnel),
-	      server_addr_str(&ss->server_tunnel, b), server_addr_str(&ss->client_tunnel, msg));
+	      server_addr_str(&ss->server_tunnel, b), server_addr_str(&ss->client_tunnel, c_tun));
 	return 0;
 fail:
 	msg_session_keys_wipe(&ss->keys);
