@@ -1,4 +1,8 @@
+/* mt6d-client: start and stop, the tunnels (introduction, session, and an
+ * introduction beside the session), the messages from the server, and the
+ * execution of the state machine's actions (mt6d/core/client_fsm.h). */
 #include "mt6d/engine/client.h"
+#include "mt6d/engine/client_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,82 +36,7 @@
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
 
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
-#define CLIENT_NETLINK_TIMEOUT_MS 5000
-#define CLIENT_CLOSE_DELAY_S 0.25
-/* A rotation change names an instant within this of our clock (the
- * server's lead is a few seconds; farther is a stale or skewed message). */
-#define CLIENT_ROTATION_SKEW_MS 60000
-
-/* What the server publishes (the config message's fields). */
-struct intro_config {
-	struct in6_addr server_seed;      /* SeedIPv6_S */
-	uint8_t key[INTRO_KEY_LEN];       /* K (secret) */
-	uint32_t rotation_ms;
-	uint32_t period_s;
-};
-
-struct client {
-	struct ev_loop *loop;
-	char config_path[CONFIG_PATH_LEN];
-	struct config cfg;
-	struct client_options opt;
-	uint8_t priv[MT6D_KEY_LEN], pub[MT6D_KEY_LEN];
-	uint8_t s[MT6D_KEY_LEN];          /* shared secret with the server (secret) */
-	struct nladdr *nladdr;
-	struct nllink *nllink;
-	ev_io nladdr_io;
-	unsigned link_ifindex, link_mtu;
-	struct in6_addr prefix;           /* our /64, as last seen on Interface */
-	int raw_fd;
-	ev_io raw_io;
-
-	/* The decisions (session state, retries, fetch times, silence):
-	 * driven by the tick timer and the events below. */
-	struct client_fsm fsm;
-	bool has_intro;
-	struct intro_config intro;
-	int64_t intro_changed_wall_ms;
-	uint8_t c_iid[INTRO_IID_LEN];
-	struct in6_addr own_seed;         /* prefix || C_IID */
-	struct tunnel *tunnel;            /* introduction or session tunnel */
-	char tun_name[CONFIG_IFNAME_LEN]; /* kept across tunnels once the kernel named it */
-	/* Make-before-break: while a session is up and a new one is being
-	 * established (new K), the introduction runs on a second TUN and the
-	 * session keeps carrying traffic until the response arrives. */
-	struct tunnel *renew_tunnel;
-	struct in6_addr session_seed;     /* own seed of the session tunnel */
-	bool is_session_tunnel;           /* tunnel is the session's (else the introduction's) */
-	bool is_stopping;                 /* no more ticks */
-
-	struct msg_handshake hs;          /* the latest request (secret) */
-	uint64_t requests_sent;
-
-	struct msg_session_keys keys;     /* secret */
-	struct in6_addr server_tunnel, client_tunnel, server_session_seed;
-	uint32_t session_rotation_ms;     /* Rot of the session, or the one it changes to */
-	uint64_t rotation_at_ms;          /* instant of the latest rotation change told */
-	uint64_t rotation_changes;
-	int64_t session_started_wall_ms;
-	uint64_t sessions, teardowns_rx, responses_bad;
-
-	ev_timer tick;                    /* at the state machine's next deadline */
-	ev_timer stop_timer;
-	/* The rendezvous (none with opt.intro_file): our DHT node and the
-	 * fetch in progress. */
-	struct dhtev *dht;
-	struct fetch *fetch;
-	ev_timer fetch_reap;              /* frees a finished fetch outside its callback */
-	uint64_t fetches_ok, fetches_failed;
-	int last_fetch_status;
-	char state_file[PATH_MAX];
-};
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
+void client_set_msg(char *msg, size_t msg_len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -118,7 +47,7 @@ static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *addr_str(const struct in6_addr *a, char *buf)
+const char *client_addr_str(const struct in6_addr *a, char *buf)
 {
 	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
 }
@@ -135,143 +64,7 @@ const char *client_state_dir(const struct client *c)
 
 /* ---------- introduction config ---------- */
 
-/* Testing only: "seed=ADDR", "key=HEX", "rotation_ms=N", "period_s=N". */
-static int read_intro_file(const char *path, struct intro_config *out)
-{
-	struct intro_config ic;
-	char line[256];
-	unsigned seen = 0;
-	FILE *f = fopen(path, "r");
-	int rc = 0;
-
-	if (!f)
-		return -errno;
-	memset(&ic, 0, sizeof(ic));
-	while (fgets(line, sizeof(line), f)) {
-		char *eq = strchr(line, '=');
-		size_t bin_len = 0;
-
-		line[strcspn(line, "\r\n")] = '\0';
-		if (!eq)
-			continue;
-		*eq++ = '\0';
-		if (!strcmp(line, "seed") && inet_pton(AF_INET6, eq, &ic.server_seed) == 1)
-			seen |= 1;
-		else if (!strcmp(line, "key") &&
-			 sodium_hex2bin(ic.key, sizeof(ic.key), eq, strlen(eq), NULL, &bin_len,
-					NULL) == 0 && bin_len == sizeof(ic.key))
-			seen |= 2;
-		else if (!strcmp(line, "rotation_ms"))
-			ic.rotation_ms = (uint32_t)strtoul(eq, NULL, 10), seen |= 4;
-		else if (!strcmp(line, "period_s"))
-			ic.period_s = (uint32_t)strtoul(eq, NULL, 10), seen |= 8;
-	}
-	sodium_memzero(line, sizeof(line));
-	fclose(f);
-	if (seen != 15 || !ic.rotation_ms || ic.rotation_ms > MSG_ROTATION_MAX_MS)
-		rc = -EINVAL;
-	else
-		*out = ic;
-	sodium_memzero(&ic, sizeof(ic));
-	return rc;
-}
-
-static void on_intro(struct client *c, struct intro_config *ic);
-static void execute(struct client *c, unsigned acts);
-static void reschedule(struct client *c);
 static void check_prefix(struct client *c);
-
-static void schedule_fetch(struct client *c, bool has_failed)
-{
-	client_fsm_fetch_done(&c->fsm, !has_failed, mono_now_ms(), wall_now_ms());
-	reschedule(c);
-}
-
-static void on_fetched(void *closure, const struct fetch_result *res)
-{
-	struct client *c = closure;
-	struct intro_config ic;
-
-	c->last_fetch_status = res->status;
-	ev_timer_start(c->loop, &c->fetch_reap);
-	if (res->status < 0 || !res->cfg.rotation_ms) {
-		c->fetches_failed++;
-		log_info("fetching the server's config: %s (%zu DHT queries)",
-			 fetch_strerror(res->status), res->progress.queries);
-		schedule_fetch(c, true);
-		return;
-	}
-	c->fetches_ok++;
-	memset(&ic, 0, sizeof(ic));
-	memcpy(ic.server_seed.s6_addr, res->cfg.server_seed_addr, 16);
-	memcpy(ic.key, res->cfg.intro_key, INTRO_KEY_LEN);
-	ic.rotation_ms = res->cfg.rotation_ms;
-	ic.period_s = res->cfg.period_s;
-	log_debug("config of window %" PRIu64 " epoch %u fetched in %" PRId64 " ms",
-		  res->window_start, res->epoch, res->progress.elapsed_ms);
-	schedule_fetch(c, false);
-	on_intro(c, &ic);
-	sodium_memzero(&ic, sizeof(ic));
-}
-
-static void fetch_reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct client *c = container_of(w, struct client, fetch_reap);
-
-	(void)loop;
-	(void)revents;
-	if (c->fetch && fetch_is_done(c->fetch)) {
-		fetch_free(c->fetch);
-		c->fetch = NULL;
-	}
-}
-
-static int64_t fetch_hook(void *ctx, int64_t now)
-{
-	struct client *c = ctx;
-
-	return c->fetch && !fetch_is_done(c->fetch) ? fetch_tick(c->fetch, now) : INT64_MAX;
-}
-
-/* Gets the introduction config: from the test file at once, or from the DHT
- * (on_intro is called when it arrives). */
-static void start_fetch(struct client *c)
-{
-	struct fetch_params fp;
-	struct intro_config ic;
-	int rc;
-
-	if (c->opt.intro_file) {
-		if (read_intro_file(c->opt.intro_file, &ic) == 0)
-			on_intro(c, &ic);
-		sodium_memzero(&ic, sizeof(ic));
-		return;
-	}
-	if (c->fetch)
-		return;
-	memset(&fp, 0, sizeof(fp));
-	fp.kind = FETCH_CONFIG;
-	fp.period_s = c->cfg.config_period_s;
-	fp.edge_s = fp.period_s / 10 < 60 ? fp.period_s / 10 : 60;
-	fp.timeout_ms = CLIENT_FSM_FETCH_TIMEOUT_MS;
-	fp.family = dhtev_family(c->dht);
-	rc = fetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key, on_fetched, NULL,
-		       c, &c->fetch);
-	if (rc < 0) {
-		log_err(rc, "starting a fetch of the server's config");
-		schedule_fetch(c, true);
-		return;
-	}
-	rc = fetch_start(c->fetch, dhtev_now_ms(), dhtev_unix_ms());
-	if (rc < 0) {
-		log_err(rc, "starting the DHT lookups");
-		fetch_free(c->fetch);
-		c->fetch = NULL;
-		schedule_fetch(c, true);
-		return;
-	}
-	dhtev_kick(c->dht);
-}
 
 /* ---------- tunnels ---------- */
 
@@ -346,7 +139,7 @@ static void write_state_file(struct client *c)
 		log_err(-errno, "writing '%s'", tmp);
 		return;
 	}
-	fprintf(f, "%s\n", addr_str(&c->server_tunnel, a));
+	fprintf(f, "%s\n", client_addr_str(&c->server_tunnel, a));
 	if (fclose(f) != 0 || rename(tmp, c->state_file) != 0)
 		log_err(-errno, "writing '%s'", c->state_file);
 }
@@ -429,7 +222,7 @@ static void start_intro_keep(struct client *c, bool keep_session)
 	log_info("introduction tunnel %s up%s: seed %s, asking the server",
 		 tunnel_tun_name(is_renewal ? c->renew_tunnel : c->tunnel),
 		 is_renewal ? " beside the session" : "",
-		 addr_str(&c->own_seed, (char[INET6_ADDRSTRLEN]){ 0 }));
+		 client_addr_str(&c->own_seed, (char[INET6_ADDRSTRLEN]){ 0 }));
 	client_fsm_on_intro_up(&c->fsm, mono_now_ms(), is_renewal);
 }
 
@@ -437,14 +230,14 @@ static void start_intro_keep(struct client *c, bool keep_session)
  * event whose own actions run at once (a fetch from the test file that
  * finds a new K starts the introduction): what the tick asked for the
  * introduction before it is then out of date. */
-static void execute(struct client *c, unsigned acts)
+void client_execute(struct client *c, unsigned acts)
 {
 	uint32_t epoch = c->fsm.intro_epoch;
 
 	if (acts & CLIENT_DO_CHECK_PREFIX)
 		check_prefix(c);
 	if (acts & CLIENT_DO_FETCH)
-		start_fetch(c);
+		client_rdv_fetch(c);
 	if (c->fsm.intro_epoch != epoch)
 		acts &= ~(unsigned)(CLIENT_DO_INTRO | CLIENT_DO_RENEW | CLIENT_DO_REQUEST);
 	if (acts & CLIENT_DO_INTRO)
@@ -455,10 +248,10 @@ static void execute(struct client *c, unsigned acts)
 		send_request(c);
 	if ((acts & CLIENT_DO_KEEPALIVE) && c->is_session_tunnel)
 		inner_send(c->raw_fd, &c->client_tunnel, &c->server_tunnel, NULL, 0);
-	reschedule(c);
+	client_reschedule(c);
 }
 
-static void reschedule(struct client *c)
+void client_reschedule(struct client *c)
 {
 	int64_t now = mono_now_ms();
 
@@ -497,22 +290,22 @@ static void start_session(struct client *c, const struct msg_response *resp)
 	tc.rotation_ms = c->session_rotation_ms;
 	if (make_tunnel(c, &tc, false) < 0) {
 		msg_session_keys_wipe(&c->keys);
-		execute(c, client_fsm_on_session_failed(&c->fsm));
+		client_execute(c, client_fsm_on_session_failed(&c->fsm));
 		return;
 	}
 	c->is_session_tunnel = true;
 	client_fsm_on_session_up(&c->fsm, mono_now_ms());
-	reschedule(c);
+	client_reschedule(c);
 	c->sessions++;
 	c->session_started_wall_ms = wall_now_ms();
 	write_state_file(c);
 	log_info("session up on %s: server tunnel address %s, rotation %u ms", c->tun_name,
-		 addr_str(&c->server_tunnel, a), c->session_rotation_ms);
+		 client_addr_str(&c->server_tunnel, a), c->session_rotation_ms);
 	printf("server tunnel address: %s\n", a);
 	fflush(stdout);
 }
 
-static void send_teardown(struct client *c, uint8_t reason)
+void client_send_teardown(struct client *c, uint8_t reason)
 {
 	uint8_t td[MSG_TEARDOWN_LEN];
 	int rc;
@@ -605,7 +398,7 @@ static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 			c->teardowns_rx++;
 			log_warnx("the server ended the session (reason %u): establishing again",
 				  reason);
-			execute(c, client_fsm_on_teardown(&c->fsm));
+			client_execute(c, client_fsm_on_teardown(&c->fsm));
 		}
 	}
 }
@@ -622,15 +415,15 @@ static void check_prefix(struct client *c)
 	if (n <= 0 || !memcmp(prefixes[0].s6_addr, c->prefix.s6_addr, 8))
 		return;
 	log_info("the /64 of %s changed to %s: establishing again", c->cfg.interface,
-		 addr_str(&prefixes[0], a));
-	send_teardown(c, MSG_TEARDOWN_ROAMING);
+		 client_addr_str(&prefixes[0], a));
+	client_send_teardown(c, MSG_TEARDOWN_ROAMING);
 	c->prefix = prefixes[0];
-	execute(c, client_fsm_on_prefix_changed(&c->fsm));
+	client_execute(c, client_fsm_on_prefix_changed(&c->fsm));
 }
 
 /* A config from the rendezvous: the first one starts the introduction; a
  * different one (new K, new seed) makes the client establish again. */
-static void on_intro(struct client *c, struct intro_config *ic)
+void client_on_config(struct client *c, struct intro_config *ic)
 {
 	bool had = c->has_intro;
 
@@ -643,7 +436,7 @@ static void on_intro(struct client *c, struct intro_config *ic)
 	c->intro_changed_wall_ms = wall_now_ms();
 	if (had && c->fsm.state != CLIENT_FSM_WAITING)
 		log_info("the server's introduction config changed: establishing again");
-	execute(c, client_fsm_on_config(&c->fsm, true));
+	client_execute(c, client_fsm_on_config(&c->fsm, true));
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -668,7 +461,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	else if (c->fsm.renew_silence != renewals)
 		log_info("nothing from the server for %.1f s: a new introduction beside the session",
 			 (now - last_rx) / 1000.0);
-	execute(c, acts);
+	client_execute(c, acts);
 }
 
 /* ---------- netlink ---------- */
@@ -702,32 +495,32 @@ static int client_setup(struct client *c, char *msg, size_t msg_len)
 
 	rc = nllink_new(&c->nllink);
 	if (rc < 0) {
-		set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
+		client_set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
 		return rc;
 	}
 	rc = nladdr_new(on_addr_result, c, &c->nladdr);
 	if (rc < 0) {
-		set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
+		client_set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
 		return rc;
 	}
 	ev_io_init(&c->nladdr_io, nladdr_cb, nladdr_fd(c->nladdr), EV_READ);
 	ev_io_start(c->loop, &c->nladdr_io);
 	rc = nllink_ifindex(c->nllink, c->cfg.interface);
 	if (rc < 0) {
-		set_msg(msg, msg_len, "%s: Interface '%s': %s", c->cfg.source, c->cfg.interface,
+		client_set_msg(msg, msg_len, "%s: Interface '%s': %s", c->cfg.source, c->cfg.interface,
 			strerror(-rc));
 		return rc;
 	}
 	c->link_ifindex = (unsigned)rc;
 	rc = inner_link_mtu(c->cfg.interface, &c->link_mtu);
 	if (rc < 0) {
-		set_msg(msg, msg_len, "reading the MTU of '%s': %s", c->cfg.interface,
+		client_set_msg(msg, msg_len, "reading the MTU of '%s': %s", c->cfg.interface,
 			strerror(-rc));
 		return rc;
 	}
 	rc = nllink_get_prefixes(c->nllink, c->link_ifindex, prefixes, 4);
 	if (rc <= 0) {
-		set_msg(msg, msg_len, "no global /64 prefix on '%s' (%s)", c->cfg.interface,
+		client_set_msg(msg, msg_len, "no global /64 prefix on '%s' (%s)", c->cfg.interface,
 			rc < 0 ? strerror(-rc) : "none");
 		return rc < 0 ? rc : -EADDRNOTAVAIL;
 	}
@@ -740,34 +533,13 @@ static int client_setup(struct client *c, char *msg, size_t msg_len)
 		log_info("removed %d MT6D addresses of a previous run on %s", rc, c->cfg.interface);
 	rc = inner_socket_open();
 	if (rc < 0) {
-		set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
+		client_set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
 			strerror(-rc));
 		return rc;
 	}
 	c->raw_fd = rc;
 	ev_io_init(&c->raw_io, raw_cb, c->raw_fd, EV_READ);
 	ev_io_start(c->loop, &c->raw_io);
-	return 0;
-}
-
-static int client_setup_dht(struct client *c, char *msg, size_t msg_len)
-{
-	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
-	size_t i, len = 0;
-	int rc;
-
-	rc = dhtev_new(c->loop, "::", c->cfg.dht_port, NULL, &c->dht, why, sizeof(why));
-	if (rc < 0) {
-		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", c->cfg.dht_port, why);
-		return rc;
-	}
-	list[0] = '\0';
-	for (i = 0; i < c->cfg.dht_bootstrap_len; i++)
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
-					c->cfg.dht_bootstrap[i]);
-	if (len && dhtev_add_bootstrap(c->dht, list, why, sizeof(why)) < 0)
-		log_warnx("DHT bootstrap: %s", why);
-	dhtev_set_hook(c->dht, fetch_hook, c);
 	return 0;
 }
 
@@ -791,7 +563,7 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 		c->opt.silence_ms = CLIENT_DEFAULT_SILENCE_MS;
 	ev_init(&c->tick, tick_cb);
 	ev_init(&c->stop_timer, NULL);
-	ev_timer_init(&c->fetch_reap, fetch_reap_cb, 0, 0);
+	ev_timer_init(&c->fetch_reap, client_rdv_fetch_reap_cb, 0, 0);
 	rc = config_load(CONFIG_CLIENT, config_path, &c->cfg, msg, msg_len);
 	if (rc < 0) {
 		free(c);
@@ -803,7 +575,7 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 	keys_public_from_private(c->pub, c->priv);
 	rc = keys_shared_secret(c->s, c->priv, c->cfg.server_public_key);
 	if (rc < 0) {
-		set_msg(msg, msg_len, "%s: the server's PublicKey is a weak (low-order) key",
+		client_set_msg(msg, msg_len, "%s: the server's PublicKey is a weak (low-order) key",
 			c->cfg.source);
 		goto fail;
 	}
@@ -811,14 +583,14 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 	if (rc < 0)
 		goto fail;
 	if (!c->opt.intro_file) {
-		rc = client_setup_dht(c, msg, msg_len);
+		rc = client_rdv_setup(c, msg, msg_len);
 		if (rc < 0)
 			goto fail;
 	}
 	client_fsm_init(&c->fsm, c->opt.keepalive_ms, c->opt.silence_ms, c->cfg.config_period_s,
 			c->opt.intro_file != NULL, randombytes_random(), mono_now_ms());
 	/* The first tick fetches the config at once. */
-	execute(c, client_fsm_tick(&c->fsm, mono_now_ms(), 0, NULL));
+	client_execute(c, client_fsm_tick(&c->fsm, mono_now_ms(), 0, NULL));
 	if (!c->has_intro)
 		log_info("waiting for the server's config");
 	*out = c;
@@ -837,7 +609,7 @@ static void stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void client_stop(struct client *c)
 {
-	send_teardown(c, MSG_TEARDOWN_SHUTDOWN);
+	client_send_teardown(c, MSG_TEARDOWN_SHUTDOWN);
 	c->is_stopping = true;
 	ev_timer_stop(c->loop, &c->tick);
 	ev_timer_init(&c->stop_timer, stop_cb, CLIENT_CLOSE_DELAY_S, 0);
@@ -890,99 +662,3 @@ void client_free(struct client *c)
 }
 
 /* ---------- show ---------- */
-
-static void show_endpoint(struct ctl_reply *r, const char *key, const struct in6_addr *seed,
-			  const uint8_t slot_key[static 32], uint64_t slot)
-{
-	struct rotate_endpoint ep;
-	char a[INET6_ADDRSTRLEN];
-
-	rotate_endpoint_for(seed, slot_key, slot, &ep);
-	ctl_reply_printf(r, "%s=[%s]:%u\n", key, addr_str(&ep.addr, a), ep.port);
-}
-
-static void show_client(struct client *c, struct ctl_reply *r)
-{
-	char a[INET6_ADDRSTRLEN], words[1024], *w, *save = NULL;
-
-	ctl_reply_printf(r, "role=client\n");
-	ctl_reply_printf(r, "interface=%s\n", c->tun_name);
-	ctl_reply_printf(r, "link=%s\n", c->cfg.interface);
-	ctl_reply_printf(r, "state=%s\n", client_fsm_state_name(c->fsm.state));
-	ctl_reply_printf(r, "client_id=%u\n", c->cfg.client_id);
-	ctl_reply_printf(r, "prefix=%s/64\n", addr_str(&c->prefix, a));
-	if (c->has_intro) {
-		ctl_reply_printf(r, "server_seed=%s\n", addr_str(&c->intro.server_seed, a));
-		ctl_reply_printf(r, "intro_rotation_ms=%u\n", c->intro.rotation_ms);
-		ctl_reply_printf(r, "intro_changed=%.0f\n", c->intro_changed_wall_ms / 1000.0);
-		ctl_reply_printf(r, "own_seed=%s\n", addr_str(&c->own_seed, a));
-	}
-	ctl_reply_printf(r, "fetches_ok=%" PRIu64 "\nfetches_failed=%" PRIu64 "\n", c->fetches_ok,
-			 c->fetches_failed);
-	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64
-			 "\nteardowns_rx=%" PRIu64 "\nresponses_bad=%" PRIu64
-			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64
-			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64 "\n",
-			 c->requests_sent, c->sessions, c->teardowns_rx, c->responses_bad,
-			 c->fsm.reestablish_k, c->fsm.reestablish_silence, c->fsm.reestablish_prefix,
-			 c->rotation_changes);
-	ctl_reply_printf(r, "renew_silence=%" PRIu64 "\n", c->fsm.renew_silence);
-	if (c->renew_tunnel) {
-		struct tunnel_stats st;
-
-		/* The introduction beside the session, its counters prefixed. */
-		ctl_reply_printf(r, "renewing=1\nrenew_interface=%s\n",
-				 tunnel_tun_name(c->renew_tunnel));
-		tunnel_get_stats(c->renew_tunnel, &st);
-		tunnel_format_stats(&st, words, sizeof(words));
-		for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
-			ctl_reply_printf(r, "renew_%s\n", w);
-	}
-	if (c->is_session_tunnel) {
-		struct tunnel_stats st;
-		uint64_t slot = tunnel_current_slot(c->tunnel);
-
-		ctl_reply_printf(r, "session_interface=%s\n", c->tun_name);
-		ctl_reply_printf(r, "server_tunnel_address=%s\n", addr_str(&c->server_tunnel, a));
-		ctl_reply_printf(r, "client_tunnel_address=%s\n", addr_str(&c->client_tunnel, a));
-		ctl_reply_printf(r, "server_session_seed=%s\n",
-				 addr_str(&c->server_session_seed, a));
-		ctl_reply_printf(r, "rotation_ms=%u\n", tunnel_rotation_ms(c->tunnel));
-		ctl_reply_printf(r, "slot=%" PRIu64 "\n", slot);
-		ctl_reply_printf(r, "next_rotation_ms=%" PRId64 "\n",
-				 tunnel_next_move_in_ms(c->tunnel));
-		show_endpoint(r, "own_endpoint", &c->session_seed, c->keys.session, slot);
-		show_endpoint(r, "peer_endpoint", &c->server_session_seed, c->keys.session, slot);
-		show_endpoint(r, "own_endpoint_next", &c->session_seed, c->keys.session, slot + 1);
-		show_endpoint(r, "peer_endpoint_next", &c->server_session_seed, c->keys.session,
-			      slot + 1);
-		ctl_reply_printf(r, "started=%.0f\n", c->session_started_wall_ms / 1000.0);
-		ctl_reply_printf(r, "last_rx=%.0f\n",
-				 (wall_now_ms() - (mono_now_ms() - c->fsm.last_rx_mono_ms)) / 1000.0);
-		tunnel_get_stats(c->tunnel, &st);
-		tunnel_format_stats(&st, words, sizeof(words));
-		for (w = strtok_r(words, " ", &save); w; w = strtok_r(NULL, " ", &save))
-			ctl_reply_printf(r, "%s\n", w);
-	}
-}
-
-int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *r)
-{
-	struct client *c = ctx;
-	size_t i;
-
-	if (!req->is_set) {
-		show_client(c, r);
-		return 0;
-	}
-	for (i = 0; i < req->n_pairs; i++) {
-		if (!strcmp(req->pairs[i].key, "reconnect") && !strcmp(req->pairs[i].value, "1")) {
-			send_teardown(c, MSG_TEARDOWN_REPLACED);
-			execute(c, client_fsm_on_reconnect(&c->fsm));
-		} else {
-			ctl_reply_printf(r, "error=unknown key '%s'\n", req->pairs[i].key);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
