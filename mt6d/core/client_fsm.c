@@ -148,10 +148,13 @@ int64_t client_fsm_next_mono_ms(const struct client_fsm *f, int64_t now)
 	next = min64(next, f->request_mono_ms);
 	if (f->state == CLIENT_FSM_SESSION) {
 		uint32_t renew = client_fsm_renew_after_ms(f);
+		int64_t probe_at = f->last_rx_mono_ms + f->keepalive_ms + probe_ms(f);
 
+		/* The first moment tick_session would probe. */
+		if (probe_at < f->last_keepalive_mono_ms + probe_ms(f))
+			probe_at = f->last_keepalive_mono_ms + probe_ms(f);
 		next = min64(next, f->last_keepalive_mono_ms + f->keepalive_ms);
-		if (now - f->last_rx_mono_ms >= f->keepalive_ms)
-			next = min64(next, f->last_keepalive_mono_ms + probe_ms(f));
+		next = min64(next, probe_at);
 		if (renew && !f->is_renewing)
 			next = min64(next, f->last_rx_mono_ms + renew);
 		next = min64(next, f->last_rx_mono_ms + f->silence_ms + 1);

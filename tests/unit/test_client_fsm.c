@@ -25,7 +25,7 @@ struct run {
 	int64_t now;
 	uint64_t rx;                     /* session packets counter */
 	bool is_server_alive;            /* every keepalive gets an answer */
-	unsigned requests, keepalives, fetches;
+	unsigned requests, keepalives, fetches, ticks;
 };
 
 static void setup_run(struct run *r, bool is_file_mode)
@@ -44,6 +44,7 @@ static int64_t run_until(struct run *r, int64_t limit, unsigned mask, unsigned *
 		unsigned acts = client_fsm_tick(&r->f, r->now, r->rx, &next);
 
 		assert_true(next > r->now);
+		r->ticks++;
 		r->requests += !!(acts & CLIENT_DO_REQUEST);
 		r->fetches += !!(acts & CLIENT_DO_FETCH);
 		if (acts & CLIENT_DO_KEEPALIVE) {
@@ -135,6 +136,7 @@ static void test_keepalives_keep_session(void **state)
 	setup_run(&r, false);
 	establish(&r);
 	r.keepalives = 0;
+	r.ticks = 0;
 	/* A live server: an hour of keepalives, no renewal, no re-establishment. */
 	assert_int_equal(run_until(&r, r.now + 3600000, CLIENT_DO_INTRO | CLIENT_DO_RENEW, NULL),
 			 -1);
@@ -142,6 +144,8 @@ static void test_keepalives_keep_session(void **state)
 		    r.keepalives <= 3600000 / KEEPALIVE + 1);
 	assert_int_equal(r.f.renew_silence, 0);
 	assert_int_equal(r.f.state, CLIENT_FSM_SESSION);
+	/* About once a second (deadlines of several phases: a few more). */
+	assert_true(r.ticks <= 3600 * 6 / 5);
 }
 
 /* The server crashed and came back (new K, no session): the client starts
@@ -161,7 +165,10 @@ static void test_silence_renews_beside_session(void **state)
 	last_rx = r.f.last_rx_mono_ms;
 	r.is_server_alive = false;
 	r.keepalives = 0;
+	r.ticks = 0;
 	t = run_until(&r, r.now + 60000, CLIENT_DO_RENEW | CLIENT_DO_INTRO, &acts);
+	/* Woken at its deadlines, about once a second, never spinning. */
+	assert_true(r.ticks <= (t - last_rx) / 1000 * 2 + 4);
 	assert_true(t > 0);
 	assert_true(acts & CLIENT_DO_RENEW);
 	assert_true(acts & CLIENT_DO_FETCH);
