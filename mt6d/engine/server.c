@@ -47,7 +47,7 @@ const char *server_addr_str(const struct in6_addr *a, char *buf)
 void server_audit(struct server *srv, const char *fmt, ...)
 {
 	char line[512], stamp[32];
-	time_t t = time(NULL);
+	time_t t = (time_t)(wall_now_ms() / 1000);
 	struct tm tm;
 	va_list ap;
 	int n;
