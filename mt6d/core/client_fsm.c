@@ -266,7 +266,11 @@ void client_fsm_fetch_done(struct client_fsm *f, bool is_ok, int64_t now_mono_ms
 {
 	int64_t due_wall_ms;
 
-	if (!is_ok) {
+	/* While an introduction goes unanswered, the config we have may be
+	 * stale (a restarted server publishes its new K in a new epoch of the
+	 * window, some seconds after it is back): look again soon rather than
+	 * at the next window. */
+	if (!is_ok || is_introducing(f)) {
 		f->fetch_mono_ms = now_mono_ms + f->fetch_backoff_ms;
 		f->fetch_backoff_ms = f->fetch_backoff_ms * 2 > CLIENT_FSM_FETCH_RETRY_MAX_MS
 					      ? CLIENT_FSM_FETCH_RETRY_MAX_MS

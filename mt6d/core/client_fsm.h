@@ -115,8 +115,10 @@ unsigned client_fsm_on_teardown(struct client_fsm *f);
 unsigned client_fsm_on_prefix_changed(struct client_fsm *f);
 /* The operator asked for a new session. */
 unsigned client_fsm_on_reconnect(struct client_fsm *f);
-/* A fetch ended (or could not start): the next one after a backoff, or a
- * little after the next window starts (its config is published ahead). */
+/* A fetch ended (or could not start): the next one after a backoff (also
+ * after a success while an introduction goes unanswered: the config may be
+ * stale), or a little after the next window starts (its config is
+ * published ahead). Called before the config it found is reported. */
 void client_fsm_fetch_done(struct client_fsm *f, bool is_ok, int64_t now_mono_ms,
 			   int64_t now_wall_ms);
 

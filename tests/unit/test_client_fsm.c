@@ -290,6 +290,16 @@ static void test_fetch_schedule(void **state)
 	client_fsm_fetch_done(&r.f, true, r.now, wall);
 	client_fsm_fetch_done(&r.f, false, r.now, wall);
 	assert_int_equal(r.f.fetch_mono_ms - r.now, CLIENT_FSM_FETCH_RETRY_MIN_MS);
+	/* A config that gets no answer may be stale: fetched again soon. */
+	setup_run(&r, false);
+	establish(&r);
+	client_fsm_on_config(&r.f, true);
+	client_fsm_on_intro_up(&r.f, r.now, true);
+	client_fsm_fetch_done(&r.f, true, r.now, wall);
+	assert_int_equal(r.f.fetch_mono_ms - r.now, CLIENT_FSM_FETCH_RETRY_MIN_MS);
+	client_fsm_on_session_up(&r.f, r.now);
+	client_fsm_fetch_done(&r.f, true, r.now, wall);
+	assert_int_equal(r.f.fetch_mono_ms - r.now, 600000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS);
 	/* The test file is read every tick. */
 	setup_run(&r, true);
 	r.fetches = 0;
