@@ -4,9 +4,10 @@
 # establishes by retrying; a client whose
 # network is renumbered (its /64 changes) establishes again and its TCP
 # stream to the server's tunnel address survives; clients of a server that
-# stops answering establish again when it is back; a server killed with
-# SIGKILL leaves no interface, its restart purges the addresses it left and
-# both clients establish again; a client whose registration expires loses
+# stops answering renew their sessions beside themselves after a few
+# unanswered keepalives and establish again when it is back; a server killed
+# with SIGKILL leaves no interface, its restart purges the addresses it left,
+# both clients establish again and service returns within 15 s; a client whose registration expires loses
 # its session at that instant; after a second SIGKILL the addresses expire
 # by themselves; SIGTERM leaves nothing.
 . "$(dirname "$0")/sessions-lib.sh"
@@ -57,6 +58,10 @@ kill -STOP "${PID[s]}"
 sleep 6
 kill -CONT "${PID[s]}"
 check "client 1 noticed the silence" wait_for 5 bash -c "'$build/mt6d' show -s '$work/c1/ctl.sock' dump | grep -qx 'reestablish_silence=[1-9]'"
+# Before its silence limit, after a few unanswered keepalives, it started
+# a new introduction beside the silent session (make-before-break).
+check "client 1 renewed its silent session beside it first" \
+	bash -c "'$build/mt6d' show -s '$work/c1/ctl.sock' dump | grep -qx 'renew_silence=[1-9][0-9]*'"
 check "client 1 establishes again after the silence" wait_for 20 has_session 1
 check "ping through client 1's session after the silence" in_ns c1 ping -c 3 -i 0.2 -W 2 "$(server_tun 1)"
 
