@@ -61,11 +61,12 @@ if [ -z "$only" ] || [ "$only" = tidy ]; then
 	out=$build/analyze-tidy.log
 	start=$(date +%s)
 	run-clang-tidy -quiet -p "$build" -j "$(nproc)" \
-		-header-filter="^$(pwd)/" >"$out" 2>&1
+		-header-filter="^$(pwd)/" >"$out.color" 2>&1
+	sed 's/\x1b\[[0-9;]*m//g' "$out.color" >"$out" && rm -f "$out.color"
 	n=$(grep -cE ': (warning|error):' "$out")
 	echo "analyze: clang-tidy (clang analyzer): $n finding(s) in $(( $(date +%s) - start )) s"
 	if [ "$n" -ne 0 ]; then
-		grep -E -A3 ': (warning|error):' "$out" | sed 's/\x1b\[[0-9;]*m//g'
+		grep -E -A3 ': (warning|error):' "$out"
 		status=1
 	fi
 fi
