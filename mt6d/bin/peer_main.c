@@ -457,6 +457,7 @@ int main(int argc, char *argv[])
 
 	tc.flags = tunnel_flags;
 	tc.busy_poll_us = busy_poll_us;
+	tc.padding = cfg.padding;
 	rc = tunnel_new(p.loop, p.nladdr, p.nllink, &tc, &p.tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));
 	sodium_memzero(&tc.tx_key, sizeof(tc.tx_key));
