@@ -86,9 +86,9 @@ struct tunnel_config {
 struct tunnel_stats {
 	uint64_t tx_packets, tx_bytes;   /* inner packets and bytes sent (padding not counted) */
 	uint64_t rx_packets, rx_bytes;   /* inner packets and bytes delivered to the TUN */
-	uint64_t drops_auth;             /* did not authenticate (wrong key or slot, forged) */
+	uint64_t drops_auth;             /* did not authenticate (wrong key or slot, forged, garbage) */
 	uint64_t drops_replay;           /* replayed, or too old for the replay window */
-	uint64_t drops_malformed;        /* not a tunnel packet (length, version, type) */
+	uint64_t drops_malformed;        /* too short or too long for a tunnel packet */
 	uint64_t drops_busy;             /* new sender instance while all slots are live */
 	uint64_t drops_inner;            /* authentic, but not IPv6 from the peer's tunnel address
 					    (or, TUNNEL_OWN_DST_ONLY, not to ours) */
