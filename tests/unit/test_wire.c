@@ -270,6 +270,12 @@ static void test_malformed_and_garbage(void **state)
 		rc = wire_open(&rx, 3, buf, n);
 		assert_true(rc == (n < WIRE_OVERHEAD ? WIRE_ERR_MALFORMED : WIRE_ERR_AUTH));
 	}
+	/* All ones (the mask's block counter at its top, 2^32 - 1) and all
+	 * zeros. */
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(wire_open(&rx, 3, buf, PKT), WIRE_ERR_AUTH);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(wire_open(&rx, 3, buf, PKT), WIRE_ERR_AUTH);
 	assert_int_equal(rx.n_instances, 0);
 	memcpy(buf, copy, sizeof(buf));
 	assert_int_equal(wire_open(&rx, 3, buf, (size_t)len), 100);
