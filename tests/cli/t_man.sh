@@ -44,7 +44,7 @@ done
 
 # Every option letter of each daemon (h: --help, not documented as such).
 for d in server client peer dhtnode; do
-	letters=$(grep -o 'getopt[_a-z]*(argc, argv, "[^"]*"' "$top/mt6d/${d}_main.c" |
+	letters=$(grep -o 'getopt[_a-z]*(argc, argv, "[^"]*"' "$top/mt6d/bin/${d}_main.c" |
 		sed 's/.*"\(.*\)"/\1/' | tr -d ':h')
 	[ -n "$letters" ] || { fail "no getopt string in ${d}_main.c"; continue; }
 	for ((i = 0; i < ${#letters}; i++)); do
