@@ -365,3 +365,16 @@ cleanup:
 	sodium_memzero(header, sizeof(header));
 	return rc;
 }
+
+const char *wire_strerror(int rc)
+{
+	switch (rc) {
+	case 0: return "valid";
+	case WIRE_ERR_MALFORMED: return "not a tunnel packet (length)";
+	case WIRE_ERR_AUTH: return "not authentic (wrong key or slot, forged, garbage)";
+	case WIRE_ERR_REPLAY: return "replayed packet (counter seen before)";
+	case WIRE_ERR_TOO_OLD: return "too old for the replay window";
+	case WIRE_ERR_BUSY: return "new sender instance while every tracked one is live";
+	default: return strerror(-rc);
+	}
+}
