@@ -1396,3 +1396,19 @@ void dht_get_stats(const struct dht *d, int64_t now_ms, struct dht_stats *out)
 	for (int i = 0; i < DHT_MAX_OPS; i++)
 		out->ops_active += d->op[i] != NULL;
 }
+
+int dht_id_for_address(const struct sockaddr *addr, socklen_t addr_len,
+		       const uint8_t rnd[DHT_ID_LEN], uint8_t id_out[DHT_ID_LEN])
+{
+	struct krpc_addr a;
+	if (!addr_from_sockaddr(addr, addr_len, &a))
+		return -EAFNOSUPPORT;
+	return routing_id_bep42(&a, rnd, id_out);
+}
+
+bool dht_id_is_valid_for(const uint8_t id[DHT_ID_LEN], const struct sockaddr *addr,
+			 socklen_t addr_len)
+{
+	struct krpc_addr a;
+	return addr_from_sockaddr(addr, addr_len, &a) && routing_id_is_bep42(id, &a);
+}
