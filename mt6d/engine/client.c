@@ -17,6 +17,7 @@
 #include "mt6d/core/config.h"
 #include "mt6d/core/derive.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/fetch.h"
 #include "mt6d/engine/inner.h"
 #include "mt6d/core/intro.h"
@@ -116,8 +117,11 @@ struct client {
 	ev_timer stop_timer;
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * fetch in progress. */
-	struct dhtev *dht;
+	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
+	struct dhtident *ident;
 	struct fetch *fetch;
+	struct dhtev *fetch_dht;         /* the node the fetch runs on */
+	uint64_t fetch_window;           /* the scheduled fetch asks for this window only */
 	ev_timer fetch_reap;              /* frees a finished fetch outside its callback */
 	ev_tstamp next_fetch_at;          /* ev_now time of the next fetch */
 	double fetch_backoff_s;
@@ -205,8 +209,10 @@ static int read_intro_file(const char *path, struct intro_config *out)
 
 static void on_intro(struct client *c, struct intro_config *ic);
 
-/* Next fetch: a little after the next window starts (its config was
- * published ahead), or sooner after a failure. */
+/* Next fetch: after the next window starts (its config was published
+ * ahead), at a random time in its first half so that the fetches of a
+ * client do not mark the boundaries (docs/security-dht.md), or sooner
+ * after a failure. */
 static void schedule_fetch(struct client *c, bool has_failed)
 {
 	ev_tstamp now = ev_now(c->loop);
@@ -219,8 +225,10 @@ static void schedule_fetch(struct client *c, bool has_failed)
 		return;
 	}
 	c->fetch_backoff_s = CLIENT_FETCH_RETRY_MIN_S;
-	c->next_fetch_at = (double)derive_window_start((int64_t)ev_time(), c->cfg.config_period_s) +
-			   c->cfg.config_period_s + CLIENT_FETCH_AFTER_BOUNDARY_S -
+	c->fetch_window = derive_window_start((int64_t)ev_time(), c->cfg.config_period_s) +
+			  c->cfg.config_period_s;
+	c->next_fetch_at = (double)c->fetch_window + CLIENT_FETCH_AFTER_BOUNDARY_S +
+			   randombytes_uniform(c->cfg.config_period_s * 500u) / 1000.0 -
 			   (ev_time() - now);
 }
 
@@ -290,6 +298,12 @@ static void start_fetch(struct client *c)
 	fp.kind = FETCH_CONFIG;
 	fp.period_s = c->cfg.config_period_s;
 	fp.edge_s = fp.period_s / 10 < 60 ? fp.period_s / 10 : 60;
+	/* The scheduled fetch asks for its window alone: one identity never
+	 * looks up the descriptors of two windows. */
+	if (c->fetch_window == derive_window_start((int64_t)ev_time(), fp.period_s))
+		fp.window_start = c->fetch_window;
+	c->fetch_window = 0;
+	c->fetch_dht = c->dht;
 	fp.timeout_ms = CLIENT_FETCH_TIMEOUT_MS;
 	fp.family = dhtev_family(c->dht);
 	c->next_fetch_at = ev_now(c->loop) + CLIENT_FETCH_TIMEOUT_MS / 1000.0 + 5;
@@ -719,6 +733,8 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (now - c->last_prefix_check_at >= CLIENT_PREFIX_CHECK_MS / 1000.0) {
 		c->last_prefix_check_at = now;
 		check_prefix(c);
+		if (c->ident) /* DHT identity hook: roaming moves it at once */
+			dhtident_set_prefix(c->ident, &c->prefix);
 	}
 	if (c->opt.intro_file || now >= c->next_fetch_at)
 		start_fetch(c);
@@ -825,24 +841,64 @@ static int client_setup(struct client *c, char *msg, size_t msg_len)
 	return 0;
 }
 
+/* ---- DHT identity hooks (mt6d/engine/dhtident.h) ---- */
+static void dht_switched(void *ctx, struct dhtev *old, struct dhtev *node)
+{
+	struct client *c = ctx;
+
+	(void)old;
+	c->dht = node;
+}
+
+/* A fetch still running on the previous node keeps it; forced, the fetch
+ * is dropped and tried again soon on the current one. */
+static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
+{
+	struct client *c = ctx;
+
+	if (!c->fetch || c->fetch_dht != old)
+		return true;
+	if (!is_forced && !fetch_is_done(c->fetch))
+		return false;
+	if (!fetch_is_done(c->fetch))
+		schedule_fetch(c, true);
+	fetch_free(c->fetch);
+	c->fetch = NULL;
+	return true;
+}
+/* ---- end of DHT identity hooks ---- */
+
 static int client_setup_dht(struct client *c, char *msg, size_t msg_len)
 {
 	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
 	size_t i, len = 0;
 	int rc;
 
-	rc = dhtev_new(c->loop, "::", c->cfg.dht_port, NULL, &c->dht, why, sizeof(why));
-	if (rc < 0) {
-		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", c->cfg.dht_port, why);
-		return rc;
-	}
+	struct dhtident_params ip;
+
 	list[0] = '\0';
 	for (i = 0; i < c->cfg.dht_bootstrap_len; i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
 					c->cfg.dht_bootstrap[i]);
-	if (len && dhtev_add_bootstrap(c->dht, list, why, sizeof(why)) < 0)
-		log_warnx("DHT bootstrap: %s", why);
-	dhtev_set_hook(c->dht, fetch_hook, c);
+	/* DHT identity hook: a read-only node (BEP 43) on a random address of
+	 * our /64, a new one (and port and id) every window. */
+	memset(&ip, 0, sizeof(ip));
+	ip.loop = c->loop;
+	ip.ifindex = c->link_ifindex;
+	ip.prefix = c->prefix;
+	ip.period_s = c->cfg.config_period_s;
+	ip.fixed_port = c->cfg.dht_port;
+	ip.is_read_only = true;
+	ip.bootstrap = list;
+	ip.switched = dht_switched;
+	ip.release = dht_release;
+	ip.hook = fetch_hook;
+	ip.ctx = c;
+	rc = dhtident_new(&ip, &c->ident, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the DHT node: %s", why);
+		return rc;
+	}
 	return 0;
 }
 
@@ -937,10 +993,10 @@ void client_free(struct client *c)
 	remove_state_file(c);
 	if (c->loop)
 		ev_timer_stop(c->loop, &c->fetch_reap);
-	if (c->dht)
-		dhtev_set_hook(c->dht, NULL, NULL);
 	fetch_free(c->fetch);
-	dhtev_free(c->dht);
+	c->fetch = NULL;
+	dhtident_free(c->ident);
+	c->dht = NULL;
 	if (c->nladdr) {
 		ev_io_stop(c->loop, &c->nladdr_io);
 		rc = nladdr_remove_all(c->nladdr, CLIENT_NETLINK_TIMEOUT_MS, msg, sizeof(msg));
@@ -1024,6 +1080,8 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 	}
 	ctl_reply_printf(r, "fetches_ok=%" PRIu64 "\nfetches_failed=%" PRIu64 "\n", c->fetches_ok,
 			 c->fetches_failed);
+	if (c->ident)
+		dhtident_show(c->ident, r);
 	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64
 			 "\nteardowns_rx=%" PRIu64 "\nresponses_bad=%" PRIu64
 			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64

@@ -20,6 +20,7 @@
 #include "mt6d/core/config.h"
 #include "mt6d/core/derive.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/inner.h"
 #include "mt6d/core/intro.h"
 #include "mt6d/core/keys.h"
@@ -149,7 +150,8 @@ struct server {
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * publisher of every client's config for the current window (under
 	 * gen->key) and the next one (under next_key, published ahead). */
-	struct dhtev *dht;
+	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
+	struct dhtident *ident;
 	struct publish *publisher;
 	uint64_t win_start;              /* T of the current window, UNIX s */
 	/* Threat level: the operator's, and the one in force (raised
@@ -1062,8 +1064,30 @@ static int64_t publish_hook(void *ctx, int64_t now)
 {
 	struct server *srv = ctx;
 
-	return publish_tick(srv->publisher, now, now_ms());
+	return srv->publisher ? publish_tick(srv->publisher, now, now_ms()) : INT64_MAX;
 }
+
+/* ---- DHT identity hooks (mt6d/engine/dhtident.h): a new node every window ---- */
+static void dht_switched(void *ctx, struct dhtev *old, struct dhtev *node)
+{
+	struct server *srv = ctx;
+
+	srv->dht = node;
+	if (srv->publisher && old)
+		publish_replace_node(srv->publisher, dhtev_dht(old), dhtev_dht(node));
+}
+
+static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
+{
+	struct server *srv = ctx;
+
+	if (!srv->publisher)
+		return true;
+	if (is_forced)
+		publish_drop_node(srv->publisher, dhtev_dht(old));
+	return publish_ops_on(srv->publisher, dhtev_dht(old)) == 0;
+}
+/* ---- end of DHT identity hooks ---- */
 
 static int server_setup_dht(struct server *srv, char *msg, size_t msg_len)
 {
@@ -1072,19 +1096,31 @@ static int server_setup_dht(struct server *srv, char *msg, size_t msg_len)
 	struct rendezvous_config rc_cfg;
 	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
 	size_t i, len = 0;
+	struct dhtident_params ip;
 	int rc, epoch;
 
-	rc = dhtev_new(srv->loop, "::", srv->cfg.dht_port, NULL, &srv->dht, why, sizeof(why));
-	if (rc < 0) {
-		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", srv->cfg.dht_port, why);
-		return rc;
-	}
 	list[0] = '\0';
 	for (i = 0; i < srv->cfg.dht_bootstrap_len; i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
 					srv->cfg.dht_bootstrap[i]);
-	if (len && dhtev_add_bootstrap(srv->dht, list, why, sizeof(why)) < 0)
-		log_warnx("DHT bootstrap: %s", why);
+	/* DHT identity hook: the node sends from a random address of our /64,
+	 * a new one (and port and id) every window. */
+	memset(&ip, 0, sizeof(ip));
+	ip.loop = srv->loop;
+	ip.ifindex = srv->link_ifindex;
+	ip.prefix = srv->seed;
+	ip.period_s = srv->cfg.config_period_s;
+	ip.fixed_port = srv->cfg.dht_port;
+	ip.bootstrap = list;
+	ip.switched = dht_switched;
+	ip.release = dht_release;
+	ip.hook = publish_hook;
+	ip.ctx = srv;
+	rc = dhtident_new(&ip, &srv->ident, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the DHT node: %s", why);
+		return rc;
+	}
 	publish_params_default(&prm, srv->cfg.config_period_s);
 	prm.family = dhtev_family(srv->dht);
 	node = dhtev_dht(srv->dht);
@@ -1108,7 +1144,6 @@ static int server_setup_dht(struct server *srv, char *msg, size_t msg_len)
 			log_err(rc, "resuming window %" PRIu64 " at epoch %d", srv->win_start,
 				epoch + 1);
 	}
-	dhtev_set_hook(srv->dht, publish_hook, srv);
 	publish_windows(srv);
 	return 0;
 }
@@ -1692,10 +1727,10 @@ void server_free(struct server *srv)
 	while (sesstab_first(&srv->table))
 		session_free_now(session_of_entry(sesstab_first(&srv->table)));
 	sesstab_fini(&srv->table);
-	if (srv->dht)
-		dhtev_set_hook(srv->dht, NULL, NULL);
 	publish_free(srv->publisher);
-	dhtev_free(srv->dht);
+	srv->publisher = NULL;
+	dhtident_free(srv->ident);
+	srv->dht = NULL;
 	if (srv->loop) {
 		ev_periodic_stop(srv->loop, &srv->rekey_tick);
 		ev_timer_stop(srv->loop, &srv->housekeeping);
@@ -1970,6 +2005,7 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 				 ps.failures, ps.announces_acked, ps.pending);
 		ctl_reply_printf(r, "window=%" PRIu64 "\nepoch=%d\n", srv->win_start,
 				 publish_get_epoch(srv->publisher, srv->win_start));
+		dhtident_show(srv->ident, r);
 	}
 	for (i = 0; i < srv->n_clients; i++)
 		if (session_of(srv, srv->clients[i].cfg.id))
