@@ -178,5 +178,10 @@ bool dht_id_is_valid_for(const uint8_t id[DHT_ID_LEN], const struct sockaddr *ad
  * format ("MT6DDHT1", id, count, then family byte + 20-byte id + address +
  * port per node). Returns the length or -ENOBUFS. */
 int dht_save(const struct dht *d, int64_t now_ms, uint8_t *buf, size_t cap);
+/* The same format with at most max_nodes nodes per family, drawn at random
+ * (ops->random) among the best of the table: to start a node under a new
+ * identity from a few of ours without pinging our whole table from it (a
+ * DHT observer would recognise the set). Returns the length or -ENOBUFS. */
+int dht_save_sample(const struct dht *d, int64_t now_ms, size_t max_nodes, uint8_t *buf, size_t cap);
 
 #endif

@@ -14,6 +14,7 @@
 #include "dht/dht.h"
 #include "mt6d/base/log.h"
 #include "mt6d/core/ctlproto.h"
+#include "mt6d/core/derive.h"
 #include "mt6d/core/dhtaddr.h"
 #include "netlink/nladdr.h"
 
@@ -22,6 +23,9 @@
 #define CHECK_S 1.0             /* how often a lingering node is asked about */
 #define PORT_TRIES 8            /* random ports tried when one is taken */
 #define MAX_AVOID 65536         /* addresses of the interface read to avoid them */
+/* Nodes of the previous table the new node starts from (pinged at once):
+ * a few, drawn at random, so that the set does not mark the change. */
+#define RESTORE_NODES 16
 /* Kept bound this long past the window and the linger: the kernel drops a
  * forgotten address (SIGKILL) by itself soon after. */
 #define VALID_MARGIN_S 30
@@ -39,6 +43,7 @@ struct dhtident {
 	char *bootstrap;
 	struct nladdr *nl;
 	struct ident *cur, *old;
+	uint64_t cur_window;    /* the window (UNIX s) in which cur was made */
 	ev_tstamp old_since;
 	ev_periodic window;
 	ev_timer check;         /* the lingering node; also the retry of a failed change */
@@ -68,6 +73,11 @@ static void on_dump(const struct nladdr_info *info, void *arg)
 		l->cap = cap;
 	}
 	memcpy(l->a[l->n++], info->addr.s6_addr, DHTADDR_LEN);
+}
+
+static uint64_t window_of(const struct dhtident *di, ev_tstamp t)
+{
+	return derive_window_start((int64_t)t, di->prm.period_s);
 }
 
 static void ident_free(struct dhtident *di, struct ident *id)
@@ -116,7 +126,8 @@ static int ident_open(struct dhtident *di, struct ident *id, const struct ident 
 		n_known = st.good6 + st.questionable6;
 		state = malloc(DHT_STATE_MAX_LEN);
 		if (state && n_known)
-			state_len = dht_save(dhtev_dht(from->ev), dhtev_now_ms(), state, DHT_STATE_MAX_LEN);
+			state_len = dht_save_sample(dhtev_dht(from->ev), dhtev_now_ms(), RESTORE_NODES,
+					    state, DHT_STATE_MAX_LEN);
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.id = id->id;
@@ -215,6 +226,7 @@ static int change(struct dhtident *di, bool is_old_dead, char *msg, size_t msg_l
 	retire_old(di, true);
 	di->old = di->cur;
 	di->cur = id;
+	di->cur_window = window_of(di, ev_time());
 	di->changes++;
 	di->old_since = ev_now(di->prm.loop);
 	if (di->prm.switched)
@@ -265,6 +277,10 @@ static void window_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	char msg[256] = "";
 
 	(void)revents;
+	/* The first firing can come at once after start, from the loop's
+	 * cached time: the identity made then is this window's already. */
+	if (window_of(di, ev_time()) == di->cur_window)
+		return;
 	if (change(di, false, msg, sizeof(msg)) < 0) {
 		log_warnx("new DHT identity at the window boundary: %s (the current one stays)", msg);
 		if (!di->old) {
