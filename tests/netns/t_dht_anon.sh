@@ -14,9 +14,9 @@ LAB_CLIENTS=1
 . "$(dirname "$0")/sessions-lib.sh"
 
 SESS_ROT=1s
-SESS_PERIOD=20s
-PERIOD_S=20
-LINGER_S=10 # dhtident_default_linger_s(20)
+SESS_PERIOD=15s
+PERIOD_S=15
+LINGER_S=7 # dhtident_default_linger_s(15)
 sess_lab_up
 sess_swarm_start 6 180
 sess_dht_configs
@@ -46,7 +46,7 @@ check "the DHT address is bound on the server's eth0" \
 	bash -c "'$lab' exec s ip -6 addr show dev eth0 | grep -q ' $dht_addr_s/128 '"
 # Two more boundaries at least (three identities each).
 n0=$(field s dht_identities)
-check "the server changed its DHT identity at two boundaries" wait_for 45 \
+check "the server changed its DHT identity at two boundaries" wait_for 35 \
 	bash -c "[ \$('$build/mt6d' show -s '$work/s/ctl.sock' dump | sed -n 's/^dht_identities=//p') -ge $((n0 + 2)) ]"
 check "the client changed its DHT identity too" test "$(field c1 dht_identities)" -ge 3
 check "the client fetched its config again in the new windows" test "$(field c1 fetches_ok)" -ge 2
