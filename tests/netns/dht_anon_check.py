@@ -152,7 +152,7 @@ def main():
     # One new identity per window: two that begin in the same window (a
     # change that fired twice) would put two addresses of the host side by
     # side in the DHT.
-    # The first identity of a host, made at start-up less than a second
+    # The first identity of a host, made at start-up a moment
     # before a boundary, may send its first message after it: it counts
     # for the window it was made in.
     first_of = {}
@@ -160,7 +160,7 @@ def main():
         if k[0] not in first_of or d["first"] < idents[first_of[k[0]]]["first"]:
             first_of[k[0]] = k
     starts = collections.Counter(
-        (k[0], int((d["first"] - (1.0 if first_of[k[0]] == k else 0.0)) // period))
+        (k[0], int((d["first"] - (0.2 if first_of[k[0]] == k else 0.0)) // period))
         for k, d in idents.items())
     for (h, w), n in starts.items():
         if n > 1:
