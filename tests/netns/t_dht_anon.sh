@@ -27,6 +27,13 @@ EXTRA_PIDS=$!
 for _ in $(seq 50); do grep -q listening "$work/tcpdump.log" && break; sleep 0.1; done
 sleep 2
 
+# Start the daemons away from a boundary, so that each one's first identity
+# is clearly its start-up window's (the checker counts identities per window).
+for _ in $(seq 40); do
+	sec=$(($(date +%s) % PERIOD_S))
+	[ "$sec" -ge 1 ] && [ "$sec" -le $((PERIOD_S - 8)) ] && break
+	sleep 0.5
+done
 "$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
 	>>"$work/s/log" 2>&1 &
 PID[s]=$!
