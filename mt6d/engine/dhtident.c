@@ -325,6 +325,10 @@ int dhtident_new(const struct dhtident_params *params, struct dhtident **out, ch
 	rc = change(di, false, msg, msg_len);
 	if (rc < 0)
 		goto fail;
+	if (di->prm.fixed_port)
+		log_warnx("DHTPort = %u: every window's DHT identity of this host sends from that "
+			  "port, which links them for a DHT observer (0: a random port per window)",
+			  di->prm.fixed_port);
 	ev_periodic_start(di->prm.loop, &di->window);
 	*out = di;
 	return 0;
