@@ -19,8 +19,8 @@
 typedef void dhtaddr_random_fn(void *buf, size_t len);
 
 /* Writes prefix[0..8) || a random IID to out: never a reserved IID
- * (docs/PROTOCOL.md 4.4) and never one of avoid[0..n_avoid) (the host's
- * stable addresses, the addresses bound on the interface now). rng NULL:
+ * (docs/PROTOCOL.md 4.4) and never one of avoid[0..n_avoid) (every
+ * address the host holds now: stable, MT6D, seed). rng NULL:
  * libsodium. Returns 0, or -EAGAIN when DHTADDR_MAX_DRAWS draws all failed. */
 int dhtaddr_draw(const uint8_t prefix[static 8], const uint8_t (*avoid)[DHTADDR_LEN], size_t n_avoid,
 		 dhtaddr_random_fn *rng, uint8_t out[static DHTADDR_LEN]);

@@ -871,10 +871,9 @@ static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
 static int client_setup_dht(struct client *c, char *msg, size_t msg_len)
 {
 	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
+	struct dhtident_params ip;
 	size_t i, len = 0;
 	int rc;
-
-	struct dhtident_params ip;
 
 	list[0] = '\0';
 	for (i = 0; i < c->cfg.dht_bootstrap_len; i++)

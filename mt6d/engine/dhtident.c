@@ -174,8 +174,9 @@ static int ident_make(struct dhtident *di, const struct ident *from, struct iden
 		snprintf(msg, msg_len, "allocating a DHT identity");
 		return -ENOMEM;
 	}
-	/* Never an address the interface has now: its stable ones, MT6D ones. */
-	rc = nladdr_dump(di->nl, di->prm.ifindex, on_dump, &avoid);
+	/* Never an address the host has now on any interface: its stable
+	 * ones, MT6D ones, the seed addresses of the TUNs. */
+	rc = nladdr_dump(di->nl, 0, on_dump, &avoid);
 	if (rc >= 0)
 		rc = dhtaddr_draw(di->prm.prefix.s6_addr, (const uint8_t(*)[DHTADDR_LEN])avoid.a, avoid.n,
 				  NULL, id->addr.s6_addr);
