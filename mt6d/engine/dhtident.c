@@ -29,6 +29,9 @@
 /* Kept bound this long past the window and the linger: the kernel drops a
  * forgotten address (SIGKILL) by itself soon after. */
 #define VALID_MARGIN_S 30
+/* A new node that knows nobody this long after its start (every node of
+ * the sample gone) asks the bootstrap routers after all. */
+#define JOIN_CHECK_S 15.0
 
 struct ident {
 	struct dhtev *ev;
@@ -47,6 +50,7 @@ struct dhtident {
 	ev_tstamp old_since;
 	ev_periodic window;
 	ev_timer check;         /* the lingering node; also the retry of a failed change */
+	ev_timer join_check;
 	uint64_t changes, failures;
 };
 
@@ -236,6 +240,9 @@ static int change(struct dhtident *di, bool is_old_dead, char *msg, size_t msg_l
 		retire_old(di, true);
 	log_debug("DHT identity %" PRIu64 ": [%s]:%u", di->changes,
 		  inet_ntop(AF_INET6, &id->addr, a, sizeof(a)), id->port);
+	ev_timer_stop(di->prm.loop, &di->join_check);
+	ev_timer_set(&di->join_check, JOIN_CHECK_S, 0);
+	ev_timer_start(di->prm.loop, &di->join_check);
 	ev_timer_stop(di->prm.loop, &di->check);
 	if (di->old) {
 		ev_timer_set(&di->check, CHECK_S, CHECK_S);
@@ -270,6 +277,22 @@ static void check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 		ev_timer_stop(loop, w);
 	}
+}
+
+static void join_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dhtident *di = (struct dhtident *)(void *)((char *)w - offsetof(struct dhtident, join_check));
+	struct dht_stats st;
+	char why[256] = "";
+
+	(void)loop;
+	(void)revents;
+	dht_get_stats(dhtev_dht(di->cur->ev), dhtev_now_ms(), &st);
+	if (st.good6 + st.questionable6 > 0 || !di->bootstrap[0])
+		return;
+	if (dhtev_add_bootstrap(di->cur->ev, di->bootstrap, why, sizeof(why)) < 0)
+		log_warnx("DHT bootstrap: %s", why);
+	dhtev_kick(di->cur->ev);
 }
 
 static void window_cb(struct ev_loop *loop, ev_periodic *w, int revents)
@@ -312,6 +335,7 @@ int dhtident_new(const struct dhtident_params *params, struct dhtident **out, ch
 		di->prm.linger_s = dhtident_default_linger_s(di->prm.period_s);
 	di->bootstrap = strdup(params->bootstrap ? params->bootstrap : "");
 	ev_timer_init(&di->check, check_cb, CHECK_S, CHECK_S);
+	ev_timer_init(&di->join_check, join_check_cb, JOIN_CHECK_S, 0);
 	ev_periodic_init(&di->window, window_cb, 0, di->prm.period_s, NULL);
 	if (!di->bootstrap) {
 		rc = -ENOMEM;
@@ -344,6 +368,7 @@ void dhtident_free(struct dhtident *di)
 		return;
 	ev_periodic_stop(di->prm.loop, &di->window);
 	ev_timer_stop(di->prm.loop, &di->check);
+	ev_timer_stop(di->prm.loop, &di->join_check);
 	retire_old(di, true);
 	ident_free(di, di->cur);
 	di->cur = NULL;
