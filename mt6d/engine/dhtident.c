@@ -48,6 +48,7 @@ struct dhtident {
 	struct ident *cur, *old;
 	uint64_t cur_window;    /* the window (UNIX s) in which cur was made */
 	ev_tstamp old_since;
+	ev_tstamp failed_at;    /* the last change that failed */
 	ev_periodic window;
 	ev_timer check;         /* the lingering node; also the retry of a failed change */
 	ev_timer join_check;
@@ -251,32 +252,34 @@ static int change(struct dhtident *di, bool is_old_dead, char *msg, size_t msg_l
 	return 0;
 }
 
+/* Every CHECK_S while a previous node lingers or a change is owed (one that
+ * failed): frees the previous node once its user is done with it or the
+ * linger is over, then tries the owed change again. */
 static void check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dhtident *di = (struct dhtident *)(void *)((char *)w - offsetof(struct dhtident, check));
 	char msg[256] = "";
 
 	(void)revents;
-	if (!di->old) {
-		/* A retry of a change that failed. */
-		ev_timer_stop(loop, w);
-		if (change(di, false, msg, sizeof(msg)) < 0) {
-			log_warnx("new DHT identity: %s (the current one stays)", msg);
-			ev_timer_set(w, RETRY_S, 0);
-			ev_timer_start(loop, w);
-		}
-		return;
-	}
-	bool is_over = ev_now(loop) - di->old_since >= di->prm.linger_s;
-	if (!di->prm.release || di->prm.release(di->prm.ctx, di->old->ev, false) || is_over) {
+	if (di->old) {
+		bool is_over = ev_now(loop) - di->old_since >= di->prm.linger_s;
 		if (is_over)
 			retire_old(di, true);
-		else {
+		else if (!di->prm.release || di->prm.release(di->prm.ctx, di->old->ev, false)) {
 			ident_free(di, di->old);
 			di->old = NULL;
 		}
-		ev_timer_stop(loop, w);
 	}
+	if (!di->old && window_of(di, ev_time()) != di->cur_window &&
+	    ev_now(loop) - di->failed_at >= RETRY_S) {
+		if (change(di, false, msg, sizeof(msg)) < 0) {
+			di->failed_at = ev_now(loop);
+			log_warnx("new DHT identity: %s (the current one stays)", msg);
+		}
+		return; /* change() re-armed the timer, or it still runs for the retry */
+	}
+	if (!di->old && window_of(di, ev_time()) == di->cur_window)
+		ev_timer_stop(loop, w);
 }
 
 static void join_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -307,9 +310,10 @@ static void window_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 		return;
 	if (change(di, false, msg, sizeof(msg)) < 0) {
 		log_warnx("new DHT identity at the window boundary: %s (the current one stays)", msg);
-		if (!di->old) {
-			ev_timer_stop(loop, &di->check);
-			ev_timer_set(&di->check, RETRY_S, 0);
+		di->failed_at = ev_now(loop);
+		/* check_cb tries again (after the linger of a previous node). */
+		if (!ev_is_active(&di->check)) {
+			ev_timer_set(&di->check, CHECK_S, CHECK_S);
 			ev_timer_start(loop, &di->check);
 		}
 	}
