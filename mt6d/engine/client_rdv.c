@@ -210,7 +210,7 @@ int client_rdv_setup(struct client *c, char *msg, size_t msg_len)
 	ip.ctx = c;
 	rc = dhtident_new(&ip, &c->ident, why, sizeof(why));
 	if (rc < 0) {
-		client_set_msg(msg, msg_len, "starting the DHT node: %s", why);
+		set_msg(msg, msg_len, "starting the DHT node: %s", why);
 		return rc;
 	}
 	return 0;

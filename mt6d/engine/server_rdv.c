@@ -150,7 +150,7 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	ip.ctx = srv;
 	rc = dhtident_new(&ip, &srv->ident, why, sizeof(why));
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "starting the DHT node: %s", why);
+		set_msg(msg, msg_len, "starting the DHT node: %s", why);
 		return rc;
 	}
 	publish_params_default(&prm, srv->cfg.config_period_s);
@@ -158,7 +158,7 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	node = dhtev_dht(srv->dht);
 	rc = publish_new(&prm, srv->priv, &node, 1, &srv->publisher);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));
+		set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));
 		return rc;
 	}
 	for (i = 0; i < srv->n_clients; i++)
