@@ -87,6 +87,7 @@ static int make_tunnel(struct client *c, struct tunnel_config *tc, bool is_renew
 	tc->link_mtu = c->link_mtu;
 	tc->tunnel_prefix_len = 128;
 	tc->reach = 1;
+	tc->padding = c->cfg.padding;
 	rc = tunnel_new(c->loop, c->nladdr, c->nllink, tc,
 			is_renewal ? &c->renew_tunnel : &c->tunnel, msg, sizeof(msg));
 	sodium_memzero(tc, sizeof(*tc));

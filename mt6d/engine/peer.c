@@ -312,6 +312,7 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 
 	tc.flags = p->opt.tunnel_flags;
 	tc.busy_poll_us = p->opt.busy_poll_us;
+	tc.padding = p->cfg.padding;
 	rc = tunnel_new(loop, p->nladdr, p->nllink, &tc, &p->tunnel, why, sizeof(why));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));
 	sodium_memzero(&tc.tx_key, sizeof(tc.tx_key));

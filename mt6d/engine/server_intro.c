@@ -54,13 +54,15 @@ static void intro_reply(struct server *srv, struct server_client *c, struct intr
 			const struct sockaddr_in6 *to, const struct in6_addr *client_seed,
 			const uint8_t *tx_key, const uint8_t resp[static MSG_RESPONSE_LEN])
 {
-	uint8_t buf[WIRE_HEADER_LEN + INTRO_IPV6_HEADER_LEN + MSG_RESPONSE_LEN + WIRE_TAG_LEN];
+	/* Room for the padding up to the inner MTU. */
+	uint8_t buf[WIRE_OVERHEAD + WIRE_INNER_MTU];
 	int len;
 
 	if (!c->has_intro_tx || sodium_memcmp(c->intro_tx_key, tx_key, WIRE_KEY_LEN) != 0) {
 		if (c->has_intro_tx)
 			wire_tx_fini(&c->intro_tx);
 		wire_tx_init(&c->intro_tx, tx_key);
+		wire_tx_set_padding(&c->intro_tx, srv->cfg.padding, WIRE_INNER_MTU);
 		memcpy(c->intro_tx_key, tx_key, WIRE_KEY_LEN);
 		c->has_intro_tx = true;
 	}
