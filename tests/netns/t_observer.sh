@@ -42,7 +42,7 @@ for i in $(seq 2 $N); do
 	in_ns r ip -6 addr del "2001:db8:1:$i::1/64" dev br0
 done
 
-if [ -n "${OBS_PADDING:-}" ]; then
+if [ -n "${OBS_PADDING:-}" ] && [ "$OBS_PADDING" != none ]; then
 	sed -i "/^TunnelPrefix/a Padding = $OBS_PADDING" "$work/s/server.conf"
 	for i in $(seq 1 $N); do
 		sed -i "/^ClientId/a Padding = $OBS_PADDING" "$work/c$i/client.conf"
