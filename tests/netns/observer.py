@@ -20,7 +20,8 @@ destination port) tuple: one slot of one direction of one tunnel. At every
 slot boundary, each flow of slot k is matched to a flow of slot k+1 of the
 same direction, by two linkers:
 
-  header   every byte position of the first N bytes of the UDP payload:
+  header   every byte of the two IIDs and the two ports (20 bytes) and
+           every byte position of the first N bytes of the UDP payload:
            byte equality between the last datagram of the old flow and the
            first of the new, and numeric continuation (0 < new - old <=
            4096) of every 2-, 4- and 8-byte field at every offset, big and
@@ -53,6 +54,7 @@ import sys
 ETH_IPV6 = 0x86DD
 UDP = 17
 CONTINUATION_MAX = 4096
+OUTER_LEN = 20  # source IID, destination IID, source port, destination port
 
 
 def mac_bytes(text):
@@ -138,7 +140,10 @@ def read_capture(args):
         fl = flows.get(key)
         if fl is None:
             fl = flows[key] = Flow(key, direction)
-        head = payload[:args.header_bytes]
+        # What the observer compares: the rotating parts of the outer
+        # headers (both IIDs, both ports), then the payload's first bytes.
+        head = (key[0][8:] + key[2][8:] + struct.pack(">HH", key[1], key[3])
+                + payload[:args.header_bytes])
         if args.random_headers:
             head = args.rng_bytes(len(head))
         fl.pkts.append(Datagram(t, plen, head))
@@ -218,7 +223,7 @@ def header_linker(by, args, rng):
     """Two-fold: weights learnt on the boundaries of even slots decide the
     odd ones, and the other way round, so no decision is made by a model
     that saw it. Returns (decisions, correct, sum of p, sum of p(1-p))."""
-    n = args.header_bytes
+    n = OUTER_LEN + args.header_bytes
     nfeat = n + n * len(FIELDS)
     dec = header_decisions(by, n)
     decisions = correct = 0

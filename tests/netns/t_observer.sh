@@ -11,8 +11,8 @@
 # frames of the server's link and nothing below IPv6; the clients' MAC
 # addresses give it the ground truth (which 4-tuple is whose).
 #
-# Asserted: the header linker (every byte of the first 32 of the UDP
-# payload: equality, counters continuing, weighed by what they told on the
+# Asserted: the header linker (every byte of both IIDs, both ports and the
+# first 32 bytes of the UDP payload: equality, counters continuing, weighed by what they told on the
 # other half of the boundaries) does no better than chance, with a margin
 # of 4 standard deviations for the number of decisions; and, as a control,
 # that it scores chance when the payload bytes are replaced by random ones. On the
