@@ -5,7 +5,7 @@ across slot boundaries in a capture, the way an attacker on the path would.
   observer.py PCAP --rot-ms MS --server-prefix P --server-mac MAC
               --client-mac 1=MAC [--client-mac 2=MAC ...]
               [--header-bytes N] [--z Z] [--min-decisions N] [--seed S]
-              [--assert-header-chance] [--random-headers] [--header-only]
+              [--assert-header-chance] [--random-headers] [--plant-counter] [--header-only]
               [--label TEXT]
 
 The capture is an Ethernet capture on the router (tcpdump -w on its
@@ -25,8 +25,11 @@ same direction, by two linkers:
            byte equality between the last datagram of the old flow and the
            first of the new, and numeric continuation (0 < new - old <=
            4096) of every 2-, 4- and 8-byte field at every offset, big and
-           little endian. Best score wins; ties are broken at random, so a
-           linker that finds nothing scores chance.
+           little endian, and which candidate each field moved least to;
+           each feature weighed by what it told on the other half of the
+           boundaries (naive Bayes on the ground truth). Best score wins;
+           ties are broken at random, so a linker that finds nothing
+           scores chance.
   size     packet-length histograms, packet rate and inter-arrival timing
   timing   (the phase of a periodic sender continued after the boundary),
            of the flow and of its mirror (the other direction of the same
@@ -150,11 +153,27 @@ def read_capture(args):
     rot = args.rot_ms / 1000.0
     for key, fl in flows.items():
         fl.client = truth.get(key)
+    if args.plant_counter:
+        plant_counter(flows.values())
+    for key, fl in flows.items():
         ts = sorted(fl.times())
         fl.slot = int(math.floor(ts[len(ts) // 2] / rot))
         m = (key[2], key[3], key[0], key[1])
         fl.mirror = flows.get(m)
     return list(flows.values())
+
+
+def plant_counter(flows):
+    """Control: payload bytes 0-7 become a counter per client and direction
+    that runs on across slots, as in a format that leaks one."""
+    pkts = sorted((p.t, id(p), p, (fl.client, fl.direction))
+                  for fl in flows if fl.client is not None for p in fl.pkts)
+    count = collections.Counter()
+    for _, _, p, who in pkts:
+        count[who] += 1
+        h = bytearray(p.head)
+        h[OUTER_LEN:OUTER_LEN + 8] = struct.pack(">Q", count[who])
+        p.head = bytes(h)
 
 
 def boundaries(flows):
@@ -172,30 +191,45 @@ FMT = {2: "H", 4: "I", 8: "Q"}
 
 
 def header_features(old, new, n):
-    """Indices of the features that fire between the last datagram of the
-    old flow and the first of the new one: byte j equal (index j), or the
-    field of width w at offset j, in one byte order, continuing (index
-    n + 32 * field + j)."""
+    """The features that fire between the last datagram of the old flow and
+    the first of the new one: byte j equal (index j), or the field of width
+    w at offset j, in one byte order, continuing (index n + n * field + j);
+    and {continuing feature index: how far it moved}."""
     a, b = old.pkts[-1].head, new.pkts[0].head
     m = min(len(a), len(b), n)
     fired = [j for j in range(m) if a[j] == b[j]]
+    steps = {}
     for k, (w, e) in enumerate(FIELDS):
         f = e + FMT[w]
         for j in range(0, m - w + 1):
-            if 0 < struct.unpack(f, b[j:j + w])[0] - struct.unpack(f, a[j:j + w])[0] <= CONTINUATION_MAX:
+            step = struct.unpack(f, b[j:j + w])[0] - struct.unpack(f, a[j:j + w])[0]
+            if 0 < step <= CONTINUATION_MAX:
                 fired.append(n + n * k + j)
-    return fired
+                steps[n + n * k + j] = step
+    return fired, steps
 
 
 def header_decisions(by, n):
-    """[(slot, old flow, [(new flow, fired features)])] for every decision."""
+    """[(slot, old flow, [(new flow, fired features)])] for every decision.
+    Besides the features of each pair, a continuing field fires "closest"
+    (index + n * len(FIELDS)) for the candidate it moved least to: counters
+    of different senders may all continue, the right one moves least."""
     out = []
+    shift = n * len(FIELDS)
     for (slot, d), olds in sorted(by.items()):
         news = by.get((slot + 1, d), [])
         for o in olds:
             if o.client is None or not any(f.client == o.client for f in news):
                 continue
-            out.append((slot, o, [(f, header_features(o, f, n)) for f in news]))
+            cands = [(f,) + header_features(o, f, n) for f in news]
+            least = {}
+            for i, (_, _, steps) in enumerate(cands):
+                for idx, step in steps.items():
+                    if idx not in least or step < least[idx][0]:
+                        least[idx] = (step, i)
+            for idx, (_, i) in least.items():
+                cands[i][1].append(idx + shift)
+            out.append((slot, o, [(f, fired) for f, fired, _ in cands]))
     return out
 
 
@@ -224,7 +258,7 @@ def header_linker(by, args, rng):
     odd ones, and the other way round, so no decision is made by a model
     that saw it. Returns (decisions, correct, sum of p, sum of p(1-p))."""
     n = OUTER_LEN + args.header_bytes
-    nfeat = n + n * len(FIELDS)
+    nfeat = n + 2 * n * len(FIELDS)
     dec = header_decisions(by, n)
     decisions = correct = 0
     p_sum = var_sum = 0.0
@@ -352,6 +386,10 @@ def main():
                     help="control: replace the payload bytes by random ones "
                     "(an ideal format), to check that the header linker "
                     "then scores chance")
+    ap.add_argument("--plant-counter", action="store_true",
+                    help="control: a counter per client and direction in "
+                    "payload bytes 0-7 (a leaky format), which the header "
+                    "linker must find")
     ap.add_argument("--header-only", action="store_true")
     args = ap.parse_args()
     args.rng_bytes = random.Random(args.seed + 1).randbytes

@@ -14,8 +14,9 @@
 # Asserted: the header linker (every byte of both IIDs, both ports and the
 # first 32 bytes of the UDP payload: equality, counters continuing, weighed by what they told on the
 # other half of the boundaries) does no better than chance, with a margin
-# of 4 standard deviations for the number of decisions; and, as a control,
-# that it scores chance when the payload bytes are replaced by random ones. On the
+# of 4 standard deviations for the number of decisions; and, as controls of
+# the observer itself, that it scores chance when the payload bytes are
+# replaced by random ones, and links when a counter is planted in them. On the
 # version 1 wire format (sender instance id and counter in clear,
 # docs/PROTOCOL.md section 9) this fails by design: the observer links every
 # flow. Reported (not asserted): the accuracy of the best size/timing linker
@@ -122,6 +123,12 @@ observe() { # extra options...
 # format) must score chance, or the assertion below would prove nothing.
 check "the observer's control (random payload bytes) scores chance" \
 	observe --random-headers --header-only --assert-header-chance
+# And a format that leaks only a counter continuing across slots (random
+# bytes otherwise) must be caught.
+check "the observer links a control that leaks a counter (random bytes but a counter in bytes 0-7)" \
+	bash -c "'$top/tests/netns/observer.py' '$work/obs.pcap' --rot-ms 1000 --server-prefix 2001:db8:0:1::/64 \
+		--server-mac '$smac' ${cmacs[*]} --random-headers --plant-counter --header-only |
+		grep -qx header_verdict=LINKED"
 observe --label "rot=1s sessions=$N seconds=$OBS_SECONDS padding=${OBS_PADDING:-default}" \
 	>"$work/observer.out" 2>&1
 sed 's/^/     observer: /' "$work/observer.out"
