@@ -21,15 +21,17 @@
 # docs/PROTOCOL.md section 9) this fails by design: the observer links every
 # flow. Reported (not asserted): the accuracy of the best size/timing linker
 # (lengths, rate, the phase of periodic traffic), which depends on the
-# traffic and on padding. OBS_PADDING=<value> sets "Padding = <value>" in the
-# server's [Server] section and every client's [Client] section when the
-# daemons know the key; OBS_REPORT=FILE appends the observer's output there
-# (bench/observer.sh).
+# traffic (OBS_TRAFFIC, below) and on padding. OBS_PADDING=<value> sets
+# "Padding = <value>" in the server's [Server] section and every client's
+# [Client] section (exit 77 when the daemons do not know the key);
+# OBS_REPORT=FILE appends the observer's output there (bench/observer.sh).
 export LAB_CLIENTS=8
 . "$(dirname "$0")/sessions-lib.sh"
 
 SESS_ROT=1s
 OBS_SECONDS=${OBS_SECONDS:-24}
+OBS_TRAFFIC=${OBS_TRAFFIC:-mixed}
+case $OBS_TRAFFIC in mixed | uniform) ;; *) echo "OBS_TRAFFIC: mixed or uniform" >&2; exit 2 ;; esac
 N=8
 CPREFIX=2001:db8:1:1::
 sess_lab_up
@@ -74,17 +76,21 @@ cap=$!
 EXTRA_PIDS=$cap
 sleep 1
 
-# Traffic: client i pings at 2.5..6 per second with its own size, and the
-# odd clients send a paced TCP stream of 8..32 kB/s to the server.
+# Traffic (OBS_TRAFFIC): mixed, client i pings at 2.5..6 per second with
+# its own size, and the odd clients send a paced TCP stream of 8..32 kB/s to
+# the server; uniform, every client pings 4 times a second with 56 bytes
+# (what is left to the observer is each flow's phase).
 stream=$top/tests/netns/peer_stream.py
 pids=()
 for i in $(seq 1 $N); do
 	iv=$(awk -v i="$i" 'BEGIN { printf "%.2f", 0.4 - 0.03 * i }')
+	size=$((24 + 48 * i))
+	[ "$OBS_TRAFFIC" = uniform ] && iv=0.25 size=56
 	count=$(awk -v s="$OBS_SECONDS" -v iv="$iv" 'BEGIN { printf "%d", s / iv }')
-	in_ns "c$i" ping -q -i "$iv" -c "$count" -s $((24 + 48 * i)) "$(server_tun "$i")" \
+	in_ns "c$i" ping -q -i "$iv" -c "$count" -s "$size" "$(server_tun "$i")" \
 		>"$work/ping$i.out" 2>&1 &
 	pids+=($!)
-	if [ $((i % 2)) = 1 ]; then
+	if [ "$OBS_TRAFFIC" = mixed ] && [ $((i % 2)) = 1 ]; then
 		in_ns s /usr/bin/python3 "$stream" recv "$(server_tun "$i")" 5001 >"$work/recv$i.out" 2>&1 &
 		pids+=($!)
 	fi
@@ -92,6 +98,7 @@ done
 EXTRA_PIDS="$cap ${pids[*]}"
 sleep 0.5
 for i in $(seq 1 2 $N); do
+	[ "$OBS_TRAFFIC" = mixed ] || break
 	in_ns "c$i" /usr/bin/python3 "$stream" send "$(server_tun "$i")" 5001 "$OBS_SECONDS" $((4000 * (i + 1))) \
 		"obs${i}mark" >"$work/send$i.out" 2>&1 &
 	pids+=($!)
@@ -108,6 +115,7 @@ for i in $(seq 1 $N); do
 		bash -c "grep -Eq ' [1-9][0-9]* received' '$work/ping$i.out'"
 done
 for i in $(seq 1 2 $N); do
+	[ "$OBS_TRAFFIC" = mixed ] || break
 	check "client $i's TCP stream arrived intact" bash -c \
 		"test -s '$work/send$i.out' && diff '$work/send$i.out' '$work/recv$i.out'"
 done
@@ -129,7 +137,7 @@ check "the observer links a control that leaks a counter (random bytes but a cou
 	bash -c "'$top/tests/netns/observer.py' '$work/obs.pcap' --rot-ms 1000 --server-prefix 2001:db8:0:1::/64 \
 		--server-mac '$smac' ${cmacs[*]} --random-headers --plant-counter --header-only |
 		grep -qx header_verdict=LINKED"
-observe --label "rot=1s sessions=$N seconds=$OBS_SECONDS padding=${OBS_PADDING:-default}" \
+observe --label "rot=1s sessions=$N seconds=$OBS_SECONDS traffic=$OBS_TRAFFIC padding=${OBS_PADDING:-default}" \
 	>"$work/observer.out" 2>&1
 sed 's/^/     observer: /' "$work/observer.out"
 [ -n "${OBS_REPORT:-}" ] && cat "$work/observer.out" >>"$OBS_REPORT"
