@@ -15,14 +15,15 @@
 # addresses give it the ground truth (which 4-tuple is whose).
 #
 # Asserted: the header linker (every byte of both IIDs, both ports and the
-# first 32 bytes of the UDP payload: equality, counters continuing, weighed by what they told on the
-# other half of the boundaries) does no better than chance, with a margin
-# of 4 standard deviations for the number of decisions; and, as controls of
-# the observer itself, that it scores chance when the payload bytes are
-# replaced by random ones, and links when a counter is planted in them. On the
-# version 1 wire format (sender instance id and counter in clear,
-# docs/PROTOCOL.md section 9) this fails by design: the observer links every
-# flow. Reported (not asserted): the accuracy of the best size/timing linker
+# first 32 bytes of the UDP payload: equality, counters continuing, weighed
+# by what they told on the other half of the boundaries) does no better
+# than chance, with a margin of 4 standard deviations for the number of
+# decisions (observer.py: the two directions counted as correlated); and,
+# as controls of the observer itself, that it scores chance when the
+# payload bytes are replaced by random ones, and links when a counter is
+# planted in them. On the version 1 wire format (sender instance id and
+# counter in clear) this fails by design: the observer links every flow
+# but across the rekey. Reported (not asserted): the accuracy of the best size/timing linker
 # (lengths, rate, the phase of periodic traffic), which depends on the
 # traffic (OBS_TRAFFIC, below) and on padding. OBS_PADDING=<value> sets
 # "Padding = <value>" in the server's [Server] section and every client's
