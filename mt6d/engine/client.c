@@ -105,8 +105,8 @@ struct client {
 	struct msg_session_keys keys;     /* secret */
 	struct in6_addr server_tunnel, client_tunnel, server_session_seed;
 	uint32_t session_rotation_ms;     /* Rot of the session, or the one it changes to */
-	uint64_t rotation_at_ms;          /* instant of the latest rotation change told */
-	uint64_t rotation_changes;
+	uint32_t rotation_seq;            /* seq of the latest rotation change applied (0: none) */
+	uint64_t rotation_changes, rotations_refused;
 	ev_tstamp session_started_at, last_rx_at, last_keepalive_at, last_prefix_check_at;
 	uint64_t last_rx_packets;
 	uint64_t sessions, teardowns_rx, responses_bad, reestablish_k, reestablish_silence,
@@ -541,7 +541,7 @@ static void start_session(struct client *c, const struct msg_response *resp)
 	memcpy(c->client_tunnel.s6_addr, resp->client_tunnel_addr, 16);
 	memcpy(c->server_session_seed.s6_addr, resp->server_seed_addr, 16);
 	c->session_rotation_ms = resp->rotation_ms;
-	c->rotation_at_ms = 0;
+	c->rotation_seq = 0;
 	memset(&tc, 0, sizeof(tc));
 	tc.own_seed = c->own_seed;
 	tc.peer_seed = c->server_session_seed;
@@ -590,24 +590,26 @@ static void send_teardown(struct client *c, uint8_t reason)
  * each change a few times: copies of the one pending change nothing. */
 static void handle_rotation(struct client *c, const uint8_t *buf, size_t len)
 {
-	uint32_t rot;
-	uint64_t at_ms;
+	struct msg_rotation rot;
 	int64_t now = now_ms();
 
-	if (msg_rotation_open(&c->keys, buf, len, &rot, &at_ms) < 0)
+	if (msg_rotation_open(&c->keys, buf, len, &rot) < 0)
 		return;
-	if (rot < CONFIG_MIN_ROTATION_MS || rot > CONFIG_MAX_ROTATION_MS ||
-	    (int64_t)at_ms < now - CLIENT_ROTATION_SKEW_MS ||
-	    (int64_t)at_ms > now + CLIENT_ROTATION_SKEW_MS)
+	if (rot.rotation_ms < CONFIG_MIN_ROTATION_MS || rot.rotation_ms > CONFIG_MAX_ROTATION_MS)
 		return;
-	if (rot == c->session_rotation_ms && at_ms == c->rotation_at_ms)
+	/* issue 13: only a change newer than the last applied one (copies of
+	 * it and replays of older ones are refused and counted). */
+	if (msg_rotation_check(c->rotation_seq, &rot, (uint64_t)now, CLIENT_ROTATION_SKEW_MS) < 0) {
+		if (rot.seq != c->rotation_seq) /* the server's own copies are not counted */
+			c->rotations_refused++;
 		return;
-	c->session_rotation_ms = rot;
-	c->rotation_at_ms = at_ms;
+	}
+	c->session_rotation_ms = rot.rotation_ms;
+	c->rotation_seq = rot.seq;
 	c->rotation_changes++;
-	tunnel_set_rotation(c->tunnel, rot, (int64_t)at_ms);
-	log_info("the server changes the session's rotation period to %u ms in %.1f s", rot,
-		 ((int64_t)at_ms - now) / 1000.0);
+	tunnel_set_rotation(c->tunnel, rot.rotation_ms, (int64_t)rot.at_ms);
+	log_info("the server changes the session's rotation period to %u ms in %.1f s",
+		 rot.rotation_ms, ((int64_t)rot.at_ms - now) / 1000.0);
 }
 
 static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -1027,10 +1029,11 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64
 			 "\nteardowns_rx=%" PRIu64 "\nresponses_bad=%" PRIu64
 			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64
-			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64 "\n",
+			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64
+			 "\nrotations_refused=%" PRIu64 "\n",
 			 c->requests_sent, c->sessions, c->teardowns_rx, c->responses_bad,
 			 c->reestablish_k, c->reestablish_silence, c->reestablish_prefix,
-			 c->rotation_changes);
+			 c->rotation_changes, c->rotations_refused);
 	if (c->renew_tunnel) {
 		struct tunnel_stats st;
 

@@ -88,6 +88,7 @@ struct server_session {
 	struct in6_addr server_tunnel, client_tunnel, server_seed, client_seed;
 	uint32_t rotation_ms;            /* Rot, or the one it changes to (next_rotation_at_ms) */
 	int64_t next_rotation_at_ms;     /* a change of Rot told to the client (0: none), UNIX ms */
+	uint32_t rotation_seq;           /* msg 3: number of the latest change told (issue 13) */
 	uint64_t request_ms;             /* timestamp of the request that made it */
 	ev_tstamp started_at, last_keepalive_reply_at;
 	ev_timer close_timer;
@@ -103,6 +104,7 @@ struct server_client {
 	double tokens;                    /* request bucket */
 	ev_tstamp tokens_at;
 	uint64_t requests_ok;
+	struct msg_replay replay;         /* greatest request timestamp accepted (issue 13) */
 };
 
 struct server {
@@ -141,7 +143,6 @@ struct server {
 	ev_timer stop_timer;
 	int raw_fd;
 	ev_io raw_io;
-	struct msg_replay *replay;
 	struct wire_rx scratch_rx;       /* per datagram (secret) */
 	struct sesstab table;            /* every session, closing ones included */
 	struct server_stats stats;
@@ -298,6 +299,7 @@ static int clients_build(const struct config *cfg, const uint8_t priv[static MT6
 			return -EINVAL;
 		}
 		c[i].tokens = SERVER_REQUEST_BURST;
+		msg_replay_init(&c[i].replay, MSG_DEFAULT_MAX_SKEW_MS);
 	}
 	qsort(c, cfg->clients_len, sizeof(*c), client_cmp);
 	*out = c;
@@ -609,7 +611,7 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 		srv->stats.drops_rate++;
 		goto out;
 	}
-	rc = intro_check_request(srv->replay, srv->priv, srv->pub, c->cfg.id, c->cfg.public_key,
+	rc = intro_check_request(&c->replay, srv->priv, srv->pub, c->cfg.id, c->cfg.public_key,
 				 c_iid, &inner_src, (uint64_t)now_ms(), payload, payload_len, &req,
 				 &hs);
 	if (log_is_debug())
@@ -946,8 +948,9 @@ static void publish_windows(struct server *srv)
 static void session_send_rotation(struct server *srv, struct server_session *ss)
 {
 	uint8_t m[MSG_ROTATION_LEN];
-	int rc = msg_rotation_seal(&ss->keys, ss->rotation_ms, (uint64_t)ss->next_rotation_at_ms,
-				   m, sizeof(m));
+	struct msg_rotation rot = { .seq = ss->rotation_seq, .rotation_ms = ss->rotation_ms,
+				    .at_ms = (uint64_t)ss->next_rotation_at_ms };
+	int rc = msg_rotation_seal(&ss->keys, &rot, m, sizeof(m));
 
 	if (rc > 0)
 		rc = inner_send(srv->raw_fd, &ss->server_tunnel, &ss->client_tunnel, m, (size_t)rc);
@@ -971,6 +974,7 @@ static void session_change_rotation(struct server *srv, struct server_session *s
 	at_ms = rotate_slot_start_ms(cur, rotate_slot_at(cur, now_ms() + SERVER_ROTATION_LEAD_MS) + 1);
 	ss->rotation_ms = rotation_ms;
 	ss->next_rotation_at_ms = at_ms;
+	ss->rotation_seq++;              /* issue 13: the client applies only newer changes */
 	tunnel_set_rotation(ss->tunnel, rotation_ms, at_ms);
 	session_send_rotation(srv, ss);
 }
@@ -1561,12 +1565,6 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	rc = tables_alloc(srv->n_clients, &srv->c_iids, &srv->c_iids_old, &srv->is_active);
 	if (rc < 0)
 		goto fail;
-	srv->replay = malloc(sizeof(*srv->replay));
-	if (!srv->replay) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	msg_replay_init(srv->replay, MSG_DEFAULT_MAX_SKEW_MS);
 	if (srv->cfg.has_tunnel_prefix) {
 		memcpy(srv->tunnel_prefix.s6_addr, srv->cfg.tunnel_address, 16);
 		srv->tunnel_prefix_len = srv->cfg.tunnel_prefix_len;
@@ -1738,10 +1736,6 @@ void server_free(struct server *srv)
 	free(srv->c_iids);
 	free(srv->c_iids_old);
 	free(srv->is_active);
-	if (srv->replay) {
-		sodium_memzero(srv->replay, sizeof(*srv->replay));
-		free(srv->replay);
-	}
 	config_fini(&srv->cfg);
 	sodium_memzero(srv, sizeof(*srv));
 	free(srv);
@@ -1801,6 +1795,7 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 
 			now->tokens = old->tokens;
 			now->tokens_at = old->tokens_at;
+			now->replay = old->replay; /* issue 13: a reload reopens no replay */
 			if (ss)
 				snprintf(ss->name, sizeof(ss->name), "%s", now->cfg.name);
 			continue;
