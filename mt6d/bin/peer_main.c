@@ -419,6 +419,10 @@ int main(int argc, char *argv[])
 		config_fini(&cfg);
 		return 1;
 	}
+	/* issue 13: no core dump; keys locked in memory (after the fork). */
+	if (daemon_protect_memory(msg, sizeof(msg)) < 0)
+		log_warnx("%s: only the structures holding keys are locked", msg);
+	(void)sodium_mlock(&tc, sizeof(tc)); /* the keys it carries to the tunnel */
 
 	p.loop = ev_default_loop(EVFLAG_AUTO);
 	/* Signal watchers only stop the loop; the work is done after it. A

@@ -857,6 +857,7 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	(void)sodium_mlock(c, sizeof(*c)); /* issue 13: out of swap and core dumps */
 	c->loop = loop;
 	c->raw_fd = -1;
 	snprintf(c->config_path, sizeof(c->config_path), "%s", config_path);
@@ -964,7 +965,7 @@ void client_free(struct client *c)
 	msg_handshake_wipe(&c->hs);
 	msg_session_keys_wipe(&c->keys);
 	config_fini(&c->cfg);
-	sodium_memzero(c, sizeof(*c));
+	sodium_munlock(c, sizeof(*c)); /* wipes it too */
 	free(c);
 }
 

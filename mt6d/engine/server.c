@@ -278,7 +278,7 @@ static void clients_free(struct server_client *clients, size_t n)
 	for (i = 0; i < n; i++)
 		if (clients[i].has_intro_tx)
 			wire_tx_fini(&clients[i].intro_tx);
-	sodium_memzero(clients, n * sizeof(*clients));
+	sodium_munlock(clients, (n ? n : 1) * sizeof(*clients)); /* wipes them too */
 	free(clients);
 }
 
@@ -292,6 +292,7 @@ static int clients_build(const struct config *cfg, const uint8_t priv[static MT6
 	c = calloc(cfg->clients_len ? cfg->clients_len : 1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	(void)sodium_mlock(c, (cfg->clients_len ? cfg->clients_len : 1) * sizeof(*c)); /* issue 13: out of swap and core dumps */
 	for (i = 0; i < cfg->clients_len; i++) {
 		c[i].cfg = cfg->clients[i];
 		if (keys_shared_secret(c[i].s, priv, cfg->clients[i].public_key) < 0) {
@@ -348,7 +349,7 @@ static void session_free_now(struct server_session *ss)
 	tunnel_free(ss->tunnel, SERVER_NETLINK_TIMEOUT_MS);
 	msg_session_keys_wipe(&ss->keys);
 	srv->stats.sessions_ended++;
-	sodium_memzero(ss, sizeof(*ss));
+	sodium_munlock(ss, sizeof(*ss)); /* wipes it too */
 	free(ss);
 }
 
@@ -439,6 +440,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return -ENOMEM;
+	(void)sodium_mlock(ss, sizeof(*ss)); /* issue 13: out of swap and core dumps */
 	ss->srv = srv;
 	ss->id = c->cfg.id;
 	snprintf(ss->name, sizeof(ss->name), "%s", c->cfg.name);
@@ -495,7 +497,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	return 0;
 fail:
 	msg_session_keys_wipe(&ss->keys);
-	sodium_memzero(ss, sizeof(*ss));
+	sodium_munlock(ss, sizeof(*ss)); /* wipes it too */
 	free(ss);
 	sodium_memzero(resp_out, MSG_RESPONSE_LEN);
 	return rc;
@@ -791,7 +793,7 @@ static void intro_gen_free(struct server *srv, struct intro_gen *g)
 		intro_map_fini(&g->socks[i].map);
 	}
 	nladdr_batch_send(srv->nladdr);
-	sodium_memzero(g, sizeof(*g));
+	sodium_munlock(g, sizeof(*g)); /* wipes it too */
 	free(g);
 }
 
@@ -806,6 +808,7 @@ static int intro_gen_new(struct server *srv, const uint8_t *key, uint32_t rotati
 
 	if (!g)
 		return -ENOMEM;
+	(void)sodium_mlock(g, sizeof(*g)); /* issue 13: out of swap and core dumps */
 	g->srv = srv;
 	g->rotation_ms = rotation_ms;
 	ev_periodic_init(&g->tick, gen_tick_cb, 0, rotation_ms / 1000.0, NULL);
@@ -1558,6 +1561,7 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
+	(void)sodium_mlock(srv, sizeof(*srv)); /* issue 13: out of swap and core dumps */
 	srv->loop = loop;
 	srv->raw_fd = -1;
 	srv->audit_fd = -1;
@@ -1759,7 +1763,7 @@ void server_free(struct server *srv)
 	free(srv->c_iids_old);
 	free(srv->is_active);
 	config_fini(&srv->cfg);
-	sodium_memzero(srv, sizeof(*srv));
+	sodium_munlock(srv, sizeof(*srv)); /* wipes it too */
 	free(srv);
 }
 
