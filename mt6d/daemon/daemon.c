@@ -335,9 +335,17 @@ int daemon_protect_memory(char *msg, size_t msg_len)
 	struct rlimit none = { 0, 0 }, lim, inf = { RLIM_INFINITY, RLIM_INFINITY };
 	int rc;
 
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &none) < 0) {
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
 		rc = -errno;
-		snprintf(msg, msg_len, "refusing core dumps: %s", strerror(-rc));
+		snprintf(msg, msg_len, "PR_SET_DUMPABLE: %s", strerror(-rc));
+		return rc;
+	}
+	/* A seccomp filter may refuse setrlimit: then the unit's LimitCORE=0
+	 * must have done it. */
+	if (setrlimit(RLIMIT_CORE, &none) < 0 &&
+	    (getrlimit(RLIMIT_CORE, &lim) < 0 || lim.rlim_cur != 0)) {
+		rc = -errno;
+		snprintf(msg, msg_len, "RLIMIT_CORE: %s", strerror(-rc));
 		return rc;
 	}
 #ifdef DAEMON_HAS_SHADOW_MEMORY
