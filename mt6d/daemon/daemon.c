@@ -332,7 +332,7 @@ int daemon_effective_caps(unsigned long long *caps_out)
 
 int daemon_protect_memory(char *msg, size_t msg_len)
 {
-	struct rlimit none = { 0, 0 }, lim, inf = { RLIM_INFINITY, RLIM_INFINITY };
+	struct rlimit none = { 0, 0 }, lim;
 	int rc;
 
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -354,7 +354,8 @@ int daemon_protect_memory(char *msg, size_t msg_len)
 	return -EOPNOTSUPP;
 #else
 	/* Root may raise it; otherwise the unit's LimitMEMLOCK= decides. */
-	(void)setrlimit(RLIMIT_MEMLOCK, &inf);
+	lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
+	(void)setrlimit(RLIMIT_MEMLOCK, &lim);
 	if (getrlimit(RLIMIT_MEMLOCK, &lim) < 0 || lim.rlim_cur != RLIM_INFINITY) {
 		snprintf(msg, msg_len, "memory not locked: RLIMIT_MEMLOCK is %llu bytes, not "
 			 "unlimited (systemd: LimitMEMLOCK=infinity)",

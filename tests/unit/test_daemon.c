@@ -100,7 +100,7 @@ static void run_child(const char *user, bool keep_raw)
 }
 
 /* VmLck of /proc/self/status in kB, or -1. */
-static long vmlck_kb(void)
+static __attribute__((unused)) long vmlck_kb(void)
 {
 	char line[256];
 	long kb = -1;
