@@ -18,15 +18,19 @@ void introwin_fingerprint(uint8_t fp_out[static INTROWIN_FP_LEN], const uint8_t 
 	memcpy(fp_out, h, INTROWIN_FP_LEN);
 }
 
-bool introwin_has(const struct introwin *w, const uint8_t fp[static INTROWIN_FP_LEN],
-		  int64_t now_ms)
+int introwin_check(struct introwin *w, const uint8_t fp[static INTROWIN_FP_LEN], int64_t now_ms)
 {
 	size_t i;
 
-	for (i = 0; i < INTROWIN_LEN; i++)
-		if (w->expires_ms[i] > now_ms && memcmp(w->fp[i], fp, INTROWIN_FP_LEN) == 0)
-			return true;
-	return false;
+	for (i = 0; i < INTROWIN_LEN; i++) {
+		if (w->expires_ms[i] <= now_ms || memcmp(w->fp[i], fp, INTROWIN_FP_LEN) != 0)
+			continue;
+		if (w->is_replayed[i])
+			return INTROWIN_REPLAY_AGAIN;
+		w->is_replayed[i] = true;
+		return INTROWIN_REPLAY_FIRST;
+	}
+	return INTROWIN_NEW;
 }
 
 void introwin_add(struct introwin *w, const uint8_t fp[static INTROWIN_FP_LEN],
@@ -46,4 +50,5 @@ void introwin_add(struct introwin *w, const uint8_t fp[static INTROWIN_FP_LEN],
 		w->evicted++;
 	memcpy(w->fp[pick], fp, INTROWIN_FP_LEN);
 	w->expires_ms[pick] = expires_ms;
+	w->is_replayed[pick] = false;
 }

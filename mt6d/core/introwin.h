@@ -26,8 +26,14 @@
 struct introwin {
 	uint8_t fp[INTROWIN_LEN][INTROWIN_FP_LEN];
 	int64_t expires_ms[INTROWIN_LEN];  /* when the datagram can no longer open (0: free) */
+	bool is_replayed[INTROWIN_LEN];    /* a copy of it came already */
 	uint64_t evicted;                  /* live entries pushed out by a full window */
 };
+
+/* introwin_check results. */
+#define INTROWIN_NEW 0           /* not a copy of a live entry */
+#define INTROWIN_REPLAY_FIRST 1  /* the first copy of that datagram */
+#define INTROWIN_REPLAY_AGAIN 2  /* another copy of a datagram replayed before */
 
 /* An empty window. */
 void introwin_init(struct introwin *w);
@@ -36,9 +42,13 @@ void introwin_init(struct introwin *w);
 void introwin_fingerprint(uint8_t fp_out[static INTROWIN_FP_LEN], const uint8_t *dgram,
 			  size_t len);
 
-/* Whether fp is one of the live entries at now_ms: a replay. */
-bool introwin_has(const struct introwin *w, const uint8_t fp[static INTROWIN_FP_LEN],
-		  int64_t now_ms);
+/* Whether fp is one of the live entries at now_ms (a replay), and whether
+ * that datagram was replayed before: INTROWIN_NEW, INTROWIN_REPLAY_FIRST or
+ * INTROWIN_REPLAY_AGAIN. A signal of attack should count each replayed
+ * datagram once (REPLAY_FIRST): then a thousand copies of one captured
+ * datagram weigh as one, and replays alone are bounded by the real
+ * client's own sending rate. */
+int introwin_check(struct introwin *w, const uint8_t fp[static INTROWIN_FP_LEN], int64_t now_ms);
 
 /* Remembers fp, of a datagram that authenticated, until expires_ms. A free
  * or expired entry is taken first; when all are live, the one expiring first

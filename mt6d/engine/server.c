@@ -604,8 +604,10 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 	 * (the fresh receiver below would open it again) is refused here,
 	 * before it costs an AEAD, a token or an X25519. */
 	introwin_fingerprint(fp, buf, len);
-	if (introwin_has(&c->win, fp, now_ms())) {
+	rc = introwin_check(&c->win, fp, now_ms());
+	if (rc != INTROWIN_NEW) {
 		srv->stats.drops_intro_replay++;
+		srv->stats.intro_replayed += rc == INTROWIN_REPLAY_FIRST;
 		goto out;
 	}
 	wire_rx_init(&srv->scratch_rx, rx);
@@ -1030,9 +1032,10 @@ void server_set_threat(struct server *srv, enum server_threat level, bool is_aut
 }
 
 /* issue 13: only what authenticated (under a client's s_i or a session
- * key) and was refused all the same, and exact copies of such datagrams:
- * replays, stale or superseded requests, requests over the rate, wrong inner
- * packets. Unauthenticated junk (unknown IIDs, datagrams that fail the wire
+ * key) and was refused all the same: stale or replayed requests, requests
+ * over the rate, wrong inner packets; and replayed introduction datagrams,
+ * each counted once however many copies come (so replays weigh at most
+ * what the real client sends). Unauthenticated junk (unknown IIDs, datagrams that fail the wire
  * check, session packets that do not authenticate) costs anyone nothing to
  * send, so it is counted for `mt6d show` but moves nothing: 200 junk
  * packets per 10 s held every session at Rot / 3 before. */
@@ -1041,7 +1044,7 @@ static uint64_t attack_signs(const struct server *srv)
 	const struct server_stats *s = &srv->stats;
 	struct sesstab_entry *e;
 	uint64_t n = s->drops_inner + s->drops_rate + s->drops_client_id + s->drops_msg +
-		     s->drops_auth + s->drops_stale + s->drops_replay + s->drops_intro_replay +
+		     s->drops_auth + s->drops_stale + s->drops_replay + s->intro_replayed +
 		     s->drops_ciid;
 
 	for (e = sesstab_first(&srv->table); e; e = sesstab_next(e)) {
@@ -1972,13 +1975,15 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 			 "\ndrops_client_id=%" PRIu64 "\ndrops_msg=%" PRIu64
 			 "\ndrops_auth=%" PRIu64 "\ndrops_stale=%" PRIu64
 			 "\ndrops_replay=%" PRIu64 "\ndrops_intro_replay=%" PRIu64
+			 "\nintro_replayed=%" PRIu64
 			 "\ndrops_ciid=%" PRIu64 "\ndrops_superseded=%" PRIu64
 			 "\nsession_errors=%" PRIu64 "\nsessions_started=%" PRIu64
 			 "\nsessions_ended=%" PRIu64 "\nrekeys=%" PRIu64 "\naddr_errors=%" PRIu64
 			 "\n",
 			 s->intro_rx, s->drops_unknown_iid, s->drops_wire, s->drops_inner,
 			 s->drops_rate, s->drops_client_id, s->drops_msg, s->drops_auth,
-			 s->drops_stale, s->drops_replay, s->drops_intro_replay, s->drops_ciid, s->drops_superseded, s->session_errors,
+			 s->drops_stale, s->drops_replay, s->drops_intro_replay, s->intro_replayed,
+			 s->drops_ciid, s->drops_superseded, s->session_errors,
 			 s->sessions_started, s->sessions_ended, s->rekeys, s->addr_errors);
 	if (srv->publisher) {
 		struct publish_stats ps;

@@ -7,10 +7,10 @@
 # by `mt6d reload` ends a session at once and for good, `mt6d rekey`, and a
 # clean shutdown leaves no address, interface or route in any namespace.
 # Issue 13: the daemons are not dumpable, have no core limit and hold locked
-# memory; junk does not move the threat level; replayed introduction
-# datagrams are refused before any token is charged, and they (authentic
-# copies) do raise it; a replayed older rotation change does not switch the
-# client's Rot.
+# memory; replayed introduction datagrams are refused before any token is
+# charged; neither junk nor the copies of one datagram move the threat
+# level, authenticated failures do; a replayed older rotation change does
+# not switch the client's Rot.
 . "$(dirname "$0")/sessions-lib.sh"
 
 SESS_ROT=1s
@@ -88,8 +88,6 @@ check "a burst of 400 junk datagrams at the introduction endpoint gets no reply"
 	in_ns c1 /usr/bin/python3 "$top/tests/netns/sess_probe.py" "$iaddr" "$iport" 400 0.5
 check "the junk was counted as unknown sources" \
 	test "$(field s drops_unknown_iid)" -ge $((before + 400))
-sleep 11 # one attack window (10 s) and a housekeeping tick
-check "junk alone leaves the threat level normal" field_is s threat normal
 
 # A request recorded on the router and sent again 400 times from the
 # client's own address and port: each copy would open at the tunnel layer
@@ -117,6 +115,8 @@ check "the copies were refused as replays of authentic datagrams" wait_for 3 ref
 echo "     (intro replays +$(($(field s drops_intro_replay) - ireplays)), rate +$(($(field s drops_rate) - limited)), request replays +$(($(field s drops_replay) - replays)))"
 check "no copy was charged to the client's request bucket" test "$(field s drops_rate)" = "$limited"
 check "no copy reached the request check" test "$(field s drops_replay)" = "$replays"
+check "the copies of the one datagram count once as a sign of attack" \
+	test "$(field s intro_replayed)" = 1
 echo "     (sessions started +$(($(field s sessions_started) - started)), requests sent +$(($(field c1 requests_sent) - sent)))"
 # (A retry of the client's may lose its token to the copies: at most one
 # session per request the client really sent.)
@@ -124,8 +124,21 @@ own_only() { local d=$(($(field s sessions_started) - started))
 	test "$d" -ge 1 && test "$d" -le $(($(field c1 requests_sent) - sent)); }
 check "only the client's own requests made sessions" own_only
 check "client 1 has its session" wait_for 5 has_session 1
-# The copies are authentic failures: they, not junk, raise the level.
-check "the replayed copies raised the threat level to high by themselves" wait_for 15 field_is s threat high
+sleep 12 # past the end of the attack window (10 s) holding the copies, and a tick
+check "the junk and the copies left the threat level normal" field_is s threat normal
+# Authenticated failures raise it: client 1 routes a tunnel address that is
+# not its server's into its session, and sends 300 datagrams there; the
+# server's session tunnel opens them and refuses them (drops_inner).
+c1if=$(field c1 session_interface)
+inner=$(session_field client-1 drops_inner)
+in_ns c1 ip -6 route add "$(server_tun 9)/128" dev "$c1if"
+check "client 1 sends 300 datagrams through its session to another tunnel address" \
+	in_ns c1 /usr/bin/python3 "$top/tests/netns/sess_probe.py" "$(server_tun 9)" 6000 300 0.3
+in_ns c1 ip -6 route del "$(server_tun 9)/128" dev "$c1if"
+check "the server's session refused them as authentic but misdirected" \
+	wait_for 2 test "$(session_field client-1 drops_inner)" -ge $((inner + 250))
+check "the authenticated failures raised the threat level to high by themselves" \
+	wait_for 15 field_is s threat high
 check "the raise is audited" grep -q "threat level normal -> high (Rot 333 ms from the next window): automatic" \
 	"$work/s/state/audit.log"
 if1=$(session_field client-1 session_interface)
@@ -147,7 +160,7 @@ check "its requests were counted and dropped" test "$(field s drops_unknown_iid)
 check "the impostor sent requests" test "$(field c2 requests_sent)" -ge 2
 stop c2
 
-# Threat level (raised above by the replayed copies): the operator sets it;
+# Threat level (raised above by client 1's misdirected packets): the operator sets it;
 # a captured older rotation change replayed at the client does not switch
 # its Rot (issue 13); at high, a new K brings Rot / 3 to the introduction
 # and to the sessions made under it, without a lost session.

@@ -1,10 +1,12 @@
 /* The server's per-client window of introduction datagrams (issue 13): an
  * exact copy of an authentic datagram is found until its slot's socket is
- * gone; a datagram differing in one bit is not; forgeries never enter (the
+ * gone, its first copy told from the next ones; a datagram differing in one
+ * bit is not; forgeries never enter (the
  * caller adds only authentic ones); a full window of a client sending more
  * than the rate allows pushes out the entry that expires first. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +16,11 @@
 #include "mt6d/core/introwin.h"
 
 #define T0 INT64_C(1767225600000)
+
+static bool has(struct introwin *w, const uint8_t fp[static INTROWIN_FP_LEN], int64_t now_ms)
+{
+	return introwin_check(w, fp, now_ms) != INTROWIN_NEW;
+}
 
 static void dgram(uint8_t *d, size_t len, unsigned seed)
 {
@@ -30,21 +37,23 @@ static void test_copy_found_until_expiry(void **state)
 	introwin_init(&w);
 	dgram(d, sizeof(d), 1);
 	introwin_fingerprint(fp, d, sizeof(d));
-	assert_false(introwin_has(&w, fp, T0));
+	assert_int_equal(introwin_check(&w, fp, T0), INTROWIN_NEW);
 	introwin_add(&w, fp, T0 + 9000, T0);
-	/* The copy, sent again and again within its three slots. */
-	assert_true(introwin_has(&w, fp, T0 + 1));
-	assert_true(introwin_has(&w, fp, T0 + 8999));
+	/* The copy, sent again and again within its three slots: the first
+	 * copy is told apart (a signal counts each replayed datagram once). */
+	assert_int_equal(introwin_check(&w, fp, T0 + 1), INTROWIN_REPLAY_FIRST);
+	assert_int_equal(introwin_check(&w, fp, T0 + 2), INTROWIN_REPLAY_AGAIN);
+	assert_int_equal(introwin_check(&w, fp, T0 + 8999), INTROWIN_REPLAY_AGAIN);
 	/* Its socket is closed by then: no need to remember it. */
-	assert_false(introwin_has(&w, fp, T0 + 9000));
+	assert_int_equal(introwin_check(&w, fp, T0 + 9000), INTROWIN_NEW);
 	/* One bit, one byte more or less: another datagram. */
 	d[100] ^= 1;
 	introwin_fingerprint(fp2, d, sizeof(d));
 	assert_memory_not_equal(fp, fp2, INTROWIN_FP_LEN);
-	assert_false(introwin_has(&w, fp2, T0 + 1));
+	assert_false(has(&w, fp2, T0 + 1));
 	d[100] ^= 1;
 	introwin_fingerprint(fp2, d, sizeof(d) - 1);
-	assert_false(introwin_has(&w, fp2, T0 + 1));
+	assert_false(has(&w, fp2, T0 + 1));
 	introwin_fingerprint(fp2, d, sizeof(d));
 	assert_memory_equal(fp, fp2, INTROWIN_FP_LEN);
 }
@@ -66,7 +75,7 @@ static void test_allowed_rate_fits(void **state)
 		introwin_fingerprint(fp[i], d, sizeof(d));
 		introwin_add(&w, fp[i], t[i] + 9000, t[i]);
 		for (j = 0; j <= i; j++)
-			assert_true(introwin_has(&w, fp[j], t[i]) == (t[j] + 9000 > t[i]));
+			assert_true(has(&w, fp[j], t[i]) == (t[j] + 9000 > t[i]));
 	}
 	assert_int_equal(w.evicted, 0);
 }
@@ -90,15 +99,15 @@ static void test_full_window(void **state)
 	assert_int_equal(w.evicted, 0);
 	introwin_add(&w, fp[INTROWIN_LEN], T0 + 9000, T0);
 	assert_int_equal(w.evicted, 1);
-	assert_false(introwin_has(&w, fp[3], T0));
+	assert_false(has(&w, fp[3], T0));
 	for (i = 0; i <= INTROWIN_LEN; i++)
 		if (i != 3)
-			assert_true(introwin_has(&w, fp[i], T0));
+			assert_true(has(&w, fp[i], T0));
 	/* Later, entry 0 (expires T0 + 6000) is dead: its place is free. */
 	introwin_add(&w, fp[3], T0 + 20000, T0 + 6000);
 	assert_int_equal(w.evicted, 1);
-	assert_false(introwin_has(&w, fp[0], T0 + 6000));
-	assert_true(introwin_has(&w, fp[3], T0 + 6000));
+	assert_false(has(&w, fp[0], T0 + 6000));
+	assert_true(has(&w, fp[3], T0 + 6000));
 }
 
 int main(void)
