@@ -86,8 +86,11 @@ iport=${intro##*:}
 before=$(field s drops_unknown_iid)
 check "a burst of 400 junk datagrams at the introduction endpoint gets no reply" \
 	in_ns c1 /usr/bin/python3 "$top/tests/netns/sess_probe.py" "$iaddr" "$iport" 400 0.5
-check "the junk was counted as unknown sources" \
-	test "$(field s drops_unknown_iid)" -ge $((before + 400))
+# (More than the automatic threshold of 200 must arrive for the threat
+# check below to mean anything; a loaded machine may drop a few at the socket.)
+junk_counted() { test "$(field s drops_unknown_iid)" -ge $((before + 250)); }
+check "the junk was counted as unknown sources" wait_for 2 junk_counted
+echo "     (unknown sources +$(($(field s drops_unknown_iid) - before)))"
 
 # A request recorded on the router and sent again 400 times from the
 # client's own address and port: each copy would open at the tunnel layer
@@ -135,8 +138,8 @@ in_ns c1 ip -6 route add "$(server_tun 9)/128" dev "$c1if"
 check "client 1 sends 300 datagrams through its session to another tunnel address" \
 	in_ns c1 /usr/bin/python3 "$top/tests/netns/sess_probe.py" "$(server_tun 9)" 6000 300 0.3
 in_ns c1 ip -6 route del "$(server_tun 9)/128" dev "$c1if"
-check "the server's session refused them as authentic but misdirected" \
-	wait_for 2 test "$(session_field client-1 drops_inner)" -ge $((inner + 250))
+misdirected() { test "$(session_field client-1 drops_inner)" -ge $((inner + 250)); }
+check "the server's session refused them as authentic but misdirected" wait_for 2 misdirected
 check "the authenticated failures raised the threat level to high by themselves" \
 	wait_for 15 field_is s threat high
 check "the raise is audited" grep -q "threat level normal -> high (Rot 333 ms from the next window): automatic" \
@@ -181,11 +184,11 @@ check "client 1 rotates every Rot again" wait_for 8 field_is c1 rotation_ms 1000
 check "mt6d threat high" "$build/mt6d" threat high -s "$work/s/ctl.sock"
 check "client 1 follows to Rot / 3" wait_for 8 field_is c1 rotation_ms 333
 changes=$(field c1 rotation_changes)
-refused=$(field c1 rotations_refused)
+rot_refused=$(field c1 rotations_refused)
 check "the older change (to 1000 ms) replayed at client 1" \
 	in_ns c1 /usr/bin/python3 "$top/tests/netns/sess_msg3.py" inject "$work/msg3.hex"
-check "client 1 refused it (not newer than the change it applied)" \
-	wait_for 3 test "$(field c1 rotations_refused)" -gt "$refused"
+refused_one() { test "$(field c1 rotations_refused)" -gt "$rot_refused"; }
+check "client 1 refused it (not newer than the change it applied)" wait_for 3 refused_one
 sleep 1.5
 check "client 1 still rotates every Rot / 3, as the server" \
 	bash -c "test '$(field c1 rotation_ms)' = 333 && test '$(field c1 rotation_changes)' = '$changes'"
