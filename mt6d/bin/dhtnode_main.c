@@ -37,6 +37,7 @@
 #include <sodium.h>
 
 #include "dht/dht.h"
+#include "mt6d/base/clock.h"
 #include "mt6d/engine/dhtev.h"
 #include "mt6d/base/log.h"
 #include "mt6d/daemon/daemon.h"
@@ -71,11 +72,6 @@ struct node {
 	int exit_code;
 };
 
-static int64_t now_ms(void)
-{
-	return dhtev_now_ms();
-}
-
 static void hex(const uint8_t *p, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++)
@@ -108,7 +104,7 @@ static void print_status(struct node *n)
 {
 	struct dht_stats st;
 	char id[2 * DHT_ID_LEN + 1];
-	dht_get_stats(n->dht, now_ms(), &st);
+	dht_get_stats(n->dht, mono_now_ms(), &st);
 	hex(st.id, DHT_ID_LEN, id);
 	printf("id %s\n", id);
 	printf("routing ipv4 good %zu questionable %zu bad %zu buckets %zu\n",
@@ -128,7 +124,7 @@ static int save_state(struct node *n)
 {
 	static uint8_t buf[DHT_STATE_MAX_LEN];
 	char tmp[4096];
-	int len = dht_save(n->dht, now_ms(), buf, sizeof(buf));
+	int len = dht_save(n->dht, mono_now_ms(), buf, sizeof(buf));
 	if (len < 0)
 		return len;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", n->state_path);
@@ -177,7 +173,7 @@ static void on_result(void *closure, const struct dht_result *r)
 {
 	struct job *j = closure;
 	char ih[2 * DHT_ID_LEN + 1], s[64];
-	int64_t took_ms = now_ms() - j->started_ms;
+	int64_t took_ms = mono_now_ms() - j->started_ms;
 	hex(r->target, DHT_ID_LEN, ih);
 	if (r->event == DHT_EVENT_STORED) {
 		peer_str(&r->node->addr, s, sizeof(s));
@@ -477,7 +473,7 @@ int main(int argc, char **argv)
 		fatal(rc, "%s", msg);
 	n.dht = dhtev_dht(n.ev);
 	n.family = dhtev_family(n.ev);
-	int64_t t = now_ms();
+	int64_t t = mono_now_ms();
 	n.started_ms = t;
 
 	if (!boot)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sodium.h>
 
+#include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 #include "mt6d/core/rotate.h"
 #include "tun/tun.h"
@@ -113,7 +114,7 @@ static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
 
 static int64_t tunnel_now_ms(const struct tunnel *t)
 {
-	return llround(ev_time() * 1000.0) + t->clock_offset_ms;
+	return wall_now_ms() + t->clock_offset_ms; /* slots: the wall clock */
 }
 
 static bool is_time_to_log(struct tunnel *t, ev_tstamp *last)
