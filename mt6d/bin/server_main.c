@@ -188,7 +188,7 @@ int main(int argc, char *argv[])
 	}
 	/* issue 13: no core dump; keys locked in memory (after the fork). */
 	if (daemon_protect_memory(msg, sizeof(msg)) < 0)
-		log_warnx("%s: only the structures holding keys are locked", msg);
+		log_warnx("%s", msg);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	m.sig.on_stop = on_stop;
 	m.sig.on_reload = on_reload;

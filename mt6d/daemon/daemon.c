@@ -350,16 +350,16 @@ int daemon_protect_memory(char *msg, size_t msg_len)
 	}
 #ifdef DAEMON_HAS_SHADOW_MEMORY
 	/* ASan reserves terabytes of shadow memory: not a thing to lock. */
-	snprintf(msg, msg_len, "memory not locked in a sanitizer build");
+	snprintf(msg, msg_len, "memory not locked in a sanitizer build (ASan makes mlock a no-op)");
 	return -EOPNOTSUPP;
 #else
 	/* Root may raise it; otherwise the unit's LimitMEMLOCK= decides. */
 	lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
 	(void)setrlimit(RLIMIT_MEMLOCK, &lim);
 	if (getrlimit(RLIMIT_MEMLOCK, &lim) < 0 || lim.rlim_cur != RLIM_INFINITY) {
-		snprintf(msg, msg_len, "memory not locked: RLIMIT_MEMLOCK is %llu bytes, not "
-			 "unlimited (systemd: LimitMEMLOCK=infinity)",
-			 (unsigned long long)lim.rlim_cur);
+		snprintf(msg, msg_len, "memory not all locked: RLIMIT_MEMLOCK is %llu bytes, not "
+			 "unlimited (systemd: LimitMEMLOCK=infinity); only the structures holding "
+			 "keys are locked", (unsigned long long)lim.rlim_cur);
 		return -ENOMEM;
 	}
 	/* MCL_ONFAULT: pages are locked as they are touched, so reserved but

@@ -19,8 +19,10 @@ peer_start B
 for w in A B; do
 	check "$w: no core file size" \
 		test "$(awk '/^Max core file size/ { print $5 }' "/proc/${PEER_PID[$w]}/limits")" = 0
-	check "$w: holds locked memory" \
-		test "$(sed -n 's/^VmLck:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/${PEER_PID[$w]}/status")" -gt 0
+	# (ASan makes mlock a no-op: a sanitizer build says so and is not checked.)
+	grep -q "in a sanitizer build" "$work/$w.log" ||
+		check "$w: holds locked memory" \
+			test "$(sed -n 's/^VmLck:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/${PEER_PID[$w]}/status")" -gt 0
 done
 rns=$("$lab" ns r)
 (exec ip netns exec "$rns" tcpdump -i br0 -s 0 -U -n -w "$work/cap.pcap" ip6 2>"$work/tcpdump.log") &
