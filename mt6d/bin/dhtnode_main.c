@@ -15,7 +15,9 @@
  * acked A of B queries Q ms T", "collect IH status S nodes N values V
  * queries Q ms T PORT,...", "get_peers ..." likewise), "stored IH NODE N"
  * per node an announce reached and "node IH NODE N PORT,..." per node a
- * collection heard from.
+ * collection heard from. Its options are its own (-s is the state file, no
+ * config, no control socket), so it shares the daemons' signal handling
+ * (mt6d/daemon/daemon.h) but not their skeleton.
  * SIGUSR1 prints the id, a routing-table summary and storage counts to
  * stdout; SIGINT/SIGTERM save the state file (if any) and exit. */
 #include <errno.h>
@@ -38,9 +40,10 @@
 
 #include "dht/dht.h"
 #include "mt6d/base/clock.h"
-#include "mt6d/engine/dhtev.h"
 #include "mt6d/base/log.h"
+#include "mt6d/core/util.h"
 #include "mt6d/daemon/daemon.h"
+#include "mt6d/engine/dhtev.h"
 
 #define MAX_JOBS 512
 #define STARTUP_MAX_MS 20000   /* client mode: start ops by then even if the table is thin */
@@ -59,7 +62,8 @@ struct job {
 
 struct node {
 	struct ev_loop *loop;
-	ev_signal sig_int, sig_term, sig_usr1;
+	struct daemon_signals signals;  /* SIGINT, SIGTERM: save and exit; SIGHUP ignored */
+	ev_signal sig_usr1;
 	struct dhtev *ev;
 	int family;
 	struct dht *dht;
@@ -276,16 +280,15 @@ static int64_t on_tick(void *ctx, int64_t t)
 	return n->is_wake_due ? t : t + 100;
 }
 
-static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+static void on_stop(struct ev_loop *loop, void *ctx)
 {
-	(void)w;
-	(void)revents;
+	(void)ctx;
 	ev_break(loop, EVBREAK_ALL);
 }
 
 static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct node *n = (struct node *)((char *)w - offsetof(struct node, sig_usr1));
+	struct node *n = container_of(w, struct node, sig_usr1);
 	(void)loop;
 	(void)revents;
 	print_status(n);
@@ -485,11 +488,10 @@ int main(int argc, char **argv)
 	}
 
 	dhtev_set_hook(n.ev, on_tick, &n);
-	ev_signal_init(&n.sig_int, on_stop_signal, SIGINT);
-	ev_signal_init(&n.sig_term, on_stop_signal, SIGTERM);
+	n.signals.on_stop = on_stop;
+	n.signals.ctx = &n;
+	daemon_signals_start(n.loop, &n.signals);
 	ev_signal_init(&n.sig_usr1, on_usr1, SIGUSR1);
-	ev_signal_start(n.loop, &n.sig_int);
-	ev_signal_start(n.loop, &n.sig_term);
 	ev_signal_start(n.loop, &n.sig_usr1);
 	char idhex[2 * DHT_ID_LEN + 1];
 	struct dht_stats st;

@@ -1,4 +1,5 @@
 #include "mt6d/daemon/ctl.h"
+#include "mt6d/core/util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -37,8 +38,6 @@ struct ctl_server {
 	size_t n_conns;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 int ctl_socket_path(char *path_out, size_t path_len, const char *name)
 {

@@ -36,17 +36,6 @@
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
 
-void client_set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || !msg_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msg_len, fmt, ap);
-	va_end(ap);
-}
-
 const char *client_addr_str(const struct in6_addr *a, char *buf)
 {
 	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
@@ -497,32 +486,32 @@ static int client_setup(struct client *c, char *msg, size_t msg_len)
 
 	rc = nllink_new(&c->nllink);
 	if (rc < 0) {
-		client_set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
+		set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
 		return rc;
 	}
 	rc = nladdr_new(on_addr_result, c, &c->nladdr);
 	if (rc < 0) {
-		client_set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
+		set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
 		return rc;
 	}
 	ev_io_init(&c->nladdr_io, nladdr_cb, nladdr_fd(c->nladdr), EV_READ);
 	ev_io_start(c->loop, &c->nladdr_io);
 	rc = nllink_ifindex(c->nllink, c->cfg.interface);
 	if (rc < 0) {
-		client_set_msg(msg, msg_len, "%s: Interface '%s': %s", c->cfg.source, c->cfg.interface,
+		set_msg(msg, msg_len, "%s: Interface '%s': %s", c->cfg.source, c->cfg.interface,
 			strerror(-rc));
 		return rc;
 	}
 	c->link_ifindex = (unsigned)rc;
 	rc = inner_link_mtu(c->cfg.interface, &c->link_mtu);
 	if (rc < 0) {
-		client_set_msg(msg, msg_len, "reading the MTU of '%s': %s", c->cfg.interface,
+		set_msg(msg, msg_len, "reading the MTU of '%s': %s", c->cfg.interface,
 			strerror(-rc));
 		return rc;
 	}
 	rc = nllink_get_prefixes(c->nllink, c->link_ifindex, prefixes, 4);
 	if (rc <= 0) {
-		client_set_msg(msg, msg_len, "no global /64 prefix on '%s' (%s)", c->cfg.interface,
+		set_msg(msg, msg_len, "no global /64 prefix on '%s' (%s)", c->cfg.interface,
 			rc < 0 ? strerror(-rc) : "none");
 		return rc < 0 ? rc : -EADDRNOTAVAIL;
 	}
@@ -535,7 +524,7 @@ static int client_setup(struct client *c, char *msg, size_t msg_len)
 		log_info("removed %d MT6D addresses of a previous run on %s", rc, c->cfg.interface);
 	rc = inner_socket_open();
 	if (rc < 0) {
-		client_set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
+		set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
 			strerror(-rc));
 		return rc;
 	}
@@ -578,7 +567,7 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 	keys_public_from_private(c->pub, c->priv);
 	rc = keys_shared_secret(c->s, c->priv, c->cfg.server_public_key);
 	if (rc < 0) {
-		client_set_msg(msg, msg_len, "%s: the server's PublicKey is a weak (low-order) key",
+		set_msg(msg, msg_len, "%s: the server's PublicKey is a weak (low-order) key",
 			c->cfg.source);
 		goto fail;
 	}

@@ -24,6 +24,7 @@
 #include "mt6d/core/intro.h"
 #include "mt6d/core/keys.h"
 #include "mt6d/core/msg.h"
+#include "mt6d/core/util.h"
 #include "mt6d/engine/client.h"
 
 struct tunnel;
@@ -31,8 +32,6 @@ struct nladdr;
 struct nllink;
 struct dhtev;
 struct fetch;
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 #define CLIENT_NETLINK_TIMEOUT_MS 5000
 #define CLIENT_CLOSE_DELAY_S 0.25
@@ -105,8 +104,6 @@ struct client {
 };
 
 /* client.c */
-void client_set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 const char *client_addr_str(const struct in6_addr *a, char *buf);
 /* Does what the state machine asks (a set of enum client_fsm_action). */
 void client_execute(struct client *c, unsigned acts);

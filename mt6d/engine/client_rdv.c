@@ -156,7 +156,7 @@ int client_rdv_setup(struct client *c, char *msg, size_t msg_len)
 
 	rc = dhtev_new(c->loop, "::", c->cfg.dht_port, NULL, &c->dht, why, sizeof(why));
 	if (rc < 0) {
-		client_set_msg(msg, msg_len, "starting the DHT node on port %u: %s", c->cfg.dht_port, why);
+		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", c->cfg.dht_port, why);
 		return rc;
 	}
 	list[0] = '\0';

@@ -28,17 +28,6 @@
 #include "netlink/nllink.h"
 #include "tun/tun.h"
 
-void server_set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || !msg_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msg_len, fmt, ap);
-	va_end(ap);
-}
-
 const char *server_addr_str(const struct in6_addr *a, char *buf)
 {
 	return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
@@ -68,11 +57,31 @@ static int open_audit(struct server *srv)
 {
 	char path[PATH_MAX];
 
-	if (mkdir(srv->cfg.state_dir, 0700) < 0 && errno != EEXIST)
+	if (mkdir(srv->cfg.state_dir, 0700) == 0)
+		srv->is_state_dir_new = true;
+	else if (errno != EEXIST)
 		return -errno;
 	snprintf(path, sizeof(path), "%s/audit.log", srv->cfg.state_dir);
-	srv->audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	srv->audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (srv->audit_fd >= 0)
+		srv->is_audit_new = true;
+	else if (errno == EEXIST)
+		srv->audit_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	return srv->audit_fd < 0 ? -errno : 0;
+}
+
+/* A start that failed leaves no trail of its own: an audit log it created
+ * holds only that start's lines, and the log already said why it failed. */
+static void undo_audit(struct server *srv)
+{
+	char path[PATH_MAX];
+
+	if (srv->is_audit_new) {
+		snprintf(path, sizeof(path), "%s/audit.log", srv->cfg.state_dir);
+		unlink(path);
+	}
+	if (srv->is_state_dir_new)
+		rmdir(srv->cfg.state_dir);
 }
 
 /* Loads the config and the key into srv->cfg and the client tables. */
@@ -84,8 +93,10 @@ static int server_load(struct server *srv, char *msg, size_t msg_len)
 	if (rc < 0)
 		return rc;
 	rc = config_load_private_key(&srv->cfg, srv->priv, msg, msg_len);
-	if (rc < 0)
+	if (rc < 0) {
+		config_fini(&srv->cfg);
 		return rc;
+	}
 	keys_public_from_private(srv->pub, srv->priv);
 	return 0;
 }
@@ -121,12 +132,12 @@ static int server_open_kernel(struct server *srv, char *msg, size_t msg_len)
 
 	rc = nllink_new(&srv->nllink);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
+		set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
 		return rc;
 	}
 	rc = nladdr_new(server_link_on_addr_result, srv, &srv->nladdr);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
+		set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
 		return rc;
 	}
 	ev_io_init(&srv->nladdr_io, server_link_nladdr_cb, nladdr_fd(srv->nladdr), EV_READ);
@@ -149,7 +160,7 @@ static int server_open_kernel(struct server *srv, char *msg, size_t msg_len)
 	}
 	rc = inner_socket_open();
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
+		set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
 			       strerror(-rc));
 		return rc;
 	}
@@ -170,14 +181,14 @@ static int server_start_intro(struct server *srv, char *msg, size_t msg_len)
 	randombytes_buf(srv->next_key, sizeof(srv->next_key));
 	rc = server_intro_gen_new(srv, NULL, srv->cfg.rotation_ms, &srv->gen);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "out of memory");
+		set_msg(msg, msg_len, "out of memory");
 		return rc;
 	}
 	server_clients_derive(srv, NULL);
 	server_intro_gen_move(srv, srv->gen, server_intro_slot(srv->gen));
 	rc = nladdr_sync(srv->nladdr, SERVER_NETLINK_TIMEOUT_MS);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "binding the introduction addresses: %s", strerror(-rc));
+		set_msg(msg, msg_len, "binding the introduction addresses: %s", strerror(-rc));
 		return rc;
 	}
 	srv->k_changed_wall_ms = wall_now_ms();
@@ -235,7 +246,7 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 		goto fail;
 	rc = open_audit(srv);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "opening the audit trail in '%s': %s", srv->cfg.state_dir,
+		set_msg(msg, msg_len, "opening the audit trail in '%s': %s", srv->cfg.state_dir,
 			       strerror(-rc));
 		goto fail;
 	}
@@ -251,6 +262,8 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	*out = srv;
 	return 0;
 fail:
+	if (srv->audit_fd >= 0)
+		undo_audit(srv);
 	server_free(srv);
 	return rc;
 }

@@ -47,7 +47,7 @@ int server_clients_build(const struct config *cfg, const uint8_t priv[static MT6
 	for (i = 0; i < cfg->clients_len; i++) {
 		c[i].cfg = cfg->clients[i];
 		if (keys_shared_secret(c[i].s, priv, cfg->clients[i].public_key) < 0) {
-			server_set_msg(msg, msg_len, "%s:%u: PublicKey of '%s' is a weak (low-order) key",
+			set_msg(msg, msg_len, "%s:%u: PublicKey of '%s' is a weak (low-order) key",
 				cfg->source, cfg->clients[i].line, cfg->clients[i].name);
 			server_clients_free(c, cfg->clients_len);
 			return -EINVAL;
@@ -154,7 +154,7 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 	if (sodium_memcmp(priv, srv->priv, MT6D_KEY_LEN) != 0 ||
 	    strcmp(cfg.interface, srv->cfg.interface) != 0 ||
 	    cfg.is_scale_mode != srv->cfg.is_scale_mode) {
-		server_set_msg(msg, msg_len, "the private key, the interface or the address mode changed: "
+		set_msg(msg, msg_len, "the private key, the interface or the address mode changed: "
 			"restart the server");
 		rc = -EINVAL;
 		goto out;

@@ -32,9 +32,8 @@
 #include "mt6d/core/sesstab.h"
 #include "mt6d/core/threat.h"
 #include "mt6d/core/wire.h"
+#include "mt6d/core/util.h"
 #include "mt6d/engine/server.h"
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 #define SERVER_NETLINK_TIMEOUT_MS 5000
 #define SERVER_INTRO_SLOTS 3             /* previous, current, next */
@@ -141,6 +140,7 @@ struct server {
 	struct sesstab table;            /* every session, closing ones included */
 	struct server_stats stats;
 	int audit_fd;
+	bool is_audit_new, is_state_dir_new; /* made by this start: a failed one removes them */
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * publisher of every client's config for the current window (under
 	 * gen->key) and the next one (under next_key, published ahead). */
@@ -154,8 +154,6 @@ struct server {
 };
 
 /* server.c */
-void server_set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 const char *server_addr_str(const struct in6_addr *a, char *buf);
 /* The audit trail: one line per event, appended, never rewritten (and
  * logged). */

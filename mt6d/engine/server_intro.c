@@ -143,13 +143,13 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 	if (log_is_debug())
 		log_debug("introduction: request of '%s' from [%s]:%u slot %" PRIu64 ": %s",
 			  c->cfg.name, server_addr_str(&from->sin6_addr, (char[INET6_ADDRSTRLEN]){ 0 }),
-			  ntohs(from->sin6_port), s->slot, rc < 0 ? strerror(-rc) : "valid");
+			  ntohs(from->sin6_port), s->slot, intro_strerror(rc));
 	if (rc < 0) {
 		count_check_error(srv, rc);
 		if (rc != INTRO_ERR_CLIENT_ID && rc != MSG_ERR_LENGTH && rc != MSG_ERR_VERSION &&
 		    rc != MSG_ERR_TYPE)
 			server_audit(srv, "request rejected: client '%s' (id %u): %s", c->cfg.name,
-			      c->cfg.id, strerror(-rc));
+				     c->cfg.id, intro_strerror(rc));
 		goto out;
 	}
 	ss = server_session_of(srv, c->cfg.id);

@@ -49,20 +49,20 @@ int server_link_setup(struct server *srv, char *msg, size_t msg_len)
 
 	rc = nllink_ifindex(srv->nllink, srv->cfg.interface);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "%s: Interface '%s': %s", srv->cfg.source, srv->cfg.interface,
+		set_msg(msg, msg_len, "%s: Interface '%s': %s", srv->cfg.source, srv->cfg.interface,
 			strerror(-rc));
 		return rc;
 	}
 	srv->link_ifindex = (unsigned)rc;
 	rc = inner_link_mtu(srv->cfg.interface, &srv->link_mtu);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "reading the MTU of '%s': %s", srv->cfg.interface,
+		set_msg(msg, msg_len, "reading the MTU of '%s': %s", srv->cfg.interface,
 			strerror(-rc));
 		return rc;
 	}
 	rc = nllink_get_prefixes(srv->nllink, srv->link_ifindex, prefixes, 4);
 	if (rc <= 0) {
-		server_set_msg(msg, msg_len, "no global /64 prefix on '%s' (%s)", srv->cfg.interface,
+		set_msg(msg, msg_len, "no global /64 prefix on '%s' (%s)", srv->cfg.interface,
 			rc < 0 ? strerror(-rc) : "none");
 		return rc < 0 ? rc : -EADDRNOTAVAIL;
 	}
@@ -113,7 +113,7 @@ int server_link_setup_scale(struct server *srv, char *msg, size_t msg_len)
 		log_info("removed %d MT6D routes of a previous run", rc);
 	n = nllink_get_gateways(srv->nllink, srv->link_ifindex, gws, 16);
 	if (n < 0) {
-		server_set_msg(msg, msg_len, "reading the gateways of '%s': %s", srv->cfg.interface,
+		set_msg(msg, msg_len, "reading the gateways of '%s': %s", srv->cfg.interface,
 			strerror(-n));
 		return n;
 	}
@@ -123,7 +123,7 @@ int server_link_setup_scale(struct server *srv, char *msg, size_t msg_len)
 		rc = nllink_add_local_exception(srv->nllink, srv->link_ifindex, &gws[i], why,
 						sizeof(why));
 		if (rc < 0) {
-			server_set_msg(msg, msg_len, "keeping the gateway %s out of the claim: %s%s%s",
+			set_msg(msg, msg_len, "keeping the gateway %s out of the claim: %s%s%s",
 				server_addr_str(&gws[i], a), strerror(-rc), why[0] ? " (kernel: " : "",
 				why[0] ? why : "");
 			return rc;
@@ -131,14 +131,14 @@ int server_link_setup_scale(struct server *srv, char *msg, size_t msg_len)
 	}
 	rc = nllink_add_local_prefix(srv->nllink, srv->link_ifindex, &prefix, 64, why, sizeof(why));
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "claiming %s/64 on '%s': %s%s%s", server_addr_str(&prefix, a),
+		set_msg(msg, msg_len, "claiming %s/64 on '%s': %s%s%s", server_addr_str(&prefix, a),
 			srv->cfg.interface, strerror(-rc), why[0] ? " (kernel: " : "",
 			why[0] ? why : "");
 		return rc;
 	}
 	rc = ndresp_new(srv->link_ifindex, &srv->ndresp);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "opening the neighbour responder on '%s': %s",
+		set_msg(msg, msg_len, "opening the neighbour responder on '%s': %s",
 			srv->cfg.interface, strerror(-rc));
 		return rc;
 	}
@@ -159,14 +159,14 @@ int server_link_setup_intro_tun(struct server *srv, char *msg, size_t msg_len)
 
 	rc = tun_new(&tc, &srv->intro_tun);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "creating the introduction interface '%s': %s",
+		set_msg(msg, msg_len, "creating the introduction interface '%s': %s",
 			srv->cfg.tunnel_name, strerror(-rc));
 		return rc;
 	}
 	rc = nllink_add_addr(srv->nllink, tun_ifindex(srv->intro_tun), &srv->seed, 128, why,
 			     sizeof(why));
 	if (rc < 0)
-		server_set_msg(msg, msg_len, "adding %s to %s: %s%s%s", server_addr_str(&srv->seed, a),
+		set_msg(msg, msg_len, "adding %s to %s: %s%s%s", server_addr_str(&srv->seed, a),
 			tun_name(srv->intro_tun), strerror(-rc), why[0] ? " (kernel: " : "",
 			why[0] ? ")" : "");
 	return rc;

@@ -109,7 +109,7 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 
 	rc = dhtev_new(srv->loop, "::", srv->cfg.dht_port, NULL, &srv->dht, why, sizeof(why));
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "starting the DHT node on port %u: %s", srv->cfg.dht_port, why);
+		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", srv->cfg.dht_port, why);
 		return rc;
 	}
 	list[0] = '\0';
@@ -123,7 +123,7 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	node = dhtev_dht(srv->dht);
 	rc = publish_new(&prm, srv->priv, &node, 1, &srv->publisher);
 	if (rc < 0) {
-		server_set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));
+		set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));
 		return rc;
 	}
 	for (i = 0; i < srv->n_clients; i++)

@@ -131,6 +131,8 @@ echo "     (sessions started +$(($(field s sessions_started) - started)), reques
 own_only() { local d=$(($(field s sessions_started) - started))
 	test "$d" -ge 1 && test "$d" -le $(($(field c1 requests_sent) - sent)); }
 check "only the client's own requests made sessions" own_only
+check "the audit trail says it in the protocol's words, not errno's" bash -c \
+	"! grep -E 'Operation already in progress|Stale file handle|Bad message' '$work/s/state/audit.log'"
 check "client 1 has its session" wait_for 5 has_session 1
 sleep 12 # past the end of the attack window (10 s) holding the copies, and a tick
 check "the junk and the copies left the threat level normal" field_is s threat normal
