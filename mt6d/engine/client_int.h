@@ -31,6 +31,7 @@ struct tunnel;
 struct nladdr;
 struct nllink;
 struct dhtev;
+struct dhtident;
 struct fetch;
 
 #define CLIENT_NETLINK_TIMEOUT_MS 5000
@@ -86,8 +87,8 @@ struct client {
 	struct msg_session_keys keys;     /* secret */
 	struct in6_addr server_tunnel, client_tunnel, server_session_seed;
 	uint32_t session_rotation_ms;     /* Rot of the session, or the one it changes to */
-	uint64_t rotation_at_ms;          /* instant of the latest rotation change told */
-	uint64_t rotation_changes;
+	uint32_t rotation_seq;            /* seq of the latest rotation change applied (0: none) */
+	uint64_t rotation_changes, rotations_refused;
 	int64_t session_started_wall_ms;
 	uint64_t sessions, teardowns_rx, responses_bad;
 
@@ -95,8 +96,10 @@ struct client {
 	ev_timer stop_timer;
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * fetch in progress. */
-	struct dhtev *dht;
+	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
+	struct dhtident *ident;
 	struct fetch *fetch;
+	struct dhtev *fetch_dht;         /* the node the fetch runs on */
 	ev_timer fetch_reap;              /* frees a finished fetch outside its callback */
 	uint64_t fetches_ok, fetches_failed;
 	int last_fetch_status;
@@ -118,6 +121,7 @@ void client_send_teardown(struct client *c, uint8_t reason);
  * or from the DHT (client_on_config is called when it arrives). */
 void client_rdv_fetch(struct client *c);
 int client_rdv_setup(struct client *c, char *msg, size_t msg_len);
+void client_rdv_set_prefix(struct client *c);
 void client_rdv_fetch_reap_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 #endif

@@ -9,6 +9,7 @@
 #include "mt6d/base/clock.h"
 #include "mt6d/core/rotate.h"
 #include "mt6d/engine/client_int.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/tunnel.h"
 
 static void show_endpoint(struct ctl_reply *r, const char *key, const struct in6_addr *seed,
@@ -39,13 +40,16 @@ static void show_client(struct client *c, struct ctl_reply *r)
 	}
 	ctl_reply_printf(r, "fetches_ok=%" PRIu64 "\nfetches_failed=%" PRIu64 "\n", c->fetches_ok,
 			 c->fetches_failed);
+	if (c->ident)
+		dhtident_show(c->ident, r);
 	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64
 			 "\nteardowns_rx=%" PRIu64 "\nresponses_bad=%" PRIu64
 			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64
-			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64 "\n",
+			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64
+			 "\nrotations_refused=%" PRIu64 "\n",
 			 c->requests_sent, c->sessions, c->teardowns_rx, c->responses_bad,
 			 c->fsm.reestablish_k, c->fsm.reestablish_silence, c->fsm.reestablish_prefix,
-			 c->rotation_changes);
+			 c->rotation_changes, c->rotations_refused);
 	ctl_reply_printf(r, "renew_silence=%" PRIu64 "\n", c->fsm.renew_silence);
 	if (c->renew_tunnel) {
 		struct tunnel_stats st;

@@ -19,6 +19,7 @@
 #include "mt6d/base/log.h"
 #include "mt6d/core/derive.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/inner.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
@@ -101,7 +102,7 @@ static int server_load(struct server *srv, char *msg, size_t msg_len)
 	return 0;
 }
 
-/* The client tables, the replay cache and the tunnel prefix. */
+/* The client tables (with each client's replay state) and the tunnel prefix. */
 static int server_open_tables(struct server *srv, char *msg, size_t msg_len)
 {
 	int rc;
@@ -113,10 +114,6 @@ static int server_open_tables(struct server *srv, char *msg, size_t msg_len)
 	rc = server_tables_alloc(srv->n_clients, &srv->c_iids, &srv->c_iids_old, &srv->is_active);
 	if (rc < 0)
 		return rc;
-	srv->replay = malloc(sizeof(*srv->replay));
-	if (!srv->replay)
-		return -ENOMEM;
-	msg_replay_init(srv->replay, MSG_DEFAULT_MAX_SKEW_MS);
 	if (srv->cfg.has_tunnel_prefix) {
 		memcpy(srv->tunnel_prefix.s6_addr, srv->cfg.tunnel_address, 16);
 		srv->tunnel_prefix_len = srv->cfg.tunnel_prefix_len;
@@ -222,6 +219,7 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
+	(void)sodium_mlock(srv, sizeof(*srv)); /* issue 13: out of swap and core dumps */
 	srv->loop = loop;
 	srv->raw_fd = -1;
 	srv->audit_fd = -1;
@@ -303,10 +301,10 @@ void server_free(struct server *srv)
 	while (sesstab_first(&srv->table))
 		server_session_free(server_session_of_entry(sesstab_first(&srv->table)));
 	sesstab_fini(&srv->table);
-	if (srv->dht)
-		dhtev_set_hook(srv->dht, NULL, NULL);
 	publish_free(srv->publisher);
-	dhtev_free(srv->dht);
+	srv->publisher = NULL;
+	dhtident_free(srv->ident); /* DHT identity hook */
+	srv->dht = NULL;
 	if (srv->loop) {
 		ev_periodic_stop(srv->loop, &srv->rekey_tick);
 		ev_timer_stop(srv->loop, &srv->housekeeping);
@@ -349,11 +347,7 @@ void server_free(struct server *srv)
 	free(srv->c_iids);
 	free(srv->c_iids_old);
 	free(srv->is_active);
-	if (srv->replay) {
-		sodium_memzero(srv->replay, sizeof(*srv->replay));
-		free(srv->replay);
-	}
 	config_fini(&srv->cfg);
-	sodium_memzero(srv, sizeof(*srv));
+	sodium_munlock(srv, sizeof(*srv)); /* wipes it too */
 	free(srv);
 }

@@ -24,6 +24,7 @@
 
 #include "mt6d/core/config.h"
 #include "mt6d/core/intro.h"
+#include "mt6d/core/introwin.h"
 #include "mt6d/core/keys.h"
 #include "mt6d/core/msg.h"
 #include "mt6d/core/rotate.h"
@@ -47,6 +48,7 @@ struct nladdr;
 struct nllink;
 struct ndresp;
 struct dhtev;
+struct dhtident;
 struct publish;
 struct nladdr_result;
 
@@ -95,6 +97,8 @@ struct server_client {
 	bool has_intro_tx;
 	struct server_fsm_bucket bucket;  /* request rate */
 	uint64_t requests_ok;
+	struct msg_replay replay;         /* greatest request timestamp accepted (issue 13) */
+	struct introwin win;              /* its latest authentic intro datagrams (issue 13) */
 };
 
 struct server {
@@ -133,7 +137,6 @@ struct server {
 	ev_timer stop_timer;
 	int raw_fd;
 	ev_io raw_io;
-	struct msg_replay *replay;
 	struct wire_rx scratch_rx;       /* per datagram (secret) */
 	struct sesstab table;            /* every session, closing ones included */
 	struct server_stats stats;
@@ -142,7 +145,8 @@ struct server {
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * publisher of every client's config for the current window (under
 	 * gen->key) and the next one (under next_key, published ahead). */
-	struct dhtev *dht;
+	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
+	struct dhtident *ident;
 	struct publish *publisher;
 	uint64_t win_start;              /* T of the current window, UNIX s */
 	/* Threat level: the operator's, and the one in force (raised

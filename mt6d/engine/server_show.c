@@ -9,6 +9,7 @@
 #include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/tunnel.h"
@@ -116,13 +117,16 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 			 "\ndrops_inner=%" PRIu64 "\ndrops_rate=%" PRIu64
 			 "\ndrops_client_id=%" PRIu64 "\ndrops_msg=%" PRIu64
 			 "\ndrops_auth=%" PRIu64 "\ndrops_stale=%" PRIu64
-			 "\ndrops_replay=%" PRIu64 "\ndrops_ciid=%" PRIu64 "\ndrops_superseded=%" PRIu64
+			 "\ndrops_replay=%" PRIu64 "\ndrops_intro_replay=%" PRIu64
+			 "\nintro_replayed=%" PRIu64
+			 "\ndrops_ciid=%" PRIu64 "\ndrops_superseded=%" PRIu64
 			 "\nsession_errors=%" PRIu64 "\nsessions_started=%" PRIu64
 			 "\nsessions_ended=%" PRIu64 "\nrekeys=%" PRIu64 "\naddr_errors=%" PRIu64
 			 "\n",
 			 s->intro_rx, s->drops_unknown_iid, s->drops_wire, s->drops_inner,
 			 s->drops_rate, s->drops_client_id, s->drops_msg, s->drops_auth,
-			 s->drops_stale, s->drops_replay, s->drops_ciid, s->drops_superseded, s->session_errors,
+			 s->drops_stale, s->drops_replay, s->drops_intro_replay, s->intro_replayed,
+			 s->drops_ciid, s->drops_superseded, s->session_errors,
 			 s->sessions_started, s->sessions_ended, s->rekeys, s->addr_errors);
 	if (srv->publisher) {
 		struct publish_stats ps;
@@ -137,6 +141,7 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 				 ps.failures, ps.announces_acked, ps.pending);
 		ctl_reply_printf(r, "window=%" PRIu64 "\nepoch=%d\n", srv->win_start,
 				 publish_get_epoch(srv->publisher, srv->win_start));
+		dhtident_show(srv->ident, r);
 	}
 	for (i = 0; i < srv->n_clients; i++)
 		if (server_session_of(srv, srv->clients[i].cfg.id))
