@@ -30,6 +30,7 @@
 #include "mt6d/core/hash.h"
 #include "mt6d/core/keys.h"
 #include "mt6d/base/log.h"
+#include "mt6d/engine/guard.h"
 #include "mt6d/engine/tunnel.h"
 #include "mt6d/core/wire.h"
 #include "netlink/nladdr.h"
@@ -43,6 +44,7 @@ struct peer {
 	struct nladdr *nladdr;
 	struct nllink *nllink;
 	struct tunnel *tunnel;
+	struct guard *guard;             /* silent to probes, fail closed (guard.h) */
 	ev_io nladdr_io;
 	struct daemon_signals signals;   /* SIGINT, SIGTERM: stop; SIGHUP ignored */
 	ev_signal sigusr1;
@@ -297,6 +299,8 @@ static void peer_shutdown(struct peer *p)
 		tunnel_free(p->tunnel, PEER_NETLINK_TIMEOUT_MS);
 		p->tunnel = NULL;
 	}
+	guard_free(p->guard); /* its unreachable route stays (guard.h) */
+	p->guard = NULL;
 	if (p->nladdr) {
 		ev_io_stop(p->loop, &p->nladdr_io);
 		rc = nladdr_remove_all(p->nladdr, PEER_NETLINK_TIMEOUT_MS, msg, sizeof(msg));
@@ -455,6 +459,12 @@ int main(int argc, char *argv[])
 	p.nladdr_io.data = &p;
 	ev_io_start(p.loop, &p.nladdr_io);
 
+	rc = guard_new(p.loop, p.nllink, "peer", cfg.interface, &p.guard, msg, sizeof(msg));
+	if (rc < 0) {
+		log_err(rc, "setting up the guard (nftables table): %s", msg);
+		goto cleanup;
+	}
+	tc.guard = p.guard;
 	tc.flags = tunnel_flags;
 	tc.busy_poll_us = busy_poll_us;
 	rc = tunnel_new(p.loop, p.nladdr, p.nllink, &tc, &p.tunnel, msg, sizeof(msg));

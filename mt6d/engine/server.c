@@ -31,6 +31,7 @@
 #include "mt6d/core/sesstab.h"
 #include "mt6d/engine/tunnel.h"
 #include "mt6d/core/wire.h"
+#include "mt6d/engine/guard.h"
 #include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
@@ -118,6 +119,7 @@ struct server {
 	 * answers neighbour discovery for the live MT6D addresses, which are
 	 * not bound; NULL in per-address mode. */
 	struct ndresp *ndresp;
+	struct guard *guard;             /* silent to probes, fail closed (guard.h) */
 	ev_io ndresp_io;
 	ev_tstamp ndresp_logged_at;      /* last responder error logged */
 	unsigned link_ifindex, link_mtu;
@@ -458,6 +460,7 @@ static int session_start(struct server *srv, struct server_client *c, const stru
 	tc.tun_name = CONFIG_DEFAULT_TUNNEL_NAME;
 	tc.link_ifindex = srv->link_ifindex;
 	tc.ndresp = srv->ndresp;
+	tc.guard = srv->guard;
 	tc.link_mtu = srv->link_mtu;
 	tc.own_seed = ss->server_seed;
 	tc.peer_seed = ss->client_seed;
@@ -702,6 +705,7 @@ static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro
 	intro_map_build(&s->map, (const uint8_t(*)[INTRO_IID_LEN])(g->is_current ? srv->c_iids :
 								    srv->c_iids_old),
 			srv->is_active, srv->n_clients, g->slot_key, slot);
+	guard_add_endpoint(srv->guard, &s->own.addr, s->own.port, valid_s * 1000u); /* guard */
 	if (srv->ndresp)
 		rc = ndresp_add(srv->ndresp, &s->own.addr);
 	else
@@ -1469,6 +1473,31 @@ static int server_setup_scale(struct server *srv, char *msg, size_t msg_len)
 	return 0;
 }
 
+/* guard (mt6d/engine/guard.h): silent to probes; every client's tunnel
+ * address, registered or revoked, refused whenever no session carries it
+ * (one unreachable route for the whole tunnel prefix). After the scale
+ * mode set-up, whose purge of our routes would remove that route. */
+static int server_setup_guard(struct server *srv, char *msg, size_t msg_len)
+{
+	struct in6_addr prefix = srv->seed;
+	char why[256] = "";
+	int rc;
+
+	rc = guard_new(srv->loop, srv->nllink, "server", srv->cfg.interface, &srv->guard, why,
+		       sizeof(why));
+	if (rc == 0)
+		rc = guard_protect(srv->guard, &srv->tunnel_prefix, srv->tunnel_prefix_len, true,
+				   why, sizeof(why));
+	memset(prefix.s6_addr + 8, 0, 8);
+	if (rc == 0 && srv->cfg.is_scale_mode)
+		rc = guard_claim(srv->guard, srv->nladdr, srv->link_ifindex, &prefix, 64, why,
+				 sizeof(why));
+	if (rc < 0)
+		set_msg(msg, msg_len, "setting up the guard (nftables table, routes): %s",
+			why[0] ? why : strerror(-rc));
+	return rc;
+}
+
 static int server_setup_intro_tun(struct server *srv, char *msg, size_t msg_len)
 {
 	struct tun_config tc = {
@@ -1608,6 +1637,9 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 		if (rc < 0)
 			goto fail;
 	}
+	rc = server_setup_guard(srv, msg, msg_len); /* guard */
+	if (rc < 0)
+		goto fail;
 	rc = inner_socket_open();
 	if (rc < 0) {
 		set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
@@ -1620,6 +1652,11 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	rc = server_setup_intro_tun(srv, msg, msg_len);
 	if (rc < 0)
 		goto fail;
+	rc = guard_protect(srv->guard, &srv->seed, 128, false, why, sizeof(why)); /* guard */
+	if (rc < 0) {
+		set_msg(msg, msg_len, "guarding the seed address: %s", why);
+		goto fail;
+	}
 
 	srv->win_start = derive_window_start((int64_t)ev_time(), srv->cfg.config_period_s);
 	randombytes_buf(srv->next_key, sizeof(srv->next_key));
@@ -1711,6 +1748,7 @@ void server_free(struct server *srv)
 			log_err(rc, "removing MT6D addresses%s%s", msg[0] ? ": " : "", msg);
 		nladdr_free(srv->nladdr);
 	}
+	guard_free(srv->guard); /* guard: after every tunnel; its routes stay */
 	/* After every tunnel and introduction socket (they used its set),
 	 * before nllink_cleanup removes the claim. */
 	if (srv->ndresp) {
