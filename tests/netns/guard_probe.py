@@ -8,6 +8,11 @@
       what answered ("echo", "unreach", "rst", "synack", "udp") and a last
       line "answers N". The authoritative count is the capture on the
       router; this one says which probe got the answer.
+
+  guard_probe.py ping DST SECONDS
+      an ICMPv6 echo request to DST every 0.1 s for SECONDS, whatever the
+      send errors (ping(8) stops sending after "No route to host"): one
+      line "<unix time> reply <seq>" per reply, then "sent N errors E".
 """
 import random
 import select
@@ -20,7 +25,38 @@ ICMP6_ECHO_REQUEST, ICMP6_ECHO_REPLY = 128, 129
 ICMP6_ERRORS = (1, 2, 3, 4)
 
 
+def ping(dst, seconds):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    ident = random.randrange(1, 65535)
+    sent = errors = 0
+    end = time.monotonic() + seconds
+    next_send = time.monotonic()
+    while time.monotonic() < end:
+        now = time.monotonic()
+        if now >= next_send:
+            try:
+                # Never blocks: a TUN that nobody reads holds our buffers.
+                s.sendto(struct.pack("!BBHHH", ICMP6_ECHO_REQUEST, 0, 0, ident, sent & 0xffff)
+                         + b"guard", socket.MSG_DONTWAIT, (dst, 0))
+            except OSError:
+                errors += 1
+            sent += 1
+            next_send += 0.1
+        r, _, _ = select.select([s], [], [], max(0.0, min(next_send, end) - time.monotonic()))
+        if r:
+            try:
+                data, frm = s.recvfrom(2048)
+            except OSError:
+                continue
+            if data[0] == ICMP6_ECHO_REPLY and struct.unpack("!H", data[4:6])[0] == ident:
+                print(f"{time.time():.6f} reply {struct.unpack('!H', data[6:8])[0]}", flush=True)
+    print(f"sent {sent} errors {errors}", flush=True)
+
+
 def main():
+    if sys.argv[1] == "ping":
+        ping(sys.argv[2], float(sys.argv[3]))
+        return
     src, targets = sys.argv[1], sys.argv[2:]
     rng = random.Random()
     icmp = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
