@@ -1043,6 +1043,12 @@ int client_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply
 	ctl_reply_printf(r, "state=%s\n", state_name(c->state));
 	ctl_reply_printf(r, "client_id=%u\n", c->cfg.client_id);
 	ctl_reply_printf(r, "prefix=%s/64\n", addr_str(&c->prefix, a));
+	{ /* guard */
+		char g[512];
+
+		guard_format_stats(c->guard, g, sizeof(g));
+		ctl_reply_printf(r, "%s", g);
+	}
 	if (c->has_intro) {
 		ctl_reply_printf(r, "server_seed=%s\n", addr_str(&c->intro.server_seed, a));
 		ctl_reply_printf(r, "intro_rotation_ms=%u\n", c->intro.rotation_ms);

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +42,19 @@ struct guard {
  * error text goes to msg (NULL with msg_len 0: none, as snprintf allows). */
 static int run(struct guard *g, const char *text, char *msg, size_t msg_len)
 {
+	struct timespec t0, t1;
 	const char *err;
+	uint64_t us;
 	size_t n;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = nft_run_cmd_from_buffer(g->nft, text);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+	g->stats.commit_us_total += us;
+	if (us > g->stats.commit_us_max)
+		g->stats.commit_us_max = us;
 	g->stats.commits++;
 	if (rc == 0)
 		return 0;
@@ -321,4 +331,17 @@ void guard_get_stats(const struct guard *g, struct guard_stats *stats_out)
 const char *guard_table(const struct guard *g)
 {
 	return g ? g->table : "";
+}
+
+void guard_format_stats(const struct guard *g, char *buf, size_t buf_len)
+{
+	struct guard_stats s;
+
+	guard_get_stats(g, &s);
+	snprintf(buf, buf_len,
+		 "guard_table=%s\nguard_commits=%" PRIu64 "\nguard_endpoints=%" PRIu64
+		 "\nguard_errors=%" PRIu64 "\nguard_dropped=%" PRIu64
+		 "\nguard_commit_us_avg=%" PRIu64 "\nguard_commit_us_max=%" PRIu64 "\n",
+		 guard_table(g), s.commits, s.endpoints, s.errors, s.dropped,
+		 s.commits ? s.commit_us_total / s.commits : 0, s.commit_us_max);
 }

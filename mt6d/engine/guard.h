@@ -39,6 +39,8 @@ struct guard_stats {
 	uint64_t endpoints;              /* slot endpoints added to the sets */
 	uint64_t errors;                 /* transactions the kernel refused */
 	uint64_t dropped;                /* endpoints lost to a full queue */
+	uint64_t commit_us_total;        /* time spent in libnftables, us */
+	uint64_t commit_us_max;          /* longest transaction, us */
 };
 
 /* Creates (or takes over) table inet mt6d-<role>-<ifname>. nllink is borrowed
@@ -78,5 +80,9 @@ void guard_get_stats(const struct guard *g, struct guard_stats *stats_out);
 
 /* The table's name, for status output. */
 const char *guard_table(const struct guard *g);
+
+/* Writes the table name and counters as "guard_*=value" lines (the
+ * control socket's show). */
+void guard_format_stats(const struct guard *g, char *buf, size_t buf_len);
 
 #endif

@@ -69,6 +69,7 @@ rm -f "$work/s/ctl.sock"
 server_start
 check "client 1 establishes a session with the restarted server" wait_for 45 has_session 1
 
+echo "     (server $(show s | grep '^guard_' | tr '\n' ' '))"
 mark client-sigkill
 kill -KILL "${PID[c1]}"
 wait "${PID[c1]}" 2>/dev/null

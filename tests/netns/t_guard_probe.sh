@@ -82,6 +82,10 @@ probe_round() { # mode
 	done
 	check "[$mode] no neighbour advertisement for $(wc -l <"$work/old.$mode") addresses out of their slots ($na)" \
 		test "$na" = 0
+	echo "     ([$mode] server $(show s | grep '^guard_' | tr '\n' ' '))"
+	echo "     ([$mode] client $(show c1 | grep '^guard_' | tr '\n' ' '))"
+	check "[$mode] the guard's transactions all went through" \
+		test "$(field s guard_errors)/$(field c1 guard_errors)" = 0/0
 	wait "$ping_pid"
 	check "[$mode] the tunnel passed pings meanwhile" \
 		test "$(grep -c 'bytes from' "$work/ping.$mode")" -ge 50
