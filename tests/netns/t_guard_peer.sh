@@ -57,7 +57,9 @@ kill -KILL "${PEER_PID[A]}"
 wait "${PEER_PID[A]}" 2>/dev/null
 unset "PEER_PID[A]"
 sleep 3
+# shellcheck disable=SC2086 # a list of PIDs
 kill $EXTRA_PIDS 2>/dev/null
+# shellcheck disable=SC2086 # a list of PIDs
 wait $EXTRA_PIDS 2>/dev/null
 EXTRA_PIDS=""
 answers=$(tcpdump -r "$work/answers.pcap" -n 2>/dev/null | wc -l)

@@ -77,9 +77,9 @@ probe_round() { # mode
 	mt6d_addrs c1 >>"$work/old.$mode"
 	sleep 10
 	na=0
-	for t in $(cat "$work/old.$mode"); do
-		in_ns r ndisc6 -1 -r 1 -w 300 "$t" br0 >/dev/null 2>&1 && na=$((na + 1))
-	done
+	while read -r t; do
+		in_ns r ndisc6 -1 -r 1 -w 300 "$t" br0 </dev/null >/dev/null 2>&1 && na=$((na + 1))
+	done <"$work/old.$mode"
 	check "[$mode] no neighbour advertisement for $(wc -l <"$work/old.$mode") addresses out of their slots ($na)" \
 		test "$na" = 0
 	echo "     ([$mode] server $(show s | grep '^guard_' | tr '\n' ' '))"
