@@ -42,12 +42,11 @@
 #include "mt6d/core/msg.h"
 #include "mt6d/core/rotate.h"
 #include "mt6d/core/wire.h"
+#include "mt6d/core/util.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78
 #endif
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 #define BUF_LEN 2048
 #define ECHO_LEN (40 + 8 + 16)

@@ -84,6 +84,14 @@ for f in mt6d/*/*.[ch]; do
         esac
     done
 done
+# A module's internal header (<module>_int.h: the struct its files share)
+# is for that module's files only.
+for f in mt6d/*/*.[ch] tests/unit/*.c tests/fuzz/*.c bench/*.c; do
+    for h in $(inc "$f" | sed -n 's/^"\(.*_int\.h\)"$/\1/p'); do
+        m=$(basename "$h" _int.h)
+        case $f in "$(dirname "$h")/$m"*) ;; *) fail "$f includes $h, internal to $m";; esac
+    done
+done
 # Time is a parameter of the core: it never reads a clock (<time.h> is
 # there for date parsing only).
 hits=$(grep -nE '\b(clock_gettime|gettimeofday|time\(NULL\)|time\(0\)|ev_now|ev_time)\b' mt6d/core/*.[ch] 2>/dev/null)

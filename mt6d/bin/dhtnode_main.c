@@ -15,7 +15,9 @@
  * acked A of B queries Q ms T", "collect IH status S nodes N values V
  * queries Q ms T PORT,...", "get_peers ..." likewise), "stored IH NODE N"
  * per node an announce reached and "node IH NODE N PORT,..." per node a
- * collection heard from.
+ * collection heard from. Its options are its own (-s is the state file, no
+ * config, no control socket), so it shares the daemons' signal handling
+ * (mt6d/daemon/daemon.h) but not their skeleton.
  * SIGUSR1 prints the id, a routing-table summary and storage counts to
  * stdout; SIGINT/SIGTERM save the state file (if any) and exit. */
 #include <errno.h>
@@ -37,8 +39,11 @@
 #include <sodium.h>
 
 #include "dht/dht.h"
-#include "mt6d/engine/dhtev.h"
+#include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
+#include "mt6d/core/util.h"
+#include "mt6d/daemon/daemon.h"
+#include "mt6d/engine/dhtev.h"
 
 #define MAX_JOBS 512
 #define STARTUP_MAX_MS 20000   /* client mode: start ops by then even if the table is thin */
@@ -57,7 +62,8 @@ struct job {
 
 struct node {
 	struct ev_loop *loop;
-	ev_signal sig_int, sig_term, sig_usr1;
+	struct daemon_signals signals;  /* SIGINT, SIGTERM: save and exit; SIGHUP ignored */
+	ev_signal sig_usr1;
 	struct dhtev *ev;
 	int family;
 	struct dht *dht;
@@ -69,11 +75,6 @@ struct node {
 	bool is_client, is_status_at_exit, is_sequential, is_wake_due;
 	int exit_code;
 };
-
-static int64_t now_ms(void)
-{
-	return dhtev_now_ms();
-}
 
 static void hex(const uint8_t *p, size_t n, char *out)
 {
@@ -107,7 +108,7 @@ static void print_status(struct node *n)
 {
 	struct dht_stats st;
 	char id[2 * DHT_ID_LEN + 1];
-	dht_get_stats(n->dht, now_ms(), &st);
+	dht_get_stats(n->dht, mono_now_ms(), &st);
 	hex(st.id, DHT_ID_LEN, id);
 	printf("id %s\n", id);
 	printf("routing ipv4 good %zu questionable %zu bad %zu buckets %zu\n",
@@ -127,7 +128,7 @@ static int save_state(struct node *n)
 {
 	static uint8_t buf[DHT_STATE_MAX_LEN];
 	char tmp[4096];
-	int len = dht_save(n->dht, now_ms(), buf, sizeof(buf));
+	int len = dht_save(n->dht, mono_now_ms(), buf, sizeof(buf));
 	if (len < 0)
 		return len;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", n->state_path);
@@ -176,7 +177,7 @@ static void on_result(void *closure, const struct dht_result *r)
 {
 	struct job *j = closure;
 	char ih[2 * DHT_ID_LEN + 1], s[64];
-	int64_t took_ms = now_ms() - j->started_ms;
+	int64_t took_ms = mono_now_ms() - j->started_ms;
 	hex(r->target, DHT_ID_LEN, ih);
 	if (r->event == DHT_EVENT_STORED) {
 		peer_str(&r->node->addr, s, sizeof(s));
@@ -279,16 +280,15 @@ static int64_t on_tick(void *ctx, int64_t t)
 	return n->is_wake_due ? t : t + 100;
 }
 
-static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
+static void on_stop(struct ev_loop *loop, void *ctx)
 {
-	(void)w;
-	(void)revents;
+	(void)ctx;
 	ev_break(loop, EVBREAK_ALL);
 }
 
 static void on_usr1(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct node *n = (struct node *)((char *)w - offsetof(struct node, sig_usr1));
+	struct node *n = container_of(w, struct node, sig_usr1);
 	(void)loop;
 	(void)revents;
 	print_status(n);
@@ -469,7 +469,7 @@ int main(int argc, char **argv)
 		fatal(rc, "%s", msg);
 	n.dht = dhtev_dht(n.ev);
 	n.family = dhtev_family(n.ev);
-	int64_t t = now_ms();
+	int64_t t = mono_now_ms();
 	n.started_ms = t;
 
 	if (!boot)
@@ -481,11 +481,10 @@ int main(int argc, char **argv)
 	}
 
 	dhtev_set_hook(n.ev, on_tick, &n);
-	ev_signal_init(&n.sig_int, on_stop_signal, SIGINT);
-	ev_signal_init(&n.sig_term, on_stop_signal, SIGTERM);
+	n.signals.on_stop = on_stop;
+	n.signals.ctx = &n;
+	daemon_signals_start(n.loop, &n.signals);
 	ev_signal_init(&n.sig_usr1, on_usr1, SIGUSR1);
-	ev_signal_start(n.loop, &n.sig_int);
-	ev_signal_start(n.loop, &n.sig_term);
 	ev_signal_start(n.loop, &n.sig_usr1);
 	char idhex[2 * DHT_ID_LEN + 1];
 	struct dht_stats st;

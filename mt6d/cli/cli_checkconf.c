@@ -1,18 +1,17 @@
 /* mt6d checkconf: everything a daemon checks of its configuration before it
- * starts anything (the file, its values, the private key file), without
+ * starts anything (the file, its values, the private key file, and what
+ * only the running system can tell: mt6d/engine/preflight.h), without
  * starting anything. Exit 0 and one summary line, or the first error with
  * the file and line. The daemons run the same checks at start. */
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "mt6d/core/config.h"
-#include "mt6d/core/keys.h"
+#include "mt6d/engine/preflight.h"
 #include "mt6d/cli/subcommands.h"
 
 int checkconf_main(int argc, char *argv[])
 {
-	uint8_t priv[CONFIG_KEY_LEN];
 	struct config cfg;
 	enum config_role role;
 	char msg[512];
@@ -23,16 +22,9 @@ int checkconf_main(int argc, char *argv[])
 		return 1;
 	}
 	role = !strcmp(argv[1], "server") ? CONFIG_SERVER : CONFIG_CLIENT;
-	rc = config_load(role, argv[2], &cfg, msg, sizeof(msg));
+	rc = preflight_run(role, argv[2], &cfg, msg, sizeof(msg));
 	if (rc < 0) {
 		fprintf(stderr, "%s: %s\n", prog_name, msg);
-		return 1;
-	}
-	rc = config_load_private_key(&cfg, priv, msg, sizeof(msg));
-	sodium_memzero(priv, sizeof(priv));
-	if (rc < 0) {
-		fprintf(stderr, "%s: %s\n", prog_name, msg);
-		config_fini(&cfg);
 		return 1;
 	}
 	if (role == CONFIG_SERVER)

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mt6d/base/clock.h"
 #include "mt6d/core/config.h"
 #include "mt6d/core/derive.h"
 #include "mt6d/core/keys.h"
@@ -57,10 +58,7 @@ static int parse_time_ms(const char *value, int64_t *ms_out)
 	int64_t s;
 
 	if (!value) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		*ms_out = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		*ms_out = wall_now_ms();
 		return 0;
 	}
 	if (value[0] && value[strspn(value, "0123456789.")] == '\0') {

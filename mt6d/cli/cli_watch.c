@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 
+#include "mt6d/base/clock.h"
 #include "mt6d/daemon/ctl.h"
 #include "mt6d/cli/subcommands.h"
 #include "mt6d/cli/watch.h"
@@ -116,14 +117,6 @@ static int socket_of(const char *arg, char *path, size_t len)
 	return ctl_socket_path(path, len, arg);
 }
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool is_screen(void)
 {
 	const char *term = getenv("TERM");
@@ -173,7 +166,7 @@ static int fetch(struct target *t, char *msg, size_t msg_len)
 			 strerror(-rc));
 		return 1;
 	}
-	snap.taken_ms = monotonic_ms();
+	snap.taken_ms = mono_now_ms();
 	if (t->has_cur) {
 		watch_snapshot_fini(&t->prev);
 		t->prev = t->cur;
@@ -275,7 +268,7 @@ static void paint(const char *frame)
 static void wait_until(int64_t deadline_ms, const sigset_t *waitmask)
 {
 	while (!stop_requested && !resized) {
-		int64_t left = deadline_ms - monotonic_ms();
+		int64_t left = deadline_ms - mono_now_ms();
 		struct timespec ts;
 
 		if (left <= 0)
@@ -419,7 +412,7 @@ int watch_main(int argc, char *argv[])
 	sigdelset(&waitmask, SIGWINCH);
 	sigdelset(&waitmask, SIGCONT);
 
-	deadline = monotonic_ms();
+	deadline = mono_now_ms();
 	while (!stop_requested) {
 		unsigned cols, rows;
 		char *frame;
@@ -463,8 +456,8 @@ int watch_main(int argc, char *argv[])
 		/* A fixed cadence; after a stall (a slow daemon, a stopped
 		 * terminal), start again from now rather than catch up. */
 		deadline += (int64_t)llround(interval_s * 1000.0);
-		if (deadline < monotonic_ms())
-			deadline = monotonic_ms();
+		if (deadline < mono_now_ms())
+			deadline = mono_now_ms();
 		wait_until(deadline, &waitmask);
 	}
 	if (has_painted) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "mt6d/core/keys.h"
+#include "mt6d/core/util.h"
 
 /* The public Mainline DHT routers, used when a file names none. Tests and the
  * lab always pass their own. */
@@ -84,6 +85,7 @@ struct config_ctx {
 	unsigned self_sections;
 	unsigned peer_sections;
 	size_t clients_cap;
+	unsigned expires_line;   /* of the current [Client] section's Expires */
 	int rc;                  /* first error, 0 if none */
 	char *msg;
 	size_t msg_len;
@@ -116,12 +118,6 @@ static void ctx_fail(struct config_ctx *ctx, const char *key, const char *value,
 }
 
 /* ---- value parsers, shared with command-line options ---- */
-
-static void set_msg(char *msg, size_t msg_len, const char *text)
-{
-	if (msg && msg_len)
-		snprintf(msg, msg_len, "%s", text);
-}
 
 static int parse_u64(const char *s, const char **end_out, uint64_t *out)
 {
@@ -675,6 +671,7 @@ static void peer_entry(struct config_ctx *ctx, const char *key, const char *valu
 		    config_parse_date(value, &c->added_s, why, sizeof(why)) < 0)
 			ctx_fail(ctx, key, value, "%s", why);
 	} else if (!strcasecmp(key, "Expires")) {
+		ctx->expires_line = ctx->line;
 		if (take_key(ctx, SEEN_EXPIRES, key, value) &&
 		    config_parse_date(value, &c->expires_s, why, sizeof(why)) < 0)
 			ctx_fail(ctx, key, value, "%s", why);
@@ -714,8 +711,10 @@ static void finish_client_section(struct config_ctx *ctx)
 			ctx_fail(ctx, "Name", NULL, "'%s' is also the name of the client at line %u",
 				 c->name, o->line);
 	}
-	if (!ctx->rc && c->expires_s && c->added_s && c->expires_s <= c->added_s)
+	if (!ctx->rc && c->expires_s && c->added_s && c->expires_s <= c->added_s) {
+		ctx->line = ctx->expires_line;
 		ctx_fail(ctx, "Expires", NULL, "is not after Added in [Client] '%s'", c->name);
+	}
 	ctx->line = saved_line;
 }
 

@@ -249,3 +249,13 @@ void intro_random_iid(uint8_t iid_out[static INTRO_IID_LEN])
 		randombytes_buf(iid_out, INTRO_IID_LEN);
 	while (derive_iid_is_reserved(iid_out));
 }
+
+const char *intro_strerror(int rc)
+{
+	switch (rc) {
+	case INTRO_ERR_INNER: return "inner packet not IPv6 with next header 253";
+	case INTRO_ERR_CLIENT_ID: return "client id differs from the one the source address names";
+	case INTRO_ERR_CIID: return "source address not the client's seed for this window";
+	default: return msg_strerror(rc);
+	}
+}

@@ -121,4 +121,8 @@ void intro_default_tunnel_prefix(const uint8_t server_pub[static MSG_KEY_LEN],
 /* A fresh random seed IID that is not reserved (RFC 5453). */
 void intro_random_iid(uint8_t iid_out[static INTRO_IID_LEN]);
 
+/* What a result of intro_check_request means (INTRO_ERR_* and the MSG_ERR_*
+ * it passes through), for logs and the audit trail. Never NULL. */
+const char *intro_strerror(int rc);
+
 #endif

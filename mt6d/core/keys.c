@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mt6d/core/hash.h"
+#include "mt6d/core/util.h"
 
 _Static_assert(MT6D_KEY_LEN == crypto_box_PUBLICKEYBYTES, "X25519 public key size");
 _Static_assert(MT6D_KEY_LEN == crypto_box_SECRETKEYBYTES, "X25519 private key size");
@@ -86,20 +87,6 @@ void keys_fingerprint(char fp_out[static MT6D_FINGERPRINT_LEN], const uint8_t pu
 		*p++ = hex[h[i] & 15];
 	}
 	*p = '\0';
-}
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || !msg_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msg_len, fmt, ap);
-	va_end(ap);
 }
 
 int keys_load_private_file(const char *path, uint8_t priv_out[static MT6D_KEY_LEN], char *msg,

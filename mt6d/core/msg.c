@@ -509,3 +509,17 @@ int msg_replay_check_and_add(struct msg_replay *cache, const uint8_t nonce[stati
 	cache->n_entries++;
 	return 0;
 }
+
+const char *msg_strerror(int rc)
+{
+	switch (rc) {
+	case 0: return "valid";
+	case MSG_ERR_LENGTH: return "truncated or oversized message";
+	case MSG_ERR_VERSION: return "protocol version not ours";
+	case MSG_ERR_TYPE: return "unknown or unexpected message type";
+	case MSG_ERR_AUTH: return "not authentic (wrong key, forged or modified)";
+	case MSG_ERR_STALE: return "timestamp outside the accepted clock skew";
+	case MSG_ERR_REPLAY: return "replayed request (nonce seen before)";
+	default: return strerror(-rc);
+	}
+}

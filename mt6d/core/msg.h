@@ -204,4 +204,9 @@ void msg_replay_init(struct msg_replay *cache, uint64_t max_skew_ms);
 int msg_replay_check_and_add(struct msg_replay *cache, const uint8_t nonce[static MSG_NONCE_LEN],
 			     uint64_t timestamp_ms, uint64_t now_ms);
 
+/* What a MSG_ERR_* result means, for logs and the audit trail (the errno
+ * values they alias would say "Stale file handle"); other values (system
+ * errors) get strerror's text. Never NULL. */
+const char *msg_strerror(int rc);
+
 #endif

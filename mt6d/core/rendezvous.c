@@ -459,3 +459,15 @@ int rendezvous_find_config(const struct rendezvous_chunk_peers *chunks, size_t n
 		return rc;
 	return found ? 0 : worst;
 }
+
+const char *rendezvous_strerror(int rc)
+{
+	switch (rc) {
+	case 0: return "valid";
+	case RENDEZVOUS_ERR_LENGTH: return "not the length of the format";
+	case RENDEZVOUS_ERR_VERSION: return "format version not ours";
+	case RENDEZVOUS_ERR_AUTH:
+		return "not authentic (another server, client, window or epoch, or modified)";
+	default: return strerror(-rc);
+	}
+}

@@ -168,4 +168,8 @@ int rendezvous_find_config(const struct rendezvous_chunk_peers *chunks, size_t n
 			   uint64_t window_start, uint8_t epoch, struct rendezvous_config *cfg_out,
 			   uint8_t addr_out[RENDEZVOUS_ADDR_LEN]);
 
+/* What a RENDEZVOUS_ERR_* result means, for logs; other values (system
+ * errors) get strerror's text. Never NULL. */
+const char *rendezvous_strerror(int rc);
+
 #endif

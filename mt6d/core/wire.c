@@ -271,3 +271,16 @@ cleanup:
 	sodium_memzero(key, sizeof(key));
 	return rc;
 }
+
+const char *wire_strerror(int rc)
+{
+	switch (rc) {
+	case 0: return "valid";
+	case WIRE_ERR_MALFORMED: return "not a tunnel packet (length, version or type)";
+	case WIRE_ERR_AUTH: return "not authentic (wrong key or slot, forged)";
+	case WIRE_ERR_REPLAY: return "replayed packet (counter seen before)";
+	case WIRE_ERR_TOO_OLD: return "too old for the replay window";
+	case WIRE_ERR_BUSY: return "new sender instance while every tracked one is live";
+	default: return strerror(-rc);
+	}
+}

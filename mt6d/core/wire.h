@@ -142,4 +142,8 @@ void wire_rx_restart(struct wire_rx *rx);
  * before anything is decrypted). */
 int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len);
 
+/* What a WIRE_ERR_* result means, for logs; other values (system errors)
+ * get strerror's text. Never NULL. */
+const char *wire_strerror(int rc);
+
 #endif

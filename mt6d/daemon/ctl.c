@@ -1,4 +1,5 @@
 #include "mt6d/daemon/ctl.h"
+#include "mt6d/core/util.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -12,6 +13,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "mt6d/base/clock.h"
 
 struct ctl_conn {
 	ev_io io;                 /* first: the watcher is the connection */
@@ -34,8 +37,6 @@ struct ctl_server {
 	size_t n_conns;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 int ctl_socket_path(char *path_out, size_t path_len, const char *name)
 {
@@ -277,20 +278,12 @@ void ctl_server_free(struct ctl_server *srv)
 	free(srv);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for fd to be ready for events until deadline; 0, -ETIMEDOUT or -errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_now_ms();
 		int n;
 
 		if (left <= 0)
@@ -306,7 +299,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 int ctl_call(const char *path, const char *request, int timeout_ms, char **reply_out,
 	     int *errno_out)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = mono_now_ms() + timeout_ms;
 	struct sockaddr_un sun;
 	size_t len = strlen(request), done = 0, cap = 4096, got = 0;
 	char *buf = NULL;

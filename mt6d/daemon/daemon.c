@@ -1,4 +1,5 @@
 #include "mt6d/daemon/daemon.h"
+#include "mt6d/core/util.h"
 
 #include <cap-ng.h>
 #include <dirent.h>
@@ -12,8 +13,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <linux/capability.h>
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {

@@ -15,14 +15,7 @@
 
 #define CLIENT_DEFAULT_KEEPALIVE_MS 10000
 #define CLIENT_DEFAULT_SILENCE_MS 35000   /* no packet from the server this long: re-establish */
-/* First retry of a request: above the time a loaded server takes to make a
- * session (its tunnel binds the first addresses before answering), so that
- * a retry does not make it replace the session it is answering. */
-#define CLIENT_RETRY_MIN_MS 1000
-#define CLIENT_RETRY_FACTOR 1.5           /* backoff growth per attempt */
-#define CLIENT_RETRY_MAX_MS 15000         /* backoff cap */
-#define CLIENT_REFETCH_ATTEMPTS 3          /* unanswered requests before fetching the config again */
-#define CLIENT_PREFIX_CHECK_MS 2000       /* how often the /64 of Interface is looked at */
+/* Retries, backoff, renewal of a silent session: mt6d/core/client_fsm.h. */
 
 struct client_options {
 	/* Testing only, until the DHT fetcher is wired: read the introduction

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "dht/dht.h"
+#include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 
 #define RX_BATCH 64 /* datagrams per wake-up before timers get a turn */
@@ -31,16 +32,12 @@ struct dhtev {
 
 int64_t dhtev_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+	return mono_now_ms();
 }
 
 int64_t dhtev_unix_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return wall_now_ms();
 }
 
 static int op_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to, socklen_t tl)

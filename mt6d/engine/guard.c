@@ -8,6 +8,7 @@
 
 #include "mt6d/base/log.h"
 #include "mt6d/core/guardrules.h"
+#include "mt6d/core/util.h"
 #include "mt6d/engine/guard.h"
 
 /* Text of one transaction: the table, or a batch of set elements (about
@@ -39,7 +40,7 @@ struct guard {
 };
 
 /* Runs one nft transaction; on failure the first line of libnftables'
- * error text goes to msg (NULL with msg_len 0: none, as snprintf allows). */
+ * error text goes to msg (NULL: none). */
 static int run(struct guard *g, const char *text, char *msg, size_t msg_len)
 {
 	struct timespec t0, t1;
@@ -61,7 +62,7 @@ static int run(struct guard *g, const char *text, char *msg, size_t msg_len)
 	g->stats.errors++;
 	err = nft_ctx_get_error_buffer(g->nft);
 	n = err ? strcspn(err, "\n") : 0;
-	snprintf(msg, msg_len, "nftables: %.*s", (int)(n > 200 ? 200 : n), err ? err : "");
+	set_msg(msg, msg_len, "nftables: %.*s", (int)(n > 200 ? 200 : n), err ? err : "");
 	return -EINVAL;
 }
 
@@ -81,7 +82,7 @@ static int text_reserve(struct guard *g, size_t len)
 
 static void commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	struct guard *g = (struct guard *)(void *)((char *)w - offsetof(struct guard, commit));
+	struct guard *g = container_of(w, struct guard, commit);
 	int rc;
 
 	(void)revents;
@@ -106,13 +107,13 @@ int guard_new(struct ev_loop *loop, struct nllink *nllink, const char *role, con
 	ev_prepare_init(&g->commit, commit_cb);
 	rc = guardrules_table_name(role, ifname, g->table);
 	if (rc < 0) {
-		snprintf(msg, msg_len, "nftables table name for '%s' too long", ifname);
+		set_msg(msg, msg_len, "nftables table name for '%s' too long", ifname);
 		goto fail;
 	}
 	g->nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (!g->nft) {
 		rc = -ENOMEM;
-		snprintf(msg, msg_len, "libnftables: no context");
+		set_msg(msg, msg_len, "libnftables: no context");
 		goto fail;
 	}
 	/* Nothing on our stdout or stderr: errors are reported at the edge. */
@@ -201,7 +202,7 @@ int guard_protect(struct guard *g, const struct in6_addr *addr, unsigned prefix_
 	if (is_covered(g, &a, prefix_len))
 		return 0;
 	if (g->protected_len == GUARD_MAX_PROTECTED) {
-		snprintf(msg, msg_len, "more than %d tunnel addresses to protect", GUARD_MAX_PROTECTED);
+		set_msg(msg, msg_len, "more than %d tunnel addresses to protect", GUARD_MAX_PROTECTED);
 		return -ENOSPC;
 	}
 	rc = guardrules_prefix(g->table, "tun6", &a, prefix_len, text, sizeof(text));
@@ -214,7 +215,7 @@ int guard_protect(struct guard *g, const struct in6_addr *addr, unsigned prefix_
 		rc = nllink_add_unreachable(g->nllink, &a, prefix_len, GUARD_ROUTE_METRIC, why,
 					    sizeof(why));
 		if (rc < 0) {
-			snprintf(msg, msg_len, "unreachable route: %s%s%s%s", strerror(-rc),
+			set_msg(msg, msg_len, "unreachable route: %s%s%s%s", strerror(-rc),
 				 why[0] ? " (kernel: " : "", why, why[0] ? ")" : "");
 			return rc;
 		}
@@ -250,7 +251,7 @@ int guard_claim(struct guard *g, struct nladdr *nladdr, unsigned ifindex,
 		return 0;
 	rc = nladdr_dump(nladdr, ifindex, host_cb, &hosts);
 	if (rc < 0) {
-		snprintf(msg, msg_len, "listing the addresses of the link: %s", strerror(-rc));
+		set_msg(msg, msg_len, "listing the addresses of the link: %s", strerror(-rc));
 		return rc;
 	}
 	mask(&a, prefix_len);

@@ -92,19 +92,37 @@ ssize_t inner_recv(int fd, void *buf, size_t len, struct in6_addr *src_out,
 	return n;
 }
 
-int inner_link_mtu(const char *ifname, unsigned *mtu_out)
+/* One SIOCGIF* request about an interface by name. */
+static int link_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
 {
-	struct ifreq ifr;
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
 
 	if (fd < 0)
 		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
+	if (ioctl(fd, req, ifr) < 0)
 		rc = -errno;
-	else
-		*mtu_out = (unsigned)ifr.ifr_mtu;
 	close(fd);
+	return rc;
+}
+
+int inner_link_mtu(const char *ifname, unsigned *mtu_out)
+{
+	struct ifreq ifr;
+	int rc = link_ioctl(ifname, SIOCGIFMTU, &ifr);
+
+	if (rc == 0)
+		*mtu_out = (unsigned)ifr.ifr_mtu;
+	return rc;
+}
+
+int inner_link_flags(const char *ifname, unsigned *flags_out)
+{
+	struct ifreq ifr;
+	int rc = link_ioctl(ifname, SIOCGIFFLAGS, &ifr);
+
+	if (rc == 0)
+		*flags_out = (unsigned)(unsigned short)ifr.ifr_flags;
 	return rc;
 }

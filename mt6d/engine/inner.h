@@ -29,7 +29,9 @@ int inner_send(int fd, const struct in6_addr *src, const struct in6_addr *dst,
 ssize_t inner_recv(int fd, void *buf, size_t len, struct in6_addr *src_out,
 		   struct in6_addr *dst_out, unsigned *ifindex_out);
 
-/* The MTU of an interface, bytes. Returns 0 or -errno. */
+/* The MTU (bytes) and the IFF_* flags of an interface: the one home of
+ * these look-ups for every engine. Return 0 or -errno. */
 int inner_link_mtu(const char *ifname, unsigned *mtu_out);
+int inner_link_flags(const char *ifname, unsigned *flags_out);
 
 #endif

@@ -10,37 +10,13 @@
 #include <ev.h>
 
 #include "mt6d/core/ctlproto.h"
+#include "mt6d/core/threat.h"
 
-/* Named limits (STYLE.md rule 12). */
+/* Named limits (STYLE.md rule 12); the request rate and the other
+ * timings of the server's decisions are in mt6d/core/server_fsm.h, the
+ * threat levels and their triggers in mt6d/core/threat.h. */
 #define SERVER_MAX_SESSIONS 16384
-#define SERVER_REQUEST_BURST 4          /* requests per client before rate limiting */
-#define SERVER_REQUEST_RATE_PER_S 1     /* refill of that bucket */
 #define SERVER_DEFAULT_IDLE_TIMEOUT_MS 120000
-#define SERVER_OLD_K_GRACE_MAX_S 120    /* the previous K stays reachable this long */
-
-/* Threat level (MISSION.md "The server": a higher level shortens Rot). The
- * rotation period of each level, from RotationPeriod (Rot): low 2 x Rot,
- * normal Rot, high Rot / 3 (within 100 ms..60 s). A change applies to the
- * introduction from the next config window (its config, published ahead,
- * is published again with the new Rot), to every session made from then
- * on, and to running sessions at a boundary a few seconds ahead (the client
- * is told with a rotation change message; the session goes on). The config
- * period n is not changed: clients derive the DHT descriptor from it before
- * they can read anything. */
-enum server_threat {
-	SERVER_THREAT_LOW = 0,
-	SERVER_THREAT_NORMAL = 1,
-	SERVER_THREAT_HIGH = 2,
-};
-#define SERVER_THREAT_HIGH_DIVISOR 3
-#define SERVER_THREAT_LOW_FACTOR 2
-/* Signs of attack (introduction datagrams and requests refused, session
- * packets that fail authentication) over SERVER_ATTACK_WINDOW_S: at least
- * SERVER_ATTACK_THRESHOLD raise the level to high; once the rate stays
- * under a tenth of it for SERVER_QUIET_S the operator's level returns. */
-#define SERVER_ATTACK_WINDOW_S 10
-#define SERVER_ATTACK_THRESHOLD 200
-#define SERVER_QUIET_S 300
 
 struct server_options {
 	/* Testing only, until the DHT publisher is wired: write the
@@ -98,12 +74,13 @@ int server_reload(struct server *srv, char *msg, size_t msg_len);
 void server_rekey(struct server *srv, bool is_revocation, const char *why);
 
 /* Sets the operator's threat level (is_auto: raised on signs of attack).
- * Logged and audited. */
-void server_set_threat(struct server *srv, enum server_threat level, bool is_auto,
+ * A change applies to the introduction from the next config window (its
+ * config, published ahead, is published again with the new Rot), to every
+ * session made from then on, and to running sessions at a boundary a few
+ * seconds ahead (the client is told with a rotation change message; the
+ * session goes on). Logged and audited. */
+void server_set_threat(struct server *srv, enum threat_level level, bool is_auto,
 		       const char *why);
-const char *server_threat_name(enum server_threat level);
-int server_threat_parse(const char *name, enum server_threat *level_out);
-uint32_t server_threat_rotation_ms(const struct server *srv, enum server_threat level);
 
 void server_get_stats(const struct server *srv, struct server_stats *stats_out);
 unsigned server_session_count(const struct server *srv);

@@ -14,15 +14,15 @@
 #include <sys/socket.h>
 #include <sodium.h>
 
+#include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 #include "mt6d/core/rotate.h"
+#include "mt6d/core/util.h"
 #include "tun/tun.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78 /* linux/in6.h; glibc's netinet/in.h lacks it */
 #endif
-
-#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /* Socket buffers: a TCP window in flight through the tunnel must fit, or
  * bursts are dropped at the socket (measured: 208 KiB defaults lose packets
@@ -98,23 +98,9 @@ struct tunnel {
 	struct iovec rx_iov[TUNNEL_RX_MSGS];
 };
 
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_msg(char *msg, size_t msg_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!msg || !msg_len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, msg_len, fmt, ap);
-	va_end(ap);
-}
-
 static int64_t tunnel_now_ms(const struct tunnel *t)
 {
-	return llround(ev_time() * 1000.0) + t->clock_offset_ms;
+	return wall_now_ms() + t->clock_offset_ms; /* slots: the wall clock */
 }
 
 static bool is_time_to_log(struct tunnel *t, ev_tstamp *last)
@@ -607,7 +593,8 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 			uint8_t *base = t->rx_iov[i].iov_base;
 			size_t total = t->msgs[i].msg_len, seg = gro_segment_len(h), pos, out = 0;
 
-			if (h->msg_flags & MSG_TRUNC) {
+			/* An empty datagram would pass the segment loop unseen. */
+			if ((h->msg_flags & MSG_TRUNC) || total == 0) {
 				t->stats.drops_malformed++;
 				continue;
 			}

@@ -2,8 +2,10 @@
 # mt6d checkconf: the example configs pass; every bad input the foundation
 # issue names (a key file others can read, a malformed key, an unknown
 # section or option, a duplicate client id or key, a period of zero) fails
-# with the file and line, and a non-zero exit.
+# with the file and line, and a non-zero exit; and what only the running
+# system can tell (in a namespace of its own, tests/cli/in-netns.sh).
 set -eu
+. "$(dirname "$0")/in-netns.sh"
 mt6d=$MT6D_BUILD/mt6d
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
@@ -23,7 +25,7 @@ sed -e "s|^PrivateKeyFile = .*|PrivateKeyFile = $tmp/client.key|" \
 
 expect_error() { # role file pattern
     if "$mt6d" checkconf "$1" "$2" >/dev/null 2>"$tmp/err"; then
-        fail "accepted $(basename "$2")"
+        fail "accepted $(basename "$2"): $(grep -v "^#" "$2" | head -12 | tr "\n" " ")"
     fi
     grep -Eq "$3" "$tmp/err" || fail "$(basename "$2"): wanted /$3/, got: $(cat "$tmp/err")"
 }
@@ -66,6 +68,52 @@ expect_error client "$tmp/c1.conf" "c1.conf:$(line_of "$tmp/c1.conf" '^ConfigPer
 own=$("$mt6d" pubkey <"$tmp/server.key")
 sed "0,/^PublicKey = .*/s||PublicKey = $own|" "$tmp/server.conf" >"$tmp/s9.conf"
 expect_error server "$tmp/s9.conf" "s9.conf:[0-9]+: PublicKey: is this server's own public key"
+
+# What only the running system can tell (tests/cli/in-netns.sh made eth0
+# and wlan0 with 2001:db8:1::/64 and 2001:db8:2::/64): the daemon would
+# refuse these at start, so checkconf and -n refuse them too, and say that
+# the system was looked at.
+set_key() { # file key value: replaces or adds key in the file's first section
+    if grep -q "^$2 = " "$1"; then sed -i "s|^$2 = .*|$2 = $3|" "$1"
+    else sed -i "0,/^\\[/{/^\\[.*\\]$/a $2 = $3
+}" "$1"; fi
+}
+sys_case() { # role key value pattern
+    local f=$tmp/sys.conf
+    cp "$tmp/$1.conf" "$f"
+    set_key "$f" "$2" "$3"
+    grep -q "^$2 = $3\$" "$f" || fail "test set-up: $2 not set in $f"
+    expect_error "$1" "$f" "$4"
+    if "$MT6D_BUILD/mt6d-$1" -n -c "$f" >/dev/null 2>&1; then
+        fail "mt6d-$1 -n accepted $2 = $3"
+    fi
+}
+sys_case server Interface nosuch0 "Interface 'nosuch0': no such interface \(checked on this system\)"
+sys_case client Interface nosuch0 "Interface 'nosuch0': no such interface"
+sys_case server Interface lo "Interface 'lo': is the loopback interface"
+sys_case client Interface lo "Interface 'lo': is the loopback interface"
+sys_case server TunnelName eth0 "TunnelName 'eth0': is the Interface"
+sys_case server TunnelName wlan0 "TunnelName 'wlan0': .*not a TUN interface \(checked on this system\)"
+sys_case client TunnelName eth0 "TunnelName 'eth0': .*not a TUN interface"
+sys_case server StateDirectory /proc/mt6d "StateDirectory '/proc/mt6d': is on a virtual filesystem"
+sys_case client StateDirectory /proc/self/mt6d "StateDirectory '/proc/self/mt6d': is on a virtual filesystem"
+sys_case server StateDirectory /sys/mt6d "StateDirectory '/sys/mt6d': is on a virtual filesystem"
+sys_case server TunnelPrefix 2001:db8:ffff::1/64 "TunnelPrefix '2001:db8:ffff::1/64': has bits set after the first 64"
+sys_case server TunnelPrefix 2001:db8:1::/64 "TunnelPrefix '2001:db8:1::/64': overlaps the /64 of Interface 'eth0'"
+sys_case server TunnelPrefix 2001:db8:1::/48 "TunnelPrefix '2001:db8:1::/48': overlaps the /64 of Interface 'eth0'"
+sys_case server TunnelPrefix fe80::/64 "TunnelPrefix 'fe80::/64': link-local or multicast"
+# A good prefix, and a TUN of the tunnel's name left by a previous run,
+# pass.
+cp "$tmp/server.conf" "$tmp/ok.conf"
+set_key "$tmp/ok.conf" TunnelPrefix 2001:db8:ffff::/64
+set_key "$tmp/ok.conf" TunnelName mt6dck0
+ip tuntap add dev mt6dck0 mode tun
+"$mt6d" checkconf server "$tmp/ok.conf" >/dev/null || fail "a good TunnelPrefix and a TUN TunnelName refused"
+ip link del mt6dck0
+# The interface without a global /64 (its address removed): refused.
+ip addr del 2001:db8:2::1/64 dev wlan0
+expect_error client "$tmp/client.conf" "Interface 'wlan0': no global /64 prefix"
+ip addr add 2001:db8:2::1/64 dev wlan0 nodad
 
 expect_error server "$tmp/nonexistent.conf" "nonexistent.conf"
 if "$mt6d" checkconf banana "$tmp/server.conf" 2>/dev/null; then fail "accepted role banana"; fi

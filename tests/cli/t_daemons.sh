@@ -4,6 +4,7 @@
 # non-zero exit), -V prints the version, a bad flag prints the usage; and the
 # control subcommands of mt6d name what they could not reach.
 set -eu
+. "$(dirname "$0")/in-netns.sh"
 b=$MT6D_BUILD
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)

@@ -28,7 +28,7 @@ mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$top" --no-print-directo
 expected() { # prefix sysconfdir
 	local p=${1#/} f
 	echo "755 $p/bin/mt6d"
-	for f in "$top"/mt6d/*_main.c; do
+	for f in "$top"/mt6d/bin/*_main.c; do
 		f=$(basename "$f" _main.c)
 		[ "$f" = cli ] || echo "755 $p/sbin/mt6d-$f"
 	done

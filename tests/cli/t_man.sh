@@ -42,10 +42,23 @@ for s in put get fetch publish; do
 	grep -qF "\\fBrendezvous $s " "$man/mt6d.8" || fail "mt6d.8 does not describe 'rendezvous $s'"
 done
 
-# Every option letter of each daemon (h: --help, not documented as such).
+# Every option letter of each daemon (h: --help, not documented as such):
+# mt6d-dhtnode's getopt string, or the skeleton's common options (and -s
+# for a daemon with a control socket) with the daemon's own (extra_opts).
+skel=$top/mt6d/daemon/skeleton.c
+common=$(sed -n 's/^#define SKELETON_OPTS "\(.*\)"/\1/p' "$skel")
+ctl=$(sed -n 's/^#define SKELETON_CTL_OPTS "\(.*\)"/\1/p' "$skel")
+[ -n "$common" ] && [ -n "$ctl" ] || fail "no option strings in $skel"
 for d in server client peer dhtnode; do
-	letters=$(grep -o 'getopt[_a-z]*(argc, argv, "[^"]*"' "$top/mt6d/${d}_main.c" |
-		sed 's/.*"\(.*\)"/\1/' | tr -d ':h')
+	src=$top/mt6d/bin/${d}_main.c
+	if grep -q 'skeleton_main' "$src"; then
+		letters=$common$(sed -n 's/.*\.extra_opts = "\(.*\)",/\1/p' "$src")
+		grep -q '\.has_ctl = true' "$src" && letters=$letters$ctl
+		letters=$(echo "$letters" | tr -d ':h')
+	else
+		letters=$(grep -o 'getopt[_a-z]*(argc, argv, "[^"]*"' "$src" |
+			sed 's/.*"\(.*\)"/\1/' | tr -d ':h')
+	fi
 	[ -n "$letters" ] || { fail "no getopt string in ${d}_main.c"; continue; }
 	for ((i = 0; i < ${#letters}; i++)); do
 		l=${letters:i:1}

@@ -9,9 +9,10 @@ Sniffs (AF_PACKET) UDP datagrams going to DST_PREFIX (a /64, e.g.
   - the captured datagram again at once (a replay in the same slot);
   - a forgery: the captured header (version, type, sender instance) with a
     new counter and random bytes for the rest;
+  - an empty datagram (zero bytes of UDP payload);
   - the captured datagram again about 1.2 slots later (a replay in another
     slot).
-Prints "replayed=N forged=N late=N" and exits 0 once all were sent."""
+Prints "replayed=N forged=N empty=N late=N" and exits 0 once all were sent."""
 import ipaddress
 import os
 import socket
@@ -29,7 +30,7 @@ def main():
     sniff.bind((iface, 0))
     sniff.settimeout(10)
     out = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    captured, forged, seen = [], 0, set()
+    captured, forged, empty, seen = [], 0, 0, set()
     deadline = time.monotonic() + 30
     while len(captured) < n and time.monotonic() < deadline:
         frame = sniff.recv(65535)
@@ -47,6 +48,8 @@ def main():
         seen.add(fake)
         out.sendto(fake, (dst, dport))
         forged += 1
+        out.sendto(b"", (dst, dport))
+        empty += 1
         captured.append((time.monotonic(), payload, dst, dport))
         time.sleep(0.05)
     late = 0
@@ -56,7 +59,8 @@ def main():
             time.sleep(delay)
         out.sendto(payload, (dst, dport))
         late += 1
-    print("replayed=%d forged=%d late=%d" % (len(captured), forged, late), flush=True)
+    print("replayed=%d forged=%d empty=%d late=%d" % (len(captured), forged, empty, late),
+          flush=True)
     sys.exit(0 if len(captured) == n else 1)
 
 

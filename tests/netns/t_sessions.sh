@@ -101,7 +101,9 @@ own_only() { local d=$(($(field s sessions_started) - started))
 	test "$d" -ge 1 && test "$d" -le $(($(field c1 requests_sent) - sent)); }
 check "only the client's own requests made sessions" own_only
 check "the refused replays are in the audit trail" \
-	grep -q "request rejected: client 'client-1' (id 1): Operation already in progress" "$work/s/state/audit.log"
+	grep -q "request rejected: client 'client-1' (id 1): replayed request (nonce seen before)" "$work/s/state/audit.log"
+check "the audit trail says it in the protocol's words, not errno's" bash -c \
+	"! grep -E 'Operation already in progress|Stale file handle|Bad message' '$work/s/state/audit.log'"
 check "client 1 has its session" wait_for 5 has_session 1
 if1=$(session_field client-1 session_interface)
 

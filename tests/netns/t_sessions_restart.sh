@@ -4,9 +4,10 @@
 # establishes by retrying; a client whose
 # network is renumbered (its /64 changes) establishes again and its TCP
 # stream to the server's tunnel address survives; clients of a server that
-# stops answering establish again when it is back; a server killed with
-# SIGKILL leaves no interface, its restart purges the addresses it left and
-# both clients establish again; a client whose registration expires loses
+# stops answering renew their sessions beside themselves after a few
+# unanswered keepalives and establish again when it is back; a server killed
+# with SIGKILL leaves no interface, its restart purges the addresses it left,
+# both clients establish again and service returns within 15 s; a client whose registration expires loses
 # its session at that instant; after a second SIGKILL the addresses expire
 # by themselves; SIGTERM leaves nothing.
 . "$(dirname "$0")/sessions-lib.sh"
@@ -57,6 +58,10 @@ kill -STOP "${PID[s]}"
 sleep 6
 kill -CONT "${PID[s]}"
 check "client 1 noticed the silence" wait_for 5 bash -c "'$build/mt6d' show -s '$work/c1/ctl.sock' dump | grep -qx 'reestablish_silence=[1-9]'"
+# Before its silence limit, after a few unanswered keepalives, it started
+# a new introduction beside the silent session (make-before-break).
+check "client 1 renewed its silent session beside it first" \
+	bash -c "'$build/mt6d' show -s '$work/c1/ctl.sock' dump | grep -qx 'renew_silence=[1-9][0-9]*'"
 check "client 1 establishes again after the silence" wait_for 20 has_session 1
 check "ping through client 1's session after the silence" in_ns c1 ping -c 3 -i 0.2 -W 2 "$(server_tun 1)"
 
@@ -69,7 +74,27 @@ check "a killed server leaves no interface" bash -c "! '$lab' exec s ip link sho
 left=$(in_ns s ip -6 addr show dev eth0 | grep -c 'dynamic')
 check "a killed server leaves MT6D addresses for now ($left)" test "$left" -gt 0
 rm -f "$work/s/ctl.sock"
+# Time from the server's return to the first ping answered through a new
+# session (the killed server's sessions are gone, so any answer is one):
+# the clients start a new introduction beside their silent sessions
+# (make-before-break) instead of waiting for their silence limit.
+first_ping_after() { # start (s since epoch, fractional) -> prints seconds, or nothing
+	local i
+	for i in $(seq 1 150); do
+		if in_ns c1 ping -c 1 -W 0.2 "$(server_tun 1)" >/dev/null 2>&1; then
+			echo "$(date +%s.%N) - $1" | bc
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+restart_at=$(date +%s.%N)
 server_start -I 60000
+back_s=$(first_ping_after "$restart_at")
+echo "     (first ping through a new session ${back_s:-never} s after the restart)"
+check "service returns within 15 s of the server's restart" \
+	bash -c "test -n '$back_s' && echo '$back_s <= 15' | bc | grep -qx 1"
 check "the restarted server purged them" wait_for 5 grep -q "removed [0-9]* MT6D addresses of a previous run" "$work/s/log"
 check "client 1 establishes with the restarted server" wait_for 15 has_session 1
 check "client 2 establishes with the restarted server" wait_for 15 has_session 2

@@ -217,8 +217,12 @@ static const struct bad_case bad_cases[] = {
 	{ CONFIG_SERVER, SRV "[Client]\nName = a b\n", "bad.conf:5: Name: must be 1-32 characters" },
 	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 1\nAdded = yesterday\n",
 	  "bad.conf:8: Added: not a date" },
+	/* The Expires line, wherever Added stands, not the section header. */
 	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = " KEY_A "\nId = 1\nAdded = 2026-01-02\nExpires = 2026-01-01\n",
-	  "bad.conf:4: Expires: is not after Added" },
+	  "bad.conf:9: Expires: is not after Added" },
+	{ CONFIG_SERVER, SRV "[Client]\nName = a\nExpires = 2026-01-01\nPublicKey = " KEY_A "\nId = 1\nAdded = 2026-01-02\n"
+	  "[Client]\nName = b\nPublicKey = " KEY_B "\nId = 2\n",
+	  "bad.conf:6: Expires: is not after Added" },
 	{ CONFIG_SERVER, "Interface = eth0\n", "bad.conf:1: Interface: option outside of any section" },
 	{ CONFIG_SERVER, "[Server]\nInterface eth0\n", "bad.conf:2: syntax error" },
 	{ CONFIG_SERVER, "[Server\nInterface = eth0\n", "bad.conf:1: syntax error" },

@@ -1,6 +1,7 @@
 /* The pure part of the introduction (mt6d/core/intro.h): the IID map of one slot,
  * the inner packets, the order of the server's checks of a request, and the
  * tunnel address plan. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "mt6d/core/keys.h"
 #include "mt6d/core/msg.h"
 #include "mt6d/core/rotate.h"
+#include "tests/unit/error_table.h"
 
 #define NOW_MS UINT64_C(1767225600000) /* 2026-01-01T00:00:00Z */
 
@@ -356,6 +358,16 @@ static void test_default_prefix_and_iids(void **state)
 	}
 }
 
+/* The audit trail and the logs say what went wrong in the protocol's words
+ * (the errno values the codes alias would say "Stale file handle"). */
+static void test_error_messages(void **state)
+{
+	static const int codes[] = { INTRO_ERR_INNER, INTRO_ERR_CLIENT_ID, INTRO_ERR_CIID, MSG_ERR_LENGTH, MSG_ERR_VERSION, MSG_ERR_TYPE, MSG_ERR_AUTH, MSG_ERR_STALE, MSG_ERR_REPLAY };
+
+	(void)state;
+	check_error_table(intro_strerror, codes, sizeof(codes) / sizeof(codes[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +380,7 @@ int main(void)
 						request_teardown),
 		cmocka_unit_test(test_tunnel_plan),
 		cmocka_unit_test(test_default_prefix_and_iids),
+		cmocka_unit_test(test_error_messages),
 	};
 
 	if (sodium_init() < 0)

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include "mt6d/core/hash.h"
 #include "mt6d/core/msg.h"
 #include "tests/unit/scripted_random.h"
+#include "tests/unit/error_table.h"
 
 /* Known-answer vectors: docs/PROTOCOL.md, "Test vectors: session"; the same
  * values are recomputed independently by tests/vectors/check_session.py. */
@@ -636,6 +638,16 @@ static void test_replay_cache_limits(void **state)
 	assert_int_equal(msg_replay_check_and_add(&cache, n, t0 + 700, t0 + 200), 0);
 }
 
+/* The audit trail and the logs say what went wrong in the protocol's words
+ * (the errno values the codes alias would say "Stale file handle"). */
+static void test_error_messages(void **state)
+{
+	static const int codes[] = { MSG_ERR_LENGTH, MSG_ERR_VERSION, MSG_ERR_TYPE, MSG_ERR_AUTH, MSG_ERR_STALE, MSG_ERR_REPLAY };
+
+	(void)state;
+	check_error_table(msg_strerror, codes, sizeof(codes) / sizeof(codes[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,6 +664,7 @@ int main(void)
 		cmocka_unit_test_setup(test_session_key_depends_on_ephemerals, setup),
 		cmocka_unit_test_setup(test_encoder_arguments, setup),
 		cmocka_unit_test_setup(test_replay_cache_limits, setup),
+		cmocka_unit_test(test_error_messages),
 	};
 
 	scripted_random_install();

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include "mt6d/core/hash.h"
 #include "mt6d/core/keys.h"
 #include "mt6d/core/rendezvous.h"
+#include "tests/unit/error_table.h"
 
 /* Known-answer vectors: tests/vectors/vectors.json, printed in
  * docs/PROTOCOL.md ("Test vectors"); tests/vectors/check_vectors.py
@@ -915,6 +917,16 @@ static void test_find_config_reports_version(void **state)
 	free(l);
 }
 
+/* The audit trail and the logs say what went wrong in the protocol's words
+ * (the errno values the codes alias would say "Stale file handle"). */
+static void test_error_messages(void **state)
+{
+	static const int codes[] = { RENDEZVOUS_ERR_LENGTH, RENDEZVOUS_ERR_VERSION, RENDEZVOUS_ERR_AUTH };
+
+	(void)state;
+	check_error_table(rendezvous_strerror, codes, sizeof(codes) / sizeof(codes[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -937,6 +949,7 @@ int main(void)
 		cmocka_unit_test_setup(test_unstuff_arguments, setup),
 		cmocka_unit_test_setup(test_find_config_among_junk, setup),
 		cmocka_unit_test_setup(test_find_config_reports_version, setup),
+		cmocka_unit_test(test_error_messages),
 	};
 
 	if (sodium_init() < 0)

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include "mt6d/core/hash.h"
 #include "mt6d/core/wire.h"
 #include "tests/unit/scripted_random.h"
+#include "tests/unit/error_table.h"
 
 /* Known-answer vectors: docs/PROTOCOL.md, "Test vectors: session" (the
  * client -> server direction key c2s of the session vectors). */
@@ -445,6 +447,16 @@ static void test_concurrent_instances(void **state)
 	assert_int_equal(rx.n_instances, 2);
 }
 
+/* The audit trail and the logs say what went wrong in the protocol's words
+ * (the errno values the codes alias would say "Stale file handle"). */
+static void test_error_messages(void **state)
+{
+	static const int codes[] = { WIRE_ERR_MALFORMED, WIRE_ERR_AUTH, WIRE_ERR_REPLAY, WIRE_ERR_TOO_OLD, WIRE_ERR_BUSY };
+
+	(void)state;
+	check_error_table(wire_strerror, codes, sizeof(codes) / sizeof(codes[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +473,7 @@ int main(void)
 		cmocka_unit_test_setup(test_restart_gets_fresh_key, setup),
 		cmocka_unit_test_setup(test_instance_table_eviction, setup),
 		cmocka_unit_test_setup(test_concurrent_instances, setup),
+		cmocka_unit_test(test_error_messages),
 	};
 
 	scripted_random_install();

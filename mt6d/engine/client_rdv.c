@@ -1,0 +1,170 @@
+/* mt6d-client: the server's introduction config, fetched from the DHT
+ * (the rendezvous, mt6d/engine/fetch.h) at the times the state machine
+ * says, or read from the test file (-T). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sodium.h>
+
+#include "mt6d/base/clock.h"
+#include "mt6d/base/log.h"
+#include "mt6d/engine/client_int.h"
+#include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/fetch.h"
+
+/* Testing only: "seed=ADDR", "key=HEX", "rotation_ms=N", "period_s=N". */
+static int read_intro_file(const char *path, struct intro_config *out)
+{
+	struct intro_config ic;
+	char line[256];
+	unsigned seen = 0;
+	FILE *f = fopen(path, "r");
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	memset(&ic, 0, sizeof(ic));
+	while (fgets(line, sizeof(line), f)) {
+		char *eq = strchr(line, '=');
+		size_t bin_len = 0;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!eq)
+			continue;
+		*eq++ = '\0';
+		if (!strcmp(line, "seed") && inet_pton(AF_INET6, eq, &ic.server_seed) == 1)
+			seen |= 1;
+		else if (!strcmp(line, "key") &&
+			 sodium_hex2bin(ic.key, sizeof(ic.key), eq, strlen(eq), NULL, &bin_len,
+					NULL) == 0 && bin_len == sizeof(ic.key))
+			seen |= 2;
+		else if (!strcmp(line, "rotation_ms"))
+			ic.rotation_ms = (uint32_t)strtoul(eq, NULL, 10), seen |= 4;
+		else if (!strcmp(line, "period_s"))
+			ic.period_s = (uint32_t)strtoul(eq, NULL, 10), seen |= 8;
+	}
+	sodium_memzero(line, sizeof(line));
+	fclose(f);
+	if (seen != 15 || !ic.rotation_ms || ic.rotation_ms > MSG_ROTATION_MAX_MS)
+		rc = -EINVAL;
+	else
+		*out = ic;
+	sodium_memzero(&ic, sizeof(ic));
+	return rc;
+}
+
+static void schedule_fetch(struct client *c, bool has_failed)
+{
+	client_fsm_fetch_done(&c->fsm, !has_failed, mono_now_ms(), wall_now_ms());
+	client_reschedule(c);
+}
+
+static void on_fetched(void *closure, const struct fetch_result *res)
+{
+	struct client *c = closure;
+	struct intro_config ic;
+
+	c->last_fetch_status = res->status;
+	ev_timer_start(c->loop, &c->fetch_reap);
+	if (res->status < 0 || !res->cfg.rotation_ms) {
+		c->fetches_failed++;
+		log_info("fetching the server's config: %s (%zu DHT queries)",
+			 fetch_strerror(res->status), res->progress.queries);
+		schedule_fetch(c, true);
+		return;
+	}
+	c->fetches_ok++;
+	memset(&ic, 0, sizeof(ic));
+	memcpy(ic.server_seed.s6_addr, res->cfg.server_seed_addr, 16);
+	memcpy(ic.key, res->cfg.intro_key, INTRO_KEY_LEN);
+	ic.rotation_ms = res->cfg.rotation_ms;
+	ic.period_s = res->cfg.period_s;
+	log_debug("config of window %" PRIu64 " epoch %u fetched in %" PRId64 " ms",
+		  res->window_start, res->epoch, res->progress.elapsed_ms);
+	schedule_fetch(c, false);
+	client_on_config(c, &ic);
+	sodium_memzero(&ic, sizeof(ic));
+}
+
+void client_rdv_fetch_reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client *c = container_of(w, struct client, fetch_reap);
+
+	(void)loop;
+	(void)revents;
+	if (c->fetch && fetch_is_done(c->fetch)) {
+		fetch_free(c->fetch);
+		c->fetch = NULL;
+	}
+}
+
+static int64_t fetch_hook(void *ctx, int64_t now)
+{
+	struct client *c = ctx;
+
+	return c->fetch && !fetch_is_done(c->fetch) ? fetch_tick(c->fetch, now) : INT64_MAX;
+}
+
+/* Gets the introduction config: from the test file at once, or from the DHT
+ * (on_intro is called when it arrives). */
+void client_rdv_fetch(struct client *c)
+{
+	struct fetch_params fp;
+	struct intro_config ic;
+	int rc;
+
+	if (c->opt.intro_file) {
+		if (read_intro_file(c->opt.intro_file, &ic) == 0)
+			client_on_config(c, &ic);
+		sodium_memzero(&ic, sizeof(ic));
+		return;
+	}
+	if (c->fetch)
+		return;
+	memset(&fp, 0, sizeof(fp));
+	fp.kind = FETCH_CONFIG;
+	fp.period_s = c->cfg.config_period_s;
+	fp.edge_s = fp.period_s / 10 < 60 ? fp.period_s / 10 : 60;
+	fp.timeout_ms = CLIENT_FSM_FETCH_TIMEOUT_MS;
+	fp.family = dhtev_family(c->dht);
+	rc = fetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key, on_fetched, NULL,
+		       c, &c->fetch);
+	if (rc < 0) {
+		log_err(rc, "starting a fetch of the server's config");
+		schedule_fetch(c, true);
+		return;
+	}
+	rc = fetch_start(c->fetch, dhtev_now_ms(), dhtev_unix_ms());
+	if (rc < 0) {
+		log_err(rc, "starting the DHT lookups");
+		fetch_free(c->fetch);
+		c->fetch = NULL;
+		schedule_fetch(c, true);
+		return;
+	}
+	dhtev_kick(c->dht);
+}
+
+int client_rdv_setup(struct client *c, char *msg, size_t msg_len)
+{
+	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
+	size_t i, len = 0;
+	int rc;
+
+	rc = dhtev_new(c->loop, "::", c->cfg.dht_port, NULL, &c->dht, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", c->cfg.dht_port, why);
+		return rc;
+	}
+	list[0] = '\0';
+	for (i = 0; i < c->cfg.dht_bootstrap_len; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
+					c->cfg.dht_bootstrap[i]);
+	if (len && dhtev_add_bootstrap(c->dht, list, why, sizeof(why)) < 0)
+		log_warnx("DHT bootstrap: %s", why);
+	dhtev_set_hook(c->dht, fetch_hook, c);
+	return 0;
+}

@@ -1,0 +1,223 @@
+/* mt6d-server: the rendezvous (every client's sealed config published in
+ * the DHT for the current window and the next) and the introduction key K
+ * of each window, replaced early on revocation. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "mt6d/base/clock.h"
+#include "mt6d/base/log.h"
+#include "mt6d/core/derive.h"
+#include "mt6d/core/rendezvous.h"
+#include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/publish.h"
+#include "mt6d/engine/server_int.h"
+
+static void publish_config_of(struct server *srv, const uint8_t *key, uint32_t rotation_ms,
+			      struct rendezvous_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	memcpy(cfg->server_seed_addr, srv->seed.s6_addr, 16);
+	memcpy(cfg->intro_key, key, INTRO_KEY_LEN);
+	cfg->rotation_ms = rotation_ms;
+	cfg->period_s = srv->cfg.config_period_s;
+}
+
+/* The highest epoch used in the current window, kept on disk before
+ * anything is announced, so that a restart within the window moves on to a
+ * fresh epoch (publish.h). */
+static void epoch_save(struct server *srv, uint64_t window, int epoch)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/publish.state", srv->cfg.state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "%" PRIu64 " %d\n", window, epoch);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		log_err(-errno, "writing '%s'", path);
+}
+
+static int epoch_load(struct server *srv, uint64_t window)
+{
+	char path[PATH_MAX];
+	uint64_t w = 0;
+	int epoch = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/publish.state", srv->cfg.state_dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%" SCNu64 " %d", &w, &epoch) != 2 || w != window)
+		epoch = -1;
+	fclose(f);
+	return epoch;
+}
+
+/* Publishes the current window's config (under the current K) and the
+ * next one's (under next_key). */
+void server_rdv_publish(struct server *srv)
+{
+	struct rendezvous_config rc_cfg;
+	int64_t unix_ms = wall_now_ms();
+	uint64_t n = srv->cfg.config_period_s;
+	int epoch;
+
+	if (!srv->publisher)
+		return;
+	publish_config_of(srv, srv->gen->key, srv->gen->rotation_ms, &rc_cfg);
+	epoch = publish_get_epoch(srv->publisher, srv->win_start);
+	/* Announced before the change: the epoch it may move to is saved first. */
+	epoch_save(srv, srv->win_start, epoch < 0 ? 0 : epoch + 1);
+	epoch = publish_set_config(srv->publisher, srv->win_start, &rc_cfg, unix_ms);
+	if (epoch < 0)
+		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start);
+	else
+		epoch_save(srv, srv->win_start, epoch);
+	/* The next window under the threat level in force now. */
+	publish_config_of(srv, srv->next_key, threat_rotation_ms(srv->cfg.rotation_ms, srv->threat.level), &rc_cfg);
+	epoch = publish_set_config(srv->publisher, srv->win_start + n, &rc_cfg, unix_ms);
+	if (epoch < 0)
+		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start + n);
+	sodium_memzero(&rc_cfg, sizeof(rc_cfg));
+	dhtev_kick(srv->dht);
+}
+
+static int64_t publish_hook(void *ctx, int64_t now)
+{
+	struct server *srv = ctx;
+
+	return publish_tick(srv->publisher, now, wall_now_ms());
+}
+
+int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
+{
+	struct publish_params prm;
+	struct dht *node;
+	struct rendezvous_config rc_cfg;
+	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
+	size_t i, len = 0;
+	int rc, epoch;
+
+	rc = dhtev_new(srv->loop, "::", srv->cfg.dht_port, NULL, &srv->dht, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", srv->cfg.dht_port, why);
+		return rc;
+	}
+	list[0] = '\0';
+	for (i = 0; i < srv->cfg.dht_bootstrap_len; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
+					srv->cfg.dht_bootstrap[i]);
+	if (len && dhtev_add_bootstrap(srv->dht, list, why, sizeof(why)) < 0)
+		log_warnx("DHT bootstrap: %s", why);
+	publish_params_default(&prm, srv->cfg.config_period_s);
+	prm.family = dhtev_family(srv->dht);
+	node = dhtev_dht(srv->dht);
+	rc = publish_new(&prm, srv->priv, &node, 1, &srv->publisher);
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));
+		return rc;
+	}
+	for (i = 0; i < srv->n_clients; i++)
+		if (srv->is_active[i])
+			publish_add_client(srv->publisher, srv->clients[i].cfg.public_key);
+	/* A restart within a window: the earlier run announced its epochs. */
+	epoch = epoch_load(srv, srv->win_start);
+	if (epoch >= 0 && epoch < 255) {
+		publish_config_of(srv, srv->gen->key, srv->gen->rotation_ms, &rc_cfg);
+		epoch_save(srv, srv->win_start, epoch + 1);
+		rc = publish_resume_window(srv->publisher, srv->win_start, (uint8_t)(epoch + 1), &rc_cfg,
+					   wall_now_ms());
+		sodium_memzero(&rc_cfg, sizeof(rc_cfg));
+		if (rc < 0)
+			log_err(rc, "resuming window %" PRIu64 " at epoch %d", srv->win_start,
+				epoch + 1);
+	}
+	dhtev_set_hook(srv->dht, publish_hook, srv);
+	server_rdv_publish(srv);
+	return 0;
+}
+
+/* Makes key (NULL: a fresh one) the current K; the previous one stays
+ * reachable for a grace period unless drop_old. */
+static void rekey_to(struct server *srv, const uint8_t *key, bool drop_old, const char *why)
+{
+	struct intro_gen *g;
+	uint8_t old_key[INTRO_KEY_LEN];
+	bool is_revocation = drop_old;
+	int rc;
+
+	rc = server_intro_gen_new(srv, key, threat_rotation_ms(srv->cfg.rotation_ms, srv->threat.level), &g);
+	if (rc < 0) {
+		log_err(rc, "drawing a new introduction key");
+		return;
+	}
+	ev_timer_stop(srv->loop, &srv->old_gen_timer);
+	server_intro_gen_free(srv, srv->old_gen);
+	srv->old_gen = NULL;
+	memcpy(old_key, srv->gen->key, sizeof(old_key));
+	if (is_revocation) {
+		server_intro_gen_free(srv, srv->gen);
+	} else {
+		srv->old_gen = srv->gen;
+		srv->old_gen->is_current = false;
+	}
+	srv->gen = g;
+	server_clients_derive(srv, old_key);
+	sodium_memzero(old_key, sizeof(old_key));
+	/* The old generation's maps hold indexes of the old table: rebuild. */
+	if (srv->old_gen) {
+		size_t i;
+
+		for (i = 0; i < SERVER_INTRO_SLOTS; i++) {
+			struct intro_sock *s = &srv->old_gen->socks[i];
+
+			if (s->fd >= 0)
+				intro_map_build(&s->map,
+						(const uint8_t(*)[INTRO_IID_LEN])srv->c_iids_old,
+						srv->is_active, srv->n_clients,
+						srv->old_gen->slot_key, s->slot);
+		}
+		ev_timer_set(&srv->old_gen_timer, server_fsm_old_k_grace_s(srv->cfg.config_period_s), 0);
+		ev_timer_start(srv->loop, &srv->old_gen_timer);
+	}
+	server_intro_gen_move(srv, srv->gen, server_intro_slot(srv->gen));
+	srv->k_changed_wall_ms = wall_now_ms();
+	srv->stats.rekeys++;
+	server_intro_write_file(srv);
+	server_audit(srv, "new introduction key (generation %" PRIu64 "): %s", g->number, why);
+}
+
+void server_rekey(struct server *srv, bool is_revocation, const char *why)
+{
+	/* The next window's K was published already (to everyone registered
+	 * then): replace it too. */
+	randombytes_buf(srv->next_key, sizeof(srv->next_key));
+	rekey_to(srv, NULL, is_revocation, why);
+	server_rdv_publish(srv);
+}
+
+void server_rdv_rekey_tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
+{
+	struct server *srv = container_of(w, struct server, rekey_tick);
+	uint8_t key[INTRO_KEY_LEN];
+
+	(void)loop;
+	(void)revents;
+	if (!server_fsm_window_due(&srv->win_start, wall_now_ms(), srv->cfg.config_period_s))
+		return;
+	/* The new window's K is the one published ahead for it. */
+	memcpy(key, srv->next_key, sizeof(key));
+	randombytes_buf(srv->next_key, sizeof(srv->next_key));
+	rekey_to(srv, key, false, "config period");
+	sodium_memzero(key, sizeof(key));
+	server_rdv_publish(srv);
+}
