@@ -146,8 +146,8 @@ int guardrules_endpoints(const char *table, const struct guardrules_ep *eps, siz
 	return done(&t);
 }
 
-int guardrules_prefix(const char *table, const char *set_name, const struct in6_addr *addr,
-		      unsigned prefix_len, char *buf, size_t buf_len)
+static int prefix_op(const char *verb, const char *table, const char *set_name,
+		     const struct in6_addr *addr, unsigned prefix_len, char *buf, size_t buf_len)
 {
 	struct text t = text_init(buf, buf_len);
 	char a[INET6_ADDRSTRLEN];
@@ -156,8 +156,20 @@ int guardrules_prefix(const char *table, const char *set_name, const struct in6_
 		return -EINVAL;
 	inet_ntop(AF_INET6, addr, a, sizeof(a));
 	if (prefix_len == 128)
-		put(&t, "add element inet %s %s { %s }\n", table, set_name, a);
+		put(&t, "%s element inet %s %s { %s }\n", verb, table, set_name, a);
 	else
-		put(&t, "add element inet %s %s { %s/%u }\n", table, set_name, a, prefix_len);
+		put(&t, "%s element inet %s %s { %s/%u }\n", verb, table, set_name, a, prefix_len);
 	return done(&t);
+}
+
+int guardrules_prefix(const char *table, const char *set_name, const struct in6_addr *addr,
+		      unsigned prefix_len, char *buf, size_t buf_len)
+{
+	return prefix_op("add", table, set_name, addr, prefix_len, buf, buf_len);
+}
+
+int guardrules_prefix_delete(const char *table, const char *set_name, const struct in6_addr *addr,
+			     unsigned prefix_len, char *buf, size_t buf_len)
+{
+	return prefix_op("delete", table, set_name, addr, prefix_len, buf, buf_len);
 }

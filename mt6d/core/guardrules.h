@@ -53,5 +53,8 @@ int guardrules_endpoints(const char *table, const struct guardrules_ep *eps, siz
  * Returns the length or -ENOSPC, -EINVAL for a prefix length over 128. */
 int guardrules_prefix(const char *table, const char *set_name, const struct in6_addr *addr,
 		      unsigned prefix_len, char *buf, size_t buf_len);
+/* The same element's removal. */
+int guardrules_prefix_delete(const char *table, const char *set_name, const struct in6_addr *addr,
+			     unsigned prefix_len, char *buf, size_t buf_len);
 
 #endif

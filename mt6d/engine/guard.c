@@ -20,6 +20,8 @@
 struct guard_prefix {
 	struct in6_addr addr;            /* host bits zero */
 	unsigned prefix_len;
+	unsigned refs;                   /* tunnels using it (guard_release) */
+	bool is_remote;                  /* has its unreachable route: kept for life */
 };
 
 struct guard {
@@ -169,6 +171,21 @@ static void mask(struct in6_addr *a, unsigned prefix_len)
 	}
 }
 
+/* The entry for exactly addr/prefix_len, or NULL. */
+static struct guard_prefix *find_exact(struct guard *g, const struct in6_addr *addr,
+				       unsigned prefix_len)
+{
+	size_t i;
+
+	for (i = 0; i < g->protected_len; i++) {
+		if (g->protected[i].prefix_len == prefix_len &&
+		    memcmp(&g->protected[i].addr, addr, sizeof(*addr)) == 0)
+			return &g->protected[i];
+	}
+	return NULL;
+}
+
+/* Whether a broader entry than addr/prefix_len already covers it. */
 static bool is_covered(const struct guard *g, const struct in6_addr *addr, unsigned prefix_len)
 {
 	size_t i;
@@ -177,7 +194,7 @@ static bool is_covered(const struct guard *g, const struct in6_addr *addr, unsig
 		const struct guard_prefix *p = &g->protected[i];
 		struct in6_addr a = *addr;
 
-		if (p->prefix_len > prefix_len)
+		if (p->prefix_len >= prefix_len)
 			continue;
 		mask(&a, p->prefix_len);
 		if (memcmp(&a, &p->addr, sizeof(a)) == 0)
@@ -186,11 +203,25 @@ static bool is_covered(const struct guard *g, const struct in6_addr *addr, unsig
 	return false;
 }
 
+static int add_route(struct guard *g, const struct in6_addr *a, unsigned prefix_len, char *msg,
+		     size_t msg_len)
+{
+	char why[128] = "";
+	int rc;
+
+	rc = nllink_add_unreachable(g->nllink, a, prefix_len, GUARD_ROUTE_METRIC, why, sizeof(why));
+	if (rc < 0)
+		set_msg(msg, msg_len, "unreachable route: %s%s%s%s", strerror(-rc),
+			why[0] ? " (kernel: " : "", why, why[0] ? ")" : "");
+	return rc;
+}
+
 int guard_protect(struct guard *g, const struct in6_addr *addr, unsigned prefix_len,
 		  bool is_remote, char *msg, size_t msg_len)
 {
+	struct guard_prefix *p;
 	struct in6_addr a;
-	char text[256], why[128] = "";
+	char text[256];
 	int rc;
 
 	if (!g)
@@ -199,6 +230,17 @@ int guard_protect(struct guard *g, const struct in6_addr *addr, unsigned prefix_
 		return -EINVAL;
 	a = *addr;
 	mask(&a, prefix_len);
+	p = find_exact(g, &a, prefix_len);
+	if (p) {
+		if (is_remote && !p->is_remote) {
+			rc = add_route(g, &a, prefix_len, msg, msg_len);
+			if (rc < 0)
+				return rc;
+			p->is_remote = true;
+		}
+		p->refs++;
+		return 0;
+	}
 	if (is_covered(g, &a, prefix_len))
 		return 0;
 	if (g->protected_len == GUARD_MAX_PROTECTED) {
@@ -212,18 +254,37 @@ int guard_protect(struct guard *g, const struct in6_addr *addr, unsigned prefix_
 	if (rc < 0)
 		return rc;
 	if (is_remote) {
-		rc = nllink_add_unreachable(g->nllink, &a, prefix_len, GUARD_ROUTE_METRIC, why,
-					    sizeof(why));
-		if (rc < 0) {
-			set_msg(msg, msg_len, "unreachable route: %s%s%s%s", strerror(-rc),
-				 why[0] ? " (kernel: " : "", why, why[0] ? ")" : "");
+		rc = add_route(g, &a, prefix_len, msg, msg_len);
+		if (rc < 0)
 			return rc;
-		}
 	}
-	g->protected[g->protected_len].addr = a;
-	g->protected[g->protected_len].prefix_len = prefix_len;
-	g->protected_len++;
+	p = &g->protected[g->protected_len++];
+	p->addr = a;
+	p->prefix_len = prefix_len;
+	p->refs = 1;
+	p->is_remote = is_remote;
 	return 0;
+}
+
+void guard_release(struct guard *g, const struct in6_addr *addr, unsigned prefix_len)
+{
+	struct guard_prefix *p;
+	struct in6_addr a;
+	char text[256];
+
+	if (!g || prefix_len > 128)
+		return;
+	a = *addr;
+	mask(&a, prefix_len);
+	p = find_exact(g, &a, prefix_len);
+	if (!p || --p->refs > 0 || p->is_remote)
+		return;
+	/* A seed of an introduction gone for good: out of the set, so that
+	 * the set and the list hold what is live, not every K ever seen. */
+	if (guardrules_prefix_delete(g->table, "tun6", &a, prefix_len, text, sizeof(text)) > 0 &&
+	    run(g, text, NULL, 0) < 0)
+		log_debug("guard %s: removing a tunnel address from tun6 failed", g->table);
+	*p = g->protected[--g->protected_len];
 }
 
 struct host_list {

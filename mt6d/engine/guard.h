@@ -60,6 +60,12 @@ void guard_free(struct guard *g);
 int guard_protect(struct guard *g, const struct in6_addr *addr, unsigned prefix_len,
 		  bool is_remote, char *msg, size_t msg_len);
 
+/* Drops one use of addr/prefix_len made by guard_protect. When none is
+ * left, a local address (not is_remote) leaves the table: the seeds of
+ * past introductions do not pile up. Remote ones and their routes stay.
+ * An address guard_protect found covered by a broader one: nothing. */
+void guard_release(struct guard *g, const struct in6_addr *addr, unsigned prefix_len);
+
 /* Scale mode: every address of prefix/prefix_len is local (one route claims
  * it) and is treated as an MT6D address, except the addresses bound on
  * ifindex now (the host's own; listed through nladdr, ours excepted).

@@ -61,6 +61,7 @@ struct tunnel {
 	struct nllink *nllink;           /* borrowed */
 	struct ndresp *ndresp;           /* borrowed; scale mode, else NULL */
 	struct guard *guard;             /* borrowed; NULL: none */
+	bool is_guarded;                 /* guard_protect'ed its two tunnel addresses */
 	struct tun *tun;
 	ev_io tun_io;
 	ev_periodic tick;
@@ -668,15 +669,19 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 	 * daemon's own messages: the table's output rule is enough there, and
 	 * no route is left behind for every seed the server draws. */
 	rc = guard_protect(t->guard, &cfg->tunnel_addr, 128, false, why, sizeof(why));
-	if (rc == 0)
+	if (rc == 0) {
 		rc = guard_protect(t->guard, &cfg->peer_tunnel_addr, 128,
 				   !IN6_ARE_ADDR_EQUAL(&cfg->peer_tunnel_addr, &cfg->peer_seed), why,
 				   sizeof(why));
+		if (rc < 0)
+			guard_release(t->guard, &cfg->tunnel_addr, 128);
+	}
 	if (rc < 0) {
 		set_msg(msg, msg_len, "guarding the tunnel addresses of %s: %s", tun_name(t->tun),
 			why[0] ? why : strerror(-rc));
 		return rc;
 	}
+	t->is_guarded = true;
 	return 0;
 }
 
@@ -815,6 +820,10 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 
 		tun_free(t->tun);
 		nllink_forget_ifindex(t->nllink, ifindex);
+	}
+	if (t->is_guarded) { /* guard: after the TUN, which held them */
+		guard_release(t->guard, &t->tunnel_addr, 128);
+		guard_release(t->guard, &t->peer_tunnel_addr, 128);
 	}
 	wire_tx_fini(&t->tx);
 	wire_rx_fini(&t->rx);

@@ -44,6 +44,15 @@ for _ in 1 2 3; do
 	sleep 3
 done
 check "client 1 has a session after the rekeys" wait_for 15 has_session 1
+# Each new K gives the client a new seed (C_IID): those of introductions
+# gone leave its table, which would otherwise grow by one every window.
+seeds() { # the client's own seeds in its tun6 set (its /64, not its fixed ::2)
+	local p
+	p=$("$lab" prefix c1)
+	in_ns c1 nft list set inet mt6d-client-eth0 tun6 | grep -o "${p%::}:[0-9a-f][0-9a-f:]*" | wc -l
+}
+check "the client's table holds only live seeds after 4 introductions ($(seeds))" \
+	test "$(seeds)" -le 2
 
 mark revocation
 cp "$work/s/server.conf" "$work/s/server.conf.all"

@@ -88,6 +88,8 @@ static void test_prefix_elements(void **state)
 	assert_true(guardrules_prefix("t", "host", &a, 128, buf, sizeof(buf)) > 0);
 	assert_string_equal(buf, "add element inet t host { 2001:db8:ffff:: }\n");
 	assert_int_equal(guardrules_prefix("t", "tun6", &a, 129, buf, sizeof(buf)), -EINVAL);
+	assert_true(guardrules_prefix_delete("t", "tun6", &a, 128, buf, sizeof(buf)) > 0);
+	assert_string_equal(buf, "delete element inet t tun6 { 2001:db8:ffff:: }\n");
 	assert_int_equal(guardrules_delete("t", buf, sizeof(buf)), (int)strlen("delete table inet t\n"));
 }
 
