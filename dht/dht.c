@@ -1271,7 +1271,11 @@ static int load_state(struct dht *d, const uint8_t *s, size_t len, bool is_id_gi
 	return off == len ? 0 : -EINVAL;
 }
 
-int dht_save(const struct dht *d, int64_t now_ms, uint8_t *buf, size_t cap)
+/* Writes the state with at most max_nodes nodes per family: all of them
+ * (good first) when max_nodes is SIZE_MAX, else drawn at random among the
+ * first SAMPLE_POOL of the list (the good ones, mostly). */
+#define SAMPLE_POOL 64
+static int save_nodes(const struct dht *d, int64_t now_ms, size_t max_nodes, uint8_t *buf, size_t cap)
 {
 	static struct routing_node nodes[ROUTING_MAX_BUCKETS * ROUTING_K];
 	size_t off = 8 + DHT_ID_LEN + 2, count = 0;
@@ -1281,6 +1285,20 @@ int dht_save(const struct dht *d, int64_t now_ms, uint8_t *buf, size_t cap)
 	memcpy(buf + 8, d->id, DHT_ID_LEN);
 	for (int f = 0; f < 2; f++) {
 		size_t n = routing_list(&d->rt[f], now_ms, nodes, ROUTING_MAX_BUCKETS * ROUTING_K);
+		if (max_nodes != SIZE_MAX) {
+			if (n > SAMPLE_POOL)
+				n = SAMPLE_POOL;
+			for (size_t i = 0; i < n && i < max_nodes; i++) {
+				uint32_t r;
+				d->ops.random(d->ctx, (uint8_t *)&r, sizeof(r));
+				size_t j = i + r % (n - i);
+				struct routing_node t = nodes[i];
+				nodes[i] = nodes[j];
+				nodes[j] = t;
+			}
+			if (n > max_nodes)
+				n = max_nodes;
+		}
 		for (size_t i = 0; i < n && count < 0xffff; i++) {
 			size_t alen = nodes[i].addr.family == AF_INET ? 6 : 18;
 			if (cap - off < 1 + DHT_ID_LEN + alen)
@@ -1295,6 +1313,16 @@ int dht_save(const struct dht *d, int64_t now_ms, uint8_t *buf, size_t cap)
 	buf[8 + DHT_ID_LEN] = (uint8_t)(count >> 8);
 	buf[8 + DHT_ID_LEN + 1] = (uint8_t)count;
 	return (int)off;
+}
+
+int dht_save(const struct dht *d, int64_t now_ms, uint8_t *buf, size_t cap)
+{
+	return save_nodes(d, now_ms, SIZE_MAX, buf, cap);
+}
+
+int dht_save_sample(const struct dht *d, int64_t now_ms, size_t max_nodes, uint8_t *buf, size_t cap)
+{
+	return save_nodes(d, now_ms, max_nodes, buf, cap);
 }
 
 int dht_new(const struct dht_ops *ops, void *ctx, const struct dht_config *cfg,
@@ -1395,4 +1423,20 @@ void dht_get_stats(const struct dht *d, int64_t now_ms, struct dht_stats *out)
 	out->ops_active = 0;
 	for (int i = 0; i < DHT_MAX_OPS; i++)
 		out->ops_active += d->op[i] != NULL;
+}
+
+int dht_id_for_address(const struct sockaddr *addr, socklen_t addr_len,
+		       const uint8_t rnd[DHT_ID_LEN], uint8_t id_out[DHT_ID_LEN])
+{
+	struct krpc_addr a;
+	if (!addr_from_sockaddr(addr, addr_len, &a))
+		return -EAFNOSUPPORT;
+	return routing_id_bep42(&a, rnd, id_out);
+}
+
+bool dht_id_is_valid_for(const uint8_t id[DHT_ID_LEN], const struct sockaddr *addr,
+			 socklen_t addr_len)
+{
+	struct krpc_addr a;
+	return addr_from_sockaddr(addr, addr_len, &a) && routing_id_is_bep42(id, &a);
 }

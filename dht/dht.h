@@ -164,9 +164,24 @@ int dht_cancel(struct dht *d, int op);
 
 void dht_get_stats(const struct dht *d, int64_t now_ms, struct dht_stats *out);
 
+/* BEP 42: writes to id_out a node id valid for the address addr (AF_INET,
+ * AF_INET6, or IPv4-mapped): its first 21 bits are CRC32-C of the masked
+ * address (for IPv6 only the first 8 bytes count) with rnd[19]'s low 3
+ * bits, the rest is rnd. Returns 0 or -EAFNOSUPPORT. */
+int dht_id_for_address(const struct sockaddr *addr, socklen_t addr_len,
+		       const uint8_t rnd[DHT_ID_LEN], uint8_t id_out[DHT_ID_LEN]);
+/* Whether id is BEP 42-valid for addr. */
+bool dht_id_is_valid_for(const uint8_t id[DHT_ID_LEN], const struct sockaddr *addr,
+			 socklen_t addr_len);
+
 /* Writes our id and routing-table nodes (good first) to buf: a small binary
  * format ("MT6DDHT1", id, count, then family byte + 20-byte id + address +
  * port per node). Returns the length or -ENOBUFS. */
 int dht_save(const struct dht *d, int64_t now_ms, uint8_t *buf, size_t cap);
+/* The same format with at most max_nodes nodes per family, drawn at random
+ * (ops->random) among the best of the table: to start a node under a new
+ * identity from a few of ours without pinging our whole table from it (a
+ * DHT observer would recognise the set). Returns the length or -ENOBUFS. */
+int dht_save_sample(const struct dht *d, int64_t now_ms, size_t max_nodes, uint8_t *buf, size_t cap);
 
 #endif

@@ -11,8 +11,7 @@ static int64_t min64(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
-/* 0.75..1.25: clients that lost their sessions together spread out. */
-static double jitter(struct client_fsm *f)
+static uint32_t rand_next(struct client_fsm *f)
 {
 	uint32_t x = f->rand_state;
 
@@ -20,7 +19,13 @@ static double jitter(struct client_fsm *f)
 	x ^= x >> 17;
 	x ^= x << 5;
 	f->rand_state = x;
-	return 0.75 + 0.5 * (x % 1000) / 1000.0;
+	return x;
+}
+
+/* 0.75..1.25: clients that lost their sessions together spread out. */
+static double jitter(struct client_fsm *f)
+{
+	return 0.75 + 0.5 * (rand_next(f) % 1000) / 1000.0;
 }
 
 static void arm_retry(struct client_fsm *f, int64_t now_mono_ms)
@@ -270,6 +275,7 @@ void client_fsm_fetch_done(struct client_fsm *f, bool is_ok, int64_t now_mono_ms
 	 * stale (a restarted server publishes its new K in a new epoch of the
 	 * window, some seconds after it is back): look again soon rather than
 	 * at the next window. */
+	f->fetch_window = 0;
 	if (!is_ok || is_introducing(f)) {
 		f->fetch_mono_ms = now_mono_ms + f->fetch_backoff_ms;
 		f->fetch_backoff_ms = f->fetch_backoff_ms * 2 > CLIENT_FSM_FETCH_RETRY_MAX_MS
@@ -278,8 +284,13 @@ void client_fsm_fetch_done(struct client_fsm *f, bool is_ok, int64_t now_mono_ms
 		return;
 	}
 	f->fetch_backoff_ms = CLIENT_FSM_FETCH_RETRY_MIN_MS;
-	due_wall_ms = ((int64_t)derive_window_start(now_wall_ms / 1000, f->period_s) +
-		       f->period_s) * 1000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS;
+	/* At a random time in the first half of the next window, for that
+	 * window alone: a client's fetches do not mark the window boundaries,
+	 * and one DHT identity never looks up two windows' descriptors
+	 * (docs/security-dht.md). */
+	f->fetch_window = derive_window_start(now_wall_ms / 1000, f->period_s) + f->period_s;
+	due_wall_ms = (int64_t)f->fetch_window * 1000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS +
+		      (int64_t)(rand_next(f) % (f->period_s * 500u + 1u));
 	f->fetch_mono_ms = now_mono_ms + (due_wall_ms - now_wall_ms);
 }
 

@@ -72,6 +72,8 @@ struct client_fsm {
 	int64_t last_rx_mono_ms, last_keepalive_mono_ms, last_prefix_check_mono_ms;
 	uint64_t rx_packets;             /* session tunnel's count at last_rx_mono_ms */
 	int64_t fetch_mono_ms;           /* next fetch due */
+	uint64_t fetch_window;           /* the window it asks for alone (0: the window of
+					  * the moment, and its neighbour near a boundary) */
 	uint32_t fetch_backoff_ms;
 	uint32_t intro_epoch;            /* changes at every new introduction */
 	uint32_t rand_state;             /* jitter (xorshift32, seeded by the engine) */
@@ -117,8 +119,9 @@ unsigned client_fsm_on_prefix_changed(struct client_fsm *f);
 unsigned client_fsm_on_reconnect(struct client_fsm *f);
 /* A fetch ended (or could not start): the next one after a backoff (also
  * after a success while an introduction goes unanswered: the config may be
- * stale), or a little after the next window starts (its config is
- * published ahead). Called before the config it found is reported. */
+ * stale), or at a random time in the first half of the next window (its
+ * config is published ahead), for that window alone (fetch_window). Called
+ * before the config it found is reported. */
 void client_fsm_fetch_done(struct client_fsm *f, bool is_ok, int64_t now_mono_ms,
 			   int64_t now_wall_ms);
 

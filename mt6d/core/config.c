@@ -547,9 +547,14 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 			cfg->config_period_s = (uint32_t)(ms / 1000);
 		}
 	} else if (!strcasecmp(key, "DHTPort")) {
-		if (take_key(ctx, SEEN_DHT_PORT, key, value) &&
-		    config_parse_port(value, &cfg->dht_port, why, sizeof(why)) < 0)
-			ctx_fail(ctx, key, value, "%s", why);
+		/* 0 (the default): a random port per window; a fixed port links
+		 * the windows' DHT identities (mt6d.conf(5)). */
+		if (take_key(ctx, SEEN_DHT_PORT, key, value)) {
+			if (!strcmp(value, "0"))
+				cfg->dht_port = 0;
+			else if (config_parse_port(value, &cfg->dht_port, why, sizeof(why)) < 0)
+				ctx_fail(ctx, key, value, "%s", why);
+		}
 	} else if (!strcasecmp(key, "DHTBootstrap")) {
 		if (take_key(ctx, SEEN_DHT_BOOTSTRAP, key, value))
 			parse_bootstrap_list(ctx, key, value);

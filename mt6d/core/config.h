@@ -30,7 +30,7 @@
 
 #define CONFIG_DEFAULT_ROTATION_MS 3000u
 #define CONFIG_DEFAULT_CONFIG_PERIOD_S 900u
-#define CONFIG_DEFAULT_DHT_PORT 6881u
+#define CONFIG_DEFAULT_DHT_PORT 0u  /* a random port for every window */
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/mt6d"
 #define CONFIG_MIN_ROTATION_MS 100u
 #define CONFIG_MAX_ROTATION_MS 60000u
@@ -63,7 +63,7 @@ struct config {
 	char state_dir[CONFIG_PATH_LEN];
 	uint32_t rotation_ms;                 /* Rot (server and peer; clients learn it) */
 	uint32_t config_period_s;             /* n: window of the DHT descriptor */
-	uint16_t dht_port;                    /* UDP port of our DHT node */
+	uint16_t dht_port;                    /* UDP port of our DHT node; 0: random per window */
 	size_t dht_bootstrap_len;
 	char dht_bootstrap[CONFIG_MAX_BOOTSTRAP][CONFIG_HOSTPORT_LEN];
 

@@ -23,6 +23,7 @@
 #include "mt6d/core/config.h"
 #include "mt6d/core/derive.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/fetch.h"
 #include "mt6d/engine/inner.h"
 #include "mt6d/core/intro.h"
@@ -401,6 +402,7 @@ static void check_prefix(struct client *c)
 	char a[INET6_ADDRSTRLEN];
 	int n;
 
+	client_rdv_set_prefix(c); /* DHT identity hook: a move that failed is tried again */
 	n = nllink_get_prefixes(c->nllink, c->link_ifindex, prefixes, 4);
 	if (n <= 0 || !memcmp(prefixes[0].s6_addr, c->prefix.s6_addr, 8))
 		return;
@@ -408,6 +410,7 @@ static void check_prefix(struct client *c)
 		 client_addr_str(&prefixes[0], a));
 	client_send_teardown(c, MSG_TEARDOWN_ROAMING);
 	c->prefix = prefixes[0];
+	client_rdv_set_prefix(c); /* DHT identity hook */
 	client_execute(c, client_fsm_on_prefix_changed(&c->fsm));
 }
 
@@ -645,10 +648,10 @@ void client_free(struct client *c)
 	remove_state_file(c);
 	if (c->loop)
 		ev_timer_stop(c->loop, &c->fetch_reap);
-	if (c->dht)
-		dhtev_set_hook(c->dht, NULL, NULL);
 	fetch_free(c->fetch);
-	dhtev_free(c->dht);
+	c->fetch = NULL;
+	dhtident_free(c->ident); /* DHT identity hook */
+	c->dht = NULL;
 	if (c->nladdr) {
 		ev_io_stop(c->loop, &c->nladdr_io);
 		rc = nladdr_remove_all(c->nladdr, CLIENT_NETLINK_TIMEOUT_MS, msg, sizeof(msg));

@@ -32,6 +32,7 @@ struct tunnel;
 struct nladdr;
 struct nllink;
 struct dhtev;
+struct dhtident;
 struct fetch;
 
 #define CLIENT_NETLINK_TIMEOUT_MS 5000
@@ -97,8 +98,10 @@ struct client {
 	ev_timer stop_timer;
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * fetch in progress. */
-	struct dhtev *dht;
+	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
+	struct dhtident *ident;
 	struct fetch *fetch;
+	struct dhtev *fetch_dht;         /* the node the fetch runs on */
 	ev_timer fetch_reap;              /* frees a finished fetch outside its callback */
 	uint64_t fetches_ok, fetches_failed;
 	int last_fetch_status;
@@ -120,6 +123,7 @@ void client_send_teardown(struct client *c, uint8_t reason);
  * or from the DHT (client_on_config is called when it arrives). */
 void client_rdv_fetch(struct client *c);
 int client_rdv_setup(struct client *c, char *msg, size_t msg_len);
+void client_rdv_set_prefix(struct client *c);
 void client_rdv_fetch_reap_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 #endif

@@ -12,7 +12,9 @@
 #include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 #include "mt6d/engine/client_int.h"
+#include "mt6d/core/derive.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/fetch.h"
 
 /* Testing only: "seed=ADDR", "key=HEX", "rotation_ms=N", "period_s=N". */
@@ -128,6 +130,12 @@ void client_rdv_fetch(struct client *c)
 	fp.kind = FETCH_CONFIG;
 	fp.period_s = c->cfg.config_period_s;
 	fp.edge_s = fp.period_s / 10 < 60 ? fp.period_s / 10 : 60;
+	/* The scheduled fetch asks for its window alone: one DHT identity
+	 * never looks up the descriptors of two windows. */
+	if (c->fsm.fetch_window &&
+	    c->fsm.fetch_window == derive_window_start(wall_now_ms() / 1000, fp.period_s))
+		fp.window_start = c->fsm.fetch_window;
+	c->fetch_dht = c->dht;
 	fp.timeout_ms = CLIENT_FSM_FETCH_TIMEOUT_MS;
 	fp.family = dhtev_family(c->dht);
 	rc = fetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key, on_fetched, NULL,
@@ -148,23 +156,69 @@ void client_rdv_fetch(struct client *c)
 	dhtev_kick(c->dht);
 }
 
+/* ---- DHT identity hooks (mt6d/engine/dhtident.h) ---- */
+static void dht_switched(void *ctx, struct dhtev *old, struct dhtev *node)
+{
+	struct client *c = ctx;
+
+	(void)old;
+	c->dht = node;
+}
+
+/* A fetch still running on the previous node keeps it; forced, the fetch
+ * is dropped and tried again soon on the current one. */
+static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
+{
+	struct client *c = ctx;
+
+	if (!c->fetch || c->fetch_dht != old)
+		return true;
+	if (!is_forced && !fetch_is_done(c->fetch))
+		return false;
+	if (!fetch_is_done(c->fetch))
+		schedule_fetch(c, true);
+	fetch_free(c->fetch);
+	c->fetch = NULL;
+	return true;
+}
+/* ---- end of DHT identity hooks ---- */
+
 int client_rdv_setup(struct client *c, char *msg, size_t msg_len)
 {
 	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
+	struct dhtident_params ip;
 	size_t i, len = 0;
 	int rc;
 
-	rc = dhtev_new(c->loop, "::", c->cfg.dht_port, NULL, &c->dht, why, sizeof(why));
-	if (rc < 0) {
-		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", c->cfg.dht_port, why);
-		return rc;
-	}
 	list[0] = '\0';
 	for (i = 0; i < c->cfg.dht_bootstrap_len; i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
 					c->cfg.dht_bootstrap[i]);
-	if (len && dhtev_add_bootstrap(c->dht, list, why, sizeof(why)) < 0)
-		log_warnx("DHT bootstrap: %s", why);
-	dhtev_set_hook(c->dht, fetch_hook, c);
+	/* DHT identity hook: a read-only node (BEP 43) on a random address of
+	 * our /64, a new one (and port and id) every window. */
+	memset(&ip, 0, sizeof(ip));
+	ip.loop = c->loop;
+	ip.ifindex = c->link_ifindex;
+	ip.prefix = c->prefix;
+	ip.period_s = c->cfg.config_period_s;
+	ip.fixed_port = c->cfg.dht_port;
+	ip.is_read_only = true;
+	ip.bootstrap = list;
+	ip.switched = dht_switched;
+	ip.release = dht_release;
+	ip.hook = fetch_hook;
+	ip.ctx = c;
+	rc = dhtident_new(&ip, &c->ident, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the DHT node: %s", why);
+		return rc;
+	}
 	return 0;
+}
+
+/* Roaming: the DHT identity moves to the new /64 at once. */
+void client_rdv_set_prefix(struct client *c)
+{
+	if (c->ident)
+		dhtident_set_prefix(c->ident, &c->prefix);
 }

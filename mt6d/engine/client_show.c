@@ -9,6 +9,7 @@
 #include "mt6d/base/clock.h"
 #include "mt6d/core/rotate.h"
 #include "mt6d/engine/client_int.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/tunnel.h"
 
 static void show_endpoint(struct ctl_reply *r, const char *key, const struct in6_addr *seed,
@@ -45,6 +46,8 @@ static void show_client(struct client *c, struct ctl_reply *r)
 	}
 	ctl_reply_printf(r, "fetches_ok=%" PRIu64 "\nfetches_failed=%" PRIu64 "\n", c->fetches_ok,
 			 c->fetches_failed);
+	if (c->ident)
+		dhtident_show(c->ident, r);
 	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64
 			 "\nteardowns_rx=%" PRIu64 "\nresponses_bad=%" PRIu64
 			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64

@@ -59,6 +59,7 @@ struct pub_op {
 	uint32_t client, gen;
 	uint8_t slot;
 	uint16_t node;
+	struct dht *dht;          /* the node it runs on (it stays there if the slot's node is replaced) */
 	int op;
 	size_t acked;
 };
@@ -162,7 +163,7 @@ static void cancel_ops(struct publish *p, uint32_t client, int slot)
 		if (!o->in_use || o->client != client || (slot >= 0 && o->slot != slot))
 			continue;
 		if (!o->is_done)
-			dht_cancel(p->nodes[o->node], o->op);
+			dht_cancel(o->dht, o->op);
 		else if (p->n_done_ops > 0)
 			p->n_done_ops--;
 		op_release(p, o);
@@ -176,7 +177,7 @@ void publish_free(struct publish *p)
 	if (p->ops)
 		for (size_t i = 0; i < p->n_ops; i++)
 			if (p->ops[i].in_use && !p->ops[i].is_done)
-				dht_cancel(p->nodes[p->ops[i].node], p->ops[i].op);
+				dht_cancel(p->ops[i].dht, p->ops[i].op);
 	if (p->clients)
 		sodium_memzero(p->clients, p->cap_clients * sizeof(*p->clients));
 	sodium_memzero(p->server_priv, sizeof(p->server_priv));
@@ -444,6 +445,7 @@ static bool slot_start(struct publish *p, uint32_t ci, int k, int64_t now_ms)
 		o->gen = c->gen;
 		o->slot = (uint8_t)k;
 		o->node = c->node;
+		o->dht = p->nodes[c->node];
 		int op = dht_announce(p->nodes[c->node], ih, p->prm.family, s->ports[j], s->n_ports[j],
 				      on_result, o, now_ms);
 		if (op < 0) {
@@ -586,4 +588,46 @@ int64_t publish_tick(struct publish *p, int64_t now_ms, int64_t unix_ms)
 	if (next > now_ms + HEARTBEAT_MS)
 		next = now_ms + HEARTBEAT_MS;
 	return next > now_ms ? next : now_ms + 1;
+}
+
+int publish_replace_node(struct publish *p, const struct dht *old, struct dht *node)
+{
+	int n = 0;
+	for (size_t i = 0; i < p->n_nodes; i++) {
+		if (p->nodes[i] == old) {
+			p->nodes[i] = node;
+			n++;
+		}
+	}
+	if (n)
+		p->is_scan_needed = true;
+	return n ? 0 : -ENOENT;
+}
+
+size_t publish_ops_on(const struct publish *p, const struct dht *node)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_ops; i++)
+		n += p->ops[i].in_use && !p->ops[i].is_done && p->ops[i].dht == node;
+	return n;
+}
+
+void publish_drop_node(struct publish *p, const struct dht *node)
+{
+	for (size_t i = 0; i < p->n_ops; i++) {
+		struct pub_op *o = &p->ops[i];
+		if (!o->in_use || o->is_done || o->dht != node)
+			continue;
+		uint32_t ci = o->client;
+		uint8_t k = o->slot;
+		struct pub_slot *s = &p->clients[ci].slot[k];
+		/* The whole run again from the slot's node (the same ports: from
+		 * another address they form a group of their own for readers). */
+		cancel_ops(p, ci, k);
+		if (s->state == SL_RUNNING) {
+			s->state = SL_DUE;
+			s->pending = 0;
+		}
+		p->is_scan_needed = true;
+	}
 }

@@ -21,7 +21,8 @@
  * client's publication leave from one node (the reader groups ports by IP);
  * several nodes (each on its own source address) multiply the rate, since
  * every node paces each destination to DHT_PACE_MS and runs at most
- * DHT_MAX_OPS operations. The nodes are borrowed and must outlive p. */
+ * DHT_MAX_OPS operations. The nodes are borrowed and must outlive p, or be
+ * replaced (publish_replace_node) and dropped (publish_drop_node) first. */
 #ifndef MT6D_PUBLISH_H
 #define MT6D_PUBLISH_H
 
@@ -111,6 +112,18 @@ int publish_get_epoch(const struct publish *p, uint64_t window_start);
 /* Whether every registered client's config for that window (at its current
  * epoch) has been announced at least once. */
 int publish_is_window_done(const struct publish *p, uint64_t window_start);
+
+/* A new DHT identity (engine/dhtident.h): publications started from now on
+ * leave from node instead of old; those in flight finish on old. Returns 0
+ * or -ENOENT (old is none of p's nodes). */
+int publish_replace_node(struct publish *p, const struct dht *old, struct dht *node);
+
+/* Chunk announces still running on node (a replaced node can go when 0). */
+size_t publish_ops_on(const struct publish *p, const struct dht *node);
+
+/* Before node is freed: cancels what still runs on it; those publications
+ * start again (same ports) from their current node at the next tick. */
+void publish_drop_node(struct publish *p, const struct dht *node);
 
 void publish_get_stats(const struct publish *p, struct publish_stats *out);
 

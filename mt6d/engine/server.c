@@ -19,6 +19,7 @@
 #include "mt6d/base/log.h"
 #include "mt6d/core/derive.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/inner.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
@@ -306,10 +307,10 @@ void server_free(struct server *srv)
 	while (sesstab_first(&srv->table))
 		server_session_free(server_session_of_entry(sesstab_first(&srv->table)));
 	sesstab_fini(&srv->table);
-	if (srv->dht)
-		dhtev_set_hook(srv->dht, NULL, NULL);
 	publish_free(srv->publisher);
-	dhtev_free(srv->dht);
+	srv->publisher = NULL;
+	dhtident_free(srv->ident); /* DHT identity hook */
+	srv->dht = NULL;
 	if (srv->loop) {
 		ev_periodic_stop(srv->loop, &srv->rekey_tick);
 		ev_timer_stop(srv->loop, &srv->housekeeping);

@@ -48,6 +48,7 @@ struct nladdr;
 struct nllink;
 struct ndresp;
 struct dhtev;
+struct dhtident;
 struct publish;
 struct nladdr_result;
 
@@ -144,7 +145,8 @@ struct server {
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * publisher of every client's config for the current window (under
 	 * gen->key) and the next one (under next_key, published ahead). */
-	struct dhtev *dht;
+	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
+	struct dhtident *ident;
 	struct publish *publisher;
 	uint64_t win_start;              /* T of the current window, UNIX s */
 	/* Threat level: the operator's, and the one in force (raised

@@ -14,6 +14,7 @@
 #include "mt6d/core/derive.h"
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 
@@ -95,8 +96,30 @@ static int64_t publish_hook(void *ctx, int64_t now)
 {
 	struct server *srv = ctx;
 
-	return publish_tick(srv->publisher, now, wall_now_ms());
+	return srv->publisher ? publish_tick(srv->publisher, now, wall_now_ms()) : INT64_MAX;
 }
+
+/* ---- DHT identity hooks (mt6d/engine/dhtident.h): a new node every window ---- */
+static void dht_switched(void *ctx, struct dhtev *old, struct dhtev *node)
+{
+	struct server *srv = ctx;
+
+	srv->dht = node;
+	if (srv->publisher && old)
+		publish_replace_node(srv->publisher, dhtev_dht(old), dhtev_dht(node));
+}
+
+static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
+{
+	struct server *srv = ctx;
+
+	if (!srv->publisher)
+		return true;
+	if (is_forced)
+		publish_drop_node(srv->publisher, dhtev_dht(old));
+	return publish_ops_on(srv->publisher, dhtev_dht(old)) == 0;
+}
+/* ---- end of DHT identity hooks ---- */
 
 int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 {
@@ -105,19 +128,31 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	struct rendezvous_config rc_cfg;
 	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
 	size_t i, len = 0;
+	struct dhtident_params ip;
 	int rc, epoch;
 
-	rc = dhtev_new(srv->loop, "::", srv->cfg.dht_port, NULL, &srv->dht, why, sizeof(why));
-	if (rc < 0) {
-		set_msg(msg, msg_len, "starting the DHT node on port %u: %s", srv->cfg.dht_port, why);
-		return rc;
-	}
 	list[0] = '\0';
 	for (i = 0; i < srv->cfg.dht_bootstrap_len; i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
 					srv->cfg.dht_bootstrap[i]);
-	if (len && dhtev_add_bootstrap(srv->dht, list, why, sizeof(why)) < 0)
-		log_warnx("DHT bootstrap: %s", why);
+	/* DHT identity hook: the node sends from a random address of our /64,
+	 * a new one (and port and id) every window. */
+	memset(&ip, 0, sizeof(ip));
+	ip.loop = srv->loop;
+	ip.ifindex = srv->link_ifindex;
+	ip.prefix = srv->seed;
+	ip.period_s = srv->cfg.config_period_s;
+	ip.fixed_port = srv->cfg.dht_port;
+	ip.bootstrap = list;
+	ip.switched = dht_switched;
+	ip.release = dht_release;
+	ip.hook = publish_hook;
+	ip.ctx = srv;
+	rc = dhtident_new(&ip, &srv->ident, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "starting the DHT node: %s", why);
+		return rc;
+	}
 	publish_params_default(&prm, srv->cfg.config_period_s);
 	prm.family = dhtev_family(srv->dht);
 	node = dhtev_dht(srv->dht);
@@ -141,7 +176,6 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 			log_err(rc, "resuming window %" PRIu64 " at epoch %d", srv->win_start,
 				epoch + 1);
 	}
-	dhtev_set_hook(srv->dht, publish_hook, srv);
 	server_rdv_publish(srv);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 #include "mt6d/engine/dhtev.h"
+#include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/tunnel.h"
@@ -143,6 +144,7 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 				 ps.failures, ps.announces_acked, ps.pending);
 		ctl_reply_printf(r, "window=%" PRIu64 "\nepoch=%d\n", srv->win_start,
 				 publish_get_epoch(srv->publisher, srv->win_start));
+		dhtident_show(srv->ident, r);
 	}
 	for (i = 0; i < srv->n_clients; i++)
 		if (server_session_of(srv, srv->clients[i].cfg.id))

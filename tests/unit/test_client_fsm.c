@@ -282,11 +282,25 @@ static void test_fetch_schedule(void **state)
 	setup_run(&r, false);
 	run_until(&r, r.now, CLIENT_DO_FETCH, NULL);
 	client_fsm_fetch_done(&r.f, true, r.now, wall);
-	/* 10 min to the next window, 2 s after its start. */
-	assert_int_equal(r.f.fetch_mono_ms - r.now, 600000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS);
+	/* 10 min to the next window, 2 s after its start and a random time in
+	 * its first half, for that window alone; never twice the same time. */
+	assert_in_range(r.f.fetch_mono_ms - r.now, 600000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS,
+			600000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS + 450000);
+	assert_int_equal(r.f.fetch_window, 1800000000 + 600 + 300);
+	{
+		int64_t first = r.f.fetch_mono_ms, lo = INT64_MAX, hi = 0;
+		for (i = 0; i < 200; i++) {
+			client_fsm_fetch_done(&r.f, true, r.now, wall);
+			lo = r.f.fetch_mono_ms < lo ? r.f.fetch_mono_ms : lo;
+			hi = r.f.fetch_mono_ms > hi ? r.f.fetch_mono_ms : hi;
+		}
+		assert_true(hi - lo > 300000); /* spread over most of the half window */
+		(void)first;
+	}
 	for (i = 0; i < 8; i++)
 		client_fsm_fetch_done(&r.f, false, r.now, wall);
 	assert_int_equal(r.f.fetch_mono_ms - r.now, CLIENT_FSM_FETCH_RETRY_MAX_MS);
+	assert_int_equal(r.f.fetch_window, 0);
 	client_fsm_fetch_done(&r.f, true, r.now, wall);
 	client_fsm_fetch_done(&r.f, false, r.now, wall);
 	assert_int_equal(r.f.fetch_mono_ms - r.now, CLIENT_FSM_FETCH_RETRY_MIN_MS);
@@ -299,7 +313,8 @@ static void test_fetch_schedule(void **state)
 	assert_int_equal(r.f.fetch_mono_ms - r.now, CLIENT_FSM_FETCH_RETRY_MIN_MS);
 	client_fsm_on_session_up(&r.f, r.now);
 	client_fsm_fetch_done(&r.f, true, r.now, wall);
-	assert_int_equal(r.f.fetch_mono_ms - r.now, 600000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS);
+	assert_in_range(r.f.fetch_mono_ms - r.now, 600000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS,
+			600000 + CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS + 450000);
 	/* The test file is read every tick. */
 	setup_run(&r, true);
 	r.fetches = 0;

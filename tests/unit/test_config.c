@@ -97,6 +97,28 @@ static void test_defaults_apply(void **state)
 	config_fini(&cfg);
 }
 
+/* DHTPort: 0 (the default) is a random port per window; an old config's
+ * fixed port stays valid; 65536 and junk are refused. */
+static void test_dht_port_zero_random_fixed_kept(void **state)
+{
+	(void)state;
+	static const char *ok[] = { "0", "6881", "65535" };
+	static const uint16_t want[] = { 0, 6881, 65535 };
+	struct config cfg;
+	char text[128], msg[256];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "[Server]\nInterface=eth1\nPrivateKeyFile=k\nDHTPort=%s\n", ok[i]);
+		assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "d", &cfg, msg,
+					      sizeof(msg)), 0);
+		assert_int_equal(cfg.dht_port, want[i]);
+	}
+	snprintf(text, sizeof(text), "[Server]\nInterface=eth1\nPrivateKeyFile=k\nDHTPort=65536\n");
+	assert_true(config_parse(CONFIG_SERVER, text, strlen(text), "d", &cfg, msg, sizeof(msg)) < 0);
+	snprintf(text, sizeof(text), "[Server]\nInterface=eth1\nPrivateKeyFile=k\nDHTPort=00x\n");
+	assert_true(config_parse(CONFIG_SERVER, text, strlen(text), "d", &cfg, msg, sizeof(msg)) < 0);
+}
+
 static void test_client_config_parses(void **state)
 {
 	(void)state;
@@ -191,7 +213,7 @@ static const struct bad_case bad_cases[] = {
 	{ CONFIG_SERVER, SRV "[Bogus]\n", "bad.conf:4: unknown section [Bogus]" },
 	{ CONFIG_SERVER, SRV "Interface = eth1\n", "bad.conf:4: Interface: given twice in this section" },
 	{ CONFIG_SERVER, SRV "[Server]\nDHTPort=1\n", "bad.conf:4: [Server] given twice" },
-	{ CONFIG_SERVER, SRV "DHTPort = 0\n", "bad.conf:4: DHTPort: not a port number" },
+	{ CONFIG_SERVER, SRV "DHTPort = -1\n", "bad.conf:4: DHTPort: not a port number" },
 	{ CONFIG_SERVER, SRV "DHTPort = 65536\n", "bad.conf:4: DHTPort: not a port number" },
 	{ CONFIG_SERVER, SRV "DHTBootstrap = 2001:db8::1:6881\n", "bad.conf:4: DHTBootstrap: expected host:port" },
 	{ CONFIG_SERVER, SRV "DHTBootstrap = ,\n", "bad.conf:4: DHTBootstrap: no bootstrap node given" },
@@ -482,6 +504,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_config_parses),
 		cmocka_unit_test(test_defaults_apply),
+		cmocka_unit_test(test_dht_port_zero_random_fixed_kept),
 		cmocka_unit_test(test_client_config_parses),
 		cmocka_unit_test(test_peer_config_parses),
 		cmocka_unit_test(test_bad_configs_name_file_line_and_value),

@@ -323,6 +323,19 @@ static void test_bootstrap_and_lookup_converge(void **state)
 	blob[len - 1] ^= 0;
 	cfg.state_len = (size_t)len - 1;
 	assert_int_equal(dht_new(&sim_ops, &S.n[5], &cfg, S.now, &re), -EINVAL);
+	/* A sample for a new identity: at most that many nodes, the id given
+	 * (not the saved one), and the node rejoins from them alone. */
+	uint8_t new_id[20];
+	memset(new_id, 0x5a, sizeof(new_id));
+	len = dht_save_sample(S.n[5].d, S.now, 4, blob, sizeof(blob));
+	assert_int_equal(len, 8 + 20 + 2 + 4 * 39);
+	assert_int_equal(blob[28] << 8 | blob[29], 4);
+	struct dht_config cfg2 = { .id = new_id, .state = blob, .state_len = (size_t)len };
+	assert_int_equal(dht_new(&sim_ops, &S.n[5], &cfg2, S.now, &re), 0);
+	dht_get_stats(re, S.now, &b);
+	assert_memory_equal(b.id, new_id, 20);
+	assert_true(b.good6 + b.questionable6 <= 4 && b.good6 + b.questionable6 >= 1);
+	dht_free(re);
 	sim_fini();
 }
 

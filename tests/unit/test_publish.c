@@ -414,6 +414,48 @@ static void test_publish_and_fetch_own_configs(void **state)
 	sim_fini();
 }
 
+/* A new DHT identity mid-round (engine/dhtident.h): runs in flight are
+ * dropped with the old node and start again from the new one; every
+ * client still finds its config, announced from the new node's address. */
+static void test_node_replaced_mid_round(void **state)
+{
+	struct keypair server, clients[4];
+	struct rendezvous_config cfg;
+	struct fetched fd;
+	(void)state;
+
+	sim_init(32);
+	sim_bootstrap();
+	keypair_make(&server, 1);
+	for (int i = 0; i < 4; i++)
+		keypair_make(&clients[i], (uint8_t)(40 + i));
+	publisher_start(&server, 0, 1, PERIOD, NULL);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+	uint64_t w = window_now(PERIOD);
+	config_make(&cfg, 0xc3);
+	assert_int_equal(publish_set_config(S.pub, w, &cfg, unix_now()), 0);
+	for (int i = 0; i < 1200 && publish_ops_on(S.pub, S.n[0].d) == 0; i++)
+		sim_run(S.now + 100, NULL);
+	assert_true(publish_ops_on(S.pub, S.n[0].d) > 0);
+	assert_int_equal(publish_replace_node(S.pub, S.n[0].d, S.n[1].d), 0);
+	assert_int_equal(publish_replace_node(S.pub, S.n[0].d, S.n[1].d), -ENOENT);
+	/* The old node lingers a little, then goes with what still runs. */
+	sim_run(S.now + 200, NULL);
+	publish_drop_node(S.pub, S.n[0].d);
+	assert_int_equal(publish_ops_on(S.pub, S.n[0].d), 0);
+	run_until_published(w, 5 * 60000);
+	int from_new = 0;
+	for (int i = 0; i < 4; i++) {
+		fetch_run(20 + i, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);
+		assert_int_equal(fd.r.status, 0);
+		assert_memory_equal(&fd.r.cfg, &cfg, sizeof(cfg));
+		from_new += memcmp(fd.r.from_addr, &S.n[1].addr.sin6_addr, 16) == 0;
+	}
+	assert_true(from_new >= 1);
+	sim_fini();
+}
+
 /* A short window: the next window is published before it starts, spread
  * over its round; across the boundary clients fetch the new config; the
  * old window's config, read after its end, is expired. */
@@ -700,6 +742,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parameters),
 		cmocka_unit_test(test_publish_and_fetch_own_configs),
+		cmocka_unit_test(test_node_replaced_mid_round),
 		cmocka_unit_test(test_window_boundary_spread_and_expiry),
 		cmocka_unit_test(test_refresh_before_expiry),
 		cmocka_unit_test(test_restart_resumes_at_next_epoch),
