@@ -11,6 +11,8 @@
 #   (d) mt6d     mt6d-peer, rotating every BENCH_ROT (default 1s: the
 #                most rotations per second our tests use)
 #   mt6d-nogso   mt6d-peer without UDP GSO and GRO (the lever, measured)
+#   mt6d-nopad   mt6d-peer with Padding = off ((d) runs the default,
+#                Padding = 256: the difference is the cost of padding)
 #
 # For each: TCP throughput with 1 and 4 streams (iperf3), UDP at a fixed
 # offered rate (packets per second received, loss), ping RTT at idle, and the
@@ -32,7 +34,7 @@ RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-5}
 UDP_MBPS=${BENCH_UDP_MBPS:-300}
 ROT=${BENCH_ROT:-1s}
-ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nogso}
+ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nogso mt6d-nopad}
 work=$(mktemp -d /tmp/mt6d-bench-tunnel.XXXXXX)
 pids=()
 A_ADDR=2001:db8:0:1::2
@@ -199,7 +201,7 @@ setup_openvpn() {
 	sleep 2
 }
 
-setup_mt6d() { # extra mt6d-peer options
+setup_mt6d() { # extra mt6d-peer options; PADDING: the Padding line's value (default: none)
 	head -c 32 /dev/urandom | base64 >"$work/psk"
 	chmod 600 "$work/psk"
 	local who seed tun pseed ptun
@@ -216,6 +218,7 @@ TunnelName = mt6db
 TunnelAddress = $tun
 SeedAddress = $seed
 RotationPeriod = $ROT
+${PADDING:+Padding = $PADDING}
 [Peer]
 PresharedKeyFile = psk
 SeedAddress = $pseed
@@ -292,6 +295,12 @@ for cfg in $ONLY; do
 		# shellcheck disable=SC2086
 		measure "mt6d-peer without UDP GSO/GRO" fd6d::b $MT6D_PIDS
 		mt6d_counters "nogso"
+		stop_all ;;
+	mt6d-nopad)
+		PADDING=off setup_mt6d
+		# shellcheck disable=SC2086
+		measure "mt6d-peer with Padding = off" fd6d::b $MT6D_PIDS
+		mt6d_counters "nopad"
 		stop_all ;;
 	esac
 done

@@ -420,6 +420,13 @@ int main(int argc, char **argv)
 	log_init("mt6d-dhtnode", true, verbosity);
 	if (sodium_init() < 0)
 		fatal(-EIO, "initialising libsodium");
+	/* issue 13: as every daemon, nothing of its memory in a core dump. */
+	{
+		char why[160];
+
+		if (daemon_protect_memory(why, sizeof(why)) < 0)
+			log_debug("%s", why);
+	}
 	n.is_client = n.n_jobs > 0;
 	if (!n.rounds)
 		n.rounds = 1;

@@ -55,6 +55,7 @@ enum seen_bit {
 	SEEN_SEED_IID = 1u << 16,
 	SEEN_PRESHARED_KEY_FILE = 1u << 17,
 	SEEN_ADDRESS_MODE = 1u << 18,
+	SEEN_PADDING = 1u << 19,
 };
 
 static const char *self_section_name(enum config_role role)
@@ -179,6 +180,26 @@ int config_parse_port(const char *value, uint16_t *port_out, char *msg, size_t m
 		return -EINVAL;
 	}
 	*port_out = (uint16_t)v;
+	return 0;
+}
+
+_Static_assert(CONFIG_MIN_PADDING == 16 && CONFIG_MAX_PADDING == 65535, "message of config_parse_padding");
+
+int config_parse_padding(const char *value, uint32_t *bytes_out, char *msg, size_t msg_len)
+{
+	const char *end;
+	uint64_t v;
+
+	if (!strcasecmp(value, "off")) {
+		*bytes_out = 0;
+		return 0;
+	}
+	if (parse_u64(value, &end, &v) < 0 || *end || v < CONFIG_MIN_PADDING ||
+	    v > CONFIG_MAX_PADDING) {
+		set_msg(msg, msg_len, "must be off or a bucket of 16 to 65535 bytes");
+		return -EINVAL;
+	}
+	*bytes_out = (uint32_t)v;
 	return 0;
 }
 
@@ -530,6 +551,10 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 	} else if (!strcasecmp(key, "StateDirectory")) {
 		if (take_key(ctx, SEEN_STATE_DIR, key, value))
 			copy_string(ctx, cfg->state_dir, sizeof(cfg->state_dir), key, value);
+	} else if (!strcasecmp(key, "Padding")) {
+		if (take_key(ctx, SEEN_PADDING, key, value) &&
+		    config_parse_padding(value, &cfg->padding, why, sizeof(why)) < 0)
+			ctx_fail(ctx, key, value, "%s", why);
 	} else if (!strcasecmp(key, "RotationPeriod") && cfg->role != CONFIG_CLIENT) {
 		if (take_key(ctx, SEEN_ROTATION, key, value)) {
 			parse_period(ctx, key, value, CONFIG_MIN_ROTATION_MS, CONFIG_MAX_ROTATION_MS,
@@ -840,6 +865,7 @@ static void set_defaults(struct config *cfg, enum config_role role, const char *
 	cfg->rotation_ms = CONFIG_DEFAULT_ROTATION_MS;
 	cfg->config_period_s = CONFIG_DEFAULT_CONFIG_PERIOD_S;
 	cfg->dht_port = CONFIG_DEFAULT_DHT_PORT;
+	cfg->padding = CONFIG_DEFAULT_PADDING;
 	for (i = 0; i < sizeof(default_bootstrap) / sizeof(default_bootstrap[0]); i++)
 		snprintf(cfg->dht_bootstrap[i], CONFIG_HOSTPORT_LEN, "%s", default_bootstrap[i]);
 	cfg->dht_bootstrap_len = i;

@@ -36,6 +36,10 @@
 #define CONFIG_MAX_ROTATION_MS 60000u
 #define CONFIG_MIN_CONFIG_PERIOD_S 10u
 #define CONFIG_MAX_CONFIG_PERIOD_S 86400u
+/* Padding = off | bucket bytes (docs/mt6d.conf.5.md: why this default). */
+#define CONFIG_DEFAULT_PADDING 256u
+#define CONFIG_MIN_PADDING 16u        /* wire.h WIRE_MIN_PAD_BUCKET */
+#define CONFIG_MAX_PADDING 65535u     /* wire.h WIRE_MAX_PAD_BUCKET */
 
 enum config_role {
 	CONFIG_SERVER,
@@ -64,6 +68,7 @@ struct config {
 	uint32_t rotation_ms;                 /* Rot (server and peer; clients learn it) */
 	uint32_t config_period_s;             /* n: window of the DHT descriptor */
 	uint16_t dht_port;                    /* UDP port of our DHT node; 0: random per window */
+	uint32_t padding;                     /* bucket of the tunnels' padding, bytes; 0: off */
 	size_t dht_bootstrap_len;
 	char dht_bootstrap[CONFIG_MAX_BOOTSTRAP][CONFIG_HOSTPORT_LEN];
 
@@ -118,6 +123,8 @@ void config_fini(struct config *cfg);
  * returns 0 or -EINVAL and writes the reason (without the value) to msg. */
 int config_parse_duration_ms(const char *value, uint64_t *ms_out, char *msg, size_t msg_len);
 int config_parse_port(const char *value, uint16_t *port_out, char *msg, size_t msg_len);
+/* "off" (0) or a bucket of CONFIG_MIN_PADDING..CONFIG_MAX_PADDING bytes. */
+int config_parse_padding(const char *value, uint32_t *bytes_out, char *msg, size_t msg_len);
 int config_parse_key(const char *value, uint8_t key_out[static CONFIG_KEY_LEN],
 		     char *msg, size_t msg_len);
 int config_parse_hostport(const char *value, char *msg, size_t msg_len);

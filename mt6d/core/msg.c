@@ -32,12 +32,13 @@
 #define TD_PAYLOAD_LEN 1
 
 /* Rotation change: version, type, random nonce | sealed (Rot u24,
- * reserved, at_ms u64) | tag. */
+ * reserved, at_ms u64, seq u32) | tag. */
 #define ROT_HDR_LEN 26
 #define ROT_OFF_NONCE 2
-#define ROT_PAYLOAD_LEN 12
+#define ROT_PAYLOAD_LEN 16
 #define ROT_P_ROT 0
 #define ROT_P_AT 4
+#define ROT_P_SEQ 12
 
 #define TAG_LEN crypto_aead_chacha20poly1305_ietf_ABYTES
 
@@ -252,7 +253,7 @@ int msg_request_open(struct msg_replay *cache, const uint8_t server_priv[static 
 	memcpy(req.seed_addr, payload + REQ_P_SEED, MSG_ADDR_LEN);
 	memcpy(req.tunnel_addr, payload + REQ_P_TUNNEL, MSG_ADDR_LEN);
 	/* Only authentic requests reach the cache, so forgeries cannot fill it. */
-	rc = msg_replay_check_and_add(cache, req.nonce, req.timestamp_ms, now_ms);
+	rc = msg_replay_check_and_add(cache, req.timestamp_ms, now_ms);
 	if (rc < 0)
 		goto cleanup;
 
@@ -396,21 +397,19 @@ int msg_teardown_open(const struct msg_session_keys *keys, const uint8_t *msg, s
 	return 0;
 }
 
-int msg_rotation_seal(const struct msg_session_keys *keys, uint32_t rotation_ms, uint64_t at_ms,
+int msg_rotation_seal(const struct msg_session_keys *keys, const struct msg_rotation *rot,
 		      uint8_t *out, size_t out_len)
 {
 	uint8_t p[ROT_PAYLOAD_LEN] = { 0 };
-	int i;
 
 	if (out_len < MSG_ROTATION_LEN)
 		return -EMSGSIZE;
-	if (rotation_ms == 0 || rotation_ms > MSG_ROTATION_MAX_MS)
+	if (rot->rotation_ms == 0 || rot->rotation_ms > MSG_ROTATION_MAX_MS || rot->seq == 0)
 		return -EINVAL;
-	p[ROT_P_ROT] = (uint8_t)(rotation_ms >> 16);
-	p[ROT_P_ROT + 1] = (uint8_t)(rotation_ms >> 8);
-	p[ROT_P_ROT + 2] = (uint8_t)rotation_ms;
-	for (i = 0; i < 8; i++)
-		p[ROT_P_AT + i] = (uint8_t)(at_ms >> (56 - 8 * i));
+	p[ROT_P_ROT] = (uint8_t)(rot->rotation_ms >> 16);
+	put_be16(p + ROT_P_ROT + 1, (uint16_t)rot->rotation_ms);
+	put_be64(p + ROT_P_AT, rot->at_ms);
+	put_be32(p + ROT_P_SEQ, rot->seq);
 	out[0] = MT6D_PROTO_VERSION;
 	out[1] = MSG_TYPE_ROTATION;
 	/* Random 192-bit nonce, as for teardowns under the same key; the type
@@ -423,12 +422,11 @@ int msg_rotation_seal(const struct msg_session_keys *keys, uint32_t rotation_ms,
 }
 
 int msg_rotation_open(const struct msg_session_keys *keys, const uint8_t *msg, size_t len,
-		      uint32_t *rotation_ms_out, uint64_t *at_ms_out)
+		      struct msg_rotation *rot_out)
 {
 	uint8_t p[ROT_PAYLOAD_LEN];
-	uint32_t rot;
-	uint64_t at = 0;
-	int i, rc = expect_type(msg, len, MSG_TYPE_ROTATION);
+	struct msg_rotation r;
+	int rc = expect_type(msg, len, MSG_TYPE_ROTATION);
 
 	if (rc < 0)
 		return rc;
@@ -436,13 +434,26 @@ int msg_rotation_open(const struct msg_session_keys *keys, const uint8_t *msg, s
 						       len - ROT_HDR_LEN, msg, ROT_HDR_LEN,
 						       msg + ROT_OFF_NONCE, keys->teardown_rx) != 0)
 		return MSG_ERR_AUTH;
-	rot = (uint32_t)p[ROT_P_ROT] << 16 | (uint32_t)p[ROT_P_ROT + 1] << 8 | p[ROT_P_ROT + 2];
-	for (i = 0; i < 8; i++)
-		at = at << 8 | p[ROT_P_AT + i];
-	if (rot == 0)
+	r.rotation_ms = (uint32_t)p[ROT_P_ROT] << 16 | get_be16(p + ROT_P_ROT + 1);
+	r.at_ms = get_be64(p + ROT_P_AT);
+	r.seq = get_be32(p + ROT_P_SEQ);
+	if (r.rotation_ms == 0)
 		return -EINVAL;
-	*rotation_ms_out = rot;
-	*at_ms_out = at;
+	*rot_out = r;
+	return 0;
+}
+
+int msg_rotation_check(uint32_t last_seq, const struct msg_rotation *rot, uint64_t now_ms,
+		       uint64_t max_skew_ms)
+{
+	/* Strictly newer: the server numbers its changes, so a captured older
+	 * change (or one applied already) can never switch Rot again, whatever
+	 * its instant (issue 13: a replay within +-60 s used to be applied). */
+	if (rot->seq <= last_seq)
+		return MSG_ERR_REPLAY;
+	if ((rot->at_ms < now_ms && now_ms - rot->at_ms > max_skew_ms) ||
+	    (rot->at_ms > now_ms && rot->at_ms - now_ms > max_skew_ms))
+		return MSG_ERR_STALE;
 	return 0;
 }
 
@@ -459,54 +470,21 @@ void msg_session_keys_wipe(struct msg_session_keys *keys)
 void msg_replay_init(struct msg_replay *cache, uint64_t max_skew_ms)
 {
 	cache->max_skew_ms = max_skew_ms;
-	cache->floor_ms = 0;
-	cache->n_entries = 0;
+	cache->latest_ms = 0;
 }
 
-static void forget_entry(struct msg_replay *cache, unsigned i)
+int msg_replay_check_and_add(struct msg_replay *cache, uint64_t timestamp_ms, uint64_t now_ms)
 {
-	if (cache->entries[i].timestamp_ms > cache->floor_ms)
-		cache->floor_ms = cache->entries[i].timestamp_ms;
-	cache->entries[i] = cache->entries[--cache->n_entries];
-}
-
-int msg_replay_check_and_add(struct msg_replay *cache, const uint8_t nonce[static MSG_NONCE_LEN],
-			     uint64_t timestamp_ms, uint64_t now_ms)
-{
-	unsigned i, oldest;
-
 	/* Written to avoid unsigned wrap: |timestamp - now| <= max_skew. */
-	if (timestamp_ms <= cache->floor_ms ||
-	    (timestamp_ms < now_ms && now_ms - timestamp_ms > cache->max_skew_ms) ||
+	if ((timestamp_ms < now_ms && now_ms - timestamp_ms > cache->max_skew_ms) ||
 	    (timestamp_ms > now_ms && timestamp_ms - now_ms > cache->max_skew_ms))
 		return MSG_ERR_STALE;
-
-	/* One pass: look for the nonce and drop entries that went stale (their
-	 * timestamps move into floor_ms). Bounded by MSG_REPLAY_CAPACITY. */
-	for (i = 0; i < cache->n_entries;) {
-		struct msg_replay_entry *e = &cache->entries[i];
-
-		if (sodium_memcmp(e->nonce, nonce, MSG_NONCE_LEN) == 0)
-			return MSG_ERR_REPLAY;
-		if (e->timestamp_ms < now_ms && now_ms - e->timestamp_ms > cache->max_skew_ms)
-			forget_entry(cache, i);
-		else
-			i++;
-	}
-	if (timestamp_ms <= cache->floor_ms)
-		return MSG_ERR_STALE;
-	if (cache->n_entries == MSG_REPLAY_CAPACITY) {
-		oldest = 0;
-		for (i = 1; i < cache->n_entries; i++)
-			if (cache->entries[i].timestamp_ms < cache->entries[oldest].timestamp_ms)
-				oldest = i;
-		forget_entry(cache, oldest);
-		if (timestamp_ms <= cache->floor_ms)
-			return MSG_ERR_STALE;
-	}
-	memcpy(cache->entries[cache->n_entries].nonce, nonce, MSG_NONCE_LEN);
-	cache->entries[cache->n_entries].timestamp_ms = timestamp_ms;
-	cache->n_entries++;
+	/* WireGuard's rule for its TAI64N timestamps: only a request newer than
+	 * every one accepted from this client. The client seals each attempt
+	 * afresh with its clock in ms, so its own retries always pass. */
+	if (timestamp_ms <= cache->latest_ms)
+		return MSG_ERR_REPLAY;
+	cache->latest_ms = timestamp_ms;
 	return 0;
 }
 
@@ -519,7 +497,7 @@ const char *msg_strerror(int rc)
 	case MSG_ERR_TYPE: return "unknown or unexpected message type";
 	case MSG_ERR_AUTH: return "not authentic (wrong key, forged or modified)";
 	case MSG_ERR_STALE: return "timestamp outside the accepted clock skew";
-	case MSG_ERR_REPLAY: return "replayed request (nonce seen before)";
+	case MSG_ERR_REPLAY: return "replayed or older (not newer than the latest accepted)";
 	default: return strerror(-rc);
 	}
 }

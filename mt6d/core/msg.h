@@ -37,7 +37,7 @@
 #define MSG_REQUEST_LEN 109
 #define MSG_RESPONSE_LEN 118
 #define MSG_TEARDOWN_LEN 43
-#define MSG_ROTATION_LEN 54
+#define MSG_ROTATION_LEN 58
 #define MSG_MAX_LEN MSG_RESPONSE_LEN
 #define MSG_REQUEST_HEADER_LEN 37 /* clear part of a request: R0 */
 
@@ -57,29 +57,24 @@
 #define MSG_ERR_VERSION (-EPROTONOSUPPORT)  /* version byte is not ours */
 #define MSG_ERR_TYPE (-ENOMSG)              /* unknown type, or not the one expected */
 #define MSG_ERR_AUTH (-EBADMSG)             /* not authentic (wrong key, forged, modified) */
-#define MSG_ERR_STALE (-ESTALE)             /* request timestamp outside the accepted range */
-#define MSG_ERR_REPLAY (-EALREADY)          /* request nonce seen before */
+#define MSG_ERR_STALE (-ESTALE)             /* timestamp or instant outside the accepted range */
+#define MSG_ERR_REPLAY (-EALREADY)          /* not newer than the last accepted one */
 /* -EINVAL: bad argument to an encoder, or an authentic message whose content
  * is invalid (rotation period 0). */
 
-/* Server-side memory of recent request nonces. A request is accepted only if
- * its timestamp is within max_skew_ms of the server's clock, above floor_ms,
- * and its nonce is not cached. Whenever an entry leaves the cache (expired,
- * or the oldest one evicted when full), floor_ms rises to its timestamp, so a
- * forgotten request can never come back. */
-#define MSG_REPLAY_CAPACITY 4096
+/* The server's memory of one client's requests (WireGuard's TAI64N rule,
+ * per client): a request is accepted only if its timestamp is within
+ * max_skew_ms of the server's clock and strictly greater than the greatest
+ * timestamp accepted from that client so far. 16 bytes per client, no
+ * shared state: a storm of other clients' requests cannot push a lagging
+ * client out of anything (the 4,096-entry global cache it replaces made
+ * clients a few seconds behind STALE during a 15,000-client re-key). A
+ * replay is never newer than its original, so it is always refused. */
 #define MSG_DEFAULT_MAX_SKEW_MS 30000
-
-struct msg_replay_entry {
-	uint8_t nonce[MSG_NONCE_LEN];
-	uint64_t timestamp_ms;
-};
 
 struct msg_replay {
 	uint64_t max_skew_ms;       /* accepted |client clock - server clock| */
-	uint64_t floor_ms;          /* timestamps <= this are refused */
-	unsigned n_entries;
-	struct msg_replay_entry entries[MSG_REPLAY_CAPACITY];
+	uint64_t latest_ms;         /* greatest timestamp accepted (0: none yet) */
 };
 
 /* Content of a request (msg 0). */
@@ -142,8 +137,8 @@ int msg_request_seal(struct msg_handshake *hs, const uint8_t client_priv[static 
 int msg_request_peek_id(const uint8_t *msg, size_t len, uint32_t *client_id_out);
 
 /* Server: authenticates and decrypts a request from the client whose public
- * key is client_pub, then checks freshness and replay against cache (adding
- * N_c on success). On success returns 0 and fills req_out and hs_out (for
+ * key is client_pub, then checks freshness and replay against cache, that
+ * client's own (raising its latest timestamp on success). On success returns 0 and fills req_out and hs_out (for
  * msg_response_seal); else MSG_ERR_* and nothing is written or cached. */
 int msg_request_open(struct msg_replay *cache, const uint8_t server_priv[static MSG_KEY_LEN],
 		     const uint8_t server_pub[static MSG_KEY_LEN],
@@ -177,32 +172,51 @@ int msg_teardown_seal(const struct msg_session_keys *keys, uint8_t reason, uint8
 int msg_teardown_open(const struct msg_session_keys *keys, const uint8_t *msg, size_t len,
 		      uint8_t *reason_out);
 
-/* Server: seals a rotation change of the session into out (out_len >=
- * MSG_ROTATION_LEN): from the wall-clock instant at_ms (UNIX ms, a slot
+/* A rotation change (msg 3). */
+struct msg_rotation {
+	uint32_t seq;               /* 1, 2, ... per session, one per change (copies share it) */
+	uint32_t rotation_ms;       /* the new Rot, 1..2^24-1 */
+	uint64_t at_ms;             /* UNIX ms from which it applies */
+};
+
+/* Server: seals rotation change rot of the session into out (out_len >=
+ * MSG_ROTATION_LEN): from the wall-clock instant rot->at_ms (a slot
  * boundary of the current period) on, the session's addresses rotate every
- * rotation_ms. Random nonce, under the server's teardown key. Returns
- * MSG_ROTATION_LEN, -EINVAL (rotation 0 or over 24 bits) or -EMSGSIZE. */
-int msg_rotation_seal(const struct msg_session_keys *keys, uint32_t rotation_ms, uint64_t at_ms,
+ * rot->rotation_ms. rot->seq numbers the session's changes from 1; copies of
+ * one change resent carry the same seq. Random nonce, under the server's
+ * teardown key. Returns MSG_ROTATION_LEN, -EINVAL (rotation 0 or over 24
+ * bits, seq 0) or -EMSGSIZE. */
+int msg_rotation_seal(const struct msg_session_keys *keys, const struct msg_rotation *rot,
 		      uint8_t *out, size_t out_len);
 
 /* Client: opens a rotation change from the server of this session. Returns 0
- * with the new period and instant, MSG_ERR_*, or -EINVAL (authentic, period
- * 0). Replays are harmless: the same change applied twice is one change;
- * the caller refuses instants too far from its clock. */
+ * and the change, MSG_ERR_*, or -EINVAL (authentic, period 0). Authentic is
+ * not enough to apply it: see msg_rotation_check. */
 int msg_rotation_open(const struct msg_session_keys *keys, const uint8_t *msg, size_t len,
-		      uint32_t *rotation_ms_out, uint64_t *at_ms_out);
+		      struct msg_rotation *rot_out);
+
+/* Client: whether to apply an authentic rotation change rot at now_ms, given
+ * last_seq, the seq of the last change applied in this session (0: none).
+ * Returns 0 (apply it, then remember rot->seq), MSG_ERR_REPLAY (seq not
+ * above last_seq: a copy of the change applied, or an older change replayed,
+ * which must never switch Rot on its own) or MSG_ERR_STALE (an instant more
+ * than max_skew_ms from now_ms). */
+int msg_rotation_check(uint32_t last_seq, const struct msg_rotation *rot, uint64_t now_ms,
+		       uint64_t max_skew_ms);
 
 void msg_handshake_wipe(struct msg_handshake *hs);
 void msg_session_keys_wipe(struct msg_session_keys *keys);
 
-/* Empty replay cache; max_skew_ms is the accepted clock difference. */
+/* A client's replay state with no request seen; max_skew_ms is the
+ * accepted clock difference. */
 void msg_replay_init(struct msg_replay *cache, uint64_t max_skew_ms);
 
-/* The cache's verdict on a request (nonce, timestamp) at now_ms: 0 (and the
- * nonce is remembered), MSG_ERR_STALE or MSG_ERR_REPLAY. msg_request_open
- * calls it after authentication; exposed for tests and tools. */
-int msg_replay_check_and_add(struct msg_replay *cache, const uint8_t nonce[static MSG_NONCE_LEN],
-			     uint64_t timestamp_ms, uint64_t now_ms);
+/* The verdict on a request of this client with timestamp_ms at now_ms: 0
+ * (and latest_ms becomes timestamp_ms), MSG_ERR_STALE (more than
+ * max_skew_ms from now_ms) or MSG_ERR_REPLAY (not greater than latest_ms).
+ * msg_request_open calls it after authentication, so forgeries never move
+ * it; exposed for tests and tools. */
+int msg_replay_check_and_add(struct msg_replay *cache, uint64_t timestamp_ms, uint64_t now_ms);
 
 /* What a MSG_ERR_* result means, for logs and the audit trail (the errno
  * values they alias would say "Stale file handle"); other values (system

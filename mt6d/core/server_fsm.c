@@ -71,6 +71,7 @@ bool server_fsm_change_rotation(struct server_fsm_session *s, uint32_t cur_rotat
 						 now_wall_ms + SERVER_FSM_ROTATION_LEAD_MS) + 1);
 	s->rotation_ms = rotation_ms;
 	s->rotation_at_wall_ms = at;
+	s->rotation_seq++;
 	*at_wall_ms_out = at;
 	return true;
 }

@@ -57,6 +57,7 @@ enum server_fsm_request server_fsm_on_request(bool has_session, uint64_t session
 struct server_fsm_session {
 	uint32_t rotation_ms;            /* Rot, or the one it changes to at rotation_at_wall_ms */
 	int64_t rotation_at_wall_ms;     /* a change of Rot being told (0: none) */
+	uint32_t rotation_seq;           /* msg 3: number of the latest change (issue 13) */
 	int64_t last_keepalive_reply_mono_ms;
 };
 
@@ -77,7 +78,8 @@ unsigned server_fsm_session_tick(struct server_fsm_session *s, struct sesstab_en
 /* The threat level changes the session's Rot to rotation_ms: returns
  * whether the client must be told, and *at_wall_ms_out the boundary of the
  * current period cur_rotation_ms, at least SERVER_FSM_ROTATION_LEAD_MS
- * ahead, where both ends change. (Back to the period in force before a
+ * ahead, where both ends change. Each change gets the next rotation_seq
+ * (from 1), which the client must see grow (msg_rotation_check). (Back to the period in force before a
  * pending change took effect: the same message tells the client to keep
  * it.) */
 bool server_fsm_change_rotation(struct server_fsm_session *s, uint32_t cur_rotation_ms,

@@ -6,17 +6,24 @@
 
 #include "mt6d/core/hash.h"
 
-#define OFF_VERSION 0
-#define OFF_TYPE 1
-#define OFF_INSTANCE 2
-#define OFF_COUNTER 8
+/* The header in clear (it is protected on the wire). */
+#define OFF_TYPE 0
+#define OFF_PAD 1
+#define OFF_INSTANCE 3
+#define OFF_COUNTER 9
+#define COUNTER_LEN 7
 #define AD_LEN (WIRE_HEADER_LEN + 8)
 
+_Static_assert(OFF_PAD + 2 == OFF_INSTANCE, "header layout");
 _Static_assert(OFF_INSTANCE + WIRE_INSTANCE_LEN == OFF_COUNTER, "header layout");
-_Static_assert(OFF_COUNTER + 8 == WIRE_HEADER_LEN, "header layout");
+_Static_assert(OFF_COUNTER + COUNTER_LEN == WIRE_HEADER_LEN, "header layout");
+_Static_assert(WIRE_COUNTER_LIMIT < (UINT64_C(1) << (8 * COUNTER_LEN)), "counter width");
 _Static_assert(WIRE_TAG_LEN == crypto_aead_chacha20poly1305_ietf_ABYTES, "tag size");
 _Static_assert(WIRE_KEY_LEN == crypto_aead_chacha20poly1305_ietf_KEYBYTES, "key size");
+_Static_assert(WIRE_KEY_LEN == crypto_stream_chacha20_ietf_KEYBYTES, "header key size");
+_Static_assert(WIRE_TAG_LEN == 4 + crypto_stream_chacha20_ietf_NONCEBYTES, "sample size");
 _Static_assert(WIRE_INNER_MTU == 1420, "documented inner MTU");
+_Static_assert(WIRE_MAX_INNER_LEN <= WIRE_MAX_PAD_BUCKET, "pad fits its u16 field");
 
 int wire_derive_direction_keys(const uint8_t shared[static WIRE_KEY_LEN],
 			       const uint8_t own_id[static WIRE_ID_LEN],
@@ -55,11 +62,54 @@ static void derive_packet_key(const uint8_t dir_key[static WIRE_KEY_LEN],
 	hash_end(&ctx, key_out);
 }
 
+/* Header key of a direction: not per instance, because the receiver must
+ * remove the protection before it knows which instance sent the packet. */
+static void derive_header_key(const uint8_t dir_key[static WIRE_KEY_LEN],
+			      uint8_t key_out[static WIRE_KEY_LEN])
+{
+	struct hash_ctx ctx;
+
+	hash_begin(&ctx, "mt6d/1 wire header key");
+	hash_add(&ctx, dir_key, WIRE_KEY_LEN);
+	hash_end(&ctx, key_out);
+}
+
+/* RFC 9001 5.4.4 with a 16-byte mask: ChaCha20 block counter = the first 4
+ * bytes of the sample (little-endian), nonce = the other 12. The sample is
+ * the tag: present in every packet, whatever its length (a GSO train's
+ * segments each carry their own), and uniformly random per packet (the
+ * Poly1305 tag adds a fresh one-time value s of each nonce). */
+static void header_mask(const uint8_t hp_key[static WIRE_KEY_LEN],
+			const uint8_t sample[static WIRE_TAG_LEN],
+			uint8_t mask[static WIRE_HEADER_LEN])
+{
+	static const uint8_t zero[WIRE_HEADER_LEN];
+	uint32_t ic = (uint32_t)sample[0] | (uint32_t)sample[1] << 8 |
+		      (uint32_t)sample[2] << 16 | (uint32_t)sample[3] << 24;
+
+	crypto_stream_chacha20_ietf_xor_ic(mask, zero, WIRE_HEADER_LEN, sample + 4, ic, hp_key);
+}
+
+static void xor_header(uint8_t *dst, const uint8_t *src, const uint8_t *mask)
+{
+	for (size_t i = 0; i < WIRE_HEADER_LEN; i++)
+		dst[i] = src[i] ^ mask[i];
+}
+
+static uint64_t get_counter(const uint8_t *header)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < COUNTER_LEN; i++)
+		v = v << 8 | header[OFF_COUNTER + i];
+	return v;
+}
+
 static void make_nonce(uint8_t nonce[static crypto_aead_chacha20poly1305_ietf_NPUBBYTES],
 		       const uint8_t *header)
 {
-	memset(nonce, 0, 4);
-	memcpy(nonce + 4, header + OFF_COUNTER, 8);
+	memset(nonce, 0, 12 - COUNTER_LEN);
+	memcpy(nonce + 12 - COUNTER_LEN, header + OFF_COUNTER, COUNTER_LEN);
 }
 
 static void make_ad(uint8_t ad[static AD_LEN], const uint8_t *header, uint64_t slot)
@@ -72,7 +122,32 @@ void wire_tx_init(struct wire_tx *tx, const uint8_t dir_key[static WIRE_KEY_LEN]
 {
 	randombytes_buf(tx->instance, WIRE_INSTANCE_LEN);
 	derive_packet_key(dir_key, tx->instance, tx->key);
+	derive_header_key(dir_key, tx->hp_key);
 	tx->counter = 0;
+	tx->pad_bucket = 0;
+	tx->pad_max_len = WIRE_INNER_MTU;
+}
+
+int wire_tx_set_padding(struct wire_tx *tx, size_t bucket, size_t max_len)
+{
+	if (bucket && (bucket < WIRE_MIN_PAD_BUCKET || bucket > WIRE_MAX_PAD_BUCKET))
+		return -EINVAL;
+	tx->pad_bucket = bucket;
+	tx->pad_max_len = max_len < WIRE_MAX_INNER_LEN ? max_len : WIRE_MAX_INNER_LEN;
+	return 0;
+}
+
+size_t wire_padded_len(const struct wire_tx *tx, size_t inner_len)
+{
+	size_t len = inner_len < WIRE_MIN_PADDED_LEN ? WIRE_MIN_PADDED_LEN : inner_len;
+
+	if (tx->pad_bucket)
+		len = (len + tx->pad_bucket - 1) / tx->pad_bucket * tx->pad_bucket;
+	/* The cap: a packet near the MTU goes at the MTU, one above it (a
+	 * caller's own choice) unpadded. */
+	if (len > tx->pad_max_len)
+		len = inner_len > tx->pad_max_len ? inner_len : tx->pad_max_len;
+	return len;
 }
 
 void wire_tx_fini(struct wire_tx *tx)
@@ -84,32 +159,42 @@ int wire_seal(struct wire_tx *tx, uint64_t slot, uint8_t *buf, size_t inner_len,
 	      size_t buf_len)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-	uint8_t ad[AD_LEN];
-	uint8_t *inner = buf + WIRE_HEADER_LEN;
+	uint8_t ad[AD_LEN], mask[WIRE_HEADER_LEN];
+	uint8_t *plain = buf + WIRE_HEADER_LEN;
+	size_t plain_len;
 
-	if (inner_len > WIRE_MAX_INNER_LEN || buf_len < inner_len + WIRE_OVERHEAD)
+	if (inner_len > WIRE_MAX_INNER_LEN)
+		return -EMSGSIZE;
+	plain_len = wire_padded_len(tx, inner_len);
+	if (buf_len < plain_len + WIRE_OVERHEAD)
 		return -EMSGSIZE;
 	if (tx->counter >= WIRE_COUNTER_LIMIT)
 		return -EOVERFLOW;
 
-	buf[OFF_VERSION] = MT6D_PROTO_VERSION;
+	memset(plain + inner_len, 0, plain_len - inner_len);
 	buf[OFF_TYPE] = WIRE_TYPE_DATA;
+	buf[OFF_PAD] = (uint8_t)((plain_len - inner_len) >> 8);
+	buf[OFF_PAD + 1] = (uint8_t)(plain_len - inner_len);
 	memcpy(buf + OFF_INSTANCE, tx->instance, WIRE_INSTANCE_LEN);
-	put_be64(buf + OFF_COUNTER, tx->counter);
+	for (size_t i = 0; i < COUNTER_LEN; i++)
+		buf[OFF_COUNTER + i] = (uint8_t)(tx->counter >> (8 * (COUNTER_LEN - 1 - i)));
 	tx->counter++;
 
 	make_nonce(nonce, buf);
 	make_ad(ad, buf, slot);
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(inner, inner + inner_len, NULL,
-							   inner, inner_len, ad, sizeof(ad),
-							   NULL, nonce, tx->key);
-	return (int)(inner_len + WIRE_OVERHEAD);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(plain, plain + plain_len, NULL, plain,
+							   plain_len, ad, sizeof(ad), NULL, nonce,
+							   tx->key);
+	header_mask(tx->hp_key, plain + plain_len, mask);
+	xor_header(buf, buf, mask);
+	return (int)(plain_len + WIRE_OVERHEAD);
 }
 
 void wire_rx_init(struct wire_rx *rx, const uint8_t dir_key[static WIRE_KEY_LEN])
 {
 	memset(rx, 0, sizeof(*rx));
 	memcpy(rx->dir_key, dir_key, WIRE_KEY_LEN);
+	derive_header_key(dir_key, rx->hp_key);
 }
 
 void wire_rx_fini(struct wire_rx *rx)
@@ -189,62 +274,70 @@ static int verify(const uint8_t key[static WIRE_KEY_LEN], const uint8_t *nonce,
 	return rc;
 }
 
+/* header: the header in clear (a copy); buf: the datagram as received. */
 static int authenticate(const uint8_t key[static WIRE_KEY_LEN], uint64_t slot,
-			const uint8_t *buf, size_t inner_len)
+			const uint8_t *header, const uint8_t *buf, size_t plain_len)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 	uint8_t ad[AD_LEN];
 
-	make_nonce(nonce, buf);
-	make_ad(ad, buf, slot);
-	return verify(key, nonce, ad, sizeof(ad), buf + WIRE_HEADER_LEN, inner_len,
-		      buf + WIRE_HEADER_LEN + inner_len);
+	make_nonce(nonce, header);
+	make_ad(ad, header, slot);
+	return verify(key, nonce, ad, sizeof(ad), buf + WIRE_HEADER_LEN, plain_len,
+		      buf + WIRE_HEADER_LEN + plain_len);
 }
 
 /* Block 0 keyed Poly1305; the payload starts at block 1 (RFC 8439, 2.8). */
-static void decrypt(const uint8_t key[static WIRE_KEY_LEN], uint8_t *buf, size_t inner_len)
+static void decrypt(const uint8_t key[static WIRE_KEY_LEN], const uint8_t *header,
+		    uint8_t *buf, size_t plain_len)
 {
 	uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 
-	make_nonce(nonce, buf);
+	make_nonce(nonce, header);
 	crypto_stream_chacha20_ietf_xor_ic(buf + WIRE_HEADER_LEN, buf + WIRE_HEADER_LEN,
-					   inner_len, nonce, 1, key);
+					   plain_len, nonce, 1, key);
 }
 
 int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 {
 	struct wire_rx_instance *e;
-	uint8_t key[WIRE_KEY_LEN];
+	uint8_t key[WIRE_KEY_LEN], header[WIRE_HEADER_LEN];
 	uint64_t counter;
-	size_t inner_len;
+	size_t plain_len, pad_len;
 	int rc;
 
 	if (len < WIRE_OVERHEAD || len - WIRE_OVERHEAD > WIRE_MAX_INNER_LEN)
-		return WIRE_ERR_MALFORMED;
-	if (buf[OFF_VERSION] != MT6D_PROTO_VERSION || buf[OFF_TYPE] != WIRE_TYPE_DATA)
-		return WIRE_ERR_MALFORMED;
-	inner_len = len - WIRE_OVERHEAD;
-	counter = get_be64(buf + OFF_COUNTER);
-	if (counter >= WIRE_COUNTER_LIMIT)
 		return WIRE_ERR_MALFORMED;
 	/* Rule that makes forgetting instances safe (is_expired): nothing older
 	 * than two slots before the newest authentic packet is accepted. */
 	if (slot < rx->max_slot && rx->max_slot - slot > 2)
 		return WIRE_ERR_TOO_OLD;
+	plain_len = len - WIRE_OVERHEAD;
+	header_mask(rx->hp_key, buf + len - WIRE_TAG_LEN, header);
+	xor_header(header, buf, header);
+	/* Cheap refusals before any authentication; the header is covered by
+	 * the tag, so nothing here is trusted before step "authenticate". */
+	pad_len = (size_t)header[OFF_PAD] << 8 | header[OFF_PAD + 1];
+	counter = get_counter(header);
+	if (header[OFF_TYPE] != WIRE_TYPE_DATA || pad_len > plain_len ||
+	    counter >= WIRE_COUNTER_LIMIT) {
+		rc = WIRE_ERR_AUTH;
+		goto cleanup;
+	}
 
-	e = find_instance(rx, buf + OFF_INSTANCE);
+	e = find_instance(rx, header + OFF_INSTANCE);
 	if (e) {
 		rc = replay_check(&e->window, counter);
 		if (rc != REPLAY_ACCEPT)
-			return rc;
-		rc = authenticate(e->key, slot, buf, inner_len);
+			goto cleanup;
+		rc = authenticate(e->key, slot, header, buf, plain_len);
 		if (rc < 0)
-			return rc;
+			goto cleanup;
 	} else {
 		/* An unknown instance: the peer restarted (or a forgery, which
 		 * costs us one hash and fails authentication). */
-		derive_packet_key(rx->dir_key, buf + OFF_INSTANCE, key);
-		rc = authenticate(key, slot, buf, inner_len);
+		derive_packet_key(rx->dir_key, header + OFF_INSTANCE, key);
+		rc = authenticate(key, slot, header, buf, plain_len);
 		if (rc < 0)
 			goto cleanup;
 		e = pick_victim(rx, slot > rx->max_slot ? slot : rx->max_slot);
@@ -256,19 +349,20 @@ int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 			rx->n_instances++;
 		sodium_memzero(e, sizeof(*e));
 		memcpy(e->key, key, WIRE_KEY_LEN);
-		memcpy(e->instance, buf + OFF_INSTANCE, WIRE_INSTANCE_LEN);
+		memcpy(e->instance, header + OFF_INSTANCE, WIRE_INSTANCE_LEN);
 		replay_init(&e->window);
 	}
 
-	decrypt(e->key, buf, inner_len);
+	decrypt(e->key, header, buf, plain_len);
 	replay_update(&e->window, counter);
 	if (slot > e->last_slot)
 		e->last_slot = slot;
 	if (slot > rx->max_slot)
 		rx->max_slot = slot;
-	rc = (int)inner_len;
+	rc = (int)(plain_len - pad_len);
 cleanup:
 	sodium_memzero(key, sizeof(key));
+	sodium_memzero(header, sizeof(header));
 	return rc;
 }
 
@@ -276,8 +370,8 @@ const char *wire_strerror(int rc)
 {
 	switch (rc) {
 	case 0: return "valid";
-	case WIRE_ERR_MALFORMED: return "not a tunnel packet (length, version or type)";
-	case WIRE_ERR_AUTH: return "not authentic (wrong key or slot, forged)";
+	case WIRE_ERR_MALFORMED: return "not a tunnel packet (length)";
+	case WIRE_ERR_AUTH: return "not authentic (wrong key or slot, forged, garbage)";
 	case WIRE_ERR_REPLAY: return "replayed packet (counter seen before)";
 	case WIRE_ERR_TOO_OLD: return "too old for the replay window";
 	case WIRE_ERR_BUSY: return "new sender instance while every tracked one is live";

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -87,6 +88,11 @@ static void conn_start_reply(struct ctl_conn *c)
 
 	c->in[c->in_len] = '\0';
 	rc = ctl_request_parse(c->in, &req);
+	/* issue 13: the kernel's word that no core dump of this daemon (and no
+	 * ptrace by its uid) can show its keys; first, before the handler's
+	 * per-session records. */
+	if (rc == 0 && !req.is_set)
+		ctl_reply_printf(&c->out, "dumpable=%d\n", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
 	if (rc == 0)
 		rc = srv->handler(srv->ctx, &req, &c->out);
 	if (c->out.is_truncated) {

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <linux/capability.h>
 
@@ -283,6 +285,12 @@ int daemon_drop_privileges(const char *user, bool keep_net_raw, char *msg, size_
 		return -EPERM;
 	}
 no_new_privs:
+	/* A change of uid resets the dumpable flag to fs.suid_dumpable. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		rc = -errno;
+		snprintf(msg, msg_len, "PR_SET_DUMPABLE: %s", strerror(-rc));
+		return rc;
+	}
 	/* A later execve must not regain what was dropped. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		rc = -errno;
@@ -307,4 +315,59 @@ int daemon_effective_caps(unsigned long long *caps_out)
 		}
 	fclose(f);
 	return rc;
+}
+
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4 /* linux/mman.h, Linux 4.4 */
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DAEMON_HAS_SHADOW_MEMORY 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DAEMON_HAS_SHADOW_MEMORY 1
+#endif
+#endif
+
+int daemon_protect_memory(char *msg, size_t msg_len)
+{
+	struct rlimit none = { 0, 0 }, lim;
+	int rc;
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		rc = -errno;
+		snprintf(msg, msg_len, "PR_SET_DUMPABLE: %s", strerror(-rc));
+		return rc;
+	}
+	/* A seccomp filter may refuse setrlimit: then the unit's LimitCORE=0
+	 * must have done it. */
+	if (setrlimit(RLIMIT_CORE, &none) < 0 &&
+	    (getrlimit(RLIMIT_CORE, &lim) < 0 || lim.rlim_cur != 0)) {
+		rc = -errno;
+		snprintf(msg, msg_len, "RLIMIT_CORE: %s", strerror(-rc));
+		return rc;
+	}
+#ifdef DAEMON_HAS_SHADOW_MEMORY
+	/* ASan reserves terabytes of shadow memory: not a thing to lock. */
+	snprintf(msg, msg_len, "memory not locked in a sanitizer build (ASan makes mlock a no-op)");
+	return -EOPNOTSUPP;
+#else
+	/* Root may raise it; otherwise the unit's LimitMEMLOCK= decides. */
+	lim.rlim_cur = lim.rlim_max = RLIM_INFINITY;
+	(void)setrlimit(RLIMIT_MEMLOCK, &lim);
+	if (getrlimit(RLIMIT_MEMLOCK, &lim) < 0 || lim.rlim_cur != RLIM_INFINITY) {
+		snprintf(msg, msg_len, "memory not all locked: RLIMIT_MEMLOCK is %llu bytes, not "
+			 "unlimited (systemd: LimitMEMLOCK=infinity); only the structures holding "
+			 "keys are locked", (unsigned long long)lim.rlim_cur);
+		return -ENOMEM;
+	}
+	/* MCL_ONFAULT: pages are locked as they are touched, so reserved but
+	 * unused address space (thread stacks, malloc arenas) costs nothing. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0) {
+		rc = -errno;
+		snprintf(msg, msg_len, "locking memory: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+#endif
 }

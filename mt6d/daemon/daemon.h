@@ -62,6 +62,23 @@ int daemon_give_paths(const char *user, const char *state_dir, const char *sock_
  * must be NULL or this user. Returns 0 or -errno with the reason in msg. */
 int daemon_drop_privileges(const char *user, bool keep_net_raw, char *msg, size_t msg_len);
 
+/* Keeps secrets (private key, K, session keys, everything derived) out of
+ * core dumps and swap (issue 13); call it first thing after detaching, before
+ * any key is read (locks are not inherited across fork). The process is made
+ * not dumpable (PR_SET_DUMPABLE 0: no core dump, no ptrace or /proc/PID/mem
+ * by the same uid; daemon_drop_privileges says it again, since a uid change
+ * resets it) with RLIMIT_CORE 0, and every page is locked in memory as it is
+ * touched (mlockall MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT). Locking future
+ * pages needs RLIMIT_MEMLOCK unlimited after the privilege drop: raised here
+ * when root (the systemd units set LimitMEMLOCK=infinity); under a finite
+ * limit locking every future page would make later allocations fail, so
+ * then only the structures that hold keys are locked, by their owners
+ * (sodium_mlock: the server, its introduction generations, client table and
+ * sessions; the client; the peer's tunnel config). Returns 0, or -errno
+ * with the reason in msg when not everything is locked (the caller warns);
+ * the dump protections hold either way. */
+int daemon_protect_memory(char *msg, size_t msg_len);
+
 /* The effective capability mask of this process, from /proc/self/status
  * (for `mt6d show` and the tests). Returns 0 or -errno. */
 int daemon_effective_caps(unsigned long long *caps_out);

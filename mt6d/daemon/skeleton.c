@@ -223,6 +223,11 @@ int skeleton_main(const struct skeleton_hooks *h, int argc, char *argv[])
 		}
 		instance_lock_set_pid(&lock);
 	}
+	/* issue 13: no core dump; keys locked in memory (after the fork, before
+	 * the engine reads any key). */
+	msg[0] = '\0';
+	if (daemon_protect_memory(msg, sizeof(msg)) < 0)
+		log_warnx("%s", msg);
 	loop = ev_default_loop(EVFLAG_AUTO);
 	/* Signal watchers only ask the loop to stop; a signal during start-up
 	 * is held until ev_run, which then stops at once. */

@@ -88,6 +88,7 @@ static int make_tunnel(struct client *c, struct tunnel_config *tc, bool is_renew
 	tc->tunnel_prefix_len = 128;
 	tc->reach = 1;
 	tc->guard = c->guard;
+	tc->padding = c->cfg.padding;
 	rc = tunnel_new(c->loop, c->nladdr, c->nllink, tc,
 			is_renewal ? &c->renew_tunnel : &c->tunnel, msg, sizeof(msg));
 	sodium_memzero(tc, sizeof(*tc));
@@ -269,7 +270,7 @@ static void start_session(struct client *c, const struct msg_response *resp)
 	memcpy(c->client_tunnel.s6_addr, resp->client_tunnel_addr, 16);
 	memcpy(c->server_session_seed.s6_addr, resp->server_seed_addr, 16);
 	c->session_rotation_ms = resp->rotation_ms;
-	c->rotation_at_ms = 0;
+	c->rotation_seq = 0;
 	memset(&tc, 0, sizeof(tc));
 	tc.own_seed = c->own_seed;
 	tc.peer_seed = c->server_session_seed;
@@ -317,24 +318,26 @@ void client_send_teardown(struct client *c, uint8_t reason)
  * each change a few times: copies of the one pending change nothing. */
 static void handle_rotation(struct client *c, const uint8_t *buf, size_t len)
 {
-	uint32_t rot;
-	uint64_t at_ms;
+	struct msg_rotation rot;
 	int64_t now = wall_now_ms();
 
-	if (msg_rotation_open(&c->keys, buf, len, &rot, &at_ms) < 0)
+	if (msg_rotation_open(&c->keys, buf, len, &rot) < 0)
 		return;
-	if (rot < CONFIG_MIN_ROTATION_MS || rot > CONFIG_MAX_ROTATION_MS ||
-	    (int64_t)at_ms < now - CLIENT_ROTATION_SKEW_MS ||
-	    (int64_t)at_ms > now + CLIENT_ROTATION_SKEW_MS)
+	if (rot.rotation_ms < CONFIG_MIN_ROTATION_MS || rot.rotation_ms > CONFIG_MAX_ROTATION_MS)
 		return;
-	if (rot == c->session_rotation_ms && at_ms == c->rotation_at_ms)
+	/* issue 13: only a change newer than the last applied one (copies of
+	 * it and replays of older ones are refused and counted). */
+	if (msg_rotation_check(c->rotation_seq, &rot, (uint64_t)now, CLIENT_ROTATION_SKEW_MS) < 0) {
+		if (rot.seq != c->rotation_seq) /* the server's own copies are not counted */
+			c->rotations_refused++;
 		return;
-	c->session_rotation_ms = rot;
-	c->rotation_at_ms = at_ms;
+	}
+	c->session_rotation_ms = rot.rotation_ms;
+	c->rotation_seq = rot.seq;
 	c->rotation_changes++;
-	tunnel_set_rotation(c->tunnel, rot, (int64_t)at_ms);
-	log_info("the server changes the session's rotation period to %u ms in %.1f s", rot,
-		 ((int64_t)at_ms - now) / 1000.0);
+	tunnel_set_rotation(c->tunnel, rot.rotation_ms, (int64_t)rot.at_ms);
+	log_info("the server changes the session's rotation period to %u ms in %.1f s",
+		 rot.rotation_ms, ((int64_t)rot.at_ms - now) / 1000.0);
 }
 
 static void raw_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -568,6 +571,7 @@ int client_new(struct ev_loop *loop, const char *config_path, const struct clien
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	(void)sodium_mlock(c, sizeof(*c)); /* issue 13: out of swap and core dumps */
 	c->loop = loop;
 	c->raw_fd = -1;
 	snprintf(c->config_path, sizeof(c->config_path), "%s", config_path);
@@ -674,7 +678,7 @@ void client_free(struct client *c)
 	msg_handshake_wipe(&c->hs);
 	msg_session_keys_wipe(&c->keys);
 	config_fini(&c->cfg);
-	sodium_memzero(c, sizeof(*c));
+	sodium_munlock(c, sizeof(*c)); /* wipes it too */
 	free(c);
 }
 

@@ -89,8 +89,8 @@ struct client {
 	struct msg_session_keys keys;     /* secret */
 	struct in6_addr server_tunnel, client_tunnel, server_session_seed;
 	uint32_t session_rotation_ms;     /* Rot of the session, or the one it changes to */
-	uint64_t rotation_at_ms;          /* instant of the latest rotation change told */
-	uint64_t rotation_changes;
+	uint32_t rotation_seq;            /* seq of the latest rotation change applied (0: none) */
+	uint64_t rotation_changes, rotations_refused;
 	int64_t session_started_wall_ms;
 	uint64_t sessions, teardowns_rx, responses_bad;
 

@@ -51,10 +51,11 @@ static void show_client(struct client *c, struct ctl_reply *r)
 	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64
 			 "\nteardowns_rx=%" PRIu64 "\nresponses_bad=%" PRIu64
 			 "\nreestablish_k=%" PRIu64 "\nreestablish_silence=%" PRIu64
-			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64 "\n",
+			 "\nreestablish_prefix=%" PRIu64 "\nrotation_changes=%" PRIu64
+			 "\nrotations_refused=%" PRIu64 "\n",
 			 c->requests_sent, c->sessions, c->teardowns_rx, c->responses_bad,
 			 c->fsm.reestablish_k, c->fsm.reestablish_silence, c->fsm.reestablish_prefix,
-			 c->rotation_changes);
+			 c->rotation_changes, c->rotations_refused);
 	ctl_reply_printf(r, "renew_silence=%" PRIu64 "\n", c->fsm.renew_silence);
 	if (c->renew_tunnel) {
 		struct tunnel_stats st;

@@ -282,10 +282,16 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	/* issue 13: out of swap and core dumps (the tunnel config carries the
+	 * keys to the tunnel). */
+	(void)sodium_mlock(p, sizeof(*p));
+	(void)sodium_mlock(&tc, sizeof(tc));
 	p->loop = loop;
 	p->opt = *opt;
 	rc = config_load(CONFIG_PEER, conf_path, &p->cfg, msg, msg_len);
 	if (rc < 0) {
+		sodium_munlock(p, sizeof(*p));
+		sodium_munlock(&tc, sizeof(tc));
 		free(p);
 		return rc;
 	}
@@ -322,10 +328,12 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 	tc.guard = p->guard;
 	tc.flags = p->opt.tunnel_flags;
 	tc.busy_poll_us = p->opt.busy_poll_us;
+	tc.padding = p->cfg.padding;
 	rc = tunnel_new(loop, p->nladdr, p->nllink, &tc, &p->tunnel, why, sizeof(why));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));
 	sodium_memzero(&tc.tx_key, sizeof(tc.tx_key));
 	sodium_memzero(&tc.rx_key, sizeof(tc.rx_key));
+	sodium_munlock(&tc, sizeof(tc));
 	if (rc < 0) {
 		set_msg(msg, msg_len, "starting the tunnel: %s", why);
 		goto fail;
@@ -338,6 +346,7 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 	*out = p;
 	return 0;
 fail:
+	sodium_munlock(&tc, sizeof(tc)); /* wipes the keys it may hold */
 	peer_free(p);
 	return rc;
 }
@@ -350,5 +359,6 @@ void peer_free(struct peer *p)
 	ev_signal_stop(p->loop, &p->sigusr1);
 	if (p->has_cfg)
 		config_fini(&p->cfg);
+	sodium_munlock(p, sizeof(*p)); /* wipes it too */
 	free(p);
 }

@@ -102,7 +102,7 @@ static int server_load(struct server *srv, char *msg, size_t msg_len)
 	return 0;
 }
 
-/* The client tables, the replay cache and the tunnel prefix. */
+/* The client tables (with each client's replay state) and the tunnel prefix. */
 static int server_open_tables(struct server *srv, char *msg, size_t msg_len)
 {
 	int rc;
@@ -114,10 +114,6 @@ static int server_open_tables(struct server *srv, char *msg, size_t msg_len)
 	rc = server_tables_alloc(srv->n_clients, &srv->c_iids, &srv->c_iids_old, &srv->is_active);
 	if (rc < 0)
 		return rc;
-	srv->replay = malloc(sizeof(*srv->replay));
-	if (!srv->replay)
-		return -ENOMEM;
-	msg_replay_init(srv->replay, MSG_DEFAULT_MAX_SKEW_MS);
 	if (srv->cfg.has_tunnel_prefix) {
 		memcpy(srv->tunnel_prefix.s6_addr, srv->cfg.tunnel_address, 16);
 		srv->tunnel_prefix_len = srv->cfg.tunnel_prefix_len;
@@ -226,6 +222,7 @@ int server_new(struct ev_loop *loop, const char *config_path, const struct serve
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
+	(void)sodium_mlock(srv, sizeof(*srv)); /* issue 13: out of swap and core dumps */
 	srv->loop = loop;
 	srv->raw_fd = -1;
 	srv->audit_fd = -1;
@@ -354,11 +351,7 @@ void server_free(struct server *srv)
 	free(srv->c_iids);
 	free(srv->c_iids_old);
 	free(srv->is_active);
-	if (srv->replay) {
-		sodium_memzero(srv->replay, sizeof(*srv->replay));
-		free(srv->replay);
-	}
 	config_fini(&srv->cfg);
-	sodium_memzero(srv, sizeof(*srv));
+	sodium_munlock(srv, sizeof(*srv)); /* wipes it too */
 	free(srv);
 }

@@ -36,7 +36,9 @@ struct server_stats {
 	uint64_t drops_msg;              /* malformed request (length, version, type) */
 	uint64_t drops_auth;             /* request did not authenticate */
 	uint64_t drops_stale;            /* request timestamp out of range */
-	uint64_t drops_replay;           /* request nonce seen before */
+	uint64_t drops_replay;           /* request not newer than the client's latest */
+	uint64_t drops_intro_replay;     /* copy of an authentic introduction datagram */
+	uint64_t intro_replayed;         /* authentic introduction datagrams copied (once each) */
 	uint64_t drops_ciid;             /* seed IID is not C_IID */
 	uint64_t drops_superseded;       /* valid, but older than the session's request */
 	uint64_t session_errors;         /* valid request, session could not be made */

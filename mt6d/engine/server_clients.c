@@ -29,7 +29,7 @@ void server_clients_free(struct server_client *clients, size_t n)
 	for (i = 0; i < n; i++)
 		if (clients[i].has_intro_tx)
 			wire_tx_fini(&clients[i].intro_tx);
-	sodium_memzero(clients, n * sizeof(*clients));
+	sodium_munlock(clients, (n ? n : 1) * sizeof(*clients)); /* wipes them too */
 	free(clients);
 }
 
@@ -43,6 +43,7 @@ int server_clients_build(const struct config *cfg, const uint8_t priv[static MT6
 	c = calloc(cfg->clients_len ? cfg->clients_len : 1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	(void)sodium_mlock(c, (cfg->clients_len ? cfg->clients_len : 1) * sizeof(*c)); /* issue 13: out of swap and core dumps */
 	for (i = 0; i < cfg->clients_len; i++) {
 		c[i].cfg = cfg->clients[i];
 		if (keys_shared_secret(c[i].s, priv, cfg->clients[i].public_key) < 0) {
@@ -52,6 +53,8 @@ int server_clients_build(const struct config *cfg, const uint8_t priv[static MT6
 			return -EINVAL;
 		}
 		server_fsm_bucket_init(&c[i].bucket);
+		msg_replay_init(&c[i].replay, MSG_DEFAULT_MAX_SKEW_MS);
+		introwin_init(&c[i].win);
 	}
 	qsort(c, cfg->clients_len, sizeof(*c), client_cmp);
 	*out = c;
@@ -115,6 +118,8 @@ static unsigned clients_carry_over(struct server *srv, struct server_client *cli
 			struct server_session *ss = server_session_of(srv, old->cfg.id);
 
 			now->bucket = old->bucket;
+			now->replay = old->replay; /* issue 13: a reload reopens no replay */
+			now->win = old->win;
 			if (ss)
 				snprintf(ss->name, sizeof(ss->name), "%s", now->cfg.name);
 			continue;

@@ -24,6 +24,7 @@
 
 #include "mt6d/core/config.h"
 #include "mt6d/core/intro.h"
+#include "mt6d/core/introwin.h"
 #include "mt6d/core/keys.h"
 #include "mt6d/core/msg.h"
 #include "mt6d/core/rotate.h"
@@ -97,6 +98,8 @@ struct server_client {
 	bool has_intro_tx;
 	struct server_fsm_bucket bucket;  /* request rate */
 	uint64_t requests_ok;
+	struct msg_replay replay;         /* greatest request timestamp accepted (issue 13) */
+	struct introwin win;              /* its latest authentic intro datagrams (issue 13) */
 };
 
 struct server {
@@ -136,7 +139,6 @@ struct server {
 	ev_timer stop_timer;
 	int raw_fd;
 	ev_io raw_io;
-	struct msg_replay *replay;
 	struct wire_rx scratch_rx;       /* per datagram (secret) */
 	struct sesstab table;            /* every session, closing ones included */
 	struct server_stats stats;

@@ -54,13 +54,15 @@ static void intro_reply(struct server *srv, struct server_client *c, struct intr
 			const struct sockaddr_in6 *to, const struct in6_addr *client_seed,
 			const uint8_t *tx_key, const uint8_t resp[static MSG_RESPONSE_LEN])
 {
-	uint8_t buf[WIRE_HEADER_LEN + INTRO_IPV6_HEADER_LEN + MSG_RESPONSE_LEN + WIRE_TAG_LEN];
+	/* Room for the padding up to the inner MTU. */
+	uint8_t buf[WIRE_OVERHEAD + WIRE_INNER_MTU];
 	int len;
 
 	if (!c->has_intro_tx || sodium_memcmp(c->intro_tx_key, tx_key, WIRE_KEY_LEN) != 0) {
 		if (c->has_intro_tx)
 			wire_tx_fini(&c->intro_tx);
 		wire_tx_init(&c->intro_tx, tx_key);
+		wire_tx_set_padding(&c->intro_tx, srv->cfg.padding, WIRE_INNER_MTU);
 		memcpy(c->intro_tx_key, tx_key, WIRE_KEY_LEN);
 		c->has_intro_tx = true;
 	}
@@ -86,6 +88,7 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 	struct msg_request req;
 	struct msg_handshake hs;
 	uint8_t tx[WIRE_KEY_LEN], rx[WIRE_KEY_LEN], resp[MSG_RESPONSE_LEN];
+	uint8_t fp[INTROWIN_FP_LEN];
 	const uint8_t *payload, *c_iid;
 	size_t payload_len;
 	int64_t idx;
@@ -105,6 +108,16 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 		srv->stats.drops_wire++;
 		return;
 	}
+	/* issue 13: a copy of a datagram of this client's that opened before
+	 * (the fresh receiver below would open it again) is refused here,
+	 * before it costs an AEAD, a token or an X25519. */
+	introwin_fingerprint(fp, buf, len);
+	rc = introwin_check(&c->win, fp, wall_now_ms());
+	if (rc != INTROWIN_NEW) {
+		srv->stats.drops_intro_replay++;
+		srv->stats.intro_replayed += rc == INTROWIN_REPLAY_FIRST;
+		goto out;
+	}
 	wire_rx_init(&srv->scratch_rx, rx);
 	n = wire_open(&srv->scratch_rx, s->slot, buf, len);
 	wire_rx_fini(&srv->scratch_rx);
@@ -112,6 +125,10 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 		srv->stats.drops_wire++;
 		goto out;
 	}
+	/* Until the socket of its slot closes (intro_gen_move), plus a second
+	 * for a late tick. */
+	introwin_add(&c->win, fp, rotate_slot_start_ms(g->rotation_ms, s->slot + 2) + 1000,
+		     wall_now_ms());
 	if (intro_inner_parse(buf + WIRE_HEADER_LEN, (size_t)n, &inner_src, &inner_dst, &payload,
 			      &payload_len) < 0 ||
 	    memcmp(&inner_dst, &srv->seed, 16) != 0) {
@@ -122,7 +139,7 @@ static void intro_datagram(struct server *srv, struct intro_sock *s, uint8_t *bu
 		srv->stats.drops_rate++;
 		goto out;
 	}
-	rc = intro_check_request(srv->replay, srv->priv, srv->pub, c->cfg.id, c->cfg.public_key,
+	rc = intro_check_request(&c->replay, srv->priv, srv->pub, c->cfg.id, c->cfg.public_key,
 				 c_iid, &inner_src, (uint64_t)wall_now_ms(), payload, payload_len, &req,
 				 &hs);
 	if (log_is_debug())
@@ -285,7 +302,7 @@ void server_intro_gen_free(struct server *srv, struct intro_gen *g)
 		intro_map_fini(&g->socks[i].map);
 	}
 	nladdr_batch_send(srv->nladdr);
-	sodium_memzero(g, sizeof(*g));
+	sodium_munlock(g, sizeof(*g)); /* wipes it too */
 	free(g);
 }
 
@@ -300,6 +317,7 @@ int server_intro_gen_new(struct server *srv, const uint8_t *key, uint32_t rotati
 
 	if (!g)
 		return -ENOMEM;
+	(void)sodium_mlock(g, sizeof(*g)); /* issue 13: out of swap and core dumps */
 	g->srv = srv;
 	g->rotation_ms = rotation_ms;
 	ev_periodic_init(&g->tick, gen_tick_cb, 0, rotation_ms / 1000.0, NULL);

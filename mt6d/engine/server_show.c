@@ -123,13 +123,16 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 			 "\ndrops_inner=%" PRIu64 "\ndrops_rate=%" PRIu64
 			 "\ndrops_client_id=%" PRIu64 "\ndrops_msg=%" PRIu64
 			 "\ndrops_auth=%" PRIu64 "\ndrops_stale=%" PRIu64
-			 "\ndrops_replay=%" PRIu64 "\ndrops_ciid=%" PRIu64 "\ndrops_superseded=%" PRIu64
+			 "\ndrops_replay=%" PRIu64 "\ndrops_intro_replay=%" PRIu64
+			 "\nintro_replayed=%" PRIu64
+			 "\ndrops_ciid=%" PRIu64 "\ndrops_superseded=%" PRIu64
 			 "\nsession_errors=%" PRIu64 "\nsessions_started=%" PRIu64
 			 "\nsessions_ended=%" PRIu64 "\nrekeys=%" PRIu64 "\naddr_errors=%" PRIu64
 			 "\n",
 			 s->intro_rx, s->drops_unknown_iid, s->drops_wire, s->drops_inner,
 			 s->drops_rate, s->drops_client_id, s->drops_msg, s->drops_auth,
-			 s->drops_stale, s->drops_replay, s->drops_ciid, s->drops_superseded, s->session_errors,
+			 s->drops_stale, s->drops_replay, s->drops_intro_replay, s->intro_replayed,
+			 s->drops_ciid, s->drops_superseded, s->session_errors,
 			 s->sessions_started, s->sessions_ended, s->rekeys, s->addr_errors);
 	if (srv->publisher) {
 		struct publish_stats ps;

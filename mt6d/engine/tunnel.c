@@ -93,6 +93,7 @@ struct tunnel {
 	struct tun_pkt rx_pkts[TUNNEL_BATCH]; /* TUN writes: point into t->rx_bufs */
 	struct mmsghdr msgs[TUNNEL_BATCH];
 	struct iovec iov[TUNNEL_BATCH];
+	size_t tx_inner_len[TUNNEL_BATCH]; /* inner bytes of iov[i], padding not counted */
 	size_t run_len[TUNNEL_BATCH];    /* datagrams in msgs[i] */
 	union tunnel_cmsg cmsg[TUNNEL_BATCH];
 	struct sockaddr_in6 from[TUNNEL_RX_MSGS];
@@ -396,7 +397,7 @@ static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
 
 			t->stats.tx_packets += t->run_len[i];
 			for (j = 0; j < h->msg_iovlen; j++)
-				t->stats.tx_bytes += h->msg_iov[j].iov_len - WIRE_OVERHEAD;
+				t->stats.tx_bytes += t->tx_inner_len[(size_t)(h->msg_iov - t->iov) + j];
 		}
 		sent += (size_t)r;
 	}
@@ -437,6 +438,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 			}
 			t->iov[k].iov_base = t->pkts[i].buf;
 			t->iov[k].iov_len = (size_t)len;
+			t->tx_inner_len[k] = t->pkts[i].len;
 			k++;
 		}
 		tunnel_send(t, s, k);
@@ -729,6 +731,12 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->valid_s = (uint32_t)((((uint64_t)2 * cfg->reach + 1) * cfg->rotation_ms + 999) / 1000 + 2);
 	wire_tx_init(&t->tx, cfg->tx_key);
 	wire_rx_init(&t->rx, cfg->rx_key);
+	if (wire_tx_set_padding(&t->tx, cfg->padding, t->tun_mtu) < 0) {
+		rc = -EINVAL;
+		set_msg(msg, msg_len, "padding bucket %u is outside %u..%u bytes", cfg->padding,
+			WIRE_MIN_PAD_BUCKET, WIRE_MAX_PAD_BUCKET);
+		goto fail;
+	}
 	rc = rotate_init(&t->rot, &cfg->own_seed, &cfg->peer_seed, cfg->slot_key,
 			 cfg->rotation_ms, cfg->reach);
 	if (rc < 0) {

@@ -74,6 +74,8 @@ struct tunnel_config {
 	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
 	unsigned flags;                  /* TUNNEL_NO_* */
 	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
+	unsigned padding;                /* bucket of the padding of what we send, bytes; 0: off
+					    (wire_tx_set_padding, capped at the TUN MTU) */
 	/* Scale mode (docs/PERFORMANCE.md): the caller has claimed the link's
 	 * /64 with one local route; the window's MT6D addresses are added to
 	 * this responder's set (borrowed) instead of being bound on the link,
@@ -87,11 +89,11 @@ struct tunnel_config {
 
 /* Counters of one tunnel, since tunnel_new. */
 struct tunnel_stats {
-	uint64_t tx_packets, tx_bytes;   /* inner packets and bytes sent */
+	uint64_t tx_packets, tx_bytes;   /* inner packets and bytes sent (padding not counted) */
 	uint64_t rx_packets, rx_bytes;   /* inner packets and bytes delivered to the TUN */
-	uint64_t drops_auth;             /* did not authenticate (wrong key or slot, forged) */
+	uint64_t drops_auth;             /* did not authenticate (wrong key or slot, forged, garbage) */
 	uint64_t drops_replay;           /* replayed, or too old for the replay window */
-	uint64_t drops_malformed;        /* not a tunnel packet (length, version, type) */
+	uint64_t drops_malformed;        /* too short or too long for a tunnel packet */
 	uint64_t drops_busy;             /* new sender instance while all slots are live */
 	uint64_t drops_inner;            /* authentic, but not IPv6 from the peer's tunnel address
 					    (or, TUNNEL_OWN_DST_ONLY, not to ours) */

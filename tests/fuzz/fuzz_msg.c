@@ -162,14 +162,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort(); /* our own teardown direction never opens our teardowns */
 
 	{
-		uint32_t rot;
-		uint64_t at;
+		struct msg_rotation rot;
 
-		rc = msg_rotation_open(&client_keys, data, size, &rot, &at);
-		if (rc > 0 || (rc == 0 && (rot == 0 || rot > MSG_ROTATION_MAX_MS)))
+		rc = msg_rotation_open(&client_keys, data, size, &rot);
+		if (rc > 0 || (rc == 0 && (rot.rotation_ms == 0 || rot.rotation_ms > MSG_ROTATION_MAX_MS)))
 			abort();
 		/* A rotation change never opens in the direction it is not sent. */
-		if (msg_rotation_open(&server_keys, data, size, &rot, &at) == 0 && rc == 0)
+		if (msg_rotation_open(&server_keys, data, size, &rot) == 0 && rc == 0)
 			abort();
 	}
 

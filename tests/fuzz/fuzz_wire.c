@@ -1,7 +1,8 @@
 /* libFuzzer harness for the tunnel framing: wire_open on arbitrary bytes
- * (with the key and slot of the known-answer vector, so the seed packet in
- * tests/fuzz/corpus/wire/ authenticates), checking that a failure leaves the
- * buffer untouched; and a seal/open round trip of the input as inner packet. */
+ * (with the key and slot of the known-answer vector, so the seed packets in
+ * tests/fuzz/corpus/wire/ authenticate), checking that a failure leaves the
+ * buffer untouched; and a seal/open round trip of the input as inner packet,
+ * with a padding bucket drawn from the input's first bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data, size);
 	rc = wire_open(&rx, KAT_SLOT, buf, size);
 	if (rc >= 0) {
-		if ((size_t)rc + WIRE_OVERHEAD != size)
+		if ((size_t)rc + WIRE_OVERHEAD > size)
 			abort();
 		/* The same datagram again is a replay; to a fresh receiver in
 		 * another slot, a forgery. */
@@ -61,10 +62,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* As an inner packet: seal, open, compare. */
 	if (size <= WIRE_MAX_INNER_LEN) {
+		size_t bucket = size >= 2 ? (size_t)data[0] << 8 | data[1] : 0;
+
+		if (bucket < WIRE_MIN_PAD_BUCKET)
+			bucket = 0;
+		if (wire_tx_set_padding(&tx, bucket, WIRE_INNER_MTU) < 0)
+			abort();
 		wire_rx_init(&rx, c2s);
 		memcpy(buf + WIRE_HEADER_LEN, data, size);
 		rc = wire_seal(&tx, KAT_SLOT, buf, size, sizeof(buf));
-		if (rc != (int)(size + WIRE_OVERHEAD))
+		if (rc != (int)(wire_padded_len(&tx, size) + WIRE_OVERHEAD) ||
+		    (size_t)rc < size + WIRE_OVERHEAD ||
+		    (size <= WIRE_INNER_MTU && (size_t)rc > WIRE_INNER_MTU + WIRE_OVERHEAD) ||
+		    (size > WIRE_INNER_MTU && (size_t)rc != size + WIRE_OVERHEAD))
 			abort();
 		if (wire_open(&rx, KAT_SLOT, buf, (size_t)rc) != (int)size ||
 		    memcmp(buf + WIRE_HEADER_LEN, data, size) != 0)

@@ -7,8 +7,9 @@ addresses and ports on the wire but has no key.
 Sniffs (AF_PACKET) UDP datagrams going to DST_PREFIX (a /64, e.g.
 2001:db8:1:1::) and, for the first N, sends to the same address and port:
   - the captured datagram again at once (a replay in the same slot);
-  - a forgery: the captured header (version, type, sender instance) with a
-    new counter and random bytes for the rest;
+  - a forgery: the captured datagram's first 8 bytes (its protected
+    header: nothing there can be read or edited without the key, so the
+    attacker keeps half of it as is) followed by random bytes;
   - an empty datagram (zero bytes of UDP payload);
   - the captured datagram again about 1.2 slots later (a replay in another
     slot).
@@ -44,7 +45,7 @@ def main():
         dport = struct.unpack(">H", ip[42:44])[0]
         out.sendto(payload, (dst, dport))
         seen.add(payload)
-        fake = payload[:8] + struct.pack(">Q", 1 << 40) + os.urandom(len(payload) - 16)
+        fake = payload[:8] + os.urandom(len(payload) - 8)
         seen.add(fake)
         out.sendto(fake, (dst, dport))
         forged += 1

@@ -13,7 +13,12 @@ port = 1024 + be16(h[16..17]) % 64512) and checks that:
     receiver's endpoint of the same slot, that slot being the capture time's
     (or a neighbour within 50 ms of a boundary);
   - away from boundaries, each host uses one address per slot;
-  - addresses and ports rotate (as many as there were slots).
+  - addresses and ports rotate (as many as there were slots);
+  - nothing in the first 16 bytes of the datagrams (the protected header,
+    docs/PROTOCOL.md section 9) is constant or counts: per sender and byte
+    position, no value is much more frequent than chance allows, and
+    consecutive datagrams do not hold consecutive numbers (as the
+    counter in clear of the old format did).
 Exit status 0 when every check holds; prints a summary either way."""
 import base64
 import collections
@@ -57,6 +62,31 @@ def packets(path):
     return
 
 
+def header_fails(headers):
+    """Byte values per position: the most frequent within 6 standard
+    deviations of a uniform byte's count (a constant or a version byte is
+    n); no sliding run of consecutive integers in any 2..8-byte field."""
+    fails = []
+    for host, hs in sorted(headers.items()):
+        n = len(hs)
+        if n < 256:
+            continue
+        mean = n / 256.0
+        for pos in range(16):
+            top = collections.Counter(h[pos] for h in hs).most_common(1)[0][1]
+            if top > mean + 6 * mean ** 0.5 + 5:
+                fails.append("host %s: header byte %d takes one value in %d of %d datagrams"
+                             % (host, pos, top, n))
+        for start in range(0, 15):
+            for width in range(2, min(8, 16 - start) + 1):
+                vals = [int.from_bytes(h[start:start + width], "big") for h in hs]
+                steps = sum(1 for a, b in zip(vals, vals[1:]) if 0 < b - a <= 4)
+                if steps > 0.05 * n + 5:
+                    fails.append("host %s: bytes %d..%d count up in %d of %d datagrams"
+                                 % (host, start, start + width - 1, steps, n))
+    return fails
+
+
 def main():
     pcap, rot_ms = sys.argv[1], int(sys.argv[2])
     key = base64.b64decode(open(sys.argv[3]).read().strip())
@@ -82,6 +112,7 @@ def main():
     addrs = collections.defaultdict(set)
     ports = collections.defaultdict(set)
     bad = collections.Counter()
+    headers = collections.defaultdict(list)
     for ts, f in packets(pcap):
         if len(f) < 54 or f[12:14] != b"\x86\xdd":
             continue
@@ -111,6 +142,9 @@ def main():
                 break
         if not ok:
             bad["endpoints not those of the slot"] += 1
+        payload = ip[48:40 + struct.unpack(">H", ip[4:6])[0]]
+        if len(payload) >= 32:
+            headers[hosts["src"]].append(payload[:16])
         if not near:
             per_slot[(hosts["src"], slot)].add(src)
         addrs[hosts["src"]].add(src)
@@ -128,6 +162,7 @@ def main():
             fails.append("host %s: %d ports over %d slots" % (h, len(ports[h]), len(slots)))
     if n_udp == 0:
         fails.append("no tunnel packet captured")
+    fails += header_fails(headers)
     print("capture: %d tunnel datagrams, %d slots, addresses A %d B %d, ports A %d B %d"
           % (n_udp, len(slots), len(addrs["A"]), len(addrs["B"]), len(ports["A"]), len(ports["B"])))
     for f in fails:

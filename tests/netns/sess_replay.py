@@ -4,12 +4,13 @@ configuration request on its way to the server and sends it again, exactly
 as captured (source address and port included), so that it reaches the
 server as if the client had sent it twice.
 
-  sess_replay.py IFACE SRC_PREFIX DST_PREFIX UDP_LEN COUNT
+  sess_replay.py IFACE SRC_PREFIX DST_PREFIX UDP_LEN COUNT [GAP_S]
 
 Sniffs (AF_PACKET) on IFACE, the router's port toward the server, the
 first frame that carries a UDP datagram of UDP_LEN payload bytes from
 SRC_PREFIX to DST_PREFIX (/64s), waits 0.3 s and sends that frame again
-COUNT times on the same port; prints "replayed COUNT from [ADDR]:PORT" and
+COUNT times on the same port (GAP_S seconds apart, default 0, so that a
+long burst does not overflow the receiver's socket); prints "replayed COUNT from [ADDR]:PORT" and
 exits 0 (1 if nothing was captured in 20 s)."""
 import ipaddress
 import socket
@@ -40,6 +41,7 @@ def main():
     src = ipaddress.IPv6Address(sys.argv[2]).packed[:8]
     dst = ipaddress.IPv6Address(sys.argv[3]).packed[:8]
     udp_len, count = int(sys.argv[4]), int(sys.argv[5])
+    gap_s = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
     sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sniff.bind((iface, 0))
     sniff.settimeout(1)
@@ -59,6 +61,8 @@ def main():
         time.sleep(0.3)
         for _ in range(count):
             sniff.send(frame[:14] + bytes(pkt))
+            if gap_s:
+                time.sleep(gap_s)
         print("replayed %d from [%s]:%d" % (count, ipaddress.IPv6Address(bytes(pkt[8:24])), struct.unpack(">H", pkt[40:42])[0]))
         return 0
     print("nothing captured")

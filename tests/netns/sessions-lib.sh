@@ -97,6 +97,7 @@ Interface = eth0
 PrivateKeyFile = client.key
 ClientId = $i
 StateDirectory = $work/c$i/state
+${SESS_CLIENT_PADDING:+Padding = $SESS_CLIENT_PADDING}
 
 [Server]
 PublicKey = $(cat "$work/s/server.pub")

@@ -15,6 +15,15 @@ PING_PATTERN=4d5436444d41524b # "MT6DMARK"
 peer_lab_up
 peer_start A
 peer_start B
+# issue 13: no core file, locked memory (the key structures at least).
+for w in A B; do
+	check "$w: no core file size" \
+		test "$(awk '/^Max core file size/ { print $5 }' "/proc/${PEER_PID[$w]}/limits")" = 0
+	# (ASan makes mlock a no-op: a sanitizer build says so and is not checked.)
+	grep -q "in a sanitizer build" "$work/$w.log" ||
+		check "$w: holds locked memory" \
+			test "$(sed -n 's/^VmLck:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/${PEER_PID[$w]}/status")" -gt 0
+done
 rns=$("$lab" ns r)
 (exec ip netns exec "$rns" tcpdump -i br0 -s 0 -U -n -w "$work/cap.pcap" ip6 2>"$work/tcpdump.log") &
 EXTRA_PIDS=$!

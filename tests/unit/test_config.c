@@ -91,10 +91,43 @@ static void test_defaults_apply(void **state)
 	assert_int_equal(cfg.rotation_ms, CONFIG_DEFAULT_ROTATION_MS);
 	assert_int_equal(cfg.config_period_s, CONFIG_DEFAULT_CONFIG_PERIOD_S);
 	assert_int_equal(cfg.dht_port, CONFIG_DEFAULT_DHT_PORT);
+	assert_int_equal(cfg.padding, CONFIG_DEFAULT_PADDING);
 	assert_int_equal(cfg.dht_bootstrap_len, 3);
 	assert_string_equal(cfg.dht_bootstrap[0], "router.bittorrent.com:6881");
 	assert_int_equal(cfg.clients_len, 0);
 	config_fini(&cfg);
+}
+
+/* Padding in the self section of every role (the other sections refuse it:
+ * the sender pads, so it is this host's setting). */
+static void test_padding_in_every_role(void **state)
+{
+	(void)state;
+	static const struct {
+		enum config_role role;
+		const char *text;
+		uint32_t padding;
+	} cases[] = {
+		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = off\n", 0 },
+		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = 1420\n", 1420 },
+		{ CONFIG_CLIENT, "[Client]\nInterface=e\nPrivateKeyFile=k\nClientId=1\nPADDING=OFF\n"
+				 "[Server]\nPublicKey=" KEY_A "\n", 0 },
+		{ CONFIG_PEER, "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
+			       "SeedAddress=2001:db8:1::1\nPadding=16\n[Peer]\nPublicKey=" KEY_A "\n"
+			       "SeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 16 },
+		{ CONFIG_PEER, "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
+			       "SeedAddress=2001:db8:1::1\nPadding=65535\n[Peer]\nPublicKey=" KEY_A "\n"
+			       "SeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 65535 },
+	};
+	struct config cfg;
+	char msg[256] = "";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(config_parse(cases[i].role, cases[i].text, strlen(cases[i].text),
+					      "p.conf", &cfg, msg, sizeof(msg)), 0);
+		assert_int_equal(cfg.padding, cases[i].padding);
+		config_fini(&cfg);
+	}
 }
 
 /* DHTPort: 0 (the default) is a random port per window; an old config's
@@ -257,6 +290,13 @@ static const struct bad_case bad_cases[] = {
 	{ CONFIG_SERVER, SRV "RotationPeriod = 60s\nConfigPeriod = 10s\n",
 	  "ConfigPeriod: must be at least two rotation periods" },
 	{ CONFIG_SERVER, SRV "ConfigPeriod = 1500ms\n", "bad.conf:4: ConfigPeriod: must be between" },
+	{ CONFIG_SERVER, SRV "Padding = 15\n",
+	  "bad.conf:4: Padding: must be off or a bucket of 16 to 65535 bytes: '15'" },
+	{ CONFIG_SERVER, SRV "Padding = 65536\n", "bad.conf:4: Padding: must be off or a bucket" },
+	{ CONFIG_SERVER, SRV "Padding = on\n", "bad.conf:4: Padding: must be off or a bucket" },
+	{ CONFIG_SERVER, SRV "Padding = 256\nPadding = off\n", "bad.conf:5: Padding: given twice" },
+	{ CONFIG_CLIENT, CLI_SELF "Padding = 256B\n", "bad.conf:5: Padding: must be off or a bucket" },
+	{ CONFIG_PEER, HOST "Padding = -1\n" PEER, "bad.conf:6: Padding: must be off or a bucket" },
 	{ CONFIG_CLIENT, CLI_SELF, "no [Server] section" },
 	{ CONFIG_CLIENT, CLI_SELF "[Server]\nPublicKey = " KEY_A "\n[Server]\n", "bad.conf:7: [Server] given twice" },
 	{ CONFIG_CLIENT, CLI_SELF "[Server]\nEndpoint = x\n", "bad.conf:6: Endpoint: unknown option in [Server]" },
@@ -504,6 +544,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_config_parses),
 		cmocka_unit_test(test_defaults_apply),
+		cmocka_unit_test(test_padding_in_every_role),
 		cmocka_unit_test(test_dht_port_zero_random_fixed_kept),
 		cmocka_unit_test(test_client_config_parses),
 		cmocka_unit_test(test_peer_config_parses),

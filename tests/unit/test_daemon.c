@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <grp.h>
@@ -93,6 +94,96 @@ static void run_child(const char *user, bool keep_raw)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(drop_and_check(user, keep_raw));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* VmLck of /proc/self/status in kB, or -1. */
+static __attribute__((unused)) long vmlck_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* In the child: issue 13's protections, before and after the drop to user. */
+static int protect_and_check(const char *user)
+{
+	struct rlimit core;
+	char msg[160] = "";
+	int rc;
+
+	if (unshare(CLONE_NEWNET) < 0)
+		return 1;
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1)
+		return 2; /* the test means nothing if it starts undumpable */
+	getrlimit(RLIMIT_MEMLOCK, &core);
+	rc = daemon_protect_memory(msg, sizeof(msg));
+#if defined(__SANITIZE_ADDRESS__)
+	if (rc != -EOPNOTSUPP)
+		return 3;
+#else
+	/* Root without CAP_SYS_RESOURCE (this lab) cannot lift a finite
+	 * RLIMIT_MEMLOCK: then nothing is locked here (the owners lock their
+	 * key structures), and the call says so. */
+	if (rc < 0 && !(rc == -ENOMEM && core.rlim_max != RLIM_INFINITY)) {
+		fprintf(stderr, "protect: %s\n", msg);
+		return 3;
+	}
+	if (rc == 0 && vmlck_kb() <= 0)
+		return 4; /* nothing locked */
+	if (rc < 0)
+		fprintf(stderr, "(%s: the lock of every page is not tested here)\n", msg);
+#endif
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return 5;
+	if (getrlimit(RLIMIT_CORE, &core) < 0 || core.rlim_cur != 0 || core.rlim_max != 0)
+		return 6;
+	/* A uid change resets the flag to fs.suid_dumpable: the drop says it again. */
+	if (daemon_drop_privileges(user, false, msg, sizeof(msg)) < 0) {
+		fprintf(stderr, "drop: %s\n", msg);
+		return 7;
+	}
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return 8;
+#if !defined(__SANITIZE_ADDRESS__)
+	/* Pages touched after the drop are locked too (MCL_FUTURE). */
+	if (rc == 0) {
+		long before = vmlck_kb();
+		size_t len = 8 << 20;
+		char *p = malloc(len);
+
+		if (!p)
+			return 9; /* allocation refused under the lock */
+		memset(p, 1, len);
+		if (vmlck_kb() < before + 8 * 1024 - 64)
+			return 10;
+		free(p);
+	}
+#endif
+	return 0;
+}
+
+static void test_protect_memory(void **state)
+{
+	int status = 0;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(geteuid(), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(protect_and_check("nobody"));
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -280,6 +371,7 @@ static void test_signals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_protect_memory),
 		cmocka_unit_test(test_drop_to_nobody),
 		cmocka_unit_test(test_drop_keep_raw_stay_root),
 		cmocka_unit_test(test_unknown_user),

@@ -212,34 +212,86 @@ static void test_round_trip(void **state)
 	 * every bit flip is refused. */
 	{
 		uint8_t rm[MSG_ROTATION_LEN];
-		uint32_t rot;
-		uint64_t at;
+		struct msg_rotation r = { .seq = 7, .rotation_ms = 333,
+					  .at_ms = UINT64_C(1767225603000) }, rgot2;
 
-		assert_int_equal(msg_rotation_seal(&ks, 333, UINT64_C(1767225603000), rm,
-						   sizeof(rm)), MSG_ROTATION_LEN);
+		assert_int_equal(msg_rotation_seal(&ks, &r, rm, sizeof(rm)), MSG_ROTATION_LEN);
 		assert_int_equal(msg_type(rm, sizeof(rm)), MSG_TYPE_ROTATION);
-		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm), &rot, &at), 0);
-		assert_int_equal(rot, 333);
-		assert_true(at == UINT64_C(1767225603000));
-		assert_int_equal(msg_rotation_open(&ks, rm, sizeof(rm), &rot, &at), MSG_ERR_AUTH);
+		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm), &rgot2), 0);
+		assert_int_equal(rgot2.rotation_ms, 333);
+		assert_int_equal(rgot2.seq, 7);
+		assert_true(rgot2.at_ms == UINT64_C(1767225603000));
+		assert_int_equal(msg_rotation_open(&ks, rm, sizeof(rm), &rgot2), MSG_ERR_AUTH);
 		assert_int_equal(msg_teardown_open(&kc, rm, sizeof(rm), &reason), MSG_ERR_TYPE);
-		assert_int_equal(msg_rotation_open(&kc, td, sizeof(td), &rot, &at), MSG_ERR_TYPE);
-		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm) - 1, &rot, &at),
-				 MSG_ERR_LENGTH);
+		assert_int_equal(msg_rotation_open(&kc, td, sizeof(td), &rgot2), MSG_ERR_TYPE);
+		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm) - 1, &rgot2), MSG_ERR_LENGTH);
 		for (size_t bit = 0; bit < 8 * sizeof(rm); bit++) {
 			rm[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-			assert_true(msg_rotation_open(&kc, rm, sizeof(rm), &rot, &at) < 0);
+			assert_true(msg_rotation_open(&kc, rm, sizeof(rm), &rgot2) < 0);
 			rm[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		}
-		assert_int_equal(msg_rotation_seal(&ks, MSG_ROTATION_MAX_MS, 0, rm, sizeof(rm)),
-				 MSG_ROTATION_LEN);
-		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm), &rot, &at), 0);
-		assert_int_equal(rot, MSG_ROTATION_MAX_MS);
-		assert_int_equal(msg_rotation_seal(&ks, 0, 0, rm, sizeof(rm)), -EINVAL);
-		assert_int_equal(msg_rotation_seal(&ks, MSG_ROTATION_MAX_MS + 1, 0, rm, sizeof(rm)),
-				 -EINVAL);
-		assert_int_equal(msg_rotation_seal(&ks, 1000, 0, rm, sizeof(rm) - 1), -EMSGSIZE);
+		r = (struct msg_rotation){ .seq = UINT32_MAX, .rotation_ms = MSG_ROTATION_MAX_MS };
+		assert_int_equal(msg_rotation_seal(&ks, &r, rm, sizeof(rm)), MSG_ROTATION_LEN);
+		assert_int_equal(msg_rotation_open(&kc, rm, sizeof(rm), &rgot2), 0);
+		assert_int_equal(rgot2.rotation_ms, MSG_ROTATION_MAX_MS);
+		assert_true(rgot2.seq == UINT32_MAX);
+		r.rotation_ms = 0;
+		assert_int_equal(msg_rotation_seal(&ks, &r, rm, sizeof(rm)), -EINVAL);
+		r.rotation_ms = MSG_ROTATION_MAX_MS + 1;
+		assert_int_equal(msg_rotation_seal(&ks, &r, rm, sizeof(rm)), -EINVAL);
+		r.rotation_ms = 1000;
+		r.seq = 0;
+		assert_int_equal(msg_rotation_seal(&ks, &r, rm, sizeof(rm)), -EINVAL);
+		r.seq = 1;
+		assert_int_equal(msg_rotation_seal(&ks, &r, rm, sizeof(rm) - 1), -EMSGSIZE);
 	}
+}
+
+/* issue 13: a rotation change applies only if newer than the last applied
+ * one. The attack: the server goes high (change 1, Rot 333) and back to
+ * normal (change 2, Rot 1000); whoever kept change 1 replays it within the
+ * +-60 s the instant check allows. It must not switch the client's Rot. */
+static void test_rotation_replay(void **state)
+{
+	(void)state;
+	struct msg_session_keys kc, ks;
+	uint8_t m1[MSG_ROTATION_LEN], m2[MSG_ROTATION_LEN];
+	const uint64_t now = UINT64_C(1767225600000), skew = 60000;
+	struct msg_rotation r1 = { .seq = 1, .rotation_ms = 333, .at_ms = now + 3000 };
+	struct msg_rotation r2 = { .seq = 2, .rotation_ms = 1000, .at_ms = now + 6000 };
+	struct msg_rotation got;
+	uint32_t last = 0;
+
+	handshake(now, &kc, &ks);
+	assert_int_equal(msg_rotation_seal(&ks, &r1, m1, sizeof(m1)), MSG_ROTATION_LEN);
+	assert_int_equal(msg_rotation_seal(&ks, &r2, m2, sizeof(m2)), MSG_ROTATION_LEN);
+
+	/* The client's loop: open, check, apply (remember seq). */
+	assert_int_equal(msg_rotation_open(&kc, m1, sizeof(m1), &got), 0);
+	assert_int_equal(msg_rotation_check(last, &got, now, skew), 0);
+	last = got.seq;
+	/* The server's copy of the same change, a second later: nothing new. */
+	assert_int_equal(msg_rotation_open(&kc, m1, sizeof(m1), &got), 0);
+	assert_int_equal(msg_rotation_check(last, &got, now + 1000, skew), MSG_ERR_REPLAY);
+	assert_int_equal(msg_rotation_open(&kc, m2, sizeof(m2), &got), 0);
+	assert_int_equal(msg_rotation_check(last, &got, now + 3500, skew), 0);
+	last = got.seq;
+	/* Change 1 replayed 10 s later: authentic, its instant within the
+	 * skew, different from the last applied: refused all the same. */
+	assert_int_equal(msg_rotation_open(&kc, m1, sizeof(m1), &got), 0);
+	assert_int_equal(msg_rotation_check(last, &got, now + 10000, skew), MSG_ERR_REPLAY);
+	/* A newer change whose instant is far from our clock: stale. */
+	got = (struct msg_rotation){ .seq = 3, .rotation_ms = 333, .at_ms = now + 10000 + skew + 1 };
+	assert_int_equal(msg_rotation_check(last, &got, now + 10000, skew), MSG_ERR_STALE);
+	got.at_ms = now + 10000 - skew - 1;
+	assert_int_equal(msg_rotation_check(last, &got, now + 10000, skew), MSG_ERR_STALE);
+	got.at_ms = now + 10000 + skew;
+	assert_int_equal(msg_rotation_check(last, &got, now + 10000, skew), 0);
+	/* seq 0 is never newer than anything (the server starts at 1). */
+	got.seq = 0;
+	assert_int_equal(msg_rotation_check(0, &got, now + 10000, skew), MSG_ERR_REPLAY);
+	msg_session_keys_wipe(&kc);
+	msg_session_keys_wipe(&ks);
 }
 
 /* Every length but the exact one is refused, before any crypto. */
@@ -347,7 +399,7 @@ static void test_request_bit_flips(void **state)
 			assert_int_equal(rc, MSG_ERR_AUTH);
 		rq[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
-	assert_int_equal(fx.cache.n_entries, 0);
+	assert_true(fx.cache.latest_ms == 0);
 	assert_int_equal(msg_request_open(&fx.cache, fx.s_priv, fx.s_pub, fx.c_pub, 7000, rq,
 					  sizeof(rq), &got, &hsv), 0);
 }
@@ -546,7 +598,7 @@ static void test_session_key_depends_on_ephemerals(void **state)
 	uint8_t e_c[32], e_s[32], n_c[16];
 
 	handshake(50000, &kc[0], &ks[0]);
-	handshake(50000, &kc[1], &ks[1]);
+	handshake(50001, &kc[1], &ks[1]); /* one client: each request newer */
 	assert_memory_equal(kc[0].session, ks[0].session, 32);
 	assert_memory_not_equal(kc[0].session, kc[1].session, 32);
 	assert_memory_not_equal(kc[0].tx, kc[1].tx, 32);
@@ -601,41 +653,65 @@ static void test_encoder_arguments(void **state)
 	assert_int_equal(got.client_id, MSG_CLIENT_ID_MAX);
 }
 
-/* The replay cache at its limits: full, expiring, clock stepping back. */
-static void test_replay_cache_limits(void **state)
+/* One client's replay state (WireGuard's TAI64N rule): only a timestamp
+ * greater than every one accepted, within the skew. */
+static void test_replay_per_client(void **state)
 {
 	(void)state;
-	static struct msg_replay cache;
-	uint8_t n[MSG_NONCE_LEN] = { 0 };
+	struct msg_replay r;
 	const uint64_t skew = 1000, t0 = 1000000;
 
-	msg_replay_init(&cache, skew);
-	for (uint32_t i = 0; i < MSG_REPLAY_CAPACITY; i++) {
-		put_be32(n, i);
-		assert_int_equal(msg_replay_check_and_add(&cache, n, t0 + i / 8, t0 + 500), 0);
+	msg_replay_init(&r, skew);
+	assert_int_equal(msg_replay_check_and_add(&r, t0, t0 + 500), 0);
+	assert_int_equal(msg_replay_check_and_add(&r, t0, t0 + 500), MSG_ERR_REPLAY);
+	/* An older request (a retry read before the one it follows) too. */
+	assert_int_equal(msg_replay_check_and_add(&r, t0 - 1, t0 + 500), MSG_ERR_REPLAY);
+	assert_int_equal(msg_replay_check_and_add(&r, t0 + 1, t0 + 500), 0);
+	/* Outside the skew, whatever the order. */
+	assert_int_equal(msg_replay_check_and_add(&r, t0 + 1502, t0 + 500), MSG_ERR_STALE);
+	assert_int_equal(msg_replay_check_and_add(&r, t0 + 1500, t0 + 500), 0);
+	/* A refused request moved nothing. */
+	assert_true(r.latest_ms == t0 + 1500);
+	/* The server's clock steps back: everything accepted stays refused. */
+	assert_int_equal(msg_replay_check_and_add(&r, t0 + 1500, t0 + 900), MSG_ERR_REPLAY);
+}
+
+/* issue 13: a re-key storm of 15,000 clients (every one of them sends a
+ * request within a few seconds) must not refuse a client whose clock lags
+ * 5 s behind. With one global cache of 4,096 entries (the design before),
+ * the evictions raised a floor over its timestamp and it was STALE; with a
+ * state per client, the others' requests cannot touch it. The shared
+ * variant is run as well, to show that the test tells the two apart. */
+static void test_replay_storm(void **state)
+{
+	(void)state;
+	enum { N = 15000 };
+	static struct msg_replay per_client[N + 1];
+	struct msg_replay shared;
+	const uint64_t t0 = UINT64_C(1767225600000);
+	unsigned i, refused_shared = 0;
+
+	msg_replay_init(&shared, MSG_DEFAULT_MAX_SKEW_MS);
+	for (i = 0; i <= N; i++)
+		msg_replay_init(&per_client[i], MSG_DEFAULT_MAX_SKEW_MS);
+	/* Clients 0..N-1 at the server's time, spread over 3 s. */
+	for (i = 0; i < N; i++) {
+		uint64_t t = t0 + (uint64_t)i * 3000 / N;
+
+		assert_int_equal(msg_replay_check_and_add(&per_client[i], t, t), 0);
+		refused_shared += msg_replay_check_and_add(&shared, t, t) != 0;
 	}
-	assert_int_equal(cache.n_entries, MSG_REPLAY_CAPACITY);
-	put_be32(n, 5);
-	assert_int_equal(msg_replay_check_and_add(&cache, n, t0 + 900, t0 + 500), MSG_ERR_REPLAY);
-	/* Full: a new one evicts the oldest (timestamp t0) and raises the floor,
-	 * so a request with that timestamp is refused from now on. */
-	put_be32(n, 100000);
-	assert_int_equal(msg_replay_check_and_add(&cache, n, t0 + 600, t0 + 500), 0);
-	assert_true(cache.floor_ms == t0);
-	put_be32(n, 0);
-	assert_int_equal(msg_replay_check_and_add(&cache, n, t0, t0 + 500), MSG_ERR_STALE);
-	/* Time passes: entries older than the skew are forgotten, the floor
-	 * follows, and the cache has room again. */
-	put_be32(n, 200000);
-	assert_int_equal(msg_replay_check_and_add(&cache, n, t0 + 5000, t0 + 5000), 0);
-	assert_int_equal(cache.n_entries, 1);
-	assert_true(cache.floor_ms == t0 + 600);
-	/* The server's clock steps back 3 s: the forgotten requests are still
-	 * refused (below the floor), even though within the skew. */
-	put_be32(n, 1);
-	assert_int_equal(msg_replay_check_and_add(&cache, n, t0, t0 + 200), MSG_ERR_STALE);
-	put_be32(n, 300000);
-	assert_int_equal(msg_replay_check_and_add(&cache, n, t0 + 700, t0 + 200), 0);
+	/* The lagging client N: its clock 5 s behind, within the 30 s skew. */
+	assert_int_equal(msg_replay_check_and_add(&per_client[N], t0 + 3000 - 5000, t0 + 3000), 0);
+	assert_int_not_equal(msg_replay_check_and_add(&shared, t0 + 3000 - 5000, t0 + 3000), 0);
+	/* (Shared, even clients of the same ms refuse each other.) */
+	assert_true(refused_shared > 0);
+	/* Each client's own retry, 1 s later, still passes. */
+	for (i = 0; i < N; i += 97) {
+		uint64_t t = t0 + (uint64_t)i * 3000 / N + 1000;
+
+		assert_int_equal(msg_replay_check_and_add(&per_client[i], t, t), 0);
+	}
 }
 
 /* The audit trail and the logs say what went wrong in the protocol's words
@@ -663,7 +739,9 @@ int main(void)
 		cmocka_unit_test_setup(test_response_for_other_request, setup),
 		cmocka_unit_test_setup(test_session_key_depends_on_ephemerals, setup),
 		cmocka_unit_test_setup(test_encoder_arguments, setup),
-		cmocka_unit_test_setup(test_replay_cache_limits, setup),
+		cmocka_unit_test_setup(test_rotation_replay, setup),
+		cmocka_unit_test_setup(test_replay_per_client, setup),
+		cmocka_unit_test_setup(test_replay_storm, setup),
 		cmocka_unit_test(test_error_messages),
 	};
 

@@ -94,7 +94,10 @@ static void test_rotation_change(void **state)
 	assert_int_equal(sesstab_add(&t, &e, 7, T0), 0);
 	server_fsm_session_init(&s, 3000);
 	assert_false(server_fsm_change_rotation(&s, 3000, 3000, wall, &at));
+	assert_int_equal(s.rotation_seq, 0);
 	assert_true(server_fsm_change_rotation(&s, 3000, 1000, wall, &at));
+	/* issue 13: each change numbered, so the client can refuse older ones. */
+	assert_int_equal(s.rotation_seq, 1);
 	/* On a boundary of the current period, at least the lead ahead. */
 	assert_int_equal(at % 3000, 0);
 	assert_true(at - wall >= SERVER_FSM_ROTATION_LEAD_MS);
@@ -111,6 +114,10 @@ static void test_rotation_change(void **state)
 	}
 	assert_true(sends >= 4);
 	assert_int_equal(s.rotation_at_wall_ms, 0);
+	/* Resending copies does not renumber; the next change does. */
+	assert_int_equal(s.rotation_seq, 1);
+	assert_true(server_fsm_change_rotation(&s, 1000, 3000, at + 5000, &at));
+	assert_int_equal(s.rotation_seq, 2);
 	sesstab_remove(&t, &e);
 	sesstab_fini(&t);
 }

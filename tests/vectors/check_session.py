@@ -74,7 +74,9 @@ EXPECT = {
     "td_s2c": "fd7ee40d50d161e5609f8f3c839cd01d2289c7af2d6d8c1a97d87f1fd2c24403",
     "teardown": "0102e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f773e6576d74488bdd011d206a0378240d5d",
     "packet_key": "59cc743f10fca011c3b3a0d18533f653f99d2bbafb5088f42dc3995d0be15f5d",
-    "packet": "010101020304050600000000000000009eb6deee5a2dff9f3070a2be1d57d7a0be149bfbe510cc9d61d5b59a7c03c3db",
+    "header_key": "5eff70a5b44de514bd3055aa6df6bff24b9959dda0fdaf6a9859ef4010899b42",
+    "packet": "101978e7c4bd1d2035312ff4d10b6f939eb6deee5a2dff9f3070a2be1d57d7a07e608bc0d4dd40cabc8b6a5b90a6e1d0a0f0d38a9937d68c2ce29561f2b9634f9019f4c7b09cdcb5d33eed880e5a72949b9c5b995a20ace71d8d8e2243ea33c06898ebfaff936b9d",
+    "packet_padded": "86a737476b53ad48e191c2b1764183de7967575d70d49b21e414485447098dbf8c9dadc413fa5b40c10d7d0beed4d17cdbaa643afdbdd83dfc474a3c2040efc49c2e2937c49d0630713caa4d4272a89175709c763614878aa75ddb12cbe248051d623682dec871ad85b1f0eaf7bbfcbb1b3d2d2567bf153f9f9905c1c16e6ac2425204be8c1535450cfcbe86d1da93afccdad80c54187c3104a47438b9ba3937",
     "psk_client_to_server": "929b64b495f556c4e479f5f8f9c5ec411345ff83ca807eac2bd4ed93f240e22c",
     "psk_server_to_client": "794d3468f287ac8a2f686655d17b63de32ae8c4dfbe4fb60b2cc810801ff9280",
 }
@@ -147,19 +149,79 @@ teardown = R2 + crypto_aead_xchacha20poly1305_ietf_encrypt(b"\x00", R2, td_nonce
 assert len(teardown) == 43
 check("teardown", teardown)
 
-# ---- tunnel packet: client -> server, first packet of instance 010203040506 ----
+# ---- tunnel packets: client -> server, instance 010203040506 ----
+def rotl32(v, n):
+    return ((v << n) | (v >> (32 - n))) & 0xFFFFFFFF
+
+
+def chacha20_block(key, counter, nonce):
+    """RFC 8439 section 2.3, written out (PyNaCl has no raw ChaCha20)."""
+    const = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574]
+    st = const + list(struct.unpack("<8I", key)) + [counter] + list(struct.unpack("<3I", nonce))
+    x = st[:]
+
+    def qr(a, b, c, d):
+        x[a] = (x[a] + x[b]) & 0xFFFFFFFF; x[d] = rotl32(x[d] ^ x[a], 16)
+        x[c] = (x[c] + x[d]) & 0xFFFFFFFF; x[b] = rotl32(x[b] ^ x[c], 12)
+        x[a] = (x[a] + x[b]) & 0xFFFFFFFF; x[d] = rotl32(x[d] ^ x[a], 8)
+        x[c] = (x[c] + x[d]) & 0xFFFFFFFF; x[b] = rotl32(x[b] ^ x[c], 7)
+
+    for _ in range(10):
+        qr(0, 4, 8, 12); qr(1, 5, 9, 13); qr(2, 6, 10, 14); qr(3, 7, 11, 15)
+        qr(0, 5, 10, 15); qr(1, 6, 11, 12); qr(2, 7, 8, 13); qr(3, 4, 9, 14)
+    return struct.pack("<16I", *((x[i] + st[i]) & 0xFFFFFFFF for i in range(16)))
+
+
+# RFC 8439 2.3.2 test vector, so the block function above is known good.
+assert chacha20_block(bytes(range(32)), 1, bytes.fromhex("000000090000004a00000000"))[:16].hex() \
+    == "10f1e7e4d13b5915500fdd1fa32071c4"
+
+
+def header_mask(hp_key, tag):
+    """docs/PROTOCOL.md 9: ChaCha20 block, counter = le32(tag[0..3]), nonce = tag[4..15]."""
+    return chacha20_block(hp_key, struct.unpack("<I", tag[:4])[0], tag[4:16])[:16]
+
+
+def seal(key, hp_key, slot, counter, inner, bucket):
+    plain_len = max(len(inner), 72)
+    if bucket:
+        plain_len = -(-plain_len // bucket) * bucket
+    if plain_len > 1420:
+        plain_len = max(len(inner), 1420)
+    pad = plain_len - len(inner)
+    header = bytes([1]) + struct.pack(">H", pad) + instance + struct.pack(">Q", counter)[1:]
+    nonce = bytes(5) + header[9:16]
+    ct = crypto_aead_chacha20poly1305_ietf_encrypt(inner + bytes(pad), header + struct.pack(">Q", slot),
+                                                   nonce, key)
+    mask = header_mask(hp_key, ct[-16:])
+    return bytes(h ^ m for h, m in zip(header, mask)) + ct
+
+
+def open_packet(key, hp_key, slot, dgram):
+    mask = header_mask(hp_key, dgram[-16:])
+    header = bytes(h ^ m for h, m in zip(dgram[:16], mask))
+    assert header[0] == 1
+    pad = struct.unpack(">H", header[1:3])[0]
+    plain = crypto_aead_chacha20poly1305_ietf_decrypt(dgram[16:], header + struct.pack(">Q", slot),
+                                                      bytes(5) + header[9:16], key)
+    return header, plain[:len(plain) - pad]
+
+
 packet_key = H("mt6d/1 wire packet key", c2s, instance)
 check("packet_key", packet_key)
-counter = 0
-header = bytes([VERSION, 1]) + instance + struct.pack(">Q", counter)
-nonce = bytes(4) + struct.pack(">Q", counter)
-ad = header + struct.pack(">Q", slot)
-packet = header + crypto_aead_chacha20poly1305_ietf_encrypt(inner, ad, nonce, packet_key)
+hp_key = H("mt6d/1 wire header key", c2s)
+check("header_key", hp_key)
+packet = seal(packet_key, hp_key, slot, 0, inner, 0)
 check("packet", packet)
+assert len(packet) == 72 + 32
+header, opened = open_packet(packet_key, hp_key, slot, packet)
+assert opened == inner and header.hex() == "01003801020304050600000000000000"
+padded = seal(packet_key, hp_key, slot, 1, inner, 128)
+check("packet_padded", padded)
+assert len(padded) == 128 + 32 and open_packet(packet_key, hp_key, slot, padded)[1] == inner
 # The same packet in the next slot must not open.
 try:
-    crypto_aead_chacha20poly1305_ietf_decrypt(packet[16:], header + struct.pack(">Q", slot + 1),
-                                              nonce, packet_key)
+    open_packet(packet_key, hp_key, slot + 1, packet)
     failures.append("packet opened in another slot")
 except Exception:
     pass
