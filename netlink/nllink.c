@@ -384,29 +384,42 @@ int nllink_del_addr(struct nllink *nl, unsigned ifindex, const struct in6_addr *
 	return addr_op(nl, false, ifindex, addr, prefix_len, msg, msg_len);
 }
 
+/* An IPv6 route dst/prefix_len of our protocol proto, or NULL (-ENOMEM). */
+static struct rtnl_route *route_alloc(const struct in6_addr *dst, unsigned prefix_len,
+				      uint8_t table, uint8_t type, uint8_t proto)
+{
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct nl_addr *d = make_addr(dst, prefix_len);
+
+	if (rt && d) {
+		rtnl_route_set_family(rt, AF_INET6);
+		rtnl_route_set_table(rt, table);
+		rtnl_route_set_dst(rt, d);
+		/* As iproute2 sets it: host scope for local routes. */
+		rtnl_route_set_scope(rt, type == RTN_LOCAL ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE);
+		rtnl_route_set_protocol(rt, proto);
+		rtnl_route_set_type(rt, type);
+	} else if (rt) {
+		rtnl_route_put(rt);
+		rt = NULL;
+	}
+	if (d)
+		nl_addr_put(d); /* the route holds its own reference */
+	return rt;
+}
+
 static int route_op(struct nllink *nl, bool is_add, unsigned ifindex, const struct in6_addr *dst,
 		    unsigned prefix_len, uint8_t table, uint8_t type, char *msg, size_t msg_len)
 {
 	struct rtnl_route *rt;
 	struct rtnl_nexthop *nh = NULL;
-	struct nl_addr *d;
 	int rc;
 
 	if (!dst || ifindex == 0 || prefix_len > 128)
 		return -EINVAL;
-	rt = rtnl_route_alloc();
-	d = make_addr(dst, prefix_len);
-	if (!rt || !d) {
-		rc = -ENOMEM;
-		goto cleanup;
-	}
-	rtnl_route_set_family(rt, AF_INET6);
-	rtnl_route_set_table(rt, table);
-	rtnl_route_set_dst(rt, d);
-	/* As iproute2 sets it: host scope for local routes. */
-	rtnl_route_set_scope(rt, type == RTN_LOCAL ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE);
-	rtnl_route_set_protocol(rt, NLLINK_PROTO_MT6D);
-	rtnl_route_set_type(rt, type);
+	rt = route_alloc(dst, prefix_len, table, type, NLLINK_PROTO_MT6D);
+	if (!rt)
+		return -ENOMEM;
 	nh = rtnl_route_nh_alloc();
 	if (!nh) {
 		rc = -ENOMEM;
@@ -425,10 +438,7 @@ static int route_op(struct nllink *nl, bool is_add, unsigned ifindex, const stru
 	else if (!is_add && (rc == 0 || rc == -ESRCH))
 		reg_forget(nl, REG_ROUTE, ifindex, dst, prefix_len, table);
 cleanup:
-	if (d)
-		nl_addr_put(d);
-	if (rt)
-		rtnl_route_put(rt);
+	rtnl_route_put(rt);
 	return rc;
 }
 
@@ -442,6 +452,27 @@ int nllink_del_route(struct nllink *nl, unsigned ifindex, const struct in6_addr 
 		     unsigned prefix_len, char *msg, size_t msg_len)
 {
 	return route_op(nl, false, ifindex, dst, prefix_len, RT_TABLE_MAIN, RTN_UNICAST, msg, msg_len);
+}
+
+int nllink_add_unreachable(struct nllink *nl, const struct in6_addr *dst, unsigned prefix_len,
+			   uint32_t metric, char *msg, size_t msg_len)
+{
+	struct rtnl_route *rt;
+	int rc;
+
+	if (!dst || prefix_len > 128)
+		return -EINVAL;
+	rt = route_alloc(dst, prefix_len, RT_TABLE_MAIN, RTN_UNREACHABLE,
+			 NLLINK_PROTO_MT6D_FAILCLOSED);
+	if (!rt)
+		return -ENOMEM;
+	rtnl_route_set_priority(rt, metric);
+	begin(nl);
+	/* Replace: the same route left by an earlier run is taken over. */
+	rc = rtnl_route_add(nl->sock, rt, NLM_F_REPLACE);
+	rc = finish(nl, rc, msg, msg_len);
+	rtnl_route_put(rt);
+	return rc;
 }
 
 int nllink_add_local_prefix(struct nllink *nl, unsigned ifindex, const struct in6_addr *prefix,

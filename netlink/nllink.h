@@ -13,10 +13,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <netinet/in.h>
 
 /* rtm_protocol of our routes: same value as the address tag (nladdr.h). */
 #define NLLINK_PROTO_MT6D 0x6d
+/* ... of the unreachable routes that outlive the daemon on purpose
+ * (nllink_add_unreachable): apart, so that nllink_purge_routes and a
+ * look at what a run left behind tell them from leftovers. */
+#define NLLINK_PROTO_MT6D_FAILCLOSED 0x6e
 
 struct nllink;
 
@@ -49,6 +54,15 @@ int nllink_add_route(struct nllink *nl, unsigned ifindex, const struct in6_addr 
 		     unsigned prefix_len, char *msg, size_t msg_len);
 int nllink_del_route(struct nllink *nl, unsigned ifindex, const struct in6_addr *dst,
 		     unsigned prefix_len, char *msg, size_t msg_len);
+
+/* Adds (or takes over) an unreachable route dst/prefix_len of the given
+ * metric (main table, protocol NLLINK_PROTO_MT6D_FAILCLOSED): beside a route into a
+ * TUN with a lower metric, it catches what the TUN route no longer carries
+ * once the TUN is gone, so that nothing follows the default route in clear.
+ * Not recorded: nllink_cleanup and nllink_purge_routes leave it.
+ * Returns 0 or -errno. */
+int nllink_add_unreachable(struct nllink *nl, const struct in6_addr *dst, unsigned prefix_len,
+			   uint32_t metric, char *msg, size_t msg_len);
 
 /* Scale mode (docs/PERFORMANCE.md): claims every address of prefix/prefix_len
  * as local with one route of type local in the local table (`ip -6 route add

@@ -5,7 +5,7 @@
 set -eu
 
 BUILD="build-essential pkg-config libsodium-dev libev-dev libmnl-dev
-       libnl-3-dev libnl-route-3-dev libinih-dev libcap-ng-dev"
+       libnl-3-dev libnl-route-3-dev libinih-dev libcap-ng-dev libnftables-dev"
 TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping nftables ndisc6
       tcpdump procps python3-libtorrent mandoc groff-base systemd gnuplot-nox curl
       clang-tidy cppcheck shellcheck git"

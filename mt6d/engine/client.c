@@ -87,6 +87,7 @@ static int make_tunnel(struct client *c, struct tunnel_config *tc, bool is_renew
 	tc->link_mtu = c->link_mtu;
 	tc->tunnel_prefix_len = 128;
 	tc->reach = 1;
+	tc->guard = c->guard;
 	tc->padding = c->cfg.padding;
 	rc = tunnel_new(c->loop, c->nladdr, c->nllink, tc,
 			is_renewal ? &c->renew_tunnel : &c->tunnel, msg, sizeof(msg));
@@ -482,6 +483,26 @@ static void nladdr_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---------- start, stop ---------- */
 
+/* guard (mt6d/engine/guard.h): silent to probes, and the server's tunnel
+ * addresses refused whenever no session carries them. The default tunnel
+ * prefix is known from the server's key before any session; the tunnels
+ * add what they learn (a configured TunnelPrefix, the seed addresses). */
+static int client_setup_guard(struct client *c, char *msg, size_t msg_len)
+{
+	struct in6_addr prefix;
+	char why[256] = "";
+	int rc;
+
+	rc = guard_new(c->loop, c->nllink, "client", c->cfg.interface, &c->guard, why, sizeof(why));
+	intro_default_tunnel_prefix(c->cfg.server_public_key, &prefix);
+	if (rc == 0)
+		rc = guard_protect(c->guard, &prefix, 64, true, why, sizeof(why));
+	if (rc < 0)
+		set_msg(msg, msg_len, "setting up the guard (nftables table, routes): %s",
+			why[0] ? why : strerror(-rc));
+	return rc;
+}
+
 static int client_setup(struct client *c, char *msg, size_t msg_len)
 {
 	struct in6_addr prefixes[4];
@@ -526,6 +547,9 @@ static int client_setup(struct client *c, char *msg, size_t msg_len)
 			why[0] ? ": " : "", why);
 	else if (rc > 0)
 		log_info("removed %d MT6D addresses of a previous run on %s", rc, c->cfg.interface);
+	rc = client_setup_guard(c, msg, msg_len); /* guard */
+	if (rc < 0)
+		return rc;
 	rc = inner_socket_open();
 	if (rc < 0) {
 		set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
@@ -643,6 +667,7 @@ void client_free(struct client *c)
 		ev_io_stop(c->loop, &c->raw_io);
 		close(c->raw_fd);
 	}
+	guard_free(c->guard); /* guard: after every tunnel; its routes stay */
 	if (c->nllink) {
 		rc = nllink_cleanup(c->nllink, msg, sizeof(msg));
 		if (rc < 0)

@@ -26,6 +26,7 @@
 #include "mt6d/core/msg.h"
 #include "mt6d/core/util.h"
 #include "mt6d/engine/client.h"
+#include "mt6d/engine/guard.h"
 
 struct tunnel;
 struct nladdr;
@@ -57,6 +58,7 @@ struct client {
 	uint8_t s[MT6D_KEY_LEN];          /* shared secret with the server (secret) */
 	struct nladdr *nladdr;
 	struct nllink *nllink;
+	struct guard *guard;             /* silent to probes, fail closed (guard.h) */
 	ev_io nladdr_io;
 	unsigned link_ifindex, link_mtu;
 	struct in6_addr prefix;           /* our /64, as last seen on Interface */

@@ -199,6 +199,7 @@ int client_rdv_setup(struct client *c, char *msg, size_t msg_len)
 	memset(&ip, 0, sizeof(ip));
 	ip.loop = c->loop;
 	ip.ifindex = c->link_ifindex;
+	ip.guard = c->guard; /* guard */
 	ip.prefix = c->prefix;
 	ip.period_s = c->cfg.config_period_s;
 	ip.fixed_port = c->cfg.dht_port;

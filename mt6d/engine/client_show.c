@@ -32,6 +32,12 @@ static void show_client(struct client *c, struct ctl_reply *r)
 	ctl_reply_printf(r, "state=%s\n", client_fsm_state_name(c->fsm.state));
 	ctl_reply_printf(r, "client_id=%u\n", c->cfg.client_id);
 	ctl_reply_printf(r, "prefix=%s/64\n", client_addr_str(&c->prefix, a));
+	{ /* guard */
+		char g[512];
+
+		guard_format_stats(c->guard, g, sizeof(g));
+		ctl_reply_printf(r, "%s", g);
+	}
 	if (c->has_intro) {
 		ctl_reply_printf(r, "server_seed=%s\n", client_addr_str(&c->intro.server_seed, a));
 		ctl_reply_printf(r, "intro_rotation_ms=%u\n", c->intro.rotation_ms);

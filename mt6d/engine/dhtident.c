@@ -16,6 +16,7 @@
 #include "mt6d/core/ctlproto.h"
 #include "mt6d/core/derive.h"
 #include "mt6d/core/dhtaddr.h"
+#include "mt6d/engine/guard.h"
 #include "netlink/nladdr.h"
 
 #define NETLINK_TIMEOUT_MS 2000
@@ -200,6 +201,7 @@ static int ident_make(struct dhtident *di, const struct ident *from, struct iden
 	rc = ident_open(di, id, from, msg, msg_len);
 	if (rc < 0)
 		goto fail;
+	guard_add_endpoint(di->prm.guard, &id->addr, id->port, valid_s * 1000u); /* guard */
 	*out = id;
 	return 0;
 fail:

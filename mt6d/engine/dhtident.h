@@ -52,6 +52,11 @@ struct dhtident_params {
 	dhtident_release_fn *release;
 	dhtev_hook_fn *hook;
 	void *ctx;
+	/* Silent to probes (guard.h), borrowed; NULL: none. Each identity's
+	 * address and port join the guard's served endpoints for its lifetime,
+	 * so that the address answers nothing but the DHT, and the claim of a
+	 * scale-mode server lets the DHT through. */
+	struct guard *guard;
 };
 
 /* Defaults that depend on n: the previous node lingers half a window, at

@@ -22,6 +22,7 @@
 #include "mt6d/core/keys.h"
 #include "mt6d/core/util.h"
 #include "mt6d/core/wire.h"
+#include "mt6d/engine/guard.h"
 #include "mt6d/engine/inner.h"
 #include "mt6d/engine/tunnel.h"
 #include "netlink/nladdr.h"
@@ -37,6 +38,7 @@ struct peer {
 	struct nladdr *nladdr;
 	struct nllink *nllink;
 	struct tunnel *tunnel;
+	struct guard *guard;             /* silent to probes, fail closed (guard.h) */
 	ev_io nladdr_io;
 	ev_signal sigusr1;
 };
@@ -234,6 +236,8 @@ static void peer_shutdown(struct peer *p)
 		tunnel_free(p->tunnel, PEER_NETLINK_TIMEOUT_MS);
 		p->tunnel = NULL;
 	}
+	guard_free(p->guard); /* its unreachable route stays (guard.h) */
+	p->guard = NULL;
 	if (p->nladdr) {
 		ev_io_stop(p->loop, &p->nladdr_io);
 		rc = nladdr_remove_all(p->nladdr, PEER_NETLINK_TIMEOUT_MS, msg, sizeof(msg));
@@ -316,6 +320,12 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 	ev_io_init(&p->nladdr_io, nladdr_cb, nladdr_fd(p->nladdr), EV_READ);
 	ev_io_start(loop, &p->nladdr_io);
 
+	rc = guard_new(loop, p->nllink, "peer", p->cfg.interface, &p->guard, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "setting up the guard (nftables table): %s", why);
+		goto fail;
+	}
+	tc.guard = p->guard;
 	tc.flags = p->opt.tunnel_flags;
 	tc.busy_poll_us = p->opt.busy_poll_us;
 	tc.padding = p->cfg.padding;

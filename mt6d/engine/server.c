@@ -159,6 +159,9 @@ static int server_open_kernel(struct server *srv, char *msg, size_t msg_len)
 		if (rc < 0)
 			return rc;
 	}
+	rc = server_link_setup_guard(srv, msg, msg_len); /* guard */
+	if (rc < 0)
+		return rc;
 	rc = inner_socket_open();
 	if (rc < 0) {
 		set_msg(msg, msg_len, "opening the raw socket for session messages: %s",
@@ -320,6 +323,7 @@ void server_free(struct server *srv)
 			log_err(rc, "removing MT6D addresses%s%s", msg[0] ? ": " : "", msg);
 		nladdr_free(srv->nladdr);
 	}
+	guard_free(srv->guard); /* guard: after every tunnel; its routes stay */
 	/* After every tunnel and introduction socket (they used its set),
 	 * before nllink_cleanup removes the claim. */
 	if (srv->ndresp) {

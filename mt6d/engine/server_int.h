@@ -33,6 +33,7 @@
 #include "mt6d/core/threat.h"
 #include "mt6d/core/wire.h"
 #include "mt6d/core/util.h"
+#include "mt6d/engine/guard.h"
 #include "mt6d/engine/server.h"
 
 #define SERVER_NETLINK_TIMEOUT_MS 5000
@@ -114,6 +115,7 @@ struct server {
 	 * answers neighbour discovery for the live MT6D addresses, which are
 	 * not bound; NULL in per-address mode. */
 	struct ndresp *ndresp;
+	struct guard *guard;             /* silent to probes, fail closed (guard.h) */
 	ev_io ndresp_io;
 	int64_t ndresp_logged_mono_ms;   /* last responder error logged */
 	unsigned link_ifindex, link_mtu;
@@ -175,6 +177,10 @@ int server_tables_alloc(size_t n, uint8_t (**c_iids)[INTRO_IID_LEN],
 int server_link_setup(struct server *srv, char *msg, size_t msg_len);
 int server_link_setup_scale(struct server *srv, char *msg, size_t msg_len);
 int server_link_setup_intro_tun(struct server *srv, char *msg, size_t msg_len);
+/* guard (guard.h): the table, the tunnel prefix's unreachable route, the
+ * scale mode claim. After server_link_setup_scale, whose purge of our
+ * routes would remove that route. */
+int server_link_setup_guard(struct server *srv, char *msg, size_t msg_len);
 void server_link_on_addr_result(const struct nladdr_result *res, void *arg);
 void server_link_nladdr_cb(struct ev_loop *loop, ev_io *w, int revents);
 

@@ -230,6 +230,7 @@ static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro
 	intro_map_build(&s->map, (const uint8_t(*)[INTRO_IID_LEN])(g->is_current ? srv->c_iids :
 								    srv->c_iids_old),
 			srv->is_active, srv->n_clients, g->slot_key, slot);
+	guard_add_endpoint(srv->guard, &s->own.addr, s->own.port, valid_s * 1000u); /* guard */
 	if (srv->ndresp)
 		rc = ndresp_add(srv->ndresp, &s->own.addr);
 	else

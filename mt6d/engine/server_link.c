@@ -165,9 +165,37 @@ int server_link_setup_intro_tun(struct server *srv, char *msg, size_t msg_len)
 	}
 	rc = nllink_add_addr(srv->nllink, tun_ifindex(srv->intro_tun), &srv->seed, 128, why,
 			     sizeof(why));
-	if (rc < 0)
+	if (rc < 0) {
 		set_msg(msg, msg_len, "adding %s to %s: %s%s%s", server_addr_str(&srv->seed, a),
 			tun_name(srv->intro_tun), strerror(-rc), why[0] ? " (kernel: " : "",
 			why[0] ? ")" : "");
+		return rc;
+	}
+	rc = guard_protect(srv->guard, &srv->seed, 128, false, why, sizeof(why)); /* guard */
+	if (rc < 0)
+		set_msg(msg, msg_len, "guarding the seed address: %s", why);
+	return rc;
+}
+
+/* Every client's tunnel address, registered or revoked, refused whenever no
+ * session carries it: one unreachable route for the whole tunnel prefix. */
+int server_link_setup_guard(struct server *srv, char *msg, size_t msg_len)
+{
+	struct in6_addr prefix = srv->seed;
+	char why[256] = "";
+	int rc;
+
+	rc = guard_new(srv->loop, srv->nllink, "server", srv->cfg.interface, &srv->guard, why,
+		       sizeof(why));
+	if (rc == 0)
+		rc = guard_protect(srv->guard, &srv->tunnel_prefix, srv->tunnel_prefix_len, true,
+				   why, sizeof(why));
+	memset(prefix.s6_addr + 8, 0, 8);
+	if (rc == 0 && srv->cfg.is_scale_mode)
+		rc = guard_claim(srv->guard, srv->nladdr, srv->link_ifindex, &prefix, 64, why,
+				 sizeof(why));
+	if (rc < 0)
+		set_msg(msg, msg_len, "setting up the guard (nftables table, routes): %s",
+			why[0] ? why : strerror(-rc));
 	return rc;
 }

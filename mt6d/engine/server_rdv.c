@@ -140,6 +140,7 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	memset(&ip, 0, sizeof(ip));
 	ip.loop = srv->loop;
 	ip.ifindex = srv->link_ifindex;
+	ip.guard = srv->guard; /* guard */
 	ip.prefix = srv->seed;
 	ip.period_s = srv->cfg.config_period_s;
 	ip.fixed_port = srv->cfg.dht_port;

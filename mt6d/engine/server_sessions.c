@@ -107,6 +107,7 @@ static int session_tunnel_new(struct server *srv, struct server_session *ss)
 	tc.tun_name = CONFIG_DEFAULT_TUNNEL_NAME;
 	tc.link_ifindex = srv->link_ifindex;
 	tc.ndresp = srv->ndresp;
+	tc.guard = srv->guard;
 	tc.link_mtu = srv->link_mtu;
 	tc.own_seed = ss->server_seed;
 	tc.peer_seed = ss->client_seed;

@@ -95,6 +95,12 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 				 ns.socket_drops);
 	}
 	ctl_reply_printf(r, "seed_address=%s\n", server_addr_str(&srv->seed, a));
+	{ /* guard */
+		char g[512];
+
+		guard_format_stats(srv->guard, g, sizeof(g));
+		ctl_reply_printf(r, "%s", g);
+	}
 	ctl_reply_printf(r, "tunnel_prefix=%s/%u\n", server_addr_str(&srv->tunnel_prefix, a),
 			 srv->tunnel_prefix_len);
 	ctl_reply_printf(r, "rotation_ms=%u\n", srv->gen->rotation_ms);

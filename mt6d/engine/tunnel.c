@@ -60,6 +60,8 @@ struct tunnel {
 	struct nladdr *nladdr;           /* borrowed */
 	struct nllink *nllink;           /* borrowed */
 	struct ndresp *ndresp;           /* borrowed; scale mode, else NULL */
+	struct guard *guard;             /* borrowed; NULL: none */
+	bool is_guarded;                 /* guard_protect'ed its two tunnel addresses */
 	struct tun *tun;
 	ev_io tun_io;
 	ev_periodic tick;
@@ -208,6 +210,9 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 					      t->valid_s, t);
 		if (rc < 0)
 			t->stats.addr_errors++;
+		/* guard: the slot's endpoint, committed before the loop sleeps */
+		guard_add_endpoint(t->guard, &d.add[i].own.addr, d.add[i].own.port,
+				   t->valid_s * 1000u);
 		sock_close(t, s);
 		rc = sock_open(t, s, &d.add[i]);
 		if (rc < 0) {
@@ -660,6 +665,25 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 			why[0] ? why : "");
 		return rc;
 	}
+	/* guard: both tunnel addresses reached only through TUNs; the peer's
+	 * refused (unreachable route) whenever no TUN carries it. An
+	 * introduction tunnel (the seeds as tunnel addresses) carries only the
+	 * daemon's own messages: the table's output rule is enough there, and
+	 * no route is left behind for every seed the server draws. */
+	rc = guard_protect(t->guard, &cfg->tunnel_addr, 128, false, why, sizeof(why));
+	if (rc == 0) {
+		rc = guard_protect(t->guard, &cfg->peer_tunnel_addr, 128,
+				   !IN6_ARE_ADDR_EQUAL(&cfg->peer_tunnel_addr, &cfg->peer_seed), why,
+				   sizeof(why));
+		if (rc < 0)
+			guard_release(t->guard, &cfg->tunnel_addr, 128);
+	}
+	if (rc < 0) {
+		set_msg(msg, msg_len, "guarding the tunnel addresses of %s: %s", tun_name(t->tun),
+			why[0] ? why : strerror(-rc));
+		return rc;
+	}
+	t->is_guarded = true;
 	return 0;
 }
 
@@ -688,6 +712,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->nladdr = nladdr;
 	t->nllink = nllink;
 	t->ndresp = cfg->ndresp;
+	t->guard = cfg->guard;
 	t->link_ifindex = cfg->link_ifindex;
 	t->peer_tunnel_addr = cfg->peer_tunnel_addr;
 	t->tunnel_addr = cfg->tunnel_addr;
@@ -739,6 +764,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 
 	/* The first window is bound before any packet flows. */
 	tunnel_move(t, rotate_slot_at(cfg->rotation_ms, tunnel_now_ms(t)), tunnel_now_ms(t));
+	guard_flush(t->guard);
 	rc = t->ndresp ? 0 : nladdr_sync(nladdr, 5000);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "binding the first MT6D addresses: %s", strerror(-rc));
@@ -802,6 +828,10 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 
 		tun_free(t->tun);
 		nllink_forget_ifindex(t->nllink, ifindex);
+	}
+	if (t->is_guarded) { /* guard: after the TUN, which held them */
+		guard_release(t->guard, &t->tunnel_addr, 128);
+		guard_release(t->guard, &t->peer_tunnel_addr, 128);
 	}
 	wire_tx_fini(&t->tx);
 	wire_rx_fini(&t->rx);

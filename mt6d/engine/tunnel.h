@@ -32,6 +32,7 @@
 #include <ev.h>
 
 #include "mt6d/core/wire.h"
+#include "mt6d/engine/guard.h"
 #include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
@@ -80,6 +81,10 @@ struct tunnel_config {
 	 * this responder's set (borrowed) instead of being bound on the link,
 	 * and nladdr is not used. NULL: per-address mode. */
 	struct ndresp *ndresp;
+	/* Silent to probes and fail closed (guard.h), borrowed; NULL: none.
+	 * The tunnel protects its two tunnel addresses (the peer's with an
+	 * unreachable route) and adds the endpoint of every slot it binds. */
+	struct guard *guard;
 };
 
 /* Counters of one tunnel, since tunnel_new. */

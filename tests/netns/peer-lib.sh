@@ -113,14 +113,16 @@ peer_stat() { # A|B key: a counter, fresh (SIGUSR1, then read the stats file)
 }
 
 # Nothing of ours left in a peer's namespace: no TUN, no MT6D address (tagged
-# proto 0x6d or inside the MT6D part of its /64), no route into a TUN.
+# proto 0x6d or inside the MT6D part of its /64), no route into a TUN (the
+# unreachable route of the guard stays on purpose), no nftables table.
 peer_nothing_left() { # A|B
 	local who=$1 prefix
 	prefix=$("$lab" prefix "$(ns_of "$who")")
 	! in_ns "$who" ip link show | grep -q "mt6d" &&
 		! in_ns "$who" ip -6 addr show | grep "inet6 ${prefix%::}:" | grep -v "${prefix%::}::2/" |
 			grep -q . &&
-		! in_ns "$who" ip -6 route show | grep -q "fd6d::"
+		! in_ns "$who" ip -6 route show | grep -v '^unreachable ' | grep -q "fd6d::" &&
+		! in_ns "$who" nft list tables | grep -q 'mt6d-'
 }
 
 peer_finish() {

@@ -214,7 +214,9 @@ sess_dht_configs() {
 
 # Nothing of ours left in a namespace: no MT6D address (IFA_PROTO 0x6d can
 # not be printed by iproute2 6.1: we look for addresses other than the
-# lab's), no TUN, no route of our protocol.
+# lab's), no TUN, no route of our protocol, no nftables table of ours. (The
+# unreachable routes that keep tunnel addresses from leaving in clear stay
+# on purpose, tagged 0x6e: mt6d/engine/guard.h.)
 nothing_left() { # host
 	local h=$1 out
 	out=$(in_ns "$h" ip -6 addr show scope global | grep inet6 | grep -v -E ' 2001:db8:[0-9]+:[0-9]+::2/64 ' || true)
@@ -223,4 +225,6 @@ nothing_left() { # host
 	[ -z "$out" ] || { echo "$h: links left: $out"; return 1; }
 	out=$(in_ns "$h" ip -6 route show proto 0x6d 2>/dev/null || true)
 	[ -z "$out" ] || { echo "$h: routes left: $out"; return 1; }
+	out=$(in_ns "$h" nft list tables 2>/dev/null | grep 'mt6d-' || true)
+	[ -z "$out" ] || { echo "$h: nftables tables left: $out"; return 1; }
 }

@@ -207,6 +207,31 @@ static void test_purge_routes_removes_ours_only(void **state)
 	nllink_free(nl);
 }
 
+/* The fail-closed route: beside a route into a link with a lower metric,
+ * taken over when added again, left by cleanup and purge (it outlives the
+ * daemon on purpose), and it catches what the link route no longer carries. */
+static void test_unreachable_route_stays(void **state)
+{
+	(void)state;
+	struct nllink *nl = NULL;
+	struct in6_addr p = a6("2001:db8:76::"), h = a6("2001:db8:76::9");
+	char msg[128];
+
+	assert_int_equal(nllink_new(&nl), 0);
+	assert_int_equal(nllink_set_up(nl, veth, true, msg, sizeof(msg)), 0);
+	assert_int_equal(nllink_add_route(nl, veth, &h, 128, msg, sizeof(msg)), 0);
+	assert_int_equal(nllink_add_unreachable(nl, &p, 64, 2000000, msg, sizeof(msg)), 0);
+	assert_int_equal(nllink_add_unreachable(nl, &p, 64, 2000000, msg, sizeof(msg)), 0);
+	assert_int_equal(sh("ip -6 route show proto 110 | grep -q "
+			    "'^unreachable 2001:db8:76::/64 dev lo metric 2000000'"), 0);
+	assert_int_equal(sh("ip -6 route get 2001:db8:76::9 | grep -q 'dev mt6dl0'"), 0);
+	assert_true(nllink_cleanup(nl, msg, sizeof(msg)) >= 1);
+	assert_int_equal(nllink_purge_routes(nl, msg, sizeof(msg)), 0);
+	assert_int_equal(sh("ip -6 route get 2001:db8:76::9 2>&1 | grep -q 'No route to host'"), 0);
+	assert_int_equal(sh("ip -6 route del unreachable 2001:db8:76::/64 metric 2000000"), 0);
+	nllink_free(nl);
+}
+
 static void test_prefixes_of_interface(void **state)
 {
 	(void)state;
@@ -372,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_tun_address_and_route_then_cleanup),
 		cmocka_unit_test(test_local_prefix_claim),
 		cmocka_unit_test(test_purge_routes_removes_ours_only),
+		cmocka_unit_test(test_unreachable_route_stays),
 		cmocka_unit_test(test_prefixes_of_interface),
 		cmocka_unit_test(test_gateways_of_interface),
 		cmocka_unit_test(test_macvlan_children_and_link_delete),
