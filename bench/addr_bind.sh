@@ -33,6 +33,7 @@ tool=${MT6D_BUILD:-$top/build}/bench/bench_addr_bind
 NS=mt6dbench$$
 H=$NS-h
 tmp=$(mktemp -d /tmp/addr_bind.XXXXXX)
+# shellcheck source=bench/results.sh
 . "$top/bench/results.sh" addr_bind
 
 if [ "${QUICK:-0}" = 1 ]; then
@@ -56,13 +57,9 @@ CHILDREN=64
 SETTLE_S=${SETTLE_S:-5}
 result param rot_seconds="$ROT_SECONDS" rot_s="$ROT" children="$CHILDREN" settle_s="$SETTLE_S"
 
-cleanup() {
-	ip netns del "$H" 2>/dev/null
-	ip netns del "$NS-p" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+at_exit 'ip netns del "$H" 2>/dev/null; ip netns del "$NS-p" 2>/dev/null; rm -rf "$tmp"'
 
 [ "$(id -u)" -eq 0 ] || { echo "addr_bind: needs root (namespaces, netlink)" >&2; exit 1; }
 if [ ! -x "$tool" ]; then
@@ -123,7 +120,7 @@ for s in $ROT_S; do
 		settle
 		case $mode in
 		addr-1)
-			# One interface: LAB-NOTES measured ~900 s per tick at 5,000
+			# One interface: docs/LAB.md has ~900 s per tick at 5,000
 			# sessions; only the sizes it can set up in minutes run.
 			if [ "$s" -gt 1000 ]; then
 				rot_rows+=("$s $mode - - - - - skipped")

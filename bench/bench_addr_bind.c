@@ -351,9 +351,10 @@ static int cmd_bind_remove(int argc, char **argv)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 1024;
-			v = realloc(v, cap * sizeof(*v));
-			if (!v)
+			void *grown = realloc(v, cap * sizeof(*v));
+			if (!grown)
 				return 3;
+			v = grown;
 		}
 		if (parse_addr(line, &v[n]) < 0)
 			return 2;
@@ -389,7 +390,7 @@ static int cmd_bind_remove(int argc, char **argv)
 	return 0;
 }
 
-/* Sessions rotate together: slots are wall-clock aligned (STYLE.md 16), so
+/* Sessions rotate together: slots are wall-clock aligned (docs/ARCHITECTURE.md), so
  * every session's tick falls on the same boundary, the worst case. */
 static int cmd_rotate(int argc, char **argv)
 {

@@ -34,6 +34,7 @@ NS=mt6dbdht$$
 W=$(mktemp -d /tmp/mt6d-bench-dht.XXXXXX)
 PIDS=()
 T0=$(date +%s)
+# shellcheck source=bench/results.sh
 . bench/results.sh dht
 
 log() { echo "[$(($(date +%s) - T0))s] $*" >&2; }
@@ -41,17 +42,9 @@ die() {
 	echo "bench/dht: $*" >&2
 	exit 1
 }
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	sleep 0.5
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	[ "${DHT_BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+at_exit 'stop_pids "${PIDS[@]}"; ns_purge "$NS"; [ "${DHT_BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"'
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces)"
 [ -x "$NODE" ] || die "no $NODE (make first)"
@@ -100,7 +93,7 @@ for _ in $(seq 90); do
 	done
 	[ $ok = 1 ] && break
 done
-[ $ok = 1 ] || die "libtorrent nodes did not join"
+[ "$ok" = 1 ] || die "libtorrent nodes did not join"
 # Let the tables settle (our nodes refresh their buckets after joining).
 sleep 15
 log "joined"

@@ -32,17 +32,13 @@ LT_CLIENTS=${LT_CLIENTS:-10}
 NS=rdvb$$
 SIM_CLIENTS=${RDV_SIM_CLIENTS:-1000 15000}
 W=$(mktemp -d /tmp/mt6d-rdv-bench.XXXXXX)
+# shellcheck source=bench/results.sh
 . "$TOP/bench/results.sh" rendezvous
 result param trials="$TRIALS" swarm="$N_SWARM" lt_nodes="$LT_NODES" lt_clients="$LT_CLIENTS"
 
-cleanup() {
-	local p
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+# shellcheck source=tests/lib.sh
+. "$TOP/tests/lib.sh"
+at_exit 'ns_purge "$NS"; rm -rf "$W"'
 die() { echo "bench/rendezvous: $*" >&2; exit 1; }
 X() { ip netns exec "$NS" "$@"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2030,SC2031 # each size runs in a subshell of its own, on purpose
 # bench/sessions.sh: session establishment and the cost of sessions on the
 # server, on the lab topology (scripts/lab.sh: server s, clients c1..cN, each
 # in its own /64, behind the router r).
@@ -37,6 +38,7 @@
 # daemon rows as "sessions" records, the generator rows as "gen" records with
 # the server's address mode (BENCH_MODE, per-address when unset).
 set -u
+# shellcheck source=bench/results.sh
 . "$(dirname "$0")/results.sh" sessions
 BENCH_CLIENTS=${BENCH_CLIENTS-"10 40"}
 BENCH_SESSIONS=${BENCH_SESSIONS-"100 1000"}
@@ -65,9 +67,10 @@ set_mode() { # server.conf: AddressMode in [Server] (after TunnelPrefix)
 }
 
 run_one() { # N
-	local n=$1 t0 i pid ut0 ut1 hz rss left
+	local n=$1 t0 i pid ut0 ut1 hz rss
 	(
 		export LAB_CLIENTS=$n
+		# shellcheck source=tests/netns/sessions-lib.sh
 		. "$(dirname "$0")/../tests/netns/sessions-lib.sh"
 		sess_lab_up
 		set_mode "$work/s/server.conf"
@@ -96,6 +99,7 @@ run_one() { # N
 				echo "client $i: no ping answered" >&2
 			) &
 		done
+		# shellcheck disable=SC2046 # a list of PIDs
 		wait $(jobs -p | grep -v -w -e "${PID[s]}" $(for i in $(seq 1 "$n"); do echo "-e ${PID[c$i]}"; done)) 2>/dev/null
 		pid=${PID[s]}
 		hz=$(getconf CLK_TCK)
@@ -119,7 +123,7 @@ run_one() { # N
 			up_last="${last:-0}" rss_mib="$((rss / 1024))" rss_kib="$rss" \
 			cpu_pct="$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
 		trap - EXIT
-		sess_cleanup >/dev/null 2>&1
+		cleanup >/dev/null 2>&1
 	)
 }
 
@@ -128,6 +132,7 @@ run_gen() { # N
 	local n=$1 pid ut0 ut1 hz rss gen out
 	(
 		export LAB_CLIENTS=1
+		# shellcheck source=tests/netns/sessions-lib.sh
 		. "$(dirname "$0")/../tests/netns/sessions-lib.sh"
 		gen=${BENCH_GEN:-$build/bench/bench_sessions}
 		sess_lab_up
@@ -169,7 +174,7 @@ run_gen() { # N
 			server_sessions="$srv_sessions" rotations="$rotations" addr_errors="$(field s addr_errors)" \
 			timeout_s="$BENCH_GEN_TIMEOUT"
 		trap - EXIT
-		sess_cleanup >/dev/null 2>&1
+		cleanup >/dev/null 2>&1
 	)
 }
 

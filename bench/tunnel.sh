@@ -39,18 +39,14 @@ work=$(mktemp -d /tmp/mt6d-bench-tunnel.XXXXXX)
 pids=()
 A_ADDR=2001:db8:0:1::2
 B_ADDR=2001:db8:1:1::2
+# shellcheck source=bench/results.sh
 . "$top/bench/results.sh" tunnel
 result param runs="$RUNS" seconds="$SECS" udp_mbps="$UDP_MBPS" rot="$ROT" \
 	date="$(date -u +%Y-%m-%dT%H:%MZ)" kernel="$(uname -r)" cores="$(nproc)"
 
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	"$lab" down >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+at_exit 'stop_pids "${pids[@]}"; "$lab" down >/dev/null 2>&1; rm -rf "$work"'
 
 for tool in iperf3 ping /usr/bin/python3; do
 	command -v "$tool" >/dev/null || { echo "bench/tunnel: $tool is missing" >&2; exit 1; }
@@ -98,7 +94,7 @@ wait_ping() { # ns-fn addr: until the path answers (tunnels need a handshake)
 measure() { # name dst daemon-pids...
 	local name=$1 dst=$2
 	shift 2
-	local daemons=("$@") r t0 t1 f
+	local daemons=("$@") t0 t1
 	: >"$work/tcp1" ; : >"$work/tcp4"; : >"$work/udp_pps"; : >"$work/udp_loss"
 	: >"$work/rtt"; : >"$work/cpu"; : >"$work/retr"
 	if ! wait_ping nsA "$dst"; then
@@ -106,7 +102,7 @@ measure() { # name dst daemon-pids...
 		result path cfg="$CFG" name="$name" ok=0
 		return
 	fi
-	for r in $(seq "$RUNS"); do
+	for _ in $(seq "$RUNS"); do
 		nsB iperf3 -s -1 -D -I "$work/srv.pid" >/dev/null 2>&1; sleep 0.3
 		t0=$(cpu_ticks "${daemons[@]}")
 		nsA iperf3 -c "$dst" -t "$SECS" -J >"$work/j" 2>/dev/null

@@ -28,14 +28,9 @@ work=$(mktemp -d /tmp/mt6d-bench-rtt.XXXXXX)
 pids=()
 B_ADDR=2001:db8:1:1::2
 
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	"$lab" down >/dev/null 2>&1
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh"
+at_exit 'stop_pids "${pids[@]}"; "$lab" down >/dev/null 2>&1; rm -rf "$work"'
 
 [ -x "$build/mt6d-peer" ] || { echo "bench/tunnel_rtt: build $build/mt6d-peer first" >&2; exit 1; }
 

@@ -27,7 +27,7 @@
 #define DHT_K 8
 /* Outgoing messages to any one IP address are paced to one per DHT_PACE_MS
  * after a burst of DHT_PACE_BURST: at most 8 + 30 = 38 in any 10 s, while
- * libtorrent bans a source at its 50th message within 10 s (LAB-NOTES). */
+ * libtorrent bans a source at its 50th message within 10 s (docs/LAB.md). */
 #define DHT_PACE_MS 333
 #define DHT_PACE_BURST 8
 /* An unanswered query counts as failed after this long. */

@@ -381,7 +381,7 @@ int ndresp_process(struct ndresp *r)
 	int answered = 0;
 
 	for (unsigned reads = 0; reads < NDRESP_MAX_READS; reads++) {
-		struct sockaddr_ll from;
+		struct sockaddr_ll from = { 0 };
 		socklen_t from_len = sizeof(from);
 		struct sockaddr_ll to = {
 			.sll_family = AF_PACKET,

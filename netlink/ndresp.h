@@ -27,7 +27,7 @@
 #include <netinet/in.h>
 
 /* Largest set of answered addresses: three live slots for 15,000 sessions
- * fit many times over; a bound all the same (STYLE.md 12). */
+ * fit many times over; a bound all the same (docs/ARCHITECTURE.md, "Conventions"). */
 #define NDRESP_MAX_ADDRS (1u << 20)
 
 /* Length of an advertisement, IPv6 header included: 40 + 24 + 8 (option). */

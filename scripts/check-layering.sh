@@ -39,7 +39,7 @@ for f in mt6d/*/*.[ch] dht/*.[ch] tun/*.[ch] netlink/*.[ch] tests/unit/*.c tests
 done
 
 for d in dht tun netlink; do
-    for f in $d/*.[ch]; do
+    for f in "$d"/*.[ch]; do
         for h in $(inc "$f"); do
             case $h in
             \"mt6d/*) fail "$f ($d/) includes $h";;
@@ -102,5 +102,5 @@ for f in bench/*.[ch]; do
     done
 done
 
-[ $status -eq 0 ] && echo "layering: OK ($(ls mt6d/*/*.c | wc -l) modules in $(ls -d mt6d/*/ | wc -l) layers)"
+[ $status -eq 0 ] && echo "layering: OK ($(find mt6d -mindepth 2 -maxdepth 2 -name '*.c' | wc -l) modules in $(find mt6d -mindepth 1 -maxdepth 1 -type d | wc -l) layers)"
 exit $status

@@ -94,17 +94,6 @@ fail_soft() { # a final check failed; the others are still checked
 
 # ---------- teardown ----------
 
-stop_pid() { # pid: SIGTERM, a bounded wait, then SIGKILL
-	local p=$1 _
-	kill -TERM "$p" 2>/dev/null || return 0
-	for _ in $(seq 50); do
-		kill -0 "$p" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p" 2>/dev/null
-}
-
 # Leaves nothing behind: our processes (by PID), the lab, the work
 # directory. In unattended mode it also checks so, and sets the exit status.
 demo_cleanup() {
@@ -116,7 +105,7 @@ demo_cleanup() {
 	# Clients first (they send teardowns), then the server; they remove
 	# their interfaces, addresses and routes.
 	for who in f1 f2 http c1 c2 s; do
-		[ -n "${PID[$who]:-}" ] && stop_pid "${PID[$who]}"
+		[ -n "${PID[$who]:-}" ] && stop_pids "${PID[$who]}"
 		unset "PID[$who]"
 	done
 	if [ "$UNATTENDED" = 1 ] && [ "$rc" = 0 ]; then
@@ -128,9 +117,9 @@ demo_cleanup() {
 			fi
 		done
 	fi
-	for who in "${!PID[@]}"; do stop_pid "${PID[$who]}"; done
+	for who in "${!PID[@]}"; do stop_pids "${PID[$who]}"; done
 	PID=()
-	sess_cleanup >/dev/null 2>&1
+	cleanup >/dev/null 2>&1    # tests/lib.sh: sess_cleanup and the rest
 	left=$(ip netns list | awk '{print $1}' | grep -E "^$LAB-" | tr '\n' ' ')
 	[ -z "$left" ] || left="namespaces $left"
 	if [ "${KEEP_WORK:-0}" = 1 ]; then
@@ -149,7 +138,7 @@ demo_cleanup() {
 		failed_steps=$((failed_steps + 1))
 	fi
 	if [ "$UNATTENDED" = 1 ]; then
-		if [ "$rc" = 0 ] && [ $failed_steps = 0 ]; then
+		if [ "$rc" = 0 ] && [ "$failed_steps" = 0 ]; then
 			echo "demo: PASS"
 			exit 0
 		fi
@@ -157,7 +146,7 @@ demo_cleanup() {
 		exit 1
 	fi
 	# Interactive: Ctrl-C is the normal end.
-	[ $failed_steps = 0 ] && exit 0
+	[ "$failed_steps" = 0 ] && exit 0
 	exit 1
 }
 trap demo_cleanup EXIT
@@ -250,7 +239,7 @@ done
 # (1, 3, 7, 15, 31 s); the longest transfer is shown and reported.
 fetch_loop() { # url sha status_file run_file tmp_file
 	local url=$1 sha=$2 st=$3 run=$4 tmp=$5 n=0 ok=0 bad=0 t0 t1 ms max=0 verdict got
-	while [ -e "$run" ] && [ $n -lt 1000000 ]; do
+	while [ -e "$run" ] && [ "$n" -lt 1000000 ]; do
 		n=$((n + 1))
 		t0=$(date +%s%N)
 		if curl -g -sS --max-time 60 -o "$tmp" "$url" 2>"$tmp.err"; then
@@ -263,7 +252,7 @@ fetch_loop() { # url sha status_file run_file tmp_file
 		[ -e "$run" ] || break # stopped during the transfer: not a failure
 		if [ "$verdict" = sha256-ok ]; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
 		ms=$(((t1 - t0) / 1000000))
-		[ $ms -le $max ] || max=$ms
+		[ "$ms" -le "$max" ] || max=$ms
 		echo "$(date +%T) $verdict ${ms}ms" >>"$st.log"
 		echo "$ok $bad $ms $verdict $((t1 / 1000000000)) $max" >"$st.tmp" && mv "$st.tmp" "$st"
 		sleep 1

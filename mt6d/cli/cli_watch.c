@@ -96,10 +96,10 @@ static void usage(FILE *f, const char *cmd)
 		"\n"
 		"On a terminal the screen is redrawn in place with plain VT100 sequences\n"
 		"(no alternate screen, no mouse: it works over SSH), sized to the terminal\n"
-		"and to its resizes; from %u columns current and next endpoints share a\n"
+		"and to its resizes; from %d columns current and next endpoints share a\n"
 		"line. Ctrl-C, SIGTERM or a hang-up end it with the cursor shown. When\n"
 		"standard output is not a terminal, or TERM is dumb, each refresh is\n"
-		"printed after a line \"--- mt6d watch: refresh N at TIME ---\", %u columns\n"
+		"printed after a line \"--- mt6d watch: refresh N at TIME ---\", %d columns\n"
 		"wide unless COLUMNS says otherwise. Exits 1 when a daemon cannot be\n"
 		"reached or stops answering, 0 otherwise.\n",
 		prog_name, cmd, CTL_RUN_DIR, WATCH_MIN_INTERVAL_S, WATCH_MAX_INTERVAL_S,

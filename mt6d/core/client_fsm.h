@@ -1,4 +1,4 @@
-/* The decisions of mt6d-client (MISSION.md "The client", FIG. 5) as a pure
+/* The decisions of mt6d-client (docs/PROTOCOL.md section 11; FIG. 5) as a pure
  * state machine: when to fetch the server's config, when to (re)start the
  * introduction, when to send a request and how to back off, when to send a
  * keepalive, when a silent session is renewed beside itself

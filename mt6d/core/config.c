@@ -537,7 +537,7 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 {
 	struct config *cfg = ctx->cfg;
 	char why[128];
-	uint64_t ms;
+	uint64_t ms = 0;          /* parse_period leaves it alone on errors */
 
 	if (!strcasecmp(key, "Interface")) {
 		if (take_key(ctx, SEEN_INTERFACE, key, value))

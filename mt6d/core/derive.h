@@ -1,4 +1,4 @@
-/* The MT6D derivations (MISSION.md formulas 1, 4 and 5; byte encodings in
+/* The MT6D derivations (docs/PROTOCOL.md formulas 1, 4 and 5; byte encodings in
  * docs/PROTOCOL.md, "Derivations"): the rendezvous window and descriptor, the
  * client's seed IID, and the MT6D address and UDP port of a host in a slot.
  *

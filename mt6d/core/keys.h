@@ -29,7 +29,7 @@ void keys_to_base64(char b64_out[static MT6D_KEY_B64_LEN], const uint8_t key[sta
  * through a template). */
 int keys_from_base64(uint8_t key_out[static MT6D_KEY_LEN], const char *b64);
 
-/* s = X25519(own_priv, peer_pub), the same on both sides (MISSION.md).
+/* s = X25519(own_priv, peer_pub), the same on both sides (docs/PROTOCOL.md).
  * -EINVAL when peer_pub is a low-order point (the result would be all zero
  * and known to everyone). */
 int keys_shared_secret(uint8_t s_out[static MT6D_KEY_LEN], const uint8_t own_priv[static MT6D_KEY_LEN],

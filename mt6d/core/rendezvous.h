@@ -1,4 +1,4 @@
-/* The blind rendezvous (MISSION.md formulas 2 and 3; byte layouts in
+/* The blind rendezvous (docs/PROTOCOL.md formulas 2 and 3; byte layouts in
  * docs/PROTOCOL.md, "Config message" and "Port stuffing"): the config message
  * a server seals for one client and one window, and the port stuffing that
  * stores such a message in the DHT as (IP, port) peers under a few infohashes
@@ -35,7 +35,7 @@
 #define RENDEZVOUS_U24_MAX 0xffffffu
 
 /* Port stuffing: one port per byte, at most 25 ports per chunk (a libtorrent
- * node returns 25 values per get_peers reply to an IPv6 asker: LAB-NOTES.md),
+ * node returns 25 values per get_peers reply to an IPv6 asker: docs/LAB.md),
  * at most 255 bytes per message (one distinct high byte 1..255 per byte). */
 #define RENDEZVOUS_CHUNK_MAX_PORTS 25
 #define RENDEZVOUS_MAX_MSG_LEN 255

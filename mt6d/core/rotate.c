@@ -6,7 +6,7 @@
 
 #include "mt6d/core/derive.h"
 
-/* MISSION.md formula 5, as docs/PROTOCOL.md fixes it (mt6d/core/derive.h). */
+/* Formula 5, as docs/PROTOCOL.md fixes it (mt6d/core/derive.h). */
 void rotate_endpoint_for(const struct in6_addr *seed, const uint8_t key[static ROTATE_KEY_LEN],
 			 uint64_t slot, struct rotate_endpoint *ep_out)
 {

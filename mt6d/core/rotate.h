@@ -1,4 +1,4 @@
-/* The slot schedule of one tunnel (MISSION.md formulas 5 and 7): for the
+/* The slot schedule of one tunnel (docs/PROTOCOL.md formulas 5 and 7): for the
  * slots around the current one, our own and the peer's MT6D address and UDP
  * port, and at each move of the current slot the difference to apply (what to
  * bind, what to drop).

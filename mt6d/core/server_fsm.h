@@ -1,4 +1,4 @@
-/* The decisions of mt6d-server (MISSION.md "The server", patent Algorithms
+/* The decisions of mt6d-server (docs/PROTOCOL.md section 11, patent Algorithms
  * 1 and 2) as pure functions of their state and the time: which requests
  * are served (rate, order), when a session is told of a new Rot and when
  * it ends for idleness, when a keepalive is answered, which slot the

@@ -1,4 +1,4 @@
-/* The text control socket of a daemon (STYLE.md rule 22, after WireGuard's
+/* The text control socket of a daemon (docs/ARCHITECTURE.md, "Conventions"; after WireGuard's
  * cross-platform UAPI): a client connects to /run/mt6d/<name>.sock, writes a
  * request and reads one reply, in the format of mt6d/core/ctlproto.h.
  * Only root and the daemon's own uid may connect (SO_PEERCRED). The server side runs on the daemon's libev loop; the client

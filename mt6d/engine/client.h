@@ -1,4 +1,4 @@
-/* mt6d-client's engine (MISSION.md "The client", FIG. 5;
+/* mt6d-client's engine (the patent's FIG. 5;
  * docs/PROTOCOL.md section 11): from the server's introduction config
  * (seed address, K, Rot), the introduction tunnel and the request (retried
  * with backoff), then the session tunnel under K_s with the server's

@@ -1,6 +1,6 @@
 /* dhtev: a DHT node (dht/dht.h) on one UDP socket in a libev loop: one ev_io
- * on the socket and one ev_timer following dht_tick's deadline (STYLE.md
- * rule 15). Used by mt6d-dhtnode, the mt6d CLI's rendezvous and, later, the
+ * on the socket and one ev_timer following dht_tick's deadline (docs/
+ * ARCHITECTURE.md, "Conventions"). Used by mt6d-dhtnode, the mt6d CLI's rendezvous and, later, the
  * daemons.
  *
  * Users that start DHT operations, or that run their own deadline-driven

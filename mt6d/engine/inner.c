@@ -95,11 +95,12 @@ ssize_t inner_recv(int fd, void *buf, size_t len, struct in6_addr *src_out,
 /* One SIOCGIF* request about an interface by name. */
 static int link_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
 {
-	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+	int fd, rc = 0;
 
+	memset(ifr, 0, sizeof(*ifr));
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	memset(ifr, 0, sizeof(*ifr));
 	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
 	if (ioctl(fd, req, ifr) < 0)
 		rc = -errno;

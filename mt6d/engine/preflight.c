@@ -190,7 +190,7 @@ static int check_tunnel_prefix(const struct config *cfg, const struct in6_addr *
 int preflight_run(enum config_role role, const char *path, struct config *cfg_out, char *msg,
 		  size_t msg_len)
 {
-	struct in6_addr prefixes[PREFLIGHT_MAX_PREFIXES];
+	struct in6_addr prefixes[PREFLIGHT_MAX_PREFIXES] = { 0 };
 	uint8_t priv[CONFIG_KEY_LEN];
 	struct config cfg;
 	int rc, n_prefixes = 0;

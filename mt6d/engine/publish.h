@@ -50,7 +50,7 @@ struct publish_params {
  * finished a tenth of the period before the window (at most 60 s, at least
  * 20 s, the time announces take, unless that is over a third), refreshed
  * every 20 min (stored peers live 30 min on our nodes, 32-38 on jech's,
- * 45 on libtorrent: LAB-NOTES.md). */
+ * 45 on libtorrent: docs/LAB.md). */
 void publish_params_default(struct publish_params *out, uint32_t period_s);
 
 struct publish_stats {

@@ -1,4 +1,4 @@
-/* mt6d-server's engine (MISSION.md "The server"; docs/PROTOCOL.md section 11):
+/* mt6d-server's engine (docs/PROTOCOL.md section 11):
  * the introduction interface and its multi-client tunnel under K, the
  * validation of configuration requests, one session tunnel (mt6d/engine/tunnel.h)
  * per client, K rotation every config period, reload and revocation, and the
@@ -12,7 +12,7 @@
 #include "mt6d/core/ctlproto.h"
 #include "mt6d/core/threat.h"
 
-/* Named limits (STYLE.md rule 12); the request rate and the other
+/* Named limits (docs/ARCHITECTURE.md, "Conventions"); the request rate and the other
  * timings of the server's decisions are in mt6d/core/server_fsm.h, the
  * threat levels and their triggers in mt6d/core/threat.h. */
 #define SERVER_MAX_SESSIONS 16384

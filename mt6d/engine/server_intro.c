@@ -185,7 +185,7 @@ static void intro_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	for (i = 0; i < 64; i++) {
-		struct sockaddr_in6 from;
+		struct sockaddr_in6 from = { 0 };
 		socklen_t from_len = sizeof(from);
 		ssize_t n = recvfrom(s->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
 				     (struct sockaddr *)&from, &from_len);

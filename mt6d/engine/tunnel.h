@@ -1,4 +1,4 @@
-/* The data plane of one MT6D tunnel (MISSION.md formulas 5 to 7): packets read
+/* The data plane of one MT6D tunnel (docs/PROTOCOL.md, formulas 5 to 7): packets read
  * from a TUN interface are sealed (mt6d/core/wire.h) and sent in UDP from our
  * current MT6D address and port to the peer's current ones; datagrams that
  * arrive on the sockets of the slots around the current one are opened,

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced first by the CLI tests that check configs against the running
 # system (mt6d checkconf, -n): the example configs name eth0 and wlan0, and
 # the checks want them to exist with a global /64. The script runs itself

@@ -10,8 +10,9 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'rm -rf "$tmp"'
 
 mkdir -p "$tmp/bin" "$tmp/src"
 real_pkg_config=$(command -v pkg-config) || fail "no pkg-config on this machine"

@@ -5,12 +5,14 @@
 # with the file and line, and a non-zero exit; and what only the running
 # system can tell (in a namespace of its own, tests/cli/in-netns.sh).
 set -eu
+# shellcheck source=tests/cli/in-netns.sh
 . "$(dirname "$0")/in-netns.sh"
 mt6d=$MT6D_BUILD/mt6d
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'rm -rf "$tmp"'
 
 umask 077
 "$mt6d" genkey >"$tmp/server.key"

@@ -4,12 +4,14 @@
 # non-zero exit), -V prints the version, a bad flag prints the usage; and the
 # control subcommands of mt6d name what they could not reach.
 set -eu
+# shellcheck source=tests/cli/in-netns.sh
 . "$(dirname "$0")/in-netns.sh"
 b=$MT6D_BUILD
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'rm -rf "$tmp"'
 
 umask 077
 "$b/mt6d" genkey >"$tmp/server.key"

@@ -6,11 +6,13 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
 n=0
 for h in mt6d/*/*.h; do
 	c=${h%.h}.c
 	mod=$(basename "${h%.h}")
+	# shellcheck disable=SC2013 # the codes are single words
 	for code in $(sed -n 's/^#define \([A-Z]*_ERR_[A-Z_]*\) .*/\1/p' "$h"); do
 		grep -q "^const char \*${mod}_strerror(int" "$c" || fail "$h defines $code but $c has no ${mod}_strerror"
 		sed -n "/^const char \*${mod}_strerror(int/,/^}/p" "$c" | grep -q "case $code:" ||

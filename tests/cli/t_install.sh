@@ -8,9 +8,11 @@ set -eu
 b=$MT6D_BUILD
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'rm -rf "$tmp"'
 fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+FAIL_GOES_ON=1
 umask 022
 
 # The flags that built MT6D_BUILD, so that make finds it up to date.

@@ -4,8 +4,9 @@
 set -eu
 mt6d=$MT6D_BUILD/mt6d
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'rm -rf "$tmp"'
 
 umask 077
 "$mt6d" genkey >"$tmp/a.key"

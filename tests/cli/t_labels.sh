@@ -8,7 +8,9 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+FAIL_GOES_ON=1
 
 # Labels of the table: backquoted `mt6d/1 ...` in section 2's table rows.
 table=$(sed -n '/^## 2\. /,/^## 3\. /p' docs/PROTOCOL.md | grep '^|' |
@@ -30,5 +32,4 @@ while IFS= read -r l; do
 done <<<"$table"
 
 echo "$(wc -l <<<"$code") labels in the code, $(wc -l <<<"$table") in the table"
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

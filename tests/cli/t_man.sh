@@ -8,9 +8,11 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 man=$top/docs/man
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'rm -rf "$tmp"'
 fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+FAIL_GOES_ON=1
 
 command -v mandoc >/dev/null || { echo "FAIL: mandoc missing (scripts/install-deps.sh test)" >&2; exit 1; }
 command -v groff >/dev/null || { echo "FAIL: groff missing" >&2; exit 1; }
@@ -78,4 +80,4 @@ for k in $keys; do
 done
 
 [ "$fails" -eq 0 ] || { echo "t_man: $fails failed"; exit 1; }
-echo "ok: $(echo $pages | wc -w) pages, $(echo $subs | wc -w) subcommands, $(echo $keys | wc -w) keys"
+echo "ok: $(echo "$pages" | wc -w) pages, $(echo "$subs" | wc -w) subcommands, $(echo "$keys" | wc -w) keys"

@@ -9,8 +9,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 gen=$top/scripts/perf-report.py
 fx=$top/tests/cli/perf-report
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'rm -rf "$tmp"'
 has() { grep -qF -- "$1" "$tmp/$2" || fail "$2 lacks: $1"; }
 lacks() { ! grep -qF -- "$1" "$tmp/$2" || fail "$2 should not contain: $1"; }
 

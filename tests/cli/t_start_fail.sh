@@ -7,13 +7,14 @@
 # exists) no leak. Runs in a network namespace of its own
 # (tests/cli/in-netns.sh).
 set -eu
+# shellcheck source=tests/cli/in-netns.sh
 . "$(dirname "$0")/in-netns.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 port_pid=
-cleanup() { [ -n "$port_pid" ] && kill "$port_pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit '[ -n "$port_pid" ] && kill "$port_pid" 2>/dev/null; rm -rf "$tmp"'
 
 umask 077
 "$MT6D_BUILD/mt6d" genkey >"$tmp/server.key"
@@ -31,6 +32,7 @@ CONF
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s.bind(("::", 6999))
 time.sleep(60)' &
+# shellcheck disable=SC2034 # read by the at_exit step
 port_pid=$!
 for i in $(seq 1 50); do ss -Hlun | grep -q ':6999 ' && break; sleep 0.1; done
 

@@ -7,8 +7,9 @@ set -eu
 b=$MT6D_BUILD
 top=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'rm -rf "$tmp"'
 
 "$b/mt6d" help | grep -q "^  watch " || fail "watch not in the help"
 "$b/mt6d" watch --help >"$tmp/help" || fail "--help exit status"

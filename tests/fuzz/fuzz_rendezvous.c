@@ -117,6 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	msg_len = data[0] ? data[0] : RENDEZVOUS_CONFIG_LEN;
 	n_chunks = rendezvous_chunk_count(msg_len);
+	if (n_chunks == 0)
+		abort();                /* every length 1..255 takes a chunk or more */
 	memset(chunks, 0, sizeof(chunks));
 	for (i = 0; i < n_chunks; i++)
 		chunks[i].peers = peers[i];

@@ -6,7 +6,7 @@ and a sender of malformed KRPC.
 Run with /usr/bin/python3 (Debian's python3-libtorrent lives there).
 
   dht_lab.py lt-node --addr A [--port P] [--boot LIST] [--out FILE] [--max-s S]
-      A libtorrent DHT node for a private IPv6 swarm (LAB-NOTES.md): explicit
+      A libtorrent DHT node for a private IPv6 swarm (docs/LAB.md): explicit
       listen address, no routers, no LSD/UPnP/NAT-PMP; the nodes of LIST
       ([addr]:port,...) are added again every 2 s for the first minute. FILE
       is rewritten every 2 s with "id HEX", "nodes N" (routing table),

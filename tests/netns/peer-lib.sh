@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared set-up of the mt6d-peer namespace tests (sourced, not run).
 #
 #   peer A (lab host s, 2001:db8:0:1::/64)      peer B (lab host c1, 2001:db8:1:1::/64)
@@ -8,6 +9,8 @@
 # [extra mt6d-peer options], and relies on the EXIT trap for clean-up.
 # Every name carries $$: parallel runs cannot collide.
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 lab=$top/scripts/lab.sh
 build=${MT6D_BUILD:-$top/build}
@@ -19,7 +22,6 @@ TUN_B=fd6d::b
 SEED_A=2001:db8:0:1:5eed:a:a:a
 SEED_B=2001:db8:1:1:5eed:b:b:b
 declare -A PEER_PID=()
-fails=0
 
 peer_cleanup() {
 	local who
@@ -29,11 +31,12 @@ peer_cleanup() {
 	for who in "${!PEER_PID[@]}"; do
 		wait "${PEER_PID[$who]}" 2>/dev/null
 	done
+	# shellcheck disable=SC2086 # a list of PIDs
 	[ -n "${EXTRA_PIDS:-}" ] && kill $EXTRA_PIDS 2>/dev/null
 	"$lab" down >/dev/null 2>&1
 	rm -rf "$work"
 }
-trap peer_cleanup EXIT
+at_exit peer_cleanup
 
 ns_of() { # A|B -> lab host
 	case $1 in A) echo s ;; B) echo c1 ;; esac
@@ -44,18 +47,6 @@ in_ns() { # A|B|r cmd...: run in that peer's namespace (r: the router)
 	shift
 	case $h in A | B) h=$(ns_of "$h") ;; esac
 	"$lab" exec "$h" "$@"
-}
-
-check() { # description command...
-	local what=$1
-	shift
-	if "$@" >"$work/check.out" 2>&1; then
-		echo "ok   $what"
-	else
-		echo "FAIL $what"
-		sed 's/^/     | /' "$work/check.out" | tail -n 30
-		fails=$((fails + 1))
-	fi
 }
 
 peer_lab_up() {

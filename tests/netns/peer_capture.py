@@ -3,8 +3,8 @@
 
   peer_capture.py PCAP ROT_MS PSK_FILE SEED_A SEED_B TUN_A TUN_B MARKER
 
-Independently of the C code, recomputes every MT6D endpoint (MISSION.md
-formula 5 as docs/PROTOCOL.md fixes it: h = SHA-256(u8(len L) || L || IID ||
+Independently of the C code, recomputes every MT6D endpoint (formula 5
+as docs/PROTOCOL.md fixes it: h = SHA-256(u8(len L) || L || IID ||
 K || u64be(slot)), L = "mt6d/1 slot", IID' = h[0..7] (h[8..15] if reserved, docs/PROTOCOL.md),
 port = 1024 + be16(h[16..17]) % 64512) and checks that:
   - the marker string and the tunnel addresses appear nowhere in the capture;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared set-up of the mt6d-server / mt6d-client namespace tests (sourced).
 #
 #   server (lab host s, 2001:db8:0:1::/64)       clients c1, c2 (2001:db8:1:<i>::/64)
@@ -16,6 +17,8 @@
 # this file too, with its own lab name (SESS_LAB) and work directory prefix
 # (SESS_WORK).
 set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 lab=$top/scripts/lab.sh
 build=${MT6D_BUILD:-$top/build}
@@ -27,7 +30,6 @@ SESS_ROT=${SESS_ROT:-1s}
 # the tests of K changes set their own.
 TPREFIX=2001:db8:ffff::
 declare -A PID=()
-fails=0
 
 sess_cleanup() {
 	local who
@@ -37,39 +39,17 @@ sess_cleanup() {
 	for who in "${!PID[@]}"; do
 		wait "${PID[$who]}" 2>/dev/null
 	done
+	# shellcheck disable=SC2086 # a list of PIDs
 	[ -n "${EXTRA_PIDS:-}" ] && kill $EXTRA_PIDS 2>/dev/null
 	"$lab" down >/dev/null 2>&1
 	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
 }
-trap sess_cleanup EXIT
+at_exit sess_cleanup
 
 in_ns() { # host cmd...
 	local h=$1
 	shift
 	"$lab" exec "$h" "$@"
-}
-
-check() { # description command...
-	local what=$1
-	shift
-	if "$@" >"$work/check.out" 2>&1; then
-		echo "ok   $what"
-	else
-		echo "FAIL $what"
-		sed 's/^/     | /' "$work/check.out" | tail -n 30
-		fails=$((fails + 1))
-	fi
-}
-
-wait_for() { # seconds command...: poll every 0.2 s
-	local n=$(($1 * 5))
-	shift
-	while [ $n -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.2
-		n=$((n - 1))
-	done
-	"$@"
 }
 
 # Keys and configs: the server registers clients 1..N (c<i> has id i).

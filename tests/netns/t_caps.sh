@@ -18,6 +18,7 @@
 # Each daemon here runs in its own mount namespace where a 0666 node of the
 # same device (10,200) is bound on /dev/net/tun, as on a normal host; the
 # host's node is never changed.
+# shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
 
 LAB_CLIENTS=1
@@ -76,6 +77,7 @@ tun_with() { # node
 }
 # As systemd starts a unit with User=nobody, AmbientCapabilities= and
 # CapabilityBoundingSet= CAP_NET_ADMIN CAP_NET_RAW.
+# shellcheck disable=SC2054 # the commas belong to setpriv capability lists
 AMBIENT=(setpriv --reuid="$nobody_uid" --regid="$nobody_gid" --clear-groups
 	--inh-caps=-all,+net_admin,+net_raw --ambient-caps=-all,+net_admin,+net_raw
 	--bounding-set=-all,+net_admin,+net_raw)

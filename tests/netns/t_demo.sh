@@ -10,23 +10,10 @@ out=$(mktemp /tmp/t_demo.XXXXXX)
 demo=
 fails=0
 
-cleanup() {
-	# The demo tears itself down on SIGTERM; only if this test is cut short.
-	[ -n "$demo" ] && kill -TERM "$demo" 2>/dev/null && wait "$demo" 2>/dev/null
-	rm -f "$out"
-}
-trap cleanup EXIT
-
-check() { # description command...
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok   $what"
-	else
-		echo "FAIL $what"
-		fails=$((fails + 1))
-	fi
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+# The demo tears itself down on SIGTERM; only if this test is cut short.
+at_exit '[ -n "$demo" ] && stop_pids "$demo"; rm -f "$out"'
 
 # MT6D_BUILD (from tests/run.sh) is the build to use: nothing is built or
 # installed here.
@@ -66,5 +53,4 @@ no_procs() { # no process runs with the work dir on its command line
 }
 check "no process of the demo is left" no_procs
 
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Interop of our DHT node with real libtorrent nodes (python3-libtorrent), in a
 # private IPv6 swarm inside one network namespace, every node on its own /64
-# of 2001:db8::/32 (LAB-NOTES.md: "A private swarm of libtorrent nodes").
+# of 2001:db8::/32 (docs/LAB.md: "Private swarms of real nodes").
 #
 #   30 long-running mt6d-dhtnode + 5 libtorrent nodes, bootstrapped only among
 #   themselves (ours from libtorrent nodes, libtorrent nodes from ours);
@@ -37,29 +37,11 @@ PIDS=()
 T0=$(date +%s)
 
 log() { echo "[$(($(date +%s) - T0))s] $*"; }
-fail() {
-	echo "FAIL: $*"
-	exit 1
-}
-
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for _ in $(seq 20); do
-		local alive=0
-		for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-		[ $alive = 0 ] && break
-		sleep 0.1
-	done
-	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	# Anything still inside our private namespace was started by us.
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	[ "${DHT_SWARM_KEEP:-0}" = 1 ] || rm -rf "$W"
-}
-trap cleanup EXIT
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+# Anything still inside our private namespace was started by us.
+at_exit 'stop_pids "${PIDS[@]}"; ns_purge "$NS"; [ "${DHT_SWARM_KEEP:-0}" = 1 ] || rm -rf "$W"'
 [ "${DHT_SWARM_KEEP:-0}" = 1 ] && echo "work directory $W (kept)"
-trap 'exit 1' INT TERM
 
 [ -x "$NODE" ] || fail "no $NODE (build it first)"
 $PY -c 'import libtorrent' 2>/dev/null || fail "python3-libtorrent missing (scripts/install-deps.sh)"
@@ -141,9 +123,9 @@ for _ in $(seq 30); do
 	[ $ok = 1 ] && break
 	sleep 1
 done
-[ $ok = 1 ] || fail "libtorrent nodes did not learn their external address"
+[ "$ok" = 1 ] || fail "libtorrent nodes did not learn their external address"
 ids=$(for j in $(seq "$N_LT"); do awk '/^id/ {print $2}' "$W/lt$j.state"; done | tr '\n' ' ')
-[ "$(echo $ids | wc -w)" -eq "$N_LT" ] || fail "libtorrent ids unknown: '$ids'"
+[ "$(echo "$ids" | wc -w)" -eq "$N_LT" ] || fail "libtorrent ids unknown: '$ids'"
 # The fewest good nodes in any of our tables (all asked at once).
 good_min_of_ours() {
 	local i g min=99
@@ -180,7 +162,7 @@ done <"$W/chunks"
 "${NSX[@]}" "$NODE" -l "$(cli_addr 1)" -p 6881 -b "[$(ours_addr 5)]:6881" \
 	"${announce_args[@]}" --timeout-ms 90000 >"$W/announce.out" 2>"$W/announce.err" &
 pid=$!
-PIDS+=($pid)
+PIDS+=("$pid")
 wait $pid || { cat "$W/announce.out" "$W/announce.err"; fail "announce client failed"; }
 log "announced: $(grep -c '^announce .* status 0' "$W/announce.out") chunks"
 grep '^announce' "$W/announce.out"
@@ -200,15 +182,15 @@ done <"$W/chunks"
 "${NSX[@]}" "$NODE" -l "$(cli_addr 2)" -p 6881 -b "[$(lt_addr 1)]:6881,[$(lt_addr 2)]:6881" \
 	"${collect_args[@]}" --timeout-ms 90000 >"$W/collect1.out" 2>"$W/collect1.err" &
 pid_c=$!
-PIDS+=($pid_c)
+PIDS+=("$pid_c")
 "${NSX[@]}" $PY "$LAB" lt-get --addr "$(cli_addr 3)" \
 	--boot "[$(ours_addr 3)]:6881,[$(ours_addr 13)]:6881" "${want_args[@]}" \
 	--timeout-s 80 >"$W/ltget.out" 2>&1 &
 pid_g=$!
-PIDS+=($pid_g)
+PIDS+=("$pid_g")
 "${NSX[@]}" $PY "$LAB" bad "$(ours_addr 7)" 6881 --src "$(cli_addr 5)" --flood 100 >"$W/bad.out" 2>&1 &
 pid_b=$!
-PIDS+=($pid_b)
+PIDS+=("$pid_b")
 
 wait $pid_b || { cat "$W/bad.out"; fail "our node did not answer after malformed input"; }
 cat "$W/bad.out"
@@ -233,7 +215,7 @@ cat "$W/check1"
 log "collected through libtorrent nodes: complete, from libtorrent nodes alone and from ours alone"
 
 wait $pid_g || { cat "$W/ltget.out"; fail "libtorrent's get_peers did not find every port"; }
-cat "$W/ltget.out" | cut -c1-80
+cut -c1-80 "$W/ltget.out"
 n=$(awk '/^lt_nodes/ {print $2}' "$W/ltget.out")
 [ "${n:-0}" -ge 8 ] || fail "libtorrent joined through our nodes with only ${n:-0} nodes"
 log "libtorrent (joined through ours) found every announced port"
@@ -282,7 +264,7 @@ for j in $(seq "$N_LT"); do
 	break
 done
 for i in $(seq "$N_OURS" -1 1); do
-	[ "$(echo $kill_list | wc -w)" -ge "$want_kill" ] && break
+	[ "$(echo "$kill_list" | wc -w)" -ge "$want_kill" ] && break
 	a=$(ours_addr "$i")
 	case " $kill_list " in *" $a "*) continue ;; esac
 	kill_list="$kill_list $a"
@@ -291,7 +273,7 @@ killed=0
 for a in $kill_list; do
 	kill -KILL "${PID_OF[$a]}" 2>/dev/null && killed=$((killed + 1))
 done
-log "killed $killed of $total nodes ($(echo $kill_list | tr ' ' '\n' | grep -c '^2001:db8:4:') libtorrent)"
+log "killed $killed of $total nodes ($(echo "$kill_list" | tr ' ' '\n' | grep -c '^2001:db8:4:') libtorrent)"
 [ "$killed" -ge "$want_kill" ] || fail "killed only $killed (want $want_kill)"
 
 for i in $(seq "$N_OURS"); do
@@ -302,7 +284,7 @@ done
 "${NSX[@]}" "$NODE" -l "$(cli_addr 4)" -p 6881 -b "[$ltJ]:6881,[$alive]:6881" \
 	"${collect_args[@]}" --timeout-ms 120000 >"$W/collect2.out" 2>"$W/collect2.err" &
 pid_c=$!
-PIDS+=($pid_c)
+PIDS+=("$pid_c")
 wait $pid_c || { cat "$W/collect2.out" "$W/collect2.err"; fail "collect after kills failed"; }
 $PY "$LAB" check --chunks "$W/chunks" --out "$W/collect2.out" --lt "$lt_list" \
 	--lt-only "$J" >"$W/check2" || { cat "$W/check2"; fail "collection after 30 % killed"; }

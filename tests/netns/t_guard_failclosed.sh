@@ -11,6 +11,7 @@
 # (Before the guard, two runs of this test counted: rekey 2 and 0,
 # revocation 168 and 197, client SIGTERM 92 and 94, server SIGKILL 44 and
 # 45, client SIGKILL 78 and 82.)
+# shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
 
 LAB_CLIENTS=1

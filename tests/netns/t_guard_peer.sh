@@ -9,6 +9,7 @@
 # router sees no packet to or from fd6d::/64 (tunnel traffic in clear).
 # (Before the guard: 39 answers to the probes of 12 addresses, and 122
 # packets in clear after A stopped.)
+# shellcheck source=tests/netns/peer-lib.sh
 . "$(dirname "$0")/peer-lib.sh"
 
 PEER_ROT=2s

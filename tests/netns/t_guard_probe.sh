@@ -13,6 +13,7 @@
 # the server (per-address, scale).
 # (Before the guard, this test counted 39 answers in per-address mode and
 # 27 in scale mode, where the server's session addresses were not probed.)
+# shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
 
 LAB_CLIENTS=1

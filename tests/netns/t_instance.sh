@@ -9,6 +9,7 @@
 # instance on the default socket (no -s) takes the lock of the default
 # socket, and a start once the first has stopped works (the lock went with
 # it).
+# shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
 
 SESS_ROT=1s
@@ -87,5 +88,4 @@ second s "$work/s5.log" timeout -s INT 3 "$build/mt6d-server" -d -v -c "$work/s/
 check "a server starts again once the first has stopped" grep -q "introduction interface" "$work/s5.log"
 check "server: nothing of ours left" nothing_left s
 check "client: nothing of ours left" nothing_left c1
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

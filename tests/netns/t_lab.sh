@@ -11,25 +11,9 @@ A=tlaba$$
 B=tlabb$$
 fails=0
 
-cleanup() {
-	LAB=$A "$lab" down >/dev/null 2>&1
-	LAB=$B "$lab" down >/dev/null 2>&1
-}
-trap cleanup EXIT
-
-check() { # description command...
-	local what=$1
-	shift
-	if "$@" >/tmp/t_lab.$$.out 2>&1; then
-		echo "ok   $what"
-	else
-		echo "FAIL $what"
-		sed 's/^/     | /' /tmp/t_lab.$$.out
-		fails=$((fails + 1))
-	fi
-	rm -f /tmp/t_lab.$$.out
-}
-not() { ! "$@"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit 'LAB=$A "$lab" down >/dev/null 2>&1; LAB=$B "$lab" down >/dev/null 2>&1'
 count_ns() { ip netns list | awk '{print $1}' | grep -c "^$1-" ; }
 no_ns() { [ "$(count_ns "$1")" -eq 0 ]; }
 ping6() { LAB=$A "$lab" exec "$1" ping -6 -c 1 -W 2 "$2"; }

@@ -20,12 +20,9 @@ export LAB=tnladdr$$
 fails=0
 holder=
 
-cleanup() {
-	[ -n "$holder" ] && kill -KILL "$holder" 2>/dev/null
-	"$lab" down >/dev/null 2>&1
-	rm -f /tmp/t_nladdr.$$.*
-}
-trap cleanup EXIT
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit '[ -n "$holder" ] && kill -KILL "$holder" 2>/dev/null; "$lab" down >/dev/null 2>&1; rm -f /tmp/t_nladdr.$$.*'
 
 if [ ! -x "$tool" ]; then
 	# `make check` builds programs and tests; this helper is a benchmark.
@@ -34,18 +31,6 @@ fi
 
 # Background holders run without a shell function in between, so that $! is
 # the holder itself (ip netns exec execs it) and our signals reach it.
-check() { # description command...
-	local what=$1
-	shift
-	if "$@" >/tmp/t_nladdr.$$.out 2>&1; then
-		echo "ok   $what"
-	else
-		echo "FAIL $what"
-		sed 's/^/     | /' /tmp/t_nladdr.$$.out
-		fails=$((fails + 1))
-	fi
-}
-not() { ! "$@"; }
 S() { ip netns exec "$LAB-s" "$@"; }
 R() { ip netns exec "$LAB-r" "$@"; }
 # Neighbour solicitation from the router: answered or not (3 tries, 300 ms).

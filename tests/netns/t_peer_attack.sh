@@ -5,6 +5,7 @@
 # later one) and its empty datagrams are dropped and counted by B, and the
 # tunnel keeps working.
 PEER_ROT=1s
+# shellcheck source=tests/netns/peer-lib.sh
 source "$(dirname "$0")/peer-lib.sh"
 N=20
 

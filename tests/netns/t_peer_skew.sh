@@ -6,6 +6,7 @@
 # slots, the first packets of each slot race the peer binding that address
 # at the same boundary, so only most of them arrive to be counted.)
 PEER_ROT=1s
+# shellcheck source=tests/netns/peer-lib.sh
 source "$(dirname "$0")/peer-lib.sh"
 
 ping_ab() { # count: pings A -> B at 10/s

@@ -8,6 +8,7 @@
 #    ports, and neither the marker string nor the tunnel addresses;
 #  - after SIGTERM nothing of ours is left in either namespace.
 PEER_ROT=1s
+# shellcheck source=tests/netns/peer-lib.sh
 source "$(dirname "$0")/peer-lib.sh"
 MARKER="MT6D-MARKER-$$-do-not-leak"
 PING_PATTERN=4d5436444d41524b # "MT6DMARK"
@@ -40,7 +41,6 @@ send_rc=$?
 wait $recv_pid
 recv_rc=$?
 wait $ping_pid
-ping_rc=$?
 sleep 0.5
 kill -INT $EXTRA_PIDS
 wait $EXTRA_PIDS 2>/dev/null

@@ -38,18 +38,13 @@ W=$(mktemp -d /tmp/mt6d-rdv.XXXXXX)
 T0=$(date +%s)
 
 log() { echo "[$(($(date +%s) - T0))s] $*"; }
-fail() {
-	echo "FAIL: $*"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+on_fail() { # what fail shows before it exits (tests/lib.sh)
 	[ -f "$W/pub.log" ] && { echo "--- publisher log (tail)"; tail -n 20 "$W/pub.log"; }
 	[ "${RDV_KEEP:-0}" = 1 ] && { echo "kept: lab $LAB, $W"; trap - EXIT; }
-	exit 1
 }
-cleanup() {
-	LAB_CLIENTS=$N_CLIENTS LAB_DHT=$N_DHT "$LABSH" down >/dev/null 2>&1
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+at_exit 'LAB_CLIENTS=$N_CLIENTS LAB_DHT=$N_DHT "$LABSH" down >/dev/null 2>&1; rm -rf "$W"'
 
 [ -x "$MT6D" ] && [ -x "$NODE" ] || fail "build $MT6D and $NODE first"
 $PY -c 'import libtorrent' 2>/dev/null || fail "python3-libtorrent missing (scripts/install-deps.sh)"
@@ -103,7 +98,7 @@ for _ in $(seq 60); do
 	done
 	[ $ok = 1 ] && break
 done
-[ $ok = 1 ] || fail "libtorrent nodes did not join in 60 s"
+[ "$ok" = 1 ] || fail "libtorrent nodes did not join in 60 s"
 log "swarm joined: $((N_OURS_HOSTS * PER_HOST)) of ours, $N_LT libtorrent nodes"
 
 # The publisher, 50 DHT nodes (one per source address: each paces every
@@ -204,7 +199,7 @@ scenario_attacker() {
 	fetch c4 c4 "$SPUB" --window "$WATT" >"$W/x.out" 2>"$W/x.err"
 	rc=$?
 	# 4: the window ended meanwhile; the config shown must still be the real one.
-	[ $rc -eq 0 -o $rc -eq 4 ] && [ "$(awk '$1 == "intro-key" {print $2}' "$W/x.out")" = "$(key_of "$WATT")" ] ||
+	{ [ $rc -eq 0 ] || [ $rc -eq 4 ]; } && [ "$(awk '$1 == "intro-key" {print $2}' "$W/x.out")" = "$(key_of "$WATT")" ] ||
 		{ cat "$W/x.out" "$W/x.err"; fail "junk under the descriptor: exit $rc"; }
 	log "junk from another IP under the same chunk infohashes: the real config still opens"
 }
@@ -220,7 +215,7 @@ scenario_putget() {
 		-l 2001:db8:1:2::2 --period ${PERIOD}s --window "$WPUT" --timeout 20s -q 2>"$W/get.err")
 	rc=$?
 	# 4: the window ended in between (slow machine): still the message.
-	[ $rc -eq 0 -o $rc -eq 4 ] && [ "$got" = "$MSG" ] || { cat "$W/get.err"; fail "get: exit $rc, '$got'"; }
+	{ [ $rc -eq 0 ] || [ $rc -eq 4 ]; } && [ "$got" = "$MSG" ] || { cat "$W/get.err"; fail "get: exit $rc, '$got'"; }
 	X c3 "$MT6D" rendezvous get --key "$W/c3.key" --from "$(cat "$W/c1.pub")" -b "$BOOT" \
 		-l 2001:db8:1:3::2 --period ${PERIOD}s --window "$WPUT" --timeout 20s -q >"$W/x.out" 2>&1
 	rc=$?; [ $rc -eq 2 ] || { cat "$W/x.out"; fail "third key pair: exit $rc, want 2"; }

@@ -29,19 +29,12 @@ W=$(mktemp -d /tmp/mt6d-rdve.XXXXXX)
 T0=$(date +%s)
 
 log() { echo "[$(($(date +%s) - T0))s] $*"; }
-fail() {
-	echo "FAIL: $*"
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+on_fail() { # what fail shows before it exits (tests/lib.sh)
 	[ -f "$W/pub.log" ] && { echo "--- publisher log (tail)"; tail -n 12 "$W/pub.log"; }
-	exit 1
 }
-cleanup() {
-	local p
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+at_exit 'ns_purge "$NS"; rm -rf "$W"'
 X() { ip netns exec "$NS" "$@"; }
 now() { date +%s; }
 
@@ -106,7 +99,7 @@ PUBPID=$!
 key_of() { # epoch -> intro key the publisher printed for window WIN
 	awk -v w="$WIN" -v e="$1" '$1 == "published" && $3 == w && $5 == e {print $NF}' "$W/pub.log"
 }
-wait_for() { # awk condition on pub.log, limit_s
+wait_pub() { # awk condition on pub.log, limit_s
 	local end=$(($(now) + $2))
 	until awk "$1 {f = 1} END {exit !f}" "$W/pub.log"; do
 		kill -0 "$PUBPID" 2>/dev/null || fail "the publisher exited"
@@ -120,7 +113,7 @@ fetch() { # client_index (prints the config on stdout)
 }
 field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }
 
-wait_for '$1 == "published" && $5 == 0' $((REKEY_AFTER - 3)) ||
+wait_pub '$1 == "published" && $5 == 0' $((REKEY_AFTER - 3)) ||
 	fail "epoch 0 not out within $((REKEY_AFTER - 3)) s"
 K0=$(key_of 0)
 [ -n "$K0" ] || fail "no key printed for window $WIN epoch 0"
@@ -134,8 +127,8 @@ grep -q '^rekey' "$W/pub.log" && fail "the new K came before the first fetch end
 	{ cat "$W/pre.out" "$W/pre.err"; fail "before the change: exit $rc, want epoch 0 and K0"; }
 log "before the change: client 1 opened epoch 0, K0"
 
-wait_for '$1 == "rekey" && $5 == 1' $((REKEY_AFTER + 10)) || fail "no rekey line"
-wait_for '$1 == "published" && $5 == 1' 45 || fail "epoch 1 not out within 45 s of the change"
+wait_pub '$1 == "rekey" && $5 == 1' $((REKEY_AFTER + 10)) || fail "no rekey line"
+wait_pub '$1 == "published" && $5 == 1' 45 || fail "epoch 1 not out within 45 s of the change"
 K1=$(key_of 1)
 [ -n "$K1" ] && [ "$K1" != "$K0" ] || fail "epoch 1: K '$K1' (K0 '$K0')"
 log "epoch 1 out: $(grep '^published.* epoch 1 ' "$W/pub.log" | head -n 1 | cut -d' ' -f1-10)"

@@ -21,30 +21,14 @@ tmp=/tmp/t_scale.$$
 fails=0
 holder=
 
-cleanup() {
-	[ -n "$holder" ] && kill -KILL "$holder" 2>/dev/null
-	exec 7>&- 2>/dev/null
-	"$lab" down >/dev/null 2>&1
-	rm -f "$tmp".*
-}
-trap cleanup EXIT
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/../lib.sh"
+at_exit '[ -n "$holder" ] && kill -KILL "$holder" 2>/dev/null; exec 7>&- 2>/dev/null; "$lab" down >/dev/null 2>&1; rm -f "$tmp".*'
 
 if [ ! -x "$tool" ]; then
 	make -C "$top" -s "BUILD=$build" "$tool" >/dev/null || { echo "cannot build $tool"; exit 1; }
 fi
 
-check() { # description command...
-	local what=$1
-	shift
-	if "$@" >"$tmp.out" 2>&1; then
-		echo "ok   $what"
-	else
-		echo "FAIL $what"
-		sed 's/^/     | /' "$tmp.out"
-		fails=$((fails + 1))
-	fi
-}
-not() { ! "$@"; }
 R() { ip netns exec "$LAB-r" "$@"; }
 answered() { R ndisc6 -1 -q -r 3 -w 300 "$1" br0; }
 reachable() { ip netns exec "$LAB-c1" ping -6 -c 1 -W 2 "$1"; }

@@ -8,6 +8,7 @@
 # first request waits until the kernel can answer neighbour solicitations
 # for the introduction address. (Before: 1.06-1.52 s at every change; now
 # about 0.2 s, the switch of the client's TUN.)
+# shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
 
 SESS_ROT=1s

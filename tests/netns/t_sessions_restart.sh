@@ -10,6 +10,7 @@
 # both clients establish again and service returns within 15 s; a client whose registration expires loses
 # its session at that instant; after a second SIGKILL the addresses expire
 # by themselves; SIGTERM leaves nothing.
+# shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
 
 SESS_ROT=1s
@@ -122,5 +123,4 @@ for h in c1 c2; do
 	check "clean shutdown left nothing in $h" nothing_left "$h"
 done
 
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

@@ -18,6 +18,7 @@
 #     client; both ends move together) without a new session and without
 #     losing a byte of the streams.
 export LAB_CLIENTS=3
+# shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
 
 SESS_ROT=1s
@@ -28,16 +29,16 @@ for i in 1 2 3; do
 	check "client $i establishes a session (three at once)" wait_for 15 has_session "$i"
 done
 check "server shows three sessions" field_is s sessions 3
-declare -A IF=()
-for i in 1 2 3; do IF[$i]=$(session_field "client-$i" session_interface); done
-check "three distinct session interfaces (${IF[1]}, ${IF[2]}, ${IF[3]})" bash -c \
-	"test -n '${IF[1]}' && test -n '${IF[2]}' && test -n '${IF[3]}' &&
-	 test \$(printf '%s\n' '${IF[1]}' '${IF[2]}' '${IF[3]}' | sort -u | wc -l) = 3"
+declare -A IFN=()
+for i in 1 2 3; do IFN[$i]=$(session_field "client-$i" session_interface); done
+check "three distinct session interfaces (${IFN[1]}, ${IFN[2]}, ${IFN[3]})" bash -c \
+	"test -n '${IFN[1]}' && test -n '${IFN[2]}' && test -n '${IFN[3]}' &&
+	 test \$(printf '%s\n' '${IFN[1]}' '${IFN[2]}' '${IFN[3]}' | sort -u | wc -l) = 3"
 
 # Captures of the three session interfaces on the server (inner packets).
 for i in 1 2 3; do
-	in_ns s tcpdump -i "${IF[$i]}" -U -nn -Z root -w "$work/cap$i.pcap" >"$work/tcpdump$i.log" 2>&1 &
-	CAP[$i]=$!
+	in_ns s tcpdump -i "${IFN[$i]}" -U -nn -Z root -w "$work/cap$i.pcap" >"$work/tcpdump$i.log" 2>&1 &
+	CAP[i]=$!
 done
 EXTRA_PIDS="${CAP[*]}"
 sleep 1
@@ -45,14 +46,14 @@ sleep 1
 stream=$top/tests/netns/peer_stream.py
 for i in 1 2 3; do
 	in_ns s /usr/bin/python3 "$stream" recv "$(server_tun "$i")" 5001 >"$work/recv$i.out" 2>&1 &
-	R[$i]=$!
+	R[i]=$!
 done
 EXTRA_PIDS="${CAP[*]} ${R[*]}"
 sleep 0.5
 for i in 1 2 3; do
 	in_ns "c$i" /usr/bin/python3 "$stream" send "$(server_tun "$i")" 5001 36 100000 "c${i}mark" \
 		>"$work/send$i.out" 2>&1 &
-	S[$i]=$!
+	S[i]=$!
 done
 EXTRA_PIDS="${CAP[*]} ${R[*]} ${S[*]}"
 sleep 2
@@ -138,11 +139,11 @@ EXTRA_PIDS=
 for i in 1 2 3; do
 	others=$(for j in 1 2 3; do [ "$j" = "$i" ] || echo -n "c${j}mark|"; done)
 	others=${others%|}
-	check "capture of ${IF[$i]} holds client $i's stream" bash -c \
+	check "capture of ${IFN[$i]} holds client $i's stream" bash -c \
 		"test \$(tcpdump -r '$work/cap$i.pcap' -nn 2>/dev/null | wc -l) -gt 1000 && grep -qa 'c${i}mark' '$work/cap$i.pcap'"
-	check "capture of ${IF[$i]} holds only client $i's tunnel addresses" bash -c \
+	check "capture of ${IFN[$i]} holds only client $i's tunnel addresses" bash -c \
 		"test \$(tcpdump -r '$work/cap$i.pcap' -nn 'not ((src $(server_tun "$i") and dst $(client_tun "$i")) or (src $(client_tun "$i") and dst $(server_tun "$i")))' 2>/dev/null | wc -l) = 0"
-	check "capture of ${IF[$i]} never shows another client's stream" bash -c \
+	check "capture of ${IFN[$i]} never shows another client's stream" bash -c \
 		"! grep -qaE '$others' '$work/cap$i.pcap'"
 done
 
@@ -153,5 +154,4 @@ for h in s c1 c2 c3; do
 done
 check "the server's log has no error" bash -c "! grep -iE 'error|refused' '$work/s/log'"
 
-[ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

@@ -165,9 +165,10 @@ static int protect_and_check(const char *user)
 		if (!p)
 			return 9; /* allocation refused under the lock */
 		memset(p, 1, len);
-		if (vmlck_kb() < before + 8 * 1024 - 64)
-			return 10;
+		bool is_locked = vmlck_kb() >= before + 8 * 1024 - 64;
 		free(p);
+		if (!is_locked)
+			return 10;
 	}
 #endif
 	return 0;

@@ -18,35 +18,15 @@
 #include "dht/peerstore.h"
 #include "dht/routing.h"
 
+#include "tests/simnet.h"
+
 #define MAX_NODES 64
 #define T0 1000000
 
-struct pkt {
-	int64_t at_ms;
-	int to;
-	struct sockaddr_in6 from;
-	size_t len;
-	uint8_t data[1500];
-};
+/* S.n[i], S.now, S.n_nodes, S.sent: the network (tests/simnet.h). */
+static struct simnet S;
 
-struct simnode {
-	struct dht *d;
-	int idx;
-	bool is_alive;
-	int64_t delay_ms;            /* added to everything it sends (a slow node) */
-	uint64_t rng;
-	int64_t deadline;
-	struct sockaddr_in6 addr;
-};
-
-static struct sim {
-	struct simnode n[MAX_NODES];
-	int n_nodes;
-	int64_t now;
-	struct pkt *q;
-	size_t n_q, cap_q;
-	uint64_t rng;
-	uint64_t sent;
+static struct {
 	/* Per (source, destination): times of the last 50 messages, to check
 	 * libtorrent's rule (the 50th message within 10 s is banned). */
 	int64_t (*hist)[MAX_NODES][50];
@@ -54,158 +34,61 @@ static struct sim {
 	int64_t worst_50_ms;              /* shortest span of 50 messages seen */
 	/* Capture instead of delivery (serving tests). */
 	bool is_capture;
-	struct pkt last;
-} S;
+	struct {
+		size_t len;
+		uint8_t data[1500];
+	} last;
+} X;
 
-static uint64_t xs(uint64_t *s)
+static bool on_send(void *ctx, const struct simnet_node *from, int dest, const uint8_t *buf, size_t len)
 {
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static void sim_addr(int i, struct sockaddr_in6 *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->sin6_family = AF_INET6;
-	a->sin6_addr.s6_addr[0] = 0x20;
-	a->sin6_addr.s6_addr[1] = 0x01;
-	a->sin6_addr.s6_addr[2] = 0x0d;
-	a->sin6_addr.s6_addr[3] = 0xb8;
-	a->sin6_addr.s6_addr[14] = (uint8_t)((i + 1) >> 8);
-	a->sin6_addr.s6_addr[15] = (uint8_t)(i + 1);
-	a->sin6_port = htons(6881);
-}
-
-static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to, socklen_t tl)
-{
-	struct simnode *from = ctx;
-	const struct sockaddr_in6 *t6 = (const struct sockaddr_in6 *)(const void *)to;
-	assert_int_equal(tl, sizeof(struct sockaddr_in6));
 	assert_true(len <= 1400);
-	S.sent++;
-	if (S.is_capture) {
-		S.last.len = len;
-		memcpy(S.last.data, buf, len);
-		return 0;
+	if (X.is_capture) {
+		X.last.len = len;
+		memcpy(X.last.data, buf, len);
+		return false;
 	}
-	int dest = -1;
-	for (int i = 0; i < S.n_nodes; i++)
-		if (memcmp(&S.n[i].addr.sin6_addr, &t6->sin6_addr, 16) == 0 &&
-		    S.n[i].addr.sin6_port == t6->sin6_port)
-			dest = i;
 	if (dest < 0)
-		return -EHOSTUNREACH;
-	if (S.n_q == S.cap_q) {
-		S.cap_q = S.cap_q ? S.cap_q * 2 : 1024;
-		S.q = realloc(S.q, S.cap_q * sizeof(S.q[0]));
-	}
-	int64_t *h = S.hist[from->idx][dest];
-	uint8_t *pos = &S.hist_pos[from->idx][dest];
-	if (h[*pos] && S.now - h[*pos] < S.worst_50_ms)
-		S.worst_50_ms = S.now - h[*pos];
+		return true;
+	int64_t *h = X.hist[from->idx][dest];
+	uint8_t *pos = &X.hist_pos[from->idx][dest];
+	if (h[*pos] && S.now - h[*pos] < X.worst_50_ms)
+		X.worst_50_ms = S.now - h[*pos];
 	h[*pos] = S.now;
 	*pos = (uint8_t)((*pos + 1) % 50);
-	struct pkt *p = &S.q[S.n_q++];
-	p->at_ms = S.now + 5 + (int64_t)(xs(&S.rng) % 30) + from->delay_ms;
-	p->to = dest;
-	p->from = from->addr;
-	p->len = len;
-	memcpy(p->data, buf, len);
-	return 0;
+	return true;
 }
-
-static void sim_random(void *ctx, uint8_t *buf, size_t len)
-{
-	struct simnode *n = ctx;
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(xs(&n->rng) >> 24);
-}
-
-static int debug_node = -1;
-static void sim_debug(void *ctx, const char *line)
-{
-	struct simnode *n = ctx;
-	if (n->idx == debug_node)
-		fprintf(stderr, "[%d] %s\n", n->idx, line);
-}
-static const struct dht_ops sim_ops = { sim_send, sim_random, sim_debug };
 
 static void sim_init(int n_nodes)
 {
-	memset(&S, 0, sizeof(S));
-	S.rng = 0x9e3779b97f4a7c15ull;
-	S.now = T0;
-	S.n_nodes = n_nodes;
-	S.hist = calloc(MAX_NODES, sizeof(*S.hist));
-	S.hist_pos = calloc(MAX_NODES, sizeof(*S.hist_pos));
-	assert_non_null(S.hist);
-	assert_non_null(S.hist_pos);
-	S.worst_50_ms = INT64_MAX;
-	for (int i = 0; i < n_nodes; i++) {
-		struct simnode *n = &S.n[i];
-		n->idx = i;
-		n->is_alive = true;
-		n->rng = 0x1234567ull * (uint64_t)(i + 1) + 99;
-		sim_addr(i, &n->addr);
-		assert_int_equal(dht_new(&sim_ops, n, NULL, S.now, &n->d), 0);
-		n->deadline = S.now;
-	}
+	assert_true(n_nodes <= MAX_NODES);
+	assert_int_equal(simnet_init(&S, n_nodes, T0), 0);
+	S.on_send = on_send;
+	memset(&X, 0, sizeof(X));
+	X.hist = calloc(MAX_NODES, sizeof(*X.hist));
+	X.hist_pos = calloc(MAX_NODES, sizeof(*X.hist_pos));
+	assert_non_null(X.hist);
+	assert_non_null(X.hist_pos);
+	X.worst_50_ms = INT64_MAX;
 }
 
 static void sim_fini(void)
 {
-	for (int i = 0; i < S.n_nodes; i++)
-		dht_free(S.n[i].d);
-	free(S.q);
-	free(S.hist);
-	free(S.hist_pos);
-	memset(&S, 0, sizeof(S));
+	assert_int_equal(S.bad_deadlines, 0);
+	simnet_fini(&S);
+	free(X.hist);
+	free(X.hist_pos);
+	memset(&X, 0, sizeof(X));
 }
 
-/* Runs the network until `until` (absolute ms) or until *stop is true. */
 static void sim_run(int64_t until, const bool *stop)
 {
-	while (S.now < until && !(stop && *stop)) {
-		int64_t next = until;
-		for (size_t i = 0; i < S.n_q; i++)
-			if (S.q[i].at_ms < next)
-				next = S.q[i].at_ms;
-		for (int i = 0; i < S.n_nodes; i++)
-			if (S.n[i].is_alive && S.n[i].deadline < next)
-				next = S.n[i].deadline;
-		if (next > S.now)
-			S.now = next;
-		/* Deliver due packets (a copy: delivery may enqueue more). */
-		for (size_t i = 0; i < S.n_q;) {
-			if (S.q[i].at_ms > S.now) {
-				i++;
-				continue;
-			}
-			struct pkt p = S.q[i];
-			S.q[i] = S.q[--S.n_q];
-			if (S.n[p.to].is_alive)
-				dht_input(S.n[p.to].d, p.data, p.len, (const struct sockaddr *)&p.from,
-					  sizeof(p.from), S.now);
-		}
-		for (int i = 0; i < S.n_nodes; i++) {
-			if (S.n[i].is_alive && S.n[i].deadline <= S.now) {
-				S.n[i].deadline = dht_tick(S.n[i].d, S.now);
-				assert_true(S.n[i].deadline > S.now);
-			}
-		}
-	}
+	simnet_run(&S, until, stop);
 }
 
 static void sim_bootstrap(void)
 {
-	for (int i = 1; i < S.n_nodes; i++) {
-		assert_int_equal(dht_add_node(S.n[i].d, (const struct sockaddr *)&S.n[0].addr,
-					      sizeof(S.n[0].addr), S.now), 0);
-		S.n[i].deadline = S.now;
-	}
-	sim_run(S.now + 60000, NULL);
+	simnet_bootstrap(&S, 60000);
 }
 
 struct result {
@@ -270,9 +153,9 @@ static void test_bootstrap_and_lookup_converge(void **state)
 	/* Lookups from several nodes find the true 8 closest ids. */
 	for (int trial = 0; trial < 5; trial++) {
 		uint8_t target[20];
-		sim_random(&S.n[trial], target, 20);
-		struct dht_stats all[50];
-		int order[50];
+		simnet_ops.random(&S.n[trial], target, 20);
+		struct dht_stats all[50] = { 0 };
+		int order[50] = { 0 };
 		for (int i = 0; i < S.n_nodes; i++) {
 			dht_get_stats(S.n[i].d, S.now, &all[i]);
 			order[i] = i;
@@ -305,7 +188,7 @@ static void test_bootstrap_and_lookup_converge(void **state)
 	assert_true(len > 8 + 20 + 2 + 8 * 39);
 	struct dht *re;
 	struct dht_config cfg = { .state = blob, .state_len = (size_t)len };
-	assert_int_equal(dht_new(&sim_ops, &S.n[5], &cfg, S.now, &re), 0);
+	assert_int_equal(dht_new(&simnet_ops, &S.n[5], &cfg, S.now, &re), 0);
 	struct dht_stats a, b;
 	dht_get_stats(S.n[5].d, S.now, &a);
 	dht_get_stats(re, S.now, &b);
@@ -322,7 +205,7 @@ static void test_bootstrap_and_lookup_converge(void **state)
 		fail_msg("restored node: %zu good nodes after one round trip", b.good6);
 	blob[len - 1] ^= 0;
 	cfg.state_len = (size_t)len - 1;
-	assert_int_equal(dht_new(&sim_ops, &S.n[5], &cfg, S.now, &re), -EINVAL);
+	assert_int_equal(dht_new(&simnet_ops, &S.n[5], &cfg, S.now, &re), -EINVAL);
 	/* A sample for a new identity: at most that many nodes, the id given
 	 * (not the saved one), and the node rejoins from them alone. */
 	uint8_t new_id[20];
@@ -331,7 +214,7 @@ static void test_bootstrap_and_lookup_converge(void **state)
 	assert_int_equal(len, 8 + 20 + 2 + 4 * 39);
 	assert_int_equal(blob[28] << 8 | blob[29], 4);
 	struct dht_config cfg2 = { .id = new_id, .state = blob, .state_len = (size_t)len };
-	assert_int_equal(dht_new(&sim_ops, &S.n[5], &cfg2, S.now, &re), 0);
+	assert_int_equal(dht_new(&simnet_ops, &S.n[5], &cfg2, S.now, &re), 0);
 	dht_get_stats(re, S.now, &b);
 	assert_memory_equal(b.id, new_id, 20);
 	assert_true(b.good6 + b.questionable6 <= 4 && b.good6 + b.questionable6 >= 1);
@@ -437,8 +320,8 @@ static void test_announce_many_then_collect(void **state)
 	collect_all(41, msg, &complete);
 	assert_int_equal(complete, N_CHUNKS);
 	/* No node ever sent 50 messages to another within 10 s. */
-	if (S.worst_50_ms <= 10000)
-		fail_msg("50 messages to one node within %" PRId64 " ms", S.worst_50_ms);
+	if (X.worst_50_ms <= 10000)
+		fail_msg("50 messages to one node within %" PRId64 " ms", X.worst_50_ms);
 	sim_fini();
 }
 
@@ -485,8 +368,8 @@ static void test_collect_requeries_while_growing(void **state)
 		assert_true(found);
 	}
 	assert_true(full_answers >= 1);
-	if (S.worst_50_ms <= 10000)
-		fail_msg("50 messages to one node within %" PRId64 " ms", S.worst_50_ms);
+	if (X.worst_50_ms <= 10000)
+		fail_msg("50 messages to one node within %" PRId64 " ms", X.worst_50_ms);
 	sim_fini();
 }
 
@@ -515,8 +398,8 @@ static void test_collect_past_silent_closest(void **state)
 	assert_int_equal(res.n_announced, DHT_K * n);
 
 	/* Silence the 1st, 3rd and 5th closest (traffic to them dropped). */
-	int from = 40, order[50], n_silent = 0;
-	struct dht_stats all[50];
+	int from = 40, order[50] = { 0 }, n_silent = 0;
+	struct dht_stats all[50] = { 0 };
 	for (int i = 0; i < S.n_nodes; i++) {
 		dht_get_stats(S.n[i].d, S.now, &all[i]);
 		order[i] = i;
@@ -702,14 +585,14 @@ static void query(struct dht *d, const struct krpc_msg *q, int from_idx, uint16_
 {
 	uint8_t buf[1500];
 	struct sockaddr_in6 from;
-	sim_addr(from_idx, &from);
+	simnet_addr(from_idx, &from);
 	from.sin6_port = htons(port);
 	int n = krpc_encode(q, buf, sizeof(buf));
 	assert_true(n > 0);
-	S.last.len = 0;
+	X.last.len = 0;
 	dht_input(d, buf, (size_t)n, (const struct sockaddr *)&from, sizeof(from), S.now);
-	if (S.last.len)
-		assert_int_equal(krpc_parse(S.last.data, S.last.len, &in_msg), 0);
+	if (X.last.len)
+		assert_int_equal(krpc_parse(X.last.data, X.last.len, &in_msg), 0);
 	else
 		memset(&in_msg, 0, sizeof(in_msg));
 }
@@ -718,7 +601,7 @@ static void test_serving_tokens_ports_and_limits(void **state)
 {
 	(void)state;
 	sim_init(1);
-	S.is_capture = true;
+	X.is_capture = true;
 	struct dht *d = S.n[0].d;
 	static struct krpc_msg q;
 	uint8_t ih[20];
@@ -774,7 +657,7 @@ static void test_serving_tokens_ports_and_limits(void **state)
 	S.now += 1000;
 	query(d, &q, 5, 7000);
 	assert_int_equal(in_msg.n_values, PEERSTORE_MAX_VALUES);
-	assert_true(S.last.len <= 1400);
+	assert_true(X.last.len <= 1400);
 	bool has_1234 = false, has_7001 = false;
 	for (int round = 0; round < 30; round++) {
 		S.now += 200;
@@ -814,10 +697,10 @@ static void test_serving_tokens_ports_and_limits(void **state)
 	S.now += 1000;
 	uint8_t bad[] = "d1:ad2:id20:abcdefghij0123456789e1:q3:foo1:t2:aa1:y1:qe";
 	struct sockaddr_in6 from;
-	sim_addr(9, &from);
-	S.last.len = 0;
+	simnet_addr(9, &from);
+	X.last.len = 0;
 	dht_input(d, bad, sizeof(bad) - 1, (const struct sockaddr *)&from, sizeof(from), S.now);
-	assert_int_equal(krpc_parse(S.last.data, S.last.len, &in_msg), 0);
+	assert_int_equal(krpc_parse(X.last.data, X.last.len, &in_msg), 0);
 	assert_int_equal(in_msg.error_code, KRPC_ERR_METHOD);
 
 	/* A flood from one source: answered up to the burst, then dropped. */
@@ -883,19 +766,19 @@ static void test_bep42_id_from_external_address(void **state)
 	struct dht *d, *re;
 	static uint8_t blob[DHT_STATE_MAX_LEN];
 	sim_init(1);
-	sim_addr(41, &ext);
+	simnet_addr(41, &ext);
 	ka.family = AF_INET6;
 	memcpy(ka.ip, &ext.sin6_addr, 16);
 	struct dht_config cfg = { .external = (const struct sockaddr *)&ext,
 				  .external_len = sizeof(ext) };
-	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &d), 0);
+	assert_int_equal(dht_new(&simnet_ops, &S.n[0], &cfg, S.now, &d), 0);
 	dht_get_stats(d, S.now, &st);
 	assert_true(routing_id_is_bep42(st.id, &ka));
 	int len = dht_save(d, S.now, blob, sizeof(blob));
 	assert_true(len > 0);
 	cfg.state = blob;
 	cfg.state_len = (size_t)len;
-	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &re), 0);
+	assert_int_equal(dht_new(&simnet_ops, &S.n[0], &cfg, S.now, &re), 0);
 	struct dht_stats st2;
 	dht_get_stats(re, S.now, &st2);
 	assert_memory_equal(st.id, st2.id, DHT_ID_LEN);
@@ -904,7 +787,7 @@ static void test_bep42_id_from_external_address(void **state)
 	ext.sin6_addr.s6_addr[7] ^= 0x5a;
 	ka.ip[7] ^= 0x5a;
 	assert_false(routing_id_is_bep42(st.id, &ka));
-	assert_int_equal(dht_new(&sim_ops, &S.n[0], &cfg, S.now, &re), 0);
+	assert_int_equal(dht_new(&simnet_ops, &S.n[0], &cfg, S.now, &re), 0);
 	dht_get_stats(re, S.now, &st2);
 	assert_true(routing_id_is_bep42(st2.id, &ka));
 	dht_free(re);
@@ -930,7 +813,7 @@ static void test_operation_with_nobody_to_ask(void **state)
 	static const uint16_t ports[1] = { 0x0141 };
 	struct dht *d;
 	sim_init(1);
-	assert_int_equal(dht_new(&sim_ops, &S.n[0], NULL, S.now, &d), 0);
+	assert_int_equal(dht_new(&simnet_ops, &S.n[0], NULL, S.now, &d), 0);
 	assert_int_equal(dht_get_peers(d, target, AF_INET6, lonely_cb, NULL, S.now), -ENETUNREACH);
 	assert_int_equal(dht_collect(d, target, AF_INET6, lonely_cb, NULL, S.now), -ENETUNREACH);
 	assert_int_equal(dht_find_node(d, target, AF_INET6, lonely_cb, NULL, S.now), -ENETUNREACH);

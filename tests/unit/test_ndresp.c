@@ -175,6 +175,7 @@ static size_t recv_na(uint8_t *na, size_t cap, int wait_ms, struct sockaddr_ll *
 
 	while (poll(&p, 1, wait_ms) > 0) {
 		socklen_t fl = sizeof(*from);
+		memset(from, 0, sizeof(*from));
 		ssize_t n = recvfrom(peer_fd, na, cap, 0, (struct sockaddr *)from, &fl);
 
 		if (n >= 72 && na[6] == 58 && na[40] == 136 && from->sll_pkttype != PACKET_OUTGOING)

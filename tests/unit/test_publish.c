@@ -21,6 +21,7 @@
 #include "mt6d/core/keys.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/core/rendezvous.h"
+#include "tests/simnet.h"
 
 #define MAX_NODES 48
 #define T0 1000000
@@ -28,177 +29,70 @@
 /* UNIX time at T0: a window boundary plus 100 s. */
 #define UNIX0_MS (1800000000000LL + 100000LL)
 
-struct pkt {
-	int64_t at_ms;
-	int to;
-	struct sockaddr_in6 from;
-	size_t len;
-	uint8_t data[1500];
-};
+/* S.n[i], S.now, S.n_nodes: the network (tests/simnet.h). */
+static struct simnet S;
 
-struct simnode {
-	struct dht *d;
-	int idx;
-	uint64_t rng;
-	int64_t deadline;
-	struct sockaddr_in6 addr;
-};
-
-static struct sim {
-	struct simnode n[MAX_NODES];
-	int n_nodes;
-	int64_t now;
-	struct pkt *q;
-	size_t n_q, cap_q;
-	uint64_t rng;
+static struct {
 	struct publish *pub;
 	int64_t pub_deadline;
 	int pub_first_node, pub_nodes;
 	uint64_t pub_sent;          /* datagrams sent by publisher nodes */
 	struct fetch *fetch;
-} S;
+} PB;
 
 static int64_t unix_now(void)
 {
 	return UNIX0_MS + (S.now - T0);
 }
 
-static uint64_t xs(uint64_t *s)
+static bool on_send(void *ctx, const struct simnet_node *from, int dest, const uint8_t *buf, size_t len)
 {
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
+	if (from->idx >= PB.pub_first_node && from->idx < PB.pub_first_node + PB.pub_nodes)
+		PB.pub_sent++;
+	return true;
 }
 
-static void sim_addr(int i, struct sockaddr_in6 *a)
+static int64_t on_step(void *ctx, int64_t now)
 {
-	memset(a, 0, sizeof(*a));
-	a->sin6_family = AF_INET6;
-	a->sin6_addr.s6_addr[0] = 0x20;
-	a->sin6_addr.s6_addr[1] = 0x01;
-	a->sin6_addr.s6_addr[2] = 0x0d;
-	a->sin6_addr.s6_addr[3] = 0xb8;
-	a->sin6_addr.s6_addr[14] = (uint8_t)((i + 1) >> 8);
-	a->sin6_addr.s6_addr[15] = (uint8_t)(i + 1);
-	a->sin6_port = htons(6881);
-}
-
-static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to, socklen_t tl)
-{
-	struct simnode *from = ctx;
-	const struct sockaddr_in6 *t6 = (const struct sockaddr_in6 *)(const void *)to;
-	assert_int_equal(tl, sizeof(struct sockaddr_in6));
-	if (from->idx >= S.pub_first_node && from->idx < S.pub_first_node + S.pub_nodes)
-		S.pub_sent++;
-	int dest = -1;
-	for (int i = 0; i < S.n_nodes; i++)
-		if (memcmp(&S.n[i].addr.sin6_addr, &t6->sin6_addr, 16) == 0 &&
-		    S.n[i].addr.sin6_port == t6->sin6_port)
-			dest = i;
-	if (dest < 0)
-		return -EHOSTUNREACH;
-	if (S.n_q == S.cap_q) {
-		S.cap_q = S.cap_q ? S.cap_q * 2 : 1024;
-		S.q = realloc(S.q, S.cap_q * sizeof(S.q[0]));
+	int64_t next = INT64_MAX;
+	if (PB.pub) {
+		PB.pub_deadline = publish_tick(PB.pub, now, unix_now());
+		assert_true(PB.pub_deadline > now);
+		next = PB.pub_deadline;
 	}
-	struct pkt *p = &S.q[S.n_q++];
-	p->at_ms = S.now + 5 + (int64_t)(xs(&S.rng) % 30);
-	p->to = dest;
-	p->from = from->addr;
-	p->len = len;
-	memcpy(p->data, buf, len);
-	return 0;
+	if (PB.fetch)
+		fetch_tick(PB.fetch, now);
+	return next;
 }
-
-static void sim_random(void *ctx, uint8_t *buf, size_t len)
-{
-	struct simnode *n = ctx;
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(xs(&n->rng) >> 24);
-}
-
-static const struct dht_ops sim_ops = { sim_send, sim_random, NULL };
 
 static void sim_init(int n_nodes)
 {
-	memset(&S, 0, sizeof(S));
-	S.rng = 0x9e3779b97f4a7c15ull;
-	S.now = T0;
-	S.n_nodes = n_nodes;
-	S.pub_first_node = -1;
-	for (int i = 0; i < n_nodes; i++) {
-		struct simnode *n = &S.n[i];
-		n->idx = i;
-		n->rng = 0x1234567ull * (uint64_t)(i + 1) + 99;
-		sim_addr(i, &n->addr);
-		assert_int_equal(dht_new(&sim_ops, n, NULL, S.now, &n->d), 0);
-		n->deadline = S.now;
-	}
+	assert_true(n_nodes <= MAX_NODES);
+	assert_int_equal(simnet_init(&S, n_nodes, T0), 0);
+	S.on_send = on_send;
+	S.step = on_step;
+	S.tick_within_ms = 50;
+	memset(&PB, 0, sizeof(PB));
+	PB.pub_first_node = -1;
 }
 
 static void sim_fini(void)
 {
-	fetch_free(S.fetch);
-	publish_free(S.pub);
-	for (int i = 0; i < S.n_nodes; i++)
-		dht_free(S.n[i].d);
-	free(S.q);
-	memset(&S, 0, sizeof(S));
+	fetch_free(PB.fetch);
+	publish_free(PB.pub);
+	assert_int_equal(S.bad_deadlines, 0);
+	simnet_fini(&S);
+	memset(&PB, 0, sizeof(PB));
 }
 
-/* Runs the network until `until` (absolute ms) or until *stop is true. */
 static void sim_run(int64_t until, const bool *stop)
 {
-	while (S.now < until && !(stop && *stop)) {
-		int64_t next = until;
-		for (size_t i = 0; i < S.n_q; i++)
-			if (S.q[i].at_ms < next)
-				next = S.q[i].at_ms;
-		for (int i = 0; i < S.n_nodes; i++)
-			if (S.n[i].deadline < next)
-				next = S.n[i].deadline;
-		if (S.pub && S.pub_deadline < next)
-			next = S.pub_deadline;
-		if (next > S.now)
-			S.now = next;
-		for (size_t i = 0; i < S.n_q;) {
-			if (S.q[i].at_ms > S.now) {
-				i++;
-				continue;
-			}
-			struct pkt p = S.q[i];
-			S.q[i] = S.q[--S.n_q];
-			dht_input(S.n[p.to].d, p.data, p.len, (const struct sockaddr *)&p.from,
-				  sizeof(p.from), S.now);
-		}
-		for (int i = 0; i < S.n_nodes; i++) {
-			if (S.n[i].deadline <= S.now) {
-				S.n[i].deadline = dht_tick(S.n[i].d, S.now);
-				assert_true(S.n[i].deadline > S.now);
-			}
-		}
-		if (S.pub) {
-			S.pub_deadline = publish_tick(S.pub, S.now, unix_now());
-			assert_true(S.pub_deadline > S.now);
-		}
-		if (S.fetch)
-			fetch_tick(S.fetch, S.now);
-		/* Operations started from ticks want their nodes ticked soon. */
-		for (int i = 0; i < S.n_nodes; i++)
-			if (S.n[i].deadline > S.now + 50)
-				S.n[i].deadline = S.now + 50;
-	}
+	simnet_run(&S, until, stop);
 }
 
 static void sim_bootstrap(void)
 {
-	for (int i = 1; i < S.n_nodes; i++) {
-		assert_int_equal(dht_add_node(S.n[i].d, (const struct sockaddr *)&S.n[0].addr,
-					      sizeof(S.n[0].addr), S.now), 0);
-		S.n[i].deadline = S.now;
-	}
-	sim_run(S.now + 60000, NULL);
+	simnet_bootstrap(&S, 60000);
 }
 
 /* Deterministic randomness for seals, stuffing and timing. */
@@ -207,7 +101,7 @@ static void test_random(void *buf, size_t len)
 {
 	uint8_t *p = buf;
 	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(xs(&test_rng) >> 24);
+		p[i] = (uint8_t)(simnet_xorshift(&test_rng) >> 24);
 }
 
 struct keypair {
@@ -246,10 +140,10 @@ static void publisher_start(const struct keypair *server, int first, int n_nodes
 	prm.random = test_random;
 	for (int i = 0; i < n_nodes; i++)
 		nodes[i] = S.n[first + i].d;
-	S.pub_first_node = first;
-	S.pub_nodes = n_nodes;
-	assert_int_equal(publish_new(&prm, server->priv, nodes, (size_t)n_nodes, &S.pub), 0);
-	S.pub_deadline = S.now;
+	PB.pub_first_node = first;
+	PB.pub_nodes = n_nodes;
+	assert_int_equal(publish_new(&prm, server->priv, nodes, (size_t)n_nodes, &PB.pub), 0);
+	S.step_deadline = S.now;
 }
 
 struct fetched {
@@ -280,14 +174,14 @@ static void fetch_run(int from, enum fetch_kind kind, const uint8_t *own_priv, c
 	struct fetch_params fp = { .kind = kind, .period_s = period, .window_start = window,
 				   .edge_s = edge, .timeout_ms = 60000, .family = AF_INET6 };
 	memset(out, 0, sizeof(*out));
-	assert_int_equal(fetch_new(S.n[from].d, &fp, own_priv, peer_pub, on_done, on_progress, out, &S.fetch), 0);
-	assert_int_equal(fetch_start(S.fetch, S.now, unix_now()), 0);
+	assert_int_equal(fetch_new(S.n[from].d, &fp, own_priv, peer_pub, on_done, on_progress, out, &PB.fetch), 0);
+	assert_int_equal(fetch_start(PB.fetch, S.now, unix_now()), 0);
 	S.n[from].deadline = S.now;
 	sim_run(S.now + 70000, &out->is_done);
 	assert_true(out->is_done);
 	assert_true(out->n_progress > 0);
-	fetch_free(S.fetch);
-	S.fetch = NULL;
+	fetch_free(PB.fetch);
+	PB.fetch = NULL;
 }
 
 static uint64_t window_now(uint32_t period)
@@ -299,9 +193,9 @@ static uint64_t window_now(uint32_t period)
 static void run_until_published(uint64_t window, int64_t limit_ms)
 {
 	int64_t end = S.now + limit_ms;
-	while (S.now < end && !publish_is_window_done(S.pub, window))
+	while (S.now < end && !publish_is_window_done(PB.pub, window))
 		sim_run(S.now + 1000, NULL);
-	assert_true(publish_is_window_done(S.pub, window));
+	assert_true(publish_is_window_done(PB.pub, window));
 }
 
 #define N_CLIENTS 12
@@ -322,25 +216,25 @@ static void test_publish_and_fetch_own_configs(void **state)
 		keypair_make(&clients[i], (uint8_t)(10 + i));
 	publisher_start(&server, 0, 2, PERIOD, NULL);
 	for (int i = 0; i < N_CLIENTS; i++)
-		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
-	assert_int_equal(publish_add_client(S.pub, clients[0].pub), -EEXIST);
+		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
+	assert_int_equal(publish_add_client(PB.pub, clients[0].pub), -EEXIST);
 	uint64_t w = window_now(PERIOD);
 	config_make(&cfg, 0xa1);
-	assert_int_equal(publish_set_config(S.pub, w, &cfg, unix_now()), 0);
-	assert_int_equal(publish_set_config(S.pub, w, &cfg, unix_now()), 0); /* same: no new epoch */
-	assert_int_equal(publish_set_config(S.pub, w + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
+	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0);
+	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0); /* same: no new epoch */
+	assert_int_equal(publish_set_config(PB.pub, w + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
 	/* A catch-up round (we are 100 s into the window): urgent spread. */
 	int64_t t_start = S.now;
 	run_until_published(w, 5 * 60000);
 	struct publish_stats st;
-	publish_get_stats(S.pub, &st);
+	publish_get_stats(PB.pub, &st);
 	assert_int_equal(st.clients, N_CLIENTS);
 	assert_int_equal(st.publications, N_CLIENTS);
 	assert_int_equal(st.failures, 0);
 	assert_int_equal(st.ops_started, 3 * N_CLIENTS);
 	assert_true(st.announces_acked >= (size_t)N_CLIENTS * RENDEZVOUS_CONFIG_LEN * 4);
 	print_message("catch-up round: %d clients in %lld ms, %llu datagrams, %zu acked\n", N_CLIENTS,
-		      (long long)(S.now - t_start), (unsigned long long)S.pub_sent, st.announces_acked);
+		      (long long)(S.now - t_start), (unsigned long long)PB.pub_sent, st.announces_acked);
 
 	/* Every client opens exactly its own config, from another node. */
 	for (int i = 0; i < N_CLIENTS; i++) {
@@ -391,13 +285,13 @@ static void test_publish_and_fetch_own_configs(void **state)
 	 * afterwards is published in epochs 0 and 1; fetchers find epoch 1. */
 	struct rendezvous_config cfg2;
 	config_make(&cfg2, 0xb2);
-	assert_int_equal(publish_set_config(S.pub, w, &cfg2, unix_now()), 1);
-	assert_int_equal(publish_get_epoch(S.pub, w), 1);
+	assert_int_equal(publish_set_config(PB.pub, w, &cfg2, unix_now()), 1);
+	assert_int_equal(publish_get_epoch(PB.pub, w), 1);
 	struct keypair late;
 	keypair_make(&late, 99);
-	assert_int_equal(publish_add_client(S.pub, late.pub), 0);
+	assert_int_equal(publish_add_client(PB.pub, late.pub), 0);
 	run_until_published(w, 5 * 60000);
-	publish_get_stats(S.pub, &st);
+	publish_get_stats(PB.pub, &st);
 	assert_int_equal(st.publications, 2 * N_CLIENTS + 2);
 	for (int i = 0; i < 3; i++) {
 		fetch_run(35 + i, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);
@@ -409,8 +303,8 @@ static void test_publish_and_fetch_own_configs(void **state)
 	assert_int_equal(fd.r.status, 0);
 	assert_int_equal(fd.r.epoch, 1);
 	/* Removal: nothing new is announced for it. */
-	assert_int_equal(publish_remove_client(S.pub, late.pub), 0);
-	assert_int_equal(publish_remove_client(S.pub, late.pub), -ENOENT);
+	assert_int_equal(publish_remove_client(PB.pub, late.pub), 0);
+	assert_int_equal(publish_remove_client(PB.pub, late.pub), -ENOENT);
 	sim_fini();
 }
 
@@ -431,19 +325,19 @@ static void test_node_replaced_mid_round(void **state)
 		keypair_make(&clients[i], (uint8_t)(40 + i));
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
 	uint64_t w = window_now(PERIOD);
 	config_make(&cfg, 0xc3);
-	assert_int_equal(publish_set_config(S.pub, w, &cfg, unix_now()), 0);
-	for (int i = 0; i < 1200 && publish_ops_on(S.pub, S.n[0].d) == 0; i++)
+	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0);
+	for (int i = 0; i < 1200 && publish_ops_on(PB.pub, S.n[0].d) == 0; i++)
 		sim_run(S.now + 100, NULL);
-	assert_true(publish_ops_on(S.pub, S.n[0].d) > 0);
-	assert_int_equal(publish_replace_node(S.pub, S.n[0].d, S.n[1].d), 0);
-	assert_int_equal(publish_replace_node(S.pub, S.n[0].d, S.n[1].d), -ENOENT);
+	assert_true(publish_ops_on(PB.pub, S.n[0].d) > 0);
+	assert_int_equal(publish_replace_node(PB.pub, S.n[0].d, S.n[1].d), 0);
+	assert_int_equal(publish_replace_node(PB.pub, S.n[0].d, S.n[1].d), -ENOENT);
 	/* The old node lingers a little, then goes with what still runs. */
 	sim_run(S.now + 200, NULL);
-	publish_drop_node(S.pub, S.n[0].d);
-	assert_int_equal(publish_ops_on(S.pub, S.n[0].d), 0);
+	publish_drop_node(PB.pub, S.n[0].d);
+	assert_int_equal(publish_ops_on(PB.pub, S.n[0].d), 0);
 	run_until_published(w, 5 * 60000);
 	int from_new = 0;
 	for (int i = 0; i < 4; i++) {
@@ -478,7 +372,7 @@ static void test_window_boundary_spread_and_expiry(void **state)
 	assert_int_equal(prm.spread_s, 120);
 	publisher_start(&server, 0, 2, P, &prm);
 	for (int i = 0; i < N; i++)
-		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
 	/* Start 2 s into a window. */
 	uint64_t w = window_now(P) + P;
 	while (unix_now() < (int64_t)w * 1000 + 2000)
@@ -487,27 +381,27 @@ static void test_window_boundary_spread_and_expiry(void **state)
 	c1.period_s = P;
 	config_make(&c2, 0x22);
 	c2.period_s = P;
-	assert_int_equal(publish_set_config(S.pub, w, &c1, unix_now()), 0);
+	assert_int_equal(publish_set_config(PB.pub, w, &c1, unix_now()), 0);
 	run_until_published(w, 90000);
-	assert_int_equal(publish_set_config(S.pub, w + P, &c2, unix_now()), 0);
+	assert_int_equal(publish_set_config(PB.pub, w + P, &c2, unix_now()), 0);
 	/* The next window's round is [w+P-144, w+P-24]: nothing before it. */
 	int64_t round_start_ms = (int64_t)(w + P - 144) * 1000, round_end_ms = (int64_t)(w + P - 24) * 1000;
 	struct publish_stats st0, st;
-	publish_get_stats(S.pub, &st0);
+	publish_get_stats(PB.pub, &st0);
 	while (unix_now() < round_start_ms - 1000)
 		sim_run(S.now + 1000, NULL);
-	publish_get_stats(S.pub, &st);
+	publish_get_stats(PB.pub, &st);
 	assert_int_equal(st.ops_started, st0.ops_started);
 	/* Spread: by the middle of the round some but not all have started. */
 	while (unix_now() < round_start_ms + 60000)
 		sim_run(S.now + 1000, NULL);
-	publish_get_stats(S.pub, &st);
+	publish_get_stats(PB.pub, &st);
 	size_t mid = (st.ops_started - st0.ops_started) / 3;
 	print_message("clients started by mid-round: %zu of %d\n", mid, N);
 	assert_true(mid >= 1 && mid <= N - 1);
-	while (unix_now() < round_end_ms + 20000 && !publish_is_window_done(S.pub, w + P))
+	while (unix_now() < round_end_ms + 20000 && !publish_is_window_done(PB.pub, w + P))
 		sim_run(S.now + 1000, NULL);
-	assert_true(publish_is_window_done(S.pub, w + P));
+	assert_true(publish_is_window_done(PB.pub, w + P));
 	assert_true(unix_now() < (int64_t)(w + P) * 1000);
 	/* Just before the boundary (within the edge) a client gets the
 	 * current window; just after, the new one. */
@@ -530,11 +424,11 @@ static void test_window_boundary_spread_and_expiry(void **state)
 	assert_int_equal(fd.r.status, FETCH_ERR_EXPIRED);
 	assert_memory_equal(&fd.r.cfg, &c1, sizeof(c1));
 	/* The publisher dropped the old window. */
-	assert_int_equal(publish_get_epoch(S.pub, w), -ENOENT);
+	assert_int_equal(publish_get_epoch(PB.pub, w), -ENOENT);
 	/* A window with no config for the next one: near its start a client
 	 * finds only the previous window's config: expired. */
-	publish_free(S.pub);
-	S.pub = NULL;
+	publish_free(PB.pub);
+	PB.pub = NULL;
 	while (unix_now() < (int64_t)(w + 2 * P) * 1000 + 2000)
 		sim_run(S.now + 1000, NULL);
 	fetch_run(22, FETCH_CONFIG, clients[2].priv, server.pub, P, 0, 10, &fd);
@@ -558,16 +452,16 @@ static void test_refresh_before_expiry(void **state)
 	keypair_make(&server, 7);
 	keypair_make(&client, 8);
 	publisher_start(&server, 0, 1, P, NULL);
-	assert_int_equal(publish_add_client(S.pub, client.pub), 0);
+	assert_int_equal(publish_add_client(PB.pub, client.pub), 0);
 	uint64_t w = window_now(P);
 	config_make(&cfg, 0x33);
 	cfg.period_s = P;
-	assert_int_equal(publish_set_config(S.pub, w, &cfg, unix_now()), 0);
+	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0);
 	run_until_published(w, 120000);
 	/* 45 min later: the first copies (30 min lifetime) are gone. */
 	sim_run(S.now + 45 * 60000, NULL);
 	struct publish_stats st;
-	publish_get_stats(S.pub, &st);
+	publish_get_stats(PB.pub, &st);
 	assert_true(st.refreshes >= 2);
 	fetch_run(20, FETCH_CONFIG, client.priv, server.pub, P, 0, 60, &fd);
 	assert_int_equal(fd.r.status, 0);
@@ -597,20 +491,20 @@ static void test_restart_resumes_at_next_epoch(void **state)
 		keypair_make(&clients[i], (uint8_t)(31 + i));
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
+		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
 	uint64_t w = window_now(PERIOD);
 	config_make(&c1, 0x41);
 	config_make(&c2, 0x42);
-	assert_int_equal(publish_set_config(S.pub, w, &c1, unix_now()), 0);
+	assert_int_equal(publish_set_config(PB.pub, w, &c1, unix_now()), 0);
 	run_until_published(w, 120000);
-	publish_free(S.pub);
-	S.pub = NULL;
+	publish_free(PB.pub);
+	PB.pub = NULL;
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(publish_add_client(S.pub, clients[i].pub), 0);
-	assert_int_equal(publish_add_client(S.pub, newcomer.pub), 0);
-	assert_int_equal(publish_resume_window(S.pub, w, 1, &c2, unix_now()), 1);
-	assert_int_equal(publish_resume_window(S.pub, w, 1, &c2, unix_now()), -EINVAL);
+		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
+	assert_int_equal(publish_add_client(PB.pub, newcomer.pub), 0);
+	assert_int_equal(publish_resume_window(PB.pub, w, 1, &c2, unix_now()), 1);
+	assert_int_equal(publish_resume_window(PB.pub, w, 1, &c2, unix_now()), -EINVAL);
 	run_until_published(w, 300000);
 	for (int i = 0; i < 3; i++) {
 		fetch_run(10 + i, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);

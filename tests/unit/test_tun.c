@@ -160,7 +160,6 @@ static void test_packet_round_trips_through_kernel(void **state)
 		for (int i = 0; i < n; i++) {
 			uint8_t *p = pkts[i].buf + HEADROOM;
 			if (pkts[i].len == 40 + 8 + 16 && (p[0] >> 4) == 6 && p[6] == 17) {
-				ip = p;
 				memmove(storage[0] + HEADROOM, p, pkts[i].len);
 				pkts[0].len = pkts[i].len;
 				ip = storage[0] + HEADROOM;

@@ -209,10 +209,10 @@ static void test_parse_bad_input(void **state)
 	watch_snapshot_fini(&s);
 
 	/* An over-long value is cut, never overflows. */
-	memset(reply, 0, sizeof(reply));
-	strcpy(reply, "client=");
-	memset(reply + 7, 'x', 300);
-	strcat(reply, "\nsession_interface=mt6d1\n");
+	char xs[301];
+	memset(xs, 'x', 300);
+	xs[300] = '\0';
+	snprintf(reply, sizeof(reply), "client=%s\nsession_interface=mt6d1\n", xs);
 	assert_int_equal(watch_parse(reply, &s), 0);
 	assert_int_equal(strlen(s.sessions[0].name), WATCH_VALUE_LEN - 1);
 	assert_string_equal(s.sessions[0].iface, "mt6d1");
