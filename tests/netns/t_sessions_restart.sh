@@ -118,7 +118,10 @@ wait "${PID[s]}" 2>/dev/null
 unset "PID[s]"
 stop c1
 stop c2
-check "the killed server's addresses expire by themselves" wait_for 8 nothing_left s
+check "the killed server's addresses expire by themselves" wait_for 8 nothing_left s crashed
+server_filter_stays() { in_ns s nft list tables | grep -q 'mt6d-server-'; }
+check "the killed server's probe filter stays, failing closed until the next start" \
+	server_filter_stays
 for h in c1 c2; do
 	check "clean shutdown left nothing in $h" nothing_left "$h"
 done
