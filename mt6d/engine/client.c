@@ -33,6 +33,7 @@
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/core/rotate.h"
 #include "mt6d/engine/tunnel.h"
+#include "mt6d/engine/nlsockets.h"
 #include "mt6d/core/wire.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
@@ -469,18 +470,6 @@ static void on_addr_result(const struct nladdr_result *res, void *arg)
 		tunnel_handle_addr_result(res->cookie, res);
 }
 
-static void nladdr_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct client *c = container_of(w, struct client, nladdr_io);
-	int rc;
-
-	(void)loop;
-	(void)revents;
-	rc = nladdr_process_acks(c->nladdr);
-	if (rc < 0 && rc != -EAGAIN)
-		log_err(rc, "reading netlink acknowledgements");
-}
-
 /* ---------- start, stop ---------- */
 
 /* guard (mt6d/engine/guard.h): silent to probes, and the server's tunnel
@@ -509,18 +498,10 @@ static int client_setup(struct client *c, char *msg, size_t msg_len)
 	char why[256] = "";
 	int rc;
 
-	rc = nllink_new(&c->nllink);
-	if (rc < 0) {
-		set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
+	rc = nlsockets_open(c->loop, on_addr_result, c, &c->nllink, &c->nladdr, &c->nladdr_io, msg,
+			    msg_len);
+	if (rc < 0)
 		return rc;
-	}
-	rc = nladdr_new(on_addr_result, c, &c->nladdr);
-	if (rc < 0) {
-		set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
-		return rc;
-	}
-	ev_io_init(&c->nladdr_io, nladdr_cb, nladdr_fd(c->nladdr), EV_READ);
-	ev_io_start(c->loop, &c->nladdr_io);
 	rc = nllink_ifindex(c->nllink, c->cfg.interface);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "%s: Interface '%s': %s", c->cfg.source, c->cfg.interface,

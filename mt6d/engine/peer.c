@@ -25,6 +25,7 @@
 #include "mt6d/engine/guard.h"
 #include "mt6d/engine/inner.h"
 #include "mt6d/engine/tunnel.h"
+#include "mt6d/engine/nlsockets.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
 
@@ -145,18 +146,6 @@ static void on_addr_result(const struct nladdr_result *res, void *arg)
 {
 	(void)arg;
 	tunnel_handle_addr_result(res->cookie, res);
-}
-
-static void nladdr_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct peer *p = container_of(w, struct peer, nladdr_io);
-	int rc;
-
-	(void)loop;
-	(void)revents;
-	rc = nladdr_process_acks(p->nladdr);
-	if (rc < 0 && rc != -EAGAIN)
-		log_err(rc, "reading netlink acknowledgements");
 }
 
 static void usr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -317,8 +306,7 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 			why[0] ? ": " : "", why);
 	else if (rc > 0)
 		log_info("removed %d MT6D addresses of a previous run on %s", rc, p->cfg.interface);
-	ev_io_init(&p->nladdr_io, nladdr_cb, nladdr_fd(p->nladdr), EV_READ);
-	ev_io_start(loop, &p->nladdr_io);
+	nlsockets_watch_acks(loop, &p->nladdr_io, p->nladdr);
 
 	rc = guard_new(loop, p->nllink, "peer", p->cfg.interface, &p->guard, why, sizeof(why));
 	if (rc < 0) {

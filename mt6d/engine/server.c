@@ -24,6 +24,7 @@
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/tunnel.h"
+#include "mt6d/engine/nlsockets.h"
 #include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
@@ -131,18 +132,10 @@ static int server_open_kernel(struct server *srv, char *msg, size_t msg_len)
 	char why[256] = "";
 	int rc;
 
-	rc = nllink_new(&srv->nllink);
-	if (rc < 0) {
-		set_msg(msg, msg_len, "opening a netlink route socket: %s", strerror(-rc));
+	rc = nlsockets_open(srv->loop, server_link_on_addr_result, srv, &srv->nllink, &srv->nladdr,
+			    &srv->nladdr_io, msg, msg_len);
+	if (rc < 0)
 		return rc;
-	}
-	rc = nladdr_new(server_link_on_addr_result, srv, &srv->nladdr);
-	if (rc < 0) {
-		set_msg(msg, msg_len, "opening the netlink address socket: %s", strerror(-rc));
-		return rc;
-	}
-	ev_io_init(&srv->nladdr_io, server_link_nladdr_cb, nladdr_fd(srv->nladdr), EV_READ);
-	ev_io_start(srv->loop, &srv->nladdr_io);
 	rc = server_link_setup(srv, msg, msg_len);
 	if (rc < 0)
 		return rc;

@@ -182,7 +182,6 @@ int server_link_setup_intro_tun(struct server *srv, char *msg, size_t msg_len);
  * routes would remove that route. */
 int server_link_setup_guard(struct server *srv, char *msg, size_t msg_len);
 void server_link_on_addr_result(const struct nladdr_result *res, void *arg);
-void server_link_nladdr_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 /* server_intro.c: a generation (K) of the introduction, its slot window. */
 int server_intro_gen_new(struct server *srv, const uint8_t *key, uint32_t rotation_ms,

@@ -29,18 +29,6 @@ void server_link_on_addr_result(const struct nladdr_result *res, void *arg)
 		tunnel_handle_addr_result(res->cookie, res);
 }
 
-void server_link_nladdr_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct server *srv = container_of(w, struct server, nladdr_io);
-	int rc;
-
-	(void)loop;
-	(void)revents;
-	rc = nladdr_process_acks(srv->nladdr);
-	if (rc < 0 && rc != -EAGAIN)
-		log_err(rc, "reading netlink acknowledgements");
-}
-
 int server_link_setup(struct server *srv, char *msg, size_t msg_len)
 {
 	struct in6_addr prefixes[4];
