@@ -119,7 +119,7 @@ static int session_tunnel_new(struct server *srv, struct server_session *ss)
 	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
 	tc.rotation_ms = ss->fsm.rotation_ms;
 	tc.reach = 1;
-	tc.flags = TUNNEL_OWN_DST_ONLY;
+	tc.flags = TUNNEL_OWN_DST_ONLY | TUNNEL_NO_WAIT;
 	tc.padding = srv->cfg.padding;
 	t0 = mono_now_ms();
 	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
