@@ -824,9 +824,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->tunnel_addr = cfg->tunnel_addr;
 	t->is_own_dst_only = cfg->flags & TUNNEL_OWN_DST_ONLY;
 	t->clock_offset_ms = cfg->clock_offset_ms;
-	t->tun_mtu = cfg->link_mtu - TUNNEL_OVERHEAD;
-	if (t->tun_mtu > WIRE_MAX_INNER_LEN)
-		t->tun_mtu = WIRE_MAX_INNER_LEN;
+	t->tun_mtu = tunnel_inner_mtu(cfg->link_mtu);
 	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
 		t->socks[i].fd = -1;
 	/* Valid lifetime: the window's slots, plus a margin for the kernel's
@@ -952,6 +950,13 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 		scratch_put();
 	sodium_memzero(t, sizeof(*t));
 	free(t);
+}
+
+unsigned tunnel_inner_mtu(unsigned link_mtu)
+{
+	unsigned mtu = link_mtu > TUNNEL_OVERHEAD ? link_mtu - TUNNEL_OVERHEAD : 0;
+
+	return mtu > WIRE_MAX_INNER_LEN ? WIRE_MAX_INNER_LEN : mtu;
 }
 
 void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out)

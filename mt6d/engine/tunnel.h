@@ -148,6 +148,9 @@ void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res
 
 void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out);
 
+/* The MTU of the TUN of a tunnel over a link of link_mtu bytes. */
+unsigned tunnel_inner_mtu(unsigned link_mtu);
+
 /* Writes the counters as "key=value" words separated by spaces. */
 void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len);
 
