@@ -130,11 +130,13 @@ static void scratch_wipe_bufs(struct tunnel_scratch *sc)
 }
 
 /* One more user of the scratch space, with TUN buffers of at least buf_len
- * bytes. Returns 0 or -ENOMEM. */
+ * bytes. Returns 0, -EINVAL or -ENOMEM. */
 static int scratch_get(size_t buf_len)
 {
 	size_t i;
 
+	if (!buf_len)
+		return -EINVAL;
 	if (!scratch) {
 		scratch = calloc(1, sizeof(*scratch));
 		if (!scratch)
