@@ -510,46 +510,14 @@ static void test_tunnel_prefix_and_name(void **state)
 	}
 }
 
-static void test_many_clients(void **state)
-{
-	(void)state;
-	size_t n = 2000, cap = 64 + n * 128, len, i;
-	char *text = malloc(cap), msg[256];
-	struct config cfg;
-
-	assert_non_null(text);
-	len = (size_t)snprintf(text, cap, SRV);
-	for (i = 0; i < n; i++) {
-		uint8_t key[32];
-		char b64[64];
-
-		memset(key, 0, sizeof(key));
-		key[0] = (uint8_t)(i + 1);
-		key[1] = (uint8_t)((i + 1) >> 8);
-		sodium_bin2base64(b64, sizeof(b64), key, sizeof(key),
-				  sodium_base64_VARIANT_ORIGINAL);
-		len += (size_t)snprintf(text + len, cap - len,
-					"[Client]\nName = c%zu\nPublicKey = %s\nId = %zu\n", i, b64,
-					i + 1);
-	}
-	assert_int_equal(config_parse(CONFIG_SERVER, text, len, "many", &cfg, msg, sizeof(msg)), 0);
-	assert_int_equal(cfg.clients_len, n);
-	assert_int_equal(cfg.clients[n - 1].id, n);
-	config_fini(&cfg);
-	free(text);
-}
-
-/* SessionInterface: the three values, anything else refused with file and
- * line, a second one refused; auto is per-client up to
- * CONFIG_SHARED_AUTO_CLIENTS registered clients and shared above. */
+/* A server file with n registered clients (ids 1..n). */
 static char *server_with_clients(const char *server_lines, size_t n, size_t *len_out)
 {
 	size_t cap = 256 + n * 128, len, i;
 	char *text = malloc(cap);
 
 	assert_non_null(text);
-	len = (size_t)snprintf(text, cap, "[Server]\nInterface = eth0\nPrivateKeyFile = k\n%s",
-			       server_lines);
+	len = (size_t)snprintf(text, cap, SRV "%s", server_lines);
 	for (i = 0; i < n; i++) {
 		uint8_t key[32];
 		char b64[64];
@@ -566,6 +534,23 @@ static char *server_with_clients(const char *server_lines, size_t n, size_t *len
 	return text;
 }
 
+static void test_many_clients(void **state)
+{
+	size_t n = 2000, len;
+	char *text = server_with_clients("", n, &len), msg[256];
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(config_parse(CONFIG_SERVER, text, len, "many", &cfg, msg, sizeof(msg)), 0);
+	assert_int_equal(cfg.clients_len, n);
+	assert_int_equal(cfg.clients[n - 1].id, n);
+	config_fini(&cfg);
+	free(text);
+}
+
+/* SessionInterface: the three values, anything else refused with file and
+ * line, a second one refused; auto is per-client up to
+ * CONFIG_SHARED_AUTO_CLIENTS registered clients and shared above. */
 static bool session_shared(const char *server_lines, size_t n_clients, int *rc_out, char *msg,
 			   size_t msg_len)
 {
