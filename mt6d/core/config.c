@@ -57,6 +57,7 @@ enum seen_bit {
 	SEEN_ADDRESS_MODE = 1u << 18,
 	SEEN_PADDING = 1u << 19,
 	SEEN_SESSION_INTERFACE = 1u << 27, /* apart from the bits other keys take next */
+	SEEN_SLOT_SOCKETS = 1u << 28,
 };
 
 static const char *self_section_name(enum config_role role)
@@ -617,6 +618,17 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 			else
 				ctx_fail(ctx, key, value, "must be per-client, shared or auto");
 		}
+	} else if (!strcasecmp(key, "SlotSockets") && cfg->role == CONFIG_SERVER) {
+		if (take_key(ctx, SEEN_SLOT_SOCKETS, key, value)) {
+			if (!strcasecmp(value, "per-session"))
+				cfg->slot_sockets = CONFIG_SLOT_SOCKETS_PER_SESSION;
+			else if (!strcasecmp(value, "shared"))
+				cfg->slot_sockets = CONFIG_SLOT_SOCKETS_SHARED;
+			else if (!strcasecmp(value, "auto"))
+				cfg->slot_sockets = CONFIG_SLOT_SOCKETS_AUTO;
+			else
+				ctx_fail(ctx, key, value, "must be per-session, shared or auto");
+		}
 	} else {
 		ctx_fail(ctx, key, value, "unknown option in [%s]", self_section_name(cfg->role));
 	}
@@ -1102,6 +1114,21 @@ int config_load_private_key(const struct config *cfg, uint8_t priv_out[static CO
 	memcpy(priv_out, priv, CONFIG_KEY_LEN);
 	sodium_memzero(priv, sizeof(priv));
 	return 0;
+}
+
+bool config_is_slot_sockets_shared(const struct config *cfg)
+{
+	if (!cfg->is_scale_mode)
+		return false;
+	switch (cfg->slot_sockets) {
+	case CONFIG_SLOT_SOCKETS_PER_SESSION:
+		return false;
+	case CONFIG_SLOT_SOCKETS_SHARED:
+		return true;
+	case CONFIG_SLOT_SOCKETS_AUTO:
+	default:
+		return config_is_session_interface_shared(cfg);
+	}
 }
 
 bool config_is_session_interface_shared(const struct config *cfg)

@@ -54,6 +54,13 @@ enum config_session_interface {
 	CONFIG_SESSION_IF_SHARED,        /* one TUN for every session */
 };
 
+/* Server: SlotSockets. */
+enum config_slot_sockets {
+	CONFIG_SLOT_SOCKETS_AUTO,        /* shared with a shared session interface in scale mode */
+	CONFIG_SLOT_SOCKETS_PER_SESSION, /* one UDP socket per slot of each session */
+	CONFIG_SLOT_SOCKETS_SHARED,      /* one transparent and one raw socket (scale mode) */
+};
+
 struct config_client {
 	char name[CONFIG_NAME_LEN];
 	uint32_t id;                          /* 1..CONFIG_CLIENT_ID_MAX */
@@ -112,6 +119,8 @@ struct config {
 	uint8_t peer_tunnel_address[CONFIG_ADDR_LEN];
 	/* Server: SessionInterface (docs/running.md, "Session interfaces"). */
 	enum config_session_interface session_interface;
+	/* Server: SlotSockets (docs/running.md, "Session interfaces"). */
+	enum config_slot_sockets slot_sockets;
 };
 
 #define CONFIG_DEFAULT_TUNNEL_NAME "mt6d%d"
@@ -121,6 +130,11 @@ struct config {
  * clients, one shared TUN above (a TUN device costs the kernel memory and
  * every `ip link` and netlink dump a line: docs/running.md). */
 #define CONFIG_SHARED_AUTO_CLIENTS 1000
+
+/* Whether the server's sessions share the slot sockets (mt6d/engine/
+ * slotmux.h): SlotSockets, auto resolved; only in AddressMode = scale,
+ * where the /64 is local (per-address mode: per-session sockets). */
+bool config_is_slot_sockets_shared(const struct config *cfg);
 
 /* Whether the server's sessions share one TUN: SessionInterface, auto
  * resolved against the registered clients of cfg. */

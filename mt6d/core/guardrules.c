@@ -74,6 +74,7 @@ int guardrules_table(const char *table, char *buf, size_t buf_len)
 	put(&t, "\tset host { type ipv6_addr; }\n");
 	put(&t, "\tset mt6d { type ipv6_addr; flags timeout; }\n");
 	put(&t, "\tset ep { type ipv6_addr . inet_service; flags timeout; }\n");
+	put(&t, "\tset mux { type ipv6_addr . inet_service; flags timeout; }\n");
 	/* Packet too big must reach the sockets of the tunnel (path MTU). */
 	put(&t, "\tchain in_mt6d {\n"
 		"\t\tip6 daddr . udp dport @ep accept\n"
@@ -115,20 +116,36 @@ int guardrules_delete(const char *table, char *buf, size_t buf_len)
 	return done(&t);
 }
 
+int guardrules_tproxy(const char *table, uint16_t port, char *buf, size_t buf_len)
+{
+	struct text t = text_init(buf, buf_len);
+
+	/* Prerouting: tproxy only acts there. The endpoints stay governed by
+	 * the input chain (ep), which every muxed endpoint is also in. */
+	put(&t, "add chain inet %s mux_pre { type filter hook prerouting priority mangle; "
+		"policy accept; }\n", table);
+	put(&t, "add rule inet %s mux_pre meta l4proto udp ip6 daddr . udp dport @mux "
+		"tproxy ip6 to [::1]:%u\n", table, port);
+	return done(&t);
+}
+
 static void put_elements(struct text *t, const char *table, const char *set,
-			 const struct guardrules_ep *eps, size_t n, bool with_port)
+			 const struct guardrules_ep *eps, size_t n, bool with_port, bool muxed_only)
 {
 	char a[INET6_ADDRSTRLEN];
-	size_t i;
+	size_t i, k = 0;
 
 	put(t, "add element inet %s %s { ", table, set);
 	for (i = 0; i < n; i++) {
+		if (muxed_only && !eps[i].is_muxed)
+			continue;
 		inet_ntop(AF_INET6, &eps[i].addr, a, sizeof(a));
 		if (with_port)
-			put(t, "%s%s . %u timeout %" PRIu32 "ms", i ? ", " : "", a, eps[i].port,
+			put(t, "%s%s . %u timeout %" PRIu32 "ms", k ? ", " : "", a, eps[i].port,
 			    eps[i].lifetime_ms);
 		else
-			put(t, "%s%s timeout %" PRIu32 "ms", i ? ", " : "", a, eps[i].lifetime_ms);
+			put(t, "%s%s timeout %" PRIu32 "ms", k ? ", " : "", a, eps[i].lifetime_ms);
+		k++;
 	}
 	put(t, " }\n");
 }
@@ -137,12 +154,18 @@ int guardrules_endpoints(const char *table, const struct guardrules_ep *eps, siz
 			 char *buf, size_t buf_len)
 {
 	struct text t = text_init(buf, buf_len);
+	size_t i, muxed = 0;
 
 	if (n == 0)
 		return done(&t);
-	/* ep before mt6d: an address is never in mt6d without its port. */
-	put_elements(&t, table, "ep", eps, n, true);
-	put_elements(&t, table, "mt6d", eps, n, false);
+	for (i = 0; i < n; i++)
+		muxed += eps[i].is_muxed;
+	/* ep before mt6d: an address is never in mt6d without its port; mux
+	 * last: nothing is handed to the mux socket that input would drop. */
+	put_elements(&t, table, "ep", eps, n, true, false);
+	put_elements(&t, table, "mt6d", eps, n, false, false);
+	if (muxed)
+		put_elements(&t, table, "mux", eps, n, true, true);
 	return done(&t);
 }
 

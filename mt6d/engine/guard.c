@@ -334,8 +334,8 @@ int guard_claim(struct guard *g, struct nladdr *nladdr, unsigned ifindex,
 	return run(g, g->text, msg, msg_len);
 }
 
-void guard_add_endpoint(struct guard *g, const struct in6_addr *addr, uint16_t port,
-			uint32_t lifetime_ms)
+static void queue_endpoint(struct guard *g, const struct in6_addr *addr, uint16_t port,
+			   uint32_t lifetime_ms, bool is_muxed)
 {
 	if (!g)
 		return;
@@ -353,9 +353,37 @@ void guard_add_endpoint(struct guard *g, const struct in6_addr *addr, uint16_t p
 	g->queue[g->queue_len].addr = *addr;
 	g->queue[g->queue_len].port = port;
 	g->queue[g->queue_len].lifetime_ms = lifetime_ms;
+	g->queue[g->queue_len].is_muxed = is_muxed;
 	g->queue_len++;
 	if (g->loop && !ev_is_active(&g->commit))
 		ev_prepare_start(g->loop, &g->commit);
+}
+
+void guard_add_endpoint(struct guard *g, const struct in6_addr *addr, uint16_t port,
+			uint32_t lifetime_ms)
+{
+	queue_endpoint(g, addr, port, lifetime_ms, false);
+}
+
+void guard_add_mux_endpoint(struct guard *g, const struct in6_addr *addr, uint16_t port,
+			    uint32_t lifetime_ms)
+{
+	queue_endpoint(g, addr, port, lifetime_ms, true);
+}
+
+int guard_tproxy(struct guard *g, uint16_t port, char *msg, size_t msg_len)
+{
+	int rc;
+
+	if (!g)
+		return -EINVAL;
+	rc = text_reserve(g, 512);
+	if (rc < 0)
+		return rc;
+	rc = guardrules_tproxy(g->table, port, g->text, g->text_cap);
+	if (rc < 0)
+		return rc;
+	return run(g, g->text, msg, msg_len);
 }
 
 int guard_flush(struct guard *g)
@@ -371,7 +399,7 @@ int guard_flush(struct guard *g)
 	if (n == 0)
 		return 0;
 	g->queue_len = 0;
-	rc = text_reserve(g, 256 + 160 * n);
+	rc = text_reserve(g, 256 + 256 * n);
 	if (rc < 0)
 		return rc;
 	rc = guardrules_endpoints(g->table, g->queue, n, g->text, g->text_cap);

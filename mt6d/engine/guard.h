@@ -79,6 +79,16 @@ int guard_claim(struct guard *g, struct nladdr *nladdr, unsigned ifindex,
 void guard_add_endpoint(struct guard *g, const struct in6_addr *addr, uint16_t port,
 			uint32_t lifetime_ms);
 
+/* The same, for an endpoint served by the shared slot sockets: also in
+ * the mux set that guard_tproxy's rule hands to their transparent socket. */
+void guard_add_mux_endpoint(struct guard *g, const struct in6_addr *addr, uint16_t port,
+			    uint32_t lifetime_ms);
+
+/* Adds the prerouting chain that sends UDP to the mux set's endpoints to
+ * the transparent socket on [::1]:port (mt6d/engine/slotmux.h). It goes
+ * with the table. Returns 0 or -errno with msg (-EINVAL: g NULL). */
+int guard_tproxy(struct guard *g, uint16_t port, char *msg, size_t msg_len);
+
 /* Commits what is queued now. Returns 0 or -errno. */
 int guard_flush(struct guard *g);
 

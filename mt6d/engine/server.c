@@ -24,6 +24,7 @@
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/sessiontun.h"
+#include "mt6d/engine/slotmux.h"
 #include "mt6d/engine/tunnel.h"
 #include "mt6d/engine/nlsockets.h"
 #include "netlink/ndresp.h"
@@ -301,6 +302,8 @@ void server_free(struct server *srv)
 	while (sesstab_first(&srv->table))
 		server_session_free(server_session_of_entry(sesstab_first(&srv->table)));
 	sesstab_fini(&srv->table);
+	slotmux_free(srv->mux); /* after the sessions that borrowed it */
+	srv->mux = NULL;
 	if (srv->stun) { /* after the sessions that borrowed it; its routes go with it */
 		unsigned ifindex = tun_ifindex(sessiontun_tun(srv->stun));
 

@@ -53,6 +53,7 @@ struct dhtev;
 struct dhtident;
 struct publish;
 struct sessiontun;
+struct slotmux;
 struct nladdr_result;
 
 struct intro_sock {
@@ -128,6 +129,7 @@ struct server {
 	/* SessionInterface = shared: the one TUN of every session; NULL: one
 	 * TUN per session. */
 	struct sessiontun *stun;
+	struct slotmux *mux;             /* SlotSockets = shared; NULL: per-session sockets */
 	/* Registered clients, sorted by id; their C_IIDs under the current and
 	 * the previous K, and whether each may be served. */
 	struct server_client *clients;

@@ -16,6 +16,7 @@
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/sessiontun.h"
+#include "mt6d/engine/slotmux.h"
 #include "mt6d/engine/tunnel.h"
 #include "netlink/nllink.h"
 #include "tun/tun.h"
@@ -125,6 +126,7 @@ static int session_tunnel_new(struct server *srv, struct server_session *ss)
 	tc.flags = TUNNEL_OWN_DST_ONLY | TUNNEL_NO_WAIT;
 	tc.padding = srv->cfg.padding;
 	tc.shared_tun = srv->stun ? sessiontun_tun(srv->stun) : NULL;
+	tc.slotmux = srv->mux;
 	t0 = mono_now_ms();
 	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc, sizeof(tc));
@@ -256,6 +258,13 @@ int server_sessions_setup_shared(struct server *srv, char *msg, size_t msg_len)
 	char why[256] = "", a[INET6_ADDRSTRLEN];
 	int rc;
 
+	if (config_is_slot_sockets_shared(&srv->cfg)) {
+		rc = slotmux_new(srv->loop, srv->guard, tunnel_mux_input, &srv->mux, msg, msg_len);
+		if (rc < 0)
+			return rc;
+		log_info("slot sockets shared: tproxy to [::1]:%u, one raw socket for sending",
+			 slotmux_port(srv->mux));
+	}
 	if (!config_is_session_interface_shared(&srv->cfg))
 		return 0;
 	rc = sessiontun_new(srv->loop, &sc, &srv->stun, msg, msg_len);

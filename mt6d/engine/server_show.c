@@ -1,5 +1,6 @@
 /* mt6d-server: the control socket's answers (get=1 shows the server and
  * every session; set=1 reloads, rekeys or sets the threat level). */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/sessiontun.h"
+#include "mt6d/engine/slotmux.h"
 #include "mt6d/engine/tunnel.h"
 #include "netlink/ndresp.h"
 #include "tun/tun.h"
@@ -72,6 +74,22 @@ static void show_session(struct server *srv, struct ctl_reply *r, struct server_
 		ctl_reply_printf(r, "%s\n", w);
 }
 
+/* Descriptors the process holds: what the session count costs against
+ * RLIMIT_NOFILE. -1 when /proc is not there. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	const struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
 static void show_server(struct server *srv, struct ctl_reply *r)
 {
 	const struct server_stats *s = &srv->stats;
@@ -114,6 +132,18 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 				 tun_name(sessiontun_tun(srv->stun)), st.rx_packets, st.handed,
 				 st.drops_no_session, st.drops_read);
 	}
+	ctl_reply_printf(r, "slot_sockets_mode=%s\n", srv->mux ? "shared" : "per-session");
+	if (srv->mux) {
+		struct slotmux_stats ms;
+
+		slotmux_get_stats(srv->mux, &ms);
+		ctl_reply_printf(r, "mux_port=%u\nmux_endpoints=%" PRIu64 "\nmux_rx=%" PRIu64
+				 "\nmux_tx=%" PRIu64 "\nmux_drops_unknown=%" PRIu64
+				 "\nmux_drops_malformed=%" PRIu64 "\nmux_tx_errors=%" PRIu64 "\n",
+				 slotmux_port(srv->mux), ms.endpoints, ms.rx, ms.tx, ms.drops_unknown,
+				 ms.drops_malformed, ms.tx_errors);
+	}
+	ctl_reply_printf(r, "process_fds=%d\n", count_fds());
 	ctl_reply_printf(r, "rotation_ms=%u\n", srv->gen->rotation_ms);
 	ctl_reply_printf(r, "threat=%s\n", threat_name(srv->threat.level));
 	ctl_reply_printf(r, "threat_set=%s\n", threat_name(srv->threat.set));

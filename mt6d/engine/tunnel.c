@@ -50,6 +50,7 @@ struct tunnel_sock {
 	ev_io io;
 	struct tunnel *t;
 	int fd;                          /* -1: not open */
+	bool is_muxed;                   /* the endpoint is in the slotmux's table */
 	uint64_t slot;
 	struct rotate_endpoint own, peer;
 	struct sockaddr_in6 peer_sa;     /* where packets of this slot go */
@@ -61,6 +62,7 @@ struct tunnel {
 	struct nllink *nllink;           /* borrowed */
 	struct ndresp *ndresp;           /* borrowed; scale mode, else NULL */
 	struct guard *guard;             /* borrowed; NULL: none */
+	struct slotmux *mux;             /* borrowed; NULL: a socket per slot */
 	bool is_guarded;                 /* guard_protect'ed its two tunnel addresses */
 	struct tun *tun;
 	ev_io tun_io;
@@ -201,6 +203,10 @@ static bool is_time_to_log(struct tunnel *t, ev_tstamp *last)
 
 static void sock_close(struct tunnel *t, struct tunnel_sock *s)
 {
+	if (s->is_muxed) {
+		slotmux_del(t->mux, &s->own.addr, s->own.port, t);
+		s->is_muxed = false;
+	}
 	if (s->fd < 0)
 		return;
 	ev_io_stop(t->loop, &s->io);
@@ -234,6 +240,12 @@ static int sock_open(struct tunnel *t, struct tunnel_sock *s, const struct rotat
 	s->peer_sa.sin6_family = AF_INET6;
 	s->peer_sa.sin6_addr = rs->peer.addr;
 	s->peer_sa.sin6_port = htons(rs->peer.port);
+	if (t->mux) {
+		rc = slotmux_add(t->mux, &rs->own.addr, rs->own.port, t, rs->slot,
+				 t->valid_s * 1000u);
+		s->is_muxed = rc == 0;
+		return rc;
+	}
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -294,9 +306,11 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 					      t->valid_s, t);
 		if (rc < 0)
 			t->stats.addr_errors++;
-		/* guard: the slot's endpoint, committed before the loop sleeps */
-		guard_add_endpoint(t->guard, &d.add[i].own.addr, d.add[i].own.port,
-				   t->valid_s * 1000u);
+		/* guard: the slot's endpoint, committed before the loop sleeps
+		 * (the mux adds its own, to the mux set too) */
+		if (!t->mux)
+			guard_add_endpoint(t->guard, &d.add[i].own.addr, d.add[i].own.port,
+					   t->valid_s * 1000u);
 		sock_close(t, s);
 		rc = sock_open(t, s, &d.add[i]);
 		if (rc < 0) {
@@ -491,12 +505,29 @@ static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
  * the current slot's socket in one sendmmsg. A batch never spans a
  * rotation: the slot is read once per batch and the loop runs no timer in
  * between. */
+/* The k sealed datagrams through the shared slot sockets. */
+static void tunnel_send_mux(struct tunnel *t, struct tunnel_sock *s, size_t k)
+{
+	bool failed[TUNNEL_BATCH];
+	size_t i;
+
+	slotmux_send(t->mux, &s->own.addr, s->own.port, &s->peer_sa, scratch->iov, k, failed);
+	for (i = 0; i < k; i++) {
+		if (failed[i]) {
+			t->stats.drops_tx++;
+			continue;
+		}
+		t->stats.tx_packets++;
+		t->stats.tx_bytes += scratch->tx_inner_len[i];
+	}
+}
+
 static void tunnel_tx_batch(struct tunnel *t, struct tun_pkt *pkts, size_t n)
 {
 	struct tunnel_sock *s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
 	size_t k = 0, i;
 
-	if (s->fd < 0 || s->slot != t->rot.cur) {
+	if ((s->fd < 0 && !s->is_muxed) || s->slot != t->rot.cur) {
 		t->stats.drops_tx += (uint64_t)n;
 		return;
 	}
@@ -512,7 +543,10 @@ static void tunnel_tx_batch(struct tunnel *t, struct tun_pkt *pkts, size_t n)
 		scratch->tx_inner_len[k] = pkts[i].len;
 		k++;
 	}
-	tunnel_send(t, s, k);
+	if (s->is_muxed)
+		tunnel_send_mux(t, s, k);
+	else
+		tunnel_send(t, s, k);
 	busy_poll_extend(t);
 }
 
@@ -589,10 +623,10 @@ static void warn_far_slot(struct tunnel *t, int64_t off)
 
 /* Opens one datagram of the socket's slot in place; an acceptable inner
  * packet is queued in scratch->rx_pkts[*out]. */
-static void tunnel_open_one(struct tunnel *t, struct tunnel_sock *s, int64_t off, uint8_t *buf,
+static void tunnel_open_one(struct tunnel *t, uint64_t slot, int64_t off, uint8_t *buf,
 			    size_t len, size_t *out)
 {
-	int inner = wire_open(&t->rx, s->slot, buf, len);
+	int inner = wire_open(&t->rx, slot, buf, len);
 
 	if (inner < 0) {
 		count_open_error(t, inner);
@@ -656,9 +690,42 @@ static size_t gro_segment_len(const struct msghdr *h)
 	return 0;
 }
 
-/* peer -> TUN: a batch from one slot's socket (with GRO, trains of
- * datagrams), each datagram opened for that slot; what authenticates and
- * passes the inner check goes to the TUN. */
+/* peer -> TUN: one datagram of slot (with GRO, a train of seg-byte ones;
+ * seg 0: one), each opened for that slot in place; what authenticates and
+ * passes the inner check goes to the TUN. The slot sockets and the shared
+ * ones (tunnel_mux_input) both come here. */
+static void tunnel_input(struct tunnel *t, uint64_t slot, uint8_t *base, size_t total, size_t seg)
+{
+	int64_t off = (int64_t)(slot - t->rot.cur);
+	size_t pos, out = 0;
+
+	/* An empty datagram would pass the segment loop unseen. */
+	if (total == 0) {
+		t->stats.drops_malformed++;
+		return;
+	}
+	if (seg == 0 || seg > total)
+		seg = total;
+	for (pos = 0; pos < total && out < TUNNEL_BATCH; pos += seg)
+		tunnel_open_one(t, slot, off, base + pos, total - pos < seg ? total - pos : seg, &out);
+	tunnel_deliver(t, out);
+}
+
+void tunnel_mux_input(void *owner, uint64_t slot, uint8_t *buf, size_t len)
+{
+	struct tunnel *t = owner;
+	const struct tunnel_sock *s = &t->socks[slot % ROTATE_MAX_SLOTS];
+
+	/* The table is kept with the window: this holds unless a bug broke it. */
+	if (!s->is_muxed || s->slot != slot) {
+		t->stats.drops_malformed++;
+		return;
+	}
+	busy_poll_extend(t);
+	tunnel_input(t, slot, buf, len, 0);
+}
+
+/* A batch from one slot's socket. */
 static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
@@ -668,7 +735,6 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
-		int64_t off = (int64_t)(s->slot - t->rot.cur);
 		size_t i;
 		int n;
 
@@ -691,20 +757,13 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 		busy_poll_extend(t);
 		for (i = 0; i < (size_t)n; i++) {
 			const struct msghdr *h = &scratch->msgs[i].msg_hdr;
-			uint8_t *base = scratch->rx_iov[i].iov_base;
-			size_t total = scratch->msgs[i].msg_len, seg = gro_segment_len(h), pos, out = 0;
 
-			/* An empty datagram would pass the segment loop unseen. */
-			if ((h->msg_flags & MSG_TRUNC) || total == 0) {
+			if (h->msg_flags & MSG_TRUNC) {
 				t->stats.drops_malformed++;
 				continue;
 			}
-			if (seg == 0 || seg > total)
-				seg = total;
-			for (pos = 0; pos < total && out < TUNNEL_BATCH; pos += seg)
-				tunnel_open_one(t, s, off, base + pos,
-						total - pos < seg ? total - pos : seg, &out);
-			tunnel_deliver(t, out);
+			tunnel_input(t, s->slot, scratch->rx_iov[i].iov_base, scratch->msgs[i].msg_len,
+				     gro_segment_len(h));
 		}
 		if (n < TUNNEL_RX_MSGS)
 			break;
@@ -821,6 +880,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->nllink = nllink;
 	t->ndresp = cfg->ndresp;
 	t->guard = cfg->guard;
+	t->mux = cfg->slotmux;
 	t->link_ifindex = cfg->link_ifindex;
 	t->peer_tunnel_addr = cfg->peer_tunnel_addr;
 	t->tunnel_addr = cfg->tunnel_addr;

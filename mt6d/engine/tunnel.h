@@ -33,6 +33,7 @@
 
 #include "mt6d/core/wire.h"
 #include "mt6d/engine/guard.h"
+#include "mt6d/engine/slotmux.h"
 #include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
@@ -98,6 +99,11 @@ struct tunnel_config {
 	 * it writes what it opens to the shared TUN, and the owner reads the
 	 * TUN and hands each tunnel its packets (tunnel_transmit). */
 	struct tun *shared_tun;
+	/* Shared slot sockets (mt6d/engine/slotmux.h), borrowed; NULL: one
+	 * socket per slot. With one, the tunnel opens no socket: its slots'
+	 * endpoints join the mux's table, datagrams arrive through
+	 * tunnel_mux_input and leave through the mux's raw socket (no GSO). */
+	struct slotmux *slotmux;
 };
 
 /* Counters of one tunnel, since tunnel_new. */
@@ -137,6 +143,11 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
  * pkts[i].buf + WIRE_HEADER_LEN, sealed in place (cap bytes available). The
  * same path as the tunnel's own TUN reads. */
 void tunnel_transmit(struct tunnel *t, struct tun_pkt *pkts, size_t n);
+
+/* The input of the shared slot sockets (a slotmux_input_fn): a datagram
+ * for slot of the tunnel owner, handled as one read from that slot's
+ * socket. */
+void tunnel_mux_input(void *owner, uint64_t slot, uint8_t *buf, size_t len);
 
 /* Stops the watchers, closes the sockets, deletes the MT6D addresses bound
  * (synchronously, up to timeout_ms), closes the TUN (its address and route go

@@ -4,11 +4,11 @@ configuration request on its way to the server and sends it again, exactly
 as captured (source address and port included), so that it reaches the
 server as if the client had sent it twice.
 
-  sess_replay.py IFACE SRC_PREFIX DST_PREFIX UDP_LEN COUNT [GAP_S]
+  sess_replay.py IFACE SRC_PREFIX DST_PREFIX UDP_LEN COUNT [GAP_S [DELAY_S]]
 
 Sniffs (AF_PACKET) on IFACE, the router's port toward the server, the
 first frame that carries a UDP datagram of UDP_LEN payload bytes from
-SRC_PREFIX to DST_PREFIX (/64s), waits 0.3 s and sends that frame again
+SRC_PREFIX to DST_PREFIX (/64s), waits 0.3 s (DELAY_S) and sends that frame again
 COUNT times on the same port (GAP_S seconds apart, default 0, so that a
 long burst does not overflow the receiver's socket); prints "replayed COUNT from [ADDR]:PORT" and
 exits 0 (1 if nothing was captured in 20 s)."""
@@ -42,6 +42,7 @@ def main():
     dst = ipaddress.IPv6Address(sys.argv[3]).packed[:8]
     udp_len, count = int(sys.argv[4]), int(sys.argv[5])
     gap_s = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
+    delay_s = float(sys.argv[7]) if len(sys.argv) > 7 else 0.3
     sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sniff.bind((iface, 0))
     sniff.settimeout(1)
@@ -58,7 +59,7 @@ def main():
             continue
         pkt = bytearray(ip[:40 + 8 + udp_len])
         pkt[46:48] = struct.pack(">H", udp_checksum(pkt))
-        time.sleep(0.3)
+        time.sleep(delay_s)
         for _ in range(count):
             sniff.send(frame[:14] + bytes(pkt))
             if gap_s:
