@@ -7,7 +7,8 @@ server as if the client had sent it twice.
   sess_replay.py IFACE SRC_PREFIX DST_PREFIX UDP_LEN COUNT [GAP_S [DELAY_S]]
 
 Sniffs (AF_PACKET) on IFACE, the router's port toward the server, the
-first frame that carries a UDP datagram of UDP_LEN payload bytes from
+first frame that carries a UDP datagram of UDP_LEN payload bytes (or
+MIN-MAX) from
 SRC_PREFIX to DST_PREFIX (/64s), waits 0.3 s (DELAY_S) and sends that frame again
 COUNT times on the same port (GAP_S seconds apart, default 0, so that a
 long burst does not overflow the receiver's socket); prints "replayed COUNT from [ADDR]:PORT" and
@@ -40,7 +41,9 @@ def main():
     iface = sys.argv[1]
     src = ipaddress.IPv6Address(sys.argv[2]).packed[:8]
     dst = ipaddress.IPv6Address(sys.argv[3]).packed[:8]
-    udp_len, count = int(sys.argv[4]), int(sys.argv[5])
+    # UDP_LEN may be a range "MIN-MAX" (a tunnel datagram of unknown padding).
+    lo, _, hi = sys.argv[4].partition("-")
+    udp_min, udp_max, count = int(lo), int(hi or lo), int(sys.argv[5])
     gap_s = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
     delay_s = float(sys.argv[7]) if len(sys.argv) > 7 else 0.3
     sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
@@ -55,7 +58,8 @@ def main():
         ip = frame[14:]
         if frame[12:14] != b"\x86\xdd" or len(ip) < 48 or ip[6] != 17 or ip[8:16] != src or ip[24:32] != dst:
             continue
-        if struct.unpack(">H", ip[4:6])[0] != 8 + udp_len:
+        udp_len = struct.unpack(">H", ip[4:6])[0] - 8
+        if not udp_min <= udp_len <= udp_max:
             continue
         pkt = bytearray(ip[:40 + 8 + udp_len])
         pkt[46:48] = struct.pack(">H", udp_checksum(pkt))

@@ -8,6 +8,7 @@
 # server's /64, and garbage to a live endpoint, gets nothing back (no
 # ICMPv6); a datagram replayed to a past slot's endpoint is dropped and
 # counted; nothing left after stop, the tproxy rule going with the table.
+export SESS_WORK=${SESS_WORK:-mt6d-shared-sockets-test}
 # shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
 
@@ -65,7 +66,7 @@ check "the garbage to the live endpoint was dropped as unauthentic" \
 # the endpoint left the table, the mux drops it.
 unknown=$(field s mux_drops_unknown)
 in_ns r /usr/bin/python3 "$top/tests/netns/sess_replay.py" p-s 2001:db8:1:1:: 2001:db8:0:1:: \
-	580 3 0 2.5 >"$work/replay.out" 2>&1 &
+	100-1500 3 0 2.5 >"$work/replay.out" 2>&1 &
 rp=$!
 EXTRA_PIDS=$rp
 sleep 0.3
