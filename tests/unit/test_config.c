@@ -568,6 +568,52 @@ static bool session_shared(const char *server_lines, size_t n_clients, int *rc_o
 	return is_shared;
 }
 
+/* SlotSockets: shared only in scale mode; auto follows a shared session
+ * interface there; anything else refused. */
+static bool slot_shared(const char *server_lines, int *rc_out, char *msg, size_t msg_len)
+{
+	struct config cfg;
+	size_t len;
+	char *text = server_with_clients(server_lines, 3, &len);
+	bool is_shared = false;
+
+	*rc_out = config_parse(CONFIG_SERVER, text, len, "s.conf", &cfg, msg, msg_len);
+	if (*rc_out == 0) {
+		is_shared = config_is_slot_sockets_shared(&cfg);
+		config_fini(&cfg);
+	}
+	free(text);
+	return is_shared;
+}
+
+static void test_slot_sockets(void **state)
+{
+	char msg[256] = "";
+	int rc;
+
+	(void)state;
+	assert_false(slot_shared("", &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, 0);
+	assert_false(slot_shared("AddressMode = scale\n", &rc, msg, sizeof(msg)));
+	assert_true(slot_shared("AddressMode = scale\nSessionInterface = shared\n", &rc, msg,
+				sizeof(msg)));
+	assert_true(slot_shared("AddressMode = scale\nSessionInterface = shared\nSlotSockets = auto\n",
+				&rc, msg, sizeof(msg)));
+	assert_false(slot_shared("AddressMode = scale\nSessionInterface = shared\n"
+				 "SlotSockets = per-session\n", &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, 0);
+	assert_true(slot_shared("AddressMode = scale\nSlotSockets = shared\n", &rc, msg, sizeof(msg)));
+	/* per-address mode: the sockets stay per session */
+	assert_false(slot_shared("SessionInterface = shared\nSlotSockets = shared\n", &rc, msg,
+				 sizeof(msg)));
+	assert_int_equal(rc, 0);
+	assert_false(slot_shared("SlotSockets = one\n", &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, -EINVAL);
+	assert_non_null(strstr(msg, "per-session, shared or auto"));
+	slot_shared("SlotSockets = shared\nSlotSockets = shared\n", &rc, msg, sizeof(msg));
+	assert_int_equal(rc, -EINVAL);
+}
+
 static void test_session_interface(void **state)
 {
 	char msg[256] = "";
@@ -631,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_tunnel_prefix_and_name),
 		cmocka_unit_test(test_session_interface),
+		cmocka_unit_test(test_slot_sockets),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -77,6 +77,31 @@ static void test_endpoints_in_one_command_per_set(void **state)
 	assert_int_equal(guardrules_endpoints("t", eps, 2, buf, 60), -ENOSPC);
 }
 
+/* Muxed endpoints also join the mux set, after ep; the tproxy chain sends
+ * that set to [::1]:port in prerouting. */
+static void test_mux_elements_and_tproxy(void **state)
+{
+	struct guardrules_ep eps[2] = {
+		{ .addr = addr("2001:db8::1"), .port = 4000, .lifetime_ms = 5000 },
+		{ .addr = addr("2001:db8::2"), .port = 5000, .lifetime_ms = 5000, .is_muxed = true },
+	};
+	char buf[1024], table[4096];
+
+	(void)state;
+	assert_true(guardrules_endpoints("t", eps, 2, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "add element inet t mux { 2001:db8::2 . 5000 timeout 5000ms }\n"));
+	assert_null(strstr(buf, "mux { 2001:db8::1"));
+	assert_true(strstr(buf, "t ep {") < strstr(buf, "t mux {"));
+	assert_true(guardrules_endpoints("t", eps, 1, buf, sizeof(buf)) > 0);
+	assert_null(strstr(buf, "mux"));
+	assert_true(guardrules_tproxy("t", 41000, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "hook prerouting priority mangle"));
+	assert_non_null(strstr(buf, "ip6 daddr . udp dport @mux tproxy ip6 to [::1]:41000\n"));
+	assert_int_equal(guardrules_tproxy("t", 41000, buf, 40), -ENOSPC);
+	assert_true(guardrules_table("t", table, sizeof(table)) > 0);
+	assert_non_null(strstr(table, "set mux { type ipv6_addr . inet_service; flags timeout; }"));
+}
+
 static void test_prefix_elements(void **state)
 {
 	struct in6_addr a = addr("2001:db8:ffff::");
@@ -99,6 +124,7 @@ int main(void)
 		cmocka_unit_test(test_table_name_is_an_identifier),
 		cmocka_unit_test(test_table_replaces_a_leftover_and_drops),
 		cmocka_unit_test(test_endpoints_in_one_command_per_set),
+		cmocka_unit_test(test_mux_elements_and_tproxy),
 		cmocka_unit_test(test_prefix_elements),
 	};
 
