@@ -57,7 +57,7 @@ ep_port=${ep##*]:}
 auth=$(session_field client-2 drops_auth)
 in_ns c1 /usr/bin/python3 "$top/tests/netns/mux_probe.py" 2001:db8:0:1::/64 200 \
 	"$ep_addr" "$ep_port" >"$work/probe.out" 2>&1
-cat "$work/probe.out" | sed 's/^/     /' | tail -3
+tail -3 "$work/probe.out" | sed 's/^/     /'
 check "the attacker got no answer (no ICMPv6, no UDP)" grep -q "answers 0$" "$work/probe.out"
 check "the garbage to the live endpoint was dropped as unauthentic" \
 	test "$(session_field client-2 drops_auth)" -ge $((auth + 1))
