@@ -129,7 +129,7 @@ static struct in6_addr server_seed, prefix;
 static uint32_t intro_rot;
 static unsigned kgen = 1;
 static int64_t t0_ms, storm_t0_ms;
-static uint64_t rx_auth, rx_bad, total_requests, pings_sent, pings_answered, ka_sent, ka_answered;
+static uint64_t tx_errors, no_sock, rx_auth, rx_bad, total_requests, pings_sent, pings_answered, ka_sent, ka_answered;
 static int phase;                        /* 1 arrival, 2 soak, 3 wait for K, 4 storm */
 static size_t rot_cursor, ka_cursor, ping_cursor, ping_stride = 1;
 static uint16_t ping_round;
@@ -185,7 +185,8 @@ static void send_to(int fd, const struct rotate_endpoint *peer, const uint8_t *b
 
 	sa.sin6_addr = peer->addr;
 	sa.sin6_port = htons(peer->port);
-	sendto(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa));
+	if (sendto(fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		tx_errors++;
 }
 
 static void close_io(ev_io *io, int *fd)
@@ -306,8 +307,10 @@ static void send_sess(struct bc *c, bool keepalive, uint16_t seq)
 	int len;
 
 	sess_window(c, slot);
-	if (c->fd_sess[slot % 3] < 0)
+	if (c->fd_sess[slot % 3] < 0) {
+		no_sock++;
 		return;
+	}
 	if (keepalive) {
 		/* As mt6d-client: an empty session message (next header 253)
 		 * from our tunnel address to the server's, which it answers. */
@@ -796,7 +799,8 @@ static void soak(long srv_pid)
 	       "\nlost %zu\nlost_ping %zu\nlost_silent %zu\n",
 	       n_first, (n_cl + ping_stride - 1) / ping_stride, ping_s, pings_sent, pings_answered,
 	       ka_sent, ka_answered, lost, ping_lost, silent);
-	printf("rx_auth %" PRIu64 "\nrx_bad %" PRIu64 "\n", rx_auth, rx_bad);
+	printf("rx_auth %" PRIu64 "\nrx_bad %" PRIu64 "\ntx_errors %" PRIu64 "\nno_socket %" PRIu64 "\n",
+	       rx_auth, rx_bad, tx_errors, no_sock);
 	print_cpu("server_cpu_pct", s0, proc_cpu_s(srv_pid), w1 - w0);
 	printf("server_rss_kib %ld\n", srv_pid > 0 ? proc_kib(pid, "VmRSS") : -1L);
 	print_cpu("gen_cpu_pct", c0, self_cpu_s(), w1 - w0);

@@ -182,7 +182,7 @@ run_one() { # N
 			up_last="${last:-0}" rss_mib="$((rss / 1024))" rss_kib="$rss" \
 			cpu_pct="$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
 		trap - EXIT
-		cleanup >/dev/null 2>&1
+		cat "$work/gen.err" >&2; cleanup >/dev/null 2>&1
 	)
 }
 
@@ -248,6 +248,9 @@ run_gen() { # N soak_s
 			"${srate:--}" "$((rss / 1024))" "$(v server_cpu_pct)" "$(v storm_server_cpu_pct)" "$(v gen_cpu_pct)"
 		rotations=$(show s | awk -F= '$1 == "rotations" {print $2; exit}')
 		echo "sessions on the server after the arrival: $srv_sessions, now: $(field s sessions), rotations of one: $rotations, requests sent: $(v requests), server addr_errors: $(field s addr_errors), address mode: $(field s address_mode), nd_addrs: $(field s nd_addrs), nd_answered: $(field s nd_answered), nd_socket_drops: $(field s nd_socket_drops)" >&2
+		# The server's counters, its sessions' summed (those that are not 0).
+		show s | awk -F= '$1 ~ /^(drops_|rx_|tx_packets|intro_rx|rekeys)/ && $2 ~ /^[0-9]+$/ {t[$1] += $2}
+			END {for (k in t) if (t[k]) printf "%s=%d ", k, t[k]; print ""}' >&2
 		# Every "key value" of the generator, then ours.
 		# shellcheck disable=SC2046 # pairs, one word each
 		result gen mode="$GEN_MODE" iface="$GEN_IFACE" sessions="$n" rate="$rate" \
@@ -256,7 +259,7 @@ run_gen() { # N soak_s
 			server_sessions="$srv_sessions" rotations="$rotations" addr_errors="$(field s addr_errors)" \
 			timeout_s="$BENCH_GEN_TIMEOUT" soak_planned_s="$soak"
 		trap - EXIT
-		cleanup >/dev/null 2>&1
+		cat "$work/gen.err" >&2; cleanup >/dev/null 2>&1
 	)
 }
 
