@@ -13,10 +13,9 @@
  * clients; the server side is exactly the daemon's.
  *
  * After the first byte a client lives as mt6d-client does: its sockets
- * follow the slots (previous, current and next open, one replaced per Rot),
- * a keepalive every 10 s (the server ends a session after 120 s without an
- * authentic packet), and a client that heard nothing from the server for
- * 35 s would establish again: here it counts as lost.
+ * follow the slots, a keepalive every 10 s (the server ends a session after
+ * 120 s without an authentic packet); after 35 s without a word from the
+ * server it would establish again: here it counts as lost.
  *
  *   bench_sessions keys N FIRST_ID SEEDHEX
  *       prints the [Client] sections of N clients (ids FIRST_ID..) whose
@@ -55,9 +54,12 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <ev.h>
 #include <sodium.h>
 
@@ -134,6 +136,11 @@ static int phase;                        /* 1 arrival, 2 soak, 3 wait for K, 4 s
 static size_t rot_cursor, ka_cursor, ping_cursor, ping_stride = 1;
 static uint16_t ping_round;
 static const char *intro_path;
+/* Where the phases' results go: stdout, or in a child (several processes,
+ * see run_split) a file per phase that the parent merges. */
+static FILE *out;
+static bool is_child;
+static double storm_up_total;
 static struct stat intro_st;
 
 static int64_t now_ms(void)
@@ -210,8 +217,8 @@ static void intro_keys(struct bc *c)
 		return;
 	derive_client_iid(iid, c->s, intro_key, INTRO_KEY_LEN);
 	c->iseed = prefix;
-	c->iseed.s6_addr[6] = (uint8_t)((c->id - cl[0].id) >> 8);
-	c->iseed.s6_addr[7] = (uint8_t)(c->id - cl[0].id);
+	c->iseed.s6_addr[6] = (uint8_t)(c->id >> 8);
+	c->iseed.s6_addr[7] = (uint8_t)c->id;
 	memcpy(c->iseed.s6_addr + 8, iid, INTRO_IID_LEN);
 	wire_derive_direction_keys(c->s, c->iseed.s6_addr, server_seed.s6_addr, itx_key, c->irx_key);
 	if (c->kgen)
@@ -524,9 +531,7 @@ static void tick_cb(struct ev_loop *l, ev_timer *w, int revents)
 	int64_t now = now_ms();
 	size_t k, q;
 
-	(void)l;
-	(void)w;
-	(void)revents;
+	(void)l, (void)w, (void)revents;
 	q = quota(&rot_credit, fmax(intro_rot * 0.8 / 1000.0, TICK_S));
 	for (k = 0; k < q; k++) {
 		struct bc *c = &cl[rot_cursor++ % n_cl];
@@ -554,17 +559,14 @@ static void tick_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 static void ping_round_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	(void)l;
-	(void)w;
-	(void)revents;
+	(void)l, (void)w, (void)revents;
 	ping_round++;
 	ping_cursor = 0;
 }
 
 static void break_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	(void)w;
-	(void)revents;
+	(void)w, (void)revents;
 	ev_break(l, EVBREAK_ALL);
 }
 
@@ -641,11 +643,17 @@ static int64_t pct(const int64_t *v, size_t n, double p)
 	return v[(size_t)((double)(n - 1) * p / 100.0 + 0.5)];
 }
 
-/* Prints "<name>_p50", p95, p99 of the values, sorted in place. */
+/* Prints "<name>_p50", p95, p99 of the values, sorted in place; a child
+ * also every value, "r_<name> v", for the parent to merge. */
 static void print_pcts(const char *name, int64_t *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_i64);
-	printf("%s_p50 %" PRId64 "\n%s_p95 %" PRId64 "\n%s_p99 %" PRId64 "\n", name, pct(v, n, 50),
+	size_t i;
+
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_i64);
+	for (i = 0; is_child && i < n; i++)
+		fprintf(out, "r_%s %" PRId64 "\n", name, v[i]);
+	fprintf(out, "%s_p50 %" PRId64 "\n%s_p95 %" PRId64 "\n%s_p99 %" PRId64 "\n", name, pct(v, n, 50),
 	       name, pct(v, n, 95), name, pct(v, n, 99));
 }
 
@@ -702,9 +710,9 @@ static long proc_kib(const char *pid, const char *key)
 static void print_cpu(const char *name, double cpu0, double cpu1, double wall_s)
 {
 	if (cpu0 >= 0 && cpu1 >= 0 && wall_s > 0)
-		printf("%s %.2f\n", name, 100.0 * (cpu1 - cpu0) / wall_s);
+		fprintf(out, "%s %.2f\n", name, 100.0 * (cpu1 - cpu0) / wall_s);
 	else
-		printf("%s -\n", name);
+		fprintf(out, "%s -\n", name);
 }
 
 static int run_for(double s)
@@ -748,12 +756,12 @@ static void arrival(double timeout_s)
 		if (cl[i].state == 2)
 			first[nf++] = cl[i].first_ms;
 	}
-	printf("clients %zu\narrival_ms %.0f\nup %zu\nfirst %zu\nrequests %" PRIu64 "\n", n_cl,
+	fprintf(out, "clients %zu\narrival_ms %.0f\nup %zu\nfirst %zu\nrequests %" PRIu64 "\n", n_cl,
 	       spread_s * 1000, nu, nf, total_requests);
 	print_pcts("up_ms", up, nu);
-	printf("last_up_ms %" PRId64 "\n", nu ? up[nu - 1] : -1);
+	fprintf(out, "last_up_ms %" PRId64 "\n", nu ? up[nu - 1] : -1);
 	print_pcts("first_ms", first, nf);
-	fflush(stdout);
+	fflush(out);
 	free(up);
 	free(first);
 }
@@ -794,19 +802,19 @@ static void soak(long srv_pid)
 		}
 	}
 	snprintf(pid, sizeof(pid), "%ld", srv_pid);
-	printf("soak_clients %zu\nping_sample %zu\nping_interval_s %.0f\npings_sent %" PRIu64
+	fprintf(out, "soak_clients %zu\nping_sample %zu\nping_interval_s %.0f\npings_sent %" PRIu64
 	       "\npings_answered %" PRIu64 "\nkeepalives %" PRIu64 "\nkeepalives_answered %" PRIu64
 	       "\nlost %zu\nlost_ping %zu\nlost_silent %zu\n",
 	       n_first, (n_cl + ping_stride - 1) / ping_stride, ping_s, pings_sent, pings_answered,
 	       ka_sent, ka_answered, lost, ping_lost, silent);
-	printf("rx_auth %" PRIu64 "\nrx_bad %" PRIu64 "\ntx_errors %" PRIu64 "\nno_socket %" PRIu64 "\n",
+	fprintf(out, "rx_auth %" PRIu64 "\nrx_bad %" PRIu64 "\ntx_errors %" PRIu64 "\nno_socket %" PRIu64 "\n",
 	       rx_auth, rx_bad, tx_errors, no_sock);
 	print_cpu("server_cpu_pct", s0, proc_cpu_s(srv_pid), w1 - w0);
-	printf("server_rss_kib %ld\n", srv_pid > 0 ? proc_kib(pid, "VmRSS") : -1L);
+	fprintf(out, "server_rss_kib %ld\n", srv_pid > 0 ? proc_kib(pid, "VmRSS") : -1L);
 	print_cpu("gen_cpu_pct", c0, self_cpu_s(), w1 - w0);
-	printf("gen_rss_mib %ld\n", proc_kib("self", "VmHWM") / 1024);
-	printf("soak_s %.0f\n", w1 - w0);
-	fflush(stdout);
+	fprintf(out, "gen_rss_mib %ld\n", proc_kib("self", "VmHWM") / 1024);
+	fprintf(out, "soak_s %.0f\n", w1 - w0);
+	fflush(out);
 }
 
 static void storm(long srv_pid)
@@ -825,7 +833,7 @@ static void storm(long srv_pid)
 	run_for(wait_s);
 	ev_timer_stop(loop, &poll);
 	if (phase != 4) {
-		printf("storm_seen 0\n");
+		fprintf(out, "storm_seen 0\n");
 		free(up);
 		free(first);
 		return;
@@ -843,17 +851,223 @@ static void storm(long srv_pid)
 		if (cl[i].state == 2)
 			first[nf++] = cl[i].storm_first_ms;
 	}
-	printf("storm_seen 1\nstorm_clients %zu\nstorm_jitter_ms %.0f\nstorm_up %zu\nstorm_first %zu\n",
+	fprintf(out, "storm_seen 1\nstorm_clients %zu\nstorm_jitter_ms %.0f\nstorm_up %zu\nstorm_first %zu\n",
 	       n_storm, env_num("BENCH_STORM_JITTER_MS", 2000), nu, nf);
 	print_cpu("storm_server_cpu_pct", s0, proc_cpu_s(srv_pid), ev_time() - w0);
 	print_cpu("storm_gen_cpu_pct", g0, self_cpu_s(), ev_time() - w0);
 	print_pcts("storm_up_ms", up, nu);
 	last = nu ? up[nu - 1] : -1;
-	printf("storm_last_up_ms %" PRId64 "\nstorm_rate %.1f\n", last, last > 0 ? nu * 1000.0 / last : 0);
+	fprintf(out, "storm_last_up_ms %" PRId64 "\nstorm_rate %.1f\n", last, last > 0 ? nu * 1000.0 / last : 0);
 	print_pcts("storm_first_ms", first, nf);
-	fflush(stdout);
+	fflush(out);
 	free(up);
 	free(first);
+}
+
+/* Phases' results of a child go to <split_dir>/<phase>.<k>, written under
+ * another name and renamed when whole. */
+static char split_dir[64], phase_tmp[96];
+static unsigned child_k;
+
+static void phase_open(const char *ph)
+{
+	if (!is_child)
+		return;
+	snprintf(phase_tmp, sizeof(phase_tmp), "%s/.%s.%u", split_dir, ph, child_k);
+	out = fopen(phase_tmp, "w");
+	if (!out)
+		exit(1);
+}
+
+static void phase_close(const char *ph)
+{
+	char path[96];
+
+	if (!is_child)
+		return;
+	fclose(out);
+	snprintf(path, sizeof(path), "%s/%s.%u", split_dir, ph, child_k);
+	rename(phase_tmp, path);
+	out = stdout;
+}
+
+/* Waits until every child's file of a ph is there (or the deadline, or
+ * a child gone); returns how many there are. */
+static unsigned phase_wait(const char *ph, unsigned procs, double deadline_s, bool any)
+{
+	double end = ev_time() + deadline_s;
+	unsigned k, n;
+
+	for (;;) {
+		char path[96];
+		struct stat st;
+
+		for (k = n = 0; k < procs; k++) {
+			snprintf(path, sizeof(path), "%s/%s.%u", split_dir, ph, k);
+			n += stat(path, &st) == 0;
+		}
+		if (n == procs || (any && n) || ev_time() > end || waitpid(-1, NULL, WNOHANG) > 0)
+			return n;
+		usleep(100000);
+	}
+}
+
+struct merged {
+	char key[48];
+	double v;
+	int64_t *raw;
+	size_t n_raw;
+};
+
+/* The children's results of a ph, merged: counts summed (and the
+ * generator's CPU shares, of processes running side by side), the latest
+ * time, the percentiles again from every value; then ours. */
+static void phase_merge(const char *ph, unsigned procs)
+{
+	static const char *const sums[] = { "clients", "up", "first", "requests", "soak_clients",
+		"ping_sample", "pings_sent", "pings_answered", "keepalives", "keepalives_answered", "lost",
+		"lost_ping", "lost_silent", "rx_auth", "rx_bad", "tx_errors", "no_socket", "gen_cpu_pct",
+		"gen_rss_mib", "storm_clients", "storm_up", "storm_first", "storm_gen_cpu_pct", NULL };
+	static const char *const p1[] = { "up_ms", "first_ms", NULL }, *const p2[] = { NULL },
+				 *const p3[] = { "storm_up_ms", "storm_first_ms", NULL };
+	const char *const *pcts = *ph == '1' ? p1 : *ph == '3' ? p3 : p2;
+	struct merged m[64];
+	size_t nm = 0, i;
+	unsigned k;
+
+	memset(m, 0, sizeof(m));
+	for (k = 0; k < procs; k++) {
+		char path[96], line[128], key[48], val[48];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s.%u", split_dir, ph, k);
+		f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f)) {
+			bool raw, sum = false;
+			size_t j;
+
+			if (sscanf(line, "%47s %47s", key, val) != 2 || strstr(key, "_p50") ||
+			    strstr(key, "_p95") || strstr(key, "_p99") || !strncmp(key, "server_", 7) ||
+			    !strncmp(key, "storm_server_", 13) || !strcmp(key, "storm_rate"))
+				continue;
+			raw = !strncmp(key, "r_", 2);
+			for (i = 0; i < nm && strcmp(m[i].key, key + (raw ? 2 : 0)); i++)
+				;
+			if (i == nm) {
+				if (nm == 64)
+					continue;
+				snprintf(m[nm].key, sizeof(m[nm].key), "%s", key + (raw ? 2 : 0));
+				m[nm].v = raw ? 0 : atof(val);
+				nm++;
+				if (!raw)
+					continue;
+			}
+			if (raw) {
+				int64_t *r = realloc(m[i].raw, (m[i].n_raw + 1) * sizeof(*r));
+
+				if (!r)
+					exit(1);
+				m[i].raw = r;
+				r[m[i].n_raw++] = strtoll(val, NULL, 10);
+				continue;
+			}
+			for (j = 0; sums[j]; j++)
+				sum |= !strcmp(sums[j], key);
+			if (sum)
+				m[i].v += atof(val);
+			else if (strstr(key, "last") || !strcmp(key, "soak_s"))
+				m[i].v = fmax(m[i].v, atof(val));
+		}
+		if (f)
+			fclose(f);
+	}
+	for (i = 0; i < nm; i++) {
+		if (m[i].raw)
+			continue;
+		if (strstr(m[i].key, "cpu_pct"))
+			printf("%s %.2f\n", m[i].key, m[i].v);
+		else
+			printf("%s %.0f\n", m[i].key, m[i].v);
+		if (!strcmp(m[i].key, "storm_up"))
+			storm_up_total = m[i].v;
+		if (!strcmp(m[i].key, "storm_last_up_ms") && m[i].v > 0)
+			printf("storm_rate %.1f\n", storm_up_total * 1000.0 / m[i].v);
+	}
+	/* The percentiles last, whether any child had a value or not. */
+	for (k = 0; pcts[k]; k++) {
+		for (i = 0; i < nm && strcmp(m[i].key, pcts[k]); i++)
+			;
+		print_pcts(pcts[k], i < nm ? m[i].raw : NULL, i < nm ? m[i].n_raw : 0);
+	}
+	for (i = 0; i < nm; i++)
+		free(m[i].raw);
+}
+
+/* No process here may hold more descriptors than RLIMIT_NOFILE allows (a
+ * container without CAP_SYS_RESOURCE cannot raise its hard limit): the
+ * clients are then shared among several processes, each its own slice of
+ * ids, whose results this parent merges into one set. */
+static int run_split(unsigned procs, double timeout_s, long srv_pid, uint32_t first_id)
+{
+	double soak_s = env_num("BENCH_SOAK", 600), s0 = 0, w0 = 0;
+	size_t total = n_cl;
+	unsigned k;
+	char pid[24];
+
+	snprintf(split_dir, sizeof(split_dir), "/tmp/bench_sessions.XXXXXX");
+	if (!mkdtemp(split_dir))
+		return 1;
+	for (k = 0; k < procs; k++) {
+		size_t lo = total * k / procs, hi = total * (k + 1) / procs;
+		pid_t p = fork();
+
+		if (p < 0)
+			return 1;
+		if (p == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			is_child = true;
+			child_k = k;
+			n_cl = hi - lo;
+			return -(int)(first_id + lo) - 1; /* go on as a child */
+		}
+	}
+	out = stdout;
+	snprintf(pid, sizeof(pid), "%ld", srv_pid);
+	printf("procs %u\n", procs);
+	phase_wait("1", procs, timeout_s + 120, false);
+	phase_merge("1", procs);
+	fflush(stdout);
+	if (soak_s > 0) {
+		s0 = proc_cpu_s(srv_pid);
+		w0 = ev_time();
+		/* The server over the soak: until the first child ends its own. */
+		phase_wait("2", procs, soak_s + 120, true);
+		print_cpu("server_cpu_pct", s0, proc_cpu_s(srv_pid), ev_time() - w0);
+		printf("server_rss_kib %ld\n", srv_pid > 0 ? proc_kib(pid, "VmRSS") : -1L);
+		phase_wait("2", procs, 120, false);
+		phase_merge("2", procs);
+		fflush(stdout);
+	}
+	if (env_num("BENCH_STORM", 1) > 0) {
+		struct stat st;
+		double end = ev_time() + env_num("BENCH_STORM_WAIT", 120);
+
+		while (ev_time() < end && stat(intro_path, &st) == 0 &&
+		       st.st_mtim.tv_sec == intro_st.st_mtim.tv_sec &&
+		       st.st_mtim.tv_nsec == intro_st.st_mtim.tv_nsec && st.st_ino == intro_st.st_ino)
+			usleep(100000);
+		s0 = proc_cpu_s(srv_pid);
+		w0 = ev_time();
+		phase_wait("3", procs, env_num("BENCH_STORM_WAIT", 120) + env_num("BENCH_STORM_TIMEOUT", 60) + 120,
+			   false);
+		print_cpu("storm_server_cpu_pct", s0, proc_cpu_s(srv_pid), ev_time() - w0);
+		phase_merge("3", procs);
+	}
+	printf("end 1\n");
+	fflush(stdout);
+	if (getenv("BENCH_SESSIONS_HOLD"))
+		pause();
+	return 0;
 }
 
 static int run(char **argv, int argc, const uint8_t seed[32], uint32_t first_id)
@@ -863,9 +1077,11 @@ static int run(char **argv, int argc, const uint8_t seed[32], uint32_t first_id)
 	struct rlimit rl;
 	double timeout_s = argc > 8 ? atof(argv[8]) : 300;
 	long srv_pid = (long)env_num("BENCH_SERVER_PID", 0);
+	unsigned procs = (unsigned)env_num("BENCH_GEN_PROCS", 0);
 	ev_timer tick;
 	size_t i;
 
+	out = stdout;
 	if (!f || !fgets(b64, sizeof(b64), f)) {
 		fprintf(stderr, "reading %s\n", argv[5]);
 		return 1;
@@ -879,13 +1095,27 @@ static int run(char **argv, int argc, const uint8_t seed[32], uint32_t first_id)
 		return 1;
 	}
 	/* 4 descriptors per client (an introduction socket, 3 slot sockets)
-	 * and a few of our own. */
+	 * and a few of our own: the limit raised as far as we may, then as
+	 * many processes as that needs. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4 * n_cl + 64) {
 		rl.rlim_cur = 4 * n_cl + 64;
 		if (rl.rlim_max < rl.rlim_cur)
 			rl.rlim_max = rl.rlim_cur;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			perror("bench_sessions: setrlimit RLIMIT_NOFILE");
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1;
+	if (!procs)
+		procs = (unsigned)((4 * n_cl + 64 + rl.rlim_cur - 129) / (rl.rlim_cur - 128));
+	if (procs > 1) {
+		int rc = run_split(procs, timeout_s, srv_pid, first_id);
+
+		if (rc >= 0)
+			return rc;
+		first_id = (uint32_t)(-rc - 1);
 	}
 	intro_slot_key(intro_slot_key_, intro_key);
 	loop = ev_default_loop(EVBACKEND_EPOLL);
@@ -909,15 +1139,26 @@ static int run(char **argv, int argc, const uint8_t seed[32], uint32_t first_id)
 	}
 	ev_timer_init(&tick, tick_cb, TICK_S, TICK_S);
 	ev_timer_start(loop, &tick);
+	phase_open("1");
 	arrival(timeout_s);
-	if (env_num("BENCH_SOAK", 600) > 0)
+	phase_close("1");
+	if (env_num("BENCH_SOAK", 600) > 0) {
+		phase_open("2");
 		soak(srv_pid);
-	if (env_num("BENCH_STORM", 1) > 0)
+		phase_close("2");
+	}
+	if (env_num("BENCH_STORM", 1) > 0) {
+		phase_open("3");
 		storm(srv_pid);
-	printf("end 1\n");
-	fflush(stdout);
+		phase_close("3");
+	}
+	if (!is_child) {
+		printf("end 1\n");
+		fflush(stdout);
+	}
 	/* The sessions stay on the server until its idle timeout: the
-	 * caller measures them, then ends this process. */
+	 * caller measures them, then ends this process (and its children,
+	 * PR_SET_PDEATHSIG). */
 	if (getenv("BENCH_SESSIONS_HOLD"))
 		pause();
 	return 0;

@@ -182,7 +182,8 @@ run_one() { # N
 			up_last="${last:-0}" rss_mib="$((rss / 1024))" rss_kib="$rss" \
 			cpu_pct="$(awk -v d=$((ut1 - ut0)) -v hz="$hz" -v s="$BENCH_SECONDS" 'BEGIN {printf "%.2f", 100 * d / hz / s}')"
 		trap - EXIT
-		cat "$work/gen.err" >&2; cleanup >/dev/null 2>&1
+		cat "$work/gen.err" >&2
+		cleanup >/dev/null 2>&1
 	)
 }
 
@@ -257,9 +258,11 @@ run_gen() { # N soak_s
 			$(awk 'NF == 2 && $1 != "end" {print $1 "=" $2}' "$out") \
 			rss_mib="$((rss / 1024))" rss_kib="$rss" cpu_pct="$(v server_cpu_pct)" \
 			server_sessions="$srv_sessions" rotations="$rotations" addr_errors="$(field s addr_errors)" \
-			timeout_s="$BENCH_GEN_TIMEOUT" soak_planned_s="$soak"
+			timeout_s="$BENCH_GEN_TIMEOUT" soak_planned_s="$soak" \
+			server_nofile="$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits" 2>/dev/null)"
 		trap - EXIT
-		cat "$work/gen.err" >&2; cleanup >/dev/null 2>&1
+		cat "$work/gen.err" >&2
+		cleanup >/dev/null 2>&1
 	)
 }
 

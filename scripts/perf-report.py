@@ -977,6 +977,8 @@ def gen_verdicts(gs, v):
             met_up.append(who)
         else:
             up_t = 'missed: %s of %s up, %s with a first byte' % (fmt(up, 0), fmt(n, 0), fmt(first, 0))
+            if num(g.get('server_nofile')):
+                up_t += ' (the server\'s RLIMIT_NOFILE was %s)' % fmt(num(g['server_nofile']), 0)
         if cpu is None:
             cpu_t = 'not measured'
         elif cpu < TARGET_CPU:
