@@ -7,7 +7,7 @@
 #
 #   sudo bench/run.sh                 the sizes of `make bench` (~50 minutes)
 #   sudo BENCH_SCALE=full bench/run.sh  the same, sessions to 15,000 with a
-#                                     10-minute soak (~85 minutes)
+#                                     10-minute soak (~100 minutes)
 #   sudo BENCH_QUICK=1 bench/run.sh   small sizes, to try it out (~15 minutes)
 #   sudo BENCH_ONLY_SCRIPTS="tunnel sessions" bench/run.sh
 #
@@ -44,7 +44,7 @@ elif [ "${BENCH_SCALE:-}" = full ]; then
 	: "${RDV_SIM_CLIENTS:=1000 15000}" "${TRIALS:=50}" "${N_SWARM:=100}" "${LT_NODES:=10}" "${LT_CLIENTS:=10}"
 	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}" "${BENCH_GEN_TIMEOUT:=300}"
 	: "${BENCH_SESS_PASSES=per-address//100,1000/60 scale//1000,5000,15000/60 routed/shared/1000,5000,15000/600}"
-	: "${BENCH_SOAK_SHORT:=60}" "${BENCH_PING_INTERVAL:=60}"
+	: "${BENCH_SOAK_SHORT:=60}" "${BENCH_PING_INTERVAL:=60}" "${BENCH_STORM_TIMEOUT:=120}"
 else
 	mode=full
 	: "${BIND_N=1000 4000 8000}" "${ROT_S=100 1000 5000 15000}" "${ROT_SECONDS:=20}" "${PROXY_N=1000 4000 8000}"
@@ -60,6 +60,7 @@ scale=${BENCH_SCALE:-default}
 export BIND_N ROT_S ROT_SECONDS PROXY_N SETTLE_S ROT_ADDR64_MAX BENCH_RUNS DHT_BENCH_OURS DHT_BENCH_LT \
 	DHT_BENCH_TRIALS DHT_BENCH_LT_TRIALS RDV_SIM_CLIENTS TRIALS N_SWARM LT_NODES LT_CLIENTS \
 	BENCH_CLIENTS BENCH_GEN_TIMEOUT BENCH_SOAK_SHORT BENCH_PING_INTERVAL
+[ -n "${BENCH_STORM_TIMEOUT:-}" ] && export BENCH_STORM_TIMEOUT
 # tunnel.sh and sessions.sh both read BENCH_SECONDS, with different meanings.
 tunnel_seconds=$BENCH_SECONDS
 

@@ -1281,7 +1281,7 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     md.append('Reproduce (as root, from the top of the tree):')
     md.append('')
     md.append('    make bench                 # deps, build, every benchmark, then this file (~50 min)')
-    md.append('    BENCH_SCALE=full make bench  # the same with sessions to 15,000 and a 10-minute soak (~85 min)')
+    md.append('    BENCH_SCALE=full make bench  # the same with sessions to 15,000 and a 10-minute soak (~100 min)')
     md.append('    BENCH_QUICK=1 make bench   # small sizes (~15 min), to try it out; its report goes to')
     md.append('                               # build/bench-results/PERFORMANCE.md, not here')
     md.append('    make bench-report          # this file again from its raw results, docs/perf/results/*.tsv')
