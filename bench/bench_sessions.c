@@ -367,8 +367,7 @@ static void retry_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	struct bc *c = container_of(w, struct bc, retry);
 
-	(void)l;
-	(void)revents;
+	(void)l, (void)revents;
 	if (c->intro_on) {
 		/* As mt6d-client: a new request, backoff x1.5 up to 15 s. */
 		send_request(c);
@@ -406,8 +405,7 @@ static void intro_cb(struct ev_loop *l, ev_io *w, int revents)
 	ssize_t n;
 	int inner;
 
-	(void)l;
-	(void)revents;
+	(void)l, (void)revents;
 	while ((n = recv(c->fd_intro, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
 		if (!c->intro_on)
 			break;
@@ -454,8 +452,7 @@ static void sess_cb(struct ev_loop *l, ev_io *w, int revents)
 	ssize_t n;
 	int i = bs->i, inner;
 
-	(void)l;
-	(void)revents;
+	(void)l, (void)revents;
 	while (c->fd_sess[i] >= 0 && (n = recv(c->fd_sess[i], buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
 		const uint8_t *p = buf + WIRE_HEADER_LEN;
 		uint16_t seq;
@@ -846,8 +843,9 @@ static void storm(long srv_pid)
 	for (i = 0; i < n_cl; i++) {
 		if (!cl[i].storm)
 			continue;
-		if (!cl[i].intro_on)
-			up[nu++] = cl[i].storm_up_ms;
+		if (cl[i].intro_on) /* still on its old session */
+			continue;
+		up[nu++] = cl[i].storm_up_ms;
 		if (cl[i].state == 2)
 			first[nf++] = cl[i].storm_first_ms;
 	}
