@@ -1197,6 +1197,20 @@ def gen_text_values(gs, par, v):
                 v['gen_scale_lo_first_verdict'] = (
                     'The first byte no longer waits for a retransmitted solicitation' if p95 < 1000 else
                     'The first byte still came late in scale mode')
+    # The soak of the largest row of each mode, in words.
+    soaks = []
+    for m in dict.fromkeys((g['mode'], g['iface']) for g in gs):
+        rows = [g for g in gs if (g['mode'], g['iface']) == m and num(g.get('soak_s')) is not None]
+        if not rows:
+            continue
+        g = rows[-1]
+        lost, held = num(g.get('lost')) or 0, num(g.get('soak_clients')) or num(g.get('first')) or 0
+        soaks.append('%s (%s): %s of %s sessions lost over %s s, pings answered %s of %s, keepalives answered '
+                     '%s of %s' % (m[0], m[1], fmt(lost, 0), fmt(held, 0), fmt(num(g['soak_s']), 0),
+                                   g.get('pings_answered', '-'), g.get('pings_sent', '-'),
+                                   g.get('keepalives_answered', '-'), g.get('keepalives', '-')))
+    if soaks:
+        v['gen_soak_text'] = '; '.join(soaks)
     # Descriptors: 4 per session in the server (a TUN or none, 3 slot
     # sockets) and in the generator (an introduction socket, 3 slot
     # sockets); sessions.sh raises RLIMIT_NOFILE for both.
