@@ -1312,7 +1312,9 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
         md.append('    ' + REPRODUCE[key].format_map(collections.defaultdict(str, sizes)))
     md.append('')
     for name, title in BENCHES:
-        recs = read_tsv(os.path.join(results, name + '.tsv'))
+        # The results of a benchmark this run did not run (left from an
+        # earlier one in the same directory) are not this run's.
+        recs = read_tsv(os.path.join(results, name + '.tsv')) if not benches or name in benches else []
         md.append('## ' + title)
         md.append('')
         v = {}
@@ -1408,8 +1410,9 @@ def main():
         for f in os.listdir(committed):
             if f.endswith('.tsv'):
                 os.remove(os.path.join(committed, f))
+        ran = set(d['name'] for d in kind(read_tsv(os.path.join(a.results, 'run.tsv')), 'bench', 'name'))
         for f in sorted(os.listdir(a.results)):
-            if f.endswith('.tsv'):
+            if f == 'run.tsv' or (f.endswith('.tsv') and (not ran or f[:-4] in ran)):
                 shutil.copyfile(os.path.join(a.results, f), os.path.join(committed, f))
         a.results = committed
     charts = report(a.results, a.out, a.charts, a.analysis, not a.no_charts)
