@@ -43,7 +43,7 @@ elif [ "${BENCH_SCALE:-}" = full ]; then
 	: "${DHT_BENCH_OURS:=90}" "${DHT_BENCH_LT:=10}" "${DHT_BENCH_TRIALS:=30}" "${DHT_BENCH_LT_TRIALS:=20}"
 	: "${RDV_SIM_CLIENTS:=1000 15000}" "${TRIALS:=50}" "${N_SWARM:=100}" "${LT_NODES:=10}" "${LT_CLIENTS:=10}"
 	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}" "${BENCH_GEN_TIMEOUT:=300}"
-	: "${BENCH_SESS_PASSES=per-address//100,1000/60 scale//1000,5000,15000/60 routed/shared/1000,5000,15000/600}"
+	: "${BENCH_SESS_PASSES=per-address//100,1000/60 scale//1000,5000,15000/60 routed/per-client/1000,5000/60 routed/shared/1000,5000,15000/600}"
 	: "${BENCH_SOAK_SHORT:=60}" "${BENCH_PING_INTERVAL:=60}" "${BENCH_STORM_TIMEOUT:=120}"
 else
 	mode=full
