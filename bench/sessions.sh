@@ -226,7 +226,7 @@ run_gen() { # N soak_s
 			done
 			return 1
 		}
-		wait_line first_ms_p99 $((BENCH_GEN_TIMEOUT + 60)) || { cat "$work/gen.err" >&2; exit 1; }
+		wait_line first_ms_p99 $((BENCH_GEN_TIMEOUT + 120)) || { cat "$work/gen.err" >&2; exit 1; }
 		# The server's view right after the arrival.
 		srv_sessions=$(field s sessions)
 		if [ "$soak" -gt 0 ]; then
