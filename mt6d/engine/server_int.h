@@ -39,6 +39,7 @@
 #define SERVER_NETLINK_TIMEOUT_MS 5000
 #define SERVER_INTRO_SLOTS 3             /* previous, current, next */
 #define SERVER_INTRO_BUF 2048
+#define SERVER_INTRO_RCVBUF (16 * 1024 * 1024) /* bytes: a storm of 15,000 requests queued */
 #define SERVER_HOUSEKEEPING_S 1.0
 #define SERVER_CLOSE_DELAY_S 0.2         /* a teardown leaves through the TUN first */
 #define SERVER_SHARED_LOCAL_PREFIX_LEN 104 /* prefix::1:0:0/104: every server tunnel address */
