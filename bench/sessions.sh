@@ -71,6 +71,13 @@ case $BENCH_IFACE in
 '' | per-client | shared | auto) ;;
 *) echo "BENCH_IFACE must be per-client, shared or auto" >&2; exit 2 ;;
 esac
+# BENCH_SLOTS, when set, is the server's SlotSockets (per-session, shared,
+# auto): the shared slot sockets in scale mode.
+BENCH_SLOTS=${BENCH_SLOTS:-}
+case $BENCH_SLOTS in
+'' | per-session | shared | auto) ;;
+*) echo "BENCH_SLOTS must be per-session, shared or auto" >&2; exit 2 ;;
+esac
 GEN_MODE=$BENCH_MODE
 GEN_IFACE=${BENCH_IFACE:-default}
 BENCH_SOAK=${BENCH_SOAK:-600}
@@ -105,6 +112,9 @@ set_mode() { # server.conf: AddressMode (and its Prefix), SessionInterface in [S
 	fi
 	if [ -n "$BENCH_IFACE" ]; then
 		sed -i "/^AddressMode/a SessionInterface = $BENCH_IFACE" "$1"
+	fi
+	if [ -n "$BENCH_SLOTS" ]; then
+		sed -i "/^AddressMode/a SlotSockets = $BENCH_SLOTS" "$1"
 	fi
 }
 
@@ -229,6 +239,7 @@ run_gen() { # N soak_s
 		wait_line first_ms_p99 $((BENCH_GEN_TIMEOUT + 120)) || { cat "$work/gen.err" >&2; exit 1; }
 		# The server's view right after the arrival.
 		srv_sessions=$(field s sessions)
+		srv_fds=$(field s process_fds)
 		if [ "$soak" -gt 0 ]; then
 			wait_line soak_s $((soak + 120)) || { cat "$work/gen.err" >&2; exit 1; }
 		fi
@@ -249,16 +260,16 @@ run_gen() { # N soak_s
 			"$(v pings_answered)" "$(v pings_sent)" "$(v storm_up_ms_p50)" "$(v storm_up_ms_p95)" \
 			"${srate:--}" "$((rss / 1024))" "$(v server_cpu_pct)" "$(v storm_server_cpu_pct)" "$(v gen_cpu_pct)"
 		rotations=$(show s | awk -F= '$1 == "rotations" {print $2; exit}')
-		echo "sessions on the server after the arrival: $srv_sessions, now: $(field s sessions), rotations of one: $rotations, requests sent: $(v requests), server addr_errors: $(field s addr_errors), address mode: $(field s address_mode), nd_addrs: $(field s nd_addrs), nd_answered: $(field s nd_answered), nd_socket_drops: $(field s nd_socket_drops)" >&2
+		echo "sessions on the server after the arrival: $srv_sessions, now: $(field s sessions), rotations of one: $rotations, requests sent: $(v requests), server addr_errors: $(field s addr_errors), address mode: $(field s address_mode), nd_addrs: $(field s nd_addrs), nd_answered: $(field s nd_answered), nd_socket_drops: $(field s nd_socket_drops), slot sockets: $(field s slot_sockets_mode), server descriptors after the arrival: $srv_fds" >&2
 		# The server's counters, its sessions' summed (those that are not 0).
-		show s | awk -F= '$1 ~ /^(drops_|rx_|tx_packets|intro_rx|rekeys)/ && $2 ~ /^[0-9]+$/ {t[$1] += $2}
+		show s | awk -F= '$1 ~ /^(drops_|rx_|tx_packets|intro_rx|rekeys|mux_(rx|tx|drops|endpoints))/ && $2 ~ /^[0-9]+$/ {t[$1] += $2}
 			END {for (k in t) if (t[k]) printf "%s=%d ", k, t[k]; print ""}' >&2
 		# Every "key value" of the generator, then ours.
 		# shellcheck disable=SC2046 # pairs, one word each
 		result gen mode="$GEN_MODE" iface="$GEN_IFACE" sessions="$n" rate="$rate" \
 			$(awk 'NF == 2 && $1 != "end" {print $1 "=" $2}' "$out") \
 			rss_mib="$((rss / 1024))" rss_kib="$rss" cpu_pct="$(v server_cpu_pct)" \
-			server_sessions="$srv_sessions" rotations="$rotations" addr_errors="$(field s addr_errors)" \
+			server_sessions="$srv_sessions" slots="$(field s slot_sockets_mode)" server_fds="$srv_fds" rotations="$rotations" addr_errors="$(field s addr_errors)" \
 			timeout_s="$BENCH_GEN_TIMEOUT" soak_planned_s="$soak" \
 			server_nofile="$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits" 2>/dev/null)"
 		trap - EXIT
