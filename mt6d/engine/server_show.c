@@ -26,6 +26,11 @@ unsigned server_session_count(const struct server *srv)
 	return (unsigned)sesstab_count(&srv->table);
 }
 
+size_t server_client_count(const struct server *srv)
+{
+	return srv->n_clients;
+}
+
 const char *server_state_dir(const struct server *srv)
 {
 	return srv->cfg.state_dir;
