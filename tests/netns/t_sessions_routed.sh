@@ -48,8 +48,11 @@ check "the routed /64 is claimed with one local route" \
 	bash -c "'$lab' exec s ip -6 route show table local proto 0x6d | grep -q '^local 2001:db8:0:f1::/64 dev eth0'"
 check "the seed address is in the routed /64 ($(field s seed_address))" \
 	bash -c "'$build/mt6d' show -s '$work/s/ctl.sock' dump | grep -q '^seed_address=$RPFX'"
-check "client 1 establishes a session" wait_for 10 has_session 1
-check "client 2 establishes a session" wait_for 10 has_session 2
+# 30 s: the clients bind their addresses through rtnetlink, whose lock is
+# the whole machine's; other namespaces busy with thousands of interfaces
+# delay a request by many seconds.
+check "client 1 establishes a session" wait_for 30 has_session 1
+check "client 2 establishes a session" wait_for 30 has_session 2
 live() { show s | sed -n 's/^own_endpoint\(_next\)\{0,1\}=\[\(.*\)\]:.*/\2/p' | sort -u; }
 check "the server's session endpoints are in the routed /64 ($(live | tr '\n' ' '))" \
 	bash -c "test -n \"\$1\" && ! grep -v '^$RPFX' <<<\"\$1\"" _ "$(live)"
