@@ -7,8 +7,8 @@ namespace of its own).
 Opens /dev/net/tun N times with IFF_TUN | IFF_NO_PI (as mt6d's tun_new does:
 non-persistent, so each device lives as long as its descriptor), then gives
 each what a session's set-up gives its interface: link up, an address /128
-and a /128 route to the peer's tunnel address (one `ip -batch`, as fast as
-iproute2 goes). Measures, and prints as key=value lines: the time to open
+and a /128 route to the peer's tunnel address (`ip -batch`, as fast as
+iproute2 goes; one batch per step, timed apart). Measures, and prints as key=value lines: the time to open
 the devices and to configure them, /proc/meminfo's MemAvailable, Slab and
 Percpu before and with the N devices, the time of `ip -o link` and
 `ip -6 route` dumps with N present, and the time until every device is gone
@@ -67,17 +67,23 @@ def main():
         fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"tc%d" % i, IFF_TUN | IFF_NO_PI))
         fds.append(fd)
     t_open = time.monotonic() - t0
-    with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as f:
-        batch = f.name
-        for i in range(n):
-            hi, lo = i >> 16, i & 0xffff
-            f.write("link set tc%d up\n" % i)
-            f.write("address add 2001:db8:ff01::1:%x:%x/128 dev tc%d nodad\n" % (hi, lo, i))
-            f.write("route add 2001:db8:ff01::2:%x:%x/128 dev tc%d\n" % (hi, lo, i))
-    t0 = time.monotonic()
-    subprocess.run(["ip", "-batch", batch], check=True)
-    t_conf = time.monotonic() - t0
-    os.unlink(batch)
+    # Three batches, so that a superlinear step shows which it is.
+    steps = {
+        "up": "link set tc{i} up\n",
+        "addr": "address add 2001:db8:ff01::1:{hi:x}:{lo:x}/128 dev tc{i} nodad\n",
+        "route": "route add 2001:db8:ff01::2:{hi:x}:{lo:x}/128 dev tc{i}\n",
+    }
+    step_s = {}
+    for step, line in steps.items():
+        with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as f:
+            batch = f.name
+            for i in range(n):
+                f.write(line.format(i=i, hi=i >> 16, lo=i & 0xffff))
+        t0 = time.monotonic()
+        subprocess.run(["ip", "-batch", batch], check=True)
+        step_s[step] = time.monotonic() - t0
+        os.unlink(batch)
+    t_conf = sum(step_s.values())
     time.sleep(1)  # let deferred frees and per-cpu allocations settle
     with_n = meminfo()
     t_link, n_link = ip_time("-o", "link")
@@ -96,6 +102,8 @@ def main():
     print("n=%d" % n)
     print("open_s=%.3f" % t_open)
     print("configure_s=%.3f" % t_conf)
+    for step, secs in step_s.items():
+        print("%s_s=%.3f" % (step, secs))
     print("create_s=%.3f" % (t_open + t_conf))
     print("mem_available_kib=%d" % (before["MemAvailable"] - with_n["MemAvailable"]))
     print("slab_kib=%d" % (with_n["Slab"] - before["Slab"]))
