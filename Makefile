@@ -207,16 +207,19 @@ check: deps
 demo: deps all
 	$(Q)scripts/demo.sh $(if $(DURATION),--duration $(DURATION))
 
-# make bench: every benchmark (bench/run.sh; BENCH_QUICK=1 for small sizes),
-# then docs/PERFORMANCE.md and docs/perf/*.png from their results, also when
-# one of them failed (the report says which; a quick run's report goes to
-# build/bench-results/ instead). make bench-report: the report again from
-# build/bench-results/ without rerunning anything.
+# make bench: every benchmark (bench/run.sh; BENCH_QUICK=1 for small sizes,
+# BENCH_SCALE=full for sessions to 15,000 with a 10-minute soak), then
+# docs/PERFORMANCE.md, its raw results docs/perf/results/*.tsv and
+# docs/perf/*.png, also when one of them failed (the report says which; a
+# quick run's report goes to build/bench-results/ instead). make
+# bench-report: the report again from BENCH_RESULTS (default the committed
+# docs/perf/results/) without rerunning anything.
+BENCH_RESULTS ?= docs/perf/results
 bench: deps all benches
 	$(Q)bench/run.sh; rc=$$?; /usr/bin/python3 scripts/perf-report.py && exit $$rc
 
 bench-report:
-	$(Q)/usr/bin/python3 scripts/perf-report.py
+	$(Q)/usr/bin/python3 scripts/perf-report.py --results $(BENCH_RESULTS)
 
 # make install: programs, man pages, docs and examples, the systemd units
 # (paths substituted) and the sysusers.d entry for the mt6d user. Nothing in

@@ -5,9 +5,16 @@
 # the commit, the sizes, and each benchmark's wall time and exit status, for
 # scripts/perf-report.py (make bench-report) to write docs/PERFORMANCE.md.
 #
-#   sudo bench/run.sh                 the sizes of `make bench` (~40 minutes)
-#   sudo BENCH_QUICK=1 bench/run.sh   small sizes, to try it out (~13 minutes)
+#   sudo bench/run.sh                 the sizes of `make bench` (~50 minutes)
+#   sudo BENCH_SCALE=full bench/run.sh  the same, sessions to 15,000 with a
+#                                     10-minute soak (~100 minutes)
+#   sudo BENCH_QUICK=1 bench/run.sh   small sizes, to try it out (~15 minutes)
 #   sudo BENCH_ONLY_SCRIPTS="tunnel sessions" bench/run.sh
+#
+# Sessions from the load generator run in passes, BENCH_SESS_PASSES: words
+# MODE/IFACE/SIZES/SOAK (IFACE empty: the server's default SessionInterface;
+# SIZES comma-separated; SOAK: seconds of soak for the largest size of the
+# pass, BENCH_SOAK_SHORT for the others).
 #
 # The sizes below are the defaults of a run; any variable already set in the
 # environment wins. A benchmark that fails is recorded as failed and the
@@ -26,8 +33,18 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	: "${BENCH_RUNS:=1}" "${BENCH_SECONDS:=2}"
 	: "${DHT_BENCH_OURS:=20}" "${DHT_BENCH_LT:=4}" "${DHT_BENCH_TRIALS:=5}" "${DHT_BENCH_LT_TRIALS:=3}"
 	: "${RDV_SIM_CLIENTS:=200}" "${TRIALS:=5}" "${N_SWARM:=30}" "${LT_NODES:=5}" "${LT_CLIENTS:=5}"
-	: "${BENCH_CLIENTS:=5}" "${SESS_SECONDS:=5}" "${BENCH_SESSIONS=100}" "${BENCH_GEN_TIMEOUT:=60}"
-	: "${BENCH_SCALE_SESSIONS=100}"
+	: "${BENCH_CLIENTS:=5}" "${SESS_SECONDS:=5}" "${BENCH_GEN_TIMEOUT:=60}"
+	: "${BENCH_SESS_PASSES=per-address//100/30 scale//200/30}" "${BENCH_SOAK_SHORT:=30}" "${BENCH_PING_INTERVAL:=10}"
+elif [ "${BENCH_SCALE:-}" = full ]; then
+	mode=full
+	: "${BIND_N=1000 4000 8000}" "${ROT_S=100 1000 5000 15000}" "${ROT_SECONDS:=20}" "${PROXY_N=1000 4000 8000}"
+	: "${SETTLE_S:=5}" "${ROT_ADDR64_MAX:=5000}"
+	: "${BENCH_RUNS:=3}" "${BENCH_SECONDS:=5}"
+	: "${DHT_BENCH_OURS:=90}" "${DHT_BENCH_LT:=10}" "${DHT_BENCH_TRIALS:=30}" "${DHT_BENCH_LT_TRIALS:=20}"
+	: "${RDV_SIM_CLIENTS:=1000 15000}" "${TRIALS:=50}" "${N_SWARM:=100}" "${LT_NODES:=10}" "${LT_CLIENTS:=10}"
+	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}" "${BENCH_GEN_TIMEOUT:=300}"
+	: "${BENCH_SESS_PASSES=per-address//100,1000/60 scale//1000,5000,15000/60 routed/per-client/1000,5000/60 routed/shared/1000,5000,15000/600}"
+	: "${BENCH_SOAK_SHORT:=60}" "${BENCH_PING_INTERVAL:=60}" "${BENCH_STORM_TIMEOUT:=120}"
 else
 	mode=full
 	: "${BIND_N=1000 4000 8000}" "${ROT_S=100 1000 5000 15000}" "${ROT_SECONDS:=20}" "${PROXY_N=1000 4000 8000}"
@@ -35,19 +52,22 @@ else
 	: "${BENCH_RUNS:=3}" "${BENCH_SECONDS:=5}"
 	: "${DHT_BENCH_OURS:=90}" "${DHT_BENCH_LT:=10}" "${DHT_BENCH_TRIALS:=30}" "${DHT_BENCH_LT_TRIALS:=20}"
 	: "${RDV_SIM_CLIENTS:=1000 15000}" "${TRIALS:=50}" "${N_SWARM:=100}" "${LT_NODES:=10}" "${LT_CLIENTS:=10}"
-	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}" "${BENCH_SESSIONS=100 1000}" "${BENCH_GEN_TIMEOUT:=180}"
-	: "${BENCH_SCALE_SESSIONS=100 1000 2000}"
+	: "${BENCH_CLIENTS:=10 40}" "${SESS_SECONDS:=20}" "${BENCH_GEN_TIMEOUT:=180}"
+	: "${BENCH_SESS_PASSES=per-address//100,1000/60 scale//100,1000,2000/120}"
+	: "${BENCH_SOAK_SHORT:=60}" "${BENCH_PING_INTERVAL:=30}"
 fi
+scale=${BENCH_SCALE:-default}
 export BIND_N ROT_S ROT_SECONDS PROXY_N SETTLE_S ROT_ADDR64_MAX BENCH_RUNS DHT_BENCH_OURS DHT_BENCH_LT \
 	DHT_BENCH_TRIALS DHT_BENCH_LT_TRIALS RDV_SIM_CLIENTS TRIALS N_SWARM LT_NODES LT_CLIENTS \
-	BENCH_CLIENTS BENCH_SESSIONS BENCH_GEN_TIMEOUT BENCH_SCALE_SESSIONS
+	BENCH_CLIENTS BENCH_GEN_TIMEOUT BENCH_SOAK_SHORT BENCH_PING_INTERVAL
+[ -n "${BENCH_STORM_TIMEOUT:-}" ] && export BENCH_STORM_TIMEOUT
 # tunnel.sh and sessions.sh both read BENCH_SECONDS, with different meanings.
 tunnel_seconds=$BENCH_SECONDS
 
 meta=$BENCH_OUT/run.tsv
 tab() { local IFS=$'\t'; printf '%s\n' "$*"; }
 {
-	tab run "mode=$mode" "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
+	tab run "mode=$mode" "scale=$scale" "date=$(date -u +%Y-%m-%dT%H:%MZ)" \
 		"commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 		"dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo yes || echo no)" \
 		"kernel=$(uname -r)" "cores=$(nproc)" \
@@ -62,7 +82,8 @@ tab() { local IFS=$'\t'; printf '%s\n' "$*"; }
 		"dht_lt_trials=$DHT_BENCH_LT_TRIALS" "rdv_sim_clients=$RDV_SIM_CLIENTS" "rdv_trials=$TRIALS" \
 		"rdv_swarm=$N_SWARM" "rdv_lt_nodes=$LT_NODES" "rdv_lt_clients=$LT_CLIENTS" \
 		"sess_clients=$BENCH_CLIENTS" "sess_seconds=$SESS_SECONDS" \
-		"sess_sessions=$BENCH_SESSIONS" "sess_gen_timeout=$BENCH_GEN_TIMEOUT" "sess_mode=${BENCH_MODE:-per-address}" "sess_scale_sessions=$BENCH_SCALE_SESSIONS"
+		"sess_gen_timeout=$BENCH_GEN_TIMEOUT" "sess_passes=$BENCH_SESS_PASSES" \
+		"sess_soak_short=$BENCH_SOAK_SHORT" "sess_ping_interval=$BENCH_PING_INTERVAL"
 } >"$meta"
 
 ran=0 failed=0
@@ -78,12 +99,18 @@ for b in bench/*.sh; do
 	load=$(cut -d' ' -f1 /proc/loadavg)
 	t0=$(date +%s)
 	if [ "$name" = sessions ]; then
-		# Two passes: the server in per-address mode (daemon clients and
-		# the generator), then in scale mode (the generator only, to
-		# thousands); both go to sessions.tsv.
-		BENCH_SECONDS=$SESS_SECONDS bash "$b" &&
-			RESULTS_APPEND=1 BENCH_MODE=scale BENCH_CLIENTS="" \
-				BENCH_SESSIONS="$BENCH_SCALE_SESSIONS" BENCH_SECONDS=$SESS_SECONDS bash "$b"
+		# The daemon clients (per-address mode), then one pass of the
+		# generator per word of BENCH_SESS_PASSES; all go to
+		# sessions.tsv. A pass that fails does not stop the next ones.
+		BENCH_SECONDS=$SESS_SECONDS BENCH_SESSIONS="" bash "$b"
+		rc=$?
+		for pass in $BENCH_SESS_PASSES; do
+			IFS=/ read -r pmode piface psizes psoak <<<"$pass"
+			RESULTS_APPEND=1 BENCH_MODE=$pmode BENCH_IFACE=$piface BENCH_CLIENTS="" \
+				BENCH_SESSIONS="${psizes//,/ }" BENCH_SOAK=$psoak BENCH_SECONDS=$SESS_SECONDS \
+				bash "$b" || rc=1
+		done
+		(exit "$rc")
 	else
 		BENCH_SECONDS=$tunnel_seconds bash "$b"
 	fi

@@ -57,6 +57,7 @@ enum seen_bit {
 	SEEN_ADDRESS_MODE = 1u << 18,
 	SEEN_PADDING = 1u << 19,
 	SEEN_PREFIX = 1u << 20,
+	SEEN_SESSION_INTERFACE = 1u << 27, /* apart from the bits other keys take next */
 };
 
 static const char *self_section_name(enum config_role role)
@@ -616,6 +617,17 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 	} else if (!strcasecmp(key, "ClientId") && cfg->role == CONFIG_CLIENT) {
 		if (take_key(ctx, SEEN_CLIENT_ID, key, value))
 			parse_client_id(ctx, key, value, &cfg->client_id);
+	} else if (!strcasecmp(key, "SessionInterface") && cfg->role == CONFIG_SERVER) {
+		if (take_key(ctx, SEEN_SESSION_INTERFACE, key, value)) {
+			if (!strcasecmp(value, "per-client"))
+				cfg->session_interface = CONFIG_SESSION_IF_PER_CLIENT;
+			else if (!strcasecmp(value, "shared"))
+				cfg->session_interface = CONFIG_SESSION_IF_SHARED;
+			else if (!strcasecmp(value, "auto"))
+				cfg->session_interface = CONFIG_SESSION_IF_AUTO;
+			else
+				ctx_fail(ctx, key, value, "must be per-client, shared or auto");
+		}
 	} else {
 		ctx_fail(ctx, key, value, "unknown option in [%s]", self_section_name(cfg->role));
 	}
@@ -1128,4 +1140,17 @@ int config_load_private_key(const struct config *cfg, uint8_t priv_out[static CO
 	memcpy(priv_out, priv, CONFIG_KEY_LEN);
 	sodium_memzero(priv, sizeof(priv));
 	return 0;
+}
+
+bool config_is_session_interface_shared(const struct config *cfg)
+{
+	switch (cfg->session_interface) {
+	case CONFIG_SESSION_IF_PER_CLIENT:
+		return false;
+	case CONFIG_SESSION_IF_SHARED:
+		return true;
+	case CONFIG_SESSION_IF_AUTO:
+	default:
+		return cfg->clients_len > CONFIG_SHARED_AUTO_CLIENTS;
+	}
 }

@@ -47,6 +47,13 @@ enum config_role {
 	CONFIG_PEER,
 };
 
+/* Server: SessionInterface. */
+enum config_session_interface {
+	CONFIG_SESSION_IF_AUTO,          /* per-client up to CONFIG_SHARED_AUTO_CLIENTS clients */
+	CONFIG_SESSION_IF_PER_CLIENT,    /* one TUN per session */
+	CONFIG_SESSION_IF_SHARED,        /* one TUN for every session */
+};
+
 struct config_client {
 	char name[CONFIG_NAME_LEN];
 	uint32_t id;                          /* 1..CONFIG_CLIENT_ID_MAX */
@@ -109,9 +116,21 @@ struct config {
 	unsigned preshared_key_file_line;
 	uint8_t peer_seed_address[CONFIG_ADDR_LEN];
 	uint8_t peer_tunnel_address[CONFIG_ADDR_LEN];
+	/* Server: SessionInterface (docs/running.md, "Session interfaces"). */
+	enum config_session_interface session_interface;
 };
 
 #define CONFIG_DEFAULT_TUNNEL_NAME "mt6d%d"
+/* The server's one session interface in SessionInterface = shared. */
+#define CONFIG_SHARED_TUNNEL_NAME "mt6ds%d"
+/* SessionInterface = auto: one TUN per client up to this many registered
+ * clients, one shared TUN above (a TUN device costs the kernel memory and
+ * every `ip link` and netlink dump a line: docs/running.md). */
+#define CONFIG_SHARED_AUTO_CLIENTS 1000
+
+/* Whether the server's sessions share one TUN: SessionInterface, auto
+ * resolved against the registered clients of cfg. */
+bool config_is_session_interface_shared(const struct config *cfg);
 
 /* Parses an INI text of the given role into *out (which the caller releases
  * with config_fini, on success only). source names the text in messages. On

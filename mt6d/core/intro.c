@@ -210,10 +210,10 @@ void intro_tunnel_addrs(const struct in6_addr *prefix, uint32_t id, struct in6_a
 		plan_addr(prefix, 2, id, client_out);
 }
 
-int64_t intro_tunnel_addr_id(const struct in6_addr *prefix, unsigned prefix_len,
-			     const struct in6_addr *addr)
+static int64_t plan_addr_id(const struct in6_addr *prefix, unsigned prefix_len, uint8_t side,
+			    const struct in6_addr *addr)
 {
-	static const uint8_t head[5] = { 0, 0, 0, 1, 0 };
+	const uint8_t head[5] = { 0, 0, 0, side, 0 };
 	unsigned full = prefix_len / 8, rest = prefix_len % 8;
 	uint32_t id;
 
@@ -227,6 +227,29 @@ int64_t intro_tunnel_addr_id(const struct in6_addr *prefix, unsigned prefix_len,
 		return -ENOENT;
 	id = (uint32_t)addr->s6_addr[13] << 16 | (uint32_t)addr->s6_addr[14] << 8 | addr->s6_addr[15];
 	return id;
+}
+
+int64_t intro_tunnel_addr_id(const struct in6_addr *prefix, unsigned prefix_len,
+			     const struct in6_addr *addr)
+{
+	return plan_addr_id(prefix, prefix_len, 1, addr);
+}
+
+int64_t intro_client_tunnel_addr_id(const struct in6_addr *prefix, unsigned prefix_len,
+				    const struct in6_addr *addr)
+{
+	return plan_addr_id(prefix, prefix_len, 2, addr);
+}
+
+int64_t intro_packet_client_id(const struct in6_addr *prefix, unsigned prefix_len,
+			       const uint8_t *pkt, size_t len)
+{
+	struct in6_addr dst;
+
+	if (len < 40 || (pkt[0] >> 4) != 6)
+		return -ENOENT;
+	memcpy(dst.s6_addr, pkt + 24, 16);
+	return intro_client_tunnel_addr_id(prefix, prefix_len, &dst);
 }
 
 void intro_default_tunnel_prefix(const uint8_t server_pub[static MSG_KEY_LEN],

@@ -111,6 +111,14 @@ void intro_tunnel_addrs(const struct in6_addr *prefix, uint32_t id, struct in6_a
  * -ENOENT when addr is not one. */
 int64_t intro_tunnel_addr_id(const struct in6_addr *prefix, unsigned prefix_len,
 			     const struct in6_addr *addr);
+/* The same for a client-side address. */
+int64_t intro_client_tunnel_addr_id(const struct in6_addr *prefix, unsigned prefix_len,
+				    const struct in6_addr *addr);
+/* The client id whose client-side address is the destination of an IPv6
+ * packet of len bytes (a shared session interface finds the session of what
+ * it reads), or -ENOENT (not IPv6, too short, not an address of the plan). */
+int64_t intro_packet_client_id(const struct in6_addr *prefix, unsigned prefix_len,
+			       const uint8_t *pkt, size_t len);
 
 /* Default tunnel prefix: the ULA /64 fdXX:XXXX:XXXX::/64 with the 40-bit
  * global id H_"mt6d/1 tunnel prefix"(S)[0..4] (RFC 4193 asks for a random

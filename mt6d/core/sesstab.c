@@ -41,9 +41,24 @@ struct sesstab_entry *sesstab_lookup(const struct sesstab *t, uint32_t client_id
 	struct sesstab_entry *e;
 
 	for (e = t->buckets[bucket_of(t, client_id)]; e; e = e->hnext)
-		if (e->client_id == client_id)
+		if (e->client_id == client_id && !e->is_closing)
 			return e;
 	return NULL;
+}
+
+struct sesstab_entry *sesstab_lookup_any(const struct sesstab *t, uint32_t client_id)
+{
+	struct sesstab_entry *e, *closing = NULL;
+
+	for (e = t->buckets[bucket_of(t, client_id)]; e; e = e->hnext) {
+		if (e->client_id != client_id)
+			continue;
+		if (!e->is_closing)
+			return e;
+		if (!closing)
+			closing = e;
+	}
+	return closing;
 }
 
 int sesstab_add(struct sesstab *t, struct sesstab_entry *e, uint32_t client_id, int64_t now_ms)
@@ -76,7 +91,6 @@ static void unindex(struct sesstab *t, struct sesstab_entry *e)
 		if (*p == e) {
 			*p = e->hnext;
 			e->hnext = NULL;
-			t->n_live--;
 			return;
 		}
 }
@@ -85,13 +99,14 @@ void sesstab_close(struct sesstab *t, struct sesstab_entry *e)
 {
 	if (e->is_closing)
 		return;
-	unindex(t, e);
 	e->is_closing = true;
+	t->n_live--;
 }
 
 void sesstab_remove(struct sesstab *t, struct sesstab_entry *e)
 {
 	sesstab_close(t, e);
+	unindex(t, e);
 	if (e->prev)
 		e->prev->next = e->next;
 	else

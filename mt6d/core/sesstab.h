@@ -16,11 +16,11 @@
 
 struct sesstab_entry {
 	uint32_t client_id;
-	bool is_closing;                 /* left the by-id index, still in the table */
+	bool is_closing;                 /* not found by sesstab_lookup, still in the table */
 	uint64_t rx_packets;             /* tunnel counter when last seen to change */
 	int64_t last_rx_ms;              /* when it last changed (or the session began) */
 	struct sesstab_entry *prev, *next; /* every entry, newest first */
-	struct sesstab_entry *hnext;     /* by-id bucket chain (live entries only) */
+	struct sesstab_entry *hnext;     /* by-id bucket chain (closing ones too) */
 };
 
 struct sesstab {
@@ -47,7 +47,12 @@ int sesstab_add(struct sesstab *t, struct sesstab_entry *e, uint32_t client_id, 
 /* The live session of client_id, or NULL. */
 struct sesstab_entry *sesstab_lookup(const struct sesstab *t, uint32_t client_id);
 
-/* e is closing: no longer found by id (a new session of the client may be
+/* The live session of client_id, else a closing one, or NULL: whose tunnel
+ * a packet to the client's tunnel address still takes (a teardown on its
+ * way out). */
+struct sesstab_entry *sesstab_lookup_any(const struct sesstab *t, uint32_t client_id);
+
+/* e is closing: no longer found by sesstab_lookup (a new session of the client may be
  * added), still in the table until removed. Idempotent. */
 void sesstab_close(struct sesstab *t, struct sesstab_entry *e);
 

@@ -11,6 +11,10 @@
 
 #include "mt6d/core/intro.h"
 
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78 /* linux/in6.h; glibc's netinet/in.h lacks it */
+#endif
+
 int inner_socket_open(void)
 {
 	int one = 1, fd;
@@ -18,7 +22,10 @@ int inner_socket_open(void)
 	fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, INTRO_NEXT_HEADER);
 	if (fd < 0)
 		return -errno;
-	if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0) {
+	/* FREEBIND: a server with a shared session interface sends from
+	 * tunnel addresses that a local route makes ours, not an address. */
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) < 0) {
 		int rc = -errno;
 
 		close(fd);

@@ -23,6 +23,7 @@
 #include "mt6d/engine/inner.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
+#include "mt6d/engine/sessiontun.h"
 #include "mt6d/engine/tunnel.h"
 #include "mt6d/engine/nlsockets.h"
 #include "netlink/ndresp.h"
@@ -153,6 +154,9 @@ static int server_open_kernel(struct server *srv, char *msg, size_t msg_len)
 			return rc;
 	}
 	rc = server_link_setup_guard(srv, msg, msg_len); /* guard */
+	if (rc < 0)
+		return rc;
+	rc = server_sessions_setup_shared(srv, msg, msg_len);
 	if (rc < 0)
 		return rc;
 	rc = inner_socket_open();
@@ -297,6 +301,13 @@ void server_free(struct server *srv)
 	while (sesstab_first(&srv->table))
 		server_session_free(server_session_of_entry(sesstab_first(&srv->table)));
 	sesstab_fini(&srv->table);
+	if (srv->stun) { /* after the sessions that borrowed it; its routes go with it */
+		unsigned ifindex = tun_ifindex(sessiontun_tun(srv->stun));
+
+		sessiontun_free(srv->stun);
+		srv->stun = NULL;
+		nllink_forget_ifindex(srv->nllink, ifindex);
+	}
 	publish_free(srv->publisher);
 	srv->publisher = NULL;
 	dhtident_free(srv->ident); /* DHT identity hook */

@@ -39,8 +39,10 @@
 #define SERVER_NETLINK_TIMEOUT_MS 5000
 #define SERVER_INTRO_SLOTS 3             /* previous, current, next */
 #define SERVER_INTRO_BUF 2048
+#define SERVER_INTRO_RCVBUF (16 * 1024 * 1024) /* bytes: a storm of 15,000 requests queued */
 #define SERVER_HOUSEKEEPING_S 1.0
 #define SERVER_CLOSE_DELAY_S 0.2         /* a teardown leaves through the TUN first */
+#define SERVER_SHARED_LOCAL_PREFIX_LEN 104 /* prefix::1:0:0/104: every server tunnel address */
 
 struct server;
 struct tunnel;
@@ -51,6 +53,7 @@ struct ndresp;
 struct dhtev;
 struct dhtident;
 struct publish;
+struct sessiontun;
 struct nladdr_result;
 
 struct intro_sock {
@@ -123,6 +126,9 @@ struct server {
 	struct in6_addr tunnel_prefix;
 	unsigned tunnel_prefix_len;
 	struct tun *intro_tun;
+	/* SessionInterface = shared: the one TUN of every session; NULL: one
+	 * TUN per session. */
+	struct sessiontun *stun;
 	/* Registered clients, sorted by id; their C_IIDs under the current and
 	 * the previous K, and whether each may be served. */
 	struct server_client *clients;
@@ -208,6 +214,9 @@ void server_session_free(struct server_session *ss);
 void server_session_end(struct server_session *ss, uint8_t reason, bool send_teardown);
 int server_session_start(struct server *srv, struct server_client *c, const struct msg_request *req,
 			 struct msg_handshake *hs, uint8_t resp_out[static MSG_RESPONSE_LEN]);
+/* SessionInterface = shared: the shared TUN and the local route of every
+ * server-side tunnel address; nothing in per-client mode. */
+int server_sessions_setup_shared(struct server *srv, char *msg, size_t msg_len);
 void server_sessions_raw_cb(struct ev_loop *loop, ev_io *w, int revents);
 void server_sessions_housekeeping_cb(struct ev_loop *loop, ev_timer *w, int revents);
 

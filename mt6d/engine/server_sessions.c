@@ -15,7 +15,10 @@
 #include "mt6d/engine/inner.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
+#include "mt6d/engine/sessiontun.h"
 #include "mt6d/engine/tunnel.h"
+#include "netlink/nllink.h"
+#include "tun/tun.h"
 
 struct server_session *server_session_of_entry(struct sesstab_entry *e)
 {
@@ -119,8 +122,9 @@ static int session_tunnel_new(struct server *srv, struct server_session *ss)
 	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
 	tc.rotation_ms = ss->fsm.rotation_ms;
 	tc.reach = 1;
-	tc.flags = TUNNEL_OWN_DST_ONLY;
+	tc.flags = TUNNEL_OWN_DST_ONLY | TUNNEL_NO_WAIT;
 	tc.padding = srv->cfg.padding;
+	tc.shared_tun = srv->stun ? sessiontun_tun(srv->stun) : NULL;
 	t0 = mono_now_ms();
 	rc = tunnel_new(srv->loop, srv->nladdr, srv->nllink, &tc, &ss->tunnel, msg, sizeof(msg));
 	sodium_memzero(&tc, sizeof(tc));
@@ -230,6 +234,51 @@ static void session_change_rotation(struct server *srv, struct server_session *s
 	session_send_rotation(srv, ss);
 }
 
+/* What the host routes into the shared TUN goes to the tunnel of the
+ * session, closing ones too (a teardown on its way out), whose client's
+ * tunnel address is its destination. */
+static struct tunnel *shared_lookup(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct server *srv = arg;
+	int64_t id = intro_packet_client_id(&srv->tunnel_prefix, srv->tunnel_prefix_len, pkt, len);
+	struct sesstab_entry *e = id >= 0 ? sesstab_lookup_any(&srv->table, (uint32_t)id) : NULL;
+
+	return e ? server_session_of_entry(e)->tunnel : NULL;
+}
+
+int server_sessions_setup_shared(struct server *srv, char *msg, size_t msg_len)
+{
+	struct sessiontun_config sc = {
+		.name = CONFIG_SHARED_TUNNEL_NAME, .mtu = tunnel_inner_mtu(srv->link_mtu),
+		.lookup = shared_lookup, .arg = srv,
+	};
+	struct in6_addr block;
+	char why[256] = "", a[INET6_ADDRSTRLEN];
+	int rc;
+
+	if (!config_is_session_interface_shared(&srv->cfg))
+		return 0;
+	rc = sessiontun_new(srv->loop, &sc, &srv->stun, msg, msg_len);
+	if (rc < 0)
+		return rc;
+	/* Every server-side tunnel address is prefix::1:0:<id> (24-bit ids):
+	 * one local route for the /104 makes them all ours on this TUN, so a
+	 * session adds no address, only its client's route. */
+	intro_tunnel_addrs(&srv->tunnel_prefix, 0, &block, NULL);
+	rc = nllink_add_local_prefix(srv->nllink, tun_ifindex(sessiontun_tun(srv->stun)), &block,
+				     SERVER_SHARED_LOCAL_PREFIX_LEN, why, sizeof(why));
+	if (rc < 0) {
+		set_msg(msg, msg_len, "making %s/%u local on %s: %s%s%s", server_addr_str(&block, a),
+			SERVER_SHARED_LOCAL_PREFIX_LEN, tun_name(sessiontun_tun(srv->stun)),
+			strerror(-rc), why[0] ? " (kernel: " : "", why[0] ? why : "");
+		return rc;
+	}
+	log_info("session interface shared: %s, server tunnel addresses %s/%u local on it",
+		 tun_name(sessiontun_tun(srv->stun)), server_addr_str(&block, a),
+		 SERVER_SHARED_LOCAL_PREFIX_LEN);
+	return 0;
+}
+
 void server_sessions_raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct server *srv = container_of(w, struct server, raw_io);
@@ -251,7 +300,10 @@ void server_sessions_raw_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		id = intro_tunnel_addr_id(&srv->tunnel_prefix, srv->tunnel_prefix_len, &dst);
 		ss = id >= 0 ? server_session_of(srv, (uint32_t)id) : NULL;
-		/* Only what came out of that client's own session interface. */
+		/* Only what came out of that client's own session: its own TUN,
+		 * or in shared mode the shared one, into which only this
+		 * session's tunnel writes packets from this client's address
+		 * (the tunnel's inner source check). */
 		if (!ss || ifindex != ss->ifindex ||
 		    memcmp(&src, &ss->client_tunnel, 16) != 0)
 			continue;

@@ -12,6 +12,7 @@
 #include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
+#include "mt6d/engine/sessiontun.h"
 #include "mt6d/engine/tunnel.h"
 #include "netlink/ndresp.h"
 #include "tun/tun.h"
@@ -109,6 +110,16 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 	}
 	ctl_reply_printf(r, "tunnel_prefix=%s/%u\n", server_addr_str(&srv->tunnel_prefix, a),
 			 srv->tunnel_prefix_len);
+	ctl_reply_printf(r, "session_interface_mode=%s\n", srv->stun ? "shared" : "per-client");
+	if (srv->stun) {
+		struct sessiontun_stats st;
+
+		sessiontun_get_stats(srv->stun, &st);
+		ctl_reply_printf(r, "shared_interface=%s\nshared_rx=%" PRIu64 "\nshared_handed=%" PRIu64
+				 "\nshared_drops_no_session=%" PRIu64 "\nshared_drops_read=%" PRIu64 "\n",
+				 tun_name(sessiontun_tun(srv->stun)), st.rx_packets, st.handed,
+				 st.drops_no_session, st.drops_read);
+	}
 	ctl_reply_printf(r, "rotation_ms=%u\n", srv->gen->rotation_ms);
 	ctl_reply_printf(r, "threat=%s\n", threat_name(srv->threat.level));
 	ctl_reply_printf(r, "threat_set=%s\n", threat_name(srv->threat.set));

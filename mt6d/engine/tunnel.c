@@ -86,11 +86,24 @@ struct tunnel {
 	bool has_gso;                    /* send runs of equal datagrams as one (UDP_SEGMENT) */
 	bool has_gro;                    /* sockets get UDP_GRO: trains of datagrams per read */
 	struct tunnel_stats stats;
+	bool is_tun_borrowed;            /* t->tun is the caller's shared TUN (cfg.shared_tun) */
+	bool has_route;                  /* ... and ours is the route of the peer's address into it */
+	bool has_scratch;                /* holds a reference to the scratch space */
+};
+
+/* Scratch space of the data plane: filled and used within one callback (a
+ * TUN batch, a socket batch) and never across two. A process runs one event
+ * loop, so every tunnel of the process shares one set: a server with
+ * thousands of sessions would otherwise hold over 1 MiB of receive buffers
+ * per session. Allocated with the first tunnel (grown for a larger MTU
+ * between callbacks), wiped and freed with the last. */
+struct tunnel_scratch {
+	unsigned refs;
 	size_t buf_len;                  /* bytes per TUN packet buffer */
 	uint8_t *bufs;                   /* TUNNEL_BATCH TUN packet buffers */
 	uint8_t *rx_bufs;                /* TUNNEL_RX_MSGS receive buffers of TUNNEL_RX_BUF_LEN */
-	struct tun_pkt pkts[TUNNEL_BATCH];    /* TUN reads: fixed on t->bufs */
-	struct tun_pkt rx_pkts[TUNNEL_BATCH]; /* TUN writes: point into t->rx_bufs */
+	struct tun_pkt pkts[TUNNEL_BATCH];    /* TUN reads: fixed on bufs */
+	struct tun_pkt rx_pkts[TUNNEL_BATCH]; /* TUN writes: point into rx_bufs */
 	struct mmsghdr msgs[TUNNEL_BATCH];
 	struct iovec iov[TUNNEL_BATCH];
 	size_t tx_inner_len[TUNNEL_BATCH]; /* inner bytes of iov[i], padding not counted */
@@ -99,6 +112,77 @@ struct tunnel {
 	struct sockaddr_in6 from[TUNNEL_RX_MSGS];
 	struct iovec rx_iov[TUNNEL_RX_MSGS];
 };
+
+static struct tunnel_scratch *scratch;
+
+static void scratch_wipe_bufs(struct tunnel_scratch *sc)
+{
+	if (sc->bufs) {
+		sodium_memzero(sc->bufs, TUNNEL_BATCH * sc->buf_len);
+		free(sc->bufs);
+		sc->bufs = NULL;
+	}
+	if (sc->rx_bufs) {
+		sodium_memzero(sc->rx_bufs, (size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
+		free(sc->rx_bufs);
+		sc->rx_bufs = NULL;
+	}
+}
+
+/* One more user of the scratch space, with TUN buffers of at least buf_len
+ * bytes. Returns 0, -EINVAL or -ENOMEM. */
+static int scratch_get(size_t buf_len)
+{
+	size_t i;
+
+	if (!buf_len)
+		return -EINVAL;
+	if (!scratch) {
+		scratch = calloc(1, sizeof(*scratch));
+		if (!scratch)
+			return -ENOMEM;
+	}
+	if (scratch->buf_len < buf_len || !scratch->bufs) {
+		uint8_t *bufs = malloc(TUNNEL_BATCH * buf_len);
+
+		if (!bufs)
+			goto fail;
+		if (scratch->bufs) {
+			sodium_memzero(scratch->bufs, TUNNEL_BATCH * scratch->buf_len);
+			free(scratch->bufs);
+		}
+		scratch->bufs = bufs;
+		scratch->buf_len = buf_len;
+		for (i = 0; i < TUNNEL_BATCH; i++) {
+			scratch->pkts[i].buf = bufs + i * buf_len;
+			scratch->pkts[i].cap = buf_len;
+		}
+	}
+	if (!scratch->rx_bufs) {
+		scratch->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
+		if (!scratch->rx_bufs)
+			goto fail;
+	}
+	scratch->refs++;
+	return 0;
+fail:
+	if (!scratch->refs) {
+		scratch_wipe_bufs(scratch);
+		free(scratch);
+		scratch = NULL;
+	}
+	return -ENOMEM;
+}
+
+static void scratch_put(void)
+{
+	if (!scratch || --scratch->refs > 0)
+		return;
+	scratch_wipe_bufs(scratch);
+	sodium_memzero(scratch, sizeof(*scratch));
+	free(scratch);
+	scratch = NULL;
+}
 
 static int64_t tunnel_now_ms(const struct tunnel *t)
 {
@@ -318,7 +402,7 @@ static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	tunnel_move(t, slot, now_ms);
 }
 
-/* Groups the k sealed datagrams in t->iov into messages: with GSO, each run
+/* Groups the k sealed datagrams in scratch->iov into messages: with GSO, each run
  * of equal lengths (the last one may be shorter) goes as one UDP_SEGMENT
  * send that the kernel cuts into datagrams as late as possible (veth and the
  * forwarding router carry the whole train as one packet). */
@@ -327,29 +411,29 @@ static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
 	size_t m = 0, i = 0;
 
 	while (i < k) {
-		size_t len = t->iov[i].iov_len, j = i + 1;
-		struct msghdr *h = &t->msgs[m].msg_hdr;
+		size_t len = scratch->iov[i].iov_len, j = i + 1;
+		struct msghdr *h = &scratch->msgs[m].msg_hdr;
 
 		if (t->has_gso) {
 			size_t max = TUNNEL_GSO_MAX_BYTES / len;
 
 			if (max > TUNNEL_GSO_MAX_SEGS)
 				max = TUNNEL_GSO_MAX_SEGS;
-			while (j < k && j - i < max && t->iov[j].iov_len == len)
+			while (j < k && j - i < max && scratch->iov[j].iov_len == len)
 				j++;
-			if (j < k && j - i < max && t->iov[j].iov_len < len)
+			if (j < k && j - i < max && scratch->iov[j].iov_len < len)
 				j++;
 		}
 		memset(h, 0, sizeof(*h));
 		h->msg_name = &s->peer_sa;
 		h->msg_namelen = sizeof(s->peer_sa);
-		h->msg_iov = &t->iov[i];
+		h->msg_iov = &scratch->iov[i];
 		h->msg_iovlen = j - i;
 		if (j - i > 1) {
 			struct cmsghdr *c;
 			uint16_t seg = (uint16_t)len;
 
-			h->msg_control = t->cmsg[m].buf;
+			h->msg_control = scratch->cmsg[m].buf;
 			h->msg_controllen = CMSG_SPACE(sizeof(seg));
 			c = CMSG_FIRSTHDR(h);
 			c->cmsg_level = SOL_UDP;
@@ -357,7 +441,7 @@ static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
 			c->cmsg_len = CMSG_LEN(sizeof(seg));
 			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
 		}
-		t->run_len[m] = j - i;
+		scratch->run_len[m] = j - i;
 		m++;
 		i = j;
 	}
@@ -369,14 +453,14 @@ static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
 	size_t m = tunnel_group(t, s, k), sent = 0, i;
 
 	while (sent < m) {
-		int r = sendmmsg(s->fd, t->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+		int r = sendmmsg(s->fd, scratch->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			/* A device without checksum offload refuses GSO (EIO):
 			 * fall back to one datagram per packet from now on. */
-			if (t->has_gso && t->run_len[sent] > 1 &&
+			if (t->has_gso && scratch->run_len[sent] > 1 &&
 			    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
 				t->has_gso = false;
 				log_warnx("tunnel %s: UDP GSO refused (%s): sending datagrams "
@@ -386,27 +470,62 @@ static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
 			 * drop it and try the rest. */
 			if (log_is_debug())
 				log_debug("tunnel %s: send of %zu datagrams: %s", tun_name(t->tun),
-					  t->run_len[sent], strerror(errno));
-			t->stats.drops_tx += t->run_len[sent];
+					  scratch->run_len[sent], strerror(errno));
+			t->stats.drops_tx += scratch->run_len[sent];
 			sent++;
 			continue;
 		}
 		for (i = sent; i < sent + (size_t)r; i++) {
-			const struct msghdr *h = &t->msgs[i].msg_hdr;
+			const struct msghdr *h = &scratch->msgs[i].msg_hdr;
 			size_t j;
 
-			t->stats.tx_packets += t->run_len[i];
+			t->stats.tx_packets += scratch->run_len[i];
 			for (j = 0; j < h->msg_iovlen; j++)
-				t->stats.tx_bytes += t->tx_inner_len[(size_t)(h->msg_iov - t->iov) + j];
+				t->stats.tx_bytes += scratch->tx_inner_len[(size_t)(h->msg_iov - scratch->iov) + j];
 		}
 		sent += (size_t)r;
 	}
 }
 
-/* TUN -> peer: read a batch, seal each packet in place for the current
- * slot, send the batch from the current slot's socket in one sendmmsg. A
- * batch never spans a rotation: the slot is read once per batch and the loop
- * runs no timer in between. */
+/* Seals each packet in place for the current slot and sends the batch from
+ * the current slot's socket in one sendmmsg. A batch never spans a
+ * rotation: the slot is read once per batch and the loop runs no timer in
+ * between. */
+static void tunnel_tx_batch(struct tunnel *t, struct tun_pkt *pkts, size_t n)
+{
+	struct tunnel_sock *s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
+	size_t k = 0, i;
+
+	if (s->fd < 0 || s->slot != t->rot.cur) {
+		t->stats.drops_tx += (uint64_t)n;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		int len = wire_seal(&t->tx, s->slot, pkts[i].buf, pkts[i].len, pkts[i].cap);
+
+		if (len < 0) {
+			t->stats.drops_tx++;
+			continue;
+		}
+		scratch->iov[k].iov_base = pkts[i].buf;
+		scratch->iov[k].iov_len = (size_t)len;
+		scratch->tx_inner_len[k] = pkts[i].len;
+		k++;
+	}
+	tunnel_send(t, s, k);
+	busy_poll_extend(t);
+}
+
+void tunnel_transmit(struct tunnel *t, struct tun_pkt *pkts, size_t n)
+{
+	if (n > TUNNEL_BATCH) {
+		t->stats.drops_tx += (uint64_t)(n - TUNNEL_BATCH);
+		n = TUNNEL_BATCH;
+	}
+	tunnel_tx_batch(t, pkts, n);
+}
+
+/* TUN -> peer: batches read from our own TUN. */
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tunnel *t = container_of(w, struct tunnel, tun_io);
@@ -415,34 +534,13 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
-		struct tunnel_sock *s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
 		unsigned dropped = 0;
-		size_t k = 0, i;
-		int n;
+		int n = tun_read(t->tun, 0, scratch->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
 
-		n = tun_read(t->tun, 0, t->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
 		t->stats.drops_tx += dropped;
 		if (n <= 0)
 			break;
-		if (s->fd < 0 || s->slot != t->rot.cur) {
-			t->stats.drops_tx += (uint64_t)n;
-			continue;
-		}
-		for (i = 0; i < (size_t)n; i++) {
-			int len = wire_seal(&t->tx, s->slot, t->pkts[i].buf, t->pkts[i].len,
-					    t->pkts[i].cap);
-
-			if (len < 0) {
-				t->stats.drops_tx++;
-				continue;
-			}
-			t->iov[k].iov_base = t->pkts[i].buf;
-			t->iov[k].iov_len = (size_t)len;
-			t->tx_inner_len[k] = t->pkts[i].len;
-			k++;
-		}
-		tunnel_send(t, s, k);
-		busy_poll_extend(t);
+		tunnel_tx_batch(t, scratch->pkts, (size_t)n);
 		if (n < TUNNEL_BATCH)
 			break;
 	}
@@ -490,7 +588,7 @@ static void warn_far_slot(struct tunnel *t, int64_t off)
 }
 
 /* Opens one datagram of the socket's slot in place; an acceptable inner
- * packet is queued in t->rx_pkts[*out]. */
+ * packet is queued in scratch->rx_pkts[*out]. */
 static void tunnel_open_one(struct tunnel *t, struct tunnel_sock *s, int64_t off, uint8_t *buf,
 			    size_t len, size_t *out)
 {
@@ -515,9 +613,9 @@ static void tunnel_open_one(struct tunnel *t, struct tunnel_sock *s, int64_t off
 		t->stats.drops_inner++;
 		return;
 	}
-	t->rx_pkts[*out].buf = buf;
-	t->rx_pkts[*out].cap = len;
-	t->rx_pkts[*out].len = (size_t)inner;
+	scratch->rx_pkts[*out].buf = buf;
+	scratch->rx_pkts[*out].cap = len;
+	scratch->rx_pkts[*out].len = (size_t)inner;
 	(*out)++;
 }
 
@@ -526,7 +624,7 @@ static void tunnel_deliver(struct tunnel *t, size_t out)
 	size_t done = 0, i;
 
 	while (done < out) {
-		int r = tun_write(t->tun, 0, t->rx_pkts + done, out - done, WIRE_HEADER_LEN);
+		int r = tun_write(t->tun, 0, scratch->rx_pkts + done, out - done, WIRE_HEADER_LEN);
 
 		if (r < 0) {
 			t->stats.drops_tun++;
@@ -535,7 +633,7 @@ static void tunnel_deliver(struct tunnel *t, size_t out)
 		}
 		for (i = done; i < done + (size_t)r; i++) {
 			t->stats.rx_packets++;
-			t->stats.rx_bytes += t->rx_pkts[i].len;
+			t->stats.rx_bytes += scratch->rx_pkts[i].len;
 		}
 		done += (size_t)r;
 	}
@@ -575,26 +673,26 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int n;
 
 		for (i = 0; i < TUNNEL_RX_MSGS; i++) {
-			struct msghdr *h = &t->msgs[i].msg_hdr;
+			struct msghdr *h = &scratch->msgs[i].msg_hdr;
 
-			t->rx_iov[i].iov_base = t->rx_bufs + i * TUNNEL_RX_BUF_LEN;
-			t->rx_iov[i].iov_len = TUNNEL_RX_BUF_LEN;
+			scratch->rx_iov[i].iov_base = scratch->rx_bufs + i * TUNNEL_RX_BUF_LEN;
+			scratch->rx_iov[i].iov_len = TUNNEL_RX_BUF_LEN;
 			memset(h, 0, sizeof(*h));
-			h->msg_name = &t->from[i];
-			h->msg_namelen = sizeof(t->from[i]);
-			h->msg_iov = &t->rx_iov[i];
+			h->msg_name = &scratch->from[i];
+			h->msg_namelen = sizeof(scratch->from[i]);
+			h->msg_iov = &scratch->rx_iov[i];
 			h->msg_iovlen = 1;
-			h->msg_control = t->cmsg[i].buf;
-			h->msg_controllen = sizeof(t->cmsg[i].buf);
+			h->msg_control = scratch->cmsg[i].buf;
+			h->msg_controllen = sizeof(scratch->cmsg[i].buf);
 		}
-		n = recvmmsg(s->fd, t->msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
+		n = recvmmsg(s->fd, scratch->msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		busy_poll_extend(t);
 		for (i = 0; i < (size_t)n; i++) {
-			const struct msghdr *h = &t->msgs[i].msg_hdr;
-			uint8_t *base = t->rx_iov[i].iov_base;
-			size_t total = t->msgs[i].msg_len, seg = gro_segment_len(h), pos, out = 0;
+			const struct msghdr *h = &scratch->msgs[i].msg_hdr;
+			uint8_t *base = scratch->rx_iov[i].iov_base;
+			size_t total = scratch->msgs[i].msg_len, seg = gro_segment_len(h), pos, out = 0;
 
 			/* An empty datagram would pass the segment loop unseen. */
 			if ((h->msg_flags & MSG_TRUNC) || total == 0) {
@@ -641,15 +739,24 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 	unsigned ifindex;
 	int rc;
 
-	rc = tun_new(&tc, &t->tun);
+	if (cfg->shared_tun) {
+		/* Our address is local through the owner's route on its TUN
+		 * (one for every session's); only the peer's route is ours. */
+		t->tun = cfg->shared_tun;
+		t->is_tun_borrowed = true;
+		rc = 0;
+	} else {
+		rc = tun_new(&tc, &t->tun);
+	}
 	if (rc < 0) {
 		set_msg(msg, msg_len, "creating TUN '%s': %s", cfg->tun_name ? cfg->tun_name : "",
 			strerror(-rc));
 		return rc;
 	}
 	ifindex = tun_ifindex(t->tun);
-	rc = nllink_add_addr(t->nllink, ifindex, &cfg->tunnel_addr, cfg->tunnel_prefix_len, why,
-			     sizeof(why));
+	if (!t->is_tun_borrowed)
+		rc = nllink_add_addr(t->nllink, ifindex, &cfg->tunnel_addr, cfg->tunnel_prefix_len,
+				     why, sizeof(why));
 	if (rc < 0) {
 		set_msg(msg, msg_len, "adding %s/%u to %s: %s%s%s",
 			inet_ntop(AF_INET6, &cfg->tunnel_addr, a, sizeof(a)),
@@ -665,6 +772,7 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 			why[0] ? why : "");
 		return rc;
 	}
+	t->has_route = t->is_tun_borrowed;
 	/* guard: both tunnel addresses reached only through TUNs; the peer's
 	 * refused (unreachable route) whenever no TUN carries it. An
 	 * introduction tunnel (the seeds as tunnel addresses) carries only the
@@ -718,12 +826,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->tunnel_addr = cfg->tunnel_addr;
 	t->is_own_dst_only = cfg->flags & TUNNEL_OWN_DST_ONLY;
 	t->clock_offset_ms = cfg->clock_offset_ms;
-	t->tun_mtu = cfg->link_mtu - TUNNEL_OVERHEAD;
-	if (t->tun_mtu > WIRE_MAX_INNER_LEN)
-		t->tun_mtu = WIRE_MAX_INNER_LEN;
-	/* One byte more than the largest datagram: tun_read and recvmmsg tell
-	 * a packet that filled the buffer exactly from a truncated one. */
-	t->buf_len = (WIRE_OVERHEAD + t->tun_mtu + 1 + 63) & ~(size_t)63;
+	t->tun_mtu = tunnel_inner_mtu(cfg->link_mtu);
 	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
 		t->socks[i].fd = -1;
 	/* Valid lifetime: the window's slots, plus a margin for the kernel's
@@ -747,17 +850,14 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->has_gro = !(cfg->flags & TUNNEL_NO_UDP_GRO);
 	t->busy_poll_s = cfg->busy_poll_us / 1e6;
 	ev_idle_init(&t->busy_poll, busy_poll_cb);
-	t->bufs = malloc(TUNNEL_BATCH * t->buf_len);
-	t->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
-	if (!t->bufs || !t->rx_bufs) {
-		rc = -ENOMEM;
+	/* One byte more than the largest datagram: tun_read and recvmmsg tell
+	 * a packet that filled the buffer exactly from a truncated one. */
+	rc = scratch_get((WIRE_OVERHEAD + t->tun_mtu + 1 + 63) & ~(size_t)63);
+	if (rc < 0) {
 		set_msg(msg, msg_len, "out of memory");
 		goto fail;
 	}
-	for (i = 0; i < TUNNEL_BATCH; i++) {
-		t->pkts[i].buf = t->bufs + i * t->buf_len;
-		t->pkts[i].cap = t->buf_len;
-	}
+	t->has_scratch = true;
 	rc = tunnel_setup_tun(t, cfg, msg, msg_len);
 	if (rc < 0)
 		goto fail;
@@ -765,7 +865,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	/* The first window is bound before any packet flows. */
 	tunnel_move(t, rotate_slot_at(cfg->rotation_ms, tunnel_now_ms(t)), tunnel_now_ms(t));
 	guard_flush(t->guard);
-	rc = t->ndresp ? 0 : nladdr_sync(nladdr, 5000);
+	rc = t->ndresp || (cfg->flags & TUNNEL_NO_WAIT) ? 0 : nladdr_sync(nladdr, 5000);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "binding the first MT6D addresses: %s", strerror(-rc));
 		goto fail;
@@ -773,8 +873,10 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 
 	ev_init(&t->tick, tick_cb);
 	tunnel_arm_tick(t);
+	/* A shared TUN is read by its owner, who hands us our packets. */
 	ev_io_init(&t->tun_io, tun_cb, tun_fd(t->tun, 0), EV_READ);
-	ev_io_start(loop, &t->tun_io);
+	if (!t->is_tun_borrowed)
+		ev_io_start(loop, &t->tun_io);
 	*t_out = t;
 	return 0;
 fail:
@@ -823,7 +925,17 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 		nladdr_sync(t->nladdr, timeout_ms);
 	/* The TUN takes its tunnel address and route with it: nllink's
 	 * registry forgets them, or it would grow with every session. */
-	if (t->tun) {
+	if (t->has_route) {
+		char why[NLADDR_MSG_LEN] = "", a[INET6_ADDRSTRLEN];
+		int rc = nllink_del_route(t->nllink, tun_ifindex(t->tun), &t->peer_tunnel_addr, 128,
+					  why, sizeof(why));
+
+		if (rc < 0 && rc != -ESRCH)
+			log_err(rc, "tunnel %s: removing the route of %s%s%s", tun_name(t->tun),
+				inet_ntop(AF_INET6, &t->peer_tunnel_addr, a, sizeof(a)),
+				why[0] ? ": " : "", why);
+	}
+	if (t->tun && !t->is_tun_borrowed) {
 		unsigned ifindex = tun_ifindex(t->tun);
 
 		tun_free(t->tun);
@@ -836,16 +948,17 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 	wire_tx_fini(&t->tx);
 	wire_rx_fini(&t->rx);
 	rotate_fini(&t->rot);
-	if (t->bufs) {
-		sodium_memzero(t->bufs, TUNNEL_BATCH * t->buf_len);
-		free(t->bufs);
-	}
-	if (t->rx_bufs) {
-		sodium_memzero(t->rx_bufs, (size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
-		free(t->rx_bufs);
-	}
+	if (t->has_scratch)
+		scratch_put();
 	sodium_memzero(t, sizeof(*t));
 	free(t);
+}
+
+unsigned tunnel_inner_mtu(unsigned link_mtu)
+{
+	unsigned mtu = link_mtu > TUNNEL_OVERHEAD ? link_mtu - TUNNEL_OVERHEAD : 0;
+
+	return mtu > WIRE_MAX_INNER_LEN ? WIRE_MAX_INNER_LEN : mtu;
 }
 
 void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out)

@@ -36,6 +36,7 @@
 #include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 #include "netlink/nllink.h"
+#include "tun/tun.h"
 
 #define TUNNEL_KEY_LEN 32
 /* Outer IPv6 + UDP + wire header and tag: TUN MTU = link MTU - this. */
@@ -51,6 +52,11 @@
  * client reaches only its own session's address, not the other addresses
  * of the host, which Linux would deliver from any interface). */
 #define TUNNEL_OWN_DST_ONLY (1u << 2)
+/* tunnel_new does not wait for netlink's acknowledgement of the first MT6D
+ * addresses (the sockets, IPV6_FREEBIND, work before them): a server making
+ * sessions keeps its loop running. A refusal still arrives, later, through
+ * tunnel_handle_addr_result (counted in addr_errors and logged). */
+#define TUNNEL_NO_WAIT (1u << 3)
 
 /* A busy polling time that hides the wake-up for the answer to a packet
  * just sent (a ping, a TCP ACK) on the lab VM (docs/PERFORMANCE.md "RTT at
@@ -85,6 +91,13 @@ struct tunnel_config {
 	 * The tunnel protects its two tunnel addresses (the peer's with an
 	 * unreachable route) and adds the endpoint of every slot it binds. */
 	struct guard *guard;
+	/* A TUN shared by many tunnels (the server's SessionInterface = shared),
+	 * borrowed; NULL: the tunnel makes its own. With one, the tunnel makes
+	 * no TUN and no tunnel address (the owner makes tunnel_addr local), only
+	 * the /128 route of peer_tunnel_addr into it (removed by tunnel_free);
+	 * it writes what it opens to the shared TUN, and the owner reads the
+	 * TUN and hands each tunnel its packets (tunnel_transmit). */
+	struct tun *shared_tun;
 };
 
 /* Counters of one tunnel, since tunnel_new. */
@@ -111,12 +124,19 @@ struct tunnel;
 
 /* Creates the TUN, its address and route, binds the MT6D addresses and
  * sockets of the current window (waiting for netlink, so traffic flows at
- * once) and starts the watchers on loop. nladdr and nllink are borrowed and
+ * once, unless TUNNEL_NO_WAIT; with cfg.shared_tun: only the peer's route
+ * into that TUN) and starts the watchers on loop. nladdr and nllink are borrowed and
  * must outlive the tunnel; every nladdr result whose cookie is the tunnel
  * must be passed to tunnel_handle_addr_result. Returns 0 or -errno with a
  * message naming the object in msg. */
 int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllink,
 	       const struct tunnel_config *cfg, struct tunnel **t_out, char *msg, size_t msg_len);
+
+/* Seals and sends n packets (at most TUNNEL_BATCH; more are dropped and
+ * counted) read from a shared TUN for this tunnel's peer: each at
+ * pkts[i].buf + WIRE_HEADER_LEN, sealed in place (cap bytes available). The
+ * same path as the tunnel's own TUN reads. */
+void tunnel_transmit(struct tunnel *t, struct tun_pkt *pkts, size_t n);
 
 /* Stops the watchers, closes the sockets, deletes the MT6D addresses bound
  * (synchronously, up to timeout_ms), closes the TUN (its address and route go
@@ -127,6 +147,9 @@ void tunnel_free(struct tunnel *t, int timeout_ms);
 void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res);
 
 void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out);
+
+/* The MTU of the TUN of a tunnel over a link of link_mtu bytes. */
+unsigned tunnel_inner_mtu(unsigned link_mtu);
 
 /* Writes the counters as "key=value" words separated by spaces. */
 void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len);

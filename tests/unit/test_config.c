@@ -562,15 +562,14 @@ static void test_tunnel_prefix_and_name(void **state)
 	}
 }
 
-static void test_many_clients(void **state)
+/* A server file with n registered clients (ids 1..n). */
+static char *server_with_clients(const char *server_lines, size_t n, size_t *len_out)
 {
-	(void)state;
-	size_t n = 2000, cap = 64 + n * 128, len, i;
-	char *text = malloc(cap), msg[256];
-	struct config cfg;
+	size_t cap = 256 + n * 128, len, i;
+	char *text = malloc(cap);
 
 	assert_non_null(text);
-	len = (size_t)snprintf(text, cap, SRV);
+	len = (size_t)snprintf(text, cap, SRV "%s", server_lines);
 	for (i = 0; i < n; i++) {
 		uint8_t key[32];
 		char b64[64];
@@ -578,17 +577,93 @@ static void test_many_clients(void **state)
 		memset(key, 0, sizeof(key));
 		key[0] = (uint8_t)(i + 1);
 		key[1] = (uint8_t)((i + 1) >> 8);
-		sodium_bin2base64(b64, sizeof(b64), key, sizeof(key),
-				  sodium_base64_VARIANT_ORIGINAL);
+		sodium_bin2base64(b64, sizeof(b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
 		len += (size_t)snprintf(text + len, cap - len,
 					"[Client]\nName = c%zu\nPublicKey = %s\nId = %zu\n", i, b64,
 					i + 1);
 	}
+	*len_out = len;
+	return text;
+}
+
+static void test_many_clients(void **state)
+{
+	size_t n = 2000, len;
+	char *text = server_with_clients("", n, &len), msg[256];
+	struct config cfg;
+
+	(void)state;
 	assert_int_equal(config_parse(CONFIG_SERVER, text, len, "many", &cfg, msg, sizeof(msg)), 0);
 	assert_int_equal(cfg.clients_len, n);
 	assert_int_equal(cfg.clients[n - 1].id, n);
 	config_fini(&cfg);
 	free(text);
+}
+
+/* SessionInterface: the three values, anything else refused with file and
+ * line, a second one refused; auto is per-client up to
+ * CONFIG_SHARED_AUTO_CLIENTS registered clients and shared above. */
+static bool session_shared(const char *server_lines, size_t n_clients, int *rc_out, char *msg,
+			   size_t msg_len)
+{
+	struct config cfg;
+	size_t len;
+	char *text = server_with_clients(server_lines, n_clients, &len);
+	bool is_shared = false;
+
+	*rc_out = config_parse(CONFIG_SERVER, text, len, "s.conf", &cfg, msg, msg_len);
+	if (*rc_out == 0) {
+		is_shared = config_is_session_interface_shared(&cfg);
+		config_fini(&cfg);
+	}
+	free(text);
+	return is_shared;
+}
+
+static void test_session_interface(void **state)
+{
+	char msg[256] = "";
+	int rc;
+
+	(void)state;
+	assert_false(session_shared("", 3, &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, 0);
+	assert_true(session_shared("SessionInterface = shared\n", 3, &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, 0);
+	assert_true(session_shared("SessionInterface = SHARED\n", 0, &rc, msg, sizeof(msg)));
+	assert_false(session_shared("SessionInterface = per-client\n", 3, &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, 0);
+	assert_false(session_shared("SessionInterface = per-client\n", CONFIG_SHARED_AUTO_CLIENTS + 1,
+				    &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, 0);
+	/* auto, written or not: the threshold itself is still per-client */
+	assert_false(session_shared("SessionInterface = auto\n", CONFIG_SHARED_AUTO_CLIENTS, &rc,
+				    msg, sizeof(msg)));
+	assert_int_equal(rc, 0);
+	assert_false(session_shared("", CONFIG_SHARED_AUTO_CLIENTS, &rc, msg, sizeof(msg)));
+	assert_true(session_shared("SessionInterface = auto\n", CONFIG_SHARED_AUTO_CLIENTS + 1, &rc,
+				   msg, sizeof(msg)));
+	assert_int_equal(rc, 0);
+	assert_true(session_shared("", CONFIG_SHARED_AUTO_CLIENTS + 1, &rc, msg, sizeof(msg)));
+	assert_false(session_shared("SessionInterface = perclient\n", 1, &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, -EINVAL);
+	assert_non_null(strstr(msg, "s.conf:4: SessionInterface"));
+	assert_non_null(strstr(msg, "per-client, shared or auto"));
+	assert_false(session_shared("SessionInterface =\n", 1, &rc, msg, sizeof(msg)));
+	assert_int_equal(rc, -EINVAL);
+	session_shared("SessionInterface = shared\nSessionInterface = per-client\n", 1, &rc, msg,
+		       sizeof(msg));
+	assert_int_equal(rc, -EINVAL);
+	assert_non_null(strstr(msg, "s.conf:5: SessionInterface"));
+	/* a server's key only */
+	{
+		static const char peer[] = "[Host]\nInterface = eth0\nPrivateKeyFile = k\n"
+					   "SessionInterface = shared\n";
+		struct config cfg;
+
+		assert_int_equal(config_parse(CONFIG_PEER, peer, strlen(peer), "p.conf", &cfg, msg,
+					      sizeof(msg)), -EINVAL);
+	}
 }
 
 int main(void)
@@ -608,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_tunnel_prefix_and_name),
 		cmocka_unit_test(test_routed_prefix),
+		cmocka_unit_test(test_session_interface),
 	};
 	if (sodium_init() < 0)
 		return 1;

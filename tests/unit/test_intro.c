@@ -335,6 +335,30 @@ static void test_tunnel_plan(void **state)
 	assert_int_equal(intro_tunnel_addr_id(&prefix, 48, &want), -ENOENT);
 	assert_int_equal(intro_tunnel_addr_id(&prefix, 47, &want), 0xabcdef);
 	assert_int_equal(intro_tunnel_addr_id(&prefix, 65, &srv), -ENOENT);
+	/* The client side, and the demultiplexing of a shared session
+	 * interface by inner destination. */
+	assert_int_equal(intro_client_tunnel_addr_id(&prefix, 64, &cli), 0xabcdef);
+	assert_int_equal(intro_client_tunnel_addr_id(&prefix, 64, &srv), -ENOENT);
+	{
+		uint8_t pkt[48];
+
+		memset(pkt, 0, sizeof(pkt));
+		pkt[0] = 0x60;
+		memcpy(pkt + 8, srv.s6_addr, 16);
+		memcpy(pkt + 24, cli.s6_addr, 16);
+		assert_int_equal(intro_packet_client_id(&prefix, 64, pkt, 40), 0xabcdef);
+		assert_int_equal(intro_packet_client_id(&prefix, 64, pkt, 39), -ENOENT);
+		pkt[0] = 0x45; /* IPv4 */
+		assert_int_equal(intro_packet_client_id(&prefix, 64, pkt, 48), -ENOENT);
+		pkt[0] = 0x60;
+		memcpy(pkt + 24, srv.s6_addr, 16); /* to the server side */
+		assert_int_equal(intro_packet_client_id(&prefix, 64, pkt, 48), -ENOENT);
+		memcpy(pkt + 24, want.s6_addr, 16); /* another prefix */
+		assert_int_equal(intro_packet_client_id(&prefix, 64, pkt, 48), -ENOENT);
+		intro_tunnel_addrs(&prefix, 0, NULL, &cli);
+		memcpy(pkt + 24, cli.s6_addr, 16);
+		assert_int_equal(intro_packet_client_id(&prefix, 64, pkt, 48), 0);
+	}
 }
 
 static void test_default_prefix_and_iids(void **state)

@@ -170,6 +170,40 @@ static void test_idle_expiry(void **state)
 	sesstab_fini(&t);
 }
 
+/* A packet to a client's tunnel address takes the live session's tunnel,
+ * else a closing one's (its teardown on the way out), never a removed
+ * one's. */
+static void test_lookup_any(void **state)
+{
+	struct sesstab t;
+	struct sesstab_entry old, cur, other;
+
+	(void)state;
+	assert_int_equal(sesstab_init(&t, 8), 0);
+	assert_null(sesstab_lookup_any(&t, 7));
+	assert_int_equal(sesstab_add(&t, &old, 7, 0), 0);
+	assert_int_equal(sesstab_add(&t, &other, 8, 0), 0);
+	assert_ptr_equal(sesstab_lookup_any(&t, 7), &old);
+	sesstab_close(&t, &old);
+	assert_null(sesstab_lookup(&t, 7));
+	assert_ptr_equal(sesstab_lookup_any(&t, 7), &old);
+	assert_int_equal(sesstab_count_live(&t), 1);
+	assert_int_equal(sesstab_add(&t, &cur, 7, 0), 0);
+	assert_ptr_equal(sesstab_lookup(&t, 7), &cur);
+	assert_ptr_equal(sesstab_lookup_any(&t, 7), &cur);
+	sesstab_close(&t, &cur);
+	assert_non_null(sesstab_lookup_any(&t, 7));
+	sesstab_remove(&t, &old);
+	assert_ptr_equal(sesstab_lookup_any(&t, 7), &cur);
+	sesstab_remove(&t, &cur);
+	assert_null(sesstab_lookup_any(&t, 7));
+	assert_ptr_equal(sesstab_lookup_any(&t, 8), &other);
+	assert_int_equal(sesstab_count(&t), 1);
+	assert_int_equal(sesstab_count_live(&t), 1);
+	sesstab_remove(&t, &other);
+	sesstab_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_close_and_replace),
 		cmocka_unit_test(test_many_sessions),
 		cmocka_unit_test(test_idle_expiry),
+		cmocka_unit_test(test_lookup_any),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
