@@ -11,6 +11,8 @@
 #   scripts/lab.sh hosts                 list the lab's hosts
 #   scripts/lab.sh netem HOST [--delay MS] [--loss PCT] [--jitter MS]
 #                                        change HOST's link at run time (0 = off)
+#   scripts/lab.sh route PREFIX [HOST]   route PREFIX (a /64) on r to HOST's fixed
+#                                        address (default s), as for AddressMode = routed
 #
 # Options (before the command; environment variables in brackets):
 #   -l NAME  lab name, prefix of every namespace    [LAB, default mt6dlab]
@@ -19,6 +21,8 @@
 #   -d MS    one-way delay on every host link        [LAB_DELAY_MS, default 0]
 #   -j MS    jitter on that delay                    [LAB_JITTER_MS, default 0]
 #   -p PCT   packet loss on every host link, %       [LAB_LOSS_PCT, default 0]
+#   -R PFX   a /64 routed by r to s's fixed address   [LAB_ROUTED_PREFIX, default none]
+#            (AddressMode = routed; the lab's is 2001:db8:0:f1::/64)
 # Several labs coexist when their names differ: tests use LAB=t<name>$$.
 #
 # Topology (one router, one bridge, every host in its own /64):
@@ -37,12 +41,16 @@
 #   c<i>        $LAB-c<i>     2001:db8:1:<i>::/64      2001:db8:1:<i>::2   2001:db8:1:<i>::1
 #   d<j>        $LAB-d<j>     2001:db8:2:<j>::/64      2001:db8:2:<j>::2   2001:db8:2:<j>::1
 #   r           $LAB-r        every gateway address above, on br0; forwards between /64s
+#   (routed)    -             2001:db8:0:f1::/64       none on a link: r routes it via 2001:db8:0:1::2
 #
 #   <i> and <j> are written with their decimal digits (client 12 is
 #   2001:db8:1:12::/64), so i, j <= 9999. Each host's default route points at
 #   its gateway; host-to-host traffic always crosses the router. The rest of
 #   each /64 (any IID but ::1 and ::2) is free for MT6D addresses, which the
 #   router finds by neighbour discovery on br0.
+#   2001:db8:0:f0::/60 (2001:db8:0:f1::/64 first) is kept for routed
+#   prefixes (-R, `route`): the router reaches them through the host's fixed
+#   address, one neighbour entry however many MT6D addresses live there.
 #
 # Each host link is a veth pair: eth0 in the host, p-<host> in the router on
 # br0. Delay and jitter (tc netem, on both ends of a host link: a host-to-host
@@ -64,9 +72,10 @@ NDHT=${LAB_DHT:-0}
 DELAY_MS=${LAB_DELAY_MS:-0}
 JITTER_MS=${LAB_JITTER_MS:-0}
 LOSS_PCT=${LAB_LOSS_PCT:-0}
+ROUTED_PREFIX=${LAB_ROUTED_PREFIX:-}
 
 usage() {
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -75,7 +84,7 @@ die() {
 	exit 1
 }
 
-while getopts "l:n:m:d:j:p:h" opt; do
+while getopts "l:n:m:d:j:p:R:h" opt; do
 	case $opt in
 	l) LAB=$OPTARG ;;
 	n) NCLIENTS=$OPTARG ;;
@@ -83,6 +92,7 @@ while getopts "l:n:m:d:j:p:h" opt; do
 	d) DELAY_MS=$OPTARG ;;
 	j) JITTER_MS=$OPTARG ;;
 	p) LOSS_PCT=$OPTARG ;;
+	R) ROUTED_PREFIX=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -100,6 +110,16 @@ is_uint "$NDHT" && [ "$NDHT" -le 9999 ] || die "DHT hosts '$NDHT': 0..9999"
 is_num "$DELAY_MS" || die "delay '$DELAY_MS': milliseconds"
 is_num "$JITTER_MS" || die "jitter '$JITTER_MS': milliseconds"
 is_num "$LOSS_PCT" || die "loss '$LOSS_PCT': percent"
+# A /64 inside 2001:db8::/32, written with its "::" (the lab's own hosts'
+# /64s are refused: those are reached by neighbour discovery).
+is_routed_prefix() {
+	[[ $1 =~ ^2001:db8:([0-9a-f]{1,4}:){0,2}[0-9a-f]{0,4}::/64$ ]] || return 1
+	case ${1%::/64} in
+	2001:db8:0:1 | 2001:db8:1:* | 2001:db8:2:*) return 1 ;;
+	esac
+}
+[ -z "$ROUTED_PREFIX" ] || is_routed_prefix "$ROUTED_PREFIX" ||
+	die "routed prefix '$ROUTED_PREFIX': a /64 of 2001:db8::/32 the lab does not use, e.g. 2001:db8:0:f1::/64"
 
 STATE=/tmp/mt6d-lab-$LAB.state
 ROUTER=$LAB-r
@@ -223,10 +243,17 @@ build() {
 	for h in $(host_list); do
 		add_host "$h" || return 1
 	done
+	if [ -n "$ROUTED_PREFIX" ]; then
+		add_route "$ROUTED_PREFIX" s || return 1
+	fi
+}
+
+add_route() { # prefix host: a static route on r, as an operator's router has
+	ip -n "$ROUTER" -6 route replace "$1" via "$(host_net "$2")::2" dev br0
 }
 
 config_line() {
-	echo "clients=$NCLIENTS dht=$NDHT delay=$DELAY_MS jitter=$JITTER_MS loss=$LOSS_PCT"
+	echo "clients=$NCLIENTS dht=$NDHT delay=$DELAY_MS jitter=$JITTER_MS loss=$LOSS_PCT${ROUTED_PREFIX:+ routed=$ROUTED_PREFIX}"
 }
 
 is_complete() { # the lab exists as the state file says, and matches the options
@@ -331,6 +358,15 @@ exec)
 	[ $# -ge 1 ] || die "exec $h: no command"
 	ip netns list | awk '{print $1}' | grep -Fxq "$LAB-$h" || die "lab $LAB has no host $h"
 	exec ip netns exec "$LAB-$h" "$@"
+	;;
+route)
+	[ -n "${1:-}" ] && is_routed_prefix "$1" ||
+		die "route: '${1:-}': a /64 of 2001:db8::/32 the lab does not use, e.g. 2001:db8:0:f1::/64"
+	p=$1
+	h=${2:-s}
+	need_host "$h"
+	[ "$h" = r ] && die "route: a prefix is routed to a host (s, c<i>, d<j>)"
+	add_route "$p" "$h" || die "route $p via $h failed"
 	;;
 netem)
 	need_host "${1:-}"

@@ -4,6 +4,9 @@
  * control socket; then one libev loop serves every client. SIGINT/SIGTERM
  * end every session (with a teardown) and remove everything; SIGHUP or
  * `mt6d reload` reloads the config. The life around it is the skeleton's. */
+#include <errno.h>
+#include <inttypes.h>
+
 #include "mt6d/base/log.h"
 #include "mt6d/daemon/ctl.h"
 #include "mt6d/daemon/daemon.h"
@@ -33,6 +36,29 @@ static int preflight(void *ctx, const char *conf_path, char *msg, size_t msg_len
 	return preflight_run(CONFIG_SERVER, conf_path, NULL, msg, msg_len);
 }
 
+/* Every registered client may hold a session: RLIMIT_NOFILE for all of
+ * them, said once when it falls short (a session beyond it is refused with
+ * EMFILE, counted in session_errors). Before the privilege drop at start,
+ * so that root may raise the hard limit too. */
+static void raise_nofile(const struct server *srv, bool is_start)
+{
+	size_t clients = server_client_count(srv);
+	uint64_t need = daemon_nofile_need(clients, SERVER_FDS_PER_SESSION), limit = 0;
+	int rc = daemon_raise_nofile(need, &limit);
+
+	if (rc == -EMFILE)
+		log_warnx("%zu clients need %" PRIu64 " descriptors; RLIMIT_NOFILE is %" PRIu64
+			  ": sessions beyond ~%" PRIu64 " will fail (systemd: LimitNOFILE=; "
+			  "shell: ulimit -n)", clients, need, limit,
+			  limit > DAEMON_NOFILE_MARGIN ?
+				  (limit - DAEMON_NOFILE_MARGIN) / SERVER_FDS_PER_SESSION : 0);
+	else if (rc < 0)
+		log_err(rc, "reading RLIMIT_NOFILE");
+	else if (is_start)
+		log_info("RLIMIT_NOFILE %" PRIu64 " for %zu clients (%" PRIu64 " needed)", limit,
+			 clients, need);
+}
+
 static int start(void *ctx, struct ev_loop *loop, const char *conf_path,
 		 struct skeleton_started *out, char *msg, size_t msg_len)
 {
@@ -40,6 +66,7 @@ static int start(void *ctx, struct ev_loop *loop, const char *conf_path,
 	int rc = server_new(loop, conf_path, &m->opt, &m->srv, msg, msg_len);
 	if (rc < 0)
 		return rc;
+	raise_nofile(m->srv, true);
 	out->ctl_handler = server_handle_ctl;
 	out->ctl_ctx = m->srv;
 	out->state_dir = server_state_dir(m->srv);
@@ -59,6 +86,8 @@ static void reload(void *ctx)
 
 	if (server_reload(m->srv, msg, sizeof(msg)) < 0)
 		log_warnx("reload refused, keeping the running configuration: %s", msg);
+	else
+		raise_nofile(m->srv, false);
 }
 
 static void free_server(void *ctx)

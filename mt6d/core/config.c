@@ -56,6 +56,7 @@ enum seen_bit {
 	SEEN_PRESHARED_KEY_FILE = 1u << 17,
 	SEEN_ADDRESS_MODE = 1u << 18,
 	SEEN_PADDING = 1u << 19,
+	SEEN_PREFIX = 1u << 20,
 	SEEN_SESSION_INTERFACE = 1u << 27, /* apart from the bits other keys take next */
 	SEEN_SLOT_SOCKETS = 1u << 28,
 };
@@ -599,10 +600,20 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 		}
 	} else if (!strcasecmp(key, "AddressMode") && cfg->role == CONFIG_SERVER) {
 		if (take_key(ctx, SEEN_ADDRESS_MODE, key, value)) {
-			if (!strcasecmp(value, "scale"))
+			cfg->is_routed_mode = !strcasecmp(value, "routed");
+			if (!strcasecmp(value, "scale") || cfg->is_routed_mode)
 				cfg->is_scale_mode = true;
 			else if (strcasecmp(value, "per-address"))
-				ctx_fail(ctx, key, value, "must be per-address or scale");
+				ctx_fail(ctx, key, value, "must be per-address, scale or routed");
+		}
+	} else if (!strcasecmp(key, "Prefix") && cfg->role == CONFIG_SERVER) {
+		if (take_key(ctx, SEEN_PREFIX, key, value)) {
+			uint8_t len = 0;
+
+			parse_tunnel_address(ctx, key, value, cfg->prefix, &len);
+			if (!ctx->rc && (len != 64 || !sodium_is_zero(cfg->prefix + 8, 8)))
+				ctx_fail(ctx, key, value, "must be a /64 prefix (such as 2001:db8:0:f1::/64)");
+			cfg->has_prefix = true;
 		}
 	} else if (!strcasecmp(key, "ClientId") && cfg->role == CONFIG_CLIENT) {
 		if (take_key(ctx, SEEN_CLIENT_ID, key, value))
@@ -931,6 +942,31 @@ static void check_peer_complete(struct config_ctx *ctx)
 		ctx_fail(ctx, "SeedAddress", NULL, "the two ends have the same seed address");
 }
 
+/* Prefix and AddressMode = routed go together; the routed /64 may not
+ * overlap TunnelPrefix (tunnel addresses would turn local). */
+static void check_routed(struct config_ctx *ctx)
+{
+	const struct config *cfg = ctx->cfg;
+	unsigned tl = cfg->tunnel_prefix_len, i;
+	bool overlaps = true;
+
+	if (cfg->is_routed_mode && !cfg->has_prefix) {
+		ctx_fail(ctx, "Prefix", NULL, "missing in [Server]: AddressMode = routed needs the "
+			 "/64 that the router routes to this server");
+		return;
+	}
+	if (!cfg->is_routed_mode && cfg->has_prefix) {
+		ctx_fail(ctx, "Prefix", NULL, "only with AddressMode = routed");
+		return;
+	}
+	if (!cfg->has_prefix || !cfg->has_tunnel_prefix)
+		return;
+	for (i = 0; i < tl && overlaps; i++)
+		overlaps = !((cfg->prefix[i / 8] ^ cfg->tunnel_address[i / 8]) & (0x80u >> (i % 8)));
+	if (overlaps)
+		ctx_fail(ctx, "Prefix", NULL, "overlaps TunnelPrefix");
+}
+
 static void check_complete(struct config_ctx *ctx)
 {
 	struct config *cfg = ctx->cfg;
@@ -959,6 +995,8 @@ static void check_complete(struct config_ctx *ctx)
 		ctx_fail(ctx, "PublicKey", NULL, "missing in [Server]");
 	else if ((uint64_t)cfg->config_period_s * 1000 < 2ull * cfg->rotation_ms)
 		ctx_fail(ctx, "ConfigPeriod", NULL, "must be at least two rotation periods");
+	else if (cfg->role == CONFIG_SERVER)
+		check_routed(ctx);
 }
 
 int config_parse(enum config_role role, const char *text, size_t text_len,

@@ -105,8 +105,14 @@ struct config {
 	 * derived from the server's public key. Server and client: TunnelName. */
 	bool has_tunnel_prefix;
 	/* Server: AddressMode. Scale claims the /64 of Interface with one local
-	 * route and answers neighbour discovery itself (docs/PERFORMANCE.md). */
+	 * route and answers neighbour discovery itself (docs/PERFORMANCE.md).
+	 * Routed (is_scale_mode too: the same claim, the same sockets) claims
+	 * Prefix, a /64 the upstream router routes to this server, and answers
+	 * no neighbour discovery at all (docs/running.md). */
 	bool is_scale_mode;
+	bool is_routed_mode;
+	bool has_prefix;
+	uint8_t prefix[CONFIG_ADDR_LEN];      /* Prefix, IID zero; only with routed */
 	uint8_t seed_address[CONFIG_ADDR_LEN]; /* prefix all zero when !has_seed_prefix */
 	bool has_seed_prefix;
 	/* Peer, [Peer]: the other end. Keys: PrivateKeyFile ([Host]) with the

@@ -2,6 +2,7 @@
 #include "mt6d/core/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,6 +32,12 @@ struct ctl_conn {
 
 struct ctl_server {
 	ev_io listen;
+	/* Out of descriptors (EMFILE), a listener that cannot accept stays
+	 * readable and would spin the loop: a descriptor kept in reserve lets
+	 * the operator's `mt6d show` in all the same, and without one the
+	 * listener pauses for a second. */
+	int spare_fd;
+	ev_timer paused;
 	struct ev_loop *loop;
 	ctl_handler_fn *handler;
 	void *ctx;
@@ -78,6 +85,8 @@ static void conn_free(struct ctl_conn *c)
 	free(c->in);
 	ctl_reply_fini(&c->out);
 	free(c);
+	if (srv->spare_fd < 0)
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void conn_start_reply(struct ctl_conn *c)
@@ -171,6 +180,14 @@ static bool peer_is_allowed(int fd)
 	return cred.uid == 0 || cred.uid == geteuid();
 }
 
+static void paused_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl_server *srv = container_of(w, struct ctl_server, paused);
+
+	(void)revents;
+	ev_io_start(loop, &srv->listen);
+}
+
 static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_server *srv = container_of(w, struct ctl_server, listen);
@@ -179,6 +196,17 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && srv->spare_fd >= 0) {
+		close(srv->spare_fd); /* given back when a connection ends */
+		srv->spare_fd = -1;
+		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	}
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+		ev_io_stop(loop, &srv->listen);
+		ev_timer_set(&srv->paused, 1.0, 0);
+		ev_timer_start(loop, &srv->paused);
+		return;
+	}
 	if (fd < 0)
 		return;
 	if (srv->n_conns >= CTL_MAX_CONNS || !peer_is_allowed(fd)) {
@@ -263,6 +291,8 @@ int ctl_server_new(struct ev_loop *loop, const char *path, ctl_handler_fn *handl
 		return rc;
 	}
 	srv->loop = loop;
+	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ev_init(&srv->paused, paused_cb);
 	srv->handler = handler;
 	srv->ctx = ctx;
 	memcpy(srv->path, path, strlen(path) + 1);     /* fits: fill_addr checked it */
@@ -279,7 +309,10 @@ void ctl_server_free(struct ctl_server *srv)
 	while (srv->conns)
 		conn_free(srv->conns); /* NOLINT(clang-analyzer-unix.Malloc): conn_free unlinks it first */
 	ev_io_stop(srv->loop, &srv->listen);
+	ev_timer_stop(srv->loop, &srv->paused);
 	close(srv->listen.fd);
+	if (srv->spare_fd >= 0)
+		close(srv->spare_fd);
 	unlink(srv->path);
 	free(srv);
 }

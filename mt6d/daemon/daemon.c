@@ -300,6 +300,47 @@ no_new_privs:
 	return 0;
 }
 
+uint64_t daemon_nofile_need(size_t sessions, unsigned fds_per_session)
+{
+	return (uint64_t)sessions * fds_per_session + DAEMON_NOFILE_MARGIN;
+}
+
+void daemon_nofile_plan(uint64_t need, uint64_t cur, uint64_t max, bool can_raise_hard,
+			uint64_t *cur_out, uint64_t *max_out)
+{
+	*max_out = max;
+	if (max < need && can_raise_hard)
+		*max_out = need;
+	*cur_out = cur >= need ? cur : need < *max_out ? need : *max_out;
+}
+
+int daemon_raise_nofile(uint64_t need, uint64_t *limit_out)
+{
+	struct rlimit lim, want;
+	uint64_t cur, max;
+	bool can_raise;
+
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return -errno;
+	can_raise = capng_get_caps_process() == 0 &&
+		    capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_RESOURCE);
+	daemon_nofile_plan(need, lim.rlim_cur, lim.rlim_max, can_raise, &cur, &max);
+	want.rlim_cur = (rlim_t)cur;
+	want.rlim_max = (rlim_t)max;
+	if ((want.rlim_cur != lim.rlim_cur || want.rlim_max != lim.rlim_max) &&
+	    setrlimit(RLIMIT_NOFILE, &want) < 0 && want.rlim_max != lim.rlim_max) {
+		/* The hard limit could not move after all: the soft one can. */
+		want.rlim_max = lim.rlim_max;
+		want.rlim_cur = lim.rlim_cur >= need ? lim.rlim_cur :
+				need < lim.rlim_max ? (rlim_t)need : lim.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &want);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return -errno;
+	*limit_out = lim.rlim_cur;
+	return lim.rlim_cur >= need ? 0 : -EMFILE;
+}
+
 int daemon_effective_caps(unsigned long long *caps_out)
 {
 	FILE *f = fopen("/proc/self/status", "re");

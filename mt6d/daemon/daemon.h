@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <ev.h>
 
 struct daemon_signals {
@@ -78,6 +79,28 @@ int daemon_drop_privileges(const char *user, bool keep_net_raw, char *msg, size_
  * with the reason in msg when not everything is locked (the caller warns);
  * the dump protections hold either way. */
 int daemon_protect_memory(char *msg, size_t msg_len);
+
+/* Descriptors beyond the sessions': netlink, the introduction interface and
+ * its sockets, the guard, the control socket and its clients, the log. */
+#define DAEMON_NOFILE_MARGIN 256
+
+/* What RLIMIT_NOFILE must be for sessions sessions of fds_per_session
+ * descriptors each. */
+uint64_t daemon_nofile_need(size_t sessions, unsigned fds_per_session);
+
+/* The limits (soft, hard) to ask for given the current ones: the soft limit
+ * up to need (never lowered), and the hard limit too when it is below need
+ * and can_raise_hard (CAP_SYS_RESOURCE). RLIM_INFINITY is the largest. */
+void daemon_nofile_plan(uint64_t need, uint64_t cur, uint64_t max, bool can_raise_hard,
+			uint64_t *cur_out, uint64_t *max_out);
+
+/* Raises RLIMIT_NOFILE to need (daemon_nofile_plan; call it before
+ * daemon_drop_privileges, which drops CAP_SYS_RESOURCE; after it only the
+ * soft limit can move, up to the hard one). setrlimit refused (a seccomp
+ * filter: the systemd units forbid @resources and set LimitNOFILE=
+ * instead) is not an error. Returns the soft limit now in *limit_out and 0
+ * when it covers need, -EMFILE when it does not, -errno if it cannot be read. */
+int daemon_raise_nofile(uint64_t need, uint64_t *limit_out);
 
 /* The effective capability mask of this process, from /proc/self/status
  * (for `mt6d show` and the tests). Returns 0 or -errno. */

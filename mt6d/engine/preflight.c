@@ -58,6 +58,8 @@ static int check_interface(const struct config *cfg, struct in6_addr *prefixes,
 	if (rc == 0)
 		rc = nllink_get_prefixes(nl, ifindex, prefixes, PREFLIGHT_MAX_PREFIXES);
 	nllink_free(nl);
+	if (rc == 0 && cfg->is_routed_mode) /* Prefix is routed to a fixed address, maybe link-local */
+		return 0;
 	if (rc <= 0) {
 		set_msg(msg, msg_len, "%s: Interface '%s': no global /64 prefix (%s)"
 			PREFLIGHT_SYSTEM, cfg->source, cfg->interface,
@@ -187,6 +189,26 @@ static int check_tunnel_prefix(const struct config *cfg, const struct in6_addr *
 	return 0;
 }
 
+/* A routed Prefix that is also the /64 of Interface would be reached by
+ * neighbour discovery, which routed mode does not answer. */
+static int check_routed_prefix(const struct config *cfg, const struct in6_addr *prefixes,
+			       int n_prefixes, char *msg, size_t msg_len)
+{
+	char a[INET6_ADDRSTRLEN];
+	int i;
+
+	for (i = 0; cfg->is_routed_mode && i < n_prefixes; i++) {
+		if (memcmp(prefixes[i].s6_addr, cfg->prefix, 8) != 0)
+			continue;
+		inet_ntop(AF_INET6, cfg->prefix, a, sizeof(a));
+		set_msg(msg, msg_len, "%s: Prefix '%s/64': is the /64 of Interface '%s', which the "
+			"router reaches by neighbour discovery: route another /64 to this server "
+			"or use AddressMode = scale" PREFLIGHT_SYSTEM, cfg->source, a, cfg->interface);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int preflight_run(enum config_role role, const char *path, struct config *cfg_out, char *msg,
 		  size_t msg_len)
 {
@@ -210,6 +232,8 @@ int preflight_run(enum config_role role, const char *path, struct config *cfg_ou
 		rc = check_tunnel_name(&cfg, msg, msg_len);
 	if (rc == 0)
 		rc = check_tunnel_prefix(&cfg, prefixes, n_prefixes, msg, msg_len);
+	if (rc == 0)
+		rc = check_routed_prefix(&cfg, prefixes, n_prefixes, msg, msg_len);
 	if (rc < 0 || !cfg_out)
 		config_fini(&cfg);
 	else

@@ -6,6 +6,7 @@
 #ifndef MT6D_SERVER_H
 #define MT6D_SERVER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <ev.h>
 
@@ -16,6 +17,9 @@
  * timings of the server's decisions are in mt6d/core/server_fsm.h, the
  * threat levels and their triggers in mt6d/core/threat.h. */
 #define SERVER_MAX_SESSIONS 16384
+/* Descriptors a session holds: its TUN and one UDP socket per live slot
+ * (three). The bound for RLIMIT_NOFILE (daemon_nofile_need). */
+#define SERVER_FDS_PER_SESSION 4
 #define SERVER_DEFAULT_IDLE_TIMEOUT_MS 120000
 
 struct server_options {
@@ -86,6 +90,8 @@ void server_set_threat(struct server *srv, enum threat_level level, bool is_auto
 
 void server_get_stats(const struct server *srv, struct server_stats *stats_out);
 unsigned server_session_count(const struct server *srv);
+/* Registered clients ([Client] sections), each at most one session. */
+size_t server_client_count(const struct server *srv);
 
 /* The configured StateDirectory (the audit trail, publish.state), which the
  * daemon must still be able to write after dropping privileges. */

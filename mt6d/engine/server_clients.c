@@ -153,8 +153,11 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 		goto out;
 	if (sodium_memcmp(priv, srv->priv, MT6D_KEY_LEN) != 0 ||
 	    strcmp(cfg.interface, srv->cfg.interface) != 0 ||
-	    cfg.is_scale_mode != srv->cfg.is_scale_mode) {
-		set_msg(msg, msg_len, "the private key, the interface or the address mode changed: "
+	    cfg.is_scale_mode != srv->cfg.is_scale_mode ||
+	    cfg.is_routed_mode != srv->cfg.is_routed_mode ||
+	    memcmp(cfg.prefix, srv->cfg.prefix, sizeof(cfg.prefix)) != 0) {
+		set_msg(msg, msg_len, "the private key, the interface, the address mode or the "
+			"prefix changed: "
 			"restart the server");
 		rc = -EINVAL;
 		goto out;

@@ -1,5 +1,6 @@
 /* mt6d-server: the physical link (its index, MTU, /64 and our seed),
- * AddressMode = scale (the /64 claimed, neighbour discovery answered), the
+ * AddressMode = scale (the /64 claimed, neighbour discovery answered) and
+ * routed (Prefix claimed, no neighbour discovery), the
  * introduction interface, and netlink acknowledgements. */
 #include <errno.h>
 #include <string.h>
@@ -48,6 +49,11 @@ int server_link_setup(struct server *srv, char *msg, size_t msg_len)
 			strerror(-rc));
 		return rc;
 	}
+	if (srv->cfg.is_routed_mode) {
+		/* The router routes Prefix to us: Interface needs no address in it. */
+		memcpy(srv->seed.s6_addr, srv->cfg.prefix, 16);
+		goto seed;
+	}
 	rc = nllink_get_prefixes(srv->nllink, srv->link_ifindex, prefixes, 4);
 	if (rc <= 0) {
 		set_msg(msg, msg_len, "no global /64 prefix on '%s' (%s)", srv->cfg.interface,
@@ -57,6 +63,7 @@ int server_link_setup(struct server *srv, char *msg, size_t msg_len)
 	if (rc > 1)
 		log_warnx("'%s' has %d global /64 prefixes: using the first", srv->cfg.interface, rc);
 	srv->seed = prefixes[0];
+seed:
 	intro_random_iid(iid);
 	memcpy(srv->seed.s6_addr + 8, iid, INTRO_IID_LEN);
 	return 0;
@@ -83,7 +90,7 @@ static bool is_in_prefix64(const struct in6_addr *a, const struct in6_addr *pref
 	return memcmp(a->s6_addr, prefix->s6_addr, 8) == 0;
 }
 
-/* Scale mode (docs/PERFORMANCE.md): removes the claim of a previous run
+/* Scale and routed modes (docs/running.md): removes the claim of a previous run
  * (routes tagged 0x6d), keeps the gateways of Interface in our /64 as
  * exceptions (before the claim, so that they never turn local), claims the
  * /64 with one local route and starts the neighbour responder. */
@@ -123,6 +130,18 @@ int server_link_setup_scale(struct server *srv, char *msg, size_t msg_len)
 			srv->cfg.interface, strerror(-rc), why[0] ? " (kernel: " : "",
 			why[0] ? why : "");
 		return rc;
+	}
+	if (srv->cfg.is_routed_mode) {
+		/* Routed: the router reaches the /64 through our fixed address;
+		 * answering solicitations would only invite per-address entries. */
+		rc = ndresp_new_silent(&srv->ndresp);
+		if (rc < 0) {
+			set_msg(msg, msg_len, "out of memory");
+			return rc;
+		}
+		log_info("address mode routed: %s/64 claimed on %s, no neighbour discovery",
+			 server_addr_str(&prefix, a), srv->cfg.interface);
+		return 0;
 	}
 	rc = ndresp_new(srv->link_ifindex, &srv->ndresp);
 	if (rc < 0) {

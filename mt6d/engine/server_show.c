@@ -29,6 +29,11 @@ unsigned server_session_count(const struct server *srv)
 	return (unsigned)sesstab_count(&srv->table);
 }
 
+size_t server_client_count(const struct server *srv)
+{
+	return srv->n_clients;
+}
+
 const char *server_state_dir(const struct server *srv)
 {
 	return srv->cfg.state_dir;
@@ -103,7 +108,8 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 	ctl_reply_printf(r, "role=server\n");
 	ctl_reply_printf(r, "interface=%s\n", tun_name(srv->intro_tun));
 	ctl_reply_printf(r, "link=%s\n", srv->cfg.interface);
-	ctl_reply_printf(r, "address_mode=%s\n", srv->ndresp ? "scale" : "per-address");
+	ctl_reply_printf(r, "address_mode=%s\n", srv->cfg.is_routed_mode ? "routed" :
+			 srv->ndresp ? "scale" : "per-address");
 	if (srv->ndresp) {
 		struct ndresp_stats ns;
 

@@ -33,7 +33,7 @@ required=(
 	"RestrictNamespaces=yes" "RestrictRealtime=yes" "RestrictSUIDSGID=yes"
 	"LockPersonality=yes" "MemoryDenyWriteExecute=yes" "SystemCallArchitectures=native"
 	"UMask=0077" "Restart=on-failure"
-	"LimitCORE=0" "LimitMEMLOCK=infinity"
+	"LimitCORE=0" "LimitMEMLOCK=infinity" "LimitNOFILE=262144"
 )
 units="mt6d-server.service mt6d-client@.service"
 for u in $units; do

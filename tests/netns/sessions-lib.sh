@@ -16,6 +16,12 @@
 # trap stops our daemons by PID and removes the lab. scripts/demo.sh uses
 # this file too, with its own lab name (SESS_LAB) and work directory prefix
 # (SESS_WORK).
+#
+# SESS_ROUTED_PREFIX=2001:db8:0:f1::/64 (set before sourcing) starts the
+# server in AddressMode = routed with that Prefix, and the lab's router r
+# routes it to the server's fixed address 2001:db8:0:1::2 (lab.sh -R): no
+# neighbour entry per MT6D address on r. SESS_ROUTED_PREFIX_DEFAULT names
+# the lab's routed /64 for scripts that want it.
 set -u
 # shellcheck source=tests/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -29,6 +35,10 @@ SESS_ROT=${SESS_ROT:-1s}
 # A day: no new K (and re-establishment) in the middle of a test by chance;
 # the tests of K changes set their own.
 TPREFIX=2001:db8:ffff::
+# shellcheck disable=SC2034 # for the scripts that source this file
+SESS_ROUTED_PREFIX_DEFAULT=2001:db8:0:f1::/64
+SESS_ROUTED_PREFIX=${SESS_ROUTED_PREFIX:-}
+export LAB_ROUTED_PREFIX=$SESS_ROUTED_PREFIX
 declare -A PID=()
 
 sess_cleanup() {
@@ -67,6 +77,9 @@ ConfigPeriod = ${SESS_PERIOD:-24h}
 StateDirectory = $work/s/state
 TunnelPrefix = $TPREFIX/64
 EOF
+	if [ -n "$SESS_ROUTED_PREFIX" ]; then
+		printf 'AddressMode = routed\nPrefix = %s\n' "$SESS_ROUTED_PREFIX" >>"$work/s/server.conf"
+	fi
 	for i in $(seq 1 "$LAB_CLIENTS"); do
 		mkdir -p "$work/c$i"
 		(umask 077 && "$build/mt6d" genkey >"$work/c$i/client.key")

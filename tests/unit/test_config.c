@@ -443,6 +443,58 @@ static void test_load_reports_missing_file(void **state)
 	unlink(path);
 }
 
+/* AddressMode = routed: Prefix required, a /64, not overlapping
+ * TunnelPrefix, refused without routed. */
+static void test_routed_prefix(void **state)
+{
+	static const char head[] = "[Server]\nInterface = eth0\nPrivateKeyFile = k\n";
+	static const struct {
+		const char *keys, *err;
+	} bad[] = {
+		{ "AddressMode = routed\n", "Prefix: missing in [Server]" },
+		{ "Prefix = 2001:db8:0:f1::/64\n", "Prefix: only with AddressMode = routed" },
+		{ "AddressMode = scale\nPrefix = 2001:db8:0:f1::/64\n", "only with AddressMode" },
+		{ "AddressMode = routed\nPrefix = 2001:db8:0:f1::/48\n", "s.conf:5: Prefix" },
+		{ "AddressMode = routed\nPrefix = 2001:db8:0:f1::/72\n", "must be a /64" },
+		{ "AddressMode = routed\nPrefix = 2001:db8:0:f1::5/64\n", "must be a /64" },
+		{ "AddressMode = routed\nPrefix = 2001:db8:0:f1::\n", "must be a /64" },
+		{ "AddressMode = routed\nPrefix = ff02::/64\n", "unicast" },
+		{ "AddressMode = routed\nPrefix = 2001:db8:0:f1::/64\nPrefix = 2001:db8:0:f2::/64\n",
+		  "Prefix" },
+		{ "AddressMode = routed\nPrefix = 2001:db8:0:f1::/64\nTunnelPrefix = 2001:db8::/48\n",
+		  "overlaps TunnelPrefix" },
+		{ "TunnelPrefix = 2001:db8:0:f1::/64\nAddressMode = routed\nPrefix = 2001:db8:0:f1::/64\n",
+		  "overlaps TunnelPrefix" },
+	};
+	struct config cfg;
+	char text[512], msg[256] = "";
+	size_t i;
+
+	(void)state;
+	snprintf(text, sizeof(text), "%sAddressMode = routed\nPrefix = 2001:db8:0:f1::/64\n"
+		 "TunnelPrefix = 2001:db8:ffff::/64\n", head);
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_true(cfg.is_routed_mode);
+	assert_true(cfg.is_scale_mode); /* the same claim as scale mode */
+	assert_true(cfg.has_prefix);
+	assert_int_equal(cfg.prefix[7], 0xf1);
+	config_fini(&cfg);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", head, bad[i].keys);
+		msg[0] = '\0';
+		assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s.conf", &cfg, msg,
+					      sizeof(msg)), -EINVAL);
+		if (!strstr(msg, bad[i].err))
+			fail_msg("case %zu: '%s' lacks '%s'", i, msg, bad[i].err);
+	}
+	/* Clients have no Prefix. */
+	snprintf(text, sizeof(text), "[Client]\nInterface = eth0\nPrivateKeyFile = k\nClientId = 1\n"
+		 "Prefix = 2001:db8:0:f1::/64\n[Server]\nPublicKey = " KEY_C "\n");
+	assert_int_equal(config_parse(CONFIG_CLIENT, text, strlen(text), "c.conf", &cfg, msg,
+				      sizeof(msg)), -EINVAL);
+}
+
 /* Many clients: the registry grows and every id and key stays unique. */
 /* Session tunnel addresses (docs/PROTOCOL.md section 11): a server's
  * TunnelPrefix of at most /64, TunnelName on servers and clients. */
@@ -676,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_load_reports_missing_file),
 		cmocka_unit_test(test_many_clients),
 		cmocka_unit_test(test_tunnel_prefix_and_name),
+		cmocka_unit_test(test_routed_prefix),
 		cmocka_unit_test(test_session_interface),
 		cmocka_unit_test(test_slot_sockets),
 	};

@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <grp.h>
+#include <cap-ng.h>
+#include <linux/capability.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -172,6 +174,79 @@ static int protect_and_check(const char *user)
 	}
 #endif
 	return 0;
+}
+
+/* RLIMIT_NOFILE: the soft limit up to what the sessions need, never down;
+ * the hard limit only with CAP_SYS_RESOURCE. */
+static void test_nofile_plan(void **state)
+{
+	uint64_t cur, max;
+
+	(void)state;
+	assert_int_equal(daemon_nofile_need(0, 4), DAEMON_NOFILE_MARGIN);
+	assert_int_equal(daemon_nofile_need(15000, 4), 60000 + DAEMON_NOFILE_MARGIN);
+	/* Enough already: nothing moves. */
+	daemon_nofile_plan(1000, 4096, 4096, false, &cur, &max);
+	assert_int_equal(cur, 4096);
+	assert_int_equal(max, 4096);
+	/* The soft limit rises up to the hard one. */
+	daemon_nofile_plan(20000, 1024, 524288, false, &cur, &max);
+	assert_int_equal(cur, 20000);
+	assert_int_equal(max, 524288);
+	/* Short of the hard limit, without the capability: as far as it goes. */
+	daemon_nofile_plan(60256, 256, 4096, false, &cur, &max);
+	assert_int_equal(cur, 4096);
+	assert_int_equal(max, 4096);
+	/* With it, both. */
+	daemon_nofile_plan(60256, 256, 4096, true, &cur, &max);
+	assert_int_equal(cur, 60256);
+	assert_int_equal(max, 60256);
+	/* An unlimited hard limit stays. */
+	daemon_nofile_plan(60256, 256, RLIM_INFINITY, true, &cur, &max);
+	assert_int_equal(cur, 60256);
+	assert_true(max == RLIM_INFINITY);
+}
+
+/* In a child (a lowered hard limit cannot be raised again without
+ * CAP_SYS_RESOURCE, which containers often lack): a limit high enough is
+ * kept; a higher one is reached up to the hard limit, beyond it only with
+ * the capability, else -EMFILE with the limit reached. */
+static int raise_nofile_child(void)
+{
+	struct rlimit lim = { 300, 300 };
+	uint64_t limit = 0;
+	bool has_cap;
+	int rc;
+
+	if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+		return 10;
+	has_cap = capng_get_caps_process() == 0 &&
+		  capng_have_capability(CAPNG_EFFECTIVE, CAP_SYS_RESOURCE);
+	if (daemon_raise_nofile(200, &limit) != 0 || limit != 300)
+		return 11;
+	lim.rlim_cur = 100;
+	if (setrlimit(RLIMIT_NOFILE, &lim) < 0 || daemon_raise_nofile(280, &limit) != 0 ||
+	    limit != 280)
+		return 12;
+	rc = daemon_raise_nofile(5000, &limit);
+	if (has_cap)
+		return rc == 0 && limit == 5000 ? 0 : 13;
+	return rc == -EMFILE && limit == 300 ? 0 : 14;
+}
+
+static void test_raise_nofile(void **state)
+{
+	int status = -1;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(raise_nofile_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_protect_memory(void **state)
@@ -372,6 +447,8 @@ static void test_signals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nofile_plan),
+		cmocka_unit_test(test_raise_nofile),
 		cmocka_unit_test(test_protect_memory),
 		cmocka_unit_test(test_drop_to_nobody),
 		cmocka_unit_test(test_drop_keep_raw_stay_root),
