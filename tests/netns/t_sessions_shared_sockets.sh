@@ -8,6 +8,14 @@
 # server's /64, and garbage to a live endpoint, gets nothing back (no
 # ICMPv6); a datagram replayed to a past slot's endpoint is dropped and
 # counted; nothing left after stop, the tproxy rule going with the table.
+# SOCKETS_MODE=routed (t_sessions_shared_sockets_routed.sh): the same in
+# AddressMode = routed, the MT6D addresses in a /64 the router routes.
+SOCKETS_MODE=${SOCKETS_MODE:-scale}
+MUX_PREFIX=2001:db8:0:1::
+if [ "$SOCKETS_MODE" = routed ]; then
+	export SESS_ROUTED_PREFIX=2001:db8:0:f1::/64
+	MUX_PREFIX=2001:db8:0:f1::
+fi
 export SESS_WORK=${SESS_WORK:-mt6d-shared-sockets-test}
 # shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/sessions-lib.sh"
@@ -15,12 +23,14 @@ export SESS_WORK=${SESS_WORK:-mt6d-shared-sockets-test}
 export LAB_CLIENTS=3
 SESS_ROT=1s
 sess_lab_up
-sed -i "/^TunnelPrefix/a AddressMode = scale\nSessionInterface = shared\nSlotSockets = ${SLOT_SOCKETS:-auto}" "$work/s/server.conf"
+sed -i "/^TunnelPrefix/a SessionInterface = shared\nSlotSockets = ${SLOT_SOCKETS:-auto}" "$work/s/server.conf"
+[ "$SOCKETS_MODE" = routed ] || sed -i "/^TunnelPrefix/a AddressMode = scale" "$work/s/server.conf"
 server_start
 udp_socks() { in_ns s ss -u -a -n -H | wc -l; }
 
 client_start 1
 check "client 1 establishes a session" wait_for 15 has_session 1
+check "the server runs in $SOCKETS_MODE mode" field_is s address_mode "$SOCKETS_MODE"
 check "the server shares its slot sockets" field_is s slot_sockets_mode shared
 port=$(field s mux_port)
 check "the guard hands the mux set to [::1]:$port (tproxy in prerouting)" bash -c \
@@ -55,7 +65,7 @@ ep_addr=${ep%]:*}
 ep_addr=${ep_addr#[}
 ep_port=${ep##*]:}
 auth=$(session_field client-2 drops_auth)
-in_ns c1 /usr/bin/python3 "$top/tests/netns/mux_probe.py" 2001:db8:0:1::/64 200 \
+in_ns c1 /usr/bin/python3 "$top/tests/netns/mux_probe.py" "$MUX_PREFIX/64" 200 \
 	"$ep_addr" "$ep_port" >"$work/probe.out" 2>&1
 tail -3 "$work/probe.out" | sed 's/^/     /'
 check "the attacker got no answer (no ICMPv6, no UDP)" grep -q "answers 0$" "$work/probe.out"
@@ -65,7 +75,7 @@ check "the garbage to the live endpoint was dropped as unauthentic" \
 # A datagram of client 1 replayed to its endpoint after the slot ended:
 # the endpoint left the table, the mux drops it.
 unknown=$(field s mux_drops_unknown)
-in_ns r /usr/bin/python3 "$top/tests/netns/sess_replay.py" p-s 2001:db8:1:1:: 2001:db8:0:1:: \
+in_ns r /usr/bin/python3 "$top/tests/netns/sess_replay.py" p-s 2001:db8:1:1:: "$MUX_PREFIX" \
 	100-1500 3 0 2.5 >"$work/replay.out" 2>&1 &
 rp=$!
 EXTRA_PIDS=$rp
