@@ -56,7 +56,7 @@ enum config_session_interface {
 
 /* Server: SlotSockets. */
 enum config_slot_sockets {
-	CONFIG_SLOT_SOCKETS_AUTO,        /* shared with a shared session interface in scale mode */
+	CONFIG_SLOT_SOCKETS_AUTO,        /* shared with a shared session interface, scale or routed */
 	CONFIG_SLOT_SOCKETS_PER_SESSION, /* one UDP socket per slot of each session */
 	CONFIG_SLOT_SOCKETS_SHARED,      /* one transparent and one raw socket (scale mode) */
 };
@@ -138,8 +138,9 @@ struct config {
 #define CONFIG_SHARED_AUTO_CLIENTS 1000
 
 /* Whether the server's sessions share the slot sockets (mt6d/engine/
- * slotmux.h): SlotSockets, auto resolved; only in AddressMode = scale,
- * where the /64 is local (per-address mode: per-session sockets). */
+ * slotmux.h): SlotSockets, auto resolved; only in AddressMode = scale or
+ * routed (is_scale_mode), where the /64 is local (per-address mode:
+ * per-session sockets). */
 bool config_is_slot_sockets_shared(const struct config *cfg);
 
 /* Whether the server's sessions share one TUN: SessionInterface, auto

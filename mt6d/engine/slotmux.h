@@ -13,7 +13,8 @@
  *
  * Send: one raw IPPROTO_UDP socket; the UDP header is ours (the slot's
  * source port), the source address goes in IPV6_PKTINFO (IPV6_FREEBIND: it
- * is on the claimed /64's local route, not an interface), the kernel fills
+ * is on the claimed /64's local route, scale or routed mode, not an
+ * interface), the kernel fills
  * the checksum (IPV6_CHECKSUM). No UDP GSO here: one datagram per packet.
  * The raw socket is bound to ff0e::, a reserved multicast address no
  * packet is ever sent to, so the kernel gives it no copy of incoming UDP.
