@@ -35,6 +35,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	: "${RDV_SIM_CLIENTS:=200}" "${TRIALS:=5}" "${N_SWARM:=30}" "${LT_NODES:=5}" "${LT_CLIENTS:=5}"
 	: "${BENCH_CLIENTS:=5}" "${SESS_SECONDS:=5}" "${BENCH_GEN_TIMEOUT:=60}"
 	: "${BENCH_SESS_PASSES=per-address//100/30 scale//200/30}" "${BENCH_SOAK_SHORT:=30}" "${BENCH_PING_INTERVAL:=10}"
+	: "${BENCH_TUN_N:=1000}"
 elif [ "${BENCH_SCALE:-}" = full ]; then
 	mode=full
 	: "${BIND_N=1000 4000 8000}" "${ROT_S=100 1000 5000 15000}" "${ROT_SECONDS:=20}" "${PROXY_N=1000 4000 8000}"
@@ -57,7 +58,8 @@ else
 	: "${BENCH_SOAK_SHORT:=60}" "${BENCH_PING_INTERVAL:=30}"
 fi
 scale=${BENCH_SCALE:-default}
-export BIND_N ROT_S ROT_SECONDS PROXY_N SETTLE_S ROT_ADDR64_MAX BENCH_RUNS DHT_BENCH_OURS DHT_BENCH_LT \
+: "${BENCH_TUN_N:=1000 5000}"
+export BENCH_TUN_N BIND_N ROT_S ROT_SECONDS PROXY_N SETTLE_S ROT_ADDR64_MAX BENCH_RUNS DHT_BENCH_OURS DHT_BENCH_LT \
 	DHT_BENCH_TRIALS DHT_BENCH_LT_TRIALS RDV_SIM_CLIENTS TRIALS N_SWARM LT_NODES LT_CLIENTS \
 	BENCH_CLIENTS BENCH_GEN_TIMEOUT BENCH_SOAK_SHORT BENCH_PING_INTERVAL
 [ -n "${BENCH_STORM_TIMEOUT:-}" ] && export BENCH_STORM_TIMEOUT
@@ -82,7 +84,7 @@ tab() { local IFS=$'\t'; printf '%s\n' "$*"; }
 		"dht_lt_trials=$DHT_BENCH_LT_TRIALS" "rdv_sim_clients=$RDV_SIM_CLIENTS" "rdv_trials=$TRIALS" \
 		"rdv_swarm=$N_SWARM" "rdv_lt_nodes=$LT_NODES" "rdv_lt_clients=$LT_CLIENTS" \
 		"sess_clients=$BENCH_CLIENTS" "sess_seconds=$SESS_SECONDS" \
-		"sess_gen_timeout=$BENCH_GEN_TIMEOUT" "sess_passes=$BENCH_SESS_PASSES" \
+		"sess_gen_timeout=$BENCH_GEN_TIMEOUT" "sess_passes=$BENCH_SESS_PASSES" "tun_n=$BENCH_TUN_N" \
 		"sess_soak_short=$BENCH_SOAK_SHORT" "sess_ping_interval=$BENCH_PING_INTERVAL"
 } >"$meta"
 

@@ -43,6 +43,7 @@ BENCHES = [
     ('dht', 'dht: our Mainline DHT node in a lab swarm'),
     ('rendezvous', 'rendezvous: publication round, fresh clients, libtorrent-only swarm'),
     ('sessions', 'sessions: mt6d-server with many clients'),
+    ('tun_cost', 'tun_cost: what per-client session interfaces cost the kernel'),
 ]
 
 
@@ -1221,8 +1222,45 @@ def gen_text_values(gs, par, v):
     v['gen_target_n'] = fmt(TARGET_N, 0)
 
 
+def sec_tun_cost(recs, charts, v):
+    """One row per number of TUN devices, then the verdicts at the budget's
+    count (measured or extrapolated, as tun_cost.sh says)."""
+    del charts  # no chart: one table says it
+    out = []
+    par = one(recs, 'param')
+    rows = []
+    for d in sorted(kind(recs, 'tun', 'n'), key=lambda d: ival(d['n']) or 0):
+        if d.get('failed'):
+            rows.append([fmt(ival(d['n'])), 'failed', '', '', '', '', '', ''])
+            continue
+        rows.append([fmt(ival(d['n'])), fmt(num(d.get('create_s')), 1), fmt(num(d.get('create_per_1000_s')), 2),
+                     fmt((num(d.get('mem_available_kib')) or 0) / 1024, 0),
+                     fmt((num(d.get('slab_kib')) or 0) / 1024, 0), fmt(num(d.get('link_dump_s')), 3),
+                     fmt(num(d.get('route_dump_s')), 3), fmt(num(d.get('delete_s')), 1)])
+    if rows:
+        out.append(table(['TUN devices', 'creation (s)', 'per 1,000 (s)', 'kernel memory (MiB)', 'slab (MiB)',
+                          '`ip -o link` (s)', '`ip -6 route` (s)', 'deletion (s)'], rows))
+        out.append('')
+    ver = one(recs, 'verdict')
+    if ver:
+        n = ival(ver.get('n')) or 0
+        out.append('At %s devices (%s):' % (fmt(n), ver.get('how', '?')))
+        out.append('')
+        out.append('- creation: %s s against a budget of %s s: **%s**' % (
+            ver.get('create_s'), par.get('budget_create_s', '?'), ver.get('create_verdict')))
+        out.append('- kernel memory: %s MiB against a budget of %s MiB: **%s**' % (
+            ver.get('mem_mib'), par.get('budget_mem_mib', '?'), ver.get('mem_verdict')))
+        out.append('- deleting them: %s s against a budget of %s s: **%s** (%s ms per device, spent in '
+                   'close(): every session that ends blocks the loop that long)' % (
+                       ver.get('delete_s'), par.get('budget_delete_s', '?'), ver.get('delete_verdict'),
+                       ver.get('delete_per_device_ms')))
+        out.append('')
+        v['tun_budget_n'] = fmt(n)
+    return '\n'.join(out)
+
+
 SECTIONS = {'addr_bind': sec_addr_bind, 'tunnel': sec_tunnel, 'dht': sec_dht,
-            'rendezvous': sec_rendezvous, 'sessions': sec_sessions}
+            'rendezvous': sec_rendezvous, 'sessions': sec_sessions, 'tun_cost': sec_tun_cost}
 
 REPRODUCE = {
     'addr_bind': 'sudo BIND_N="{bind_n}" ROT_S="{rot_s}" ROT_SECONDS={rot_seconds} ROT_ADDR64_MAX={rot_addr64_max} '
@@ -1232,6 +1270,7 @@ REPRODUCE = {
            'DHT_BENCH_LT_TRIALS={dht_lt_trials} bench/dht.sh',
     'rendezvous': 'sudo RDV_SIM_CLIENTS="{rdv_sim_clients}" TRIALS={rdv_trials} N_SWARM={rdv_swarm} '
                   'LT_NODES={rdv_lt_nodes} LT_CLIENTS={rdv_lt_clients} bench/rendezvous.sh',
+    'tun_cost': 'sudo BENCH_TUN_N="{tun_n}" bench/tun_cost.sh',
     'sessions_passes': 'sudo BENCH_ONLY_SCRIPTS=sessions BENCH_CLIENTS="{sess_clients}" SESS_SECONDS={sess_seconds} '
                        'BENCH_SESS_PASSES="{sess_passes}" BENCH_GEN_TIMEOUT={sess_gen_timeout} '
                        'BENCH_SOAK_SHORT={sess_soak_short} BENCH_PING_INTERVAL={sess_ping_interval} bench/run.sh',
