@@ -43,15 +43,15 @@ static int preflight(void *ctx, const char *conf_path, char *msg, size_t msg_len
 static void raise_nofile(const struct server *srv, bool is_start)
 {
 	size_t clients = server_client_count(srv);
-	uint64_t need = daemon_nofile_need(clients, SERVER_FDS_PER_SESSION), limit = 0;
+	unsigned per = server_fds_per_session(srv);
+	uint64_t need = daemon_nofile_need(clients, per), limit = 0;
 	int rc = daemon_raise_nofile(need, &limit);
 
 	if (rc == -EMFILE)
 		log_warnx("%zu clients need %" PRIu64 " descriptors; RLIMIT_NOFILE is %" PRIu64
 			  ": sessions beyond ~%" PRIu64 " will fail (systemd: LimitNOFILE=; "
 			  "shell: ulimit -n)", clients, need, limit,
-			  limit > DAEMON_NOFILE_MARGIN ?
-				  (limit - DAEMON_NOFILE_MARGIN) / SERVER_FDS_PER_SESSION : 0);
+			  limit > DAEMON_NOFILE_MARGIN && per ? (limit - DAEMON_NOFILE_MARGIN) / per : 0);
 	else if (rc < 0)
 		log_err(rc, "reading RLIMIT_NOFILE");
 	else if (is_start)

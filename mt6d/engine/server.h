@@ -92,6 +92,10 @@ void server_get_stats(const struct server *srv, struct server_stats *stats_out);
 unsigned server_session_count(const struct server *srv);
 /* Registered clients ([Client] sections), each at most one session. */
 size_t server_client_count(const struct server *srv);
+/* Descriptors a session holds in the configured modes: SERVER_FDS_PER_SESSION
+ * with its own TUN and slot sockets, 0 with the shared TUN and shared slot
+ * sockets (SessionInterface, SlotSockets). */
+unsigned server_fds_per_session(const struct server *srv);
 
 /* The configured StateDirectory (the audit trail, publish.state), which the
  * daemon must still be able to write after dropping privileges. */

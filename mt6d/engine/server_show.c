@@ -34,6 +34,13 @@ size_t server_client_count(const struct server *srv)
 	return srv->n_clients;
 }
 
+unsigned server_fds_per_session(const struct server *srv)
+{
+	/* The shared TUN and the shared slot sockets cost nothing per session. */
+	return (config_is_session_interface_shared(&srv->cfg) ? 0 : 1) +
+	       (config_is_slot_sockets_shared(&srv->cfg) ? 0 : 3);
+}
+
 const char *server_state_dir(const struct server *srv)
 {
 	return srv->cfg.state_dir;
