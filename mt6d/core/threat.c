@@ -51,6 +51,14 @@ void threat_init(struct threat *t, enum threat_level set)
 {
 	memset(t, 0, sizeof(*t));
 	t->set = t->level = set;
+	t->threshold = THREAT_ATTACK_THRESHOLD;
+}
+
+void threat_set_clients(struct threat *t, size_t n_clients)
+{
+	uint64_t per_clients = (uint64_t)n_clients * THREAT_SIGNS_PER_CLIENT;
+
+	t->threshold = per_clients > THREAT_ATTACK_THRESHOLD ? per_clients : THREAT_ATTACK_THRESHOLD;
 }
 
 bool threat_set(struct threat *t, enum threat_level level, bool is_auto)
@@ -77,14 +85,14 @@ enum threat_action threat_tick(struct threat *t, int64_t now_mono_ms, uint64_t s
 	t->window_mono_ms = now_mono_ms;
 	if (delta_out)
 		*delta_out = delta;
-	if (delta >= THREAT_ATTACK_THRESHOLD) {
+	if (delta >= t->threshold) {
 		t->quiet_since_mono_ms = 0;
 		if (t->level >= THREAT_HIGH)
 			return THREAT_KEEP;
 		t->level = THREAT_HIGH;
 		return THREAT_RAISE;
 	}
-	if (t->level <= t->set || delta >= THREAT_ATTACK_THRESHOLD / 10) {
+	if (t->level <= t->set || delta >= t->threshold / 10) {
 		t->quiet_since_mono_ms = 0;
 		return THREAT_KEEP;
 	}

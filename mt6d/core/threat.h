@@ -6,6 +6,7 @@
 #define MT6D_THREAT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Rot of each level, from RotationPeriod (Rot): low 2 x Rot, normal Rot,
@@ -21,10 +22,16 @@ enum threat_level {
 #define THREAT_LOW_FACTOR 2
 /* Signs of attack (introduction datagrams and requests refused, session
  * packets that fail authentication) over THREAT_ATTACK_WINDOW_MS: at least
- * THREAT_ATTACK_THRESHOLD raise the level to high; once the rate stays under
- * a tenth of it for THREAT_QUIET_MS the operator's level returns. */
+ * the threshold raise the level to high; once the rate stays under a tenth
+ * of it for THREAT_QUIET_MS the operator's level returns. The threshold is
+ * THREAT_ATTACK_THRESHOLD, or THREAT_SIGNS_PER_CLIENT per registered client
+ * when that is more: honest clients make some of these signs too (a
+ * request retried while the server is busy is refused as a replay), so a
+ * fixed count that suits 20 clients raised the level by itself when 5,000
+ * arrived at once (633 in 10 s, bench/sessions.sh). */
 #define THREAT_ATTACK_WINDOW_MS 10000
 #define THREAT_ATTACK_THRESHOLD 200
+#define THREAT_SIGNS_PER_CLIENT 2
 #define THREAT_QUIET_MS 300000
 
 const char *threat_name(enum threat_level level);
@@ -39,6 +46,7 @@ struct threat {
 	int64_t window_mono_ms;          /* start of the current count (0: none yet) */
 	int64_t quiet_since_mono_ms;     /* 0: not quiet */
 	uint64_t mark;                   /* signs counted at window_mono_ms */
+	uint64_t threshold;              /* signs per window that raise the level */
 };
 
 enum threat_action {
@@ -48,6 +56,9 @@ enum threat_action {
 };
 
 void threat_init(struct threat *t, enum threat_level set);
+
+/* The threshold for n_clients registered clients (see above). */
+void threat_set_clients(struct threat *t, size_t n_clients);
 
 /* The operator sets a level (is_auto false), or the engine applies an
  * automatic one (is_auto true). Returns whether the level in force changed. */

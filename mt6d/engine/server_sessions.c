@@ -392,6 +392,7 @@ static void threat_watch(struct server *srv, int64_t now_mono_ms)
 	uint64_t delta = 0;
 	char why[96];
 
+	threat_set_clients(&srv->threat, srv->n_clients); /* a reload may change it */
 	switch (threat_tick(&srv->threat, now_mono_ms, attack_signs(srv), &delta)) {
 	case THREAT_RAISE:
 		snprintf(why, sizeof(why), "automatic: %" PRIu64 " bad packets in %d s", delta,

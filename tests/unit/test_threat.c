@@ -122,6 +122,33 @@ static void test_operator_level(void **state)
 	assert_int_equal(t.set, THREAT_LOW);
 }
 
+/* Many clients: their honest retries must not raise the level; the same
+ * count at a small server does. */
+static void test_threshold_scales_with_clients(void **state)
+{
+	struct threat t;
+	int64_t now = 1000;
+	uint64_t signs = 0;
+
+	(void)state;
+	threat_init(&t, THREAT_NORMAL);
+	threat_set_clients(&t, 20); /* 40 < the floor: the floor holds */
+	assert_int_equal(t.threshold, THREAT_ATTACK_THRESHOLD);
+	threat_set_clients(&t, 5000);
+	assert_int_equal(t.threshold, 5000 * THREAT_SIGNS_PER_CLIENT);
+	assert_int_equal(threat_tick(&t, now, signs, NULL), THREAT_KEEP);
+	signs += 5000 * THREAT_SIGNS_PER_CLIENT - 1;
+	now += W;
+	assert_int_equal(threat_tick(&t, now, signs, NULL), THREAT_KEEP);
+	assert_int_equal(t.level, THREAT_NORMAL);
+	signs += 5000 * THREAT_SIGNS_PER_CLIENT;
+	now += W;
+	assert_int_equal(threat_tick(&t, now, signs, NULL), THREAT_RAISE);
+	/* Fewer clients again (a reload): the floor. */
+	threat_set_clients(&t, 0);
+	assert_int_equal(t.threshold, THREAT_ATTACK_THRESHOLD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_raise_on_attack),
 		cmocka_unit_test(test_return_after_quiet),
 		cmocka_unit_test(test_operator_level),
+		cmocka_unit_test(test_threshold_scales_with_clients),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
