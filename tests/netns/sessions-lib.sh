@@ -124,7 +124,9 @@ server_start() { # extra options...
 	"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" \
 		-T "$work/intro.conf" -u root "$@" >>"$work/s/log" 2>&1 &
 	PID[s]=$!
-	wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
+	# SESS_START_TIMEOUT: a server with thousands of registered clients
+	# derives every client's introduction secret before it listens.
+	wait_for "${SESS_START_TIMEOUT:-10}" test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
 }
 
 client_start() { # i extra options...
