@@ -58,7 +58,7 @@ has 'Target of scale mode (15,000 sessions every 3 s in under 25 % of a core): m
 has 'BENCH_SESSIONS="100 300 500 1000" BENCH_GEN_TIMEOUT=600 BENCH_SECONDS=20 bench/sessions.sh' P.md
 has 'a capture on the generator' P.md   # the late first byte's explanation, with its verdict
 has '**The first byte about a second late.** At 100 sessions the first-byte p95 (2,113 ms) came 1.9 s' P.md
-has 'needed about 60,000 in each' P.md
+has 'needed about 60,000 there' P.md
 lacks '4,900' P.md
 has '| per-address | default | 500 | 500/500/- | 976 | 5,867 | 22,439 | 70.7 | - | -/- | 77 | 68.25 % | - |' P.md
 has '| per-address | default | 1,000 | 497/440/- | 651 | 460,598 | 4,817 | 1.0 | - | -/- | 208 | 59.50 % | - |' P.md
