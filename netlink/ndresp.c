@@ -243,30 +243,11 @@ fail_nofd:
 	return rc;
 }
 
-int ndresp_new_silent(struct ndresp **r_out)
-{
-	struct ndresp *r;
-
-	if (!r_out)
-		return -EINVAL;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->fd = -1;
-	if (getrandom(r->seed, sizeof(r->seed), 0) != sizeof(r->seed)) {
-		free(r);
-		return -EIO;
-	}
-	*r_out = r;
-	return 0;
-}
-
 void ndresp_free(struct ndresp *r)
 {
 	if (!r)
 		return;
-	if (r->fd >= 0)
-		close(r->fd); /* drops the all-multicast membership with it */
+	close(r->fd); /* drops the all-multicast membership with it */
 	free(r->set);
 	free(r);
 }
@@ -398,9 +379,6 @@ int ndresp_process(struct ndresp *r)
 {
 	uint8_t buf[1500], na[NDRESP_NA_LEN];
 	int answered = 0;
-
-	if (r->fd < 0)
-		return -EBADF;
 
 	for (unsigned reads = 0; reads < NDRESP_MAX_READS; reads++) {
 		struct sockaddr_ll from = { 0 };

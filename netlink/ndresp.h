@@ -48,13 +48,6 @@ struct ndresp;
  * *r_out, or -errno (-ENODEV: no such interface, -EPERM). */
 int ndresp_new(unsigned ifindex, struct ndresp **r_out);
 
-/* AddressMode = routed: the router routes the /64 to us, so nothing is
- * to be answered. A responder without a socket (ndresp_fd -1, ndresp_process
- * -EBADF) that only keeps the set: callers treat the /64 as claimed the same
- * way in both modes, and the set's count stays the number of live MT6D
- * addresses. Returns 0 or -errno. */
-int ndresp_new_silent(struct ndresp **r_out);
-
 /* Closes the socket (ends all-multicast mode) and frees the set. Accepts
  * NULL. */
 void ndresp_free(struct ndresp *r);
