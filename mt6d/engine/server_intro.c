@@ -17,6 +17,7 @@
 #include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 #include "mt6d/engine/server_int.h"
+#include "mt6d/engine/sockbuf.h"
 #include "netlink/ndresp.h"
 #include "netlink/nladdr.h"
 
@@ -213,7 +214,8 @@ static void intro_sock_close(struct server *srv, struct intro_sock *s, bool del_
 	s->fd = -1;
 	if (del_addr && srv->ndresp)
 		ndresp_del(srv->ndresp, &s->own.addr);
-	else if (del_addr && nladdr_is_bound(srv->nladdr, srv->link_ifindex, &s->own.addr))
+	else if (del_addr && !srv->cfg.is_scale_mode &&
+		 nladdr_is_bound(srv->nladdr, srv->link_ifindex, &s->own.addr))
 		nladdr_batch_del(srv->nladdr, srv->link_ifindex, &s->own.addr, srv);
 }
 
@@ -222,7 +224,7 @@ static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
 	uint32_t valid_s = (uint32_t)((3ull * g->rotation_ms + 999) / 1000 + 2);
-	int one = 1, rcvbuf = SERVER_INTRO_RCVBUF, fd, rc;
+	int one = 1, fd, rc;
 
 	s->slot = slot;
 	s->gen = g;
@@ -231,9 +233,10 @@ static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro
 								    srv->c_iids_old),
 			srv->is_active, srv->n_clients, g->slot_key, slot);
 	guard_add_endpoint(srv->guard, &s->own.addr, s->own.port, valid_s * 1000u); /* guard */
+	rc = 0;
 	if (srv->ndresp)
 		rc = ndresp_add(srv->ndresp, &s->own.addr);
-	else
+	else if (!srv->cfg.is_scale_mode) /* routed: the /64 is ours by route alone */
 		rc = nladdr_batch_add(srv->nladdr, srv->link_ifindex, &s->own.addr, valid_s, srv);
 	if (rc < 0)
 		srv->stats.addr_errors++;
@@ -249,9 +252,8 @@ static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro
 	/* A re-key storm brings every client's request within a second or
 	 * two, while the loop makes sessions one after the other: the default
 	 * buffer (about 200 requests) dropped most of them at 3,000 clients.
-	 * FORCE needs CAP_NET_ADMIN, which the daemon has; else the sysctl cap. */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	 * (sockbuf.h: above the sysctl cap.) */
+	(void)sockbuf_set(fd, true, SERVER_INTRO_RCVBUF);
 	sa.sin6_addr = s->own.addr;
 	sa.sin6_port = htons(s->own.port);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {

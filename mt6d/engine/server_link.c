@@ -133,12 +133,8 @@ int server_link_setup_scale(struct server *srv, char *msg, size_t msg_len)
 	}
 	if (srv->cfg.is_routed_mode) {
 		/* Routed: the router reaches the /64 through our fixed address;
-		 * answering solicitations would only invite per-address entries. */
-		rc = ndresp_new_silent(&srv->ndresp);
-		if (rc < 0) {
-			set_msg(msg, msg_len, "out of memory");
-			return rc;
-		}
+		 * answering solicitations would only invite per-address entries,
+		 * so there is no responder and nothing to keep per address. */
 		log_info("address mode routed: %s/64 claimed on %s, no neighbour discovery",
 			 server_addr_str(&prefix, a), srv->cfg.interface);
 		return 0;

@@ -123,7 +123,8 @@ static int session_tunnel_new(struct server *srv, struct server_session *ss)
 	memcpy(tc.rx_key, ss->keys.rx, WIRE_KEY_LEN);
 	tc.rotation_ms = ss->fsm.rotation_ms;
 	tc.reach = 1;
-	tc.flags = TUNNEL_OWN_DST_ONLY | TUNNEL_NO_WAIT;
+	tc.flags = TUNNEL_OWN_DST_ONLY | TUNNEL_NO_WAIT |
+		   (srv->cfg.is_scale_mode ? TUNNEL_PREFIX_CLAIMED : 0);
 	tc.padding = srv->cfg.padding;
 	tc.shared_tun = srv->stun ? sessiontun_tun(srv->stun) : NULL;
 	tc.slotmux = srv->mux;

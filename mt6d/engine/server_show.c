@@ -125,6 +125,8 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 				 "\nnd_malformed=%" PRIu64 "\nnd_socket_drops=%" PRIu64 "\n",
 				 ndresp_count(srv->ndresp), ns.answered, ns.not_ours, ns.malformed,
 				 ns.socket_drops);
+	} else if (srv->cfg.is_routed_mode) {
+		ctl_reply_printf(r, "nd_answered=0\n"); /* no responder at all */
 	}
 	ctl_reply_printf(r, "seed_address=%s\n", server_addr_str(&srv->seed, a));
 	{ /* guard */

@@ -10,6 +10,7 @@
 
 #include "mt6d/core/eptab.h"
 #include "mt6d/core/util.h"
+#include "mt6d/engine/sockbuf.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78           /* linux/in6.h; glibc's netinet/in.h lacks it */
@@ -59,14 +60,6 @@ struct slotmux {
 	uint8_t tx_udp[SLOTMUX_TX_MSGS][UDP_HEADER_LEN];
 	union slotmux_tx_cmsg tx_cmsg;
 };
-
-static void set_buf(int fd, int force_opt, int opt)
-{
-	int len = SLOTMUX_SOCK_BUF;
-
-	if (setsockopt(fd, SOL_SOCKET, force_opt, &len, sizeof(len)) < 0)
-		(void)setsockopt(fd, SOL_SOCKET, opt, &len, sizeof(len));
-}
 
 /* The original destination of a tproxied datagram, or false. */
 static bool orig_dst(const struct msghdr *h, struct sockaddr_in6 *out)
@@ -146,7 +139,7 @@ static int open_rx(struct slotmux *m, char *msg, size_t msg_len)
 	    bind(m->rx_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    getsockname(m->rx_fd, (struct sockaddr *)&sa, &sa_len) < 0)
 		goto fail;
-	set_buf(m->rx_fd, SO_RCVBUFFORCE, SO_RCVBUF);
+	(void)sockbuf_set(m->rx_fd, true, SLOTMUX_SOCK_BUF);
 	m->port = ntohs(sa.sin6_port);
 	return 0;
 fail:
@@ -170,7 +163,7 @@ static int open_tx(struct slotmux *m, char *msg, size_t msg_len)
 	    setsockopt(m->tx_fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) < 0 ||
 	    bind(m->tx_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail;
-	set_buf(m->tx_fd, SO_SNDBUFFORCE, SO_SNDBUF);
+	(void)sockbuf_set(m->tx_fd, false, SLOTMUX_SOCK_BUF);
 	/* Nothing to read: the smallest queue, should anything match. */
 	one = 0;
 	(void)setsockopt(m->tx_fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));

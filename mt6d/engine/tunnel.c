@@ -18,6 +18,7 @@
 #include "mt6d/base/log.h"
 #include "mt6d/core/rotate.h"
 #include "mt6d/core/util.h"
+#include "mt6d/engine/sockbuf.h"
 #include "tun/tun.h"
 
 #ifndef IPV6_FREEBIND
@@ -61,6 +62,7 @@ struct tunnel {
 	struct nladdr *nladdr;           /* borrowed */
 	struct nllink *nllink;           /* borrowed */
 	struct ndresp *ndresp;           /* borrowed; scale mode, else NULL */
+	bool is_claimed;                 /* TUNNEL_PREFIX_CLAIMED or ndresp: nladdr unused */
 	struct guard *guard;             /* borrowed; NULL: none */
 	struct slotmux *mux;             /* borrowed; NULL: a socket per slot */
 	bool is_guarded;                 /* guard_protect'ed its two tunnel addresses */
@@ -216,15 +218,6 @@ static void sock_close(struct tunnel *t, struct tunnel_sock *s)
 
 static void sock_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-static int set_buf(int fd, int force_opt, int opt)
-{
-	int len = TUNNEL_SOCK_BUF;
-
-	if (setsockopt(fd, SOL_SOCKET, force_opt, &len, sizeof(len)) == 0)
-		return 0;
-	return setsockopt(fd, SOL_SOCKET, opt, &len, sizeof(len)) == 0 ? 0 : -errno;
-}
-
 /* A socket on our endpoint of one slot. IPV6_FREEBIND: the bind succeeds
  * before netlink has added the address, so the socket is ready whatever the
  * order in which the kernel handles our requests. */
@@ -258,8 +251,8 @@ static int sock_open(struct tunnel *t, struct tunnel_sock *s, const struct rotat
 	 * kernel refuses, each datagram simply comes alone. */
 	if (t->has_gro && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0)
 		t->has_gro = false;
-	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF);
-	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF);
+	(void)sockbuf_set(fd, true, TUNNEL_SOCK_BUF);
+	(void)sockbuf_set(fd, false, TUNNEL_SOCK_BUF);
 	sa.sin6_addr = rs->own.addr;
 	sa.sin6_port = htons(rs->own.port);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -293,15 +286,17 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 		sock_close(t, &t->socks[d.del[i].slot % ROTATE_MAX_SLOTS]);
 		if (t->ndresp)
 			ndresp_del(t->ndresp, &d.del[i].own.addr);
-		else if (nladdr_is_bound(t->nladdr, t->link_ifindex, &d.del[i].own.addr))
+		else if (!t->is_claimed &&
+			 nladdr_is_bound(t->nladdr, t->link_ifindex, &d.del[i].own.addr))
 			nladdr_batch_del(t->nladdr, t->link_ifindex, &d.del[i].own.addr, t);
 	}
 	for (i = 0; i < d.add_len; i++) {
 		struct tunnel_sock *s = &t->socks[d.add[i].slot % ROTATE_MAX_SLOTS];
 
+		rc = 0;
 		if (t->ndresp)
 			rc = ndresp_add(t->ndresp, &d.add[i].own.addr);
-		else
+		else if (!t->is_claimed)
 			rc = nladdr_batch_add(t->nladdr, t->link_ifindex, &d.add[i].own.addr,
 					      t->valid_s, t);
 		if (rc < 0)
@@ -322,7 +317,7 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 					d.add[i].own.port, d.add[i].slot);
 		}
 	}
-	rc = t->ndresp ? 0 : nladdr_batch_send(t->nladdr);
+	rc = t->is_claimed ? 0 : nladdr_batch_send(t->nladdr);
 	if (rc < 0 && is_time_to_log(t, &t->err_logged_at))
 		log_err(rc, "tunnel %s: sending address changes to the kernel", tun_name(t->tun));
 	if (had) {
@@ -879,6 +874,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->nladdr = nladdr;
 	t->nllink = nllink;
 	t->ndresp = cfg->ndresp;
+	t->is_claimed = cfg->ndresp || (cfg->flags & TUNNEL_PREFIX_CLAIMED);
 	t->guard = cfg->guard;
 	t->mux = cfg->slotmux;
 	t->link_ifindex = cfg->link_ifindex;
@@ -925,7 +921,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	/* The first window is bound before any packet flows. */
 	tunnel_move(t, rotate_slot_at(cfg->rotation_ms, tunnel_now_ms(t)), tunnel_now_ms(t));
 	guard_flush(t->guard);
-	rc = t->ndresp || (cfg->flags & TUNNEL_NO_WAIT) ? 0 : nladdr_sync(nladdr, 5000);
+	rc = t->is_claimed || (cfg->flags & TUNNEL_NO_WAIT) ? 0 : nladdr_sync(nladdr, 5000);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "binding the first MT6D addresses: %s", strerror(-rc));
 		goto fail;
@@ -970,7 +966,7 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 			if (rs)
 				ndresp_del(t->ndresp, &rs->own.addr);
 		}
-	} else if (t->nladdr && t->rot.has_slot) {
+	} else if (t->nladdr && !t->is_claimed && t->rot.has_slot) {
 		uint64_t slot, lo = t->rot.cur > t->rot.reach ? t->rot.cur - t->rot.reach : 0;
 
 		nladdr_sync(t->nladdr, timeout_ms);
@@ -981,7 +977,7 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 				nladdr_batch_del(t->nladdr, t->link_ifindex, &rs->own.addr, NULL);
 		}
 	}
-	if (t->nladdr && !t->ndresp)
+	if (t->nladdr && !t->is_claimed)
 		nladdr_sync(t->nladdr, timeout_ms);
 	/* The TUN takes its tunnel address and route with it: nllink's
 	 * registry forgets them, or it would grow with every session. */

@@ -58,6 +58,10 @@
  * sessions keeps its loop running. A refusal still arrives, later, through
  * tunnel_handle_addr_result (counted in addr_errors and logged). */
 #define TUNNEL_NO_WAIT (1u << 3)
+/* The caller claims the link's /64 with one local route (AddressMode scale
+ * or routed): no MT6D address is bound per slot; with cfg.ndresp the
+ * responder learns each, without it (routed) nothing per address is done. */
+#define TUNNEL_PREFIX_CLAIMED (1u << 4)
 
 /* A busy polling time that hides the wake-up for the answer to a packet
  * just sent (a ping, a TCP ACK) on the lab VM (docs/PERFORMANCE.md "RTT at
