@@ -122,6 +122,7 @@ struct server {
 	struct guard *guard;             /* silent to probes, fail closed (guard.h) */
 	ev_io ndresp_io;
 	int64_t ndresp_logged_mono_ms;   /* last responder error logged */
+	int64_t addr_err_logged_mono_ms; /* last introduction address error logged */
 	unsigned link_ifindex, link_mtu;
 	struct in6_addr seed;            /* SeedIPv6_S */
 	struct in6_addr tunnel_prefix;

@@ -238,8 +238,10 @@ static int intro_sock_open(struct server *srv, struct intro_gen *g, struct intro
 		rc = ndresp_add(srv->ndresp, &s->own.addr);
 	else if (!srv->cfg.is_scale_mode) /* routed: the /64 is ours by route alone */
 		rc = nladdr_batch_add(srv->nladdr, srv->link_ifindex, &s->own.addr, valid_s, srv);
-	if (rc < 0)
+	if (rc < 0) {
 		srv->stats.addr_errors++;
+		log_err(rc, "introduction address of slot %" PRIu64, slot);
+	}
 	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -2,6 +2,7 @@
  * AddressMode = scale (the /64 claimed, neighbour discovery answered) and
  * routed (Prefix claimed, no neighbour discovery), the
  * introduction interface, and netlink acknowledgements. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <net/if.h>
@@ -19,11 +20,24 @@
 void server_link_on_addr_result(const struct nladdr_result *res, void *arg)
 {
 	struct server *srv = arg;
+	char a[INET6_ADDRSTRLEN];
+	int64_t now_ms;
 
 	if (res->cookie == srv) {
-		if (res->err && !(res->op == NLADDR_DEL && (res->err == -EADDRNOTAVAIL ||
-							   res->err == -ENOENT)))
-			srv->stats.addr_errors++;
+		if (!res->err || (res->op == NLADDR_DEL && (res->err == -EADDRNOTAVAIL ||
+							    res->err == -ENOENT)))
+			return;
+		srv->stats.addr_errors++;
+		/* Counted always, said at most every 10 s: a lost batch of acks
+		 * (ENOBUFS) is one event, not a screen of lines. */
+		now_ms = mono_now_ms();
+		if (srv->addr_err_logged_mono_ms && now_ms - srv->addr_err_logged_mono_ms < 10000)
+			return;
+		srv->addr_err_logged_mono_ms = now_ms;
+		log_err(res->err, "introduction address: %s %s on ifindex %u%s%s",
+			res->op == NLADDR_ADD ? "binding" : "removing",
+			inet_ntop(AF_INET6, &res->addr, a, sizeof(a)), res->ifindex,
+			res->msg[0] ? " (kernel: " : "", res->msg[0] ? res->msg : "");
 		return;
 	}
 	if (res->cookie)

@@ -86,7 +86,10 @@ struct tunnel {
 	uint32_t next_rotation_ms;       /* a change of Rot pending (0: none), ms */
 	int64_t next_rotation_at_ms;     /* ... from this instant of our clock */
 	ev_tstamp far_logged_at;         /* last "clock off" warning */
-	ev_tstamp err_logged_at;         /* last netlink or socket warning */
+	/* Last warnings, one clock per kind, so that a burst of lost netlink
+	 * acks cannot hide a socket that failed (EMFILE) from the log. */
+	ev_tstamp err_logged_at;         /* last netlink warning */
+	ev_tstamp sock_err_logged_at;    /* last slot socket warning */
 	bool has_gso;                    /* send runs of equal datagrams as one (UDP_SEGMENT) */
 	bool has_gro;                    /* sockets get UDP_GRO: trains of datagrams per read */
 	struct tunnel_stats stats;
@@ -299,8 +302,12 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 		else if (!t->is_claimed)
 			rc = nladdr_batch_add(t->nladdr, t->link_ifindex, &d.add[i].own.addr,
 					      t->valid_s, t);
-		if (rc < 0)
+		if (rc < 0) {
 			t->stats.addr_errors++;
+			if (is_time_to_log(t, &t->err_logged_at))
+				log_err(rc, "tunnel %s: queueing %s for the kernel", tun_name(t->tun),
+					inet_ntop(AF_INET6, &d.add[i].own.addr, a, sizeof(a)));
+		}
 		/* guard: the slot's endpoint, committed before the loop sleeps
 		 * (the mux adds its own, to the mux set too) */
 		if (!t->mux)
@@ -310,7 +317,7 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 		rc = sock_open(t, s, &d.add[i]);
 		if (rc < 0) {
 			t->stats.addr_errors++;
-			if (is_time_to_log(t, &t->err_logged_at))
+			if (is_time_to_log(t, &t->sock_err_logged_at))
 				log_err(rc, "tunnel %s: binding a socket to [%s]:%u (slot %" PRIu64 ")",
 					tun_name(t->tun),
 					inet_ntop(AF_INET6, &d.add[i].own.addr, a, sizeof(a)),
