@@ -57,7 +57,7 @@ static int get_nodes(const struct benc_tok *t, int i, size_t each,
 /* BEP 44 fields wherever they occur (put queries, get responses); whether
  * the set is complete is for the caller to judge. Oversized v and salt are
  * flagged, not refused, so that a put gets its own error code. */
-static int parse_item(const struct benc_tok *t, int a, struct krpc_msg *m)
+static int parse_item(const struct benc_tok *t, int a, struct krpc_msg *m, bool is_put)
 {
 	int i = bencode_dict_get(t, a, "k");
 	if (i >= 0) {
@@ -80,14 +80,15 @@ static int parse_item(const struct benc_tok *t, int a, struct krpc_msg *m)
 		m->seq = t[i].ival;
 		m->has_seq = true;
 	}
-	i = bencode_dict_get(t, a, "cas");
+	/* cas and salt belong to puts; a get reply carries neither. */
+	i = is_put ? bencode_dict_get(t, a, "cas") : -1;
 	if (i >= 0) {
 		if (t[i].type != BENC_INT || t[i].ival < 0)
 			return -EINVAL;
 		m->cas = t[i].ival;
 		m->has_cas = true;
 	}
-	i = bencode_dict_get(t, a, "salt");
+	i = is_put ? bencode_dict_get(t, a, "salt") : -1;
 	if (i >= 0) {
 		if (t[i].type != BENC_STR)
 			return -EINVAL;
@@ -163,7 +164,7 @@ static int parse_args(const struct benc_tok *t, int a, struct krpc_msg *m)
 			}
 		}
 		if (m->method == KRPC_PUT) {
-			if (parse_item(t, a, m) < 0 || !m->has_v)
+			if (parse_item(t, a, m, true) < 0 || !m->has_v)
 				return -EPROTO;
 			i = bencode_dict_get(t, a, "token");
 			if (!get_str(t, i, 1, KRPC_MAX_TOKEN))
@@ -185,7 +186,7 @@ static int parse_args(const struct benc_tok *t, int a, struct krpc_msg *m)
 	    get_nodes(t, bencode_dict_get(t, a, "nodes6"), KRPC_NODE6_LEN,
 		      m->nodes6, &m->n_nodes6, &m->n_dropped))
 		return -EINVAL;
-	if (parse_item(t, a, m) < 0 || m->is_v_too_big || m->is_salt_too_big)
+	if (parse_item(t, a, m, false) < 0 || m->is_v_too_big)
 		return -EINVAL;
 	i = bencode_dict_get(t, a, "values");
 	if (i >= 0) {
@@ -372,6 +373,8 @@ int krpc_encode(const struct krpc_msg *m, uint8_t *buf, size_t cap)
 		 * implied_port, info_hash, port, target, token, want. */
 		bencode_put_cstr(&w, "a");
 		bencode_put_dict(&w);
+		if (m->method == KRPC_PUT && (m->v_len == 0 || m->is_salt_too_big))
+			return -EINVAL;         /* a put parsed with an oversized v or salt */
 		if (m->method == KRPC_GET || m->method == KRPC_PUT) {
 			put_item_args(&w, m);
 			bencode_put_end(&w);
