@@ -174,7 +174,8 @@ out:
 }
 
 int itemkey_blind_factor(uint8_t h_out[static ITEMKEY_LEN], const uint8_t A[static ITEMKEY_LEN],
-			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start)
+			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start,
+			 enum itemkey_kind kind)
 {
 	static const uint8_t zero[32];
 	uint8_t wide[64];
@@ -183,7 +184,8 @@ int itemkey_blind_factor(uint8_t h_out[static ITEMKEY_LEN], const uint8_t A[stat
 	/* 512 bits reduced mod L: uniform to 2^-259, where 256 would be
 	 * visibly biased (2^256 is not close to a multiple of L). */
 	for (uint8_t half = 0; half < 2; half++) {
-		hash_begin(&ctx, "mt6d/1 item blind");
+		hash_begin(&ctx, kind == ITEMKEY_MESSAGE ? "mt6d/1 item message blind"
+							  : "mt6d/1 item blind");
 		hash_add_u8(&ctx, half);
 		hash_add(&ctx, A, ITEMKEY_LEN);
 		hash_add(&ctx, s, ITEMKEY_LEN);
@@ -197,12 +199,13 @@ int itemkey_blind_factor(uint8_t h_out[static ITEMKEY_LEN], const uint8_t A[stat
 
 int itemkey_blind_public(uint8_t pub_out[static ITEMKEY_LEN],
 			 const uint8_t server_pub[static ITEMKEY_LEN],
-			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start)
+			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start,
+			 enum itemkey_kind kind)
 {
 	uint8_t A[32], h[32];
 	int rc = itemkey_identity_public(A, server_pub);
 	if (rc == 0)
-		rc = itemkey_blind_factor(h, A, s, window_start);
+		rc = itemkey_blind_factor(h, A, s, window_start, kind);
 	if (rc == 0 && crypto_scalarmult_ed25519_noclamp(pub_out, h, A) != 0)
 		rc = -EINVAL;
 	sodium_memzero(h, sizeof(h));
@@ -210,13 +213,14 @@ int itemkey_blind_public(uint8_t pub_out[static ITEMKEY_LEN],
 }
 
 int itemkey_blind_secret(struct itemkey_secret *out, const uint8_t server_priv[static ITEMKEY_LEN],
-			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start)
+			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start,
+			 enum itemkey_kind kind)
 {
 	uint8_t a[32], A[32], h[32];
 	struct hash_ctx ctx;
 	int rc = itemkey_identity_private(a, A, server_priv);
 	if (rc == 0)
-		rc = itemkey_blind_factor(h, A, s, window_start);
+		rc = itemkey_blind_factor(h, A, s, window_start, kind);
 	if (rc == 0) {
 		crypto_core_ed25519_scalar_mul(out->scalar, h, a);
 		if (crypto_scalarmult_ed25519_base_noclamp(out->pub, out->scalar) != 0)

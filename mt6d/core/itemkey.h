@@ -7,8 +7,8 @@
  * A from the X25519 public key it already has. For one client and one
  * window T both derive the blinding factor
  *
- *   h  = reduce( H_"mt6d/1 item blind"(u8(0) || A || s || u64(T))
- *             || H_"mt6d/1 item blind"(u8(1) || A || s || u64(T)) )
+ *   h  = reduce( H_L(u8(0) || A || s || u64(T)) || H_L(u8(1) || A || s || u64(T)) )
+ *        L = "mt6d/1 item blind" (configs) or "mt6d/1 item message blind"
  *   A' = h * A            (both sides; s is the pair's shared secret)
  *   a' = h * a mod L      (server only)
  *
@@ -32,6 +32,11 @@
 #define ITEMKEY_LEN 32       /* points, scalars, X25519 keys */
 #define ITEMKEY_SIG_LEN 64
 
+/* What the item holds: a config (label "mt6d/1 item blind") or a generic
+ * message of `mt6d rendezvous put` ("mt6d/1 item message blind"), so that
+ * the two never share a key, hence a DHT target. */
+enum itemkey_kind { ITEMKEY_CONFIG = 0, ITEMKEY_MESSAGE = 1 };
+
 /* A blinded signing key: a', its nonce prefix and A' = a'B. Secret. */
 struct itemkey_secret {
 	uint8_t scalar[ITEMKEY_LEN];
@@ -51,16 +56,19 @@ int itemkey_identity_private(uint8_t a_out[static ITEMKEY_LEN], uint8_t A_out[st
 
 /* h for identity A, shared secret s and window start T. */
 int itemkey_blind_factor(uint8_t h_out[static ITEMKEY_LEN], const uint8_t A[static ITEMKEY_LEN],
-			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start);
+			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start,
+			 enum itemkey_kind kind);
 
 /* Client (or anyone holding s): A' for the server's X25519 public key. */
 int itemkey_blind_public(uint8_t pub_out[static ITEMKEY_LEN],
 			 const uint8_t server_pub[static ITEMKEY_LEN],
-			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start);
+			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start,
+			 enum itemkey_kind kind);
 
 /* Server: a', its prefix and A'. Wipe *out after use. */
 int itemkey_blind_secret(struct itemkey_secret *out, const uint8_t server_priv[static ITEMKEY_LEN],
-			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start);
+			 const uint8_t s[static ITEMKEY_LEN], uint64_t window_start,
+			 enum itemkey_kind kind);
 
 /* Deterministic ed25519 signature of msg under k. 0 or -EINVAL. */
 int itemkey_sign(uint8_t sig_out[static ITEMKEY_SIG_LEN], const struct itemkey_secret *k,

@@ -30,6 +30,8 @@ static const char kat_blinded_public[] =
 	"87d7f6355e72fdd49f703b59abde13ef126897dc612107ac1d1655e22a49f607";
 static const char kat_next_window_blinded_public[] =
 	"688ac48abcd119fb29474cbfa8de7cbf5d3b0fe483d49babd7f1cac6f8f0642f";
+static const char kat_message_blinded_public[] =
+	"f3c869262a60f661ee96683ac042e2b75ab63ce4c0b02da2f8bd923d6e966fa1";
 static const char kat_item_signed_message[] =
 	"333a736571693065313a7636333a01c8c9cacbcccdcecf5c8896f8bd5bdfc292a5a8630b2f88b2f335cbb85944ba0ccc571581ee65a56313a6a199902ce3ea9abbae8ea404d650418f55066c67";
 static const char kat_item_signature[] =
@@ -70,22 +72,25 @@ static void test_vectors(void **state)
 	assert_int_equal(itemkey_identity_private(a, pub, p.s_priv), 0);
 	assert_memory_equal(pub, want, 32);
 
-	assert_int_equal(itemkey_blind_factor(h, A, p.shared, KAT_T), 0);
+	assert_int_equal(itemkey_blind_factor(h, A, p.shared, KAT_T, ITEMKEY_CONFIG), 0);
 	unhex(want, 32, kat_blind_factor);
 	assert_memory_equal(h, want, 32);
 
-	assert_int_equal(itemkey_blind_public(pub, p.s_pub, p.shared, KAT_T), 0);
+	assert_int_equal(itemkey_blind_public(pub, p.s_pub, p.shared, KAT_T, ITEMKEY_CONFIG), 0);
 	unhex(want, 32, kat_blinded_public);
 	assert_memory_equal(pub, want, 32);
-	assert_int_equal(itemkey_blind_secret(&k, p.s_priv, p.shared, KAT_T), 0);
+	assert_int_equal(itemkey_blind_secret(&k, p.s_priv, p.shared, KAT_T, ITEMKEY_CONFIG), 0);
 	assert_memory_equal(k.pub, want, 32);
 	unhex(want, 32, kat_blinded_scalar);
 	assert_memory_equal(k.scalar, want, 32);
 	unhex(want, 32, kat_nonce_prefix);
 	assert_memory_equal(k.prefix, want, 32);
 
-	assert_int_equal(itemkey_blind_public(pub, p.s_pub, p.shared, KAT_T + 900), 0);
+	assert_int_equal(itemkey_blind_public(pub, p.s_pub, p.shared, KAT_T + 900, ITEMKEY_CONFIG), 0);
 	unhex(want, 32, kat_next_window_blinded_public);
+	assert_memory_equal(pub, want, 32);
+	assert_int_equal(itemkey_blind_public(pub, p.s_pub, p.shared, KAT_T, ITEMKEY_MESSAGE), 0);
+	unhex(want, 32, kat_message_blinded_public);
 	assert_memory_equal(pub, want, 32);
 
 	size_t len = strlen(kat_item_signed_message) / 2;
@@ -120,14 +125,14 @@ static void test_sides_agree_for_random_keys(void **state)
 		uint8_t x[32];
 		crypto_core_ed25519_scalar_reduce(x, wide);
 		n_negated += memcmp(x, a, 32) != 0;
-		assert_int_equal(itemkey_blind_secret(&k, s_priv, s, 1000 + (uint64_t)i), 0);
-		assert_int_equal(itemkey_blind_public(pub, s_pub, s, 1000 + (uint64_t)i), 0);
+		assert_int_equal(itemkey_blind_secret(&k, s_priv, s, 1000 + (uint64_t)i, ITEMKEY_CONFIG), 0);
+		assert_int_equal(itemkey_blind_public(pub, s_pub, s, 1000 + (uint64_t)i, ITEMKEY_CONFIG), 0);
 		assert_memory_equal(k.pub, pub, 32);
 		assert_int_equal(itemkey_sign(sig, &k, (const uint8_t *)"m", 1), 0);
 		assert_int_equal(itemkey_verify(sig, pub, (const uint8_t *)"m", 1), 0);
 		/* Another window, another client: unrelated keys. */
 		uint8_t other[32];
-		assert_int_equal(itemkey_blind_public(other, s_pub, s, 1001 + (uint64_t)i), 0);
+		assert_int_equal(itemkey_blind_public(other, s_pub, s, 1001 + (uint64_t)i, ITEMKEY_CONFIG), 0);
 		assert_memory_not_equal(other, pub, 32);
 		assert_memory_not_equal(pub, A, 32);
 	}
@@ -147,7 +152,7 @@ static void test_forgeries_fail(void **state)
 	uint8_t msg[] = "3:seqi1e1:v3:abc";
 
 	kat_pair(&p);
-	assert_int_equal(itemkey_blind_secret(&k, p.s_priv, p.shared, KAT_T), 0);
+	assert_int_equal(itemkey_blind_secret(&k, p.s_priv, p.shared, KAT_T, ITEMKEY_CONFIG), 0);
 	assert_int_equal(itemkey_sign(sig, &k, msg, sizeof(msg) - 1), 0);
 	assert_int_equal(itemkey_verify(sig, k.pub, msg, sizeof(msg) - 1), 0);
 	msg[7] = '2';
@@ -161,7 +166,7 @@ static void test_forgeries_fail(void **state)
 
 	keys_generate(o_priv, o_pub);
 	assert_int_equal(keys_shared_secret(o_s, p.s_priv, o_pub), 0);
-	assert_int_equal(itemkey_blind_secret(&other, p.s_priv, o_s, KAT_T), 0);
+	assert_int_equal(itemkey_blind_secret(&other, p.s_priv, o_s, KAT_T, ITEMKEY_CONFIG), 0);
 	assert_memory_not_equal(other.pub, k.pub, 32);
 	assert_int_equal(itemkey_sign(sig, &other, msg, sizeof(msg) - 1), 0);
 	assert_int_equal(itemkey_verify(sig, k.pub, msg, sizeof(msg) - 1), -EBADMSG);
@@ -181,7 +186,7 @@ static void test_degenerate_server_keys(void **state)
 	assert_int_equal(itemkey_identity_public(A, u), -EINVAL);
 	u[0] = 1;               /* u = 1: y = 0, order 4 */
 	assert_int_equal(itemkey_identity_public(A, u), -EINVAL);
-	assert_int_equal(itemkey_blind_public(pub, u, s, 1), -EINVAL);
+	assert_int_equal(itemkey_blind_public(pub, u, s, 1, ITEMKEY_CONFIG), -EINVAL);
 }
 
 int main(void)

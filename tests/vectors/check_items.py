@@ -127,15 +127,17 @@ def identity_private(x25519_priv):
     return a, A
 
 
-def blind_factor(A, s, T):
-    wide = H("mt6d/1 item blind", b"\x00", A, s, u64(T)) + \
-        H("mt6d/1 item blind", b"\x01", A, s, u64(T))
+LABELS = {"config": "mt6d/1 item blind", "message": "mt6d/1 item message blind"}
+
+
+def blind_factor(A, s, T, kind="config"):
+    wide = H(LABELS[kind], b"\x00", A, s, u64(T)) + H(LABELS[kind], b"\x01", A, s, u64(T))
     return int.from_bytes(wide, "little") % L
 
 
-def blind_public(server_pub, s, T):
+def blind_public(server_pub, s, T, kind="config"):
     A = identity_public(server_pub)
-    return pt_encode(pt_mul(blind_factor(A, s, T), pt_decode(A)))
+    return pt_encode(pt_mul(blind_factor(A, s, T, kind), pt_decode(A)))
 
 
 def blind_secret(server_priv, s, T):
@@ -187,6 +189,7 @@ def compute():
     out["blinded_public"] = pub.hex()
     out["item_target"] = hashlib.sha1(pub).hexdigest()
     out["next_window_blinded_public"] = blind_public(s_pub, shared, T + 900).hex()
+    out["message_blinded_public"] = blind_public(s_pub, shared, T, "message").hex()
     seed = bytes.fromhex("20010db8000500010000000000005eed")
     plain = seed + bytes.fromhex(vin["intro_key"]) + (3000).to_bytes(3, "big") + \
         (900).to_bytes(3, "big")
