@@ -172,8 +172,11 @@ void client_rdv_fetch(struct client *c)
 		sodium_memzero(&ic, sizeof(ic));
 		return;
 	}
-	if (c->fetch || c->ifetch)
-		return;
+	if (c->fetch || c->ifetch) {
+		if (!c->rdv_taken)
+			return;         /* an attempt in progress */
+		client_rdv_stop(c);     /* what is left of a finished one */
+	}
 	memset(&fp, 0, sizeof(fp));
 	fp.kind = FETCH_CONFIG;
 	fp.period_s = c->cfg.config_period_s;
