@@ -110,6 +110,7 @@ struct client {
 	bool rdv_taken;
 	uint64_t rdv_window;
 	uint8_t rdv_epoch;
+	const char *rdv_from;            /* the channel of the config in use: "items", "peers" */
 	ev_timer fetch_reap;              /* frees a finished fetch outside its callback */
 	uint64_t fetches_ok, fetches_failed;
 	int last_fetch_status;

@@ -70,7 +70,8 @@ static void schedule_fetch(struct client *c, bool has_failed)
  * higher epoch, or of a later window, from the other channel replaces it
  * (a node of one channel may not have the newest epoch yet). The attempt
  * fails only when every channel has failed. */
-static void on_result(struct client *c, const struct fetch_result *res, const char *channel)
+static void on_result(struct client *c, const struct fetch_result *res, const char *channel,
+		      const char *short_name)
 {
 	struct intro_config ic;
 	bool is_first = !c->rdv_taken;
@@ -94,6 +95,7 @@ static void on_result(struct client *c, const struct fetch_result *res, const ch
 	c->rdv_window = res->window_start;
 	c->rdv_epoch = res->epoch;
 	c->last_fetch_status = 0;
+	c->rdv_from = short_name;
 	memset(&ic, 0, sizeof(ic));
 	memcpy(ic.server_seed.s6_addr, res->cfg.server_seed_addr, 16);
 	memcpy(ic.key, res->cfg.intro_key, INTRO_KEY_LEN);
@@ -111,12 +113,12 @@ static void on_result(struct client *c, const struct fetch_result *res, const ch
 
 static void on_fetched(void *closure, const struct fetch_result *res)
 {
-	on_result(closure, res, "port stuffing");
+	on_result(closure, res, "port stuffing", "peers");
 }
 
 static void on_item_fetched(void *closure, const struct fetch_result *res)
 {
-	on_result(closure, res, "BEP 44 item");
+	on_result(closure, res, "BEP 44 item", "items");
 }
 
 void client_rdv_stop(struct client *c)
