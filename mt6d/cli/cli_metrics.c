@@ -32,12 +32,14 @@ static void usage(FILE *f, const char *cmd)
 {
 	fprintf(f,
 		"Usage: %s %s [-s [NAME=]SOCKET | NAME]... [-p [NAME=]FILE]... [-o FILE]\n"
-		"  -s SOCKET  a daemon's control socket (NAME: /run/mt6d/NAME.sock); none: every\n"
-		"             socket in " CTL_RUN_DIR "\n"
-		"  -p FILE    mt6d-peer's counters file (its -S FILE)\n"
-		"  NAME=      the daemon label (default: the file name without .sock or suffix)\n"
-		"  -o FILE    write to FILE through a temporary file and a rename (node_exporter's\n"
-		"             textfile directory), not stdout\n",
+		"  -s SOCKET            a daemon's control socket (NAME: " CTL_RUN_DIR "/NAME.sock);\n"
+		"                       none: every socket in " CTL_RUN_DIR "\n"
+		"  -p, --peer-stats FILE  mt6d-peer's counters file (its -S FILE)\n"
+		"  NAME=                the daemon label (default: the file name without its\n"
+		"                       suffix)\n"
+		"  -o, --output FILE    write to FILE through a temporary file and a rename\n"
+		"                       (node_exporter's textfile directory), not stdout\n"
+		"Exit status: 0, 1 when a daemon did not answer (it is mt6d_up 0), 2 usage.\n",
 		prog_name, cmd);
 }
 
