@@ -75,20 +75,14 @@ _mt6d() {
 		return 0
 	fi
 	case $cmd in
-	show)
+	show | watch)
 		case $prev in
 		-s) _mt6d_socket "$cur"; return 0 ;;
 		--format) _mt6d_words "pretty dump json prometheus" "$cur"; return 0 ;;
-		esac
-		opts="-s --format --json dump --help"
-		_mt6d_has_target || opts="$opts $(_mt6d_daemons)"
-		_mt6d_words "$opts" "$cur" ;;
-	watch)
-		case $prev in
-		-s) _mt6d_socket "$cur"; return 0 ;;
 		--interval | --count) return 0 ;;
 		esac
 		opts="-s --interval --count --help"
+		[ "$cmd" = show ] && opts="-s --format --json dump --help"
 		_mt6d_has_target || opts="$opts $(_mt6d_daemons)"
 		_mt6d_words "$opts" "$cur" ;;
 	metrics)
