@@ -159,11 +159,8 @@ _mt6d_daemon() {
 	-S) _mt6d_files "$cur"; return 0 ;;
 	-u) mapfile -t COMPREPLY < <(compgen -u -- "$cur"); return 0 ;;
 	esac
-	case ${COMP_WORDS[0]##*/} in
-	mt6d-peer) opts="$opts -S" ;;
-	*) opts="$opts -s" ;;
-	esac
-	_mt6d_words "$opts" "$cur"
+	[ "${COMP_WORDS[0]##*/}" = mt6d-peer ] && opts="$opts -S"
+	_mt6d_words "$opts -s" "$cur"
 	return 0
 }
 

@@ -466,7 +466,7 @@ static int add_line(struct prom *p, const char *daemon, unsigned role, const cha
 	}
 	if (role == R_CLIENT && !strcmp(key, "session_interface"))
 		*peer = "server";
-	if (!*peer) {
+	if (!*peer || role == R_PEER) {
 		for (i = 0; i < N_INFO; i++)
 			if (!strcmp(key, info_keys[i]) && !info[i]) {
 				info[i] = value;
@@ -476,9 +476,12 @@ static int add_line(struct prom *p, const char *daemon, unsigned role, const cha
 			return push_labelled(p, F_CLIENT_STATE, daemon, NULL, "state", value, "1");
 	}
 	k = find_key(role, *peer != NULL, key);
+	if (!k && role == R_PEER) /* one tunnel: the daemon's lines and the session's mixed */
+		k = find_key(role, false, key);
 	if (!k || !convert(k->kind, value, out, sizeof(out)))
 		return 0;
-	return push_labelled(p, k->fam, daemon, *peer, k->label, k->value, out);
+	return push_labelled(p, k->fam, daemon, k->is_session ? *peer : NULL, k->label, k->value,
+			     out);
 }
 
 int prom_add_reply(struct prom *p, const char *daemon, const char *reply, bool is_peer_file)
@@ -505,9 +508,12 @@ int prom_add_reply(struct prom *p, const char *daemon, const char *reply, bool i
 		*eq = '\0';
 		if (!role && !strcmp(line, "role")) {
 			role = !strcmp(eq + 1, "server") ? R_SERVER :
-			       !strcmp(eq + 1, "client") ? R_CLIENT : 0;
+			       !strcmp(eq + 1, "client") ? R_CLIENT :
+			       !strcmp(eq + 1, "peer") ? R_PEER : 0;
 			if (!role)
 				continue; /* an unknown role: nothing but mt6d_up */
+			if (role == R_PEER)
+				peer = "peer";
 		}
 		if (role)
 			rc = add_line(p, daemon, role, line, eq + 1, &peer, info);

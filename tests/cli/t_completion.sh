@@ -84,7 +84,7 @@ check "metrics -o: files" is "$tmp/etc" mt6d metrics -o "$tmp/e"
 check "mt6d-server -c: the configs" is "$MT6D_CONF_DIR/home.conf $MT6D_CONF_DIR/server.conf" mt6d-server -c ''
 check "mt6d-client -s: daemon names" is "home server" mt6d-client -s ''
 check "mt6d-peer has -S" has -S mt6d-peer -
-check "... not -s" lacks -s mt6d-peer -
+check "... mt6d-server has not" lacks -S mt6d-server -
 
 # Every option offered is one the subcommand's --help names (a renamed or
 # removed option fails here); -h and --help every command takes.

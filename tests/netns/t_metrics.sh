@@ -1,7 +1,8 @@
 #!/bin/bash
 # mt6d metrics on real daemons (topology: sessions-lib.sh with four client
 # hosts): mt6d-server with two sessions (c1, c2), those two mt6d-clients,
-# and a pair of mt6d-peer on c3 and c4, Rot 1 s. promtool (Debian's
+# and a pair of mt6d-peer on c3 and c4 (c3's counters from its -S file,
+# c4's from its control socket, -s), Rot 1 s. promtool (Debian's
 # prometheus) accepts the output of `mt6d metrics` and of `mt6d show
 # --format prometheus`; its values are the ones `mt6d show dump` and the
 # peer's counters file give; no label holds an address or a port, and the
@@ -39,11 +40,13 @@ EOF
 }
 peer_conf c3 2001:db8:1:3:5eed:a:a:a fd6d::a 2001:db8:1:4:5eed:b:b:b fd6d::b
 peer_conf c4 2001:db8:1:4:5eed:b:b:b fd6d::b 2001:db8:1:3:5eed:a:a:a fd6d::a
-for h in c3 c4; do
-	"$lab" exec "$h" "$build/mt6d-peer" -d -v -c "$work/$h.peer.conf" -S "$work/$h.stats" \
-		-u root >>"$work/$h.peer.log" 2>&1 &
-	PID[p$h]=$!
-done
+# c3's counters are read from its file (-S), c4's from its control socket (-s).
+"$lab" exec c3 "$build/mt6d-peer" -d -v -c "$work/c3.peer.conf" -S "$work/c3.stats" \
+	-u root >>"$work/c3.peer.log" 2>&1 &
+PID[pc3]=$!
+"$lab" exec c4 "$build/mt6d-peer" -d -v -c "$work/c4.peer.conf" -s "$work/c4.sock" \
+	-u root >>"$work/c4.peer.log" 2>&1 &
+PID[pc4]=$!
 
 check "client 1 establishes a session" wait_for 10 has_session 1
 check "client 2 establishes a session" wait_for 10 has_session 2
@@ -55,14 +58,17 @@ check "peer c3 wrote its counters" wait_for 5 test -s "$work/c3.stats"
 
 metrics() { # extra args...
 	"$build/mt6d" metrics -s "server=$work/s/ctl.sock" -s "c1=$work/c1/ctl.sock" \
-		-s "c2=$work/c2/ctl.sock" -p "peer=$work/c3.stats" "$@"
+		-s "c2=$work/c2/ctl.sock" -p "peer=$work/c3.stats" -s "$work/c4.sock" "$@"
 }
+c4_rx() { "$build/mt6d" show -s "$work/c4.sock" dump | sed -n 's/^rx_packets=//p'; }
 mkdir -p "$work/textfile"
 before_rx=$(session_field client-1 rx_packets)
 before_tx=$(field c1 tx_packets)
+before_c4=$(c4_rx)
 check "mt6d metrics -o writes the textfile" metrics -o "$work/textfile/mt6d.prom"
 after_rx=$(session_field client-1 rx_packets)
 after_tx=$(field c1 tx_packets)
+after_c4=$(c4_rx)
 prom=$work/textfile/mt6d.prom
 check "promtool check metrics accepts it" promtool check metrics <"$prom"
 check "promtool accepts mt6d show --format prometheus" \
@@ -88,13 +94,17 @@ for k in rx_packets tx_bytes rotations; do
 	check "peer's $k is its counters file's ($want)" test "$v" = "$want"
 done
 check "the peer's tunnel counted packets" test "$(sample mt6d_session_rx_packets_total 'daemon="peer"')" -gt 0
+v=$(sample mt6d_session_rx_packets_total 'daemon="c4",peer="peer"')
+check "peer c4's rx packets through its socket ($v) are show dump's ($before_c4..$after_c4)" \
+	between "$before_c4" "$v" "$after_c4"
+check "peer c4 is a peer with its interfaces" grep -qx 'mt6d_info{daemon="c4",role="peer",interface="mt6dP",link="eth0"} 1' "$prom"
 check "server has 2 sessions, 4 registered clients" \
 	test "$(sample mt6d_sessions 'daemon="server"')/$(sample mt6d_registered_clients 'daemon="server"')" = 2/4
 check "threat level normal (1)" test "$(sample mt6d_threat_level 'daemon="server"')" = 1
 check "rotation period 1 s" test "$(sample mt6d_rotation_period_seconds 'daemon="server"')" = 1.000
 check "client state is a label" grep -qx 'mt6d_client_state{daemon="c1",state="session"} 1' "$prom"
 check "drops by reason" grep -q '^mt6d_intro_drops_total{daemon="server",reason="unknown_iid"} ' "$prom"
-check "every daemon is up" test "$(grep -c '^mt6d_up{.*} 1$' "$prom")" = 4
+check "every daemon is up" test "$(grep -c '^mt6d_up{.*} 1$' "$prom")" = 5
 
 # Bounded labels: no value that looks like an address, no address or
 # endpoint of the dumps anywhere, and the same series after rotations.
@@ -125,5 +135,10 @@ check "... mt6d_up 0 for it, the others still there" \
 check "... said on stderr" grep -q "none.sock" "$work/down.err"
 check "the same daemon name twice is refused (exit 2)" \
 	bash -c "'$build/mt6d' metrics -s 'x=$work/s/ctl.sock' -s 'x=$work/c1/ctl.sock' >/dev/null 2>&1; test \$? = 2"
+
+check "mt6d watch shows peer c4's tunnel" bash -c "'$build/mt6d' watch -s '$work/c4.sock' --count 1 | grep -q 'peer'"
+# mt6d-peer's control socket goes with it.
+stop pc4
+check "peer c4's socket is gone after SIGTERM" not test -e "$work/c4.sock"
 
 finish

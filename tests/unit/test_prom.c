@@ -197,6 +197,8 @@ static void test_client_and_peer(void **state)
 	(void)state;
 	assert_int_equal(prom_add_reply(&p, "home", client_reply, false), 0);
 	assert_int_equal(prom_add_reply(&p, "p", "slot=7\nrx_packets=5\ndrops_replay=1\n", true), 0);
+	assert_int_equal(prom_add_reply(&p, "q", "dumpable=0\nrole=peer\nlink=eth0\nguard_commits=4\n"
+					"interface=mt6dP\nrotation_ms=1000\nslot=9\nrx_packets=6\n", false), 0);
 	out = written(&p);
 	assert_true(has_line(out, "mt6d_client_state{daemon=\"home\",state=\"session\"} 1"));
 	assert_true(has_line(out, "mt6d_fetches_total{daemon=\"home\",outcome=\"ok\"} 2"));
@@ -211,6 +213,11 @@ static void test_client_and_peer(void **state)
 	assert_true(has_line(out, "mt6d_info{daemon=\"p\",role=\"peer\"} 1"));
 	assert_true(has_line(out, "mt6d_session_rx_packets_total{daemon=\"p\",peer=\"peer\"} 5"));
 	assert_true(has_line(out, "mt6d_session_drops_total{daemon=\"p\",peer=\"peer\",reason=\"replay\"} 1"));
+	/* mt6d-peer's control socket: its daemon's lines and its tunnel's. */
+	assert_true(has_line(out, "mt6d_info{daemon=\"q\",role=\"peer\",interface=\"mt6dP\",link=\"eth0\"} 1"));
+	assert_true(has_line(out, "mt6d_guard_commits_total{daemon=\"q\"} 4"));
+	assert_true(has_line(out, "mt6d_session_rx_packets_total{daemon=\"q\",peer=\"peer\"} 6"));
+	assert_true(has_line(out, "mt6d_session_rotation_period_seconds{daemon=\"q\",peer=\"peer\"} 1.000"));
 	free(out);
 	prom_fini(&p);
 }
