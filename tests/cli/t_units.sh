@@ -95,6 +95,7 @@ for kv in "Type=oneshot" "CapabilityBoundingSet=CAP_DAC_OVERRIDE" "NoNewPrivileg
 	"ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" "PrivateDevices=yes" \
 	"PrivateNetwork=yes" "IPAddressDeny=any" "RestrictAddressFamilies=AF_UNIX" \
 	"ReadWritePaths=-/var/lib/prometheus/node-exporter" \
+	"ConditionPathIsDirectory=/var/lib/prometheus/node-exporter" \
 	"Environment=MT6D_TEXTFILE_DIR=/var/lib/prometheus/node-exporter" \
 	"ExecStart=@BINDIR@/mt6d metrics -o \${MT6D_TEXTFILE_DIR}/mt6d.prom" \
 	"MemoryDenyWriteExecute=yes" "SystemCallArchitectures=native"; do
