@@ -138,12 +138,23 @@ static struct pacer_slot *pacer_find(struct dht *d, const struct krpc_addr *a, i
 	return free_slot;
 }
 
-bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
+static bool pacer_has(struct dht *d, const struct krpc_addr *a, int64_t now_ms, int64_t tokens)
 {
 	const struct pacer_slot *s = pacer_find(d, a, now_ms);
 	if (!s)
 		return false;
-	return !pacer_is_key(s, a) || s->tat_ms - now_ms <= (DHT_PACE_BURST - 1) * DHT_PACE_MS;
+	return !pacer_is_key(s, a) || s->tat_ms - now_ms <= (DHT_PACE_BURST - tokens) * DHT_PACE_MS;
+}
+
+bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
+{
+	return pacer_has(d, a, now_ms, 1);
+}
+
+/* Bulk traffic leaves DHT_PACE_RESERVE tokens in the bucket for lookups. */
+bool pacer_is_ready_bulk(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
+{
+	return pacer_has(d, a, now_ms, 1 + DHT_PACE_RESERVE);
 }
 
 void pacer_note(struct dht *d, const struct krpc_addr *a, int64_t now_ms)

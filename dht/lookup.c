@@ -195,7 +195,13 @@ static void op_finish(struct dht *d, struct op *o)
 		if (o->c[i].is_target) {
 			r.n_tokens++;
 			r.n_announced += o->c[i].n_acked;
+			r.n_stored += o->kind == OP_ANNOUNCE && o->c[i].n_acked >= o->n_ports;
 		}
+	}
+	if (o->kind == OP_ANNOUNCE) {
+		size_t good, q, bad;
+		routing_count(&d->rt[fam_index(o->family)], o->started_ms, &good, &q, &bad);
+		r.n_wanted = dht_store_quorum(r.n_tokens, good + q);
 	}
 	dbg(d, "op %d done: status %d, %zu nodes, %zu values, %zu queries",
 	    o->id, r.status, r.n_nodes, r.n_peers, r.n_queries);
@@ -383,13 +389,13 @@ static bool op_step(struct dht *d, struct op *o, int64_t now_ms)
 				continue;
 			}
 			is_all_done = false;
-			if (pacer_is_ready(d, &c->addr, now_ms))
+			if (pacer_is_ready_bulk(d, &c->addr, now_ms))
 				op_send(d, o, c, KRPC_ANNOUNCE_PEER, o->ports[c->next_port++], now_ms);
 			continue;
 		}
 		/* Collect. */
 		is_all_done = false;
-		if (c->is_busy || !pacer_is_ready(d, &c->addr, now_ms))
+		if (c->is_busy || !pacer_is_ready_bulk(d, &c->addr, now_ms))
 			continue;
 		c->is_busy = true;
 		c->n_queries++;
@@ -576,6 +582,14 @@ int dht_collect(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
 		dht_result_fn *cb, void *closure, int64_t now_ms)
 {
 	return op_start(d, OP_COLLECT, info_hash, family, NULL, 0, cb, closure, now_ms);
+}
+
+size_t dht_store_quorum(size_t n_tokens, size_t n_live)
+{
+	size_t n = n_tokens > n_live ? n_tokens : n_live;
+	if (n > DHT_K)
+		n = DHT_K;
+	return n > 3 ? n - 2 : 1;
 }
 
 int dht_cancel(struct dht *d, int op)
