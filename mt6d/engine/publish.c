@@ -424,7 +424,7 @@ static bool slot_start(struct publish *p, uint32_t ci, int k, int64_t now_ms)
 	const struct pub_window *w = &p->win[k];
 	uint8_t d[DERIVE_DESCRIPTOR_LEN];
 	uint8_t sealed[RENDEZVOUS_CONFIG_LEN];
-	struct pub_op *free_ops[N_CHUNKS];
+	struct pub_op *free_ops[N_CHUNKS] = { NULL };
 	size_t n_free = 0, n_run = 0;
 	unsigned run = chunks_to_run(s);
 
@@ -466,7 +466,7 @@ static bool slot_start(struct publish *p, uint32_t ci, int k, int64_t now_ms)
 	derive_descriptor(d, c->s, w->start);
 	s->acked = 0;
 	s->pending = 0;
-	for (size_t j = 0, n = 0; j < N_CHUNKS; j++) {
+	for (size_t j = 0, n = 0; j < N_CHUNKS && n < n_free; j++) {
 		uint8_t ih[RENDEZVOUS_INFOHASH_LEN];
 		if (!((run >> j) & 1u))
 			continue;

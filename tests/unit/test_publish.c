@@ -586,6 +586,7 @@ static void test_short_chunk_retried_alone(void **state)
 	assert_int_equal(PB.announces[2], DHT_K * 21);
 	assert_int_equal(PB.announces[1], 2 * DHT_K * 21);
 	fetch_run(20, FETCH_CONFIG, client.priv, server.pub, PERIOD, 0, 60, &fd);
+	print_message("fetch: %lld ms, %zu queries\n", (long long)fd.r.progress.elapsed_ms, fd.r.progress.queries);
 	assert_int_equal(fd.r.status, 0);
 	assert_memory_equal(&fd.r.cfg, &cfg, sizeof(cfg));
 	sim_fini();
