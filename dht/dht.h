@@ -37,6 +37,19 @@
  * otherwise starve every later lookup until LOOKUP_MAX_MS). The bound per
  * destination (38 in 10 s) is the same for both kinds together. */
 #define DHT_PACE_RESERVE 3
+/* The replies we ask of any one node are paced too, by their expected size:
+ * libtorrent answers everyone within an output budget of 8,000 B/s (a bucket
+ * of 8,000 B: docs/LAB.md) and drops what exceeds it, so a burst of eight
+ * get_peers (~1,000 B replies with values and nodes) from us alone empties
+ * it and the later answers are lost (our queries then wait out their
+ * timeout). We ask for at most DHT_REPLY_RATE B/s of replies, in bursts of
+ * DHT_REPLY_BURST B: half of that budget, the other half for its other
+ * askers. */
+#define DHT_REPLY_RATE 4000
+#define DHT_REPLY_BURST 4000
+#define DHT_REPLY_GET_PEERS 1000   /* expected reply sizes, bytes */
+#define DHT_REPLY_FIND_NODE 400
+#define DHT_REPLY_SMALL 100        /* ping, announce_peer */
 /* An unanswered query counts as failed after this long. */
 #define DHT_QUERY_TIMEOUT_MS 2000
 #define DHT_STATE_MAX_LEN (8 + DHT_ID_LEN + 2 + 2 * 160 * 8 * 39)
