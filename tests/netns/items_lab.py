@@ -26,6 +26,9 @@ Python (tests/vectors/check_items.py, PyNaCl), not by our C code.
       (port 6881), no lookup: prints "served N of M", the nodes whose reply
       holds the item with that seq (default 1); exits 0 when N >= 1.
 
+Every command takes --period N and --window T (default: the window of
+now), the same on both sides of a test.
+
 Run with /usr/bin/python3 (Debian's python3-libtorrent and python3-nacl)."""
 import argparse
 import base64
@@ -56,16 +59,19 @@ def ro_session(addr, port):
     return ses
 
 
-def window_start(period):
+def window_start(args):
+    """--window T, else the window of now."""
+    if args.window:
+        return args.window - args.window % args.period
     t = int(time.time())
-    return t - t % period
+    return t - t % args.period
 
 
 def cmd_put_config(args):
     import libtorrent as lt
     s_priv = read_key(args.server_key)
     c_pub = base64.b64decode(args.client_pub)
-    T = window_start(args.period)
+    T = window_start(args)
     shared = crypto_scalarmult(s_priv, c_pub)
     ap, prefix, pub = ci.blind_secret(s_priv, shared, T)
     seed = __import__('ipaddress').IPv6Address(args.seed_address).packed
@@ -97,7 +103,7 @@ def cmd_get_message(args):
     import libtorrent as lt
     r_priv = read_key(args.reader_key)
     w_pub = base64.b64decode(args.writer_pub)
-    T = window_start(args.period)
+    T = window_start(args)
     shared = crypto_scalarmult(r_priv, w_pub)
     pub = ci.blind_public(w_pub, shared, T, 'message')
     ses = ro_session(args.addr, args.port)
@@ -135,7 +141,7 @@ def cmd_raw_get(args):
     import socket
     c_priv = read_key(args.client_key)
     s_pub = base64.b64decode(args.server_pub)
-    T = window_start(args.period)
+    T = window_start(args)
     pub = ci.blind_public(s_pub, crypto_scalarmult(c_priv, s_pub), T)
     target = hashlib.sha1(pub).digest()
     q = b'd1:ad2:id20:' + os.urandom(20) + b'6:target20:' + target + \
@@ -171,19 +177,21 @@ def main():
     p = sub.add_parser('lt-get-message')
     p.add_argument('--reader-key', required=True)
     p.add_argument('--writer-pub', required=True)
-    for name in ('lt-put-config', 'lt-get-message'):
-        p = sub.choices[name]
-        p.add_argument('--addr', required=True)
-        p.add_argument('--port', type=int, default=6881)
-        p.add_argument('--boot', required=True)
-        p.add_argument('--period', type=int, required=True)
-        p.add_argument('--timeout-s', type=float, default=20)
     p = sub.add_parser('raw-get')
     p.add_argument('--server-pub', required=True)
     p.add_argument('--client-key', required=True)
-    p.add_argument('--period', type=int, required=True)
     p.add_argument('--nodes', required=True)
     p.add_argument('--seq', type=int, default=1)
+    for name in ('lt-put-config', 'lt-get-message', 'raw-get'):
+        p = sub.choices[name]
+        p.add_argument('--period', type=int, required=True)
+        p.add_argument('--window', type=int, default=0)
+        if name == 'raw-get':
+            continue
+        p.add_argument('--addr', required=True)
+        p.add_argument('--port', type=int, default=6881)
+        p.add_argument('--boot', required=True)
+        p.add_argument('--timeout-s', type=float, default=20)
     args = ap.parse_args()
     return {'lt-put-config': cmd_put_config, 'lt-get-message': cmd_get_message,
             'raw-get': cmd_raw_get}[args.cmd](args)
