@@ -130,7 +130,7 @@ check "ping through the session" in_ns c1 ping -c 2 -i 0.2 -W 2 "$(server_tun 1)
 # libtorrent puts, later in the test: its traversals wait out node ids that
 # changed (BEP 42) at the start, which the swarm has aged out by now.
 log "lt put"
-out_to() { local f=$1; shift; "$@" >"$f" 2>&1; local rc=$?; cat "$f"; return $rc; }
+out_to() { local f=$1; shift; "$@" >"$f" 2>&1; local rc=$?; cat "$f"; return "$rc"; }
 check "libtorrent puts a config item of a second server" out_to "$work/ltput.out" in_ns d1 $PY "$ILAB" lt-put-config \
 	--addr 2001:db8:2:1::31 --boot "$lt_boot,$ours_boot" --server-key "$work/srv2.key" \
 	--client-pub "$(cat "$work/b.pub")" --period 900 --window $W --intro-key "$intro" --seed-address 2001:db8:5::5eed \
