@@ -34,7 +34,7 @@ RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-5}
 UDP_MBPS=${BENCH_UDP_MBPS:-300}
 ROT=${BENCH_ROT:-1s}
-ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nogso mt6d-nopad}
+ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nooff mt6d-nogso mt6d-nopad}
 work=$(mktemp -d /tmp/mt6d-bench-tunnel.XXXXXX)
 pids=()
 A_ADDR=2001:db8:0:1::2
@@ -291,6 +291,12 @@ for cfg in $ONLY; do
 		# shellcheck disable=SC2086
 		measure "mt6d-peer without UDP GSO/GRO" fd6d::b $MT6D_PIDS
 		mt6d_counters "nogso"
+		stop_all ;;
+	mt6d-nooff)
+		setup_mt6d -X nooffload
+		# shellcheck disable=SC2086
+		measure "mt6d-peer without TUN offloads" fd6d::b $MT6D_PIDS
+		mt6d_counters "nooff"
 		stop_all ;;
 	mt6d-nopad)
 		PADDING=off setup_mt6d
