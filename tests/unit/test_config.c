@@ -130,6 +130,37 @@ static void test_padding_in_every_role(void **state)
 	}
 }
 
+/* Offloads: on unless the self section of any role says off. */
+static void test_offloads_in_every_role(void **state)
+{
+	(void)state;
+	static const struct {
+		enum config_role role;
+		const char *text;
+		bool is_off;
+	} cases[] = {
+		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\n", false },
+		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nOffloads = off\n", true },
+		{ CONFIG_CLIENT, "[Client]\nInterface=e\nPrivateKeyFile=k\nClientId=1\nOFFLOADS=Off\n"
+				 "[Server]\nPublicKey=" KEY_A "\n", true },
+		{ CONFIG_PEER, "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
+			       "SeedAddress=2001:db8:1::1\nOffloads=on\n[Peer]\nPublicKey=" KEY_A "\n"
+			       "SeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", false },
+		{ CONFIG_PEER, "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
+			       "SeedAddress=2001:db8:1::1\nOffloads=off\n[Peer]\nPublicKey=" KEY_A "\n"
+			       "SeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", true },
+	};
+	struct config cfg;
+	char msg[256] = "";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(config_parse(cases[i].role, cases[i].text, strlen(cases[i].text),
+					      "p.conf", &cfg, msg, sizeof(msg)), 0);
+		assert_int_equal(cfg.offloads_off, cases[i].is_off);
+		config_fini(&cfg);
+	}
+}
+
 /* DHTPort: 0 (the default) is a random port per window; an old config's
  * fixed port stays valid; 65536 and junk are refused. */
 static void test_dht_port_zero_random_fixed_kept(void **state)
@@ -295,6 +326,8 @@ static const struct bad_case bad_cases[] = {
 	{ CONFIG_SERVER, SRV "Padding = 65536\n", "bad.conf:4: Padding: must be off or a bucket" },
 	{ CONFIG_SERVER, SRV "Padding = on\n", "bad.conf:4: Padding: must be off or a bucket" },
 	{ CONFIG_SERVER, SRV "Padding = 256\nPadding = off\n", "bad.conf:5: Padding: given twice" },
+	{ CONFIG_SERVER, SRV "Offloads = yes\n", "bad.conf:4: Offloads: must be on or off: 'yes'" },
+	{ CONFIG_SERVER, SRV "Offloads = on\nOffloads = off\n", "bad.conf:5: Offloads: given twice" },
 	{ CONFIG_CLIENT, CLI_SELF "Padding = 256B\n", "bad.conf:5: Padding: must be off or a bucket" },
 	{ CONFIG_PEER, HOST "Padding = -1\n" PEER, "bad.conf:6: Padding: must be off or a bucket" },
 	{ CONFIG_CLIENT, CLI_SELF, "no [Server] section" },
@@ -717,6 +750,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_config_parses),
 		cmocka_unit_test(test_defaults_apply),
+		cmocka_unit_test(test_offloads_in_every_role),
 		cmocka_unit_test(test_padding_in_every_role),
 		cmocka_unit_test(test_dht_port_zero_random_fixed_kept),
 		cmocka_unit_test(test_client_config_parses),
