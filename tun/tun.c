@@ -389,24 +389,16 @@ int tun_read_split(struct tun *tun, unsigned q, uint8_t *buf, size_t buf_len,
 	return rc ? rc : -EAGAIN;
 }
 
-/* Writes one packet (or a GRO run) with its virtio-net header. */
-static int tun_write_one(struct tun *tun, unsigned q, const struct vnet_hdr *h,
-			 struct iovec *iov, int iovcnt)
-{
-	uint8_t hb[VNET_HDR_LEN];
-
-	vnet_hdr_write(hb, h);
-	iov[0].iov_base = hb;
-	iov[0].iov_len = sizeof(hb);
-	return tun_writev(tun, q, iov, iovcnt);
-}
-
 void tun_write_gro(struct tun *tun, unsigned q, struct tun_pkt *pkts, size_t n, size_t offset,
 		   bool *ok, struct tun_gro_stats *st)
 {
 	/* The kernel takes at most UIO_MAXIOV (1024) pieces per write. */
 	struct iovec iov[1 + 64];
+	uint8_t hb[VNET_HDR_LEN];
 	size_t i = 0, j;
+
+	iov[0].iov_base = hb;
+	iov[0].iov_len = sizeof(hb);
 
 	while (i < n) {
 		uint8_t *p = pkts[i].buf + offset;
@@ -429,7 +421,8 @@ void tun_write_gro(struct tun *tun, unsigned q, struct tun_pkt *pkts, size_t n, 
 		} else {
 			memset(&h, 0, sizeof(h));
 		}
-		rc = tun_write_one(tun, q, &h, iov, iovcnt);
+		vnet_hdr_write(hb, &h);
+		rc = tun_writev(tun, q, iov, iovcnt);
 		st->writes++;
 		if (j - i > 1)
 			st->coalesced++;
