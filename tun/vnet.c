@@ -78,6 +78,8 @@ int vnet_hdr_parse(const uint8_t *b, size_t len, struct vnet_hdr *h)
 		return -EINVAL;
 	if (gso != VNET_GSO_NONE && h->gso_size == 0)
 		return -EINVAL;
+	if (gso == VNET_GSO_NONE && h->gso_type != VNET_GSO_NONE) /* ECN of no segmentation */
+		return -EINVAL;
 	return 0;
 }
 

@@ -128,6 +128,10 @@ static void test_header_parse_and_write(void **state)
 	b[1] = 4;
 	b[4] = b[5] = 0; /* GSO with no segment size */
 	assert_int_equal(vnet_hdr_parse(b, sizeof(b), &back), -EINVAL);
+	b[1] = VNET_GSO_ECN; /* ECN without segmentation */
+	b[4] = 0x44;
+	assert_int_equal(vnet_hdr_parse(b, sizeof(b), &back), -EINVAL);
+	b[1] = 4;
 	b[0] = 0x40; /* unknown flag */
 	assert_int_equal(vnet_hdr_parse(b, sizeof(b), &back), -EINVAL);
 }
