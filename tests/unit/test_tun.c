@@ -122,6 +122,41 @@ static int wait_readable(int fd)
 	return poll(&p, 1, 2000);
 }
 
+/* Brings dev up with 2001:db8:<net>::1/64 and returns a UDP socket bound
+ * to it at local's port; remote becomes ::2 of that /64. */
+static int link_up_with_socket(const char *dev, unsigned net, struct sockaddr_in6 *local,
+			       struct sockaddr_in6 *remote)
+{
+	char cmd[128];
+	int s;
+
+	assert_int_equal(tun_set_up(dev, true), 0);
+	snprintf(cmd, sizeof(cmd), "ip -6 addr add 2001:db8:%x::1/64 dev %s nodad", net, dev);
+	assert_int_equal(system(cmd), 0);
+	local->sin6_addr = (struct in6_addr){ .s6_addr = { 0x20, 0x01, 0x0d, 0xb8, 0, (uint8_t)net,
+							   [15] = 1 } };
+	remote->sin6_addr = local->sin6_addr;
+	remote->sin6_addr.s6_addr[15] = 2;
+	s = socket(AF_INET6, SOCK_DGRAM, 0);
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)local, sizeof(*local)), 0);
+	return s;
+}
+
+/* An IPv6/UDP packet turned into its answer: addresses and ports swapped
+ * (the UDP checksum is a sum: it stays valid). */
+static void swap_ends(uint8_t *ip)
+{
+	uint8_t tmp[16];
+
+	memcpy(tmp, ip + 8, 16);
+	memcpy(ip + 8, ip + 24, 16);
+	memcpy(ip + 24, tmp, 16);
+	memcpy(tmp, ip + 40, 2);
+	memcpy(ip + 40, ip + 42, 2);
+	memcpy(ip + 42, tmp, 2);
+}
+
 /* A UDP datagram leaves a socket through the TUN (tun_read sees it at the
  * headroom offset); the same packet with addresses and ports swapped, written
  * back with tun_write, reaches the socket (the UDP checksum is a sum, so the
@@ -140,21 +175,13 @@ static void test_packet_round_trips_through_kernel(void **state)
 	struct sockaddr_in6 local = { .sin6_family = AF_INET6, .sin6_port = htons(4000) };
 	struct sockaddr_in6 remote = { .sin6_family = AF_INET6, .sin6_port = htons(5000) };
 	char rx[64];
-	uint8_t tmp[16];
 	int s, n;
 
 	assert_int_equal(tun_new(&cfg, &tun), 0);
 	/* Nothing pending yet. Checked while the link is down: once up, the
 	 * kernel may send its own packets (router solicitation, MLD) at once. */
 	assert_int_equal(tun_read(tun, 0, pkts, 2, HEADROOM, NULL), -EAGAIN);
-	assert_int_equal(tun_set_up("mt6drt", true), 0);
-	assert_int_equal(system("ip -6 addr add 2001:db8:77::1/64 dev mt6drt nodad"), 0);
-	inet_pton(AF_INET6, "2001:db8:77::1", &local.sin6_addr);
-	inet_pton(AF_INET6, "2001:db8:77::2", &remote.sin6_addr);
-
-	s = socket(AF_INET6, SOCK_DGRAM, 0);
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&local, sizeof(local)), 0);
+	s = link_up_with_socket("mt6drt", 0x77, &local, &remote);
 	assert_int_equal(sendto(s, "ping-through-tun", 16, 0, (struct sockaddr *)&remote, sizeof(remote)), 16);
 
 	/* The kernel may also emit its own packets (MLD reports): skip them. */
@@ -179,12 +206,7 @@ static void test_packet_round_trips_through_kernel(void **state)
 	/* The headroom is left alone: a marker there survives. */
 	memset(storage[0], 0xAB, HEADROOM);
 
-	memcpy(tmp, ip + 8, 16);
-	memcpy(ip + 8, ip + 24, 16);
-	memcpy(ip + 24, tmp, 16);
-	memcpy(tmp, ip + 40, 2);
-	memcpy(ip + 40, ip + 42, 2);
-	memcpy(ip + 42, tmp, 2);
+	swap_ends(ip);
 	assert_int_equal(tun_write(tun, 0, pkts, 1, HEADROOM), 1);
 	assert_int_equal(storage[0][0], 0xAB);
 
@@ -231,7 +253,7 @@ static void test_offloads_split_and_write_back(void **state)
 	struct sockaddr_in6 local = { .sin6_family = AF_INET6, .sin6_port = htons(4001) };
 	struct sockaddr_in6 remote = { .sin6_family = AF_INET6, .sin6_port = htons(5001) };
 	struct tun *tun = NULL;
-	uint8_t data[3500], rx[1500], tmp[16];
+	uint8_t data[3500], rx[1500];
 	bool ok[8];
 	int s, seg = 1000, tries;
 	size_t i;
@@ -244,13 +266,7 @@ static void test_offloads_split_and_write_back(void **state)
 	assert_int_equal(tun_flags(tun), TUN_HAS_VNET_HDR);
 	assert_true(tun_offloads(tun) & TUN_OFFLOAD_CSUM);
 	assert_true(tun_offloads(tun) & TUN_OFFLOAD_TSO6);
-	assert_int_equal(tun_set_up("mt6dvo", true), 0);
-	assert_int_equal(system("ip -6 addr add 2001:db8:78::1/64 dev mt6dvo nodad"), 0);
-	inet_pton(AF_INET6, "2001:db8:78::1", &local.sin6_addr);
-	inet_pton(AF_INET6, "2001:db8:78::2", &remote.sin6_addr);
-	s = socket(AF_INET6, SOCK_DGRAM, 0);
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&local, sizeof(local)), 0);
+	s = link_up_with_socket("mt6dvo", 0x78, &local, &remote);
 	assert_int_equal(setsockopt(s, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof(seg)), 0);
 	assert_int_equal(sendto(s, data, sizeof(data), 0, (struct sockaddr *)&remote,
 				sizeof(remote)), (ssize_t)sizeof(data));
@@ -271,12 +287,7 @@ static void test_offloads_split_and_write_back(void **state)
 		assert_int_equal(vnet_csum_fold(vnet_csum_add(
 			vnet_csum_pseudo6(p + 8, p + 24, 17, (uint32_t)(8 + plen)), p + 40, 8 + plen)),
 			0xffff);
-		memcpy(tmp, p + 8, 16);
-		memcpy(p + 8, p + 24, 16);
-		memcpy(p + 24, tmp, 16);
-		memcpy(tmp, p + 40, 2);
-		memcpy(p + 40, p + 42, 2);
-		memcpy(p + 42, tmp, 2);
+		swap_ends(p);
 		pkts[i] = (struct tun_pkt){ .buf = p, .cap = sizeof(c.bufs[i]), .len = c.lens[i] };
 	}
 	tun_write_gro(tun, 0, pkts, 4, 0, ok, &gst);
