@@ -303,7 +303,8 @@ for cfg in $ONLY; do
 			notes+=("openvpn missing: (c) skipped")
 		fi ;;
 	mt6d)
-		setup_mt6d
+		# shellcheck disable=SC2086 # BENCH_MT6D_X: -X options of (d), for experiments
+		setup_mt6d ${BENCH_MT6D_X:+-X $BENCH_MT6D_X}
 		# shellcheck disable=SC2086
 		measure "(d) mt6d-peer, Rot $ROT" fd6d::b $MT6D_PIDS
 		mt6d_counters "(d)"

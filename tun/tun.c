@@ -114,6 +114,25 @@ int tun_set_mtu(const char *name, unsigned mtu)
 	return rc;
 }
 
+int tun_set_txqlen(const char *name, unsigned len)
+{
+	struct ifreq ifr;
+	int fd, rc = 0;
+
+	if (!name || strlen(name) >= IFNAMSIZ || len == 0 || len > 65535)
+		return -EINVAL;
+	fd = tun_ioctl_sock();
+	if (fd < 0)
+		return fd;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_qlen = (int)len;
+	if (ioctl(fd, SIOCSIFTXQLEN, &ifr) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 int tun_set_up(const char *name, bool is_up)
 {
 	struct ifreq ifr;

@@ -127,6 +127,9 @@ void tun_write_gro(struct tun *tun, unsigned q, struct tun_pkt *pkts, size_t n, 
 /* Link settings by name through ioctls (no netlink): MTU in bytes, admin
  * state. Return 0 or -errno (-ENODEV for no such interface). */
 int tun_set_mtu(const char *name, unsigned mtu);
+/* The length of the device's queue in packets (txqueuelen; the TUN's ring
+ * of packets waiting for a read has as many slots). */
+int tun_set_txqlen(const char *name, unsigned len);
 int tun_set_up(const char *name, bool is_up);
 
 /* Destroys a persistent TUN left by another process (e.g. created with

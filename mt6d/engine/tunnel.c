@@ -596,7 +596,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		 * flush that sends it, and no timer runs within this callback:
 		 * a GSO run never spans a rotation. */
 		(void)tun_read_split(t->tun, 0, scratch->vnet_buf, TUNNEL_VNET_BUF_LEN, scratch->pkts,
-				     TUNNEL_BATCH, WIRE_HEADER_LEN, t->tun_mtu, TUNNEL_ROUNDS * 4,
+				     TUNNEL_BATCH, WIRE_HEADER_LEN, t->tun_mtu, TUNNEL_ROUNDS,
 				     tunnel_tx_flush, t, &st);
 		t->stats.tx_super += st.supers;
 		t->stats.drops_tx += st.dropped;
@@ -887,8 +887,15 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 		return rc;
 	}
 	ifindex = tun_ifindex(t->tun);
-	if (!t->is_tun_borrowed && (tun_flags(t->tun) & TUN_HAS_VNET_HDR))
+	if (!t->is_tun_borrowed && (tun_flags(t->tun) & TUN_HAS_VNET_HDR)) {
 		tunnel_log_offloads(t, tc.offloads);
+		/* A queue slot holds up to 64 KiB with TSO, so the queue in
+		 * bytes (and the wait of a ping behind a stream) grows with
+		 * it; measured on the lab VM, shorter queues did not lower
+		 * the RTT under load (docs/PERFORMANCE.md): a knob only. */
+		if (cfg->tun_txqlen)
+			(void)tun_set_txqlen(tun_name(t->tun), cfg->tun_txqlen);
+	}
 	if (!t->is_tun_borrowed)
 		rc = nllink_add_addr(t->nllink, ifindex, &cfg->tunnel_addr, cfg->tunnel_prefix_len,
 				     why, sizeof(why));

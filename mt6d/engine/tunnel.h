@@ -92,6 +92,7 @@ struct tunnel_config {
 	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
 	unsigned flags;                  /* TUNNEL_NO_* */
 	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
+	unsigned tun_txqlen;             /* TUN queue length, packets, with offloads; 0: the kernel's */
 	unsigned padding;                /* bucket of the padding of what we send, bytes; 0: off
 					    (wire_tx_set_padding, capped at the TUN MTU) */
 	/* Scale mode (docs/PERFORMANCE.md): the caller has claimed the link's

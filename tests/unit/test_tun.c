@@ -78,6 +78,8 @@ static void test_bad_configs_are_refused(void **state)
 	assert_int_equal(if_nametoindex("mt6dm"), 0);
 	assert_int_equal(tun_set_mtu("mt6dnone", 1280), -ENODEV);
 	assert_int_equal(tun_set_up("mt6dnone", true), -ENODEV);
+	assert_int_equal(tun_set_txqlen("mt6dnone", 64), -ENODEV);
+	assert_int_equal(tun_set_txqlen("mt6dnone", 0), -EINVAL);
 	assert_int_equal(tun_destroy("mt6dnone"), -ENODEV);
 }
 
@@ -266,6 +268,7 @@ static void test_offloads_split_and_write_back(void **state)
 	assert_int_equal(tun_flags(tun), TUN_HAS_VNET_HDR);
 	assert_true(tun_offloads(tun) & TUN_OFFLOAD_CSUM);
 	assert_true(tun_offloads(tun) & TUN_OFFLOAD_TSO6);
+	assert_int_equal(tun_set_txqlen("mt6dvo", 64), 0);
 	s = link_up_with_socket("mt6dvo", 0x78, &local, &remote);
 	assert_int_equal(setsockopt(s, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof(seg)), 0);
 	assert_int_equal(sendto(s, data, sizeof(data), 0, (struct sockaddr *)&remote,
