@@ -95,42 +95,37 @@ static int tun_ioctl_sock(void)
 	return fd < 0 ? -errno : fd;
 }
 
-int tun_set_mtu(const char *name, unsigned mtu)
+/* One integer link setting (SIOCSIFMTU, SIOCSIFTXQLEN) of the device name. */
+static int tun_set_link_int(const char *name, unsigned long req, unsigned value)
 {
 	struct ifreq ifr;
 	int fd, rc = 0;
 
-	if (!name || strlen(name) >= IFNAMSIZ || mtu == 0 || mtu > 65535)
+	if (!name || strlen(name) >= IFNAMSIZ || value == 0 || value > 65535)
 		return -EINVAL;
 	fd = tun_ioctl_sock();
 	if (fd < 0)
 		return fd;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	ifr.ifr_mtu = (int)mtu;
-	if (ioctl(fd, SIOCSIFMTU, &ifr) < 0)
+	if (req == SIOCSIFMTU)
+		ifr.ifr_mtu = (int)value;
+	else
+		ifr.ifr_qlen = (int)value;
+	if (ioctl(fd, req, &ifr) < 0)
 		rc = -errno;
 	close(fd);
 	return rc;
 }
 
+int tun_set_mtu(const char *name, unsigned mtu)
+{
+	return tun_set_link_int(name, SIOCSIFMTU, mtu);
+}
+
 int tun_set_txqlen(const char *name, unsigned len)
 {
-	struct ifreq ifr;
-	int fd, rc = 0;
-
-	if (!name || strlen(name) >= IFNAMSIZ || len == 0 || len > 65535)
-		return -EINVAL;
-	fd = tun_ioctl_sock();
-	if (fd < 0)
-		return fd;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	ifr.ifr_qlen = (int)len;
-	if (ioctl(fd, SIOCSIFTXQLEN, &ifr) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
+	return tun_set_link_int(name, SIOCSIFTXQLEN, len);
 }
 
 int tun_set_up(const char *name, bool is_up)
