@@ -393,14 +393,14 @@ for q in ("p50", "p99"):
     if mq is not None and base:
         ok = all(mq < v for v in base.values())
         verdict("rtt_load_%s_below_baselines" % q, mq, min(base.values()), ok,
-                "RTT %s under load %.0f us, below %s (target: below every baseline)" % (
+                "RTT %s under load %.0f us; %s (target: below every baseline)" % (
                     q, mq, ", ".join("%s %.0f us" % (c, v) for c, v in base.items())))
 mi = num("mt6d", "rtt_us")
 base = {c: num(c, "rtt_us") for c in ("wg-go", "openvpn")}
 base = {c: v for c, v in base.items() if v is not None}
 if mi is not None and base:
     verdict("rtt_idle_below_baselines", mi, min(base.values()), all(mi < v for v in base.values()),
-            "idle RTT %.0f us, below %s (target: below every user-space tunnel)" % (
+            "idle RTT %.0f us; %s (target: below every user-space tunnel)" % (
                 mi, ", ".join("%s %.0f us" % (c, v) for c, v in base.items())))
 if verdicts:
     print()
