@@ -12,6 +12,9 @@
 #   tests/run.sh netns BUILD_DIR     namespace tests (root), tests/netns/t_*.sh
 #
 # ONLY=pattern restricts every suite to tests whose name matches it.
+# MT6D_TEST_OFFLOADS=off runs the namespace tests with `Offloads = off` in
+# every daemon's configuration (peer-lib.sh, sessions-lib.sh): the data
+# plane without TUN offloads.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1

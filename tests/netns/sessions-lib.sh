@@ -76,6 +76,7 @@ RotationPeriod = $SESS_ROT
 ConfigPeriod = ${SESS_PERIOD:-24h}
 StateDirectory = $work/s/state
 TunnelPrefix = $TPREFIX/64
+${MT6D_TEST_OFFLOADS:+Offloads = $MT6D_TEST_OFFLOADS}
 EOF
 	if [ -n "$SESS_ROUTED_PREFIX" ]; then
 		printf 'AddressMode = routed\nPrefix = %s\n' "$SESS_ROUTED_PREFIX" >>"$work/s/server.conf"
@@ -91,6 +92,7 @@ PrivateKeyFile = client.key
 ClientId = $i
 StateDirectory = $work/c$i/state
 ${SESS_CLIENT_PADDING:+Padding = $SESS_CLIENT_PADDING}
+${MT6D_TEST_OFFLOADS:+Offloads = $MT6D_TEST_OFFLOADS}
 
 [Server]
 PublicKey = $(cat "$work/s/server.pub")
