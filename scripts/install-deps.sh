@@ -7,8 +7,11 @@ set -eu
 BUILD="build-essential pkg-config libsodium-dev libev-dev libmnl-dev
        libnl-3-dev libnl-route-3-dev libinih-dev libcap-ng-dev libnftables-dev"
 TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping nftables ndisc6
-      tcpdump procps python3-libtorrent mandoc groff-base systemd gnuplot-nox curl
-      clang-tidy cppcheck shellcheck git"
+      tcpdump procps python3-libtorrent transmission-daemon mandoc groff-base systemd
+      gnuplot-nox curl clang-tidy cppcheck shellcheck git"
+# python3-libtorrent and transmission-daemon: the foreign DHT nodes of the
+# lab swarms (tests/netns/sessions-lib.sh); the package's service is never
+# started by the tests (they run it in their own namespaces).
 # clang-tidy (clang's analyzer), cppcheck and shellcheck: make analyze, part
 # of make check (scripts/analyze.sh); git lists the scripts it checks.
 # bench/tunnel.sh compares against these tunnels (make bench); gnuplot draws
