@@ -10,8 +10,9 @@ TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping nftables nd
       tcpdump procps python3-libtorrent transmission-daemon mandoc groff-base systemd
       gnuplot-nox curl clang-tidy cppcheck shellcheck git"
 # python3-libtorrent and transmission-daemon: the foreign DHT nodes of the
-# lab swarms (tests/netns/sessions-lib.sh); the package's service is never
-# started by the tests (they run it in their own namespaces).
+# lab swarms (tests/netns/sessions-lib.sh), run by the tests in their own
+# fenced namespaces; the package's own service would join the public DHT,
+# so it is neither started on installation nor enabled (below).
 # clang-tidy (clang's analyzer), cppcheck and shellcheck: make analyze, part
 # of make check (scripts/analyze.sh); git lists the scripts it checks.
 # bench/tunnel.sh compares against these tunnels (make bench); gnuplot draws
@@ -43,5 +44,20 @@ fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# No service of a package installed here starts now (policy-rc.d: 101, the
+# Debian way), unless this machine already has its own policy.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+case " $missing " in
+*" transmission-daemon "*)
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl disable --now transmission-daemon.service >/dev/null 2>&1 || true
+    fi
+    update-rc.d transmission-daemon disable >/dev/null 2>&1 || true
+    ;;
+esac

@@ -233,6 +233,7 @@ swarm_lt_joined() { # N
 #   transmission       transmission-daemon 3.00 (jech/dht 0.25)
 #   mixed              d1, d4, d7, ... libtorrent; d2, d5, ... Transmission;
 #                      d3, d6, ... libtorrent-strict
+#   mt6d               mt6d-dhtnode (ours, for comparison: bench/rendezvous.sh)
 # Node j is given nodes j+1, j+2, j+3 (mod N) to start from; DHT_BOOT (for
 # sess_dht_configs) names nodes 1, 2 and 3. State: $work/lt<j>.state
 # (libtorrent), $work/tr<j>/ (Transmission's config dir); logs $work/f<j>.log.
@@ -263,6 +264,10 @@ sess_foreign_swarm_start() { # N KIND [lt-node max seconds, default 600]
 			"$lab" exec "d$j" /usr/bin/python3 "$top/tests/netns/dht_lab.py" tr-node \
 				--addr "$(foreign_addr "$j")" --boot "$boot" --dir "$work/tr$j" --verbose >"$work/f$j.log" 2>&1 &
 			;;
+		mt6d)
+			"$lab" exec "d$j" "$build/mt6d-dhtnode" -l "$(foreign_addr "$j")" -p 6881 -b "$boot" \
+				>"$work/f$j.log" 2>&1 &
+			;;
 		*) echo "sess_foreign_swarm_start: unknown kind '$kind'" >&2; return 1 ;;
 		esac
 		PID[f$j]=$!
@@ -280,6 +285,7 @@ sess_foreign_joined() { # N KIND
 	local j
 	for j in $(seq 1 "$1"); do
 		case $(foreign_kind "$2" "$j") in
+		mt6d) ;;
 		transmission)
 			grep -q '^Pong!' "$work/f$j.log" 2>/dev/null &&
 				grep -q -E '^(Ping \(|Find node!|Get_peers!)' "$work/f$j.log" || return 1
@@ -287,6 +293,41 @@ sess_foreign_joined() { # N KIND
 		*) [ "$(swarm_lt_nodes "$j")" -ge 3 ] 2>/dev/null || return 1 ;;
 		esac
 	done
+}
+
+# What our hosts send to the swarm's hosts (2001:db8:2::/48), captured where
+# r routes it out onto br0 (each datagram once), as `tcpdump -n -tt` text
+# in $work/capture.txt; sess_rates stops the capture and measures it
+# (dht_lab.py rates) into $work/rates, whose figures rate KEY prints.
+sess_capture_start() {
+	"$lab" exec r tcpdump -i br0 -Q out -n -tt -l -U 'ip6 dst net 2001:db8:2::/48 and udp' \
+		>"$work/capture.txt" 2>"$work/tcpdump.log" &
+	PID[cap]=$!
+	wait_for 5 grep -q 'listening on' "$work/tcpdump.log"
+}
+sess_rates() { # our source prefixes (dht_lab.py rates --ours)
+	stop cap
+	/usr/bin/python3 "$top/tests/netns/dht_lab.py" rates "$work/capture.txt" \
+		--ours "$1" --nodes "$FOREIGN_NODES" >"$work/rates"
+}
+rate() { # key
+	awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$work/rates"
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# Waits up to S s for client i's session; prints the ms from T0 (ms) to it.
+session_ms() { # i T0 S
+	local end=$(($(now_ms) + $3 * 1000))
+	while [ "$(now_ms)" -lt "$end" ]; do
+		has_session "$1" && { echo $(($(now_ms) - $2)); return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+# The server's publication is complete: every registered client's config
+# announced (LAB_CLIENTS of them), none waiting for a slot.
+sess_published() {
+	[ "$(field s publications)" -ge "$LAB_CLIENTS" ] 2>/dev/null && [ "$(field s publish_pending)" = 0 ]
 }
 
 # DHTBootstrap (and, for clients, ConfigPeriod) into the host's own section

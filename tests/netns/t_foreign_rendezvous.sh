@@ -24,15 +24,11 @@ sess_swarm_start $N 300
 check "the $SWARM_KIND foreign swarm formed" wait_for 30 sess_foreign_joined $N "$SWARM_KIND"
 BOOT=${DHT_BOOT// /}
 
-"$lab" exec r tcpdump -i br0 -Q out -n -tt -l -U 'ip6 dst net 2001:db8:2::/48 and udp' \
-	>"$work/capture.txt" 2>"$work/tcpdump.log" &
-PID[cap]=$!
-wait_for 5 grep -q 'listening on' "$work/tcpdump.log"
+sess_capture_start
 
 umask 077
 "$build/mt6d" genkey >"$work/r.key"
 RPUB=$("$build/mt6d" pubkey <"$work/r.key")
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 put_one() { # i: sender i puts its message from host c<i>; "rc ms" in put<i>.res
 	local s e rc
 	s=$(now_ms)
@@ -78,11 +74,8 @@ median=$(sort -n "$work/get_ms" | sed -n 3p)
 check "a get opens in under 1 s median ($median ms: $(sort -n "$work/get_ms" | paste -sd' '))" \
 	test "$median" -lt 1000
 
-stop cap
-/usr/bin/python3 "$top/tests/netns/dht_lab.py" rates "$work/capture.txt" \
-	--ours 2001:db8:1: --nodes "$FOREIGN_NODES" >"$work/rates"
+sess_rates 2001:db8:1:
 cat "$work/rates"
-rate() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$work/rates"; }
 check "the capture saw our DHT traffic ($(rate datagrams) datagrams to $(rate nodes) nodes)" \
 	test "$(rate datagrams)" -gt 0
 check "busiest source/node pair: $(rate max_msgs_10s) messages in 10 s (< 50)" \

@@ -30,23 +30,7 @@ sess_swarm_start $N 300
 sess_dht_configs
 check "the $SWARM_KIND foreign swarm formed" wait_for 30 sess_foreign_joined $N "$SWARM_KIND"
 
-# What our hosts send to the swarm, seen once each where r routes it out.
-"$lab" exec r tcpdump -i br0 -Q out -n -tt -l -U 'ip6 dst net 2001:db8:2::/48 and udp' \
-	>"$work/capture.txt" 2>"$work/tcpdump.log" &
-PID[cap]=$!
-wait_for 5 grep -q 'listening on' "$work/tcpdump.log"
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# Waits up to S s for client i's session; prints the ms from T0 (ms) to it.
-session_ms() { # i T0 S
-	local end=$(($(now_ms) + $3 * 1000))
-	while [ "$(now_ms)" -lt "$end" ]; do
-		has_session "$1" && { echo $(($(now_ms) - $2)); return 0; }
-		sleep 0.2
-	done
-	return 1
-}
-
+sess_capture_start
 t0=$(now_ms)
 "$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
 	>>"$work/s/log" 2>&1 &
@@ -66,12 +50,7 @@ within() { [ "$1" != none ] && [ "$1" -le "$2" ]; }
 check "a fresh server's first clients have their sessions within 30 s (${ms1}, ${ms2} ms)" \
 	eval 'within "$ms1" 30000 && within "$ms2" 30000'
 
-# Publication complete: every registered client's config announced, none
-# waiting for a slot.
-published() {
-	[ "$(field s publications)" -ge "$LAB_CLIENTS" ] 2>/dev/null && [ "$(field s publish_pending)" = 0 ]
-}
-check "the server's publication completes ($(field s publications) configs)" wait_for 90 published
+check "the server's publication completes" wait_for 90 sess_published
 t3=$(now_ms)
 "$lab" exec c3 "$build/mt6d-client" -d -v -c "$work/c3/client.conf" -s "$work/c3/ctl.sock" -u root \
 	>>"$work/c3/log" 2>&1 &
@@ -88,11 +67,8 @@ stop c1
 stop c2
 stop c3
 stop s
-stop cap
-/usr/bin/python3 "$top/tests/netns/dht_lab.py" rates "$work/capture.txt" \
-	--ours 2001:db8:0:1:,2001:db8:1: --nodes "$FOREIGN_NODES" >"$work/rates"
+sess_rates 2001:db8:0:1:,2001:db8:1:
 cat "$work/rates"
-rate() { awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$work/rates"; }
 check "the capture saw our DHT traffic ($(rate datagrams) datagrams to $(rate nodes) nodes)" \
 	test "$(rate datagrams)" -gt 0
 check "busiest source/node pair: $(rate max_msgs_10s) messages in 10 s (< 50)" \
