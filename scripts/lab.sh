@@ -80,7 +80,7 @@ ROUTED_PREFIX=${LAB_ROUTED_PREFIX:-}
 FENCE=${LAB_FENCE:-0}
 
 usage() {
-	sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
