@@ -226,7 +226,7 @@ if [ "${RDV_BENCH_SKIP_SWARMS:-0}" != 1 ]; then
 	echo "| swarm | 230-byte put: exit, s | gets opened, median ms | first sessions ms (server start) | fresh clients: up, median, p95 ms | busiest pair msgs/10 s, node B/1 s | verdicts: get, first, fresh, rate |"
 	echo "|---|---|---|---|---|---|---|"
 	for kind in $SWARM_KINDS; do
-		"$TOP/bench/rendezvous-swarm.sh" "$kind" >"$W/sw-$kind" 2>"$W/sw-$kind.err" ||
+		bash "$TOP/bench/rendezvous-swarm.sh" "$kind" >"$W/sw-$kind" 2>"$W/sw-$kind.err" ||
 			echo "swarm $kind: $(grep '^error=' "$W/sw-$kind" | tail -n 1) $(tail -n 2 "$W/sw-$kind.err")" >&2
 		g() { sed -n "s/^$1=//p" "$W/sw-$kind" | tail -n 1; }
 		first=none
