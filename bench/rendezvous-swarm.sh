@@ -69,15 +69,9 @@ kv get_p50 "$(pct 50 "$work/get_ms")"
 
 # The daemons: a fresh server and its first two clients.
 t0=$(now_ms)
-"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
-	>>"$work/s/log" 2>&1 &
-PID[s]=$!
-wait_for 10 test -S "$work/s/ctl.sock" || { kv error "the server did not start"; exit 1; }
-for i in 1 2; do
-	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
-		-s "$work/c$i/ctl.sock" -u root >>"$work/c$i/log" 2>&1 &
-	PID[c$i]=$!
-done
+dht_server_start >&2
+dht_client_start 1
+dht_client_start 2
 kv first1_ms "$(session_ms 1 "$t0" 240 || echo none)"
 kv first2_ms "$(session_ms 2 "$t0" $((240 - ($(now_ms) - t0) / 1000)) || echo none)"
 t=$(now_ms)
@@ -90,9 +84,7 @@ ok=0
 : >"$work/fresh_ms"
 for i in $(seq 3 $((FRESH + 2))); do
 	t=$(now_ms)
-	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
-		-s "$work/c$i/ctl.sock" -u root >>"$work/c$i/log" 2>&1 &
-	PID[c$i]=$!
+	dht_client_start "$i"
 	if ms=$(session_ms "$i" "$t" 60); then ok=$((ok + 1)); else ms=60000; fi
 	echo "$ms" >>"$work/fresh_ms"
 	stop "c$i"

@@ -313,6 +313,32 @@ sess_rates() { # our source prefixes (dht_lab.py rates --ours)
 rate() { # key
 	awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$work/rates"
 }
+# The checks of issue 15 on the measured rates: under libtorrent's ban (the
+# 50th message in 10 s from one source address) and its 8,000 B/s budget.
+sess_rates_check() { # our source prefixes
+	sess_rates "$1"
+	cat "$work/rates"
+	check "the capture saw our DHT traffic ($(rate datagrams) datagrams to $(rate nodes) nodes)" \
+		test "$(rate datagrams)" -gt 0
+	check "busiest source/node pair: $(rate max_msgs_10s) messages in 10 s (< 50)" \
+		test "$(rate max_msgs_10s)" -lt 50
+	check "busiest node: $(rate max_bytes_1s) B from us in 1 s (<= 8000)" \
+		test "$(rate max_bytes_1s)" -le 8000
+}
+
+# The daemons with the real rendezvous (no -T file): the server publishes in
+# the DHT, a client fetches from it.
+dht_server_start() {
+	"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
+		>>"$work/s/log" 2>&1 &
+	PID[s]=$!
+	wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
+}
+dht_client_start() { # i
+	"$lab" exec "c$1" "$build/mt6d-client" -d -v -c "$work/c$1/client.conf" \
+		-s "$work/c$1/ctl.sock" -u root >>"$work/c$1/log" 2>&1 &
+	PID[c$1]=$!
+}
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # Waits up to S s for client i's session; prints the ms from T0 (ms) to it.

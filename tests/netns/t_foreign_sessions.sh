@@ -32,15 +32,9 @@ check "the $SWARM_KIND foreign swarm formed" wait_for 30 sess_foreign_joined $N 
 
 sess_capture_start
 t0=$(now_ms)
-"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
-	>>"$work/s/log" 2>&1 &
-PID[s]=$!
-wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
-for i in 1 2; do
-	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
-		-s "$work/c$i/ctl.sock" -u root >>"$work/c$i/log" 2>&1 &
-	PID[c$i]=$!
-done
+dht_server_start
+dht_client_start 1
+dht_client_start 2
 # Up to 30 s for the target; if it is missed, up to 150 s in all for the
 # figure and for the checks that follow.
 ms1=$(session_ms 1 "$t0" 150) || ms1=none
@@ -52,9 +46,7 @@ check "a fresh server's first clients have their sessions within 30 s (${ms1}, $
 
 check "the server's publication completes" wait_for 90 sess_published
 t3=$(now_ms)
-"$lab" exec c3 "$build/mt6d-client" -d -v -c "$work/c3/client.conf" -s "$work/c3/ctl.sock" -u root \
-	>>"$work/c3/log" 2>&1 &
-PID[c3]=$!
+dht_client_start 3
 ms3=$(session_ms 3 "$t3" 60) || ms3=none
 echo "client started after the publication: session after ${ms3} ms"
 check "a client started after the publication has its session within 5 s (${ms3} ms)" within "$ms3" 5000
@@ -67,14 +59,7 @@ stop c1
 stop c2
 stop c3
 stop s
-sess_rates 2001:db8:0:1:,2001:db8:1:
-cat "$work/rates"
-check "the capture saw our DHT traffic ($(rate datagrams) datagrams to $(rate nodes) nodes)" \
-	test "$(rate datagrams)" -gt 0
-check "busiest source/node pair: $(rate max_msgs_10s) messages in 10 s (< 50)" \
-	test "$(rate max_msgs_10s)" -lt 50
-check "busiest node: $(rate max_bytes_1s) B from us in 1 s (<= 8000)" \
-	test "$(rate max_bytes_1s)" -le 8000
+sess_rates_check 2001:db8:0:1:,2001:db8:1:
 for h in s c1 c2 c3; do
 	check "clean shutdown left nothing in $h" nothing_left "$h"
 done
