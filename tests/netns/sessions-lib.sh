@@ -278,17 +278,18 @@ sess_foreign_swarm_start() { # N KIND [lt-node max seconds, default 600]
 
 # Whether the foreign swarm of N nodes has formed: every libtorrent node has
 # at least 3 nodes in its routing table, every Transmission node had a ping
-# answered and was queried (TR_DHT_VERBOSE's log: jech's dht never says
-# "ready" in a swarm of fewer than 9 nodes, and its "Finished
-# bootstrapping" waits for DNS lookups of its routers that the fence fails).
+# answered or was queried, either of which puts a node in its table
+# (TR_DHT_VERBOSE's log: jech's dht never says "ready" in a swarm of fewer
+# than 9 nodes, and its "Finished bootstrapping" waits for DNS lookups of
+# its routers that the fence fails; its pings at start are lost when it
+# starts before the nodes of its dht.dat).
 sess_foreign_joined() { # N KIND
 	local j
 	for j in $(seq 1 "$1"); do
 		case $(foreign_kind "$2" "$j") in
 		mt6d) ;;
 		transmission)
-			grep -q '^Pong!' "$work/f$j.log" 2>/dev/null &&
-				grep -q -E '^(Ping \(|Find node!|Get_peers!)' "$work/f$j.log" || return 1
+			grep -q -E '^(Pong!|Ping \(|Find node!|Get_peers!)' "$work/f$j.log" 2>/dev/null || return 1
 			;;
 		*) [ "$(swarm_lt_nodes "$j")" -ge 3 ] 2>/dev/null || return 1 ;;
 		esac

@@ -21,7 +21,7 @@ N=8
 TRIES=3
 sess_lab_up
 sess_swarm_start $N 300
-check "the $SWARM_KIND foreign swarm formed" wait_for 30 sess_foreign_joined $N "$SWARM_KIND"
+check "the $SWARM_KIND foreign swarm formed" wait_for 60 sess_foreign_joined $N "$SWARM_KIND"
 BOOT=${DHT_BOOT// /}
 
 sess_capture_start

@@ -28,7 +28,7 @@ N=8
 sess_lab_up
 sess_swarm_start $N 300
 sess_dht_configs
-check "the $SWARM_KIND foreign swarm formed" wait_for 30 sess_foreign_joined $N "$SWARM_KIND"
+check "the $SWARM_KIND foreign swarm formed" wait_for 60 sess_foreign_joined $N "$SWARM_KIND"
 
 sess_capture_start
 t0=$(now_ms)
