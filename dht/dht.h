@@ -123,7 +123,8 @@ struct dht_result {
 	                                   * STORED: by this node */
 	size_t n_queries;                 /* DONE: queries this operation sent */
 	size_t n_stored;                  /* DONE, announce: nodes that acknowledged every port */
-	size_t n_wanted;                  /* DONE, announce: the quorum, dht_store_quorum() */
+	size_t n_wanted;                  /* DONE, announce: the quorum (dht_store_quorum()) less
+	                                   * the nodes that refused an announce */
 };
 
 /* Called with results; everything it points to is borrowed for the call. */
