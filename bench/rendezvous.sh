@@ -61,7 +61,7 @@ pct() { # p file-of-numbers
 # --- 1. the server's round, simulated ---------------------------------------
 if [ "${RDV_BENCH_SKIP_SIM:-0}" != 1 ]; then
 	[ -x "$BENCH" ] || die "build $BENCH first (make benches)"
-	echo "## 1. One publication round, 100 of our nodes simulated, 48 source addresses"
+	echo "## 1. One publication round, 100 of our nodes simulated, 48 source addresses (read-only: they store nothing)"
 	echo
 	echo "| clients | round (virtual s) | publisher CPU s | datagrams | MB sent | per client: datagrams, kB | announces acked | stored / refused by the swarm | busiest node: datagrams/s from us |"
 	echo "|---|---|---|---|---|---|---|---|---|"
