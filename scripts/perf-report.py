@@ -894,6 +894,27 @@ def sec_rendezvous(recs, charts, v):
         v['rdv_lt_opened'] = '%s of %s' % (lt.get('fetches_opened'), lt.get('fetches'))
         if lt.get('fetches_opened') != lt.get('fetches'):
             v['rdv_lt_some_failed'] = 'yes'
+    swarms = kind(recs, 'swarm', 'kind')
+    if swarms:
+        out.append('**4. 8-node swarms, ours and foreign-only** (one node per host, no other DHT node; '
+                   '`bench/rendezvous-swarm.sh`): a 230-byte put and its gets, the real mt6d-server with two '
+                   'clients started together, then %s fresh clients after its publication; verdicts against '
+                   'issue 15\'s targets, computed by the bench:' % par.get('fresh', '?'))
+        out.append('')
+        rows = []
+        for w in swarms:
+            rows.append([w.get('kind'), '%s, %s' % (w.get('put_rc'), fmt((num(w.get('put_ms')) or 0) / 1e3, 1)),
+                         '%s/%s, %s' % (w.get('gets_ok'), w.get('gets'), w.get('get_p50')),
+                         '%s, %s' % (w.get('first1_ms'), w.get('first2_ms')),
+                         '%s/%s, %s, %s' % (w.get('fresh_ok'), w.get('fresh'), w.get('fresh_p50'),
+                                            w.get('fresh_p95')),
+                         '%s, %s' % (w.get('max_msgs_10s'), w.get('max_bytes_1s')),
+                         ', '.join(w.get('verdict_' + k, '?') for k in ('get', 'first', 'fresh', 'rate'))])
+        out.append(table(['swarm', '230-byte put: exit, s', 'gets opened, median ms',
+                          'first sessions ms from the server\'s start', 'fresh clients: up, median, p95 ms',
+                          'busiest pair msgs/10 s, busiest node B/1 s',
+                          'verdicts: get < 1 s, first <= 30 s, fresh p95 <= 5 s, rates'], rows))
+        out.append('')
     return '\n'.join(out)
 
 

@@ -33,15 +33,9 @@ sess_dht_configs
 sleep 3
 
 t_start=$(date +%s%N)
-"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
-	>>"$work/s/log" 2>&1 &
-PID[s]=$!
-wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
-for i in 1 2; do
-	"$lab" exec "c$i" "$build/mt6d-client" -d -v -c "$work/c$i/client.conf" \
-		-s "$work/c$i/ctl.sock" -u root >>"$work/c$i/log" 2>&1 &
-	PID[c$i]=$!
-done
+dht_server_start
+dht_client_start 1
+dht_client_start 2
 
 check "client 1 finds the server in the DHT and establishes a session" wait_for 90 has_session 1
 check "client 2 finds the server in the DHT and establishes a session" wait_for 60 has_session 2
