@@ -15,7 +15,7 @@
 export LAB_DHT=8 LAB_CLIENTS=3
 SWARM_KIND=${SWARM_KIND:-mixed}
 # shellcheck source=tests/netns/sessions-lib.sh
-. "$(dirname "$0")/sessions-lib.sh"
+. "$(dirname "$0")/../netns/sessions-lib.sh"
 
 N=8
 TRIES=3
