@@ -54,11 +54,15 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
-case " $missing " in
-*" transmission-daemon "*)
-    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-        systemctl disable --now transmission-daemon.service >/dev/null 2>&1 || true
-    fi
-    update-rc.d transmission-daemon disable >/dev/null 2>&1 || true
-    ;;
-esac
+# Their services are not wanted either: transmission-daemon would join the
+# public DHT, prometheus would listen on :9090 (we need only its promtool).
+for svc in transmission-daemon prometheus; do
+    case " $missing " in
+    *" $svc "*)
+        if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+            systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+        fi
+        update-rc.d "$svc" disable >/dev/null 2>&1 || true
+        ;;
+    esac
+done
