@@ -706,3 +706,59 @@ void simdht_get_stats(struct simdht *m, struct simdht_stats *out)
 	}
 	*out = m->st;
 }
+
+struct held {
+	const uint8_t *ih;
+	uint32_t n;
+};
+
+static int cmp_held(const void *a, const void *b)
+{
+	return memcmp(((const struct held *)a)->ih, ((const struct held *)b)->ih, ID_LEN);
+}
+
+int simdht_count_holders(struct simdht *m, const uint8_t (*ih)[20], const uint16_t *min_values, size_t n,
+			 int src_lo, int src_hi, uint16_t *holders)
+{
+	size_t cnt = 0, k = 0;
+	uint32_t per_src[256];
+	if (src_hi <= src_lo || src_hi - src_lo > 256)
+		return -EINVAL;
+	for (int i = 0; i < m->prm.n_nodes; i++)
+		cnt += m->n[i].n_h;
+	struct held *all = malloc((cnt ? cnt : 1) * sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (int i = 0; i < m->prm.n_nodes; i++) {
+		struct mnode *x = &m->n[i];
+		for (uint32_t j = 0; j < x->n_h; j++) {
+			struct mhash *h = &x->h[j];
+			purge(m, x, h, m->net->now);
+			uint32_t from_src = 0;
+			memset(per_src, 0, sizeof(per_src));
+			for (uint32_t e = 0; e < h->n; e++) {
+				int sn = h->p[e].src;
+				if (sn >= src_lo && sn < src_hi && ++per_src[sn - src_lo] > from_src)
+					from_src = per_src[sn - src_lo];
+			}
+			if (from_src)
+				all[k++] = (struct held){ h->ih, from_src };
+		}
+	}
+	qsort(all, k, sizeof(*all), cmp_held);
+	for (size_t q = 0; q < n; q++) {
+		size_t a = 0, b = k;
+		while (a < b) {
+			size_t mid = (a + b) / 2;
+			if (memcmp(all[mid].ih, ih[q], ID_LEN) < 0)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		holders[q] = 0;
+		for (; a < k && memcmp(all[a].ih, ih[q], ID_LEN) == 0; a++)
+			holders[q] += all[a].n >= min_values[q];
+	}
+	free(all);
+	return 0;
+}

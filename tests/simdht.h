@@ -84,4 +84,10 @@ enum simdht_kind simdht_kind_of(const struct simdht *m, int node);
 int simdht_random_live(struct simdht *m);
 void simdht_get_stats(struct simdht *m, struct simdht_stats *out);
 
+/* A census of what the swarm holds now: for each of n info_hashes, how many
+ * nodes hold at least min_values[i] unexpired values under it from one
+ * source node of [src_lo, src_hi) (holders[i]). 0, -EINVAL or -ENOMEM. */
+int simdht_count_holders(struct simdht *m, const uint8_t (*ih)[20], const uint16_t *min_values, size_t n,
+			 int src_lo, int src_hi, uint16_t *holders);
+
 #endif

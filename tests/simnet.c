@@ -233,6 +233,15 @@ void simnet_fini(struct simnet *net)
 	memset(net, 0, sizeof(*net));
 }
 
+/* Whether this measured call is timed; its time then counts `scale` calls. */
+static bool measure_this(struct simnet *net, const struct simnet_node *n, double *scale)
+{
+	if (!n->is_measured)
+		return false;
+	*scale = net->measure_every > 1 ? net->measure_every : 1;
+	return net->n_measured++ % (uint64_t)*scale == 0;
+}
+
 static double cpu_now(void)
 {
 	struct timespec ts;
@@ -270,11 +279,13 @@ void simnet_run(struct simnet *net, int64_t until, const bool *stop)
 					net->model_input(net->model_ctx, n, p.data, p.len, &p.from);
 				continue;
 			}
-			double c0 = n->is_measured ? cpu_now() : 0;
+			double scale;
+			bool timed = measure_this(net, n, &scale);
+			double c0 = timed ? cpu_now() : 0;
 			dht_input(n->d, p.data, p.len, (const struct sockaddr *)&p.from, sizeof(p.from),
 				  net->now);
-			if (n->is_measured)
-				n->cpu_s += cpu_now() - c0;
+			if (timed)
+				n->cpu_s += (cpu_now() - c0) * scale;
 			if (net->on_input)
 				net->on_input(net->ctx, n);
 		}
@@ -282,10 +293,12 @@ void simnet_run(struct simnet *net, int64_t until, const bool *stop)
 			struct simnet_node *n = &net->n[i];
 			if (!n->is_alive || !n->d || n->deadline > net->now)
 				continue;
-			double c0 = n->is_measured ? cpu_now() : 0;
+			double scale;
+			bool timed = measure_this(net, n, &scale);
+			double c0 = timed ? cpu_now() : 0;
 			n->deadline = dht_tick(n->d, net->now);
-			if (n->is_measured)
-				n->cpu_s += cpu_now() - c0;
+			if (timed)
+				n->cpu_s += (cpu_now() - c0) * scale;
 			if (n->deadline <= net->now) {
 				net->bad_deadlines++;
 				n->deadline = net->now + 1;

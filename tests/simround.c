@@ -12,6 +12,7 @@
 
 #include "dht/dht.h"
 #include "mt6d/core/derive.h"
+#include "mt6d/core/keys.h"
 #include "mt6d/engine/fetch.h"
 #include "tests/simnet.h"
 
@@ -297,6 +298,51 @@ static int setup_publisher(struct round *r)
 	return 0;
 }
 
+static int cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+/* Every client's chunks of the current epoch: on how many nodes complete. */
+static int census(struct round *r)
+{
+	struct simround_result *res = r->res;
+	size_t nc = rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN), n = (size_t)r->prm.n_clients * nc;
+	uint8_t(*ih)[20] = calloc(n, sizeof(*ih));
+	uint16_t *minv = calloc(n, sizeof(*minv)), *holders = calloc(n, sizeof(*holders));
+	int rc = -ENOMEM, epoch = publish_get_epoch(r->pub, r->window);
+	if (ih && minv && holders && epoch >= 0) {
+		for (int c = 0; c < r->prm.n_clients; c++) {
+			uint8_t sec[DERIVE_SECRET_LEN], d[DERIVE_DESCRIPTOR_LEN];
+			if (keys_shared_secret(sec, r->client_priv[c], r->server_pub) < 0)
+				continue;
+			derive_descriptor(d, sec, r->window);
+			for (size_t j = 0; j < nc; j++) {
+				rendezvous_chunk_infohash(ih[(size_t)c * nc + j], d, (uint8_t)epoch, (uint8_t)j);
+				minv[(size_t)c * nc + j] = (uint16_t)rendezvous_chunk_len(RENDEZVOUS_CONFIG_LEN, j);
+			}
+			sodium_memzero(sec, sizeof(sec));
+		}
+		rc = simdht_count_holders(r->model, (const uint8_t(*)[20])ih, minv, n, r->first_pub, r->first_fetcher,
+					  holders);
+	}
+	if (rc == 0) {
+		for (int c = 0; c < r->prm.n_clients; c++) {
+			bool ok = true;
+			for (size_t j = 0; j < nc; j++)
+				ok &= holders[(size_t)c * nc + j] > 0;
+			res->clients_stored += ok;
+		}
+		qsort(holders, n, sizeof(*holders), cmp_u16);
+		res->chunk_holders_min = holders[0];
+		res->chunk_holders_p50 = holders[n / 2];
+	}
+	free(ih);
+	free(minv);
+	free(holders);
+	return rc;
+}
+
 static void collect(struct round *r, int64_t t_set, int64_t t_done)
 {
 	struct simround_result *res = r->res;
@@ -330,6 +376,7 @@ static int run(struct round *r)
 	if ((rc = simdht_new(&r->S, &mp, &r->model)) < 0)
 		return rc;
 	r->S.ctx = r;
+	r->S.measure_every = 16;
 	r->S.on_send = on_send;
 	r->S.on_input = on_input;
 	r->S.step = on_step;
@@ -349,10 +396,16 @@ static int run(struct round *r)
 	r->window = (uint64_t)(UNIX_BOUNDARY_MS / 1000);
 	int64_t t_end = t_set + (int64_t)p->period_s * 1000 - 1000;
 	res->window_s = (double)(t_end - t_set) / 1000.0;
+	if (p->verbose)
+		fprintf(stderr, "simround: swarm built (%.1f s CPU)\n", cpu_now(CLOCK_PROCESS_CPUTIME_ID));
 	simnet_run(&r->S, t_set, NULL);
 	res->join_datagrams = r->pub_tx;
+	if (p->verbose)
+		fprintf(stderr, "simround: publisher joined (%.1f s CPU)\n", cpu_now(CLOCK_PROCESS_CPUTIME_ID));
 	if ((rc = setup_publisher(r)) < 0)
 		return rc;
+	if (p->verbose)
+		fprintf(stderr, "simround: clients registered (%.1f s CPU)\n", cpu_now(CLOCK_PROCESS_CPUTIME_ID));
 	double c0 = cpu_now(CLOCK_THREAD_CPUTIME_ID);
 	rc = publish_set_config(r->pub, r->window, &r->cfg, unix_now(r));
 	r->pub_cpu += cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0;
@@ -394,7 +447,7 @@ static int run(struct round *r)
 	while (res->samples < r->n_samples && r->S.now < t_end + FETCH_TIMEOUT_MS)
 		simnet_run(&r->S, r->S.now + 1000, NULL);
 	collect(r, t_set, t_done);
-	return 0;
+	return census(r);
 }
 
 int simround_run(const struct simround_params *prm, struct simround_result *out)
@@ -462,6 +515,8 @@ void simround_print(const struct simround_result *r, FILE *f)
 		r->fetch_fail[0], r->fetch_fail[1], r->fetch_fail[2], r->fetch_fail[3], r->fetch_fail[4],
 		r->fetch_fail[5]);
 	fprintf(f, "fetch_ms_p50 %.0f\nfetch_ms_p95 %.0f\n", r->fetch_ms_p50, r->fetch_ms_p95);
+	fprintf(f, "clients_stored %d\nclients_stored_pct %.2f\nchunk_holders_min %d\nchunk_holders_p50 %d\n",
+		r->clients_stored, 100.0 * r->clients_stored / n, r->chunk_holders_min, r->chunk_holders_p50);
 	fprintf(f, "trips %" PRIu64 "\nlt_bans %" PRIu64 "\nlt_banned_drops %" PRIu64 "\nlt_budget_drops %" PRIu64
 		   "\njech_budget_drops %" PRIu64 "\njech_overflows %" PRIu64 "\n",
 		r->trips, m->trips.lt_bans, m->trips.lt_banned_drops, m->trips.lt_budget_drops,

@@ -54,6 +54,10 @@ struct simround_result {
 	int samples, opened;      /* fetches done; of which opened the current config */
 	int fetch_fail[6];        /* by reason: nothing, not authentic, expired, no nodes, timeout, other */
 	double fetch_ms_p50, fetch_ms_p95;
+	/* Census at the window's end: every client's chunks of the current
+	 * epoch, complete on how many nodes (all clients, not a sample). */
+	int clients_stored;       /* every chunk complete on at least one node */
+	int chunk_holders_min, chunk_holders_p50;
 	uint64_t trips;           /* sum of mst.trips */
 	double sim_wall_s, sim_cpu_s;
 	long max_rss_kb;
