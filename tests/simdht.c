@@ -190,7 +190,7 @@ static int build_tables(struct simdht *m)
 					if (rt_push(m, sorted[j]) < 0)
 						goto nomem;
 			} else {
-				uint32_t chosen[K];
+				uint32_t chosen[K] = { 0 };
 				size_t got = 0;
 				while (got < K) {
 					uint32_t c = sorted[lo + rnd_below(m, cnt)];

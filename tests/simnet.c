@@ -201,6 +201,7 @@ int simnet_init_models(struct simnet *net, int n_nodes, int n_models, int64_t no
 	net->free_pkt = NO_PKT;
 	net->now = now_ms;
 	net->rng = 0x9e3779b97f4a7c15ull;
+	net->measure_rng = 0x2545f4914f6cdd1dull;
 	net->debug_node = -1;
 	net->step_deadline = INT64_MAX;
 	for (int i = 0; i < n_nodes; i++) {
@@ -239,7 +240,8 @@ static bool measure_this(struct simnet *net, const struct simnet_node *n, double
 	if (!n->is_measured)
 		return false;
 	*scale = net->measure_every > 1 ? net->measure_every : 1;
-	return net->n_measured++ % (uint64_t)*scale == 0;
+	/* Drawn at random: a fixed stride would time the same nodes' ticks. */
+	return *scale == 1 || simnet_xorshift(&net->measure_rng) % (uint64_t)*scale == 0;
 }
 
 static double cpu_now(void)

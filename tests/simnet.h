@@ -50,7 +50,7 @@ struct simnet {
 	uint64_t sent;              /* every datagram any node sent */
 	uint64_t bad_deadlines;     /* dht_tick returned a deadline not after now */
 	int measure_every;          /* > 1: time one in that many measured calls, scaled (the clock is a syscall) */
-	uint64_t n_measured;
+	uint64_t measure_rng;
 	int tick_within_ms;         /* > 0: after each step, every node is ticked within this */
 	int debug_node;             /* its dht debug lines go to stderr; -1: none */
 	/* Optional hooks, all given ctx. on_send: false drops the datagram

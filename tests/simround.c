@@ -221,12 +221,17 @@ static int64_t on_step(void *ctx, int64_t now)
 	int64_t next = INT64_MAX;
 	if (r->pub) {
 		if (r->pub_deadline <= now) {
+			struct publish_stats a, b;
+			publish_get_stats(r->pub, &a);
 			double c0 = cpu_now(CLOCK_THREAD_CPUTIME_ID);
 			r->pub_deadline = publish_tick(r->pub, now, unix_now(r));
 			r->pub_cpu += cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0;
-			for (int i = r->first_pub; i < r->first_fetcher; i++)
-				if (r->S.n[i].deadline > now + 20)
-					r->S.n[i].deadline = now + 20;
+			publish_get_stats(r->pub, &b);
+			/* Operations started: their nodes' deadlines moved (as a
+			 * daemon re-arms its timers after publish_tick). */
+			if (b.ops_started != a.ops_started)
+				for (int i = r->first_pub; i < r->first_fetcher; i++)
+					r->S.n[i].deadline = now + 1;
 		}
 		next = r->pub_deadline;
 	}
