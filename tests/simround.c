@@ -24,6 +24,61 @@
 /* A window boundary (UNIX ms), as in bench_rendezvous. */
 #define UNIX_BOUNDARY_MS 1800000000000LL
 
+/* A publication channel: its publisher and its reader. */
+struct chan {
+	const char *name;
+	int (*pub_new)(const struct publish_params *prm, const uint8_t *server_priv, struct dht *const *nodes,
+		       size_t n_nodes, void **out);
+	void (*pub_free)(void *p);
+	int (*add_client)(void *p, const uint8_t *client_pub);
+	int (*set_config)(void *p, uint64_t window, const struct rendezvous_config *cfg, int64_t unix_ms);
+	int64_t (*tick)(void *p, int64_t now_ms, int64_t unix_ms);
+	int (*is_window_done)(const void *p, uint64_t window);
+	int (*get_epoch)(const void *p, uint64_t window);
+	void (*stats)(const void *p, struct simround_chan_stats *out);
+	int (*fetch_new)(struct dht *d, const struct fetch_params *fp, const uint8_t *own_priv,
+			 const uint8_t *peer_pub, fetch_done_fn *done, void *closure, void **out);
+	int (*fetch_start)(void *f, int64_t now_ms, int64_t unix_ms);
+	void (*fetch_tick)(void *f, int64_t now_ms);
+	void (*fetch_free)(void *f);
+};
+
+/* Port stuffing (publish.h, fetch.h). */
+static int st_new(const struct publish_params *prm, const uint8_t *priv, struct dht *const *nodes, size_t n,
+		  void **out)
+{
+	return publish_new(prm, priv, nodes, n, (struct publish **)out);
+}
+static void st_free(void *p) { publish_free(p); }
+static int st_add(void *p, const uint8_t *pub) { return publish_add_client(p, pub); }
+static int st_set(void *p, uint64_t w, const struct rendezvous_config *cfg, int64_t unix_ms)
+{
+	return publish_set_config(p, w, cfg, unix_ms);
+}
+static int64_t st_tick(void *p, int64_t now, int64_t unix_ms) { return publish_tick(p, now, unix_ms); }
+static int st_done(const void *p, uint64_t w) { return publish_is_window_done(p, w); }
+static int st_epoch(const void *p, uint64_t w) { return publish_get_epoch(p, w); }
+static void st_stats(const void *p, struct simround_chan_stats *out)
+{
+	struct publish_stats ps;
+	publish_get_stats(p, &ps);
+	*out = (struct simround_chan_stats){ ps.publications, ps.failures, ps.ops_started, ps.announces_acked,
+					     ps.ops_in_flight };
+}
+static int st_fnew(struct dht *d, const struct fetch_params *fp, const uint8_t *own, const uint8_t *peer,
+		   fetch_done_fn *done, void *closure, void **out)
+{
+	return fetch_new(d, fp, own, peer, done, NULL, closure, (struct fetch **)out);
+}
+static int st_fstart(void *f, int64_t now, int64_t unix_ms) { return fetch_start(f, now, unix_ms); }
+static void st_ftick(void *f, int64_t now) { fetch_tick(f, now); }
+static void st_ffree(void *f) { fetch_free(f); }
+
+static const struct chan chan_stuffing = {
+	"stuffing", st_new, st_free, st_add, st_set, st_tick, st_done, st_epoch, st_stats,
+	st_fnew, st_fstart, st_ftick, st_ffree,
+};
+
 struct sample {
 	int64_t at;               /* virtual ms: the fetcher's node starts */
 	int client;
@@ -34,7 +89,7 @@ struct fetcher {
 	int sample;               /* -1: idle */
 	bool is_started, is_done;
 	int64_t fetch_at, started_at;
-	struct fetch *f;
+	void *f;
 	struct fetch_result res;
 };
 
@@ -43,7 +98,8 @@ struct round {
 	struct simnet S;
 	struct simdht *model;
 	int first_pub, first_fetcher;
-	struct publish *pub;
+	const struct chan *ch;
+	void *pub;
 	int64_t pub_deadline;
 	double pub_cpu;
 	uint64_t pub_tx, pub_tx_bytes;
@@ -177,19 +233,19 @@ static int64_t fetchers_step(struct round *r, int64_t now)
 						   .family = AF_INET6 };
 			f->is_started = true;
 			f->started_at = now;
-			if (fetch_new(n->d, &fp, r->client_priv[c], r->server_pub, on_fetched, NULL, f, &f->f) < 0 ||
-			    fetch_start(f->f, now, unix_now(r)) < 0) {
+			if (r->ch->fetch_new(n->d, &fp, r->client_priv[c], r->server_pub, on_fetched, f, &f->f) < 0 ||
+			    r->ch->fetch_start(f->f, now, unix_now(r)) < 0) {
 				f->res.status = -EIO;
 				f->is_done = true;
 			}
 			n->deadline = now;
 		}
 		if (f->is_started && !f->is_done && f->f)
-			fetch_tick(f->f, now);
+			r->ch->fetch_tick(f->f, now);
 		if (f->is_done) {
 			struct simround_result *res = r->res;
 			bool ok = f->res.status == 0 && f->res.window_start == r->window &&
-				  f->res.epoch == publish_get_epoch(r->pub, r->window) &&
+				  f->res.epoch == r->ch->get_epoch(r->pub, r->window) &&
 				  memcmp(&f->res.cfg, &r->cfg, sizeof(r->cfg)) == 0;
 			r->fetch_ms[res->samples] = (double)(now - f->started_at);
 			res->samples++;
@@ -201,7 +257,7 @@ static int64_t fetchers_step(struct round *r, int64_t now)
 				fprintf(stderr, "simround: sample %d (client %d) at %.0f s: %s\n", f->sample,
 					r->samples[f->sample].client, (double)(now - T0) / 1000,
 					f->res.status ? fetch_strerror(f->res.status) : "another config");
-			fetch_free(f->f);
+			r->ch->fetch_free(f->f);
 			f->f = NULL;
 			dht_free(n->d);
 			n->d = NULL;
@@ -221,12 +277,12 @@ static int64_t on_step(void *ctx, int64_t now)
 	int64_t next = INT64_MAX;
 	if (r->pub) {
 		if (r->pub_deadline <= now) {
-			struct publish_stats a, b;
-			publish_get_stats(r->pub, &a);
+			struct simround_chan_stats a, b;
+			r->ch->stats(r->pub, &a);
 			double c0 = cpu_now(CLOCK_THREAD_CPUTIME_ID);
-			r->pub_deadline = publish_tick(r->pub, now, unix_now(r));
+			r->pub_deadline = r->ch->tick(r->pub, now, unix_now(r));
 			r->pub_cpu += cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0;
-			publish_get_stats(r->pub, &b);
+			r->ch->stats(r->pub, &b);
 			/* Operations started: their nodes' deadlines moved (as a
 			 * daemon re-arms its timers after publish_tick). */
 			if (b.ops_started != a.ops_started)
@@ -282,7 +338,7 @@ static int setup_publisher(struct round *r)
 	pp.random = round_random;
 	for (int i = 0; i < r->prm.n_sources; i++)
 		nodes[i] = r->S.n[r->first_pub + i].d;
-	int rc = publish_new(&pp, server_priv, nodes, (size_t)r->prm.n_sources, &r->pub);
+	int rc = r->ch->pub_new(&pp, server_priv, nodes, (size_t)r->prm.n_sources, &r->pub);
 	sodium_memzero(server_priv, sizeof(server_priv));
 	if (rc < 0)
 		return rc;
@@ -290,7 +346,7 @@ static int setup_publisher(struct round *r)
 		uint8_t cpub[32];
 		round_random(seed, sizeof(seed));
 		crypto_box_seed_keypair(cpub, r->client_priv[c], seed);
-		if ((rc = publish_add_client(r->pub, cpub)) < 0)
+		if ((rc = r->ch->add_client(r->pub, cpub)) < 0)
 			return rc;
 	}
 	r->cfg.server_seed_addr[0] = 0x20;
@@ -315,7 +371,7 @@ static int census(struct round *r)
 	size_t nc = rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN), n = (size_t)r->prm.n_clients * nc;
 	uint8_t(*ih)[20] = calloc(n, sizeof(*ih));
 	uint16_t *minv = calloc(n, sizeof(*minv)), *holders = calloc(n, sizeof(*holders));
-	int rc = -ENOMEM, epoch = publish_get_epoch(r->pub, r->window);
+	int rc = -ENOMEM, epoch = r->ch->get_epoch(r->pub, r->window);
 	if (ih && minv && holders && epoch >= 0) {
 		for (int c = 0; c < r->prm.n_clients; c++) {
 			uint8_t sec[DERIVE_SECRET_LEN], d[DERIVE_DESCRIPTOR_LEN];
@@ -351,9 +407,9 @@ static int census(struct round *r)
 static void collect(struct round *r, int64_t t_set, int64_t t_done)
 {
 	struct simround_result *res = r->res;
-	res->window_done = publish_is_window_done(r->pub, r->window);
+	res->window_done = r->ch->is_window_done(r->pub, r->window);
 	res->round_s = (double)(t_done - t_set) / 1000.0;
-	publish_get_stats(r->pub, &res->pst);
+	r->ch->stats(r->pub, &res->pst);
 	simdht_get_stats(r->model, &res->mst);
 	const struct simdht_trips *t = &res->mst.trips;
 	res->trips = t->lt_bans + t->lt_banned_drops + t->lt_budget_drops + t->jech_budget_drops + t->jech_overflows;
@@ -412,7 +468,7 @@ static int run(struct round *r)
 	if (p->verbose)
 		fprintf(stderr, "simround: clients registered (%.1f s CPU)\n", cpu_now(CLOCK_PROCESS_CPUTIME_ID));
 	double c0 = cpu_now(CLOCK_THREAD_CPUTIME_ID);
-	rc = publish_set_config(r->pub, r->window, &r->cfg, unix_now(r));
+	rc = r->ch->set_config(r->pub, r->window, &r->cfg, unix_now(r));
 	r->pub_cpu += cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0;
 	if (rc < 0)
 		return rc;
@@ -423,15 +479,15 @@ static int run(struct round *r)
 	int64_t t_done = t_end;
 	while (r->S.now < t_end) {
 		simnet_run(&r->S, r->S.now + 1000, NULL);
-		if (publish_is_window_done(r->pub, r->window)) {
+		if (r->ch->is_window_done(r->pub, r->window)) {
 			t_done = r->S.now;
 			break;
 		}
 		if (p->verbose && (r->S.now - t_set) % 60000 < 1000) {
-			struct publish_stats ps;
-			publish_get_stats(r->pub, &ps);
-			fprintf(stderr, "simround: %.0f s: %zu publications, %zu in flight, %.0f datagrams/client\n",
-				(double)(r->S.now - t_set) / 1000, ps.publications, ps.ops_in_flight,
+			struct simround_chan_stats ps;
+			r->ch->stats(r->pub, &ps);
+			fprintf(stderr, "simround: %s, %.0f s: %zu publications, %zu in flight, %.0f datagrams/client\n",
+				r->ch->name, (double)(r->S.now - t_set) / 1000, ps.publications, ps.in_flight,
 				(double)(r->pub_tx - tx0) / p->n_clients);
 		}
 	}
@@ -452,6 +508,7 @@ static int run(struct round *r)
 	while (res->samples < r->n_samples && r->S.now < t_end + FETCH_TIMEOUT_MS)
 		simnet_run(&r->S, r->S.now + 1000, NULL);
 	collect(r, t_set, t_done);
+	res->channel = r->ch->name;
 	return census(r);
 }
 
@@ -469,6 +526,7 @@ int simround_run(const struct simround_params *prm, struct simround_result *out)
 	out->prm = *prm;
 	r->prm = *prm;
 	r->res = out;
+	r->ch = &chan_stuffing;
 	r->rng = prm->seed * 0x9e3779b97f4a7c15ull + 12345;
 	r->n_samples = prm->n_samples;
 	r->next_sample = prm->n_samples;
@@ -483,8 +541,10 @@ int simround_run(const struct simround_params *prm, struct simround_result *out)
 	out->sim_wall_s = cpu_now(CLOCK_MONOTONIC) - w0;
 	out->sim_cpu_s = cpu_now(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	for (int j = 0; j < FETCHERS; j++)
-		fetch_free(r->fet[j].f);
-	publish_free(r->pub);
+		if (r->fet[j].f)
+			r->ch->fetch_free(r->fet[j].f);
+	if (r->pub)
+		r->ch->pub_free(r->pub);
 	simdht_free(r->model);
 	simnet_fini(&r->S);
 	if (r->client_priv)
@@ -506,8 +566,8 @@ void simround_print(const struct simround_result *r, FILE *f)
 		p->seed);
 	fprintf(f, "jech_share %.2f\ndead_share %.2f\n", p->jech_share, p->dead_share);
 	fprintf(f, "window_done %d\nround_s %.1f\nwindow_s %.1f\n", r->window_done, r->round_s, r->window_s);
-	fprintf(f, "publications %zu\nfailures %zu\nops %zu\nannounces_acked %zu\n", r->pst.publications,
-		r->pst.failures, r->pst.ops_started, r->pst.announces_acked);
+	fprintf(f, "channel %s\npublications %zu\nfailures %zu\nops %zu\nacked %zu\n", r->channel,
+		r->pst.publications, r->pst.failures, r->pst.ops_started, r->pst.acked);
 	fprintf(f, "pub_datagrams %" PRIu64 "\npub_bytes %" PRIu64 "\npub_cpu_s %.2f\n", r->pub_datagrams,
 		r->pub_bytes, r->pub_cpu_s);
 	fprintf(f, "per_client_datagrams %.1f\nper_client_bytes %.0f\n", (double)r->pub_datagrams / n,

@@ -41,7 +41,16 @@ struct simround_params {
  * clients, 48 sources, 200 samples, a 900 s period, 60 s of join. */
 void simround_params_default(struct simround_params *p);
 
+struct simround_chan_stats {
+	size_t publications;      /* client configs stored (refreshes included) */
+	size_t failures;          /* retried */
+	size_t ops_started;       /* chunk announces, or item puts */
+	size_t acked;             /* announce_peer or put queries acknowledged */
+	size_t in_flight;
+};
+
 struct simround_result {
+	const char *channel;      /* "stuffing" (port stuffing) or "items" (BEP 44) */
 	struct simround_params prm;
 	int window_done;          /* every client announced before the window ended */
 	double round_s;           /* from the config to the last client announced (or the window's end) */
@@ -49,7 +58,7 @@ struct simround_result {
 	uint64_t pub_datagrams, pub_bytes;  /* the publisher's, during the round */
 	uint64_t join_datagrams;
 	double pub_cpu_s;         /* its nodes' dht_input/dht_tick and publish_tick */
-	struct publish_stats pst;
+	struct simround_chan_stats pst;
 	struct simdht_stats mst;  /* at the end of the window */
 	int samples, opened;      /* fetches done; of which opened the current config */
 	int fetch_fail[6];        /* by reason: nothing, not authentic, expired, no nodes, timeout, other */
