@@ -5,12 +5,13 @@
  * sampled fetches by fresh clients (tests/simround.h).
  *
  *   bench_round [-n NODES] [-c CLIENTS] [-s SOURCES] [-S SAMPLES] [-j JECH_SHARE]
- *               [-d DEAD_SHARE] [-r SEED] [-v]
+ *               [-d DEAD_SHARE] [-r SEED] [-C stuffing|items] [-v]
  *
  * Prints "key value" lines (simround_print); exit 0 whenever the simulation
  * ran, the verdicts are the caller's (bench/rendezvous.sh). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tests/simround.h"
@@ -22,7 +23,7 @@ int main(int argc, char **argv)
 	int o;
 
 	simround_params_default(&p);
-	while ((o = getopt(argc, argv, "n:c:s:S:j:d:r:v")) != -1) {
+	while ((o = getopt(argc, argv, "n:c:s:S:j:d:r:C:v")) != -1) {
 		switch (o) {
 		case 'n': p.n_nodes = atoi(optarg); break;
 		case 'c': p.n_clients = atoi(optarg); break;
@@ -31,10 +32,11 @@ int main(int argc, char **argv)
 		case 'j': p.jech_share = atof(optarg); break;
 		case 'd': p.dead_share = atof(optarg); break;
 		case 'r': p.seed = strtoull(optarg, NULL, 10); break;
+		case 'C': p.channel = strcmp(optarg, "items") == 0 ? SIMROUND_ITEMS : SIMROUND_STUFFING; break;
 		case 'v': p.verbose = true; break;
 		default:
 			fprintf(stderr, "usage: bench_round [-n NODES] [-c CLIENTS] [-s SOURCES] [-S SAMPLES] "
-					"[-j JECH_SHARE] [-d DEAD_SHARE] [-r SEED] [-v]\n");
+					"[-j JECH_SHARE] [-d DEAD_SHARE] [-r SEED] [-C stuffing|items] [-v]\n");
 			return 2;
 		}
 	}

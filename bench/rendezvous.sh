@@ -16,7 +16,8 @@
 #     limits (tests/simdht.h), RDV_ROUND_CLIENTS (15000) clients, a fresh
 #     server's catch-up round, then 200 sampled fetches; verdicts: round
 #     inside the window, >= 99 % of fetches open the current config, at most
-#     300 datagrams per client, 0 limits tripped. Runs without root.
+#     300 datagrams per client, 0 limits tripped; one row per channel of
+#     RDV_ROUND_CHANNELS. Runs without root.
 #
 # Output: tables on stdout, and every figure in $BENCH_OUT/rendezvous.tsv
 # (bench/results.sh), from which scripts/perf-report.py writes the section
@@ -32,6 +33,7 @@ BENCH=$B/bench/bench_rendezvous
 ROUND=$B/bench/bench_round
 ROUND_NODES=${RDV_ROUND_NODES:-10000}
 ROUND_CLIENTS=${RDV_ROUND_CLIENTS:-15000}
+ROUND_CHANNELS=${RDV_ROUND_CHANNELS:-stuffing}
 PY=/usr/bin/python3
 DHTLAB=$TOP/tests/netns/dht_lab.py
 TRIALS=${TRIALS:-50}
@@ -81,31 +83,41 @@ fi
 # (before parts 2 and 3, which need root; this one does not)
 if [ "${RDV_BENCH_SKIP_ROUND:-0}" != 1 ]; then
 	[ -x "$ROUND" ] || die "build $ROUND first (make benches)"
-	"$ROUND" -n "$ROUND_NODES" -c "$ROUND_CLIENTS" >"$W/round" || die "bench_round"
-	g() { awk -v k="$1" '$1 == k {print $2}' "$W/round"; }
-	# Verdicts, every one from the run.
-	if [ "$(g window_done)" = 1 ]; then
-		v_win="met ($(g round_s) s of $(g window_s))"
-	else
-		v_win="missed (not done in $(g window_s) s: $(g publications) of $ROUND_CLIENTS)"
-	fi
-	v_fetch=$(awk -v o="$(g opened)" -v s="$(g samples)" 'BEGIN {
-		p = s ? 100 * o / s : 0
-		printf "%s (%d of %d, %.1f %%)", (s && p >= 99) ? "met" : "missed", o, s, p }')
-	v_dg=$(awk -v d="$(g per_client_datagrams)" 'BEGIN {
-		printf "%s (%.0f)", d <= 300 ? "met" : "missed", d }')
-	v_trips=$([ "$(g trips)" = 0 ] && echo "met (0)" || echo "missed ($(g trips): bans $(g lt_bans), lt budget $(g lt_budget_drops), jech budget $(g jech_budget_drops), overflows $(g jech_overflows))")
-	echo "## 4. The 15,000-client round: $ROUND_NODES simulated foreign nodes ($(g jech_share) jech-like, $(g dead_share) dead), $(g sources) source addresses"
+	hdr=0
+	for ch in $ROUND_CHANNELS; do
+		"$ROUND" -C "$ch" -n "$ROUND_NODES" -c "$ROUND_CLIENTS" >"$W/round-$ch" || die "bench_round -C $ch"
+		g() { awk -v k="$1" '$1 == k {print $2}' "$W/round-$ch"; }
+		# Verdicts, every one from the run.
+		if [ "$(g window_done)" = 1 ]; then
+			v_win="met ($(g round_s) s of $(g window_s))"
+		else
+			v_win="missed (not done in $(g window_s) s: $(g publications) of $ROUND_CLIENTS)"
+		fi
+		v_fetch=$(awk -v o="$(g opened)" -v s="$(g samples)" 'BEGIN {
+			p = s ? 100 * o / s : 0
+			printf "%s (%d of %d, %.1f %%)", (s && p >= 99) ? "met" : "missed", o, s, p }')
+		v_dg=$(awk -v d="$(g per_client_datagrams)" 'BEGIN {
+			printf "%s (%.0f)", d <= 300 ? "met" : "missed", d }')
+		if [ "$(g trips)" = 0 ]; then
+			v_trips="met (0)"
+		else
+			v_trips="missed ($(g trips): bans $(g lt_bans), lt budget $(g lt_budget_drops), jech budget $(g jech_budget_drops), overflows $(g jech_overflows))"
+		fi
+		if [ $hdr = 0 ]; then
+			hdr=1
+			echo "## 4. The $ROUND_CLIENTS-client round: $ROUND_NODES simulated foreign nodes ($(g jech_share) jech-like, $(g dead_share) dead), $(g sources) source addresses"
+			echo
+			echo "| channel | round inside the window | fetches opened (>= 99 %) | datagrams per client (<= 300) | limits tripped (0) | kB per client | busiest node from us: msgs/10 s per source, queries/s, reply B/s | publisher CPU s | census: clients stored | sim CPU s, RSS MB |"
+			echo "|---|---|---|---|---|---|---|---|---|---|"
+		fi
+		printf '| %s | %s | %s | %s | %s | %.1f | %s, %s, %s | %s | %s | %s, %.0f |\n' "$ch" "$v_win" "$v_fetch" "$v_dg" "$v_trips" \
+			"$(echo "$(g per_client_bytes) / 1000" | bc -l)" "$(g peak_src_count_10s)" "$(g peak_node_qps)" "$(g peak_node_out_bps)" \
+			"$(g pub_cpu_s)" "$(g clients_stored)" "$(g sim_cpu_s)" "$(echo "$(g max_rss_kb) / 1024" | bc -l)"
+		# shellcheck disable=SC2046
+		result round verdict_window="$v_win" verdict_fetch="$v_fetch" verdict_datagrams="$v_dg" \
+			verdict_trips="$v_trips" $(awk 'NF == 2 {print $1 "=" $2}' "$W/round-$ch")
+	done
 	echo
-	echo "| channel | clients | round inside the window | fetches opened (>= 99 %) | datagrams per client (<= 300) | limits tripped (0) | kB per client | busiest node from us: msgs/10 s per source, queries/s, reply B/s | publisher CPU s | census: clients stored | sim CPU s, RSS MB |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|"
-	printf '| port stuffing | %s | %s | %s | %s | %s | %.1f | %s, %s, %s | %s | %s | %s, %.0f |\n' "$ROUND_CLIENTS" "$v_win" "$v_fetch" "$v_dg" "$v_trips" \
-		"$(echo "$(g per_client_bytes) / 1000" | bc -l)" "$(g peak_src_count_10s)" "$(g peak_node_qps)" "$(g peak_node_out_bps)" \
-		"$(g pub_cpu_s)" "$(g clients_stored)" "$(g sim_cpu_s)" "$(echo "$(g max_rss_kb) / 1024" | bc -l)"
-	echo
-	# shellcheck disable=SC2046
-	result round channel=stuffing verdict_window="$v_win" verdict_fetch="$v_fetch" verdict_datagrams="$v_dg" \
-		verdict_trips="$v_trips" $(awk 'NF == 2 {print $1 "=" $2}' "$W/round")
 fi
 
 [ "$(id -u)" -eq 0 ] || { echo "(parts 2 and 3 need root)"; exit 0; }

@@ -515,7 +515,7 @@ static int run(struct round *r)
 int simround_run(const struct simround_params *prm, struct simround_result *out)
 {
 	if (!prm || !out || prm->n_nodes < 16 || prm->n_clients < 1 || prm->n_sources < 1 || prm->n_sources > 256 ||
-	    prm->n_samples < 0 || prm->period_s < 120 || prm->n_nodes + prm->n_sources + FETCHERS > 0xfffe)
+	    prm->n_samples < 0 || prm->period_s < 120 || prm->channel != SIMROUND_STUFFING || prm->n_nodes + prm->n_sources + FETCHERS > 0xfffe)
 		return -EINVAL;
 	if (sodium_init() < 0)
 		return -EIO;

@@ -23,7 +23,10 @@
 #include "mt6d/engine/publish.h"
 #include "tests/simdht.h"
 
+enum simround_channel { SIMROUND_STUFFING = 0, SIMROUND_ITEMS };
+
 struct simround_params {
+	enum simround_channel channel; /* port stuffing (publish.c) or BEP 44 items (itempub.c) */
 	int n_nodes;              /* foreign nodes */
 	int n_clients;
 	int n_sources;            /* publisher's nodes (source addresses) */
