@@ -111,6 +111,7 @@ struct ping {
 struct pacer_slot {
 	struct krpc_addr key;        /* port zeroed; family 0: never used */
 	int64_t tat_ms;
+	int64_t reply_tat_ms;        /* the same over the expected reply bytes (DHT_REPLY_*) */
 };
 
 struct dht {
@@ -146,8 +147,9 @@ int fam_index(int family);
 void peer_from_addr(const struct krpc_addr *a, struct dht_peer *p);
 bool is_martian(const struct krpc_addr *a);
 int send_msg(struct dht *d, const struct krpc_msg *m, const struct krpc_addr *to);
-bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, int64_t now_ms);
-void pacer_note(struct dht *d, const struct krpc_addr *a, int64_t now_ms);
+bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms);
+bool pacer_is_ready_bulk(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms);
+void pacer_note(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms);
 void query_init(struct dht *d, struct krpc_msg *m, uint8_t method, uint8_t slot,
 		       const uint8_t nonce[3], int family);
 
