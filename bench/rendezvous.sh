@@ -17,7 +17,8 @@
 #     server's catch-up round, then 200 sampled fetches; verdicts: round
 #     inside the window, >= 99 % of fetches open the current config, at most
 #     300 datagrams per client, 0 limits tripped; one row per channel of
-#     RDV_ROUND_CHANNELS. Runs without root.
+#     RDV_ROUND_CHANNELS (default "stuffing items": port stuffing, BEP 44
+#     mutable items). Runs without root.
 #
 # Output: tables on stdout, and every figure in $BENCH_OUT/rendezvous.tsv
 # (bench/results.sh), from which scripts/perf-report.py writes the section
@@ -33,7 +34,7 @@ BENCH=$B/bench/bench_rendezvous
 ROUND=$B/bench/bench_round
 ROUND_NODES=${RDV_ROUND_NODES:-10000}
 ROUND_CLIENTS=${RDV_ROUND_CLIENTS:-15000}
-ROUND_CHANNELS=${RDV_ROUND_CHANNELS:-stuffing}
+ROUND_CHANNELS=${RDV_ROUND_CHANNELS:-stuffing items}
 PY=/usr/bin/python3
 DHTLAB=$TOP/tests/netns/dht_lab.py
 TRIALS=${TRIALS:-50}

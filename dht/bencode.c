@@ -44,7 +44,9 @@ static int key_cmp(const struct benc_tok *a, const struct benc_tok *b)
 	return (a->len > b->len) - (a->len < b->len);
 }
 
-static int parse_value(struct dec *d, int depth)
+static int parse_value(struct dec *d, int depth);
+
+static int parse_one(struct dec *d, int depth)
 {
 	struct benc_tok *t;
 	size_t idx;
@@ -141,6 +143,20 @@ static int parse_value(struct dec *d, int depth)
 	return 0;
 }
 
+/* Every value also records its encoded bytes: a BEP 44 signature covers
+ * the value exactly as it was sent. */
+static int parse_value(struct dec *d, int depth)
+{
+	const uint8_t *start = d->p;
+	size_t idx = d->ntoks;
+	int rc = parse_one(d, depth);
+	if (rc == 0) {
+		d->toks[idx].raw = start;
+		d->toks[idx].raw_len = (size_t)(d->p - start);
+	}
+	return rc;
+}
+
 int bencode_decode(const uint8_t *buf, size_t len, struct benc_tok *toks,
 		   size_t max_toks, unsigned flags)
 {
@@ -224,6 +240,11 @@ void bencode_put_str(struct benc_writer *w, const void *s, size_t len)
 void bencode_put_cstr(struct benc_writer *w, const char *s)
 {
 	bencode_put_str(w, s, strlen(s));
+}
+
+void bencode_put_raw(struct benc_writer *w, const void *p, size_t len)
+{
+	put_raw(w, p, len);
 }
 
 void bencode_put_list(struct benc_writer *w) { put_raw(w, "l", 1); }

@@ -30,6 +30,8 @@ struct benc_tok {
 	const uint8_t *str;    /* BENC_STR: bytes inside the input buffer */
 	size_t len;            /* BENC_STR: length in bytes */
 	int64_t ival;          /* BENC_INT */
+	const uint8_t *raw;    /* the whole encoded value inside the input */
+	size_t raw_len;
 };
 
 #define BENC_STRICT_ORDER 0x1u
@@ -62,6 +64,8 @@ void bencode_writer_init(struct benc_writer *w, uint8_t *buf, size_t cap);
 void bencode_put_int(struct benc_writer *w, int64_t v);
 void bencode_put_str(struct benc_writer *w, const void *s, size_t len);
 void bencode_put_cstr(struct benc_writer *w, const char *s);
+/* An already encoded value, copied as it is (the caller vouches for it). */
+void bencode_put_raw(struct benc_writer *w, const void *p, size_t len);
 void bencode_put_list(struct benc_writer *w);  /* 'l' */
 void bencode_put_dict(struct benc_writer *w);  /* 'd' */
 void bencode_put_end(struct benc_writer *w);   /* 'e' */

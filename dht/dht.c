@@ -141,7 +141,9 @@ static struct pacer_slot *pacer_find(struct dht *d, const struct krpc_addr *a, i
 /* The reply budget a query of this method takes, in ms of DHT_REPLY_RATE. */
 static int64_t reply_cost_ms(uint8_t method)
 {
-	int64_t bytes = method == KRPC_GET_PEERS ? DHT_REPLY_GET_PEERS
+	/* A get's reply may carry an item of up to 1,000 bytes: as big as a
+	 * get_peers reply full of values. */
+	int64_t bytes = method == KRPC_GET_PEERS || method == KRPC_GET ? DHT_REPLY_GET_PEERS
 			: method == KRPC_FIND_NODE ? DHT_REPLY_FIND_NODE : DHT_REPLY_SMALL;
 	return bytes * 1000 / DHT_REPLY_RATE;
 }
@@ -349,6 +351,25 @@ static void serve_query(struct dht *d, const struct krpc_msg *q, const struct kr
 		}
 		break;
 	}
+	case KRPC_GET:
+		fill_nodes(d, r, q->target, q->want, from->family);
+		peerstore_token(&d->ps, from, q->target, r->token);
+		r->token_len = PEERSTORE_TOKEN_LEN;
+		items_serve_get(d, q, r, from, now_ms);
+		break;
+	case KRPC_PUT: {
+		int code = items_serve_put(d, q, from, now_ms);
+		if (code) {
+			send_error(d, q, from, code, code == KRPC_ERR_SEQ ? "old seq" :
+				   code == KRPC_ERR_CAS ? "cas mismatch" :
+				   code == KRPC_ERR_BAD_SIG ? "invalid signature" :
+				   code == KRPC_ERR_V_TOO_BIG ? "v too big" :
+				   code == KRPC_ERR_SALT_TOO_BIG ? "salt too big" :
+				   code == KRPC_ERR_SERVER ? "storage full" : "bad put");
+			return;
+		}
+		break;
+	}
 	default:
 		send_error(d, q, from, KRPC_ERR_METHOD, "method unknown");
 		return;
@@ -516,6 +537,7 @@ int64_t dht_tick(struct dht *d, int64_t now_ms)
 	}
 	if (now_ms - d->last_expire_ms >= EXPIRE_EVERY_MS) {
 		peerstore_expire(&d->ps, now_ms);
+		itemstore_expire(&d->items, now_ms);
 		d->last_expire_ms = now_ms;
 	}
 	/* An empty table: ask the bootstrap nodes again. */
@@ -663,6 +685,7 @@ int dht_new(const struct dht_ops *ops, void *ctx, const struct dht_config *cfg,
 	}
 	ops->random(ctx, secret, sizeof(secret));
 	rc = peerstore_init(&d->ps, secret, now_ms);
+	itemstore_init(&d->items);
 	sodium_memzero(secret, sizeof(secret));
 	if (rc < 0) {
 		free(d);
@@ -718,6 +741,7 @@ void dht_free(struct dht *d)
 	for (int i = 0; i < DHT_MAX_OPS; i++)
 		free(d->op[i]);
 	peerstore_fini(&d->ps);
+	itemstore_fini(&d->items);
 	/* The routing tables hold only other nodes' public ids and addresses:
 	 * wiping around them leaves their untouched pages alone (most of the
 	 * node's 400 kB), so nodes stay cheap to create and free (fuzz_dht). */
@@ -736,6 +760,7 @@ void dht_get_stats(const struct dht *d, int64_t now_ms, struct dht_stats *out)
 	out->buckets6 = d->rt[1].n_buckets;
 	out->stored_hashes = d->ps.n_entries;
 	out->stored_peers = d->ps.n_peers;
+	out->stored_items = d->items.n;
 	out->rx_rate_limited = d->st.rx_rate_limited;
 	out->ops_active = 0;
 	for (int i = 0; i < DHT_MAX_OPS; i++)

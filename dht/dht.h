@@ -1,5 +1,5 @@
-/* dht: our BitTorrent Mainline DHT node (BEP 5, BEP 32, BEP 42), the only
- * public header of dht/.
+/* dht: our BitTorrent Mainline DHT node (BEP 5, BEP 32, BEP 42, BEP 43 and
+ * BEP 44 mutable items), the only public header of dht/.
  *
  * The node is a struct driven from outside: the host feeds received datagrams
  * to dht_input and calls dht_tick at the deadline it returns; the node sends
@@ -102,10 +102,29 @@ struct dht_node_info {
 	struct dht_peer addr;
 };
 
+/* A BEP 44 mutable item: public key k, signature sig over
+ * dht_item_signed_data(salt, seq, v), v bencoded (a byte string "63:..."
+ * or any other value), at most DHT_ITEM_MAX_V bytes. */
+#define DHT_ITEM_KEY_LEN 32
+#define DHT_ITEM_SIG_LEN 64
+#define DHT_ITEM_MAX_V 1000
+#define DHT_ITEM_MAX_SALT 64
+
+struct dht_item {
+	uint8_t k[DHT_ITEM_KEY_LEN];
+	uint8_t sig[DHT_ITEM_SIG_LEN];
+	int64_t seq;                      /* >= 0 */
+	uint8_t salt[DHT_ITEM_MAX_SALT];
+	size_t salt_len;
+	uint8_t v[DHT_ITEM_MAX_V];
+	size_t v_len;
+};
+
 enum dht_event {
 	DHT_EVENT_VALUES = 1, /* collect: one node's complete value set */
 	DHT_EVENT_DONE,       /* the operation ended; last callback for it */
-	DHT_EVENT_STORED,     /* announce: one node and how many ports it acknowledged */
+	DHT_EVENT_STORED,     /* announce, put: one node and how many it acknowledged */
+	DHT_EVENT_ITEM,       /* get: an authentic item with a higher seq than before */
 };
 
 struct dht_result {
@@ -124,6 +143,8 @@ struct dht_result {
 	size_t n_queries;                 /* DONE: queries this operation sent */
 	size_t n_stored;                  /* DONE, announce: nodes that acknowledged every port */
 	size_t n_wanted;                  /* DONE, announce: the quorum, dht_store_quorum() */
+	const struct dht_item *item;      /* ITEM; DONE of a get: the best, or NULL */
+	int error_code;                   /* STORED of a put: a node's KRPC error, or 0 */
 };
 
 /* Called with results; everything it points to is borrowed for the call. */
@@ -133,7 +154,7 @@ struct dht_stats {
 	uint8_t id[DHT_ID_LEN];
 	size_t good4, questionable4, bad4, buckets4;  /* IPv4 routing table */
 	size_t good6, questionable6, bad6, buckets6;  /* IPv6 routing table */
-	size_t stored_hashes, stored_peers;
+	size_t stored_hashes, stored_peers, stored_items;
 	size_t ops_active;
 	uint64_t rx, rx_malformed, rx_rate_limited, rx_bad_token;
 	uint64_t tx, tx_errors, queries_timed_out, store_refused;
@@ -191,6 +212,26 @@ size_t dht_store_quorum(size_t n_tokens, size_t n_live);
 
 /* Ends an operation without further callbacks. Returns 0 or -ENOENT. */
 int dht_cancel(struct dht *d, int op);
+
+/* BEP 44. The target of an item: SHA-1(k || salt). */
+void dht_item_target(const uint8_t k[DHT_ITEM_KEY_LEN], const uint8_t *salt, size_t salt_len,
+		     uint8_t target_out[DHT_ID_LEN]);
+/* The bytes a writer signs for (salt, seq, v). Returns the length or
+ * -ENOBUFS. */
+int dht_item_signed_data(uint8_t *buf, size_t cap, const uint8_t *salt, size_t salt_len,
+			 int64_t seq, const uint8_t *v, size_t v_len);
+/* Get: a lookup of target with "get" queries; every reply holding an item
+ * whose k and salt give target, whose signature holds and whose seq is
+ * higher than any seen yet is an ITEM event; DONE carries the best. */
+int dht_get_item(struct dht *d, const uint8_t target[DHT_ID_LEN], const uint8_t *salt,
+		 size_t salt_len, int family, dht_result_fn *cb, void *closure, int64_t now_ms);
+/* Put: a "get" lookup of the item's target collects tokens from the k
+ * closest nodes, then each gets one "put" (paced per node). One STORED per
+ * node that gave a token (n_announced 1 if it acknowledged, error_code if
+ * it refused), then DONE (n_announced: acknowledgements). The item must be
+ * signed (checked: -EINVAL). */
+int dht_put_item(struct dht *d, const struct dht_item *item, int family,
+		 dht_result_fn *cb, void *closure, int64_t now_ms);
 
 void dht_get_stats(const struct dht *d, int64_t now_ms, struct dht_stats *out);
 

@@ -54,6 +54,64 @@ static int get_nodes(const struct benc_tok *t, int i, size_t each,
 	return 0;
 }
 
+/* BEP 44 fields wherever they occur (put queries, get responses); whether
+ * the set is complete is for the caller to judge. Oversized v and salt are
+ * flagged, not refused, so that a put gets its own error code. */
+static int parse_item(const struct benc_tok *t, int a, struct krpc_msg *m, bool is_put)
+{
+	int i = bencode_dict_get(t, a, "k");
+	if (i >= 0) {
+		if (!get_str(t, i, KRPC_ITEM_KEY_LEN, KRPC_ITEM_KEY_LEN))
+			return -EINVAL;
+		memcpy(m->k, t[i].str, KRPC_ITEM_KEY_LEN);
+		m->has_k = true;
+	}
+	i = bencode_dict_get(t, a, "sig");
+	if (i >= 0) {
+		if (!get_str(t, i, KRPC_ITEM_SIG_LEN, KRPC_ITEM_SIG_LEN))
+			return -EINVAL;
+		memcpy(m->sig, t[i].str, KRPC_ITEM_SIG_LEN);
+		m->has_sig = true;
+	}
+	i = bencode_dict_get(t, a, "seq");
+	if (i >= 0) {
+		if (t[i].type != BENC_INT || t[i].ival < 0)
+			return -EINVAL;
+		m->seq = t[i].ival;
+		m->has_seq = true;
+	}
+	/* cas and salt belong to puts; a get reply carries neither. */
+	i = is_put ? bencode_dict_get(t, a, "cas") : -1;
+	if (i >= 0) {
+		if (t[i].type != BENC_INT || t[i].ival < 0)
+			return -EINVAL;
+		m->cas = t[i].ival;
+		m->has_cas = true;
+	}
+	i = is_put ? bencode_dict_get(t, a, "salt") : -1;
+	if (i >= 0) {
+		if (t[i].type != BENC_STR)
+			return -EINVAL;
+		if (t[i].len > KRPC_ITEM_MAX_SALT) {
+			m->is_salt_too_big = true;
+		} else {
+			memcpy(m->salt, t[i].str, t[i].len);
+			m->salt_len = (uint8_t)t[i].len;
+		}
+	}
+	i = bencode_dict_get(t, a, "v");
+	if (i >= 0) {
+		m->has_v = true;
+		if (t[i].raw_len > KRPC_ITEM_MAX_V) {
+			m->is_v_too_big = true;
+		} else {
+			memcpy(m->v, t[i].raw, t[i].raw_len);
+			m->v_len = (uint16_t)t[i].raw_len;
+		}
+	}
+	return 0;
+}
+
 static int parse_args(const struct benc_tok *t, int a, struct krpc_msg *m)
 {
 	int i = bencode_dict_get(t, a, "id");
@@ -63,9 +121,10 @@ static int parse_args(const struct benc_tok *t, int a, struct krpc_msg *m)
 	m->has_id = true;
 
 	if (m->type == KRPC_QUERY) {
-		const char *tkey = m->method == KRPC_FIND_NODE ? "target" : "info_hash";
+		const char *tkey = m->method == KRPC_FIND_NODE || m->method == KRPC_GET ?
+				   "target" : "info_hash";
 		if (m->method == KRPC_FIND_NODE || m->method == KRPC_GET_PEERS ||
-		    m->method == KRPC_ANNOUNCE_PEER) {
+		    m->method == KRPC_ANNOUNCE_PEER || m->method == KRPC_GET) {
 			i = bencode_dict_get(t, a, tkey);
 			if (!get_str(t, i, KRPC_ID_LEN, KRPC_ID_LEN))
 				return -EPROTO;
@@ -95,6 +154,24 @@ static int parse_args(const struct benc_tok *t, int a, struct krpc_msg *m)
 			memcpy(m->token, t[i].str, t[i].len);
 			m->token_len = (uint8_t)t[i].len;
 		}
+		if (m->method == KRPC_GET) {
+			i = bencode_dict_get(t, a, "seq");
+			if (i >= 0 && (t[i].type != BENC_INT || t[i].ival < 0))
+				return -EPROTO;
+			if (i >= 0) {
+				m->seq = t[i].ival;
+				m->has_seq = true;
+			}
+		}
+		if (m->method == KRPC_PUT) {
+			if (parse_item(t, a, m, true) < 0 || !m->has_v)
+				return -EPROTO;
+			i = bencode_dict_get(t, a, "token");
+			if (!get_str(t, i, 1, KRPC_MAX_TOKEN))
+				return -EPROTO;
+			memcpy(m->token, t[i].str, t[i].len);
+			m->token_len = (uint8_t)t[i].len;
+		}
 		return 0;
 	}
 
@@ -108,6 +185,8 @@ static int parse_args(const struct benc_tok *t, int a, struct krpc_msg *m)
 		      m->nodes, &m->n_nodes, &m->n_dropped) ||
 	    get_nodes(t, bencode_dict_get(t, a, "nodes6"), KRPC_NODE6_LEN,
 		      m->nodes6, &m->n_nodes6, &m->n_dropped))
+		return -EINVAL;
+	if (parse_item(t, a, m, false) < 0 || m->is_v_too_big)
 		return -EINVAL;
 	i = bencode_dict_get(t, a, "values");
 	if (i >= 0) {
@@ -166,6 +245,10 @@ int krpc_parse(const uint8_t *buf, size_t len, struct krpc_msg *out)
 			m->method = KRPC_GET_PEERS;
 		else if (bencode_str_is(t, i, "announce_peer"))
 			m->method = KRPC_ANNOUNCE_PEER;
+		else if (bencode_str_is(t, i, "get"))
+			m->method = KRPC_GET;
+		else if (bencode_str_is(t, i, "put"))
+			m->method = KRPC_PUT;
 		else
 			m->method = KRPC_UNKNOWN;
 		i = bencode_dict_get(t, 0, "ro");
@@ -223,7 +306,54 @@ static const char *method_name(uint8_t method)
 	case KRPC_FIND_NODE: return "find_node";
 	case KRPC_GET_PEERS: return "get_peers";
 	case KRPC_ANNOUNCE_PEER: return "announce_peer";
+	case KRPC_GET: return "get";
+	case KRPC_PUT: return "put";
 	default: return NULL;
+	}
+}
+
+/* The arguments of get and put in BEP 3 order: cas, id, k, salt, seq, sig,
+ * target, token, v, want. */
+static void put_item_args(struct benc_writer *w, const struct krpc_msg *m)
+{
+	bool is_put = m->method == KRPC_PUT;
+	if (is_put && m->has_cas) {
+		bencode_put_cstr(w, "cas");
+		bencode_put_int(w, m->cas);
+	}
+	bencode_put_cstr(w, "id");
+	bencode_put_str(w, m->id, KRPC_ID_LEN);
+	if (is_put) {
+		bencode_put_cstr(w, "k");
+		bencode_put_str(w, m->k, KRPC_ITEM_KEY_LEN);
+		if (m->salt_len) {
+			bencode_put_cstr(w, "salt");
+			bencode_put_str(w, m->salt, m->salt_len);
+		}
+	}
+	if (is_put || m->has_seq) {
+		bencode_put_cstr(w, "seq");
+		bencode_put_int(w, m->seq);
+	}
+	if (is_put) {
+		bencode_put_cstr(w, "sig");
+		bencode_put_str(w, m->sig, KRPC_ITEM_SIG_LEN);
+		bencode_put_cstr(w, "token");
+		bencode_put_str(w, m->token, m->token_len);
+		bencode_put_cstr(w, "v");
+		bencode_put_raw(w, m->v, m->v_len);
+		return;
+	}
+	bencode_put_cstr(w, "target");
+	bencode_put_str(w, m->target, KRPC_ID_LEN);
+	if (m->want) {
+		bencode_put_cstr(w, "want");
+		bencode_put_list(w);
+		if (m->want & KRPC_WANT_N4)
+			bencode_put_cstr(w, "n4");
+		if (m->want & KRPC_WANT_N6)
+			bencode_put_cstr(w, "n6");
+		bencode_put_end(w);
 	}
 }
 
@@ -243,6 +373,19 @@ int krpc_encode(const struct krpc_msg *m, uint8_t *buf, size_t cap)
 		 * implied_port, info_hash, port, target, token, want. */
 		bencode_put_cstr(&w, "a");
 		bencode_put_dict(&w);
+		if (m->method == KRPC_PUT && (m->v_len == 0 || m->is_salt_too_big))
+			return -EINVAL;         /* a put parsed with an oversized v or salt */
+		if (m->method == KRPC_GET || m->method == KRPC_PUT) {
+			put_item_args(&w, m);
+			bencode_put_end(&w);
+			bencode_put_cstr(&w, "q");
+			bencode_put_cstr(&w, name);
+			if (m->is_read_only) {
+				bencode_put_cstr(&w, "ro");
+				bencode_put_int(&w, 1);
+			}
+			break;
+		}
 		bencode_put_cstr(&w, "id");
 		bencode_put_str(&w, m->id, KRPC_ID_LEN);
 		if (m->method == KRPC_ANNOUNCE_PEER && m->implied_port) {
@@ -293,13 +436,29 @@ int krpc_encode(const struct krpc_msg *m, uint8_t *buf, size_t cap)
 		bencode_put_dict(&w);
 		bencode_put_cstr(&w, "id");
 		bencode_put_str(&w, m->id, KRPC_ID_LEN);
+		if (m->has_k) {
+			bencode_put_cstr(&w, "k");
+			bencode_put_str(&w, m->k, KRPC_ITEM_KEY_LEN);
+		}
 		if (m->n_nodes)
 			put_nodes(&w, "nodes", m->nodes, m->n_nodes, KRPC_NODE4_LEN);
 		if (m->n_nodes6)
 			put_nodes(&w, "nodes6", m->nodes6, m->n_nodes6, KRPC_NODE6_LEN);
+		if (m->has_seq) {
+			bencode_put_cstr(&w, "seq");
+			bencode_put_int(&w, m->seq);
+		}
+		if (m->has_sig) {
+			bencode_put_cstr(&w, "sig");
+			bencode_put_str(&w, m->sig, KRPC_ITEM_SIG_LEN);
+		}
 		if (m->token_len) {
 			bencode_put_cstr(&w, "token");
 			bencode_put_str(&w, m->token, m->token_len);
+		}
+		if (m->has_v && m->v_len) {
+			bencode_put_cstr(&w, "v");
+			bencode_put_raw(&w, m->v, m->v_len);
 		}
 		if (m->n_values) {
 			bencode_put_cstr(&w, "values");

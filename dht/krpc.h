@@ -1,5 +1,6 @@
 /* KRPC messages of BEP 5 with the IPv6 extensions of BEP 32, the "ip"
- * field of BEP 42 and the "ro" flag of BEP 43 (internal to dht/).
+ * field of BEP 42, the "ro" flag of BEP 43 and the get/put of BEP 44
+ * mutable items (internal to dht/).
  *
  * One fixed-size struct serves both directions: krpc_parse fills it from a
  * datagram, krpc_encode writes it. Everything an attacker can grow has a cap;
@@ -20,16 +21,25 @@
 #define KRPC_MAX_VERSION 8
 #define KRPC_NODE4_LEN 26     /* id(20) ipv4(4) port(2) */
 #define KRPC_NODE6_LEN 38     /* id(20) ipv6(16) port(2) */
+#define KRPC_ITEM_KEY_LEN 32
+#define KRPC_ITEM_SIG_LEN 64
+#define KRPC_ITEM_MAX_V 1000  /* bencoded value, BEP 44 */
+#define KRPC_ITEM_MAX_SALT 64
 
-/* BEP 5 error codes. */
+/* BEP 5 error codes, then BEP 44's. */
 #define KRPC_ERR_GENERIC 201
 #define KRPC_ERR_SERVER 202
 #define KRPC_ERR_PROTOCOL 203
 #define KRPC_ERR_METHOD 204
+#define KRPC_ERR_V_TOO_BIG 205
+#define KRPC_ERR_BAD_SIG 206
+#define KRPC_ERR_SALT_TOO_BIG 207
+#define KRPC_ERR_CAS 301
+#define KRPC_ERR_SEQ 302
 
 enum krpc_type { KRPC_QUERY = 1, KRPC_RESPONSE, KRPC_ERROR };
 enum krpc_method { KRPC_PING = 1, KRPC_FIND_NODE, KRPC_GET_PEERS,
-		   KRPC_ANNOUNCE_PEER, KRPC_UNKNOWN };
+		   KRPC_ANNOUNCE_PEER, KRPC_GET, KRPC_PUT, KRPC_UNKNOWN };
 
 #define KRPC_WANT_N4 0x1u   /* BEP 32 want "n4" */
 #define KRPC_WANT_N6 0x2u   /* BEP 32 want "n6" */
@@ -76,6 +86,18 @@ struct krpc_msg {
 	struct krpc_addr values[KRPC_MAX_VALUES]; /* compact peers */
 	uint16_t n_values;
 	uint16_t n_dropped;            /* nodes/values over the caps or malformed */
+	/* BEP 44: get queries ("target", optional "seq"), put queries (k, sig,
+	 * seq, v, optional salt and cas) and get responses (k, sig, seq, v). */
+	bool has_k, has_sig, has_seq, has_cas, has_v;
+	bool is_v_too_big;             /* put: v over KRPC_ITEM_MAX_V (not kept) */
+	bool is_salt_too_big;          /* put: salt over KRPC_ITEM_MAX_SALT */
+	uint8_t k[KRPC_ITEM_KEY_LEN];
+	uint8_t sig[KRPC_ITEM_SIG_LEN];
+	int64_t seq, cas;
+	uint8_t salt[KRPC_ITEM_MAX_SALT];
+	uint8_t salt_len;
+	uint16_t v_len;
+	uint8_t v[KRPC_ITEM_MAX_V];    /* bencoded, exactly as received */
 	/* Errors. */
 	int error_code;
 	char error_msg[KRPC_MAX_ERRMSG]; /* NUL-terminated, truncated */

@@ -106,11 +106,13 @@ static int op_send(struct dht *d, struct op *o, struct cand *c, uint8_t method,
 	int slot = op_slot(d, o);
 	query_init(d, &d->out, method, (uint8_t)slot, o->nonce, o->family);
 	memcpy(d->out.target, o->target, DHT_ID_LEN);
-	if (method == KRPC_ANNOUNCE_PEER) {
+	if (method == KRPC_ANNOUNCE_PEER || method == KRPC_PUT) {
 		d->out.port = port;
 		memcpy(d->out.token, c->token, c->token_len);
 		d->out.token_len = c->token_len;
 	}
+	if (method == KRPC_PUT)
+		items_fill_put(o, &d->out);
 	pacer_note(d, &c->addr, method, now_ms);
 	c->sent_ms = now_ms;
 	o->n_queries++;
@@ -119,6 +121,8 @@ static int op_send(struct dht *d, struct op *o, struct cand *c, uint8_t method,
 
 static uint8_t lookup_method(const struct op *o)
 {
+	if (op_is_item(o))
+		return KRPC_GET;
 	return o->kind == OP_FIND_NODE || o->kind == OP_MAINT ? KRPC_FIND_NODE : KRPC_GET_PEERS;
 }
 
@@ -191,6 +195,7 @@ static void op_finish(struct dht *d, struct op *o)
 	r.peers = o->values;
 	r.n_peers = o->n_values;
 	r.n_queries = o->n_queries;
+	r.item = o->kind == OP_GET_ITEM && o->has_item ? &o->item : NULL;
 	for (size_t i = 0; i < o->n_cands; i++) {
 		if (o->c[i].is_target) {
 			r.n_tokens++;
@@ -211,7 +216,7 @@ static void op_finish(struct dht *d, struct op *o)
 	for (size_t i = 0; i < o->n_cands && o->cb && !o->is_cancelled; i++) {
 		struct dht_node_info node;
 		struct dht_result s;
-		if (!o->c[i].is_target || o->kind != OP_ANNOUNCE)
+		if (!o->c[i].is_target || (o->kind != OP_ANNOUNCE && o->kind != OP_PUT_ITEM))
 			continue;
 		memset(&s, 0, sizeof(s));
 		memcpy(node.id, o->c[i].id, DHT_ID_LEN);
@@ -221,6 +226,7 @@ static void op_finish(struct dht *d, struct op *o)
 		s.target = o->target;
 		s.node = &node;
 		s.n_announced = o->c[i].n_acked;
+		s.error_code = o->c[i].error_code;
 		o->cb(o->closure, &s);
 	}
 	d->running = outer;
@@ -337,6 +343,11 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 	return !is_pending || now_ms - o->started_ms >= LOOKUP_MAX_MS;
 }
 
+static bool op_is_store(const struct op *o)
+{
+	return o->kind == OP_ANNOUNCE || o->kind == OP_PUT_ITEM;
+}
+
 static void op_enter_second_phase(struct dht *d, struct op *o, int64_t now_ms)
 {
 	size_t n = 0;
@@ -344,17 +355,17 @@ static void op_enter_second_phase(struct dht *d, struct op *o, int64_t now_ms)
 		struct cand *c = &o->c[i];
 		if (c->state != C_REPLIED)
 			continue;
-		if (o->kind == OP_ANNOUNCE && !c->token_len)
+		if (op_is_store(o) && !c->token_len)
 			continue;
 		c->is_target = true;
 		n++;
 	}
-	o->phase = o->kind == OP_ANNOUNCE ? PH_ANNOUNCE : PH_COLLECT;
+	o->phase = op_is_store(o) ? PH_ANNOUNCE : PH_COLLECT;
 	o->phase_ms = now_ms;
 	/* Pacing is per destination and shared by all operations: leave room
 	 * for a node that several concurrent operations address. */
 	o->deadline_ms = now_ms + DHT_QUERY_TIMEOUT_MS * 2 +
-			 (int64_t)(o->kind == OP_ANNOUNCE ? o->n_ports : COLLECT_MAX_QUERIES) *
+			 (int64_t)(op_is_store(o) ? o->n_ports : COLLECT_MAX_QUERIES) *
 			 DHT_PACE_MS * PACE_SHARE;
 	if (o->kind == OP_COLLECT) {
 		for (size_t i = 0; i < o->n_cands; i++) {
@@ -375,7 +386,7 @@ static bool op_step(struct dht *d, struct op *o, int64_t now_ms)
 	if (o->phase == PH_LOOKUP) {
 		if (!lookup_step(d, o, now_ms))
 			return false;
-		if (o->kind != OP_ANNOUNCE && o->kind != OP_COLLECT)
+		if (!op_is_store(o) && o->kind != OP_COLLECT)
 			return true;
 		op_enter_second_phase(d, o, now_ms);
 	}
@@ -396,8 +407,9 @@ static bool op_step(struct dht *d, struct op *o, int64_t now_ms)
 				continue;
 			}
 			is_all_done = false;
-			if (pacer_is_ready_bulk(d, &c->addr, KRPC_ANNOUNCE_PEER, now_ms))
-				op_send(d, o, c, KRPC_ANNOUNCE_PEER, o->ports[c->next_port++], now_ms);
+			uint8_t method = o->kind == OP_PUT_ITEM ? KRPC_PUT : KRPC_ANNOUNCE_PEER;
+			if (pacer_is_ready_bulk(d, &c->addr, method, now_ms))
+				op_send(d, o, c, method, o->ports[c->next_port++], now_ms);
 			continue;
 		}
 		/* Collect. */
@@ -440,6 +452,10 @@ void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 	if (m->type == KRPC_ERROR) {
 		if (o->phase == PH_LOOKUP && c->state == C_INFLIGHT)
 			c->state = C_FAILED;
+		else if (o->phase == PH_ANNOUNCE && o->kind == OP_PUT_ITEM && c->is_target) {
+			c->error_code = (uint16_t)m->error_code;
+			c->is_done = true;
+		}
 		else if (o->phase == PH_COLLECT && c->is_busy)
 			collect_node_done(d, o, c);
 		op_run(d, o, now_ms);
@@ -457,6 +473,8 @@ void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 		c->token_len = m->token_len;
 		if (o->kind == OP_GET_PEERS || o->kind == OP_COLLECT)
 			op_add_values(o, c, m);
+		if (op_is_item(o))
+			items_on_reply(d, o, m);
 		if (!c->has_id || memcmp(c->id, m->id, DHT_ID_LEN) != 0) {
 			/* A bootstrap node told us its id: move it to its place. */
 			struct cand moved = *c;
@@ -542,6 +560,9 @@ int op_start(struct dht *d, uint8_t kind, const uint8_t *target, int family,
 		memcpy(o->ports, ports, n_ports * sizeof(ports[0]));
 		o->n_ports = n_ports;
 	}
+	if (d->starting_item)
+		o->item = *d->starting_item;
+	o->has_item = kind == OP_PUT_ITEM;
 	size_t n = routing_closest(&d->rt[fam_index(family)], target, rn, 2 * DHT_K);
 	for (size_t i = 0; i < n; i++)
 		cand_add(d, o, rn[i].id, &rn[i].addr);

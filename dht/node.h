@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "dht/dht.h"
+#include "dht/itemstore.h"
 #include "dht/krpc.h"
 #include "dht/peerstore.h"
 #include "dht/routing.h"
@@ -51,7 +52,8 @@
 #define PACE_SHARE 8          /* concurrent operations one node may serve */
 
 
-enum op_kind { OP_FIND_NODE = 1, OP_GET_PEERS, OP_ANNOUNCE, OP_COLLECT, OP_MAINT };
+enum op_kind { OP_FIND_NODE = 1, OP_GET_PEERS, OP_ANNOUNCE, OP_COLLECT, OP_MAINT,
+	       OP_GET_ITEM, OP_PUT_ITEM };
 enum op_phase { PH_LOOKUP = 1, PH_ANNOUNCE, PH_COLLECT };
 enum cand_state { C_NEW = 0, C_INFLIGHT, C_REPLIED, C_FAILED };
 
@@ -70,6 +72,7 @@ struct cand {
 	bool is_done;                /* announce/collect finished for this node */
 	uint16_t next_port;          /* announce: index of the next port to send */
 	uint16_t n_acked;
+	uint16_t error_code;         /* put: the node's KRPC error */
 	uint8_t n_queries, n_stale;  /* collect */
 	uint8_t seen[SEEN_BYTES];    /* bitmap over op->values it returned */
 };
@@ -91,6 +94,9 @@ struct op {
 	uint16_t ports[DHT_MAX_PORTS];
 	size_t n_values;
 	struct dht_peer values[DHT_MAX_VALUES];
+	/* Items (items.c): the item to put, or the best one a get has seen. */
+	bool has_item;
+	struct dht_item item;
 };
 
 /* A stand-alone query (slot PING_SLOT), or one left unanswered by an
@@ -120,6 +126,7 @@ struct dht {
 	uint8_t id[DHT_ID_LEN];
 	struct routing_table rt[2];  /* [0] IPv4, [1] IPv6 */
 	struct peerstore ps;
+	struct itemstore items;
 	struct op *op[DHT_MAX_OPS];
 	int next_op_id;
 	int maint_op[2];
@@ -134,6 +141,7 @@ struct dht {
 	bool has_rtt;                /* srtt_us and rttvar_us hold a sample */
 	int64_t srtt_us, rttvar_us;  /* answers' round trip: smoothed, mean deviation */
 	struct dht_stats st;
+	const struct dht_item *starting_item; /* set around op_start by items.c */
 	struct krpc_msg in, out;     /* scratch: too big for the stack */
 	uint8_t buf[REPLY_CAP];
 };
@@ -152,6 +160,16 @@ bool pacer_is_ready_bulk(struct dht *d, const struct krpc_addr *a, uint8_t metho
 void pacer_note(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms);
 void query_init(struct dht *d, struct krpc_msg *m, uint8_t method, uint8_t slot,
 		       const uint8_t nonce[3], int family);
+
+/* items.c: BEP 44 queries served, and the item side of our operations. */
+void items_serve_get(struct dht *d, const struct krpc_msg *q, struct krpc_msg *r,
+		     const struct krpc_addr *from, int64_t now_ms);
+/* 0, or the KRPC error code to answer a put with. */
+int items_serve_put(struct dht *d, const struct krpc_msg *q, const struct krpc_addr *from,
+		    int64_t now_ms);
+bool op_is_item(const struct op *o);
+void items_on_reply(struct dht *d, struct op *o, const struct krpc_msg *m);
+void items_fill_put(const struct op *o, struct krpc_msg *q);
 
 /* lookup.c */
 void rtt_sample(struct dht *d, int64_t rtt_ms);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dht/itemstore.h"
 #include "dht/krpc.h"
 
 #define ID_LEN 20
@@ -23,6 +24,7 @@
 #define LT_BLOCK_WINDOW_MS 10000
 #define LT_BLOCK_MS (5 * 60 * 1000)
 #define LT_OUT_BPS 8000
+#define LT_MAX_ITEMS 700          /* dht_max_dht_items; items kept until displaced */
 
 /* jech/dht 0.25. */
 #define JECH_VALUES 50
@@ -45,6 +47,16 @@ struct mhash {
 	uint8_t ih[ID_LEN];
 	uint32_t n, cap;
 	struct mpeer *p;
+};
+
+/* A BEP 44 mutable item (libtorrent-like nodes only). */
+struct mitem {
+	uint8_t target[ID_LEN];
+	uint8_t k[KRPC_ITEM_KEY_LEN];
+	uint8_t sig[KRPC_ITEM_SIG_LEN];
+	int64_t seq;
+	uint16_t v_len;
+	uint8_t *v;
 };
 
 /* libtorrent's dos_blocker entry for one source IP. */
@@ -71,6 +83,8 @@ struct mnode {
 	uint32_t burst_n;
 	struct mhash *h;
 	uint32_t n_h, cap_h;
+	struct mitem *it;
+	uint32_t n_it, cap_it;
 	int64_t sec;              /* the second sec_q and sec_out count */
 	uint32_t sec_q, sec_out;
 };
@@ -477,6 +491,108 @@ static void fill_values(struct simdht *m, const struct mnode *x, const struct mh
 	}
 }
 
+/* --- BEP 44 items (libtorrent's dht_default_storage) ----------------------- */
+
+static struct mitem *item_find(struct mnode *x, const uint8_t *target)
+{
+	for (uint32_t i = 0; i < x->n_it; i++)
+		if (memcmp(x->it[i].target, target, ID_LEN) == 0)
+			return &x->it[i];
+	return NULL;
+}
+
+static void item_get(struct mnode *x, const struct krpc_msg *q, struct krpc_msg *r)
+{
+	const struct mitem *it = item_find(x, q->target);
+	if (!it)
+		return;
+	r->has_seq = true;
+	r->seq = it->seq;
+	if (q->has_seq && q->seq >= it->seq)
+		return;
+	r->has_k = r->has_sig = r->has_v = true;
+	memcpy(r->k, it->k, sizeof(r->k));
+	memcpy(r->sig, it->sig, sizeof(r->sig));
+	memcpy(r->v, it->v, it->v_len);
+	r->v_len = it->v_len;
+}
+
+/* Whether a's XOR distance to id is below b's. */
+static bool is_closer(const uint8_t *id, const uint8_t *a, const uint8_t *b)
+{
+	for (int i = 0; i < ID_LEN; i++) {
+		uint8_t da = a[i] ^ id[i], db = b[i] ^ id[i];
+		if (da != db)
+			return da < db;
+	}
+	return false;
+}
+
+/* A put: 0 or the KRPC error to send. At the cap the least important item
+ * goes (libtorrent: fewest announcers, then farthest from the node's id;
+ * every item here has one writer). */
+static int item_put(struct simdht *m, struct mnode *x, const struct krpc_msg *q, int src, uint16_t src_port,
+		    int64_t now)
+{
+	uint8_t target[ID_LEN];
+	if (!q->has_k || !q->has_sig || !q->has_seq || !q->has_v)
+		return KRPC_ERR_PROTOCOL;
+	itemstore_sha1(q->k, sizeof(q->k), q->salt, q->salt_len, target);
+	if (!token_ok(x, now, src, src_port, target, q->token, q->token_len)) {
+		m->st.bad_tokens++;
+		return KRPC_ERR_PROTOCOL;
+	}
+	if (q->is_v_too_big)
+		return KRPC_ERR_V_TOO_BIG;
+	if (!itemstore_is_signed(q, q->salt, q->salt_len)) {
+		m->st.item_bad_sigs++;
+		return KRPC_ERR_BAD_SIG;
+	}
+	struct mitem *it = item_find(x, target);
+	if (it) {
+		if (q->has_cas && q->cas != it->seq)
+			return KRPC_ERR_CAS;
+		if (q->seq < it->seq)
+			return KRPC_ERR_SEQ;
+	} else {
+		if (x->n_it >= LT_MAX_ITEMS) {
+			uint32_t far = 0;
+			for (uint32_t i = 1; i < x->n_it; i++)
+				if (is_closer(x->id, x->it[far].target, x->it[i].target))
+					far = i;
+			if (is_closer(x->id, x->it[far].target, target)) {
+				m->st.items_dropped++;
+				return 0;   /* acknowledged, not kept */
+			}
+			it = &x->it[far];
+			m->st.items_evicted++;
+		} else {
+			if (x->n_it == x->cap_it) {
+				uint32_t cap = x->cap_it ? x->cap_it * 2 : 4;
+				struct mitem *ni = realloc(x->it, cap * sizeof(*ni));
+				if (!ni)
+					return KRPC_ERR_SERVER;
+				x->it = ni;
+				x->cap_it = cap;
+			}
+			it = &x->it[x->n_it++];
+			memset(it, 0, sizeof(*it));
+		}
+		memcpy(it->target, target, ID_LEN);
+	}
+	uint8_t *v = realloc(it->v, q->v_len ? q->v_len : 1);
+	if (!v)
+		return KRPC_ERR_SERVER;
+	it->v = v;
+	memcpy(it->v, q->v, q->v_len);
+	it->v_len = q->v_len;
+	memcpy(it->k, q->k, sizeof(it->k));
+	memcpy(it->sig, q->sig, sizeof(it->sig));
+	it->seq = q->seq;
+	m->st.items_stored++;
+	return 0;
+}
+
 /* --- serving ------------------------------------------------------------- */
 
 static void error_reply(struct krpc_msg *r, int code, const char *msg)
@@ -512,6 +628,12 @@ static void model_input(void *ctx, struct simnet_node *to, const uint8_t *buf, s
 	struct krpc_msg *q = &m->in, *r = &m->out;
 	if (krpc_parse(buf, len, q) < 0 || q->type != KRPC_QUERY)
 		return;
+	/* jech's parse_message knows the 4 methods of BEP 5 only: anything
+	 * else is dropped unanswered. */
+	if (x->kind == SIMDHT_JECH && (q->method == KRPC_GET || q->method == KRPC_PUT)) {
+		m->st.jech_item_drops++;
+		return;
+	}
 	if (x->kind == SIMDHT_JECH && !jech_bucket_pass(m, x, now)) {
 		m->st.trips.jech_budget_drops++;
 		return;
@@ -570,6 +692,18 @@ static void model_input(void *ctx, struct simnet_node *to, const uint8_t *buf, s
 			else
 				m->st.store_dropped++;
 		}
+		break;
+	}
+	case KRPC_GET:
+		r->n_nodes6 = (uint8_t)closest(m, x, q->target, r->nodes6);
+		make_token(x, rotation_of(x, now), src, src_port, q->target, r->token, &r->token_len);
+		item_get(x, q, r);
+		break;
+	case KRPC_PUT: {
+		m->st.puts++;
+		int code = item_put(m, x, q, src, src_port, now);
+		if (code)
+			error_reply(r, code, "put refused");
 		break;
 	}
 	default:
@@ -671,6 +805,9 @@ void simdht_free(struct simdht *m)
 		for (uint32_t j = 0; j < x->n_h; j++)
 			free(x->h[j].p);
 		free(x->h);
+		for (uint32_t j = 0; j < x->n_it; j++)
+			free(x->it[j].v);
+		free(x->it);
 		free(x->src);
 	}
 	free(m->n);
@@ -696,6 +833,7 @@ void simdht_get_stats(struct simdht *m, struct simdht_stats *out)
 {
 	m->st.peers_now = 0;
 	m->st.hashes_now = 0;
+	m->st.items_now = 0;
 	for (int i = 0; i < m->prm.n_nodes; i++) {
 		struct mnode *x = &m->n[i];
 		for (uint32_t j = 0; j < x->n_h; j++) {
@@ -703,6 +841,7 @@ void simdht_get_stats(struct simdht *m, struct simdht_stats *out)
 			m->st.peers_now += x->h[j].n;
 			m->st.hashes_now += x->h[j].n > 0;
 		}
+		m->st.items_now += x->n_it;
 	}
 	*out = m->st;
 }

@@ -18,6 +18,10 @@
  * finds it empty is dropped), and a socket buffer that overflows on bursts
  * of more than 200 datagrams within 10 ms.
  * Both acknowledge an announce they cannot store (caps reached) and drop it.
+ * BEP 44 mutable items: libtorrent-like nodes serve get and put (signature,
+ * seq and cas checked, token as for announces, 700 items kept until
+ * displaced: the farthest from the node's id goes); jech-like nodes drop
+ * both unanswered, as jech's parser knows BEP 5's four methods only.
  * Dead nodes sit in routing tables and never answer (churn).
  *
  * Routing: every model node's table holds up to 8 random nodes of each of
@@ -64,6 +68,9 @@ struct simdht_stats {
 	uint64_t bad_tokens, port0_refused, expired;
 	uint64_t peers_now;       /* stored right now, all nodes */
 	uint64_t hashes_now;
+	/* BEP 44 (libtorrent-like nodes; jech-like ones drop get and put). */
+	uint64_t puts, items_stored, item_bad_sigs, items_evicted, items_dropped, items_now;
+	uint64_t jech_item_drops;
 	/* Peaks over nodes, from the watched sources only. */
 	uint32_t peak_src_count;  /* libtorrent DoS counter of one source at one node (ban at 50) */
 	uint32_t peak_node_qps;   /* queries one node received in one second */

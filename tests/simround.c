@@ -14,6 +14,8 @@
 #include "mt6d/core/derive.h"
 #include "mt6d/core/keys.h"
 #include "mt6d/engine/fetch.h"
+#include "mt6d/engine/itemfetch.h"
+#include "mt6d/engine/itempub.h"
 #include "tests/simnet.h"
 
 #define T0 1000
@@ -77,6 +79,42 @@ static void st_ffree(void *f) { fetch_free(f); }
 static const struct chan chan_stuffing = {
 	"stuffing", st_new, st_free, st_add, st_set, st_tick, st_done, st_epoch, st_stats,
 	st_fnew, st_fstart, st_ftick, st_ffree,
+};
+
+/* BEP 44 items (itempub.h, itemfetch.h). */
+static int it_new(const struct publish_params *prm, const uint8_t *priv, struct dht *const *nodes, size_t n,
+		  void **out)
+{
+	return itempub_new(prm, priv, nodes, n, (struct itempub **)out);
+}
+static void it_free(void *p) { itempub_free(p); }
+static int it_add(void *p, const uint8_t *pub) { return itempub_add_client(p, pub); }
+static int it_set(void *p, uint64_t w, const struct rendezvous_config *cfg, int64_t unix_ms)
+{
+	return itempub_set_config(p, w, cfg, unix_ms);
+}
+static int64_t it_tick(void *p, int64_t now, int64_t unix_ms) { return itempub_tick(p, now, unix_ms); }
+static int it_done(const void *p, uint64_t w) { return itempub_is_window_done(p, w); }
+static int it_epoch(const void *p, uint64_t w) { return itempub_get_epoch(p, w); }
+static void it_stats(const void *p, struct simround_chan_stats *out)
+{
+	struct itempub_stats is;
+	itempub_get_stats(p, &is);
+	*out = (struct simround_chan_stats){ is.publications, is.failures, is.puts_started, is.puts_acked,
+					     is.ops_in_flight };
+}
+static int it_fnew(struct dht *d, const struct fetch_params *fp, const uint8_t *own, const uint8_t *peer,
+		   fetch_done_fn *done, void *closure, void **out)
+{
+	return itemfetch_new(d, fp, own, peer, done, closure, (struct itemfetch **)out);
+}
+static int it_fstart(void *f, int64_t now, int64_t unix_ms) { return itemfetch_start(f, now, unix_ms); }
+static void it_ftick(void *f, int64_t now) { itemfetch_tick(f, now); }
+static void it_ffree(void *f) { itemfetch_free(f); }
+
+static const struct chan chan_items = {
+	"items", it_new, it_free, it_add, it_set, it_tick, it_done, it_epoch, it_stats,
+	it_fnew, it_fstart, it_ftick, it_ffree,
 };
 
 struct sample {
@@ -509,13 +547,17 @@ static int run(struct round *r)
 		simnet_run(&r->S, r->S.now + 1000, NULL);
 	collect(r, t_set, t_done);
 	res->channel = r->ch->name;
+	if (r->ch != &chan_stuffing) {
+		res->clients_stored = -1;   /* no census of items (yet) */
+		return 0;
+	}
 	return census(r);
 }
 
 int simround_run(const struct simround_params *prm, struct simround_result *out)
 {
 	if (!prm || !out || prm->n_nodes < 16 || prm->n_clients < 1 || prm->n_sources < 1 || prm->n_sources > 256 ||
-	    prm->n_samples < 0 || prm->period_s < 120 || prm->channel != SIMROUND_STUFFING || prm->n_nodes + prm->n_sources + FETCHERS > 0xfffe)
+	    prm->n_samples < 0 || prm->period_s < 120 || prm->channel > SIMROUND_ITEMS || prm->n_nodes + prm->n_sources + FETCHERS > 0xfffe)
 		return -EINVAL;
 	if (sodium_init() < 0)
 		return -EIO;
@@ -526,7 +568,7 @@ int simround_run(const struct simround_params *prm, struct simround_result *out)
 	out->prm = *prm;
 	r->prm = *prm;
 	r->res = out;
-	r->ch = &chan_stuffing;
+	r->ch = prm->channel == SIMROUND_ITEMS ? &chan_items : &chan_stuffing;
 	r->rng = prm->seed * 0x9e3779b97f4a7c15ull + 12345;
 	r->n_samples = prm->n_samples;
 	r->next_sample = prm->n_samples;
@@ -588,6 +630,10 @@ void simround_print(const struct simround_result *r, FILE *f)
 		m->trips.jech_budget_drops, m->trips.jech_overflows);
 	fprintf(f, "queries_lt %" PRIu64 "\nqueries_jech %" PRIu64 "\n", m->queries[SIMDHT_LT],
 		m->queries[SIMDHT_JECH]);
+	fprintf(f, "puts %" PRIu64 "\nitems_stored %" PRIu64 "\nitem_bad_sigs %" PRIu64 "\nitems_evicted %" PRIu64
+		   "\nitems_dropped %" PRIu64 "\nitems_now %" PRIu64 "\njech_item_drops %" PRIu64 "\n",
+		m->puts, m->items_stored, m->item_bad_sigs, m->items_evicted, m->items_dropped, m->items_now,
+		m->jech_item_drops);
 	fprintf(f, "announces %" PRIu64 "\nstored %" PRIu64 "\nstore_dropped %" PRIu64 "\nbad_tokens %" PRIu64
 		   "\nport0_refused %" PRIu64 "\nexpired %" PRIu64 "\npeers_now %" PRIu64 "\nhashes_now %" PRIu64 "\n",
 		m->announces, m->stored, m->store_dropped, m->bad_tokens, m->port0_refused, m->expired, m->peers_now,

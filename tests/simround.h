@@ -1,4 +1,6 @@
-/* One publication round of mt6d/engine/publish.c in a simulated swarm of
+/* One publication round of a rendezvous channel (port stuffing:
+ * mt6d/engine/publish.c and fetch.c; BEP 44 items: itempub.c and
+ * itemfetch.c) in a simulated swarm of
  * foreign nodes (tests/simdht.h), shared by bench_round (10,000 nodes,
  * 15,000 clients) and test_simround (a small one in make check).
  *

@@ -115,8 +115,8 @@ static void print_status(struct node *n)
 	       st.good4, st.questionable4, st.bad4, st.buckets4);
 	printf("routing ipv6 good %zu questionable %zu bad %zu buckets %zu\n",
 	       st.good6, st.questionable6, st.bad6, st.buckets6);
-	printf("storage infohashes %zu peers %zu refused %" PRIu64 "\n",
-	       st.stored_hashes, st.stored_peers, st.store_refused);
+	printf("storage infohashes %zu peers %zu items %zu refused %" PRIu64 "\n",
+	       st.stored_hashes, st.stored_peers, st.stored_items, st.store_refused);
 	printf("traffic rx %" PRIu64 " malformed %" PRIu64 " rate_limited %" PRIu64
 	       " bad_token %" PRIu64 " tx %" PRIu64 " tx_errors %" PRIu64 " timeouts %" PRIu64
 	       " ops %zu\n", st.rx, st.rx_malformed, st.rx_rate_limited, st.rx_bad_token,

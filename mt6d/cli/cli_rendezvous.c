@@ -29,8 +29,11 @@
 #include "mt6d/core/derive.h"
 #include "mt6d/engine/dhtev.h"
 #include "mt6d/engine/fetch.h"
+#include "mt6d/engine/itemfetch.h"
+#include "mt6d/engine/itempub.h"
 #include "mt6d/core/keys.h"
 #include "mt6d/engine/publish.h"
+#include "mt6d/engine/rdvitem.h"
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/cli/subcommands.h"
 
@@ -71,6 +74,7 @@ struct rdv_args {
 	int64_t rekey_at_s;      /* publish: new K this long into each window (-1 none) */
 	int64_t lead_s, spread_s; /* publish: -1 defaults */
 	bool is_no_next, is_show_keys, is_quiet, is_verbose;
+	enum config_rdv_channel channel;  /* --channel, both by default */
 	const char *message;
 };
 
@@ -84,8 +88,12 @@ struct rdv {
 	bool is_tty;
 	int64_t started_ms;
 	ev_signal sig_int, sig_term;
-	/* get / fetch */
+	/* get / fetch: one fetch per channel, the first that opens wins */
 	struct fetch *fetch;
+	struct itemfetch *ifetch;
+	int n_channels, n_failed;
+	bool is_reported;
+	struct fetch_result failure;     /* the most telling failure so far */
 	/* put */
 	int phase;               /* 0 join, 1 probing epochs, 2 announcing, 3 done */
 	uint8_t d[DERIVE_DESCRIPTOR_LEN];
@@ -103,8 +111,13 @@ struct rdv {
 		bool is_running, is_stored, is_held;
 		size_t n_stored, n_wanted;                  /* of its best run */
 	} chunk[RENDEZVOUS_MAX_CHUNKS];
+	int item_probe_epoch;    /* put: seq of the item already there, -1 none */
+	bool is_item_put;        /* the item's put was started */
+	bool is_item_done;       /* and has ended */
+	size_t item_acked, item_tokens;
 	/* publish */
 	struct publish *pub;
+	struct itempub *ipub;
 	uint8_t (*clients)[MT6D_KEY_LEN];
 	size_t n_clients;
 	uint64_t win_start[2];
@@ -140,6 +153,9 @@ static void rdv_usage(FILE *f)
 		"                         (default: now, and the neighbouring window near an edge)\n"
 		"  -t, --timeout N        give up after N (default 60s)\n"
 		"  -e, --epoch E          put: the epoch (default: after the last one in use)\n"
+		"  --channel CH           both (default), peers (port stuffing) or items\n"
+		"                         (BEP 44 mutable items): where to put, get, fetch or\n"
+		"                         publish; get and fetch take the first that opens\n"
 		"  -q, --quiet            no progress line\n"
 		"  -v, --verbose          publish: a status line every 5 s\n"
 		"  publish only: --seed-address ADDR, --rotation ROT (default 3s),\n"
@@ -215,9 +231,8 @@ static void print_config(const struct rdv *r, const struct fetch_result *res)
 	sodium_memzero(key, sizeof(key));
 }
 
-static void on_fetched(void *closure, const struct fetch_result *res)
+static void report(struct rdv *r, const struct fetch_result *res)
 {
-	struct rdv *r = closure;
 	char from[INET6_ADDRSTRLEN];
 	const struct fetch_progress *p = &res->progress;
 
@@ -249,10 +264,39 @@ static void on_fetched(void *closure, const struct fetch_result *res)
 	ev_break(r->loop, EVBREAK_ALL);
 }
 
+/* How much a failure says: an authentic but expired message first, then
+ * not authentic, nothing found, no node or the time limit. */
+static int failure_rank(int status)
+{
+	return status == FETCH_ERR_EXPIRED ? 4 : status == FETCH_ERR_NOT_AUTHENTIC ? 3 :
+	       status == FETCH_ERR_NOTHING ? 2 : 1;
+}
+
+/* A channel's verdict: the first that opens is reported at once; when
+ * every channel failed, the most telling failure. */
+static void on_fetched(void *closure, const struct fetch_result *res)
+{
+	struct rdv *r = closure;
+	if (r->is_reported)
+		return;
+	if (res->status != 0) {
+		if (!r->n_failed++ || failure_rank(res->status) > failure_rank(r->failure.status))
+			r->failure = *res;
+		if (r->n_failed < r->n_channels)
+			return;
+		res = &r->failure;
+	}
+	r->is_reported = true;
+	report(r, res);
+}
+
 static int64_t fetch_hook(void *ctx, int64_t now_ms)
 {
 	struct rdv *r = ctx;
-	return r->fetch ? fetch_tick(r->fetch, now_ms) : INT64_MAX;
+	int64_t a = r->fetch && !fetch_is_done(r->fetch) ? fetch_tick(r->fetch, now_ms) : INT64_MAX;
+	int64_t b = r->ifetch && !itemfetch_is_done(r->ifetch) ? itemfetch_tick(r->ifetch, now_ms)
+							       : INT64_MAX;
+	return a < b ? a : b;
 }
 
 static int run_fetch(struct rdv *r, enum fetch_kind kind)
@@ -267,8 +311,14 @@ static int run_fetch(struct rdv *r, enum fetch_kind kind)
 	fp.edge_s = fp.period_s / 10 < 60 ? fp.period_s / 10 : 60;
 	if (r->a->window || r->a->window_rel)
 		fp.window_start = window_for(r->a, unix_ms);
-	int rc = fetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_fetched, on_progress, r,
-			   &r->fetch);
+	int rc = 0;
+	r->n_channels = r->a->channel == CONFIG_RDV_BOTH ? 2 : 1;
+	if (r->a->channel != CONFIG_RDV_PEERS)
+		rc = itemfetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_fetched, r,
+				   &r->ifetch);
+	if (rc == 0 && r->a->channel != CONFIG_RDV_ITEMS)
+		rc = fetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_fetched, on_progress, r,
+			       &r->fetch);
 	if (rc < 0) {
 		fprintf(stderr, "%s rendezvous %s: the peer's key is not usable (low order)\n", prog_name,
 			r->a->cmd);
@@ -276,25 +326,77 @@ static int run_fetch(struct rdv *r, enum fetch_kind kind)
 	}
 	dhtev_set_hook(r->nodes[0], fetch_hook, r);
 	r->exit_code = EXIT_NO_DHT;
-	rc = fetch_start(r->fetch, dhtev_now_ms(), unix_ms);
+	if (r->ifetch)
+		rc = itemfetch_start(r->ifetch, dhtev_now_ms(), unix_ms);
+	if (rc == 0 && r->fetch)
+		rc = fetch_start(r->fetch, dhtev_now_ms(), unix_ms);
 	if (rc < 0) {
 		fprintf(stderr, "%s rendezvous %s: starting the lookups: %s\n", prog_name, r->a->cmd,
 			strerror(-rc));
 		return EXIT_ERROR;
 	}
-	if (!fetch_is_done(r->fetch)) {
+	if (!r->is_reported) {
 		dhtev_kick(r->nodes[0]);
 		ev_run(r->loop, 0);
 	}
 	dhtev_set_hook(r->nodes[0], NULL, NULL);
 	fetch_free(r->fetch);
 	r->fetch = NULL;
+	itemfetch_free(r->ifetch);
+	r->ifetch = NULL;
 	return r->exit_code;
 }
 
 /* --- put ------------------------------------------------------------------ */
 
 static void put_announce(struct rdv *r, int epoch, int64_t now_ms);
+
+/* The item channel of put: a probe of the item already in the window (its
+ * seq is an epoch in use), then the put itself. */
+static void on_item_result(void *closure, const struct dht_result *res)
+{
+	struct rdv *r = closure;
+	if (res->event == DHT_EVENT_ITEM && res->item->seq > r->item_probe_epoch &&
+	    res->item->seq <= UINT8_MAX)
+		r->item_probe_epoch = (int)res->item->seq;
+	if (res->event != DHT_EVENT_DONE)
+		return;
+	if (r->phase == 1) {
+		r->probe_left--;
+	} else if (r->phase == 2) {
+		r->item_acked = res->n_announced;
+		r->item_tokens = res->n_tokens;
+		r->is_item_done = true;
+		r->announce_left--;
+	}
+}
+
+static int item_target(struct rdv *r, uint8_t target[DHT_ID_LEN])
+{
+	uint8_t s[DERIVE_SECRET_LEN], pub[MT6D_KEY_LEN];
+	keys_public_from_private(pub, r->priv);
+	int rc = keys_shared_secret(s, r->priv, r->peer);
+	if (rc == 0)
+		rc = rdvitem_target(target, pub, s, r->window, ITEMKEY_MESSAGE);
+	sodium_memzero(s, sizeof(s));
+	return rc;
+}
+
+static int item_put(struct rdv *r, int epoch, int64_t now_ms)
+{
+	static struct dht_item it;
+	uint8_t s[DERIVE_SECRET_LEN];
+	int rc = keys_shared_secret(s, r->priv, r->peer);
+	if (rc == 0)
+		rc = rdvitem_make(&it, r->priv, s, r->window, ITEMKEY_MESSAGE, (uint8_t)epoch, r->sealed,
+				  r->sealed_len);
+	sodium_memzero(s, sizeof(s));
+	if (rc == 0)
+		rc = dht_put_item(dhtev_dht(r->nodes[0]), &it, dhtev_family(r->nodes[0]), on_item_result,
+				  r, now_ms);
+	sodium_memzero(&it, sizeof(it));
+	return rc < 0 ? rc : 0;
+}
 
 static void on_put_result(void *closure, const struct dht_result *res)
 {
@@ -386,10 +488,21 @@ static void put_announce(struct rdv *r, int epoch, int64_t now_ms)
 	}
 	r->a->epoch = epoch;
 	r->sealed_len = (size_t)n;
-	r->n_chunks = rendezvous_chunk_count(r->sealed_len);
+	r->n_chunks = r->a->channel == CONFIG_RDV_ITEMS ? 0 : rendezvous_chunk_count(r->sealed_len);
 	r->phase = 2;
 	r->announce_left = 0;
 	size_t n_ports = 0;
+	if (r->a->channel != CONFIG_RDV_PEERS) {
+		int rc = item_put(r, epoch, now_ms);
+		if (rc < 0) {
+			fprintf(stderr, "%s rendezvous put: the item: %s\n", prog_name, strerror(-rc));
+			r->exit_code = EXIT_ERROR;
+			ev_break(r->loop, EVBREAK_ALL);
+			return;
+		}
+		r->is_item_put = true;
+		r->announce_left++;
+	}
 	for (size_t j = 0; j < r->n_chunks; j++) {
 		int np = rendezvous_stuff_chunk(r->chunk[j].ports, r->sealed, r->sealed_len, j, NULL);
 		r->chunk[j].n_ports = np > 0 ? (size_t)np : 0;
@@ -412,27 +525,39 @@ static void put_announce(struct rdv *r, int epoch, int64_t now_ms)
 			len, r->sealed_len, r->n_chunks, r->window, epoch);
 }
 
-/* Every chunk has ended its last run: stored when each is at its quorum
- * (dht_store_quorum) or, after its retries, held in full by some node. */
+/* Every chunk has ended its last run and the item's put (if any) its
+ * lookup: the chunks are stored when each is at its quorum
+ * (dht_store_quorum) or, after its retries, held in full by some node; the
+ * message is stored if one channel in use holds all of it. */
 static int64_t put_finish(struct rdv *r, int64_t now_ms)
 {
+	struct dht *d = dhtev_dht(r->nodes[0]);
+	struct dht_stats ds;
 	size_t total = 0, n_short = 0, n_lost = 0;
+	double took = (double)(now_ms - r->started_ms) / 1000.0;
 	for (size_t j = 0; j < r->n_chunks; j++) {
 		total += r->chunk_acked[j];
 		n_short += !r->chunk[j].is_stored;
 		n_lost += !r->chunk[j].is_held;
 	}
 	r->phase = 3;
-	r->exit_code = n_lost == 0 ? EXIT_FOUND : EXIT_NOT_STORED;
-	if (!r->a->is_quiet || n_lost)
+	bool is_peers_ok = r->n_chunks && n_lost == 0, is_item_ok = r->item_acked > 0;
+	r->exit_code = is_peers_ok || is_item_ok ? EXIT_FOUND : EXIT_NOT_STORED;
+	if (r->n_chunks && (!r->a->is_quiet || n_lost))
 		fprintf(stderr, "put: %s: %zu announces acknowledged in %.2f s\n",
 			n_lost ? "some chunk was stored by no node" :
 			n_short ? "stored (some chunk below its quorum)" : "stored",
-			total, (double)(now_ms - r->started_ms) / 1000.0);
+			total, took);
 	for (size_t j = 0; j < r->n_chunks && (n_short || r->a->is_verbose); j++)
 		fprintf(stderr, "put: chunk %zu: %zu ports, on %zu nodes (quorum %zu), %u run%s\n", j,
 			r->chunk[j].n_ports, r->chunk[j].n_stored, r->chunk[j].n_wanted, r->chunk[j].runs,
 			r->chunk[j].runs == 1 ? "" : "s");
+	if (r->is_item_put && (!r->a->is_quiet || !is_item_ok))
+		fprintf(stderr, "put: item %s: %zu of %zu nodes took it in %.2f s\n",
+			is_item_ok ? "stored" : "stored by no node", r->item_acked, r->item_tokens, took);
+	dht_get_stats(d, now_ms, &ds);
+	if (!r->a->is_quiet)
+		fprintf(stderr, "put: %" PRIu64 " datagrams sent, %" PRIu64 " received\n", ds.tx, ds.rx);
 	ev_break(r->loop, EVBREAK_ALL);
 	return INT64_MAX;
 }
@@ -458,20 +583,26 @@ static int64_t put_hook(void *ctx, int64_t now_ms)
 			return now_ms + 50;
 		}
 		r->phase = 1;
-		for (int e = 0; e < MAX_PROBE_EPOCHS; e++) {
+		r->item_probe_epoch = -1;
+		for (int e = 0; e < MAX_PROBE_EPOCHS && r->a->channel != CONFIG_RDV_ITEMS; e++) {
 			uint8_t ih[RENDEZVOUS_INFOHASH_LEN];
 			rendezvous_chunk_infohash(ih, r->d, (uint8_t)e, 0);
 			if (dht_collect(d, ih, dhtev_family(r->nodes[0]), on_put_result, r, now_ms) > 0)
 				r->probe_left++;
 		}
+		uint8_t target[DHT_ID_LEN];
+		if (r->a->channel != CONFIG_RDV_PEERS && item_target(r, target) == 0 &&
+		    dht_get_item(d, target, NULL, 0, dhtev_family(r->nodes[0]), on_item_result, r,
+				 now_ms) > 0)
+			r->probe_left++;
 		return now_ms + 50;
 	}
 	if (r->phase == 1 && r->probe_left == 0) {
 		/* The reader steps while an epoch holds anything: the next one
 		 * after the last in use keeps the epochs contiguous. */
-		int epoch = 0;
+		int epoch = r->item_probe_epoch + 1;
 		for (int e = 0; e < MAX_PROBE_EPOCHS; e++)
-			if (r->has_peers[e])
+			if (r->has_peers[e] && e + 1 > epoch)
 				epoch = e + 1;
 		if (epoch >= MAX_PROBE_EPOCHS) {
 			fprintf(stderr, "%s rendezvous put: epochs 0..%d of this window are in use\n",
@@ -483,7 +614,7 @@ static int64_t put_hook(void *ctx, int64_t now_ms)
 		put_announce(r, epoch, now_ms);
 		return now_ms + 50;
 	}
-	if (r->phase == 2 && put_pump(r, now_ms) == 0)
+	if (r->phase == 2 && put_pump(r, now_ms) == 0 && (!r->is_item_put || r->is_item_done))
 		return put_finish(r, now_ms);
 	return now_ms + 50;
 }
@@ -541,6 +672,19 @@ static int load_clients(struct rdv *r, const char *path)
 	return 0;
 }
 
+/* The config of a window on every channel in use (their epochs move in
+ * step). */
+static int publish_set_config_all(struct rdv *r, uint64_t w, const struct rendezvous_config *cfg,
+				  int64_t unix_ms)
+{
+	int e = r->pub ? publish_set_config(r->pub, w, cfg, unix_ms) : 0;
+	if (r->ipub) {
+		int ie = itempub_set_config(r->ipub, w, cfg, unix_ms);
+		e = r->pub && e < 0 ? e : ie;
+	}
+	return e;
+}
+
 /* A window's config: a fresh K, the seed address, Rot and n. */
 static void make_config(struct rdv *r, int k, struct rendezvous_config *cfg)
 {
@@ -565,27 +709,36 @@ static void publish_windows(struct rdv *r, int64_t unix_ms)
 			r->win_printed_epoch[k] = -1;
 			r->win_rekeyed[k] = false;
 			make_config(r, k, &cfg);
-			publish_set_config(r->pub, w, &cfg, unix_ms);
+			publish_set_config_all(r, w, &cfg, unix_ms);
 		}
 		if (i == 0 && r->a->rekey_at_s >= 0 && !r->win_rekeyed[k] &&
 		    unix_ms >= (int64_t)(w + (uint64_t)r->a->rekey_at_s) * 1000) {
 			r->win_rekeyed[k] = true;
 			randombytes_buf(r->win_key[k], MT6D_INTRO_KEY_LEN);
 			make_config(r, k, &cfg);
-			int e = publish_set_config(r->pub, w, &cfg, unix_ms);
+			int e = publish_set_config_all(r, w, &cfg, unix_ms);
 			printf("rekey window %" PRIu64 " epoch %d\n", w, e);
 			fflush(stdout);
 		}
-		int epoch = publish_get_epoch(r->pub, w);
-		if (epoch >= 0 && epoch > r->win_printed_epoch[k] && publish_is_window_done(r->pub, w)) {
+		int epoch = r->pub ? publish_get_epoch(r->pub, w) : itempub_get_epoch(r->ipub, w);
+		if (epoch >= 0 && epoch > r->win_printed_epoch[k] &&
+		    (!r->pub || publish_is_window_done(r->pub, w)) &&
+		    (!r->ipub || itempub_is_window_done(r->ipub, w))) {
 			char key[2 * MT6D_INTRO_KEY_LEN + 1];
 			struct publish_stats st;
-			publish_get_stats(r->pub, &st);
+			struct itempub_stats ist;
+			memset(&st, 0, sizeof(st));
+			memset(&ist, 0, sizeof(ist));
+			if (r->pub)
+				publish_get_stats(r->pub, &st);
+			if (r->ipub)
+				itempub_get_stats(r->ipub, &ist);
 			r->win_printed_epoch[k] = epoch;
 			hexs(r->win_key[k], MT6D_INTRO_KEY_LEN, key);
-			printf("published window %" PRIu64 " epoch %d clients %zu acked %zu failures %zu intro-key %s\n",
-			       w, epoch, st.clients, st.announces_acked, st.failures,
-			       r->a->is_show_keys ? key : "(hidden)");
+			printf("published window %" PRIu64 " epoch %d clients %zu acked %zu failures %zu"
+			       " items %zu item-failures %zu intro-key %s\n",
+			       w, epoch, r->pub ? st.clients : ist.clients, st.announces_acked, st.failures,
+			       ist.publications, ist.failures, r->a->is_show_keys ? key : "(hidden)");
 			fflush(stdout);
 			sodium_memzero(key, sizeof(key));
 		}
@@ -597,7 +750,11 @@ static int64_t publish_hook(void *ctx, int64_t now_ms)
 	struct rdv *r = ctx;
 	int64_t unix_ms = dhtev_unix_ms();
 	publish_windows(r, unix_ms);
-	int64_t next = publish_tick(r->pub, now_ms, unix_ms);
+	int64_t next = r->pub ? publish_tick(r->pub, now_ms, unix_ms) : now_ms + 200;
+	if (r->ipub) {
+		int64_t t = itempub_tick(r->ipub, now_ms, unix_ms);
+		next = t < next ? t : next;
+	}
 	if (r->a->is_verbose && now_ms - r->last_status_ms >= 5000) {
 		struct publish_stats st;
 		size_t good = 0;
@@ -606,7 +763,9 @@ static int64_t publish_hook(void *ctx, int64_t now_ms)
 			dht_get_stats(dhtev_dht(r->nodes[i]), now_ms, &ds);
 			good += ds.good6 + ds.good4;
 		}
-		publish_get_stats(r->pub, &st);
+		memset(&st, 0, sizeof(st));
+		if (r->pub)
+			publish_get_stats(r->pub, &st);
 		r->last_status_ms = now_ms;
 		fprintf(stderr, "publish: clients %zu publications %zu refreshes %zu failures %zu ops %zu/%zu "
 			"acked %zu waiting %zu good-nodes %zu\n", st.clients, st.publications, st.refreshes,
@@ -650,13 +809,19 @@ static int run_publish(struct rdv *r)
 		prm.spread_s = (uint32_t)r->a->spread_s;
 	for (size_t i = 0; i < r->n_nodes; i++)
 		nodes[i] = dhtev_dht(r->nodes[i]);
-	int rc = publish_new(&prm, r->priv, nodes, r->n_nodes, &r->pub);
+	int rc = 0;
+	if (r->a->channel != CONFIG_RDV_ITEMS)
+		rc = publish_new(&prm, r->priv, nodes, r->n_nodes, &r->pub);
+	if (rc == 0 && r->a->channel != CONFIG_RDV_PEERS)
+		rc = itempub_new(&prm, r->priv, nodes, r->n_nodes, &r->ipub);
 	if (rc < 0) {
 		fprintf(stderr, "%s rendezvous publish: %s\n", prog_name, strerror(-rc));
 		return EXIT_ERROR;
 	}
 	for (size_t i = 0; i < r->n_clients; i++) {
-		rc = publish_add_client(r->pub, r->clients[i]);
+		rc = r->pub ? publish_add_client(r->pub, r->clients[i]) : 0;
+		if (rc == 0 && r->ipub)
+			rc = itempub_add_client(r->ipub, r->clients[i]);
 		if (rc < 0 && rc != -EEXIST) {
 			char b64[MT6D_KEY_B64_LEN];
 			keys_to_base64(b64, r->clients[i]);
@@ -676,6 +841,8 @@ static int run_publish(struct rdv *r)
 		dhtev_set_hook(r->nodes[i], NULL, NULL);
 	publish_free(r->pub);
 	r->pub = NULL;
+	itempub_free(r->ipub);
+	r->ipub = NULL;
 	return 0;
 }
 
@@ -717,6 +884,7 @@ int rendezvous_main(int argc, char *argv[])
 		{ "lead", required_argument, NULL, 'L' },
 		{ "spread", required_argument, NULL, 'P' },
 		{ "show-keys", no_argument, NULL, 'K' },
+		{ "channel", required_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -818,6 +986,19 @@ int rendezvous_main(int argc, char *argv[])
 		case 'A': a.seed_addr = optarg; break;
 		case 'N': a.is_no_next = true; break;
 		case 'K': a.is_show_keys = true; break;
+		case 'C':
+			if (!strcmp(optarg, "both")) {
+				a.channel = CONFIG_RDV_BOTH;
+			} else if (!strcmp(optarg, "peers")) {
+				a.channel = CONFIG_RDV_PEERS;
+			} else if (!strcmp(optarg, "items")) {
+				a.channel = CONFIG_RDV_ITEMS;
+			} else {
+				fprintf(stderr, "%s rendezvous: --channel: both, peers or items: '%s'\n",
+					prog_name, optarg);
+				return EXIT_ERROR;
+			}
+			break;
 		case 'h': rdv_usage(stdout); return 0;
 		default: rdv_usage(stderr); return EXIT_ERROR;
 		}

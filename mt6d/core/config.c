@@ -59,6 +59,7 @@ enum seen_bit {
 	SEEN_PREFIX = 1u << 20,
 	SEEN_SESSION_INTERFACE = 1u << 27, /* apart from the bits other keys take next */
 	SEEN_SLOT_SOCKETS = 1u << 28,
+	SEEN_RDV_CHANNEL = 1u << 29,
 };
 
 static const char *self_section_name(enum config_role role)
@@ -586,6 +587,17 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 	} else if (!strcasecmp(key, "DHTBootstrap")) {
 		if (take_key(ctx, SEEN_DHT_BOOTSTRAP, key, value))
 			parse_bootstrap_list(ctx, key, value);
+	} else if (!strcasecmp(key, "RendezvousChannel")) {
+		if (take_key(ctx, SEEN_RDV_CHANNEL, key, value)) {
+			if (!strcasecmp(value, "both"))
+				cfg->rdv_channel = CONFIG_RDV_BOTH;
+			else if (!strcasecmp(value, "peers"))
+				cfg->rdv_channel = CONFIG_RDV_PEERS;
+			else if (!strcasecmp(value, "items"))
+				cfg->rdv_channel = CONFIG_RDV_ITEMS;
+			else
+				ctx_fail(ctx, key, value, "must be both, peers or items");
+		}
 	} else if (!strcasecmp(key, "TunnelName")) {
 		host_entry(ctx, key, value);
 	} else if (!strcasecmp(key, "TunnelPrefix") && cfg->role == CONFIG_SERVER) {

@@ -61,6 +61,14 @@ enum config_slot_sockets {
 	CONFIG_SLOT_SOCKETS_SHARED,      /* one transparent and one raw socket (scale mode) */
 };
 
+/* Server and client: RendezvousChannel, where configs are published and
+ * looked for (docs/PROTOCOL.md sections 6 and 12). */
+enum config_rdv_channel {
+	CONFIG_RDV_BOTH = 0,             /* port stuffing and BEP 44 items (default) */
+	CONFIG_RDV_PEERS,                /* port stuffing only */
+	CONFIG_RDV_ITEMS,                /* BEP 44 mutable items only */
+};
+
 struct config_client {
 	char name[CONFIG_NAME_LEN];
 	uint32_t id;                          /* 1..CONFIG_CLIENT_ID_MAX */
@@ -127,6 +135,7 @@ struct config {
 	enum config_session_interface session_interface;
 	/* Server: SlotSockets (docs/running.md, "Session interfaces"). */
 	enum config_slot_sockets slot_sockets;
+	enum config_rdv_channel rdv_channel;
 };
 
 #define CONFIG_DEFAULT_TUNNEL_NAME "mt6d%d"

@@ -633,8 +633,7 @@ void client_free(struct client *c)
 	remove_state_file(c);
 	if (c->loop)
 		ev_timer_stop(c->loop, &c->fetch_reap);
-	fetch_free(c->fetch);
-	c->fetch = NULL;
+	client_rdv_stop(c);
 	dhtident_free(c->ident); /* DHT identity hook */
 	c->dht = NULL;
 	if (c->nladdr) {

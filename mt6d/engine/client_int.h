@@ -34,6 +34,7 @@ struct nllink;
 struct dhtev;
 struct dhtident;
 struct fetch;
+struct itemfetch;
 
 #define CLIENT_NETLINK_TIMEOUT_MS 5000
 #define CLIENT_CLOSE_DELAY_S 0.25
@@ -100,8 +101,16 @@ struct client {
 	 * fetch in progress. */
 	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
 	struct dhtident *ident;
-	struct fetch *fetch;
-	struct dhtev *fetch_dht;         /* the node the fetch runs on */
+	struct fetch *fetch;             /* port stuffing (RendezvousChannel peers, both) */
+	struct itemfetch *ifetch;        /* BEP 44 items (RendezvousChannel items, both) */
+	struct dhtev *fetch_dht;         /* the node the fetches run on */
+	/* The attempt in progress: channels asked and failed, and the config
+	 * taken (window, epoch) if any. */
+	uint8_t rdv_channels, rdv_failed;
+	bool rdv_taken;
+	uint64_t rdv_window;
+	uint8_t rdv_epoch;
+	const char *rdv_from;            /* the channel of the config in use: "items", "peers" */
 	ev_timer fetch_reap;              /* frees a finished fetch outside its callback */
 	uint64_t fetches_ok, fetches_failed;
 	int last_fetch_status;
@@ -125,5 +134,7 @@ void client_rdv_fetch(struct client *c);
 int client_rdv_setup(struct client *c, char *msg, size_t msg_len);
 void client_rdv_set_prefix(struct client *c);
 void client_rdv_fetch_reap_cb(struct ev_loop *loop, ev_timer *w, int revents);
+/* Cancels and frees the fetches in progress. */
+void client_rdv_stop(struct client *c);
 
 #endif

@@ -16,6 +16,7 @@
 #include "mt6d/engine/dhtev.h"
 #include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/fetch.h"
+#include "mt6d/engine/itemfetch.h"
 
 /* Testing only: "seed=ADDR", "key=HEX", "rotation_ms=N", "period_s=N". */
 static int read_intro_file(const char *path, struct intro_config *out)
@@ -64,31 +65,68 @@ static void schedule_fetch(struct client *c, bool has_failed)
 	client_reschedule(c);
 }
 
-static void on_fetched(void *closure, const struct fetch_result *res)
+/* One attempt asks every channel of RendezvousChannel at once. The first
+ * config that opens is taken at once; a later one of the same window and a
+ * higher epoch, or of a later window, from the other channel replaces it
+ * (a node of one channel may not have the newest epoch yet). The attempt
+ * fails only when every channel has failed. */
+static void on_result(struct client *c, const struct fetch_result *res, const char *channel,
+		      const char *short_name)
 {
-	struct client *c = closure;
 	struct intro_config ic;
+	bool is_first = !c->rdv_taken;
 
-	c->last_fetch_status = res->status;
 	ev_timer_start(c->loop, &c->fetch_reap);
 	if (res->status < 0 || !res->cfg.rotation_ms) {
+		if (!c->rdv_taken)
+			c->last_fetch_status = res->status;
+		if (++c->rdv_failed < c->rdv_channels || c->rdv_taken)
+			return;
 		c->fetches_failed++;
-		log_info("fetching the server's config: %s (%zu DHT queries)",
-			 fetch_strerror(res->status), res->progress.queries);
+		log_info("fetching the server's config: %s (%zu DHT queries, %s)",
+			 fetch_strerror(res->status), res->progress.queries, channel);
 		schedule_fetch(c, true);
 		return;
 	}
-	c->fetches_ok++;
+	if (!is_first && (res->window_start < c->rdv_window ||
+			  (res->window_start == c->rdv_window && res->epoch <= c->rdv_epoch)))
+		return;
+	c->rdv_taken = true;
+	c->rdv_window = res->window_start;
+	c->rdv_epoch = res->epoch;
+	c->last_fetch_status = 0;
+	c->rdv_from = short_name;
 	memset(&ic, 0, sizeof(ic));
 	memcpy(ic.server_seed.s6_addr, res->cfg.server_seed_addr, 16);
 	memcpy(ic.key, res->cfg.intro_key, INTRO_KEY_LEN);
 	ic.rotation_ms = res->cfg.rotation_ms;
 	ic.period_s = res->cfg.period_s;
-	log_debug("config of window %" PRIu64 " epoch %u fetched in %" PRId64 " ms",
-		  res->window_start, res->epoch, res->progress.elapsed_ms);
-	schedule_fetch(c, false);
+	log_debug("config of window %" PRIu64 " epoch %u fetched in %" PRId64 " ms (%s)",
+		  res->window_start, res->epoch, res->progress.elapsed_ms, channel);
+	if (is_first) {
+		c->fetches_ok++;
+		schedule_fetch(c, false);
+	}
 	client_on_config(c, &ic);
 	sodium_memzero(&ic, sizeof(ic));
+}
+
+static void on_fetched(void *closure, const struct fetch_result *res)
+{
+	on_result(closure, res, "port stuffing", "peers");
+}
+
+static void on_item_fetched(void *closure, const struct fetch_result *res)
+{
+	on_result(closure, res, "BEP 44 item", "items");
+}
+
+void client_rdv_stop(struct client *c)
+{
+	fetch_free(c->fetch);
+	c->fetch = NULL;
+	itemfetch_free(c->ifetch);
+	c->ifetch = NULL;
 }
 
 void client_rdv_fetch_reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -101,13 +139,25 @@ void client_rdv_fetch_reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		fetch_free(c->fetch);
 		c->fetch = NULL;
 	}
+	if (c->ifetch && itemfetch_is_done(c->ifetch)) {
+		itemfetch_free(c->ifetch);
+		c->ifetch = NULL;
+	}
+}
+
+static bool is_fetching(const struct client *c)
+{
+	return (c->fetch && !fetch_is_done(c->fetch)) || (c->ifetch && !itemfetch_is_done(c->ifetch));
 }
 
 static int64_t fetch_hook(void *ctx, int64_t now)
 {
 	struct client *c = ctx;
+	int64_t a = c->fetch && !fetch_is_done(c->fetch) ? fetch_tick(c->fetch, now) : INT64_MAX;
+	int64_t b = c->ifetch && !itemfetch_is_done(c->ifetch) ? itemfetch_tick(c->ifetch, now)
+							       : INT64_MAX;
 
-	return c->fetch && !fetch_is_done(c->fetch) ? fetch_tick(c->fetch, now) : INT64_MAX;
+	return a < b ? a : b;
 }
 
 /* Gets the introduction config: from the test file at once, or from the DHT
@@ -124,8 +174,11 @@ void client_rdv_fetch(struct client *c)
 		sodium_memzero(&ic, sizeof(ic));
 		return;
 	}
-	if (c->fetch)
-		return;
+	if (c->fetch || c->ifetch) {
+		if (!c->rdv_taken)
+			return;         /* an attempt in progress */
+		client_rdv_stop(c);     /* what is left of a finished one */
+	}
 	memset(&fp, 0, sizeof(fp));
 	fp.kind = FETCH_CONFIG;
 	fp.period_s = c->cfg.config_period_s;
@@ -138,20 +191,40 @@ void client_rdv_fetch(struct client *c)
 	c->fetch_dht = c->dht;
 	fp.timeout_ms = CLIENT_FSM_FETCH_TIMEOUT_MS;
 	fp.family = dhtev_family(c->dht);
-	rc = fetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key, on_fetched, NULL,
-		       c, &c->fetch);
-	if (rc < 0) {
-		log_err(rc, "starting a fetch of the server's config");
-		schedule_fetch(c, true);
-		return;
+	c->rdv_taken = false;
+	c->rdv_failed = 0;
+	c->rdv_channels = c->cfg.rdv_channel == CONFIG_RDV_BOTH ? 2 : 1;
+	/* Items first: their answer usually comes first, and a channel that
+	 * cannot start counts as failed at once. */
+	if (c->cfg.rdv_channel != CONFIG_RDV_PEERS) {
+		rc = itemfetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key,
+				   on_item_fetched, c, &c->ifetch);
+		if (rc == 0)
+			rc = itemfetch_start(c->ifetch, dhtev_now_ms(), dhtev_unix_ms());
+		if (rc < 0) {
+			log_err(rc, "starting a fetch of the server's config item");
+			itemfetch_free(c->ifetch);
+			c->ifetch = NULL;
+			if (++c->rdv_failed == c->rdv_channels) {
+				schedule_fetch(c, true);
+				return;
+			}
+		}
 	}
-	rc = fetch_start(c->fetch, dhtev_now_ms(), dhtev_unix_ms());
-	if (rc < 0) {
-		log_err(rc, "starting the DHT lookups");
-		fetch_free(c->fetch);
-		c->fetch = NULL;
-		schedule_fetch(c, true);
-		return;
+	if (c->cfg.rdv_channel != CONFIG_RDV_ITEMS) {
+		rc = fetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key, on_fetched,
+			       NULL, c, &c->fetch);
+		if (rc == 0)
+			rc = fetch_start(c->fetch, dhtev_now_ms(), dhtev_unix_ms());
+		if (rc < 0) {
+			log_err(rc, "starting a fetch of the server's config");
+			fetch_free(c->fetch);
+			c->fetch = NULL;
+			if (++c->rdv_failed == c->rdv_channels && !c->rdv_taken) {
+				schedule_fetch(c, true);
+				return;
+			}
+		}
 	}
 	dhtev_kick(c->dht);
 }
@@ -171,14 +244,13 @@ static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
 {
 	struct client *c = ctx;
 
-	if (!c->fetch || c->fetch_dht != old)
+	if ((!c->fetch && !c->ifetch) || c->fetch_dht != old)
 		return true;
-	if (!is_forced && !fetch_is_done(c->fetch))
+	if (!is_forced && is_fetching(c))
 		return false;
-	if (!fetch_is_done(c->fetch))
+	if (is_fetching(c) && !c->rdv_taken)
 		schedule_fetch(c, true);
-	fetch_free(c->fetch);
-	c->fetch = NULL;
+	client_rdv_stop(c);
 	return true;
 }
 /* ---- end of DHT identity hooks ---- */

@@ -46,6 +46,8 @@ static void show_client(struct client *c, struct ctl_reply *r)
 	}
 	ctl_reply_printf(r, "fetches_ok=%" PRIu64 "\nfetches_failed=%" PRIu64 "\n", c->fetches_ok,
 			 c->fetches_failed);
+	if (c->rdv_from)
+		ctl_reply_printf(r, "config_channel=%s\n", c->rdv_from);
 	if (c->ident)
 		dhtident_show(c->ident, r);
 	ctl_reply_printf(r, "requests_sent=%" PRIu64 "\nsessions=%" PRIu64

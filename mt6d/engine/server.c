@@ -311,8 +311,7 @@ void server_free(struct server *srv)
 		srv->stun = NULL;
 		nllink_forget_ifindex(srv->nllink, ifindex);
 	}
-	publish_free(srv->publisher);
-	srv->publisher = NULL;
+	server_rdv_free(srv);
 	dhtident_free(srv->ident); /* DHT identity hook */
 	srv->dht = NULL;
 	if (srv->loop) {

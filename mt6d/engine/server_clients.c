@@ -125,8 +125,7 @@ static unsigned clients_carry_over(struct server *srv, struct server_client *cli
 			continue;
 		}
 		removed++;
-		if (srv->publisher)
-			publish_remove_client(srv->publisher, old->cfg.public_key);
+		server_rdv_remove_client(srv, old->cfg.public_key);
 		server_audit(srv, "client '%s' (id %u) revoked", old->cfg.name, old->cfg.id);
 		if (server_session_of(srv, old->cfg.id))
 			server_session_end(server_session_of(srv, old->cfg.id), MSG_TEARDOWN_REVOKED, true);
@@ -187,10 +186,9 @@ int server_reload(struct server *srv, char *msg, size_t msg_len)
 	config_fini(&srv->cfg);
 	srv->cfg = cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	if (srv->publisher)
-		for (i = 0; i < srv->n_clients; i++)
-			if (!server_fsm_is_expired(srv->clients[i].cfg.expires_s, wall_now_ms() / 1000))
-				publish_add_client(srv->publisher, srv->clients[i].cfg.public_key);
+	for (i = 0; i < srv->n_clients; i++)
+		if (!server_fsm_is_expired(srv->clients[i].cfg.expires_s, wall_now_ms() / 1000))
+			server_rdv_add_client(srv, srv->clients[i].cfg.public_key);
 	/* The maps hold indexes into the table: rebuild them, under a new K
 	 * if a client was removed. */
 	if (removed)

@@ -53,6 +53,7 @@ struct ndresp;
 struct dhtev;
 struct dhtident;
 struct publish;
+struct itempub;
 struct sessiontun;
 struct slotmux;
 struct nladdr_result;
@@ -158,7 +159,8 @@ struct server {
 	 * gen->key) and the next one (under next_key, published ahead). */
 	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
 	struct dhtident *ident;
-	struct publish *publisher;
+	struct publish *publisher;       /* port stuffing (RendezvousChannel peers, both) */
+	struct itempub *itempub;         /* BEP 44 items (RendezvousChannel items, both) */
 	uint64_t win_start;              /* T of the current window, UNIX s */
 	/* Threat level: the operator's, and the one in force (raised
 	 * automatically on signs of attack, lowered after a quiet period). */
@@ -207,6 +209,11 @@ void server_intro_rebuild(struct server *srv);
  * next windows; the K of each window. */
 int server_rdv_setup(struct server *srv, char *msg, size_t msg_len);
 void server_rdv_publish(struct server *srv);
+/* A client registered or revoked: on every channel that publishes. */
+void server_rdv_add_client(struct server *srv, const uint8_t *client_pub);
+void server_rdv_remove_client(struct server *srv, const uint8_t *client_pub);
+/* The publishers, before the DHT node goes. */
+void server_rdv_free(struct server *srv);
 void server_rdv_rekey_tick_cb(struct ev_loop *loop, ev_periodic *w, int revents);
 
 /* server_sessions.c */

@@ -15,6 +15,7 @@
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/engine/dhtev.h"
 #include "mt6d/engine/dhtident.h"
+#include "mt6d/engine/itempub.h"
 #include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 
@@ -63,6 +64,50 @@ static int epoch_load(struct server *srv, uint64_t window)
 	return epoch;
 }
 
+/* ---- The channels (RendezvousChannel): port stuffing, BEP 44 items or
+ * both, moving through epochs in step (itempub.h), so one saved epoch
+ * serves both. ---- */
+static int rdv_get_epoch(struct server *srv, uint64_t window)
+{
+	int a = srv->publisher ? publish_get_epoch(srv->publisher, window) : -ENOENT;
+	int b = srv->itempub ? itempub_get_epoch(srv->itempub, window) : -ENOENT;
+	return a > b ? a : b;
+}
+
+static int rdv_set_config(struct server *srv, uint64_t window, const struct rendezvous_config *cfg,
+			  int64_t unix_ms)
+{
+	int a = srv->publisher ? publish_set_config(srv->publisher, window, cfg, unix_ms) : -ENOENT;
+	int b = srv->itempub ? itempub_set_config(srv->itempub, window, cfg, unix_ms) : -ENOENT;
+	if (a == -ENOENT)
+		return b;
+	return b == -ENOENT || a < 0 || a > b ? a : b;
+}
+
+void server_rdv_add_client(struct server *srv, const uint8_t *client_pub)
+{
+	if (srv->publisher)
+		publish_add_client(srv->publisher, client_pub);
+	if (srv->itempub)
+		itempub_add_client(srv->itempub, client_pub);
+}
+
+void server_rdv_remove_client(struct server *srv, const uint8_t *client_pub)
+{
+	if (srv->publisher)
+		publish_remove_client(srv->publisher, client_pub);
+	if (srv->itempub)
+		itempub_remove_client(srv->itempub, client_pub);
+}
+
+void server_rdv_free(struct server *srv)
+{
+	publish_free(srv->publisher);
+	srv->publisher = NULL;
+	itempub_free(srv->itempub);
+	srv->itempub = NULL;
+}
+
 /* Publishes the current window's config (under the current K) and the
  * next one's (under next_key). */
 void server_rdv_publish(struct server *srv)
@@ -72,20 +117,20 @@ void server_rdv_publish(struct server *srv)
 	uint64_t n = srv->cfg.config_period_s;
 	int epoch;
 
-	if (!srv->publisher)
+	if (!srv->publisher && !srv->itempub)
 		return;
 	publish_config_of(srv, srv->gen->key, srv->gen->rotation_ms, &rc_cfg);
-	epoch = publish_get_epoch(srv->publisher, srv->win_start);
+	epoch = rdv_get_epoch(srv, srv->win_start);
 	/* Announced before the change: the epoch it may move to is saved first. */
 	epoch_save(srv, srv->win_start, epoch < 0 ? 0 : epoch + 1);
-	epoch = publish_set_config(srv->publisher, srv->win_start, &rc_cfg, unix_ms);
+	epoch = rdv_set_config(srv, srv->win_start, &rc_cfg, unix_ms);
 	if (epoch < 0)
 		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start);
 	else
 		epoch_save(srv, srv->win_start, epoch);
 	/* The next window under the threat level in force now. */
 	publish_config_of(srv, srv->next_key, threat_rotation_ms(srv->cfg.rotation_ms, srv->threat.level), &rc_cfg);
-	epoch = publish_set_config(srv->publisher, srv->win_start + n, &rc_cfg, unix_ms);
+	epoch = rdv_set_config(srv, srv->win_start + n, &rc_cfg, unix_ms);
 	if (epoch < 0)
 		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start + n);
 	sodium_memzero(&rc_cfg, sizeof(rc_cfg));
@@ -95,8 +140,10 @@ void server_rdv_publish(struct server *srv)
 static int64_t publish_hook(void *ctx, int64_t now)
 {
 	struct server *srv = ctx;
+	int64_t a = srv->publisher ? publish_tick(srv->publisher, now, wall_now_ms()) : INT64_MAX;
+	int64_t b = srv->itempub ? itempub_tick(srv->itempub, now, wall_now_ms()) : INT64_MAX;
 
-	return srv->publisher ? publish_tick(srv->publisher, now, wall_now_ms()) : INT64_MAX;
+	return a < b ? a : b;
 }
 
 /* ---- DHT identity hooks (mt6d/engine/dhtident.h): a new node every window ---- */
@@ -107,17 +154,25 @@ static void dht_switched(void *ctx, struct dhtev *old, struct dhtev *node)
 	srv->dht = node;
 	if (srv->publisher && old)
 		publish_replace_node(srv->publisher, dhtev_dht(old), dhtev_dht(node));
+	if (srv->itempub && old)
+		itempub_replace_node(srv->itempub, dhtev_dht(old), dhtev_dht(node));
 }
 
 static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
 {
 	struct server *srv = ctx;
 
-	if (!srv->publisher)
-		return true;
-	if (is_forced)
+	size_t left = 0;
+
+	if (srv->publisher && is_forced)
 		publish_drop_node(srv->publisher, dhtev_dht(old));
-	return publish_ops_on(srv->publisher, dhtev_dht(old)) == 0;
+	if (srv->itempub && is_forced)
+		itempub_drop_node(srv->itempub, dhtev_dht(old));
+	if (srv->publisher)
+		left += publish_ops_on(srv->publisher, dhtev_dht(old));
+	if (srv->itempub)
+		left += itempub_ops_on(srv->itempub, dhtev_dht(old));
+	return left == 0;
 }
 /* ---- end of DHT identity hooks ---- */
 
@@ -160,21 +215,28 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	publish_params_default(&prm, srv->cfg.config_period_s);
 	prm.family = dhtev_family(srv->dht);
 	node = dhtev_dht(srv->dht);
-	rc = publish_new(&prm, srv->priv, &node, 1, &srv->publisher);
+	rc = 0;
+	if (srv->cfg.rdv_channel != CONFIG_RDV_ITEMS)
+		rc = publish_new(&prm, srv->priv, &node, 1, &srv->publisher);
+	if (rc == 0 && srv->cfg.rdv_channel != CONFIG_RDV_PEERS)
+		rc = itempub_new(&prm, srv->priv, &node, 1, &srv->itempub);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));
 		return rc;
 	}
 	for (i = 0; i < srv->n_clients; i++)
 		if (srv->is_active[i])
-			publish_add_client(srv->publisher, srv->clients[i].cfg.public_key);
+			server_rdv_add_client(srv, srv->clients[i].cfg.public_key);
 	/* A restart within a window: the earlier run announced its epochs. */
 	epoch = epoch_load(srv, srv->win_start);
 	if (epoch >= 0 && epoch < 255) {
 		publish_config_of(srv, srv->gen->key, srv->gen->rotation_ms, &rc_cfg);
 		epoch_save(srv, srv->win_start, epoch + 1);
-		rc = publish_resume_window(srv->publisher, srv->win_start, (uint8_t)(epoch + 1), &rc_cfg,
-					   wall_now_ms());
+		rc = srv->publisher ? publish_resume_window(srv->publisher, srv->win_start,
+							   (uint8_t)(epoch + 1), &rc_cfg, wall_now_ms()) : 0;
+		if (rc >= 0 && srv->itempub)
+			rc = itempub_resume_window(srv->itempub, srv->win_start, (uint8_t)(epoch + 1),
+						   &rc_cfg, wall_now_ms());
 		sodium_memzero(&rc_cfg, sizeof(rc_cfg));
 		if (rc < 0)
 			log_err(rc, "resuming window %" PRIu64 " at epoch %d", srv->win_start,

@@ -22,13 +22,17 @@
  *                   reply can be matched without guessing it
  *   op & 7 == 5     time: now += next byte * 50 ms, then every due dht_tick
  *   op & 7 == 6     operation: kind byte, 20-byte target (find_node,
- *                   get_peers, announce, collect; IPv4 or IPv6)
+ *                   get_peers, announce, collect; IPv4 or IPv6; with kind
+ *                   bit 3: a BEP 44 get of the target, or a put of a fixed
+ *                   signed item)
  *   op & 7 == 7     dht_add_node of SOURCES[op >> 3] (a bootstrap address) */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "dht/dht.h"
 
@@ -172,6 +176,27 @@ static void on_result(void *closure, const struct dht_result *r)
 {
 }
 
+/* One signed item, made once from a fixed seed: puts must be valid to get
+ * past the node's own check and reach the put phase. */
+static const struct dht_item *fixed_item(void)
+{
+	static struct dht_item it;
+	static bool is_made;
+	uint8_t seed[32] = { 1 }, sk[64], buf[128];
+	if (is_made)
+		return &it;
+	crypto_sign_seed_keypair(it.k, sk, seed);
+	memcpy(it.v, "5:hello", 7);
+	it.v_len = 7;
+	it.seq = 3;
+	int n = dht_item_signed_data(buf, sizeof(buf), NULL, 0, it.seq, it.v, it.v_len);
+	if (n < 0)
+		abort();
+	crypto_sign_detached(it.sig, NULL, buf, (size_t)n, sk);
+	is_made = true;
+	return &it;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool is_ready;
@@ -230,6 +255,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			at += 1 + DHT_ID_LEN;
 			int family = kind & 4 ? AF_INET : AF_INET6;
 			uint16_t ports[3] = { 0x0161, 0x0262, 0x0363 };
+			if (kind & 8) {
+				if (kind & 1)
+					(void)dht_put_item(d, fixed_item(), family, on_result, NULL, now);
+				else
+					(void)dht_get_item(d, target, NULL, 0, family, on_result, NULL, now);
+				break;
+			}
 			switch (kind & 3) {
 			case 0: (void)dht_find_node(d, target, family, on_result, NULL, now); break;
 			case 1: (void)dht_get_peers(d, target, family, on_result, NULL, now); break;

@@ -13,7 +13,8 @@ Run with /usr/bin/python3 (Debian's python3-libtorrent lives there).
       "ext S" (seconds since it learnt its external address, -1: not yet;
       its id changes then, BEP 42), and libtorrent's counters of its DHT
       storage and service: "torrents N" (info_hashes with peers stored),
-      "peers N" (peers stored), "get_peers_in N" (get_peers answered).
+      "peers N" (peers stored), "get_peers_in N" (get_peers answered),
+      "mutable_data N" (BEP 44 mutable items stored).
   dht_lab.py lt-get --addr A [--port P] --boot LIST --want IH:PORTS ...
                     [--timeout-s S]
       A libtorrent node that joins through LIST only, then runs its own
@@ -104,7 +105,8 @@ def lt_id_and_nodes(ses, seen=None, counters=None):
         if isinstance(a, lt.dht_stats_alert):
             n = sum(b['num_nodes'] for b in a.routing_table)
         elif counters is not None and isinstance(a, lt.session_stats_alert):
-            for k in ('dht.dht_torrents', 'dht.dht_peers', 'dht.dht_get_peers_in'):
+            for k in ('dht.dht_torrents', 'dht.dht_peers', 'dht.dht_get_peers_in',
+                      'dht.dht_mutable_data'):
                 counters[k.split('.', 1)[1].replace('dht_', '', 1)] = a.values.get(k, 0)
         elif seen is not None:
             seen.add(type(a).__name__)
@@ -153,7 +155,7 @@ def cmd_lt_node(args):
                 # "ext": seconds since the external address was learnt.
                 f.write('id %s\nnodes %d\next %d\n' %
                         (nid, n, time.time() - ext_at if ext_at else -1))
-                for k in ('torrents', 'peers', 'get_peers_in'):
+                for k in ('torrents', 'peers', 'get_peers_in', 'mutable_data'):
                     f.write('%s %d\n' % (k, counters.get(k, 0)))
             os.rename(tmp, args.out)
         for _ in range(20):

@@ -152,6 +152,45 @@ static void test_dht_port_zero_random_fixed_kept(void **state)
 	assert_true(config_parse(CONFIG_SERVER, text, strlen(text), "d", &cfg, msg, sizeof(msg)) < 0);
 }
 
+/* RendezvousChannel: both by default, in the server's and the client's
+ * file; anything else, or twice, is refused. */
+static void test_rendezvous_channel(void **state)
+{
+	(void)state;
+	static const char *values[] = { "both", "peers", "ITEMS" };
+	static const enum config_rdv_channel want[] = { CONFIG_RDV_BOTH, CONFIG_RDV_PEERS,
+							 CONFIG_RDV_ITEMS };
+	struct config cfg;
+	char text[256], msg[256];
+
+	assert_int_equal(config_parse(CONFIG_CLIENT, client_ok, strlen(client_ok), "c", &cfg, msg,
+				      sizeof(msg)), 0);
+	assert_int_equal(cfg.rdv_channel, CONFIG_RDV_BOTH);
+	config_fini(&cfg);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "[Server]\nInterface=eth1\nPrivateKeyFile=k\n"
+			 "RendezvousChannel = %s\n", values[i]);
+		assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s", &cfg, msg,
+					      sizeof(msg)), 0);
+		assert_int_equal(cfg.rdv_channel, want[i]);
+		config_fini(&cfg);
+		snprintf(text, sizeof(text), "[Client]\nInterface=eth0\nPrivateKeyFile=k\nClientId=7\n"
+			 "RendezvousChannel = %s\n[Server]\nPublicKey = " KEY_C "\n", values[i]);
+		assert_int_equal(config_parse(CONFIG_CLIENT, text, strlen(text), "c", &cfg, msg,
+					      sizeof(msg)), 0);
+		assert_int_equal(cfg.rdv_channel, want[i]);
+		config_fini(&cfg);
+	}
+	snprintf(text, sizeof(text), "[Server]\nInterface=eth1\nPrivateKeyFile=k\nRendezvousChannel=dht\n");
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s", &cfg, msg, sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "both, peers or items"));
+	snprintf(text, sizeof(text), "[Server]\nInterface=eth1\nPrivateKeyFile=k\n"
+		 "RendezvousChannel=items\nRendezvousChannel=items\n");
+	assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "s", &cfg, msg, sizeof(msg)),
+			 -EINVAL);
+}
+
 static void test_client_config_parses(void **state)
 {
 	(void)state;
@@ -719,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_apply),
 		cmocka_unit_test(test_padding_in_every_role),
 		cmocka_unit_test(test_dht_port_zero_random_fixed_kept),
+		cmocka_unit_test(test_rendezvous_channel),
 		cmocka_unit_test(test_client_config_parses),
 		cmocka_unit_test(test_peer_config_parses),
 		cmocka_unit_test(test_bad_configs_name_file_line_and_value),

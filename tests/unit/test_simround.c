@@ -1,8 +1,8 @@
 /* The simulated public DHT (tests/simdht.h): each modelled behaviour and
  * limit of the foreign nodes, probed with raw KRPC queries, then a small
- * publication round (tests/simround.h: 1,000 foreign nodes, 500 clients)
- * that must trip no limit and leave every client's config collectable; the
- * 15,000-client round is bench_round's (make bench). */
+ * publication round per channel (tests/simround.h: 1,000 foreign nodes, 500
+ * clients) that must trip no limit and leave every client's config
+ * collectable; the 15,000-client round is bench_round's (make bench). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -269,11 +269,12 @@ static void test_routing_converges(void **state)
 	teardown();
 }
 
-static void test_small_round(void **state)
+static void small_round(enum simround_channel ch)
 {
 	struct simround_params p;
 	struct simround_result r;
 	simround_params_default(&p);
+	p.channel = ch;
 	p.n_nodes = 1000;
 	p.n_clients = 500;
 	p.n_samples = 40;
@@ -284,10 +285,27 @@ static void test_small_round(void **state)
 	assert_int_equal(r.trips, 0);
 	assert_int_equal(r.samples, p.n_samples);
 	assert_int_equal(r.opened, r.samples);
-	assert_int_equal(r.clients_stored, p.n_clients);
-	assert_true(r.chunk_holders_min >= 1);
 	assert_true(r.mst.peak_src_count < 50);
 	assert_int_equal(r.mst.bad_tokens, 0);
+	if (ch == SIMROUND_STUFFING) {
+		assert_int_equal(r.clients_stored, p.n_clients);
+		assert_true(r.chunk_holders_min >= 1);
+	} else {
+		/* Every client's item on some node, none refused or evicted. */
+		assert_true(r.mst.items_now >= (uint64_t)p.n_clients);
+		assert_int_equal(r.mst.item_bad_sigs, 0);
+		assert_int_equal(r.mst.items_evicted + r.mst.items_dropped, 0);
+	}
+}
+
+static void test_small_round(void **state)
+{
+	small_round(SIMROUND_STUFFING);
+}
+
+static void test_small_round_items(void **state)
+{
+	small_round(SIMROUND_ITEMS);
 }
 
 int main(void)
@@ -297,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_jech_bucket_burst_port0_token),
 		cmocka_unit_test(test_routing_converges),
 		cmocka_unit_test(test_small_round),
+		cmocka_unit_test(test_small_round_items),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
