@@ -451,6 +451,14 @@ static void collect(struct round *r, int64_t t_set, int64_t t_done)
 	simdht_get_stats(r->model, &res->mst);
 	const struct simdht_trips *t = &res->mst.trips;
 	res->trips = t->lt_bans + t->lt_banned_drops + t->lt_budget_drops + t->jech_budget_drops + t->jech_overflows;
+	/* A sample still running at the end counts as failed. */
+	for (int j = 0; j < FETCHERS; j++) {
+		if (r->fet[j].sample >= 0) {
+			res->fetch_fail[4]++;
+			r->fetch_ms[res->samples++] = FETCH_TIMEOUT_MS;
+		}
+	}
+	res->fetch_fail[4] += r->n_samples - r->next_sample;  /* never started */
 	qsort(r->fetch_ms, (size_t)res->samples, sizeof(double), cmp_double);
 	res->fetch_ms_p50 = pct(r->fetch_ms, res->samples, 50);
 	res->fetch_ms_p95 = pct(r->fetch_ms, res->samples, 95);
@@ -534,6 +542,8 @@ static int run(struct round *r)
 	res->pub_cpu_s = pub_cpu_total(r) - cpu0;
 	/* The samples: over the rest of the window, leaving a fetch its time. */
 	int64_t s_lo = r->S.now, s_hi = t_end - FETCH_TIMEOUT_MS - FETCH_JOIN_MS;
+	if (p->sample_span_s && s_lo + (int64_t)p->sample_span_s * 1000 < s_hi)
+		s_hi = s_lo + (int64_t)p->sample_span_s * 1000;
 	if (s_hi <= s_lo)
 		s_hi = s_lo + 1;
 	for (int i = 0; i < r->n_samples; i++) {

@@ -39,6 +39,7 @@ struct simround_params {
 	uint32_t period_s;
 	uint32_t join_s;
 	uint32_t urgent_spread_s; /* publish_params' (0: its default, what the server uses) */
+	uint32_t sample_span_s;   /* samples over this long after the round (0: the rest of the window) */
 	bool verbose;             /* progress lines on stderr */
 };
 
