@@ -458,7 +458,10 @@ static void collect(struct round *r, int64_t t_set, int64_t t_done)
 			r->fetch_ms[res->samples++] = FETCH_TIMEOUT_MS;
 		}
 	}
-	res->fetch_fail[4] += r->n_samples - r->next_sample;  /* never started */
+	for (int k = r->next_sample; k < r->n_samples && res->samples < r->n_samples; k++) {
+		res->fetch_fail[4]++;  /* never started */
+		r->fetch_ms[res->samples++] = FETCH_TIMEOUT_MS;
+	}
 	qsort(r->fetch_ms, (size_t)res->samples, sizeof(double), cmp_double);
 	res->fetch_ms_p50 = pct(r->fetch_ms, res->samples, 50);
 	res->fetch_ms_p95 = pct(r->fetch_ms, res->samples, 95);
