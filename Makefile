@@ -8,7 +8,7 @@
 #   make analyze    clang analyzer, cppcheck, shellcheck: zero findings
 #   make bench      benchmarks, then docs/PERFORMANCE.md from their results
 #   make bench-report  docs/PERFORMANCE.md again from build/bench-results/
-#   make install    PREFIX=/usr/local DESTDIR= (also SYSCONFDIR, UNITDIR, ...)
+#   make install    PREFIX=/usr/local DESTDIR= (also SYSCONFDIR, UNITDIR, BASHCOMPDIR, ...)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -222,11 +222,16 @@ bench-report:
 	$(Q)/usr/bin/python3 scripts/perf-report.py --results $(BENCH_RESULTS)
 
 # make install: programs, man pages, docs and examples, the systemd units
-# (paths substituted) and the sysusers.d entry for the mt6d user. Nothing in
+# (paths substituted), the sysusers.d entry for the mt6d user and the bash
+# completion (linked for the daemons: bash-completion loads a file by the
+# command's name). Nothing in
 # SYSCONFDIR/mt6d but the directory: keys and configs are the operator's
 # (docs/running.md, "Installing").
 MANS := $(wildcard docs/man/*.[1-8])
-UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in))
+UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in systemd/*.timer.in))
+# bash-completion loads completions from here on demand (it searches
+# XDG_DATA_DIRS, so /usr/local/share too).
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
@@ -246,10 +251,15 @@ install: all
 		install -m 0644 $$f $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	for u in $(UNITS); do \
-		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+			-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 			systemd/$$u.in >$(DESTDIR)$(UNITDIR)/$$u && \
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
 	install -m 0644 systemd/mt6d.sysusers $(DESTDIR)$(SYSUSERSDIR)/mt6d.conf
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 completion/mt6d.bash $(DESTDIR)$(BASHCOMPDIR)/mt6d
+	for p in mt6d-server mt6d-client mt6d-peer; do \
+		ln -sf mt6d $(DESTDIR)$(BASHCOMPDIR)/$$p || exit 1; done
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/mt6d
 
 uninstall:
@@ -261,6 +271,7 @@ uninstall:
 		rm -f $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$f); done
 	for u in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$u; done
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/mt6d.conf
+	for p in mt6d mt6d-server mt6d-client mt6d-peer; do rm -f $(DESTDIR)$(BASHCOMPDIR)/$$p; done
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/mt6d 2>/dev/null
 
 clean:

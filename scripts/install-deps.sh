@@ -8,9 +8,10 @@ BUILD="build-essential pkg-config libsodium-dev libev-dev libmnl-dev
        libnl-3-dev libnl-route-3-dev libinih-dev libcap-ng-dev libnftables-dev"
 TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping nftables ndisc6
       tcpdump procps python3-libtorrent mandoc groff-base systemd gnuplot-nox curl
-      clang-tidy cppcheck shellcheck git"
+      clang-tidy cppcheck shellcheck git prometheus"
 # clang-tidy (clang's analyzer), cppcheck and shellcheck: make analyze, part
 # of make check (scripts/analyze.sh); git lists the scripts it checks.
+# prometheus brings promtool, which checks `mt6d metrics` (t_metrics.sh).
 # bench/tunnel.sh compares against these tunnels (make bench); gnuplot draws
 # the charts of docs/PERFORMANCE.md (scripts/perf-report.py).
 BENCH="iperf3 wireguard-go wireguard-tools openvpn gnuplot-nox"

@@ -142,6 +142,32 @@ static void write_stats(const struct peer *p)
 		log_err(-errno, "writing counters to '%s'", p->opt.stats_path);
 }
 
+int peer_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *r)
+{
+	const struct peer *p = ctx;
+	struct tunnel_stats st;
+	char line[1024], g[512], *w, *save = NULL;
+
+	if (req->is_set) {
+		ctl_reply_printf(r, "error=mt6d-peer takes no settings\n");
+		return -EINVAL;
+	}
+	ctl_reply_printf(r, "role=peer\nlink=%s\n", p->cfg.interface);
+	guard_format_stats(p->guard, g, sizeof(g));
+	ctl_reply_printf(r, "%s", g);
+	if (!p->tunnel)
+		return 0;
+	ctl_reply_printf(r, "interface=%s\nsession_interface=%s\nrotation_ms=%u\nslot=%" PRIu64
+			 "\nnext_rotation_ms=%" PRId64 "\n",
+			 tunnel_tun_name(p->tunnel), tunnel_tun_name(p->tunnel), tunnel_rotation_ms(p->tunnel),
+			 tunnel_current_slot(p->tunnel), tunnel_next_move_in_ms(p->tunnel));
+	tunnel_get_stats(p->tunnel, &st);
+	tunnel_format_stats(&st, line, sizeof(line));
+	for (w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		ctl_reply_printf(r, "%s\n", w);
+	return 0;
+}
+
 static void on_addr_result(const struct nladdr_result *res, void *arg)
 {
 	(void)arg;
