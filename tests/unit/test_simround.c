@@ -59,12 +59,13 @@ static void teardown(void)
 	simnet_fini(&S);
 }
 
-static int node_of_kind(enum simdht_kind k)
+/* The first node of kind k after node `after` (-1: from the start). */
+static int node_of_kind(enum simdht_kind k, int after)
 {
-	for (int i = 0; i < N_MODEL; i++)
+	for (int i = after + 1; i < N_MODEL; i++)
 		if (simdht_kind_of(M, i) == k)
 			return i;
-	fail_msg("no node of kind %d", k);
+	fail_msg("no node of kind %d after %d", k, after);
 	return -1;
 }
 
@@ -103,7 +104,7 @@ static void test_libtorrent_ban_and_budget(void **state)
 {
 	struct simdht_stats st;
 	setup();
-	int lt = node_of_kind(SIMDHT_LT);
+	int lt = node_of_kind(SIMDHT_LT, -1);
 	/* 49 messages within 10 s are answered, the 50th bans the source. */
 	for (int i = 0; i < 49; i++) {
 		query(lt, KRPC_PING, NULL, 0, NULL);
@@ -130,9 +131,7 @@ static void test_libtorrent_ban_and_budget(void **state)
 	assert_int_equal(st.trips.lt_banned_drops, 2);
 
 	/* 4 messages a second for a minute: never banned. */
-	int lt2 = lt + 1;
-	while (simdht_kind_of(M, lt2) != SIMDHT_LT)
-		lt2++;
+	int lt2 = node_of_kind(SIMDHT_LT, lt);
 	for (int i = 0; i < 240; i++) {
 		query(lt2, KRPC_PING, NULL, 0, NULL);
 		run_ms(250);
@@ -169,7 +168,7 @@ static void test_jech_bucket_burst_port0_token(void **state)
 {
 	struct simdht_stats st;
 	setup();
-	int j = node_of_kind(SIMDHT_JECH);
+	int j = node_of_kind(SIMDHT_JECH, -1);
 	/* 400 queries in 80 ms (no burst over 200 per 10 ms): all answered,
 	 * the 401st finds the global bucket empty. */
 	for (int i = 0; i < 400; i++) {
@@ -185,9 +184,7 @@ static void test_jech_bucket_burst_port0_token(void **state)
 	assert_int_equal(st.trips.jech_overflows, 0);
 	/* A burst of 800 datagrams sent together (arriving over the 30 ms of
 	 * the simulated latency spread) overflows its socket. */
-	int j2 = j + 1;
-	while (simdht_kind_of(M, j2) != SIMDHT_JECH)
-		j2++;
+	int j2 = node_of_kind(SIMDHT_JECH, j);
 	for (int i = 0; i < 800; i++)
 		query(j2, KRPC_PING, NULL, 0, NULL);
 	run_ms(100);
@@ -196,9 +193,7 @@ static void test_jech_bucket_burst_port0_token(void **state)
 
 	/* Port 0 refused; 60 ports stored, 50 consecutive ones per reply;
 	 * the token is bound to the UDP port. */
-	int j3 = j2 + 1;
-	while (simdht_kind_of(M, j3) != SIMDHT_JECH)
-		j3++;
+	int j3 = node_of_kind(SIMDHT_JECH, j2);
 	uint8_t ih[20];
 	memset(ih, 0xcd, sizeof(ih));
 	query(j3, KRPC_GET_PEERS, ih, 0, NULL);
@@ -247,7 +242,7 @@ static void test_routing_converges(void **state)
 	setup();
 	uint8_t target[20];
 	memset(target, 0x5a, sizeof(target));
-	int at = node_of_kind(SIMDHT_LT), hops = 0;
+	int at = node_of_kind(SIMDHT_LT, -1), hops = 0;
 	uint8_t best[20];
 	memset(best, 0xff, sizeof(best));
 	for (;;) {
