@@ -142,7 +142,8 @@ struct dht_result {
 	                                   * STORED: by this node */
 	size_t n_queries;                 /* DONE: queries this operation sent */
 	size_t n_stored;                  /* DONE, announce: nodes that acknowledged every port */
-	size_t n_wanted;                  /* DONE, announce: the quorum, dht_store_quorum() */
+	size_t n_wanted;                  /* DONE, announce: the quorum (dht_store_quorum()) less
+	                                   * the nodes that refused an announce */
 	const struct dht_item *item;      /* ITEM; DONE of a get: the best, or NULL */
 	int error_code;                   /* STORED of a put: a node's KRPC error, or 0 */
 };

@@ -204,9 +204,14 @@ static void op_finish(struct dht *d, struct op *o)
 		}
 	}
 	if (o->kind == OP_ANNOUNCE) {
-		size_t good, q, bad;
+		/* A node that refused (its storage is full) will refuse a retry
+		 * too: the quorum is what the others can reach. */
+		size_t good, q, bad, n_refused = 0;
+		for (size_t i = 0; i < o->n_cands; i++)
+			n_refused += o->c[i].is_target && o->c[i].is_refused && o->c[i].n_acked < o->n_ports;
 		routing_count(&d->rt[fam_index(o->family)], o->started_ms, &good, &q, &bad);
 		r.n_wanted = dht_store_quorum(r.n_tokens, good + q);
+		r.n_wanted = r.n_wanted > n_refused ? r.n_wanted - n_refused : 1;
 	}
 	dbg(d, "op %d done: status %d, %zu nodes, %zu values, %zu queries",
 	    o->id, r.status, r.n_nodes, r.n_peers, r.n_queries);
@@ -458,6 +463,8 @@ void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 		}
 		else if (o->phase == PH_COLLECT && c->is_busy)
 			collect_node_done(d, o, c);
+		else if (o->phase == PH_ANNOUNCE && c->is_target)
+			c->is_refused = true;
 		op_run(d, o, now_ms);
 		return;
 	}

@@ -70,6 +70,7 @@ struct cand {
 	bool is_target;              /* among the k closest for announce/collect */
 	bool is_busy;                /* announce/collect query in flight */
 	bool is_done;                /* announce/collect finished for this node */
+	bool is_refused;             /* announce: it answered one with an error (full, bad token) */
 	uint16_t next_port;          /* announce: index of the next port to send */
 	uint16_t n_acked;
 	uint16_t error_code;         /* put: the node's KRPC error */

@@ -41,6 +41,10 @@ static int option(void *ctx, int opt, const char *arg)
 			m->opt.tunnel_flags |= TUNNEL_NO_UDP_GSO;
 		if (strstr(arg, "nogro"))
 			m->opt.tunnel_flags |= TUNNEL_NO_UDP_GRO;
+		if (strstr(arg, "nooffload"))
+			m->opt.tunnel_flags |= TUNNEL_NO_OFFLOAD;
+		if (strstr(arg, "txqlen="))
+			m->opt.tun_txqlen = (unsigned)strtoul(strstr(arg, "txqlen=") + 7, NULL, 10);
 		if (strstr(arg, "poll="))
 			m->opt.busy_poll_us = (unsigned)strtoul(strstr(arg, "poll=") + 5, NULL, 10);
 		return 0;
@@ -94,7 +98,9 @@ int main(int argc, char *argv[])
 		"  -u USER  run as USER once set up, with only CAP_NET_ADMIN (default\n"
 		"           " DAEMON_DEFAULT_USER " if it exists; root: stay uid 0)\n"
 		"  -O MS    testing only: add MS milliseconds to this host's clock\n"
-		"  -X LIST  benchmarks only: LIST of nogso,nogro (offloads off),\n"
+		"  -X LIST  benchmarks only: LIST of nogso,nogro (UDP offloads off),\n"
+		"           nooffload (TUN offloads off, as Offloads = off),\n"
+		"           txqlen=N (TUN queue in packets with offloads),\n"
 		"           poll=US (busy polling after packets, e.g. 200)\n"
 		"  -V       print the version\n",
 		.extra_opts = "S:O:X:s:",

@@ -340,8 +340,9 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 		goto fail;
 	}
 	tc.guard = p->guard;
-	tc.flags = p->opt.tunnel_flags;
+	tc.flags = p->opt.tunnel_flags | (p->cfg.offloads_off ? TUNNEL_NO_OFFLOAD : 0);
 	tc.busy_poll_us = p->opt.busy_poll_us;
+	tc.tun_txqlen = p->opt.tun_txqlen;
 	tc.padding = p->cfg.padding;
 	rc = tunnel_new(loop, p->nladdr, p->nllink, &tc, &p->tunnel, why, sizeof(why));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));

@@ -19,8 +19,9 @@ struct peer;
 struct peer_options {
 	const char *stats_path;   /* counters written here on SIGUSR1 and at exit; NULL: log only */
 	int64_t clock_offset_ms;  /* testing: added to this host's clock */
-	unsigned tunnel_flags;    /* TUNNEL_NO_UDP_GSO, TUNNEL_NO_UDP_GRO (benchmarks) */
+	unsigned tunnel_flags;    /* TUNNEL_NO_UDP_GSO, _NO_UDP_GRO, _NO_OFFLOAD (benchmarks) */
 	unsigned busy_poll_us;    /* benchmarks: busy polling after packets, 0: off */
+	unsigned tun_txqlen;      /* benchmarks: TUN queue with offloads, packets; 0: default */
 };
 
 /* -n: the config at conf_path and its key files, as peer_new reads them.
