@@ -141,8 +141,8 @@ static struct pacer_slot *pacer_find(struct dht *d, const struct krpc_addr *a, i
 /* The reply budget a query of this method takes, in ms of DHT_REPLY_RATE. */
 static int64_t reply_cost_ms(uint8_t method)
 {
-	/* A get's reply may carry an item of up to 1,000 bytes: as big as a
-	 * get_peers reply full of values. */
+	/* A BEP 44 get reply is a get_peers reply's nodes and token with at
+	 * most one item (ours: 66 bytes of v): costed alike. */
 	int64_t bytes = method == KRPC_GET_PEERS || method == KRPC_GET ? DHT_REPLY_GET_PEERS
 			: method == KRPC_FIND_NODE ? DHT_REPLY_FIND_NODE : DHT_REPLY_SMALL;
 	return bytes * 1000 / DHT_REPLY_RATE;

@@ -49,7 +49,7 @@
 #define DHT_REPLY_BURST 4000
 #define DHT_REPLY_GET_PEERS 1000   /* expected reply sizes, bytes */
 #define DHT_REPLY_FIND_NODE 400
-#define DHT_REPLY_SMALL 100        /* ping, announce_peer */
+#define DHT_REPLY_SMALL 100        /* ping, announce_peer, put */
 /* An unanswered query counts as failed after this long. */
 #define DHT_QUERY_TIMEOUT_MS 2000
 #define DHT_STATE_MAX_LEN (8 + DHT_ID_LEN + 2 + 2 * 160 * 8 * 39)
@@ -141,11 +141,12 @@ struct dht_result {
 	size_t n_announced;               /* DONE: announces acknowledged in all;
 	                                   * STORED: by this node */
 	size_t n_queries;                 /* DONE: queries this operation sent */
-	size_t n_stored;                  /* DONE, announce: nodes that acknowledged every port */
-	size_t n_wanted;                  /* DONE, announce: the quorum (dht_store_quorum()) less
-	                                   * the nodes that refused an announce */
 	const struct dht_item *item;      /* ITEM; DONE of a get: the best, or NULL */
 	int error_code;                   /* STORED of a put: a node's KRPC error, or 0 */
+	size_t n_stored;                  /* DONE, announce, put: nodes that acknowledged every port
+	                                   * (put: the item) */
+	size_t n_wanted;                  /* DONE, announce, put: the quorum (dht_store_quorum()) less
+	                                   * the nodes that refused an announce */
 };
 
 /* Called with results; everything it points to is borrowed for the call. */

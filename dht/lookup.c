@@ -200,10 +200,11 @@ static void op_finish(struct dht *d, struct op *o)
 		if (o->c[i].is_target) {
 			r.n_tokens++;
 			r.n_announced += o->c[i].n_acked;
-			r.n_stored += o->kind == OP_ANNOUNCE && o->c[i].n_acked >= o->n_ports;
+			r.n_stored += (o->kind == OP_ANNOUNCE || o->kind == OP_PUT_ITEM) &&
+				      o->c[i].n_acked >= o->n_ports;
 		}
 	}
-	if (o->kind == OP_ANNOUNCE) {
+	if (o->kind == OP_ANNOUNCE || o->kind == OP_PUT_ITEM) {
 		/* A node that refused (its storage is full) will refuse a retry
 		 * too: the quorum is what the others can reach. */
 		size_t good, q, bad, n_refused = 0;
@@ -459,6 +460,7 @@ void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 			c->state = C_FAILED;
 		else if (o->phase == PH_ANNOUNCE && o->kind == OP_PUT_ITEM && c->is_target) {
 			c->error_code = (uint16_t)m->error_code;
+			c->is_refused = true;
 			c->is_done = true;
 		}
 		else if (o->phase == PH_COLLECT && c->is_busy)

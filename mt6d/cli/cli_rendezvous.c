@@ -112,8 +112,8 @@ struct rdv {
 		size_t n_stored, n_wanted;                  /* of its best run */
 	} chunk[RENDEZVOUS_MAX_CHUNKS];
 	int item_probe_epoch;    /* put: seq of the item already there, -1 none */
-	bool is_item_put;        /* the item's put was started */
-	bool is_item_done;       /* and has ended */
+	bool is_item_put;        /* the item was put */
+	bool is_item_running;    /* its put runs */
 	size_t item_acked, item_tokens;
 	/* publish */
 	struct publish *pub;
@@ -366,8 +366,7 @@ static void on_item_result(void *closure, const struct dht_result *res)
 	} else if (r->phase == 2) {
 		r->item_acked = res->n_announced;
 		r->item_tokens = res->n_tokens;
-		r->is_item_done = true;
-		r->announce_left--;
+		r->is_item_running = false;
 	}
 }
 
@@ -491,7 +490,6 @@ static void put_announce(struct rdv *r, int epoch, int64_t now_ms)
 	r->n_chunks = r->a->channel == CONFIG_RDV_ITEMS ? 0 : rendezvous_chunk_count(r->sealed_len);
 	r->phase = 2;
 	r->announce_left = 0;
-	size_t n_ports = 0;
 	if (r->a->channel != CONFIG_RDV_PEERS) {
 		int rc = item_put(r, epoch, now_ms);
 		if (rc < 0) {
@@ -501,8 +499,9 @@ static void put_announce(struct rdv *r, int epoch, int64_t now_ms)
 			return;
 		}
 		r->is_item_put = true;
-		r->announce_left++;
+		r->is_item_running = true;
 	}
+	size_t n_ports = 0;
 	for (size_t j = 0; j < r->n_chunks; j++) {
 		int np = rendezvous_stuff_chunk(r->chunk[j].ports, r->sealed, r->sealed_len, j, NULL);
 		r->chunk[j].n_ports = np > 0 ? (size_t)np : 0;
@@ -525,39 +524,33 @@ static void put_announce(struct rdv *r, int epoch, int64_t now_ms)
 			len, r->sealed_len, r->n_chunks, r->window, epoch);
 }
 
-/* Every chunk has ended its last run and the item's put (if any) its
- * lookup: the chunks are stored when each is at its quorum
- * (dht_store_quorum) or, after its retries, held in full by some node; the
- * message is stored if one channel in use holds all of it. */
+/* Every chunk has ended its last run: stored when each is at its quorum
+ * (dht_store_quorum) or, after its retries, held in full by some node. */
 static int64_t put_finish(struct rdv *r, int64_t now_ms)
 {
-	struct dht *d = dhtev_dht(r->nodes[0]);
-	struct dht_stats ds;
 	size_t total = 0, n_short = 0, n_lost = 0;
-	double took = (double)(now_ms - r->started_ms) / 1000.0;
 	for (size_t j = 0; j < r->n_chunks; j++) {
 		total += r->chunk_acked[j];
 		n_short += !r->chunk[j].is_stored;
 		n_lost += !r->chunk[j].is_held;
 	}
-	r->phase = 3;
+	double took = (double)(now_ms - r->started_ms) / 1000.0;
+	/* Stored when one channel in use holds all of it. */
 	bool is_peers_ok = r->n_chunks && n_lost == 0, is_item_ok = r->item_acked > 0;
+	r->phase = 3;
 	r->exit_code = is_peers_ok || is_item_ok ? EXIT_FOUND : EXIT_NOT_STORED;
 	if (r->n_chunks && (!r->a->is_quiet || n_lost))
 		fprintf(stderr, "put: %s: %zu announces acknowledged in %.2f s\n",
 			n_lost ? "some chunk was stored by no node" :
 			n_short ? "stored (some chunk below its quorum)" : "stored",
 			total, took);
+	if (r->is_item_put && (!r->a->is_quiet || !is_item_ok))
+		fprintf(stderr, "put: item %s: %zu of %zu nodes took it in %.2f s\n",
+			is_item_ok ? "stored" : "stored by no node", r->item_acked, r->item_tokens, took);
 	for (size_t j = 0; j < r->n_chunks && (n_short || r->a->is_verbose); j++)
 		fprintf(stderr, "put: chunk %zu: %zu ports, on %zu nodes (quorum %zu), %u run%s\n", j,
 			r->chunk[j].n_ports, r->chunk[j].n_stored, r->chunk[j].n_wanted, r->chunk[j].runs,
 			r->chunk[j].runs == 1 ? "" : "s");
-	if (r->is_item_put && (!r->a->is_quiet || !is_item_ok))
-		fprintf(stderr, "put: item %s: %zu of %zu nodes took it in %.2f s\n",
-			is_item_ok ? "stored" : "stored by no node", r->item_acked, r->item_tokens, took);
-	dht_get_stats(d, now_ms, &ds);
-	if (!r->a->is_quiet)
-		fprintf(stderr, "put: %" PRIu64 " datagrams sent, %" PRIu64 " received\n", ds.tx, ds.rx);
 	ev_break(r->loop, EVBREAK_ALL);
 	return INT64_MAX;
 }
@@ -614,7 +607,7 @@ static int64_t put_hook(void *ctx, int64_t now_ms)
 		put_announce(r, epoch, now_ms);
 		return now_ms + 50;
 	}
-	if (r->phase == 2 && put_pump(r, now_ms) == 0 && (!r->is_item_put || r->is_item_done))
+	if (r->phase == 2 && put_pump(r, now_ms) == 0 && !r->is_item_running)
 		return put_finish(r, now_ms);
 	return now_ms + 50;
 }

@@ -237,6 +237,7 @@ int itemkey_blind_secret(struct itemkey_secret *out, const uint8_t server_priv[s
 	return rc;
 }
 
+/* SHA-512(p1 || p2 || msg) mod L; p2 may be empty (l2 = 0). */
 static void sha512_reduce(uint8_t out[32], const uint8_t *p1, size_t l1, const uint8_t *p2,
 			  size_t l2, const uint8_t *msg, size_t len)
 {
@@ -244,8 +245,7 @@ static void sha512_reduce(uint8_t out[32], const uint8_t *p1, size_t l1, const u
 	uint8_t wide[64];
 	crypto_hash_sha512_init(&st);
 	crypto_hash_sha512_update(&st, p1, l1);
-	if (p2)
-		crypto_hash_sha512_update(&st, p2, l2);
+	crypto_hash_sha512_update(&st, p2, l2);
 	crypto_hash_sha512_update(&st, msg, len);
 	crypto_hash_sha512_final(&st, wide);
 	crypto_core_ed25519_scalar_reduce(out, wide);
@@ -259,7 +259,7 @@ int itemkey_sign(uint8_t sig_out[static ITEMKEY_SIG_LEN], const struct itemkey_s
 	uint8_t r[32], kh[32], ka[32];
 	int rc = 0;
 
-	sha512_reduce(r, k->prefix, 32, NULL, 0, msg, len);
+	sha512_reduce(r, k->prefix, 32, k->prefix, 0, msg, len);
 	if (crypto_scalarmult_ed25519_base_noclamp(sig_out, r) != 0) {
 		rc = -EINVAL;                    /* r = 0: probability 2^-252 */
 		goto out;

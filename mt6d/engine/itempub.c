@@ -53,7 +53,7 @@ struct put {
 	uint8_t k;
 	struct dht *dht;
 	int op;
-	size_t acked, tokens;
+	size_t acked, stored, wanted;
 };
 
 struct itempub {
@@ -310,7 +310,8 @@ static void on_put(void *closure, const struct dht_result *r)
 		return;
 	u->is_done = true;
 	u->acked = r->n_announced;
-	u->tokens = r->n_tokens;
+	u->stored = r->n_stored;
+	u->wanted = r->n_wanted;
 	u->p->n_finished++;
 }
 
@@ -370,8 +371,8 @@ static bool job_start(struct itempub *p, uint32_t mi, int k, int64_t now_ms)
 	return true;
 }
 
-/* Finished puts: stored by at least half the nodes that gave a token
- * (and one at least), else tried again after retry_s. */
+/* Finished puts: stored when the nodes that took it reach the store quorum
+ * (dht_store_quorum, as for announces), else tried again after retry_s. */
 static void reap(struct itempub *p, int64_t unix_ms)
 {
 	for (size_t i = 0; i < p->n_puts && p->n_finished; i++) {
@@ -389,7 +390,7 @@ static void reap(struct itempub *p, int64_t unix_ms)
 			continue;
 		p->st.puts_acked += done.acked;
 		j->state = J_DUE;
-		if (!done.acked || 2 * done.acked < done.tokens) {
+		if (!done.wanted || done.stored < done.wanted) {
 			p->st.failures++;
 			j->due_unix_ms = unix_ms + (int64_t)p->prm.retry_s * 1000;
 			continue;

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "dht/dht.h"
 #include "mt6d/core/itemkey.h"
 #include "mt6d/core/keys.h"
 #include "mt6d/core/rendezvous.h"
@@ -28,6 +29,7 @@ static const char kat_nonce_prefix[] =
 	"44054d0becc18262d19cd8a87e7c1af52ff58e1668ff02bde297528fb9b814b6";
 static const char kat_blinded_public[] =
 	"87d7f6355e72fdd49f703b59abde13ef126897dc612107ac1d1655e22a49f607";
+static const char kat_item_target[] = "2351753998e659b1c300781956428f56d8507fa0";
 static const char kat_next_window_blinded_public[] =
 	"688ac48abcd119fb29474cbfa8de7cbf5d3b0fe483d49babd7f1cac6f8f0642f";
 static const char kat_message_blinded_public[] =
@@ -81,6 +83,10 @@ static void test_vectors(void **state)
 	assert_memory_equal(pub, want, 32);
 	assert_int_equal(itemkey_blind_secret(&k, p.s_priv, p.shared, KAT_T, ITEMKEY_CONFIG), 0);
 	assert_memory_equal(k.pub, want, 32);
+	uint8_t target[20];
+	dht_item_target(k.pub, NULL, 0, target);
+	unhex(want, 20, kat_item_target);
+	assert_memory_equal(target, want, 20);
 	unhex(want, 32, kat_blinded_scalar);
 	assert_memory_equal(k.scalar, want, 32);
 	unhex(want, 32, kat_nonce_prefix);
