@@ -19,11 +19,19 @@
 #     with verdicts against issue 15's targets (get median < 1 s, first
 #     sessions <= 30 s, fresh client p95 <= 5 s, < 50 messages per 10 s from
 #     one source to one node, <= 8,000 B/s to one node).
+#  5. The 15,000-client round (bench_round): RDV_ROUND_NODES (default 10000)
+#     simulated foreign nodes, libtorrent-like and jech-like with their
+#     limits (tests/simdht.h), RDV_ROUND_CLIENTS (15000) clients, a fresh
+#     server's catch-up round, then 200 sampled fetches; verdicts: round
+#     inside the window, >= 99 % of fetches open the current config, at most
+#     300 datagrams per client, 0 limits tripped; one row per channel of
+#     RDV_ROUND_CHANNELS (default "stuffing items": port stuffing, BEP 44
+#     mutable items). Runs without root.
 #
 # Output: tables on stdout, and every figure in $BENCH_OUT/rendezvous.tsv
 # (bench/results.sh), from which scripts/perf-report.py writes the section
 # "rendezvous" of docs/PERFORMANCE.md.
-# RDV_BENCH_SKIP_SIM=1 / _LAB=1 / _LT=1 / _SWARMS=1 skip a part; RDV_SIM_CLIENTS (default
+# RDV_BENCH_SKIP_SIM=1 / _LAB=1 / _LT=1 / _SWARMS=1 / _ROUND=1 skip a part; RDV_SIM_CLIENTS (default
 # "1000 15000") sets the sizes of part 1. Needs root for 2 and 3.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,6 +39,10 @@ B=${MT6D_BUILD:-$TOP/build}
 MT6D=$B/mt6d
 NODE=$B/mt6d-dhtnode
 BENCH=$B/bench/bench_rendezvous
+ROUND=$B/bench/bench_round
+ROUND_NODES=${RDV_ROUND_NODES:-10000}
+ROUND_CLIENTS=${RDV_ROUND_CLIENTS:-15000}
+ROUND_CHANNELS=${RDV_ROUND_CHANNELS:-stuffing items}
 PY=/usr/bin/python3
 DHTLAB=$TOP/tests/netns/dht_lab.py
 TRIALS=${TRIALS:-50}
@@ -75,6 +87,47 @@ if [ "${RDV_BENCH_SKIP_SIM:-0}" != 1 ]; then
 			"$(echo "$(g pub_bytes) / 1000000" | bc -l)" "$(g per_client_datagrams)" \
 			"$(echo "$(g per_client_bytes) / 1000" | bc -l)" "$(g announces_acked)" \
 			"$(g swarm_stored_peers)" "$(g swarm_store_refused)" "$(g busiest_node_rate_per_s)"
+	done
+	echo
+fi
+
+# --- 5. the 15,000-client round in a simulated foreign swarm ----------------
+# (before parts 2 and 3, which need root; this one does not)
+if [ "${RDV_BENCH_SKIP_ROUND:-0}" != 1 ]; then
+	[ -x "$ROUND" ] || die "build $ROUND first (make benches)"
+	hdr=0
+	for ch in $ROUND_CHANNELS; do
+		"$ROUND" -C "$ch" -n "$ROUND_NODES" -c "$ROUND_CLIENTS" >"$W/round-$ch" || die "bench_round -C $ch"
+		g() { awk -v k="$1" '$1 == k {print $2}' "$W/round-$ch"; }
+		# Verdicts, every one from the run.
+		if [ "$(g window_done)" = 1 ]; then
+			v_win="met ($(g round_s) s of $(g window_s))"
+		else
+			v_win="missed (not done in $(g window_s) s: $(g publications) of $ROUND_CLIENTS)"
+		fi
+		v_fetch=$(awk -v o="$(g opened)" -v s="$(g samples)" 'BEGIN {
+			p = s ? 100 * o / s : 0
+			printf "%s (%d of %d, %.1f %%)", (s && p >= 99) ? "met" : "missed", o, s, p }')
+		v_dg=$(awk -v d="$(g per_client_datagrams)" 'BEGIN {
+			printf "%s (%.0f)", d <= 300 ? "met" : "missed", d }')
+		if [ "$(g trips)" = 0 ]; then
+			v_trips="met (0)"
+		else
+			v_trips="missed ($(g trips): bans $(g lt_bans), lt budget $(g lt_budget_drops), jech budget $(g jech_budget_drops), overflows $(g jech_overflows))"
+		fi
+		if [ $hdr = 0 ]; then
+			hdr=1
+			echo "## 5. The $ROUND_CLIENTS-client round: $ROUND_NODES simulated foreign nodes ($(g jech_share) jech-like, $(g dead_share) dead), $(g sources) source addresses"
+			echo
+			echo "| channel | round inside the window | fetches opened (>= 99 %) | datagrams per client (<= 300) | limits tripped (0) | kB per client | busiest node from us: msgs/10 s per source, queries/s, reply B/s | publisher CPU s | census: clients stored | sim CPU s, RSS MB |"
+			echo "|---|---|---|---|---|---|---|---|---|---|"
+		fi
+		printf '| %s | %s | %s | %s | %s | %.1f | %s, %s, %s | %s | %s | %s, %.0f |\n' "$ch" "$v_win" "$v_fetch" "$v_dg" "$v_trips" \
+			"$(echo "$(g per_client_bytes) / 1000" | bc -l)" "$(g peak_src_count_10s)" "$(g peak_node_qps)" "$(g peak_node_out_bps)" \
+			"$(g pub_cpu_s)" "$(g clients_stored)" "$(g sim_cpu_s)" "$(echo "$(g max_rss_kb) / 1024" | bc -l)"
+		# shellcheck disable=SC2046
+		result round verdict_window="$v_win" verdict_fetch="$v_fetch" verdict_datagrams="$v_dg" \
+			verdict_trips="$v_trips" $(awk 'NF == 2 {print $1 "=" $2}' "$W/round-$ch")
 	done
 	echo
 fi

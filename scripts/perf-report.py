@@ -819,6 +819,27 @@ def sec_rendezvous(recs, charts, v):
             v['rdv_busiest_per_src'] = fmt_auto(num(big.get('busiest_node_rate_per_s')) / src)
         v['rdv_sources'] = fmt(src, 0)
         v['rdv_swarm'] = big.get('swarm_nodes')
+    rounds = kind(recs, 'round', 'channel')
+    if rounds:
+        r0 = rounds[0]
+        out.append('**The 15,000-client round in a simulated public DHT** (`bench_round -n %s -c %s`: %s foreign '
+                   'nodes, %s jech-like and %s dead, the rest libtorrent-like, their limits enforced and counted '
+                   '(tests/simdht.h); a fresh server\'s catch-up round, then %s sampled fetches by fresh clients; '
+                   'every verdict computed by bench/rendezvous.sh from the run):'
+                   % (r0.get('nodes'), r0.get('clients'), r0.get('nodes'), r0.get('jech_share'),
+                      r0.get('dead_share'), r0.get('samples')))
+        out.append('')
+        rows = [[x.get('channel'), x.get('verdict_window'), x.get('verdict_fetch'), x.get('verdict_datagrams'),
+                 x.get('verdict_trips'), fmt((num(x.get('per_client_bytes')) or 0) / 1e3, 1),
+                 '%s, %s, %s' % (x.get('peak_src_count_10s'), x.get('peak_node_qps'), x.get('peak_node_out_bps')),
+                 x.get('pub_cpu_s'), '%s of %s' % (x.get('clients_stored'), x.get('clients')),
+                 '%s, %s' % (x.get('sim_cpu_s'), fmt((num(x.get('max_rss_kb')) or 0) / 1024, 0))]
+                for x in rounds]
+        out.append(table(['channel', 'round inside the window', 'fetches opened (>= 99 %)',
+                          'datagrams per client (<= 300)', 'limits tripped (0)', 'kB per client',
+                          'busiest node from us: msgs/10 s per source, queries/s, reply B/s', 'publisher CPU s',
+                          'census: clients stored', 'sim CPU s, RSS MB'], rows))
+        out.append('')
     pubs = one(recs, 'lab_publish')
     fetches = {f['mode']: f for f in kind(recs, 'fetch', 'mode')}
     if fetches:

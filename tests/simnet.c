@@ -2,6 +2,7 @@
 #include "tests/simnet.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,13 +11,21 @@
 #define SIMNET_MTU 1500
 
 struct simnet_pkt {
-	int64_t at_ms;
-	uint64_t seq;               /* ties in at_ms are delivered in sending order */
+	uint32_t next_free;
 	int to;
 	struct sockaddr_in6 from;
 	size_t len;
 	uint8_t data[SIMNET_MTU];
 };
+
+/* The heap moves these, not the datagrams. */
+struct simnet_qent {
+	int64_t at_ms;
+	uint64_t seq;               /* ties in at_ms are delivered in sending order */
+	uint32_t pkt;
+};
+
+#define NO_PKT UINT32_MAX
 
 uint64_t simnet_xorshift(uint64_t *s)
 {
@@ -53,39 +62,66 @@ static int node_of(const struct simnet *net, const struct sockaddr *to, socklen_
 	return i;
 }
 
-static bool pkt_before(const struct simnet_pkt *a, const struct simnet_pkt *b)
+static bool q_before(const struct simnet_qent *a, const struct simnet_qent *b)
 {
 	return a->at_ms < b->at_ms || (a->at_ms == b->at_ms && a->seq < b->seq);
 }
 
-static void heap_swap(struct simnet_pkt *a, struct simnet_pkt *b)
+static void q_swap(struct simnet_qent *a, struct simnet_qent *b)
 {
-	struct simnet_pkt t = *a;
+	struct simnet_qent t = *a;
 	*a = *b;
 	*b = t;
 }
 
 static void heap_pop(struct simnet *net)
 {
-	struct simnet_pkt *q = net->q;
+	struct simnet_qent *q = net->q;
 	q[0] = q[--net->n_q];
 	for (size_t i = 0;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < net->n_q && pkt_before(&q[l], &q[m]))
+		if (l < net->n_q && q_before(&q[l], &q[m]))
 			m = l;
-		if (r < net->n_q && pkt_before(&q[r], &q[m]))
+		if (r < net->n_q && q_before(&q[r], &q[m]))
 			m = r;
 		if (m == i)
 			break;
-		heap_swap(&q[i], &q[m]);
+		q_swap(&q[i], &q[m]);
 		i = m;
 	}
 }
 
-static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to,
-		    socklen_t to_len)
+/* A free datagram from the pool (grown by doubling), or NULL. */
+static struct simnet_pkt *pkt_alloc(struct simnet *net, uint32_t *idx)
 {
-	struct simnet_node *from = ctx;
+	if (net->free_pkt == NO_PKT) {
+		size_t cap = net->cap_pool ? net->cap_pool * 2 : 256;
+		if (cap >= NO_PKT)
+			return NULL;
+		struct simnet_pkt *pool = realloc(net->pool, cap * sizeof(*pool));
+		if (!pool)
+			return NULL;
+		for (size_t i = net->cap_pool; i < cap; i++)
+			pool[i].next_free = i + 1 < cap ? (uint32_t)(i + 1) : NO_PKT;
+		net->pool = pool;
+		net->free_pkt = (uint32_t)net->cap_pool;
+		net->cap_pool = cap;
+	}
+	*idx = net->free_pkt;
+	struct simnet_pkt *p = &net->pool[*idx];
+	net->free_pkt = p->next_free;
+	return p;
+}
+
+static void pkt_free(struct simnet *net, uint32_t idx)
+{
+	net->pool[idx].next_free = net->free_pkt;
+	net->free_pkt = idx;
+}
+
+int simnet_send(struct simnet_node *from, const uint8_t *buf, size_t len, const struct sockaddr *to,
+		socklen_t to_len)
+{
 	struct simnet *net = from->net;
 	int dest = node_of(net, to, to_len);
 	net->sent++;
@@ -99,25 +135,36 @@ static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sock
 		return -EMSGSIZE;
 	if (net->n_q == net->cap_q) {
 		size_t cap = net->cap_q ? net->cap_q * 2 : 1024;
-		struct simnet_pkt *q = realloc(net->q, cap * sizeof(*q));
+		struct simnet_qent *q = realloc(net->q, cap * sizeof(*q));
 		if (!q)
 			return -ENOMEM;
 		net->q = q;
 		net->cap_q = cap;
 	}
-	size_t i = net->n_q++;
-	struct simnet_pkt *p = &net->q[i];
-	p->at_ms = net->now + 5 + (int64_t)(simnet_xorshift(&net->rng) % 30) + from->delay_ms;
-	p->seq = net->seq++;
+	uint32_t pi;
+	struct simnet_pkt *p = pkt_alloc(net, &pi);
+	if (!p)
+		return -ENOMEM;
 	p->to = dest;
 	p->from = from->addr;
 	p->len = len;
 	memcpy(p->data, buf, len);
-	while (i > 0 && pkt_before(&net->q[i], &net->q[(i - 1) / 2])) {
-		heap_swap(&net->q[i], &net->q[(i - 1) / 2]);
+	size_t i = net->n_q++;
+	struct simnet_qent *e = &net->q[i];
+	e->at_ms = net->now + 5 + (int64_t)(simnet_xorshift(&net->rng) % 30) + from->delay_ms;
+	e->seq = net->seq++;
+	e->pkt = pi;
+	while (i > 0 && q_before(&net->q[i], &net->q[(i - 1) / 2])) {
+		q_swap(&net->q[i], &net->q[(i - 1) / 2]);
 		i = (i - 1) / 2;
 	}
 	return 0;
+}
+
+static int sim_send(void *ctx, const uint8_t *buf, size_t len, const struct sockaddr *to,
+		    socklen_t to_len)
+{
+	return simnet_send(ctx, buf, len, to, to_len);
 }
 
 static void sim_random(void *ctx, uint8_t *buf, size_t len)
@@ -138,15 +185,23 @@ const struct dht_ops simnet_ops = { sim_send, sim_random, sim_debug };
 
 int simnet_init(struct simnet *net, int n_nodes, int64_t now_ms)
 {
+	return simnet_init_models(net, n_nodes, 0, now_ms);
+}
+
+int simnet_init_models(struct simnet *net, int n_nodes, int n_models, int64_t now_ms)
+{
 	memset(net, 0, sizeof(*net));
-	if (n_nodes < 1 || n_nodes > 0xfffe)
+	if (n_nodes < 1 || n_nodes > 0xfffe || n_models < 0 || n_models > n_nodes)
 		return -EINVAL;
 	net->n = calloc((size_t)n_nodes, sizeof(*net->n));
 	if (!net->n)
 		return -ENOMEM;
 	net->n_nodes = n_nodes;
+	net->n_models = n_models;
+	net->free_pkt = NO_PKT;
 	net->now = now_ms;
 	net->rng = 0x9e3779b97f4a7c15ull;
+	net->measure_rng = 0x2545f4914f6cdd1dull;
 	net->debug_node = -1;
 	net->step_deadline = INT64_MAX;
 	for (int i = 0; i < n_nodes; i++) {
@@ -155,8 +210,10 @@ int simnet_init(struct simnet *net, int n_nodes, int64_t now_ms)
 		n->idx = i;
 		n->is_alive = true;
 		n->rng = 0x1234567ull * (uint64_t)(i + 1) + 99;
-		n->deadline = now_ms;
+		n->deadline = i < n_models ? INT64_MAX : now_ms;
 		simnet_addr(i, &n->addr);
+		if (i < n_models)
+			continue;
 		int rc = dht_new(&simnet_ops, n, NULL, now_ms, &n->d);
 		if (rc < 0) {
 			net->n_nodes = i;
@@ -173,7 +230,18 @@ void simnet_fini(struct simnet *net)
 		dht_free(net->n[i].d);
 	free(net->n);
 	free(net->q);
+	free(net->pool);
 	memset(net, 0, sizeof(*net));
+}
+
+/* Whether this measured call is timed; its time then counts `scale` calls. */
+static bool measure_this(struct simnet *net, const struct simnet_node *n, double *scale)
+{
+	if (!n->is_measured)
+		return false;
+	*scale = net->measure_every > 1 ? net->measure_every : 1;
+	/* Drawn at random: a fixed stride would time the same nodes' ticks. */
+	return *scale == 1 || simnet_xorshift(&net->measure_rng) % (uint64_t)*scale == 0;
 }
 
 static double cpu_now(void)
@@ -189,8 +257,8 @@ void simnet_run(struct simnet *net, int64_t until, const bool *stop)
 		int64_t next = until;
 		if (net->n_q && net->q[0].at_ms < next)
 			next = net->q[0].at_ms;
-		for (int i = 0; i < net->n_nodes; i++)
-			if (net->n[i].is_alive && net->n[i].deadline < next)
+		for (int i = net->n_models; i < net->n_nodes; i++)
+			if (net->n[i].is_alive && net->n[i].d && net->n[i].deadline < next)
 				next = net->n[i].deadline;
 		if (net->step && net->step_deadline < next)
 			next = net->step_deadline;
@@ -198,28 +266,41 @@ void simnet_run(struct simnet *net, int64_t until, const bool *stop)
 			net->now = next;
 		/* Delivery only queues datagrams at least 5 ms ahead. */
 		while (net->n_q && net->q[0].at_ms <= net->now) {
-			struct simnet_pkt p = net->q[0];
+			uint32_t pi = net->q[0].pkt;
 			heap_pop(net);
+			/* Copied out: an answer sent from here may grow the pool. */
+			struct simnet_pkt p;
+			memcpy(&p, &net->pool[pi], offsetof(struct simnet_pkt, data) + net->pool[pi].len);
+			pkt_free(net, pi);
 			struct simnet_node *n = &net->n[p.to];
 			if (!n->is_alive)
 				continue;
 			n->rx++;
-			double c0 = n->is_measured ? cpu_now() : 0;
+			if (!n->d) {
+				if (net->model_input)
+					net->model_input(net->model_ctx, n, p.data, p.len, &p.from);
+				continue;
+			}
+			double scale;
+			bool timed = measure_this(net, n, &scale);
+			double c0 = timed ? cpu_now() : 0;
 			dht_input(n->d, p.data, p.len, (const struct sockaddr *)&p.from, sizeof(p.from),
 				  net->now);
-			if (n->is_measured)
-				n->cpu_s += cpu_now() - c0;
+			if (timed)
+				n->cpu_s += (cpu_now() - c0) * scale;
 			if (net->on_input)
 				net->on_input(net->ctx, n);
 		}
-		for (int i = 0; i < net->n_nodes; i++) {
+		for (int i = net->n_models; i < net->n_nodes; i++) {
 			struct simnet_node *n = &net->n[i];
-			if (!n->is_alive || n->deadline > net->now)
+			if (!n->is_alive || !n->d || n->deadline > net->now)
 				continue;
-			double c0 = n->is_measured ? cpu_now() : 0;
+			double scale;
+			bool timed = measure_this(net, n, &scale);
+			double c0 = timed ? cpu_now() : 0;
 			n->deadline = dht_tick(n->d, net->now);
-			if (n->is_measured)
-				n->cpu_s += cpu_now() - c0;
+			if (timed)
+				n->cpu_s += (cpu_now() - c0) * scale;
 			if (n->deadline <= net->now) {
 				net->bad_deadlines++;
 				n->deadline = net->now + 1;
@@ -229,7 +310,7 @@ void simnet_run(struct simnet *net, int64_t until, const bool *stop)
 			net->step_deadline = net->step(net->ctx, net->now);
 		/* Operations started from the hooks want their nodes ticked soon. */
 		if (net->tick_within_ms > 0)
-			for (int i = 0; i < net->n_nodes; i++)
+			for (int i = net->n_models; i < net->n_nodes; i++)
 				if (net->n[i].deadline > net->now + net->tick_within_ms)
 					net->n[i].deadline = net->now + net->tick_within_ms;
 	}
@@ -238,6 +319,8 @@ void simnet_run(struct simnet *net, int64_t until, const bool *stop)
 void simnet_bootstrap(struct simnet *net, int64_t for_ms)
 {
 	for (int i = 1; i < net->n_nodes; i++) {
+		if (!net->n[i].d)
+			continue;
 		dht_add_node(net->n[i].d, (const struct sockaddr *)&net->n[0].addr,
 			     sizeof(net->n[0].addr), net->now);
 		net->n[i].deadline = net->now;
