@@ -9,6 +9,9 @@
 #   make bench      benchmarks, then docs/PERFORMANCE.md from their results
 #   make bench-report  docs/PERFORMANCE.md again from build/bench-results/
 #   make install    PREFIX=/usr/local DESTDIR= (also SYSCONFDIR, UNITDIR, ...)
+#   make deb        the Debian package into build/deb/ (debian/, lintian)
+#   make check-system  the package in a fresh Debian 12 root, the units under
+#                   a real systemd (slow: not part of make check)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -48,6 +51,12 @@ DEPS_SET := test
 endif
 ifneq ($(filter bench,$(MAKECMDGOALS)),)
 DEPS_SET := bench
+endif
+ifneq ($(filter deb,$(MAKECMDGOALS)),)
+DEPS_SET := deb
+endif
+ifneq ($(filter check-system,$(MAKECMDGOALS)),)
+DEPS_SET := system
 endif
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -108,7 +117,8 @@ BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all programs tests fuzz benches check unit netns vectors fuzz-smoke \
-	check-layering analyze deps demo bench bench-report install uninstall clean
+	check-layering analyze deps demo bench bench-report install uninstall clean \
+	deb check-system
 .DEFAULT_GOAL := all
 # Keep object files of tests and fuzzers: they are not throwaway intermediates.
 .SECONDARY:
@@ -203,6 +213,21 @@ check: deps
 	$(Q)sh scripts/check-layering.sh
 	$(Q)scripts/analyze.sh $(BUILD) "$(BASE_CPPFLAGS_NOVERSION) $(PKG_CFLAGS) $(EV_CFLAGS) $(CMOCKA_CFLAGS)"
 	$(Q)tests/run.sh all
+
+# make deb: mt6d_<version>_<arch>.deb (and its -dbgsym) in build/deb/, made by
+# dpkg-buildpackage -us -uc -b in a copy of the tree (scripts/build-deb.sh),
+# then lintian: no error, every warning justified in debian/.
+deb: deps
+	$(Q)scripts/build-deb.sh
+
+# make check-system (root): the package installed, upgraded, removed and
+# purged in a debootstrapped Debian 12 root (cached in /var/cache/mt6d-test),
+# then the units under systemd as PID 1 of systemd-nspawn containers in a
+# lab, with a DHT swarm (tests/system/). Minutes: not part of make check.
+check-system: deps all
+	$(Q)$(MAKE) --no-print-directory deb
+	$(Q)MT6D_DEB=$(CURDIR)/build/deb/mt6d_$$(dpkg-parsechangelog -S Version)_$$(dpkg-architecture \
+		-qDEB_HOST_ARCH).deb tests/run.sh system $(BUILD)
 
 demo: deps all
 	$(Q)scripts/demo.sh $(if $(DURATION),--duration $(DURATION))

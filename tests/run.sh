@@ -9,6 +9,9 @@
 #   tests/run.sh cli   BUILD_DIR     command-line tests, tests/cli/t_*.sh
 #   tests/run.sh fuzz  BUILD_DIR     every fuzzer for FUZZ_SECONDS (default 15)
 #   tests/run.sh netns BUILD_DIR     namespace tests (root), tests/netns/t_*.sh
+#   tests/run.sh system BUILD_DIR    the Debian package and the units under
+#                                    systemd (root, minutes), tests/system/t_*.sh;
+#                                    not in all (make check-system)
 #
 # ONLY=pattern restricts every suite to tests whose name matches it.
 set -u
@@ -98,7 +101,20 @@ suite_netns() {
     done
 }
 
+suite_system() {
+    local t
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "system tests need root (chroot, systemd-nspawn, namespaces)" >&2
+        failed=$((failed + 1)); failures+=("system/not-root"); return
+    fi
+    for t in tests/system/t_*.sh; do
+        [ -f "$t" ] || continue
+        MT6D_BUILD=$top/$1 run_one system "$(basename "$t" .sh)" 1800 bash "$t"
+    done
+}
+
 case "${1:-all}" in
+    system)  suite_system "${2:-build}" ;;
     unit)    suite_unit "${2:-build-san}" ;;
     vectors) suite_vectors "${2:-build}" ;;
     cli)     suite_cli "${2:-build}" ;;
@@ -111,7 +127,7 @@ case "${1:-all}" in
         suite_fuzz build-fuzz
         suite_netns build
         ;;
-    *) echo "usage: $0 all|unit|vectors|cli|fuzz|netns [BUILD_DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 all|unit|vectors|cli|fuzz|netns|system [BUILD_DIR]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -1,0 +1,215 @@
+#!/bin/bash
+# The shipped units under a real systemd: two Debian 12 roots with systemd
+# and the package installed (tests/system/root-lib.sh), each booted by
+# systemd-nspawn with systemd as its PID 1, inside the network namespaces
+# of a lab (scripts/lab.sh): the server container is host s, the client
+# container host c1, joined through the lab's router by veths; a private DHT
+# swarm on d1..d8 (tests/netns/sessions-lib.sh, as in the demo). Then, with
+# systemctl in the containers:
+#
+#   enable --now mt6d-server and mt6d-client@home: the client finds the
+#   server in the DHT and the session comes up (ping through it);
+#   each daemon runs as mt6d (not uid 0) with CapEff = CapPrm = CAP_NET_ADMIN
+#   alone, no ambient or inheritable capability (/proc/PID/status);
+#   kill -9 of the server: its MT6D addresses stay behind, systemd restarts
+#   it (Restart=on-failure), the new one purges them (its journal says so)
+#   and the session comes back;
+#   reload mt6d-server after the operator removed the client from
+#   server.conf: the config is read again, the client is revoked (audit.log,
+#   teardown received);
+#   stop: nothing of ours left in `ip -6 addr`, `ip link`, the routes or
+#   nftables of either namespace, and both units inactive, not failed.
+#
+# This machine's PID 1 is not systemd and its cgroups are v1 (a named
+# name=systemd hierarchy beside the controllers): systemd-nspawn runs with
+# --register=no --keep-unit (no machined, no bus to ask for a scope) and
+# SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 (the container's systemd gets the
+# legacy hierarchy, as the host has). /dev/net/tun is bound in.
+#
+# MT6D_DEB: the package (make check-system passes make deb's), else built
+# here. Slow (a few minutes): make check-system, not make check.
+export LAB_CLIENTS=1 LAB_DHT=8
+top=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/netns/sessions-lib.sh
+. "$top/tests/netns/sessions-lib.sh"
+# shellcheck source=tests/system/root-lib.sh
+. "$top/tests/system/root-lib.sh"
+
+SESS_ROT=1s
+declare -A CT=() INIT=()
+ct_cleanup() {
+	local c
+	for c in "${!CT[@]}"; do stop_pids "${CT[$c]}"; done
+	root_drop "$work/root-s"
+	root_drop "$work/root-c1"
+}
+at_exit ct_cleanup
+
+deb=${MT6D_DEB:-}
+if [ -z "$deb" ]; then
+	"$top/scripts/build-deb.sh" -L -o "$work/deb" >"$work/build.log" 2>&1 ||
+		{ cat "$work/build.log"; fail "make deb failed"; }
+	deb=$(tail -n 1 "$work/build.log")
+fi
+[ -f "$deb" ] || fail "no package $deb"
+
+# ---- the roots: systemd, the package; the client's a copy of the server's
+t0=$(date +%s)
+root_new "$work/root-s" || fail "no fresh root"
+cp "$deb" "$work/root-s/tmp/"
+root_apt "$work/root-s" install systemd systemd-sysv dbus iproute2 procps \
+	>"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; fail "apt: systemd"; }
+root_apt "$work/root-s" install "/tmp/$(basename "$deb")" >>"$work/apt.log" 2>&1 ||
+	{ tail -n 20 "$work/apt.log"; fail "apt: $(basename "$deb")"; }
+umount "$work/root-s/var/cache/apt/archives" "$work/root-s/proc"
+cp -a "$work/root-s" "$work/root-c1"
+echo "     (roots ready in $(($(date +%s) - t0)) s)"
+
+# ---- lab, swarm, keys and configs
+sess_lab_up
+sess_swarm_start 8
+ct_in() { # host cmd...: CMD inside that container (all its namespaces)
+	local h=$1
+	shift
+	nsenter -t "${INIT[$h]}" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 "$@"
+}
+uid=$(root_in "$work/root-s" id -u mt6d)
+(umask 077 && "$build/mt6d" genkey >"$work/root-s/etc/mt6d/server.key" &&
+	"$build/mt6d" genkey >"$work/root-c1/etc/mt6d/home.key") 2>/dev/null
+srvpub=$("$build/mt6d" pubkey <"$work/root-s/etc/mt6d/server.key")
+clipub=$("$build/mt6d" pubkey <"$work/root-c1/etc/mt6d/home.key")
+cat >"$work/root-s/etc/mt6d/server.conf" <<EOF
+[Server]
+Interface = eth0
+PrivateKeyFile = /etc/mt6d/server.key
+RotationPeriod = $SESS_ROT
+ConfigPeriod = 24h
+DHTBootstrap = $DHT_BOOT
+StateDirectory = /var/lib/mt6d
+TunnelPrefix = $TPREFIX/64
+
+[Client]
+Name = home
+PublicKey = $clipub
+Id = 1
+Added = 2026-11-01
+EOF
+cat >"$work/root-c1/etc/mt6d/home.conf" <<EOF
+[Client]
+Interface = eth0
+PrivateKeyFile = /etc/mt6d/home.key
+ClientId = 1
+ConfigPeriod = 24h
+DHTBootstrap = $DHT_BOOT
+StateDirectory = /var/lib/mt6d
+
+[Server]
+PublicKey = $srvpub
+EOF
+chown "$uid:$uid" "$work/root-s/etc/mt6d/server.key" "$work/root-c1/etc/mt6d/home.key"
+
+# ---- boot
+boot() { # host
+	local h=$1 i
+	SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 systemd-nspawn -q -D "$work/root-$h" -b \
+		-M "mt6d$h$$" --register=no --keep-unit --console=pipe \
+		--network-namespace-path="/run/netns/$("$lab" ns "$h")" \
+		--capability=CAP_NET_ADMIN --bind=/dev/net/tun \
+		</dev/null >"$work/nspawn-$h.log" 2>&1 &
+	CT[$h]=$!
+	for i in $(seq 50); do
+		INIT[$h]=$(ps -o pid= --ppid "${CT[$h]}" | tr -d ' ' | head -n 1)
+		[ -n "${INIT[$h]}" ] && return 0
+		sleep 0.1
+	done
+	cat "$work/nspawn-$h.log"
+	fail "systemd-nspawn started no PID 1 in $h"
+}
+booted() { # host
+	local st
+	st=$(ct_in "$1" systemctl is-system-running 2>/dev/null)
+	[ "$st" = running ] || [ "$st" = degraded ]
+}
+for h in s c1; do
+	boot "$h"
+done
+for h in s c1; do
+	check "$h: systemd boots as PID 1 of the container" wait_for 60 booted "$h"
+	check "$h: systemd is PID 1 there" test "$(ct_in "$h" cat /proc/1/comm)" = systemd
+	ct_in "$h" systemctl --failed --no-legend --no-pager
+done
+check "the package enabled nothing" not ct_in s systemctl -q is-enabled mt6d-server
+
+# ---- enable --now, the session comes up
+show_c() { ct_in c1 mt6d show -s /run/mt6d/home.sock dump 2>/dev/null; }
+show_s() { ct_in s mt6d show -s /run/mt6d/server.sock dump 2>/dev/null; }
+c_field() { show_c | sed -n "s/^$1=//p" | head -n 1; }
+c_session() { [ "$(c_field state)" = session ]; }
+check "s: systemctl enable --now mt6d-server" ct_in s systemctl enable --now mt6d-server
+check "s: mt6d-server is active" wait_for 10 ct_in s systemctl -q is-active mt6d-server
+check "c1: systemctl enable --now mt6d-client@home" ct_in c1 systemctl enable --now mt6d-client@home
+check "c1: mt6d-client@home is active" wait_for 10 ct_in c1 systemctl -q is-active mt6d-client@home
+t0=$(date +%s)
+check "the client finds the server in the DHT, the session comes up" wait_for 120 c_session
+echo "     (session $(($(date +%s) - t0)) s after the client's start)"
+check "ping through the session" in_ns c1 ping -c 3 -i 0.2 -W 2 "$(server_tun 1)"
+
+# ---- least privilege, read where the daemon runs
+main_pid() { ct_in "$1" systemctl show -p MainPID --value "$2"; }
+caps_ok() { # host unit
+	local st
+	st=$(ct_in "$1" cat "/proc/$(main_pid "$1" "$2")/status")
+	echo "$st" | grep -E '^(Uid|Gid|Cap(Inh|Prm|Eff|Bnd|Amb)):'
+	grep -qx "CapEff:	0000000000001000" <<<"$st" &&
+		grep -qx "CapPrm:	0000000000001000" <<<"$st" &&
+		grep -qx "CapInh:	0000000000000000" <<<"$st" &&
+		grep -qx "CapAmb:	0000000000000000" <<<"$st" &&
+		grep -qE "^Uid:	$uid	$uid	$uid	$uid$" <<<"$st"
+}
+check "s: mt6d-server runs as mt6d ($uid) with CAP_NET_ADMIN alone" caps_ok s mt6d-server
+check "c1: mt6d-client@home runs as mt6d ($uid) with CAP_NET_ADMIN alone" caps_ok c1 mt6d-client@home
+
+# ---- kill -9: systemd restarts the server, which purges what was left
+old=$(main_pid s mt6d-server)
+ct_in s kill -KILL "$old"
+check "s: a killed server leaves MT6D addresses behind for now" \
+	wait_for 2 bash -c "'$lab' exec s ip -6 addr show dev eth0 | grep -q dynamic"
+restarted() { # a new main PID, active
+	local p
+	p=$(main_pid s mt6d-server)
+	[ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$old" ] && ct_in s systemctl -q is-active mt6d-server
+}
+check "s: systemd restarts mt6d-server (Restart=on-failure, RestartSec=5s)" wait_for 20 restarted
+check "s: one restart counted" test "$(ct_in s systemctl show -p NRestarts --value mt6d-server)" = 1
+check "s: the restarted server purged the killed one's addresses (journal)" wait_for 10 \
+	bash -c "nsenter -t ${INIT[s]} -a journalctl -q -u mt6d-server --no-pager | grep -E 'removed [0-9]+ MT6D addresses of a previous run'"
+# The killed server's sessions died with it: any answer is a new session.
+check "the session comes back (ping through it)" wait_for 60 in_ns c1 ping -c 1 -W 1 "$(server_tun 1)"
+check "c1: in session again" wait_for 10 c_session
+check "s: after the restart still CAP_NET_ADMIN alone, as mt6d" caps_ok s mt6d-server
+
+# ---- reload: the operator revokes the client
+sed -i '/^\[Client\]$/,$d' "$work/root-s/etc/mt6d/server.conf"
+check "s: systemctl reload mt6d-server" ct_in s systemctl reload mt6d-server
+check "s: the reloaded config revoked the client (audit.log)" wait_for 5 \
+	ct_in s grep -q "client 'home' (id 1) revoked" /var/lib/mt6d/audit.log
+told() { [ "$(c_field teardowns_rx)" -ge 1 ] 2>/dev/null; }
+check "c1: the client was told (teardown received)" wait_for 5 told
+check "s: the server kept running through the reload" test "$(ct_in s systemctl show -p NRestarts --value mt6d-server)" = 1
+
+# ---- stop: nothing left
+check "c1: systemctl stop mt6d-client@home" ct_in c1 systemctl stop mt6d-client@home
+check "s: systemctl stop mt6d-server" ct_in s systemctl stop mt6d-server
+for h in s c1; do
+	check "$h: nothing left in ip -6 addr, ip link, routes, nftables" nothing_left "$h"
+done
+check "s: mt6d-server inactive, not failed" test "$(ct_in s systemctl is-active mt6d-server)" = inactive
+check "c1: mt6d-client@home inactive, not failed" test "$(ct_in c1 systemctl is-active mt6d-client@home)" = inactive
+
+for h in s c1; do
+	ct_in "$h" systemctl poweroff
+	check "$h: the container powers off" wait_for 30 not kill -0 "${CT[$h]}"
+	wait "${CT[$h]}" 2>/dev/null
+	unset "CT[$h]"
+done
+finish
