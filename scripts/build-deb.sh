@@ -70,9 +70,8 @@ arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 changes=mt6d_${version}_$arch.changes
 # The .changes lists what was made: the package, its -dbgsym companion, the
 # .buildinfo.
-for f in $(sed -n '/^Files:/,/^[^ ]/s/^ [0-9a-f]* [0-9]* [^ ]* [^ ]* //p' "$stage/$changes"); do
-	mv "$stage/$f" "$out/"
-done
+sed -n '/^Files:/,/^[^ ]/s/^ [0-9a-f]* [0-9]* [^ ]* [^ ]* //p' "$stage/$changes" |
+	while read -r f; do mv "$stage/$f" "$out/"; done
 mv "$stage/$changes" "$out/"
 
 if [ "$lint" = 1 ]; then

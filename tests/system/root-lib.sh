@@ -83,11 +83,10 @@ root_apt() { # dir apt-get arguments...
 }
 
 root_drop() { # dir
-	local d=$1 m
+	local d=$1
 	[ -d "$d" ] || return 0
 	# Every mount under the root, deepest first.
-	for m in $(awk -v d="$d/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r); do
-		umount -l "$m" 2>/dev/null
-	done
+	awk -v d="$d/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null; done
 	rm -rf --one-file-system "$d"
 }
