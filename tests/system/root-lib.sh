@@ -6,6 +6,9 @@
 # tests); downloaded packages are kept in the cache too, so a second run
 # downloads nothing that did not change.
 #
+#   root_dir NAME       prints a new empty directory for a root, under the
+#                       cache directory (not /tmp: roots are large, and
+#                       nothing else there cleans up after them)
 #   root_new DIR        DIR: a fresh bookworm minbase root (package lists in)
 #   root_apt DIR ARGS.. apt-get ARGS inside DIR (noninteractive, in the host's
 #                       network namespace: it reaches the mirror)
@@ -51,6 +54,10 @@ root_cache_tar() {
 		rm -rf "$tmp" "$tmp.log" "$tar.new"
 		exit $rc
 	) 9>"$ROOT_CACHE/.lock"
+}
+
+root_dir() { # name
+	mkdir -p "$ROOT_CACHE/roots" && mktemp -d "$ROOT_CACHE/roots/$1.XXXXXX"
 }
 
 root_new() { # dir

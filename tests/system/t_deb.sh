@@ -32,10 +32,10 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/system/root-lib.sh"
 
 work=$(mktemp -d /tmp/mt6d-deb-test.XXXXXX)
-root=$work/root
-ns=mt6ddeb$$
 at_exit 'rm -rf "$work"'
+root=$(root_dir deb) || fail "no root directory"
 at_exit 'root_drop "$root"'
+ns=mt6ddeb$$
 at_exit 'ns_purge "$ns"'
 
 deb1=${MT6D_DEB:-}

@@ -44,12 +44,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 
 # Rot 3 s (the default): the addresses a kill leaves outlive RestartSec.
 SESS_ROT=3s
-declare -A CT=() INIT=()
+declare -A CT=() INIT=() ROOT=()
 ct_cleanup() {
 	local c
 	for c in "${!CT[@]}"; do stop_pids "${CT[$c]}"; done
-	root_drop "$work/root-s"
-	root_drop "$work/root-c1"
+	for c in "${!ROOT[@]}"; do root_drop "${ROOT[$c]}"; done
 }
 at_exit ct_cleanup
 
@@ -63,14 +62,16 @@ fi
 
 # ---- the roots: systemd, the package; the client's a copy of the server's
 t0=$(date +%s)
-root_new "$work/root-s" || fail "no fresh root"
-cp "$deb" "$work/root-s/tmp/"
-root_apt "$work/root-s" install systemd systemd-sysv dbus iproute2 procps \
+ROOT[s]=$(root_dir systemd-s) && ROOT[c1]=$(root_dir systemd-c1) || fail "no root directories"
+rmdir "${ROOT[c1]}"
+root_new "${ROOT[s]}" || fail "no fresh root"
+cp "$deb" "${ROOT[s]}/tmp/"
+root_apt "${ROOT[s]}" install systemd systemd-sysv dbus iproute2 procps \
 	>"$work/apt.log" 2>&1 || { tail -n 20 "$work/apt.log"; fail "apt: systemd"; }
-root_apt "$work/root-s" install "/tmp/$(basename "$deb")" >>"$work/apt.log" 2>&1 ||
+root_apt "${ROOT[s]}" install "/tmp/$(basename "$deb")" >>"$work/apt.log" 2>&1 ||
 	{ tail -n 20 "$work/apt.log"; fail "apt: $(basename "$deb")"; }
-umount "$work/root-s/var/cache/apt/archives" "$work/root-s/proc"
-cp -a "$work/root-s" "$work/root-c1"
+umount "${ROOT[s]}/var/cache/apt/archives" "${ROOT[s]}/proc"
+cp -a "${ROOT[s]}" "${ROOT[c1]}"
 echo "     (roots ready in $(($(date +%s) - t0)) s)"
 
 # ---- lab, swarm, keys and configs
@@ -81,12 +82,12 @@ ct_in() { # host cmd...: CMD inside that container (all its namespaces)
 	shift
 	nsenter -t "${INIT[$h]}" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 "$@"
 }
-uid=$(root_in "$work/root-s" id -u mt6d)
-(umask 077 && "$build/mt6d" genkey >"$work/root-s/etc/mt6d/server.key" &&
-	"$build/mt6d" genkey >"$work/root-c1/etc/mt6d/home.key") 2>/dev/null
-srvpub=$("$build/mt6d" pubkey <"$work/root-s/etc/mt6d/server.key")
-clipub=$("$build/mt6d" pubkey <"$work/root-c1/etc/mt6d/home.key")
-cat >"$work/root-s/etc/mt6d/server.conf" <<EOF
+uid=$(root_in "${ROOT[s]}" id -u mt6d)
+(umask 077 && "$build/mt6d" genkey >"${ROOT[s]}/etc/mt6d/server.key" &&
+	"$build/mt6d" genkey >"${ROOT[c1]}/etc/mt6d/home.key") 2>/dev/null
+srvpub=$("$build/mt6d" pubkey <"${ROOT[s]}/etc/mt6d/server.key")
+clipub=$("$build/mt6d" pubkey <"${ROOT[c1]}/etc/mt6d/home.key")
+cat >"${ROOT[s]}/etc/mt6d/server.conf" <<EOF
 [Server]
 Interface = eth0
 PrivateKeyFile = /etc/mt6d/server.key
@@ -102,7 +103,7 @@ PublicKey = $clipub
 Id = 1
 Added = 2026-11-01
 EOF
-cat >"$work/root-c1/etc/mt6d/home.conf" <<EOF
+cat >"${ROOT[c1]}/etc/mt6d/home.conf" <<EOF
 [Client]
 Interface = eth0
 PrivateKeyFile = /etc/mt6d/home.key
@@ -114,13 +115,13 @@ StateDirectory = /var/lib/mt6d
 [Server]
 PublicKey = $srvpub
 EOF
-chown "$uid:$uid" "$work/root-s/etc/mt6d/server.key" "$work/root-c1/etc/mt6d/home.key"
+chown "$uid:$uid" "${ROOT[s]}/etc/mt6d/server.key" "${ROOT[c1]}/etc/mt6d/home.key"
 
 # ---- boot
 mknod -m 0666 "$work/tun" c 10 200 || fail "mknod $work/tun"
 boot() { # host
 	local h=$1 i
-	SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 systemd-nspawn -q -D "$work/root-$h" -b \
+	SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 systemd-nspawn -q -D "${ROOT[$h]}" -b \
 		-M "mt6d$h$$" --register=no --keep-unit --console=pipe \
 		--network-namespace-path="/run/netns/$("$lab" ns "$h")" \
 		--capability=CAP_NET_ADMIN --bind="$work/tun:/dev/net/tun" \
@@ -235,7 +236,7 @@ check "c1: in session again" wait_for 10 c_session
 check "s: after the restart still CAP_NET_ADMIN alone, as mt6d" caps_ok s mt6d-server
 
 # ---- reload: the operator revokes the client
-sed -i '/^\[Client\]$/,$d' "$work/root-s/etc/mt6d/server.conf"
+sed -i '/^\[Client\]$/,$d' "${ROOT[s]}/etc/mt6d/server.conf"
 check "s: systemctl reload mt6d-server" ct_in s systemctl reload mt6d-server
 check "s: the reloaded config revoked the client (audit.log)" wait_for 5 \
 	ct_in s grep -q "client 'home' (id 1) revoked" /var/lib/mt6d/audit.log
