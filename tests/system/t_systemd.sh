@@ -29,7 +29,8 @@
 # its own is 0600 root, which no unprivileged daemon can open), bound in.
 # RLIMIT_MEMLOCK is unlimited for the container and its PID 1 keeps
 # CAP_SYS_RESOURCE, as a host's PID 1 does, so that the units'
-# LimitMEMLOCK=infinity holds. The container's
+# LimitMEMLOCK=infinity holds (where the host itself may raise it: see the
+# check). The container's
 # systemd cannot enforce DevicePolicy= here (nspawn mounts the v1 devices
 # hierarchy read-only): that part of the sandbox is not tested.
 #
@@ -165,8 +166,14 @@ for u in s:mt6d-server c1:mt6d-client@home; do
 	check "${u%%:*}: ${u#*:} stays up (no restart)" \
 		test "$(ct_in "${u%%:*}" systemctl show -p NRestarts --value "${u#*:}")/$(ct_in "${u%%:*}" systemctl is-active "${u#*:}")" = 0/active
 done
-check "s: memory locked (LimitMEMLOCK=infinity holds)" \
-	not bash -c "nsenter -t ${INIT[s]} -a journalctl -q -u mt6d-server --no-pager | grep 'memory not all locked'"
+# Only where the host may raise RLIMIT_MEMLOCK at all: some sandboxes run
+# everything, root included, without CAP_SYS_RESOURCE.
+if prlimit --memlock=unlimited:unlimited true 2>/dev/null; then
+	check "s: memory locked (LimitMEMLOCK=infinity holds)" \
+		not bash -c "nsenter -t ${INIT[s]} -a journalctl -q -u mt6d-server --no-pager | grep 'memory not all locked'"
+else
+	echo "skip s: memory locked: this host cannot raise RLIMIT_MEMLOCK (no CAP_SYS_RESOURCE: CapBnd $(awk '/^CapBnd/ {print $2}' /proc/self/status))"
+fi
 t0=$(date +%s)
 check "the client finds the server in the DHT, the session comes up" wait_for 120 c_session
 echo "     (session $(($(date +%s) - t0)) s after the client's start)"
