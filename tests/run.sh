@@ -7,7 +7,8 @@
 #   tests/run.sh unit  BUILD_DIR     cmocka binaries in BUILD_DIR/tests/
 #   tests/run.sh vectors BUILD_DIR   independent recomputation of test vectors
 #   tests/run.sh cli   BUILD_DIR     command-line tests, tests/cli/t_*.sh
-#   tests/run.sh fuzz  BUILD_DIR     every fuzzer for FUZZ_SECONDS (default 15)
+#   tests/run.sh fuzz  BUILD_DIR     every fuzzer for FUZZ_SECONDS (default 10: make check is a
+#                                    regression run over the corpus; search longer by hand)
 #   tests/run.sh netns BUILD_DIR     namespace tests (root), tests/netns/t_*.sh
 #   tests/run.sh system BUILD_DIR    the Debian package and the units under
 #                                    systemd (root, minutes), tests/system/t_*.sh;
@@ -82,8 +83,8 @@ suite_fuzz() {
         work=$(mktemp -d)
         corpus=tests/fuzz/corpus/${name#fuzz_}
         [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-        run_one fuzz "$name" $(( ${FUZZ_SECONDS:-15} + 60 )) \
-            "$f" -max_total_time="${FUZZ_SECONDS:-15}" -rss_limit_mb=2048 \
+        run_one fuzz "$name" $(( ${FUZZ_SECONDS:-10} + 60 )) \
+            "$f" -max_total_time="${FUZZ_SECONDS:-10}" -rss_limit_mb=2048 \
             -print_final_stats=1 -artifact_prefix="$logdir/$name-" "$work"
         rm -rf "$work"
     done

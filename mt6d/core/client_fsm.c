@@ -214,6 +214,7 @@ void client_fsm_on_intro_up(struct client_fsm *f, int64_t now_mono_ms, bool is_r
 	}
 	f->is_first_request_due = true;
 	f->attempts = 0;
+	f->unsent = 0;
 	f->backoff_ms = CLIENT_FSM_RETRY_MIN_MS;
 	if (f->is_held) {
 		/* Not at once: the server that just ended it may refuse. */
@@ -232,6 +233,16 @@ void client_fsm_on_intro_failed(struct client_fsm *f, int64_t now_mono_ms)
 	f->is_first_request_due = false;
 	f->backoff_ms = CLIENT_FSM_RETRY_MIN_MS;
 	arm_retry(f, now_mono_ms);
+}
+
+void client_fsm_on_request_unsent(struct client_fsm *f, int64_t now_mono_ms)
+{
+	if (!is_introducing(f) || f->unsent >= CLIENT_FSM_UNSENT_FAST_RETRIES)
+		return; /* the backoff armed with the request stands */
+	f->unsent++;
+	if (f->attempts > 0)
+		f->attempts--; /* nobody could answer it */
+	f->request_mono_ms = now_mono_ms + CLIENT_FSM_FIRST_REQUEST_MS;
 }
 
 void client_fsm_on_session_up(struct client_fsm *f, int64_t now_mono_ms)

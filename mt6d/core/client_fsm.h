@@ -26,6 +26,11 @@
  * (a response before that waits 1 s for a neighbour solicitation
  * retransmission; 50 ms was not always enough on a loaded machine). */
 #define CLIENT_FSM_FIRST_REQUEST_MS 200
+/* A request the kernel refused to send (the introduction tunnel's address
+ * not usable yet on a loaded machine: EINVAL) is sent again after
+ * CLIENT_FSM_FIRST_REQUEST_MS, this many times per introduction, before the
+ * usual backoff takes over (a lasting error must not spin). */
+#define CLIENT_FSM_UNSENT_FAST_RETRIES 10
 #define CLIENT_FSM_TEARDOWN_HOLD_MS 1000   /* after the server ended it: not at once */
 #define CLIENT_FSM_FETCH_TIMEOUT_MS 30000
 #define CLIENT_FSM_FETCH_RETRY_MIN_MS 2000
@@ -69,6 +74,7 @@ struct client_fsm {
 	int64_t request_mono_ms;         /* next request (or introduction) due; INT64_MAX: none */
 	uint32_t backoff_ms;
 	unsigned attempts;               /* requests since the introduction started */
+	unsigned unsent;                 /* requests the kernel refused, this introduction */
 	int64_t last_rx_mono_ms, last_keepalive_mono_ms, last_prefix_check_mono_ms;
 	uint64_t rx_packets;             /* session tunnel's count at last_rx_mono_ms */
 	int64_t fetch_mono_ms;           /* next fetch due */
@@ -107,6 +113,9 @@ unsigned client_fsm_on_config(struct client_fsm *f, bool is_new);
 void client_fsm_on_intro_up(struct client_fsm *f, int64_t now_mono_ms, bool is_renewal);
 /* The engine could not make the tunnel: try again after a backoff. */
 void client_fsm_on_intro_failed(struct client_fsm *f, int64_t now_mono_ms);
+/* The request just asked for did not leave (sendmsg failed): again soon,
+ * not counted as unanswered. */
+void client_fsm_on_request_unsent(struct client_fsm *f, int64_t now_mono_ms);
 /* An authentic response, and its session tunnel is up. */
 void client_fsm_on_session_up(struct client_fsm *f, int64_t now_mono_ms);
 /* The session tunnel could not be made from an authentic response. */

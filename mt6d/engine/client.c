@@ -151,10 +151,12 @@ static void send_request(struct client *c)
 			      (uint64_t)wall_now_ms(), buf, sizeof(buf));
 	if (rc > 0)
 		rc = inner_send(c->raw_fd, &c->own_seed, &c->intro.server_seed, buf, (size_t)rc);
-	if (rc < 0)
-		log_err(rc, "sending a configuration request");
-	else
+	if (rc < 0) {
+		log_err(rc, "sending a configuration request (will retry)");
+		client_fsm_on_request_unsent(&c->fsm, mono_now_ms());
+	} else {
 		c->requests_sent++;
+	}
 }
 
 static void session_down(struct client *c)

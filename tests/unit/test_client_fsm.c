@@ -271,6 +271,39 @@ static void test_intro_failure_retries(void **state)
 		    t - T0 <= CLIENT_FSM_RETRY_MIN_MS * 5 / 4);
 }
 
+/* A request the kernel refused (the tunnel address not usable yet) goes
+ * again 200 ms later, uncounted, a bounded number of times; then the usual
+ * backoff. */
+static void test_unsent_request_retries_soon(void **state)
+{
+	struct run r;
+	int64_t t, prev;
+	unsigned i, acts;
+
+	(void)state;
+	setup_run(&r, false);
+	client_fsm_on_config(&r.f, true);
+	client_fsm_on_intro_up(&r.f, r.now, false);
+	prev = run_until(&r, r.now + 10000, CLIENT_DO_REQUEST, &acts);
+	for (i = 0; i < CLIENT_FSM_UNSENT_FAST_RETRIES; i++) {
+		client_fsm_on_request_unsent(&r.f, r.now);
+		r.now++;
+		t = run_until(&r, r.now + 10000, CLIENT_DO_REQUEST, &acts);
+		assert_int_equal(t - prev, CLIENT_FSM_FIRST_REQUEST_MS);
+		assert_false(acts & CLIENT_DO_FETCH); /* never counted as unanswered */
+		prev = t;
+	}
+	assert_int_equal(r.f.attempts, 1); /* the last one only: it left */
+	/* Bounded: a lasting error falls back to the backoff. */
+	client_fsm_on_request_unsent(&r.f, r.now);
+	r.now++;
+	t = run_until(&r, r.now + 60000, CLIENT_DO_REQUEST, NULL);
+	assert_true(t - prev >= CLIENT_FSM_RETRY_MIN_MS * 3 / 4);
+	/* A new introduction starts the count again. */
+	client_fsm_on_intro_up(&r.f, r.now, false);
+	assert_int_equal(r.f.unsent, 0);
+}
+
 static void test_fetch_schedule(void **state)
 {
 	struct run r;
@@ -334,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_new_config_make_before_break),
 		cmocka_unit_test(test_teardown_holds_first_request),
 		cmocka_unit_test(test_intro_failure_retries),
+		cmocka_unit_test(test_unsent_request_retries_soon),
 		cmocka_unit_test(test_fetch_schedule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
