@@ -15,7 +15,8 @@ TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping nftables nd
 # the charts of docs/PERFORMANCE.md (scripts/perf-report.py).
 BENCH="iperf3 wireguard-go wireguard-tools openvpn gnuplot-nox"
 # make deb (dpkg-buildpackage, lintian) and make check-system (a debootstrapped
-# Debian 12 root, systemd booted in it by systemd-nspawn). debian/control's
+# Debian 12 root, systemd booted in it by systemd-nspawn), which make bench
+# runs too. debian/control's
 # Build-Depends are BUILD (build-essential implied) plus debhelper.
 DEB="debhelper dpkg-dev fakeroot devscripts lintian debootstrap systemd-container
      iproute2"
@@ -24,7 +25,7 @@ packages=$BUILD
 case "${1:-all}" in
     build) ;;
     all|test) packages="$BUILD $TEST" ;;
-    bench) packages="$BUILD $TEST $BENCH" ;;
+    bench) packages="$BUILD $TEST $BENCH $DEB" ;;
     deb) packages="$BUILD $DEB" ;;
     system) packages="$BUILD $TEST $DEB" ;;
     *) echo "usage: $0 [build|test|all|bench|deb|system]" >&2; exit 2 ;;
