@@ -30,7 +30,7 @@ list_of DEB | words | grep -qx debhelper || fail "install-deps.sh DEB lacks debh
 v=$(dpkg-parsechangelog -l debian/changelog -S Version) || fail "debian/changelog does not parse"
 [ -n "$v" ] || fail "no version in debian/changelog"
 [ -x debian/rules ] || fail "debian/rules is not executable"
-for s in debian/postinst debian/postrm; do
+for s in debian/postinst debian/postrm debian/prerm; do
 	[ -x "$s" ] || fail "$s is not executable"
 	head -n 1 "$s" | grep -qx '#!/bin/sh' || fail "$s: not #!/bin/sh"
 	grep -q '^#DEBHELPER#$' "$s" || fail "$s: no #DEBHELPER#"

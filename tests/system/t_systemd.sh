@@ -18,7 +18,10 @@
 #   server.conf: the config is read again, the client is revoked (audit.log,
 #   teardown received);
 #   stop: nothing of ours left in `ip -6 addr`, `ip link`, the routes or
-#   nftables of either namespace, and both units inactive, not failed.
+#   nftables of either namespace, and both units inactive, not failed;
+#   the maintainer scripts under systemd: installing the package again (an
+#   upgrade) restarts the running server and client instance, dpkg -r stops
+#   them, leaving nothing behind.
 #
 # This machine's PID 1 is not systemd and its cgroups are v1 (a named
 # name=systemd hierarchy beside the controllers): systemd-nspawn runs with
@@ -72,6 +75,9 @@ root_apt "${ROOT[s]}" install systemd systemd-sysv dbus iproute2 procps \
 root_apt "${ROOT[s]}" install "/tmp/$(basename "$deb")" >>"$work/apt.log" 2>&1 ||
 	{ tail -n 20 "$work/apt.log"; fail "apt: $(basename "$deb")"; }
 umount "${ROOT[s]}/var/cache/apt/archives" "${ROOT[s]}/proc"
+# Booted, the roots are hosts: their services may start (no policy-rc.d).
+rm -f "${ROOT[s]}/usr/sbin/policy-rc.d"
+cp "$deb" "${ROOT[s]}/root/mt6d.deb"
 cp -a "${ROOT[s]}" "${ROOT[c1]}"
 echo "     (roots ready in $(($(date +%s) - t0)) s)"
 
@@ -259,6 +265,32 @@ for h in s c1; do
 done
 check "s: mt6d-server inactive, not failed" test "$(ct_in s systemctl is-active mt6d-server)" = inactive
 check "c1: mt6d-client@home inactive, not failed" test "$(ct_in c1 systemctl is-active mt6d-client@home)" = inactive
+
+# ---- the package's maintainer scripts under systemd: an upgrade (the same
+# package again) restarts what runs, a removal stops it
+restarted_by() { # host unit cmd...: the unit runs with a new main PID after cmd
+	local h=$1 u=$2 p
+	shift 2
+	p=$(main_pid "$h" "$u")
+	ct_in "$h" "$@" >>"$work/dpkg.log" 2>&1 || return 1
+	wait_for 10 ct_in "$h" systemctl -q is-active "$u" || return 1
+	[ "$(main_pid "$h" "$u")" != "$p" ] && [ "$(main_pid "$h" "$u")" != 0 ]
+}
+check "s: mt6d-server starts again" ct_in s systemctl start mt6d-server
+check "c1: mt6d-client@home starts again" ct_in c1 systemctl start mt6d-client@home
+check "s: an upgrade restarts the running mt6d-server" \
+	restarted_by s mt6d-server dpkg -i /root/mt6d.deb
+check "c1: an upgrade restarts the running mt6d-client@home (postinst)" \
+	restarted_by c1 mt6d-client@home dpkg -i /root/mt6d.deb
+check "c1: dpkg -r stops mt6d-client@home (prerm)" bash -c \
+	"nsenter -t ${INIT[c1]} -a dpkg -r mt6d >>'$work/dpkg.log' 2>&1 &&
+	 [ \"\$(nsenter -t ${INIT[c1]} -a systemctl is-active mt6d-client@home)\" != active ]"
+check "s: dpkg -r stops mt6d-server" bash -c \
+	"nsenter -t ${INIT[s]} -a dpkg -r mt6d >>'$work/dpkg.log' 2>&1 &&
+	 [ \"\$(nsenter -t ${INIT[s]} -a systemctl is-active mt6d-server)\" != active ]"
+for h in s c1; do
+	check "$h: after the removal nothing left in ip -6 addr, ip link, routes, nftables" nothing_left "$h"
+done
 
 for h in s c1; do
 	ct_in "$h" systemctl poweroff
