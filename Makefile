@@ -242,7 +242,7 @@ demo: deps all
 # bench-report: the report again from BENCH_RESULTS (default the committed
 # docs/perf/results/) without rerunning anything.
 BENCH_RESULTS ?= docs/perf/results
-# make check-system (about 12 minutes) does not fit in make check's 30: make
+# make check-system (6 to 12 minutes, by load) does not fit in make check's 30: make
 # bench runs it last (BENCH_SYSTEM=0 leaves it out), and fails if it fails.
 BENCH_SYSTEM ?= 1
 bench: deps all benches
