@@ -111,6 +111,18 @@ int main(int argc, char **argv)
 	S.on_send = on_send;
 	S.on_input = on_input;
 	S.step = on_step;
+	/* The publisher's nodes are read-only (BEP 43), as mt6d-server's are:
+	 * no node puts them in its table, so they store nothing and serve no
+	 * one (otherwise they would be a third of this small swarm, storing and
+	 * answering for each other). BENCH_PUB_FULL=1 keeps them full nodes,
+	 * as before this was the server's mode: a third more storage. */
+	const char *full = getenv("BENCH_PUB_FULL");
+	for (int i = n_swarm; i < S.n_nodes && !(full && !strcmp(full, "1")); i++) {
+		struct dht_config ro = { .is_read_only = true };
+		dht_free(S.n[i].d);
+		if (dht_new(&simnet_ops, &S.n[i], &ro, S.now, &S.n[i].d) < 0)
+			return 1;
+	}
 	for (int i = 1; i < S.n_nodes; i++) {
 		S.n[i].is_measured = is_pub(i);
 		dht_add_node(S.n[i].d, (const struct sockaddr *)&S.n[i % 7 == 0 ? 0 : i / 2].addr,
@@ -172,10 +184,11 @@ int main(int argc, char **argv)
 	}
 	double round_s = (double)(S.now - t0) / 1000.0;
 	uint64_t tx = pub_tx - tx0, bytes = pub_tx_bytes - bytes0;
-	printf("clients %ld\nswarm_nodes %d\nsource_addresses %d\n", n_clients, n_swarm, n_pub);
+	printf("clients %ld\nswarm_nodes %d\nsource_addresses %d\npub_read_only %d\n", n_clients, n_swarm, n_pub,
+	       !(full && !strcmp(full, "1")));
 	printf("round_done %d\nround_virtual_s %.1f\n", publish_is_window_done(pub, w), round_s);
-	printf("publications %zu\nfailures %zu\nops %zu\nannounces_acked %zu\n", st.publications, st.failures,
-	       st.ops_started, st.announces_acked);
+	printf("publications %zu\nfailures %zu\npartial %zu\nops %zu\nannounces_acked %zu\n", st.publications,
+	       st.failures, st.partial, st.ops_started, st.announces_acked);
 	printf("pub_cpu_s %.2f\npub_datagrams %" PRIu64 "\npub_bytes %" PRIu64 "\n", pub_cpu_total() - pub_cpu0, tx, bytes);
 	printf("per_client_datagrams %.1f\nper_client_bytes %.0f\n", (double)tx / (double)n_clients,
 	       (double)bytes / (double)n_clients);

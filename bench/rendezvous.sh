@@ -11,11 +11,19 @@
 #  3. A small swarm of libtorrent nodes only (LT_NODES, default 10) and a
 #     publisher with ONE source address: how many clients it publishes per
 #     second without tripping libtorrent's 50-messages-per-10-s ban.
+#  4. One 8-node swarm per kind (RDV_SWARM_KINDS, default: mt6d libtorrent
+#     libtorrent-strict transmission mixed; all but mt6d foreign-only, no
+#     node of ours), the real daemons over it (bench/rendezvous-swarm.sh):
+#     a 230-byte put and its gets, a fresh server's first sessions, and
+#     FRESH (default 10) clients started after its publication is complete,
+#     with verdicts against issue 15's targets (get median < 1 s, first
+#     sessions <= 30 s, fresh client p95 <= 5 s, < 50 messages per 10 s from
+#     one source to one node, <= 8,000 B/s to one node).
 #
 # Output: tables on stdout, and every figure in $BENCH_OUT/rendezvous.tsv
 # (bench/results.sh), from which scripts/perf-report.py writes the section
 # "rendezvous" of docs/PERFORMANCE.md.
-# RDV_BENCH_SKIP_SIM=1 / _LAB=1 / _LT=1 skip a part; RDV_SIM_CLIENTS (default
+# RDV_BENCH_SKIP_SIM=1 / _LAB=1 / _LT=1 / _SWARMS=1 skip a part; RDV_SIM_CLIENTS (default
 # "1000 15000") sets the sizes of part 1. Needs root for 2 and 3.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,10 +39,13 @@ LT_NODES=${LT_NODES:-10}
 LT_CLIENTS=${LT_CLIENTS:-10}
 NS=rdvb$$
 SIM_CLIENTS=${RDV_SIM_CLIENTS:-1000 15000}
+SWARM_KINDS=${RDV_SWARM_KINDS:-mt6d libtorrent libtorrent-strict transmission mixed}
+FRESH=${FRESH:-10}
 W=$(mktemp -d /tmp/mt6d-rdv-bench.XXXXXX)
 # shellcheck source=bench/results.sh
 . "$TOP/bench/results.sh" rendezvous
-result param trials="$TRIALS" swarm="$N_SWARM" lt_nodes="$LT_NODES" lt_clients="$LT_CLIENTS"
+result param trials="$TRIALS" swarm="$N_SWARM" lt_nodes="$LT_NODES" lt_clients="$LT_CLIENTS" \
+	swarm_kinds="$SWARM_KINDS" fresh="$FRESH"
 
 # shellcheck source=tests/lib.sh
 . "$TOP/tests/lib.sh"
@@ -50,7 +61,7 @@ pct() { # p file-of-numbers
 # --- 1. the server's round, simulated ---------------------------------------
 if [ "${RDV_BENCH_SKIP_SIM:-0}" != 1 ]; then
 	[ -x "$BENCH" ] || die "build $BENCH first (make benches)"
-	echo "## 1. One publication round, 100 of our nodes simulated, 48 source addresses"
+	echo "## 1. One publication round, 100 of our nodes simulated, 48 source addresses (read-only: they store nothing)"
 	echo
 	echo "| clients | round (virtual s) | publisher CPU s | datagrams | MB sent | per client: datagrams, kB | announces acked | stored / refused by the swarm | busiest node: datagrams/s from us |"
 	echo "|---|---|---|---|---|---|---|---|---|"
@@ -199,4 +210,41 @@ if [ "${RDV_BENCH_SKIP_LT:-0}" != 1 ]; then
 		fetches=5 published="$(grep -q '^published window' "$W/ltpub.log" && echo 1 || echo 0)" status="${last#publish: }"
 	echo
 	kill $PUBPID 2>/dev/null
+fi
+
+# --- 4. 8-node swarms of one kind each, foreign-only next to ours ------------
+if [ "${RDV_BENCH_SKIP_SWARMS:-0}" != 1 ]; then
+	verdict() { # value op limit: "met" or "missed"
+		if [ "$1" != none ] && [ -n "$1" ] && test "$1" "$2" "$3"; then echo met; else echo missed; fi
+	}
+	echo "## 4. 8-node swarms: ours (mt6d-dhtnode) and foreign-only, the real daemons over them"
+	echo
+	echo "Targets (issue 15): get median < 1 s; a fresh server's first clients <= 30 s; a client started"
+	echo "after the publication <= 5 s (p95 over $FRESH starts); < 50 messages in 10 s from one source"
+	echo "address to one node; <= 8,000 B in 1 s to one node."
+	echo
+	echo "| swarm | 230-byte put: exit, s | gets opened, median ms | first sessions ms (server start) | fresh clients: up, median, p95 ms | busiest pair msgs/10 s, node B/1 s | verdicts: get, first, fresh, rate |"
+	echo "|---|---|---|---|---|---|---|"
+	for kind in $SWARM_KINDS; do
+		bash "$TOP/bench/rendezvous-swarm.sh" "$kind" >"$W/sw-$kind" 2>"$W/sw-$kind.err" ||
+			echo "swarm $kind: $(grep '^error=' "$W/sw-$kind" | tail -n 1) $(tail -n 2 "$W/sw-$kind.err")" >&2
+		g() { sed -n "s/^$1=//p" "$W/sw-$kind" | tail -n 1; }
+		first=none
+		if [ "$(g first1_ms)" != none ] && [ "$(g first2_ms)" != none ] && [ -n "$(g first2_ms)" ]; then
+			first=$(( $(g first1_ms) > $(g first2_ms) ? $(g first1_ms) : $(g first2_ms) ))
+		fi
+		v_get=$( [ "$(g gets_ok)" = "$(g gets)" ] && verdict "$(g get_p50)" -lt 1000 || echo missed)
+		v_first=$(verdict "$first" -le 30000)
+		v_fresh=$( [ "$(g fresh_ok)" = "$(g fresh)" ] && verdict "$(g fresh_p95)" -le 5000 || echo missed)
+		v_rate=$( [ "$(verdict "$(g max_msgs_10s)" -lt 50)" = met ] && verdict "$(g max_bytes_1s)" -le 8000 || echo missed)
+		printf '| %s | %s, %.1f | %s/%s, %s | %s, %s | %s/%s, %s, %s | %s, %s | %s, %s, %s, %s |\n' "$kind" \
+			"$(g put_rc)" "$(awk -v ms="$(g put_ms)" 'BEGIN {print ms / 1000}')" \
+			"$(g gets_ok)" "$(g gets)" "$(g get_p50)" "$(g first1_ms)" "$(g first2_ms)" \
+			"$(g fresh_ok)" "$(g fresh)" "$(g fresh_p50)" "$(g fresh_p95)" "$(g max_msgs_10s)" "$(g max_bytes_1s)" \
+			"$v_get" "$v_first" "$v_fresh" "$v_rate"
+		# shellcheck disable=SC2046 # key=value words
+		result swarm kind="$kind" $(grep -E '^[a-z0-9_]+=' "$W/sw-$kind" | tr '\n' ' ') \
+			verdict_get="$v_get" verdict_first="$v_first" verdict_fresh="$v_fresh" verdict_rate="$v_rate"
+	done
+	echo
 fi

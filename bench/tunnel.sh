@@ -10,14 +10,21 @@
 #   (c) openvpn  OpenVPN 2.6 over UDP, static-key point-to-point
 #   (d) mt6d     mt6d-peer, rotating every BENCH_ROT (default 1s: the
 #                most rotations per second our tests use)
+#   mt6d-nooff   mt6d-peer without the TUN offloads (Offloads = off: one
+#                packet per TUN read and write; the lever of issue 16)
 #   mt6d-nogso   mt6d-peer without UDP GSO and GRO (the lever, measured)
 #   mt6d-nopad   mt6d-peer with Padding = off ((d) runs the default,
 #                Padding = 256: the difference is the cost of padding)
 #
 # For each: TCP throughput with 1 and 4 streams (iperf3), UDP at a fixed
-# offered rate (packets per second received, loss), ping RTT at idle, and the
-# CPU time of the tunnel daemons (both ends) during the 1-stream TCP run, as
-# cores per Gbit/s. Medians of BENCH_RUNS runs of BENCH_SECONDS each.
+# offered rate (packets per second received, loss), ping RTT at idle, the
+# RTT of a ping every 10 ms beside the 1-stream TCP run (p50 and p99 of the
+# samples of every run), and the CPU time of the tunnel daemons (both ends)
+# during that run, as cores per Gbit/s. Medians of BENCH_RUNS runs of
+# BENCH_SECONDS each. The targets of issue 16 (share of the plain path, CPU
+# per Gbit/s against mt6d-nooff, RTT under load against the baselines) are
+# computed from the run: "met" or "MISSED" with the numbers, and verdict
+# records in tunnel.tsv.
 #
 #   sudo bench/tunnel.sh            (make bench runs it)
 #   BENCH_RUNS=5 BENCH_SECONDS=10 BENCH_UDP_MBPS=500 sudo bench/tunnel.sh
@@ -34,7 +41,7 @@ RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-5}
 UDP_MBPS=${BENCH_UDP_MBPS:-300}
 ROT=${BENCH_ROT:-1s}
-ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nogso mt6d-nopad}
+ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nooff mt6d-nogso mt6d-nopad}
 work=$(mktemp -d /tmp/mt6d-bench-tunnel.XXXXXX)
 pids=()
 A_ADDR=2001:db8:0:1::2
@@ -76,6 +83,9 @@ cpu_ticks() { # pids...: utime + stime, clock ticks
 	done
 	echo $t
 }
+pct() { # P: the P-th percentile (nearest rank) of numbers on stdin
+	sort -g | awk -v p="$1" '{v[NR]=$1} END {if (NR == 0) {print "nan"; exit} r = int((p * NR + 99) / 100); if (r < 1) r = 1; print v[r]}'
+}
 median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 json() { # file python-expression-on-j
 	/usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"
@@ -96,17 +106,25 @@ measure() { # name dst daemon-pids...
 	shift 2
 	local daemons=("$@") t0 t1
 	: >"$work/tcp1" ; : >"$work/tcp4"; : >"$work/udp_pps"; : >"$work/udp_loss"
-	: >"$work/rtt"; : >"$work/cpu"; : >"$work/retr"
+	: >"$work/rtt"; : >"$work/cpu"; : >"$work/retr"; : >"$work/rtt_load"; : >"$work/rtt_load_sent"
 	if ! wait_ping nsA "$dst"; then
-		echo "| $name | no path | | | | | | |" >>"$work/table"
+		echo "| $name | no path | | | | | | | |" >>"$work/table"
 		result path cfg="$CFG" name="$name" ok=0
 		return
 	fi
 	for _ in $(seq "$RUNS"); do
 		nsB iperf3 -s -1 -D -I "$work/srv.pid" >/dev/null 2>&1; sleep 0.3
+		# RTT under load: a ping every 10 ms beside the stream, from its
+		# second half-second to its last (the samples of every run pooled).
+		(sleep 0.5; exec ip netns exec "$LAB-s" ping -6 -n -i 0.01 -W 1 \
+			-c $(( (SECS * 1000 - 1000) / 10 )) "$dst") >"$work/ping_load" 2>/dev/null &
+		local ping_pid=$!
 		t0=$(cpu_ticks "${daemons[@]}")
 		nsA iperf3 -c "$dst" -t "$SECS" -J >"$work/j" 2>/dev/null
 		t1=$(cpu_ticks "${daemons[@]}")
+		wait "$ping_pid"
+		sed -n 's/.* time=\([0-9.]*\) ms.*/\1/p' "$work/ping_load" | awk '{print $1 * 1000}' >>"$work/rtt_load"
+		echo $(( (SECS * 1000 - 1000) / 10 )) >>"$work/rtt_load_sent"
 		json "$work/j" "j['end']['sum_received']['bits_per_second']/1e9" >>"$work/tcp1" 2>/dev/null
 		json "$work/j" "j['end']['sum_sent'].get('retransmits', 0)" >>"$work/retr" 2>/dev/null
 		echo "$t0 $t1 $(getconf CLK_TCK) $SECS" | awk '{print ($2-$1)/$3/$4}' >>"$work/cpu"
@@ -123,14 +141,18 @@ measure() { # name dst daemon-pids...
 		nsA ping -6 -n -q -c 100 -i 0.01 "$dst" 2>/dev/null |
 			awk -F/ '/^rtt/ {print $5 * 1000}' >>"$work/rtt"
 	done
-	printf '| %s | %.3f | %.3f | %.0f | %.2f | %.0f | %.2f | %s |\n' "$name" \
+	local p50 p99 lost
+	p50=$(pct 50 <"$work/rtt_load"); p99=$(pct 99 <"$work/rtt_load")
+	lost=$(awk -v got="$(wc -l <"$work/rtt_load")" '{s += $1} END {printf "%.1f", s ? 100 * (s - got) / s : 0}' "$work/rtt_load_sent")
+	printf '| %s | %.3f | %.3f | %.0f | %.2f | %.0f | %.0f / %.0f (%s %%) | %.2f | %s |\n' "$name" \
 		"$(median <"$work/tcp1")" "$(median <"$work/tcp4")" "$(median <"$work/udp_pps")" \
-		"$(median <"$work/udp_loss")" "$(median <"$work/rtt")" \
+		"$(median <"$work/udp_loss")" "$(median <"$work/rtt")" "$p50" "$p99" "$lost" \
 		"$(paste "$work/cpu" "$work/tcp1" | awk '$2 > 0 {print $1 / $2}' | median)" \
 		"$(median <"$work/retr")" >>"$work/table"
 	echo "$name $(median <"$work/tcp1") $(median <"$work/rtt")" >>"$work/summary"
 	result path cfg="$CFG" name="$name" ok=1 tcp1_gbps="$(median <"$work/tcp1")" tcp4_gbps="$(median <"$work/tcp4")" \
 		udp_pps="$(median <"$work/udp_pps")" udp_loss_pct="$(median <"$work/udp_loss")" rtt_us="$(median <"$work/rtt")" \
+		rtt_load_p50_us="$p50" rtt_load_p99_us="$p99" rtt_load_lost_pct="$lost" \
 		cores_per_gbps="$(paste "$work/cpu" "$work/tcp1" | awk '$2 > 0 {print $1 / $2}' | median)" \
 		retransmits="$(median <"$work/retr")" runs="$(wc -l <"$work/tcp1")"
 }
@@ -242,8 +264,8 @@ mt6d_counters() { # label: the daemons' counters after a run (drops, rotations)
 
 "$lab" -n 1 up >/dev/null || { echo "bench/tunnel: lab up failed" >&2; exit 1; }
 {
-	echo "| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | UDP pps received | UDP loss % | ping RTT us | tunnel CPU cores per Gbit/s | TCP retransmits |"
-	echo "|---|---|---|---|---|---|---|---|"
+	echo "| path | TCP 1 stream Gbit/s | TCP 4 streams Gbit/s | UDP pps received | UDP loss % | ping RTT us | RTT under load p50 / p99 us (lost) | tunnel CPU cores per Gbit/s | TCP retransmits |"
+	echo "|---|---|---|---|---|---|---|---|---|"
 } >"$work/table"
 : >"$work/summary"
 : >"$work/counters"
@@ -281,7 +303,8 @@ for cfg in $ONLY; do
 			notes+=("openvpn missing: (c) skipped")
 		fi ;;
 	mt6d)
-		setup_mt6d
+		# shellcheck disable=SC2086 # BENCH_MT6D_X: -X options of (d), for experiments
+		setup_mt6d ${BENCH_MT6D_X:+-X $BENCH_MT6D_X}
 		# shellcheck disable=SC2086
 		measure "(d) mt6d-peer, Rot $ROT" fd6d::b $MT6D_PIDS
 		mt6d_counters "(d)"
@@ -291,6 +314,12 @@ for cfg in $ONLY; do
 		# shellcheck disable=SC2086
 		measure "mt6d-peer without UDP GSO/GRO" fd6d::b $MT6D_PIDS
 		mt6d_counters "nogso"
+		stop_all ;;
+	mt6d-nooff)
+		setup_mt6d -X nooffload
+		# shellcheck disable=SC2086
+		measure "mt6d-peer without TUN offloads" fd6d::b $MT6D_PIDS
+		mt6d_counters "nooff"
 		stop_all ;;
 	mt6d-nopad)
 		PADDING=off setup_mt6d
@@ -306,25 +335,81 @@ echo
 cat "$work/table"
 echo
 for n in "${notes[@]}"; do echo "- $n"; result note text="$n"; done
-/usr/bin/python3 - "$work/summary" <<'EOF'
+/usr/bin/python3 - "$work/summary" "$RESULTS_FILE" "$(uptime | sed 's/.*load average: //')" <<'EOF'
 import sys
 vals = {}
 for line in open(sys.argv[1]):
     *name, tcp, rtt = line.split()
     vals[" ".join(name)] = (float(tcp) if tcp != "nan" else 0.0, float(rtt) if rtt != "nan" else 0.0)
 ours = [k for k in vals if k.startswith("(d)")]
-if not ours:
-    sys.exit(0)
-m_tcp, m_rtt = vals[ours[0]]
-print()
-print("Ratios of (d) mt6d-peer:")
-for k, (tcp, rtt) in vals.items():
-    if k.startswith("(d)") or tcp == 0:
-        continue
-    print("- vs %s: TCP 1 stream x%.2f, RTT %+.0f us" % (k, m_tcp / tcp, m_rtt - rtt))
-best = max([v[0] for k, v in vals.items() if k.startswith("(b)") or k.startswith("(c)")] or [0])
-if best > 0:
-    print("- vs the faster of wireguard-go and OpenVPN: x%.2f (target x2)" % (m_tcp / best))
+if ours:
+    m_tcp, m_rtt = vals[ours[0]]
+    print()
+    print("Ratios of (d) mt6d-peer:")
+    for k, (tcp, rtt) in vals.items():
+        if k.startswith("(d)") or tcp == 0:
+            continue
+        print("- vs %s: TCP 1 stream x%.2f, RTT %+.0f us" % (k, m_tcp / tcp, m_rtt - rtt))
+    best = max([v[0] for k, v in vals.items() if k.startswith("(b)") or k.startswith("(c)")] or [0])
+    if best > 0:
+        print("- vs the faster of wireguard-go and OpenVPN: x%.2f (target x2)" % (m_tcp / best))
+
+# The targets of issue 16, each computed from the paths of this run.
+paths = {}
+for line in open(sys.argv[2]):
+    f = line.rstrip("\n").split("\t")
+    if f[0] == "path":
+        d = dict(x.split("=", 1) for x in f[1:] if "=" in x)
+        if d.get("ok") == "1":
+            paths[d["cfg"]] = d
+def num(cfg, k):
+    try:
+        v = float(paths[cfg][k])
+        return None if v != v else v
+    except (KeyError, ValueError):
+        return None
+verdicts = []
+def verdict(name, value, target, ok, text):
+    verdicts.append((name, value, target, ok, text))
+m1, p1 = num("mt6d", "tcp1_gbps"), num("plain", "tcp1_gbps")
+m4, p4 = num("mt6d", "tcp4_gbps"), num("plain", "tcp4_gbps")
+if m1 is not None and p1:
+    verdict("tcp1_share_of_plain", m1 / p1, 0.25, m1 / p1 >= 0.25,
+            "one TCP stream at %.0f %% of the plain veth path (%.3f of %.3f Gbit/s; target >= 25 %%)" % (100 * m1 / p1, m1, p1))
+if m4 is not None and p4:
+    verdict("tcp4_share_of_plain", m4 / p4, 0.25, m4 / p4 >= 0.25,
+            "four TCP streams at %.0f %% of the plain path's four (%.3f of %.3f Gbit/s; target >= 25 %%)" % (100 * m4 / p4, m4, p4))
+cm, cn = num("mt6d", "cores_per_gbps"), num("mt6d-nooff", "cores_per_gbps")
+if cm is not None and cn:
+    verdict("cpu_per_gbps_vs_no_offload", cm / cn, 2 / 3, cm / cn <= 2 / 3,
+            "CPU per Gbit/s %.2f cores with the TUN offloads, %.2f without: x%.2f (target <= x0.67)" % (cm, cn, cm / cn))
+n1 = num("mt6d-nooff", "tcp1_gbps")
+if m1 is not None and n1:
+    print("- TUN offloads: one TCP stream x%.2f (%.3f Gbit/s without them)" % (m1 / n1, n1))
+for q in ("p50", "p99"):
+    mq = num("mt6d", "rtt_load_%s_us" % q)
+    base = {c: num(c, "rtt_load_%s_us" % q) for c in ("wg-go", "openvpn")}
+    base = {c: v for c, v in base.items() if v is not None}
+    if mq is not None and base:
+        ok = all(mq < v for v in base.values())
+        verdict("rtt_load_%s_below_baselines" % q, mq, min(base.values()), ok,
+                "RTT %s under load %.0f us; %s (target: below every baseline)" % (
+                    q, mq, ", ".join("%s %.0f us" % (c, v) for c, v in base.items())))
+mi = num("mt6d", "rtt_us")
+base = {c: num(c, "rtt_us") for c in ("wg-go", "openvpn")}
+base = {c: v for c, v in base.items() if v is not None}
+if mi is not None and base:
+    verdict("rtt_idle_below_baselines", mi, min(base.values()), all(mi < v for v in base.values()),
+            "idle RTT %.0f us; %s (target: below every user-space tunnel)" % (
+                mi, ", ".join("%s %.0f us" % (c, v) for c, v in base.items())))
+if verdicts:
+    print()
+    print("Targets (issue 16), computed from this run (load average at the end: %s; other jobs share the cores):" % sys.argv[3])
+    with open(sys.argv[2], "a") as out:
+        for name, value, target, ok, text in verdicts:
+            print("- %s: %s" % ("met" if ok else "MISSED", text))
+            out.write("verdict\tname=%s\tvalue=%.4g\ttarget=%.4g\tstatus=%s\ttext=%s\n" % (
+                name, value, target, "met" if ok else "missed", text))
 EOF
 echo
 echo "mt6d-peer counters after the runs (drops during rotations under load):"

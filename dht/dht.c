@@ -132,21 +132,44 @@ static struct pacer_slot *pacer_find(struct dht *d, const struct krpc_addr *a, i
 		struct pacer_slot *s = &d->pacer[(h + i) % PACER_SLOTS];
 		if (pacer_is_key(s, a))
 			return s;
-		if (!free_slot && (s->key.family == 0 || s->tat_ms <= now_ms))
+		if (!free_slot && (s->key.family == 0 || (s->tat_ms <= now_ms && s->reply_tat_ms <= now_ms)))
 			free_slot = s;
 	}
 	return free_slot;
 }
 
-bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
+/* The reply budget a query of this method takes, in ms of DHT_REPLY_RATE. */
+static int64_t reply_cost_ms(uint8_t method)
+{
+	int64_t bytes = method == KRPC_GET_PEERS ? DHT_REPLY_GET_PEERS
+			: method == KRPC_FIND_NODE ? DHT_REPLY_FIND_NODE : DHT_REPLY_SMALL;
+	return bytes * 1000 / DHT_REPLY_RATE;
+}
+
+static bool pacer_has(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms,
+		      int64_t tokens)
 {
 	const struct pacer_slot *s = pacer_find(d, a, now_ms);
 	if (!s)
 		return false;
-	return !pacer_is_key(s, a) || s->tat_ms - now_ms <= (DHT_PACE_BURST - 1) * DHT_PACE_MS;
+	if (!pacer_is_key(s, a))
+		return true;
+	return s->tat_ms - now_ms <= (DHT_PACE_BURST - tokens) * DHT_PACE_MS &&
+	       s->reply_tat_ms - now_ms <= (int64_t)DHT_REPLY_BURST * 1000 / DHT_REPLY_RATE - reply_cost_ms(method);
 }
 
-void pacer_note(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
+bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms)
+{
+	return pacer_has(d, a, method, now_ms, 1);
+}
+
+/* Bulk traffic leaves DHT_PACE_RESERVE tokens in the bucket for lookups. */
+bool pacer_is_ready_bulk(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms)
+{
+	return pacer_has(d, a, method, now_ms, 1 + DHT_PACE_RESERVE);
+}
+
+void pacer_note(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms)
 {
 	struct pacer_slot *s = pacer_find(d, a, now_ms);
 	if (!s)
@@ -155,8 +178,10 @@ void pacer_note(struct dht *d, const struct krpc_addr *a, int64_t now_ms)
 		s->key = *a;
 		s->key.port = 0;
 		s->tat_ms = now_ms;
+		s->reply_tat_ms = now_ms;
 	}
 	s->tat_ms = (s->tat_ms > now_ms ? s->tat_ms : now_ms) + DHT_PACE_MS;
+	s->reply_tat_ms = (s->reply_tat_ms > now_ms ? s->reply_tat_ms : now_ms) + reply_cost_ms(method);
 }
 
 void query_init(struct dht *d, struct krpc_msg *m, uint8_t method, uint8_t slot,
@@ -186,7 +211,7 @@ static void send_standalone(struct dht *d, const struct krpc_addr *to, uint8_t m
 		if (!d->pings[i].in_use && !p)
 			p = &d->pings[i];
 	}
-	if (!p || !pacer_is_ready(d, to, now_ms))
+	if (!p || !pacer_is_ready(d, to, method, now_ms))
 		return;
 	p->in_use = true;
 	p->slot = PING_SLOT;
@@ -196,7 +221,7 @@ static void send_standalone(struct dht *d, const struct krpc_addr *to, uint8_t m
 	d->ops.random(d->ctx, p->nonce + 1, 2);
 	query_init(d, &d->out, method, PING_SLOT, p->nonce, to->family);
 	memcpy(d->out.target, d->id, DHT_ID_LEN);
-	pacer_note(d, to, now_ms);
+	pacer_note(d, to, method, now_ms);
 	send_msg(d, &d->out, to);
 }
 

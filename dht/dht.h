@@ -30,6 +30,26 @@
  * libtorrent bans a source at its 50th message within 10 s (docs/LAB.md). */
 #define DHT_PACE_MS 333
 #define DHT_PACE_BURST 8
+/* Of that burst, the last DHT_PACE_RESERVE messages are kept for lookup
+ * queries: announces and collect's repeated get_peers (bulk) leave only while
+ * the bucket holds more, so a lookup never waits behind a node's backlog of
+ * announces (several announce-many operations on the same few nodes would
+ * otherwise starve every later lookup until LOOKUP_MAX_MS). The bound per
+ * destination (38 in 10 s) is the same for both kinds together. */
+#define DHT_PACE_RESERVE 3
+/* The replies we ask of any one node are paced too, by their expected size:
+ * libtorrent answers everyone within an output budget of 8,000 B/s (a bucket
+ * of 8,000 B: docs/LAB.md) and drops what exceeds it, so a burst of eight
+ * get_peers (~1,000 B replies with values and nodes) from us alone empties
+ * it and the later answers are lost (our queries then wait out their
+ * timeout). We ask for at most DHT_REPLY_RATE B/s of replies, in bursts of
+ * DHT_REPLY_BURST B: half of that budget, the other half for its other
+ * askers. */
+#define DHT_REPLY_RATE 4000
+#define DHT_REPLY_BURST 4000
+#define DHT_REPLY_GET_PEERS 1000   /* expected reply sizes, bytes */
+#define DHT_REPLY_FIND_NODE 400
+#define DHT_REPLY_SMALL 100        /* ping, announce_peer */
 /* An unanswered query counts as failed after this long. */
 #define DHT_QUERY_TIMEOUT_MS 2000
 #define DHT_STATE_MAX_LEN (8 + DHT_ID_LEN + 2 + 2 * 160 * 8 * 39)
@@ -102,6 +122,9 @@ struct dht_result {
 	size_t n_announced;               /* DONE: announces acknowledged in all;
 	                                   * STORED: by this node */
 	size_t n_queries;                 /* DONE: queries this operation sent */
+	size_t n_stored;                  /* DONE, announce: nodes that acknowledged every port */
+	size_t n_wanted;                  /* DONE, announce: the quorum (dht_store_quorum()) less
+	                                   * the nodes that refused an announce */
 };
 
 /* Called with results; everything it points to is borrowed for the call. */
@@ -159,6 +182,14 @@ int dht_announce(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
  * while their answers still grow; VALUES per node, DONE with the union. */
 int dht_collect(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
 		dht_result_fn *cb, void *closure, int64_t now_ms);
+/* How many of a target's closest nodes should store an announce for it to
+ * count as stored: all but two of min(DHT_K, reachable) and at least one,
+ * where reachable is the larger of the nodes that gave a token and the
+ * live nodes of our routing table (a lookup that lost its slots to departed
+ * nodes finds fewer than there are, and must not lower the bar). Two may
+ * miss: a node that refuses (full) or a lost datagram. */
+size_t dht_store_quorum(size_t n_tokens, size_t n_live);
+
 /* Ends an operation without further callbacks. Returns 0 or -ENOENT. */
 int dht_cancel(struct dht *d, int op);
 

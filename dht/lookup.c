@@ -111,7 +111,7 @@ static int op_send(struct dht *d, struct op *o, struct cand *c, uint8_t method,
 		memcpy(d->out.token, c->token, c->token_len);
 		d->out.token_len = c->token_len;
 	}
-	pacer_note(d, &c->addr, now_ms);
+	pacer_note(d, &c->addr, method, now_ms);
 	c->sent_ms = now_ms;
 	o->n_queries++;
 	return send_msg(d, &d->out, &c->addr);
@@ -195,7 +195,18 @@ static void op_finish(struct dht *d, struct op *o)
 		if (o->c[i].is_target) {
 			r.n_tokens++;
 			r.n_announced += o->c[i].n_acked;
+			r.n_stored += o->kind == OP_ANNOUNCE && o->c[i].n_acked >= o->n_ports;
 		}
+	}
+	if (o->kind == OP_ANNOUNCE) {
+		/* A node that refused (its storage is full) will refuse a retry
+		 * too: the quorum is what the others can reach. */
+		size_t good, q, bad, n_refused = 0;
+		for (size_t i = 0; i < o->n_cands; i++)
+			n_refused += o->c[i].is_target && o->c[i].is_refused && o->c[i].n_acked < o->n_ports;
+		routing_count(&d->rt[fam_index(o->family)], o->started_ms, &good, &q, &bad);
+		r.n_wanted = dht_store_quorum(r.n_tokens, good + q);
+		r.n_wanted = r.n_wanted > n_refused ? r.n_wanted - n_refused : 1;
 	}
 	dbg(d, "op %d done: status %d, %zu nodes, %zu values, %zu queries",
 	    o->id, r.status, r.n_nodes, r.n_peers, r.n_queries);
@@ -289,21 +300,28 @@ static bool cand_is_slow(const struct cand *c, int64_t now_ms, int64_t slow_ms)
 /* The lookup is over when none of the k nearest live candidates is still
  * new or in flight; failed and slow ones are not live (a slow one that
  * answers becomes live again, in its place). With fewer than k live
- * candidates in all, the slow ones are all that is left: they are waited
- * for until their full timeout (a small or distant swarm, a slow path),
- * rather than ending with fewer nodes or none. Returns true when finished. */
+ * candidates in all, the slow ones are all that is left: with fewer than
+ * k/2 answers they are waited for until their full timeout (a distant
+ * swarm, a slow path), rather than ending with few nodes or none; with k/2
+ * answers or more, for twice the slow mark only (one is then most likely a
+ * departed node: a small swarm's tables keep short-lived nodes that did not
+ * say BEP 43 "ro", and waiting each out cost every lookup of a get 2 s in a
+ * swarm of 8 libtorrent nodes). Returns true when finished. */
 static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 {
-	size_t inflight = 0, live = 0;
-	bool is_pending = false, is_slow_left = false;
+	size_t inflight = 0, live = 0, replied = 0;
+	bool is_pending = false, is_slow_left = false, is_slow_young = false;
 	int64_t slow_ms = query_slow_ms(d);
-	for (size_t i = 0; i < o->n_cands; i++)
+	for (size_t i = 0; i < o->n_cands; i++) {
 		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms, slow_ms))
 			inflight++;
+		replied += o->c[i].state == C_REPLIED;
+	}
 	for (size_t i = 0; i < o->n_cands && live < DHT_K; i++) {
 		struct cand *c = &o->c[i];
 		bool is_slow = cand_is_slow(c, now_ms, slow_ms);
 		is_slow_left |= is_slow;
+		is_slow_young |= is_slow && now_ms - c->sent_ms < 2 * slow_ms;
 		if (c->state == C_FAILED || is_slow)
 			continue;
 		live++;
@@ -312,14 +330,14 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 		if (c->state != C_NEW)
 			continue;
 		is_pending = true;
-		if (inflight >= ALPHA || !pacer_is_ready(d, &c->addr, now_ms))
+		if (inflight >= ALPHA || !pacer_is_ready(d, &c->addr, lookup_method(o), now_ms))
 			continue;
 		c->state = C_INFLIGHT;
 		dbg(d, "op %d query %02x%02x (has_id %d) at %d", o->id, c->id[0], c->id[1], c->has_id, (int)(now_ms % 1000000));
 		op_send(d, o, c, lookup_method(o), 0, now_ms);
 		inflight++;
 	}
-	if (live < DHT_K && is_slow_left)
+	if (live < DHT_K && (replied < DHT_K / 2 ? is_slow_left : is_slow_young))
 		is_pending = true;
 	return !is_pending || now_ms - o->started_ms >= LOOKUP_MAX_MS;
 }
@@ -383,13 +401,13 @@ static bool op_step(struct dht *d, struct op *o, int64_t now_ms)
 				continue;
 			}
 			is_all_done = false;
-			if (pacer_is_ready(d, &c->addr, now_ms))
+			if (pacer_is_ready_bulk(d, &c->addr, KRPC_ANNOUNCE_PEER, now_ms))
 				op_send(d, o, c, KRPC_ANNOUNCE_PEER, o->ports[c->next_port++], now_ms);
 			continue;
 		}
 		/* Collect. */
 		is_all_done = false;
-		if (c->is_busy || !pacer_is_ready(d, &c->addr, now_ms))
+		if (c->is_busy || !pacer_is_ready_bulk(d, &c->addr, KRPC_GET_PEERS, now_ms))
 			continue;
 		c->is_busy = true;
 		c->n_queries++;
@@ -429,6 +447,8 @@ void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 			c->state = C_FAILED;
 		else if (o->phase == PH_COLLECT && c->is_busy)
 			collect_node_done(d, o, c);
+		else if (o->phase == PH_ANNOUNCE && c->is_target)
+			c->is_refused = true;
 		op_run(d, o, now_ms);
 		return;
 	}
@@ -576,6 +596,14 @@ int dht_collect(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
 		dht_result_fn *cb, void *closure, int64_t now_ms)
 {
 	return op_start(d, OP_COLLECT, info_hash, family, NULL, 0, cb, closure, now_ms);
+}
+
+size_t dht_store_quorum(size_t n_tokens, size_t n_live)
+{
+	size_t n = n_tokens > n_live ? n_tokens : n_live;
+	if (n > DHT_K)
+		n = DHT_K;
+	return n > 3 ? n - 2 : 1;
 }
 
 int dht_cancel(struct dht *d, int op)

@@ -68,6 +68,7 @@ struct cand {
 	bool is_target;              /* among the k closest for announce/collect */
 	bool is_busy;                /* announce/collect query in flight */
 	bool is_done;                /* announce/collect finished for this node */
+	bool is_refused;             /* announce: it answered one with an error (full, bad token) */
 	uint16_t next_port;          /* announce: index of the next port to send */
 	uint16_t n_acked;
 	uint8_t n_queries, n_stale;  /* collect */
@@ -111,6 +112,7 @@ struct ping {
 struct pacer_slot {
 	struct krpc_addr key;        /* port zeroed; family 0: never used */
 	int64_t tat_ms;
+	int64_t reply_tat_ms;        /* the same over the expected reply bytes (DHT_REPLY_*) */
 };
 
 struct dht {
@@ -146,8 +148,9 @@ int fam_index(int family);
 void peer_from_addr(const struct krpc_addr *a, struct dht_peer *p);
 bool is_martian(const struct krpc_addr *a);
 int send_msg(struct dht *d, const struct krpc_msg *m, const struct krpc_addr *to);
-bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, int64_t now_ms);
-void pacer_note(struct dht *d, const struct krpc_addr *a, int64_t now_ms);
+bool pacer_is_ready(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms);
+bool pacer_is_ready_bulk(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms);
+void pacer_note(struct dht *d, const struct krpc_addr *a, uint8_t method, int64_t now_ms);
 void query_init(struct dht *d, struct krpc_msg *m, uint8_t method, uint8_t slot,
 		       const uint8_t nonce[3], int family);
 

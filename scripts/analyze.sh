@@ -24,11 +24,11 @@ c_files() {
 	ls mt6d/*/*.c dht/*.c tun/*.c netlink/*.c tests/*.c tests/unit/*.c tests/fuzz/*.c bench/*.c 2>/dev/null
 }
 
-shell_files() { # tracked .sh files, and tracked files whose first line names sh or bash
+shell_files() { # tracked .sh and .bash files, and tracked files whose first line names sh or bash
 	local f
 	git ls-files | while read -r f; do
 		case $f in
-		*.sh) echo "$f" ;;
+		*.sh | *.bash) echo "$f" ;;
 		*.*) ;;
 		*) [ -f "$f" ] && head -n 1 "$f" | grep -qE '^#!.*/(env )?(ba)?sh( |$)' && echo "$f" ;;
 		esac

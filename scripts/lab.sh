@@ -23,6 +23,10 @@
 #   -p PCT   packet loss on every host link, %       [LAB_LOSS_PCT, default 0]
 #   -R PFX   a /64 routed by r to s's fixed address   [LAB_ROUTED_PREFIX, default none]
 #            (AddressMode = routed; the lab's is 2001:db8:0:f1::/64)
+#   -F       fence every host: an nftables output policy that drops all but
+#            lo, 2001:db8::/32, fd00::/8, fe80::/10, ff02::/16 [LAB_FENCE=1]
+#            (for foreign programs, e.g. transmission-daemon, that try
+#            routers on the internet: nothing they send can leave the lab)
 # Several labs coexist when their names differ: tests use LAB=t<name>$$.
 #
 # Topology (one router, one bridge, every host in its own /64):
@@ -73,9 +77,10 @@ DELAY_MS=${LAB_DELAY_MS:-0}
 JITTER_MS=${LAB_JITTER_MS:-0}
 LOSS_PCT=${LAB_LOSS_PCT:-0}
 ROUTED_PREFIX=${LAB_ROUTED_PREFIX:-}
+FENCE=${LAB_FENCE:-0}
 
 usage() {
-	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -84,7 +89,7 @@ die() {
 	exit 1
 }
 
-while getopts "l:n:m:d:j:p:R:h" opt; do
+while getopts "l:n:m:d:j:p:R:Fh" opt; do
 	case $opt in
 	l) LAB=$OPTARG ;;
 	n) NCLIENTS=$OPTARG ;;
@@ -93,6 +98,7 @@ while getopts "l:n:m:d:j:p:R:h" opt; do
 	j) JITTER_MS=$OPTARG ;;
 	p) LOSS_PCT=$OPTARG ;;
 	R) ROUTED_PREFIX=$OPTARG ;;
+	F) FENCE=1 ;;
 	*) usage ;;
 	esac
 done
@@ -213,12 +219,30 @@ quiet_sysctls() { # namespace: no DAD, no RA, no redirects
 		done' >/dev/null 2>&1
 }
 
+# The fence: whatever a program in the host sends goes to the lab or
+# nowhere. Transmission's DHT, for one, looks up its routers by name and
+# pings them; the default route leads to r, which would answer "unreachable",
+# but the fence drops such datagrams before they leave the host.
+fence() { # namespace
+	ip netns exec "$1" nft -f - <<'NFT'
+table inet labfence {
+	chain out {
+		type filter hook output priority -310; policy drop;
+		oif "lo" accept
+		ip6 daddr { 2001:db8::/32, fd00::/8, fe80::/10, ff02::/16 } accept
+		counter comment "left the lab"
+	}
+}
+NFT
+}
+
 add_host() { # host
 	local h=$1 ns=$LAB-$1 net
 	net=$(host_net "$h") || return 1
 	ip netns add "$ns" || return 1
 	quiet_sysctls "$ns"
 	ip -n "$ns" link set lo up || return 1
+	if [ "$FENCE" = 1 ]; then fence "$ns" || return 1; fi
 	ip -n "$ROUTER" link add "p-$h" type veth peer name eth0 netns "$ns" || return 1
 	ip -n "$ROUTER" link set "p-$h" master br0 up || return 1
 	ip -n "$ROUTER" -6 addr add "$net::1/64" dev br0 nodad || return 1
@@ -253,7 +277,7 @@ add_route() { # prefix host: a static route on r, as an operator's router has
 }
 
 config_line() {
-	echo "clients=$NCLIENTS dht=$NDHT delay=$DELAY_MS jitter=$JITTER_MS loss=$LOSS_PCT${ROUTED_PREFIX:+ routed=$ROUTED_PREFIX}"
+	echo "clients=$NCLIENTS dht=$NDHT delay=$DELAY_MS jitter=$JITTER_MS loss=$LOSS_PCT${ROUTED_PREFIX:+ routed=$ROUTED_PREFIX}$([ "$FENCE" = 1 ] && echo " fenced")"
 }
 
 is_complete() { # the lab exists as the state file says, and matches the options

@@ -486,7 +486,8 @@ def sec_addr_bind(recs, charts, v):
 
 # ---------------------------------------------------------------- tunnel
 TUNNEL_SHORT = {'plain': 'plain', 'wg-go': 'wireguard-go', 'wg-kern': 'kernel WG', 'openvpn': 'OpenVPN',
-                'mt6d': 'mt6d-peer', 'mt6d-nogso': 'mt6d no GSO/GRO'}
+                'mt6d': 'mt6d-peer', 'mt6d-nooff': 'mt6d no TUN offloads', 'mt6d-nogso': 'mt6d no GSO/GRO',
+                'mt6d-nopad': 'mt6d no padding'}
 
 
 def sec_tunnel(recs, charts, v):
@@ -502,26 +503,38 @@ def sec_tunnel(recs, charts, v):
         rows = []
         for p in paths:
             if p.get('ok') != '1':
-                rows.append([p['name'], 'no path'] + [None] * 8)
+                rows.append([p['name'], 'no path'] + [None] * 9)
                 continue
+            load = '-'
+            if F(p['cfg'], 'rtt_load_p50_us') is not None:
+                load = '%s / %s' % (fmt(F(p['cfg'], 'rtt_load_p50_us'), 0), fmt(F(p['cfg'], 'rtt_load_p99_us'), 0))
             rows.append([p['name'], F(p['cfg'], 'tcp1_gbps'), F(p['cfg'], 'tcp4_gbps'),
                          fmt(F(p['cfg'], 'udp_pps'), 0), fmt(F(p['cfg'], 'udp_loss_pct'), 2),
-                         fmt(F(p['cfg'], 'rtt_us'), 0), fmt(F(p['cfg'], 'cores_per_gbps'), 2),
+                         fmt(F(p['cfg'], 'rtt_us'), 0), load, fmt(F(p['cfg'], 'cores_per_gbps'), 2),
                          fmt(F(p['cfg'], 'retransmits'), 0),
                          times(F('mt6d', 'tcp1_gbps'), F(p['cfg'], 'tcp1_gbps')) if ours and p['cfg'] != 'mt6d' else '-',
                          fmt(F('mt6d', 'rtt_us') - F(p['cfg'], 'rtt_us'), 0, ' us')
                          if ours and p['cfg'] != 'mt6d' and F('mt6d', 'rtt_us') is not None
                          and F(p['cfg'], 'rtt_us') is not None else '-'])
         out.append(table(['path', 'TCP 1 stream Gbit/s', 'TCP 4 streams Gbit/s', 'UDP pps received',
-                          'UDP loss %', 'ping RTT us', 'tunnel CPU cores per Gbit/s', 'TCP retransmits',
-                          'mt6d TCP 1 stream / this', 'mt6d RTT - this'], rows,
-                         ['---'] + ['---:'] * 9))
+                          'UDP loss %', 'ping RTT us', 'RTT under load p50 / p99 us', 'tunnel CPU cores per Gbit/s',
+                          'TCP retransmits', 'mt6d TCP 1 stream / this', 'mt6d RTT - this'], rows,
+                         ['---'] + ['---:'] * 10))
         out.append('')
         out.append('Medians of %s runs of %s s each; UDP offered at %s Mbit/s in 1200-byte datagrams; '
-                   'RTT: 100 pings 10 ms apart at idle; CPU: user + system time of the tunnel processes '
-                   'of both ends during the 1-stream TCP run. The last two columns compare (d) with each '
-                   'path of the same run.' % (v['tun_runs'], v['tun_seconds'], v['tun_udp_mbps']))
+                   'RTT: 100 pings 10 ms apart at idle; RTT under load: a ping every 10 ms beside the '
+                   '1-stream TCP run (percentiles of the samples of every run); CPU: user + system time '
+                   'of the tunnel processes of both ends during the 1-stream TCP run. The last two '
+                   'columns compare (d) with each path of the same run.'
+                   % (v['tun_runs'], v['tun_seconds'], v['tun_udp_mbps']))
         out.append('')
+        verdicts = kind(recs, 'verdict', 'name')
+        if verdicts:
+            out.append('Targets, computed by bench/tunnel.sh from this run:')
+            out.append('')
+            for d in verdicts:
+                out.append('- %s: %s' % ('met' if d.get('status') == 'met' else '**missed**', d.get('text', '')))
+            out.append('')
         for n in kind(recs, 'note'):
             out.append('- ' + n.get('text', ''))
         if kind(recs, 'note'):
@@ -587,6 +600,21 @@ def sec_tunnel(recs, charts, v):
             v['tun_nogso_rtt'] = ('%s us, %s' % (fmt(n_rtt, 0), 'no lower: the offloads are not what costs latency'
                                                 if n_rtt >= 0.9 * m('rtt_us') else
                                                 'lower than with them: at idle the offloads may cost some latency'))
+    if m('tcp1_gbps') and F('mt6d-nooff', 'tcp1_gbps'):
+        g = m('tcp1_gbps') / F('mt6d-nooff', 'tcp1_gbps')
+        v['tun_off_effect'] = 'x%.2f in one TCP stream (%s Gbit/s without them, %s with)' % (
+            g, fmt_auto(F('mt6d-nooff', 'tcp1_gbps')), fmt_auto(m('tcp1_gbps')))
+        if m('tcp4_gbps') and F('mt6d-nooff', 'tcp4_gbps'):
+            v['tun_off_effect'] += ', x%.2f in four' % (m('tcp4_gbps') / F('mt6d-nooff', 'tcp4_gbps'))
+        if m('cores_per_gbps') and F('mt6d-nooff', 'cores_per_gbps'):
+            v['tun_off_cpu'] = '%s cores per Gbit/s against %s without them (x%.2f)' % (
+                fmt(m('cores_per_gbps'), 2), fmt(F('mt6d-nooff', 'cores_per_gbps'), 2),
+                m('cores_per_gbps') / F('mt6d-nooff', 'cores_per_gbps'))
+    if m('rtt_load_p50_us') is not None:
+        v['tun_load_rtt'] = '%s / %s us (p50 / p99)' % (fmt(m('rtt_load_p50_us'), 0), fmt(m('rtt_load_p99_us'), 0))
+        others = ['%s %s / %s us' % (TUNNEL_SHORT.get(c, c), fmt(F(c, 'rtt_load_p50_us'), 0), fmt(F(c, 'rtt_load_p99_us'), 0))
+                  for c in ('plain', 'wg-go', 'openvpn', 'mt6d-nooff') if F(c, 'rtt_load_p50_us') is not None]
+        v['tun_load_rtt_others'] = ', '.join(others) if others else None
     v['tun_mt6d_udp_loss'] = fmt(m('udp_loss_pct'), 2)
     v['tun_plain_udp_loss'] = fmt(F('plain', 'udp_loss_pct'), 2)
     cnt = {c['cfg']: c for c in kind(recs, 'counters', 'cfg')}
@@ -866,6 +894,27 @@ def sec_rendezvous(recs, charts, v):
         v['rdv_lt_opened'] = '%s of %s' % (lt.get('fetches_opened'), lt.get('fetches'))
         if lt.get('fetches_opened') != lt.get('fetches'):
             v['rdv_lt_some_failed'] = 'yes'
+    swarms = kind(recs, 'swarm', 'kind')
+    if swarms:
+        out.append('**4. 8-node swarms, ours and foreign-only** (one node per host, no other DHT node; '
+                   '`bench/rendezvous-swarm.sh`): a 230-byte put and its gets, the real mt6d-server with two '
+                   'clients started together, then %s fresh clients after its publication; verdicts against '
+                   'issue 15\'s targets, computed by the bench:' % par.get('fresh', '?'))
+        out.append('')
+        rows = []
+        for w in swarms:
+            rows.append([w.get('kind'), '%s, %s' % (w.get('put_rc'), fmt((num(w.get('put_ms')) or 0) / 1e3, 1)),
+                         '%s/%s, %s' % (w.get('gets_ok'), w.get('gets'), w.get('get_p50')),
+                         '%s, %s' % (w.get('first1_ms'), w.get('first2_ms')),
+                         '%s/%s, %s, %s' % (w.get('fresh_ok'), w.get('fresh'), w.get('fresh_p50'),
+                                            w.get('fresh_p95')),
+                         '%s, %s' % (w.get('max_msgs_10s'), w.get('max_bytes_1s')),
+                         ', '.join(w.get('verdict_' + k, '?') for k in ('get', 'first', 'fresh', 'rate'))])
+        out.append(table(['swarm', '230-byte put: exit, s', 'gets opened, median ms',
+                          'first sessions ms from the server\'s start', 'fresh clients: up, median, p95 ms',
+                          'busiest pair msgs/10 s, busiest node B/1 s',
+                          'verdicts: get < 1 s, first <= 30 s, fresh p95 <= 5 s, rates'], rows))
+        out.append('')
     return '\n'.join(out)
 
 

@@ -10,11 +10,15 @@
 #   tests/run.sh fuzz  BUILD_DIR     every fuzzer for FUZZ_SECONDS (default 10: make check is a
 #                                    regression run over the corpus; search longer by hand)
 #   tests/run.sh netns BUILD_DIR     namespace tests (root), tests/netns/t_*.sh
+#   tests/run.sh foreign BUILD_DIR   issue 15's foreign-swarm tests (root), tests/foreign/
 #   tests/run.sh system BUILD_DIR    the Debian package and the units under
 #                                    systemd (root, minutes), tests/system/t_*.sh;
 #                                    not in all (make check-system)
 #
 # ONLY=pattern restricts every suite to tests whose name matches it.
+# MT6D_TEST_OFFLOADS=off runs the namespace tests with `Offloads = off` in
+# every daemon's configuration (peer-lib.sh, sessions-lib.sh): the data
+# plane without TUN offloads.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -68,10 +72,14 @@ suite_vectors() {
 }
 
 suite_cli() {
-    local t
+    local t limit
     for t in tests/cli/t_*.sh; do
         [ -f "$t" ] || continue
-        MT6D_BUILD=$top/$1 run_one cli "$(basename "$t" .sh)" 120 bash "$t"
+        # t_bare_machine compiles a copy of the whole tree: ~60 s on an
+        # idle 2-core machine, past 120 s on a loaded one.
+        limit=120
+        [ "$(basename "$t")" = t_bare_machine.sh ] && limit=300
+        MT6D_BUILD=$top/$1 run_one cli "$(basename "$t" .sh)" $limit bash "$t"
     done
 }
 
@@ -114,6 +122,18 @@ suite_system() {
     done
 }
 
+# The acceptance tests of issue 15 (the rendezvous over foreign DHT nodes
+# only): real daemons over libtorrent and Transmission nodes, asserting
+# targets the code does not meet yet (docs/LAB.md, "Foreign-only swarms").
+# Not part of `all` until they pass; `make check-foreign` runs them.
+suite_foreign() {
+    local t
+    for t in tests/foreign/t_*.sh; do
+        [ -f "$t" ] || continue
+        MT6D_BUILD=$top/$1 run_one foreign "$(basename "$t" .sh)" 900 bash "$t"
+    done
+}
+
 case "${1:-all}" in
     system)  suite_system "${2:-build}" ;;
     unit)    suite_unit "${2:-build-san}" ;;
@@ -121,6 +141,7 @@ case "${1:-all}" in
     cli)     suite_cli "${2:-build}" ;;
     fuzz)    suite_fuzz "${2:-build-fuzz}" ;;
     netns)   suite_netns "${2:-build}" ;;
+    foreign) suite_foreign "${2:-build}" ;;
     all)
         suite_unit build-san
         suite_vectors build
@@ -128,7 +149,7 @@ case "${1:-all}" in
         suite_fuzz build-fuzz
         suite_netns build
         ;;
-    *) echo "usage: $0 all|unit|vectors|cli|fuzz|netns|system [BUILD_DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 all|unit|vectors|cli|fuzz|netns|foreign|system [BUILD_DIR]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then

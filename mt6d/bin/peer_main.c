@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mt6d/daemon/ctl.h"
 #include "mt6d/daemon/daemon.h"
 #include "mt6d/daemon/skeleton.h"
 #include "mt6d/engine/peer.h"
@@ -40,6 +41,10 @@ static int option(void *ctx, int opt, const char *arg)
 			m->opt.tunnel_flags |= TUNNEL_NO_UDP_GSO;
 		if (strstr(arg, "nogro"))
 			m->opt.tunnel_flags |= TUNNEL_NO_UDP_GRO;
+		if (strstr(arg, "nooffload"))
+			m->opt.tunnel_flags |= TUNNEL_NO_OFFLOAD;
+		if (strstr(arg, "txqlen="))
+			m->opt.tun_txqlen = (unsigned)strtoul(strstr(arg, "txqlen=") + 7, NULL, 10);
 		if (strstr(arg, "poll="))
 			m->opt.busy_poll_us = (unsigned)strtoul(strstr(arg, "poll=") + 5, NULL, 10);
 		return 0;
@@ -58,8 +63,12 @@ static int start(void *ctx, struct ev_loop *loop, const char *conf_path,
 {
 	struct peer_main *m = ctx;
 
-	(void)out;
-	return peer_new(loop, conf_path, &m->opt, &m->peer, msg, msg_len);
+	int rc = peer_new(loop, conf_path, &m->opt, &m->peer, msg, msg_len);
+
+	/* Listened on only with -s (the skeleton knows). */
+	out->ctl_handler = peer_handle_ctl;
+	out->ctl_ctx = m->peer;
+	return rc;
 }
 
 static void free_peer(void *ctx)
@@ -77,20 +86,24 @@ int main(int argc, char *argv[])
 		.name = "peer",
 		.default_conf = NULL,
 		.usage =
-		"Usage: mt6d-peer -c FILE [-d] [-v]... [-n] [-S FILE] [-u USER] [-V]\n"
+		"Usage: mt6d-peer -c FILE [-d] [-v]... [-n] [-S FILE] [-s SOCKET] [-u USER] [-V]\n"
 		"  -c FILE  peer configuration ([Host] and [Peer], see mt6d.conf(5))\n"
 		"  -d       stay in the foreground, log to stderr\n"
 		"  -v       more verbose (twice: debug, one line per rotation)\n"
 		"  -n       check the configuration and the key files, then exit\n"
 		"  -S FILE  write the tunnel counters to FILE on SIGUSR1 and at exit\n"
 		"           (as USER: its directory must be writable by USER)\n"
+		"  -s SOCKET  a control socket for mt6d show and metrics: a path, or a NAME\n"
+		"           for " CTL_RUN_DIR "/NAME.sock (default: none)\n"
 		"  -u USER  run as USER once set up, with only CAP_NET_ADMIN (default\n"
 		"           " DAEMON_DEFAULT_USER " if it exists; root: stay uid 0)\n"
 		"  -O MS    testing only: add MS milliseconds to this host's clock\n"
-		"  -X LIST  benchmarks only: LIST of nogso,nogro (offloads off),\n"
+		"  -X LIST  benchmarks only: LIST of nogso,nogro (UDP offloads off),\n"
+		"           nooffload (TUN offloads off, as Offloads = off),\n"
+		"           txqlen=N (TUN queue in packets with offloads),\n"
 		"           poll=US (busy polling after packets, e.g. 200)\n"
 		"  -V       print the version\n",
-		.extra_opts = "S:O:X:",
+		.extra_opts = "S:O:X:s:",
 		.has_ctl = false,
 		.ctx = &m,
 		.option = option,

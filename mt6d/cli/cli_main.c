@@ -18,6 +18,7 @@ static const struct {
 	{ "derive", derive_main, "Computes descriptors, seed IIDs, addresses and ports offline" },
 	{ "checkconf", checkconf_main, "Checks a server or client configuration file and its key" },
 	{ "show", show_main, "Shows a running server's or client's interfaces and sessions" },
+	{ "metrics", metrics_main, "Prints the daemons' counters in the Prometheus text format" },
 	{ "watch", watch_main, "Shows a running server or client live: sessions, addresses, rates" },
 	{ "reload", reload_main, "Makes the server read its configuration again (revocation)" },
 	{ "rekey", rekey_main, "Makes the server draw a new introduction key now" },

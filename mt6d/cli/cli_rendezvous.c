@@ -50,6 +50,13 @@ enum {
 #define MAX_NODES 64           /* publish: DHT nodes (source addresses) */
 #define MAX_PROBE_EPOCHS 4     /* put: epochs probed for the next free one */
 #define PUT_PROBE 0xff
+/* put: chunk announces running at once. A message's chunks are stored by
+ * different nodes in a large swarm (parallel is faster) and by the same few
+ * in a small one, where every chunk shares each node's pacing (333 ms per
+ * message): a bounded window keeps the other chunks' lookups from waiting
+ * behind hundreds of queued announces (dht.h, DHT_PACE_RESERVE). */
+#define PUT_WINDOW 4
+#define PUT_MAX_RUNS 3         /* per chunk: the first and two retries */
 
 struct rdv_args {
 	const char *cmd;
@@ -57,6 +64,7 @@ struct rdv_args {
 	char listen[1024];
 	unsigned long port;
 	uint64_t period_ms, rotation_ms, timeout_ms;
+	bool is_timeout_set;
 	int64_t window;          /* 0: from the clock; -1/+1 via prev/next */
 	int window_rel;
 	int epoch;               /* put: -1 auto */
@@ -88,6 +96,13 @@ struct rdv {
 	size_t sealed_len;
 	size_t chunk_acked[RENDEZVOUS_MAX_CHUNKS];
 	size_t n_chunks;
+	struct put_chunk {
+		uint16_t ports[RENDEZVOUS_CHUNK_MAX_PORTS]; /* the same on every run */
+		size_t n_ports;
+		uint8_t runs;
+		bool is_running, is_stored, is_held;
+		size_t n_stored, n_wanted;                  /* of its best run */
+	} chunk[RENDEZVOUS_MAX_CHUNKS];
 	/* publish */
 	struct publish *pub;
 	uint8_t (*clients)[MT6D_KEY_LEN];
@@ -300,12 +315,51 @@ static void on_put_result(void *closure, const struct dht_result *res)
 	if (r->phase == 2) {
 		for (size_t j = 0; j < r->n_chunks; j++) {
 			uint8_t ih[RENDEZVOUS_INFOHASH_LEN];
+			struct put_chunk *c = &r->chunk[j];
 			rendezvous_chunk_infohash(ih, r->d, (uint8_t)r->a->epoch, (uint8_t)j);
-			if (!memcmp(ih, res->target, sizeof(ih)))
-				r->chunk_acked[j] += res->n_announced;
+			if (memcmp(ih, res->target, sizeof(ih)) || !c->is_running)
+				continue;
+			c->is_running = false;
+			r->chunk_acked[j] += res->n_announced;
+			if (res->n_stored >= c->n_stored) {
+				c->n_stored = res->n_stored;
+				c->n_wanted = res->n_wanted;
+			}
+			c->is_stored |= res->n_wanted > 0 && res->n_stored >= res->n_wanted;
+			c->is_held |= res->n_stored > 0;
 		}
 		r->announce_left--;
 	}
+}
+
+/* Starts the announces of chunks neither stored nor running, PUT_WINDOW at
+ * a time, each at most PUT_MAX_RUNS times (a retry announces the same ports
+ * again, from the same socket). Returns how many run after the call, or
+ * -errno when the node refused one. */
+static int put_pump(struct rdv *r, int64_t now_ms)
+{
+	struct dht *d = dhtev_dht(r->nodes[0]);
+	int running = 0;
+	for (size_t j = 0; j < r->n_chunks; j++)
+		running += r->chunk[j].is_running;
+	for (size_t j = 0; j < r->n_chunks && running < PUT_WINDOW; j++) {
+		struct put_chunk *c = &r->chunk[j];
+		uint8_t ih[RENDEZVOUS_INFOHASH_LEN];
+		if (c->is_running || c->is_stored || c->runs >= PUT_MAX_RUNS)
+			continue;
+		rendezvous_chunk_infohash(ih, r->d, (uint8_t)r->a->epoch, (uint8_t)j);
+		c->is_running = true;
+		c->runs++;
+		int op = dht_announce(d, ih, dhtev_family(r->nodes[0]), c->ports, c->n_ports, on_put_result, r,
+				      now_ms);
+		if (op < 0) {
+			c->is_running = false;
+			return op;
+		}
+		r->announce_left++;
+		running += c->is_running;
+	}
+	return running;
 }
 
 static bool has_table(struct dhtev *n, int64_t now_ms)
@@ -318,7 +372,6 @@ static bool has_table(struct dhtev *n, int64_t now_ms)
 
 static void put_announce(struct rdv *r, int epoch, int64_t now_ms)
 {
-	struct dht *d = dhtev_dht(r->nodes[0]);
 	uint8_t plain[RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN];
 	size_t len = strlen(r->a->message);
 	memcpy(plain, r->a->message, len);
@@ -336,25 +389,52 @@ static void put_announce(struct rdv *r, int epoch, int64_t now_ms)
 	r->n_chunks = rendezvous_chunk_count(r->sealed_len);
 	r->phase = 2;
 	r->announce_left = 0;
+	size_t n_ports = 0;
 	for (size_t j = 0; j < r->n_chunks; j++) {
-		uint8_t ih[RENDEZVOUS_INFOHASH_LEN];
-		uint16_t ports[RENDEZVOUS_CHUNK_MAX_PORTS];
-		int np = rendezvous_stuff_chunk(ports, r->sealed, r->sealed_len, j, NULL);
-		rendezvous_chunk_infohash(ih, r->d, (uint8_t)epoch, (uint8_t)j);
-		int op = dht_announce(d, ih, dhtev_family(r->nodes[0]), ports, (size_t)np, on_put_result, r,
-				      now_ms);
-		if (op < 0) {
-			fprintf(stderr, "%s rendezvous put: announcing chunk %zu: %s\n", prog_name, j,
-				strerror(-op));
-			r->exit_code = EXIT_ERROR;
-			ev_break(r->loop, EVBREAK_ALL);
-			return;
-		}
-		r->announce_left++;
+		int np = rendezvous_stuff_chunk(r->chunk[j].ports, r->sealed, r->sealed_len, j, NULL);
+		r->chunk[j].n_ports = np > 0 ? (size_t)np : 0;
+		n_ports += r->chunk[j].n_ports;
+	}
+	/* In a swarm of DHT_K nodes or fewer every node stores every chunk,
+	 * one port per DHT_PACE_MS: the default limit leaves room for that. */
+	int64_t need_ms = now_ms - r->started_ms + (int64_t)n_ports * DHT_PACE_MS + 30000;
+	if (!r->a->is_timeout_set && (int64_t)r->a->timeout_ms < need_ms)
+		r->a->timeout_ms = (uint64_t)need_ms;
+	int rc = put_pump(r, now_ms);
+	if (rc < 0) {
+		fprintf(stderr, "%s rendezvous put: announcing: %s\n", prog_name, strerror(-rc));
+		r->exit_code = EXIT_ERROR;
+		ev_break(r->loop, EVBREAK_ALL);
+		return;
 	}
 	if (!r->a->is_quiet)
 		fprintf(stderr, "put: %zu bytes sealed to %zu, %zu chunks, window %" PRIu64 " epoch %d\n",
 			len, r->sealed_len, r->n_chunks, r->window, epoch);
+}
+
+/* Every chunk has ended its last run: stored when each is at its quorum
+ * (dht_store_quorum) or, after its retries, held in full by some node. */
+static int64_t put_finish(struct rdv *r, int64_t now_ms)
+{
+	size_t total = 0, n_short = 0, n_lost = 0;
+	for (size_t j = 0; j < r->n_chunks; j++) {
+		total += r->chunk_acked[j];
+		n_short += !r->chunk[j].is_stored;
+		n_lost += !r->chunk[j].is_held;
+	}
+	r->phase = 3;
+	r->exit_code = n_lost == 0 ? EXIT_FOUND : EXIT_NOT_STORED;
+	if (!r->a->is_quiet || n_lost)
+		fprintf(stderr, "put: %s: %zu announces acknowledged in %.2f s\n",
+			n_lost ? "some chunk was stored by no node" :
+			n_short ? "stored (some chunk below its quorum)" : "stored",
+			total, (double)(now_ms - r->started_ms) / 1000.0);
+	for (size_t j = 0; j < r->n_chunks && (n_short || r->a->is_verbose); j++)
+		fprintf(stderr, "put: chunk %zu: %zu ports, on %zu nodes (quorum %zu), %u run%s\n", j,
+			r->chunk[j].n_ports, r->chunk[j].n_stored, r->chunk[j].n_wanted, r->chunk[j].runs,
+			r->chunk[j].runs == 1 ? "" : "s");
+	ev_break(r->loop, EVBREAK_ALL);
+	return INT64_MAX;
 }
 
 static int64_t put_hook(void *ctx, int64_t now_ms)
@@ -403,22 +483,8 @@ static int64_t put_hook(void *ctx, int64_t now_ms)
 		put_announce(r, epoch, now_ms);
 		return now_ms + 50;
 	}
-	if (r->phase == 2 && r->announce_left == 0) {
-		size_t worst = SIZE_MAX, total = 0;
-		for (size_t j = 0; j < r->n_chunks; j++) {
-			total += r->chunk_acked[j];
-			if (r->chunk_acked[j] < worst)
-				worst = r->chunk_acked[j];
-		}
-		r->phase = 3;
-		r->exit_code = worst > 0 ? EXIT_FOUND : EXIT_NOT_STORED;
-		if (!r->a->is_quiet || worst == 0)
-			fprintf(stderr, "put: %s: %zu announces acknowledged in %.2f s\n",
-				worst > 0 ? "stored" : "some chunk was stored by no node", total,
-				(double)(now_ms - r->started_ms) / 1000.0);
-		ev_break(r->loop, EVBREAK_ALL);
-		return INT64_MAX;
-	}
+	if (r->phase == 2 && put_pump(r, now_ms) == 0)
+		return put_finish(r, now_ms);
 	return now_ms + 50;
 }
 
@@ -713,7 +779,7 @@ int rendezvous_main(int argc, char *argv[])
 			if (opt == 'n')
 				a.period_ms = v;
 			else if (opt == 't')
-				a.timeout_ms = v;
+				a.timeout_ms = v, a.is_timeout_set = true;
 			else if (opt == 'r')
 				a.rotation_ms = v;
 			else if (opt == 'L')
@@ -815,7 +881,11 @@ int rendezvous_main(int argc, char *argv[])
 			fprintf(stderr, "%s rendezvous %s: too many --listen addresses\n", prog_name, a.cmd);
 			goto out;
 		}
-		rc = dhtev_new(r.loop, tok, (uint16_t)a.port, NULL, &r.nodes[r.n_nodes], msg, sizeof(msg));
+		/* BEP 43: a node that lives for one command asks others to
+		 * leave it out of their routing tables (where it would linger,
+		 * dead, and cost their lookups a timeout); publish runs on. */
+		struct dht_config dc = { .is_read_only = strcmp(a.cmd, "publish") != 0 };
+		rc = dhtev_new(r.loop, tok, (uint16_t)a.port, &dc, &r.nodes[r.n_nodes], msg, sizeof(msg));
 		if (rc < 0) {
 			fprintf(stderr, "%s rendezvous %s: %s: %s\n", prog_name, a.cmd, msg, strerror(-rc));
 			goto out;

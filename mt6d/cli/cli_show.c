@@ -14,7 +14,8 @@
 #include "mt6d/daemon/ctl.h"
 #include "mt6d/cli/subcommands.h"
 
-enum show_mode { SHOW_PRETTY, SHOW_DUMP, SHOW_JSON };
+/* In the order of --format's names. */
+enum show_mode { SHOW_PRETTY, SHOW_DUMP, SHOW_JSON, SHOW_PROMETHEUS };
 
 static int socket_of(const char *arg, char *path, size_t len)
 {
@@ -147,22 +148,83 @@ static int show_one(const char *path, enum show_mode mode, bool *is_first)
 
 static void show_usage(FILE *f, const char *cmd)
 {
-	fprintf(f, "Usage: %s %s [-s SOCKET | NAME] [dump | --json]\n", prog_name, cmd);
+	fprintf(f, "Usage: %s %s [-s SOCKET | NAME] [dump | --json | --format "
+		"pretty|dump|json|prometheus]\n", prog_name, cmd);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cli_list_sockets(char ***paths_out, size_t *n_out)
+{
+	DIR *d = opendir(CTL_RUN_DIR);
+	const struct dirent *e;
+	char **paths = NULL, **grown;
+	size_t n = 0;
+
+	*paths_out = NULL;
+	*n_out = 0;
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".sock"))
+			continue;
+		grown = realloc(paths, (n + 1) * sizeof(*paths));
+		if (!grown)
+			break;
+		paths = grown;
+		if (asprintf(&paths[n], "%s/%s", CTL_RUN_DIR, e->d_name) < 0)
+			break;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(paths, n, sizeof(*paths), by_name);
+	*paths_out = paths;
+	*n_out = n;
+	return 0;
+}
+
+void cli_free_sockets(char **paths, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+/* The mode of --format, or -1. */
+static int format_of(const char *name)
+{
+	static const char *const names[] = { "pretty", "dump", "json", "prometheus" };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
 }
 
 int show_main(int argc, char *argv[])
 {
 	enum show_mode mode = SHOW_PRETTY;
-	const char *target = NULL;
-	char path[256];
+	char *target = NULL, path[256], **socks = NULL;
 	bool is_first = true;
-	int i, status = 0;
+	size_t n_socks = 0, k;
+	int i, rc, status = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "dump")) {
 			mode = SHOW_DUMP;
 		} else if (!strcmp(argv[i], "--json")) {
 			mode = SHOW_JSON;
+		} else if (!strcmp(argv[i], "--format") && i + 1 < argc && format_of(argv[i + 1]) >= 0) {
+			mode = (enum show_mode)format_of(argv[++i]);
 		} else if (!strcmp(argv[i], "-s") && i + 1 < argc) {
 			target = argv[++i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -175,35 +237,34 @@ int show_main(int argc, char *argv[])
 			return 1;
 		}
 	}
+	if (mode == SHOW_PROMETHEUS) {
+		/* mt6d metrics with the same daemon (or all of them). */
+		char *args[] = { argv[0], (char *)"-s", target, NULL };
+
+		return metrics_main(target ? 3 : 1, args);
+	}
+	if (target && socket_of(target, path, sizeof(path)) < 0) {
+		fprintf(stderr, "%s: name too long: '%s'\n", prog_name, target);
+		return 1;
+	}
+	if (!target) {
+		rc = cli_list_sockets(&socks, &n_socks);
+		if (rc < 0) {
+			fprintf(stderr, "%s: no daemon is running (%s: %s)\n", prog_name, CTL_RUN_DIR,
+				strerror(-rc));
+			return 1;
+		}
+	}
 	if (mode == SHOW_JSON)
 		putchar('[');
-	if (target) {
-		if (socket_of(target, path, sizeof(path)) < 0) {
-			fprintf(stderr, "%s: name too long: '%s'\n", prog_name, target);
-			return 1;
-		}
+	if (target)
 		status = show_one(path, mode, &is_first);
-	} else {
-		DIR *d = opendir(CTL_RUN_DIR);
-		struct dirent *e;
-
-		if (!d) {
-			fprintf(stderr, "%s: no daemon is running (%s: %s)\n", prog_name, CTL_RUN_DIR,
-				strerror(errno));
-			return 1;
-		}
-		while ((e = readdir(d))) {
-			size_t n = strlen(e->d_name);
-
-			if (n < 6 || strcmp(e->d_name + n - 5, ".sock"))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", CTL_RUN_DIR, e->d_name);
-			status |= show_one(path, mode, &is_first);
-			if (mode == SHOW_PRETTY)
-				putchar('\n');
-		}
-		closedir(d);
+	for (k = 0; k < n_socks; k++) {
+		status |= show_one(socks[k], mode, &is_first);
+		if (mode == SHOW_PRETTY)
+			putchar('\n');
 	}
+	cli_free_sockets(socks, n_socks);
 	if (mode == SHOW_JSON)
 		printf("]\n");
 	return status;

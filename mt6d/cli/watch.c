@@ -185,7 +185,8 @@ int watch_parse(const char *reply, struct watch_snapshot *snap_out)
 				if (!s)
 					goto fail;
 				if (is_client)
-					snprintf(s->name, sizeof(s->name), "server");
+					snprintf(s->name, sizeof(s->name), "%s",
+						 strcmp(snap.role, "peer") ? "server" : "peer");
 				else
 					SET_STR(s->name);
 			}
@@ -194,7 +195,9 @@ int watch_parse(const char *reply, struct watch_snapshot *snap_out)
 						   num);
 			} else {
 				parse_daemon_pair(&snap, key, key_len, value, value_len, num);
-				is_client = !strcmp(snap.role, "client");
+				/* mt6d-peer's one tunnel is shown as a client's. */
+				is_client = !strcmp(snap.role, "client") ||
+					    !strcmp(snap.role, "peer");
 			}
 		}
 		line += line_len;

@@ -288,13 +288,21 @@ void client_fsm_fetch_done(struct client_fsm *f, bool is_ok, int64_t now_mono_ms
 	 * at the next window. */
 	f->fetch_window = 0;
 	if (!is_ok || is_introducing(f)) {
-		f->fetch_mono_ms = now_mono_ms + f->fetch_backoff_ms;
+		uint32_t delay = f->fetch_backoff_ms;
+		if (!f->fetch_failing_since_ms)
+			f->fetch_failing_since_ms = now_mono_ms;
+		if (f->state != CLIENT_FSM_SESSION &&
+		    now_mono_ms - f->fetch_failing_since_ms < CLIENT_FSM_FETCH_FAST_FOR_MS &&
+		    delay > CLIENT_FSM_FETCH_RETRY_EARLY_MAX_MS)
+			delay = CLIENT_FSM_FETCH_RETRY_EARLY_MAX_MS;
+		f->fetch_mono_ms = now_mono_ms + delay;
 		f->fetch_backoff_ms = f->fetch_backoff_ms * 2 > CLIENT_FSM_FETCH_RETRY_MAX_MS
 					      ? CLIENT_FSM_FETCH_RETRY_MAX_MS
 					      : f->fetch_backoff_ms * 2;
 		return;
 	}
 	f->fetch_backoff_ms = CLIENT_FSM_FETCH_RETRY_MIN_MS;
+	f->fetch_failing_since_ms = 0;
 	/* At a random time in the first half of the next window, for that
 	 * window alone: a client's fetches do not mark the window boundaries,
 	 * and one DHT identity never looks up two windows' descriptors

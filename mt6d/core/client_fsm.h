@@ -35,6 +35,14 @@
 #define CLIENT_FSM_FETCH_TIMEOUT_MS 30000
 #define CLIENT_FSM_FETCH_RETRY_MIN_MS 2000
 #define CLIENT_FSM_FETCH_RETRY_MAX_MS 60000
+/* A client without a session retries failed fetches at most this far apart
+ * for the first CLIENT_FSM_FETCH_FAST_FOR_MS of failures: a fresh server
+ * publishes within seconds of its start (docs/PROTOCOL.md 6.5), and a doubling
+ * backoff would have the client look again only 30-60 s later. After that,
+ * the backoff grows to RETRY_MAX (a server that is down for long costs the
+ * DHT little). */
+#define CLIENT_FSM_FETCH_RETRY_EARLY_MAX_MS 4000
+#define CLIENT_FSM_FETCH_FAST_FOR_MS 120000
 #define CLIENT_FSM_FETCH_AFTER_BOUNDARY_MS 2000 /* the next window's config is out before it */
 /* A live server answers every keepalive at once. When an answer is late
  * (silence above keepalive + one probe interval) keepalives go out every
@@ -81,6 +89,7 @@ struct client_fsm {
 	uint64_t fetch_window;           /* the window it asks for alone (0: the window of
 					  * the moment, and its neighbour near a boundary) */
 	uint32_t fetch_backoff_ms;
+	int64_t fetch_failing_since_ms;  /* first failure of the current run of them, 0: none */
 	uint32_t intro_epoch;            /* changes at every new introduction */
 	uint32_t rand_state;             /* jitter (xorshift32, seeded by the engine) */
 	uint64_t reestablish_silence, renew_silence, reestablish_k, reestablish_prefix;

@@ -59,6 +59,7 @@ enum seen_bit {
 	SEEN_PREFIX = 1u << 20,
 	SEEN_SESSION_INTERFACE = 1u << 27, /* apart from the bits other keys take next */
 	SEEN_SLOT_SOCKETS = 1u << 28,
+	SEEN_OFFLOADS = 1u << 29,
 };
 
 static const char *self_section_name(enum config_role role)
@@ -558,6 +559,15 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 		if (take_key(ctx, SEEN_PADDING, key, value) &&
 		    config_parse_padding(value, &cfg->padding, why, sizeof(why)) < 0)
 			ctx_fail(ctx, key, value, "%s", why);
+	} else if (!strcasecmp(key, "Offloads")) {
+		if (take_key(ctx, SEEN_OFFLOADS, key, value)) {
+			if (!strcasecmp(value, "on"))
+				cfg->offloads_off = false;
+			else if (!strcasecmp(value, "off"))
+				cfg->offloads_off = true;
+			else
+				ctx_fail(ctx, key, value, "must be on or off");
+		}
 	} else if (!strcasecmp(key, "RotationPeriod") && cfg->role != CONFIG_CLIENT) {
 		if (take_key(ctx, SEEN_ROTATION, key, value)) {
 			parse_period(ctx, key, value, CONFIG_MIN_ROTATION_MS, CONFIG_MAX_ROTATION_MS,

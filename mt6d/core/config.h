@@ -83,6 +83,7 @@ struct config {
 	uint32_t config_period_s;             /* n: window of the DHT descriptor */
 	uint16_t dht_port;                    /* UDP port of our DHT node; 0: random per window */
 	uint32_t padding;                     /* bucket of the tunnels' padding, bytes; 0: off */
+	bool offloads_off;                    /* Offloads = off: TUNs without virtio-net header */
 	size_t dht_bootstrap_len;
 	char dht_bootstrap[CONFIG_MAX_BOOTSTRAP][CONFIG_HOSTPORT_LEN];
 

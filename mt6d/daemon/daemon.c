@@ -192,6 +192,8 @@ int daemon_give_paths(const char *user, const char *state_dir, const char *sock_
 	if (strncmp(sock_path, run_dir, run_len) == 0 && sock_path[run_len] == '/')
 		n = 3;
 	for (i = 0; i < n; i++) {
+		if (!paths[i])
+			continue;
 		rc = daemon_give_path(user, paths[i]);
 		if (rc < 0 && !first) {
 			first = rc;

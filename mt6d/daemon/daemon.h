@@ -48,8 +48,8 @@ int daemon_give_path(const char *user, const char *path);
 
 /* daemon_give_path for what a daemon made as root: its state directory, its
  * control socket and, when the socket lies in it, the run directory
- * (run_dir). Tries every one; returns 0 or the first error, with the path
- * that failed in *failed_out. */
+ * (run_dir); a NULL state_dir is skipped. Tries every one; returns 0 or the
+ * first error, with the path that failed in *failed_out. */
 int daemon_give_paths(const char *user, const char *state_dir, const char *sock_path,
 		      const char *run_dir, const char **failed_out);
 

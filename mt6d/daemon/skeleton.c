@@ -110,7 +110,7 @@ static void give_paths(const char *user, const struct skeleton_started *st,
 	const char *failed = NULL;
 	int rc;
 
-	if (mkdir(st->state_dir, st->state_dir_mode) < 0 && errno != EEXIST)
+	if (st->state_dir && mkdir(st->state_dir, st->state_dir_mode) < 0 && errno != EEXIST)
 		log_err(-errno, "creating '%s'", st->state_dir);
 	rc = daemon_give_paths(user, st->state_dir, sock_path, CTL_RUN_DIR, &failed);
 	if (rc < 0)
@@ -199,7 +199,10 @@ int skeleton_main(const struct skeleton_hooks *h, int argc, char *argv[])
 		printf("configuration OK\n");
 		return 0;
 	}
-	if (h->has_ctl && ctl_resolve_socket_arg(sock_path, sizeof(sock_path), h->name) < 0) {
+	/* A daemon without a socket of its own may still be given one (-s in
+	 * its extra options: mt6d-peer). */
+	if ((h->has_ctl || sock_path[0]) &&
+	    ctl_resolve_socket_arg(sock_path, sizeof(sock_path), h->name) < 0) {
 		log_warnx("control socket name '%s' is too long", sock_path);
 		return 1;
 	}
@@ -242,7 +245,7 @@ int skeleton_main(const struct skeleton_hooks *h, int argc, char *argv[])
 		goto cleanup;
 	}
 	is_started = true;
-	if (st.ctl_handler) {
+	if (st.ctl_handler && sock_path[0]) {
 		if (strncmp(sock_path, CTL_RUN_DIR "/", strlen(CTL_RUN_DIR) + 1) == 0)
 			mkdir(CTL_RUN_DIR, 0755);
 		rc = ctl_server_new(loop, sock_path, st.ctl_handler, st.ctl_ctx, &ctl);
@@ -254,7 +257,7 @@ int skeleton_main(const struct skeleton_hooks *h, int argc, char *argv[])
 	/* Everything that needed more than CAP_NET_ADMIN is done (raw sockets,
 	 * the control socket): keep only that, to rotate addresses and make
 	 * and remove interfaces. */
-	if (user && st.state_dir && st.ctl_handler)
+	if (user && ctl)
 		give_paths(user, &st, sock_path);
 	rc = daemon_drop_privileges(user, false, msg, sizeof(msg));
 	if (rc < 0) {

@@ -90,6 +90,7 @@ static int make_tunnel(struct client *c, struct tunnel_config *tc, bool is_renew
 	tc->reach = 1;
 	tc->guard = c->guard;
 	tc->padding = c->cfg.padding;
+	tc->flags |= c->cfg.offloads_off ? TUNNEL_NO_OFFLOAD : 0;
 	rc = tunnel_new(c->loop, c->nladdr, c->nllink, tc,
 			is_renewal ? &c->renew_tunnel : &c->tunnel, msg, sizeof(msg));
 	sodium_memzero(tc, sizeof(*tc));

@@ -142,6 +142,32 @@ static void write_stats(const struct peer *p)
 		log_err(-errno, "writing counters to '%s'", p->opt.stats_path);
 }
 
+int peer_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *r)
+{
+	const struct peer *p = ctx;
+	struct tunnel_stats st;
+	char line[1024], g[512], *w, *save = NULL;
+
+	if (req->is_set) {
+		ctl_reply_printf(r, "error=mt6d-peer takes no settings\n");
+		return -EINVAL;
+	}
+	ctl_reply_printf(r, "role=peer\nlink=%s\n", p->cfg.interface);
+	guard_format_stats(p->guard, g, sizeof(g));
+	ctl_reply_printf(r, "%s", g);
+	if (!p->tunnel)
+		return 0;
+	ctl_reply_printf(r, "interface=%s\nsession_interface=%s\nrotation_ms=%u\nslot=%" PRIu64
+			 "\nnext_rotation_ms=%" PRId64 "\n",
+			 tunnel_tun_name(p->tunnel), tunnel_tun_name(p->tunnel), tunnel_rotation_ms(p->tunnel),
+			 tunnel_current_slot(p->tunnel), tunnel_next_move_in_ms(p->tunnel));
+	tunnel_get_stats(p->tunnel, &st);
+	tunnel_format_stats(&st, line, sizeof(line));
+	for (w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		ctl_reply_printf(r, "%s\n", w);
+	return 0;
+}
+
 static void on_addr_result(const struct nladdr_result *res, void *arg)
 {
 	(void)arg;
@@ -314,8 +340,9 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 		goto fail;
 	}
 	tc.guard = p->guard;
-	tc.flags = p->opt.tunnel_flags;
+	tc.flags = p->opt.tunnel_flags | (p->cfg.offloads_off ? TUNNEL_NO_OFFLOAD : 0);
 	tc.busy_poll_us = p->opt.busy_poll_us;
+	tc.tun_txqlen = p->opt.tun_txqlen;
 	tc.padding = p->cfg.padding;
 	rc = tunnel_new(loop, p->nladdr, p->nllink, &tc, &p->tunnel, why, sizeof(why));
 	sodium_memzero(&tc.slot_key, sizeof(tc.slot_key));

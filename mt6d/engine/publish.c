@@ -17,6 +17,13 @@
 #define N_SLOTS 2             /* the current window and the next */
 #define HEARTBEAT_MS 1000     /* longest sleep: due work waiting for room */
 #define BUSY_RETRY_MS 1000    /* a node refused an operation (-EBUSY) */
+#define ALL_CHUNKS ((1u << N_CHUNKS) - 1)
+#define URGENT_SPREAD_MAX_S 5
+/* Runs of one publication that may leave a chunk short of its quorum before
+ * a chunk that some node stored in full counts as enough: a node that keeps
+ * refusing (full) or a path that keeps losing must not cost announces
+ * without end. */
+#define MAX_SHORT_RUNS 3
 
 enum slot_state { SL_IDLE = 0, SL_DUE, SL_RUNNING, SL_DONE };
 
@@ -29,6 +36,9 @@ struct pub_slot {
 	int16_t published;        /* highest epoch announced, -1: none */
 	uint8_t epoch;            /* epoch of the ports held / being announced */
 	uint8_t pending;          /* chunk operations in flight */
+	uint8_t stored;           /* chunks at their quorum in this run (bit j: chunk j) */
+	uint8_t held;             /* chunks that at least one node took in full */
+	uint8_t short_runs;       /* runs of this epoch that ended with a chunk short */
 	size_t acked;             /* announces acknowledged in this run */
 	int64_t due_unix_ms;
 	uint8_t n_ports[N_CHUNKS];
@@ -57,11 +67,12 @@ struct pub_op {
 	bool is_done;             /* DONE seen: the tick accounts for it */
 	struct publish *p;
 	uint32_t client, gen;
-	uint8_t slot;
+	uint8_t slot, chunk;
 	uint16_t node;
 	struct dht *dht;          /* the node it runs on (it stays there if the slot's node is replaced) */
 	int op;
 	size_t acked;
+	size_t n_stored, n_wanted;  /* nodes that took every port; the quorum */
 };
 
 struct publish {
@@ -109,7 +120,11 @@ void publish_params_default(struct publish_params *out, uint32_t period_s)
 	if (out->lead_s < 20)
 		out->lead_s = period_s / 3 < 20 ? period_s / 3 : 20;
 	out->spread_s = period_s / 2;
-	out->urgent_spread_s = period_s / 15 < 60 ? period_s / 15 : 60;
+	/* A catch-up or an epoch change is needed now: its spread draws a
+	 * random order, not a delay (docs/PROTOCOL.md 6.5). */
+	out->urgent_spread_s = period_s / 15 < URGENT_SPREAD_MAX_S ? period_s / 15 : URGENT_SPREAD_MAX_S;
+	if (out->urgent_spread_s == 0)
+		out->urgent_spread_s = 1;
 	out->refresh_s = 20 * 60;
 	out->retry_s = period_s / 30 < 30 ? (period_s / 30 ? period_s / 30 : 1) : 30;
 	/* Three chunks per client: 8 clients at a time per node, leaving room in
@@ -370,6 +385,8 @@ static void on_result(void *closure, const struct dht_result *r)
 		return;
 	o->is_done = true;
 	o->acked = r->n_announced;
+	o->n_stored = r->n_stored;
+	o->n_wanted = r->n_wanted;
 	o->p->n_done_ops++;
 }
 
@@ -390,8 +407,16 @@ static int64_t first_due(const struct publish *p, const struct pub_window *w, in
 	return lo + rnd_below(p, hi - lo);
 }
 
-/* Starts the three chunk announces of a due slot. Returns false if the
- * client's node has no room now. */
+/* The chunks a run of s announces: all of them, except on a retry, which
+ * announces only those short of their quorum (the others are stored). */
+static unsigned chunks_to_run(const struct pub_slot *s)
+{
+	bool is_new_epoch = !s->is_refresh && (!s->has_ports || s->published >= s->epoch);
+	return is_new_epoch ? ALL_CHUNKS : ALL_CHUNKS & ~(unsigned)s->stored;
+}
+
+/* Starts the chunk announces of a due slot (chunks_to_run). Returns false
+ * if the client's node has no room now. */
 static bool slot_start(struct publish *p, uint32_t ci, int k, int64_t now_ms)
 {
 	struct pub_client *c = &p->clients[ci];
@@ -399,10 +424,13 @@ static bool slot_start(struct publish *p, uint32_t ci, int k, int64_t now_ms)
 	const struct pub_window *w = &p->win[k];
 	uint8_t d[DERIVE_DESCRIPTOR_LEN];
 	uint8_t sealed[RENDEZVOUS_CONFIG_LEN];
-	struct pub_op *free_ops[N_CHUNKS];
-	size_t n_free = 0;
+	struct pub_op *free_ops[N_CHUNKS] = { NULL };
+	size_t n_free = 0, n_run = 0;
+	unsigned run = chunks_to_run(s);
 
-	if (p->node_inflight[c->node] + N_CHUNKS > p->prm.max_ops_per_node)
+	for (size_t j = 0; j < N_CHUNKS; j++)
+		n_run += (run >> j) & 1u;
+	if (p->node_inflight[c->node] + n_run > p->prm.max_ops_per_node)
 		return false;
 	/* dht_announce on a node that knows no node ends inside the call and
 	 * then reads the freed operation (dht/dht.c op_start): wait until the
@@ -411,10 +439,10 @@ static bool slot_start(struct publish *p, uint32_t ci, int k, int64_t now_ms)
 	dht_get_stats(p->nodes[c->node], now_ms, &ds);
 	if ((p->prm.family == AF_INET6 ? ds.good6 + ds.questionable6 : ds.good4 + ds.questionable4) == 0)
 		return false;
-	for (size_t i = 0; i < p->n_ops && n_free < N_CHUNKS; i++)
+	for (size_t i = 0; i < p->n_ops && n_free < n_run; i++)
 		if (!p->ops[i].in_use)
 			free_ops[n_free++] = &p->ops[i];
-	if (n_free < N_CHUNKS)
+	if (n_free < n_run)
 		return false;
 	if (!s->is_refresh && (!s->has_ports || s->published >= s->epoch)) {
 		/* A new epoch to announce: a fresh seal, fresh ports. */
@@ -431,19 +459,25 @@ static bool slot_start(struct publish *p, uint32_t ci, int k, int64_t now_ms)
 		sodium_memzero(sealed, sizeof(sealed));
 		s->epoch = e;
 		s->has_ports = true;
+		s->stored = 0;
+		s->held = 0;
+		s->short_runs = 0;
 	}
 	derive_descriptor(d, c->s, w->start);
 	s->acked = 0;
 	s->pending = 0;
-	for (size_t j = 0; j < N_CHUNKS; j++) {
+	for (size_t j = 0, n = 0; j < N_CHUNKS && n < n_free; j++) {
 		uint8_t ih[RENDEZVOUS_INFOHASH_LEN];
-		struct pub_op *o = free_ops[j];
+		if (!((run >> j) & 1u))
+			continue;
+		struct pub_op *o = free_ops[n++];
 		rendezvous_chunk_infohash(ih, d, s->epoch, (uint8_t)j);
 		o->in_use = true;
 		o->p = p;
 		o->client = ci;
 		o->gen = c->gen;
 		o->slot = (uint8_t)k;
+		o->chunk = (uint8_t)j;
 		o->node = c->node;
 		o->dht = p->nodes[c->node];
 		int op = dht_announce(p->nodes[c->node], ih, p->prm.family, s->ports[j], s->n_ports[j],
@@ -466,6 +500,24 @@ static bool slot_start(struct publish *p, uint32_t ci, int k, int64_t now_ms)
 	return true;
 }
 
+/* After a run: done when every chunk is at its quorum, or, after
+ * MAX_SHORT_RUNS runs, when every chunk is held in full by some node (a
+ * reader takes the union of the nodes' answers). Else the short chunks are
+ * retried. */
+static bool run_is_done(struct publish *p, struct pub_slot *s)
+{
+	if (s->stored != ALL_CHUNKS) {
+		if (++s->short_runs < MAX_SHORT_RUNS || s->held != ALL_CHUNKS)
+			return false;
+		p->st.partial++;
+	}
+	/* The next run (a refresh, the next epoch) announces every chunk. */
+	s->stored = 0;
+	s->held = 0;
+	s->short_runs = 0;
+	return true;
+}
+
 /* Accounts for finished chunk operations. */
 static void reap(struct publish *p, int64_t unix_ms)
 {
@@ -479,16 +531,23 @@ static void reap(struct publish *p, int64_t unix_ms)
 		bool is_ours = c->in_use && c->gen == o->gen && s->state == SL_RUNNING;
 		size_t acked = o->acked;
 		uint8_t k = o->slot;
+		unsigned bit = 1u << o->chunk;
+		bool is_stored = o->n_wanted > 0 && o->n_stored >= o->n_wanted;
+		bool is_held = o->n_stored > 0;
 		op_release(p, o);   /* o is blank from here on */
 		p->is_scan_needed = true;  /* room on a node */
 		if (!is_ours)
 			continue;
 		s->acked += acked;
 		p->st.announces_acked += acked;
+		if (is_stored)
+			s->stored |= (uint8_t)bit;
+		if (is_held)
+			s->held |= (uint8_t)bit;
 		if (--s->pending > 0)
 			continue;
 		const struct pub_window *w = &p->win[k];
-		if (s->acked == 0) {
+		if (!run_is_done(p, s)) {
 			p->st.failures++;
 			s->state = SL_DUE;
 			s->due_unix_ms = unix_ms + (int64_t)p->prm.retry_s * 1000;
@@ -548,7 +607,14 @@ int64_t publish_tick(struct publish *p, int64_t now_ms, int64_t unix_ms)
 	p->is_scan_needed = false;
 	int64_t next_due = INT64_MAX;
 	size_t waiting = 0;
-	for (int k = 0; k < N_SLOTS; k++) {
+	/* The window that starts first is served first (a fresh server's
+	 * clients need the current one now), and the scan starts at a random
+	 * client: with more due than the nodes have room for, the order in
+	 * which configs go out follows no list an observer could match. */
+	int first = p->win[1].in_use && (!p->win[0].in_use || p->win[1].start < p->win[0].start);
+	size_t off = (size_t)rnd_below(p, (int64_t)p->n_clients);
+	for (int kk = 0; kk < N_SLOTS; kk++) {
+		int k = (first + kk) % N_SLOTS;
 		const struct pub_window *w = &p->win[k];
 		if (!w->in_use)
 			continue;
@@ -558,7 +624,8 @@ int64_t publish_tick(struct publish *p, int64_t now_ms, int64_t unix_ms)
 				next_due = round_start;
 			continue;
 		}
-		for (size_t i = 0; i < p->n_clients; i++) {
+		for (size_t ii = 0; ii < p->n_clients; ii++) {
+			size_t i = (off + ii) % p->n_clients;
 			struct pub_client *c = &p->clients[i];
 			if (!c->in_use)
 				continue;

@@ -40,7 +40,7 @@ struct publish_params {
 	uint32_t spread_s;        /* a full round is spread over this long, ending lead_s before T */
 	uint32_t urgent_spread_s; /* a catch-up or an epoch change is spread over this long */
 	uint32_t refresh_s;       /* announce the same ports again after this long while the window lasts */
-	uint32_t retry_s;         /* a publication no node stored is tried again after this long */
+	uint32_t retry_s;         /* a chunk short of its quorum (dht_store_quorum) is tried again after this long */
 	uint32_t max_ops_per_node; /* chunk announces in flight per node (< DHT_MAX_OPS) */
 	int family;               /* AF_INET6 or AF_INET */
 	rendezvous_random_fn *random; /* NULL: libsodium (seals, stuffing and timing) */
@@ -57,7 +57,8 @@ struct publish_stats {
 	size_t clients;
 	size_t publications;     /* client configs announced (every epoch, refreshes included) */
 	size_t refreshes;        /* of which refreshes */
-	size_t failures;         /* publications no node acknowledged (retried) */
+	size_t failures;         /* runs that left a chunk short of its quorum (retried) */
+	size_t partial;          /* publications accepted after MAX_SHORT_RUNS with a chunk short */
 	size_t ops_started;      /* chunk announces started */
 	size_t ops_in_flight;
 	size_t announces_acked;  /* announce_peer acknowledged, over all nodes and ports */

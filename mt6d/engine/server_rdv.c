@@ -136,7 +136,9 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? "," : "",
 					srv->cfg.dht_bootstrap[i]);
 	/* DHT identity hook: the node sends from a random address of our /64,
-	 * a new one (and port and id) every window. */
+	 * a new one (and port and id) every window. Read-only (BEP 43): each
+	 * identity lives one window and would then linger in foreign routing
+	 * tables as a dead node; it only publishes (and serves nobody). */
 	memset(&ip, 0, sizeof(ip));
 	ip.loop = srv->loop;
 	ip.ifindex = srv->link_ifindex;
@@ -144,6 +146,7 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	ip.prefix = srv->seed;
 	ip.period_s = srv->cfg.config_period_s;
 	ip.fixed_port = srv->cfg.dht_port;
+	ip.is_read_only = true;
 	ip.bootstrap = list;
 	ip.switched = dht_switched;
 	ip.release = dht_release;

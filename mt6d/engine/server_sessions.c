@@ -124,7 +124,8 @@ static int session_tunnel_new(struct server *srv, struct server_session *ss)
 	tc.rotation_ms = ss->fsm.rotation_ms;
 	tc.reach = 1;
 	tc.flags = TUNNEL_OWN_DST_ONLY | TUNNEL_NO_WAIT |
-		   (srv->cfg.is_scale_mode ? TUNNEL_PREFIX_CLAIMED : 0);
+		   (srv->cfg.is_scale_mode ? TUNNEL_PREFIX_CLAIMED : 0) |
+		   (srv->cfg.offloads_off ? TUNNEL_NO_OFFLOAD : 0);
 	tc.padding = srv->cfg.padding;
 	tc.shared_tun = srv->stun ? sessiontun_tun(srv->stun) : NULL;
 	tc.slotmux = srv->mux;

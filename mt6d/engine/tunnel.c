@@ -20,6 +20,7 @@
 #include "mt6d/core/util.h"
 #include "mt6d/engine/sockbuf.h"
 #include "tun/tun.h"
+#include "tun/vnet.h"
 
 #ifndef IPV6_FREEBIND
 #define IPV6_FREEBIND 78 /* linux/in6.h; glibc's netinet/in.h lacks it */
@@ -41,6 +42,8 @@
 #define TUNNEL_GSO_MAX_BYTES (65535 - 8)
 /* A receive buffer holds the largest datagram, or one GRO train of them. */
 #define TUNNEL_RX_BUF_LEN 65536
+/* The largest super-packet with its header, and a byte to tell truncation. */
+#define TUNNEL_VNET_BUF_LEN (VNET_HDR_LEN + VNET_MAX_PKT_LEN + 1)
 
 union tunnel_cmsg {
 	char buf[CMSG_SPACE(sizeof(int))];
@@ -109,6 +112,8 @@ struct tunnel_scratch {
 	size_t buf_len;                  /* bytes per TUN packet buffer */
 	uint8_t *bufs;                   /* TUNNEL_BATCH TUN packet buffers */
 	uint8_t *rx_bufs;                /* TUNNEL_RX_MSGS receive buffers of TUNNEL_RX_BUF_LEN */
+	uint8_t *vnet_buf;               /* TUN offloads: one super-packet read, TUNNEL_VNET_BUF_LEN */
+	bool rx_ok[TUNNEL_BATCH];        /* TUN offloads: which of rx_pkts went in */
 	struct tun_pkt pkts[TUNNEL_BATCH];    /* TUN reads: fixed on bufs */
 	struct tun_pkt rx_pkts[TUNNEL_BATCH]; /* TUN writes: point into rx_bufs */
 	struct mmsghdr msgs[TUNNEL_BATCH];
@@ -133,6 +138,11 @@ static void scratch_wipe_bufs(struct tunnel_scratch *sc)
 		sodium_memzero(sc->rx_bufs, (size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
 		free(sc->rx_bufs);
 		sc->rx_bufs = NULL;
+	}
+	if (sc->vnet_buf) {
+		sodium_memzero(sc->vnet_buf, TUNNEL_VNET_BUF_LEN);
+		free(sc->vnet_buf);
+		sc->vnet_buf = NULL;
 	}
 }
 
@@ -168,6 +178,11 @@ static int scratch_get(size_t buf_len)
 	if (!scratch->rx_bufs) {
 		scratch->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
 		if (!scratch->rx_bufs)
+			goto fail;
+	}
+	if (!scratch->vnet_buf) {
+		scratch->vnet_buf = malloc(TUNNEL_VNET_BUF_LEN);
+		if (!scratch->vnet_buf)
 			goto fail;
 	}
 	scratch->refs++;
@@ -552,6 +567,11 @@ static void tunnel_tx_batch(struct tunnel *t, struct tun_pkt *pkts, size_t n)
 	busy_poll_extend(t);
 }
 
+static void tunnel_tx_flush(void *ctx, struct tun_pkt *pkts, size_t n)
+{
+	tunnel_tx_batch(ctx, pkts, n);
+}
+
 void tunnel_transmit(struct tunnel *t, struct tun_pkt *pkts, size_t n)
 {
 	if (n > TUNNEL_BATCH) {
@@ -569,6 +589,19 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (t->stats.has_offload) {
+		struct tun_split_stats st = { 0 };
+
+		/* Every segment of a super-packet is sealed for the slot of the
+		 * flush that sends it, and no timer runs within this callback:
+		 * a GSO run never spans a rotation. */
+		(void)tun_read_split(t->tun, 0, scratch->vnet_buf, TUNNEL_VNET_BUF_LEN, scratch->pkts,
+				     TUNNEL_BATCH, WIRE_HEADER_LEN, t->tun_mtu, TUNNEL_ROUNDS,
+				     tunnel_tx_flush, t, &st);
+		t->stats.tx_super += st.supers;
+		t->stats.drops_tx += st.dropped;
+		return;
+	}
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
 		unsigned dropped = 0;
 		int n = tun_read(t->tun, 0, scratch->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
@@ -659,6 +692,21 @@ static void tunnel_deliver(struct tunnel *t, size_t out)
 {
 	size_t done = 0, i;
 
+	if (t->stats.has_offload) {
+		struct tun_gro_stats st = { 0 };
+
+		tun_write_gro(t->tun, 0, scratch->rx_pkts, out, WIRE_HEADER_LEN, scratch->rx_ok, &st);
+		t->stats.rx_coalesced += st.coalesced;
+		for (i = 0; i < out; i++) {
+			if (!scratch->rx_ok[i]) {
+				t->stats.drops_tun++;
+				continue;
+			}
+			t->stats.rx_packets++;
+			t->stats.rx_bytes += scratch->rx_pkts[i].len;
+		}
+		return;
+	}
 	while (done < out) {
 		int r = tun_write(t->tun, 0, scratch->rx_pkts + done, out - done, WIRE_HEADER_LEN);
 
@@ -790,12 +838,36 @@ void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res
 			res->msg[0] ? " (kernel: " : "", res->msg[0] ? res->msg : "");
 }
 
+/* What the kernel granted of the offloads asked for, said once. */
+static void tunnel_log_offloads(struct tunnel *t, unsigned want)
+{
+	unsigned got = tun_offloads(t->tun);
+	char words[64];
+
+	t->stats.has_offload = true;
+	t->stats.offloads = got;
+	tunnel_offload_words(got, words, sizeof(words));
+	if (got == want)
+		log_info("tunnel %s: TUN offloads %s", tun_name(t->tun), words);
+	else
+		log_warnx("tunnel %s: the kernel refused some TUN offloads: %s granted, "
+			  "%s%s%srefused", tun_name(t->tun), words,
+			  want & ~got & TUN_OFFLOAD_CSUM ? "checksum " : "",
+			  want & ~got & TUN_OFFLOAD_TSO6 ? "TSO " : "",
+			  want & ~got & TUN_OFFLOAD_USO ? "USO " : "");
+}
+
 static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, char *msg,
 			    size_t msg_len)
 {
 	struct tun_config tc = {
 		.name = cfg->tun_name, .queues = 1, .mtu = t->tun_mtu, .is_up = true,
 	};
+
+	if (!(cfg->flags & TUNNEL_NO_OFFLOAD)) {
+		tc.flags |= TUN_HAS_VNET_HDR;
+		tc.offloads = TUN_OFFLOAD_CSUM | TUN_OFFLOAD_TSO6 | TUN_OFFLOAD_USO;
+	}
 	char a[INET6_ADDRSTRLEN], why[NLADDR_MSG_LEN] = "";
 	unsigned ifindex;
 	int rc;
@@ -815,6 +887,15 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 		return rc;
 	}
 	ifindex = tun_ifindex(t->tun);
+	if (!t->is_tun_borrowed && (tun_flags(t->tun) & TUN_HAS_VNET_HDR)) {
+		tunnel_log_offloads(t, tc.offloads);
+		/* A queue slot holds up to 64 KiB with TSO, so the queue in
+		 * bytes (and the wait of a ping behind a stream) grows with
+		 * it; measured on the lab VM, shorter queues did not lower
+		 * the RTT under load (docs/PERFORMANCE.md): a knob only. */
+		if (cfg->tun_txqlen)
+			(void)tun_set_txqlen(tun_name(t->tun), cfg->tun_txqlen);
+	}
 	if (!t->is_tun_borrowed)
 		rc = nllink_add_addr(t->nllink, ifindex, &cfg->tunnel_addr, cfg->tunnel_prefix_len,
 				     why, sizeof(why));
@@ -1029,9 +1110,20 @@ void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out)
 	*stats_out = t->stats;
 }
 
+void tunnel_offload_words(unsigned offloads, char *buf, size_t buf_len)
+{
+	snprintf(buf, buf_len, "%s%s%s", offloads & TUN_OFFLOAD_CSUM ? "csum" : "none",
+		 offloads & TUN_OFFLOAD_TSO6 ? ",tso" : "", offloads & TUN_OFFLOAD_USO ? ",uso" : "");
+}
+
 void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len)
 {
-	snprintf(buf, buf_len,
+	char off[64] = "off";
+	int n;
+
+	if (s->has_offload)
+		tunnel_offload_words(s->offloads, off, sizeof(off));
+	n = snprintf(buf, buf_len,
 		 "tx_packets=%" PRIu64 " tx_bytes=%" PRIu64 " rx_packets=%" PRIu64
 		 " rx_bytes=%" PRIu64 " drops_auth=%" PRIu64 " drops_replay=%" PRIu64
 		 " drops_malformed=%" PRIu64 " drops_busy=%" PRIu64 " drops_inner=%" PRIu64
@@ -1042,6 +1134,10 @@ void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len
 		 s->drops_replay, s->drops_malformed, s->drops_busy, s->drops_inner, s->drops_tx,
 		 s->drops_tun, s->rx_prev_slot, s->rx_next_slot, s->rx_far_slot, s->rotations,
 		 s->rotation_late_max_us, s->addr_errors);
+	if (n > 0 && (size_t)n < buf_len)
+		snprintf(buf + n, buf_len - (size_t)n,
+			 " tx_super=%" PRIu64 " rx_coalesced=%" PRIu64 " offloads=%s", s->tx_super,
+			 s->rx_coalesced, off);
 }
 
 const char *tunnel_tun_name(const struct tunnel *t)

@@ -62,6 +62,13 @@
  * or routed): no MT6D address is bound per slot; with cfg.ndresp the
  * responder learns each, without it (routed) nothing per address is done. */
 #define TUNNEL_PREFIX_CLAIMED (1u << 4)
+/* The tunnel's own TUN without its offloads (no virtio-net header, one
+ * packet per read and write): `Offloads = off`. With them, a read brings a
+ * TCP (or UDP) super-packet of up to 64 KiB, split here into datagrams each
+ * sealed on its own for the slot it is sent in, and in-order TCP segments
+ * opened from one datagram train go back to the TUN as one (tun/vnet.h). A
+ * shared TUN never has them. */
+#define TUNNEL_NO_OFFLOAD (1u << 5)
 
 /* A busy polling time that hides the wake-up for the answer to a packet
  * just sent (a ping, a TCP ACK) on the lab VM (docs/PERFORMANCE.md "RTT at
@@ -85,6 +92,7 @@ struct tunnel_config {
 	int64_t clock_offset_ms;         /* added to the wall clock: tests of clock skew only */
 	unsigned flags;                  /* TUNNEL_NO_* */
 	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
+	unsigned tun_txqlen;             /* TUN queue length, packets, with offloads; 0: the kernel's */
 	unsigned padding;                /* bucket of the padding of what we send, bytes; 0: off
 					    (wire_tx_set_padding, capped at the TUN MTU) */
 	/* Scale mode (docs/PERFORMANCE.md): the caller has claimed the link's
@@ -128,6 +136,10 @@ struct tunnel_stats {
 	uint64_t rotations;              /* slot moves */
 	uint64_t rotation_late_max_us;   /* worst delay of a move after its boundary */
 	uint64_t addr_errors;            /* MT6D address adds/deletes the kernel refused */
+	uint64_t tx_super;               /* TUN offloads: super-packets read (split into tx_packets) */
+	uint64_t rx_coalesced;           /* ... TUN writes that carried several segments */
+	bool has_offload;                /* the TUN has a virtio-net header */
+	unsigned offloads;               /* ... and the TUN_OFFLOAD_* the kernel granted */
 };
 
 struct tunnel;
@@ -166,7 +178,11 @@ void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out);
 /* The MTU of the TUN of a tunnel over a link of link_mtu bytes. */
 unsigned tunnel_inner_mtu(unsigned link_mtu);
 
-/* Writes the counters as "key=value" words separated by spaces. */
+/* The TUN_OFFLOAD_* bits as words: "csum,tso,uso", "none". */
+void tunnel_offload_words(unsigned offloads, char *buf, size_t buf_len);
+
+/* Writes the counters as "key=value" words separated by spaces; offloads=
+ * says "off" for a TUN without them (Offloads = off, a shared TUN). */
 void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len);
 
 const char *tunnel_tun_name(const struct tunnel *t);

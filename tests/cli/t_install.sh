@@ -45,7 +45,11 @@ expected() { # prefix sysconfdir
 	done
 	echo "644 $p/lib/systemd/system/mt6d-server.service"
 	echo "644 $p/lib/systemd/system/mt6d-client@.service"
+	echo "644 $p/lib/systemd/system/mt6d-metrics.service"
+	echo "644 $p/lib/systemd/system/mt6d-metrics.timer"
 	echo "644 $p/lib/sysusers.d/mt6d.conf"
+	echo "644 $p/share/bash-completion/completions/mt6d"
+	for f in server client peer; do echo "777 $p/share/bash-completion/completions/mt6d-$f"; done
 }
 tree() { (cd "$1" && find . \( -type f -o -type l \) -printf '%m %P\n' | sort); }
 
@@ -72,6 +76,10 @@ grep -qx 'ExecStart=/usr/local/sbin/mt6d-server -d -c /etc/mt6d/server.conf -s s
 	fail "server unit: ExecStart '$(grep ^ExecStart= "$unit")'"
 grep -qx 'ExecStart=/usr/local/sbin/mt6d-client -d -c /etc/mt6d/%i.conf -s %i' \
 	"$root/usr/local/lib/systemd/system/mt6d-client@.service" || fail "client unit: ExecStart"
+grep -qx 'ExecStart=/usr/local/bin/mt6d metrics -o ${MT6D_TEXTFILE_DIR}/mt6d.prom' \
+	"$root/usr/local/lib/systemd/system/mt6d-metrics.service" || fail "metrics unit: ExecStart"
+[ "$(readlink "$root/usr/local/share/bash-completion/completions/mt6d-client")" = mt6d ] ||
+	fail "the daemons' completion is not a link to mt6d's"
 # The installed files are the built ones.
 cmp -s "$b/mt6d-server" "$root/usr/local/sbin/mt6d-server" || fail "mt6d-server is not the built one"
 "$root/usr/local/bin/mt6d" --version | grep -q '^mt6d ' || fail "installed mt6d does not run"

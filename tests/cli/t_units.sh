@@ -87,6 +87,33 @@ printf '[Service]\nExecStart=/bin/true\nProtectSystm=strict\n' >"$tmp/units/typo
 (cd "$tmp/units" && systemd-analyze verify ./typo.service) >"$tmp/verify" 2>&1 || true
 grep -q "Unknown key" "$tmp/verify" || fail "systemd-analyze verify does not report unknown keys here"
 
+# mt6d-metrics.service and its timer: root with CAP_DAC_OVERRIDE alone (the
+# daemons' 0600 sockets, node_exporter's directory), no network at all
+# (the sockets are files), writing only node_exporter's textfile directory.
+m=$top/systemd/mt6d-metrics.service.in
+for kv in "Type=oneshot" "CapabilityBoundingSet=CAP_DAC_OVERRIDE" "NoNewPrivileges=yes" \
+	"ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" "PrivateDevices=yes" \
+	"PrivateNetwork=yes" "IPAddressDeny=any" "RestrictAddressFamilies=AF_UNIX" \
+	"ReadWritePaths=-/var/lib/prometheus/node-exporter" \
+	"ConditionPathIsDirectory=/var/lib/prometheus/node-exporter" \
+	"Environment=MT6D_TEXTFILE_DIR=/var/lib/prometheus/node-exporter" \
+	"ExecStart=@BINDIR@/mt6d metrics -o \${MT6D_TEXTFILE_DIR}/mt6d.prom" \
+	"MemoryDenyWriteExecute=yes" "SystemCallArchitectures=native"; do
+	[ "$(value "$m" "${kv%%=*}")" = "${kv#*=}" ] || fail "mt6d-metrics: want $kv, have '$(value "$m" "${kv%%=*}")'"
+done
+grep -q '^SystemCallFilter=~@privileged' "$m" || fail "mt6d-metrics: @privileged not denied"
+grep -qE '^(AmbientCapabilities|ListenStream|ListenDatagram)=' "$m" && fail "mt6d-metrics: capabilities or a listening socket"
+for u in mt6d-metrics.service mt6d-metrics.timer; do
+	sed -e "s|@BINDIR@|$b|g" "$top/systemd/$u.in" >"$tmp/units/$u"
+done
+(cd "$tmp/units" && MANPATH=$tmp/man systemd-analyze verify ./mt6d-metrics.service ./mt6d-metrics.timer) \
+	>"$tmp/verify" 2>&1 || fail "systemd-analyze verify mt6d-metrics failed"
+[ -s "$tmp/verify" ] && { fail "systemd-analyze verify mt6d-metrics:"; cat "$tmp/verify" >&2; }
+(cd "$tmp/units" && systemd-analyze security --offline=yes --threshold=15 ./mt6d-metrics.service) \
+	>"$tmp/security" 2>&1 || { fail "mt6d-metrics: exposure above 1.5:"; grep 'Overall' "$tmp/security" >&2; }
+grep -qx 'OnUnitActiveSec=15s' "$top/systemd/mt6d-metrics.timer.in" || fail "mt6d-metrics.timer: not every 15 s"
+grep -qx 'WantedBy=timers.target' "$top/systemd/mt6d-metrics.timer.in" || fail "mt6d-metrics.timer: not in timers.target"
+
 # sysusers.d: a system user mt6d with no login, in a scratch root.
 mkdir -p "$tmp/root/etc"
 systemd-sysusers --root="$tmp/root" "$top/systemd/mt6d.sysusers" >/dev/null 2>&1 ||

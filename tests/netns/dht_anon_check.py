@@ -16,7 +16,8 @@ came from. Independently of the C code, it checks that:
     little slack), and at least WINDOWS identities per host were seen
     (the address changes at every boundary);
   - at most one identity of a host begins in each window;
-  - every query from a host named c* carries "ro": 1 (BEP 43).
+  - every query from a daemon host (the server s* and the clients c*, whose
+    DHT identities live one window each) carries "ro": 1 (BEP 43).
 Prints a summary; exit status 0 when every check holds."""
 import collections
 import ipaddress
@@ -137,7 +138,7 @@ def main():
                 fails.append("%s [%s]:%u: id %s is not BEP 42-valid for it" % (h, a, port, i.hex()))
         if life > period + linger + 3:
             fails.append("%s [%s]:%u: used for %.1f s (> a window and the linger)" % (h, a, port, life))
-        if h.startswith("c") and d["ro"] != d["queries"]:
+        if h.startswith(("c", "s")) and d["ro"] != d["queries"]:
             fails.append("%s [%s]:%u: %d of %d queries without ro=1" % (h, a, port,
                                                                          d["queries"] - d["ro"], d["queries"]))
     for src, n in seen_addr.items():

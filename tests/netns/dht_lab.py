@@ -6,6 +6,7 @@ and a sender of malformed KRPC.
 Run with /usr/bin/python3 (Debian's python3-libtorrent lives there).
 
   dht_lab.py lt-node --addr A [--port P] [--boot LIST] [--out FILE] [--max-s S]
+                     [--profile lab|default|strict]
       A libtorrent DHT node for a private IPv6 swarm (docs/LAB.md): explicit
       listen address, no routers, no LSD/UPnP/NAT-PMP; the nodes of LIST
       ([addr]:port,...) are added again every 2 s for the first minute. FILE
@@ -25,6 +26,17 @@ Run with /usr/bin/python3 (Debian's python3-libtorrent lives there).
       libtorrent's own figures for bench/dht.sh: lookup latency (random
       info_hashes, one at a time) and collection trials (every IH read with
       dht_get_peers until all its ports came back, at most --max-rounds).
+  dht_lab.py tr-node --addr A [--port P] --dir D [--boot LIST] [--verbose]
+      A Transmission node (transmission-daemon 3.00, jech/dht 0.25): its
+      config directory D (settings.json keeping it inside the lab, dht.dat
+      naming the nodes of LIST), then exec'ed in the foreground (same PID).
+      Its DHT needs a source address in 2000::/3 towards its probe address
+      and the lab's output fence (docs/LAB.md).
+  dht_lab.py rates CAPTURE --ours PFX,... --nodes ADDR,...
+      From `tcpdump -n -tt` text, what the nodes ADDR received from sources
+      starting with one of PFX: "busiest_pair SRC>DST max_msgs_10s N" (the
+      most datagrams in any 10 s from one source to one node) and
+      "busiest_node ADDR max_bytes_1s B max_bps_10s R" (UDP payload bytes).
   dht_lab.py chunks MSGHEX CHUNK IDHEX...
       Splits the message into chunks of at most CHUNK bytes; chunk j goes
       under an info_hash next to IDHEX[j] (the last 4 bytes changed), so the
@@ -71,7 +83,29 @@ def parse_boot(spec):
     return out
 
 
-def lt_session(addr, port):
+# libtorrent settings per profile (lt-node --profile), on top of what keeps
+# a node inside a private lab (explicit listen address, no routers, no
+# LSD/UPnP/NAT-PMP). "lab": nodes may share a /64 (the swarms that put many
+# nodes on one host). "default": libtorrent's own defaults (a /64 per node).
+# "strict": real settings an operator can tighten, each stricter than the
+# default (docs/LAB.md lists them with their defaults).
+LT_PROFILES = {
+    'lab': {'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False},
+    'default': {},
+    'strict': {
+        'dht_enforce_node_id': True,      # queries need a BEP 42 id for their source
+        'dht_block_ratelimit': 4,         # 5: a source is banned 5 min over 4/s
+        'dht_upload_rate_limit': 4000,    # 8000 B/s output budget
+        'dht_max_peers': 100,             # 500 peers stored per info_hash
+        'dht_max_torrents': 500,          # 2000 info_hashes stored
+        'dht_max_dht_items': 100,         # 700 BEP 44 items
+        'dht_max_fail_count': 5,          # 20 timeouts before a node is dropped
+        'dht_privacy_lookups': True,      # its own lookups hide their target
+    },
+}
+
+
+def lt_session(addr, port, profile='lab'):
     import libtorrent as lt
     settings = {
         'listen_interfaces': '[%s]:%d' % (addr, port),
@@ -80,13 +114,12 @@ def lt_session(addr, port):
         'enable_upnp': False,
         'enable_natpmp': False,
         'dht_bootstrap_nodes': '',
-        'dht_restrict_routing_ips': False,
-        'dht_restrict_search_ips': False,
         'alert_mask': lt.alert.category_t.dht_notification
         | lt.alert.category_t.dht_operation_notification
         | lt.alert.category_t.error_notification
         | lt.alert.category_t.status_notification,
     }
+    settings.update(LT_PROFILES[profile])
     return lt.session(settings)
 
 
@@ -131,7 +164,7 @@ def on_term(signum, frame):
 def cmd_lt_node(args):
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    ses = lt_session(args.addr, args.port)
+    ses = lt_session(args.addr, args.port, args.profile)
     boot = parse_boot(args.boot)
     t0 = time.time()
     last_boot = 0
@@ -319,6 +352,106 @@ def cmd_lt_bench(args):
     print('lt_collect trials %d complete %d ms_median %.0f ms_p95 %.0f msgs_per_trial %.1f' %
           (args.trials, ok, pct(times, 50), pct(times, 95), (m1 - m0) / max(1, args.trials)),
           flush=True)
+    return 0
+
+
+def cmd_tr_node(args):
+    """A Transmission node (transmission-daemon, jech/dht) for a private IPv6
+    swarm: settings that keep it inside the lab, the nodes of --boot written
+    into its dht.dat (it pings them at start), then exec'ed (same PID)."""
+    import json
+    os.makedirs(os.path.join(args.dir, 'dl'), exist_ok=True)
+    settings = {
+        'dht-enabled': True,
+        'bind-address-ipv6': args.addr,
+        'bind-address-ipv4': '127.0.0.1',
+        'peer-port': args.port,
+        'peer-port-random-on-start': False,
+        'lpd-enabled': False,
+        'utp-enabled': False,
+        'pex-enabled': False,
+        'port-forwarding-enabled': False,
+        'rpc-enabled': False,
+        'blocklist-enabled': False,
+        'download-dir': os.path.join(args.dir, 'dl'),
+        'incomplete-dir-enabled': False,
+        'watch-dir-enabled': False,
+        'message-level': 2,
+    }
+    with open(os.path.join(args.dir, 'settings.json'), 'w') as f:
+        json.dump(settings, f, indent=1)
+    nodes6 = b''.join(socket.inet_pton(socket.AF_INET6, h) + p.to_bytes(2, 'big')
+                      for h, p in parse_boot(args.boot))
+    with open(os.path.join(args.dir, 'dht.dat'), 'wb') as f:
+        f.write(bencode({'id': os.urandom(20), 'nodes6': nodes6}))
+    if args.verbose:
+        os.environ['TR_DHT_VERBOSE'] = '1'
+    sys.stdout.flush()
+    os.execvp('transmission-daemon', ['transmission-daemon', '-f', '-g', args.dir])
+    return 1
+
+
+def window_max(times, span):
+    """The most events of the sorted list times within any span seconds."""
+    best, i = 0, 0
+    for j, t in enumerate(times):
+        while t - times[i] >= span:
+            i += 1
+        best = max(best, j - i + 1)
+    return best
+
+
+def window_max_sum(events, span):
+    """The largest sum of sizes of (time, size) events (sorted) within any
+    span seconds."""
+    best, i, acc = 0, 0, 0
+    for t, n in events:
+        acc += n
+        while t - events[i][0] >= span:
+            acc -= events[i][1]
+            i += 1
+        best = max(best, acc)
+    return best
+
+
+def cmd_rates(args):
+    """What each node received from us, from `tcpdump -n -tt` text (UDP
+    lines): per (source address, node) the most datagrams in any 10 s
+    (libtorrent bans a source at its 50th message in 10 s), per node the
+    most UDP payload bytes from all our sources in any 1 s and on average
+    over any 10 s (libtorrent's 8,000 B/s budget)."""
+    ours = [p for p in args.ours.split(',') if p]
+    nodes = set(a for a in args.nodes.split(',') if a)
+    pair, node = {}, {}
+    with open(args.capture) as f:
+        for line in f:
+            w = line.split()
+            if len(w) < 7 or w[1] != 'IP6' or w[5] != 'UDP,':
+                continue
+            src = w[2].rsplit('.', 1)[0]
+            dst = w[4].rstrip(':').rsplit('.', 1)[0]
+            if dst not in nodes or not any(src.startswith(p) for p in ours):
+                continue
+            t, n = float(w[0]), int(w[-1])
+            pair.setdefault((src, dst), []).append(t)
+            node.setdefault(dst, []).append((t, n))
+    msgs = sum(len(v) for v in pair.values())
+    best_pair, best_n = ('-', '-'), 0
+    for k, v in pair.items():
+        n = window_max(sorted(v), 10.0)
+        if n > best_n:
+            best_pair, best_n = k, n
+    best_node, best_1s, best_10s = '-', 0, 0
+    for k, v in node.items():
+        v.sort()
+        b1 = window_max_sum(v, 1.0)
+        b10 = window_max_sum(v, 10.0) / 10.0
+        if b1 > best_1s:
+            best_node, best_1s = k, b1
+        best_10s = max(best_10s, b10)
+    print('datagrams %d pairs %d nodes %d' % (msgs, len(pair), len(node)))
+    print('busiest_pair %s>%s max_msgs_10s %d' % (best_pair[0], best_pair[1], best_n))
+    print('busiest_node %s max_bytes_1s %d max_bps_10s %.0f' % (best_node, best_1s, best_10s))
     return 0
 
 
@@ -536,6 +669,7 @@ def main():
     p.add_argument('--boot', default='')
     p.add_argument('--out')
     p.add_argument('--max-s', type=float, default=900)
+    p.add_argument('--profile', choices=sorted(LT_PROFILES), default='lab')
     for name in ('lt-get', 'lt-bench'):
         p = sub.add_parser(name)
         p.add_argument('--addr', required=True)
@@ -546,6 +680,16 @@ def main():
         p.add_argument('--lookups', type=int, default=100)
         p.add_argument('--trials', type=int, default=100)
         p.add_argument('--max-rounds', type=int, default=10)
+    p = sub.add_parser('tr-node')
+    p.add_argument('--addr', required=True)
+    p.add_argument('--port', type=int, default=6881)
+    p.add_argument('--boot', default='')
+    p.add_argument('--dir', required=True)
+    p.add_argument('--verbose', action='store_true')
+    p = sub.add_parser('rates')
+    p.add_argument('capture')
+    p.add_argument('--ours', required=True)
+    p.add_argument('--nodes', required=True)
     p = sub.add_parser('chunks')
     p.add_argument('msg')
     p.add_argument('chunk', type=int)
@@ -574,6 +718,7 @@ def main():
     p.add_argument('--pause-s', type=float, default=2.0)
     args = ap.parse_args()
     return {'lt-node': cmd_lt_node, 'lt-get': cmd_lt_get, 'lt-bench': cmd_lt_bench,
+            'tr-node': cmd_tr_node, 'rates': cmd_rates,
             'chunks': cmd_chunks, 'decode': cmd_decode, 'check': cmd_check,
             'ops': cmd_ops, 'rounds': cmd_rounds,
             'bad': cmd_bad}[args.cmd](args)

@@ -7,6 +7,8 @@
 #
 # The caller sets PEER_ROT (e.g. 1s), then calls peer_lab_up, peer_start A|B
 # [extra mt6d-peer options], and relies on the EXIT trap for clean-up.
+# MT6D_TEST_OFFLOADS=off|on writes "Offloads = ..." into both configs (the
+# data-plane tests run both ways; unset: the default, on).
 # Every name carries $$: parallel runs cannot collide.
 set -u
 # shellcheck source=tests/lib.sh
@@ -65,6 +67,7 @@ TunnelName = mt6d$1
 TunnelAddress = $3/128
 SeedAddress = $2
 RotationPeriod = $PEER_ROT
+${MT6D_TEST_OFFLOADS:+Offloads = $MT6D_TEST_OFFLOADS}
 
 [Peer]
 PresharedKeyFile = psk

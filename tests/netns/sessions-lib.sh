@@ -39,6 +39,12 @@ TPREFIX=2001:db8:ffff::
 SESS_ROUTED_PREFIX_DEFAULT=2001:db8:0:f1::/64
 SESS_ROUTED_PREFIX=${SESS_ROUTED_PREFIX:-}
 export LAB_ROUTED_PREFIX=$SESS_ROUTED_PREFIX
+# SWARM_KIND (set before sourcing): the DHT swarm sess_swarm_start builds,
+# "ours" (default) or a foreign-only one (see sess_foreign_swarm_start),
+# whose lab is fenced (scripts/lab.sh -F: foreign programs try routers on
+# the internet).
+SWARM_KIND=${SWARM_KIND:-ours}
+[ "$SWARM_KIND" = ours ] || export LAB_FENCE=1
 declare -A PID=()
 
 sess_cleanup() {
@@ -76,6 +82,7 @@ RotationPeriod = $SESS_ROT
 ConfigPeriod = ${SESS_PERIOD:-24h}
 StateDirectory = $work/s/state
 TunnelPrefix = $TPREFIX/64
+${MT6D_TEST_OFFLOADS:+Offloads = $MT6D_TEST_OFFLOADS}
 EOF
 	if [ -n "$SESS_ROUTED_PREFIX" ]; then
 		printf 'AddressMode = routed\nPrefix = %s\n' "$SESS_ROUTED_PREFIX" >>"$work/s/server.conf"
@@ -91,6 +98,7 @@ PrivateKeyFile = client.key
 ClientId = $i
 StateDirectory = $work/c$i/state
 ${SESS_CLIENT_PADDING:+Padding = $SESS_CLIENT_PADDING}
+${MT6D_TEST_OFFLOADS:+Offloads = $MT6D_TEST_OFFLOADS}
 
 [Server]
 PublicKey = $(cat "$work/s/server.pub")
@@ -181,6 +189,10 @@ swarm_addr() { echo "2001:db8:2:$1::1$2"; } # j k
 swarm_lt_addr() { echo "2001:db8:2:$1::20"; } # j
 sess_swarm_start() { # N [lt-node max seconds, default 600]
 	local n=$1 max=${2:-600} j k lb
+	if [ "$SWARM_KIND" != ours ]; then
+		sess_foreign_swarm_start "$n" "$SWARM_KIND" "$max"
+		return
+	fi
 	for j in $(seq 1 "$n"); do
 		in_ns "d$j" ip -6 addr add "$(swarm_lt_addr "$j")/64" dev eth0 nodad
 		lb="[$(swarm_addr "$j" 1)]:6881,[$(swarm_addr $((j % n + 1)) 2)]:6881,[$(swarm_addr $(((j + 1) % n + 1)) 3)]:6881"
@@ -213,6 +225,138 @@ swarm_lt_joined() { # N
 	for j in $(seq 1 "$1"); do
 		[ "$(swarm_lt_nodes "$j")" -ge 4 ] 2>/dev/null || return 1
 	done
+}
+
+# A foreign-only swarm (issue 15): no node of ours, one node per lab host
+# d<j> on the host's own address (2001:db8:2:<j>::2, port 6881, a /64 each,
+# so libtorrent's default IP restrictions hold). KIND:
+#   libtorrent         python3-libtorrent with libtorrent's default settings
+#   libtorrent-strict  python3-libtorrent, dht_lab.py's strict profile
+#   transmission       transmission-daemon 3.00 (jech/dht 0.25)
+#   mixed              d1, d4, d7, ... libtorrent; d2, d5, ... Transmission;
+#                      d3, d6, ... libtorrent-strict
+#   mt6d               mt6d-dhtnode (ours, for comparison: bench/rendezvous.sh)
+# Node j is given nodes j+1, j+2, j+3 (mod N) to start from; DHT_BOOT (for
+# sess_dht_configs) names nodes 1, 2 and 3. State: $work/lt<j>.state
+# (libtorrent), $work/tr<j>/ (Transmission's config dir); logs $work/f<j>.log.
+# FOREIGN_NODES: the nodes' addresses, comma-separated.
+foreign_addr() { echo "2001:db8:2:$1::2"; } # j
+foreign_kind() { # KIND j: the implementation of node j
+	case $1 in
+	mixed) case $(($2 % 3)) in 1) echo libtorrent ;; 2) echo transmission ;; 0) echo libtorrent-strict ;; esac ;;
+	*) echo "$1" ;;
+	esac
+}
+sess_foreign_swarm_start() { # N KIND [lt-node max seconds, default 600]
+	local n=$1 kind=$2 max=${3:-600} j b boot
+	FOREIGN_NODES=""
+	for j in $(seq 1 "$n"); do
+		boot=""
+		for b in 1 2 3; do
+			boot="$boot${boot:+,}[$(foreign_addr $(((j + b - 1) % n + 1)))]:6881"
+		done
+		case $(foreign_kind "$kind" "$j") in
+		libtorrent | libtorrent-strict)
+			"$lab" exec "d$j" /usr/bin/python3 "$top/tests/netns/dht_lab.py" lt-node \
+				--addr "$(foreign_addr "$j")" --boot "$boot" --out "$work/lt$j.state" --max-s "$max" \
+				--profile "$([ "$(foreign_kind "$kind" "$j")" = libtorrent ] && echo default || echo strict)" \
+				>"$work/f$j.log" 2>&1 &
+			;;
+		transmission)
+			"$lab" exec "d$j" /usr/bin/python3 "$top/tests/netns/dht_lab.py" tr-node \
+				--addr "$(foreign_addr "$j")" --boot "$boot" --dir "$work/tr$j" --verbose >"$work/f$j.log" 2>&1 &
+			;;
+		mt6d)
+			"$lab" exec "d$j" "$build/mt6d-dhtnode" -l "$(foreign_addr "$j")" -p 6881 -b "$boot" \
+				>"$work/f$j.log" 2>&1 &
+			;;
+		*) echo "sess_foreign_swarm_start: unknown kind '$kind'" >&2; return 1 ;;
+		esac
+		PID[f$j]=$!
+		FOREIGN_NODES="$FOREIGN_NODES${FOREIGN_NODES:+,}$(foreign_addr "$j")"
+	done
+	DHT_BOOT="[$(foreign_addr 1)]:6881, [$(foreign_addr 2)]:6881, [$(foreign_addr 3)]:6881"
+}
+
+# Whether the foreign swarm of N nodes has formed: every libtorrent node has
+# at least 3 nodes in its routing table, every Transmission node had a ping
+# answered or was queried, either of which puts a node in its table
+# (TR_DHT_VERBOSE's log: jech's dht never says "ready" in a swarm of fewer
+# than 9 nodes, and its "Finished bootstrapping" waits for DNS lookups of
+# its routers that the fence fails; its pings at start are lost when it
+# starts before the nodes of its dht.dat).
+sess_foreign_joined() { # N KIND
+	local j
+	for j in $(seq 1 "$1"); do
+		case $(foreign_kind "$2" "$j") in
+		mt6d) ;;
+		transmission)
+			grep -q -E '^(Pong!|Ping \(|Find node!|Get_peers!)' "$work/f$j.log" 2>/dev/null || return 1
+			;;
+		*) [ "$(swarm_lt_nodes "$j")" -ge 3 ] 2>/dev/null || return 1 ;;
+		esac
+	done
+}
+
+# What our hosts send to the swarm's hosts (2001:db8:2::/48), captured where
+# r routes it out onto br0 (each datagram once), as `tcpdump -n -tt` text
+# in $work/capture.txt; sess_rates stops the capture and measures it
+# (dht_lab.py rates) into $work/rates, whose figures rate KEY prints.
+sess_capture_start() {
+	"$lab" exec r tcpdump -i br0 -Q out -n -tt -l -U 'ip6 dst net 2001:db8:2::/48 and udp' \
+		>"$work/capture.txt" 2>"$work/tcpdump.log" &
+	PID[cap]=$!
+	wait_for 5 grep -q 'listening on' "$work/tcpdump.log"
+}
+sess_rates() { # our source prefixes (dht_lab.py rates --ours)
+	stop cap
+	/usr/bin/python3 "$top/tests/netns/dht_lab.py" rates "$work/capture.txt" \
+		--ours "$1" --nodes "$FOREIGN_NODES" >"$work/rates"
+}
+rate() { # key
+	awk -v k="$1" '{for (i = 1; i < NF; i++) if ($i == k) print $(i + 1)}' "$work/rates"
+}
+# The checks of issue 15 on the measured rates: under libtorrent's ban (the
+# 50th message in 10 s from one source address) and its 8,000 B/s budget.
+sess_rates_check() { # our source prefixes
+	sess_rates "$1"
+	cat "$work/rates"
+	check "the capture saw our DHT traffic ($(rate datagrams) datagrams to $(rate nodes) nodes)" \
+		test "$(rate datagrams)" -gt 0
+	check "busiest source/node pair: $(rate max_msgs_10s) messages in 10 s (< 50)" \
+		test "$(rate max_msgs_10s)" -lt 50
+	check "busiest node: $(rate max_bytes_1s) B from us in 1 s (<= 8000)" \
+		test "$(rate max_bytes_1s)" -le 8000
+}
+
+# The daemons with the real rendezvous (no -T file): the server publishes in
+# the DHT, a client fetches from it.
+dht_server_start() {
+	"$lab" exec s "$build/mt6d-server" -d -v -c "$work/s/server.conf" -s "$work/s/ctl.sock" -u root \
+		>>"$work/s/log" 2>&1 &
+	PID[s]=$!
+	wait_for 10 test -S "$work/s/ctl.sock" || { cat "$work/s/log"; exit 1; }
+}
+dht_client_start() { # i
+	"$lab" exec "c$1" "$build/mt6d-client" -d -v -c "$work/c$1/client.conf" \
+		-s "$work/c$1/ctl.sock" -u root >>"$work/c$1/log" 2>&1 &
+	PID[c$1]=$!
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# Waits up to S s for client i's session; prints the ms from T0 (ms) to it.
+session_ms() { # i T0 S
+	local end=$(($(now_ms) + $3 * 1000))
+	while [ "$(now_ms)" -lt "$end" ]; do
+		has_session "$1" && { echo $(($(now_ms) - $2)); return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+# The server's publication is complete: every registered client's config
+# announced (LAB_CLIENTS of them), none waiting for a slot.
+sess_published() {
+	[ "$(field s publications)" -ge "$LAB_CLIENTS" ] 2>/dev/null && [ "$(field s publish_pending)" = 0 ]
 }
 
 # DHTBootstrap (and, for clients, ConfigPeriod) into the host's own section

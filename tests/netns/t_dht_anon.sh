@@ -8,7 +8,7 @@
 # server's or the client's stable address; a new source address, port and
 # BEP 42-valid node id at every window (three identities at least, each used
 # no longer than a window and the linger); every client query read-only
-# (BEP 43 "ro": 1). The session still comes up through the rendezvous, and
+# (BEP 43 "ro": 1), the server's too. The session still comes up through the rendezvous, and
 # the daemons' own view (mt6d show) agrees with the wire.
 export LAB_DHT=6
 LAB_CLIENTS=1

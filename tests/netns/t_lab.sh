@@ -1,7 +1,7 @@
 #!/bin/bash
 # scripts/lab.sh: up is idempotent, down always leaves nothing (also after a
-# failed up), hosts reach each other across the router, netem applies, and
-# two labs coexist.
+# failed up), hosts reach each other across the router, netem applies, a
+# fenced lab (-F) sends nothing outside 2001:db8::/32, and two labs coexist.
 #
 #   c1, c2 (clients), s (server), d1 (DHT host) --- br0 in r (router)
 set -u
@@ -47,6 +47,22 @@ else
 fi
 check "second lab down"          env LAB=$B "$lab" down
 check "second lab gone"          no_ns $B
+
+# A fenced lab (-F): the lab is reachable, nothing else is, yet a route
+# lookup outside still yields a lab source in 2000::/3 (what Transmission's
+# DHT asks before it opens its IPv6 socket).
+sendto_out() { # host address: a UDP datagram to address; fails if refused
+	LAB=$B "$lab" exec "$1" /usr/bin/python3 -c 'import socket, sys
+socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).sendto(b"x", (sys.argv[1], 6881))' "$2"
+}
+check "fenced lab up"            env LAB=$B "$lab" -n 1 -F up
+check "status says fenced"       sh -c "LAB=$B '$lab' status | grep -q fenced"
+check "fenced: c1 -> server"     env LAB=$B "$lab" exec c1 ping -6 -c 1 -W 2 2001:db8:0:1::2
+check "fenced: UDP in the lab"   sendto_out c1 2001:db8:0:1::2
+check "fenced: UDP outside refused" not sendto_out c1 2001:1890:1112:1::20
+check "fenced: probe lookup gives a lab source" sh -c \
+	"LAB=$B '$lab' exec c1 ip -6 route get 2001:1890:1112:1::20 | grep -q 'src 2001:db8:1:1::2'"
+check "fenced lab down"          env LAB=$B "$lab" down
 
 # Changed options rebuild the lab.
 check "up with 3 clients"        env LAB=$A "$lab" -n 3 up

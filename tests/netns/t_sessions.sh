@@ -84,6 +84,13 @@ check "client 2's TCP stream arrived intact" bash -c \
 check "client 1's MT6D endpoint rotated during the stream ($ep1 -> $ep2)" test "$ep1" != "$ep2"
 check "the session rotated at least 10 times" \
 	test "$(field c1 rotations)" -ge 10
+# mt6d show says which TUN offloads the kernel granted (or that they are off).
+if [ "${MT6D_TEST_OFFLOADS:-on}" = off ]; then
+	check "mt6d show: offloads=off" test "$(field c1 offloads)" = off
+else
+	check "mt6d show: the TUN offloads granted" \
+		sh -c 'case $1 in csum,tso*) exit 0 ;; esac; exit 1' _ "$(field c1 offloads)"
+fi
 
 # Junk at the server's introduction endpoint, and a client whose key the
 # server does not know: counted, never answered. 400 junk datagrams (twice

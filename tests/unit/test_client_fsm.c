@@ -330,10 +330,15 @@ static void test_fetch_schedule(void **state)
 		assert_true(hi - lo > 300000); /* spread over most of the half window */
 		(void)first;
 	}
+	/* Without a session: failures are retried within a few seconds for
+	 * the first two minutes of them, then the backoff grows to its cap. */
 	for (i = 0; i < 8; i++)
 		client_fsm_fetch_done(&r.f, false, r.now, wall);
-	assert_int_equal(r.f.fetch_mono_ms - r.now, CLIENT_FSM_FETCH_RETRY_MAX_MS);
+	assert_int_equal(r.f.fetch_mono_ms - r.now, CLIENT_FSM_FETCH_RETRY_EARLY_MAX_MS);
 	assert_int_equal(r.f.fetch_window, 0);
+	client_fsm_fetch_done(&r.f, false, r.now + CLIENT_FSM_FETCH_FAST_FOR_MS, wall);
+	assert_int_equal(r.f.fetch_mono_ms - r.now - CLIENT_FSM_FETCH_FAST_FOR_MS,
+			 CLIENT_FSM_FETCH_RETRY_MAX_MS);
 	client_fsm_fetch_done(&r.f, true, r.now, wall);
 	client_fsm_fetch_done(&r.f, false, r.now, wall);
 	assert_int_equal(r.f.fetch_mono_ms - r.now, CLIENT_FSM_FETCH_RETRY_MIN_MS);

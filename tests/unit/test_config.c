@@ -98,26 +98,29 @@ static void test_defaults_apply(void **state)
 	config_fini(&cfg);
 }
 
-/* Padding in the self section of every role (the other sections refuse it:
- * the sender pads, so it is this host's setting). */
-static void test_padding_in_every_role(void **state)
+/* Padding and Offloads in the self section of every role (the other
+ * sections refuse them: the sender pads and the TUN is this host's, so
+ * they are this host's settings); Offloads is on unless said off. */
+static void test_padding_and_offloads_in_every_role(void **state)
 {
 	(void)state;
 	static const struct {
 		enum config_role role;
 		const char *text;
 		uint32_t padding;
+		bool is_off;
 	} cases[] = {
-		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = off\n", 0 },
-		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = 1420\n", 1420 },
+		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = off\n", 0, false },
+		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = 1420\n"
+				 "Offloads = off\n", 1420, true },
 		{ CONFIG_CLIENT, "[Client]\nInterface=e\nPrivateKeyFile=k\nClientId=1\nPADDING=OFF\n"
-				 "[Server]\nPublicKey=" KEY_A "\n", 0 },
+				 "OFFLOADS=Off\n[Server]\nPublicKey=" KEY_A "\n", 0, true },
 		{ CONFIG_PEER, "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
-			       "SeedAddress=2001:db8:1::1\nPadding=16\n[Peer]\nPublicKey=" KEY_A "\n"
-			       "SeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 16 },
+			       "SeedAddress=2001:db8:1::1\nPadding=16\nOffloads=on\n[Peer]\nPublicKey=" KEY_A
+			       "\nSeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 16, false },
 		{ CONFIG_PEER, "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
-			       "SeedAddress=2001:db8:1::1\nPadding=65535\n[Peer]\nPublicKey=" KEY_A "\n"
-			       "SeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 65535 },
+			       "SeedAddress=2001:db8:1::1\nPadding=65535\nOffloads=off\n[Peer]\nPublicKey="
+			       KEY_A "\nSeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 65535, true },
 	};
 	struct config cfg;
 	char msg[256] = "";
@@ -126,6 +129,7 @@ static void test_padding_in_every_role(void **state)
 		assert_int_equal(config_parse(cases[i].role, cases[i].text, strlen(cases[i].text),
 					      "p.conf", &cfg, msg, sizeof(msg)), 0);
 		assert_int_equal(cfg.padding, cases[i].padding);
+		assert_int_equal(cfg.offloads_off, cases[i].is_off);
 		config_fini(&cfg);
 	}
 }
@@ -295,6 +299,8 @@ static const struct bad_case bad_cases[] = {
 	{ CONFIG_SERVER, SRV "Padding = 65536\n", "bad.conf:4: Padding: must be off or a bucket" },
 	{ CONFIG_SERVER, SRV "Padding = on\n", "bad.conf:4: Padding: must be off or a bucket" },
 	{ CONFIG_SERVER, SRV "Padding = 256\nPadding = off\n", "bad.conf:5: Padding: given twice" },
+	{ CONFIG_SERVER, SRV "Offloads = yes\n", "bad.conf:4: Offloads: must be on or off: 'yes'" },
+	{ CONFIG_SERVER, SRV "Offloads = on\nOffloads = off\n", "bad.conf:5: Offloads: given twice" },
 	{ CONFIG_CLIENT, CLI_SELF "Padding = 256B\n", "bad.conf:5: Padding: must be off or a bucket" },
 	{ CONFIG_PEER, HOST "Padding = -1\n" PEER, "bad.conf:6: Padding: must be off or a bucket" },
 	{ CONFIG_CLIENT, CLI_SELF, "no [Server] section" },
@@ -717,7 +723,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_config_parses),
 		cmocka_unit_test(test_defaults_apply),
-		cmocka_unit_test(test_padding_in_every_role),
+		cmocka_unit_test(test_padding_and_offloads_in_every_role),
 		cmocka_unit_test(test_dht_port_zero_random_fixed_kept),
 		cmocka_unit_test(test_client_config_parses),
 		cmocka_unit_test(test_peer_config_parses),

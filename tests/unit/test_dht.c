@@ -32,6 +32,12 @@ static struct {
 	int64_t (*hist)[MAX_NODES][50];
 	uint8_t (*hist_pos)[MAX_NODES];
 	int64_t worst_50_ms;              /* shortest span of 50 messages seen */
+	/* get_peers from node gp_from: per destination, the times of the last
+	 * 16, and the most seen within any 1 s. */
+	int gp_from;
+	int64_t gp_hist[MAX_NODES][16];
+	uint8_t gp_pos[MAX_NODES];
+	int gp_worst_1s;
 	/* Capture instead of delivery (serving tests). */
 	bool is_capture;
 	struct {
@@ -56,6 +62,16 @@ static bool on_send(void *ctx, const struct simnet_node *from, int dest, const u
 		X.worst_50_ms = S.now - h[*pos];
 	h[*pos] = S.now;
 	*pos = (uint8_t)((*pos + 1) % 50);
+	if (from->idx == X.gp_from && memmem(buf, len, "9:get_peers", 11)) {
+		int64_t *g = X.gp_hist[dest];
+		g[X.gp_pos[dest]] = S.now;
+		X.gp_pos[dest] = (uint8_t)((X.gp_pos[dest] + 1) % 16);
+		int n = 0;
+		for (int i = 0; i < 16; i++)
+			n += g[i] && S.now - g[i] < 1000;
+		if (n > X.gp_worst_1s)
+			X.gp_worst_1s = n;
+	}
 	return true;
 }
 
@@ -70,6 +86,7 @@ static void sim_init(int n_nodes)
 	assert_non_null(X.hist);
 	assert_non_null(X.hist_pos);
 	X.worst_50_ms = INT64_MAX;
+	X.gp_from = -1;
 }
 
 static void sim_fini(void)
@@ -96,6 +113,7 @@ struct result {
 	int status;
 	size_t n_nodes, n_tokens, n_announced, n_values_events, n_queries;
 	size_t n_stored_events, n_stored_sum;
+	size_t n_stored, n_wanted;        /* DONE: nodes that took every port; the quorum */
 	struct dht_node_info nodes[DHT_K];
 	size_t n_peers;
 	struct dht_peer peers[DHT_MAX_VALUES];
@@ -126,6 +144,8 @@ static void on_result(void *closure, const struct dht_result *r)
 	res->n_announced = r->n_announced;
 	res->n_peers = r->n_peers;
 	res->n_queries = r->n_queries;
+	res->n_stored = r->n_stored;
+	res->n_wanted = r->n_wanted;
 	memcpy(res->peers, r->peers, r->n_peers * sizeof(r->peers[0]));
 }
 
@@ -323,6 +343,92 @@ static void test_announce_many_then_collect(void **state)
 	if (X.worst_50_ms <= 10000)
 		fail_msg("50 messages to one node within %" PRId64 " ms", X.worst_50_ms);
 	sim_fini();
+}
+
+/* The 230-byte message of docs/PROTOCOL.md 6.4 (11 chunks of 23-24 ports)
+ * announced all at once to a swarm of 8: every node is among the closest of
+ * every chunk, so each receives 255 x 1 announces through one pacer. The
+ * lookups go first (DHT_PACE_RESERVE): every one finds all 8 nodes, where
+ * without the reserve the later ones waited behind the announces until
+ * their 30 s cap and ended with no node. */
+static void test_lookups_not_starved_by_announces(void **state)
+{
+	(void)state;
+	enum { SWARM = 8, PUTTER = 8, BIG_CHUNKS = 11 };
+	sim_init(SWARM + 1);
+	sim_bootstrap();
+	static struct result res[BIG_CHUNKS];
+	memset(res, 0, sizeof(res));
+	for (int j = 0; j < BIG_CHUNKS; j++) {
+		uint8_t ih[20];
+		uint16_t ports[24];
+		for (int i = 0; i < 24; i++)
+			ports[i] = (uint16_t)((i + 1) << 8 | j);
+		chunk_hash(100 + j, ih);
+		assert_true(dht_announce(S.n[PUTTER].d, ih, AF_INET6, ports, j < 2 ? 24 : 23, on_result,
+					 &res[j], S.now) > 0);
+	}
+	S.n[PUTTER].deadline = S.now;
+	int64_t start = S.now;
+	sim_run(S.now + 200000, NULL);
+	size_t n_stored_chunks = 0;
+	for (int j = 0; j < BIG_CHUNKS; j++) {
+		assert_true(res[j].is_done);
+		assert_int_equal(res[j].status, 0);
+		assert_int_equal(res[j].n_tokens, SWARM);
+		assert_int_equal(res[j].n_wanted, dht_store_quorum(SWARM, SWARM));
+		n_stored_chunks += res[j].n_stored >= res[j].n_wanted;
+	}
+	/* All at once, the later chunks' announces outlast their deadline:
+	 * they end short of the quorum and say so (a caller retries them, or
+	 * starts fewer at a time as `mt6d rendezvous put` does). */
+	assert_true(n_stored_chunks >= 1);
+	print_message("11 chunks at once in a swarm of 8: %zu at quorum, %.1f s\n", n_stored_chunks,
+		      (double)(S.now - start) / 1000.0);
+	if (X.worst_50_ms <= 10000)
+		fail_msg("50 messages to one node within %" PRId64 " ms", X.worst_50_ms);
+	sim_fini();
+}
+
+/* Twelve lookups at once, all towards the same 8 nodes: the replies asked
+ * of any one node stay within DHT_REPLY_BURST + DHT_REPLY_RATE per second
+ * (8 get_peers of ~1,000 B in any 1 s: libtorrent answers all its askers
+ * within 8,000 B/s and drops the rest); every lookup still finds all 8. */
+static void test_reply_budget_per_node(void **state)
+{
+	(void)state;
+	enum { SWARM = 8, ASKER = 8, LOOKUPS = 12 };
+	sim_init(SWARM + 1);
+	sim_bootstrap();
+	X.gp_from = ASKER;
+	static struct result res[LOOKUPS];
+	memset(res, 0, sizeof(res));
+	for (int j = 0; j < LOOKUPS; j++) {
+		uint8_t ih[20];
+		chunk_hash(200 + j, ih);
+		assert_true(dht_get_peers(S.n[ASKER].d, ih, AF_INET6, on_result, &res[j], S.now) > 0);
+	}
+	S.n[ASKER].deadline = S.now;
+	sim_run(S.now + 30000, NULL);
+	for (int j = 0; j < LOOKUPS; j++) {
+		assert_true(res[j].is_done);
+		assert_int_equal(res[j].n_nodes, SWARM);
+	}
+	int limit = (DHT_REPLY_BURST + DHT_REPLY_RATE) / DHT_REPLY_GET_PEERS;
+	if (X.gp_worst_1s > limit)
+		fail_msg("%d get_peers to one node within 1 s (at most %d)", X.gp_worst_1s, limit);
+	sim_fini();
+}
+
+static void test_store_quorum(void **state)
+{
+	(void)state;
+	assert_int_equal(dht_store_quorum(8, 500), DHT_K - 2);
+	assert_int_equal(dht_store_quorum(4, 500), DHT_K - 2); /* a lookup that found few */
+	assert_int_equal(dht_store_quorum(8, 0), DHT_K - 2);
+	assert_int_equal(dht_store_quorum(5, 5), 3);
+	assert_int_equal(dht_store_quorum(2, 2), 1);
+	assert_int_equal(dht_store_quorum(0, 0), 1);
 }
 
 /* A 120-peer message under one info_hash: each of our nodes answers 50
@@ -832,6 +938,9 @@ int main(void)
 		cmocka_unit_test(test_bootstrap_and_lookup_converge),
 		cmocka_unit_test(test_announce_many_then_collect),
 		cmocka_unit_test(test_collect_requeries_while_growing),
+		cmocka_unit_test(test_lookups_not_starved_by_announces),
+		cmocka_unit_test(test_reply_budget_per_node),
+		cmocka_unit_test(test_store_quorum),
 		cmocka_unit_test(test_collect_past_silent_closest),
 		cmocka_unit_test(test_late_answers_after_the_end),
 		cmocka_unit_test(test_lookup_waits_for_slow_when_few),

@@ -38,6 +38,11 @@ static struct {
 	int pub_first_node, pub_nodes;
 	uint64_t pub_sent;          /* datagrams sent by publisher nodes */
 	struct fetch *fetch;
+	/* Announces of the chunk infohashes ih[j] sent by the publisher, and
+	 * whether those of ih[drop] are lost while no run has failed yet. */
+	uint8_t ih[3][RENDEZVOUS_INFOHASH_LEN];
+	size_t announces[3];
+	int drop;
 } PB;
 
 static int64_t unix_now(void)
@@ -47,8 +52,21 @@ static int64_t unix_now(void)
 
 static bool on_send(void *ctx, const struct simnet_node *from, int dest, const uint8_t *buf, size_t len)
 {
-	if (from->idx >= PB.pub_first_node && from->idx < PB.pub_first_node + PB.pub_nodes)
-		PB.pub_sent++;
+	if (from->idx < PB.pub_first_node || from->idx >= PB.pub_first_node + PB.pub_nodes)
+		return true;
+	PB.pub_sent++;
+	if (!memmem(buf, len, "13:announce_peer", 16))
+		return true;
+	for (int j = 0; j < 3; j++) {
+		if (!memmem(buf, len, PB.ih[j], RENDEZVOUS_INFOHASH_LEN))
+			continue;
+		PB.announces[j]++;
+		if (j == PB.drop && PB.pub) {
+			struct publish_stats st;
+			publish_get_stats(PB.pub, &st);
+			return st.failures > 0;
+		}
+	}
 	return true;
 }
 
@@ -74,6 +92,7 @@ static void sim_init(int n_nodes)
 	S.tick_within_ms = 50;
 	memset(&PB, 0, sizeof(PB));
 	PB.pub_first_node = -1;
+	PB.drop = -1;
 }
 
 static void sim_fini(void)
@@ -529,6 +548,50 @@ static void on_announced(void *closure, const struct dht_result *r)
 }
 
 /* Generic messages of several lengths (1 to 11 chunks), both directions. */
+/* A chunk that ends short of its quorum (every announce of chunk 1 lost in
+ * the first run): the publication is not done; the retry announces chunk 1
+ * alone, with the same ports, and then it is. */
+static void test_short_chunk_retried_alone(void **state)
+{
+	struct keypair server, client;
+	struct rendezvous_config cfg;
+	struct fetched fd;
+	uint8_t s[DERIVE_SECRET_LEN], d[DERIVE_DESCRIPTOR_LEN];
+	(void)state;
+
+	sim_init(30);
+	sim_bootstrap();
+	keypair_make(&server, 1);
+	keypair_make(&client, 10);
+	publisher_start(&server, 0, 1, PERIOD, NULL);
+	assert_int_equal(publish_add_client(PB.pub, client.pub), 0);
+	uint64_t w = window_now(PERIOD);
+	assert_int_equal(keys_shared_secret(s, server.priv, client.pub), 0);
+	derive_descriptor(d, s, w);
+	for (int j = 0; j < 3; j++)
+		rendezvous_chunk_infohash(PB.ih[j], d, 0, (uint8_t)j);
+	PB.drop = 1;
+	config_make(&cfg, 0xa1);
+	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0);
+	run_until_published(w, 3 * 60000);
+	struct publish_stats st;
+	publish_get_stats(PB.pub, &st);
+	assert_int_equal(st.publications, 1);
+	assert_int_equal(st.failures, 1);
+	assert_int_equal(st.partial, 0);
+	assert_int_equal(st.ops_started, 3 + 1);
+	/* 21 ports to each of the 8 closest, once for chunks 0 and 2, twice
+	 * (lost, then retried) for chunk 1. */
+	assert_int_equal(PB.announces[0], DHT_K * 21);
+	assert_int_equal(PB.announces[2], DHT_K * 21);
+	assert_int_equal(PB.announces[1], 2 * DHT_K * 21);
+	fetch_run(20, FETCH_CONFIG, client.priv, server.pub, PERIOD, 0, 60, &fd);
+	print_message("fetch: %lld ms, %zu queries\n", (long long)fd.r.progress.elapsed_ms, fd.r.progress.queries);
+	assert_int_equal(fd.r.status, 0);
+	assert_memory_equal(&fd.r.cfg, &cfg, sizeof(cfg));
+	sim_fini();
+}
+
 static void test_messages(void **state)
 {
 	struct keypair a, b, c;
@@ -640,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_window_boundary_spread_and_expiry),
 		cmocka_unit_test(test_refresh_before_expiry),
 		cmocka_unit_test(test_restart_resumes_at_next_epoch),
+		cmocka_unit_test(test_short_chunk_retried_alone),
 		cmocka_unit_test(test_messages),
 	};
 	if (sodium_init() < 0)

@@ -1,0 +1,101 @@
+#!/bin/bash
+# bench/rendezvous-swarm.sh KIND: one row of bench/rendezvous.sh part 4, the
+# rendezvous and the real daemons over one kind of 8-node swarm
+# (tests/netns/sessions-lib.sh sess_foreign_swarm_start: libtorrent,
+# libtorrent-strict, transmission, mixed, or mt6d: our own nodes), one node
+# per lab host, no other DHT node anywhere:
+#   - `mt6d rendezvous put` of a 230-byte message, then GETS (default 5)
+#     `get`s of it from another host (wall time of each process, 20 s at
+#     most);
+#   - mt6d-server and two mt6d-clients started together: each client's time
+#     from the server's start to its session;
+#   - once the server's publication is complete, FRESH (default 10)
+#     mt6d-clients started one after the other (each stopped once up):
+#     time from its start to its session (60 s at most);
+#   - from a capture of all our hosts sent to the swarm: the most messages
+#     one source address sent one node in any 10 s, the most bytes one node
+#     got from us in any 1 s.
+# Prints key=value lines (bench/rendezvous.sh makes the row and verdicts).
+# Root; cleans up its lab and work directory (sessions-lib.sh).
+set -u
+KIND=${1:?usage: $0 KIND}
+FRESH=${FRESH:-10}
+GETS=${GETS:-5}
+export LAB_DHT=8 LAB_CLIENTS=$((2 + FRESH))
+SWARM_KIND=$KIND
+SESS_LAB=rsw$$
+SESS_WORK=mt6d-rdv-swarm
+# shellcheck source=tests/netns/sessions-lib.sh
+. "$(dirname "$0")/../tests/netns/sessions-lib.sh"
+SESS_ROT=1s
+N=8
+
+kv() { echo "$1=$2"; }
+pct() { # p file-of-numbers (nearest rank)
+	sort -n "$2" | awk -v p="$1" '{v[NR] = $1} END {i = int(p / 100 * NR + 0.999); if (i < 1) i = 1; print v[i]}'
+}
+
+sess_lab_up
+sess_swarm_start $N 1800
+sess_dht_configs
+t=$(now_ms)
+wait_for 60 sess_foreign_joined $N "$KIND" || { kv error "the swarm did not form in 60 s"; exit 1; }
+kv join_ms $(($(now_ms) - t))
+BOOT=${DHT_BOOT// /}
+sess_capture_start
+
+# The rendezvous alone.
+umask 077
+"$build/mt6d" genkey >"$work/a.key"
+"$build/mt6d" genkey >"$work/r.key"
+APUB=$("$build/mt6d" pubkey <"$work/a.key")
+RPUB=$("$build/mt6d" pubkey <"$work/r.key")
+msg=$(head -c 115 /dev/urandom | od -An -tx1 | tr -d ' \n')
+t=$(now_ms)
+in_ns c1 "$build/mt6d" rendezvous put --key "$work/a.key" --to "$RPUB" -b "$BOOT" "$msg" >"$work/put.out" 2>&1
+kv put_rc $?
+kv put_ms $(($(now_ms) - t))
+ok=0
+: >"$work/get_ms"
+for _ in $(seq "$GETS"); do
+	t=$(now_ms)
+	out=$(in_ns c2 "$build/mt6d" rendezvous get --key "$work/r.key" --from "$APUB" -b "$BOOT" -t 20s 2>/dev/null)
+	echo $(($(now_ms) - t)) >>"$work/get_ms"
+	[ "$out" = "$msg" ] && ok=$((ok + 1))
+done
+kv gets "$GETS"
+kv gets_ok $ok
+kv get_p50 "$(pct 50 "$work/get_ms")"
+
+# The daemons: a fresh server and its first two clients.
+t0=$(now_ms)
+dht_server_start >&2
+dht_client_start 1
+dht_client_start 2
+kv first1_ms "$(session_ms 1 "$t0" 240 || echo none)"
+kv first2_ms "$(session_ms 2 "$t0" $((240 - ($(now_ms) - t0) / 1000)) || echo none)"
+t=$(now_ms)
+wait_for 240 sess_published || kv error "publication not complete in 240 s"
+kv published_ms $(($(now_ms) - t0))
+
+# Fresh clients, one after the other; a client that had none in 60 s
+# counts as 60,000 ms.
+ok=0
+: >"$work/fresh_ms"
+for i in $(seq 3 $((FRESH + 2))); do
+	t=$(now_ms)
+	dht_client_start "$i"
+	if ms=$(session_ms "$i" "$t" 60); then ok=$((ok + 1)); else ms=60000; fi
+	echo "$ms" >>"$work/fresh_ms"
+	stop "c$i"
+done
+kv fresh "$FRESH"
+kv fresh_ok $ok
+kv fresh_p50 "$(pct 50 "$work/fresh_ms")"
+kv fresh_p95 "$(pct 95 "$work/fresh_ms")"
+kv fresh_all "$(paste -sd, "$work/fresh_ms")"
+
+sess_rates 2001:db8:0:1:,2001:db8:1:
+kv datagrams "$(rate datagrams)"
+kv max_msgs_10s "$(rate max_msgs_10s)"
+kv max_bytes_1s "$(rate max_bytes_1s)"
