@@ -135,8 +135,10 @@ boot() { # host
 		--rlimit=MEMLOCK=infinity --capability=CAP_SYS_RESOURCE \
 		</dev/null >"$work/nspawn-$h.log" 2>&1 &
 	CT[$h]=$!
-	for i in $(seq 50); do
-		INIT[$h]=$(ps -o pid= --ppid "${CT[$h]}" | tr -d ' ' | head -n 1)
+	# The container's PID 1: nspawn's child once it runs systemd (an
+	# intermediate child of nspawn comes and goes first).
+	for i in $(seq 100); do
+		INIT[$h]=$(ps -o pid=,comm= --ppid "${CT[$h]}" | awk '$2 == "systemd" {print $1; exit}')
 		[ -n "${INIT[$h]}" ] && return 0
 		sleep 0.1
 	done
