@@ -19,13 +19,21 @@ TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping nftables nd
 # bench/tunnel.sh compares against these tunnels (make bench); gnuplot draws
 # the charts of docs/PERFORMANCE.md (scripts/perf-report.py).
 BENCH="iperf3 wireguard-go wireguard-tools openvpn gnuplot-nox"
+# make deb (dpkg-buildpackage, lintian) and make check-system (a debootstrapped
+# Debian 12 root, systemd booted in it by systemd-nspawn), which make bench
+# runs too. debian/control's Build-Depends are BUILD (build-essential
+# implied) plus debhelper.
+DEB="debhelper dpkg-dev fakeroot devscripts lintian debootstrap systemd-container
+     iproute2"
 
 packages=$BUILD
 case "${1:-all}" in
     build) ;;
     all|test) packages="$BUILD $TEST" ;;
-    bench) packages="$BUILD $TEST $BENCH" ;;
-    *) echo "usage: $0 [build|test|all|bench]" >&2; exit 2 ;;
+    bench) packages="$BUILD $TEST $BENCH $DEB" ;;
+    deb) packages="$BUILD $DEB" ;;
+    system) packages="$BUILD $TEST $DEB" ;;
+    *) echo "usage: $0 [build|test|all|bench|deb|system]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -11,6 +11,9 @@
 #                                    regression run over the corpus; search longer by hand)
 #   tests/run.sh netns BUILD_DIR     namespace tests (root), tests/netns/t_*.sh
 #   tests/run.sh foreign BUILD_DIR   issue 15's foreign-swarm tests (root), tests/foreign/
+#   tests/run.sh system BUILD_DIR    the Debian package and the units under
+#                                    systemd (root, minutes), tests/system/t_*.sh;
+#                                    not in all (make check-system)
 #
 # ONLY=pattern restricts every suite to tests whose name matches it.
 # MT6D_TEST_OFFLOADS=off runs the namespace tests with `Offloads = off` in
@@ -107,6 +110,18 @@ suite_netns() {
     done
 }
 
+suite_system() {
+    local t
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "system tests need root (chroot, systemd-nspawn, namespaces)" >&2
+        failed=$((failed + 1)); failures+=("system/not-root"); return
+    fi
+    for t in tests/system/t_*.sh; do
+        [ -f "$t" ] || continue
+        MT6D_BUILD=$top/$1 run_one system "$(basename "$t" .sh)" 1800 bash "$t"
+    done
+}
+
 # The acceptance tests of issue 15 (the rendezvous over foreign DHT nodes
 # only): real daemons over libtorrent and Transmission nodes, asserting
 # targets the code does not meet yet (docs/LAB.md, "Foreign-only swarms").
@@ -120,6 +135,7 @@ suite_foreign() {
 }
 
 case "${1:-all}" in
+    system)  suite_system "${2:-build}" ;;
     unit)    suite_unit "${2:-build-san}" ;;
     vectors) suite_vectors "${2:-build}" ;;
     cli)     suite_cli "${2:-build}" ;;
@@ -133,7 +149,7 @@ case "${1:-all}" in
         suite_fuzz build-fuzz
         suite_netns build
         ;;
-    *) echo "usage: $0 all|unit|vectors|cli|fuzz|netns|foreign [BUILD_DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 all|unit|vectors|cli|fuzz|netns|foreign|system [BUILD_DIR]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then

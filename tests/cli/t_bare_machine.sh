@@ -62,9 +62,10 @@ done
 "$tmp/src/build/mt6d" --version >/dev/null || fail "the built mt6d does not run"
 
 # `make check` and `make demo` ask for the test set, `make bench` for the
-# bench set, each once however many sub-makes they start (dry runs: the
+# bench set, `make deb` for the deb set, `make check-system` for the system
+# set, each once however many sub-makes they start (dry runs: the
 # recipes are printed, the stand-in is not run, so read the printed line).
-for goal in check:test demo:test bench:bench install:build; do
+for goal in check:test demo:test bench:bench install:build deb:deb check-system:system; do
     want=${goal#*:}
     out=$(run_make install-deps -n "${goal%%:*}" 2>&1 | grep -c "install-deps $want\$" || true)
     [ "$out" = 1 ] || fail "make -n ${goal%%:*} runs install-deps '$want' $out times"

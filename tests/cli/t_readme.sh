@@ -13,7 +13,7 @@ list_of() { # NAME: the words of NAME="..." in install-deps.sh (over lines)
 section=$(awk '/^### Set-up: what it installs/ {on = 1; next} on && /^### / {exit} on' README.md)
 [ -n "$section" ] || fail "README.md has no section \"Set-up: what it installs\""
 grep -q 'Debian 12' <<<"$section" || fail "the set-up section does not name Debian 12"
-for set in BUILD TEST BENCH; do
+for set in BUILD TEST BENCH DEB; do
 	# The package lists of install-deps.sh, a shell assignment over lines.
 	pkgs=$(list_of "$set")
 	[ -n "$pkgs" ] || fail "no $set list in scripts/install-deps.sh"
@@ -22,7 +22,7 @@ for set in BUILD TEST BENCH; do
 	done
 done
 # And nothing the README promises that the script would not install.
-all=$(list_of BUILD; list_of TEST; list_of BENCH)
+all=$(list_of BUILD; list_of TEST; list_of BENCH; list_of DEB)
 listed=$(perl -0ne 'while (/(?:`\)|in addition):\s+([^;]*?)(?:;|\.\n)/gs) { print "$1\n" }' <<<"$section")
 [ -n "$listed" ] || fail "no package list found in the set-up section"
 for p in $listed; do
