@@ -291,6 +291,11 @@ void rtt_sample(struct dht *d, int64_t rtt_ms)
 	d->srtt_us += err / 8;
 }
 
+static bool op_is_store(const struct op *o)
+{
+	return o->kind == OP_ANNOUNCE || o->kind == OP_PUT_ITEM;
+}
+
 static int64_t query_slow_ms(const struct dht *d)
 {
 	if (!d->has_rtt)
@@ -318,7 +323,11 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 {
 	size_t inflight = 0, live = 0, replied = 0;
 	bool is_pending = false, is_slow_left = false, is_slow_young = false;
-	int64_t slow_ms = query_slow_ms(d);
+	/* A store has no slow candidates, only answers and timeouts: the
+	 * nodes it stores on must be the k closest, where readers' lookups
+	 * converge; a slow one replaced by the next (a loaded libtorrent
+	 * node, the closest to a chunk) held nothing a reader asked. */
+	int64_t slow_ms = op_is_store(o) ? DHT_QUERY_TIMEOUT_MS : query_slow_ms(d);
 	for (size_t i = 0; i < o->n_cands; i++) {
 		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms, slow_ms))
 			inflight++;
@@ -347,11 +356,6 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 	if (live < DHT_K && (replied < DHT_K / 2 ? is_slow_left : is_slow_young))
 		is_pending = true;
 	return !is_pending || now_ms - o->started_ms >= LOOKUP_MAX_MS;
-}
-
-static bool op_is_store(const struct op *o)
-{
-	return o->kind == OP_ANNOUNCE || o->kind == OP_PUT_ITEM;
 }
 
 static void op_enter_second_phase(struct dht *d, struct op *o, int64_t now_ms)
