@@ -172,6 +172,8 @@ void config_fini(struct config *cfg);
 /* The value parsers shared by config files and command-line options. Each
  * returns 0 or -EINVAL and writes the reason (without the value) to msg. */
 int config_parse_duration_ms(const char *value, uint64_t *ms_out, char *msg, size_t msg_len);
+/* A decimal u64 at s (no sign, no overflow); *end_out after its digits. */
+int config_parse_u64(const char *s, const char **end_out, uint64_t *out);
 int config_parse_port(const char *value, uint16_t *port_out, char *msg, size_t msg_len);
 /* "off" (0) or a bucket of CONFIG_MIN_PADDING..CONFIG_MAX_PADDING bytes. */
 int config_parse_padding(const char *value, uint32_t *bytes_out, char *msg, size_t msg_len);
