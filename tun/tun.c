@@ -95,6 +95,24 @@ static int tun_ioctl_sock(void)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The device's index, or a negative errno: if_nametoindex(3) reports a
+ * failure to open its own socket (EMFILE under a descriptor limit) as
+ * ENOENT or not at all, and an operator must read the real reason. */
+static int tun_index_of(const char *name)
+{
+	struct ifreq ifr;
+	int fd, rc;
+
+	fd = tun_ioctl_sock();
+	if (fd < 0)
+		return fd;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	rc = ioctl(fd, SIOCGIFINDEX, &ifr) < 0 ? -errno : ifr.ifr_ifindex;
+	close(fd);
+	return rc;
+}
+
 /* One integer link setting (SIOCSIFMTU, SIOCSIFTXQLEN) of the device name. */
 static int tun_set_link_int(const char *name, unsigned long req, unsigned value)
 {
@@ -204,11 +222,10 @@ int tun_new(const struct tun_config *cfg, struct tun **tun_out)
 	/* A device feature: asked once, through any queue. */
 	if (tun->flags)
 		tun->offloads = tun_set_offloads(tun->fds[0], cfg->offloads);
-	tun->ifindex = if_nametoindex(tun->name);
-	if (tun->ifindex == 0) {
-		rc = -errno;
+	rc = tun_index_of(tun->name);
+	if (rc < 0)
 		goto fail;
-	}
+	tun->ifindex = (unsigned)rc;
 	if (cfg->mtu) {
 		rc = tun_set_mtu(tun->name, cfg->mtu);
 		if (rc < 0)

@@ -350,7 +350,7 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 	sodium_memzero(&tc.rx_key, sizeof(tc.rx_key));
 	sodium_munlock(&tc, sizeof(tc));
 	if (rc < 0) {
-		set_msg(msg, msg_len, "starting the tunnel: %s", why);
+		set_msg(msg, msg_len, "starting the tunnel: %s: %s", why, strerror(-rc));
 		goto fail;
 	}
 	log_info("tunnel %s up: %s/%u, MTU %u, peer %s, rotation %u ms on %s",

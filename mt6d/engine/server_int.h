@@ -42,6 +42,11 @@
 #define SERVER_INTRO_RCVBUF (16 * 1024 * 1024) /* bytes: a storm of 15,000 requests queued */
 #define SERVER_HOUSEKEEPING_S 1.0
 #define SERVER_CLOSE_DELAY_S 0.2         /* a teardown leaves through the TUN first */
+/* A teardown is one datagram: lost, the client would keep a dead session
+ * until its silence timeout. Copies spread over the close delay (across a
+ * slot boundary at the fastest rotation) make one loss harmless; the
+ * client acts on the first and ignores the rest (its session is down). */
+#define SERVER_TEARDOWN_COPIES 3
 #define SERVER_SHARED_LOCAL_PREFIX_LEN 104 /* prefix::1:0:0/104: every server tunnel address */
 
 struct server;
@@ -91,7 +96,9 @@ struct server_session {
 	struct server_fsm_session fsm;   /* Rot and its changes, keepalive answers */
 	uint64_t request_wall_ms;        /* timestamp of the request that made it */
 	int64_t started_wall_ms;
-	ev_timer close_timer;
+	ev_timer close_timer;            /* closing: teardown copies, then the free */
+	unsigned teardown_copies_sent;
+	uint8_t teardown_reason;
 	struct sesstab_entry ent;        /* in srv->table: by id, closing, last activity (mono) */
 };
 

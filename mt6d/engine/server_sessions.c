@@ -45,11 +45,33 @@ void server_session_free(struct server_session *ss)
 	free(ss);
 }
 
+static void send_teardown_copy(struct server_session *ss)
+{
+	uint8_t td[MSG_TEARDOWN_LEN];
+	int rc = msg_teardown_seal(&ss->keys, ss->teardown_reason, td, sizeof(td));
+
+	if (rc > 0)
+		rc = inner_send(ss->srv->raw_fd, &ss->server_tunnel, &ss->client_tunnel, td,
+				(size_t)rc);
+	/* Said once per session: the copies meet the same error. */
+	if (rc < 0 && ss->teardown_copies_sent == 0)
+		log_err(rc, "sending a teardown to '%s'", ss->name);
+	ss->teardown_copies_sent++;
+}
+
+/* Every SERVER_CLOSE_DELAY_S / SERVER_TEARDOWN_COPIES while closing: the
+ * next copy of the teardown, or, all sent, the end. */
 static void close_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	(void)loop;
+	struct server_session *ss = container_of(w, struct server_session, close_timer);
+
 	(void)revents;
-	server_session_free(container_of(w, struct server_session, close_timer));
+	if (ss->teardown_copies_sent < SERVER_TEARDOWN_COPIES) {
+		send_teardown_copy(ss);
+		return;
+	}
+	ev_timer_stop(loop, w);
+	server_session_free(ss);
 }
 
 static const char *reason_name(uint8_t reason)
@@ -84,15 +106,12 @@ void server_session_end(struct server_session *ss, uint8_t reason, bool send_tea
 	server_audit(srv, "session end: client '%s' (id %u) on %s, tunnel %s: %s", ss->name, ss->id,
 	      tunnel_tun_name(ss->tunnel), server_addr_str(&ss->client_tunnel, a), reason_name(reason));
 	if (send_teardown) {
-		uint8_t td[MSG_TEARDOWN_LEN];
-		int rc = msg_teardown_seal(&ss->keys, reason, td, sizeof(td));
+		double every = SERVER_CLOSE_DELAY_S / SERVER_TEARDOWN_COPIES;
 
-		if (rc > 0)
-			rc = inner_send(srv->raw_fd, &ss->server_tunnel, &ss->client_tunnel, td,
-					(size_t)rc);
-		if (rc < 0)
-			log_err(rc, "sending a teardown to '%s'", ss->name);
-		ev_timer_init(&ss->close_timer, close_cb, SERVER_CLOSE_DELAY_S, 0);
+		ss->teardown_reason = reason;
+		ss->teardown_copies_sent = 0;
+		send_teardown_copy(ss);
+		ev_timer_init(&ss->close_timer, close_cb, every, every);
 		ev_timer_start(srv->loop, &ss->close_timer);
 		return;
 	}
@@ -192,7 +211,7 @@ int server_session_start(struct server *srv, struct server_client *c, const stru
 	rc = session_tunnel_new(srv, ss);
 	if (rc < 0)
 		goto fail;
-	ss->ifindex = if_nametoindex(tunnel_tun_name(ss->tunnel));
+	ss->ifindex = tunnel_tun_ifindex(ss->tunnel);
 	ss->started_wall_ms = wall_now_ms();
 	ev_init(&ss->close_timer, close_cb);
 	/* Cannot fail: the client's sessions were freed and the count checked. */

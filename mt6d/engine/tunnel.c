@@ -882,8 +882,7 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 		rc = tun_new(&tc, &t->tun);
 	}
 	if (rc < 0) {
-		set_msg(msg, msg_len, "creating TUN '%s': %s", cfg->tun_name ? cfg->tun_name : "",
-			strerror(-rc));
+		set_msg(msg, msg_len, "creating TUN '%s'", cfg->tun_name ? cfg->tun_name : "");
 		return rc;
 	}
 	ifindex = tun_ifindex(t->tun);
@@ -900,18 +899,18 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 		rc = nllink_add_addr(t->nllink, ifindex, &cfg->tunnel_addr, cfg->tunnel_prefix_len,
 				     why, sizeof(why));
 	if (rc < 0) {
-		set_msg(msg, msg_len, "adding %s/%u to %s: %s%s%s",
+		set_msg(msg, msg_len, "adding %s/%u to %s%s%s%s",
 			inet_ntop(AF_INET6, &cfg->tunnel_addr, a, sizeof(a)),
-			cfg->tunnel_prefix_len, tun_name(t->tun), strerror(-rc),
-			why[0] ? " (kernel: " : "", why[0] ? why : "");
+			cfg->tunnel_prefix_len, tun_name(t->tun), why[0] ? " (kernel: " : "",
+			why[0] ? why : "", why[0] ? ")" : "");
 		return rc;
 	}
 	rc = nllink_add_route(t->nllink, ifindex, &cfg->peer_tunnel_addr, 128, why, sizeof(why));
 	if (rc < 0) {
-		set_msg(msg, msg_len, "routing %s/128 into %s: %s%s%s",
+		set_msg(msg, msg_len, "routing %s/128 into %s%s%s%s",
 			inet_ntop(AF_INET6, &cfg->peer_tunnel_addr, a, sizeof(a)),
-			tun_name(t->tun), strerror(-rc), why[0] ? " (kernel: " : "",
-			why[0] ? why : "");
+			tun_name(t->tun), why[0] ? " (kernel: " : "", why[0] ? why : "",
+			why[0] ? ")" : "");
 		return rc;
 	}
 	t->has_route = t->is_tun_borrowed;
@@ -929,8 +928,8 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 			guard_release(t->guard, &cfg->tunnel_addr, 128);
 	}
 	if (rc < 0) {
-		set_msg(msg, msg_len, "guarding the tunnel addresses of %s: %s", tun_name(t->tun),
-			why[0] ? why : strerror(-rc));
+		set_msg(msg, msg_len, "guarding the tunnel addresses of %s%s%s", tun_name(t->tun),
+			why[0] ? ": " : "", why);
 		return rc;
 	}
 	t->is_guarded = true;
@@ -1011,7 +1010,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	guard_flush(t->guard);
 	rc = t->is_claimed || (cfg->flags & TUNNEL_NO_WAIT) ? 0 : nladdr_sync(nladdr, 5000);
 	if (rc < 0) {
-		set_msg(msg, msg_len, "binding the first MT6D addresses: %s", strerror(-rc));
+		set_msg(msg, msg_len, "binding the first MT6D addresses");
 		goto fail;
 	}
 
@@ -1143,6 +1142,11 @@ void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len
 const char *tunnel_tun_name(const struct tunnel *t)
 {
 	return tun_name(t->tun);
+}
+
+unsigned tunnel_tun_ifindex(const struct tunnel *t)
+{
+	return tun_ifindex(t->tun);
 }
 
 unsigned tunnel_tun_mtu(const struct tunnel *t)

@@ -186,6 +186,7 @@ void tunnel_offload_words(unsigned offloads, char *buf, size_t buf_len);
 void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len);
 
 const char *tunnel_tun_name(const struct tunnel *t);
+unsigned tunnel_tun_ifindex(const struct tunnel *t);
 unsigned tunnel_tun_mtu(const struct tunnel *t);
 /* The current slot (after the last move). */
 uint64_t tunnel_current_slot(const struct tunnel *t);

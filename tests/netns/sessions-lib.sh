@@ -58,6 +58,15 @@ sess_cleanup() {
 	# shellcheck disable=SC2086 # a list of PIDs
 	[ -n "${EXTRA_PIDS:-}" ] && kill $EXTRA_PIDS 2>/dev/null
 	"$lab" down >/dev/null 2>&1
+	# A failure in CI leaves only this output: the daemons' last words.
+	if [ "$fails" -gt 0 ]; then
+		local log
+		for log in "$work"/*/log; do
+			[ -s "$log" ] || continue
+			echo "---- last lines of ${log#"$work"/}"
+			tail -n 25 "$log"
+		done
+	fi
 	if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
 }
 at_exit sess_cleanup
