@@ -309,6 +309,20 @@ static bool cand_is_slow(const struct cand *c, int64_t now_ms, int64_t slow_ms)
 	return c->state == C_INFLIGHT && now_ms - c->sent_ms >= slow_ms;
 }
 
+/* A get that holds an item waits only for what could still bring a newer
+ * seq: answers within the round trip the node's answers take (RTO, no
+ * 200 ms floor), for QUERY_SETTLE_MIN_MS at least. Nodes that do not
+ * speak BEP 44 (Transmission's jech/dht drops "get" unanswered: a third
+ * of a mixed swarm) cost a reader this, not the slow mark and then the
+ * full timeout. */
+static int64_t query_settle_ms(const struct dht *d)
+{
+	if (!d->has_rtt)
+		return QUERY_SLOW_MAX_MS;
+	int64_t t = (d->srtt_us + 4 * d->rttvar_us + 999) / 1000;
+	return t < QUERY_SETTLE_MIN_MS ? QUERY_SETTLE_MIN_MS : t > QUERY_SLOW_MAX_MS ? QUERY_SLOW_MAX_MS : t;
+}
+
 /* The lookup is over when none of the k nearest live candidates is still
  * new or in flight; failed and slow ones are not live (a slow one that
  * answers becomes live again, in its place). With fewer than k live
@@ -327,7 +341,9 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 	 * nodes it stores on must be the k closest, where readers' lookups
 	 * converge; a slow one replaced by the next (a loaded libtorrent
 	 * node, the closest to a chunk) held nothing a reader asked. */
-	int64_t slow_ms = op_is_store(o) ? DHT_QUERY_TIMEOUT_MS : query_slow_ms(d);
+	bool is_settling = o->kind == OP_GET_ITEM && o->has_item;
+	int64_t slow_ms = op_is_store(o) ? DHT_QUERY_TIMEOUT_MS
+			  : is_settling ? query_settle_ms(d) : query_slow_ms(d);
 	for (size_t i = 0; i < o->n_cands; i++) {
 		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms, slow_ms))
 			inflight++;
@@ -353,7 +369,7 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 		op_send(d, o, c, lookup_method(o), 0, now_ms);
 		inflight++;
 	}
-	if (live < DHT_K && (replied < DHT_K / 2 ? is_slow_left : is_slow_young))
+	if (!is_settling && live < DHT_K && (replied < DHT_K / 2 ? is_slow_left : is_slow_young))
 		is_pending = true;
 	return !is_pending || now_ms - o->started_ms >= LOOKUP_MAX_MS;
 }
@@ -417,8 +433,10 @@ static bool op_step(struct dht *d, struct op *o, int64_t now_ms)
 				continue;
 			}
 			is_all_done = false;
+			/* Only from dht_tick, which steps puts before announces:
+			 * an answer's op_run would take a freed slot out of turn. */
 			uint8_t method = o->kind == OP_PUT_ITEM ? KRPC_PUT : KRPC_ANNOUNCE_PEER;
-			if (pacer_is_ready_bulk(d, &c->addr, method, now_ms))
+			if (d->is_ticking && pacer_is_ready_bulk(d, &c->addr, method, now_ms))
 				op_send(d, o, c, method, o->ports[c->next_port++], now_ms);
 			continue;
 		}

@@ -239,11 +239,13 @@ static void report(struct rdv *r, const struct fetch_result *res)
 	if (r->is_tty && !r->a->is_quiet)
 		fprintf(stderr, "\r\033[K");
 	inet_ntop(AF_INET6, res->from_addr, from, sizeof(from));
+	/* Since the node started (its bootstrap included), by the clock: a
+	 * channel's own figure dates from its last tick. */
 	if (!r->a->is_quiet)
 		fprintf(stderr, "%s: %s%s%s after %.2f s (%zu queries, %zu values, %zu lookups)\n",
 			r->a->cmd, fetch_strerror(res->status), res->status == 0 ? " from " : "",
-			res->status == 0 ? from : "", (double)p->elapsed_ms / 1000.0, p->queries, p->values,
-			p->lookups_done);
+			res->status != 0 ? "" : strcmp(from, "::") ? from : "a BEP 44 item", (double)(dhtev_now_ms() - r->started_ms) / 1000.0,
+			p->queries, p->values, p->lookups_done);
 	if (res->status == 0 || res->status == FETCH_ERR_EXPIRED) {
 		if (res->status == FETCH_ERR_EXPIRED)
 			fprintf(stderr, "%s: the message is for window %" PRIu64 ", which is over\n",
@@ -290,6 +292,16 @@ static void on_fetched(void *closure, const struct fetch_result *res)
 	report(r, res);
 }
 
+/* The item channel's verdict: a failure ends the port-stuffing fetch's
+ * head-start hold (fetch.h, FETCH_PEERS_HOLD_MS). */
+static void on_item_fetched(void *closure, const struct fetch_result *res)
+{
+	struct rdv *r = closure;
+	if (res->status != 0 && r->fetch)
+		fetch_release(r->fetch, dhtev_now_ms());
+	on_fetched(closure, res);
+}
+
 static int64_t fetch_hook(void *ctx, int64_t now_ms)
 {
 	struct rdv *r = ctx;
@@ -314,8 +326,10 @@ static int run_fetch(struct rdv *r, enum fetch_kind kind)
 	int rc = 0;
 	r->n_channels = r->a->channel == CONFIG_RDV_BOTH ? 2 : 1;
 	if (r->a->channel != CONFIG_RDV_PEERS)
-		rc = itemfetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_fetched, r,
+		rc = itemfetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_item_fetched, r,
 				   &r->ifetch);
+	if (r->ifetch)
+		fp.hold_ms = FETCH_PEERS_HOLD_MS;
 	if (rc == 0 && r->a->channel != CONFIG_RDV_ITEMS)
 		rc = fetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_fetched, on_progress, r,
 			       &r->fetch);
