@@ -337,12 +337,15 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 {
 	size_t inflight = 0, live = 0, replied = 0;
 	bool is_pending = false, is_slow_left = false, is_slow_young = false;
-	/* A store has no slow candidates, only answers and timeouts: the
+	/* An announce has no slow candidates, only answers and timeouts: the
 	 * nodes it stores on must be the k closest, where readers' lookups
 	 * converge; a slow one replaced by the next (a loaded libtorrent
-	 * node, the closest to a chunk) held nothing a reader asked. */
+	 * node, the closest to a chunk) held nothing a reader asked. An item
+	 * put has: a reader needs one node of the item's k closest, and
+	 * waiting out the nodes that never answer "get" (Transmission) cost
+	 * every put of a fresh server 2 s. */
 	bool is_settling = o->kind == OP_GET_ITEM && o->has_item;
-	int64_t slow_ms = op_is_store(o) ? DHT_QUERY_TIMEOUT_MS
+	int64_t slow_ms = o->kind == OP_ANNOUNCE ? DHT_QUERY_TIMEOUT_MS
 			  : is_settling ? query_settle_ms(d) : query_slow_ms(d);
 	for (size_t i = 0; i < o->n_cands; i++) {
 		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms, slow_ms))
