@@ -197,6 +197,34 @@ static uint64_t window_for(const struct rdv_args *a, int64_t unix_ms)
 	return a->window_rel > 0 ? w + n : w;
 }
 
+/* Our address as DHT nodes see it, for a BEP 42 node id (strict nodes,
+ * libtorrent's dht_enforce_node_id, refuse any other with error 203): the
+ * listen address when it is a specific one, else the source address
+ * towards the bootstrap nodes. Returns its length, 0 when unknown (a
+ * random id then). */
+static socklen_t external_for(const char *listen, const char *boot, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	socklen_t len = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET6, listen, &s6->sin6_addr) == 1) {
+		if (!IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr)) {
+			s6->sin6_family = AF_INET6;
+			return sizeof(*s6);
+		}
+		return dhtev_source_address(AF_INET6, boot, ss, &len) == 0 ? len : 0;
+	}
+	if (inet_pton(AF_INET, listen, &s4->sin_addr) == 1) {
+		if (s4->sin_addr.s_addr != htonl(INADDR_ANY)) {
+			s4->sin_family = AF_INET;
+			return sizeof(*s4);
+		}
+		return dhtev_source_address(AF_INET, boot, ss, &len) == 0 ? len : 0;
+	}
+	return 0;
+}
+
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)w;
@@ -1073,6 +1101,9 @@ int rendezvous_main(int argc, char *argv[])
 		 * leave it out of their routing tables (where it would linger,
 		 * dead, and cost their lookups a timeout); publish runs on. */
 		struct dht_config dc = { .is_read_only = strcmp(a.cmd, "publish") != 0 };
+		struct sockaddr_storage ext;
+		dc.external_len = external_for(tok, a.boot ? a.boot : DHT_DEFAULT_BOOTSTRAP, &ext);
+		dc.external = dc.external_len ? (const struct sockaddr *)&ext : NULL;
 		rc = dhtev_new(r.loop, tok, (uint16_t)a.port, &dc, &r.nodes[r.n_nodes], msg, sizeof(msg));
 		if (rc < 0) {
 			fprintf(stderr, "%s rendezvous %s: %s: %s\n", prog_name, a.cmd, msg, strerror(-rc));
