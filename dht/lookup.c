@@ -207,11 +207,23 @@ static void op_finish(struct dht *d, struct op *o)
 	if (o->kind == OP_ANNOUNCE || o->kind == OP_PUT_ITEM) {
 		/* A node that refused (its storage is full) will refuse a retry
 		 * too: the quorum is what the others can reach. */
-		size_t good, q, bad, n_refused = 0;
-		for (size_t i = 0; i < o->n_cands; i++)
+		size_t good, q, bad, n_refused = 0, n_silent = 0;
+		for (size_t i = 0; i < o->n_cands; i++) {
 			n_refused += o->c[i].is_target && o->c[i].is_refused && o->c[i].n_acked < o->n_ports;
+			n_silent += o->c[i].state == C_INFLIGHT || o->c[i].state == C_FAILED;
+		}
 		routing_count(&d->rt[fam_index(o->family)], o->started_ms, &good, &q, &bad);
-		r.n_wanted = dht_store_quorum(r.n_tokens, good + q);
+		size_t n_live = good + q;
+		/* A node our put's lookup asked that never answered "get", or
+		 * refused it, cannot hold the item (jech/dht has no BEP 44; a
+		 * strict libtorrent refuses some ids): it does not raise the
+		 * bar. In a swarm of 5 libtorrent and 3 Transmission nodes the
+		 * quorum was 6 of the 5 that can store, and every publication
+		 * failed and was put again 30 s later. Nodes it never asked
+		 * still count. */
+		if (o->kind == OP_PUT_ITEM)
+			n_live = n_live > n_silent ? n_live - n_silent : 0;
+		r.n_wanted = dht_store_quorum(r.n_tokens, n_live);
 		r.n_wanted = r.n_wanted > n_refused ? r.n_wanted - n_refused : 1;
 	}
 	dbg(d, "op %d done: status %d, %zu nodes, %zu values, %zu queries",
