@@ -76,19 +76,14 @@ fi
 
 # Five gets, each from the host after the sender's: every one must open the
 # sender's message; their median wall time is the target: the time of the
-# mt6d process, from its fork to its exit, taken inside the namespace by the
-# shell that runs it (bash's $EPOCHREALTIME, no fork of its own). The
-# figure with the lab's wrapper around it (scripts/lab.sh exec: a bash, ip
-# netns list, awk, grep, ip netns exec: 60-150 ms here, more under load) is
-# printed beside it.
+# mt6d process, fork to exit (sessions-lib.sh in_ns_timed; the figure with
+# the lab's wrapper around it is printed beside it).
 : >"$work/get_ms"
-# shellcheck disable=SC2016 # expanded by the inner bash
-timed='s=$EPOCHREALTIME; "$@"; rc=$?; e=$EPOCHREALTIME; echo $(((${e/./} - ${s/./}) / 1000)) >"$T"; exit $rc'
 for k in 1 2 3 4 5; do
 	i=$(((k - 1) % TRIES + 1))
 	h=c$((i % TRIES + 1))
 	s=$(now_ms)
-	in_ns "$h" env T="$work/get$k.ms" bash -c "$timed" get "$build/mt6d" rendezvous get --key "$work/r.key" \
+	in_ns_timed "$h" "$work/get$k.ms" "$build/mt6d" rendezvous get --key "$work/r.key" \
 		--from "$(cat "$work/a$i.pub")" -b "$BOOT" >"$work/get$k.out" 2>"$work/get$k.err"
 	rc=$?
 	e=$(now_ms)
