@@ -20,8 +20,7 @@
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/engine/fetch.h"
 #include "mt6d/engine/itemfetch.h"
-#include "mt6d/engine/itempub.h"
-#include "mt6d/engine/publish.h"
+#include "mt6d/engine/pubsched.h"
 #include "mt6d/engine/rdvitem.h"
 #include "tests/simnet.h"
 
@@ -33,8 +32,8 @@
 
 static struct simnet S;
 static struct {
-	struct itempub *ip;
-	struct publish *pp;
+	struct pubsched *ip;
+	struct pubsched *pp;
 	struct itemfetch *f;
 	uint64_t q_sent, q_bytes;    /* the publisher's publication queries */
 } H;
@@ -64,9 +63,9 @@ static int64_t on_step(void *ctx, int64_t now)
 {
 	(void)ctx;
 	int64_t next = INT64_MAX, t;
-	if (H.ip && (t = itempub_tick(H.ip, now, unix_now())) < next)
+	if (H.ip && (t = pubsched_tick(H.ip, now, unix_now())) < next)
 		next = t;
-	if (H.pp && (t = publish_tick(H.pp, now, unix_now())) < next)
+	if (H.pp && (t = pubsched_tick(H.pp, now, unix_now())) < next)
 		next = t;
 	if (H.f)
 		itemfetch_tick(H.f, now);
@@ -93,8 +92,8 @@ static void sim_start(int n)
 static void sim_stop(void)
 {
 	itemfetch_free(H.f);
-	itempub_free(H.ip);
-	publish_free(H.pp);
+	pubsched_free(H.ip);
+	pubsched_free(H.pp);
 	assert_int_equal(S.bad_deadlines, 0);
 	simnet_fini(&S);
 	memset(&H, 0, sizeof(H));
@@ -162,16 +161,16 @@ static void run_until(int (*is_done)(void), int64_t limit_ms)
 static uint64_t W;
 static int items_done(void)
 {
-	return itempub_is_window_done(H.ip, W);
+	return pubsched_is_window_done(H.ip, W);
 }
 static int ports_done(void)
 {
-	return publish_is_window_done(H.pp, W);
+	return pubsched_is_window_done(H.pp, W);
 }
 
-static void params(struct publish_params *prm)
+static void params(struct pubsched_params *prm)
 {
-	publish_params_default(prm, PERIOD);
+	pubsched_params_default(prm, PERIOD);
 	prm->random = test_random;
 }
 
@@ -183,7 +182,7 @@ static void test_round_fetch_and_cost(void **state)
 	(void)state;
 	struct keypair server, clients[N_CLIENTS], stranger;
 	struct rendezvous_config cfg;
-	struct publish_params prm;
+	struct pubsched_params prm;
 	struct dht *node;
 	struct got g;
 
@@ -198,29 +197,29 @@ static void test_round_fetch_and_cost(void **state)
 	config_make(&cfg, 0xa1);
 
 	/* Port stuffing first, for the comparison. */
-	assert_int_equal(publish_new(&prm, server.priv, &node, 1, &H.pp), 0);
+	assert_int_equal(pubsched_new(PUBSCHED_PEERS, &prm, server.priv, &node, 1, &H.pp), 0);
 	for (int i = 0; i < N_CLIENTS; i++)
-		assert_int_equal(publish_add_client(H.pp, clients[i].pub), 0);
-	assert_int_equal(publish_set_config(H.pp, W, &cfg, unix_now()), 0);
+		assert_int_equal(pubsched_add_client(H.pp, clients[i].pub), 0);
+	assert_int_equal(pubsched_set_config(H.pp, W, &cfg, unix_now()), 0);
 	S.step_deadline = S.now;
 	run_until(ports_done, 10 * 60000);
 	uint64_t ports_q = H.q_sent, ports_b = H.q_bytes;
-	publish_free(H.pp);
+	pubsched_free(H.pp);
 	H.pp = NULL;
 
 	H.q_sent = H.q_bytes = 0;
-	assert_int_equal(itempub_new(&prm, server.priv, &node, 1, &H.ip), 0);
+	assert_int_equal(pubsched_new(PUBSCHED_ITEMS, &prm, server.priv, &node, 1, &H.ip), 0);
 	for (int i = 0; i < N_CLIENTS; i++)
-		assert_int_equal(itempub_add_client(H.ip, clients[i].pub), 0);
-	assert_int_equal(itempub_add_client(H.ip, clients[0].pub), -EEXIST);
-	assert_int_equal(itempub_set_config(H.ip, W, &cfg, unix_now()), 0);
-	assert_int_equal(itempub_set_config(H.ip, W, &cfg, unix_now()), 0);
-	assert_int_equal(itempub_set_config(H.ip, W + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
+		assert_int_equal(pubsched_add_client(H.ip, clients[i].pub), 0);
+	assert_int_equal(pubsched_add_client(H.ip, clients[0].pub), -EEXIST);
+	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(H.ip, W + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
 	S.step_deadline = S.now;
 	run_until(items_done, 10 * 60000);
 	uint64_t items_q = H.q_sent, items_b = H.q_bytes;
-	struct itempub_stats st;
-	itempub_get_stats(H.ip, &st);
+	struct pubsched_stats st;
+	pubsched_get_stats(H.ip, &st);
 	assert_int_equal(st.publications, N_CLIENTS);
 	assert_int_equal(st.failures, 0);
 	printf("per client per round, publisher's queries: items %.1f datagrams %.0f bytes; "
@@ -252,7 +251,7 @@ static void test_epoch_is_seq(void **state)
 	(void)state;
 	struct keypair server, client;
 	struct rendezvous_config cfg;
-	struct publish_params prm;
+	struct pubsched_params prm;
 	struct dht *node;
 	struct got g;
 
@@ -262,18 +261,18 @@ static void test_epoch_is_seq(void **state)
 	params(&prm);
 	node = S.n[PUB_NODE].d;
 	W = derive_window_start(unix_now() / 1000, PERIOD);
-	assert_int_equal(itempub_new(&prm, server.priv, &node, 1, &H.ip), 0);
-	assert_int_equal(itempub_add_client(H.ip, client.pub), 0);
+	assert_int_equal(pubsched_new(PUBSCHED_ITEMS, &prm, server.priv, &node, 1, &H.ip), 0);
+	assert_int_equal(pubsched_add_client(H.ip, client.pub), 0);
 	config_make(&cfg, 0xa1);
-	assert_int_equal(itempub_set_config(H.ip, W, &cfg, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 0);
 	S.step_deadline = S.now;
 	run_until(items_done, 5 * 60000);
 	fetch_items(25, FETCH_CONFIG, client.priv, server.pub, 0, &g);
 	assert_int_equal(g.r.epoch, 0);
 
 	config_make(&cfg, 0xb2);
-	assert_int_equal(itempub_set_config(H.ip, W, &cfg, unix_now()), 1);
-	assert_int_equal(itempub_get_epoch(H.ip, W), 1);
+	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 1);
+	assert_int_equal(pubsched_get_epoch(H.ip, W), 1);
 	S.step_deadline = S.now;
 	run_until(items_done, 5 * 60000);
 	for (int from = 20; from < 40; from += 4) {
@@ -294,7 +293,7 @@ static void test_epoch_is_seq(void **state)
 	fetch_items(33, FETCH_CONFIG, client.priv, server.pub, W + PERIOD, &g);
 	assert_int_equal(g.r.status, FETCH_ERR_NOTHING);
 	/* Once the window is over, its config reads as expired. */
-	itempub_free(H.ip);
+	pubsched_free(H.ip);
 	H.ip = NULL;
 	simnet_run(&S, S.now + (int64_t)PERIOD * 1000, NULL);
 	fetch_items(33, FETCH_CONFIG, client.priv, server.pub, W, &g);
