@@ -143,21 +143,17 @@ int pubsched_new_with(const struct pubsched_backend *be, const struct pubsched_p
 	struct pubsched *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->be = be;
-	p->prm = *params;
-	if (p->prm.retry_s == 0)
-		p->prm.retry_s = 1;
+	*p = (struct pubsched){ .be = be, .prm = *params, .n_nodes = n_nodes,
+				.n_ops = n_nodes * params->max_ops_per_node, .next_due_unix_ms = INT64_MAX };
+	p->prm.retry_s = p->prm.retry_s ? p->prm.retry_s : 1;
 	memcpy(p->server_priv, server_priv, RENDEZVOUS_KEY_LEN);
-	p->n_nodes = n_nodes;
 	p->nodes = calloc(n_nodes, sizeof(*p->nodes));
-	p->n_ops = n_nodes * params->max_ops_per_node;
 	p->ops = calloc(p->n_ops, sizeof(*p->ops));
 	if (!p->nodes || !p->ops) {
 		pubsched_free(p);
 		return -ENOMEM;
 	}
 	memcpy(p->nodes, nodes, n_nodes * sizeof(*nodes));
-	p->next_due_unix_ms = INT64_MAX;
 	*out = p;
 	return 0;
 }

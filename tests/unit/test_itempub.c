@@ -22,6 +22,7 @@
 #include "mt6d/engine/itemfetch.h"
 #include "mt6d/engine/pubsched.h"
 #include "mt6d/engine/rdvitem.h"
+#include "tests/rdvtest.h"
 #include "tests/simnet.h"
 
 #define T0 1000000
@@ -99,28 +100,6 @@ static void sim_stop(void)
 	memset(&H, 0, sizeof(H));
 }
 
-struct keypair {
-	uint8_t priv[32], pub[32];
-};
-
-static void keypair_make(struct keypair *k, uint8_t seed)
-{
-	uint8_t s[crypto_box_SEEDBYTES];
-	memset(s, seed, sizeof(s));
-	crypto_box_seed_keypair(k->pub, k->priv, s);
-}
-
-static void config_make(struct rendezvous_config *c, uint8_t k)
-{
-	memset(c, 0, sizeof(*c));
-	c->server_seed_addr[0] = 0x20;
-	c->server_seed_addr[1] = 0x01;
-	c->server_seed_addr[15] = 0x77;
-	memset(c->intro_key, k, sizeof(c->intro_key));
-	c->rotation_ms = 3000;
-	c->period_s = PERIOD;
-}
-
 struct got {
 	bool is_done;
 	struct fetch_result r;
@@ -180,21 +159,21 @@ static void params(struct pubsched_params *prm)
 static void test_round_fetch_and_cost(void **state)
 {
 	(void)state;
-	struct keypair server, clients[N_CLIENTS], stranger;
+	struct rdvtest_keypair server, clients[N_CLIENTS], stranger;
 	struct rendezvous_config cfg;
 	struct pubsched_params prm;
 	struct dht *node;
 	struct got g;
 
 	sim_start(48);
-	keypair_make(&server, 1);
-	keypair_make(&stranger, 3);
+	rdvtest_keypair(&server, 1);
+	rdvtest_keypair(&stranger, 3);
 	for (int i = 0; i < N_CLIENTS; i++)
-		keypair_make(&clients[i], (uint8_t)(10 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(10 + i));
 	params(&prm);
 	node = S.n[PUB_NODE].d;
 	W = derive_window_start(unix_now() / 1000, PERIOD);
-	config_make(&cfg, 0xa1);
+	rdvtest_config(&cfg, 0xa1, PERIOD);
 
 	/* Port stuffing first, for the comparison. */
 	assert_int_equal(pubsched_new(PUBSCHED_PEERS, &prm, server.priv, &node, 1, &H.pp), 0);
@@ -249,28 +228,28 @@ static void test_round_fetch_and_cost(void **state)
 static void test_epoch_is_seq(void **state)
 {
 	(void)state;
-	struct keypair server, client;
+	struct rdvtest_keypair server, client;
 	struct rendezvous_config cfg;
 	struct pubsched_params prm;
 	struct dht *node;
 	struct got g;
 
 	sim_start(40);
-	keypair_make(&server, 1);
-	keypair_make(&client, 10);
+	rdvtest_keypair(&server, 1);
+	rdvtest_keypair(&client, 10);
 	params(&prm);
 	node = S.n[PUB_NODE].d;
 	W = derive_window_start(unix_now() / 1000, PERIOD);
 	assert_int_equal(pubsched_new(PUBSCHED_ITEMS, &prm, server.priv, &node, 1, &H.ip), 0);
 	assert_int_equal(pubsched_add_client(H.ip, client.pub), 0);
-	config_make(&cfg, 0xa1);
+	rdvtest_config(&cfg, 0xa1, PERIOD);
 	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 0);
 	S.step_deadline = S.now;
 	run_until(items_done, 5 * 60000);
 	fetch_items(25, FETCH_CONFIG, client.priv, server.pub, 0, &g);
 	assert_int_equal(g.r.epoch, 0);
 
-	config_make(&cfg, 0xb2);
+	rdvtest_config(&cfg, 0xb2, PERIOD);
 	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 1);
 	assert_int_equal(pubsched_get_epoch(H.ip, W), 1);
 	S.step_deadline = S.now;
@@ -308,8 +287,8 @@ static void test_item_value(void **state)
 	struct dht_item it;
 	const uint8_t *p;
 	uint8_t e, s[32] = { 1 }, sealed[RENDEZVOUS_CONFIG_LEN] = { 1 };
-	struct keypair k;
-	keypair_make(&k, 9);
+	struct rdvtest_keypair k;
+	rdvtest_keypair(&k, 9);
 	assert_int_equal(rdvitem_make(&it, k.priv, s, 900, ITEMKEY_CONFIG, 3, sealed, sizeof(sealed)), 0);
 	assert_int_equal(rdvitem_sealed(&it, &p, &e), RENDEZVOUS_CONFIG_LEN);
 	assert_int_equal(e, 3);

@@ -21,6 +21,7 @@
 #include "mt6d/core/keys.h"
 #include "mt6d/engine/pubsched.h"
 #include "mt6d/core/rendezvous.h"
+#include "tests/rdvtest.h"
 #include "tests/simnet.h"
 
 #define MAX_NODES 48
@@ -123,31 +124,7 @@ static void test_random(void *buf, size_t len)
 		p[i] = (uint8_t)(simnet_xorshift(&test_rng) >> 24);
 }
 
-struct keypair {
-	uint8_t priv[32], pub[32];
-};
-
-static void keypair_make(struct keypair *k, uint8_t seed)
-{
-	uint8_t s[crypto_box_SEEDBYTES];
-	memset(s, seed, sizeof(s));
-	crypto_box_seed_keypair(k->pub, k->priv, s);
-}
-
-static void config_make(struct rendezvous_config *c, uint8_t k)
-{
-	memset(c, 0, sizeof(*c));
-	c->server_seed_addr[0] = 0x20;
-	c->server_seed_addr[1] = 0x01;
-	c->server_seed_addr[2] = 0x0d;
-	c->server_seed_addr[3] = 0xb8;
-	c->server_seed_addr[15] = 0x77;
-	memset(c->intro_key, k, sizeof(c->intro_key));
-	c->rotation_ms = 3000;
-	c->period_s = PERIOD;
-}
-
-static void publisher_start(const struct keypair *server, int first, int n_nodes, uint32_t period,
+static void publisher_start(const struct rdvtest_keypair *server, int first, int n_nodes, uint32_t period,
 			    const struct pubsched_params *prm_in)
 {
 	struct dht *nodes[8];
@@ -221,24 +198,24 @@ static void run_until_published(uint64_t window, int64_t limit_ms)
 
 static void test_publish_and_fetch_own_configs(void **state)
 {
-	struct keypair server, other_server, clients[N_CLIENTS], stranger;
+	struct rdvtest_keypair server, other_server, clients[N_CLIENTS], stranger;
 	struct rendezvous_config cfg;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(40);
 	sim_bootstrap();
-	keypair_make(&server, 1);
-	keypair_make(&other_server, 2);
-	keypair_make(&stranger, 3);
+	rdvtest_keypair(&server, 1);
+	rdvtest_keypair(&other_server, 2);
+	rdvtest_keypair(&stranger, 3);
 	for (int i = 0; i < N_CLIENTS; i++)
-		keypair_make(&clients[i], (uint8_t)(10 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(10 + i));
 	publisher_start(&server, 0, 2, PERIOD, NULL);
 	for (int i = 0; i < N_CLIENTS; i++)
 		assert_int_equal(pubsched_add_client(PB.pub, clients[i].pub), 0);
 	assert_int_equal(pubsched_add_client(PB.pub, clients[0].pub), -EEXIST);
 	uint64_t w = window_now(PERIOD);
-	config_make(&cfg, 0xa1);
+	rdvtest_config(&cfg, 0xa1, PERIOD);
 	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0);
 	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0); /* same: no new epoch */
 	assert_int_equal(pubsched_set_config(PB.pub, w + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
@@ -303,11 +280,11 @@ static void test_publish_and_fetch_own_configs(void **state)
 	/* Mid-window change (new K): epoch 1 for everyone; a client added
 	 * afterwards is published in epochs 0 and 1; fetchers find epoch 1. */
 	struct rendezvous_config cfg2;
-	config_make(&cfg2, 0xb2);
+	rdvtest_config(&cfg2, 0xb2, PERIOD);
 	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg2, unix_now()), 1);
 	assert_int_equal(pubsched_get_epoch(PB.pub, w), 1);
-	struct keypair late;
-	keypair_make(&late, 99);
+	struct rdvtest_keypair late;
+	rdvtest_keypair(&late, 99);
 	assert_int_equal(pubsched_add_client(PB.pub, late.pub), 0);
 	run_until_published(w, 5 * 60000);
 	pubsched_get_stats(PB.pub, &st);
@@ -332,21 +309,21 @@ static void test_publish_and_fetch_own_configs(void **state)
  * client still finds its config, announced from the new node's address. */
 static void test_node_replaced_mid_round(void **state)
 {
-	struct keypair server, clients[4];
+	struct rdvtest_keypair server, clients[4];
 	struct rendezvous_config cfg;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(32);
 	sim_bootstrap();
-	keypair_make(&server, 1);
+	rdvtest_keypair(&server, 1);
 	for (int i = 0; i < 4; i++)
-		keypair_make(&clients[i], (uint8_t)(40 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(40 + i));
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(pubsched_add_client(PB.pub, clients[i].pub), 0);
 	uint64_t w = window_now(PERIOD);
-	config_make(&cfg, 0xc3);
+	rdvtest_config(&cfg, 0xc3, PERIOD);
 	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0);
 	for (int i = 0; i < 1200 && pubsched_ops_on(PB.pub, S.n[0].d) == 0; i++)
 		sim_run(S.now + 100, NULL);
@@ -375,7 +352,7 @@ static void test_node_replaced_mid_round(void **state)
 static void test_window_boundary_spread_and_expiry(void **state)
 {
 	enum { P = 240, N = 8 };
-	struct keypair server, clients[N];
+	struct rdvtest_keypair server, clients[N];
 	struct rendezvous_config c1, c2;
 	struct pubsched_params prm;
 	struct fetched fd;
@@ -383,9 +360,9 @@ static void test_window_boundary_spread_and_expiry(void **state)
 
 	sim_init(32);
 	sim_bootstrap();
-	keypair_make(&server, 5);
+	rdvtest_keypair(&server, 5);
 	for (int i = 0; i < N; i++)
-		keypair_make(&clients[i], (uint8_t)(50 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(50 + i));
 	pubsched_params_default(&prm, P);
 	assert_int_equal(prm.lead_s, 24);
 	assert_int_equal(prm.spread_s, 120);
@@ -396,9 +373,9 @@ static void test_window_boundary_spread_and_expiry(void **state)
 	uint64_t w = window_now(P) + P;
 	while (unix_now() < (int64_t)w * 1000 + 2000)
 		sim_run(S.now + 1000, NULL);
-	config_make(&c1, 0x11);
+	rdvtest_config(&c1, 0x11, PERIOD);
 	c1.period_s = P;
-	config_make(&c2, 0x22);
+	rdvtest_config(&c2, 0x22, PERIOD);
 	c2.period_s = P;
 	assert_int_equal(pubsched_set_config(PB.pub, w, &c1, unix_now()), 0);
 	run_until_published(w, 90000);
@@ -461,19 +438,19 @@ static void test_window_boundary_spread_and_expiry(void **state)
 static void test_refresh_before_expiry(void **state)
 {
 	enum { P = 3600 };
-	struct keypair server, client;
+	struct rdvtest_keypair server, client;
 	struct rendezvous_config cfg;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(24);
 	sim_bootstrap();
-	keypair_make(&server, 7);
-	keypair_make(&client, 8);
+	rdvtest_keypair(&server, 7);
+	rdvtest_keypair(&client, 8);
 	publisher_start(&server, 0, 1, P, NULL);
 	assert_int_equal(pubsched_add_client(PB.pub, client.pub), 0);
 	uint64_t w = window_now(P);
-	config_make(&cfg, 0x33);
+	rdvtest_config(&cfg, 0x33, PERIOD);
 	cfg.period_s = P;
 	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0);
 	run_until_published(w, 120000);
@@ -493,27 +470,27 @@ static void test_refresh_before_expiry(void **state)
  * readers get the new config, old and newly registered clients alike. */
 static void test_restart_resumes_at_next_epoch(void **state)
 {
-	struct keypair server, clients[3], newcomer;
+	struct rdvtest_keypair server, clients[3], newcomer;
 	struct rendezvous_config c1, c2;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(24);
 	sim_bootstrap();
-	keypair_make(&server, 30);
-	keypair_make(&newcomer, 40);
+	rdvtest_keypair(&server, 30);
+	rdvtest_keypair(&newcomer, 40);
 	/* An odd window (the publisher keeps two window slots: this one uses
 	 * the second). */
 	sim_run(S.now + PERIOD * 1000, NULL);
 	assert_int_equal((window_now(PERIOD) / PERIOD) % 2, 1);
 	for (int i = 0; i < 3; i++)
-		keypair_make(&clients[i], (uint8_t)(31 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(31 + i));
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(pubsched_add_client(PB.pub, clients[i].pub), 0);
 	uint64_t w = window_now(PERIOD);
-	config_make(&c1, 0x41);
-	config_make(&c2, 0x42);
+	rdvtest_config(&c1, 0x41, PERIOD);
+	rdvtest_config(&c2, 0x42, PERIOD);
 	assert_int_equal(pubsched_set_config(PB.pub, w, &c1, unix_now()), 0);
 	run_until_published(w, 120000);
 	pubsched_free(PB.pub);
@@ -553,7 +530,7 @@ static void on_announced(void *closure, const struct dht_result *r)
  * alone, with the same ports, and then it is. */
 static void test_short_chunk_retried_alone(void **state)
 {
-	struct keypair server, client;
+	struct rdvtest_keypair server, client;
 	struct rendezvous_config cfg;
 	struct fetched fd;
 	uint8_t s[DERIVE_SECRET_LEN], d[DERIVE_DESCRIPTOR_LEN];
@@ -561,8 +538,8 @@ static void test_short_chunk_retried_alone(void **state)
 
 	sim_init(30);
 	sim_bootstrap();
-	keypair_make(&server, 1);
-	keypair_make(&client, 10);
+	rdvtest_keypair(&server, 1);
+	rdvtest_keypair(&client, 10);
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	assert_int_equal(pubsched_add_client(PB.pub, client.pub), 0);
 	uint64_t w = window_now(PERIOD);
@@ -571,7 +548,7 @@ static void test_short_chunk_retried_alone(void **state)
 	for (int j = 0; j < 3; j++)
 		rendezvous_chunk_infohash(PB.ih[j], d, 0, (uint8_t)j);
 	PB.drop = 1;
-	config_make(&cfg, 0xa1);
+	rdvtest_config(&cfg, 0xa1, PERIOD);
 	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0);
 	run_until_published(w, 3 * 60000);
 	struct pubsched_stats st;
@@ -594,15 +571,15 @@ static void test_short_chunk_retried_alone(void **state)
 
 static void test_messages(void **state)
 {
-	struct keypair a, b, c;
+	struct rdvtest_keypair a, b, c;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(24);
 	sim_bootstrap();
-	keypair_make(&a, 20);
-	keypair_make(&b, 21);
-	keypair_make(&c, 22);
+	rdvtest_keypair(&a, 20);
+	rdvtest_keypair(&b, 21);
+	rdvtest_keypair(&c, 22);
 	uint64_t w = window_now(PERIOD);
 	static const size_t lens[] = { 1, 30, RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN };
 	for (size_t t = 0; t < sizeof(lens) / sizeof(lens[0]); t++) {
@@ -649,14 +626,14 @@ static void test_messages(void **state)
 static void test_parameters(void **state)
 {
 	struct pubsched_params prm;
-	struct keypair k;
+	struct rdvtest_keypair k;
 	struct pubsched *p;
 	struct dht *d;
 	struct fetch *f;
 	uint8_t low_order[32] = { 0 };
 	(void)state;
 
-	keypair_make(&k, 1);
+	rdvtest_keypair(&k, 1);
 	sim_init(1);
 	d = S.n[0].d;
 	pubsched_params_default(&prm, 900);

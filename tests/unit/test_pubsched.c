@@ -20,6 +20,7 @@
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/engine/pubsched.h"
 #include "mt6d/engine/pubsched_int.h"
+#include "tests/rdvtest.h"
 
 #define PERIOD 900
 #define T_W 1800000000ULL        /* a window start (a multiple of PERIOD) */
@@ -121,7 +122,6 @@ static void end_all_stored(void)
 
 static struct pubsched_backend be;
 static struct pubsched *P;
-static uint8_t server_priv[32], server_pub[32];
 static uint8_t client_pub[MAX_CLIENTS][32];
 
 static int64_t at(int64_t s_into_window)
@@ -138,22 +138,12 @@ static int64_t tick(int64_t unix_ms)
 	return next;
 }
 
-static void config(struct rendezvous_config *c, uint8_t k)
-{
-	memset(c, 0, sizeof(*c));
-	c->server_seed_addr[0] = 0x20;
-	c->server_seed_addr[1] = 0x01;
-	memset(c->intro_key, k, sizeof(c->intro_key));
-	c->rotation_ms = 3000;
-	c->period_s = PERIOD;
-}
-
 /* A scheduler with a fake back end of channel ch's policy over n_nodes. */
 static void start(enum pubsched_channel ch, size_t n_nodes, uint32_t max_ops, int n_clients)
 {
 	struct pubsched_params prm;
 	struct dht *nodes[2] = { NODE(0), NODE(1) };
-	uint8_t seed[crypto_box_SEEDBYTES];
+	struct rdvtest_keypair server, client;
 
 	memset(&F, 0, sizeof(F));
 	F.rng = 0x9e3779b97f4a7c15ULL;
@@ -164,17 +154,16 @@ static void start(enum pubsched_channel ch, size_t n_nodes, uint32_t max_ops, in
 	pubsched_params_default(&prm, PERIOD);
 	prm.random = fake_random;
 	prm.max_ops_per_node = max_ops;
-	memset(seed, 0x40, sizeof(seed));
-	crypto_box_seed_keypair(server_pub, server_priv, seed);
-	assert_int_equal(pubsched_new_with(&be, &prm, server_priv, nodes, n_nodes, &P), 0);
+	rdvtest_keypair(&server, 0x40);
+	assert_int_equal(pubsched_new_with(&be, &prm, server.priv, nodes, n_nodes, &P), 0);
 	F.n_clients = n_clients;
 	for (int i = 0; i < n_clients; i++) {
-		uint8_t priv[32];
-		memset(seed, 0x10 + i, sizeof(seed));
-		crypto_box_seed_keypair(client_pub[i], priv, seed);
-		assert_int_equal(keys_shared_secret(F.secret[i], server_priv, client_pub[i]), 0);
-		assert_int_equal(pubsched_add_client(P, client_pub[i]), 0);
+		rdvtest_keypair(&client, (uint8_t)(0x10 + i));
+		memcpy(client_pub[i], client.pub, sizeof(client.pub));
+		assert_int_equal(keys_shared_secret(F.secret[i], server.priv, client.pub), 0);
+		assert_int_equal(pubsched_add_client(P, client.pub), 0);
 	}
+	sodium_memzero(&server, sizeof(server));
 }
 
 static void stop(void)
@@ -191,6 +180,19 @@ static struct pubsched_stats stats(void)
 	return st;
 }
 
+/* start(), clients n_active.. removed again, config 1 for window W set 100 s
+ * into it (a catch-up: due within urgent_spread_s) and a first tick. */
+static void begin(enum pubsched_channel ch, size_t n_nodes, uint32_t max_ops, int n_clients, int n_active)
+{
+	struct rendezvous_config c;
+	start(ch, n_nodes, max_ops, n_clients);
+	for (int i = n_active; i < n_clients; i++)
+		assert_int_equal(pubsched_remove_client(P, client_pub[i]), 0);
+	rdvtest_config(&c, 1, PERIOD);
+	assert_int_equal(pubsched_set_config(P, T_W, &c, at(100)), 0);
+	tick(at(100));
+}
+
 /* A fresh server 500 s into a window W: the current window's configs are a
  * catch-up, the next window's round has begun. With room for one
  * publication at a time, every client of the current window goes out before
@@ -202,7 +204,7 @@ static void test_fresh_server_serves_current_window_first(void **state)
 	struct rendezvous_config c;
 	const uint64_t w = T_W + PERIOD;
 	start(PUBSCHED_PEERS, 1, 3, 4);
-	config(&c, 1);
+	rdvtest_config(&c, 1, PERIOD);
 	assert_int_equal(pubsched_set_config(P, w + PERIOD, &c, at(PERIOD + 500)), 0);
 	assert_int_equal(pubsched_set_config(P, w, &c, at(PERIOD + 500)), 0);
 	tick(at(PERIOD + 500));
@@ -247,7 +249,7 @@ static void test_catch_up_starts_at_random_client(void **state)
 	struct rendezvous_config c;
 	bool first[MAX_CLIENTS] = { false };
 	int distinct = 0;
-	config(&c, 1);
+	rdvtest_config(&c, 1, PERIOD);
 	for (int run = 0; run < 12; run++) {
 		start(PUBSCHED_ITEMS, 1, 1, MAX_CLIENTS);
 		F.rng += (uint64_t)run * 7919;
@@ -269,14 +271,10 @@ static void test_catch_up_starts_at_random_client(void **state)
 static void test_quorum_not_met_is_retried(void **state)
 {
 	(void)state;
-	struct rendezvous_config c;
 	struct pubsched_params d;
 	pubsched_params_default(&d, PERIOD);
-	config(&c, 1);
 
-	start(PUBSCHED_PEERS, 1, 24, 1);
-	assert_int_equal(pubsched_set_config(P, T_W, &c, at(100)), 0);
-	tick(at(100));
+	begin(PUBSCHED_PEERS, 1, 24, 1, 1);
 	tick(at(110));
 	assert_int_equal(F.n_op, 3);
 	fop_end(0, 8, 6);
@@ -306,9 +304,7 @@ static void test_quorum_not_met_is_retried(void **state)
 	assert_true(pubsched_is_window_done(P, T_W));
 	stop();
 
-	start(PUBSCHED_ITEMS, 1, 24, 1);
-	assert_int_equal(pubsched_set_config(P, T_W, &c, at(100)), 0);
-	tick(at(100));
+	begin(PUBSCHED_ITEMS, 1, 24, 1, 1);
 	tick(at(110));
 	int64_t t = at(110);
 	for (int i = 0; i < 5; i++) {
@@ -335,8 +331,8 @@ static void test_epoch_change(void **state)
 {
 	(void)state;
 	struct rendezvous_config c1, c2;
-	config(&c1, 1);
-	config(&c2, 2);
+	rdvtest_config(&c1, 1, PERIOD);
+	rdvtest_config(&c2, 2, PERIOD);
 	for (int ch = 0; ch < 2; ch++) {
 		start(ch == 0 ? PUBSCHED_PEERS : PUBSCHED_ITEMS, 1, 24, 2);
 		assert_int_equal(pubsched_remove_client(P, client_pub[1]), 0);
@@ -376,9 +372,9 @@ static void test_window_switch(void **state)
 	struct rendezvous_config c1, c2, c3;
 	struct pubsched_params d;
 	pubsched_params_default(&d, PERIOD);
-	config(&c1, 1);
-	config(&c2, 2);
-	config(&c3, 3);
+	rdvtest_config(&c1, 1, PERIOD);
+	rdvtest_config(&c2, 2, PERIOD);
+	rdvtest_config(&c3, 3, PERIOD);
 	start(PUBSCHED_ITEMS, 1, 24, 2);
 	assert_int_equal(pubsched_set_config(P, T_W, &c1, at(100)), 0);
 	assert_int_equal(pubsched_set_config(P, T_W + PERIOD, &c2, at(100)), 0);
@@ -432,13 +428,8 @@ static void test_window_switch(void **state)
 static void test_client_removed_mid_round(void **state)
 {
 	(void)state;
-	struct rendezvous_config c;
-	config(&c, 1);
-	start(PUBSCHED_PEERS, 2, 24, 3);
-	assert_int_equal(pubsched_remove_client(P, client_pub[2]), 0);
+	begin(PUBSCHED_PEERS, 2, 24, 3, 2);
 	assert_int_equal(pubsched_remove_client(P, client_pub[2]), -ENOENT);
-	assert_int_equal(pubsched_set_config(P, T_W, &c, at(100)), 0);
-	tick(at(100));
 	tick(at(110));
 	assert_int_equal(F.n_op, 6);
 	/* Each client from its own node, all chunks of one from the same. */
@@ -490,13 +481,8 @@ static void test_client_removed_mid_round(void **state)
 static void test_node_replaced_and_busy(void **state)
 {
 	(void)state;
-	struct rendezvous_config c;
-	config(&c, 1);
-	start(PUBSCHED_PEERS, 1, 24, 2);
-	assert_int_equal(pubsched_remove_client(P, client_pub[1]), 0);
-	assert_int_equal(pubsched_set_config(P, T_W, &c, at(100)), 0);
+	begin(PUBSCHED_PEERS, 1, 24, 2, 1);
 	F.is_refusing = true;
-	tick(at(100));
 	tick(at(110));
 	assert_int_equal(F.n_op, 0);
 	assert_int_equal(stats().pending, 1);
