@@ -1,7 +1,8 @@
 /* The BEP 44 item channel end to end over our real DHT nodes in one process
- * (tests/simnet.h): itempub publishes, itemfetch opens; epochs as seq;
- * what a round costs the server per client on each channel, measured on
- * the publisher's datagrams (printed: docs/DHT.md quotes the method). */
+ * (tests/simnet.h): the scheduler's item channel (pubsched_items.c)
+ * publishes, itemfetch opens; epochs as seq; what a round costs the server
+ * per client on each channel, measured on the publisher's datagrams
+ * (printed: docs/DHT.md quotes the method). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
