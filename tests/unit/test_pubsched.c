@@ -317,7 +317,7 @@ static void test_quorum_not_met_is_retried(void **state)
 	assert_int_equal(stats().partial, 0);
 	assert_false(pubsched_is_window_done(P, T_W));
 	fop_end(5, 6, 6);
-	tick(t += 1000);
+	tick(t + 1000);
 	assert_true(pubsched_is_window_done(P, T_W));
 	assert_int_equal(stats().publications, 1);
 	stop();
@@ -437,20 +437,18 @@ static void test_client_removed_mid_round(void **state)
 		assert_ptr_equal(F.op[i].d, NODE(F.op[i].client));
 	assert_int_equal(pubsched_ops_on(P, NODE(0)), 3);
 	struct dht_result late = { .event = DHT_EVENT_DONE, .n_announced = 8 * 21, .n_stored = 8, .n_wanted = 6 };
-	void *closure[3];
-	dht_result_fn *cb = NULL;
-	for (size_t i = 0, n = 0; i < 6; i++) {
-		if (F.op[i].client == 0) {
-			closure[n++] = F.op[i].closure;
-			cb = F.op[i].cb;
-		}
-	}
+	void *closure[3] = { NULL };
+	size_t n_closures = 0;
+	for (size_t i = 0; i < 6; i++)
+		if (F.op[i].client == 0 && n_closures < 3)
+			closure[n_closures++] = F.op[i].closure;
+	assert_int_equal(n_closures, 3);
 	assert_int_equal(pubsched_remove_client(P, client_pub[0]), 0);
 	assert_int_equal(F.cancelled, 3);
 	assert_int_equal(pubsched_ops_on(P, NODE(0)), 0);
 	assert_int_equal(stats().clients, 1);
-	for (int i = 0; i < 3; i++)
-		cb(closure[i], &late);
+	for (size_t i = 0; i < n_closures; i++)
+		F.op[0].cb(closure[i], &late);
 	tick(at(111));
 	assert_int_equal(stats().publications, 0);
 	assert_int_equal(stats().acked, 0);
