@@ -1,8 +1,6 @@
 /* The port-stuffing channel of the publication scheduler (pubsched.h): a
  * config's sealed bytes as the ports of three chunks, each announced under
  * its chunk infohash of d_T and the epoch (docs/PROTOCOL.md 6.4, 6.5). */
-#include <errno.h>
-#include <string.h>
 #include <sodium.h>
 
 #include "dht/dht.h"
