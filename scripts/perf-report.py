@@ -781,7 +781,7 @@ def sec_rendezvous(recs, charts, v):
                          '%s / %s' % (fmt(num(s.get('swarm_stored_peers')), 0), fmt(num(s.get('swarm_store_refused')), 0)),
                          num(s.get('busiest_node_rate_per_s')), num(s.get('sim_wall_s'))])
         out.append('**1. The server: one full publication round** (`bench_rendezvous CLIENTS 100 48`: '
-                   'our dht/ nodes and mt6d/engine/publish.c in one process, virtual time):')
+                   'our dht/ nodes and mt6d/engine/pubsched.c in one process, virtual time):')
         out.append('')
         out.append(table(['clients', 'swarm', 'sources', 'round (virtual s)', 'publisher CPU s', 'datagrams',
                           'MB sent', 'per client: datagrams, kB', 'CPU ms per client', 'stored / refused by the swarm',
