@@ -48,7 +48,10 @@ run_one() { # suite name timeout_s cmd...
         failed=$((failed + 1))
         failures+=("$suite/$name")
         [ $rc -eq 124 ] && echo "(timed out after ${limit}s)" >>"$log"
+        # cmocka's failure lines first: a sanitizer's report after them
+        # (the leaks of an aborted test) can be longer than the tail.
         report=$(printf '  FAIL  %-7s %-34s %6ss (exit %d)\n' "$suite" "$name" "$took" "$rc"
+            grep -E -m 20 -B 3 '^\[ +(FAILED|ERROR) +\]|: error: |Failure!' "$log" | sed 's/^/        ! /'
             sed 's/^/        | /' "$log" | tail -n 60)
     fi
     if [ -n "${RESULTS:-}" ]; then
