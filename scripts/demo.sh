@@ -120,7 +120,7 @@ demo_cleanup() {
 	for who in "${!PID[@]}"; do stop_pids "${PID[$who]}"; done
 	PID=()
 	cleanup >/dev/null 2>&1    # tests/lib.sh: sess_cleanup and the rest
-	left=$(ip netns list | awk '{print $1}' | grep -E "^$LAB-" | tr '\n' ' ')
+	left=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$LAB-" | tr '\n' ' ')
 	[ -z "$left" ] || left="namespaces $left"
 	if [ "${KEEP_WORK:-0}" = 1 ]; then
 		echo "work dir kept (KEEP_WORK=1): $work"

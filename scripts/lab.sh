@@ -380,7 +380,10 @@ exec)
 	h=$1
 	shift
 	[ $# -ge 1 ] || die "exec $h: no command"
-	ip netns list | awk '{print $1}' | grep -Fxq "$LAB-$h" || die "lab $LAB has no host $h"
+	# The namespace file, not `ip netns list`: listing reads every namespace's id
+	# and writes "Peer netns reference is invalid" into the command's stderr
+	# when another lab deletes one meanwhile (tests run side by side).
+	[ -e "/run/netns/$LAB-$h" ] || die "lab $LAB has no host $h"
 	exec ip netns exec "$LAB-$h" "$@"
 	;;
 route)

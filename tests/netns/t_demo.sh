@@ -39,7 +39,7 @@ for step in 'lab demo[0-9]* up' 'DHT swarm: ' 'mt6d-server up' 'server published
 	check "step: $step" grep -q "^\[ok\] .*$step" "$out"
 done
 check "the demo's lab name was found" test "$lab" != demo
-left_ns() { ! ip netns list | awk '{print $1}' | grep -q "^$lab-"; }
+left_ns() { ! ip netns list 2>/dev/null | awk '{print $1}' | grep -q "^$lab-"; }
 check "no namespace of lab $lab is left" left_ns
 check "no lab state file is left" test ! -e "/tmp/mt6d-lab-$lab.state"
 check "the work dir was named" test -n "$work"

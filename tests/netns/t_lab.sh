@@ -14,7 +14,7 @@ fails=0
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 at_exit 'LAB=$A "$lab" down >/dev/null 2>&1; LAB=$B "$lab" down >/dev/null 2>&1'
-count_ns() { ip netns list | awk '{print $1}' | grep -c "^$1-" ; }
+count_ns() { ip netns list 2>/dev/null | awk '{print $1}' | grep -c "^$1-" ; }
 no_ns() { [ "$(count_ns "$1")" -eq 0 ]; }
 ping6() { LAB=$A "$lab" exec "$1" ping -6 -c 1 -W 2 "$2"; }
 
