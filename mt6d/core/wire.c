@@ -160,63 +160,20 @@ static void derive_header_key(const uint8_t dir_key[static WIRE_KEY_LEN],
 	hash_end(&ctx, key_out);
 }
 
-static uint32_t rol32(uint32_t v, int c)
-{
-	return v << c | v >> (32 - c);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-#define CHACHA_QR(a, b, c, d) \
-	do { \
-		a += b; d = rol32(d ^ a, 16); c += d; b = rol32(b ^ c, 12); \
-		a += b; d = rol32(d ^ a, 8); c += d; b = rol32(b ^ c, 7); \
-	} while (0)
-
 /* RFC 9001 5.4.4 with a 16-byte mask: ChaCha20 block counter = the first 4
  * bytes of the sample (little-endian), nonce = the other 12. The sample is
  * the tag: present in every packet, whatever its length (a GSO train's
  * segments each carry their own), and uniformly random per packet (the
- * Poly1305 tag adds a fresh one-time value s of each nonce).
- *
- * The first 16 bytes of that one block (RFC 8439, 2.3) are computed here:
- * libsodium's stream function sets up its vector code for every call, twice
- * the time of this block alone, and every packet needs one each way. */
+ * Poly1305 tag adds a fresh one-time value s of each nonce). */
 static void header_mask(const uint8_t hp_key[static WIRE_KEY_LEN],
 			const uint8_t sample[static WIRE_TAG_LEN],
 			uint8_t mask[static WIRE_HEADER_LEN])
 {
-	uint32_t s[16] = { 0x61707865, 0x3320646e, 0x79622d32, 0x6b206574 }, x[16];
-	size_t i;
+	static const uint8_t zero[WIRE_HEADER_LEN];
+	uint32_t ic = (uint32_t)sample[0] | (uint32_t)sample[1] << 8 |
+		      (uint32_t)sample[2] << 16 | (uint32_t)sample[3] << 24;
 
-	for (i = 0; i < 8; i++)
-		s[4 + i] = get_le32(hp_key + 4 * i);
-	for (i = 0; i < 4; i++)
-		s[12 + i] = get_le32(sample + 4 * i); /* block counter, then the nonce */
-	memcpy(x, s, sizeof(x));
-	for (i = 0; i < 10; i++) {
-		CHACHA_QR(x[0], x[4], x[8], x[12]);
-		CHACHA_QR(x[1], x[5], x[9], x[13]);
-		CHACHA_QR(x[2], x[6], x[10], x[14]);
-		CHACHA_QR(x[3], x[7], x[11], x[15]);
-		CHACHA_QR(x[0], x[5], x[10], x[15]);
-		CHACHA_QR(x[1], x[6], x[11], x[12]);
-		CHACHA_QR(x[2], x[7], x[8], x[13]);
-		CHACHA_QR(x[3], x[4], x[9], x[14]);
-	}
-	for (i = 0; i < WIRE_HEADER_LEN / 4; i++) {
-		uint32_t v = x[i] + s[i];
-
-		mask[4 * i] = (uint8_t)v;
-		mask[4 * i + 1] = (uint8_t)(v >> 8);
-		mask[4 * i + 2] = (uint8_t)(v >> 16);
-		mask[4 * i + 3] = (uint8_t)(v >> 24);
-	}
-	sodium_memzero(x, sizeof(x));
-	sodium_memzero(s, sizeof(s));
+	crypto_stream_chacha20_ietf_xor_ic(mask, zero, WIRE_HEADER_LEN, sample + 4, ic, hp_key);
 }
 
 static void xor_header(uint8_t *dst, const uint8_t *src, const uint8_t *mask)
