@@ -26,7 +26,7 @@ DESTDIR ?=
 
 VERSION := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 
-PKGS := libsodium libcrypto libmnl libnl-3.0 libnl-route-3.0 inih libcap-ng libnftables
+PKGS := libsodium libmnl libnl-3.0 libnl-route-3.0 inih libcap-ng libnftables
 # pkg-config is asked when the first recipe needs the flags, not when this
 # file is parsed: on a bare machine the libraries appear only once
 # install-deps.sh has run (an order-only prerequisite of every object), and

@@ -5,8 +5,7 @@
 #
 #   dht/, tun/, netlink/   include nothing of mt6d/ and nothing of each other,
 #                          never libev (they expose fds and deadlines)
-#   mt6d/core/             pure: only core/ headers, libc, libsodium, libcrypto
-#                          (wire.c's AEAD), libinih;
+#   mt6d/core/             pure: only core/ headers, libc, libsodium, libinih;
 #                          no sockets, no libev, no kernel plumbing, no DHT
 #   mt6d/base/             log and nothing else: includes nothing of mt6d/
 #   mt6d/engine/           core/, base/, dht/dht.h, tun/, netlink/, libev;

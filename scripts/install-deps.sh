@@ -4,7 +4,7 @@
 # machine that has everything runs no apt-get at all.
 set -eu
 
-BUILD="build-essential pkg-config libsodium-dev libssl-dev libev-dev libmnl-dev
+BUILD="build-essential pkg-config libsodium-dev libev-dev libmnl-dev
        libnl-3-dev libnl-route-3-dev libinih-dev libcap-ng-dev libnftables-dev"
 TEST="libcmocka-dev clang python3 python3-nacl iproute2 iputils-ping nftables ndisc6
       tcpdump procps python3-libtorrent transmission-daemon mandoc groff-base systemd

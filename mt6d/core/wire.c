@@ -2,7 +2,6 @@
 
 #include <stdbool.h>
 #include <string.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "mt6d/core/hash.h"
@@ -25,79 +24,6 @@ _Static_assert(WIRE_KEY_LEN == crypto_stream_chacha20_ietf_KEYBYTES, "header key
 _Static_assert(WIRE_TAG_LEN == 4 + crypto_stream_chacha20_ietf_NONCEBYTES, "sample size");
 _Static_assert(WIRE_INNER_MTU == 1420, "documented inner MTU");
 _Static_assert(WIRE_MAX_INNER_LEN <= WIRE_MAX_PAD_BUCKET, "pad fits its u16 field");
-
-/* The AEAD of every packet through OpenSSL: its AVX-512/AVX2 ChaCha20 and
- * Poly1305 seal a 1420-byte packet in about half the time of libsodium
- * 1.0.18's (whose one-block tail loop dominates at that size), and the AEAD
- * was most of the data plane's CPU (docs/PERFORMANCE.md). The same
- * construction (RFC 8439), byte for byte: the wire does not change.
- * Contexts are per thread (a wire_tx or wire_rx is used by one thread at a
- * time) and made on first use; each wire_*_fini frees them, so that no key
- * stays in OpenSSL's memory after the state that used it is gone. */
-static _Thread_local EVP_CIPHER_CTX *seal_ctx, *open_ctx;
-
-static EVP_CIPHER_CTX *aead_ctx(EVP_CIPHER_CTX **slot, int enc)
-{
-	EVP_CIPHER_CTX *c = *slot;
-
-	if (c)
-		return c;
-	c = EVP_CIPHER_CTX_new();
-	if (c && EVP_CipherInit_ex(c, EVP_chacha20_poly1305(), NULL, NULL, NULL, enc) != 1) {
-		EVP_CIPHER_CTX_free(c);
-		c = NULL;
-	}
-	*slot = c;
-	return c;
-}
-
-static void aead_ctx_free(void)
-{
-	EVP_CIPHER_CTX_free(seal_ctx); /* clears the key it holds */
-	EVP_CIPHER_CTX_free(open_ctx);
-	seal_ctx = NULL;
-	open_ctx = NULL;
-}
-
-/* ChaCha20-Poly1305 (IETF) of m in place, the tag to tag. Returns 0 or
- * -ENOMEM (OpenSSL could not make its context). */
-static int aead_seal(const uint8_t key[static WIRE_KEY_LEN], const uint8_t *nonce,
-		     const uint8_t *ad, size_t ad_len, uint8_t *m, size_t len, uint8_t *tag)
-{
-	EVP_CIPHER_CTX *c = aead_ctx(&seal_ctx, 1);
-	int n;
-
-	if (!c || EVP_EncryptInit_ex(c, NULL, NULL, key, nonce) != 1 ||
-	    EVP_EncryptUpdate(c, NULL, &n, ad, (int)ad_len) != 1 ||
-	    EVP_EncryptUpdate(c, m, &n, m, (int)len) != 1 || EVP_EncryptFinal_ex(c, m + len, &n) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, WIRE_TAG_LEN, tag) != 1)
-		return -ENOMEM;
-	return 0;
-}
-
-/* Opens c (len bytes, in place) if tag authenticates it: 0, else
- * WIRE_ERR_AUTH with c as it came. OpenSSL decrypts while it authenticates
- * and leaves the plaintext of a forgery in place; XORing the same key
- * stream again gives the datagram back (a forgery costs two passes). */
-static int aead_open(const uint8_t key[static WIRE_KEY_LEN], const uint8_t *nonce,
-		     const uint8_t *ad, size_t ad_len, uint8_t *c, size_t len, const uint8_t *tag)
-{
-	EVP_CIPHER_CTX *x = aead_ctx(&open_ctx, 0);
-	uint8_t t[WIRE_TAG_LEN];
-	int n;
-
-	memcpy(t, tag, sizeof(t));
-	if (!x || EVP_DecryptInit_ex(x, NULL, NULL, key, nonce) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_SET_TAG, WIRE_TAG_LEN, t) != 1 ||
-	    EVP_DecryptUpdate(x, NULL, &n, ad, (int)ad_len) != 1)
-		return WIRE_ERR_AUTH;
-	if (EVP_DecryptUpdate(x, c, &n, c, (int)len) != 1)
-		return WIRE_ERR_AUTH; /* before any byte of c is written */
-	if (EVP_DecryptFinal_ex(x, c + len, &n) == 1)
-		return 0;
-	crypto_stream_chacha20_ietf_xor_ic(c, c, len, nonce, 1, key);
-	return WIRE_ERR_AUTH;
-}
 
 int wire_derive_direction_keys(const uint8_t shared[static WIRE_KEY_LEN],
 			       const uint8_t own_id[static WIRE_ID_LEN],
@@ -226,7 +152,6 @@ size_t wire_padded_len(const struct wire_tx *tx, size_t inner_len)
 
 void wire_tx_fini(struct wire_tx *tx)
 {
-	aead_ctx_free();
 	sodium_memzero(tx, sizeof(*tx));
 }
 
@@ -257,8 +182,9 @@ int wire_seal(struct wire_tx *tx, uint64_t slot, uint8_t *buf, size_t inner_len,
 
 	make_nonce(nonce, buf);
 	make_ad(ad, buf, slot);
-	if (aead_seal(tx->key, nonce, ad, sizeof(ad), plain, plain_len, plain + plain_len) < 0)
-		return -ENOMEM;
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(plain, plain + plain_len, NULL, plain,
+							   plain_len, ad, sizeof(ad), NULL, nonce,
+							   tx->key);
 	header_mask(tx->hp_key, plain + plain_len, mask);
 	xor_header(buf, buf, mask);
 	return (int)(plain_len + WIRE_OVERHEAD);
@@ -273,7 +199,6 @@ void wire_rx_init(struct wire_rx *rx, const uint8_t dir_key[static WIRE_KEY_LEN]
 
 void wire_rx_fini(struct wire_rx *rx)
 {
-	aead_ctx_free();
 	sodium_memzero(rx, sizeof(*rx));
 }
 
@@ -402,16 +327,10 @@ int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 
 	e = find_instance(rx, header + OFF_INSTANCE);
 	if (e) {
-		uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], ad[AD_LEN];
-
 		rc = replay_check(&e->window, counter);
 		if (rc != REPLAY_ACCEPT)
 			goto cleanup;
-		/* The common case: one pass that authenticates and decrypts. */
-		make_nonce(nonce, header);
-		make_ad(ad, header, slot);
-		rc = aead_open(e->key, nonce, ad, sizeof(ad), buf + WIRE_HEADER_LEN, plain_len,
-			       buf + WIRE_HEADER_LEN + plain_len);
+		rc = authenticate(e->key, slot, header, buf, plain_len);
 		if (rc < 0)
 			goto cleanup;
 	} else {
@@ -432,8 +351,9 @@ int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 		memcpy(e->key, key, WIRE_KEY_LEN);
 		memcpy(e->instance, header + OFF_INSTANCE, WIRE_INSTANCE_LEN);
 		replay_init(&e->window);
-		decrypt(e->key, header, buf, plain_len);
 	}
+
+	decrypt(e->key, header, buf, plain_len);
 	replay_update(&e->window, counter);
 	if (slot > e->last_slot)
 		e->last_slot = slot;
