@@ -1,5 +1,5 @@
 /* bench_rendezvous: the server's cost of one full publication round
- * (mt6d/engine/publish.c) for C clients, against a swarm of our own DHT nodes
+ * (mt6d/engine/pubsched.c, port stuffing) for C clients, against a swarm of our own DHT nodes
  * (dht/) simulated in one process: datagrams are delivered in memory with
  * 5-35 ms of latency, a virtual clock drives every node, so pacing (333 ms
  * per destination) costs no wall time.
@@ -7,7 +7,7 @@
  *   bench_rendezvous CLIENTS [SWARM [SOURCES]]
  *
  * Prints one "key value" per line: the publisher's CPU time (its nodes'
- * dht_input/dht_tick and publish_tick, measured with the thread CPU clock),
+ * dht_input/dht_tick and pubsched_tick, measured with the thread CPU clock),
  * its datagrams and bytes, the virtual time the round took, announces
  * acknowledged and refused, and per destination node the busiest rate. */
 #include <errno.h>
@@ -22,7 +22,7 @@
 
 #include "dht/dht.h"
 #include "mt6d/core/derive.h"
-#include "mt6d/engine/publish.h"
+#include "mt6d/engine/pubsched.h"
 #include "mt6d/core/rendezvous.h"
 #include "tests/simnet.h"
 
@@ -41,8 +41,8 @@ static double cpu_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static double pub_cpu;                /* publish_* calls; the nodes' in S.n[i].cpu_s */
-static struct publish *pub;
+static double pub_cpu;                /* pubsched_* calls; the nodes' in S.n[i].cpu_s */
+static struct pubsched *pub;
 static int64_t pub_deadline;
 static const int64_t unix0_ms = 1800000000000LL; /* a window boundary */
 
@@ -76,7 +76,7 @@ static int64_t on_step(void *ctx, int64_t now)
 		return INT64_MAX;
 	if (pub_deadline <= now) {
 		double c0 = cpu_now();
-		pub_deadline = publish_tick(pub, now, unix0_ms + now);
+		pub_deadline = pubsched_tick(pub, now, unix0_ms + now);
 		pub_cpu += cpu_now() - c0;
 		for (int i = n_swarm; i < S.n_nodes; i++)
 			if (S.n[i].deadline > now + 20)
@@ -132,21 +132,21 @@ int main(int argc, char **argv)
 	simnet_run(&S, 60000, NULL);
 	uint64_t join_tx = pub_tx;
 
-	struct publish_params prm;
+	struct pubsched_params prm;
 	struct dht *nodes[MAX_NODES];
 	uint8_t spriv[32], spub[32];
 	crypto_box_keypair(spub, spriv);
-	publish_params_default(&prm, PERIOD);
+	pubsched_params_default(&prm, PERIOD);
 	/* The round as fast as the nodes allow: everything due at once. */
 	prm.urgent_spread_s = 1;
 	for (int i = 0; i < n_pub; i++)
 		nodes[i] = S.n[n_swarm + i].d;
-	if (publish_new(&prm, spriv, nodes, (size_t)n_pub, &pub) < 0)
+	if (pubsched_new(PUBSCHED_PEERS, &prm, spriv, nodes, (size_t)n_pub, &pub) < 0)
 		return 1;
 	for (long c = 0; c < n_clients; c++) {
 		uint8_t cpriv[32], cpub[32];
 		crypto_box_keypair(cpub, cpriv);
-		if (publish_add_client(pub, cpub) < 0)
+		if (pubsched_add_client(pub, cpub) < 0)
 			return 1;
 	}
 	struct rendezvous_config cfg = { .rotation_ms = 3000, .period_s = PERIOD };
@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	uint64_t w = (uint64_t)((unix0_ms + S.now) / 1000);
 	w -= w % PERIOD;
 	double c0 = cpu_now();
-	if (publish_set_config(pub, w, &cfg, unix0_ms + S.now) < 0)
+	if (pubsched_set_config(pub, w, &cfg, unix0_ms + S.now) < 0)
 		return 1;
 	pub_cpu += cpu_now() - c0;
 	uint64_t tx0 = pub_tx, bytes0 = pub_tx_bytes;
@@ -168,11 +168,11 @@ int main(int argc, char **argv)
 	double cpu_round0 = cpu_now();
 	memset(rx_from_pub, 0, sizeof(rx_from_pub));
 	/* Bounded: the window (900 s of virtual time). */
-	while (!publish_is_window_done(pub, w) && S.now - t0 < (int64_t)PERIOD * 1000)
+	while (!pubsched_is_window_done(pub, w) && S.now - t0 < (int64_t)PERIOD * 1000)
 		simnet_run(&S, S.now + 1000, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &wall1);
-	struct publish_stats st;
-	publish_get_stats(pub, &st);
+	struct pubsched_stats st;
+	pubsched_get_stats(pub, &st);
 	uint64_t stored = 0, refused = 0, max_rx = 0;
 	for (int i = 0; i < n_swarm; i++) {
 		struct dht_stats ds;
@@ -186,9 +186,9 @@ int main(int argc, char **argv)
 	uint64_t tx = pub_tx - tx0, bytes = pub_tx_bytes - bytes0;
 	printf("clients %ld\nswarm_nodes %d\nsource_addresses %d\npub_read_only %d\n", n_clients, n_swarm, n_pub,
 	       !(full && !strcmp(full, "1")));
-	printf("round_done %d\nround_virtual_s %.1f\n", publish_is_window_done(pub, w), round_s);
+	printf("round_done %d\nround_virtual_s %.1f\n", pubsched_is_window_done(pub, w), round_s);
 	printf("publications %zu\nfailures %zu\npartial %zu\nops %zu\nannounces_acked %zu\n", st.publications,
-	       st.failures, st.partial, st.ops_started, st.announces_acked);
+	       st.failures, st.partial, st.ops_started, st.acked);
 	printf("pub_cpu_s %.2f\npub_datagrams %" PRIu64 "\npub_bytes %" PRIu64 "\n", pub_cpu_total() - pub_cpu0, tx, bytes);
 	printf("per_client_datagrams %.1f\nper_client_bytes %.0f\n", (double)tx / (double)n_clients,
 	       (double)bytes / (double)n_clients);
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 	printf("join_datagrams %" PRIu64 "\nsim_wall_s %.1f\nsim_cpu_s %.1f\n", join_tx,
 	       (double)(wall1.tv_sec - wall0.tv_sec) + (double)(wall1.tv_nsec - wall0.tv_nsec) / 1e9,
 	       cpu_now() - cpu_round0);
-	publish_free(pub);
+	pubsched_free(pub);
 	simnet_fini(&S);
 	return 0;
 }

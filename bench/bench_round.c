@@ -1,5 +1,5 @@
 /* bench_round: one publication round of mt6d-server's publisher
- * (mt6d/engine/publish.c) for many clients in a simulated swarm that
+ * (mt6d/engine/pubsched.c) for many clients in a simulated swarm that
  * resembles the public DHT: foreign nodes only, libtorrent-like and
  * jech-like, with their limits enforced and counted (tests/simdht.h), then
  * sampled fetches by fresh clients (tests/simround.h).

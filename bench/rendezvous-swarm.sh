@@ -15,10 +15,18 @@
 #   - from a capture of all our hosts sent to the swarm: the most messages
 #     one source address sent one node in any 10 s, the most bytes one node
 #     got from us in any 1 s.
+#   - the channel: KIND/items or KIND/peers sets RendezvousChannel (and
+#     `--channel`) to that channel alone; KIND alone: both (the default);
+#     the datagrams and bytes our hosts sent to the swarm, and the server's
+#     CPU time, are then that channel's.
 # Prints key=value lines (bench/rendezvous.sh makes the row and verdicts).
 # Root; cleans up its lab and work directory (sessions-lib.sh).
 set -u
-KIND=${1:?usage: $0 KIND}
+ROW=${1:?usage: $0 KIND[/CHANNEL]}
+KIND=${ROW%%/*}
+CHANNEL=both
+[ "$ROW" = "$KIND" ] || CHANNEL=${ROW#*/}
+case $CHANNEL in both | items | peers) ;; *) echo "unknown channel '$CHANNEL'" >&2; exit 2 ;; esac
 FRESH=${FRESH:-10}
 GETS=${GETS:-5}
 export LAB_DHT=8 LAB_CLIENTS=$((2 + FRESH))
@@ -38,6 +46,10 @@ pct() { # p file-of-numbers (nearest rank)
 sess_lab_up
 sess_swarm_start $N 1800
 sess_dht_configs
+for f in "$work/s/server.conf" "$work"/c*/client.conf; do
+	sed -i "0,/^StateDirectory/s||RendezvousChannel = $CHANNEL\n&|" "$f"
+done
+kv channel "$CHANNEL"
 t=$(now_ms)
 wait_for 60 sess_foreign_joined $N "$KIND" || { kv error "the swarm did not form in 60 s"; exit 1; }
 kv join_ms $(($(now_ms) - t))
@@ -52,14 +64,16 @@ APUB=$("$build/mt6d" pubkey <"$work/a.key")
 RPUB=$("$build/mt6d" pubkey <"$work/r.key")
 msg=$(head -c 115 /dev/urandom | od -An -tx1 | tr -d ' \n')
 t=$(now_ms)
-in_ns c1 "$build/mt6d" rendezvous put --key "$work/a.key" --to "$RPUB" -b "$BOOT" "$msg" >"$work/put.out" 2>&1
+in_ns c1 "$build/mt6d" rendezvous put --channel "$CHANNEL" --key "$work/a.key" --to "$RPUB" -b "$BOOT" \
+	"$msg" >"$work/put.out" 2>&1
 kv put_rc $?
 kv put_ms $(($(now_ms) - t))
 ok=0
 : >"$work/get_ms"
 for _ in $(seq "$GETS"); do
 	t=$(now_ms)
-	out=$(in_ns c2 "$build/mt6d" rendezvous get --key "$work/r.key" --from "$APUB" -b "$BOOT" -t 20s 2>/dev/null)
+	out=$(in_ns c2 "$build/mt6d" rendezvous get --channel "$CHANNEL" --key "$work/r.key" \
+		--from "$APUB" -b "$BOOT" -t 20s 2>/dev/null)
 	echo $(($(now_ms) - t)) >>"$work/get_ms"
 	[ "$out" = "$msg" ] && ok=$((ok + 1))
 done
@@ -95,7 +109,10 @@ kv fresh_p50 "$(pct 50 "$work/fresh_ms")"
 kv fresh_p95 "$(pct 95 "$work/fresh_ms")"
 kv fresh_all "$(paste -sd, "$work/fresh_ms")"
 
+# The server's CPU over its whole life so far (publication, sessions).
+kv server_cpu_s "$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/${PID[s]}/stat")"
 sess_rates 2001:db8:0:1:,2001:db8:1:
 kv datagrams "$(rate datagrams)"
+kv bytes "$(rate bytes)"
 kv max_msgs_10s "$(rate max_msgs_10s)"
 kv max_bytes_1s "$(rate max_bytes_1s)"

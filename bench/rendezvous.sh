@@ -18,7 +18,9 @@
 #     FRESH (default 10) clients started after its publication is complete,
 #     with verdicts against issue 15's targets (get median < 1 s, first
 #     sessions <= 30 s, fresh client p95 <= 5 s, < 50 messages per 10 s from
-#     one source to one node, <= 8,000 B/s to one node).
+#     one source to one node, <= 8,000 B/s to one node). A kind/channel row
+#     (mixed/items, mixed/peers) runs the daemons and the tool on that
+#     channel alone: its datagrams, bytes and server CPU are the channel's.
 #  5. The 15,000-client round (bench_round): RDV_ROUND_NODES (default 10000)
 #     simulated foreign nodes, libtorrent-like and jech-like with their
 #     limits (tests/simdht.h), RDV_ROUND_CLIENTS (15000) clients, a fresh
@@ -51,7 +53,7 @@ LT_NODES=${LT_NODES:-10}
 LT_CLIENTS=${LT_CLIENTS:-10}
 NS=rdvb$$
 SIM_CLIENTS=${RDV_SIM_CLIENTS:-1000 15000}
-SWARM_KINDS=${RDV_SWARM_KINDS:-mt6d libtorrent libtorrent-strict transmission mixed}
+SWARM_KINDS=${RDV_SWARM_KINDS:-mt6d libtorrent libtorrent-strict transmission mixed mixed/items mixed/peers}
 FRESH=${FRESH:-10}
 W=$(mktemp -d /tmp/mt6d-rdv-bench.XXXXXX)
 # shellcheck source=bench/results.sh
@@ -276,12 +278,13 @@ if [ "${RDV_BENCH_SKIP_SWARMS:-0}" != 1 ]; then
 	echo "after the publication <= 5 s (p95 over $FRESH starts); < 50 messages in 10 s from one source"
 	echo "address to one node; <= 8,000 B in 1 s to one node."
 	echo
-	echo "| swarm | 230-byte put: exit, s | gets opened, median ms | first sessions ms (server start) | fresh clients: up, median, p95 ms | busiest pair msgs/10 s, node B/1 s | verdicts: get, first, fresh, rate |"
-	echo "|---|---|---|---|---|---|---|"
+	echo "| swarm/channel | 230-byte put: exit, s | gets opened, median ms | first sessions ms (server start) | fresh clients: up, median, p95 ms | busiest pair msgs/10 s, node B/1 s | sent to the swarm: datagrams, kB; server CPU s | verdicts: get, first, fresh, rate |"
+	echo "|---|---|---|---|---|---|---|---|"
 	for kind in $SWARM_KINDS; do
-		bash "$TOP/bench/rendezvous-swarm.sh" "$kind" >"$W/sw-$kind" 2>"$W/sw-$kind.err" ||
-			echo "swarm $kind: $(grep '^error=' "$W/sw-$kind" | tail -n 1) $(tail -n 2 "$W/sw-$kind.err")" >&2
-		g() { sed -n "s/^$1=//p" "$W/sw-$kind" | tail -n 1; }
+		sw=$W/sw-${kind//\//-}
+		bash "$TOP/bench/rendezvous-swarm.sh" "$kind" >"$sw" 2>"$sw.err" ||
+			echo "swarm $kind: $(grep '^error=' "$sw" | tail -n 1) $(tail -n 2 "$sw.err")" >&2
+		g() { sed -n "s/^$1=//p" "$sw" | tail -n 1; }
 		first=none
 		if [ "$(g first1_ms)" != none ] && [ "$(g first2_ms)" != none ] && [ -n "$(g first2_ms)" ]; then
 			first=$(( $(g first1_ms) > $(g first2_ms) ? $(g first1_ms) : $(g first2_ms) ))
@@ -290,13 +293,15 @@ if [ "${RDV_BENCH_SKIP_SWARMS:-0}" != 1 ]; then
 		v_first=$(verdict "$first" -le 30000)
 		v_fresh=$( [ "$(g fresh_ok)" = "$(g fresh)" ] && verdict "$(g fresh_p95)" -le 5000 || echo missed)
 		v_rate=$( [ "$(verdict "$(g max_msgs_10s)" -lt 50)" = met ] && verdict "$(g max_bytes_1s)" -le 8000 || echo missed)
-		printf '| %s | %s, %.1f | %s/%s, %s | %s, %s | %s/%s, %s, %s | %s, %s | %s, %s, %s, %s |\n' "$kind" \
+		printf '| %s/%s | %s, %.1f | %s/%s, %s | %s, %s | %s/%s, %s, %s | %s, %s | %s, %.1f; %s | %s, %s, %s, %s |\n' \
+			"${kind%%/*}" "$(g channel)" \
 			"$(g put_rc)" "$(awk -v ms="$(g put_ms)" 'BEGIN {print ms / 1000}')" \
 			"$(g gets_ok)" "$(g gets)" "$(g get_p50)" "$(g first1_ms)" "$(g first2_ms)" \
 			"$(g fresh_ok)" "$(g fresh)" "$(g fresh_p50)" "$(g fresh_p95)" "$(g max_msgs_10s)" "$(g max_bytes_1s)" \
+			"$(g datagrams)" "$(awk -v b="$(g bytes)" 'BEGIN {print b / 1000}')" "$(g server_cpu_s)" \
 			"$v_get" "$v_first" "$v_fresh" "$v_rate"
 		# shellcheck disable=SC2046 # key=value words
-		result swarm kind="$kind" $(grep -E '^[a-z0-9_]+=' "$W/sw-$kind" | tr '\n' ' ') \
+		result swarm kind="$kind" $(grep -E '^[a-z0-9_]+=' "$sw" | tr '\n' ' ') \
 			verdict_get="$v_get" verdict_first="$v_first" verdict_fresh="$v_fresh" verdict_rate="$v_rate"
 	done
 	echo

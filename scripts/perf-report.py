@@ -781,7 +781,7 @@ def sec_rendezvous(recs, charts, v):
                          '%s / %s' % (fmt(num(s.get('swarm_stored_peers')), 0), fmt(num(s.get('swarm_store_refused')), 0)),
                          num(s.get('busiest_node_rate_per_s')), num(s.get('sim_wall_s'))])
         out.append('**1. The server: one full publication round** (`bench_rendezvous CLIENTS 100 48`: '
-                   'our dht/ nodes and mt6d/engine/publish.c in one process, virtual time):')
+                   'our dht/ nodes and mt6d/engine/pubsched.c in one process, virtual time):')
         out.append('')
         out.append(table(['clients', 'swarm', 'sources', 'round (virtual s)', 'publisher CPU s', 'datagrams',
                           'MB sent', 'per client: datagrams, kB', 'CPU ms per client', 'stored / refused by the swarm',
@@ -924,16 +924,21 @@ def sec_rendezvous(recs, charts, v):
         out.append('')
         rows = []
         for w in swarms:
-            rows.append([w.get('kind'), '%s, %s' % (w.get('put_rc'), fmt((num(w.get('put_ms')) or 0) / 1e3, 1)),
+            rows.append(['%s/%s' % (w.get('kind', '?').split('/')[0], w.get('channel', 'both')),
+                         '%s, %s' % (w.get('put_rc'), fmt((num(w.get('put_ms')) or 0) / 1e3, 1)),
                          '%s/%s, %s' % (w.get('gets_ok'), w.get('gets'), w.get('get_p50')),
                          '%s, %s' % (w.get('first1_ms'), w.get('first2_ms')),
                          '%s/%s, %s, %s' % (w.get('fresh_ok'), w.get('fresh'), w.get('fresh_p50'),
                                             w.get('fresh_p95')),
                          '%s, %s' % (w.get('max_msgs_10s'), w.get('max_bytes_1s')),
+                         '%s, %s; %s' % (w.get('datagrams', '?'),
+                                         fmt(num(w.get('bytes')) / 1e3, 1) if num(w.get('bytes')) is not None
+                                         else '?', w.get('server_cpu_s', '?')),
                          ', '.join(w.get('verdict_' + k, '?') for k in ('get', 'first', 'fresh', 'rate'))])
-        out.append(table(['swarm', '230-byte put: exit, s', 'gets opened, median ms',
+        out.append(table(['swarm/channel', '230-byte put: exit, s', 'gets opened, median ms',
                           'first sessions ms from the server\'s start', 'fresh clients: up, median, p95 ms',
                           'busiest pair msgs/10 s, busiest node B/1 s',
+                          'sent to the swarm: datagrams, kB; server CPU s',
                           'verdicts: get < 1 s, first <= 30 s, fresh p95 <= 5 s, rates'], rows))
         out.append('')
     return '\n'.join(out)

@@ -16,6 +16,8 @@
 #                                    not in all (make check-system)
 #
 # ONLY=pattern restricts every suite to tests whose name matches it.
+# NETNS_JOBS=N runs the namespace tests in N lanes at once (default 2; 1:
+# one after the other).
 # MT6D_TEST_OFFLOADS=off runs the namespace tests with `Offloads = off` in
 # every daemon's configuration (peer-lib.sh, sessions-lib.sh): the data
 # plane without TUN offloads.
@@ -38,16 +40,27 @@ run_one() { # suite name timeout_s cmd...
     rc=$?
     end=$(date +%s%N)
     local tenths=$(( (end - start) / 100000000 ))
-    local took=$((tenths / 10)).$((tenths % 10))
+    local took=$((tenths / 10)).$((tenths % 10)) report
     if [ $rc -eq 0 ]; then
         passed=$((passed + 1))
-        printf '  PASS  %-7s %-34s %6ss\n' "$suite" "$name" "$took"
+        report=$(printf '  PASS  %-7s %-34s %6ss' "$suite" "$name" "$took")
     else
         failed=$((failed + 1))
         failures+=("$suite/$name")
         [ $rc -eq 124 ] && echo "(timed out after ${limit}s)" >>"$log"
-        printf '  FAIL  %-7s %-34s %6ss (exit %d)\n' "$suite" "$name" "$took" "$rc"
-        sed 's/^/        | /' "$log" | tail -n 60
+        # cmocka's failure lines first: a sanitizer's report after them
+        # (the leaks of an aborted test) can be longer than the tail.
+        report=$(printf '  FAIL  %-7s %-34s %6ss (exit %d)\n' "$suite" "$name" "$took" "$rc"
+            grep -E -m 20 -B 3 '^\[ +(FAILED|ERROR) +\]|: error: |Failure!' "$log" | sed 's/^/        ! /'
+            sed 's/^/        | /' "$log" | tail -n 60)
+    fi
+    if [ -n "${RESULTS:-}" ]; then
+        # In a lane (suite_netns): one report at a time on the terminal,
+        # and the outcome for the parent's counts.
+        flock "$RESULTS.lock" sh -c 'printf "%s\n" "$1"; printf "%s %s %s\n" "$2" "$3" "$4" >>"$5"' \
+            _ "$report" "$([ $rc -eq 0 ] && echo PASS || echo FAIL)" "$suite/$name" "$took" "$RESULTS"
+    else
+        printf '%s\n' "$report"
     fi
 }
 
@@ -98,16 +111,70 @@ suite_fuzz() {
     done
 }
 
+# The namespace tests run in NETNS_JOBS lanes (default 2): each builds its
+# own lab (namespace names carry the test's PID, work dirs are mktemp'd, no
+# test touches the host's namespace), and most of their time is spent
+# waiting for rotations, timeouts and DHT rounds, not computing. Each lane
+# takes the next test from a shared queue, the longest of the last run
+# first (build/test-logs/netns.durations), so the lanes end together.
+# NETNS_JOBS=1 runs them one after the other.
+netns_queue() { # tests, longest last time first
+    local t name
+    for t in tests/netns/t_*.sh; do
+        [ -f "$t" ] || continue
+        name=$(basename "$t" .sh)
+        printf '%s %s\n' "$(awk -v n="$name" '$1 == n {print $2}' "$logdir/netns.durations" \
+            2>/dev/null | tail -n 1 | grep . || echo 0)" "$t"
+    done | sort -k1,1nr -k2,2 | awk '{print $2}'
+}
+
+netns_lane() { # build_dir queue_file results_file
+    local t i
+    while :; do
+        # The next index, taken under a lock shared with the other lanes.
+        i=$(flock "$2.lock" sh -c 'n=$(cat "$1"); echo $((n + 1)) >"$1"; echo "$n"' _ "$2.next")
+        t=$(sed -n "$((i + 1))p" "$2")
+        [ -n "$t" ] || return 0
+        MT6D_BUILD=$top/$1 run_one netns "$(basename "$t" .sh)" 900 bash "$t"
+    done
+}
+
 suite_netns() {
-    local t
+    local t jobs=${NETNS_JOBS:-2} q lane rc
     if [ "$(id -u)" -ne 0 ]; then
         echo "netns tests need root (network namespaces, TUN, netlink)" >&2
         failed=$((failed + 1)); failures+=("netns/not-root"); return
     fi
-    for t in tests/netns/t_*.sh; do
-        [ -f "$t" ] || continue
-        MT6D_BUILD=$top/$1 run_one netns "$(basename "$t" .sh)" 900 bash "$t"
+    if [ "$jobs" -le 1 ]; then
+        for t in tests/netns/t_*.sh; do
+            [ -f "$t" ] || continue
+            MT6D_BUILD=$top/$1 run_one netns "$(basename "$t" .sh)" 900 bash "$t"
+        done
+        return
+    fi
+    q=$(mktemp /tmp/mt6d-netns-queue.XXXXXX)
+    netns_queue >"$q"
+    echo 0 >"$q.next"
+    : >"$q.results"
+    for ((lane = 0; lane < jobs; lane++)); do
+        RESULTS=$q.results netns_lane "$1" "$q" &
     done
+    wait
+    # The lanes ran in subshells: their counts come back through the file.
+    while read -r rc t; do
+        if [ "$rc" = PASS ]; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            failures+=("$t")
+        fi
+    done <"$q.results"
+    # This run's times replace the last ones of the same tests.
+    { cat "$logdir/netns.durations" 2>/dev/null
+      awk '{split($2, a, "/"); print a[2], $3}' "$q.results"; } |
+        awk '{t[$1] = $2} END {for (n in t) print n, t[n]}' | sort >"$logdir/netns.durations.new"
+    mv "$logdir/netns.durations.new" "$logdir/netns.durations"
+    rm -f "$q" "$q.next" "$q.lock" "$q.results" "$q.results.lock"
 }
 
 suite_system() {

@@ -15,7 +15,7 @@
 #include "mt6d/core/keys.h"
 #include "mt6d/engine/fetch.h"
 #include "mt6d/engine/itemfetch.h"
-#include "mt6d/engine/itempub.h"
+#include "mt6d/engine/pubsched.h"
 #include "tests/simnet.h"
 
 #define T0 1000
@@ -26,18 +26,10 @@
 /* A window boundary (UNIX ms), as in bench_rendezvous. */
 #define UNIX_BOUNDARY_MS 1800000000000LL
 
-/* A publication channel: its publisher and its reader. */
+/* A publication channel: its scheduler's back end and its reader. */
 struct chan {
 	const char *name;
-	int (*pub_new)(const struct publish_params *prm, const uint8_t *server_priv, struct dht *const *nodes,
-		       size_t n_nodes, void **out);
-	void (*pub_free)(void *p);
-	int (*add_client)(void *p, const uint8_t *client_pub);
-	int (*set_config)(void *p, uint64_t window, const struct rendezvous_config *cfg, int64_t unix_ms);
-	int64_t (*tick)(void *p, int64_t now_ms, int64_t unix_ms);
-	int (*is_window_done)(const void *p, uint64_t window);
-	int (*get_epoch)(const void *p, uint64_t window);
-	void (*stats)(const void *p, struct simround_chan_stats *out);
+	enum pubsched_channel kind;
 	int (*fetch_new)(struct dht *d, const struct fetch_params *fp, const uint8_t *own_priv,
 			 const uint8_t *peer_pub, fetch_done_fn *done, void *closure, void **out);
 	int (*fetch_start)(void *f, int64_t now_ms, int64_t unix_ms);
@@ -45,28 +37,15 @@ struct chan {
 	void (*fetch_free)(void *f);
 };
 
-/* Port stuffing (publish.h, fetch.h). */
-static int st_new(const struct publish_params *prm, const uint8_t *priv, struct dht *const *nodes, size_t n,
-		  void **out)
+static void pub_stats(const struct pubsched *p, struct simround_chan_stats *out)
 {
-	return publish_new(prm, priv, nodes, n, (struct publish **)out);
-}
-static void st_free(void *p) { publish_free(p); }
-static int st_add(void *p, const uint8_t *pub) { return publish_add_client(p, pub); }
-static int st_set(void *p, uint64_t w, const struct rendezvous_config *cfg, int64_t unix_ms)
-{
-	return publish_set_config(p, w, cfg, unix_ms);
-}
-static int64_t st_tick(void *p, int64_t now, int64_t unix_ms) { return publish_tick(p, now, unix_ms); }
-static int st_done(const void *p, uint64_t w) { return publish_is_window_done(p, w); }
-static int st_epoch(const void *p, uint64_t w) { return publish_get_epoch(p, w); }
-static void st_stats(const void *p, struct simround_chan_stats *out)
-{
-	struct publish_stats ps;
-	publish_get_stats(p, &ps);
-	*out = (struct simround_chan_stats){ ps.publications, ps.failures, ps.ops_started, ps.announces_acked,
+	struct pubsched_stats ps;
+	pubsched_get_stats(p, &ps);
+	*out = (struct simround_chan_stats){ ps.publications, ps.failures, ps.ops_started, ps.acked,
 					     ps.ops_in_flight };
 }
+
+/* Port stuffing (fetch.h). */
 static int st_fnew(struct dht *d, const struct fetch_params *fp, const uint8_t *own, const uint8_t *peer,
 		   fetch_done_fn *done, void *closure, void **out)
 {
@@ -77,32 +56,10 @@ static void st_ftick(void *f, int64_t now) { fetch_tick(f, now); }
 static void st_ffree(void *f) { fetch_free(f); }
 
 static const struct chan chan_stuffing = {
-	"stuffing", st_new, st_free, st_add, st_set, st_tick, st_done, st_epoch, st_stats,
-	st_fnew, st_fstart, st_ftick, st_ffree,
+	"stuffing", PUBSCHED_PEERS, st_fnew, st_fstart, st_ftick, st_ffree,
 };
 
-/* BEP 44 items (itempub.h, itemfetch.h). */
-static int it_new(const struct publish_params *prm, const uint8_t *priv, struct dht *const *nodes, size_t n,
-		  void **out)
-{
-	return itempub_new(prm, priv, nodes, n, (struct itempub **)out);
-}
-static void it_free(void *p) { itempub_free(p); }
-static int it_add(void *p, const uint8_t *pub) { return itempub_add_client(p, pub); }
-static int it_set(void *p, uint64_t w, const struct rendezvous_config *cfg, int64_t unix_ms)
-{
-	return itempub_set_config(p, w, cfg, unix_ms);
-}
-static int64_t it_tick(void *p, int64_t now, int64_t unix_ms) { return itempub_tick(p, now, unix_ms); }
-static int it_done(const void *p, uint64_t w) { return itempub_is_window_done(p, w); }
-static int it_epoch(const void *p, uint64_t w) { return itempub_get_epoch(p, w); }
-static void it_stats(const void *p, struct simround_chan_stats *out)
-{
-	struct itempub_stats is;
-	itempub_get_stats(p, &is);
-	*out = (struct simround_chan_stats){ is.publications, is.failures, is.puts_started, is.puts_acked,
-					     is.ops_in_flight };
-}
+/* BEP 44 items (itemfetch.h). */
 static int it_fnew(struct dht *d, const struct fetch_params *fp, const uint8_t *own, const uint8_t *peer,
 		   fetch_done_fn *done, void *closure, void **out)
 {
@@ -113,8 +70,7 @@ static void it_ftick(void *f, int64_t now) { itemfetch_tick(f, now); }
 static void it_ffree(void *f) { itemfetch_free(f); }
 
 static const struct chan chan_items = {
-	"items", it_new, it_free, it_add, it_set, it_tick, it_done, it_epoch, it_stats,
-	it_fnew, it_fstart, it_ftick, it_ffree,
+	"items", PUBSCHED_ITEMS, it_fnew, it_fstart, it_ftick, it_ffree,
 };
 
 struct sample {
@@ -137,7 +93,7 @@ struct round {
 	struct simdht *model;
 	int first_pub, first_fetcher;
 	const struct chan *ch;
-	void *pub;
+	struct pubsched *pub;
 	int64_t pub_deadline;
 	double pub_cpu;
 	uint64_t pub_tx, pub_tx_bytes;
@@ -154,7 +110,7 @@ struct round {
 	struct simround_result *res;
 };
 
-/* publish's random function has no context: one round at a time. */
+/* pubsched's random function has no context: one round at a time. */
 static struct round *R;
 
 static void round_random(void *buf, size_t len)
@@ -283,7 +239,7 @@ static int64_t fetchers_step(struct round *r, int64_t now)
 		if (f->is_done) {
 			struct simround_result *res = r->res;
 			bool ok = f->res.status == 0 && f->res.window_start == r->window &&
-				  f->res.epoch == r->ch->get_epoch(r->pub, r->window) &&
+				  f->res.epoch == pubsched_get_epoch(r->pub, r->window) &&
 				  memcmp(&f->res.cfg, &r->cfg, sizeof(r->cfg)) == 0;
 			r->fetch_ms[res->samples] = (double)(now - f->started_at);
 			res->samples++;
@@ -316,13 +272,13 @@ static int64_t on_step(void *ctx, int64_t now)
 	if (r->pub) {
 		if (r->pub_deadline <= now) {
 			struct simround_chan_stats a, b;
-			r->ch->stats(r->pub, &a);
+			pub_stats(r->pub, &a);
 			double c0 = cpu_now(CLOCK_THREAD_CPUTIME_ID);
-			r->pub_deadline = r->ch->tick(r->pub, now, unix_now(r));
+			r->pub_deadline = pubsched_tick(r->pub, now, unix_now(r));
 			r->pub_cpu += cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0;
-			r->ch->stats(r->pub, &b);
+			pub_stats(r->pub, &b);
 			/* Operations started: their nodes' deadlines moved (as a
-			 * daemon re-arms its timers after publish_tick). */
+			 * daemon re-arms its timers after pubsched_tick). */
 			if (b.ops_started != a.ops_started)
 				for (int i = r->first_pub; i < r->first_fetcher; i++)
 					r->S.n[i].deadline = now + 1;
@@ -366,17 +322,17 @@ static int setup_publisher(struct round *r)
 {
 	uint8_t seed[crypto_box_SEEDBYTES], server_priv[32];
 	struct dht *nodes[256];
-	struct publish_params pp;
+	struct pubsched_params pp;
 
 	round_random(seed, sizeof(seed));
 	crypto_box_seed_keypair(r->server_pub, server_priv, seed);
-	publish_params_default(&pp, r->prm.period_s);
+	pubsched_params_default(&pp, r->prm.period_s);
 	if (r->prm.urgent_spread_s)
 		pp.urgent_spread_s = r->prm.urgent_spread_s;
 	pp.random = round_random;
 	for (int i = 0; i < r->prm.n_sources; i++)
 		nodes[i] = r->S.n[r->first_pub + i].d;
-	int rc = r->ch->pub_new(&pp, server_priv, nodes, (size_t)r->prm.n_sources, &r->pub);
+	int rc = pubsched_new(r->ch->kind, &pp, server_priv, nodes, (size_t)r->prm.n_sources, &r->pub);
 	sodium_memzero(server_priv, sizeof(server_priv));
 	if (rc < 0)
 		return rc;
@@ -384,7 +340,7 @@ static int setup_publisher(struct round *r)
 		uint8_t cpub[32];
 		round_random(seed, sizeof(seed));
 		crypto_box_seed_keypair(cpub, r->client_priv[c], seed);
-		if ((rc = r->ch->add_client(r->pub, cpub)) < 0)
+		if ((rc = pubsched_add_client(r->pub, cpub)) < 0)
 			return rc;
 	}
 	r->cfg.server_seed_addr[0] = 0x20;
@@ -409,7 +365,7 @@ static int census(struct round *r)
 	size_t nc = rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN), n = (size_t)r->prm.n_clients * nc;
 	uint8_t(*ih)[20] = calloc(n, sizeof(*ih));
 	uint16_t *minv = calloc(n, sizeof(*minv)), *holders = calloc(n, sizeof(*holders));
-	int rc = -ENOMEM, epoch = r->ch->get_epoch(r->pub, r->window);
+	int rc = -ENOMEM, epoch = pubsched_get_epoch(r->pub, r->window);
 	if (ih && minv && holders && epoch >= 0) {
 		for (int c = 0; c < r->prm.n_clients; c++) {
 			uint8_t sec[DERIVE_SECRET_LEN], d[DERIVE_DESCRIPTOR_LEN];
@@ -445,9 +401,9 @@ static int census(struct round *r)
 static void collect(struct round *r, int64_t t_set, int64_t t_done)
 {
 	struct simround_result *res = r->res;
-	res->window_done = r->ch->is_window_done(r->pub, r->window);
+	res->window_done = pubsched_is_window_done(r->pub, r->window);
 	res->round_s = (double)(t_done - t_set) / 1000.0;
-	r->ch->stats(r->pub, &res->pst);
+	pub_stats(r->pub, &res->pst);
 	simdht_get_stats(r->model, &res->mst);
 	const struct simdht_trips *t = &res->mst.trips;
 	res->trips = t->lt_bans + t->lt_banned_drops + t->lt_budget_drops + t->jech_budget_drops + t->jech_overflows;
@@ -517,7 +473,7 @@ static int run(struct round *r)
 	if (p->verbose)
 		fprintf(stderr, "simround: clients registered (%.1f s CPU)\n", cpu_now(CLOCK_PROCESS_CPUTIME_ID));
 	double c0 = cpu_now(CLOCK_THREAD_CPUTIME_ID);
-	rc = r->ch->set_config(r->pub, r->window, &r->cfg, unix_now(r));
+	rc = pubsched_set_config(r->pub, r->window, &r->cfg, unix_now(r));
 	r->pub_cpu += cpu_now(CLOCK_THREAD_CPUTIME_ID) - c0;
 	if (rc < 0)
 		return rc;
@@ -528,13 +484,13 @@ static int run(struct round *r)
 	int64_t t_done = t_end;
 	while (r->S.now < t_end) {
 		simnet_run(&r->S, r->S.now + 1000, NULL);
-		if (r->ch->is_window_done(r->pub, r->window)) {
+		if (pubsched_is_window_done(r->pub, r->window)) {
 			t_done = r->S.now;
 			break;
 		}
 		if (p->verbose && (r->S.now - t_set) % 60000 < 1000) {
 			struct simround_chan_stats ps;
-			r->ch->stats(r->pub, &ps);
+			pub_stats(r->pub, &ps);
 			fprintf(stderr, "simround: %s, %.0f s: %zu publications, %zu in flight, %.0f datagrams/client\n",
 				r->ch->name, (double)(r->S.now - t_set) / 1000, ps.publications, ps.in_flight,
 				(double)(r->pub_tx - tx0) / p->n_clients);
@@ -599,7 +555,7 @@ int simround_run(const struct simround_params *prm, struct simround_result *out)
 		if (r->fet[j].f)
 			r->ch->fetch_free(r->fet[j].f);
 	if (r->pub)
-		r->ch->pub_free(r->pub);
+		pubsched_free(r->pub);
 	simdht_free(r->model);
 	simnet_fini(&r->S);
 	if (r->client_priv)

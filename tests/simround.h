@@ -1,5 +1,5 @@
 /* One publication round of a rendezvous channel (port stuffing:
- * mt6d/engine/publish.c and fetch.c; BEP 44 items: itempub.c and
+ * mt6d/engine/pubsched_peers.c and fetch.c; BEP 44 items: pubsched_items.c and
  * itemfetch.c) in a simulated swarm of
  * foreign nodes (tests/simdht.h), shared by bench_round (10,000 nodes,
  * 15,000 clients) and test_simround (a small one in make check).
@@ -22,13 +22,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "mt6d/engine/publish.h"
+#include "mt6d/engine/pubsched.h"
 #include "tests/simdht.h"
 
 enum simround_channel { SIMROUND_STUFFING = 0, SIMROUND_ITEMS };
 
 struct simround_params {
-	enum simround_channel channel; /* port stuffing (publish.c) or BEP 44 items (itempub.c) */
+	enum simround_channel channel; /* port stuffing or BEP 44 items (pubsched.h) */
 	int n_nodes;              /* foreign nodes */
 	int n_clients;
 	int n_sources;            /* publisher's nodes (source addresses) */
@@ -38,7 +38,7 @@ struct simround_params {
 	uint64_t seed;
 	uint32_t period_s;
 	uint32_t join_s;
-	uint32_t urgent_spread_s; /* publish_params' (0: its default, what the server uses) */
+	uint32_t urgent_spread_s; /* pubsched_params' (0: its default, what the server uses) */
 	uint32_t sample_span_s;   /* samples over this long after the round (0: the rest of the window) */
 	bool verbose;             /* progress lines on stderr */
 };
@@ -63,7 +63,7 @@ struct simround_result {
 	double window_s;          /* the time the round had: the rest of the window */
 	uint64_t pub_datagrams, pub_bytes;  /* the publisher's, during the round */
 	uint64_t join_datagrams;
-	double pub_cpu_s;         /* its nodes' dht_input/dht_tick and publish_tick */
+	double pub_cpu_s;         /* its nodes' dht_input/dht_tick and pubsched_tick */
 	struct simround_chan_stats pst;
 	struct simdht_stats mst;  /* at the end of the window */
 	int samples, opened;      /* fetches done; of which opened the current config */

@@ -30,9 +30,8 @@
 #include "mt6d/engine/dhtev.h"
 #include "mt6d/engine/fetch.h"
 #include "mt6d/engine/itemfetch.h"
-#include "mt6d/engine/itempub.h"
 #include "mt6d/core/keys.h"
-#include "mt6d/engine/publish.h"
+#include "mt6d/engine/pubsched.h"
 #include "mt6d/engine/rdvitem.h"
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/cli/subcommands.h"
@@ -116,8 +115,8 @@ struct rdv {
 	bool is_item_running;    /* its put runs */
 	size_t item_acked, item_tokens;
 	/* publish */
-	struct publish *pub;
-	struct itempub *ipub;
+	struct pubsched *pub;
+	struct pubsched *ipub;
 	uint8_t (*clients)[MT6D_KEY_LEN];
 	size_t n_clients;
 	uint64_t win_start[2];
@@ -670,9 +669,9 @@ static int load_clients(struct rdv *r, const char *path)
 static int publish_set_config_all(struct rdv *r, uint64_t w, const struct rendezvous_config *cfg,
 				  int64_t unix_ms)
 {
-	int e = r->pub ? publish_set_config(r->pub, w, cfg, unix_ms) : 0;
+	int e = r->pub ? pubsched_set_config(r->pub, w, cfg, unix_ms) : 0;
 	if (r->ipub) {
-		int ie = itempub_set_config(r->ipub, w, cfg, unix_ms);
+		int ie = pubsched_set_config(r->ipub, w, cfg, unix_ms);
 		e = r->pub && e < 0 ? e : ie;
 	}
 	return e;
@@ -713,24 +712,24 @@ static void publish_windows(struct rdv *r, int64_t unix_ms)
 			printf("rekey window %" PRIu64 " epoch %d\n", w, e);
 			fflush(stdout);
 		}
-		int epoch = r->pub ? publish_get_epoch(r->pub, w) : itempub_get_epoch(r->ipub, w);
+		int epoch = pubsched_get_epoch(r->pub ? r->pub : r->ipub, w);
 		if (epoch >= 0 && epoch > r->win_printed_epoch[k] &&
-		    (!r->pub || publish_is_window_done(r->pub, w)) &&
-		    (!r->ipub || itempub_is_window_done(r->ipub, w))) {
+		    (!r->pub || pubsched_is_window_done(r->pub, w)) &&
+		    (!r->ipub || pubsched_is_window_done(r->ipub, w))) {
 			char key[2 * MT6D_INTRO_KEY_LEN + 1];
-			struct publish_stats st;
-			struct itempub_stats ist;
+			struct pubsched_stats st;
+			struct pubsched_stats ist;
 			memset(&st, 0, sizeof(st));
 			memset(&ist, 0, sizeof(ist));
 			if (r->pub)
-				publish_get_stats(r->pub, &st);
+				pubsched_get_stats(r->pub, &st);
 			if (r->ipub)
-				itempub_get_stats(r->ipub, &ist);
+				pubsched_get_stats(r->ipub, &ist);
 			r->win_printed_epoch[k] = epoch;
 			hexs(r->win_key[k], MT6D_INTRO_KEY_LEN, key);
 			printf("published window %" PRIu64 " epoch %d clients %zu acked %zu failures %zu"
 			       " items %zu item-failures %zu intro-key %s\n",
-			       w, epoch, r->pub ? st.clients : ist.clients, st.announces_acked, st.failures,
+			       w, epoch, r->pub ? st.clients : ist.clients, st.acked, st.failures,
 			       ist.publications, ist.failures, r->a->is_show_keys ? key : "(hidden)");
 			fflush(stdout);
 			sodium_memzero(key, sizeof(key));
@@ -743,13 +742,13 @@ static int64_t publish_hook(void *ctx, int64_t now_ms)
 	struct rdv *r = ctx;
 	int64_t unix_ms = dhtev_unix_ms();
 	publish_windows(r, unix_ms);
-	int64_t next = r->pub ? publish_tick(r->pub, now_ms, unix_ms) : now_ms + 200;
+	int64_t next = r->pub ? pubsched_tick(r->pub, now_ms, unix_ms) : now_ms + 200;
 	if (r->ipub) {
-		int64_t t = itempub_tick(r->ipub, now_ms, unix_ms);
+		int64_t t = pubsched_tick(r->ipub, now_ms, unix_ms);
 		next = t < next ? t : next;
 	}
 	if (r->a->is_verbose && now_ms - r->last_status_ms >= 5000) {
-		struct publish_stats st;
+		struct pubsched_stats st;
 		size_t good = 0;
 		for (size_t i = 0; i < r->n_nodes; i++) {
 			struct dht_stats ds;
@@ -758,11 +757,11 @@ static int64_t publish_hook(void *ctx, int64_t now_ms)
 		}
 		memset(&st, 0, sizeof(st));
 		if (r->pub)
-			publish_get_stats(r->pub, &st);
+			pubsched_get_stats(r->pub, &st);
 		r->last_status_ms = now_ms;
 		fprintf(stderr, "publish: clients %zu publications %zu refreshes %zu failures %zu ops %zu/%zu "
 			"acked %zu waiting %zu good-nodes %zu\n", st.clients, st.publications, st.refreshes,
-			st.failures, st.ops_in_flight, st.ops_started, st.announces_acked, st.pending, good);
+			st.failures, st.ops_in_flight, st.ops_started, st.acked, st.pending, good);
 	}
 	return next < now_ms + 200 ? next : now_ms + 200;
 }
@@ -792,9 +791,9 @@ static int prepare_publish(struct rdv *r)
 
 static int run_publish(struct rdv *r)
 {
-	struct publish_params prm;
+	struct pubsched_params prm;
 	struct dht *nodes[MAX_NODES];
-	publish_params_default(&prm, (uint32_t)(r->a->period_ms / 1000));
+	pubsched_params_default(&prm, (uint32_t)(r->a->period_ms / 1000));
 	prm.family = dhtev_family(r->nodes[0]);
 	if (r->a->lead_s >= 0)
 		prm.lead_s = (uint32_t)r->a->lead_s;
@@ -804,17 +803,17 @@ static int run_publish(struct rdv *r)
 		nodes[i] = dhtev_dht(r->nodes[i]);
 	int rc = 0;
 	if (r->a->channel != CONFIG_RDV_ITEMS)
-		rc = publish_new(&prm, r->priv, nodes, r->n_nodes, &r->pub);
+		rc = pubsched_new(PUBSCHED_PEERS, &prm, r->priv, nodes, r->n_nodes, &r->pub);
 	if (rc == 0 && r->a->channel != CONFIG_RDV_PEERS)
-		rc = itempub_new(&prm, r->priv, nodes, r->n_nodes, &r->ipub);
+		rc = pubsched_new(PUBSCHED_ITEMS, &prm, r->priv, nodes, r->n_nodes, &r->ipub);
 	if (rc < 0) {
 		fprintf(stderr, "%s rendezvous publish: %s\n", prog_name, strerror(-rc));
 		return EXIT_ERROR;
 	}
 	for (size_t i = 0; i < r->n_clients; i++) {
-		rc = r->pub ? publish_add_client(r->pub, r->clients[i]) : 0;
+		rc = r->pub ? pubsched_add_client(r->pub, r->clients[i]) : 0;
 		if (rc == 0 && r->ipub)
-			rc = itempub_add_client(r->ipub, r->clients[i]);
+			rc = pubsched_add_client(r->ipub, r->clients[i]);
 		if (rc < 0 && rc != -EEXIST) {
 			char b64[MT6D_KEY_B64_LEN];
 			keys_to_base64(b64, r->clients[i]);
@@ -832,9 +831,9 @@ static int run_publish(struct rdv *r)
 	ev_run(r->loop, 0);
 	for (size_t i = 0; i < r->n_nodes; i++)
 		dhtev_set_hook(r->nodes[i], NULL, NULL);
-	publish_free(r->pub);
+	pubsched_free(r->pub);
 	r->pub = NULL;
-	itempub_free(r->ipub);
+	pubsched_free(r->ipub);
 	r->ipub = NULL;
 	return 0;
 }

@@ -4,7 +4,7 @@
  * daemons.
  *
  * Users that start DHT operations, or that run their own deadline-driven
- * state on top of the node (publish.h, fetch.h), register a hook: it is called
+ * state on top of the node (pubsched.h, fetch.h), register a hook: it is called
  * after every batch of input and at every timer expiry with the current time,
  * and returns the time at which it wants to be called again. */
 #ifndef MT6D_DHTEV_H

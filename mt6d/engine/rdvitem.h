@@ -3,7 +3,7 @@
  * string, seq its epoch, no salt, signed under the writer's key blinded for
  * the reader and the window (mt6d/core/itemkey.h); the item lives at
  * SHA-1(A'), which only the two of them can compute. Shared by the item
- * publisher (itempub.h), the item fetcher (itemfetch.h) and the CLI. */
+ * publisher (pubsched.h), the item fetcher (itemfetch.h) and the CLI. */
 #ifndef MT6D_RDVITEM_H
 #define MT6D_RDVITEM_H
 

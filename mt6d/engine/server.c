@@ -21,7 +21,6 @@
 #include "mt6d/engine/dhtev.h"
 #include "mt6d/engine/dhtident.h"
 #include "mt6d/engine/inner.h"
-#include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/sessiontun.h"
 #include "mt6d/engine/slotmux.h"

@@ -10,7 +10,6 @@
 #include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 #include "mt6d/core/derive.h"
-#include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 
 static int client_cmp(const void *a, const void *b)

@@ -57,8 +57,7 @@ struct nllink;
 struct ndresp;
 struct dhtev;
 struct dhtident;
-struct publish;
-struct itempub;
+struct pubsched;
 struct sessiontun;
 struct slotmux;
 struct nladdr_result;
@@ -166,8 +165,8 @@ struct server {
 	 * gen->key) and the next one (under next_key, published ahead). */
 	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
 	struct dhtident *ident;
-	struct publish *publisher;       /* port stuffing (RendezvousChannel peers, both) */
-	struct itempub *itempub;         /* BEP 44 items (RendezvousChannel items, both) */
+	struct pubsched *publisher;      /* port stuffing (RendezvousChannel peers, both) */
+	struct pubsched *itempub;        /* BEP 44 items (RendezvousChannel items, both) */
 	uint64_t win_start;              /* T of the current window, UNIX s */
 	/* Threat level: the operator's, and the one in force (raised
 	 * automatically on signs of attack, lowered after a quiet period). */

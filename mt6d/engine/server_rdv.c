@@ -15,8 +15,7 @@
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/engine/dhtev.h"
 #include "mt6d/engine/dhtident.h"
-#include "mt6d/engine/itempub.h"
-#include "mt6d/engine/publish.h"
+#include "mt6d/engine/pubsched.h"
 #include "mt6d/engine/server_int.h"
 
 static void publish_config_of(struct server *srv, const uint8_t *key, uint32_t rotation_ms,
@@ -31,7 +30,7 @@ static void publish_config_of(struct server *srv, const uint8_t *key, uint32_t r
 
 /* The highest epoch used in the current window, kept on disk before
  * anything is announced, so that a restart within the window moves on to a
- * fresh epoch (publish.h). */
+ * fresh epoch (pubsched.h). */
 static void epoch_save(struct server *srv, uint64_t window, int epoch)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
@@ -65,46 +64,71 @@ static int epoch_load(struct server *srv, uint64_t window)
 }
 
 /* ---- The channels (RendezvousChannel): port stuffing, BEP 44 items or
- * both, moving through epochs in step (itempub.h), so one saved epoch
- * serves both. ---- */
-static int rdv_get_epoch(struct server *srv, uint64_t window)
+ * both, one scheduler each, moving through epochs in step (pubsched.h),
+ * so one saved epoch serves both. ---- */
+static size_t rdv_channels(struct server *srv, struct pubsched *out[2])
 {
-	int a = srv->publisher ? publish_get_epoch(srv->publisher, window) : -ENOENT;
-	int b = srv->itempub ? itempub_get_epoch(srv->itempub, window) : -ENOENT;
-	return a > b ? a : b;
+	size_t n = 0;
+
+	if (srv->publisher)
+		out[n++] = srv->publisher;
+	if (srv->itempub)
+		out[n++] = srv->itempub;
+	return n;
 }
 
+static int rdv_get_epoch(struct server *srv, uint64_t window)
+{
+	struct pubsched *ch[2];
+	size_t n = rdv_channels(srv, ch);
+	int epoch = -ENOENT;
+
+	for (size_t i = 0; i < n; i++) {
+		int e = pubsched_get_epoch(ch[i], window);
+		epoch = e > epoch ? e : epoch;
+	}
+	return epoch;
+}
+
+/* The first channel's error, else the highest epoch (they are equal). */
 static int rdv_set_config(struct server *srv, uint64_t window, const struct rendezvous_config *cfg,
 			  int64_t unix_ms)
 {
-	int a = srv->publisher ? publish_set_config(srv->publisher, window, cfg, unix_ms) : -ENOENT;
-	int b = srv->itempub ? itempub_set_config(srv->itempub, window, cfg, unix_ms) : -ENOENT;
-	if (a == -ENOENT)
-		return b;
-	return b == -ENOENT || a < 0 || a > b ? a : b;
+	struct pubsched *ch[2];
+	size_t n = rdv_channels(srv, ch);
+	int epoch = -ENOENT;
+
+	for (size_t i = 0; i < n; i++) {
+		int e = pubsched_set_config(ch[i], window, cfg, unix_ms);
+		if (i == 0 || (epoch >= 0 && e > epoch))
+			epoch = e;
+	}
+	return epoch;
 }
 
 void server_rdv_add_client(struct server *srv, const uint8_t *client_pub)
 {
-	if (srv->publisher)
-		publish_add_client(srv->publisher, client_pub);
-	if (srv->itempub)
-		itempub_add_client(srv->itempub, client_pub);
+	struct pubsched *ch[2];
+	size_t n = rdv_channels(srv, ch);
+
+	for (size_t i = 0; i < n; i++)
+		pubsched_add_client(ch[i], client_pub);
 }
 
 void server_rdv_remove_client(struct server *srv, const uint8_t *client_pub)
 {
-	if (srv->publisher)
-		publish_remove_client(srv->publisher, client_pub);
-	if (srv->itempub)
-		itempub_remove_client(srv->itempub, client_pub);
+	struct pubsched *ch[2];
+	size_t n = rdv_channels(srv, ch);
+
+	for (size_t i = 0; i < n; i++)
+		pubsched_remove_client(ch[i], client_pub);
 }
 
 void server_rdv_free(struct server *srv)
 {
-	publish_free(srv->publisher);
+	pubsched_free(srv->publisher);
 	srv->publisher = NULL;
-	itempub_free(srv->itempub);
+	pubsched_free(srv->itempub);
 	srv->itempub = NULL;
 }
 
@@ -140,45 +164,47 @@ void server_rdv_publish(struct server *srv)
 static int64_t publish_hook(void *ctx, int64_t now)
 {
 	struct server *srv = ctx;
-	int64_t a = srv->publisher ? publish_tick(srv->publisher, now, wall_now_ms()) : INT64_MAX;
-	int64_t b = srv->itempub ? itempub_tick(srv->itempub, now, wall_now_ms()) : INT64_MAX;
+	struct pubsched *ch[2];
+	size_t n = rdv_channels(srv, ch);
+	int64_t next = INT64_MAX;
 
-	return a < b ? a : b;
+	for (size_t i = 0; i < n; i++) {
+		int64_t t = pubsched_tick(ch[i], now, wall_now_ms());
+		next = t < next ? t : next;
+	}
+	return next;
 }
 
 /* ---- DHT identity hooks (mt6d/engine/dhtident.h): a new node every window ---- */
 static void dht_switched(void *ctx, struct dhtev *old, struct dhtev *node)
 {
 	struct server *srv = ctx;
+	struct pubsched *ch[2];
+	size_t n = rdv_channels(srv, ch);
 
 	srv->dht = node;
-	if (srv->publisher && old)
-		publish_replace_node(srv->publisher, dhtev_dht(old), dhtev_dht(node));
-	if (srv->itempub && old)
-		itempub_replace_node(srv->itempub, dhtev_dht(old), dhtev_dht(node));
+	for (size_t i = 0; i < n && old; i++)
+		pubsched_replace_node(ch[i], dhtev_dht(old), dhtev_dht(node));
 }
 
 static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
 {
 	struct server *srv = ctx;
+	struct pubsched *ch[2];
+	size_t n = rdv_channels(srv, ch), left = 0;
 
-	size_t left = 0;
-
-	if (srv->publisher && is_forced)
-		publish_drop_node(srv->publisher, dhtev_dht(old));
-	if (srv->itempub && is_forced)
-		itempub_drop_node(srv->itempub, dhtev_dht(old));
-	if (srv->publisher)
-		left += publish_ops_on(srv->publisher, dhtev_dht(old));
-	if (srv->itempub)
-		left += itempub_ops_on(srv->itempub, dhtev_dht(old));
+	for (size_t i = 0; i < n; i++) {
+		if (is_forced)
+			pubsched_drop_node(ch[i], dhtev_dht(old));
+		left += pubsched_ops_on(ch[i], dhtev_dht(old));
+	}
 	return left == 0;
 }
 /* ---- end of DHT identity hooks ---- */
 
 int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 {
-	struct publish_params prm;
+	struct pubsched_params prm;
 	struct dht *node;
 	struct rendezvous_config rc_cfg;
 	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
@@ -212,14 +238,14 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 		set_msg(msg, msg_len, "starting the DHT node: %s", why);
 		return rc;
 	}
-	publish_params_default(&prm, srv->cfg.config_period_s);
+	pubsched_params_default(&prm, srv->cfg.config_period_s);
 	prm.family = dhtev_family(srv->dht);
 	node = dhtev_dht(srv->dht);
 	rc = 0;
 	if (srv->cfg.rdv_channel != CONFIG_RDV_ITEMS)
-		rc = publish_new(&prm, srv->priv, &node, 1, &srv->publisher);
+		rc = pubsched_new(PUBSCHED_PEERS, &prm, srv->priv, &node, 1, &srv->publisher);
 	if (rc == 0 && srv->cfg.rdv_channel != CONFIG_RDV_PEERS)
-		rc = itempub_new(&prm, srv->priv, &node, 1, &srv->itempub);
+		rc = pubsched_new(PUBSCHED_ITEMS, &prm, srv->priv, &node, 1, &srv->itempub);
 	if (rc < 0) {
 		set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));
 		return rc;
@@ -232,11 +258,13 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	if (epoch >= 0 && epoch < 255) {
 		publish_config_of(srv, srv->gen->key, srv->gen->rotation_ms, &rc_cfg);
 		epoch_save(srv, srv->win_start, epoch + 1);
-		rc = srv->publisher ? publish_resume_window(srv->publisher, srv->win_start,
-							   (uint8_t)(epoch + 1), &rc_cfg, wall_now_ms()) : 0;
-		if (rc >= 0 && srv->itempub)
-			rc = itempub_resume_window(srv->itempub, srv->win_start, (uint8_t)(epoch + 1),
-						   &rc_cfg, wall_now_ms());
+		struct pubsched *ch[2];
+		size_t n = rdv_channels(srv, ch);
+
+		rc = 0;
+		for (i = 0; i < n && rc >= 0; i++)
+			rc = pubsched_resume_window(ch[i], srv->win_start, (uint8_t)(epoch + 1), &rc_cfg,
+						    wall_now_ms());
 		sodium_memzero(&rc_cfg, sizeof(rc_cfg));
 		if (rc < 0)
 			log_err(rc, "resuming window %" PRIu64 " at epoch %d", srv->win_start,

@@ -13,7 +13,6 @@
 #include "mt6d/base/clock.h"
 #include "mt6d/base/log.h"
 #include "mt6d/engine/inner.h"
-#include "mt6d/engine/publish.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/sessiontun.h"
 #include "mt6d/engine/slotmux.h"
@@ -448,8 +447,7 @@ void server_sessions_housekeeping_cb(struct ev_loop *loop, ev_timer *w, int reve
 			has_expired = true;
 			server_audit(srv, "client '%s' (id %u) expired: treated as revoked",
 				     c->cfg.name, c->cfg.id);
-			if (srv->publisher)
-				publish_remove_client(srv->publisher, c->cfg.public_key);
+			server_rdv_remove_client(srv, c->cfg.public_key);
 			if (ss)
 				server_session_end(ss, MSG_TEARDOWN_REVOKED, true);
 		}

@@ -11,8 +11,7 @@
 #include "mt6d/base/log.h"
 #include "mt6d/engine/dhtev.h"
 #include "mt6d/engine/dhtident.h"
-#include "mt6d/engine/itempub.h"
-#include "mt6d/engine/publish.h"
+#include "mt6d/engine/pubsched.h"
 #include "mt6d/engine/server_int.h"
 #include "mt6d/engine/sessiontun.h"
 #include "mt6d/engine/slotmux.h"
@@ -192,29 +191,26 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 			 s->drops_ciid, s->drops_superseded, s->session_errors,
 			 s->sessions_started, s->sessions_ended, s->rekeys, s->addr_errors);
 	if (srv->publisher || srv->itempub) {
-		struct publish_stats ps;
-		struct itempub_stats is;
+		struct pubsched_stats ps;
 		struct dht_stats ds;
 
 		dht_get_stats(dhtev_dht(srv->dht), dhtev_now_ms(), &ds);
 		ctl_reply_printf(r, "dht_nodes=%zu\ndht_rx=%" PRIu64 "\ndht_tx=%" PRIu64 "\n",
 				 ds.good6 + ds.questionable6, ds.rx, ds.tx);
 		if (srv->publisher) {
-			publish_get_stats(srv->publisher, &ps);
+			pubsched_get_stats(srv->publisher, &ps);
 			ctl_reply_printf(r, "published_clients=%zu\npublications=%zu\npublish_failures=%zu"
 					 "\nannounces_acked=%zu\npublish_pending=%zu\n",
-					 ps.clients, ps.publications, ps.failures, ps.announces_acked,
-					 ps.pending);
+					 ps.clients, ps.publications, ps.failures, ps.acked, ps.pending);
 		}
 		if (srv->itempub) {
-			itempub_get_stats(srv->itempub, &is);
+			pubsched_get_stats(srv->itempub, &ps);
 			ctl_reply_printf(r, "item_clients=%zu\nitem_publications=%zu\nitem_failures=%zu"
 					 "\nitem_puts_acked=%zu\nitem_pending=%zu\n",
-					 is.clients, is.publications, is.failures, is.puts_acked, is.pending);
+					 ps.clients, ps.publications, ps.failures, ps.acked, ps.pending);
 		}
 		ctl_reply_printf(r, "window=%" PRIu64 "\nepoch=%d\n", srv->win_start,
-				 srv->publisher ? publish_get_epoch(srv->publisher, srv->win_start)
-						: itempub_get_epoch(srv->itempub, srv->win_start));
+				 pubsched_get_epoch(srv->publisher ? srv->publisher : srv->itempub, srv->win_start));
 		dhtident_show(srv->ident, r);
 	}
 	for (i = 0; i < srv->n_clients; i++)

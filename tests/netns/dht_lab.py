@@ -438,6 +438,7 @@ def cmd_rates(args):
             pair.setdefault((src, dst), []).append(t)
             node.setdefault(dst, []).append((t, n))
     msgs = sum(len(v) for v in pair.values())
+    total = sum(n for v in node.values() for _, n in v)
     best_pair, best_n = ('-', '-'), 0
     for k, v in pair.items():
         n = window_max(sorted(v), 10.0)
@@ -451,7 +452,7 @@ def cmd_rates(args):
         if b1 > best_1s:
             best_node, best_1s = k, b1
         best_10s = max(best_10s, b10)
-    print('datagrams %d pairs %d nodes %d' % (msgs, len(pair), len(node)))
+    print('datagrams %d bytes %d pairs %d nodes %d' % (msgs, total, len(pair), len(node)))
     print('busiest_pair %s>%s max_msgs_10s %d' % (best_pair[0], best_pair[1], best_n))
     print('busiest_node %s max_bytes_1s %d max_bps_10s %.0f' % (best_node, best_1s, best_10s))
     return 0

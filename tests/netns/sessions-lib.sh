@@ -362,10 +362,23 @@ session_ms() { # i T0 S
 	done
 	return 1
 }
-# The server's publication is complete: every registered client's config
-# announced (LAB_CLIENTS of them), none waiting for a slot.
+# The server's publication is complete: on each channel it publishes on
+# (RendezvousChannel), every registered client's config stored (LAB_CLIENTS
+# of them), none waiting; and at least one channel.
 sess_published() {
-	[ "$(field s publications)" -ge "$LAB_CLIENTS" ] 2>/dev/null && [ "$(field s publish_pending)" = 0 ]
+	local d n=0
+	d=$(show s) || return 1
+	if grep -q '^publications=' <<<"$d"; then
+		[ "$(sed -n 's/^publications=//p' <<<"$d")" -ge "$LAB_CLIENTS" ] &&
+			grep -qx 'publish_pending=0' <<<"$d" || return 1
+		n=$((n + 1))
+	fi
+	if grep -q '^item_publications=' <<<"$d"; then
+		[ "$(sed -n 's/^item_publications=//p' <<<"$d")" -ge "$LAB_CLIENTS" ] &&
+			grep -qx 'item_pending=0' <<<"$d" || return 1
+		n=$((n + 1))
+	fi
+	[ "$n" -gt 0 ]
 }
 
 # DHTBootstrap (and, for clients, ConfigPeriod) into the host's own section

@@ -72,7 +72,7 @@ BOOT="[$(node 3)]:6881,[$(node 14)]:6881,[$(node 27)]:6881"
 
 sleep 6   # the swarm joins (every node knows its neighbourhood)
 # A window with at least 90 s left, as short as possible: the publisher
-# spreads a catch-up and an epoch change over period/15 (publish.h).
+# spreads a catch-up and an epoch change over period/15 (pubsched.h).
 # Windows of 2 to 4 minutes in 15 s steps seldom all end within 90 s of
 # now; if they do, wait for the next 2-minute window.
 PERIOD=

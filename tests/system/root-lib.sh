@@ -14,6 +14,12 @@
 #                       network namespace: it reaches the mirror)
 #   root_in DIR CMD...  CMD chrooted into DIR
 #   root_drop DIR       unmount what root_new mounted, remove DIR
+#   root_pair_configs SERVER_CONF CLIENT_CONF SERVER_PUB CLIENT_PUB ROTATION
+#                     CONFIG_PERIOD BOOTSTRAP [SERVER_LINE...]
+#                       a packaged server's config (keys and state where the
+#                       package puts them) with one client, "home" (id 1),
+#                       and that client's config; SERVER_LINEs are added to
+#                       the [Server] section
 #
 # MT6D_TEST_CACHE: the cache directory (default /var/cache/mt6d-test).
 set -u
@@ -96,4 +102,21 @@ root_drop() { # dir
 	awk -v d="$d/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
 		while read -r m; do umount -l "$m" 2>/dev/null; done
 	rm -rf --one-file-system "$d"
+}
+
+root_pair_configs() { # server.conf home.conf server_pub client_pub rotation period bootstrap [line...]
+	local sconf=$1 cconf=$2 spub=$3 cpub=$4 rot=$5 period=$6 boot=$7 line
+	shift 7
+	{
+		printf '[Server]\nInterface = eth0\nPrivateKeyFile = /etc/mt6d/server.key\n'
+		printf 'RotationPeriod = %s\nConfigPeriod = %s\nDHTBootstrap = %s\n' "$rot" "$period" "$boot"
+		printf 'StateDirectory = /var/lib/mt6d\n'
+		for line in "$@"; do printf '%s\n' "$line"; done
+		printf '\n[Client]\nName = home\nPublicKey = %s\nId = 1\nAdded = 2026-11-01\n' "$cpub"
+	} >"$sconf"
+	{
+		printf '[Client]\nInterface = eth0\nPrivateKeyFile = /etc/mt6d/home.key\nClientId = 1\n'
+		printf 'ConfigPeriod = %s\nDHTBootstrap = %s\nStateDirectory = /var/lib/mt6d\n' "$period" "$boot"
+		printf '\n[Server]\nPublicKey = %s\n' "$spub"
+	} >"$cconf"
 }

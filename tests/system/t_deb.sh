@@ -129,34 +129,9 @@ r sh -c 'umask 077 && mt6d genkey >/etc/mt6d/server.key && mt6d genkey >/etc/mt6
 	chown mt6d: /etc/mt6d/server.key /etc/mt6d/home.key' 2>/dev/null
 srvpub=$(r sh -c 'mt6d pubkey </etc/mt6d/server.key')
 clipub=$(r sh -c 'mt6d pubkey </etc/mt6d/home.key')
-cat >"$root/etc/mt6d/server.conf" <<EOF
-# modified by the operator
-[Server]
-Interface = eth0
-PrivateKeyFile = /etc/mt6d/server.key
-RotationPeriod = 3s
-ConfigPeriod = 15min
-DHTBootstrap = [2001:db8:2:1::10]:6881
-StateDirectory = /var/lib/mt6d
-
-[Client]
-Name = home
-PublicKey = $clipub
-Id = 1
-Added = 2026-11-01
-EOF
-cat >"$root/etc/mt6d/home.conf" <<EOF
-[Client]
-Interface = eth0
-PrivateKeyFile = /etc/mt6d/home.key
-ClientId = 1
-ConfigPeriod = 15min
-DHTBootstrap = [2001:db8:2:1::10]:6881
-StateDirectory = /var/lib/mt6d
-
-[Server]
-PublicKey = $srvpub
-EOF
+root_pair_configs "$root/etc/mt6d/server.conf" "$root/etc/mt6d/home.conf" "$srvpub" "$clipub" \
+	3s 15min "[2001:db8:2:1::10]:6881"
+sed -i '1i # modified by the operator' "$root/etc/mt6d/server.conf"
 # What the daemons would have left in their state directory.
 r sh -c 'mkdir -p /var/lib/mt6d && echo x >/var/lib/mt6d/audit.log && chown -R mt6d: /var/lib/mt6d'
 n_checks() { # when

@@ -94,34 +94,8 @@ uid=$(root_in "${ROOT[s]}" id -u mt6d)
 	"$build/mt6d" genkey >"${ROOT[c1]}/etc/mt6d/home.key") 2>/dev/null
 srvpub=$("$build/mt6d" pubkey <"${ROOT[s]}/etc/mt6d/server.key")
 clipub=$("$build/mt6d" pubkey <"${ROOT[c1]}/etc/mt6d/home.key")
-cat >"${ROOT[s]}/etc/mt6d/server.conf" <<EOF
-[Server]
-Interface = eth0
-PrivateKeyFile = /etc/mt6d/server.key
-RotationPeriod = $SESS_ROT
-ConfigPeriod = 24h
-DHTBootstrap = $DHT_BOOT
-StateDirectory = /var/lib/mt6d
-TunnelPrefix = $TPREFIX/64
-
-[Client]
-Name = home
-PublicKey = $clipub
-Id = 1
-Added = 2026-11-01
-EOF
-cat >"${ROOT[c1]}/etc/mt6d/home.conf" <<EOF
-[Client]
-Interface = eth0
-PrivateKeyFile = /etc/mt6d/home.key
-ClientId = 1
-ConfigPeriod = 24h
-DHTBootstrap = $DHT_BOOT
-StateDirectory = /var/lib/mt6d
-
-[Server]
-PublicKey = $srvpub
-EOF
+root_pair_configs "${ROOT[s]}/etc/mt6d/server.conf" "${ROOT[c1]}/etc/mt6d/home.conf" "$srvpub" \
+	"$clipub" "$SESS_ROT" 24h "$DHT_BOOT" "TunnelPrefix = $TPREFIX/64"
 chown "$uid:$uid" "${ROOT[s]}/etc/mt6d/server.key" "${ROOT[c1]}/etc/mt6d/home.key"
 
 # ---- boot

@@ -1,7 +1,8 @@
 /* The BEP 44 item channel end to end over our real DHT nodes in one process
- * (tests/simnet.h): itempub publishes, itemfetch opens; epochs as seq;
- * what a round costs the server per client on each channel, measured on
- * the publisher's datagrams (printed: docs/DHT.md quotes the method). */
+ * (tests/simnet.h): the scheduler's item channel (pubsched_items.c)
+ * publishes, itemfetch opens; epochs as seq; what a round costs the server
+ * per client on each channel, measured on the publisher's datagrams
+ * (printed: docs/DHT.md quotes the method). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,9 +21,9 @@
 #include "mt6d/core/rendezvous.h"
 #include "mt6d/engine/fetch.h"
 #include "mt6d/engine/itemfetch.h"
-#include "mt6d/engine/itempub.h"
-#include "mt6d/engine/publish.h"
+#include "mt6d/engine/pubsched.h"
 #include "mt6d/engine/rdvitem.h"
+#include "tests/rdvtest.h"
 #include "tests/simnet.h"
 
 #define T0 1000000
@@ -33,8 +34,8 @@
 
 static struct simnet S;
 static struct {
-	struct itempub *ip;
-	struct publish *pp;
+	struct pubsched *ip;
+	struct pubsched *pp;
 	struct itemfetch *f;
 	uint64_t q_sent, q_bytes;    /* the publisher's publication queries */
 } H;
@@ -64,9 +65,9 @@ static int64_t on_step(void *ctx, int64_t now)
 {
 	(void)ctx;
 	int64_t next = INT64_MAX, t;
-	if (H.ip && (t = itempub_tick(H.ip, now, unix_now())) < next)
+	if (H.ip && (t = pubsched_tick(H.ip, now, unix_now())) < next)
 		next = t;
-	if (H.pp && (t = publish_tick(H.pp, now, unix_now())) < next)
+	if (H.pp && (t = pubsched_tick(H.pp, now, unix_now())) < next)
 		next = t;
 	if (H.f)
 		itemfetch_tick(H.f, now);
@@ -93,33 +94,11 @@ static void sim_start(int n)
 static void sim_stop(void)
 {
 	itemfetch_free(H.f);
-	itempub_free(H.ip);
-	publish_free(H.pp);
+	pubsched_free(H.ip);
+	pubsched_free(H.pp);
 	assert_int_equal(S.bad_deadlines, 0);
 	simnet_fini(&S);
 	memset(&H, 0, sizeof(H));
-}
-
-struct keypair {
-	uint8_t priv[32], pub[32];
-};
-
-static void keypair_make(struct keypair *k, uint8_t seed)
-{
-	uint8_t s[crypto_box_SEEDBYTES];
-	memset(s, seed, sizeof(s));
-	crypto_box_seed_keypair(k->pub, k->priv, s);
-}
-
-static void config_make(struct rendezvous_config *c, uint8_t k)
-{
-	memset(c, 0, sizeof(*c));
-	c->server_seed_addr[0] = 0x20;
-	c->server_seed_addr[1] = 0x01;
-	c->server_seed_addr[15] = 0x77;
-	memset(c->intro_key, k, sizeof(c->intro_key));
-	c->rotation_ms = 3000;
-	c->period_s = PERIOD;
 }
 
 struct got {
@@ -162,16 +141,16 @@ static void run_until(int (*is_done)(void), int64_t limit_ms)
 static uint64_t W;
 static int items_done(void)
 {
-	return itempub_is_window_done(H.ip, W);
+	return pubsched_is_window_done(H.ip, W);
 }
 static int ports_done(void)
 {
-	return publish_is_window_done(H.pp, W);
+	return pubsched_is_window_done(H.pp, W);
 }
 
-static void params(struct publish_params *prm)
+static void params(struct pubsched_params *prm)
 {
-	publish_params_default(prm, PERIOD);
+	pubsched_params_default(prm, PERIOD);
 	prm->random = test_random;
 }
 
@@ -181,46 +160,46 @@ static void params(struct publish_params *prm)
 static void test_round_fetch_and_cost(void **state)
 {
 	(void)state;
-	struct keypair server, clients[N_CLIENTS], stranger;
+	struct rdvtest_keypair server, clients[N_CLIENTS], stranger;
 	struct rendezvous_config cfg;
-	struct publish_params prm;
+	struct pubsched_params prm;
 	struct dht *node;
 	struct got g;
 
 	sim_start(48);
-	keypair_make(&server, 1);
-	keypair_make(&stranger, 3);
+	rdvtest_keypair(&server, 1);
+	rdvtest_keypair(&stranger, 3);
 	for (int i = 0; i < N_CLIENTS; i++)
-		keypair_make(&clients[i], (uint8_t)(10 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(10 + i));
 	params(&prm);
 	node = S.n[PUB_NODE].d;
 	W = derive_window_start(unix_now() / 1000, PERIOD);
-	config_make(&cfg, 0xa1);
+	rdvtest_config(&cfg, 0xa1, PERIOD);
 
 	/* Port stuffing first, for the comparison. */
-	assert_int_equal(publish_new(&prm, server.priv, &node, 1, &H.pp), 0);
+	assert_int_equal(pubsched_new(PUBSCHED_PEERS, &prm, server.priv, &node, 1, &H.pp), 0);
 	for (int i = 0; i < N_CLIENTS; i++)
-		assert_int_equal(publish_add_client(H.pp, clients[i].pub), 0);
-	assert_int_equal(publish_set_config(H.pp, W, &cfg, unix_now()), 0);
+		assert_int_equal(pubsched_add_client(H.pp, clients[i].pub), 0);
+	assert_int_equal(pubsched_set_config(H.pp, W, &cfg, unix_now()), 0);
 	S.step_deadline = S.now;
 	run_until(ports_done, 10 * 60000);
 	uint64_t ports_q = H.q_sent, ports_b = H.q_bytes;
-	publish_free(H.pp);
+	pubsched_free(H.pp);
 	H.pp = NULL;
 
 	H.q_sent = H.q_bytes = 0;
-	assert_int_equal(itempub_new(&prm, server.priv, &node, 1, &H.ip), 0);
+	assert_int_equal(pubsched_new(PUBSCHED_ITEMS, &prm, server.priv, &node, 1, &H.ip), 0);
 	for (int i = 0; i < N_CLIENTS; i++)
-		assert_int_equal(itempub_add_client(H.ip, clients[i].pub), 0);
-	assert_int_equal(itempub_add_client(H.ip, clients[0].pub), -EEXIST);
-	assert_int_equal(itempub_set_config(H.ip, W, &cfg, unix_now()), 0);
-	assert_int_equal(itempub_set_config(H.ip, W, &cfg, unix_now()), 0);
-	assert_int_equal(itempub_set_config(H.ip, W + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
+		assert_int_equal(pubsched_add_client(H.ip, clients[i].pub), 0);
+	assert_int_equal(pubsched_add_client(H.ip, clients[0].pub), -EEXIST);
+	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(H.ip, W + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
 	S.step_deadline = S.now;
 	run_until(items_done, 10 * 60000);
 	uint64_t items_q = H.q_sent, items_b = H.q_bytes;
-	struct itempub_stats st;
-	itempub_get_stats(H.ip, &st);
+	struct pubsched_stats st;
+	pubsched_get_stats(H.ip, &st);
 	assert_int_equal(st.publications, N_CLIENTS);
 	assert_int_equal(st.failures, 0);
 	printf("per client per round, publisher's queries: items %.1f datagrams %.0f bytes; "
@@ -250,30 +229,30 @@ static void test_round_fetch_and_cost(void **state)
 static void test_epoch_is_seq(void **state)
 {
 	(void)state;
-	struct keypair server, client;
+	struct rdvtest_keypair server, client;
 	struct rendezvous_config cfg;
-	struct publish_params prm;
+	struct pubsched_params prm;
 	struct dht *node;
 	struct got g;
 
 	sim_start(40);
-	keypair_make(&server, 1);
-	keypair_make(&client, 10);
+	rdvtest_keypair(&server, 1);
+	rdvtest_keypair(&client, 10);
 	params(&prm);
 	node = S.n[PUB_NODE].d;
 	W = derive_window_start(unix_now() / 1000, PERIOD);
-	assert_int_equal(itempub_new(&prm, server.priv, &node, 1, &H.ip), 0);
-	assert_int_equal(itempub_add_client(H.ip, client.pub), 0);
-	config_make(&cfg, 0xa1);
-	assert_int_equal(itempub_set_config(H.ip, W, &cfg, unix_now()), 0);
+	assert_int_equal(pubsched_new(PUBSCHED_ITEMS, &prm, server.priv, &node, 1, &H.ip), 0);
+	assert_int_equal(pubsched_add_client(H.ip, client.pub), 0);
+	rdvtest_config(&cfg, 0xa1, PERIOD);
+	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 0);
 	S.step_deadline = S.now;
 	run_until(items_done, 5 * 60000);
 	fetch_items(25, FETCH_CONFIG, client.priv, server.pub, 0, &g);
 	assert_int_equal(g.r.epoch, 0);
 
-	config_make(&cfg, 0xb2);
-	assert_int_equal(itempub_set_config(H.ip, W, &cfg, unix_now()), 1);
-	assert_int_equal(itempub_get_epoch(H.ip, W), 1);
+	rdvtest_config(&cfg, 0xb2, PERIOD);
+	assert_int_equal(pubsched_set_config(H.ip, W, &cfg, unix_now()), 1);
+	assert_int_equal(pubsched_get_epoch(H.ip, W), 1);
 	S.step_deadline = S.now;
 	run_until(items_done, 5 * 60000);
 	for (int from = 20; from < 40; from += 4) {
@@ -294,7 +273,7 @@ static void test_epoch_is_seq(void **state)
 	fetch_items(33, FETCH_CONFIG, client.priv, server.pub, W + PERIOD, &g);
 	assert_int_equal(g.r.status, FETCH_ERR_NOTHING);
 	/* Once the window is over, its config reads as expired. */
-	itempub_free(H.ip);
+	pubsched_free(H.ip);
 	H.ip = NULL;
 	simnet_run(&S, S.now + (int64_t)PERIOD * 1000, NULL);
 	fetch_items(33, FETCH_CONFIG, client.priv, server.pub, W, &g);
@@ -309,8 +288,8 @@ static void test_item_value(void **state)
 	struct dht_item it;
 	const uint8_t *p;
 	uint8_t e, s[32] = { 1 }, sealed[RENDEZVOUS_CONFIG_LEN] = { 1 };
-	struct keypair k;
-	keypair_make(&k, 9);
+	struct rdvtest_keypair k;
+	rdvtest_keypair(&k, 9);
 	assert_int_equal(rdvitem_make(&it, k.priv, s, 900, ITEMKEY_CONFIG, 3, sealed, sizeof(sealed)), 0);
 	assert_int_equal(rdvitem_sealed(&it, &p, &e), RENDEZVOUS_CONFIG_LEN);
 	assert_int_equal(e, 3);

@@ -1,6 +1,6 @@
 /* publish + fetch over our real DHT nodes, many in one process: a simulated
  * network delivers datagrams in memory with latency, a fake clock drives
- * dht_tick, publish_tick and fetch_tick (the same harness as test_dht.c).
+ * dht_tick, pubsched_tick and fetch_tick (the same harness as test_dht.c).
  * Covers the scheduling (spread, lead, refresh, epochs, boundaries) and the
  * fetcher's reasons for failure. */
 #include <setjmp.h>
@@ -19,8 +19,9 @@
 #include "mt6d/core/derive.h"
 #include "mt6d/engine/fetch.h"
 #include "mt6d/core/keys.h"
-#include "mt6d/engine/publish.h"
+#include "mt6d/engine/pubsched.h"
 #include "mt6d/core/rendezvous.h"
+#include "tests/rdvtest.h"
 #include "tests/simnet.h"
 
 #define MAX_NODES 48
@@ -33,7 +34,7 @@
 static struct simnet S;
 
 static struct {
-	struct publish *pub;
+	struct pubsched *pub;
 	int64_t pub_deadline;
 	int pub_first_node, pub_nodes;
 	uint64_t pub_sent;          /* datagrams sent by publisher nodes */
@@ -62,8 +63,8 @@ static bool on_send(void *ctx, const struct simnet_node *from, int dest, const u
 			continue;
 		PB.announces[j]++;
 		if (j == PB.drop && PB.pub) {
-			struct publish_stats st;
-			publish_get_stats(PB.pub, &st);
+			struct pubsched_stats st;
+			pubsched_get_stats(PB.pub, &st);
 			return st.failures > 0;
 		}
 	}
@@ -74,7 +75,7 @@ static int64_t on_step(void *ctx, int64_t now)
 {
 	int64_t next = INT64_MAX;
 	if (PB.pub) {
-		PB.pub_deadline = publish_tick(PB.pub, now, unix_now());
+		PB.pub_deadline = pubsched_tick(PB.pub, now, unix_now());
 		assert_true(PB.pub_deadline > now);
 		next = PB.pub_deadline;
 	}
@@ -98,7 +99,7 @@ static void sim_init(int n_nodes)
 static void sim_fini(void)
 {
 	fetch_free(PB.fetch);
-	publish_free(PB.pub);
+	pubsched_free(PB.pub);
 	assert_int_equal(S.bad_deadlines, 0);
 	simnet_fini(&S);
 	memset(&PB, 0, sizeof(PB));
@@ -123,45 +124,21 @@ static void test_random(void *buf, size_t len)
 		p[i] = (uint8_t)(simnet_xorshift(&test_rng) >> 24);
 }
 
-struct keypair {
-	uint8_t priv[32], pub[32];
-};
-
-static void keypair_make(struct keypair *k, uint8_t seed)
-{
-	uint8_t s[crypto_box_SEEDBYTES];
-	memset(s, seed, sizeof(s));
-	crypto_box_seed_keypair(k->pub, k->priv, s);
-}
-
-static void config_make(struct rendezvous_config *c, uint8_t k)
-{
-	memset(c, 0, sizeof(*c));
-	c->server_seed_addr[0] = 0x20;
-	c->server_seed_addr[1] = 0x01;
-	c->server_seed_addr[2] = 0x0d;
-	c->server_seed_addr[3] = 0xb8;
-	c->server_seed_addr[15] = 0x77;
-	memset(c->intro_key, k, sizeof(c->intro_key));
-	c->rotation_ms = 3000;
-	c->period_s = PERIOD;
-}
-
-static void publisher_start(const struct keypair *server, int first, int n_nodes, uint32_t period,
-			    const struct publish_params *prm_in)
+static void publisher_start(const struct rdvtest_keypair *server, int first, int n_nodes, uint32_t period,
+			    const struct pubsched_params *prm_in)
 {
 	struct dht *nodes[8];
-	struct publish_params prm;
+	struct pubsched_params prm;
 	if (prm_in)
 		prm = *prm_in;
 	else
-		publish_params_default(&prm, period);
+		pubsched_params_default(&prm, period);
 	prm.random = test_random;
 	for (int i = 0; i < n_nodes; i++)
 		nodes[i] = S.n[first + i].d;
 	PB.pub_first_node = first;
 	PB.pub_nodes = n_nodes;
-	assert_int_equal(publish_new(&prm, server->priv, nodes, (size_t)n_nodes, &PB.pub), 0);
+	assert_int_equal(pubsched_new(PUBSCHED_PEERS, &prm, server->priv, nodes, (size_t)n_nodes, &PB.pub), 0);
 	S.step_deadline = S.now;
 }
 
@@ -212,48 +189,48 @@ static uint64_t window_now(uint32_t period)
 static void run_until_published(uint64_t window, int64_t limit_ms)
 {
 	int64_t end = S.now + limit_ms;
-	while (S.now < end && !publish_is_window_done(PB.pub, window))
+	while (S.now < end && !pubsched_is_window_done(PB.pub, window))
 		sim_run(S.now + 1000, NULL);
-	assert_true(publish_is_window_done(PB.pub, window));
+	assert_true(pubsched_is_window_done(PB.pub, window));
 }
 
 #define N_CLIENTS 12
 
 static void test_publish_and_fetch_own_configs(void **state)
 {
-	struct keypair server, other_server, clients[N_CLIENTS], stranger;
+	struct rdvtest_keypair server, other_server, clients[N_CLIENTS], stranger;
 	struct rendezvous_config cfg;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(40);
 	sim_bootstrap();
-	keypair_make(&server, 1);
-	keypair_make(&other_server, 2);
-	keypair_make(&stranger, 3);
+	rdvtest_keypair(&server, 1);
+	rdvtest_keypair(&other_server, 2);
+	rdvtest_keypair(&stranger, 3);
 	for (int i = 0; i < N_CLIENTS; i++)
-		keypair_make(&clients[i], (uint8_t)(10 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(10 + i));
 	publisher_start(&server, 0, 2, PERIOD, NULL);
 	for (int i = 0; i < N_CLIENTS; i++)
-		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
-	assert_int_equal(publish_add_client(PB.pub, clients[0].pub), -EEXIST);
+		assert_int_equal(pubsched_add_client(PB.pub, clients[i].pub), 0);
+	assert_int_equal(pubsched_add_client(PB.pub, clients[0].pub), -EEXIST);
 	uint64_t w = window_now(PERIOD);
-	config_make(&cfg, 0xa1);
-	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0);
-	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0); /* same: no new epoch */
-	assert_int_equal(publish_set_config(PB.pub, w + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
+	rdvtest_config(&cfg, 0xa1, PERIOD);
+	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0); /* same: no new epoch */
+	assert_int_equal(pubsched_set_config(PB.pub, w + 2 * PERIOD, &cfg, unix_now()), -EINVAL);
 	/* A catch-up round (we are 100 s into the window): urgent spread. */
 	int64_t t_start = S.now;
 	run_until_published(w, 5 * 60000);
-	struct publish_stats st;
-	publish_get_stats(PB.pub, &st);
+	struct pubsched_stats st;
+	pubsched_get_stats(PB.pub, &st);
 	assert_int_equal(st.clients, N_CLIENTS);
 	assert_int_equal(st.publications, N_CLIENTS);
 	assert_int_equal(st.failures, 0);
 	assert_int_equal(st.ops_started, 3 * N_CLIENTS);
-	assert_true(st.announces_acked >= (size_t)N_CLIENTS * RENDEZVOUS_CONFIG_LEN * 4);
+	assert_true(st.acked >= (size_t)N_CLIENTS * RENDEZVOUS_CONFIG_LEN * 4);
 	print_message("catch-up round: %d clients in %lld ms, %llu datagrams, %zu acked\n", N_CLIENTS,
-		      (long long)(S.now - t_start), (unsigned long long)PB.pub_sent, st.announces_acked);
+		      (long long)(S.now - t_start), (unsigned long long)PB.pub_sent, st.acked);
 
 	/* Every client opens exactly its own config, from another node. */
 	for (int i = 0; i < N_CLIENTS; i++) {
@@ -303,14 +280,14 @@ static void test_publish_and_fetch_own_configs(void **state)
 	/* Mid-window change (new K): epoch 1 for everyone; a client added
 	 * afterwards is published in epochs 0 and 1; fetchers find epoch 1. */
 	struct rendezvous_config cfg2;
-	config_make(&cfg2, 0xb2);
-	assert_int_equal(publish_set_config(PB.pub, w, &cfg2, unix_now()), 1);
-	assert_int_equal(publish_get_epoch(PB.pub, w), 1);
-	struct keypair late;
-	keypair_make(&late, 99);
-	assert_int_equal(publish_add_client(PB.pub, late.pub), 0);
+	rdvtest_config(&cfg2, 0xb2, PERIOD);
+	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg2, unix_now()), 1);
+	assert_int_equal(pubsched_get_epoch(PB.pub, w), 1);
+	struct rdvtest_keypair late;
+	rdvtest_keypair(&late, 99);
+	assert_int_equal(pubsched_add_client(PB.pub, late.pub), 0);
 	run_until_published(w, 5 * 60000);
-	publish_get_stats(PB.pub, &st);
+	pubsched_get_stats(PB.pub, &st);
 	assert_int_equal(st.publications, 2 * N_CLIENTS + 2);
 	for (int i = 0; i < 3; i++) {
 		fetch_run(35 + i, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);
@@ -322,8 +299,8 @@ static void test_publish_and_fetch_own_configs(void **state)
 	assert_int_equal(fd.r.status, 0);
 	assert_int_equal(fd.r.epoch, 1);
 	/* Removal: nothing new is announced for it. */
-	assert_int_equal(publish_remove_client(PB.pub, late.pub), 0);
-	assert_int_equal(publish_remove_client(PB.pub, late.pub), -ENOENT);
+	assert_int_equal(pubsched_remove_client(PB.pub, late.pub), 0);
+	assert_int_equal(pubsched_remove_client(PB.pub, late.pub), -ENOENT);
 	sim_fini();
 }
 
@@ -332,31 +309,31 @@ static void test_publish_and_fetch_own_configs(void **state)
  * client still finds its config, announced from the new node's address. */
 static void test_node_replaced_mid_round(void **state)
 {
-	struct keypair server, clients[4];
+	struct rdvtest_keypair server, clients[4];
 	struct rendezvous_config cfg;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(32);
 	sim_bootstrap();
-	keypair_make(&server, 1);
+	rdvtest_keypair(&server, 1);
 	for (int i = 0; i < 4; i++)
-		keypair_make(&clients[i], (uint8_t)(40 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(40 + i));
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	for (int i = 0; i < 4; i++)
-		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
+		assert_int_equal(pubsched_add_client(PB.pub, clients[i].pub), 0);
 	uint64_t w = window_now(PERIOD);
-	config_make(&cfg, 0xc3);
-	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0);
-	for (int i = 0; i < 1200 && publish_ops_on(PB.pub, S.n[0].d) == 0; i++)
+	rdvtest_config(&cfg, 0xc3, PERIOD);
+	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0);
+	for (int i = 0; i < 1200 && pubsched_ops_on(PB.pub, S.n[0].d) == 0; i++)
 		sim_run(S.now + 100, NULL);
-	assert_true(publish_ops_on(PB.pub, S.n[0].d) > 0);
-	assert_int_equal(publish_replace_node(PB.pub, S.n[0].d, S.n[1].d), 0);
-	assert_int_equal(publish_replace_node(PB.pub, S.n[0].d, S.n[1].d), -ENOENT);
+	assert_true(pubsched_ops_on(PB.pub, S.n[0].d) > 0);
+	assert_int_equal(pubsched_replace_node(PB.pub, S.n[0].d, S.n[1].d), 0);
+	assert_int_equal(pubsched_replace_node(PB.pub, S.n[0].d, S.n[1].d), -ENOENT);
 	/* The old node lingers a little, then goes with what still runs. */
 	sim_run(S.now + 200, NULL);
-	publish_drop_node(PB.pub, S.n[0].d);
-	assert_int_equal(publish_ops_on(PB.pub, S.n[0].d), 0);
+	pubsched_drop_node(PB.pub, S.n[0].d);
+	assert_int_equal(pubsched_ops_on(PB.pub, S.n[0].d), 0);
 	run_until_published(w, 5 * 60000);
 	int from_new = 0;
 	for (int i = 0; i < 4; i++) {
@@ -375,52 +352,52 @@ static void test_node_replaced_mid_round(void **state)
 static void test_window_boundary_spread_and_expiry(void **state)
 {
 	enum { P = 240, N = 8 };
-	struct keypair server, clients[N];
+	struct rdvtest_keypair server, clients[N];
 	struct rendezvous_config c1, c2;
-	struct publish_params prm;
+	struct pubsched_params prm;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(32);
 	sim_bootstrap();
-	keypair_make(&server, 5);
+	rdvtest_keypair(&server, 5);
 	for (int i = 0; i < N; i++)
-		keypair_make(&clients[i], (uint8_t)(50 + i));
-	publish_params_default(&prm, P);
+		rdvtest_keypair(&clients[i], (uint8_t)(50 + i));
+	pubsched_params_default(&prm, P);
 	assert_int_equal(prm.lead_s, 24);
 	assert_int_equal(prm.spread_s, 120);
 	publisher_start(&server, 0, 2, P, &prm);
 	for (int i = 0; i < N; i++)
-		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
+		assert_int_equal(pubsched_add_client(PB.pub, clients[i].pub), 0);
 	/* Start 2 s into a window. */
 	uint64_t w = window_now(P) + P;
 	while (unix_now() < (int64_t)w * 1000 + 2000)
 		sim_run(S.now + 1000, NULL);
-	config_make(&c1, 0x11);
+	rdvtest_config(&c1, 0x11, PERIOD);
 	c1.period_s = P;
-	config_make(&c2, 0x22);
+	rdvtest_config(&c2, 0x22, PERIOD);
 	c2.period_s = P;
-	assert_int_equal(publish_set_config(PB.pub, w, &c1, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(PB.pub, w, &c1, unix_now()), 0);
 	run_until_published(w, 90000);
-	assert_int_equal(publish_set_config(PB.pub, w + P, &c2, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(PB.pub, w + P, &c2, unix_now()), 0);
 	/* The next window's round is [w+P-144, w+P-24]: nothing before it. */
 	int64_t round_start_ms = (int64_t)(w + P - 144) * 1000, round_end_ms = (int64_t)(w + P - 24) * 1000;
-	struct publish_stats st0, st;
-	publish_get_stats(PB.pub, &st0);
+	struct pubsched_stats st0, st;
+	pubsched_get_stats(PB.pub, &st0);
 	while (unix_now() < round_start_ms - 1000)
 		sim_run(S.now + 1000, NULL);
-	publish_get_stats(PB.pub, &st);
+	pubsched_get_stats(PB.pub, &st);
 	assert_int_equal(st.ops_started, st0.ops_started);
 	/* Spread: by the middle of the round some but not all have started. */
 	while (unix_now() < round_start_ms + 60000)
 		sim_run(S.now + 1000, NULL);
-	publish_get_stats(PB.pub, &st);
+	pubsched_get_stats(PB.pub, &st);
 	size_t mid = (st.ops_started - st0.ops_started) / 3;
 	print_message("clients started by mid-round: %zu of %d\n", mid, N);
 	assert_true(mid >= 1 && mid <= N - 1);
-	while (unix_now() < round_end_ms + 20000 && !publish_is_window_done(PB.pub, w + P))
+	while (unix_now() < round_end_ms + 20000 && !pubsched_is_window_done(PB.pub, w + P))
 		sim_run(S.now + 1000, NULL);
-	assert_true(publish_is_window_done(PB.pub, w + P));
+	assert_true(pubsched_is_window_done(PB.pub, w + P));
 	assert_true(unix_now() < (int64_t)(w + P) * 1000);
 	/* Just before the boundary (within the edge) a client gets the
 	 * current window; just after, the new one. */
@@ -443,10 +420,10 @@ static void test_window_boundary_spread_and_expiry(void **state)
 	assert_int_equal(fd.r.status, FETCH_ERR_EXPIRED);
 	assert_memory_equal(&fd.r.cfg, &c1, sizeof(c1));
 	/* The publisher dropped the old window. */
-	assert_int_equal(publish_get_epoch(PB.pub, w), -ENOENT);
+	assert_int_equal(pubsched_get_epoch(PB.pub, w), -ENOENT);
 	/* A window with no config for the next one: near its start a client
 	 * finds only the previous window's config: expired. */
-	publish_free(PB.pub);
+	pubsched_free(PB.pub);
 	PB.pub = NULL;
 	while (unix_now() < (int64_t)(w + 2 * P) * 1000 + 2000)
 		sim_run(S.now + 1000, NULL);
@@ -461,26 +438,26 @@ static void test_window_boundary_spread_and_expiry(void **state)
 static void test_refresh_before_expiry(void **state)
 {
 	enum { P = 3600 };
-	struct keypair server, client;
+	struct rdvtest_keypair server, client;
 	struct rendezvous_config cfg;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(24);
 	sim_bootstrap();
-	keypair_make(&server, 7);
-	keypair_make(&client, 8);
+	rdvtest_keypair(&server, 7);
+	rdvtest_keypair(&client, 8);
 	publisher_start(&server, 0, 1, P, NULL);
-	assert_int_equal(publish_add_client(PB.pub, client.pub), 0);
+	assert_int_equal(pubsched_add_client(PB.pub, client.pub), 0);
 	uint64_t w = window_now(P);
-	config_make(&cfg, 0x33);
+	rdvtest_config(&cfg, 0x33, PERIOD);
 	cfg.period_s = P;
-	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0);
+	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0);
 	run_until_published(w, 120000);
 	/* 45 min later: the first copies (30 min lifetime) are gone. */
 	sim_run(S.now + 45 * 60000, NULL);
-	struct publish_stats st;
-	publish_get_stats(PB.pub, &st);
+	struct pubsched_stats st;
+	pubsched_get_stats(PB.pub, &st);
 	assert_true(st.refreshes >= 2);
 	fetch_run(20, FETCH_CONFIG, client.priv, server.pub, P, 0, 60, &fd);
 	assert_int_equal(fd.r.status, 0);
@@ -493,37 +470,37 @@ static void test_refresh_before_expiry(void **state)
  * readers get the new config, old and newly registered clients alike. */
 static void test_restart_resumes_at_next_epoch(void **state)
 {
-	struct keypair server, clients[3], newcomer;
+	struct rdvtest_keypair server, clients[3], newcomer;
 	struct rendezvous_config c1, c2;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(24);
 	sim_bootstrap();
-	keypair_make(&server, 30);
-	keypair_make(&newcomer, 40);
+	rdvtest_keypair(&server, 30);
+	rdvtest_keypair(&newcomer, 40);
 	/* An odd window (the publisher keeps two window slots: this one uses
 	 * the second). */
 	sim_run(S.now + PERIOD * 1000, NULL);
 	assert_int_equal((window_now(PERIOD) / PERIOD) % 2, 1);
 	for (int i = 0; i < 3; i++)
-		keypair_make(&clients[i], (uint8_t)(31 + i));
+		rdvtest_keypair(&clients[i], (uint8_t)(31 + i));
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
+		assert_int_equal(pubsched_add_client(PB.pub, clients[i].pub), 0);
 	uint64_t w = window_now(PERIOD);
-	config_make(&c1, 0x41);
-	config_make(&c2, 0x42);
-	assert_int_equal(publish_set_config(PB.pub, w, &c1, unix_now()), 0);
+	rdvtest_config(&c1, 0x41, PERIOD);
+	rdvtest_config(&c2, 0x42, PERIOD);
+	assert_int_equal(pubsched_set_config(PB.pub, w, &c1, unix_now()), 0);
 	run_until_published(w, 120000);
-	publish_free(PB.pub);
+	pubsched_free(PB.pub);
 	PB.pub = NULL;
 	publisher_start(&server, 0, 1, PERIOD, NULL);
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(publish_add_client(PB.pub, clients[i].pub), 0);
-	assert_int_equal(publish_add_client(PB.pub, newcomer.pub), 0);
-	assert_int_equal(publish_resume_window(PB.pub, w, 1, &c2, unix_now()), 1);
-	assert_int_equal(publish_resume_window(PB.pub, w, 1, &c2, unix_now()), -EINVAL);
+		assert_int_equal(pubsched_add_client(PB.pub, clients[i].pub), 0);
+	assert_int_equal(pubsched_add_client(PB.pub, newcomer.pub), 0);
+	assert_int_equal(pubsched_resume_window(PB.pub, w, 1, &c2, unix_now()), 1);
+	assert_int_equal(pubsched_resume_window(PB.pub, w, 1, &c2, unix_now()), -EINVAL);
 	run_until_published(w, 300000);
 	for (int i = 0; i < 3; i++) {
 		fetch_run(10 + i, FETCH_CONFIG, clients[i].priv, server.pub, PERIOD, 0, 60, &fd);
@@ -553,7 +530,7 @@ static void on_announced(void *closure, const struct dht_result *r)
  * alone, with the same ports, and then it is. */
 static void test_short_chunk_retried_alone(void **state)
 {
-	struct keypair server, client;
+	struct rdvtest_keypair server, client;
 	struct rendezvous_config cfg;
 	struct fetched fd;
 	uint8_t s[DERIVE_SECRET_LEN], d[DERIVE_DESCRIPTOR_LEN];
@@ -561,21 +538,21 @@ static void test_short_chunk_retried_alone(void **state)
 
 	sim_init(30);
 	sim_bootstrap();
-	keypair_make(&server, 1);
-	keypair_make(&client, 10);
+	rdvtest_keypair(&server, 1);
+	rdvtest_keypair(&client, 10);
 	publisher_start(&server, 0, 1, PERIOD, NULL);
-	assert_int_equal(publish_add_client(PB.pub, client.pub), 0);
+	assert_int_equal(pubsched_add_client(PB.pub, client.pub), 0);
 	uint64_t w = window_now(PERIOD);
 	assert_int_equal(keys_shared_secret(s, server.priv, client.pub), 0);
 	derive_descriptor(d, s, w);
 	for (int j = 0; j < 3; j++)
 		rendezvous_chunk_infohash(PB.ih[j], d, 0, (uint8_t)j);
 	PB.drop = 1;
-	config_make(&cfg, 0xa1);
-	assert_int_equal(publish_set_config(PB.pub, w, &cfg, unix_now()), 0);
+	rdvtest_config(&cfg, 0xa1, PERIOD);
+	assert_int_equal(pubsched_set_config(PB.pub, w, &cfg, unix_now()), 0);
 	run_until_published(w, 3 * 60000);
-	struct publish_stats st;
-	publish_get_stats(PB.pub, &st);
+	struct pubsched_stats st;
+	pubsched_get_stats(PB.pub, &st);
 	assert_int_equal(st.publications, 1);
 	assert_int_equal(st.failures, 1);
 	assert_int_equal(st.partial, 0);
@@ -594,15 +571,15 @@ static void test_short_chunk_retried_alone(void **state)
 
 static void test_messages(void **state)
 {
-	struct keypair a, b, c;
+	struct rdvtest_keypair a, b, c;
 	struct fetched fd;
 	(void)state;
 
 	sim_init(24);
 	sim_bootstrap();
-	keypair_make(&a, 20);
-	keypair_make(&b, 21);
-	keypair_make(&c, 22);
+	rdvtest_keypair(&a, 20);
+	rdvtest_keypair(&b, 21);
+	rdvtest_keypair(&c, 22);
 	uint64_t w = window_now(PERIOD);
 	static const size_t lens[] = { 1, 30, RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN };
 	for (size_t t = 0; t < sizeof(lens) / sizeof(lens[0]); t++) {
@@ -648,28 +625,28 @@ static void test_messages(void **state)
 
 static void test_parameters(void **state)
 {
-	struct publish_params prm;
-	struct keypair k;
-	struct publish *p;
+	struct pubsched_params prm;
+	struct rdvtest_keypair k;
+	struct pubsched *p;
 	struct dht *d;
 	struct fetch *f;
 	uint8_t low_order[32] = { 0 };
 	(void)state;
 
-	keypair_make(&k, 1);
+	rdvtest_keypair(&k, 1);
 	sim_init(1);
 	d = S.n[0].d;
-	publish_params_default(&prm, 900);
+	pubsched_params_default(&prm, 900);
 	assert_int_equal(prm.lead_s, 60);
 	assert_int_equal(prm.spread_s, 450);
-	assert_int_equal(publish_new(&prm, k.priv, &d, 0, &p), -EINVAL);
+	assert_int_equal(pubsched_new(PUBSCHED_PEERS, &prm, k.priv, &d, 0, &p), -EINVAL);
 	prm.max_ops_per_node = DHT_MAX_OPS;
-	assert_int_equal(publish_new(&prm, k.priv, &d, 1, &p), -EINVAL);
-	publish_params_default(&prm, 900);
-	assert_int_equal(publish_new(&prm, k.priv, &d, 1, &p), 0);
-	assert_int_equal(publish_add_client(p, low_order), -EINVAL);
-	publish_free(p);
-	publish_free(NULL);
+	assert_int_equal(pubsched_new(PUBSCHED_PEERS, &prm, k.priv, &d, 1, &p), -EINVAL);
+	pubsched_params_default(&prm, 900);
+	assert_int_equal(pubsched_new(PUBSCHED_PEERS, &prm, k.priv, &d, 1, &p), 0);
+	assert_int_equal(pubsched_add_client(p, low_order), -EINVAL);
+	pubsched_free(p);
+	pubsched_free(NULL);
 	struct fetch_params fp = { .kind = FETCH_CONFIG, .period_s = 900, .edge_s = 450, .family = AF_INET6 };
 	assert_int_equal(fetch_new(d, &fp, k.priv, k.pub, on_done, NULL, NULL, &f), -EINVAL);
 	fp.edge_s = 60;
