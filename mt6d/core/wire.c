@@ -339,7 +339,9 @@ static struct wire_rx_instance *pick_victim(struct wire_rx *rx, uint64_t new_max
  * datagram; verifying first keeps buf intact on every failure, so a caller
  * may try another receiver state (old and new session during a re-key).
  * The key stream made for the check (ks, see keystream_make) is kept for
- * decrypt; a packet too large for it is checked with block 0 alone. */
+ * decrypt; with ks NULL (a sender not known yet: garbage and forgeries
+ * mostly, which should cost no more than the check) or a packet too large
+ * for it, the check makes block 0 alone. */
 static int verify(const uint8_t key[static WIRE_KEY_LEN], const uint8_t *nonce,
 		  const uint8_t *ad, size_t ad_len, const uint8_t *c, size_t c_len,
 		  const uint8_t *tag, struct keystream *ks)
@@ -347,7 +349,7 @@ static int verify(const uint8_t key[static WIRE_KEY_LEN], const uint8_t *nonce,
 	uint8_t block0[64], mac[WIRE_TAG_LEN];
 	int rc;
 
-	if (keystream_make(ks, key, nonce, c_len)) {
+	if (ks && keystream_make(ks, key, nonce, c_len)) {
 		aead_mac(ks->buf, ad, ad_len, c, c_len, mac);
 	} else {
 		crypto_stream_chacha20_ietf(block0, sizeof(block0), nonce, key);
@@ -355,7 +357,7 @@ static int verify(const uint8_t key[static WIRE_KEY_LEN], const uint8_t *nonce,
 		sodium_memzero(block0, sizeof(block0));
 	}
 	rc = crypto_verify_16(mac, tag) == 0 ? 0 : WIRE_ERR_AUTH;
-	if (rc < 0)
+	if (rc < 0 && ks)
 		keystream_wipe(ks);
 	return rc;
 }
@@ -432,7 +434,7 @@ int wire_open(struct wire_rx *rx, uint64_t slot, uint8_t *buf, size_t len)
 		/* An unknown instance: the peer restarted (or a forgery, which
 		 * costs us one hash and fails authentication). */
 		derive_packet_key(rx->dir_key, header + OFF_INSTANCE, key);
-		rc = authenticate(key, slot, header, buf, plain_len, &ks);
+		rc = authenticate(key, slot, header, buf, plain_len, NULL);
 		if (rc < 0)
 			goto cleanup;
 		e = pick_victim(rx, slot > rx->max_slot ? slot : rx->max_slot);
