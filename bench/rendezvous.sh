@@ -190,7 +190,7 @@ if [ "${RDV_BENCH_SKIP_LAB:-0}" != 1 ]; then
 	echo "Publisher: $TRIALS clients from $TRIALS source addresses, catch-up round out in ${pub_s} s."
 	echo "Each trial is a new process with a new DHT node (new id), for another client."
 	echo
-	echo "| trials, client address | opened | process wall ms: median, p95 | fetch (from its start) ms: median, p95 | queries: median |"
+	echo "| trials, client address | opened | process wall ms: median, p95 | fetch (from its DHT node's start) ms: median, p95 | queries: median |"
 	echo "|---|---|---|---|---|"
 	# "same": every trial on one address and port, so the node a trial
 	# leaves behind in routing tables is answered by the next one; "new":

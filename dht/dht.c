@@ -518,17 +518,28 @@ int64_t dht_tick(struct dht *d, int64_t now_ms)
 			routing_failed(&d->rt[fam_index(p->addr.family)], &p->addr);
 		}
 	}
-	for (int i = 0; i < DHT_MAX_OPS; i++) {
-		struct op *o = d->op[i];
-		if (!o || o->is_finished)
-			continue;
-		struct op *outer = d->running;
-		d->running = o;
-		op_timeouts(d, o, now_ms);
-		d->running = outer;
-		op_run(d, o, now_ms);
-		is_busy |= d->op[i] != NULL;
+	/* Stores send only from here (lookup.c, op_step), item puts first: a
+	 * put is one message per node, an announce-many dozens, and the item
+	 * channel is the one a reader opens in a few round trips. In slot
+	 * order otherwise, the puts of a fresh server (started after its
+	 * announces) never got a node's bulk slot before their deadline
+	 * behind 40 s of port-stuffing announces in a mixed foreign swarm,
+	 * and were retried only retry_s later. */
+	d->is_ticking = true;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < DHT_MAX_OPS; i++) {
+			struct op *o = d->op[i];
+			if (!o || o->is_finished || (o->kind == OP_PUT_ITEM) != (pass == 0))
+				continue;
+			struct op *outer = d->running;
+			d->running = o;
+			op_timeouts(d, o, now_ms);
+			d->running = outer;
+			op_run(d, o, now_ms);
+			is_busy |= d->op[i] != NULL;
+		}
 	}
+	d->is_ticking = false;
 	if (peerstore_is_rotation_due(&d->ps, now_ms)) {
 		uint8_t secret[PEERSTORE_SECRET_LEN];
 		d->ops.random(d->ctx, secret, sizeof(secret));

@@ -208,8 +208,10 @@ int dht_collect(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
  * count as stored: all but two of min(DHT_K, reachable) and at least one,
  * where reachable is the larger of the nodes that gave a token and the
  * live nodes of our routing table (a lookup that lost its slots to departed
- * nodes finds fewer than there are, and must not lower the bar). Two may
- * miss: a node that refuses (full) or a lost datagram. */
+ * nodes finds fewer than there are, and must not lower the bar; for a put,
+ * less the nodes its lookup asked that never answered "get" or refused it:
+ * they cannot hold items). Two may miss: a node that refuses (full) or a
+ * lost datagram. */
 size_t dht_store_quorum(size_t n_tokens, size_t n_live);
 
 /* Ends an operation without further callbacks. Returns 0 or -ENOENT. */

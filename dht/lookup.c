@@ -207,11 +207,23 @@ static void op_finish(struct dht *d, struct op *o)
 	if (o->kind == OP_ANNOUNCE || o->kind == OP_PUT_ITEM) {
 		/* A node that refused (its storage is full) will refuse a retry
 		 * too: the quorum is what the others can reach. */
-		size_t good, q, bad, n_refused = 0;
-		for (size_t i = 0; i < o->n_cands; i++)
+		size_t good, q, bad, n_refused = 0, n_silent = 0;
+		for (size_t i = 0; i < o->n_cands; i++) {
 			n_refused += o->c[i].is_target && o->c[i].is_refused && o->c[i].n_acked < o->n_ports;
+			n_silent += o->c[i].state == C_INFLIGHT || o->c[i].state == C_FAILED;
+		}
 		routing_count(&d->rt[fam_index(o->family)], o->started_ms, &good, &q, &bad);
-		r.n_wanted = dht_store_quorum(r.n_tokens, good + q);
+		size_t n_live = good + q;
+		/* A node our put's lookup asked that never answered "get", or
+		 * refused it, cannot hold the item (jech/dht has no BEP 44; a
+		 * strict libtorrent refuses some ids): it does not raise the
+		 * bar. In a swarm of 5 libtorrent and 3 Transmission nodes the
+		 * quorum was 6 of the 5 that can store, and every publication
+		 * failed and was put again 30 s later. Nodes it never asked
+		 * still count. */
+		if (o->kind == OP_PUT_ITEM)
+			n_live = n_live > n_silent ? n_live - n_silent : 0;
+		r.n_wanted = dht_store_quorum(r.n_tokens, n_live);
 		r.n_wanted = r.n_wanted > n_refused ? r.n_wanted - n_refused : 1;
 	}
 	dbg(d, "op %d done: status %d, %zu nodes, %zu values, %zu queries",
@@ -309,6 +321,20 @@ static bool cand_is_slow(const struct cand *c, int64_t now_ms, int64_t slow_ms)
 	return c->state == C_INFLIGHT && now_ms - c->sent_ms >= slow_ms;
 }
 
+/* A get that holds an item waits only for what could still bring a newer
+ * seq: answers within the round trip the node's answers take (RTO, no
+ * 200 ms floor), for QUERY_SETTLE_MIN_MS at least. Nodes that do not
+ * speak BEP 44 (Transmission's jech/dht drops "get" unanswered: a third
+ * of a mixed swarm) cost a reader this, not the slow mark and then the
+ * full timeout. */
+static int64_t query_settle_ms(const struct dht *d)
+{
+	if (!d->has_rtt)
+		return QUERY_SLOW_MAX_MS;
+	int64_t t = (d->srtt_us + 4 * d->rttvar_us + 999) / 1000;
+	return t < QUERY_SETTLE_MIN_MS ? QUERY_SETTLE_MIN_MS : t > QUERY_SLOW_MAX_MS ? QUERY_SLOW_MAX_MS : t;
+}
+
 /* The lookup is over when none of the k nearest live candidates is still
  * new or in flight; failed and slow ones are not live (a slow one that
  * answers becomes live again, in its place). With fewer than k live
@@ -323,11 +349,16 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 {
 	size_t inflight = 0, live = 0, replied = 0;
 	bool is_pending = false, is_slow_left = false, is_slow_young = false;
-	/* A store has no slow candidates, only answers and timeouts: the
+	/* An announce has no slow candidates, only answers and timeouts: the
 	 * nodes it stores on must be the k closest, where readers' lookups
 	 * converge; a slow one replaced by the next (a loaded libtorrent
-	 * node, the closest to a chunk) held nothing a reader asked. */
-	int64_t slow_ms = op_is_store(o) ? DHT_QUERY_TIMEOUT_MS : query_slow_ms(d);
+	 * node, the closest to a chunk) held nothing a reader asked. An item
+	 * put has: a reader needs one node of the item's k closest, and
+	 * waiting out the nodes that never answer "get" (Transmission) cost
+	 * every put of a fresh server 2 s. */
+	bool is_settling = o->kind == OP_GET_ITEM && o->has_item;
+	int64_t slow_ms = o->kind == OP_ANNOUNCE ? DHT_QUERY_TIMEOUT_MS
+			  : is_settling ? query_settle_ms(d) : query_slow_ms(d);
 	for (size_t i = 0; i < o->n_cands; i++) {
 		if (o->c[i].state == C_INFLIGHT && !cand_is_slow(&o->c[i], now_ms, slow_ms))
 			inflight++;
@@ -353,7 +384,7 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 		op_send(d, o, c, lookup_method(o), 0, now_ms);
 		inflight++;
 	}
-	if (live < DHT_K && (replied < DHT_K / 2 ? is_slow_left : is_slow_young))
+	if (!is_settling && live < DHT_K && (replied < DHT_K / 2 ? is_slow_left : is_slow_young))
 		is_pending = true;
 	return !is_pending || now_ms - o->started_ms >= LOOKUP_MAX_MS;
 }
@@ -417,8 +448,10 @@ static bool op_step(struct dht *d, struct op *o, int64_t now_ms)
 				continue;
 			}
 			is_all_done = false;
+			/* Only from dht_tick, which steps puts before announces:
+			 * an answer's op_run would take a freed slot out of turn. */
 			uint8_t method = o->kind == OP_PUT_ITEM ? KRPC_PUT : KRPC_ANNOUNCE_PEER;
-			if (pacer_is_ready_bulk(d, &c->addr, method, now_ms))
+			if (d->is_ticking && pacer_is_ready_bulk(d, &c->addr, method, now_ms))
 				op_send(d, o, c, method, o->ports[c->next_port++], now_ms);
 			continue;
 		}

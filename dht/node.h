@@ -34,6 +34,9 @@
  * extra query in parallel, not its answer. */
 #define QUERY_SLOW_MIN_MS 200
 #define QUERY_SLOW_MAX_MS 1000
+/* The least a get holding an item waits for the other closest nodes'
+ * answers (lookup.c, query_settle_ms). */
+#define QUERY_SETTLE_MIN_MS 50
 #define LOOKUP_MAX_MS 30000
 #define COLLECT_MAX_QUERIES 16  /* per node */
 #define COLLECT_STALE_STOP 2    /* replies in a row with nothing new */
@@ -139,6 +142,7 @@ struct dht {
 	struct op *running;          /* op whose code is on the stack, if any */
 	bool is_joined[2];           /* first full table seen: buckets refreshed */
 	bool is_read_only;           /* BEP 43: our queries say "ro" */
+	bool is_ticking;             /* in dht_tick's op loop: stores may send */
 	bool has_rtt;                /* srtt_us and rttvar_us hold a sample */
 	int64_t srtt_us, rttvar_us;  /* answers' round trip: smoothed, mean deviation */
 	struct dht_stats st;

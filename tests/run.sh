@@ -189,10 +189,10 @@ suite_system() {
     done
 }
 
-# The acceptance tests of issue 15 (the rendezvous over foreign DHT nodes
-# only): real daemons over libtorrent and Transmission nodes, asserting
-# targets the code does not meet yet (docs/LAB.md, "Foreign-only swarms").
-# Not part of `all` until they pass; `make check-foreign` runs them.
+# The rendezvous over foreign DHT nodes only (issue 15): the real daemons
+# and `mt6d rendezvous` over libtorrent and Transmission nodes, asserting
+# its targets (docs/LAB.md, "Foreign-only swarms"). Eight foreign nodes
+# each: they run after the namespace lanes, one at a time.
 suite_foreign() {
     local t
     for t in tests/foreign/t_*.sh; do
@@ -215,6 +215,7 @@ case "${1:-all}" in
         suite_cli build-san
         suite_fuzz build-fuzz
         suite_netns build
+        suite_foreign build
         ;;
     *) echo "usage: $0 all|unit|vectors|cli|fuzz|netns|foreign|system [BUILD_DIR]" >&2; exit 2 ;;
 esac

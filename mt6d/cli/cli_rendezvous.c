@@ -196,6 +196,34 @@ static uint64_t window_for(const struct rdv_args *a, int64_t unix_ms)
 	return a->window_rel > 0 ? w + n : w;
 }
 
+/* Our address as DHT nodes see it, for a BEP 42 node id (strict nodes,
+ * libtorrent's dht_enforce_node_id, refuse any other with error 203): the
+ * listen address when it is a specific one, else the source address
+ * towards the bootstrap nodes. Returns its length, 0 when unknown (a
+ * random id then). */
+static socklen_t external_for(const char *listen, const char *boot, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	socklen_t len = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET6, listen, &s6->sin6_addr) == 1) {
+		if (!IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr)) {
+			s6->sin6_family = AF_INET6;
+			return sizeof(*s6);
+		}
+		return dhtev_source_address(AF_INET6, boot, ss, &len) == 0 ? len : 0;
+	}
+	if (inet_pton(AF_INET, listen, &s4->sin_addr) == 1) {
+		if (s4->sin_addr.s_addr != htonl(INADDR_ANY)) {
+			s4->sin_family = AF_INET;
+			return sizeof(*s4);
+		}
+		return dhtev_source_address(AF_INET, boot, ss, &len) == 0 ? len : 0;
+	}
+	return 0;
+}
+
 static void on_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)w;
@@ -238,11 +266,13 @@ static void report(struct rdv *r, const struct fetch_result *res)
 	if (r->is_tty && !r->a->is_quiet)
 		fprintf(stderr, "\r\033[K");
 	inet_ntop(AF_INET6, res->from_addr, from, sizeof(from));
+	/* Since the node started (its bootstrap included), by the clock: a
+	 * channel's own figure dates from its last tick. */
 	if (!r->a->is_quiet)
 		fprintf(stderr, "%s: %s%s%s after %.2f s (%zu queries, %zu values, %zu lookups)\n",
 			r->a->cmd, fetch_strerror(res->status), res->status == 0 ? " from " : "",
-			res->status == 0 ? from : "", (double)p->elapsed_ms / 1000.0, p->queries, p->values,
-			p->lookups_done);
+			res->status != 0 ? "" : strcmp(from, "::") ? from : "a BEP 44 item", (double)(dhtev_now_ms() - r->started_ms) / 1000.0,
+			p->queries, p->values, p->lookups_done);
 	if (res->status == 0 || res->status == FETCH_ERR_EXPIRED) {
 		if (res->status == FETCH_ERR_EXPIRED)
 			fprintf(stderr, "%s: the message is for window %" PRIu64 ", which is over\n",
@@ -289,6 +319,16 @@ static void on_fetched(void *closure, const struct fetch_result *res)
 	report(r, res);
 }
 
+/* The item channel's verdict: a failure ends the port-stuffing fetch's
+ * head-start hold (fetch.h, FETCH_PEERS_HOLD_MS). */
+static void on_item_fetched(void *closure, const struct fetch_result *res)
+{
+	struct rdv *r = closure;
+	if (res->status != 0 && r->fetch)
+		fetch_release(r->fetch, dhtev_now_ms());
+	on_fetched(closure, res);
+}
+
 static int64_t fetch_hook(void *ctx, int64_t now_ms)
 {
 	struct rdv *r = ctx;
@@ -313,8 +353,10 @@ static int run_fetch(struct rdv *r, enum fetch_kind kind)
 	int rc = 0;
 	r->n_channels = r->a->channel == CONFIG_RDV_BOTH ? 2 : 1;
 	if (r->a->channel != CONFIG_RDV_PEERS)
-		rc = itemfetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_fetched, r,
+		rc = itemfetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_item_fetched, r,
 				   &r->ifetch);
+	if (r->ifetch)
+		fp.hold_ms = FETCH_PEERS_HOLD_MS;
 	if (rc == 0 && r->a->channel != CONFIG_RDV_ITEMS)
 		rc = fetch_new(dhtev_dht(r->nodes[0]), &fp, r->priv, r->peer, on_fetched, on_progress, r,
 			       &r->fetch);
@@ -1058,6 +1100,9 @@ int rendezvous_main(int argc, char *argv[])
 		 * leave it out of their routing tables (where it would linger,
 		 * dead, and cost their lookups a timeout); publish runs on. */
 		struct dht_config dc = { .is_read_only = strcmp(a.cmd, "publish") != 0 };
+		struct sockaddr_storage ext;
+		dc.external_len = external_for(tok, a.boot ? a.boot : DHT_DEFAULT_BOOTSTRAP, &ext);
+		dc.external = dc.external_len ? (const struct sockaddr *)&ext : NULL;
 		rc = dhtev_new(r.loop, tok, (uint16_t)a.port, &dc, &r.nodes[r.n_nodes], msg, sizeof(msg));
 		if (rc < 0) {
 			fprintf(stderr, "%s rendezvous %s: %s: %s\n", prog_name, a.cmd, msg, strerror(-rc));

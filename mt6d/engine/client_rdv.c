@@ -116,9 +116,15 @@ static void on_fetched(void *closure, const struct fetch_result *res)
 	on_result(closure, res, "port stuffing", "peers");
 }
 
+/* A failed item channel ends the port-stuffing fetch's head-start hold
+ * (fetch.h, FETCH_PEERS_HOLD_MS). */
 static void on_item_fetched(void *closure, const struct fetch_result *res)
 {
-	on_result(closure, res, "BEP 44 item", "items");
+	struct client *c = closure;
+
+	if (res->status != 0 && c->fetch)
+		fetch_release(c->fetch, dhtev_now_ms());
+	on_result(c, res, "BEP 44 item", "items");
 }
 
 void client_rdv_stop(struct client *c)
@@ -212,6 +218,8 @@ void client_rdv_fetch(struct client *c)
 		}
 	}
 	if (c->cfg.rdv_channel != CONFIG_RDV_ITEMS) {
+		if (c->ifetch && !itemfetch_is_done(c->ifetch))
+			fp.hold_ms = FETCH_PEERS_HOLD_MS;
 		rc = fetch_new(dhtev_dht(c->dht), &fp, c->priv, c->cfg.server_public_key, on_fetched,
 			       NULL, c, &c->fetch);
 		if (rc == 0)

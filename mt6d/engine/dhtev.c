@@ -196,7 +196,8 @@ int dhtev_family(const struct dhtev *n)
 	return n->family;
 }
 
-static int add_one(struct dhtev *n, const char *spec, int64_t t)
+/* host:port or [v6]:port, resolved for family; 0 and *res, or -errno. */
+static int resolve(int family, const char *spec, struct addrinfo **res)
 {
 	char host[256];
 	const char *port;
@@ -215,12 +216,21 @@ static int add_one(struct dhtev *n, const char *spec, int64_t t)
 		host[colon - spec] = 0;
 		port = colon + 1;
 	}
-	struct addrinfo hints = { 0 }, *res, *ai;
-	hints.ai_family = n->family;
+	struct addrinfo hints = { 0 };
+	hints.ai_family = family;
 	hints.ai_socktype = SOCK_DGRAM;
-	hints.ai_flags = n->family == AF_INET6 ? AI_V4MAPPED : 0;
-	if (getaddrinfo(host, port, &hints, &res) != 0)
+	hints.ai_flags = family == AF_INET6 ? AI_V4MAPPED : 0;
+	if (getaddrinfo(host, port, &hints, res) != 0)
 		return -EHOSTUNREACH;
+	return 0;
+}
+
+static int add_one(struct dhtev *n, const char *spec, int64_t t)
+{
+	struct addrinfo *res, *ai;
+	int rc = resolve(n->family, spec, &res);
+	if (rc < 0)
+		return rc;
 	int added = 0;
 	for (ai = res; ai; ai = ai->ai_next)
 		if (dht_add_node(n->dht, ai->ai_addr, ai->ai_addrlen, t) == 0)
@@ -253,6 +263,35 @@ int dhtev_add_bootstrap(struct dhtev *n, const char *list, char *msg, size_t msg
 		return rc;
 	}
 	return total;
+}
+
+int dhtev_source_address(int family, const char *list, struct sockaddr_storage *out,
+			 socklen_t *out_len)
+{
+	char *copy = strdup(list), *save = NULL;
+	int rc = -EHOSTUNREACH;
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok && rc < 0; tok = strtok_r(NULL, ",", &save)) {
+		struct addrinfo *res;
+		if (resolve(family, tok, &res) < 0)
+			continue;
+		for (struct addrinfo *ai = res; ai && rc < 0; ai = ai->ai_next) {
+			/* A connected UDP socket sends nothing: the kernel only
+			 * picks the route and the source address. */
+			int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (fd < 0)
+				break;
+			*out_len = sizeof(*out);
+			if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+			    getsockname(fd, (struct sockaddr *)out, out_len) == 0)
+				rc = 0;
+			close(fd);
+		}
+		freeaddrinfo(res);
+	}
+	free(copy);
+	return rc;
 }
 
 void dhtev_set_hook(struct dhtev *n, dhtev_hook_fn *hook, void *ctx)

@@ -49,6 +49,14 @@ int dhtev_family(const struct dhtev *n);
  * entry in msg. */
 int dhtev_add_bootstrap(struct dhtev *n, const char *list, char *msg, size_t msg_len);
 
+/* The source address the kernel picks for a socket of family (AF_INET6 or
+ * AF_INET) sending to the first reachable entry of a bootstrap list (same
+ * format as dhtev_add_bootstrap): our address as the DHT sees it where
+ * there is no NAT, for a BEP 42 node id when we listen on a wildcard.
+ * Sends nothing. Returns 0, or -EHOSTUNREACH / -ENOMEM. */
+int dhtev_source_address(int family, const char *list, struct sockaddr_storage *out,
+			 socklen_t *out_len);
+
 /* Sets the hook (NULL: none). */
 void dhtev_set_hook(struct dhtev *n, dhtev_hook_fn *hook, void *ctx);
 

@@ -60,7 +60,7 @@ struct fetch {
 	fetch_done_fn *done;
 	fetch_progress_fn *progress;
 	void *closure;
-	bool is_started, is_done;
+	bool is_started, is_done, is_released;
 	int64_t started_ms, last_ms;
 	uint64_t now_s;
 	uint64_t primary;         /* the window asked for */
@@ -252,9 +252,14 @@ static bool is_table_empty(struct dht *d, int family, int64_t now_ms)
 
 /* Starts the lookups of every probe that is waiting, as far as the node
  * has room (it refuses with -EBUSY beyond DHT_MAX_OPS). */
+static bool is_held(const struct fetch *f, int64_t now_ms)
+{
+	return !f->is_released && now_ms - f->started_ms < f->prm.hold_ms;
+}
+
 static void pump(struct fetch *f, int64_t now_ms)
 {
-	if (is_table_empty(f->dht, f->prm.family, now_ms))
+	if (is_held(f, now_ms) || is_table_empty(f->dht, f->prm.family, now_ms))
 		return;
 	for (size_t i = 0; i < MAX_PROBES && !f->is_done; i++) {
 		struct probe *pr = &f->probes[i];
@@ -531,7 +536,8 @@ int fetch_start(struct fetch *f, int64_t now_ms, int64_t unix_ms)
 		probe_start(f, (int)w, 2, false);
 	}
 	pump(f, now_ms);
-	if (f->prog.lookups_started == 0 && !is_table_empty(f->dht, f->prm.family, now_ms)) {
+	if (f->prog.lookups_started == 0 && !is_held(f, now_ms) &&
+	    !is_table_empty(f->dht, f->prm.family, now_ms)) {
 		/* The node had no room at all. */
 		f->is_started = false;
 		memset(f->probes, 0, sizeof(f->probes));
@@ -539,7 +545,7 @@ int fetch_start(struct fetch *f, int64_t now_ms, int64_t unix_ms)
 		f->n_win = 0;
 		return -EBUSY;
 	}
-	/* An empty table: fetch_tick starts the lookups once it fills. */
+	/* Held, or an empty table: fetch_tick starts the lookups later. */
 	maybe_finish(f);
 	return 0;
 }
@@ -557,4 +563,16 @@ int64_t fetch_tick(struct fetch *f, int64_t now_ms)
 	maybe_finish(f);
 	int64_t next = now_ms + PUMP_MS;
 	return next;
+}
+
+void fetch_release(struct fetch *f, int64_t now_ms)
+{
+	if (f->is_done || f->is_released)
+		return;
+	f->is_released = true;
+	if (!f->is_started)
+		return;         /* fetch_start will not hold */
+	f->last_ms = now_ms;
+	pump(f, now_ms);
+	maybe_finish(f);
 }

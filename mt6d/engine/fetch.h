@@ -44,7 +44,17 @@ struct fetch_params {
 	uint32_t edge_s;         /* that close to a boundary, also the neighbouring window */
 	int64_t timeout_ms;      /* 0: none */
 	int family;              /* AF_INET6 or AF_INET */
+	int64_t hold_ms;         /* no lookup before this long after fetch_start, unless
+				  * fetch_release (0: none) */
 };
+
+/* With both channels, the port-stuffing fetch holds its lookups this long
+ * (or until the item channel has failed): a BEP 44 get asks ~8 nodes once
+ * and opens within a few round trips, while the ~100 get_peers of a
+ * message's chunks, sent at the same moment, spend the same nodes' reply
+ * budgets (dht.h, DHT_REPLY_RATE) and held the get's queries back for 1.1 s
+ * in a mixed foreign swarm. The wait is paid only where no item exists. */
+#define FETCH_PEERS_HOLD_MS 500
 
 struct fetch_progress {
 	size_t queries;          /* DHT queries sent by finished lookups */
@@ -85,6 +95,11 @@ int fetch_start(struct fetch *f, int64_t now_ms, int64_t unix_ms);
 
 /* Enforces the time limit; returns when to be called again (now_ms clock). */
 int64_t fetch_tick(struct fetch *f, int64_t now_ms);
+
+/* Ends the hold (fetch_params.hold_ms) now, or cancels it before
+ * fetch_start: the other channel failed. May be called from another
+ * fetch's done callback. */
+void fetch_release(struct fetch *f, int64_t now_ms);
 
 /* Whether done has been called. */
 int fetch_is_done(const struct fetch *f);

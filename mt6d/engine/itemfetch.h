@@ -8,7 +8,10 @@
  * Same parameters, results and statuses as fetch.h. A config of the window
  * asked for is reported as soon as its lookup ends, or ITEMFETCH_GRACE_MS
  * after it first opened (a node that missed a newer seq answers with an
- * older one: the grace lets the closest nodes answer too). */
+ * older one: the grace lets the closest nodes answer too). A get that
+ * holds an item ends once the closest nodes have answered or stayed silent
+ * for a round-trip timeout (dht/lookup.c, query_settle_ms): in the lab
+ * some 50 ms, the grace is the bound where round trips are long. */
 #ifndef MT6D_ITEMFETCH_H
 #define MT6D_ITEMFETCH_H
 

@@ -36,9 +36,15 @@ dht_server_start
 dht_client_start 1
 dht_client_start 2
 # Up to 30 s for the target; if it is missed, up to 150 s in all for the
-# figure and for the checks that follow.
-ms1=$(session_ms 1 "$t0" 150) || ms1=none
-ms2=$(session_ms 2 "$t0" $((150 - ($(now_ms) - t0) / 1000))) || ms2=none
+# figure and for the checks that follow. Both clients are watched in one
+# loop (one after the other, the second's figure was the first's at least).
+ms1=none
+ms2=none
+while [ $(($(now_ms) - t0)) -lt 150000 ] && { [ $ms1 = none ] || [ $ms2 = none ]; }; do
+	[ $ms1 = none ] && has_session 1 && ms1=$(($(now_ms) - t0))
+	[ $ms2 = none ] && has_session 2 && ms2=$(($(now_ms) - t0))
+	sleep 0.2
+done
 echo "first sessions after the server's start: client 1 ${ms1} ms, client 2 ${ms2} ms"
 within() { [ "$1" != none ] && [ "$1" -le "$2" ]; }
 check "a fresh server's first clients have their sessions within 30 s (${ms1}, ${ms2} ms)" \

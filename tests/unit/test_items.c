@@ -30,13 +30,18 @@ static struct {
 	uint64_t max_len;
 } X;
 
+/* Nodes that drop "get" queries unanswered, as Transmission's jech/dht
+ * does (it knows no BEP 44): bit i for node i. */
+static uint64_t no_bep44;
+
 static bool on_send(void *ctx, const struct simnet_node *from, int dest, const uint8_t *buf,
 		    size_t len)
 {
 	(void)ctx;
 	(void)from;
-	(void)dest;
 	assert_true(len <= 1400);
+	if (dest >= 0 && dest < 64 && (no_bep44 >> dest & 1) && memmem(buf, len, "1:q3:get", 8))
+		return false;
 	if (len > X.max_len)
 		X.max_len = len;
 	if (X.is_capture) {
@@ -50,6 +55,7 @@ static bool on_send(void *ctx, const struct simnet_node *from, int dest, const u
 static void sim_init(int n)
 {
 	memset(&X, 0, sizeof(X));
+	no_bep44 = 0;
 	assert_int_equal(simnet_init(&S, n, T0), 0);
 	S.on_send = on_send;
 }
@@ -321,6 +327,7 @@ static void test_store_limit(void **state)
 struct res {
 	bool is_done;
 	int n_items, n_stored, n_acked, n_err;
+	size_t done_stored, done_wanted;   /* DONE of a put */
 	int64_t seq;
 	size_t v_len;
 	uint8_t v[DHT_ITEM_MAX_V];
@@ -346,6 +353,8 @@ static void on_res(void *closure, const struct dht_result *r)
 	}
 	assert_int_equal(r->event, DHT_EVENT_DONE);
 	x->is_done = true;
+	x->done_stored = r->n_stored;
+	x->done_wanted = r->n_wanted;
 	x->has_final = r->item != NULL;
 }
 
@@ -439,6 +448,132 @@ static void test_put_then_get_across_the_network(void **state)
 	simnet_fini(&S);
 }
 
+struct timed {
+	struct res r;
+	int64_t item_ms, done_ms;
+};
+
+static void on_timed(void *closure, const struct dht_result *r)
+{
+	struct timed *t = closure;
+	on_res(&t->r, r);
+	if (r->event == DHT_EVENT_ITEM && !t->item_ms)
+		t->item_ms = S.now;
+	if (r->event == DHT_EVENT_DONE)
+		t->done_ms = S.now;
+}
+
+/* A reader's get holding the item ends once the closest nodes that speak
+ * BEP 44 have answered, within a round trip or so, not when the silent
+ * ones (a third of a mixed foreign swarm) time out (2 s); a writer's put
+ * neither. */
+static void test_get_does_not_wait_for_silent_nodes(void **state)
+{
+	(void)state;
+	sim_init(12);
+	simnet_bootstrap(&S, 60000);
+	struct writer w;
+	crypto_sign_keypair(w.pk, w.sk);
+	static struct dht_item it;
+	uint8_t target[20];
+	make_item(&it, &w, 3, "3:one");
+	dht_item_target(w.pk, NULL, 0, target);
+	struct res put = { .seq = -1 };
+	assert_true(dht_put_item(S.n[1].d, &it, AF_INET6, on_res, &put, S.now) > 0);
+	simnet_run(&S, S.now + 60000, &put.is_done);
+	assert_true(put.n_acked >= DHT_K - 2);
+
+	/* All but 3 of the nodes that hold it drop "get": 3 answer (fewer
+	 * than k/2), 8 stay silent. */
+	int n_speaking = 0;
+	for (int i = 1; i < S.n_nodes; i++) {
+		struct dht_stats st;
+		dht_get_stats(S.n[i].d, S.now, &st);
+		if (st.stored_items && n_speaking < 3)
+			n_speaking++;
+		else
+			no_bep44 |= 1ull << i;
+	}
+	assert_int_equal(n_speaking, 3);
+	struct timed g = { .r = { .seq = -1 } };
+	int64_t t0 = S.now;
+	assert_true(dht_get_item(S.n[0].d, target, NULL, 0, AF_INET6, on_timed, &g, S.now) > 0);
+	simnet_run(&S, S.now + 10000, &g.r.is_done);
+	assert_true(g.r.is_done && g.r.has_final);
+	assert_int_equal(g.r.seq, 3);
+	printf("get: item after %lld ms, done after %lld ms\n", (long long)(g.item_ms - t0),
+	       (long long)(g.done_ms - t0));
+	assert_true(g.done_ms - g.item_ms < 600);
+
+	/* With nothing to find, the lookup still waits out the silent ones
+	 * rather than end on the few answers it has. */
+	uint8_t none[20];
+	dht_item_target(w.pk, (const uint8_t *)"y", 1, none);
+	struct timed g2 = { .r = { .seq = -1 } };
+	t0 = S.now;
+	assert_true(dht_get_item(S.n[0].d, none, (const uint8_t *)"y", 1, AF_INET6, on_timed, &g2,
+				 S.now) > 0);
+	simnet_run(&S, S.now + 10000, &g2.r.is_done);
+	assert_true(g2.r.is_done && !g2.r.has_final);
+	assert_true(g2.done_ms - t0 >= DHT_QUERY_TIMEOUT_MS);
+
+	/* A writer does not wait the silent ones out either once k/2 have
+	 * answered: its puts leave within a few slow marks. */
+	no_bep44 = 0x0fc0;
+	make_item(&it, &w, 4, "3:two");
+	struct timed p = { .r = { .seq = -1 } };
+	t0 = S.now;
+	assert_true(dht_put_item(S.n[2].d, &it, AF_INET6, on_timed, &p, S.now) > 0);
+	simnet_run(&S, S.now + 10000, &p.r.is_done);
+	printf("put: %d acknowledged after %lld ms\n", p.r.n_acked, (long long)(p.done_ms - t0));
+	assert_true(p.r.n_acked >= 3);
+	assert_true(p.done_ms - t0 < DHT_QUERY_TIMEOUT_MS);
+	/* Stored on every node that can hold it: that is the quorum's base,
+	 * not the silent ones of the routing table. */
+	assert_true(p.r.done_stored >= p.r.done_wanted);
+	assert_int_equal(S.bad_deadlines, 0);
+	simnet_fini(&S);
+}
+
+/* An item put from a node busy with announce-many operations (a fresh
+ * server's port-stuffing round to the same few nodes) gets its one put per
+ * node out at once, not after the announces' backlog (which outlasts the
+ * put's deadline). */
+static void test_put_not_starved_by_announces(void **state)
+{
+	(void)state;
+	sim_init(10);
+	simnet_bootstrap(&S, 60000);
+	uint16_t ports[60];
+	for (size_t i = 0; i < 60; i++)
+		ports[i] = (uint16_t)(1000 + i);
+	struct res ann[6];
+	for (int j = 0; j < 6; j++) {
+		uint8_t ih[20];
+		memset(ih, 0x11 * (j + 1), sizeof(ih));
+		ann[j] = (struct res){ .seq = -1 };
+		assert_true(dht_announce(S.n[1].d, ih, AF_INET6, ports, 60, on_res, &ann[j], S.now) > 0);
+	}
+	/* Let their lookups end and their announces fill every node's pace. */
+	simnet_run(&S, S.now + 3000, NULL);
+	struct writer w;
+	crypto_sign_keypair(w.pk, w.sk);
+	static struct dht_item it;
+	make_item(&it, &w, 0, "3:one");
+	struct timed p = { .r = { .seq = -1 } };
+	int64_t t0 = S.now;
+	assert_true(dht_put_item(S.n[1].d, &it, AF_INET6, on_timed, &p, S.now) > 0);
+	simnet_run(&S, S.now + 30000, &p.r.is_done);
+	assert_true(p.r.is_done);
+	printf("put among announces: %d acknowledged after %lld ms\n", p.r.n_acked,
+	       (long long)(p.done_ms - t0));
+	assert_true(p.r.n_acked >= DHT_K - 2);
+	assert_true(p.done_ms - t0 < 3000);
+	for (int j = 0; j < 6; j++)
+		assert_false(ann[j].is_done);
+	simnet_fini(&S);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +581,8 @@ int main(void)
 		cmocka_unit_test(test_serving_get_and_put),
 		cmocka_unit_test(test_store_limit),
 		cmocka_unit_test(test_put_then_get_across_the_network),
+		cmocka_unit_test(test_get_does_not_wait_for_silent_nodes),
+		cmocka_unit_test(test_put_not_starved_by_announces),
 	};
 	if (sodium_init() < 0)
 		return 1;

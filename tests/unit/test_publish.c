@@ -51,8 +51,14 @@ static int64_t unix_now(void)
 	return UNIX0_MS + (S.now - T0);
 }
 
+/* get_peers sent by node watch_node (fetch_hold's test). */
+static int watch_node = -1;
+static size_t watched_get_peers;
+
 static bool on_send(void *ctx, const struct simnet_node *from, int dest, const uint8_t *buf, size_t len)
 {
+	if (from->idx == watch_node && memmem(buf, len, "9:get_peers", 11))
+		watched_get_peers++;
 	if (from->idx < PB.pub_first_node || from->idx >= PB.pub_first_node + PB.pub_nodes)
 		return true;
 	PB.pub_sent++;
@@ -623,6 +629,61 @@ static void test_messages(void **state)
 	sim_fini();
 }
 
+/* With both channels the port-stuffing fetch holds its lookups for
+ * FETCH_PEERS_HOLD_MS, or until fetch_release (the item channel failed),
+ * even before fetch_start. */
+static void test_fetch_hold(void **state)
+{
+	struct rdvtest_keypair k, srv;
+	struct fetched fd = { 0 };
+	(void)state;
+
+	rdvtest_keypair(&k, 1);
+	rdvtest_keypair(&srv, 2);
+	sim_init(16);
+	sim_bootstrap();
+	watch_node = 5;
+	watched_get_peers = 0;
+	struct fetch_params fp = { .kind = FETCH_CONFIG, .period_s = PERIOD, .edge_s = 60,
+				   .timeout_ms = 30000, .family = AF_INET6,
+				   .hold_ms = FETCH_PEERS_HOLD_MS };
+	assert_int_equal(fetch_new(S.n[5].d, &fp, k.priv, srv.pub, on_done, NULL, &fd, &PB.fetch), 0);
+	int64_t t0 = S.now;
+	assert_int_equal(fetch_start(PB.fetch, S.now, unix_now()), 0);
+	sim_run(t0 + FETCH_PEERS_HOLD_MS - 100, NULL);
+	assert_int_equal(watched_get_peers, 0);
+	sim_run(t0 + FETCH_PEERS_HOLD_MS + 100, NULL);
+	assert_true(watched_get_peers > 0);
+	sim_run(S.now + 30000, &fd.is_done);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
+	fetch_free(PB.fetch);
+	PB.fetch = NULL;
+
+	/* Released: the lookups start at once. */
+	memset(&fd, 0, sizeof(fd));
+	fp.hold_ms = 60000;
+	watched_get_peers = 0;
+	assert_int_equal(fetch_new(S.n[5].d, &fp, k.priv, srv.pub, on_done, NULL, &fd, &PB.fetch), 0);
+	assert_int_equal(fetch_start(PB.fetch, S.now, unix_now()), 0);
+	assert_int_equal(watched_get_peers, 0);
+	fetch_release(PB.fetch, S.now);
+	assert_true(watched_get_peers > 0);
+	sim_run(S.now + 30000, &fd.is_done);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
+	fetch_free(PB.fetch);
+	PB.fetch = NULL;
+
+	/* Released before it started: no hold. */
+	memset(&fd, 0, sizeof(fd));
+	watched_get_peers = 0;
+	assert_int_equal(fetch_new(S.n[5].d, &fp, k.priv, srv.pub, on_done, NULL, &fd, &PB.fetch), 0);
+	fetch_release(PB.fetch, S.now);
+	assert_int_equal(fetch_start(PB.fetch, S.now, unix_now()), 0);
+	assert_true(watched_get_peers > 0);
+	watch_node = -1;
+	sim_fini();
+}
+
 static void test_parameters(void **state)
 {
 	struct pubsched_params prm;
@@ -682,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_restart_resumes_at_next_epoch),
 		cmocka_unit_test(test_short_chunk_retried_alone),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_fetch_hold),
 	};
 	if (sodium_init() < 0)
 		return 1;
