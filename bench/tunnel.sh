@@ -28,6 +28,8 @@
 #
 #   sudo bench/tunnel.sh            (make bench runs it)
 #   BENCH_RUNS=5 BENCH_SECONDS=10 BENCH_UDP_MBPS=500 sudo bench/tunnel.sh
+#   BENCH_TESTS=tcp1 BENCH_ONLY="plain mt6d" BENCH_RUNS=3 BENCH_SECONDS=4 sudo bench/tunnel.sh
+#                                   (a quick look at the one-stream ratio)
 #
 # Needs iperf3, wireguard-go, wireguard-tools, openvpn (scripts/install-deps.sh
 # bench). Prints a Markdown table and the ratios of mt6d to (a), (b), (c);
@@ -42,6 +44,9 @@ SECS=${BENCH_SECONDS:-5}
 UDP_MBPS=${BENCH_UDP_MBPS:-300}
 ROT=${BENCH_ROT:-1s}
 ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nooff mt6d-nogso mt6d-nopad}
+# BENCH_TESTS: which measurements each path gets (quick runs while tuning:
+# BENCH_TESTS=tcp1 BENCH_ONLY="plain mt6d"); the 1-stream run always goes.
+TESTS=" ${BENCH_TESTS:-tcp1 tcp4 udp ping} "
 work=$(mktemp -d /tmp/mt6d-bench-tunnel.XXXXXX)
 pids=()
 A_ADDR=2001:db8:0:1::2
@@ -129,17 +134,21 @@ measure() { # name dst daemon-pids...
 		json "$work/j" "j['end']['sum_sent'].get('retransmits', 0)" >>"$work/retr" 2>/dev/null
 		echo "$t0 $t1 $(getconf CLK_TCK) $SECS" | awk '{print ($2-$1)/$3/$4}' >>"$work/cpu"
 
-		nsB iperf3 -s -1 -D >/dev/null 2>&1; sleep 0.3
-		nsA iperf3 -c "$dst" -t "$SECS" -P 4 -J >"$work/j" 2>/dev/null
-		json "$work/j" "j['end']['sum_received']['bits_per_second']/1e9" >>"$work/tcp4" 2>/dev/null
-
-		nsB iperf3 -s -1 -D >/dev/null 2>&1; sleep 0.3
-		nsA iperf3 -c "$dst" -u -b "${UDP_MBPS}M" -l 1200 -w 4M -t "$SECS" -J >"$work/j" 2>/dev/null
-		json "$work/j" "(j['end']['sum']['packets']-j['end']['sum']['lost_packets'])/j['end']['sum']['seconds']" >>"$work/udp_pps" 2>/dev/null
-		json "$work/j" "j['end']['sum']['lost_percent']" >>"$work/udp_loss" 2>/dev/null
-
-		nsA ping -6 -n -q -c 100 -i 0.01 "$dst" 2>/dev/null |
-			awk -F/ '/^rtt/ {print $5 * 1000}' >>"$work/rtt"
+		if [[ $TESTS == *" tcp4 "* ]]; then
+			nsB iperf3 -s -1 -D >/dev/null 2>&1; sleep 0.3
+			nsA iperf3 -c "$dst" -t "$SECS" -P 4 -J >"$work/j" 2>/dev/null
+			json "$work/j" "j['end']['sum_received']['bits_per_second']/1e9" >>"$work/tcp4" 2>/dev/null
+		fi
+		if [[ $TESTS == *" udp "* ]]; then
+			nsB iperf3 -s -1 -D >/dev/null 2>&1; sleep 0.3
+			nsA iperf3 -c "$dst" -u -b "${UDP_MBPS}M" -l 1200 -w 4M -t "$SECS" -J >"$work/j" 2>/dev/null
+			json "$work/j" "(j['end']['sum']['packets']-j['end']['sum']['lost_packets'])/j['end']['sum']['seconds']" >>"$work/udp_pps" 2>/dev/null
+			json "$work/j" "j['end']['sum']['lost_percent']" >>"$work/udp_loss" 2>/dev/null
+		fi
+		if [[ $TESTS == *" ping "* ]]; then
+			nsA ping -6 -n -q -c 100 -i 0.01 "$dst" 2>/dev/null |
+				awk -F/ '/^rtt/ {print $5 * 1000}' >>"$work/rtt"
+		fi
 	done
 	local p50 p99 lost
 	p50=$(pct 50 <"$work/rtt_load"); p99=$(pct 99 <"$work/rtt_load")

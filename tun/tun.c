@@ -396,6 +396,12 @@ int tun_read_split(struct tun *tun, unsigned q, uint8_t *buf, size_t buf_len,
 		nseg = vnet_split_count(&h, buf + VNET_HDR_LEN, (size_t)r - VNET_HDR_LEN);
 		if (nseg > 1)
 			st->supers++;
+		/* A super-packet that fits in one flush is not cut across two:
+		 * the caller's sends (and the peer's coalescing) keep it whole. */
+		if (k > 0 && nseg <= n && k + nseg > n) {
+			flush(ctx, pkts, k);
+			k = 0;
+		}
 		while (nseg > 0 && pos < nseg) {
 			int w;
 

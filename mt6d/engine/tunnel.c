@@ -742,12 +742,18 @@ static size_t gro_segment_len(const struct msghdr *h)
 
 /* peer -> TUN: one datagram of slot (with GRO, a train of seg-byte ones;
  * seg 0: one), each opened for that slot in place; what authenticates and
- * passes the inner check goes to the TUN. The slot sockets and the shared
- * ones (tunnel_mux_input) both come here. */
-static void tunnel_input(struct tunnel *t, uint64_t slot, uint8_t *base, size_t total, size_t seg)
+ * passes the inner check joins scratch->rx_pkts (*out of them), which the
+ * caller hands to the TUN (tunnel_deliver) at the end of its batch: the
+ * segments of consecutive trains of a flow go back as one write (a sender's
+ * GSO sends break a TCP super-packet at 64 KiB and at its batches, so a
+ * train often holds part of one). A batch is one socket's, hence one slot's:
+ * no coalesced write spans a rotation. The slot sockets and the shared ones
+ * (tunnel_mux_input) both come here. */
+static void tunnel_input_train(struct tunnel *t, uint64_t slot, uint8_t *base, size_t total,
+			       size_t seg, size_t *out)
 {
 	int64_t off = (int64_t)(slot - t->rot.cur);
-	size_t pos, out = 0;
+	size_t pos;
 
 	/* An empty datagram would pass the segment loop unseen. */
 	if (total == 0) {
@@ -756,15 +762,19 @@ static void tunnel_input(struct tunnel *t, uint64_t slot, uint8_t *base, size_t 
 	}
 	if (seg == 0 || seg > total)
 		seg = total;
-	for (pos = 0; pos < total && out < TUNNEL_BATCH; pos += seg)
-		tunnel_open_one(t, slot, off, base + pos, total - pos < seg ? total - pos : seg, &out);
-	tunnel_deliver(t, out);
+	if (*out + (total + seg - 1) / seg > TUNNEL_BATCH) {
+		tunnel_deliver(t, *out);
+		*out = 0;
+	}
+	for (pos = 0; pos < total && *out < TUNNEL_BATCH; pos += seg)
+		tunnel_open_one(t, slot, off, base + pos, total - pos < seg ? total - pos : seg, out);
 }
 
 void tunnel_mux_input(void *owner, uint64_t slot, uint8_t *buf, size_t len)
 {
 	struct tunnel *t = owner;
 	const struct tunnel_sock *s = &t->socks[slot % ROTATE_MAX_SLOTS];
+	size_t out = 0;
 
 	/* The table is kept with the window: this holds unless a bug broke it. */
 	if (!s->is_muxed || s->slot != slot) {
@@ -772,7 +782,8 @@ void tunnel_mux_input(void *owner, uint64_t slot, uint8_t *buf, size_t len)
 		return;
 	}
 	busy_poll_extend(t);
-	tunnel_input(t, slot, buf, len, 0);
+	tunnel_input_train(t, slot, buf, len, 0, &out);
+	tunnel_deliver(t, out);
 }
 
 /* A batch from one slot's socket. */
@@ -785,7 +796,7 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
-		size_t i;
+		size_t i, out;
 		int n;
 
 		for (i = 0; i < TUNNEL_RX_MSGS; i++) {
@@ -805,6 +816,7 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n <= 0)
 			break;
 		busy_poll_extend(t);
+		out = 0;
 		for (i = 0; i < (size_t)n; i++) {
 			const struct msghdr *h = &scratch->msgs[i].msg_hdr;
 
@@ -812,9 +824,11 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 				t->stats.drops_malformed++;
 				continue;
 			}
-			tunnel_input(t, s->slot, scratch->rx_iov[i].iov_base, scratch->msgs[i].msg_len,
-				     gro_segment_len(h));
+			tunnel_input_train(t, s->slot, scratch->rx_iov[i].iov_base,
+					   scratch->msgs[i].msg_len, gro_segment_len(h), &out);
 		}
+		/* Before the next receive reuses the buffers they point into. */
+		tunnel_deliver(t, out);
 		if (n < TUNNEL_RX_MSGS)
 			break;
 	}

@@ -306,6 +306,68 @@ static void test_offloads_split_and_write_back(void **state)
 	tun_free(tun);
 }
 
+/* Datagrams of our UDP flow in each flush (the kernel's own packets aside). */
+struct flushes {
+	size_t udp[16];
+	size_t n, total;
+};
+
+static void count_flush(void *ctx, struct tun_pkt *pkts, size_t n)
+{
+	struct flushes *f = ctx;
+	size_t udp = 0;
+
+	for (size_t i = 0; i < n; i++)
+		udp += pkts[i].len >= 48 && pkts[i].buf[6] == 17;
+	if (f->n < 16 && udp > 0) {
+		f->udp[f->n++] = udp;
+		f->total += udp;
+	}
+}
+
+/* A super-packet that fits in one flush is never cut across two: two USO
+ * sends of 4 datagrams each, read with room for 6 per flush, come out as
+ * two flushes of 4 (not 6 and 2), so that the tunnel sends each whole. */
+static void test_offloads_flush_keeps_supers_whole(void **state)
+{
+	(void)state;
+	struct tun_config cfg = { .name = "mt6dvw", .mtu = 1280, .flags = TUN_HAS_VNET_HDR,
+				  .offloads = TUN_OFFLOAD_CSUM | TUN_OFFLOAD_TSO6 | TUN_OFFLOAD_USO };
+	static uint8_t big[VNET_HDR_LEN + VNET_MAX_PKT_LEN + 1], storage[6][1400];
+	static struct flushes f;
+	struct tun_pkt pkts[6];
+	struct tun_split_stats st = { 0 };
+	struct sockaddr_in6 local = { .sin6_family = AF_INET6, .sin6_port = htons(4002) };
+	struct sockaddr_in6 remote = { .sin6_family = AF_INET6, .sin6_port = htons(5002) };
+	struct tun *tun = NULL;
+	uint8_t data[3500] = { 0 };
+	int s, seg = 1000, tries;
+	size_t i;
+
+	for (i = 0; i < 6; i++)
+		pkts[i] = (struct tun_pkt){ .buf = storage[i], .cap = sizeof(storage[i]) };
+	assert_int_equal(tun_new(&cfg, &tun), 0);
+	if (!(tun_offloads(tun) & TUN_OFFLOAD_USO)) {
+		tun_free(tun);
+		skip(); /* the kernel segments before the TUN: nothing to keep whole */
+	}
+	s = link_up_with_socket("mt6dvw", 0x79, &local, &remote);
+	assert_int_equal(setsockopt(s, IPPROTO_UDP, UDP_SEGMENT, &seg, sizeof(seg)), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(sendto(s, data, sizeof(data), 0, (struct sockaddr *)&remote,
+					sizeof(remote)), (ssize_t)sizeof(data));
+	for (tries = 0; tries < 20 && f.total < 8; tries++) {
+		assert_true(wait_readable(tun_fd(tun, 0)) > 0);
+		assert_true(tun_read_split(tun, 0, big, sizeof(big), pkts, 6, 0, 1280, 8, count_flush,
+					   &f, &st) >= 1);
+	}
+	assert_int_equal(f.total, 8);
+	for (i = 0; i < f.n; i++)
+		assert_int_equal(f.udp[i], 4);
+	close(s);
+	tun_free(tun);
+}
+
 static void test_short_buffers_and_bad_writes(void **state)
 {
 	(void)state;
@@ -334,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_packet_round_trips_through_kernel),
 		cmocka_unit_test(test_short_buffers_and_bad_writes),
 		cmocka_unit_test(test_offloads_split_and_write_back),
+		cmocka_unit_test(test_offloads_flush_keeps_supers_whole),
 	};
 	return cmocka_run_group_tests(tests, setup_netns, NULL);
 }
