@@ -30,24 +30,23 @@
 
 #define CAP_BIT(c) (1ull << (c))
 
-/* Runs in the child; returns the failed step's number, 0 if all held. */
-static int drop_and_check(const char *user, bool keep_raw)
+/* Runs in the child, fd a root-owned file (the parent removes it); returns
+ * the failed step's number, 0 if all held. */
+static int drop_and_check(const char *user, bool keep_raw, int fd)
 {
 	unsigned long long caps = 0, want;
 	struct ifreq ifr;
-	char msg[160], path[] = "/tmp/mt6d-daemon-XXXXXX";
-	int fd, s;
+	char msg[160];
+	int s;
 
 	/* As root: a private network namespace, so the capability test below
-	 * touches nothing of the host; and a root-owned file. */
+	 * touches nothing of the host. */
 	if (unshare(CLONE_NEWNET) < 0)
 		return 1;
-	fd = mkstemp(path);
 	if (fd < 0)
 		return 2;
 	if (daemon_drop_privileges(user, keep_raw, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "drop: %s\n", msg);
-		unlink(path);
 		return 3;
 	}
 	if (daemon_effective_caps(&caps) < 0)
@@ -88,14 +87,19 @@ static int drop_and_check(const char *user, bool keep_raw)
 
 static void run_child(const char *user, bool keep_raw)
 {
-	int status = 0;
+	char path[] = "/tmp/mt6d-daemon-XXXXXX";
+	int status = 0, fd;
 	pid_t pid;
 
 	assert_int_equal(geteuid(), 0); /* make check runs as root */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(drop_and_check(user, keep_raw));
+		_exit(drop_and_check(user, keep_raw, fd));
+	close(fd);
+	unlink(path);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
