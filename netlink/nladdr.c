@@ -706,6 +706,15 @@ static int dump_once(struct dump_ctx *d)
 			break;
 		}
 		rc = mnl_cb_run(buf, (size_t)n, seq, portid, dump_msg_cb, d);
+		/* libmnl stops at a message flagged NLM_F_DUMP_INTR with EINTR
+		 * before our callback sees it: the list changed under the dump
+		 * (thousands of addresses being added, DAD finishing), which is
+		 * a reason to dump again (dump_collect), not a failure. */
+		if (rc == MNL_CB_ERROR && errno == EINTR && !d->err) {
+			d->is_interrupted = true;
+			rc = 0;
+			break;
+		}
 		if (rc <= MNL_CB_STOP) {
 			rc = rc < 0 ? (d->err ? d->err : -errno) : 0;
 			break;

@@ -302,6 +302,63 @@ static void test_large_batch(void **state)
 	nladdr_free(nl);
 }
 
+/* A dump of thousands of addresses while another process keeps changing
+ * the list: the kernel flags the dump interrupted (NLM_F_DUMP_INTR), which
+ * libmnl reports as EINTR; nladdr_dump must dump again, not fail (it failed
+ * once in CI, when DAD finished in the test's namespace mid-dump). */
+static void test_dump_survives_churn(void **state)
+{
+	(void)state;
+	enum { N = 2000, DUMPS = 20 };
+	struct nladdr *nl = NULL;
+	int pipefd[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(nladdr_new(NULL, NULL, &nl), 0);
+	for (unsigned i = 0; i < N; i++) {
+		struct in6_addr a = addr_n(20000 + i);
+		assert_int_equal(nladdr_batch_add(nl, ifx, &a, 60, NULL), 0);
+	}
+	assert_int_equal(nladdr_sync(nl, 60000), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct nladdr *churn = NULL;
+		struct in6_addr a = addr_n(30000);
+
+		if (nladdr_new(NULL, NULL, &churn) < 0 || write(pipefd[1], "y", 1) != 1)
+			_exit(1);
+		for (int i = 0; i < 100000; i++) { /* until killed; bounded anyway */
+			if (i % 2 == 0)
+				(void)nladdr_batch_add(churn, ifx, &a, 60, NULL);
+			else
+				(void)nladdr_batch_del(churn, ifx, &a, NULL);
+			(void)nladdr_sync(churn, 1000);
+		}
+		_exit(0);
+	}
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	close(pipefd[0]);
+	for (int i = 0; i < DUMPS; i++) {
+		struct seen s = { 0 };
+		int rc = nladdr_dump(nl, ifx, count_cb, &s);
+
+		if (rc < 0)
+			kill(pid, SIGKILL);
+		assert_true(rc >= 0);
+		assert_true(s.ours >= N);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* Ours and the churner's, which may have died between add and del. */
+	assert_true(nladdr_purge(nl, ifx, 60000, NULL, 0) >= N);
+	assert_int_equal(dump_dev(nl, NULL, 0).ours, 0);
+	nladdr_free(nl);
+}
+
 /* A process that bound addresses with a 3 s valid lifetime dies by SIGKILL:
  * the kernel removes them once the lifetime has passed. */
 static void test_addresses_expire_after_sigkill(void **state)
@@ -358,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_not_permitted_is_eperm),
 		cmocka_unit_test(test_purge_removes_ours_only),
 		cmocka_unit_test(test_large_batch),
+		cmocka_unit_test(test_dump_survives_churn),
 		cmocka_unit_test(test_addresses_expire_after_sigkill),
 	};
 	return cmocka_run_group_tests(tests, setup_netns, NULL);
