@@ -629,6 +629,15 @@ static void test_messages(void **state)
 	sim_fini();
 }
 
+/* Runs the fetch of the test swarm (which holds nothing) to its end. */
+static void fetch_ends_with_nothing(struct fetched *fd)
+{
+	sim_run(S.now + 30000, &fd->is_done);
+	assert_int_equal(fd->r.status, FETCH_ERR_NOTHING);
+	fetch_free(PB.fetch);
+	PB.fetch = NULL;
+}
+
 /* With both channels the port-stuffing fetch holds its lookups for
  * FETCH_PEERS_HOLD_MS, or until fetch_release (the item channel failed),
  * even before fetch_start. */
@@ -654,10 +663,7 @@ static void test_fetch_hold(void **state)
 	assert_int_equal(watched_get_peers, 0);
 	sim_run(t0 + FETCH_PEERS_HOLD_MS + 100, NULL);
 	assert_true(watched_get_peers > 0);
-	sim_run(S.now + 30000, &fd.is_done);
-	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
-	fetch_free(PB.fetch);
-	PB.fetch = NULL;
+	fetch_ends_with_nothing(&fd);
 
 	/* Released: the lookups start at once. */
 	memset(&fd, 0, sizeof(fd));
@@ -668,10 +674,7 @@ static void test_fetch_hold(void **state)
 	assert_int_equal(watched_get_peers, 0);
 	fetch_release(PB.fetch, S.now);
 	assert_true(watched_get_peers > 0);
-	sim_run(S.now + 30000, &fd.is_done);
-	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
-	fetch_free(PB.fetch);
-	PB.fetch = NULL;
+	fetch_ends_with_nothing(&fd);
 
 	/* Released before it started: no hold. */
 	memset(&fd, 0, sizeof(fd));
