@@ -120,13 +120,17 @@ int nladdr_del_sync(struct nladdr *nl, unsigned ifindex, const struct in6_addr *
 		    char *msg, size_t msg_len);
 
 /* Lists the IPv6 addresses of ifindex (0 = every interface) as the kernel
- * has them now, retrying when the dump is interrupted by concurrent changes.
- * Synchronous, on a separate socket. Returns the number listed or -errno. */
+ * has them now, sorted by (ifindex, address), each once. A dump racing
+ * other changes can miss an entry, so it reads the list until two readings
+ * agree (a list that never settles within ~60 ms gives the union of the last
+ * two). Synchronous, on a separate socket. Returns the number listed or
+ * -errno. */
 int nladdr_dump(struct nladdr *nl, unsigned ifindex, nladdr_dump_fn *fn, void *arg);
 
 /* Deletes every address of ifindex (0 = every interface) tagged
  * NLADDR_PROTO_MT6D, whoever added it (leftovers of a previous run), and
- * nothing else. Synchronous. Returns the number removed, or -errno with the
+ * nothing else, dumping again until none is left (at most 4 rounds).
+ * Synchronous. Returns the number removed, or -errno with the
  * kernel's message for the first failure in msg. */
 int nladdr_purge(struct nladdr *nl, unsigned ifindex, int timeout_ms,
 		 char *msg, size_t msg_len);
