@@ -18,6 +18,7 @@
 #define N_SLOTS 2             /* the current window and the next */
 #define HEARTBEAT_MS 1000     /* longest sleep: due work waiting for room */
 #define BUSY_RETRY_MS 1000    /* a node refused an operation */
+#define ORDERED_HOLD_POLL_MS 250 /* pubsched_tick_ordered: a held scheduler looks again */
 #define URGENT_SPREAD_MAX_S 5
 /* Runs of one peers publication that may leave a chunk short of its quorum
  * before a chunk that some node stored in full counts as enough: a node that
@@ -679,6 +680,51 @@ int64_t pubsched_tick(struct pubsched *p, int64_t now_ms, int64_t unix_ms)
 		next_due = unix_ms + HEARTBEAT_MS;
 	p->next_due_unix_ms = next_due;
 	return deadline_of(next_due, now_ms, unix_ms);
+}
+
+/* Whether p is publishing the window in force now, not yet done: a fresh
+ * server's catch-up or a new epoch (a revocation), with operations in
+ * flight or publications due within its catch-up spread. Not a round for
+ * the next window (the current one is done then), nor publications that
+ * failed and wait for their retry. */
+static bool is_catching_up(const struct pubsched *p, int64_t unix_ms)
+{
+	if (pubsched_ops_on(p, NULL) == 0 &&
+	    p->next_due_unix_ms > unix_ms + (int64_t)p->prm.urgent_spread_s * 1000)
+		return false;
+	for (int k = 0; k < N_SLOTS; k++) {
+		const struct pub_window *w = &p->win[k];
+		int64_t start_ms = (int64_t)w->start * 1000;
+
+		if (w->in_use && start_ms <= unix_ms && unix_ms < start_ms + (int64_t)p->prm.period_s * 1000)
+			return !pubsched_is_window_done(p, w->start);
+	}
+	return false;
+}
+
+int64_t pubsched_tick_ordered(struct pubsched *first, struct pubsched *then, int64_t now_ms,
+			      int64_t unix_ms)
+{
+	int64_t next = INT64_MAX, t;
+
+	if (first) {
+		next = pubsched_tick(first, now_ms, unix_ms);
+		if (then && is_catching_up(first, unix_ms)) {
+			/* Held: its finished operations are still accounted for
+			 * and its windows still expire; it starts nothing. */
+			if (then->n_done_ops)
+				reap(then, unix_ms);
+			expire_windows(then, unix_ms);
+			then->is_scan_needed = true;
+			t = now_ms + ORDERED_HOLD_POLL_MS;
+			return t < next ? t : next;
+		}
+	}
+	if (then) {
+		t = pubsched_tick(then, now_ms, unix_ms);
+		next = t < next ? t : next;
+	}
+	return next;
 }
 
 int pubsched_replace_node(struct pubsched *p, const struct dht *old, struct dht *node)

@@ -133,6 +133,18 @@ int pubsched_resume_window(struct pubsched *p, uint64_t window_start, uint8_t ep
  * called; call it after the nodes' dht_input too (operations end there). */
 int64_t pubsched_tick(struct pubsched *p, int64_t now_ms, int64_t unix_ms);
 
+/* Two schedulers on the same nodes, first before then: while first
+ * publishes the window in force now (a fresh server's catch-up, a new
+ * epoch) and has operations in flight or due within its catch-up spread,
+ * then starts nothing (it still reaps and expires). Over both channels the
+ * items go first: a fresh server's first clients read them, and the
+ * port-stuffing announces share the nodes' pacing and the foreign nodes'
+ * budgets (docs/PROTOCOL.md 12.4). Rounds for the next window run side by
+ * side, and items that failed and wait for their retry hold nothing.
+ * Either may be NULL. Returns the next time to be called. */
+int64_t pubsched_tick_ordered(struct pubsched *first, struct pubsched *then, int64_t now_ms,
+			      int64_t unix_ms);
+
 /* The epoch of a window, or -ENOENT when it has no config. */
 int pubsched_get_epoch(const struct pubsched *p, uint64_t window_start);
 

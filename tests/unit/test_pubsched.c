@@ -35,6 +35,7 @@ struct fop {
 	uint8_t epoch;
 	unsigned part;
 	int client;               /* index in F.secret, -1: unknown */
+	bool is_peers;            /* started by the second scheduler of a pair */
 	dht_result_fn *cb;
 	void *closure;
 };
@@ -323,6 +324,105 @@ static void test_quorum_not_met_is_retried(void **state)
 	stop();
 }
 
+static int fake_start_peers(const struct pubsched_run *r)
+{
+	int op = fake_start(r);
+
+	if (op > 0)
+		F.op[op - 1].is_peers = true;
+	return op;
+}
+
+static size_t live_ops_of(bool is_peers)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < F.n_op; i++)
+		n += F.op[i].is_live && F.op[i].is_peers == is_peers;
+	return n;
+}
+
+/* Both channels: the items scheduler (P) before the peers one (Q). */
+static int64_t tick_pair(struct pubsched *q, int64_t unix_ms)
+{
+	int64_t now = unix_ms - (int64_t)T_W * 1000 + 5000000;
+	int64_t next = pubsched_tick_ordered(P, q, now, unix_ms);
+	assert_true(next > now && next <= now + 1000);
+	return next;
+}
+
+/* Over both channels, the port-stuffing scheduler starts nothing while item
+ * puts are in flight (they share the node's pacing and the foreign nodes'
+ * budgets; with 12 clients the announces held the first puts back 40 s),
+ * and it does not wait for items that failed and wait for their retry. */
+static void test_items_go_before_peers(void **state)
+{
+	(void)state;
+	struct pubsched_backend be_peers = pubsched_peers_backend;
+	struct pubsched_params prm;
+	struct dht *nodes[1] = { NODE(0) };
+	struct rdvtest_keypair server, client;
+	struct rendezvous_config c;
+	struct pubsched *q = NULL;
+	int64_t t;
+
+	start(PUBSCHED_ITEMS, 1, 24, 3);
+	be_peers.start = fake_start_peers;
+	be_peers.cancel = fake_cancel;
+	be_peers.is_ready = fake_is_ready;
+	pubsched_params_default(&prm, PERIOD);
+	prm.random = fake_random;
+	rdvtest_keypair(&server, 0x40);
+	assert_int_equal(pubsched_new_with(&be_peers, &prm, server.priv, nodes, 1, &q), 0);
+	for (int i = 0; i < 3; i++) {
+		rdvtest_keypair(&client, (uint8_t)(0x10 + i));
+		assert_int_equal(pubsched_add_client(q, client.pub), 0);
+	}
+	sodium_memzero(&server, sizeof(server));
+
+	/* A fresh server: everything due within the catch-up spread. */
+	rdvtest_config(&c, 1, PERIOD);
+	assert_int_equal(pubsched_set_config(P, T_W, &c, at(100)), 0);
+	assert_int_equal(pubsched_set_config(q, T_W, &c, at(100)), 0);
+	for (t = at(100); t <= at(115); t += 250)
+		tick_pair(q, t);
+	assert_int_equal(live_ops_of(false), 3);
+	assert_int_equal(live_ops_of(true), 0);
+	/* The puts are stored: the announces start (each client at a random
+	 * time of the catch-up spread from now). */
+	end_all_stored();
+	for (int64_t end = t + 6000; t <= end; t += 250)
+		tick_pair(q, t);
+	assert_int_equal(live_ops_of(true), 9);   /* 3 clients x 3 chunks */
+	assert_true(pubsched_is_window_done(P, T_W));
+	for (size_t i = 0; i < F.n_op; i++)
+		if (F.op[i].is_live)
+			fop_end(i, 8, 6);
+	tick_pair(q, t += 1000);
+	assert_true(pubsched_is_window_done(q, T_W));
+
+	/* A new epoch (a revocation): the puts go first again; this time no
+	 * node takes them, and the announces go while the puts wait for their
+	 * retry. */
+	rdvtest_config(&c, 2, PERIOD);
+	assert_int_equal(pubsched_set_config(P, T_W, &c, t), 1);
+	assert_int_equal(pubsched_set_config(q, T_W, &c, t), 1);
+	size_t before = F.n_op;
+	for (int64_t end = t + 6000; t <= end; t += 250)
+		tick_pair(q, t);
+	assert_int_equal(live_ops_of(false), 3);
+	assert_int_equal(live_ops_of(true), 0);
+	for (size_t i = before; i < F.n_op; i++)
+		fop_end(i, 0, 6);
+	for (int64_t end = t + 6000; t <= end; t += 250)
+		tick_pair(q, t);
+	assert_false(pubsched_is_window_done(P, T_W));
+	assert_int_equal(live_ops_of(false), 0);
+	assert_int_equal(live_ops_of(true), 9);
+
+	pubsched_free(q);
+	stop();
+}
+
 /* A new config in mid-run moves the window to epoch 1 at once: peers count
  * the interrupted epoch 0 as published and announce epoch 1 (contiguous);
  * a client added then is announced in epochs 0 and 1 in turn. Items put
@@ -537,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_catch_up_starts_at_random_client),
 		cmocka_unit_test(test_quorum_not_met_is_retried),
 		cmocka_unit_test(test_epoch_change),
+		cmocka_unit_test(test_items_go_before_peers),
 		cmocka_unit_test(test_window_switch),
 		cmocka_unit_test(test_client_removed_mid_round),
 		cmocka_unit_test(test_node_replaced_and_busy),
