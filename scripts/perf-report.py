@@ -4,19 +4,29 @@
     scripts/perf-report.py [--results build/bench-results] [--out docs/PERFORMANCE.md]
                            [--charts docs/perf] [--analysis docs/perf/analysis] [--no-charts]
                            [--check]
+    scripts/perf-report.py --merge [build/bench-results] [--into docs/perf/results]
+                           [--out docs/PERFORMANCE.md] ...
 
-Writing docs/PERFORMANCE.md from a full run copies the run's TSVs to
-docs/perf/results/ first and writes the report from that copy, so that
-`make bench-report` (--results docs/perf/results) gives it again byte for
-byte; --check compares instead of writing. The report depends on the
-results and the analysis text only (not on gnuplot being installed).
+Writing docs/PERFORMANCE.md from a full run merges the run's TSVs into
+docs/perf/results/ first and writes the report from there, so that `make
+bench-report` (--results docs/perf/results) gives it again byte for byte;
+--check compares instead of writing. The report depends on the results and
+the analysis text only (not on gnuplot being installed).
+
+Merging (--merge DIR, `make bench-merge`; also the step above) takes the
+benchmarks DIR/run.tsv lists: their DIR/<bench>.tsv replace theirs in
+--into and their run's block is appended to its run.tsv; every other
+benchmark keeps its results and its run. So one benchmark run alone
+(BENCH_ONLY_SCRIPTS=tunnel bench/run.sh) updates its own section, and the
+report lists each run whose figures it shows and names each section's run.
+A quick run (BENCH_QUICK=1) is never merged.
 
 Without --out, the results of a full run go to docs/PERFORMANCE.md, those of
 a quick run (BENCH_QUICK=1) to <results>/PERFORMANCE.md, so that a trial run
 never replaces the committed report; charts go to perf/ next to the output.
 
-Reads <results>/run.tsv (machine, commit, sizes, wall time per benchmark) and
-<results>/<bench>.tsv (records "kind<TAB>key=value<TAB>...", bench/results.sh).
+Reads <results>/run.tsv (per run: machine, commit, sizes, wall time per
+benchmark; one block per run, see "runs" below) and <results>/<bench>.tsv (records "kind<TAB>key=value<TAB>...", bench/results.sh).
 Every number in the report comes from these files: tables, ratios against the
 baselines measured in the same run, and the values cited by the analysis text.
 The text lives in <analysis>/<bench>.md and <bench>.intro.md, copied verbatim
