@@ -26,7 +26,8 @@ a quick run (BENCH_QUICK=1) to <results>/PERFORMANCE.md, so that a trial run
 never replaces the committed report; charts go to perf/ next to the output.
 
 Reads <results>/run.tsv (per run: machine, commit, sizes, wall time per
-benchmark; one block per run, see "runs" below) and <results>/<bench>.tsv (records "kind<TAB>key=value<TAB>...", bench/results.sh).
+benchmark; one block per run, see "runs" below) and <results>/<bench>.tsv
+(records "kind<TAB>key=value<TAB>...", bench/results.sh).
 Every number in the report comes from these files: tables, ratios against the
 baselines measured in the same run, and the values cited by the analysis text.
 The text lives in <analysis>/<bench>.md and <bench>.intro.md, copied verbatim
