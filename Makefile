@@ -7,7 +7,9 @@
 #   make fuzz       libFuzzer harnesses (clang) into build-fuzz/
 #   make analyze    clang analyzer, cppcheck, shellcheck: zero findings
 #   make bench      benchmarks, then docs/PERFORMANCE.md from their results
-#   make bench-report  docs/PERFORMANCE.md again from build/bench-results/
+#   make bench-report  docs/PERFORMANCE.md again from docs/perf/results/
+#   make bench-merge   a run of some benchmarks (build/bench-results/) merged
+#                   into docs/perf/results/, then docs/PERFORMANCE.md
 #   make install    PREFIX=/usr/local DESTDIR= (also SYSCONFDIR, UNITDIR, BASHCOMPDIR, ...)
 #   make deb        the Debian package into build/deb/ (debian/, lintian)
 #   make check-system  the package in a fresh Debian 12 root, the units under
@@ -117,7 +119,7 @@ BENCHES := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 .PHONY: all programs tests fuzz benches check unit netns vectors fuzz-smoke \
-	check-foreign check-layering analyze deps demo bench bench-report install uninstall clean \
+	check-foreign check-layering analyze deps demo bench bench-report bench-merge install uninstall clean \
 	deb check-system
 .DEFAULT_GOAL := all
 # Keep object files of tests and fuzzers: they are not throwaway intermediates.
@@ -246,8 +248,13 @@ demo: deps all
 # docs/perf/*.png, also when one of them failed (the report says which; a
 # quick run's report goes to build/bench-results/ instead). make
 # bench-report: the report again from BENCH_RESULTS (default the committed
-# docs/perf/results/) without rerunning anything.
+# docs/perf/results/) without rerunning anything. make bench-merge: the
+# run in BENCH_RESULTS (default build/bench-results/, e.g. after
+# `BENCH_ONLY_SCRIPTS=rendezvous bench/run.sh`) merged into
+# docs/perf/results/: its benchmarks' results replace theirs, every other
+# benchmark keeps its own and its run; then the report from them.
 BENCH_RESULTS ?= docs/perf/results
+BENCH_MERGE_FROM = $(if $(filter file,$(origin BENCH_RESULTS)),build/bench-results,$(BENCH_RESULTS))
 # make check-system (6 to 12 minutes, by load) does not fit in make check's 30: make
 # bench runs it last (BENCH_SYSTEM=0 leaves it out), and fails if it fails.
 BENCH_SYSTEM ?= 1
@@ -258,6 +265,9 @@ bench: deps all benches
 
 bench-report:
 	$(Q)/usr/bin/python3 scripts/perf-report.py --results $(BENCH_RESULTS)
+
+bench-merge:
+	$(Q)/usr/bin/python3 scripts/perf-report.py --merge $(BENCH_MERGE_FROM)
 
 # make install: programs, man pages, docs and examples, the systemd units
 # (paths substituted), the sysusers.d entry for the mt6d user and the bash

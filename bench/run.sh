@@ -11,6 +11,20 @@
 #   sudo BENCH_QUICK=1 bench/run.sh   small sizes, to try it out (~15 minutes)
 #   sudo BENCH_ONLY_SCRIPTS="tunnel sessions" bench/run.sh
 #
+# One benchmark, then its section of docs/PERFORMANCE.md:
+#
+#   sudo BENCH_ONLY_SCRIPTS=rendezvous bench/run.sh && make bench-merge
+#
+# make bench-merge (scripts/perf-report.py --merge) merges the run in
+# $BENCH_OUT into the committed results, docs/perf/results/: the benchmarks
+# this run.tsv lists replace theirs, every other one keeps its results and
+# its run, and the report is written again; commit both. Run a benchmark
+# through this script, not bench/<name>.sh alone: its run.tsv names the run
+# (date, commit, machine) that the report credits the figures to, and a
+# bench/<name>.sh run alone leaves the run.tsv of an earlier run beside it.
+# The report's "One benchmark alone" lines give the sizes of the committed
+# figures.
+#
 # Sessions from the load generator run in passes, BENCH_SESS_PASSES: words
 # MODE/IFACE/SIZES/SOAK (IFACE empty: the server's default SessionInterface;
 # SIZES comma-separated; SOAK: seconds of soak for the largest size of the

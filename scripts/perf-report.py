@@ -4,19 +4,30 @@
     scripts/perf-report.py [--results build/bench-results] [--out docs/PERFORMANCE.md]
                            [--charts docs/perf] [--analysis docs/perf/analysis] [--no-charts]
                            [--check]
+    scripts/perf-report.py --merge [build/bench-results] [--into docs/perf/results]
+                           [--out docs/PERFORMANCE.md] ...
 
-Writing docs/PERFORMANCE.md from a full run copies the run's TSVs to
-docs/perf/results/ first and writes the report from that copy, so that
-`make bench-report` (--results docs/perf/results) gives it again byte for
-byte; --check compares instead of writing. The report depends on the
-results and the analysis text only (not on gnuplot being installed).
+Writing docs/PERFORMANCE.md from a full run merges the run's TSVs into
+docs/perf/results/ first and writes the report from there, so that `make
+bench-report` (--results docs/perf/results) gives it again byte for byte;
+--check compares instead of writing. The report depends on the results and
+the analysis text only (not on gnuplot being installed).
+
+Merging (--merge DIR, `make bench-merge`; also the step above) takes the
+benchmarks DIR/run.tsv lists: their DIR/<bench>.tsv replace theirs in
+--into and their run's block is appended to its run.tsv; every other
+benchmark keeps its results and its run. So one benchmark run alone
+(BENCH_ONLY_SCRIPTS=tunnel bench/run.sh) updates its own section, and the
+report lists each run whose figures it shows and names each section's run.
+A quick run (BENCH_QUICK=1) is never merged.
 
 Without --out, the results of a full run go to docs/PERFORMANCE.md, those of
 a quick run (BENCH_QUICK=1) to <results>/PERFORMANCE.md, so that a trial run
 never replaces the committed report; charts go to perf/ next to the output.
 
-Reads <results>/run.tsv (machine, commit, sizes, wall time per benchmark) and
-<results>/<bench>.tsv (records "kind<TAB>key=value<TAB>...", bench/results.sh).
+Reads <results>/run.tsv (per run: machine, commit, sizes, wall time per
+benchmark; one block per run, see "runs" below) and <results>/<bench>.tsv
+(records "kind<TAB>key=value<TAB>...", bench/results.sh).
 Every number in the report comes from these files: tables, ratios against the
 baselines measured in the same run, and the values cited by the analysis text.
 The text lives in <analysis>/<bench>.md and <bench>.intro.md, copied verbatim
@@ -48,8 +59,10 @@ BENCHES = [
 
 
 # ---------------------------------------------------------------- reading
-def read_tsv(path):
-    """[(kind, {key: value})] of one results file; [] when it is absent."""
+def read_records(path):
+    """[(kind, {key: value}, line)] of one results file, the line as it is
+    written (a merge copies records it keeps byte for byte); [] when the file
+    is absent."""
     recs = []
     if not os.path.exists(path):
         return recs
@@ -64,8 +77,13 @@ def read_tsv(path):
                 k, sep, v = p.partition('=')
                 if sep:
                     d[k] = v
-            recs.append((parts[0], d))
+            recs.append((parts[0], d, line))
     return recs
+
+
+def read_tsv(path):
+    """[(kind, {key: value})] of one results file; [] when it is absent."""
+    return [(k, d) for k, d, _ in read_records(path)]
 
 
 def kind(recs, k, *need):
@@ -95,6 +113,147 @@ def num(x):
     except ValueError:
         return None
     return v if math.isfinite(v) else None
+
+
+# ---------------------------------------------------------------- runs
+# A results directory holds the results of one or more runs of bench/run.sh.
+# run.tsv has one block per run: its `run` record (date, commit, machine,
+# note), its `sizes`, one `bench` record per benchmark whose <bench>.tsv
+# comes from that run, and its `end`. bench/run.sh writes one block; merging
+# a run (--merge) appends its block and takes its benchmarks out of the older
+# blocks, so that a benchmark is in exactly one block, and drops a block left
+# without any.
+def split_runs(recs):
+    """The blocks of run.tsv's records (read_records): a `run` record starts
+    one. A file of one run, as bench/run.sh writes it, is one block."""
+    blocks = []
+    for r in recs:
+        if r[0] == 'run' or not blocks:
+            blocks.append([])
+        blocks[-1].append(r)
+    return blocks
+
+
+def block_benches(block):
+    """Names of the benchmarks a block lists, in its order."""
+    return [d['name'] for k, d, _ in block if k == 'bench' and d.get('name')]
+
+
+def read_runs(results):
+    """The runs behind <results>, in the order of run.tsv: dicts with the
+    run's `run`, `sizes` and `end` records (meta, sizes, end), its number
+    (no, from 1) and benches {name: its bench record}. A benchmark listed in
+    two blocks (a file edited by hand) is the later block's."""
+    runs = []
+    for i, block in enumerate(split_runs(read_records(os.path.join(results, 'run.tsv')))):
+        recs = [(k, d) for k, d, _ in block]
+        runs.append({'no': i + 1, 'meta': one(recs, 'run'), 'sizes': one(recs, 'sizes'), 'end': one(recs, 'end'),
+                     'benches': {d['name']: d for d in kind(recs, 'bench', 'name')}})
+    own = bench_owners(runs)
+    for r in runs:
+        r['benches'] = {n: d for n, d in r['benches'].items() if own[n] is r}
+    return runs
+
+
+def bench_owners(runs):
+    """{benchmark: the run its results come from}."""
+    own = {}
+    for r in runs:
+        for name in r['benches']:
+            own[name] = r
+    return own
+
+
+def run_label(r):
+    """A run in a line: its date and commit."""
+    m = r['meta']
+    return '%s, commit %s%s' % (m.get('date', '(date unknown)'), m.get('commit', 'unknown'),
+                                ' with uncommitted changes' if m.get('dirty') == 'yes' else '')
+
+
+def run_mode(m):
+    """'full' or 'quick', with BENCH_SCALE when it is not the default."""
+    return '%s%s' % (m.get('mode', '?'), ', BENCH_SCALE=%s' % m['scale']
+                     if m.get('scale') and m.get('scale') != 'default' else '')
+
+
+# ---------------------------------------------------------------- merging
+class MergeError(Exception):
+    pass
+
+
+def add_run_block(blocks, block):
+    """blocks with block appended last; the benchmarks it lists are taken out
+    of the earlier blocks, and a block left without a benchmark goes."""
+    names = set(block_benches(block))
+    kept = []
+    for b in blocks:
+        b = [r for r in b if not (r[0] == 'bench' and r[1].get('name') in names)]
+        if block_benches(b):
+            kept.append(b)
+    return kept + [block] if names else kept
+
+
+def write_atomically(path, data):
+    """path's new content, never half of it: a merge cut short leaves the
+    previous file."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def merge_results(src, into):
+    """Merge the results of the run in src (bench/run.sh's directory; or
+    several runs, a merged directory) into the directory into: the
+    benchmarks src's run.tsv lists replace theirs in into, their
+    <bench>.tsv copied (or removed, when the run left none), their run's
+    block appended to into's run.tsv; every other benchmark keeps its
+    results and its run. Returns the names merged."""
+    blocks_in = [b for b in split_runs(read_records(os.path.join(src, 'run.tsv'))) if block_benches(b)]
+    if not blocks_in:
+        raise MergeError('%s/run.tsv lists no benchmark: nothing to merge' % src)
+    for b in blocks_in:
+        m = one([(k, d) for k, d, _ in b], 'run')
+        if m.get('mode') != 'full':
+            raise MergeError('the run of %s in %s is not a full run (mode=%s): a BENCH_QUICK=1 run\'s '
+                             'small sizes are not merged into the results behind the report'
+                             % (m.get('date', '?'), src, m.get('mode', '?')))
+    names = []
+    for b in blocks_in:
+        names += [n for n in block_benches(b) if n not in names]
+    if os.path.exists(os.path.join(into, 'run.tsv')) and \
+            os.path.samefile(os.path.join(src, 'run.tsv'), os.path.join(into, 'run.tsv')):
+        return names
+    stale_check(src, names)
+    blocks = split_runs(read_records(os.path.join(into, 'run.tsv')))
+    for b in blocks_in:
+        blocks = add_run_block(blocks, b)
+    os.makedirs(into, exist_ok=True)
+    for n in names:
+        dst = os.path.join(into, n + '.tsv')
+        if os.path.exists(os.path.join(src, n + '.tsv')):
+            with open(os.path.join(src, n + '.tsv'), encoding='utf-8') as f:
+                write_atomically(dst, f.read())
+        elif os.path.exists(dst):
+            # The run listed it but wrote nothing (it failed first): the
+            # older figures are not this run's.
+            os.remove(dst)
+    write_atomically(os.path.join(into, 'run.tsv'),
+                     '\n\n'.join('\n'.join(line for _, _, line in b) for b in blocks) + '\n')
+    return names
+
+
+def stale_check(src, names):
+    """Warn when a benchmark's results are much newer than run.tsv: that is
+    bench/<name>.sh run alone after the run, and the run.tsv beside them
+    names another run (go through bench/run.sh, BENCH_ONLY_SCRIPTS=name)."""
+    t_run = os.path.getmtime(os.path.join(src, 'run.tsv'))
+    for n in names:
+        p = os.path.join(src, n + '.tsv')
+        if os.path.exists(p) and os.path.getmtime(p) > t_run + 60:
+            print('perf-report: warning: %s is newer than %s/run.tsv: written by bench/%s.sh alone, '
+                  'after that run? Its figures are merged as that run\'s.' % (p, src, n), file=sys.stderr)
 
 
 # ---------------------------------------------------------------- formatting
@@ -1337,23 +1496,30 @@ def sec_tun_cost(recs, charts, v):
 SECTIONS = {'addr_bind': sec_addr_bind, 'tunnel': sec_tunnel, 'dht': sec_dht,
             'rendezvous': sec_rendezvous, 'sessions': sec_sessions, 'tun_cost': sec_tun_cost}
 
+# One benchmark through bench/run.sh, so that its run.tsv names the run and
+# `make bench-merge` can take its results in.
 REPRODUCE = {
-    'addr_bind': 'sudo BIND_N="{bind_n}" ROT_S="{rot_s}" ROT_SECONDS={rot_seconds} ROT_ADDR64_MAX={rot_addr64_max} '
-                 'PROXY_N="{proxy_n}" bench/addr_bind.sh',
-    'tunnel': 'sudo BENCH_RUNS={tunnel_runs} BENCH_SECONDS={tunnel_seconds} bench/tunnel.sh',
-    'dht': 'sudo DHT_BENCH_OURS={dht_ours} DHT_BENCH_LT={dht_lt} DHT_BENCH_TRIALS={dht_trials} '
-           'DHT_BENCH_LT_TRIALS={dht_lt_trials} bench/dht.sh',
-    'rendezvous': 'sudo RDV_SIM_CLIENTS="{rdv_sim_clients}" TRIALS={rdv_trials} N_SWARM={rdv_swarm} '
-                  'LT_NODES={rdv_lt_nodes} LT_CLIENTS={rdv_lt_clients} bench/rendezvous.sh',
-    'tun_cost': 'sudo BENCH_TUN_N="{tun_n}" bench/tun_cost.sh',
+    'addr_bind': 'sudo BENCH_ONLY_SCRIPTS=addr_bind BIND_N="{bind_n}" ROT_S="{rot_s}" ROT_SECONDS={rot_seconds} '
+                 'ROT_ADDR64_MAX={rot_addr64_max} PROXY_N="{proxy_n}" bench/run.sh',
+    'tunnel': 'sudo BENCH_ONLY_SCRIPTS=tunnel BENCH_RUNS={tunnel_runs} BENCH_SECONDS={tunnel_seconds} bench/run.sh',
+    'dht': 'sudo BENCH_ONLY_SCRIPTS=dht DHT_BENCH_OURS={dht_ours} DHT_BENCH_LT={dht_lt} DHT_BENCH_TRIALS={dht_trials} '
+           'DHT_BENCH_LT_TRIALS={dht_lt_trials} bench/run.sh',
+    'rendezvous': 'sudo BENCH_ONLY_SCRIPTS=rendezvous RDV_SIM_CLIENTS="{rdv_sim_clients}" TRIALS={rdv_trials} '
+                  'N_SWARM={rdv_swarm} LT_NODES={rdv_lt_nodes} LT_CLIENTS={rdv_lt_clients} bench/run.sh',
+    'tun_cost': 'sudo BENCH_ONLY_SCRIPTS=tun_cost BENCH_TUN_N="{tun_n}" bench/run.sh',
     'sessions_passes': 'sudo BENCH_ONLY_SCRIPTS=sessions BENCH_CLIENTS="{sess_clients}" SESS_SECONDS={sess_seconds} '
                        'BENCH_SESS_PASSES="{sess_passes}" BENCH_GEN_TIMEOUT={sess_gen_timeout} '
                        'BENCH_SOAK_SHORT={sess_soak_short} BENCH_PING_INTERVAL={sess_ping_interval} bench/run.sh',
+    # Sizes of a run before the passes (no sess_passes): the script twice.
     'sessions': 'sudo BENCH_CLIENTS="{sess_clients}" BENCH_SESSIONS="{sess_sessions}" '
                 'BENCH_GEN_TIMEOUT={sess_gen_timeout} BENCH_SECONDS={sess_seconds} bench/sessions.sh; '
                 'sudo RESULTS_APPEND=1 BENCH_MODE=scale BENCH_CLIENTS="" BENCH_SESSIONS="{sess_scale_sessions}" '
                 'BENCH_GEN_TIMEOUT={sess_gen_timeout} BENCH_SECONDS={sess_seconds} bench/sessions.sh',
 }
+
+LOAD_CAVEAT = ('The machine was shared with other jobs while the benchmarks ran, so a single absolute figure '
+               'can be off by tens of percent; the ratios against the baselines, measured in the same run on '
+               'the same machine moments apart, are what to read.')
 
 
 def duration(s):
@@ -1361,10 +1527,94 @@ def duration(s):
     return '%d min %02d s' % (s // 60, s % 60) if s >= 60 else '%d s' % s
 
 
+def run_lines(r, several):
+    """The list of one run: when, what, where, the load, its note; with
+    several runs, also the benchmarks whose results it gave."""
+    m, end = r['meta'], r['end']
+    if not m:
+        return ['- no `run` record: the run is unknown']
+    out = ['- date: %s to %s (UTC); %s run%s%s' % (
+        m.get('date'), end.get('date', '(unfinished)'), m.get('mode'),
+        ', BENCH_SCALE=%s' % m['scale'] if several and m.get('scale') not in (None, '', 'default') else '',
+        '' if m.get('mode') == 'full' else ' (BENCH_QUICK=1: small sizes, not the figures to quote)')]
+    out.append('- commit: %s%s' % (m.get('commit'), ' with uncommitted changes' if m.get('dirty') == 'yes' else ''))
+    out.append('- machine: %s cores (%s), %s GiB, Linux %s, %s, iproute2 %s' % (
+        m.get('cores'), m.get('cpu'), m.get('mem_gib'), m.get('kernel'), m.get('os'), m.get('iproute2')))
+    out.append('- load average at the start: %s; at the end: %s.%s' % (
+        m.get('load_start'), end.get('load_end', '-'), '' if several else ' ' + LOAD_CAVEAT))
+    if m.get('note'):
+        out.append('- note: %s' % m['note'])
+    if several:
+        out.append('- benchmarks from this run: %s (%s of wall time)' % (
+            ', '.join(r['benches']) or 'none',
+            duration(sum(ival(b.get('seconds')) or 0 for b in r['benches'].values()))))
+    return out
+
+
+def run_section(runs, own, results):
+    """Markdown of "The run" ("The runs" when the results were merged from
+    several): each run, then one row per benchmark."""
+    several = len(runs) > 1
+    md = ['## The runs' if several else '## The run', '']
+    if several:
+        md += ['The figures come from %d runs of `bench/run.sh`, merged by `make bench-merge`: each '
+               'benchmark\'s from the latest run merged that ran it. Each section below names its run.'
+               % len(runs), '']
+        for r in runs:
+            md += ['### Run %d: %s' % (r['no'], run_label(r)), ''] + run_lines(r, True) + ['']
+        md += [LOAD_CAVEAT, '']
+    elif runs:
+        md += run_lines(runs[0], False) + ['']
+    else:
+        md += ['No run.tsv in %s: the run is unknown.' % results, '']
+    rows = []
+    total = 0
+    for name, _ in BENCHES:
+        r = own.get(name)
+        b = r['benches'].get(name) if r else None
+        if b:
+            total += ival(b.get('seconds')) or 0
+            rows.append([name, duration(ival(b.get('seconds')) or 0),
+                         'ok' if b.get('rc') == '0' else 'failed (exit %s)' % b.get('rc'),
+                         '%s / %s' % (b.get('load_before'), b.get('load_after'))] +
+                        (['run %d' % r['no']] if several else []))
+        else:
+            rows.append([name, '-', 'not run', '-'] + (['-'] if several else []))
+    rows.append(['all', duration(total), '', ''] + ([''] if several else []))
+    md.append(table(['benchmark', 'wall time', 'status', 'load average before / after'] + (['run'] if several else []),
+                    rows, ['---', '---:', '---', '---:'] + (['---'] if several else [])))
+    md.append('')
+    md += ['Reproduce (as root, from the top of the tree):', '',
+           '    make bench                 # deps, build, every benchmark, then this file (~50 min)',
+           '    BENCH_SCALE=full make bench  # the same with sessions to 15,000 and a 10-minute soak (~100 min)',
+           '    BENCH_QUICK=1 make bench   # small sizes (~15 min), to try it out; its report goes to',
+           '                               # build/bench-results/PERFORMANCE.md, not here',
+           '    make bench-merge           # after a run of some benchmarks (below): their results and',
+           '                               # sections replaced here, every other one kept',
+           '    make bench-report          # this file again from its raw results, docs/perf/results/*.tsv',
+           '                               # (committed with it), no rerun', '']
+    if not several and runs:
+        md += ['This run: %s.' % run_mode(runs[0]['meta']), '']
+    md += ['One benchmark alone, with the sizes of the run of its figures (of the latest run for one not '
+           'measured), after `make all benches`; then `make bench-merge`:', '']
+    last = runs[-1]['sizes'] if runs else {}
+    for name, _ in BENCHES:
+        sizes = dict(own[name]['sizes'] if name in own else last)
+        sizes.setdefault('sess_gen_timeout', '120')
+        key = 'sessions_passes' if name == 'sessions' and sizes.get('sess_passes') else name
+        md.append('    ' + REPRODUCE[key].format_map(collections.defaultdict(str, sizes)))
+    md.append('')
+    return md
+
+
 def report(results, out_md, chart_dir, analysis_dir, with_charts):
-    run = read_tsv(os.path.join(results, 'run.tsv'))
-    meta, sizes, end = one(run, 'run'), one(run, 'sizes'), one(run, 'end')
-    benches = {d['name']: d for d in kind(run, 'bench')}
+    runs = read_runs(results)
+    own = bench_owners(runs)
+    if runs and not own:
+        # A run.tsv without bench records (a run stopped before its first
+        # benchmark ended) is the run of every results file beside it.
+        own = {name: runs[-1] for name, _ in BENCHES}
+    several = len(runs) > 1
     charts = Charts(chart_dir, with_charts, out_md)
     unreadable = []
     md = ['# mt6d performance', '',
@@ -1375,62 +1625,18 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
     md.append(fill(open(os.path.join(analysis_dir, 'header.md'), encoding='utf-8').read(), common)
               if os.path.exists(os.path.join(analysis_dir, 'header.md')) else '')
     md.append('')
-    md.append('## The run')
-    md.append('')
-    if meta:
-        md.append('- date: %s to %s (UTC); %s run%s' % (
-            meta.get('date'), end.get('date', '(unfinished)'), meta.get('mode'),
-            '' if meta.get('mode') == 'full' else ' (BENCH_QUICK=1: small sizes, not the figures to quote)'))
-        md.append('- commit: %s%s' % (meta.get('commit'), ' with uncommitted changes' if meta.get('dirty') == 'yes' else ''))
-        md.append('- machine: %s cores (%s), %s GiB, Linux %s, %s, iproute2 %s' % (
-            meta.get('cores'), meta.get('cpu'), meta.get('mem_gib'), meta.get('kernel'), meta.get('os'),
-            meta.get('iproute2')))
-        md.append('- load average at the start: %s; at the end: %s. The machine was shared with other jobs '
-                  'while the benchmarks ran, so a single absolute figure can be off by tens of percent; the '
-                  'ratios against the baselines, measured in the same run on the same machine moments apart, '
-                  'are what to read.' % (meta.get('load_start'), end.get('load_end', '-')))
-    else:
-        md.append('No run.tsv in %s: the run is unknown.' % results)
-    md.append('')
-    rows = []
-    total = 0
-    for name, _ in BENCHES:
-        b = benches.get(name)
-        if b:
-            total += int(b.get('seconds', 0))
-            rows.append([name, duration(b.get('seconds', 0)), 'ok' if b.get('rc') == '0' else 'failed (exit %s)' % b.get('rc'),
-                         '%s / %s' % (b.get('load_before'), b.get('load_after'))])
-        else:
-            rows.append([name, '-', 'not run', '-'])
-    rows.append(['all', duration(total), '', ''])
-    md.append(table(['benchmark', 'wall time', 'status', 'load average before / after'], rows,
-                    ['---', '---:', '---', '---:']))
-    md.append('')
-    md.append('Reproduce (as root, from the top of the tree):')
-    md.append('')
-    md.append('    make bench                 # deps, build, every benchmark, then this file (~50 min)')
-    md.append('    BENCH_SCALE=full make bench  # the same with sessions to 15,000 and a 10-minute soak (~100 min)')
-    md.append('    BENCH_QUICK=1 make bench   # small sizes (~15 min), to try it out; its report goes to')
-    md.append('                               # build/bench-results/PERFORMANCE.md, not here')
-    md.append('    make bench-report          # this file again from its raw results, docs/perf/results/*.tsv')
-    md.append('                               # (committed with it), no rerun')
-    md.append('')
-    md.append('This run: %s%s.' % (meta.get('mode', '?'), ', BENCH_SCALE=%s' % meta['scale']
-                                   if meta.get('scale') and meta.get('scale') != 'default' else ''))
-    md.append('')
-    md.append('One benchmark alone, with the sizes of this run (after `make all benches`):')
-    md.append('')
-    sizes.setdefault('sess_gen_timeout', '120')
-    for name, _ in BENCHES:
-        key = 'sessions_passes' if name == 'sessions' and sizes.get('sess_passes') else name
-        md.append('    ' + REPRODUCE[key].format_map(collections.defaultdict(str, sizes)))
-    md.append('')
+    md += run_section(runs, own, results)
     for name, title in BENCHES:
-        # The results of a benchmark this run did not run (left from an
-        # earlier one in the same directory) are not this run's.
-        recs = read_tsv(os.path.join(results, name + '.tsv')) if not benches or name in benches else []
+        # A benchmark's results are those of the run that lists it; a file
+        # no run lists (left from an earlier run in the same directory) is
+        # no run's.
+        r = own.get(name)
+        recs = read_tsv(os.path.join(results, name + '.tsv')) if r else []
         md.append('## ' + title)
         md.append('')
+        if r and r['meta']:
+            md.append('*Figures from %s: %s.*' % ('run %d' % r['no'] if several else 'the run', run_label(r)))
+            md.append('')
         v = {}
         intro = fragment(analysis_dir, name + '.intro', v)
         try:
@@ -1441,7 +1647,7 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
             unreadable.append('%s: %s: %s' % (name, type(e).__name__, e))
             md.append('*The results of this benchmark could not be read (%s: %s).*' % (type(e).__name__, e))
             md.append('')
-        b = benches.get(name)
+        b = r['benches'].get(name) if r else None
         if b and b.get('rc') != '0':
             md.append('**This benchmark failed in this run (exit %s)**; what it recorded before failing is '
                       'below.' % b.get('rc'))
@@ -1449,7 +1655,7 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
         if intro:
             md += [intro, '']
         if not body:
-            md.append('*Not measured in this run.*')
+            md.append('*Not measured in %s.*' % ('any of these runs' if several and not r else 'this run'))
             md.append('')
             continue
         md += ['### Results', '', body, '']
@@ -1482,8 +1688,18 @@ def report(results, out_md, chart_dir, analysis_dir, with_charts):
 
 def main():
     top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The raw results behind the committed report are committed beside it
+    # (docs/perf/results/), and the report is written from them: `make
+    # bench-report` regenerates it byte for byte (tests/cli/
+    # t_perf_committed.sh checks it).
+    committed = os.path.join(top, 'docs', 'perf', 'results')
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--results', default=os.path.join(top, 'build', 'bench-results'))
+    ap.add_argument('--merge', nargs='?', const=os.path.join(top, 'build', 'bench-results'), metavar='DIR',
+                    help='merge the run in DIR (default build/bench-results) into --into, then write the '
+                         'report of --into')
+    ap.add_argument('--into', default=committed, metavar='DIR',
+                    help='the results behind the report, where runs are merged (default docs/perf/results)')
     ap.add_argument('--check', action='store_true',
                     help='write nothing: exit 1 unless the report from --results is --out byte for byte')
     ap.add_argument('--out')
@@ -1491,23 +1707,25 @@ def main():
     ap.add_argument('--analysis', default=os.path.join(top, 'docs', 'perf', 'analysis'))
     ap.add_argument('--no-charts', action='store_true')
     a = ap.parse_args()
-    if not os.path.exists(os.path.join(a.results, 'run.tsv')):
+    if a.merge is not None and a.check:
+        ap.error('--merge writes; --check compares (use --results DIR --check after the merge)')
+    src = a.merge if a.merge is not None else a.results
+    if not os.path.exists(os.path.join(src, 'run.tsv')):
         print('perf-report: no %s/run.tsv: run `make bench` (or bench/run.sh) first'
-              % a.results, file=sys.stderr)
+              % src, file=sys.stderr)
         return 1
     # Only a full run may replace the committed report; the results of a
     # BENCH_QUICK=1 run go next to themselves unless told otherwise.
-    full = one(read_tsv(os.path.join(a.results, 'run.tsv')), 'run').get('mode') == 'full'
+    full = one(read_tsv(os.path.join(src, 'run.tsv')), 'run').get('mode') == 'full'
     if a.out is None:
-        a.out = os.path.join(top, 'docs', 'PERFORMANCE.md') if full else \
-            os.path.join(a.results, 'PERFORMANCE.md')
+        if a.merge is not None:
+            a.out = os.path.join(top, 'docs', 'PERFORMANCE.md') if os.path.abspath(a.into) == committed else \
+                os.path.join(a.into, 'PERFORMANCE.md')
+        else:
+            a.out = os.path.join(top, 'docs', 'PERFORMANCE.md') if full else \
+                os.path.join(a.results, 'PERFORMANCE.md')
     if a.charts is None:
         a.charts = os.path.join(os.path.dirname(os.path.abspath(a.out)), 'perf')
-    # The raw results of the run behind the committed report are committed
-    # beside it (docs/perf/results/), and the report is written from that
-    # copy: `make bench-report` regenerates it byte for byte
-    # (tests/cli/t_perf_committed.sh checks it).
-    committed = os.path.join(top, 'docs', 'perf', 'results')
     if a.check:
         with tempfile.TemporaryDirectory() as tmp:
             again = os.path.join(tmp, os.path.basename(a.out))
@@ -1518,17 +1736,18 @@ def main():
         print('perf-report: %s %s the report of %s' % (a.out, 'is' if same else 'is NOT', a.results),
               file=sys.stderr if not same else sys.stdout)
         return 0 if same else 1
-    if os.path.abspath(a.out) == os.path.join(top, 'docs', 'PERFORMANCE.md') and \
-            os.path.abspath(a.results) != committed:
-        os.makedirs(committed, exist_ok=True)
-        for f in os.listdir(committed):
-            if f.endswith('.tsv'):
-                os.remove(os.path.join(committed, f))
-        ran = set(d['name'] for d in kind(read_tsv(os.path.join(a.results, 'run.tsv')), 'bench', 'name'))
-        for f in sorted(os.listdir(a.results)):
-            if f == 'run.tsv' or (f.endswith('.tsv') and (not ran or f[:-4] in ran)):
-                shutil.copyfile(os.path.join(a.results, f), os.path.join(committed, f))
-        a.results = committed
+    # The committed report is written from the committed results, into
+    # which the run is merged first: a run of some benchmarks replaces
+    # theirs and keeps every other one's (a full make bench replaces all).
+    if a.merge is not None or (os.path.abspath(a.out) == os.path.join(top, 'docs', 'PERFORMANCE.md') and
+                               os.path.abspath(a.results) != os.path.abspath(a.into)):
+        try:
+            names = merge_results(src, a.into)
+        except (MergeError, OSError) as e:
+            print('perf-report: not merged: %s' % e, file=sys.stderr)
+            return 1
+        print('perf-report: merged %s from %s into %s' % (', '.join(names), src, a.into))
+        a.results = a.into
     charts = report(a.results, a.out, a.charts, a.analysis, not a.no_charts)
     print('perf-report: wrote %s (%d charts%s)' % (a.out, len(charts.made),
                                                   ', %d failed' % len(charts.failed) if charts.failed else ''))
