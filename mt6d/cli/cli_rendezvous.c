@@ -553,7 +553,9 @@ static void put_announce(struct rdv *r, int epoch, int64_t now_ms)
 	int64_t need_ms = now_ms - r->started_ms + (int64_t)n_ports * DHT_PACE_MS + 30000;
 	if (!r->a->is_timeout_set && (int64_t)r->a->timeout_ms < need_ms)
 		r->a->timeout_ms = (uint64_t)need_ms;
-	int rc = put_pump(r, now_ms);
+	/* Items first, as mt6d-server does (docs/PROTOCOL.md 12.4): the
+	 * announces start when the put has ended (put_hook). */
+	int rc = r->is_item_running ? 0 : put_pump(r, now_ms);
 	if (rc < 0) {
 		fprintf(stderr, "%s rendezvous put: announcing: %s\n", prog_name, strerror(-rc));
 		r->exit_code = EXIT_ERROR;
@@ -648,7 +650,10 @@ static int64_t put_hook(void *ctx, int64_t now_ms)
 		put_announce(r, epoch, now_ms);
 		return now_ms + 50;
 	}
-	if (r->phase == 2 && put_pump(r, now_ms) == 0 && !r->is_item_running)
+	/* While the item put runs, nothing else starts: the chunks' lookups
+	 * and announces share the node's pacing and the foreign nodes'
+	 * budgets, and a starved put left readers the slow channel. */
+	if (r->phase == 2 && !r->is_item_running && put_pump(r, now_ms) == 0)
 		return put_finish(r, now_ms);
 	return now_ms + 50;
 }
