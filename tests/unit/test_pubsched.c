@@ -471,7 +471,7 @@ static void test_items_first_for_a_client_added_late(void **state)
 	for (int64_t end = t + 6000; t <= end; t += 250)
 		tick_pair(q, t);
 	end_all_stored();
-	tick_pair(q, t += 1000);
+	tick_pair(q, t + 1000);
 	assert_true(pubsched_is_window_done(P, T_W));
 	assert_true(pubsched_is_window_done(q, T_W));
 
