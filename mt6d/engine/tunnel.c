@@ -672,6 +672,12 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->valid_s = (uint32_t)((((uint64_t)2 * cfg->reach + 1) * cfg->rotation_ms + 999) / 1000 + 2);
 	wire_tx_init(&t->tx, cfg->tx_key);
 	wire_rx_init(&t->rx, cfg->rx_key);
+	if (cfg->aead != WIRE_AEAD_CHACHA20_POLY1305) {
+		t->stats.is_aes = wire_tx_set_aead(&t->tx, cfg->aead) == 0;
+		if (!t->stats.is_aes)
+			log_warnx("tunnel: this CPU has no AES-NI: sealing with ChaCha20-Poly1305 "
+				  "instead of AES-256-GCM (the peer opens both)");
+	}
 	if (wire_tx_set_padding(&t->tx, cfg->padding, t->tun_mtu) < 0) {
 		rc = -EINVAL;
 		set_msg(msg, msg_len, "padding bucket %u is outside %u..%u bytes", cfg->padding,
@@ -830,8 +836,9 @@ void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len
 		 s->rotation_late_max_us, s->addr_errors);
 	if (n > 0 && (size_t)n < buf_len)
 		snprintf(buf + n, buf_len - (size_t)n,
-			 " tx_super=%" PRIu64 " rx_coalesced=%" PRIu64 " offloads=%s", s->tx_super,
-			 s->rx_coalesced, off);
+			 " tx_super=%" PRIu64 " rx_coalesced=%" PRIu64 " offloads=%s aead=%s",
+			 s->tx_super, s->rx_coalesced, off,
+			 s->is_aes ? "aes-256-gcm" : "chacha20-poly1305");
 }
 
 const char *tunnel_tun_name(const struct tunnel *t)
