@@ -404,6 +404,11 @@ if cm is not None and cn:
 n1 = num("mt6d-nooff", "tcp1_gbps")
 if m1 is not None and n1:
     print("- TUN offloads: one TCP stream x%.2f (%.3f Gbit/s without them)" % (m1 / n1, n1))
+a1, ca = num("mt6d-aes", "tcp1_gbps"), num("mt6d-aes", "cores_per_gbps")
+if m1 and a1 is not None and p1:
+    print("- Cipher = aes-256-gcm: one TCP stream %.3f Gbit/s, %.0f %% of the plain path, x%.2f of (d)%s" % (
+        a1, 100 * a1 / p1, a1 / m1,
+        ", CPU per Gbit/s %.2f cores against %.2f" % (ca, cm) if ca is not None and cm is not None else ""))
 for q in ("p50", "p99"):
     mq = num("mt6d", "rtt_load_%s_us" % q)
     base = {c: num(c, "rtt_load_%s_us" % q) for c in ("wg-go", "openvpn")}
