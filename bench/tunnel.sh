@@ -15,6 +15,8 @@
 #   mt6d-nogso   mt6d-peer without UDP GSO and GRO (the lever, measured)
 #   mt6d-nopad   mt6d-peer with Padding = off ((d) runs the default,
 #                Padding = 256: the difference is the cost of padding)
+#   mt6d-aes     mt6d-peer with Cipher = aes-256-gcm at both ends ((d) runs
+#                the default, ChaCha20-Poly1305; needs AES-NI)
 #
 # For each: TCP throughput with 1 and 4 streams (iperf3), UDP at a fixed
 # offered rate (packets per second received, loss), ping RTT at idle, the
@@ -43,7 +45,7 @@ RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-5}
 UDP_MBPS=${BENCH_UDP_MBPS:-300}
 ROT=${BENCH_ROT:-1s}
-ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-nooff mt6d-nogso mt6d-nopad}
+ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-aes mt6d-nooff mt6d-nogso mt6d-nopad}
 # BENCH_TESTS: which measurements each path gets (quick runs while tuning:
 # BENCH_TESTS=tcp1 BENCH_ONLY="plain mt6d"); the 1-stream run always goes.
 TESTS=" ${BENCH_TESTS:-tcp1 tcp4 udp ping} "
@@ -228,7 +230,7 @@ setup_openvpn() {
 	sleep 2
 }
 
-setup_mt6d() { # extra mt6d-peer options; PADDING: the Padding line's value (default: none)
+setup_mt6d() { # extra mt6d-peer options; PADDING, CIPHER: the Padding, Cipher lines' values (default: none)
 	head -c 32 /dev/urandom | base64 >"$work/psk"
 	chmod 600 "$work/psk"
 	local who seed tun pseed ptun
@@ -246,6 +248,7 @@ TunnelAddress = $tun
 SeedAddress = $seed
 RotationPeriod = $ROT
 ${PADDING:+Padding = $PADDING}
+${CIPHER:+Cipher = $CIPHER}
 [Peer]
 PresharedKeyFile = psk
 SeedAddress = $pseed
@@ -330,6 +333,12 @@ for cfg in $ONLY; do
 		measure "mt6d-peer without TUN offloads" fd6d::b $MT6D_PIDS
 		mt6d_counters "nooff"
 		stop_all ;;
+	mt6d-aes)
+		CIPHER=aes-256-gcm setup_mt6d
+		# shellcheck disable=SC2086
+		measure "mt6d-peer with Cipher = aes-256-gcm" fd6d::b $MT6D_PIDS
+		mt6d_counters "aes"
+		stop_all ;;
 	mt6d-nopad)
 		PADDING=off setup_mt6d
 		# shellcheck disable=SC2086
@@ -395,6 +404,11 @@ if cm is not None and cn:
 n1 = num("mt6d-nooff", "tcp1_gbps")
 if m1 is not None and n1:
     print("- TUN offloads: one TCP stream x%.2f (%.3f Gbit/s without them)" % (m1 / n1, n1))
+a1, ca = num("mt6d-aes", "tcp1_gbps"), num("mt6d-aes", "cores_per_gbps")
+if m1 and a1 is not None and p1:
+    print("- Cipher = aes-256-gcm: one TCP stream %.3f Gbit/s, %.0f %% of the plain path, x%.2f of (d)%s" % (
+        a1, 100 * a1 / p1, a1 / m1,
+        ", CPU per Gbit/s %.2f cores against %.2f" % (ca, cm) if ca is not None and cm is not None else ""))
 for q in ("p50", "p99"):
     mq = num("mt6d", "rtt_load_%s_us" % q)
     base = {c: num(c, "rtt_load_%s_us" % q) for c in ("wg-go", "openvpn")}

@@ -646,7 +646,7 @@ def sec_addr_bind(recs, charts, v):
 # ---------------------------------------------------------------- tunnel
 TUNNEL_SHORT = {'plain': 'plain', 'wg-go': 'wireguard-go', 'wg-kern': 'kernel WG', 'openvpn': 'OpenVPN',
                 'mt6d': 'mt6d-peer', 'mt6d-nooff': 'mt6d no TUN offloads', 'mt6d-nogso': 'mt6d no GSO/GRO',
-                'mt6d-nopad': 'mt6d no padding'}
+                'mt6d-nopad': 'mt6d no padding', 'mt6d-aes': 'mt6d AES-256-GCM'}
 
 
 def sec_tunnel(recs, charts, v):

@@ -57,6 +57,7 @@ enum seen_bit {
 	SEEN_ADDRESS_MODE = 1u << 18,
 	SEEN_PADDING = 1u << 19,
 	SEEN_PREFIX = 1u << 20,
+	SEEN_CIPHER = 1u << 21,
 	SEEN_SESSION_INTERFACE = 1u << 27, /* apart from the bits other keys take next */
 	SEEN_SLOT_SOCKETS = 1u << 28,
 	SEEN_OFFLOADS = 1u << 29,
@@ -327,6 +328,15 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 		if (take_key(ctx, SEEN_PADDING, key, value) &&
 		    config_parse_padding(value, &cfg->padding, why, sizeof(why)) < 0)
 			ctx_fail(ctx, key, value, "%s", why);
+	} else if (!strcasecmp(key, "Cipher")) {
+		if (take_key(ctx, SEEN_CIPHER, key, value)) {
+			if (!strcasecmp(value, "chacha20-poly1305"))
+				cfg->is_cipher_aes = false;
+			else if (!strcasecmp(value, "aes-256-gcm"))
+				cfg->is_cipher_aes = true;
+			else
+				ctx_fail(ctx, key, value, "must be chacha20-poly1305 or aes-256-gcm");
+		}
 	} else if (!strcasecmp(key, "Offloads")) {
 		if (take_key(ctx, SEEN_OFFLOADS, key, value)) {
 			if (!strcasecmp(value, "on"))

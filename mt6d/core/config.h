@@ -92,6 +92,7 @@ struct config {
 	uint16_t dht_port;                    /* UDP port of our DHT node; 0: random per window */
 	uint32_t padding;                     /* bucket of the tunnels' padding, bytes; 0: off */
 	bool offloads_off;                    /* Offloads = off: TUNs without virtio-net header */
+	bool is_cipher_aes;                   /* Cipher = aes-256-gcm: the tunnels seal with it */
 	size_t dht_bootstrap_len;
 	char dht_bootstrap[CONFIG_MAX_BOOTSTRAP][CONFIG_HOSTPORT_LEN];
 

@@ -276,6 +276,7 @@ static void start_session(struct client *c, const struct msg_response *resp)
 	c->session_rotation_ms = resp->rotation_ms;
 	c->rotation_seq = 0;
 	memset(&tc, 0, sizeof(tc));
+	tc.aead = c->cfg.is_cipher_aes ? WIRE_AEAD_AES256_GCM : WIRE_AEAD_CHACHA20_POLY1305;
 	tc.own_seed = c->own_seed;
 	tc.peer_seed = c->server_session_seed;
 	tc.tunnel_addr = c->client_tunnel;

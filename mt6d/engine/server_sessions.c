@@ -145,6 +145,7 @@ static int session_tunnel_new(struct server *srv, struct server_session *ss)
 		   (srv->cfg.is_scale_mode ? TUNNEL_PREFIX_CLAIMED : 0) |
 		   (srv->cfg.offloads_off ? TUNNEL_NO_OFFLOAD : 0);
 	tc.padding = srv->cfg.padding;
+	tc.aead = srv->cfg.is_cipher_aes ? WIRE_AEAD_AES256_GCM : WIRE_AEAD_CHACHA20_POLY1305;
 	tc.shared_tun = srv->stun ? sessiontun_tun(srv->stun) : NULL;
 	tc.slotmux = srv->mux;
 	t0 = mono_now_ms();

@@ -19,6 +19,7 @@
 #include "mt6d/core/rotate.h"
 #include "mt6d/core/util.h"
 #include "mt6d/engine/sockbuf.h"
+#include "mt6d/engine/tunnel_int.h"
 #include "tun/tun.h"
 #include "tun/vnet.h"
 
@@ -26,106 +27,7 @@
 #define IPV6_FREEBIND 78 /* linux/in6.h; glibc's netinet/in.h lacks it */
 #endif
 
-/* Socket buffers: a TCP window in flight through the tunnel must fit, or
- * bursts are dropped at the socket (measured: 208 KiB defaults lose packets
- * at ~1 Gbit/s). FORCE variants need CAP_NET_ADMIN, which the daemon has. */
-#define TUNNEL_SOCK_BUF (8 * 1024 * 1024)
-/* Batches handled per event before returning to the loop (fairness between
- * the TUN, the slot sockets and the timer). */
-#define TUNNEL_ROUNDS 8
-/* A periodic that fires this close before a boundary (libev's timestamps
- * are doubles) still moves to the next slot. */
-#define TUNNEL_EARLY_MS 20
-#define TUNNEL_LOG_INTERVAL_S 10.0
-/* UDP GSO limits (linux/udp.h UDP_MAX_SEGMENTS; one UDP length field). */
-#define TUNNEL_GSO_MAX_SEGS 64
-#define TUNNEL_GSO_MAX_BYTES (65535 - 8)
-/* A receive buffer holds the largest datagram, or one GRO train of them. */
-#define TUNNEL_RX_BUF_LEN 65536
-/* The largest super-packet with its header, and a byte to tell truncation. */
-#define TUNNEL_VNET_BUF_LEN (VNET_HDR_LEN + VNET_MAX_PKT_LEN + 1)
-
-union tunnel_cmsg {
-	char buf[CMSG_SPACE(sizeof(int))];
-	struct cmsghdr align;
-};
-
-struct tunnel_sock {
-	ev_io io;
-	struct tunnel *t;
-	int fd;                          /* -1: not open */
-	bool is_muxed;                   /* the endpoint is in the slotmux's table */
-	uint64_t slot;
-	struct rotate_endpoint own, peer;
-	struct sockaddr_in6 peer_sa;     /* where packets of this slot go */
-};
-
-struct tunnel {
-	struct ev_loop *loop;
-	struct nladdr *nladdr;           /* borrowed */
-	struct nllink *nllink;           /* borrowed */
-	struct ndresp *ndresp;           /* borrowed; scale mode, else NULL */
-	bool is_claimed;                 /* TUNNEL_PREFIX_CLAIMED or ndresp: nladdr unused */
-	struct guard *guard;             /* borrowed; NULL: none */
-	struct slotmux *mux;             /* borrowed; NULL: a socket per slot */
-	bool is_guarded;                 /* guard_protect'ed its two tunnel addresses */
-	struct tun *tun;
-	ev_io tun_io;
-	ev_periodic tick;
-	ev_idle busy_poll;               /* active: the loop polls instead of sleeping */
-	ev_tstamp busy_poll_s;           /* how long after the last packet; 0: never */
-	ev_tstamp busy_poll_until;
-	struct rotate rot;
-	struct wire_tx tx;
-	struct wire_rx rx;
-	struct tunnel_sock socks[ROTATE_MAX_SLOTS]; /* by slot % ROTATE_MAX_SLOTS */
-	unsigned link_ifindex;
-	unsigned tun_mtu;                /* bytes */
-	struct in6_addr peer_tunnel_addr;
-	struct in6_addr tunnel_addr;     /* ours; with is_own_dst_only the only inner destination */
-	bool is_own_dst_only;
-	int64_t clock_offset_ms;
-	uint32_t valid_s;                /* valid lifetime of an MT6D address */
-	uint32_t next_rotation_ms;       /* a change of Rot pending (0: none), ms */
-	int64_t next_rotation_at_ms;     /* ... from this instant of our clock */
-	ev_tstamp far_logged_at;         /* last "clock off" warning */
-	/* Last warnings, one clock per kind, so that a burst of lost netlink
-	 * acks cannot hide a socket that failed (EMFILE) from the log. */
-	ev_tstamp err_logged_at;         /* last netlink warning */
-	ev_tstamp sock_err_logged_at;    /* last slot socket warning */
-	bool has_gso;                    /* send runs of equal datagrams as one (UDP_SEGMENT) */
-	bool has_gro;                    /* sockets get UDP_GRO: trains of datagrams per read */
-	struct tunnel_stats stats;
-	bool is_tun_borrowed;            /* t->tun is the caller's shared TUN (cfg.shared_tun) */
-	bool has_route;                  /* ... and ours is the route of the peer's address into it */
-	bool has_scratch;                /* holds a reference to the scratch space */
-};
-
-/* Scratch space of the data plane: filled and used within one callback (a
- * TUN batch, a socket batch) and never across two. A process runs one event
- * loop, so every tunnel of the process shares one set: a server with
- * thousands of sessions would otherwise hold over 1 MiB of receive buffers
- * per session. Allocated with the first tunnel (grown for a larger MTU
- * between callbacks), wiped and freed with the last. */
-struct tunnel_scratch {
-	unsigned refs;
-	size_t buf_len;                  /* bytes per TUN packet buffer */
-	uint8_t *bufs;                   /* TUNNEL_BATCH TUN packet buffers */
-	uint8_t *rx_bufs;                /* TUNNEL_RX_MSGS receive buffers of TUNNEL_RX_BUF_LEN */
-	uint8_t *vnet_buf;               /* TUN offloads: one super-packet read, TUNNEL_VNET_BUF_LEN */
-	bool rx_ok[TUNNEL_BATCH];        /* TUN offloads: which of rx_pkts went in */
-	struct tun_pkt pkts[TUNNEL_BATCH];    /* TUN reads: fixed on bufs */
-	struct tun_pkt rx_pkts[TUNNEL_BATCH]; /* TUN writes: point into rx_bufs */
-	struct mmsghdr msgs[TUNNEL_BATCH];
-	struct iovec iov[TUNNEL_BATCH];
-	size_t tx_inner_len[TUNNEL_BATCH]; /* inner bytes of iov[i], padding not counted */
-	size_t run_len[TUNNEL_BATCH];    /* datagrams in msgs[i] */
-	union tunnel_cmsg cmsg[TUNNEL_BATCH];
-	struct sockaddr_in6 from[TUNNEL_RX_MSGS];
-	struct iovec rx_iov[TUNNEL_RX_MSGS];
-};
-
-static struct tunnel_scratch *scratch;
+struct tunnel_scratch *tunnel_scratch;
 
 static void scratch_wipe_bufs(struct tunnel_scratch *sc)
 {
@@ -154,56 +56,56 @@ static int scratch_get(size_t buf_len)
 
 	if (!buf_len)
 		return -EINVAL;
-	if (!scratch) {
-		scratch = calloc(1, sizeof(*scratch));
-		if (!scratch)
+	if (!tunnel_scratch) {
+		tunnel_scratch = calloc(1, sizeof(*tunnel_scratch));
+		if (!tunnel_scratch)
 			return -ENOMEM;
 	}
-	if (scratch->buf_len < buf_len || !scratch->bufs) {
+	if (tunnel_scratch->buf_len < buf_len || !tunnel_scratch->bufs) {
 		uint8_t *bufs = malloc(TUNNEL_BATCH * buf_len);
 
 		if (!bufs)
 			goto fail;
-		if (scratch->bufs) {
-			sodium_memzero(scratch->bufs, TUNNEL_BATCH * scratch->buf_len);
-			free(scratch->bufs);
+		if (tunnel_scratch->bufs) {
+			sodium_memzero(tunnel_scratch->bufs, TUNNEL_BATCH * tunnel_scratch->buf_len);
+			free(tunnel_scratch->bufs);
 		}
-		scratch->bufs = bufs;
-		scratch->buf_len = buf_len;
+		tunnel_scratch->bufs = bufs;
+		tunnel_scratch->buf_len = buf_len;
 		for (i = 0; i < TUNNEL_BATCH; i++) {
-			scratch->pkts[i].buf = bufs + i * buf_len;
-			scratch->pkts[i].cap = buf_len;
+			tunnel_scratch->pkts[i].buf = bufs + i * buf_len;
+			tunnel_scratch->pkts[i].cap = buf_len;
 		}
 	}
-	if (!scratch->rx_bufs) {
-		scratch->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
-		if (!scratch->rx_bufs)
+	if (!tunnel_scratch->rx_bufs) {
+		tunnel_scratch->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
+		if (!tunnel_scratch->rx_bufs)
 			goto fail;
 	}
-	if (!scratch->vnet_buf) {
-		scratch->vnet_buf = malloc(TUNNEL_VNET_BUF_LEN);
-		if (!scratch->vnet_buf)
+	if (!tunnel_scratch->vnet_buf) {
+		tunnel_scratch->vnet_buf = malloc(TUNNEL_VNET_BUF_LEN);
+		if (!tunnel_scratch->vnet_buf)
 			goto fail;
 	}
-	scratch->refs++;
+	tunnel_scratch->refs++;
 	return 0;
 fail:
-	if (!scratch->refs) {
-		scratch_wipe_bufs(scratch);
-		free(scratch);
-		scratch = NULL;
+	if (!tunnel_scratch->refs) {
+		scratch_wipe_bufs(tunnel_scratch);
+		free(tunnel_scratch);
+		tunnel_scratch = NULL;
 	}
 	return -ENOMEM;
 }
 
 static void scratch_put(void)
 {
-	if (!scratch || --scratch->refs > 0)
+	if (!tunnel_scratch || --tunnel_scratch->refs > 0)
 		return;
-	scratch_wipe_bufs(scratch);
-	sodium_memzero(scratch, sizeof(*scratch));
-	free(scratch);
-	scratch = NULL;
+	scratch_wipe_bufs(tunnel_scratch);
+	sodium_memzero(tunnel_scratch, sizeof(*tunnel_scratch));
+	free(tunnel_scratch);
+	tunnel_scratch = NULL;
 }
 
 static int64_t tunnel_now_ms(const struct tunnel *t)
@@ -211,7 +113,7 @@ static int64_t tunnel_now_ms(const struct tunnel *t)
 	return wall_now_ms() + t->clock_offset_ms; /* slots: the wall clock */
 }
 
-static bool is_time_to_log(struct tunnel *t, ev_tstamp *last)
+bool tunnel_is_time_to_log(struct tunnel *t, ev_tstamp *last)
 {
 	ev_tstamp now = ev_now(t->loop);
 
@@ -233,8 +135,6 @@ static void sock_close(struct tunnel *t, struct tunnel_sock *s)
 	close(s->fd);
 	s->fd = -1;
 }
-
-static void sock_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 /* A socket on our endpoint of one slot. IPV6_FREEBIND: the bind succeeds
  * before netlink has added the address, so the socket is ready whatever the
@@ -279,7 +179,7 @@ static int sock_open(struct tunnel *t, struct tunnel_sock *s, const struct rotat
 	}
 	s->fd = fd;
 	s->t = t;
-	ev_io_init(&s->io, sock_cb, fd, EV_READ);
+	ev_io_init(&s->io, tunnel_sock_cb, fd, EV_READ);
 	ev_io_start(t->loop, &s->io);
 	return 0;
 fail:
@@ -319,7 +219,7 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 					      t->valid_s, t);
 		if (rc < 0) {
 			t->stats.addr_errors++;
-			if (is_time_to_log(t, &t->err_logged_at))
+			if (tunnel_is_time_to_log(t, &t->err_logged_at))
 				log_err(rc, "tunnel %s: queueing %s for the kernel", tun_name(t->tun),
 					inet_ntop(AF_INET6, &d.add[i].own.addr, a, sizeof(a)));
 		}
@@ -332,7 +232,7 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 		rc = sock_open(t, s, &d.add[i]);
 		if (rc < 0) {
 			t->stats.addr_errors++;
-			if (is_time_to_log(t, &t->sock_err_logged_at))
+			if (tunnel_is_time_to_log(t, &t->sock_err_logged_at))
 				log_err(rc, "tunnel %s: binding a socket to [%s]:%u (slot %" PRIu64 ")",
 					tun_name(t->tun),
 					inet_ntop(AF_INET6, &d.add[i].own.addr, a, sizeof(a)),
@@ -340,7 +240,7 @@ static void tunnel_move(struct tunnel *t, uint64_t slot, int64_t now_ms)
 		}
 	}
 	rc = t->is_claimed ? 0 : nladdr_batch_send(t->nladdr);
-	if (rc < 0 && is_time_to_log(t, &t->err_logged_at))
+	if (rc < 0 && tunnel_is_time_to_log(t, &t->err_logged_at))
 		log_err(rc, "tunnel %s: sending address changes to the kernel", tun_name(t->tun));
 	if (had) {
 		int64_t late_ms = now_ms - rotate_slot_start_ms(t->rot.rotation_ms, t->rot.cur);
@@ -405,7 +305,7 @@ static void busy_poll_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		sched_yield();
 }
 
-static void busy_poll_extend(struct tunnel *t)
+void tunnel_busy_poll_extend(struct tunnel *t)
 {
 	if (t->busy_poll_s <= 0)
 		return;
@@ -433,7 +333,7 @@ static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 	tunnel_move(t, slot, now_ms);
 }
 
-/* Groups the k sealed datagrams in scratch->iov into messages: with GSO, each run
+/* Groups the k sealed datagrams in tunnel_scratch->iov into messages: with GSO, each run
  * of equal lengths (the last one may be shorter) goes as one UDP_SEGMENT
  * send that the kernel cuts into datagrams as late as possible (veth and the
  * forwarding router carry the whole train as one packet). */
@@ -442,29 +342,29 @@ static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
 	size_t m = 0, i = 0;
 
 	while (i < k) {
-		size_t len = scratch->iov[i].iov_len, j = i + 1;
-		struct msghdr *h = &scratch->msgs[m].msg_hdr;
+		size_t len = tunnel_scratch->iov[i].iov_len, j = i + 1;
+		struct msghdr *h = &tunnel_scratch->msgs[m].msg_hdr;
 
 		if (t->has_gso) {
 			size_t max = TUNNEL_GSO_MAX_BYTES / len;
 
 			if (max > TUNNEL_GSO_MAX_SEGS)
 				max = TUNNEL_GSO_MAX_SEGS;
-			while (j < k && j - i < max && scratch->iov[j].iov_len == len)
+			while (j < k && j - i < max && tunnel_scratch->iov[j].iov_len == len)
 				j++;
-			if (j < k && j - i < max && scratch->iov[j].iov_len < len)
+			if (j < k && j - i < max && tunnel_scratch->iov[j].iov_len < len)
 				j++;
 		}
 		memset(h, 0, sizeof(*h));
 		h->msg_name = &s->peer_sa;
 		h->msg_namelen = sizeof(s->peer_sa);
-		h->msg_iov = &scratch->iov[i];
+		h->msg_iov = &tunnel_scratch->iov[i];
 		h->msg_iovlen = j - i;
 		if (j - i > 1) {
 			struct cmsghdr *c;
 			uint16_t seg = (uint16_t)len;
 
-			h->msg_control = scratch->cmsg[m].buf;
+			h->msg_control = tunnel_scratch->cmsg[m].buf;
 			h->msg_controllen = CMSG_SPACE(sizeof(seg));
 			c = CMSG_FIRSTHDR(h);
 			c->cmsg_level = SOL_UDP;
@@ -472,7 +372,7 @@ static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
 			c->cmsg_len = CMSG_LEN(sizeof(seg));
 			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
 		}
-		scratch->run_len[m] = j - i;
+		tunnel_scratch->run_len[m] = j - i;
 		m++;
 		i = j;
 	}
@@ -484,14 +384,14 @@ static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
 	size_t m = tunnel_group(t, s, k), sent = 0, i;
 
 	while (sent < m) {
-		int r = sendmmsg(s->fd, scratch->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+		int r = sendmmsg(s->fd, tunnel_scratch->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			/* A device without checksum offload refuses GSO (EIO):
 			 * fall back to one datagram per packet from now on. */
-			if (t->has_gso && scratch->run_len[sent] > 1 &&
+			if (t->has_gso && tunnel_scratch->run_len[sent] > 1 &&
 			    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
 				t->has_gso = false;
 				log_warnx("tunnel %s: UDP GSO refused (%s): sending datagrams "
@@ -501,18 +401,18 @@ static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
 			 * drop it and try the rest. */
 			if (log_is_debug())
 				log_debug("tunnel %s: send of %zu datagrams: %s", tun_name(t->tun),
-					  scratch->run_len[sent], strerror(errno));
-			t->stats.drops_tx += scratch->run_len[sent];
+					  tunnel_scratch->run_len[sent], strerror(errno));
+			t->stats.drops_tx += tunnel_scratch->run_len[sent];
 			sent++;
 			continue;
 		}
 		for (i = sent; i < sent + (size_t)r; i++) {
-			const struct msghdr *h = &scratch->msgs[i].msg_hdr;
+			const struct msghdr *h = &tunnel_scratch->msgs[i].msg_hdr;
 			size_t j;
 
-			t->stats.tx_packets += scratch->run_len[i];
+			t->stats.tx_packets += tunnel_scratch->run_len[i];
 			for (j = 0; j < h->msg_iovlen; j++)
-				t->stats.tx_bytes += scratch->tx_inner_len[(size_t)(h->msg_iov - scratch->iov) + j];
+				t->stats.tx_bytes += tunnel_scratch->tx_inner_len[(size_t)(h->msg_iov - tunnel_scratch->iov) + j];
 		}
 		sent += (size_t)r;
 	}
@@ -528,14 +428,14 @@ static void tunnel_send_mux(struct tunnel *t, struct tunnel_sock *s, size_t k)
 	bool failed[TUNNEL_BATCH];
 	size_t i;
 
-	slotmux_send(t->mux, &s->own.addr, s->own.port, &s->peer_sa, scratch->iov, k, failed);
+	slotmux_send(t->mux, &s->own.addr, s->own.port, &s->peer_sa, tunnel_scratch->iov, k, failed);
 	for (i = 0; i < k; i++) {
 		if (failed[i]) {
 			t->stats.drops_tx++;
 			continue;
 		}
 		t->stats.tx_packets++;
-		t->stats.tx_bytes += scratch->tx_inner_len[i];
+		t->stats.tx_bytes += tunnel_scratch->tx_inner_len[i];
 	}
 }
 
@@ -555,16 +455,16 @@ static void tunnel_tx_batch(struct tunnel *t, struct tun_pkt *pkts, size_t n)
 			t->stats.drops_tx++;
 			continue;
 		}
-		scratch->iov[k].iov_base = pkts[i].buf;
-		scratch->iov[k].iov_len = (size_t)len;
-		scratch->tx_inner_len[k] = pkts[i].len;
+		tunnel_scratch->iov[k].iov_base = pkts[i].buf;
+		tunnel_scratch->iov[k].iov_len = (size_t)len;
+		tunnel_scratch->tx_inner_len[k] = pkts[i].len;
 		k++;
 	}
 	if (s->is_muxed)
 		tunnel_send_mux(t, s, k);
 	else
 		tunnel_send(t, s, k);
-	busy_poll_extend(t);
+	tunnel_busy_poll_extend(t);
 }
 
 static void tunnel_tx_flush(void *ctx, struct tun_pkt *pkts, size_t n)
@@ -595,7 +495,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		/* Every segment of a super-packet is sealed for the slot of the
 		 * flush that sends it, and no timer runs within this callback:
 		 * a GSO run never spans a rotation. */
-		(void)tun_read_split(t->tun, 0, scratch->vnet_buf, TUNNEL_VNET_BUF_LEN, scratch->pkts,
+		(void)tun_read_split(t->tun, 0, tunnel_scratch->vnet_buf, TUNNEL_VNET_BUF_LEN, tunnel_scratch->pkts,
 				     TUNNEL_BATCH, WIRE_HEADER_LEN, t->tun_mtu, TUNNEL_ROUNDS,
 				     tunnel_tx_flush, t, &st);
 		t->stats.tx_super += st.supers;
@@ -604,232 +504,13 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
 		unsigned dropped = 0;
-		int n = tun_read(t->tun, 0, scratch->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
+		int n = tun_read(t->tun, 0, tunnel_scratch->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
 
 		t->stats.drops_tx += dropped;
 		if (n <= 0)
 			break;
-		tunnel_tx_batch(t, scratch->pkts, (size_t)n);
+		tunnel_tx_batch(t, tunnel_scratch->pkts, (size_t)n);
 		if (n < TUNNEL_BATCH)
-			break;
-	}
-}
-
-/* An authentic inner packet may enter the TUN only if it is IPv6 from the
- * peer's tunnel address (the tunnel is not a path for anyone else), and
- * with TUNNEL_OWN_DST_ONLY to ours. */
-static bool is_inner_acceptable(const struct tunnel *t, const uint8_t *p, size_t len)
-{
-	return len >= 40 && (p[0] >> 4) == 6 &&
-	       memcmp(p + 8, t->peer_tunnel_addr.s6_addr, 16) == 0 &&
-	       (!t->is_own_dst_only || memcmp(p + 24, t->tunnel_addr.s6_addr, 16) == 0);
-}
-
-static void count_open_error(struct tunnel *t, int rc)
-{
-	switch (rc) {
-	case WIRE_ERR_AUTH:
-		t->stats.drops_auth++;
-		break;
-	case WIRE_ERR_REPLAY:
-	case WIRE_ERR_TOO_OLD:
-		t->stats.drops_replay++;
-		break;
-	case WIRE_ERR_BUSY:
-		t->stats.drops_busy++;
-		break;
-	default:
-		t->stats.drops_malformed++;
-		break;
-	}
-}
-
-static void warn_far_slot(struct tunnel *t, int64_t off)
-{
-	if (!is_time_to_log(t, &t->far_logged_at))
-		return;
-	log_warnx("tunnel %s: the peer's clock is %" PRId64 " slots (about %" PRId64
-		  " ms) %s ours: its packets are dropped (the overlap is one slot); "
-		  "check NTP on both hosts",
-		  tun_name(t->tun), off < 0 ? -off : off,
-		  (off < 0 ? -off : off) * (int64_t)t->rot.rotation_ms,
-		  off < 0 ? "behind" : "ahead of");
-}
-
-/* Opens one datagram of the socket's slot in place; an acceptable inner
- * packet is queued in scratch->rx_pkts[*out]. */
-static void tunnel_open_one(struct tunnel *t, uint64_t slot, int64_t off, uint8_t *buf,
-			    size_t len, size_t *out)
-{
-	int inner = wire_open(&t->rx, slot, buf, len);
-
-	if (inner < 0) {
-		count_open_error(t, inner);
-		return;
-	}
-	if (off <= -2 || off >= 2) {
-		t->stats.rx_far_slot++;
-		warn_far_slot(t, off);
-		return;
-	}
-	if (off == -1)
-		t->stats.rx_prev_slot++;
-	else if (off == 1)
-		t->stats.rx_next_slot++;
-	if (inner == 0)
-		return; /* keepalive */
-	if (!is_inner_acceptable(t, buf + WIRE_HEADER_LEN, (size_t)inner)) {
-		t->stats.drops_inner++;
-		return;
-	}
-	scratch->rx_pkts[*out].buf = buf;
-	scratch->rx_pkts[*out].cap = len;
-	scratch->rx_pkts[*out].len = (size_t)inner;
-	(*out)++;
-}
-
-static void tunnel_deliver(struct tunnel *t, size_t out)
-{
-	size_t done = 0, i;
-
-	if (t->stats.has_offload) {
-		struct tun_gro_stats st = { 0 };
-
-		tun_write_gro(t->tun, 0, scratch->rx_pkts, out, WIRE_HEADER_LEN, scratch->rx_ok, &st);
-		t->stats.rx_coalesced += st.coalesced;
-		for (i = 0; i < out; i++) {
-			if (!scratch->rx_ok[i]) {
-				t->stats.drops_tun++;
-				continue;
-			}
-			t->stats.rx_packets++;
-			t->stats.rx_bytes += scratch->rx_pkts[i].len;
-		}
-		return;
-	}
-	while (done < out) {
-		int r = tun_write(t->tun, 0, scratch->rx_pkts + done, out - done, WIRE_HEADER_LEN);
-
-		if (r < 0) {
-			t->stats.drops_tun++;
-			done++;
-			continue;
-		}
-		for (i = done; i < done + (size_t)r; i++) {
-			t->stats.rx_packets++;
-			t->stats.rx_bytes += scratch->rx_pkts[i].len;
-		}
-		done += (size_t)r;
-	}
-}
-
-/* The segment size of a GRO train (UDP_GRO control message), or 0. */
-static size_t gro_segment_len(const struct msghdr *h)
-{
-	const struct cmsghdr *c;
-
-	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)h,
-						       (struct cmsghdr *)(uintptr_t)c)) {
-		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-			int seg;
-
-			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
-			return seg > 0 ? (size_t)seg : 0;
-		}
-	}
-	return 0;
-}
-
-/* peer -> TUN: one datagram of slot (with GRO, a train of seg-byte ones;
- * seg 0: one), each opened for that slot in place; what authenticates and
- * passes the inner check joins scratch->rx_pkts (*out of them), which the
- * caller hands to the TUN (tunnel_deliver) at the end of its batch: the
- * segments of consecutive trains of a flow go back as one write (a sender's
- * GSO sends break a TCP super-packet at 64 KiB and at its batches, so a
- * train often holds part of one). A batch is one socket's, hence one slot's:
- * no coalesced write spans a rotation. The slot sockets and the shared ones
- * (tunnel_mux_input) both come here. */
-static void tunnel_input_train(struct tunnel *t, uint64_t slot, uint8_t *base, size_t total,
-			       size_t seg, size_t *out)
-{
-	int64_t off = (int64_t)(slot - t->rot.cur);
-	size_t pos;
-
-	/* An empty datagram would pass the segment loop unseen. */
-	if (total == 0) {
-		t->stats.drops_malformed++;
-		return;
-	}
-	if (seg == 0 || seg > total)
-		seg = total;
-	if (*out + (total + seg - 1) / seg > TUNNEL_BATCH) {
-		tunnel_deliver(t, *out);
-		*out = 0;
-	}
-	for (pos = 0; pos < total && *out < TUNNEL_BATCH; pos += seg)
-		tunnel_open_one(t, slot, off, base + pos, total - pos < seg ? total - pos : seg, out);
-}
-
-void tunnel_mux_input(void *owner, uint64_t slot, uint8_t *buf, size_t len)
-{
-	struct tunnel *t = owner;
-	const struct tunnel_sock *s = &t->socks[slot % ROTATE_MAX_SLOTS];
-	size_t out = 0;
-
-	/* The table is kept with the window: this holds unless a bug broke it. */
-	if (!s->is_muxed || s->slot != slot) {
-		t->stats.drops_malformed++;
-		return;
-	}
-	busy_poll_extend(t);
-	tunnel_input_train(t, slot, buf, len, 0, &out);
-	tunnel_deliver(t, out);
-}
-
-/* A batch from one slot's socket. */
-static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
-	struct tunnel *t = s->t;
-	unsigned round;
-
-	(void)loop;
-	(void)revents;
-	for (round = 0; round < TUNNEL_ROUNDS; round++) {
-		size_t i, out;
-		int n;
-
-		for (i = 0; i < TUNNEL_RX_MSGS; i++) {
-			struct msghdr *h = &scratch->msgs[i].msg_hdr;
-
-			scratch->rx_iov[i].iov_base = scratch->rx_bufs + i * TUNNEL_RX_BUF_LEN;
-			scratch->rx_iov[i].iov_len = TUNNEL_RX_BUF_LEN;
-			memset(h, 0, sizeof(*h));
-			h->msg_name = &scratch->from[i];
-			h->msg_namelen = sizeof(scratch->from[i]);
-			h->msg_iov = &scratch->rx_iov[i];
-			h->msg_iovlen = 1;
-			h->msg_control = scratch->cmsg[i].buf;
-			h->msg_controllen = sizeof(scratch->cmsg[i].buf);
-		}
-		n = recvmmsg(s->fd, scratch->msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			break;
-		busy_poll_extend(t);
-		out = 0;
-		for (i = 0; i < (size_t)n; i++) {
-			const struct msghdr *h = &scratch->msgs[i].msg_hdr;
-
-			if (h->msg_flags & MSG_TRUNC) {
-				t->stats.drops_malformed++;
-				continue;
-			}
-			tunnel_input_train(t, s->slot, scratch->rx_iov[i].iov_base,
-					   scratch->msgs[i].msg_len, gro_segment_len(h), &out);
-		}
-		/* Before the next receive reuses the buffers they point into. */
-		tunnel_deliver(t, out);
-		if (n < TUNNEL_RX_MSGS)
 			break;
 	}
 }
@@ -845,7 +526,7 @@ void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res
 				      res->err == -ENODEV))
 		return;
 	t->stats.addr_errors++;
-	if (is_time_to_log(t, &t->err_logged_at))
+	if (tunnel_is_time_to_log(t, &t->err_logged_at))
 		log_err(res->err, "tunnel %s: %s %s on ifindex %u%s%s", tun_name(t->tun),
 			res->op == NLADDR_ADD ? "binding" : "removing",
 			inet_ntop(AF_INET6, &res->addr, a, sizeof(a)), res->ifindex,
@@ -991,6 +672,12 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->valid_s = (uint32_t)((((uint64_t)2 * cfg->reach + 1) * cfg->rotation_ms + 999) / 1000 + 2);
 	wire_tx_init(&t->tx, cfg->tx_key);
 	wire_rx_init(&t->rx, cfg->rx_key);
+	if (cfg->aead != WIRE_AEAD_CHACHA20_POLY1305) {
+		t->stats.is_aes = wire_tx_set_aead(&t->tx, cfg->aead) == 0;
+		if (!t->stats.is_aes)
+			log_warnx("tunnel: this CPU has no AES-NI: sealing with ChaCha20-Poly1305 "
+				  "instead of AES-256-GCM (the peer opens both)");
+	}
 	if (wire_tx_set_padding(&t->tx, cfg->padding, t->tun_mtu) < 0) {
 		rc = -EINVAL;
 		set_msg(msg, msg_len, "padding bucket %u is outside %u..%u bytes", cfg->padding,
@@ -1149,8 +836,9 @@ void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len
 		 s->rotation_late_max_us, s->addr_errors);
 	if (n > 0 && (size_t)n < buf_len)
 		snprintf(buf + n, buf_len - (size_t)n,
-			 " tx_super=%" PRIu64 " rx_coalesced=%" PRIu64 " offloads=%s", s->tx_super,
-			 s->rx_coalesced, off);
+			 " tx_super=%" PRIu64 " rx_coalesced=%" PRIu64 " offloads=%s aead=%s",
+			 s->tx_super, s->rx_coalesced, off,
+			 s->is_aes ? "aes-256-gcm" : "chacha20-poly1305");
 }
 
 const char *tunnel_tun_name(const struct tunnel *t)

@@ -93,6 +93,8 @@ struct tunnel_config {
 	unsigned flags;                  /* TUNNEL_NO_* */
 	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
 	unsigned tun_txqlen;             /* TUN queue length, packets, with offloads; 0: the kernel's */
+	enum wire_aead aead;             /* what we seal with; AES-256-GCM without AES-NI:
+					    ChaCha20-Poly1305 (said in the log) */
 	unsigned padding;                /* bucket of the padding of what we send, bytes; 0: off
 					    (wire_tx_set_padding, capped at the TUN MTU) */
 	/* Scale mode (docs/PERFORMANCE.md): the caller has claimed the link's
@@ -140,6 +142,7 @@ struct tunnel_stats {
 	uint64_t rx_coalesced;           /* ... TUN writes that carried several segments */
 	bool has_offload;                /* the TUN has a virtio-net header */
 	unsigned offloads;               /* ... and the TUN_OFFLOAD_* the kernel granted */
+	bool is_aes;                     /* we seal with AES-256-GCM (else ChaCha20-Poly1305) */
 };
 
 struct tunnel;
@@ -182,7 +185,8 @@ unsigned tunnel_inner_mtu(unsigned link_mtu);
 void tunnel_offload_words(unsigned offloads, char *buf, size_t buf_len);
 
 /* Writes the counters as "key=value" words separated by spaces; offloads=
- * says "off" for a TUN without them (Offloads = off, a shared TUN). */
+ * says "off" for a TUN without them (Offloads = off, a shared TUN); aead=
+ * what we seal with (aes-256-gcm or chacha20-poly1305). */
 void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len);
 
 const char *tunnel_tun_name(const struct tunnel *t);

@@ -8,7 +8,8 @@
 # The caller sets PEER_ROT (e.g. 1s), then calls peer_lab_up, peer_start A|B
 # [extra mt6d-peer options], and relies on the EXIT trap for clean-up.
 # MT6D_TEST_OFFLOADS=off|on writes "Offloads = ..." into both configs (the
-# data-plane tests run both ways; unset: the default, on).
+# data-plane tests run both ways; unset: the default, on). PEER_CIPHER_A and
+# PEER_CIPHER_B write "Cipher = ..." into that peer's config (unset: none).
 # Every name carries $$: parallel runs cannot collide.
 set -u
 # shellcheck source=tests/lib.sh
@@ -59,6 +60,13 @@ peer_lab_up() {
 	peer_write_conf B "$SEED_B" "$TUN_B" "$SEED_A" "$TUN_A"
 }
 
+cipher_line() { # A|B: the Cipher line of that peer's config, if PEER_CIPHER_<who> is set
+	local v
+	v=PEER_CIPHER_$1
+	[ -n "${!v:-}" ] && echo "Cipher = ${!v}"
+	return 0
+}
+
 peer_write_conf() { # who seed tunnel peer_seed peer_tunnel
 	cat >"$work/$1.conf" <<EOF
 [Host]
@@ -68,6 +76,7 @@ TunnelAddress = $3/128
 SeedAddress = $2
 RotationPeriod = $PEER_ROT
 ${MT6D_TEST_OFFLOADS:+Offloads = $MT6D_TEST_OFFLOADS}
+$(cipher_line "$1")
 
 [Peer]
 PresharedKeyFile = psk

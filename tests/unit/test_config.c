@@ -98,9 +98,10 @@ static void test_defaults_apply(void **state)
 	config_fini(&cfg);
 }
 
-/* Padding and Offloads in the self section of every role (the other
- * sections refuse them: the sender pads and the TUN is this host's, so
- * they are this host's settings); Offloads is on unless said off. */
+/* Padding, Offloads and Cipher in the self section of every role (the
+ * other sections refuse them: the sender pads and seals and the TUN is this
+ * host's, so they are this host's settings); Offloads is on unless said
+ * off, Cipher ChaCha20-Poly1305 unless said AES-256-GCM. */
 static void test_padding_and_offloads_in_every_role(void **state)
 {
 	(void)state;
@@ -108,19 +109,23 @@ static void test_padding_and_offloads_in_every_role(void **state)
 		enum config_role role;
 		const char *text;
 		uint32_t padding;
-		bool is_off;
+		bool is_off, is_aes;
 	} cases[] = {
-		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = off\n", 0, false },
+		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = off\n", 0, false,
+		  false },
 		{ CONFIG_SERVER, "[Server]\nInterface=e\nPrivateKeyFile=k\nPadding = 1420\n"
-				 "Offloads = off\n", 1420, true },
+				 "Offloads = off\nCipher = aes-256-gcm\n", 1420, true, true },
 		{ CONFIG_CLIENT, "[Client]\nInterface=e\nPrivateKeyFile=k\nClientId=1\nPADDING=OFF\n"
-				 "OFFLOADS=Off\n[Server]\nPublicKey=" KEY_A "\n", 0, true },
+				 "OFFLOADS=Off\nCIPHER=AES-256-GCM\n[Server]\nPublicKey=" KEY_A "\n", 0,
+		  true, true },
 		{ CONFIG_PEER, "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
-			       "SeedAddress=2001:db8:1::1\nPadding=16\nOffloads=on\n[Peer]\nPublicKey=" KEY_A
-			       "\nSeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 16, false },
+			       "SeedAddress=2001:db8:1::1\nPadding=16\nOffloads=on\n"
+			       "Cipher=chacha20-poly1305\n[Peer]\nPublicKey=" KEY_A
+			       "\nSeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 16, false, false },
 		{ CONFIG_PEER, "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
-			       "SeedAddress=2001:db8:1::1\nPadding=65535\nOffloads=off\n[Peer]\nPublicKey="
-			       KEY_A "\nSeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n", 65535, true },
+			       "SeedAddress=2001:db8:1::1\nPadding=65535\nOffloads=off\nCipher=aes-256-gcm\n"
+			       "[Peer]\nPublicKey=" KEY_A "\nSeedAddress=2001:db8:2::1\n"
+			       "TunnelAddress=fd00::2\n", 65535, true, true },
 	};
 	struct config cfg;
 	char msg[256] = "";
@@ -130,6 +135,7 @@ static void test_padding_and_offloads_in_every_role(void **state)
 					      "p.conf", &cfg, msg, sizeof(msg)), 0);
 		assert_int_equal(cfg.padding, cases[i].padding);
 		assert_int_equal(cfg.offloads_off, cases[i].is_off);
+		assert_int_equal(cfg.is_cipher_aes, cases[i].is_aes);
 		config_fini(&cfg);
 	}
 }
@@ -340,6 +346,11 @@ static const struct bad_case bad_cases[] = {
 	{ CONFIG_SERVER, SRV "Padding = 256\nPadding = off\n", "bad.conf:5: Padding: given twice" },
 	{ CONFIG_SERVER, SRV "Offloads = yes\n", "bad.conf:4: Offloads: must be on or off: 'yes'" },
 	{ CONFIG_SERVER, SRV "Offloads = on\nOffloads = off\n", "bad.conf:5: Offloads: given twice" },
+	{ CONFIG_SERVER, SRV "Cipher = aes\n",
+	  "bad.conf:4: Cipher: must be chacha20-poly1305 or aes-256-gcm: 'aes'" },
+	{ CONFIG_SERVER, SRV "Cipher = aes-256-gcm\nCipher = aes-256-gcm\n",
+	  "bad.conf:5: Cipher: given twice" },
+	{ CONFIG_PEER, HOST PEER "Cipher = aes-256-gcm\n", "unknown option" },
 	{ CONFIG_CLIENT, CLI_SELF "Padding = 256B\n", "bad.conf:5: Padding: must be off or a bucket" },
 	{ CONFIG_PEER, HOST "Padding = -1\n" PEER, "bad.conf:6: Padding: must be off or a bucket" },
 	{ CONFIG_CLIENT, CLI_SELF, "no [Server] section" },

@@ -1,0 +1,233 @@
+/* peer -> TUN: the slot sockets' batches (and the shared sockets' datagrams,
+ * tunnel_mux_input), opened in place and written to the TUN, coalesced when
+ * it has offloads. */
+#include "mt6d/engine/tunnel.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/udp.h>
+
+#include "mt6d/base/log.h"
+#include "mt6d/core/util.h"
+#include "mt6d/engine/tunnel_int.h"
+#include "tun/tun.h"
+
+/* An authentic inner packet may enter the TUN only if it is IPv6 from the
+ * peer's tunnel address (the tunnel is not a path for anyone else), and
+ * with TUNNEL_OWN_DST_ONLY to ours. */
+static bool is_inner_acceptable(const struct tunnel *t, const uint8_t *p, size_t len)
+{
+	return len >= 40 && (p[0] >> 4) == 6 &&
+	       memcmp(p + 8, t->peer_tunnel_addr.s6_addr, 16) == 0 &&
+	       (!t->is_own_dst_only || memcmp(p + 24, t->tunnel_addr.s6_addr, 16) == 0);
+}
+
+static void count_open_error(struct tunnel *t, int rc)
+{
+	switch (rc) {
+	case WIRE_ERR_AUTH:
+		t->stats.drops_auth++;
+		break;
+	case WIRE_ERR_REPLAY:
+	case WIRE_ERR_TOO_OLD:
+		t->stats.drops_replay++;
+		break;
+	case WIRE_ERR_BUSY:
+		t->stats.drops_busy++;
+		break;
+	default:
+		t->stats.drops_malformed++;
+		break;
+	}
+}
+
+static void warn_far_slot(struct tunnel *t, int64_t off)
+{
+	if (!tunnel_is_time_to_log(t, &t->far_logged_at))
+		return;
+	log_warnx("tunnel %s: the peer's clock is %" PRId64 " slots (about %" PRId64
+		  " ms) %s ours: its packets are dropped (the overlap is one slot); "
+		  "check NTP on both hosts",
+		  tun_name(t->tun), off < 0 ? -off : off,
+		  (off < 0 ? -off : off) * (int64_t)t->rot.rotation_ms,
+		  off < 0 ? "behind" : "ahead of");
+}
+
+/* Opens one datagram of the socket's slot in place; an acceptable inner
+ * packet is queued in tunnel_scratch->rx_pkts[*out]. */
+static void tunnel_open_one(struct tunnel *t, uint64_t slot, int64_t off, uint8_t *buf,
+			    size_t len, size_t *out)
+{
+	int inner = wire_open(&t->rx, slot, buf, len);
+
+	if (inner < 0) {
+		count_open_error(t, inner);
+		return;
+	}
+	if (off <= -2 || off >= 2) {
+		t->stats.rx_far_slot++;
+		warn_far_slot(t, off);
+		return;
+	}
+	if (off == -1)
+		t->stats.rx_prev_slot++;
+	else if (off == 1)
+		t->stats.rx_next_slot++;
+	if (inner == 0)
+		return; /* keepalive */
+	if (!is_inner_acceptable(t, buf + WIRE_HEADER_LEN, (size_t)inner)) {
+		t->stats.drops_inner++;
+		return;
+	}
+	tunnel_scratch->rx_pkts[*out].buf = buf;
+	tunnel_scratch->rx_pkts[*out].cap = len;
+	tunnel_scratch->rx_pkts[*out].len = (size_t)inner;
+	(*out)++;
+}
+
+static void tunnel_deliver(struct tunnel *t, size_t out)
+{
+	size_t done = 0, i;
+
+	if (t->stats.has_offload) {
+		struct tun_gro_stats st = { 0 };
+
+		tun_write_gro(t->tun, 0, tunnel_scratch->rx_pkts, out, WIRE_HEADER_LEN, tunnel_scratch->rx_ok, &st);
+		t->stats.rx_coalesced += st.coalesced;
+		for (i = 0; i < out; i++) {
+			if (!tunnel_scratch->rx_ok[i]) {
+				t->stats.drops_tun++;
+				continue;
+			}
+			t->stats.rx_packets++;
+			t->stats.rx_bytes += tunnel_scratch->rx_pkts[i].len;
+		}
+		return;
+	}
+	while (done < out) {
+		int r = tun_write(t->tun, 0, tunnel_scratch->rx_pkts + done, out - done, WIRE_HEADER_LEN);
+
+		if (r < 0) {
+			t->stats.drops_tun++;
+			done++;
+			continue;
+		}
+		for (i = done; i < done + (size_t)r; i++) {
+			t->stats.rx_packets++;
+			t->stats.rx_bytes += tunnel_scratch->rx_pkts[i].len;
+		}
+		done += (size_t)r;
+	}
+}
+
+/* The segment size of a GRO train (UDP_GRO control message), or 0. */
+static size_t gro_segment_len(const struct msghdr *h)
+{
+	const struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)(uintptr_t)h,
+						       (struct cmsghdr *)(uintptr_t)c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int seg;
+
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+			return seg > 0 ? (size_t)seg : 0;
+		}
+	}
+	return 0;
+}
+
+/* peer -> TUN: one datagram of slot (with GRO, a train of seg-byte ones;
+ * seg 0: one), each opened for that slot in place; what authenticates and
+ * passes the inner check joins tunnel_scratch->rx_pkts (*out of them), which the
+ * caller hands to the TUN (tunnel_deliver) at the end of its batch: the
+ * segments of consecutive trains of a flow go back as one write (a sender's
+ * GSO sends break a TCP super-packet at 64 KiB and at its batches, so a
+ * train often holds part of one). A batch is one socket's, hence one slot's:
+ * no coalesced write spans a rotation. The slot sockets and the shared ones
+ * (tunnel_mux_input) both come here. */
+static void tunnel_input_train(struct tunnel *t, uint64_t slot, uint8_t *base, size_t total,
+			       size_t seg, size_t *out)
+{
+	int64_t off = (int64_t)(slot - t->rot.cur);
+	size_t pos;
+
+	/* An empty datagram would pass the segment loop unseen. */
+	if (total == 0) {
+		t->stats.drops_malformed++;
+		return;
+	}
+	if (seg == 0 || seg > total)
+		seg = total;
+	if (*out + (total + seg - 1) / seg > TUNNEL_BATCH) {
+		tunnel_deliver(t, *out);
+		*out = 0;
+	}
+	for (pos = 0; pos < total && *out < TUNNEL_BATCH; pos += seg)
+		tunnel_open_one(t, slot, off, base + pos, total - pos < seg ? total - pos : seg, out);
+}
+
+void tunnel_mux_input(void *owner, uint64_t slot, uint8_t *buf, size_t len)
+{
+	struct tunnel *t = owner;
+	const struct tunnel_sock *s = &t->socks[slot % ROTATE_MAX_SLOTS];
+	size_t out = 0;
+
+	/* The table is kept with the window: this holds unless a bug broke it. */
+	if (!s->is_muxed || s->slot != slot) {
+		t->stats.drops_malformed++;
+		return;
+	}
+	tunnel_busy_poll_extend(t);
+	tunnel_input_train(t, slot, buf, len, 0, &out);
+	tunnel_deliver(t, out);
+}
+
+/* A batch from one slot's socket. */
+void tunnel_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
+	struct tunnel *t = s->t;
+	unsigned round;
+
+	(void)loop;
+	(void)revents;
+	for (round = 0; round < TUNNEL_ROUNDS; round++) {
+		size_t i, out;
+		int n;
+
+		for (i = 0; i < TUNNEL_RX_MSGS; i++) {
+			struct msghdr *h = &tunnel_scratch->msgs[i].msg_hdr;
+
+			tunnel_scratch->rx_iov[i].iov_base = tunnel_scratch->rx_bufs + i * TUNNEL_RX_BUF_LEN;
+			tunnel_scratch->rx_iov[i].iov_len = TUNNEL_RX_BUF_LEN;
+			memset(h, 0, sizeof(*h));
+			h->msg_name = &tunnel_scratch->from[i];
+			h->msg_namelen = sizeof(tunnel_scratch->from[i]);
+			h->msg_iov = &tunnel_scratch->rx_iov[i];
+			h->msg_iovlen = 1;
+			h->msg_control = tunnel_scratch->cmsg[i].buf;
+			h->msg_controllen = sizeof(tunnel_scratch->cmsg[i].buf);
+		}
+		n = recvmmsg(s->fd, tunnel_scratch->msgs, TUNNEL_RX_MSGS, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		tunnel_busy_poll_extend(t);
+		out = 0;
+		for (i = 0; i < (size_t)n; i++) {
+			const struct msghdr *h = &tunnel_scratch->msgs[i].msg_hdr;
+
+			if (h->msg_flags & MSG_TRUNC) {
+				t->stats.drops_malformed++;
+				continue;
+			}
+			tunnel_input_train(t, s->slot, tunnel_scratch->rx_iov[i].iov_base,
+					   tunnel_scratch->msgs[i].msg_len, gro_segment_len(h), &out);
+		}
+		/* Before the next receive reuses the buffers they point into. */
+		tunnel_deliver(t, out);
+		if (n < TUNNEL_RX_MSGS)
+			break;
+	}
+}
