@@ -74,6 +74,7 @@ struct cand {
 	bool is_busy;                /* announce/collect query in flight */
 	bool is_done;                /* announce/collect finished for this node */
 	bool is_refused;             /* announce: it answered one with an error (full, bad token) */
+	bool is_reported;            /* collect: its VALUES went out with its lookup reply */
 	uint16_t next_port;          /* announce: index of the next port to send */
 	uint16_t n_acked;
 	uint16_t error_code;         /* put: the node's KRPC error */

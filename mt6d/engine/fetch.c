@@ -39,6 +39,7 @@ struct probe {
 	struct fchunk ch[RENDEZVOUS_MAX_CHUNKS];
 	int status;               /* 0, RENDEZVOUS_ERR_AUTH/VERSION, -ENOENT */
 	bool has_peers, has_answer;
+	bool is_opened;           /* cfg or msg holds what opened (early or at the end) */
 	struct rendezvous_config cfg;
 	uint8_t msg[RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN];
 	size_t msg_len;
@@ -164,6 +165,8 @@ static void copy_peers(struct rendezvous_peer *out, const struct dht_peer *in, s
 }
 
 static void probe_evaluate(struct fetch *f, struct probe *pr);
+static void probe_early(struct fetch *f, struct fchunk *c);
+static size_t chunks_needed(const struct rendezvous_peer *peers, size_t n_peers);
 static void pump(struct fetch *f, int64_t now_ms);
 static void maybe_finish(struct fetch *f);
 
@@ -176,6 +179,8 @@ static void on_collect(void *closure, const struct dht_result *r)
 		return;
 	if (r->event == DHT_EVENT_VALUES) {
 		f->prog.nodes++;
+		f->prog.values += r->n_peers;
+		report_progress(f);
 		if (c->n_answers < NODE_ANSWERS && r->n_peers) {
 			size_t n = r->n_peers < NODE_ANSWER_MAX ? r->n_peers : NODE_ANSWER_MAX;
 			struct rendezvous_peer *a = calloc(n, sizeof(*a));
@@ -183,6 +188,7 @@ static void on_collect(void *closure, const struct dht_result *r)
 				copy_peers(a, r->peers, n);
 				c->answers[c->n_answers] = a;
 				c->n_answer[c->n_answers++] = n;
+				probe_early(f, c);
 			}
 		}
 		return;
@@ -193,7 +199,6 @@ static void on_collect(void *closure, const struct dht_result *r)
 	c->status = r->status;
 	f->prog.lookups_done++;
 	f->prog.queries += r->n_queries;
-	f->prog.values += r->n_peers;
 	size_t n = r->n_peers < RENDEZVOUS_MAX_PEERS_PER_CHUNK ? r->n_peers : RENDEZVOUS_MAX_PEERS_PER_CHUNK;
 	if (n) {
 		c->peers = calloc(n, sizeof(*c->peers));
@@ -204,6 +209,14 @@ static void on_collect(void *closure, const struct dht_result *r)
 	}
 	report_progress(f);
 	struct probe *pr = c->pr;
+	if (f->prm.kind == FETCH_MESSAGE && pr->phase == 1 && c == &pr->ch[0]) {
+		/* Moved on by an early answer: the union may call for more. */
+		size_t need = c->n_peers ? chunks_needed(c->peers, c->n_peers) : 1;
+		if (need > pr->n_chunks) {
+			pr->n_chunks = need;
+			pump(f, f->last_ms);
+		}
+	}
 	for (size_t j = 0; j < pr->n_chunks; j++)
 		if (!pr->ch[j].is_done)
 			return;
@@ -304,20 +317,20 @@ static unsigned counts_for_group(size_t g)
 }
 
 /* MESSAGE, after chunk 0: how many chunks the groups of chunk 0 call for. */
-static size_t chunks_needed(const struct fchunk *c0)
+static size_t chunks_needed(const struct rendezvous_peer *peers, size_t n_peers)
 {
 	size_t max = 1;
-	for (size_t i = 0; i < c0->n_peers; i++) {
+	for (size_t i = 0; i < n_peers; i++) {
 		size_t g = 0;
 		bool is_first = true;
-		for (size_t k = 0; k < c0->n_peers; k++) {
-			if (memcmp(c0->peers[k].addr, c0->peers[i].addr, RENDEZVOUS_ADDR_LEN) != 0)
+		for (size_t k = 0; k < n_peers; k++) {
+			if (memcmp(peers[k].addr, peers[i].addr, RENDEZVOUS_ADDR_LEN) != 0)
 				continue;
 			if (k < i) {
 				is_first = false;
 				break;
 			}
-			if (c0->peers[k].port >= 256)
+			if (peers[k].port >= 256)
 				g++;
 		}
 		if (!is_first || g == 0 || g > RENDEZVOUS_CHUNK_MAX_PORTS)
@@ -364,10 +377,62 @@ static int try_open(struct fetch *f, struct probe *pr, const struct rendezvous_c
 	return best;
 }
 
+/* The union of each chunk first, then each node's own answer (a node that
+ * lies about the announcer's ports can spoil the union, not the others).
+ * is_early: a lookup still runs, and a chunk's union is the answers so far.
+ * Returns 0 (opened), -ENOENT, -ENOMEM or an authentication error. */
+static int open_answers(struct fetch *f, struct probe *pr, bool is_early)
+{
+	struct rendezvous_chunk_peers uni[RENDEZVOUS_MAX_CHUNKS], cp[RENDEZVOUS_MAX_CHUNKS];
+	struct rendezvous_peer *so_far = NULL;
+	size_t total = 0, at = 0;
+
+	for (size_t j = 0; j < pr->n_chunks && is_early; j++)
+		for (size_t a = 0; a < pr->ch[j].n_answers && !pr->ch[j].is_done; a++)
+			total += pr->ch[j].n_answer[a];
+	if (total && !(so_far = malloc(total * sizeof(*so_far))))
+		return -ENOMEM;
+	for (size_t j = 0; j < pr->n_chunks; j++) {
+		const struct fchunk *c = &pr->ch[j];
+		uni[j].peers = c->peers;
+		uni[j].n_peers = c->n_peers;
+		if (!is_early || c->is_done)
+			continue;
+		uni[j].peers = so_far + at;
+		for (size_t a = 0; a < c->n_answers; a++) {
+			memcpy(so_far + at, c->answers[a], c->n_answer[a] * sizeof(*so_far));
+			at += c->n_answer[a];
+		}
+		uni[j].n_peers = (size_t)(so_far + at - uni[j].peers);
+	}
+	int rc = -ENOENT;
+	for (size_t k = 0; k <= NODE_ANSWERS; k++) {
+		bool is_any = k == 0;
+		for (size_t j = 0; j < pr->n_chunks; j++) {
+			const struct fchunk *c = &pr->ch[j];
+			cp[j] = uni[j];
+			if (k > 0 && k <= c->n_answers) {
+				cp[j].peers = c->answers[k - 1];
+				cp[j].n_peers = c->n_answer[k - 1];
+				is_any = true;
+			}
+		}
+		if (!is_any)
+			break;
+		int r = try_open(f, pr, cp);
+		if (r == 0) {
+			rc = 0;
+			break;
+		}
+		if (rc == -ENOENT || r == RENDEZVOUS_ERR_AUTH)
+			rc = r;
+	}
+	free(so_far);
+	return rc;
+}
+
 static void probe_evaluate(struct fetch *f, struct probe *pr)
 {
-	struct rendezvous_chunk_peers cp[RENDEZVOUS_MAX_CHUNKS];
-
 	for (size_t j = 0; j < pr->n_chunks; j++) {
 		if (pr->ch[j].n_peers)
 			pr->has_peers = true;
@@ -381,7 +446,7 @@ static void probe_evaluate(struct fetch *f, struct probe *pr)
 			return;
 		}
 	} else if (f->prm.kind == FETCH_MESSAGE && pr->phase == 0) {
-		size_t n = pr->ch[0].n_peers ? chunks_needed(&pr->ch[0]) : 1;
+		size_t n = pr->ch[0].n_peers ? chunks_needed(pr->ch[0].peers, pr->ch[0].n_peers) : 1;
 		if (n > 1) {
 			/* Chunk 0 tells the length: collect the others too. */
 			pr->phase = 1;
@@ -390,38 +455,54 @@ static void probe_evaluate(struct fetch *f, struct probe *pr)
 		}
 	}
 	pr->is_done = true;
-	/* The union first, then each node's own answer (a node that lies
-	 * about the announcer's ports can spoil the union, not the others). */
-	int rc = -ENOENT;
-	for (size_t k = 0; k <= NODE_ANSWERS; k++) {
-		bool is_any = k == 0;
-		for (size_t j = 0; j < pr->n_chunks; j++) {
-			const struct fchunk *c = &pr->ch[j];
-			if (k > 0 && k <= c->n_answers) {
-				cp[j].peers = c->answers[k - 1];
-				cp[j].n_peers = c->n_answer[k - 1];
-				is_any = true;
-			} else {
-				cp[j].peers = c->peers;
-				cp[j].n_peers = c->n_peers;
-			}
-		}
-		if (!is_any)
-			break;
-		int r = try_open(f, pr, cp);
-		if (r == 0) {
-			rc = 0;
-			break;
-		}
-		if (rc == -ENOENT || r == RENDEZVOUS_ERR_AUTH)
-			rc = r;
+	if (pr->is_opened) {
+		/* Opened early; the next two epochs were started then. */
+		pr->status = 0;
+		return;
 	}
+	int rc = open_answers(f, pr, false);
 	pr->status = rc;
+	pr->is_opened = rc == 0;
 	/* Step on: while an epoch holds anything, the next two are asked. */
 	if (pr->has_peers) {
 		probe_start(f, pr->widx, (uint8_t)(pr->epoch + 1), false);
 		probe_start(f, pr->widx, (uint8_t)(pr->epoch + 2), false);
 	}
+}
+
+/* A chunk's node answered in full before its lookup ended (dht.h,
+ * dht_collect): a scout that holds something moves its epoch on at once
+ * (the other chunks, the next epochs), and an epoch whose every chunk has
+ * an answer tries to open with the answers so far; maybe_finish then
+ * decides whether what opened may end the fetch before the lookups do. */
+static void probe_early(struct fetch *f, struct fchunk *c)
+{
+	struct probe *pr = c->pr;
+	if (pr->is_done || pr->is_opened)
+		return;
+	pr->has_peers = true;
+	if (c == &pr->ch[0]) {
+		size_t need = f->prm.kind == FETCH_CONFIG ? rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN) :
+			      chunks_needed(c->answers[c->n_answers - 1], c->n_answer[c->n_answers - 1]);
+		if (need > pr->n_chunks) {
+			pr->phase = 1;
+			pr->n_chunks = need;
+			pump(f, f->last_ms);
+			if (f->is_done)
+				return;
+		}
+	}
+	for (size_t j = 0; j < pr->n_chunks; j++)
+		if (!pr->ch[j].n_answers && !(pr->ch[j].is_done && pr->ch[j].n_peers))
+			return;
+	if (open_answers(f, pr, true) != 0)
+		return;
+	pr->is_opened = true;
+	pr->status = 0;
+	probe_start(f, pr->widx, (uint8_t)(pr->epoch + 1), false);
+	probe_start(f, pr->widx, (uint8_t)(pr->epoch + 2), false);
+	pump(f, f->last_ms);
+	maybe_finish(f);
 }
 
 static void finish(struct fetch *f, int status, const struct probe *pr)
@@ -465,11 +546,53 @@ static const struct probe *best_of(const struct fetch *f, int widx)
 	return NULL;
 }
 
+static bool probe_has_shown_peers(const struct probe *pr)
+{
+	if (pr->has_peers)
+		return true;
+	for (size_t j = 0; j < RENDEZVOUS_MAX_CHUNKS; j++)
+		if (pr->ch[j].n_answers || pr->ch[j].n_peers)
+			return true;
+	return false;
+}
+
+/* The asked window's highest epoch that opened, if the fetch may end with
+ * it while lookups still run (docs/PROTOCOL.md 6.6): a config once every
+ * higher epoch started came back (scouts that found nothing, and the
+ * epochs after any that held something), since the highest epoch that
+ * opens wins; a message (`mt6d rendezvous get`) unless a higher epoch has
+ * shown any peers so far (a later put of the window went there: wait for
+ * it). Else NULL. */
+static const struct probe *early_winner(const struct fetch *f)
+{
+	for (size_t w = 0; w < f->n_win; w++) {
+		if (f->win[w].start != f->primary)
+			continue;
+		const struct probe *p = &f->probes[w * FETCH_MAX_EPOCHS];
+		for (int e = FETCH_MAX_EPOCHS - 1; e >= 0; e--) {
+			if (!p[e].in_use || !p[e].is_opened)
+				continue;
+			for (int h = e + 1; h < FETCH_MAX_EPOCHS; h++)
+				if (p[h].in_use && (f->prm.kind == FETCH_CONFIG ? !p[h].is_done :
+						     probe_has_shown_peers(&p[h])))
+					return NULL;
+			return &p[e];
+		}
+	}
+	return NULL;
+}
+
 static void maybe_finish(struct fetch *f)
 {
 	bool has_candidates = false, has_answer = false;
 	if (f->is_done)
 		return;
+	const struct probe *early = early_winner(f);
+	if (early) {
+		bool is_over = f->win[early->widx].start + f->prm.period_s <= f->now_s;
+		finish(f, is_over ? FETCH_ERR_EXPIRED : 0, early);
+		return;
+	}
 	for (size_t i = 0; i < MAX_PROBES; i++) {
 		const struct probe *pr = &f->probes[i];
 		if (!pr->in_use)

@@ -58,8 +58,8 @@ struct fetch_params {
 
 struct fetch_progress {
 	size_t queries;          /* DHT queries sent by finished lookups */
-	size_t nodes;            /* distinct nodes that returned values */
-	size_t values;           /* values collected */
+	size_t nodes;            /* node answers with values (a node once per lookup) */
+	size_t values;           /* values in those answers */
 	size_t lookups_done, lookups_started;
 	int64_t elapsed_ms;
 };
