@@ -380,7 +380,7 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 		if (c->state != C_NEW)
 			continue;
 		is_pending = true;
-		if (inflight >= ALPHA || !pacer_is_ready(d, &c->addr, lookup_method(o), now_ms))
+		if (inflight >= o->alpha || !pacer_is_ready(d, &c->addr, lookup_method(o), now_ms))
 			continue;
 		c->state = C_INFLIGHT;
 		dbg(d, "op %d query %02x%02x (has_id %d) at %d", o->id, c->id[0], c->id[1], c->has_id, (int)(now_ms % 1000000));
@@ -619,6 +619,9 @@ int op_start(struct dht *d, uint8_t kind, const uint8_t *target, int family,
 	if (d->starting_item)
 		o->item = *d->starting_item;
 	o->has_item = kind == OP_PUT_ITEM;
+	size_t good, q, bad;
+	routing_count(&d->rt[fam_index(family)], now_ms, &good, &q, &bad);
+	o->alpha = kind == OP_COLLECT && good + q < SMALL_TABLE ? COLLECT_ALPHA : ALPHA;
 	size_t n = routing_closest(&d->rt[fam_index(family)], target, rn, 2 * DHT_K);
 	for (size_t i = 0; i < n; i++)
 		cand_add(d, o, rn[i].id, &rn[i].addr);

@@ -16,12 +16,19 @@
 #define NODE_ANSWERS 8        /* per chunk, kept apart from the union */
 #define NODE_ANSWER_MAX 128   /* values kept per node answer */
 #define PUMP_MS 50            /* retry of lookups the node had no room for */
+/* A node that knows fewer than DHT_K nodes (it is bootstrapping) waits this
+ * long at most for more before its lookups: started with the first answer
+ * to a bootstrap, every lookup asked the same 2-3 nodes, whose reply
+ * budgets (dht.h, DHT_REPLY_BURST) then held the last chunks back 250 ms a
+ * round while the others were still being pinged. */
+#define TABLE_WAIT_MS 100
 
 struct fchunk {
 	struct fetch *f;
 	struct probe *pr;
 	int op;
 	bool is_started, is_done;
+	bool is_paused;           /* its lookup cancelled after a node's full answer */
 	int status;
 	struct rendezvous_peer *peers;  /* union, heap */
 	size_t n_peers;
@@ -40,6 +47,7 @@ struct probe {
 	int status;               /* 0, RENDEZVOUS_ERR_AUTH/VERSION, -ENOENT */
 	bool has_peers, has_answer;
 	bool is_opened;           /* cfg or msg holds what opened (early or at the end) */
+	bool is_full;             /* the answers so far did not open it: every lookup to its end */
 	struct rendezvous_config cfg;
 	uint8_t msg[RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN];
 	size_t msg_len;
@@ -128,7 +136,7 @@ void fetch_free(struct fetch *f)
 		struct probe *pr = &f->probes[i];
 		for (size_t j = 0; j < RENDEZVOUS_MAX_CHUNKS; j++) {
 			struct fchunk *c = &pr->ch[j];
-			if (c->is_started && !c->is_done)
+			if (c->is_started && !c->is_done && !c->is_paused)
 				dht_cancel(f->dht, c->op);
 			chunk_free(c);
 		}
@@ -166,6 +174,8 @@ static void copy_peers(struct rendezvous_peer *out, const struct dht_peer *in, s
 
 static void probe_evaluate(struct fetch *f, struct probe *pr);
 static void probe_early(struct fetch *f, struct fchunk *c);
+static void probe_resume(struct fetch *f, struct probe *pr);
+static void probe_resume_if_stuck(struct fetch *f, struct probe *pr);
 static size_t chunks_needed(const struct rendezvous_peer *peers, size_t n_peers);
 static void pump(struct fetch *f, int64_t now_ms);
 static void maybe_finish(struct fetch *f);
@@ -217,6 +227,7 @@ static void on_collect(void *closure, const struct dht_result *r)
 			pump(f, f->last_ms);
 		}
 	}
+	probe_resume_if_stuck(f, pr);
 	for (size_t j = 0; j < pr->n_chunks; j++)
 		if (!pr->ch[j].is_done)
 			return;
@@ -251,16 +262,18 @@ static void probe_start(struct fetch *f, int widx, uint8_t epoch, bool is_full)
 	}
 }
 
-/* Whether the node knows any node of the family. dht_collect on a node
- * that knows none (and has no bootstrap address) ends inside the call and
- * then reads the freed operation (dht/dht.c op_start returns o->id after
- * op_run freed o): we wait for the table to fill instead. */
-static bool is_table_empty(struct dht *d, int family, int64_t now_ms)
+/* Whether the node knows enough nodes of the family for the lookups: any
+ * (dht_collect on a node that knows none, and has no bootstrap address,
+ * ends inside the call and then reads the freed operation: dht/dht.c
+ * op_start returns o->id after op_run freed o), and DHT_K of them or
+ * TABLE_WAIT_MS after the start. */
+static bool is_table_ready(const struct fetch *f, int64_t now_ms)
 {
 	struct dht_stats st;
-	dht_get_stats(d, now_ms, &st);
-	return family == AF_INET6 ? st.good6 + st.questionable6 + st.bad6 == 0
-				  : st.good4 + st.questionable4 + st.bad4 == 0;
+	dht_get_stats(f->dht, now_ms, &st);
+	size_t n = f->prm.family == AF_INET6 ? st.good6 + st.questionable6 + st.bad6
+					     : st.good4 + st.questionable4 + st.bad4;
+	return n >= DHT_K || (n > 0 && now_ms - f->started_ms >= TABLE_WAIT_MS);
 }
 
 /* Starts the lookups of every probe that is waiting, as far as the node
@@ -272,7 +285,7 @@ static bool is_held(const struct fetch *f, int64_t now_ms)
 
 static void pump(struct fetch *f, int64_t now_ms)
 {
-	if (is_held(f, now_ms) || is_table_empty(f->dht, f->prm.family, now_ms))
+	if (is_held(f, now_ms) || !is_table_ready(f, now_ms))
 		return;
 	for (size_t i = 0; i < MAX_PROBES && !f->is_done; i++) {
 		struct probe *pr = &f->probes[i];
@@ -481,6 +494,15 @@ static void probe_early(struct fetch *f, struct fchunk *c)
 	if (pr->is_done || pr->is_opened)
 		return;
 	pr->has_peers = true;
+	if (!pr->is_full && c->op > 0 && !c->is_paused) {
+		/* One node's full answer most likely holds the chunk (each of
+		 * the k closest nodes is given every port): the lookup stops
+		 * here, and leaves the nodes' pacing and reply budgets to the
+		 * other chunks' lookups (in a swarm of 8, each lookup asked
+		 * all 8 nodes and the last chunks waited seconds behind). */
+		dht_cancel(f->dht, c->op);
+		c->is_paused = true;
+	}
 	if (c == &pr->ch[0]) {
 		size_t need = f->prm.kind == FETCH_CONFIG ? rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN) :
 			      chunks_needed(c->answers[c->n_answers - 1], c->n_answer[c->n_answers - 1]);
@@ -495,14 +517,55 @@ static void probe_early(struct fetch *f, struct fchunk *c)
 	for (size_t j = 0; j < pr->n_chunks; j++)
 		if (!pr->ch[j].n_answers && !(pr->ch[j].is_done && pr->ch[j].n_peers))
 			return;
-	if (open_answers(f, pr, true) != 0)
+	if (open_answers(f, pr, true) != 0) {
+		probe_resume(f, pr);
 		return;
+	}
 	pr->is_opened = true;
 	pr->status = 0;
 	probe_start(f, pr->widx, (uint8_t)(pr->epoch + 1), false);
 	probe_start(f, pr->widx, (uint8_t)(pr->epoch + 2), false);
 	pump(f, f->last_ms);
 	maybe_finish(f);
+}
+
+/* The answers so far did not open the epoch (a node that lost some of
+ * the announces, junk from other IPs): the stopped lookups start again,
+ * afresh, and every lookup of the epoch runs to its end. */
+static void probe_resume(struct fetch *f, struct probe *pr)
+{
+	bool is_any = false;
+	pr->is_full = true;
+	for (size_t j = 0; j < pr->n_chunks; j++) {
+		struct fchunk *c = &pr->ch[j];
+		if (!c->is_paused)
+			continue;
+		for (size_t a = 0; a < c->n_answers; a++)
+			free(c->answers[a]);
+		c->n_answers = 0;
+		c->is_paused = false;
+		c->is_started = false;
+		c->op = 0;
+		f->prog.lookups_started--;   /* counted again when it starts */
+		is_any = true;
+	}
+	if (is_any)
+		pump(f, f->last_ms);
+}
+
+/* A chunk's lookup ended without any answer while others were stopped:
+ * the epoch cannot open with what it has, and its verdict needs them. */
+static void probe_resume_if_stuck(struct fetch *f, struct probe *pr)
+{
+	bool is_paused = false;
+	for (size_t j = 0; j < pr->n_chunks; j++) {
+		const struct fchunk *c = &pr->ch[j];
+		if (!c->is_done && !c->is_paused)
+			return;
+		is_paused |= c->is_paused;
+	}
+	if (is_paused)
+		probe_resume(f, pr);
 }
 
 static void finish(struct fetch *f, int status, const struct probe *pr)
@@ -515,10 +578,9 @@ static void finish(struct fetch *f, int status, const struct probe *pr)
 		struct probe *p = &f->probes[i];
 		for (size_t j = 0; j < RENDEZVOUS_MAX_CHUNKS; j++) {
 			struct fchunk *c = &p->ch[j];
-			if (c->is_started && !c->is_done) {
+			if (c->is_started && !c->is_done && !c->is_paused)
 				dht_cancel(f->dht, c->op);
-				c->is_done = true;
-			}
+			c->is_done = true;
 		}
 	}
 	r->status = status;
@@ -540,7 +602,7 @@ static const struct probe *best_of(const struct fetch *f, int widx)
 {
 	for (int e = FETCH_MAX_EPOCHS - 1; e >= 0; e--) {
 		const struct probe *pr = &f->probes[(size_t)widx * FETCH_MAX_EPOCHS + (size_t)e];
-		if (pr->in_use && pr->is_done && pr->status == 0)
+		if (pr->in_use && pr->is_opened)
 			return pr;
 	}
 	return NULL;
@@ -597,7 +659,7 @@ static void maybe_finish(struct fetch *f)
 		const struct probe *pr = &f->probes[i];
 		if (!pr->in_use)
 			continue;
-		if (!pr->is_done)
+		if (!pr->is_done && !pr->is_opened)
 			return;
 		if (pr->status == RENDEZVOUS_ERR_AUTH || pr->status == RENDEZVOUS_ERR_VERSION)
 			has_candidates = true;
@@ -659,8 +721,7 @@ int fetch_start(struct fetch *f, int64_t now_ms, int64_t unix_ms)
 		probe_start(f, (int)w, 2, false);
 	}
 	pump(f, now_ms);
-	if (f->prog.lookups_started == 0 && !is_held(f, now_ms) &&
-	    !is_table_empty(f->dht, f->prm.family, now_ms)) {
+	if (f->prog.lookups_started == 0 && !is_held(f, now_ms) && is_table_ready(f, now_ms)) {
 		/* The node had no room at all. */
 		f->is_started = false;
 		memset(f->probes, 0, sizeof(f->probes));
@@ -668,7 +729,7 @@ int fetch_start(struct fetch *f, int64_t now_ms, int64_t unix_ms)
 		f->n_win = 0;
 		return -EBUSY;
 	}
-	/* Held, or an empty table: fetch_tick starts the lookups later. */
+	/* Held, or a table still filling: fetch_tick starts the lookups later. */
 	maybe_finish(f);
 	return 0;
 }
