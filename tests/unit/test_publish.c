@@ -637,8 +637,9 @@ static void test_messages(void **state)
  * answers come with their lookup replies, dht.h dht_collect): the fetch
  * ends while lookups still run, and cancels them. Junk from another IP
  * under the same chunks (a message sealed by another key) does not hide
- * it, and an epoch whose answers do not open (junk alone) never ends a
- * fetch early: it waits for every lookup and says "not authentic". */
+ * it; a later message of the window (epoch 1) wins over the first; and an
+ * epoch whose answers do not open (junk alone) never ends a fetch early:
+ * it waits for every lookup and says "not authentic". */
 static void test_message_opens_early(void **state)
 {
 	struct rdvtest_keypair a, b, c;
@@ -678,6 +679,20 @@ static void test_message_opens_early(void **state)
 	struct dht_stats st;
 	dht_get_stats(S.n[15].d, S.now, &st);
 	assert_int_equal(st.ops_active, 0);
+
+	/* A later message of the window (epoch 1): epoch 0 still opens first,
+	 * but the scout of epoch 1 has found peers, and the later one wins. */
+	uint8_t plain2[40], sealed2[RENDEZVOUS_MAX_MSG_LEN];
+	memset(plain2, 'n', sizeof(plain2));
+	int len2 = rendezvous_message_seal(sealed2, sizeof(sealed2), plain2, sizeof(plain2), a.priv, b.pub, w,
+					   1, test_random);
+	assert_true(len2 > 0);
+	announce_sealed(3, sealed2, (size_t)len2, d, 1);
+	fetch_run(16, FETCH_MESSAGE, b.priv, a.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.epoch, 1);
+	assert_int_equal(fd.r.msg_len, sizeof(plain2));
+	assert_memory_equal(fd.r.msg, plain2, sizeof(plain2));
 
 	/* The next window holds the junk alone. */
 	fetch_run(15, FETCH_MESSAGE, b.priv, a.pub, PERIOD, w + PERIOD, 60, &fd);
