@@ -333,7 +333,7 @@ static unsigned counts_for_group(size_t g)
 static size_t chunks_needed(const struct rendezvous_peer *peers, size_t n_peers)
 {
 	size_t max = 1;
-	for (size_t i = 0; i < n_peers; i++) {
+	for (size_t i = 0; peers && i < n_peers; i++) {
 		size_t g = 0;
 		bool is_first = true;
 		for (size_t k = 0; k < n_peers; k++) {
