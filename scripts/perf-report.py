@@ -999,6 +999,13 @@ def sec_rendezvous(recs, charts, v):
                           'busiest node from us: msgs/10 s per source, queries/s, reply B/s', 'publisher CPU s',
                           'census: clients stored', 'sim CPU s, RSS MB'], rows))
         out.append('')
+        met = [x.get('channel') for x in rounds
+               if not any('missed' in (x.get(k) or 'missed')
+                          for k in ('verdict_window', 'verdict_fetch', 'verdict_datagrams', 'verdict_trips'))]
+        out.append('The round\'s targets (inside the window, >= 99 %% opened, <= 300 datagrams per client, no '
+                   'limit tripped), all on one channel: %s.'
+                   % ('met by ' + ', '.join(met) if met else 'missed on every channel'))
+        out.append('')
     pubs = one(recs, 'lab_publish')
     fetches = {f['mode']: f for f in kind(recs, 'fetch', 'mode')}
     if fetches:

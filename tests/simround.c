@@ -35,6 +35,9 @@ struct chan {
 	int (*fetch_start)(void *f, int64_t now_ms, int64_t unix_ms);
 	void (*fetch_tick)(void *f, int64_t now_ms);
 	void (*fetch_free)(void *f);
+	/* Stores per client and round, whatever the scheduling: what no
+	 * saving of lookups, tokens or refreshes goes below. */
+	int floor_datagrams;
 };
 
 static void pub_stats(const struct pubsched *p, struct simround_chan_stats *out)
@@ -57,6 +60,8 @@ static void st_ffree(void *f) { fetch_free(f); }
 
 static const struct chan chan_stuffing = {
 	"stuffing", PUBSCHED_PEERS, st_fnew, st_fstart, st_ftick, st_ffree,
+	/* one announce per byte (a port each) to each of the k closest nodes */
+	RENDEZVOUS_CONFIG_LEN * DHT_K,
 };
 
 /* BEP 44 items (itemfetch.h). */
@@ -71,6 +76,7 @@ static void it_ffree(void *f) { itemfetch_free(f); }
 
 static const struct chan chan_items = {
 	"items", PUBSCHED_ITEMS, it_fnew, it_fstart, it_ftick, it_ffree,
+	DHT_K,   /* one put to each of the k closest nodes */
 };
 
 struct sample {
@@ -516,6 +522,7 @@ static int run(struct round *r)
 		simnet_run(&r->S, r->S.now + 1000, NULL);
 	collect(r, t_set, t_done);
 	res->channel = r->ch->name;
+	res->floor_datagrams = r->ch->floor_datagrams;
 	if (r->ch != &chan_stuffing) {
 		res->clients_stored = -1;   /* no census of items (yet) */
 		return 0;
@@ -583,6 +590,7 @@ void simround_print(const struct simround_result *r, FILE *f)
 		r->pub_bytes, r->pub_cpu_s);
 	fprintf(f, "per_client_datagrams %.1f\nper_client_bytes %.0f\n", (double)r->pub_datagrams / n,
 		(double)r->pub_bytes / n);
+	fprintf(f, "floor_datagrams %d\n", r->floor_datagrams);
 	fprintf(f, "join_datagrams %" PRIu64 "\n", r->join_datagrams);
 	fprintf(f, "samples %d\nopened %d\nopened_pct %.2f\n", r->samples, r->opened,
 		r->samples ? 100.0 * r->opened / r->samples : 0.0);

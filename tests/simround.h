@@ -57,6 +57,7 @@ struct simround_chan_stats {
 
 struct simround_result {
 	const char *channel;      /* "stuffing" (port stuffing) or "items" (BEP 44) */
+	int floor_datagrams;      /* the fewest datagrams per client the channel can take (its stores alone) */
 	struct simround_params prm;
 	int window_done;          /* every client announced before the window ended */
 	double round_s;           /* from the config to the last client announced (or the window's end) */

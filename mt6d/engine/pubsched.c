@@ -58,6 +58,10 @@ struct pub_window {
 	uint64_t start;
 	uint8_t epoch;
 	struct rendezvous_config cfg;
+	/* clients[0..done_upto) are published at epoch: where window_is_done
+	 * resumes, since a client's published epoch only grows within a
+	 * window. Back to 0 on a new epoch or a new client. */
+	size_t done_upto;
 };
 
 /* One operation in flight: the closure of its dht operation. */
@@ -260,6 +264,8 @@ int pubsched_add_client(struct pubsched *p, const uint8_t client_pub[static REND
 	memcpy(c->pub, client_pub, RENDEZVOUS_KEY_LEN);
 	memcpy(c->s, s, sizeof(s));
 	sodium_memzero(s, sizeof(s));
+	for (int k = 0; k < N_SLOTS; k++)
+		p->win[k].done_upto = 0;
 	p->n_registered++;
 	p->is_scan_needed = true;
 	return 0;
@@ -313,6 +319,7 @@ int pubsched_set_config(struct pubsched *p, uint64_t window_start, const struct 
 		if (w->epoch == UINT8_MAX)
 			return -ERANGE;
 		w->epoch++;
+		w->done_upto = 0;
 		w->cfg = *cfg;
 		/* Every client moves to the new epoch at once (urgent spread).
 		 * Stepping through epochs, a run in progress counts as
@@ -356,6 +363,7 @@ int pubsched_resume_window(struct pubsched *p, uint64_t window_start, uint8_t ep
 	if (rc < 0)
 		return rc;
 	p->win[slot_of(p, window_start)].epoch = epoch;
+	p->win[slot_of(p, window_start)].done_upto = 0;
 	return epoch;
 }
 
@@ -367,18 +375,33 @@ int pubsched_get_epoch(const struct pubsched *p, uint64_t window_start)
 	return w->epoch;
 }
 
+static bool is_client_published(const struct pub_client *c, int k, const struct pub_window *w)
+{
+	return !c->in_use || (c->slot[k].window == w->start && c->slot[k].published >= w->epoch);
+}
+
 int pubsched_is_window_done(const struct pubsched *p, uint64_t window_start)
 {
 	int k = slot_of(p, window_start);
 	const struct pub_window *w = &p->win[k];
 	if (!w->in_use || w->start != window_start)
 		return 0;
-	for (size_t i = 0; i < p->n_clients; i++) {
-		const struct pub_client *c = &p->clients[i];
-		if (c->in_use && (c->slot[k].window != window_start || c->slot[k].published < w->epoch))
+	for (size_t i = w->done_upto; i < p->n_clients; i++) {
+		if (!is_client_published(&p->clients[i], k, w))
 			return 0;
 	}
 	return 1;
+}
+
+/* pubsched_is_window_done for the hot path (every DHT event while items
+ * catch up): resumes where the last call stopped, so a window that stays
+ * done costs O(1) and a catch-up O(clients) in all, not per event. */
+static bool window_is_done(struct pubsched *p, int k)
+{
+	struct pub_window *w = &p->win[k];
+	while (w->done_upto < p->n_clients && is_client_published(&p->clients[w->done_upto], k, w))
+		w->done_upto++;
+	return w->done_upto == p->n_clients;
 }
 
 size_t pubsched_ops_on(const struct pubsched *p, const struct dht *node)
@@ -687,7 +710,7 @@ int64_t pubsched_tick(struct pubsched *p, int64_t now_ms, int64_t unix_ms)
  * flight or publications due within its catch-up spread. Not a round for
  * the next window (the current one is done then), nor publications that
  * failed and wait for their retry. */
-static bool is_catching_up(const struct pubsched *p, int64_t unix_ms)
+static bool is_catching_up(struct pubsched *p, int64_t unix_ms)
 {
 	if (pubsched_ops_on(p, NULL) == 0 &&
 	    p->next_due_unix_ms > unix_ms + (int64_t)p->prm.urgent_spread_s * 1000)
@@ -697,7 +720,7 @@ static bool is_catching_up(const struct pubsched *p, int64_t unix_ms)
 		int64_t start_ms = (int64_t)w->start * 1000;
 
 		if (w->in_use && start_ms <= unix_ms && unix_ms < start_ms + (int64_t)p->prm.period_s * 1000)
-			return !pubsched_is_window_done(p, w->start);
+			return !window_is_done(p, k);
 	}
 	return false;
 }

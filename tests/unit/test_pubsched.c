@@ -350,22 +350,18 @@ static int64_t tick_pair(struct pubsched *q, int64_t unix_ms)
 	return next;
 }
 
-/* Over both channels, the port-stuffing scheduler starts nothing while item
- * puts are in flight (they share the node's pacing and the foreign nodes'
- * budgets; with 12 clients the announces held the first puts back 40 s),
- * and it does not wait for items that failed and wait for their retry. */
-static void test_items_go_before_peers(void **state)
+/* The port-stuffing scheduler of a pair beside P (items), with the first
+ * n_clients of start()'s clients, over P's first node. */
+static struct pubsched_backend be_peers;
+
+static struct pubsched *peers_beside(int n_clients)
 {
-	(void)state;
-	struct pubsched_backend be_peers = pubsched_peers_backend;
 	struct pubsched_params prm;
 	struct dht *nodes[1] = { NODE(0) };
-	struct rdvtest_keypair server, client;
-	struct rendezvous_config c;
+	struct rdvtest_keypair server;
 	struct pubsched *q = NULL;
-	int64_t t;
 
-	start(PUBSCHED_ITEMS, 1, 24, 3);
+	be_peers = pubsched_peers_backend;
 	be_peers.start = fake_start_peers;
 	be_peers.cancel = fake_cancel;
 	be_peers.is_ready = fake_is_ready;
@@ -373,11 +369,25 @@ static void test_items_go_before_peers(void **state)
 	prm.random = fake_random;
 	rdvtest_keypair(&server, 0x40);
 	assert_int_equal(pubsched_new_with(&be_peers, &prm, server.priv, nodes, 1, &q), 0);
-	for (int i = 0; i < 3; i++) {
-		rdvtest_keypair(&client, (uint8_t)(0x10 + i));
-		assert_int_equal(pubsched_add_client(q, client.pub), 0);
-	}
 	sodium_memzero(&server, sizeof(server));
+	for (int i = 0; i < n_clients; i++)
+		assert_int_equal(pubsched_add_client(q, client_pub[i]), 0);
+	return q;
+}
+
+/* Over both channels, the port-stuffing scheduler starts nothing while item
+ * puts are in flight (they share the node's pacing and the foreign nodes'
+ * budgets; with 12 clients the announces held the first puts back 40 s),
+ * and it does not wait for items that failed and wait for their retry. */
+static void test_items_go_before_peers(void **state)
+{
+	(void)state;
+	struct rendezvous_config c;
+	struct pubsched *q;
+	int64_t t;
+
+	start(PUBSCHED_ITEMS, 1, 24, 3);
+	q = peers_beside(3);
 
 	/* A fresh server: everything due within the catch-up spread. */
 	rdvtest_config(&c, 1, PERIOD);
@@ -419,6 +429,86 @@ static void test_items_go_before_peers(void **state)
 	assert_int_equal(live_ops_of(false), 0);
 	assert_int_equal(live_ops_of(true), 9);
 
+	pubsched_free(q);
+	stop();
+}
+
+static size_t live_ops_for(bool is_peers, uint64_t window)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < F.n_op; i++)
+		n += F.op[i].is_live && F.op[i].is_peers == is_peers && F.op[i].window == window;
+	return n;
+}
+
+/* The hold remembers how far the window in force is done (it is asked on
+ * every DHT event); a client registered in a reused entry below that point
+ * makes the window not done again: its put still goes before its
+ * announces while the next window's round runs. */
+static void test_items_first_for_a_client_added_late(void **state)
+{
+	(void)state;
+	struct pubsched_params prm;
+	struct rendezvous_config c1, c2;
+	struct pubsched *q;
+	int64_t t;
+
+	start(PUBSCHED_ITEMS, 1, 24, 4);
+	assert_int_equal(pubsched_remove_client(P, client_pub[3]), 0);   /* registered later */
+	q = peers_beside(3);
+	pubsched_params_default(&prm, PERIOD);
+	rdvtest_config(&c1, 1, PERIOD);
+	rdvtest_config(&c2, 2, PERIOD);
+	assert_int_equal(pubsched_set_config(P, T_W, &c1, at(100)), 0);
+	assert_int_equal(pubsched_set_config(q, T_W, &c1, at(100)), 0);
+	assert_int_equal(pubsched_set_config(P, T_W + PERIOD, &c2, at(100)), 0);
+	assert_int_equal(pubsched_set_config(q, T_W + PERIOD, &c2, at(100)), 0);
+
+	/* The window in force, puts then announces, all stored. */
+	for (t = at(100); t <= at(110); t += 250)
+		tick_pair(q, t);
+	end_all_stored();
+	for (int64_t end = t + 6000; t <= end; t += 250)
+		tick_pair(q, t);
+	end_all_stored();
+	tick_pair(q, t += 1000);
+	assert_true(pubsched_is_window_done(P, T_W));
+	assert_true(pubsched_is_window_done(q, T_W));
+
+	/* The next window's round: its puts in flight, the hold asked (and the
+	 * window in force found done) on every tick. */
+	t = at(PERIOD - prm.lead_s - prm.spread_s);
+	for (int64_t end = at(PERIOD - prm.lead_s); t <= end && live_ops_for(false, T_W + PERIOD) < 3; t += 250)
+		tick_pair(q, t);
+	assert_true(live_ops_for(false, T_W + PERIOD) >= 1);
+
+	/* A client replaced: the new one takes the removed one's entry. */
+	assert_int_equal(pubsched_remove_client(P, client_pub[1]), 0);
+	assert_int_equal(pubsched_remove_client(q, client_pub[1]), 0);
+	assert_int_equal(pubsched_add_client(P, client_pub[3]), 0);
+	assert_int_equal(pubsched_add_client(q, client_pub[3]), 0);
+	assert_false(pubsched_is_window_done(P, T_W));
+	for (int64_t end = t + 6000; t <= end; t += 250)
+		tick_pair(q, t);
+	assert_int_equal(live_ops_for(false, T_W), 1);
+	assert_int_equal(live_ops_for(true, T_W), 0);
+	/* Its put stored, its announces go. */
+	for (size_t i = 0; i < F.n_op; i++)
+		if (F.op[i].is_live && !F.op[i].is_peers && F.op[i].window == T_W)
+			fop_end(i, 8, 6);
+	for (int64_t end = t + 6000; t <= end; t += 250)
+		tick_pair(q, t);
+	assert_int_equal(live_ops_for(true, T_W), 3);
+	assert_true(pubsched_is_window_done(P, T_W));
+	/* A new epoch of the window in force (a revocation) during the round:
+	 * not done any more. */
+	rdvtest_config(&c1, 3, PERIOD);
+	assert_int_equal(pubsched_set_config(P, T_W, &c1, t), 1);
+	assert_false(pubsched_is_window_done(P, T_W));
+
+	for (size_t i = 0; i < F.n_op; i++)
+		if (F.op[i].is_live)
+			fop_end(i, 8, 6);
 	pubsched_free(q);
 	stop();
 }
@@ -638,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_quorum_not_met_is_retried),
 		cmocka_unit_test(test_epoch_change),
 		cmocka_unit_test(test_items_go_before_peers),
+		cmocka_unit_test(test_items_first_for_a_client_added_late),
 		cmocka_unit_test(test_window_switch),
 		cmocka_unit_test(test_client_removed_mid_round),
 		cmocka_unit_test(test_node_replaced_and_busy),
