@@ -18,7 +18,9 @@
  * (if they do not open it, its lookups start again and run to their end).
  * What opened in the window asked for ends the fetch at once when no higher
  * epoch can win: a config once every higher epoch started came back, a
- * message unless a higher epoch has shown any peers so far.
+ * message unless a higher epoch has shown any peers so far. The
+ * neighbouring windows are asked only once epoch 0 of the window asked for
+ * came back without opening.
  *
  * Event-loop-agnostic on top of one struct dht (borrowed): results arrive
  * through the node's callbacks (from dht_input/dht_tick), fetch_tick enforces

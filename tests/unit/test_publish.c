@@ -51,14 +51,18 @@ static int64_t unix_now(void)
 	return UNIX0_MS + (S.now - T0);
 }
 
-/* get_peers sent by node watch_node (fetch_hold's test). */
+/* get_peers sent by node watch_node (fetch_hold's test), and those for
+ * watch_ih (when set) among them. */
 static int watch_node = -1;
-static size_t watched_get_peers;
+static size_t watched_get_peers, watched_ih;
+static const uint8_t *watch_ih;
 
 static bool on_send(void *ctx, const struct simnet_node *from, int dest, const uint8_t *buf, size_t len)
 {
-	if (from->idx == watch_node && memmem(buf, len, "9:get_peers", 11))
+	if (from->idx == watch_node && memmem(buf, len, "9:get_peers", 11)) {
 		watched_get_peers++;
+		watched_ih += watch_ih && memmem(buf, len, watch_ih, RENDEZVOUS_INFOHASH_LEN);
+	}
 	if (from->idx < PB.pub_first_node || from->idx >= PB.pub_first_node + PB.pub_nodes)
 		return true;
 	PB.pub_sent++;
@@ -693,6 +697,24 @@ static void test_message_opens_early(void **state)
 	assert_int_equal(fd.r.epoch, 1);
 	assert_int_equal(fd.r.msg_len, sizeof(plain2));
 	assert_memory_equal(fd.r.msg, plain2, sizeof(plain2));
+
+	/* 30 s before the window's end a reader asks the next one too (its
+	 * edge), but only once this one has come back without opening: this
+	 * one opens, and the next window (the junk) is never asked. */
+	uint8_t ih_next[RENDEZVOUS_INFOHASH_LEN];
+	rendezvous_chunk_infohash(ih_next, d2, 0, 0);
+	while (unix_now() < (int64_t)(w + PERIOD - 30) * 1000)
+		sim_run(S.now + 10000, NULL);
+	watch_node = 17;
+	watch_ih = ih_next;
+	watched_get_peers = watched_ih = 0;
+	fetch_run(17, FETCH_MESSAGE, b.priv, a.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.epoch, 1);
+	assert_true(watched_get_peers > 0);
+	assert_int_equal(watched_ih, 0);
+	watch_node = -1;
+	watch_ih = NULL;
 
 	/* The next window holds the junk alone. */
 	fetch_run(15, FETCH_MESSAGE, b.priv, a.pub, PERIOD, w + PERIOD, 60, &fd);
