@@ -19,6 +19,8 @@
 #     `--channel`) to that channel alone; KIND alone: both (the default);
 #     the datagrams and bytes our hosts sent to the swarm, and the server's
 #     CPU time, are then that channel's.
+#   - RDV_SWARM_ONLY_RDV=1: the rendezvous part alone (no daemons, no fresh
+#     clients), its capture's rates included; for iterating on put/get.
 # Prints key=value lines (bench/rendezvous.sh makes the row and verdicts).
 # Root; cleans up its lab and work directory (sessions-lib.sh).
 set -u
@@ -80,6 +82,16 @@ done
 kv gets "$GETS"
 kv gets_ok $ok
 kv get_p50 "$(pct 50 "$work/get_ms")"
+kv get_all "$(paste -sd, "$work/get_ms")"
+
+# RDV_SWARM_ONLY_RDV=1: the rendezvous alone (no daemons), for iterating.
+if [ "${RDV_SWARM_ONLY_RDV:-0}" = 1 ]; then
+	sess_rates 2001:db8:0:1:,2001:db8:1:
+	kv datagrams "$(rate datagrams)"
+	kv max_msgs_10s "$(rate max_msgs_10s)"
+	kv max_bytes_1s "$(rate max_bytes_1s)"
+	exit 0
+fi
 
 # The daemons: a fresh server and its first two clients.
 t0=$(now_ms)

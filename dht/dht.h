@@ -121,7 +121,7 @@ struct dht_item {
 };
 
 enum dht_event {
-	DHT_EVENT_VALUES = 1, /* collect: one node's complete value set */
+	DHT_EVENT_VALUES = 1, /* collect: one node's complete value set, once per node */
 	DHT_EVENT_DONE,       /* the operation ended; last callback for it */
 	DHT_EVENT_STORED,     /* announce, put: one node and how many it acknowledged */
 	DHT_EVENT_ITEM,       /* get: an authentic item with a higher seq than before */
@@ -201,7 +201,10 @@ int dht_announce(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
 		 const uint16_t *ports, size_t n_ports,
 		 dht_result_fn *cb, void *closure, int64_t now_ms);
 /* Collect: a get_peers lookup, then the k closest nodes are asked again
- * while their answers still grow; VALUES per node, DONE with the union. */
+ * while their answers still grow; VALUES per node, DONE with the union. A
+ * node whose lookup reply holds fewer values than its per-reply budget has
+ * no more: its VALUES comes at once, during the lookup (a reader can open
+ * what it has and cancel the operation); the others' after their re-asks. */
 int dht_collect(struct dht *d, const uint8_t info_hash[DHT_ID_LEN], int family,
 		dht_result_fn *cb, void *closure, int64_t now_ms);
 /* How many of a target's closest nodes should store an announce for it to

@@ -269,6 +269,9 @@ static void collect_node_done(struct dht *d, struct op *o, struct cand *c)
 
 	c->is_done = true;
 	c->is_busy = false;
+	if (c->is_reported)
+		return;
+	c->is_reported = true;
 	for (size_t k = 0; k < o->n_values; k++)
 		if (c->seen[k / 8] & (1u << (k % 8)))
 			peers[n++] = o->values[k];
@@ -377,7 +380,7 @@ static bool lookup_step(struct dht *d, struct op *o, int64_t now_ms)
 		if (c->state != C_NEW)
 			continue;
 		is_pending = true;
-		if (inflight >= ALPHA || !pacer_is_ready(d, &c->addr, lookup_method(o), now_ms))
+		if (inflight >= o->alpha || !pacer_is_ready(d, &c->addr, lookup_method(o), now_ms))
 			continue;
 		c->state = C_INFLIGHT;
 		dbg(d, "op %d query %02x%02x (has_id %d) at %d", o->id, c->id[0], c->id[1], c->has_id, (int)(now_ms % 1000000));
@@ -519,6 +522,13 @@ void op_on_message(struct dht *d, struct op *o, const struct krpc_msg *m,
 		c->token_len = m->token_len;
 		if (o->kind == OP_GET_PEERS || o->kind == OP_COLLECT)
 			op_add_values(o, c, m);
+		/* A reply under the budget holds all the node has: a reader
+		 * may open its message with it now, and cancel the rest,
+		 * rather than wait for the lookup to end (in a small swarm
+		 * every node holds every chunk, and the end of 11 lookups
+		 * costs seconds of pacing). */
+		if (o->kind == OP_COLLECT && m->n_values && m->n_values < c->reply_budget)
+			collect_node_done(d, o, c);
 		if (op_is_item(o))
 			items_on_reply(d, o, m);
 		if (!c->has_id || memcmp(c->id, m->id, DHT_ID_LEN) != 0) {
@@ -609,6 +619,9 @@ int op_start(struct dht *d, uint8_t kind, const uint8_t *target, int family,
 	if (d->starting_item)
 		o->item = *d->starting_item;
 	o->has_item = kind == OP_PUT_ITEM;
+	size_t good, q, bad;
+	routing_count(&d->rt[fam_index(family)], now_ms, &good, &q, &bad);
+	o->alpha = kind == OP_COLLECT && good + q < SMALL_TABLE ? COLLECT_ALPHA : ALPHA;
 	size_t n = routing_closest(&d->rt[fam_index(family)], target, rn, 2 * DHT_K);
 	for (size_t i = 0; i < n; i++)
 		cand_add(d, o, rn[i].id, &rn[i].addr);

@@ -21,6 +21,14 @@
 #define PACER_SLOTS 512
 #define PACER_PROBES 8
 #define ALPHA 4               /* lookup parallelism (BEP 5 / Kademlia: 3) */
+/* A collect started while our table holds fewer than SMALL_TABLE live nodes
+ * (a small swarm: every lookup asks the same few nodes) keeps only
+ * COLLECT_ALPHA queries in flight. A reader's ~13 collects at once (a
+ * message's 11 chunks, 2 scouts) sent 4 each, twice what 8 nodes' reply
+ * budgets (DHT_REPLY_BURST) take at once, and the last chunks' first
+ * answers waited 100 ms per round behind the others' extra queries. */
+#define SMALL_TABLE (2 * DHT_K)
+#define COLLECT_ALPHA 2
 /* A lookup query unanswered for longer than the round trips of this node
  * usually take is "slow" (libtorrent's short timeout, which is a fixed 1 s
  * there): it stops holding one of the ALPHA slots and stops counting among
@@ -74,6 +82,7 @@ struct cand {
 	bool is_busy;                /* announce/collect query in flight */
 	bool is_done;                /* announce/collect finished for this node */
 	bool is_refused;             /* announce: it answered one with an error (full, bad token) */
+	bool is_reported;            /* collect: its VALUES went out with its lookup reply */
 	uint16_t next_port;          /* announce: index of the next port to send */
 	uint16_t n_acked;
 	uint16_t error_code;         /* put: the node's KRPC error */
@@ -84,6 +93,7 @@ struct cand {
 struct op {
 	int id;
 	uint8_t kind, phase, family;
+	uint8_t alpha;               /* lookup queries in flight at most */
 	bool is_finished;            /* DONE delivered or being delivered */
 	bool is_cancelled;           /* cancelled from its own callback */
 	uint8_t nonce[3];

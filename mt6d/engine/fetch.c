@@ -16,12 +16,19 @@
 #define NODE_ANSWERS 8        /* per chunk, kept apart from the union */
 #define NODE_ANSWER_MAX 128   /* values kept per node answer */
 #define PUMP_MS 50            /* retry of lookups the node had no room for */
+/* A node that knows fewer than DHT_K nodes (it is bootstrapping) waits this
+ * long at most for more before its lookups: started with the first answer
+ * to a bootstrap, every lookup asked the same 2-3 nodes, whose reply
+ * budgets (dht.h, DHT_REPLY_BURST) then held the last chunks back 250 ms a
+ * round while the others were still being pinged. */
+#define TABLE_WAIT_MS 100
 
 struct fchunk {
 	struct fetch *f;
 	struct probe *pr;
 	int op;
 	bool is_started, is_done;
+	bool is_paused;           /* its lookup cancelled after a node's full answer */
 	int status;
 	struct rendezvous_peer *peers;  /* union, heap */
 	size_t n_peers;
@@ -39,6 +46,8 @@ struct probe {
 	struct fchunk ch[RENDEZVOUS_MAX_CHUNKS];
 	int status;               /* 0, RENDEZVOUS_ERR_AUTH/VERSION, -ENOENT */
 	bool has_peers, has_answer;
+	bool is_opened;           /* cfg or msg holds what opened (early or at the end) */
+	bool is_full;             /* the answers so far did not open it: every lookup to its end */
 	struct rendezvous_config cfg;
 	uint8_t msg[RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN];
 	size_t msg_len;
@@ -61,6 +70,7 @@ struct fetch {
 	fetch_progress_fn *progress;
 	void *closure;
 	bool is_started, is_done, is_released;
+	bool is_neighbours_started;
 	int64_t started_ms, last_ms;
 	uint64_t now_s;
 	uint64_t primary;         /* the window asked for */
@@ -127,7 +137,7 @@ void fetch_free(struct fetch *f)
 		struct probe *pr = &f->probes[i];
 		for (size_t j = 0; j < RENDEZVOUS_MAX_CHUNKS; j++) {
 			struct fchunk *c = &pr->ch[j];
-			if (c->is_started && !c->is_done)
+			if (c->is_started && !c->is_done && !c->is_paused)
 				dht_cancel(f->dht, c->op);
 			chunk_free(c);
 		}
@@ -164,6 +174,10 @@ static void copy_peers(struct rendezvous_peer *out, const struct dht_peer *in, s
 }
 
 static void probe_evaluate(struct fetch *f, struct probe *pr);
+static void probe_early(struct fetch *f, struct fchunk *c);
+static void probe_resume(struct fetch *f, struct probe *pr);
+static void probe_resume_if_stuck(struct fetch *f, struct probe *pr);
+static size_t chunks_needed(const struct rendezvous_peer *peers, size_t n_peers);
 static void pump(struct fetch *f, int64_t now_ms);
 static void maybe_finish(struct fetch *f);
 
@@ -176,6 +190,8 @@ static void on_collect(void *closure, const struct dht_result *r)
 		return;
 	if (r->event == DHT_EVENT_VALUES) {
 		f->prog.nodes++;
+		f->prog.values += r->n_peers;
+		report_progress(f);
 		if (c->n_answers < NODE_ANSWERS && r->n_peers) {
 			size_t n = r->n_peers < NODE_ANSWER_MAX ? r->n_peers : NODE_ANSWER_MAX;
 			struct rendezvous_peer *a = calloc(n, sizeof(*a));
@@ -183,6 +199,7 @@ static void on_collect(void *closure, const struct dht_result *r)
 				copy_peers(a, r->peers, n);
 				c->answers[c->n_answers] = a;
 				c->n_answer[c->n_answers++] = n;
+				probe_early(f, c);
 			}
 		}
 		return;
@@ -193,7 +210,6 @@ static void on_collect(void *closure, const struct dht_result *r)
 	c->status = r->status;
 	f->prog.lookups_done++;
 	f->prog.queries += r->n_queries;
-	f->prog.values += r->n_peers;
 	size_t n = r->n_peers < RENDEZVOUS_MAX_PEERS_PER_CHUNK ? r->n_peers : RENDEZVOUS_MAX_PEERS_PER_CHUNK;
 	if (n) {
 		c->peers = calloc(n, sizeof(*c->peers));
@@ -204,6 +220,15 @@ static void on_collect(void *closure, const struct dht_result *r)
 	}
 	report_progress(f);
 	struct probe *pr = c->pr;
+	if (f->prm.kind == FETCH_MESSAGE && pr->phase == 1 && c == &pr->ch[0]) {
+		/* Moved on by an early answer: the union may call for more. */
+		size_t need = c->n_peers ? chunks_needed(c->peers, c->n_peers) : 1;
+		if (need > pr->n_chunks) {
+			pr->n_chunks = need;
+			pump(f, f->last_ms);
+		}
+	}
+	probe_resume_if_stuck(f, pr);
 	for (size_t j = 0; j < pr->n_chunks; j++)
 		if (!pr->ch[j].is_done)
 			return;
@@ -238,16 +263,18 @@ static void probe_start(struct fetch *f, int widx, uint8_t epoch, bool is_full)
 	}
 }
 
-/* Whether the node knows any node of the family. dht_collect on a node
- * that knows none (and has no bootstrap address) ends inside the call and
- * then reads the freed operation (dht/dht.c op_start returns o->id after
- * op_run freed o): we wait for the table to fill instead. */
-static bool is_table_empty(struct dht *d, int family, int64_t now_ms)
+/* Whether the node knows enough nodes of the family for the lookups: any
+ * (dht_collect on a node that knows none, and has no bootstrap address,
+ * ends inside the call and then reads the freed operation: dht/dht.c
+ * op_start returns o->id after op_run freed o), and DHT_K of them or
+ * TABLE_WAIT_MS after the start. */
+static bool is_table_ready(const struct fetch *f, int64_t now_ms)
 {
 	struct dht_stats st;
-	dht_get_stats(d, now_ms, &st);
-	return family == AF_INET6 ? st.good6 + st.questionable6 + st.bad6 == 0
-				  : st.good4 + st.questionable4 + st.bad4 == 0;
+	dht_get_stats(f->dht, now_ms, &st);
+	size_t n = f->prm.family == AF_INET6 ? st.good6 + st.questionable6 + st.bad6
+					     : st.good4 + st.questionable4 + st.bad4;
+	return n >= DHT_K || (n > 0 && now_ms - f->started_ms >= TABLE_WAIT_MS);
 }
 
 /* Starts the lookups of every probe that is waiting, as far as the node
@@ -259,7 +286,7 @@ static bool is_held(const struct fetch *f, int64_t now_ms)
 
 static void pump(struct fetch *f, int64_t now_ms)
 {
-	if (is_held(f, now_ms) || is_table_empty(f->dht, f->prm.family, now_ms))
+	if (is_held(f, now_ms) || !is_table_ready(f, now_ms))
 		return;
 	for (size_t i = 0; i < MAX_PROBES && !f->is_done; i++) {
 		struct probe *pr = &f->probes[i];
@@ -304,20 +331,20 @@ static unsigned counts_for_group(size_t g)
 }
 
 /* MESSAGE, after chunk 0: how many chunks the groups of chunk 0 call for. */
-static size_t chunks_needed(const struct fchunk *c0)
+static size_t chunks_needed(const struct rendezvous_peer *peers, size_t n_peers)
 {
 	size_t max = 1;
-	for (size_t i = 0; i < c0->n_peers; i++) {
+	for (size_t i = 0; peers && i < n_peers; i++) {
 		size_t g = 0;
 		bool is_first = true;
-		for (size_t k = 0; k < c0->n_peers; k++) {
-			if (memcmp(c0->peers[k].addr, c0->peers[i].addr, RENDEZVOUS_ADDR_LEN) != 0)
+		for (size_t k = 0; k < n_peers; k++) {
+			if (memcmp(peers[k].addr, peers[i].addr, RENDEZVOUS_ADDR_LEN) != 0)
 				continue;
 			if (k < i) {
 				is_first = false;
 				break;
 			}
-			if (c0->peers[k].port >= 256)
+			if (peers[k].port >= 256)
 				g++;
 		}
 		if (!is_first || g == 0 || g > RENDEZVOUS_CHUNK_MAX_PORTS)
@@ -364,10 +391,62 @@ static int try_open(struct fetch *f, struct probe *pr, const struct rendezvous_c
 	return best;
 }
 
+/* The union of each chunk first, then each node's own answer (a node that
+ * lies about the announcer's ports can spoil the union, not the others).
+ * is_early: a lookup still runs, and a chunk's union is the answers so far.
+ * Returns 0 (opened), -ENOENT, -ENOMEM or an authentication error. */
+static int open_answers(struct fetch *f, struct probe *pr, bool is_early)
+{
+	struct rendezvous_chunk_peers uni[RENDEZVOUS_MAX_CHUNKS], cp[RENDEZVOUS_MAX_CHUNKS];
+	struct rendezvous_peer *so_far = NULL;
+	size_t total = 0, at = 0;
+
+	for (size_t j = 0; j < pr->n_chunks && is_early; j++)
+		for (size_t a = 0; a < pr->ch[j].n_answers && !pr->ch[j].is_done; a++)
+			total += pr->ch[j].n_answer[a];
+	if (total && !(so_far = malloc(total * sizeof(*so_far))))
+		return -ENOMEM;
+	for (size_t j = 0; j < pr->n_chunks; j++) {
+		const struct fchunk *c = &pr->ch[j];
+		uni[j].peers = c->peers;
+		uni[j].n_peers = c->n_peers;
+		if (!is_early || c->is_done)
+			continue;
+		uni[j].peers = so_far + at;
+		for (size_t a = 0; a < c->n_answers; a++) {
+			memcpy(so_far + at, c->answers[a], c->n_answer[a] * sizeof(*so_far));
+			at += c->n_answer[a];
+		}
+		uni[j].n_peers = (size_t)(so_far + at - uni[j].peers);
+	}
+	int rc = -ENOENT;
+	for (size_t k = 0; k <= NODE_ANSWERS; k++) {
+		bool is_any = k == 0;
+		for (size_t j = 0; j < pr->n_chunks; j++) {
+			const struct fchunk *c = &pr->ch[j];
+			cp[j] = uni[j];
+			if (k > 0 && k <= c->n_answers) {
+				cp[j].peers = c->answers[k - 1];
+				cp[j].n_peers = c->n_answer[k - 1];
+				is_any = true;
+			}
+		}
+		if (!is_any)
+			break;
+		int r = try_open(f, pr, cp);
+		if (r == 0) {
+			rc = 0;
+			break;
+		}
+		if (rc == -ENOENT || r == RENDEZVOUS_ERR_AUTH)
+			rc = r;
+	}
+	free(so_far);
+	return rc;
+}
+
 static void probe_evaluate(struct fetch *f, struct probe *pr)
 {
-	struct rendezvous_chunk_peers cp[RENDEZVOUS_MAX_CHUNKS];
-
 	for (size_t j = 0; j < pr->n_chunks; j++) {
 		if (pr->ch[j].n_peers)
 			pr->has_peers = true;
@@ -381,7 +460,7 @@ static void probe_evaluate(struct fetch *f, struct probe *pr)
 			return;
 		}
 	} else if (f->prm.kind == FETCH_MESSAGE && pr->phase == 0) {
-		size_t n = pr->ch[0].n_peers ? chunks_needed(&pr->ch[0]) : 1;
+		size_t n = pr->ch[0].n_peers ? chunks_needed(pr->ch[0].peers, pr->ch[0].n_peers) : 1;
 		if (n > 1) {
 			/* Chunk 0 tells the length: collect the others too. */
 			pr->phase = 1;
@@ -390,38 +469,104 @@ static void probe_evaluate(struct fetch *f, struct probe *pr)
 		}
 	}
 	pr->is_done = true;
-	/* The union first, then each node's own answer (a node that lies
-	 * about the announcer's ports can spoil the union, not the others). */
-	int rc = -ENOENT;
-	for (size_t k = 0; k <= NODE_ANSWERS; k++) {
-		bool is_any = k == 0;
-		for (size_t j = 0; j < pr->n_chunks; j++) {
-			const struct fchunk *c = &pr->ch[j];
-			if (k > 0 && k <= c->n_answers) {
-				cp[j].peers = c->answers[k - 1];
-				cp[j].n_peers = c->n_answer[k - 1];
-				is_any = true;
-			} else {
-				cp[j].peers = c->peers;
-				cp[j].n_peers = c->n_peers;
-			}
-		}
-		if (!is_any)
-			break;
-		int r = try_open(f, pr, cp);
-		if (r == 0) {
-			rc = 0;
-			break;
-		}
-		if (rc == -ENOENT || r == RENDEZVOUS_ERR_AUTH)
-			rc = r;
+	if (pr->is_opened) {
+		/* Opened early; the next two epochs were started then. */
+		pr->status = 0;
+		return;
 	}
+	int rc = open_answers(f, pr, false);
 	pr->status = rc;
+	pr->is_opened = rc == 0;
 	/* Step on: while an epoch holds anything, the next two are asked. */
 	if (pr->has_peers) {
 		probe_start(f, pr->widx, (uint8_t)(pr->epoch + 1), false);
 		probe_start(f, pr->widx, (uint8_t)(pr->epoch + 2), false);
 	}
+}
+
+/* A chunk's node answered in full before its lookup ended (dht.h,
+ * dht_collect): a scout that holds something moves its epoch on at once
+ * (the other chunks, the next epochs), and an epoch whose every chunk has
+ * an answer tries to open with the answers so far; maybe_finish then
+ * decides whether what opened may end the fetch before the lookups do. */
+static void probe_early(struct fetch *f, struct fchunk *c)
+{
+	struct probe *pr = c->pr;
+	if (pr->is_done || pr->is_opened)
+		return;
+	pr->has_peers = true;
+	if (!pr->is_full && c->op > 0 && !c->is_paused) {
+		/* One node's full answer most likely holds the chunk (each of
+		 * the k closest nodes is given every port): the lookup stops
+		 * here, and leaves the nodes' pacing and reply budgets to the
+		 * other chunks' lookups (in a swarm of 8, each lookup asked
+		 * all 8 nodes and the last chunks waited seconds behind). */
+		dht_cancel(f->dht, c->op);
+		c->is_paused = true;
+	}
+	if (c == &pr->ch[0]) {
+		size_t need = f->prm.kind == FETCH_CONFIG ? rendezvous_chunk_count(RENDEZVOUS_CONFIG_LEN) :
+			      chunks_needed(c->answers[c->n_answers - 1], c->n_answer[c->n_answers - 1]);
+		if (need > pr->n_chunks) {
+			pr->phase = 1;
+			pr->n_chunks = need;
+			pump(f, f->last_ms);
+			if (f->is_done)
+				return;
+		}
+	}
+	for (size_t j = 0; j < pr->n_chunks; j++)
+		if (!pr->ch[j].n_answers && !(pr->ch[j].is_done && pr->ch[j].n_peers))
+			return;
+	if (open_answers(f, pr, true) != 0) {
+		probe_resume(f, pr);
+		return;
+	}
+	pr->is_opened = true;
+	pr->status = 0;
+	probe_start(f, pr->widx, (uint8_t)(pr->epoch + 1), false);
+	probe_start(f, pr->widx, (uint8_t)(pr->epoch + 2), false);
+	pump(f, f->last_ms);
+	maybe_finish(f);
+}
+
+/* The answers so far did not open the epoch (a node that lost some of
+ * the announces, junk from other IPs): the stopped lookups start again,
+ * afresh, and every lookup of the epoch runs to its end. */
+static void probe_resume(struct fetch *f, struct probe *pr)
+{
+	bool is_any = false;
+	pr->is_full = true;
+	for (size_t j = 0; j < pr->n_chunks; j++) {
+		struct fchunk *c = &pr->ch[j];
+		if (!c->is_paused)
+			continue;
+		for (size_t a = 0; a < c->n_answers; a++)
+			free(c->answers[a]);
+		c->n_answers = 0;
+		c->is_paused = false;
+		c->is_started = false;
+		c->op = 0;
+		f->prog.lookups_started--;   /* counted again when it starts */
+		is_any = true;
+	}
+	if (is_any)
+		pump(f, f->last_ms);
+}
+
+/* A chunk's lookup ended without any answer while others were stopped:
+ * the epoch cannot open with what it has, and its verdict needs them. */
+static void probe_resume_if_stuck(struct fetch *f, struct probe *pr)
+{
+	bool is_paused = false;
+	for (size_t j = 0; j < pr->n_chunks; j++) {
+		const struct fchunk *c = &pr->ch[j];
+		if (!c->is_done && !c->is_paused)
+			return;
+		is_paused |= c->is_paused;
+	}
+	if (is_paused)
+		probe_resume(f, pr);
 }
 
 static void finish(struct fetch *f, int status, const struct probe *pr)
@@ -434,10 +579,9 @@ static void finish(struct fetch *f, int status, const struct probe *pr)
 		struct probe *p = &f->probes[i];
 		for (size_t j = 0; j < RENDEZVOUS_MAX_CHUNKS; j++) {
 			struct fchunk *c = &p->ch[j];
-			if (c->is_started && !c->is_done) {
+			if (c->is_started && !c->is_done && !c->is_paused)
 				dht_cancel(f->dht, c->op);
-				c->is_done = true;
-			}
+			c->is_done = true;
 		}
 	}
 	r->status = status;
@@ -459,10 +603,65 @@ static const struct probe *best_of(const struct fetch *f, int widx)
 {
 	for (int e = FETCH_MAX_EPOCHS - 1; e >= 0; e--) {
 		const struct probe *pr = &f->probes[(size_t)widx * FETCH_MAX_EPOCHS + (size_t)e];
-		if (pr->in_use && pr->is_done && pr->status == 0)
+		if (pr->in_use && pr->is_opened)
 			return pr;
 	}
 	return NULL;
+}
+
+static bool probe_has_shown_peers(const struct probe *pr)
+{
+	if (pr->has_peers)
+		return true;
+	for (size_t j = 0; j < RENDEZVOUS_MAX_CHUNKS; j++)
+		if (pr->ch[j].n_answers || pr->ch[j].n_peers)
+			return true;
+	return false;
+}
+
+/* The asked window's highest epoch that opened, if the fetch may end with
+ * it while lookups still run (docs/PROTOCOL.md 6.6): a config once every
+ * higher epoch started came back (scouts that found nothing, and the
+ * epochs after any that held something), since the highest epoch that
+ * opens wins; a message (`mt6d rendezvous get`) unless a higher epoch has
+ * shown any peers so far (a later put of the window went there: wait for
+ * it). Else NULL. */
+static const struct probe *early_winner(const struct fetch *f)
+{
+	for (size_t w = 0; w < f->n_win; w++) {
+		if (f->win[w].start != f->primary)
+			continue;
+		const struct probe *p = &f->probes[w * FETCH_MAX_EPOCHS];
+		for (int e = FETCH_MAX_EPOCHS - 1; e >= 0; e--) {
+			if (!p[e].in_use || !p[e].is_opened)
+				continue;
+			for (int h = e + 1; h < FETCH_MAX_EPOCHS; h++)
+				if (p[h].in_use && (f->prm.kind == FETCH_CONFIG ? !p[h].is_done :
+						     probe_has_shown_peers(&p[h])))
+					return NULL;
+			return &p[e];
+		}
+	}
+	return NULL;
+}
+
+/* The neighbouring windows (win[1..], near a boundary) are asked once
+ * epoch 0 of the window asked for (win[0]) has come back without opening:
+ * what opens there wins anyway, and asked at once their lookups doubled
+ * the queries to a small swarm's nodes, whose reply budgets then held the
+ * get back 1 s (gets in the last minute of a window). */
+static void start_neighbours(struct fetch *f)
+{
+	const struct probe *p0 = probe_get(f, 0, 0);
+	if (f->is_neighbours_started || f->n_win < 2 || !p0->is_done || p0->is_opened)
+		return;
+	f->is_neighbours_started = true;
+	for (size_t w = 1; w < f->n_win; w++) {
+		probe_start(f, (int)w, 0, true);
+		probe_start(f, (int)w, 1, false);
+		probe_start(f, (int)w, 2, false);
+	}
+	pump(f, f->last_ms);
 }
 
 static void maybe_finish(struct fetch *f)
@@ -470,11 +669,20 @@ static void maybe_finish(struct fetch *f)
 	bool has_candidates = false, has_answer = false;
 	if (f->is_done)
 		return;
+	start_neighbours(f);
+	if (f->is_done)
+		return;
+	const struct probe *early = early_winner(f);
+	if (early) {
+		bool is_over = f->win[early->widx].start + f->prm.period_s <= f->now_s;
+		finish(f, is_over ? FETCH_ERR_EXPIRED : 0, early);
+		return;
+	}
 	for (size_t i = 0; i < MAX_PROBES; i++) {
 		const struct probe *pr = &f->probes[i];
 		if (!pr->in_use)
 			continue;
-		if (!pr->is_done)
+		if (!pr->is_done && !pr->is_opened)
 			return;
 		if (pr->status == RENDEZVOUS_ERR_AUTH || pr->status == RENDEZVOUS_ERR_VERSION)
 			has_candidates = true;
@@ -529,15 +737,13 @@ int fetch_start(struct fetch *f, int64_t now_ms, int64_t unix_ms)
 		if (cur + n - f->now_s <= f->prm.edge_s)
 			f->win[f->n_win++].start = cur + n;
 	}
-	for (size_t w = 0; w < f->n_win; w++) {
+	for (size_t w = 0; w < f->n_win; w++)
 		derive_descriptor(f->win[w].d, f->s, f->win[w].start);
-		probe_start(f, (int)w, 0, true);
-		probe_start(f, (int)w, 1, false);
-		probe_start(f, (int)w, 2, false);
-	}
+	probe_start(f, 0, 0, true);
+	probe_start(f, 0, 1, false);
+	probe_start(f, 0, 2, false);
 	pump(f, now_ms);
-	if (f->prog.lookups_started == 0 && !is_held(f, now_ms) &&
-	    !is_table_empty(f->dht, f->prm.family, now_ms)) {
+	if (f->prog.lookups_started == 0 && !is_held(f, now_ms) && is_table_ready(f, now_ms)) {
 		/* The node had no room at all. */
 		f->is_started = false;
 		memset(f->probes, 0, sizeof(f->probes));
@@ -545,7 +751,7 @@ int fetch_start(struct fetch *f, int64_t now_ms, int64_t unix_ms)
 		f->n_win = 0;
 		return -EBUSY;
 	}
-	/* Held, or an empty table: fetch_tick starts the lookups later. */
+	/* Held, or a table still filling: fetch_tick starts the lookups later. */
 	maybe_finish(f);
 	return 0;
 }

@@ -8,8 +8,19 @@
  * Epochs: 0, 1 and 2 are asked at once (1 and 2 by one lookup of their
  * chunk 0, the others only if it holds anything); every epoch that holds
  * any peers has the next two asked in turn, so one empty epoch in between
- * does not stop the stepping (FETCH_MAX_EPOCHS at most). The result is the highest epoch that opens; junk announced from
- * other IPs never hides an authentic message (every candidate is tried).
+ * does not stop the stepping (FETCH_MAX_EPOCHS at most). The result is the
+ * highest epoch that opens; junk announced from other IPs never hides an
+ * authentic message (every candidate is tried).
+ *
+ * Early open (docs/PROTOCOL.md 6.6): a node's full answer comes with its
+ * lookup reply (dht.h, dht_collect); the chunk's lookup then stops, and an
+ * epoch whose every chunk has an answer is tried with the answers so far
+ * (if they do not open it, its lookups start again and run to their end).
+ * What opened in the window asked for ends the fetch at once when no higher
+ * epoch can win: a config once every higher epoch started came back, a
+ * message unless a higher epoch has shown any peers so far. The
+ * neighbouring windows are asked only once epoch 0 of the window asked for
+ * came back without opening.
  *
  * Event-loop-agnostic on top of one struct dht (borrowed): results arrive
  * through the node's callbacks (from dht_input/dht_tick), fetch_tick enforces
@@ -58,8 +69,8 @@ struct fetch_params {
 
 struct fetch_progress {
 	size_t queries;          /* DHT queries sent by finished lookups */
-	size_t nodes;            /* distinct nodes that returned values */
-	size_t values;           /* values collected */
+	size_t nodes;            /* node answers with values (a node once per lookup) */
+	size_t values;           /* values in those answers */
 	size_t lookups_done, lookups_started;
 	int64_t elapsed_ms;
 };

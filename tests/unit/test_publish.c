@@ -51,14 +51,18 @@ static int64_t unix_now(void)
 	return UNIX0_MS + (S.now - T0);
 }
 
-/* get_peers sent by node watch_node (fetch_hold's test). */
+/* get_peers sent by node watch_node (fetch_hold's test), and those for
+ * watch_ih (when set) among them. */
 static int watch_node = -1;
-static size_t watched_get_peers;
+static size_t watched_get_peers, watched_ih;
+static const uint8_t *watch_ih;
 
 static bool on_send(void *ctx, const struct simnet_node *from, int dest, const uint8_t *buf, size_t len)
 {
-	if (from->idx == watch_node && memmem(buf, len, "9:get_peers", 11))
+	if (from->idx == watch_node && memmem(buf, len, "9:get_peers", 11)) {
 		watched_get_peers++;
+		watched_ih += watch_ih && memmem(buf, len, watch_ih, RENDEZVOUS_INFOHASH_LEN);
+	}
 	if (from->idx < PB.pub_first_node || from->idx >= PB.pub_first_node + PB.pub_nodes)
 		return true;
 	PB.pub_sent++;
@@ -575,6 +579,25 @@ static void test_short_chunk_retried_alone(void **state)
 	sim_fini();
 }
 
+/* Announces the sealed message's chunks (epoch, descriptor d) from node
+ * `from`, and runs until every chunk is stored. */
+static void announce_sealed(int from, const uint8_t *sealed, size_t len, const uint8_t d[20], uint8_t epoch)
+{
+	size_t n_chunks = rendezvous_chunk_count(len), n_done = 0;
+	for (size_t j = 0; j < n_chunks; j++) {
+		uint8_t ih[20];
+		uint16_t ports[RENDEZVOUS_CHUNK_MAX_PORTS];
+		rendezvous_chunk_infohash(ih, d, epoch, (uint8_t)j);
+		int n = rendezvous_stuff_chunk(ports, sealed, len, j, test_random);
+		assert_true(dht_announce(S.n[from].d, ih, AF_INET6, ports, (size_t)n, on_announced, &n_done,
+					 S.now) > 0);
+	}
+	S.n[from].deadline = S.now;
+	while (n_done < n_chunks && S.now < T0 + 3600000)
+		sim_run(S.now + 1000, NULL);
+	assert_int_equal(n_done, n_chunks);
+}
+
 static void test_messages(void **state)
 {
 	struct rdvtest_keypair a, b, c;
@@ -599,22 +622,7 @@ static void test_messages(void **state)
 		uint8_t s[32], d[20];
 		assert_int_equal(keys_shared_secret(s, a.priv, b.pub), 0);
 		derive_descriptor(d, s, w);
-		size_t n_chunks = rendezvous_chunk_count((size_t)len), n_done = 0;
-		bool is_all = false;
-		for (size_t j = 0; j < n_chunks; j++) {
-			uint8_t ih[20];
-			uint16_t ports[RENDEZVOUS_CHUNK_MAX_PORTS];
-			rendezvous_chunk_infohash(ih, d, (uint8_t)t, (uint8_t)j);
-			int n = rendezvous_stuff_chunk(ports, sealed, (size_t)len, j, test_random);
-			assert_true(dht_announce(S.n[3].d, ih, AF_INET6, ports, (size_t)n, on_announced, &n_done,
-						 S.now) > 0);
-		}
-		S.n[3].deadline = S.now;
-		while (!is_all && S.now < T0 + 3600000) {
-			sim_run(S.now + 1000, NULL);
-			is_all = n_done == n_chunks;
-		}
-		assert_true(is_all);
+		announce_sealed(3, sealed, (size_t)len, d, (uint8_t)t);
 		fetch_run(15, FETCH_MESSAGE, b.priv, a.pub, PERIOD, 0, 60, &fd);
 		assert_int_equal(fd.r.status, 0);
 		assert_int_equal(fd.r.epoch, t);
@@ -626,6 +634,92 @@ static void test_messages(void **state)
 	assert_int_equal(fd.r.status, FETCH_ERR_NOTHING);
 	fetch_run(16, FETCH_MESSAGE, a.priv, b.pub, PERIOD, 0, 60, &fd);
 	assert_int_equal(fd.r.status, FETCH_ERR_NOT_AUTHENTIC);
+	sim_fini();
+}
+
+/* A message opens as soon as the answers so far open it (the nodes'
+ * answers come with their lookup replies, dht.h dht_collect): the fetch
+ * ends while lookups still run, and cancels them. Junk from another IP
+ * under the same chunks (a message sealed by another key) does not hide
+ * it; a later message of the window (epoch 1) wins over the first; and an
+ * epoch whose answers do not open (junk alone) never ends a fetch early:
+ * it waits for every lookup and says "not authentic". */
+static void test_message_opens_early(void **state)
+{
+	struct rdvtest_keypair a, b, c;
+	struct fetched fd;
+	uint8_t plain[RENDEZVOUS_MESSAGE_MAX_PLAIN_LEN], sealed[RENDEZVOUS_MAX_MSG_LEN];
+	uint8_t junk[RENDEZVOUS_MAX_MSG_LEN], s[32], d[20], d2[20];
+	(void)state;
+
+	sim_init(24);
+	sim_bootstrap();
+	rdvtest_keypair(&a, 30);
+	rdvtest_keypair(&b, 31);
+	rdvtest_keypair(&c, 32);
+	uint64_t w = window_now(PERIOD);
+	memset(plain, 'm', sizeof(plain));
+	int len = rendezvous_message_seal(sealed, sizeof(sealed), plain, sizeof(plain), a.priv, b.pub, w, 0,
+					  test_random);
+	int jlen = rendezvous_message_seal(junk, sizeof(junk), plain, sizeof(plain), c.priv, b.pub, w, 0,
+					   test_random);
+	assert_true(len > 0 && jlen == len);
+	assert_int_equal(keys_shared_secret(s, a.priv, b.pub), 0);
+	derive_descriptor(d, s, w);
+	derive_descriptor(d2, s, w + PERIOD);
+	announce_sealed(3, sealed, (size_t)len, d, 0);
+	announce_sealed(4, junk, (size_t)jlen, d, 0);
+	announce_sealed(4, junk, (size_t)jlen, d2, 0);
+
+	fetch_run(15, FETCH_MESSAGE, b.priv, a.pub, PERIOD, 0, 60, &fd);
+	print_message("early: %lld ms, lookups %zu of %zu done, %zu answers\n",
+		      (long long)fd.r.progress.elapsed_ms, fd.r.progress.lookups_done,
+		      fd.r.progress.lookups_started, fd.r.progress.nodes);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.epoch, 0);
+	assert_int_equal(fd.r.msg_len, sizeof(plain));
+	assert_memory_equal(fd.r.msg, plain, sizeof(plain));
+	assert_true(fd.r.progress.lookups_done < fd.r.progress.lookups_started);
+	struct dht_stats st;
+	dht_get_stats(S.n[15].d, S.now, &st);
+	assert_int_equal(st.ops_active, 0);
+
+	/* A later message of the window (epoch 1): epoch 0 still opens first,
+	 * but the scout of epoch 1 has found peers, and the later one wins. */
+	uint8_t plain2[40], sealed2[RENDEZVOUS_MAX_MSG_LEN];
+	memset(plain2, 'n', sizeof(plain2));
+	int len2 = rendezvous_message_seal(sealed2, sizeof(sealed2), plain2, sizeof(plain2), a.priv, b.pub, w,
+					   1, test_random);
+	assert_true(len2 > 0);
+	announce_sealed(3, sealed2, (size_t)len2, d, 1);
+	fetch_run(16, FETCH_MESSAGE, b.priv, a.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.epoch, 1);
+	assert_int_equal(fd.r.msg_len, sizeof(plain2));
+	assert_memory_equal(fd.r.msg, plain2, sizeof(plain2));
+
+	/* 30 s before the window's end a reader asks the next one too (its
+	 * edge), but only once this one has come back without opening: this
+	 * one opens, and the next window (the junk) is never asked. */
+	uint8_t ih_next[RENDEZVOUS_INFOHASH_LEN];
+	rendezvous_chunk_infohash(ih_next, d2, 0, 0);
+	while (unix_now() < (int64_t)(w + PERIOD - 30) * 1000)
+		sim_run(S.now + 10000, NULL);
+	watch_node = 17;
+	watch_ih = ih_next;
+	watched_get_peers = watched_ih = 0;
+	fetch_run(17, FETCH_MESSAGE, b.priv, a.pub, PERIOD, 0, 60, &fd);
+	assert_int_equal(fd.r.status, 0);
+	assert_int_equal(fd.r.epoch, 1);
+	assert_true(watched_get_peers > 0);
+	assert_int_equal(watched_ih, 0);
+	watch_node = -1;
+	watch_ih = NULL;
+
+	/* The next window holds the junk alone. */
+	fetch_run(15, FETCH_MESSAGE, b.priv, a.pub, PERIOD, w + PERIOD, 60, &fd);
+	assert_int_equal(fd.r.status, FETCH_ERR_NOT_AUTHENTIC);
+	assert_int_equal(fd.r.progress.lookups_done, fd.r.progress.lookups_started);
 	sim_fini();
 }
 
@@ -746,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_restart_resumes_at_next_epoch),
 		cmocka_unit_test(test_short_chunk_retried_alone),
 		cmocka_unit_test(test_messages),
+		cmocka_unit_test(test_message_opens_early),
 		cmocka_unit_test(test_fetch_hold),
 	};
 	if (sodium_init() < 0)
