@@ -30,6 +30,10 @@
 /* Batches handled per event before returning to the loop (fairness between
  * the TUN, the slot sockets and the timer). */
 #define TUNNEL_ROUNDS 8
+/* Batches read from an older slot's socket before a newer one's: more
+ * than its buffer holds (TUNNEL_SOCK_BUF: at most ~4,000 datagrams of the
+ * kernel's accounting, 64 batches without GRO), tunnel_rx.c. */
+#define TUNNEL_DRAIN_ROUNDS 256
 /* A periodic that fires this close before a boundary (libev's timestamps
  * are doubles) still moves to the next slot. */
 #define TUNNEL_EARLY_MS 20

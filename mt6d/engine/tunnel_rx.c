@@ -185,15 +185,11 @@ void tunnel_mux_input(void *owner, uint64_t slot, uint8_t *buf, size_t len)
 }
 
 /* A batch from one slot's socket. */
-void tunnel_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Reads up to rounds batches of socket s (fewer once it is empty) and
+ * delivers what opens. */
+static void sock_drain(struct tunnel *t, struct tunnel_sock *s, unsigned rounds)
 {
-	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
-	struct tunnel *t = s->t;
-	unsigned round;
-
-	(void)loop;
-	(void)revents;
-	for (round = 0; round < TUNNEL_ROUNDS; round++) {
+	for (unsigned round = 0; round < rounds; round++) {
 		size_t i, out;
 		int n;
 
@@ -230,4 +226,43 @@ void tunnel_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n < TUNNEL_RX_MSGS)
 			break;
 	}
+}
+
+/* The pending socket of the oldest slot before s, or NULL. */
+static struct tunnel_sock *older_pending(struct tunnel *t, const struct tunnel_sock *s)
+{
+	struct tunnel_sock *oldest = NULL;
+
+	for (size_t i = 0; i < ROTATE_MAX_SLOTS; i++) {
+		struct tunnel_sock *o = &t->socks[i];
+
+		if (o != s && o->fd >= 0 && o->slot < s->slot && ev_is_pending(&o->io) &&
+		    (!oldest || o->slot < oldest->slot))
+			oldest = o;
+	}
+	return oldest;
+}
+
+/* Oldest slot first, and to its end: a sender seals its packets with one
+ * counter across slots, so what waits in the previous slot's socket after a
+ * rotation has lower counters than what the new slot's socket holds. Read
+ * after it, a backlog deeper than the replay window (under a flood: a few
+ * ms of packets) would be refused as too old, though nothing was replayed.
+ * Both sockets are pending in the same loop iteration when both hold data
+ * (level-triggered), so libev's pending flag tells which to read first at
+ * no cost. An older slot's socket gets no new traffic once the sender has
+ * moved on, so reading it to its end is bounded by its buffer
+ * (TUNNEL_DRAIN_ROUNDS batches hold more than that). */
+void tunnel_sock_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel_sock *s = container_of(w, struct tunnel_sock, io);
+	struct tunnel *t = s->t;
+	struct tunnel_sock *o;
+
+	(void)revents;
+	while ((o = older_pending(t, s)) != NULL) {
+		ev_clear_pending(loop, &o->io);
+		sock_drain(t, o, TUNNEL_DRAIN_ROUNDS);
+	}
+	sock_drain(t, s, TUNNEL_ROUNDS);
 }

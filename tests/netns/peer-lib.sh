@@ -137,6 +137,15 @@ peer_nothing_left() { # A|B
 		! in_ns "$who" nft list tables | grep -q 'mt6d-'
 }
 
+peer_up_both() { # the lab, A and B started, until A reaches B through the tunnel
+	peer_lab_up
+	peer_start A
+	peer_start B
+	for _ in $(seq 30); do
+		in_ns A ping -6 -c 1 -W 1 "$TUN_B" >/dev/null 2>&1 && return 0
+	done
+}
+
 peer_finish() {
 	if [ "$fails" -ne 0 ]; then
 		for who in A B; do

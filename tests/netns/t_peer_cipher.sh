@@ -18,12 +18,7 @@ if ! grep -qw aes /proc/cpuinfo || ! grep -qw pclmulqdq /proc/cpuinfo; then
 	echo "SKIP this CPU has no AES-NI (Cipher = aes-256-gcm falls back)"
 	exit 0
 fi
-peer_lab_up
-peer_start A
-peer_start B
-for _ in $(seq 30); do
-	in_ns A ping -6 -c 1 -W 1 "$TUN_B" >/dev/null 2>&1 && break
-done
+peer_up_both
 check "ping B -> A (ChaCha20 out, AES back)" in_ns B ping -6 -c 3 -i 0.2 -W 1 "$TUN_A"
 in_ns B /usr/bin/python3 "$top/tests/netns/peer_stream.py" recv "$TUN_B" 5003 >"$work/recv.out" 2>&1 &
 recv_pid=$!

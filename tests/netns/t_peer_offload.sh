@@ -13,12 +13,7 @@ PEER_ROT=200ms
 source "$(dirname "$0")/peer-lib.sh"
 MARKER="MT6D-OFFLOAD-$$"
 
-peer_lab_up
-peer_start A
-peer_start B
-for _ in $(seq 30); do
-	in_ns A ping -6 -c 1 -W 1 "$TUN_B" >/dev/null 2>&1 && break
-done
+peer_up_both
 in_ns B /usr/bin/python3 "$top/tests/netns/peer_stream.py" recv "$TUN_B" 5002 >"$work/recv.out" 2>&1 &
 recv_pid=$!
 sleep 0.5
