@@ -769,6 +769,13 @@ def sec_tunnel(recs, charts, v):
             v['tun_off_cpu'] = '%s cores per Gbit/s against %s without them (x%.2f)' % (
                 fmt(m('cores_per_gbps'), 2), fmt(F('mt6d-nooff', 'cores_per_gbps'), 2),
                 m('cores_per_gbps') / F('mt6d-nooff', 'cores_per_gbps'))
+    if m('tcp1_gbps') and F('mt6d-aes', 'tcp1_gbps'):
+        v['tun_aes_effect'] = 'one TCP stream %s Gbit/s against %s (x%.2f)' % (
+            fmt_auto(F('mt6d-aes', 'tcp1_gbps')), fmt_auto(m('tcp1_gbps')), F('mt6d-aes', 'tcp1_gbps') / m('tcp1_gbps'))
+        if m('cores_per_gbps') and F('mt6d-aes', 'cores_per_gbps'):
+            v['tun_aes_effect'] += ', %s cores per Gbit/s against %s (x%.2f)' % (
+                fmt(F('mt6d-aes', 'cores_per_gbps'), 2), fmt(m('cores_per_gbps'), 2),
+                F('mt6d-aes', 'cores_per_gbps') / m('cores_per_gbps'))
     if m('rtt_load_p50_us') is not None:
         v['tun_load_rtt'] = '%s / %s us (p50 / p99)' % (fmt(m('rtt_load_p50_us'), 0), fmt(m('rtt_load_p99_us'), 0))
         others = ['%s %s / %s us' % (TUNNEL_SHORT.get(c, c), fmt(F(c, 'rtt_load_p50_us'), 0), fmt(F(c, 'rtt_load_p99_us'), 0))
