@@ -45,6 +45,15 @@ static int option(void *ctx, int opt, const char *arg)
 			m->opt.tunnel_flags |= TUNNEL_NO_OFFLOAD;
 		if (strstr(arg, "txqlen="))
 			m->opt.tun_txqlen = (unsigned)strtoul(strstr(arg, "txqlen=") + 7, NULL, 10);
+		if (strstr(arg, "queues=")) {
+			v = strtoll(strstr(arg, "queues=") + 7, &end, 10);
+			if (v < 1 || v > TUNNEL_MAX_QUEUES) {
+				fprintf(stderr, "mt6d-peer: -X queues=N: N must be 1..%u\n",
+					TUNNEL_MAX_QUEUES);
+				return 2;
+			}
+			m->opt.queues = (unsigned)v;
+		}
 		if (strstr(arg, "poll="))
 			m->opt.busy_poll_us = (unsigned)strtoul(strstr(arg, "poll=") + 5, NULL, 10);
 		return 0;
@@ -101,6 +110,7 @@ int main(int argc, char *argv[])
 		"  -X LIST  benchmarks only: LIST of nogso,nogro (UDP offloads off),\n"
 		"           nooffload (TUN offloads off, as Offloads = off),\n"
 		"           txqlen=N (TUN queue in packets with offloads),\n"
+		"           queues=N (TUN queues and threads, as Queues = N),\n"
 		"           poll=US (busy polling after packets, e.g. 200)\n"
 		"  -V       print the version\n",
 		.extra_opts = "S:O:X:s:",

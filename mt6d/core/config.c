@@ -58,6 +58,7 @@ enum seen_bit {
 	SEEN_PADDING = 1u << 19,
 	SEEN_PREFIX = 1u << 20,
 	SEEN_CIPHER = 1u << 21,
+	SEEN_QUEUES = 1u << 22,
 	SEEN_SESSION_INTERFACE = 1u << 27, /* apart from the bits other keys take next */
 	SEEN_SLOT_SOCKETS = 1u << 28,
 	SEEN_OFFLOADS = 1u << 29,
@@ -300,6 +301,19 @@ static void host_entry(struct config_ctx *ctx, const char *key, const char *valu
 				 sodium_is_zero(cfg->seed_address + 8, 8))
 				ctx_fail(ctx, key, value,
 					 "must be a non-zero 64-bit IID written as ::a:b:c:d");
+		}
+	} else if (!strcasecmp(key, "Queues")) {
+		if (take_key(ctx, SEEN_QUEUES, key, value)) {
+			char *end;
+			unsigned long n = strtoul(value, &end, 10);
+
+			if (!strcasecmp(value, "auto"))
+				cfg->tunnel_queues = 0;
+			else if (end != value && !*end && value[0] != '-' && n >= 1 &&
+				 n <= CONFIG_MAX_QUEUES)
+				cfg->tunnel_queues = (unsigned)n;
+			else
+				ctx_fail(ctx, key, value, "must be auto or 1..%u", CONFIG_MAX_QUEUES);
 		}
 	} else {
 		ctx_fail(ctx, key, value, "unknown option in [Host]");

@@ -27,6 +27,7 @@
 #define CONFIG_MAX_CLIENTS 65536      /* registered clients in one server file */
 #define CONFIG_MAX_FILE_LEN (8u << 20)
 #define CONFIG_CLIENT_ID_MAX 0xffffffu /* ids are 24 bits on the wire; 0 is reserved */
+#define CONFIG_MAX_QUEUES 8u           /* Queues of the peer's TUN (tunnel.h TUNNEL_MAX_QUEUES) */
 
 #define CONFIG_DEFAULT_ROTATION_MS 3000u
 #define CONFIG_DEFAULT_CONFIG_PERIOD_S 900u
@@ -110,6 +111,7 @@ struct config {
 	char tunnel_name[CONFIG_IFNAME_LEN];  /* TUN name, may hold one "%d" */
 	uint8_t tunnel_address[CONFIG_ADDR_LEN];
 	uint8_t tunnel_prefix_len;            /* 1..128, 128 when not given */
+	unsigned tunnel_queues;               /* Queues: TUN queues, 1..CONFIG_MAX_QUEUES; 0: auto */
 	/* Server: TunnelPrefix (tunnel_address/tunnel_prefix_len, at most /64)
 	 * from which session tunnel addresses are numbered; when absent, a ULA
 	 * derived from the server's public key. Server and client: TunnelName. */

@@ -22,6 +22,7 @@ struct peer_options {
 	unsigned tunnel_flags;    /* TUNNEL_NO_UDP_GSO, _NO_UDP_GRO, _NO_OFFLOAD (benchmarks) */
 	unsigned busy_poll_us;    /* benchmarks: busy polling after packets, 0: off */
 	unsigned tun_txqlen;      /* benchmarks: TUN queue with offloads, packets; 0: default */
+	unsigned queues;          /* benchmarks: TUN queues, overrides Queues; 0: the config's */
 };
 
 /* -n: the config at conf_path and its key files, as peer_new reads them.

@@ -48,12 +48,46 @@ static void scratch_wipe_bufs(struct tunnel_scratch *sc)
 	}
 }
 
+/* The TUN side of sc (what a TUN -> peer batch uses): packet buffers of at
+ * least buf_len bytes and the super-packet buffer. Returns 0 or -ENOMEM. */
+int tunnel_scratch_tx_get(struct tunnel_scratch *sc, size_t buf_len)
+{
+	size_t i;
+
+	if (sc->buf_len < buf_len || !sc->bufs) {
+		uint8_t *bufs = malloc(TUNNEL_BATCH * buf_len);
+
+		if (!bufs)
+			return -ENOMEM;
+		if (sc->bufs) {
+			sodium_memzero(sc->bufs, TUNNEL_BATCH * sc->buf_len);
+			free(sc->bufs);
+		}
+		sc->bufs = bufs;
+		sc->buf_len = buf_len;
+		for (i = 0; i < TUNNEL_BATCH; i++) {
+			sc->pkts[i].buf = bufs + i * buf_len;
+			sc->pkts[i].cap = buf_len;
+		}
+	}
+	if (!sc->vnet_buf) {
+		sc->vnet_buf = malloc(TUNNEL_VNET_BUF_LEN);
+		if (!sc->vnet_buf)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void tunnel_scratch_wipe(struct tunnel_scratch *sc)
+{
+	scratch_wipe_bufs(sc);
+	sodium_memzero(sc, sizeof(*sc));
+}
+
 /* One more user of the scratch space, with TUN buffers of at least buf_len
  * bytes. Returns 0, -EINVAL or -ENOMEM. */
 static int scratch_get(size_t buf_len)
 {
-	size_t i;
-
 	if (!buf_len)
 		return -EINVAL;
 	if (!tunnel_scratch) {
@@ -61,30 +95,11 @@ static int scratch_get(size_t buf_len)
 		if (!tunnel_scratch)
 			return -ENOMEM;
 	}
-	if (tunnel_scratch->buf_len < buf_len || !tunnel_scratch->bufs) {
-		uint8_t *bufs = malloc(TUNNEL_BATCH * buf_len);
-
-		if (!bufs)
-			goto fail;
-		if (tunnel_scratch->bufs) {
-			sodium_memzero(tunnel_scratch->bufs, TUNNEL_BATCH * tunnel_scratch->buf_len);
-			free(tunnel_scratch->bufs);
-		}
-		tunnel_scratch->bufs = bufs;
-		tunnel_scratch->buf_len = buf_len;
-		for (i = 0; i < TUNNEL_BATCH; i++) {
-			tunnel_scratch->pkts[i].buf = bufs + i * buf_len;
-			tunnel_scratch->pkts[i].cap = buf_len;
-		}
-	}
+	if (tunnel_scratch_tx_get(tunnel_scratch, buf_len) < 0)
+		goto fail;
 	if (!tunnel_scratch->rx_bufs) {
 		tunnel_scratch->rx_bufs = malloc((size_t)TUNNEL_RX_MSGS * TUNNEL_RX_BUF_LEN);
 		if (!tunnel_scratch->rx_bufs)
-			goto fail;
-	}
-	if (!tunnel_scratch->vnet_buf) {
-		tunnel_scratch->vnet_buf = malloc(TUNNEL_VNET_BUF_LEN);
-		if (!tunnel_scratch->vnet_buf)
 			goto fail;
 	}
 	tunnel_scratch->refs++;
@@ -102,8 +117,7 @@ static void scratch_put(void)
 {
 	if (!tunnel_scratch || --tunnel_scratch->refs > 0)
 		return;
-	scratch_wipe_bufs(tunnel_scratch);
-	sodium_memzero(tunnel_scratch, sizeof(*tunnel_scratch));
+	tunnel_scratch_wipe(tunnel_scratch);
 	free(tunnel_scratch);
 	tunnel_scratch = NULL;
 }
@@ -322,49 +336,52 @@ static void tick_cb(struct ev_loop *loop, ev_periodic *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	tunnel_workers_lock(t);
 	if (t->next_rotation_ms && now_ms + TUNNEL_EARLY_MS >= t->next_rotation_at_ms) {
 		tunnel_apply_rotation(t, now_ms);
-		return;
+	} else {
+		/* Fired a hair before the boundary: the move is due all the same. */
+		if (t->rot.has_slot && slot == t->rot.cur &&
+		    rotate_slot_start_ms(t->rot.rotation_ms, slot + 1) - now_ms <= TUNNEL_EARLY_MS)
+			slot++;
+		tunnel_move(t, slot, now_ms);
 	}
-	/* Fired a hair before the boundary: the move is due all the same. */
-	if (t->rot.has_slot && slot == t->rot.cur &&
-	    rotate_slot_start_ms(t->rot.rotation_ms, slot + 1) - now_ms <= TUNNEL_EARLY_MS)
-		slot++;
-	tunnel_move(t, slot, now_ms);
+	tunnel_workers_unlock(t);
 }
 
-/* Groups the k sealed datagrams in tunnel_scratch->iov into messages: with GSO, each run
- * of equal lengths (the last one may be shorter) goes as one UDP_SEGMENT
+/* Groups the k sealed datagrams in the sender's x->sc->iov into messages:
+ * with GSO, each run of equal lengths (the last one may be shorter) goes as one UDP_SEGMENT
  * send that the kernel cuts into datagrams as late as possible (veth and the
  * forwarding router carry the whole train as one packet). */
-static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
+static size_t tunnel_group(const struct tunnel_tx *x, struct tunnel_sock *s, size_t k)
 {
+	struct tunnel_scratch *sc = x->sc;
 	size_t m = 0, i = 0;
 
 	while (i < k) {
-		size_t len = tunnel_scratch->iov[i].iov_len, j = i + 1;
-		struct msghdr *h = &tunnel_scratch->msgs[m].msg_hdr;
+		size_t len = sc->iov[i].iov_len, j = i + 1;
+		struct msghdr *h = &sc->msgs[m].msg_hdr;
 
-		if (t->has_gso) {
+		if (*x->has_gso) {
 			size_t max = TUNNEL_GSO_MAX_BYTES / len;
 
 			if (max > TUNNEL_GSO_MAX_SEGS)
 				max = TUNNEL_GSO_MAX_SEGS;
-			while (j < k && j - i < max && tunnel_scratch->iov[j].iov_len == len)
+			while (j < k && j - i < max && sc->iov[j].iov_len == len)
 				j++;
-			if (j < k && j - i < max && tunnel_scratch->iov[j].iov_len < len)
+			if (j < k && j - i < max && sc->iov[j].iov_len < len)
 				j++;
 		}
 		memset(h, 0, sizeof(*h));
 		h->msg_name = &s->peer_sa;
 		h->msg_namelen = sizeof(s->peer_sa);
-		h->msg_iov = &tunnel_scratch->iov[i];
+		h->msg_iov = &sc->iov[i];
 		h->msg_iovlen = j - i;
 		if (j - i > 1) {
 			struct cmsghdr *c;
 			uint16_t seg = (uint16_t)len;
 
-			h->msg_control = tunnel_scratch->cmsg[m].buf;
+			h->msg_control = sc->cmsg[m].buf;
 			h->msg_controllen = CMSG_SPACE(sizeof(seg));
 			c = CMSG_FIRSTHDR(h);
 			c->cmsg_level = SOL_UDP;
@@ -372,99 +389,110 @@ static size_t tunnel_group(struct tunnel *t, struct tunnel_sock *s, size_t k)
 			c->cmsg_len = CMSG_LEN(sizeof(seg));
 			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
 		}
-		tunnel_scratch->run_len[m] = j - i;
+		sc->run_len[m] = j - i;
 		m++;
 		i = j;
 	}
 	return m;
 }
 
-static void tunnel_send(struct tunnel *t, struct tunnel_sock *s, size_t k)
+static void tunnel_send(const struct tunnel_tx *x, struct tunnel_sock *s, size_t k)
 {
-	size_t m = tunnel_group(t, s, k), sent = 0, i;
+	struct tunnel_scratch *sc = x->sc;
+	struct tunnel_stats *st = x->stats;
+	size_t m = tunnel_group(x, s, k), sent = 0, i;
 
 	while (sent < m) {
-		int r = sendmmsg(s->fd, tunnel_scratch->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
+		int r = sendmmsg(s->fd, sc->msgs + sent, (unsigned)(m - sent), MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			/* A device without checksum offload refuses GSO (EIO):
 			 * fall back to one datagram per packet from now on. */
-			if (t->has_gso && tunnel_scratch->run_len[sent] > 1 &&
+			if (*x->has_gso && sc->run_len[sent] > 1 &&
 			    (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
-				t->has_gso = false;
+				*x->has_gso = false;
 				log_warnx("tunnel %s: UDP GSO refused (%s): sending datagrams "
-					  "one by one", tun_name(t->tun), strerror(errno));
+					  "one by one", tun_name(x->t->tun), strerror(errno));
 			}
 			/* The message at `sent` cannot go (full buffer, no route):
 			 * drop it and try the rest. */
 			if (log_is_debug())
-				log_debug("tunnel %s: send of %zu datagrams: %s", tun_name(t->tun),
-					  tunnel_scratch->run_len[sent], strerror(errno));
-			t->stats.drops_tx += tunnel_scratch->run_len[sent];
+				log_debug("tunnel %s: send of %zu datagrams: %s", tun_name(x->t->tun),
+					  sc->run_len[sent], strerror(errno));
+			st->drops_tx += sc->run_len[sent];
 			sent++;
 			continue;
 		}
 		for (i = sent; i < sent + (size_t)r; i++) {
-			const struct msghdr *h = &tunnel_scratch->msgs[i].msg_hdr;
+			const struct msghdr *h = &sc->msgs[i].msg_hdr;
 			size_t j;
 
-			t->stats.tx_packets += tunnel_scratch->run_len[i];
+			st->tx_packets += sc->run_len[i];
 			for (j = 0; j < h->msg_iovlen; j++)
-				t->stats.tx_bytes += tunnel_scratch->tx_inner_len[(size_t)(h->msg_iov - tunnel_scratch->iov) + j];
+				st->tx_bytes += sc->tx_inner_len[(size_t)(h->msg_iov - sc->iov) + j];
 		}
 		sent += (size_t)r;
 	}
 }
 
-/* Seals each packet in place for the current slot and sends the batch from
- * the current slot's socket in one sendmmsg. A batch never spans a
- * rotation: the slot is read once per batch and the loop runs no timer in
- * between. */
 /* The k sealed datagrams through the shared slot sockets. */
-static void tunnel_send_mux(struct tunnel *t, struct tunnel_sock *s, size_t k)
+static void tunnel_send_mux(const struct tunnel_tx *x, struct tunnel_sock *s, size_t k)
 {
 	bool failed[TUNNEL_BATCH];
 	size_t i;
 
-	slotmux_send(t->mux, &s->own.addr, s->own.port, &s->peer_sa, tunnel_scratch->iov, k, failed);
+	slotmux_send(x->t->mux, &s->own.addr, s->own.port, &s->peer_sa, x->sc->iov, k, failed);
 	for (i = 0; i < k; i++) {
 		if (failed[i]) {
-			t->stats.drops_tx++;
+			x->stats->drops_tx++;
 			continue;
 		}
-		t->stats.tx_packets++;
-		t->stats.tx_bytes += tunnel_scratch->tx_inner_len[i];
+		x->stats->tx_packets++;
+		x->stats->tx_bytes += x->sc->tx_inner_len[i];
 	}
 }
 
-static void tunnel_tx_batch(struct tunnel *t, struct tun_pkt *pkts, size_t n)
+/* Seals each packet in place for the current slot and sends the batch from
+ * the current slot's socket in one sendmmsg. A batch never spans a
+ * rotation: the slot is read once per batch, and the main loop runs no
+ * timer in between while a worker holds its lock, which the main loop takes
+ * to move the window (and to close a socket). */
+void tunnel_tx_batch(const struct tunnel_tx *x, struct tun_pkt *pkts, size_t n)
 {
-	struct tunnel_sock *s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
+	struct tunnel *t = x->t;
+	struct tunnel_sock *s;
 	size_t k = 0, i;
 
+	if (x->lock)
+		pthread_mutex_lock(x->lock);
+	s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
 	if ((s->fd < 0 && !s->is_muxed) || s->slot != t->rot.cur) {
-		t->stats.drops_tx += (uint64_t)n;
-		return;
+		x->stats->drops_tx += (uint64_t)n;
+		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		int len = wire_seal(&t->tx, s->slot, pkts[i].buf, pkts[i].len, pkts[i].cap);
 
 		if (len < 0) {
-			t->stats.drops_tx++;
+			x->stats->drops_tx++;
 			continue;
 		}
-		tunnel_scratch->iov[k].iov_base = pkts[i].buf;
-		tunnel_scratch->iov[k].iov_len = (size_t)len;
-		tunnel_scratch->tx_inner_len[k] = pkts[i].len;
+		x->sc->iov[k].iov_base = pkts[i].buf;
+		x->sc->iov[k].iov_len = (size_t)len;
+		x->sc->tx_inner_len[k] = pkts[i].len;
 		k++;
 	}
 	if (s->is_muxed)
-		tunnel_send_mux(t, s, k);
+		tunnel_send_mux(x, s, k);
 	else
-		tunnel_send(t, s, k);
-	tunnel_busy_poll_extend(t);
+		tunnel_send(x, s, k);
+out:
+	if (x->lock)
+		pthread_mutex_unlock(x->lock);
+	else
+		tunnel_busy_poll_extend(t);
 }
 
 static void tunnel_tx_flush(void *ctx, struct tun_pkt *pkts, size_t n)
@@ -472,47 +500,73 @@ static void tunnel_tx_flush(void *ctx, struct tun_pkt *pkts, size_t n)
 	tunnel_tx_batch(ctx, pkts, n);
 }
 
+/* The main loop's sender: queue 0 (or a shared TUN's packets). */
+static struct tunnel_tx main_tx(struct tunnel *t)
+{
+	return (struct tunnel_tx){ .t = t, .sc = tunnel_scratch, .stats = &t->stats,
+				   .has_gso = &t->has_gso, .lock = NULL };
+}
+
 void tunnel_transmit(struct tunnel *t, struct tun_pkt *pkts, size_t n)
 {
+	struct tunnel_tx x = main_tx(t);
+
 	if (n > TUNNEL_BATCH) {
 		t->stats.drops_tx += (uint64_t)(n - TUNNEL_BATCH);
 		n = TUNNEL_BATCH;
 	}
-	tunnel_tx_batch(t, pkts, n);
+	tunnel_tx_batch(&x, pkts, n);
 }
 
-/* TUN -> peer: batches read from our own TUN. */
-static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* TUN -> peer: batches read from queue q of our own TUN by the sender x. */
+void tunnel_tun_read(const struct tunnel_tx *x, unsigned q)
 {
-	struct tunnel *t = container_of(w, struct tunnel, tun_io);
+	struct tunnel *t = x->t;
+	struct tunnel_scratch *sc = x->sc;
 	unsigned round;
 
-	(void)loop;
-	(void)revents;
 	if (t->stats.has_offload) {
 		struct tun_split_stats st = { 0 };
 
 		/* Every segment of a super-packet is sealed for the slot of the
-		 * flush that sends it, and no timer runs within this callback:
-		 * a GSO run never spans a rotation. */
-		(void)tun_read_split(t->tun, 0, tunnel_scratch->vnet_buf, TUNNEL_VNET_BUF_LEN, tunnel_scratch->pkts,
+		 * flush that sends it: a GSO run never spans a rotation. */
+		(void)tun_read_split(t->tun, q, sc->vnet_buf, TUNNEL_VNET_BUF_LEN, sc->pkts,
 				     TUNNEL_BATCH, WIRE_HEADER_LEN, t->tun_mtu, TUNNEL_ROUNDS,
-				     tunnel_tx_flush, t, &st);
-		t->stats.tx_super += st.supers;
-		t->stats.drops_tx += st.dropped;
+				     tunnel_tx_flush, (void *)(uintptr_t)x, &st);
+		if (x->lock)
+			pthread_mutex_lock(x->lock);
+		x->stats->tx_super += st.supers;
+		x->stats->drops_tx += st.dropped;
+		if (x->lock)
+			pthread_mutex_unlock(x->lock);
 		return;
 	}
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
 		unsigned dropped = 0;
-		int n = tun_read(t->tun, 0, tunnel_scratch->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
+		int n = tun_read(t->tun, q, sc->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
 
-		t->stats.drops_tx += dropped;
+		if (dropped) {
+			if (x->lock)
+				pthread_mutex_lock(x->lock);
+			x->stats->drops_tx += dropped;
+			if (x->lock)
+				pthread_mutex_unlock(x->lock);
+		}
 		if (n <= 0)
 			break;
-		tunnel_tx_batch(t, tunnel_scratch->pkts, (size_t)n);
+		tunnel_tx_batch(x, sc->pkts, (size_t)n);
 		if (n < TUNNEL_BATCH)
 			break;
 	}
+}
+
+static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tunnel_tx x = main_tx(container_of(w, struct tunnel, tun_io));
+
+	(void)loop;
+	(void)revents;
+	tunnel_tun_read(&x, 0);
 }
 
 void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res)
@@ -558,6 +612,12 @@ static int tunnel_setup_tun(struct tunnel *t, const struct tunnel_config *cfg, c
 	struct tun_config tc = {
 		.name = cfg->tun_name, .queues = 1, .mtu = t->tun_mtu, .is_up = true,
 	};
+
+	/* One queue keeps the plain TUN of before (no IFF_MULTI_QUEUE). */
+	if (t->n_queues > 1) {
+		tc.flags |= TUN_IS_MULTI_QUEUE;
+		tc.queues = t->n_queues;
+	}
 
 	if (!(cfg->flags & TUNNEL_NO_OFFLOAD)) {
 		tc.flags |= TUN_HAS_VNET_HDR;
@@ -665,6 +725,14 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->is_own_dst_only = cfg->flags & TUNNEL_OWN_DST_ONLY;
 	t->clock_offset_ms = cfg->clock_offset_ms;
 	t->tun_mtu = tunnel_inner_mtu(cfg->link_mtu);
+	/* Extra queues only for a TUN of our own with sockets of our own. */
+	t->n_queues = cfg->shared_tun || cfg->slotmux ? 1 :
+		      cfg->queues ? cfg->queues : TUNNEL_AUTO_QUEUES;
+	if (t->n_queues > TUNNEL_MAX_QUEUES) {
+		free(t);
+		set_msg(msg, msg_len, "%u TUN queues: at most %u", cfg->queues, TUNNEL_MAX_QUEUES);
+		return -EINVAL;
+	}
 	for (i = 0; i < ROTATE_MAX_SLOTS; i++)
 		t->socks[i].fd = -1;
 	/* Valid lifetime: the window's slots, plus a margin for the kernel's
@@ -705,6 +773,9 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	rc = tunnel_setup_tun(t, cfg, msg, msg_len);
 	if (rc < 0)
 		goto fail;
+	rc = tunnel_workers_new(t, msg, msg_len);
+	if (rc < 0)
+		goto fail;
 
 	/* The first window is bound before any packet flows. */
 	tunnel_move(t, rotate_slot_at(cfg->rotation_ms, tunnel_now_ms(t)), tunnel_now_ms(t));
@@ -721,6 +792,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	ev_io_init(&t->tun_io, tun_cb, tun_fd(t->tun, 0), EV_READ);
 	if (!t->is_tun_borrowed)
 		ev_io_start(loop, &t->tun_io);
+	tunnel_workers_start(t);
 	*t_out = t;
 	return 0;
 fail:
@@ -734,6 +806,8 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 
 	if (!t)
 		return;
+	/* Joined before anything they use goes. */
+	tunnel_workers_free(t);
 	if (t->loop) {
 		ev_periodic_stop(t->loop, &t->tick);
 		ev_io_stop(t->loop, &t->tun_io);
@@ -808,6 +882,9 @@ unsigned tunnel_inner_mtu(unsigned link_mtu)
 void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out)
 {
 	*stats_out = t->stats;
+	stats_out->queues = t->n_queues;
+	stats_out->queue_tx[0] = t->stats.tx_packets;
+	tunnel_workers_add_stats(t, stats_out);
 }
 
 void tunnel_offload_words(unsigned offloads, char *buf, size_t buf_len)
@@ -835,10 +912,17 @@ void tunnel_format_stats(const struct tunnel_stats *s, char *buf, size_t buf_len
 		 s->drops_tun, s->rx_prev_slot, s->rx_next_slot, s->rx_far_slot, s->rotations,
 		 s->rotation_late_max_us, s->addr_errors);
 	if (n > 0 && (size_t)n < buf_len)
-		snprintf(buf + n, buf_len - (size_t)n,
-			 " tx_super=%" PRIu64 " rx_coalesced=%" PRIu64 " offloads=%s aead=%s",
-			 s->tx_super, s->rx_coalesced, off,
-			 s->is_aes ? "aes-256-gcm" : "chacha20-poly1305");
+		n += snprintf(buf + n, buf_len - (size_t)n,
+			      " tx_super=%" PRIu64 " rx_coalesced=%" PRIu64 " offloads=%s aead=%s",
+			      s->tx_super, s->rx_coalesced, off,
+			      s->is_aes ? "aes-256-gcm" : "chacha20-poly1305");
+	/* Several queues: what each carried out (queue 0 is the main loop's). */
+	for (unsigned q = 0; s->queues > 1 && q < s->queues && q < TUNNEL_MAX_QUEUES; q++) {
+		if (n <= 0 || (size_t)n >= buf_len)
+			break;
+		n += snprintf(buf + n, buf_len - (size_t)n, "%s%" PRIu64,
+			      q == 0 ? " queue_tx=" : ",", s->queue_tx[q]);
+	}
 }
 
 const char *tunnel_tun_name(const struct tunnel *t)
@@ -876,8 +960,11 @@ int tunnel_set_rotation(struct tunnel *t, uint32_t rotation_ms, int64_t at_ms)
 		return -EINVAL;
 	t->next_rotation_ms = rotation_ms;
 	t->next_rotation_at_ms = at_ms;
-	if (at_ms <= now_ms + TUNNEL_EARLY_MS)
+	if (at_ms <= now_ms + TUNNEL_EARLY_MS) {
+		tunnel_workers_lock(t);
 		tunnel_apply_rotation(t, now_ms);
+		tunnel_workers_unlock(t);
+	}
 	return 0;
 }
 

@@ -45,6 +45,11 @@
 #define TUNNEL_MIN_INNER_MTU 1280   /* IPv6 minimum link MTU (RFC 8200, 5) */
 #define TUNNEL_BATCH 64             /* packets per TUN pass and per sendmmsg */
 #define TUNNEL_RX_MSGS 16           /* datagrams (GRO: trains of them) per recvmmsg */
+/* TUN queues (tunnel_config.queues): queue 0 is read by the caller's loop,
+ * each further one by a thread of its own (docs/ARCHITECTURE.md). */
+#define TUNNEL_MAX_QUEUES 8
+/* Queues = auto: measured on the 2-core lab VM (docs/perf/analysis/tunnel-cpu.md). */
+#define TUNNEL_AUTO_QUEUES 1
 
 /* tunnel_config.flags: offloads are on unless turned off (benchmarks). */
 #define TUNNEL_NO_UDP_GSO (1u << 0) /* one datagram per packet, no UDP_SEGMENT */
@@ -93,6 +98,13 @@ struct tunnel_config {
 	unsigned flags;                  /* TUNNEL_NO_* */
 	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
 	unsigned tun_txqlen;             /* TUN queue length, packets, with offloads; 0: the kernel's */
+	/* TUN queues, 1..TUNNEL_MAX_QUEUES; 0: TUNNEL_AUTO_QUEUES. With more
+	 * than one the TUN is IFF_MULTI_QUEUE (the kernel spreads flows over
+	 * the queues by their hash) and queues 1.. are each read, sealed and
+	 * sent by a thread of their own; the receive side stays on loop.
+	 * Threads start on loop's first iteration (after the caller has dropped
+	 * its privileges, which they inherit). A shared TUN or slotmux: 1. */
+	unsigned queues;
 	enum wire_aead aead;             /* what we seal with; AES-256-GCM without AES-NI:
 					    ChaCha20-Poly1305 (said in the log) */
 	unsigned padding;                /* bucket of the padding of what we send, bytes; 0: off
@@ -143,6 +155,8 @@ struct tunnel_stats {
 	bool has_offload;                /* the TUN has a virtio-net header */
 	unsigned offloads;               /* ... and the TUN_OFFLOAD_* the kernel granted */
 	bool is_aes;                     /* we seal with AES-256-GCM (else ChaCha20-Poly1305) */
+	unsigned queues;                 /* TUN queues */
+	uint64_t queue_tx[TUNNEL_MAX_QUEUES]; /* ... tx_packets read from each */
 };
 
 struct tunnel;

@@ -5,13 +5,15 @@
  *   tunnel.c     the window of slots (addresses, sockets, the periodic), the
  *                TUN -> peer path (TUN reads, seal, GSO sends), life cycle
  *   tunnel_rx.c  the peer -> TUN path (socket receive, open, inner check,
- *                coalesced TUN writes) */
+ *                coalesced TUN writes)
+ *   tunnel_mq.c  the threads of TUN queues 1.. (multi-queue TUN) */
 #ifndef MT6D_TUNNEL_INT_H
 #define MT6D_TUNNEL_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -100,6 +102,9 @@ struct tunnel {
 	bool is_tun_borrowed;            /* t->tun is the caller's shared TUN (cfg.shared_tun) */
 	bool has_route;                  /* ... and ours is the route of the peer's address into it */
 	bool has_scratch;                /* holds a reference to the scratch space */
+	unsigned n_queues;               /* TUN queues; 1..TUNNEL_MAX_QUEUES */
+	struct tunnel_worker *workers;   /* n_queues - 1 of them, for queues 1..; else NULL */
+	ev_timer workers_timer;          /* starts their threads on the loop's first iteration */
 };
 
 /* Scratch space of the data plane: filled and used within one callback (a
@@ -126,6 +131,35 @@ struct tunnel_scratch {
 	struct iovec rx_iov[TUNNEL_RX_MSGS];
 };
 
+/* One sender of TUN packets: the main loop (queue 0, a shared TUN) or the
+ * worker of a further queue, each with its own scratch and TX counters.
+ * What they share: t->tx (its counter is atomic, so every nonce stays
+ * unique), and the window (t->rot, t->socks), which a worker reads only
+ * under its lock and the main loop changes only under every worker's. */
+struct tunnel_tx {
+	struct tunnel *t;
+	struct tunnel_scratch *sc;
+	struct tunnel_stats *stats;      /* its TX counters (under lock) */
+	bool *has_gso;
+	pthread_mutex_t *lock;           /* a worker's; NULL: the main loop */
+};
+
+/* The thread of TUN queue q >= 1 (tunnel_mq.c). */
+struct tunnel_worker {
+	struct tunnel *t;
+	unsigned q;
+	struct ev_loop *loop;            /* its own (ev_loop_new) */
+	ev_io tun_io;
+	ev_async stop;
+	pthread_t thread;
+	bool has_thread;
+	bool has_lock;
+	pthread_mutex_t lock;            /* held while a batch is sealed and sent */
+	struct tunnel_scratch sc;        /* its TX scratch (no receive buffers) */
+	struct tunnel_stats stats;       /* tx_* and drops_tx of its queue, under lock */
+	bool has_gso;
+};
+
 /* Shared by every tunnel of the process (tunnel.c owns it). */
 extern struct tunnel_scratch *tunnel_scratch;
 
@@ -133,6 +167,25 @@ extern struct tunnel_scratch *tunnel_scratch;
 bool tunnel_is_time_to_log(struct tunnel *t, ev_tstamp *last);
 /* Packets moved: keep polling busy_poll_s longer (if it is on). */
 void tunnel_busy_poll_extend(struct tunnel *t);
+/* sc's TUN side: TUNNEL_BATCH buffers of at least buf_len bytes and the
+ * super-packet buffer. Returns 0 or -ENOMEM; tunnel_scratch_wipe frees. */
+int tunnel_scratch_tx_get(struct tunnel_scratch *sc, size_t buf_len);
+void tunnel_scratch_wipe(struct tunnel_scratch *sc);
+/* Seals and sends n packets for the current slot as x (tunnel.c). */
+void tunnel_tx_batch(const struct tunnel_tx *x, struct tun_pkt *pkts, size_t n);
+/* Reads queue q's batches as x, up to TUNNEL_ROUNDS, and sends them. */
+void tunnel_tun_read(const struct tunnel_tx *x, unsigned q);
+/* tunnel_mq.c: the workers of queues 1.. (nothing with one queue). new
+ * makes them (after the TUN), start arms their threads for the loop's
+ * first iteration, free joins and frees them; lock/unlock take every
+ * worker's lock around a change of the window; add_stats adds their
+ * counters to s. */
+int tunnel_workers_new(struct tunnel *t, char *msg, size_t msg_len);
+void tunnel_workers_start(struct tunnel *t);
+void tunnel_workers_free(struct tunnel *t);
+void tunnel_workers_lock(struct tunnel *t);
+void tunnel_workers_unlock(struct tunnel *t);
+void tunnel_workers_add_stats(const struct tunnel *t, struct tunnel_stats *s);
 /* A slot socket readable (tunnel_rx.c). */
 void tunnel_sock_cb(struct ev_loop *loop, ev_io *w, int revents);
 
