@@ -9,6 +9,7 @@
 #include <netinet/udp.h>
 
 #include "mt6d/base/log.h"
+#include "mt6d/core/flowq.h"
 #include "mt6d/core/util.h"
 #include "mt6d/engine/tunnel_int.h"
 #include "tun/tun.h"
@@ -86,27 +87,29 @@ static void tunnel_open_one(struct tunnel *t, uint64_t slot, int64_t off, uint8_
 	(*out)++;
 }
 
-static void tunnel_deliver(struct tunnel *t, size_t out)
+/* The out opened packets pkts into TUN queue q (ok: room for out flags). */
+static void deliver_queue(struct tunnel *t, unsigned q, struct tun_pkt *pkts, bool *ok,
+			  size_t out)
 {
 	size_t done = 0, i;
 
 	if (t->stats.has_offload) {
 		struct tun_gro_stats st = { 0 };
 
-		tun_write_gro(t->tun, 0, tunnel_scratch->rx_pkts, out, WIRE_HEADER_LEN, tunnel_scratch->rx_ok, &st);
+		tun_write_gro(t->tun, q, pkts, out, WIRE_HEADER_LEN, ok, &st);
 		t->stats.rx_coalesced += st.coalesced;
 		for (i = 0; i < out; i++) {
-			if (!tunnel_scratch->rx_ok[i]) {
+			if (!ok[i]) {
 				t->stats.drops_tun++;
 				continue;
 			}
 			t->stats.rx_packets++;
-			t->stats.rx_bytes += tunnel_scratch->rx_pkts[i].len;
+			t->stats.rx_bytes += pkts[i].len;
 		}
 		return;
 	}
 	while (done < out) {
-		int r = tun_write(t->tun, 0, tunnel_scratch->rx_pkts + done, out - done, WIRE_HEADER_LEN);
+		int r = tun_write(t->tun, q, pkts + done, out - done, WIRE_HEADER_LEN);
 
 		if (r < 0) {
 			t->stats.drops_tun++;
@@ -115,10 +118,47 @@ static void tunnel_deliver(struct tunnel *t, size_t out)
 		}
 		for (i = done; i < done + (size_t)r; i++) {
 			t->stats.rx_packets++;
-			t->stats.rx_bytes += tunnel_scratch->rx_pkts[i].len;
+			t->stats.rx_bytes += pkts[i].len;
 		}
 		done += (size_t)r;
 	}
+}
+
+/* Several queues: each packet into its flow's queue (mt6d/core/flowq.h),
+ * so that the kernel sends the flow's replies out of the queue whose
+ * thread we chose; the order within a flow is kept. */
+static void deliver_by_queue(struct tunnel *t, size_t out)
+{
+	struct tun_pkt sorted[TUNNEL_BATCH];
+	unsigned qs[TUNNEL_BATCH], start[TUNNEL_MAX_QUEUES + 1] = { 0 };
+	unsigned fill[TUNNEL_MAX_QUEUES], q;
+	size_t i;
+
+	for (i = 0; i < out; i++) {
+		const struct tun_pkt *p = &tunnel_scratch->rx_pkts[i];
+
+		qs[i] = flowq_pick(p->buf + WIRE_HEADER_LEN, p->len, t->n_queues);
+		start[qs[i] + 1]++;
+	}
+	for (q = 0; q < t->n_queues; q++) {
+		start[q + 1] += start[q];
+		fill[q] = start[q];
+	}
+	for (i = 0; i < out; i++)
+		sorted[fill[qs[i]]++] = tunnel_scratch->rx_pkts[i];
+	for (q = 0; q < t->n_queues; q++) {
+		if (start[q + 1] > start[q])
+			deliver_queue(t, q, sorted + start[q], tunnel_scratch->rx_ok + start[q],
+				      start[q + 1] - start[q]);
+	}
+}
+
+static void tunnel_deliver(struct tunnel *t, size_t out)
+{
+	if (t->n_queues > 1)
+		deliver_by_queue(t, out);
+	else
+		deliver_queue(t, 0, tunnel_scratch->rx_pkts, tunnel_scratch->rx_ok, out);
 }
 
 /* The segment size of a GRO train (UDP_GRO control message), or 0. */

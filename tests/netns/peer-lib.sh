@@ -10,6 +10,7 @@
 # MT6D_TEST_OFFLOADS=off|on writes "Offloads = ..." into both configs (the
 # data-plane tests run both ways; unset: the default, on). PEER_CIPHER_A and
 # PEER_CIPHER_B write "Cipher = ..." into that peer's config (unset: none).
+# MT6D_TEST_QUEUES=N writes "Queues = N" into both (unset: the default).
 # Every name carries $$: parallel runs cannot collide.
 set -u
 # shellcheck source=tests/lib.sh
@@ -76,6 +77,7 @@ TunnelAddress = $3/128
 SeedAddress = $2
 RotationPeriod = $PEER_ROT
 ${MT6D_TEST_OFFLOADS:+Offloads = $MT6D_TEST_OFFLOADS}
+${MT6D_TEST_QUEUES:+Queues = $MT6D_TEST_QUEUES}
 $(cipher_line "$1")
 
 [Peer]

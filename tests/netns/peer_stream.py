@@ -3,9 +3,10 @@
 printing the SHA-256 of the bytes it saw, so both ends can be compared.
 
   peer_stream.py recv ADDR PORT              prints "<bytes> <sha256>" at EOF
-  peer_stream.py send ADDR PORT SECONDS RATE MARKER
+  peer_stream.py send ADDR PORT SECONDS RATE MARKER [SPORT]
       sends RATE bytes/s for SECONDS (pseudo-random data with MARKER
-      embedded in every chunk), prints "<bytes> <sha256>" when done
+      embedded in every chunk) from source port SPORT (default: any),
+      prints "<bytes> <sha256>" when done
 """
 import hashlib
 import random
@@ -32,9 +33,9 @@ def recv(addr, port):
     print(n, h.hexdigest(), flush=True)
 
 
-def send(addr, port, seconds, rate, marker):
+def send(addr, port, seconds, rate, marker, sport=0):
     rng = random.Random(6)
-    s = socket.create_connection((addr, port), timeout=10)
+    s = socket.create_connection((addr, port), timeout=10, source_address=("::", sport))
     s.settimeout(60)
     h, n = hashlib.sha256(), 0
     chunk = max(256, rate // 20)  # 20 writes per second
@@ -61,4 +62,5 @@ if __name__ == "__main__":
     if sys.argv[1] == "recv":
         recv(sys.argv[2], int(sys.argv[3]))
     else:
-        send(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        send(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), sys.argv[6],
+             int(sys.argv[7]) if len(sys.argv) > 7 else 0)
