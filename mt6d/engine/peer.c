@@ -116,7 +116,7 @@ cleanup:
 static void write_stats(const struct peer *p)
 {
 	struct tunnel_stats st;
-	char line[1024], tmp[PATH_MAX];
+	char line[2048], tmp[PATH_MAX];
 	FILE *f;
 	char *w;
 
@@ -146,7 +146,7 @@ int peer_handle_ctl(void *ctx, const struct ctl_request *req, struct ctl_reply *
 {
 	const struct peer *p = ctx;
 	struct tunnel_stats st;
-	char line[1024], g[512], *w, *save = NULL;
+	char line[2048], g[512], *w, *save = NULL;
 
 	if (req->is_set) {
 		ctl_reply_printf(r, "error=mt6d-peer takes no settings\n");
