@@ -13,6 +13,10 @@
 #   mt6d-nooff   mt6d-peer without the TUN offloads (Offloads = off: one
 #                packet per TUN read and write; the lever of issue 16)
 #   mt6d-nogso   mt6d-peer without UDP GSO and GRO (the lever, measured)
+#   mt6d-q1      mt6d-peer with one TUN queue (Queues = 1: one thread)
+#   mt6d-q2      mt6d-peer with two TUN queues (Queues = 2: queue 1 read,
+#                sealed and sent by a thread of its own; the lever of issue
+#                16 that picks the default, Queues = auto)
 #   mt6d-nopad   mt6d-peer with Padding = off ((d) runs the default,
 #                Padding = 256: the difference is the cost of padding)
 #   mt6d-aes     mt6d-peer with Cipher = aes-256-gcm at both ends ((d) runs
@@ -45,7 +49,7 @@ RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-5}
 UDP_MBPS=${BENCH_UDP_MBPS:-300}
 ROT=${BENCH_ROT:-1s}
-ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-aes mt6d-nooff mt6d-nogso mt6d-nopad}
+ONLY=${BENCH_ONLY:-plain wg-go wg-kern openvpn mt6d mt6d-aes mt6d-nooff mt6d-nogso mt6d-nopad mt6d-q1 mt6d-q2}
 # BENCH_TESTS: which measurements each path gets (quick runs while tuning:
 # BENCH_TESTS=tcp1 BENCH_ONLY="plain mt6d"); the 1-stream run always goes.
 TESTS=" ${BENCH_TESTS:-tcp1 tcp4 udp ping} "
@@ -333,6 +337,12 @@ for cfg in $ONLY; do
 		measure "mt6d-peer without TUN offloads" fd6d::b $MT6D_PIDS
 		mt6d_counters "nooff"
 		stop_all ;;
+	mt6d-q1 | mt6d-q2)
+		setup_mt6d -X "queues=${cfg#mt6d-q}"
+		# shellcheck disable=SC2086
+		measure "mt6d-peer with Queues = ${cfg#mt6d-q}" fd6d::b $MT6D_PIDS
+		mt6d_counters "q${cfg#mt6d-q}"
+		stop_all ;;
 	mt6d-aes)
 		CIPHER=aes-256-gcm setup_mt6d
 		# shellcheck disable=SC2086
@@ -353,7 +363,8 @@ echo
 cat "$work/table"
 echo
 for n in "${notes[@]}"; do echo "- $n"; result note text="$n"; done
-/usr/bin/python3 - "$work/summary" "$RESULTS_FILE" "$(uptime | sed 's/.*load average: //')" <<'EOF'
+/usr/bin/python3 - "$work/summary" "$RESULTS_FILE" "$(uptime | sed 's/.*load average: //')" \
+	"$top/mt6d/engine/tunnel.h" <<'EOF'
 import sys
 vals = {}
 for line in open(sys.argv[1]):
@@ -409,6 +420,29 @@ if m1 and a1 is not None and p1:
     print("- Cipher = aes-256-gcm: one TCP stream %.3f Gbit/s, %.0f %% of the plain path, x%.2f of (d)%s" % (
         a1, 100 * a1 / p1, a1 / m1,
         ", CPU per Gbit/s %.2f cores against %.2f" % (ca, cm) if ca is not None and cm is not None else ""))
+# Queues = auto must be the better of one and two queues on this machine:
+# two win when they carry four streams faster (by more than the 10 % that
+# runs of one path differ by here) at no more CPU per Gbit/s.
+q1, q2 = num("mt6d-q1", "tcp4_gbps"), num("mt6d-q2", "tcp4_gbps")
+if q1 and q2 is not None:
+    s1, s2 = num("mt6d-q1", "tcp1_gbps"), num("mt6d-q2", "tcp1_gbps")
+    c1, c2 = num("mt6d-q1", "cores_per_gbps"), num("mt6d-q2", "cores_per_gbps")
+    r1, r2 = num("mt6d-q1", "rtt_load_p50_us"), num("mt6d-q2", "rtt_load_p50_us")
+    def f(v, fmt):
+        return fmt % v if v is not None else "n/a"
+    print("- Queues 2 against 1: four TCP streams %.3f against %.3f Gbit/s (x%.2f), one stream %s against %s, "
+          "CPU per Gbit/s %s against %s cores, RTT p50 under load %s against %s us" % (
+              q2, q1, q2 / q1, f(s2, "%.3f"), f(s1, "%.3f"), f(c2, "%.2f"), f(c1, "%.2f"),
+              f(r2, "%.0f"), f(r1, "%.0f")))
+    auto = 1
+    for line in open(sys.argv[4]):
+        if line.startswith("#define TUNNEL_AUTO_QUEUES"):
+            auto = int(line.split()[2])
+    two_win = q2 > 1.1 * q1 and (c1 is None or c2 is None or c2 <= c1)
+    best = 2 if two_win else 1
+    verdict("queues_auto_is_best", q2 / q1, 1.1, auto == best,
+            "Queues = auto is %d; two queues carry four TCP streams at x%.2f of one (%.3f against %.3f Gbit/s), "
+            "so the better here is %d (two win above x1.10 at no more CPU per Gbit/s)" % (auto, q2 / q1, q2, q1, best))
 for q in ("p50", "p99"):
     mq = num("mt6d", "rtt_load_%s_us" % q)
     base = {c: num(c, "rtt_load_%s_us" % q) for c in ("wg-go", "openvpn")}
