@@ -27,7 +27,7 @@
 #define CONFIG_MAX_CLIENTS 65536      /* registered clients in one server file */
 #define CONFIG_MAX_FILE_LEN (8u << 20)
 #define CONFIG_CLIENT_ID_MAX 0xffffffu /* ids are 24 bits on the wire; 0 is reserved */
-#define CONFIG_MAX_QUEUES 8u           /* Queues of the peer's TUN (tunnel.h TUNNEL_MAX_QUEUES) */
+#define CONFIG_MAX_QUEUES 4u           /* Queues of the peer's TUN (tunnel.h TUNNEL_MAX_QUEUES) */
 
 #define CONFIG_DEFAULT_ROTATION_MS 3000u
 #define CONFIG_DEFAULT_CONFIG_PERIOD_S 900u

@@ -330,19 +330,13 @@ int wire_seal(struct wire_tx *tx, uint64_t slot, uint8_t *buf, size_t inner_len,
 	uint8_t *plain = buf + WIRE_HEADER_LEN;
 	struct keystream ks;
 	size_t plain_len;
-	uint64_t counter;
 
 	if (inner_len > WIRE_MAX_INNER_LEN)
 		return -EMSGSIZE;
 	plain_len = wire_padded_len(tx, inner_len);
 	if (buf_len < plain_len + WIRE_OVERHEAD)
 		return -EMSGSIZE;
-	/* Senders on several threads share tx (a multi-queue TUN): each
-	 * takes its own counter, so a nonce is never used twice. */
-	if (__atomic_load_n(&tx->counter, __ATOMIC_RELAXED) >= WIRE_COUNTER_LIMIT)
-		return -EOVERFLOW;
-	counter = __atomic_fetch_add(&tx->counter, 1, __ATOMIC_RELAXED);
-	if (counter >= WIRE_COUNTER_LIMIT)
+	if (tx->counter >= WIRE_COUNTER_LIMIT)
 		return -EOVERFLOW;
 
 	memset(plain + inner_len, 0, plain_len - inner_len);
@@ -351,7 +345,8 @@ int wire_seal(struct wire_tx *tx, uint64_t slot, uint8_t *buf, size_t inner_len,
 	buf[OFF_PAD + 1] = (uint8_t)(plain_len - inner_len);
 	memcpy(buf + OFF_INSTANCE, tx->instance, WIRE_INSTANCE_LEN);
 	for (size_t i = 0; i < COUNTER_LEN; i++)
-		buf[OFF_COUNTER + i] = (uint8_t)(counter >> (8 * (COUNTER_LEN - 1 - i)));
+		buf[OFF_COUNTER + i] = (uint8_t)(tx->counter >> (8 * (COUNTER_LEN - 1 - i)));
+	tx->counter++;
 
 	make_nonce(nonce, buf);
 	make_ad(ad, buf, slot);

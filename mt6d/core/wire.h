@@ -121,8 +121,7 @@ struct wire_tx {
 	uint8_t key[WIRE_KEY_LEN];          /* packet key of this instance (secret) */
 	uint8_t hp_key[WIRE_KEY_LEN];       /* header key of the direction (secret) */
 	uint8_t instance[WIRE_INSTANCE_LEN]; /* random per wire_tx_init */
-	uint64_t counter;                   /* next counter to send (atomic: wire_seal may run
-					       on several threads with one tx) */
+	uint64_t counter;                   /* next counter to send */
 	enum wire_aead aead;
 	unsigned char *aes;                 /* with WIRE_AEAD_AES256_GCM, else NULL (secret) */
 	size_t pad_bucket;                  /* bytes; 0: off (WIRE_MIN_PADDED_LEN only) */

@@ -343,6 +343,7 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 	tc.flags = p->opt.tunnel_flags | (p->cfg.offloads_off ? TUNNEL_NO_OFFLOAD : 0);
 	tc.busy_poll_us = p->opt.busy_poll_us;
 	tc.tun_txqlen = p->opt.tun_txqlen;
+	_Static_assert(CONFIG_MAX_QUEUES == TUNNEL_MAX_QUEUES, "Queues: one limit");
 	tc.queues = p->opt.queues ? p->opt.queues : p->cfg.tunnel_queues;
 	tc.padding = p->cfg.padding;
 	tc.aead = p->cfg.is_cipher_aes ? WIRE_AEAD_AES256_GCM : WIRE_AEAD_CHACHA20_POLY1305;

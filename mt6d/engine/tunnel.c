@@ -473,7 +473,7 @@ void tunnel_tx_batch(const struct tunnel_tx *x, struct tun_pkt *pkts, size_t n)
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		int len = wire_seal(&t->tx, s->slot, pkts[i].buf, pkts[i].len, pkts[i].cap);
+		int len = wire_seal(x->tx, s->slot, pkts[i].buf, pkts[i].len, pkts[i].cap);
 
 		if (len < 0) {
 			x->stats->drops_tx++;
@@ -503,7 +503,7 @@ static void tunnel_tx_flush(void *ctx, struct tun_pkt *pkts, size_t n)
 /* The main loop's sender: queue 0 (or a shared TUN's packets). */
 static struct tunnel_tx main_tx(struct tunnel *t)
 {
-	return (struct tunnel_tx){ .t = t, .sc = tunnel_scratch, .stats = &t->stats,
+	return (struct tunnel_tx){ .t = t, .tx = &t->tx, .sc = tunnel_scratch, .stats = &t->stats,
 				   .has_gso = &t->has_gso, .lock = NULL };
 }
 
@@ -773,7 +773,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	rc = tunnel_setup_tun(t, cfg, msg, msg_len);
 	if (rc < 0)
 		goto fail;
-	rc = tunnel_workers_new(t, msg, msg_len);
+	rc = tunnel_workers_new(t, cfg, msg, msg_len);
 	if (rc < 0)
 		goto fail;
 

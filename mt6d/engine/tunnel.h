@@ -46,8 +46,10 @@
 #define TUNNEL_BATCH 64             /* packets per TUN pass and per sendmmsg */
 #define TUNNEL_RX_MSGS 16           /* datagrams (GRO: trains of them) per recvmmsg */
 /* TUN queues (tunnel_config.queues): queue 0 is read by the caller's loop,
- * each further one by a thread of its own (docs/ARCHITECTURE.md). */
-#define TUNNEL_MAX_QUEUES 8
+ * each further one by a thread of its own (docs/ARCHITECTURE.md), each a
+ * sender instance of its own: at most half the peer's WIRE_RX_INSTANCES,
+ * so that a restart's new instances fit beside the old ones. */
+#define TUNNEL_MAX_QUEUES (WIRE_RX_INSTANCES / 2)
 /* Queues = auto: measured on the 2-core lab VM (docs/perf/analysis/tunnel-cpu.md). */
 #define TUNNEL_AUTO_QUEUES 1
 

@@ -132,12 +132,14 @@ struct tunnel_scratch {
 };
 
 /* One sender of TUN packets: the main loop (queue 0, a shared TUN) or the
- * worker of a further queue, each with its own scratch and TX counters.
- * What they share: t->tx (its counter is atomic, so every nonce stays
- * unique), and the window (t->rot, t->socks), which a worker reads only
+ * worker of a further queue, each with its own sender instance (wire.h:
+ * its own packet key and counter, so the peer keeps a replay window per
+ * thread and nothing on the wire changes), scratch and TX counters. What
+ * they share is the window (t->rot, t->socks), which a worker reads only
  * under its lock and the main loop changes only under every worker's. */
 struct tunnel_tx {
 	struct tunnel *t;
+	struct wire_tx *tx;
 	struct tunnel_scratch *sc;
 	struct tunnel_stats *stats;      /* its TX counters (under lock) */
 	bool *has_gso;
@@ -155,6 +157,8 @@ struct tunnel_worker {
 	bool has_thread;
 	bool has_lock;
 	pthread_mutex_t lock;            /* held while a batch is sealed and sent */
+	struct wire_tx tx;               /* its sender instance */
+	bool has_tx;
 	struct tunnel_scratch sc;        /* its TX scratch (no receive buffers) */
 	struct tunnel_stats stats;       /* tx_* and drops_tx of its queue, under lock */
 	bool has_gso;
@@ -180,7 +184,8 @@ void tunnel_tun_read(const struct tunnel_tx *x, unsigned q);
  * first iteration, free joins and frees them; lock/unlock take every
  * worker's lock around a change of the window; add_stats adds their
  * counters to s. */
-int tunnel_workers_new(struct tunnel *t, char *msg, size_t msg_len);
+int tunnel_workers_new(struct tunnel *t, const struct tunnel_config *cfg, char *msg,
+		       size_t msg_len);
 void tunnel_workers_start(struct tunnel *t);
 void tunnel_workers_free(struct tunnel *t);
 void tunnel_workers_lock(struct tunnel *t);

@@ -19,7 +19,8 @@ static void worker_tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tunnel_worker *wk = container_of(w, struct tunnel_worker, tun_io);
 	struct tunnel_tx x = {
-		.t = wk->t, .sc = &wk->sc, .stats = &wk->stats, .has_gso = &wk->has_gso,
+		.t = wk->t, .tx = &wk->tx, .sc = &wk->sc, .stats = &wk->stats,
+		.has_gso = &wk->has_gso,
 		.lock = &wk->lock,
 	};
 
@@ -43,7 +44,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int tunnel_workers_new(struct tunnel *t, char *msg, size_t msg_len)
+int tunnel_workers_new(struct tunnel *t, const struct tunnel_config *cfg, char *msg,
+		       size_t msg_len)
 {
 	unsigned i;
 	int rc;
@@ -67,6 +69,18 @@ int tunnel_workers_new(struct tunnel *t, char *msg, size_t msg_len)
 			return rc;
 		}
 		wk->has_lock = true;
+		/* A sender instance per thread: a fresh random instance id, the
+		 * AEAD and padding of the main loop's. */
+		wire_tx_init(&wk->tx, cfg->tx_key);
+		wk->has_tx = true;
+		if (t->stats.is_aes && wire_tx_set_aead(&wk->tx, WIRE_AEAD_AES256_GCM) < 0) {
+			set_msg(msg, msg_len, "AES-256-GCM for TUN queue %u", wk->q);
+			return -ENOMEM;
+		}
+		if (wire_tx_set_padding(&wk->tx, cfg->padding, t->tun_mtu) < 0) {
+			set_msg(msg, msg_len, "padding for TUN queue %u", wk->q);
+			return -EINVAL;
+		}
 		rc = tunnel_scratch_tx_get(&wk->sc, tunnel_scratch->buf_len);
 		if (rc < 0) {
 			set_msg(msg, msg_len, "buffers for TUN queue %u", wk->q);
@@ -149,6 +163,8 @@ void tunnel_workers_free(struct tunnel *t)
 			ev_loop_destroy(wk->loop);
 		if (wk->has_lock)
 			pthread_mutex_destroy(&wk->lock);
+		if (wk->has_tx)
+			wire_tx_fini(&wk->tx);
 		tunnel_scratch_wipe(&wk->sc);
 	}
 	free(t->workers);

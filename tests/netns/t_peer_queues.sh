@@ -66,7 +66,7 @@ echo "A sent $a_tx1..$a_tx2, B took $b_rx; B sent $b_tx1..$b_tx2, A took $a_rx"
 check "A -> B: no datagram lost"       test "$a_tx1" -le "$b_rx" -a "$b_rx" -le "$a_tx2"
 check "B -> A: no datagram lost"       test "$b_tx1" -le "$a_rx" -a "$a_rx" -le "$b_tx2"
 for who in A B; do
-	for c in drops_auth drops_replay drops_malformed drops_tx drops_tun rx_far_slot; do
+	for c in drops_auth drops_replay drops_malformed drops_busy drops_tx drops_tun rx_far_slot; do
 		check "$who: $c = 0"            test "$(peer_stat $who $c)" -eq 0
 	done
 	qtx=$(peer_stat $who queue_tx)
