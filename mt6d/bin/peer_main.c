@@ -110,7 +110,7 @@ int main(int argc, char *argv[])
 		"  -X LIST  benchmarks only: LIST of nogso,nogro (UDP offloads off),\n"
 		"           nooffload (TUN offloads off, as Offloads = off),\n"
 		"           txqlen=N (TUN queue in packets with offloads),\n"
-		"           queues=N (TUN queues and threads, as Queues = N),\n"
+		"           queues=N (TUN queues and threads, 1..4, as Queues = N),\n"
 		"           poll=US (busy polling after packets, e.g. 200)\n"
 		"  -V       print the version\n",
 		.extra_opts = "S:O:X:s:",
