@@ -345,6 +345,8 @@ int peer_new(struct ev_loop *loop, const char *conf_path, const struct peer_opti
 	tc.tun_txqlen = p->opt.tun_txqlen;
 	_Static_assert(CONFIG_MAX_QUEUES == TUNNEL_MAX_QUEUES, "Queues: one limit");
 	tc.queues = p->opt.queues ? p->opt.queues : p->cfg.tunnel_queues;
+	if (!tc.queues)
+		tc.queues = tunnel_auto_queues();
 	tc.padding = p->cfg.padding;
 	tc.aead = p->cfg.is_cipher_aes ? WIRE_AEAD_AES256_GCM : WIRE_AEAD_CHACHA20_POLY1305;
 	rc = tunnel_new(loop, p->nladdr, p->nllink, &tc, &p->tunnel, why, sizeof(why));

@@ -726,8 +726,7 @@ int tunnel_new(struct ev_loop *loop, struct nladdr *nladdr, struct nllink *nllin
 	t->clock_offset_ms = cfg->clock_offset_ms;
 	t->tun_mtu = tunnel_inner_mtu(cfg->link_mtu);
 	/* Extra queues only for a TUN of our own with sockets of our own. */
-	t->n_queues = cfg->shared_tun || cfg->slotmux ? 1 :
-		      cfg->queues ? cfg->queues : TUNNEL_AUTO_QUEUES;
+	t->n_queues = cfg->shared_tun || cfg->slotmux || !cfg->queues ? 1 : cfg->queues;
 	if (t->n_queues > TUNNEL_MAX_QUEUES) {
 		free(t);
 		set_msg(msg, msg_len, "%u TUN queues: at most %u", cfg->queues, TUNNEL_MAX_QUEUES);
@@ -870,6 +869,20 @@ void tunnel_free(struct tunnel *t, int timeout_ms)
 		scratch_put();
 	sodium_memzero(t, sizeof(*t));
 	free(t);
+}
+
+unsigned tunnel_auto_queues(void)
+{
+	cpu_set_t set;
+	int cpus;
+
+	/* A thread per queue gains nothing without a CPU to run it on. */
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return 1;
+	cpus = CPU_COUNT(&set);
+	if (cpus < 1)
+		return 1;
+	return (unsigned)cpus < TUNNEL_AUTO_QUEUES ? (unsigned)cpus : TUNNEL_AUTO_QUEUES;
 }
 
 unsigned tunnel_inner_mtu(unsigned link_mtu)

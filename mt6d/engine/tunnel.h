@@ -50,8 +50,10 @@
  * sender instance of its own: at most half the peer's WIRE_RX_INSTANCES,
  * so that a restart's new instances fit beside the old ones. */
 #define TUNNEL_MAX_QUEUES (WIRE_RX_INSTANCES / 2)
-/* Queues = auto: measured on the 2-core lab VM (docs/perf/analysis/tunnel-cpu.md). */
-#define TUNNEL_AUTO_QUEUES 1
+/* Queues = auto: this many, or fewer when fewer CPUs may run the daemon
+ * (tunnel_auto_queues); measured on the 2-core lab VM
+ * (docs/perf/analysis/tunnel-cpu.md "Multi-queue"). */
+#define TUNNEL_AUTO_QUEUES 2
 
 /* tunnel_config.flags: offloads are on unless turned off (benchmarks). */
 #define TUNNEL_NO_UDP_GSO (1u << 0) /* one datagram per packet, no UDP_SEGMENT */
@@ -100,7 +102,7 @@ struct tunnel_config {
 	unsigned flags;                  /* TUNNEL_NO_* */
 	unsigned busy_poll_us;           /* after packets, poll this long before sleeping; 0: off */
 	unsigned tun_txqlen;             /* TUN queue length, packets, with offloads; 0: the kernel's */
-	/* TUN queues, 1..TUNNEL_MAX_QUEUES; 0: TUNNEL_AUTO_QUEUES. With more
+	/* TUN queues, 1..TUNNEL_MAX_QUEUES (0: 1). With more
 	 * than one the TUN is IFF_MULTI_QUEUE (the kernel spreads flows over
 	 * the queues by their hash) and queues 1.. are each read, sealed and
 	 * sent by a thread of their own; the receive side stays on loop.
@@ -193,6 +195,10 @@ void tunnel_free(struct tunnel *t, int timeout_ms);
 void tunnel_handle_addr_result(struct tunnel *t, const struct nladdr_result *res);
 
 void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out);
+
+/* Queues = auto: TUNNEL_AUTO_QUEUES, at most one per CPU this process may
+ * run on (its affinity mask), at least 1. */
+unsigned tunnel_auto_queues(void);
 
 /* The MTU of the TUN of a tunnel over a link of link_mtu bytes. */
 unsigned tunnel_inner_mtu(unsigned link_mtu);
