@@ -140,6 +140,48 @@ static void test_padding_and_offloads_in_every_role(void **state)
 	}
 }
 
+/* Queues, in a peer's [Host]: auto (the default, 0), 1..CONFIG_MAX_QUEUES;
+ * more, 0, junk, a sign or a second Queues are refused, and so is the key
+ * in a server's section (only mt6d-peer has a multi-queue TUN). */
+static void test_peer_queues(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *value;
+		int rc;
+		unsigned queues;
+	} cases[] = {
+		{ NULL, 0, 0 }, { "auto", 0, 0 }, { "AUTO", 0, 0 }, { "1", 0, 1 }, { "2", 0, 2 },
+		{ "4", 0, CONFIG_MAX_QUEUES }, { "5", -EINVAL, 0 }, { "0", -EINVAL, 0 },
+		{ "-1", -EINVAL, 0 }, { "2x", -EINVAL, 0 }, { "", -EINVAL, 0 },
+		{ "2\nQueues = 2", -EINVAL, 0 },
+	};
+	char text[512], msg[256] = "";
+	struct config cfg;
+	static const char *server = "[Server]\nInterface=e\nPrivateKeyFile=k\nQueues=2\n";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc;
+
+		snprintf(text, sizeof(text),
+			 "[Host]\nInterface=e\nPrivateKeyFile=k\nTunnelAddress=fd00::1\n"
+			 "SeedAddress=2001:db8:1::1\n%s%s%s[Peer]\nPublicKey=" KEY_A
+			 "\nSeedAddress=2001:db8:2::1\nTunnelAddress=fd00::2\n",
+			 cases[i].value ? "Queues = " : "", cases[i].value ? cases[i].value : "",
+			 cases[i].value ? "\n" : "");
+		rc = config_parse(CONFIG_PEER, text, strlen(text), "p.conf", &cfg, msg, sizeof(msg));
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == 0) {
+			assert_int_equal(cfg.tunnel_queues, cases[i].queues);
+			config_fini(&cfg);
+		} else {
+			assert_non_null(strstr(msg, "Queues"));
+		}
+	}
+	assert_int_equal(config_parse(CONFIG_SERVER, server, strlen(server), "s.conf", &cfg, msg,
+				      sizeof(msg)), -EINVAL);
+}
+
 /* DHTPort: 0 (the default) is a random port per window; an old config's
  * fixed port stays valid; 65536 and junk are refused. */
 static void test_dht_port_zero_random_fixed_kept(void **state)
@@ -774,6 +816,7 @@ int main(void)
 		cmocka_unit_test(test_server_config_parses),
 		cmocka_unit_test(test_defaults_apply),
 		cmocka_unit_test(test_padding_and_offloads_in_every_role),
+		cmocka_unit_test(test_peer_queues),
 		cmocka_unit_test(test_dht_port_zero_random_fixed_kept),
 		cmocka_unit_test(test_rendezvous_channel),
 		cmocka_unit_test(test_client_config_parses),
