@@ -49,7 +49,7 @@
  * each further one by a thread of its own (docs/ARCHITECTURE.md), each a
  * sender instance of its own: at most half the peer's WIRE_RX_INSTANCES,
  * so that a restart's new instances fit beside the old ones. */
-#define TUNNEL_MAX_QUEUES (WIRE_RX_INSTANCES / 2)
+#define TUNNEL_MAX_QUEUES (WIRE_RX_INSTANCES / 2u)
 /* Queues = auto: this many, or fewer when fewer CPUs may run the daemon
  * (tunnel_auto_queues); measured on the 2-core lab VM
  * (docs/perf/analysis/tunnel-cpu.md "Multi-queue"). */

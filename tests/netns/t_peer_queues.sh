@@ -78,7 +78,7 @@ for who in A B; do
 	check "$who: a thread for queue 1" \
 		grep -q "2 TUN queues, 1 with a thread of their own" "$work/$who.log"
 	check "$who: two threads (or more: a sanitizer's own)" \
-		test "$(ls "/proc/${PEER_PID[$who]}/task" | wc -l)" -ge 2
+		test "$(find "/proc/${PEER_PID[$who]}/task" -mindepth 1 -maxdepth 1 | wc -l)" -ge 2
 done
 check "over 20 rotations"              test "$(peer_stat A rotations)" -ge 20
 check "A exits 0 on SIGTERM"            peer_stop A
