@@ -138,6 +138,9 @@ struct config {
 	/* Server: SlotSockets (docs/running.md, "Session interfaces"). */
 	enum config_slot_sockets slot_sockets;
 	enum config_rdv_channel rdv_channel;
+	/* Server: DHTNodes, the DHT identities run side by side; 0: auto
+	 * (config_dht_nodes). */
+	uint32_t dht_nodes;
 };
 
 #define CONFIG_DEFAULT_TUNNEL_NAME "mt6d%d"
@@ -147,6 +150,21 @@ struct config {
  * clients, one shared TUN above (a TUN device costs the kernel memory and
  * every `ip link` and netlink dump a line: docs/running.md). */
 #define CONFIG_SHARED_AUTO_CLIENTS 1000
+
+/* DHTNodes: at most this many identities side by side, each a random
+ * address of the /64 (docs/PROTOCOL.md 6.5). auto: one per registered
+ * client up to CONFIG_AUTO_DHT_NODES_MAX. In an 8-node swarm every node
+ * stores every chunk, and one identity puts a client's 63 announces into
+ * each of them in 21 s (one message per 333 ms per destination): only a
+ * lane of its own gets each of a fresh server's clients out within 30 s.
+ * The auto cap: 12 identities put up to 8,000 B in a second into one node
+ * of such a swarm (measured 7,146-7,967), libtorrent's output budget. */
+#define CONFIG_MAX_DHT_NODES 32u
+#define CONFIG_AUTO_DHT_NODES_MAX 12u
+
+/* The server's DHT identities: DHTNodes, auto resolved against the
+ * registered clients of cfg (at least 1). */
+uint32_t config_dht_nodes(const struct config *cfg);
 
 /* Whether the server's sessions share the slot sockets (mt6d/engine/
  * slotmux.h): SlotSockets, auto resolved; only in AddressMode = scale or

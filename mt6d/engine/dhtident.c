@@ -418,15 +418,35 @@ void dhtident_get_info(const struct dhtident *di, struct dhtident_info *out)
 	out->is_lingering = di->old != NULL;
 }
 
+void dhtident_show_lanes(const struct dhtident *const *lanes, size_t n, struct ctl_reply *r)
+{
+	struct dhtident_info in, first;
+	char a[INET6_ADDRSTRLEN], id[2 * DHT_ID_LEN + 1];
+	uint64_t changes = 0, failures = 0;
+	unsigned lingering = 0;
+
+	memset(&first, 0, sizeof(first));
+	for (size_t i = 0; i < n; i++) {
+		dhtident_get_info(lanes[i], &in);
+		if (i == 0)
+			first = in;
+		changes += in.changes;
+		failures += in.failures;
+		lingering += in.is_lingering;
+	}
+	sodium_bin2hex(id, sizeof(id), first.id, sizeof(first.id));
+	ctl_reply_printf(r, "dht_addr=%s\ndht_port=%u\ndht_id=%s\ndht_lanes=%zu\ndht_endpoints=",
+			 inet_ntop(AF_INET6, &first.addr, a, sizeof(a)), first.port, id, n);
+	for (size_t i = 0; i < n; i++) {
+		dhtident_get_info(lanes[i], &in);
+		ctl_reply_printf(r, "%s[%s]:%u", i ? "," : "", inet_ntop(AF_INET6, &in.addr, a, sizeof(a)),
+				 in.port);
+	}
+	ctl_reply_printf(r, "\ndht_identities=%" PRIu64 "\ndht_identity_failures=%" PRIu64
+			 "\ndht_lingering=%u\n", changes, failures, lingering);
+}
+
 void dhtident_show(const struct dhtident *di, struct ctl_reply *r)
 {
-	struct dhtident_info in;
-	char a[INET6_ADDRSTRLEN], id[2 * DHT_ID_LEN + 1];
-
-	dhtident_get_info(di, &in);
-	sodium_bin2hex(id, sizeof(id), in.id, sizeof(in.id));
-	ctl_reply_printf(r, "dht_addr=%s\ndht_port=%u\ndht_id=%s\ndht_identities=%" PRIu64
-			 "\ndht_identity_failures=%" PRIu64 "\ndht_lingering=%d\n",
-			 inet_ntop(AF_INET6, &in.addr, a, sizeof(a)), in.port, id, in.changes,
-			 in.failures, in.is_lingering);
+	dhtident_show_lanes(&di, 1, r);
 }

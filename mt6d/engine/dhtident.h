@@ -94,7 +94,15 @@ struct dhtident_info {
 void dhtident_get_info(const struct dhtident *di, struct dhtident_info *out);
 
 /* Appends the info as lines of `mt6d show dump` (dht_addr=, dht_port=,
- * dht_id=, dht_identities=, dht_identity_failures=, dht_lingering=). */
+ * dht_id=, dht_lanes=1, dht_endpoints=, dht_identities=,
+ * dht_identity_failures=, dht_lingering=). */
 void dhtident_show(const struct dhtident *di, struct ctl_reply *r);
+
+/* The same for n identities run side by side (a server's DHTNodes, n > 0):
+ * dht_addr, dht_port and dht_id are the first one's, dht_lanes is n,
+ * dht_endpoints lists every current node as [addr]:port, comma-separated;
+ * dht_identities and dht_identity_failures are summed, dht_lingering counts
+ * the identities whose previous node still runs. */
+void dhtident_show_lanes(const struct dhtident *const *lanes, size_t n, struct ctl_reply *r);
 
 #endif
