@@ -53,6 +53,7 @@ struct dhtident {
 	ev_periodic window;
 	ev_timer check;         /* the lingering node; also the retry of a failed change */
 	ev_timer join_check;
+	bool is_bootstrap_deferred; /* the first node asks the routers at stagger_ms */
 	uint64_t changes, failures;
 };
 
@@ -156,7 +157,7 @@ static int ident_open(struct dhtident *di, struct ident *id, const struct ident 
 		dhtev_set_hook(id->ev, di->prm.hook, di->prm.ctx);
 	/* The routing table moves from node to node; the bootstrap routers are
 	 * asked only when there is none (the first node, or a table lost). */
-	if (state_len <= 0 && di->bootstrap[0]) {
+	if (state_len <= 0 && di->bootstrap[0] && !di->is_bootstrap_deferred) {
 		char why[256] = "";
 		if (dhtev_add_bootstrap(id->ev, di->bootstrap, why, sizeof(why)) < 0)
 			log_warnx("DHT bootstrap: %s", why);
@@ -290,8 +291,14 @@ static void join_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct dht_stats st;
 	char why[256] = "";
 
-	(void)loop;
 	(void)revents;
+	if (di->is_bootstrap_deferred) {
+		/* Its stagger is over: a first join like any other, checked
+		 * again after JOIN_CHECK_S. */
+		di->is_bootstrap_deferred = false;
+		ev_timer_set(w, JOIN_CHECK_S, 0);
+		ev_timer_start(loop, w);
+	}
 	dht_get_stats(dhtev_dht(di->cur->ev), dhtev_now_ms(), &st);
 	if (st.good6 + st.questionable6 > 0 || !di->bootstrap[0])
 		return;
@@ -342,7 +349,9 @@ int dhtident_new(const struct dhtident_params *params, struct dhtident **out, ch
 	di->bootstrap = strdup(params->bootstrap ? params->bootstrap : "");
 	ev_timer_init(&di->check, check_cb, CHECK_S, CHECK_S);
 	ev_timer_init(&di->join_check, join_check_cb, JOIN_CHECK_S, 0);
-	ev_periodic_init(&di->window, window_cb, 0, di->prm.period_s, NULL);
+	di->prm.stagger_ms %= di->prm.period_s * 1000u;
+	ev_periodic_init(&di->window, window_cb, di->prm.stagger_ms / 1000.0, di->prm.period_s, NULL);
+	di->is_bootstrap_deferred = di->prm.stagger_ms > 0;
 	if (!di->bootstrap) {
 		rc = -ENOMEM;
 		snprintf(msg, msg_len, "allocating the DHT identity");
@@ -356,6 +365,11 @@ int dhtident_new(const struct dhtident_params *params, struct dhtident **out, ch
 	rc = change(di, false, msg, msg_len);
 	if (rc < 0)
 		goto fail;
+	if (di->is_bootstrap_deferred) {
+		ev_timer_stop(di->prm.loop, &di->join_check);
+		ev_timer_set(&di->join_check, di->prm.stagger_ms / 1000.0, 0);
+		ev_timer_start(di->prm.loop, &di->join_check);
+	}
 	if (di->prm.fixed_port)
 		log_warnx("DHTPort = %u: every window's DHT identity of this host sends from that "
 			  "port, which links them for a DHT observer (0: a random port per window)",

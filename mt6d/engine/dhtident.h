@@ -57,6 +57,12 @@ struct dhtident_params {
 	 * so that the address answers nothing but the DHT, and the claim of a
 	 * scale-mode server lets the DHT through. */
 	struct guard *guard;
+	/* Identities of one host side by side (a server's DHTNodes): this
+	 * one's first bootstrap, and its change at every window boundary, come
+	 * this long after the boundary (0: at once), so that K fresh nodes of
+	 * one /64 neither appear at one instant nor burst into the same
+	 * foreign nodes together. Taken modulo the window. */
+	uint32_t stagger_ms;
 };
 
 /* Defaults that depend on n: the previous node lingers half a window, at

@@ -16,7 +16,8 @@ came from. Independently of the C code, it checks that:
     little slack), and at least WINDOWS identities per host were seen
     (the address changes at every boundary);
   - at most LANES identities of a host (default 1: a server's DHTNodes)
-    begin in each window, and at least WINDOWS x LANES were seen;
+    begin in each window, at least 150 ms apart (staggered by 250 ms), and
+    at least WINDOWS x LANES were seen;
   - every query from a daemon host (the server s* and the clients c*, whose
     DHT identities live one window each) carries "ro": 1 (BEP 43).
 Prints a summary; exit status 0 when every check holds."""
@@ -77,6 +78,10 @@ def bep42_ok(node_id, addr):
     crc = crc32c(bytes(ip))
     return (node_id[0] == (crc >> 24) & 0xFF and node_id[1] == (crc >> 16) & 0xFF
             and (node_id[2] & 0xF8) == ((crc >> 8) & 0xF8))
+
+
+STAGGER_S = 0.25       # DHT_LANE_STAGGER_MS (mt6d/engine/server_rdv.c)
+STAGGER_MIN_S = 0.15   # what is checked, with room for the loop's timing
 
 
 def main():
@@ -164,12 +169,30 @@ def main():
         firsts.setdefault(k[0], [])
         if len(firsts[k[0]]) < lanes[k[0]]:
             firsts[k[0]].append(k)
-    starts = collections.Counter(
-        (k[0], int((d["first"] - (0.2 if k in firsts[k[0]] else 0.0)) // period))
-        for k, d in idents.items())
+    # (Identity i of a host's lanes sends its first message i x 250 ms
+    # after the first one's.)
+    def window_began(k, d):
+        slack = 0.2 + STAGGER_S * (lanes[k[0]] - 1) if k in firsts[k[0]] else 0.0
+        return int((d["first"] - slack) // period)
+    starts = collections.Counter((k[0], window_began(k, d)) for k, d in idents.items())
     for (h, w), n in starts.items():
         if n > lanes[h]:
             fails.append("%s: %d identities began in the window starting at %d" % (h, n, w * period))
+    # The lanes are staggered (DHT_LANE_STAGGER_MS): identities of a host
+    # that begin in one window begin apart, so that K fresh nodes of one
+    # /64 never burst into the same foreign nodes together.
+    begins = collections.defaultdict(list)
+    for k, d in idents.items():
+        begins[(k[0], window_began(k, d))].append(d["first"])
+    for (h, w), ts in sorted(begins.items()):
+        ts.sort()
+        gaps = [b - a for a, b in zip(ts, ts[1:])]
+        if gaps:
+            print("%s: window %d: identities began %s s apart" % (h, w * period,
+                                                                 ", ".join("%.2f" % g for g in gaps)))
+            if min(gaps) < STAGGER_MIN_S:
+                fails.append("%s: two identities began %.3f s apart in the window starting at %d "
+                             "(staggered: >= %.2f s)" % (h, min(gaps), w * period, STAGGER_MIN_S))
     for h in hosts:
         n = sum(1 for k in idents if k[0] == h)
         print("%s: %d identities" % (h, n))
