@@ -193,6 +193,11 @@ static int ident_make(struct dhtident *di, const struct ident *from, struct iden
 		goto fail;
 	}
 	rc = nladdr_add_sync(di->nl, di->prm.ifindex, &id->addr, valid_s, nlmsg, sizeof(nlmsg));
+	/* A failed add may still have happened (a timeout, an ack lost or
+	 * misread under load): remove the address anyway, unless it is
+	 * somebody else's (EEXIST: ours never existed). */
+	if (rc < 0 && rc != -EEXIST)
+		id->is_bound = true;
 	if (rc < 0) {
 		snprintf(msg, msg_len, "binding the DHT address %s%s%s",
 			 inet_ntop(AF_INET6, &id->addr, a, sizeof(a)), nlmsg[0] ? ": " : "", nlmsg);
