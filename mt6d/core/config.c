@@ -978,10 +978,11 @@ uint32_t config_dht_nodes(const struct config *cfg)
 {
 	if (cfg->dht_nodes)
 		return cfg->dht_nodes;
-	if (cfg->clients_len <= 1)
+	if (cfg->clients_len == 0)
 		return 1;
-	return cfg->clients_len < CONFIG_AUTO_DHT_NODES_MAX ? (uint32_t)cfg->clients_len
-							    : CONFIG_AUTO_DHT_NODES_MAX;
+	if (cfg->clients_len >= CONFIG_AUTO_DHT_NODES_MAX / CONFIG_AUTO_DHT_NODES_PER_CLIENT)
+		return CONFIG_AUTO_DHT_NODES_MAX;
+	return (uint32_t)cfg->clients_len * CONFIG_AUTO_DHT_NODES_PER_CLIENT;
 }
 
 bool config_is_slot_sockets_shared(const struct config *cfg)

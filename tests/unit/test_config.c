@@ -162,8 +162,9 @@ static void test_dht_port_zero_random_fixed_kept(void **state)
 	assert_true(config_parse(CONFIG_SERVER, text, strlen(text), "d", &cfg, msg, sizeof(msg)) < 0);
 }
 
-/* DHTNodes: auto (the default) is one identity per registered client up to
- * CONFIG_AUTO_DHT_NODES_MAX, at least one; a number is taken as it is. */
+/* DHTNodes: auto (the default) is three identities per registered client
+ * (one per chunk) up to CONFIG_AUTO_DHT_NODES_MAX, at least one; a number
+ * is taken as it is. */
 static void test_dht_nodes_auto_and_fixed(void **state)
 {
 	(void)state;
@@ -172,7 +173,8 @@ static void test_dht_nodes_auto_and_fixed(void **state)
 		{ "DHTNodes = 1\n", 1 }, { "DHTNodes = 32\n", 32 },
 	};
 	static const struct { uint32_t setting; size_t clients, want; } resolve[] = {
-		{ 0, 0, 1 }, { 0, 1, 1 }, { 0, 2, 2 }, { 0, 12, 12 }, { 0, 13, 12 }, { 0, 16, 12 },
+		{ 0, 0, 1 }, { 0, 1, 3 }, { 0, 2, 6 }, { 0, 3, 9 }, { 0, 4, 12 }, { 0, 5, 12 },
+		{ 0, 12, 12 }, { 0, 13, 12 }, { 0, 16, 12 },
 		{ 0, 15000, CONFIG_AUTO_DHT_NODES_MAX }, { 1, 12, 1 }, { 3, 0, 3 }, { 32, 2, 32 },
 	};
 	struct config cfg;

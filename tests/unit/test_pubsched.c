@@ -701,10 +701,11 @@ static void test_node_replaced_and_busy(void **state)
 	stop();
 }
 
-/* Ends the live operations, checking that each client's leave from one
- * node, node_of[client] if set (else it is set); returns how many clients
- * they were for and the nodes they used as bits. */
-static int end_lane_ops(size_t from, struct dht *node_of[MAX_CLIENTS], unsigned *nodes_used)
+/* Ends the live operations, checking that each client's parts leave from
+ * three different nodes, part j always from node_of[client][j] if set (else
+ * it is set); returns how many clients they were for and the nodes they
+ * used as bits. */
+static int end_lane_ops(size_t from, struct dht *node_of[MAX_CLIENTS][3], unsigned *nodes_used)
 {
 	bool is_seen[MAX_CLIENTS] = { false };
 	int n = 0;
@@ -713,9 +714,13 @@ static int end_lane_ops(size_t from, struct dht *node_of[MAX_CLIENTS], unsigned 
 		struct fop *o = &F.op[i];
 		if (!o->is_live)
 			continue;
-		if (!node_of[o->client])
-			node_of[o->client] = o->d;
-		assert_ptr_equal(o->d, node_of[o->client]);
+		assert_true(o->part < 3);
+		if (!node_of[o->client][o->part])
+			node_of[o->client][o->part] = o->d;
+		assert_ptr_equal(o->d, node_of[o->client][o->part]);
+		for (unsigned j = 0; j < 3; j++)
+			if (j != o->part)
+				assert_ptr_not_equal(o->d, node_of[o->client][j]);
 		*nodes_used |= 1u << ((uint8_t *)(void *)o->d - fake_nodes);
 		n += !is_seen[o->client];
 		is_seen[o->client] = true;
@@ -725,15 +730,15 @@ static int end_lane_ops(size_t from, struct dht *node_of[MAX_CLIENTS], unsigned 
 }
 
 /* A server's DHTNodes identities (docs/PROTOCOL.md 6.5): with three nodes,
- * each with room for one client's publication at a time, a fresh server's
- * catch-up runs one client on every node at once (the six clients in two
- * steps, not six); every client's chunks leave from one node. A new
- * identity in one lane moves that lane's clients alone, and the epoch
- * that follows runs side by side again. */
+ * each with room for three chunk operations at a time, a client's three
+ * chunks leave from the three nodes (one each: readers group them by /64),
+ * so a fresh server's catch-up runs three clients at once (the six clients
+ * in two steps, not six). A new identity in one lane moves that lane's
+ * chunks alone, and the epoch that follows runs side by side again. */
 static void test_lanes_publish_side_by_side(void **state)
 {
 	(void)state;
-	struct dht *node_of[MAX_CLIENTS] = { NULL };
+	struct dht *node_of[MAX_CLIENTS][3] = { { NULL } };
 	struct rendezvous_config c2;
 	unsigned used = 0;
 	size_t from = 0;
@@ -757,8 +762,9 @@ static void test_lanes_publish_side_by_side(void **state)
 	/* Lane 1 takes a new identity (node 3), then a new K: a new epoch. */
 	assert_int_equal(pubsched_replace_node(P, NODE(1), NODE(3)), 0);
 	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (node_of[i] == NODE(1))
-			node_of[i] = NODE(3);
+		for (int j = 0; j < 3; j++)
+			if (node_of[i][j] == NODE(1))
+				node_of[i][j] = NODE(3);
 	rdvtest_config(&c2, 2, PERIOD);
 	assert_int_equal(pubsched_set_config(P, T_W, &c2, at(130)), 1);
 	used = 0;
