@@ -28,8 +28,10 @@ int checkconf_main(int argc, char *argv[])
 		return 1;
 	}
 	if (role == CONFIG_SERVER)
-		printf("%s: server configuration OK: interface %s, %zu registered client%s\n",
-		       argv[2], cfg.interface, cfg.clients_len, cfg.clients_len == 1 ? "" : "s");
+		printf("%s: server configuration OK: interface %s, %zu registered client%s, "
+		       "%u DHT identit%s\n",
+		       argv[2], cfg.interface, cfg.clients_len, cfg.clients_len == 1 ? "" : "s",
+		       config_dht_nodes(&cfg), config_dht_nodes(&cfg) == 1 ? "y" : "ies");
 	else
 		printf("%s: client configuration OK: interface %s, client id %u\n", argv[2],
 		       cfg.interface, cfg.client_id);

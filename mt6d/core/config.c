@@ -59,6 +59,7 @@ enum seen_bit {
 	SEEN_PREFIX = 1u << 20,
 	SEEN_CIPHER = 1u << 21,
 	SEEN_QUEUES = 1u << 22,
+	SEEN_DHT_NODES = 1u << 26,
 	SEEN_SESSION_INTERFACE = 1u << 27, /* apart from the bits other keys take next */
 	SEEN_SLOT_SOCKETS = 1u << 28,
 	SEEN_OFFLOADS = 1u << 29,
@@ -320,6 +321,23 @@ static void host_entry(struct config_ctx *ctx, const char *key, const char *valu
 	}
 }
 
+/* DHTNodes: auto (0) or 1..CONFIG_MAX_DHT_NODES. */
+static void parse_dht_nodes(struct config_ctx *ctx, const char *key, const char *value)
+{
+	const char *end = NULL;
+	uint64_t n = 0;
+
+	if (!strcasecmp(value, "auto")) {
+		ctx->cfg->dht_nodes = 0;
+		return;
+	}
+	if (config_parse_u64(value, &end, &n) < 0 || *end || n < 1 || n > CONFIG_MAX_DHT_NODES)
+		ctx_fail(ctx, key, value, "must be auto or a number of DHT nodes from 1 to %u",
+			 CONFIG_MAX_DHT_NODES);
+	else
+		ctx->cfg->dht_nodes = (uint32_t)n;
+}
+
 static void self_entry(struct config_ctx *ctx, const char *key, const char *value)
 {
 	struct config *cfg = ctx->cfg;
@@ -442,6 +460,9 @@ static void self_entry(struct config_ctx *ctx, const char *key, const char *valu
 			else
 				ctx_fail(ctx, key, value, "must be per-client, shared or auto");
 		}
+	} else if (!strcasecmp(key, "DHTNodes") && cfg->role == CONFIG_SERVER) {
+		if (take_key(ctx, SEEN_DHT_NODES, key, value))
+			parse_dht_nodes(ctx, key, value);
 	} else if (!strcasecmp(key, "SlotSockets") && cfg->role == CONFIG_SERVER) {
 		if (take_key(ctx, SEEN_SLOT_SOCKETS, key, value)) {
 			if (!strcasecmp(value, "per-session"))
@@ -965,6 +986,17 @@ int config_load_private_key(const struct config *cfg, uint8_t priv_out[static CO
 	memcpy(priv_out, priv, CONFIG_KEY_LEN);
 	sodium_memzero(priv, sizeof(priv));
 	return 0;
+}
+
+uint32_t config_dht_nodes(const struct config *cfg)
+{
+	if (cfg->dht_nodes)
+		return cfg->dht_nodes;
+	if (cfg->clients_len == 0)
+		return 1;
+	if (cfg->clients_len >= CONFIG_AUTO_DHT_NODES_MAX / CONFIG_AUTO_DHT_NODES_PER_CLIENT)
+		return CONFIG_AUTO_DHT_NODES_MAX;
+	return (uint32_t)cfg->clients_len * CONFIG_AUTO_DHT_NODES_PER_CLIENT;
 }
 
 bool config_is_slot_sockets_shared(const struct config *cfg)

@@ -140,6 +140,9 @@ struct config {
 	/* Server: SlotSockets (docs/running.md, "Session interfaces"). */
 	enum config_slot_sockets slot_sockets;
 	enum config_rdv_channel rdv_channel;
+	/* Server: DHTNodes, the DHT identities run side by side; 0: auto
+	 * (config_dht_nodes). */
+	uint32_t dht_nodes;
 };
 
 #define CONFIG_DEFAULT_TUNNEL_NAME "mt6d%d"
@@ -149,6 +152,24 @@ struct config {
  * clients, one shared TUN above (a TUN device costs the kernel memory and
  * every `ip link` and netlink dump a line: docs/running.md). */
 #define CONFIG_SHARED_AUTO_CLIENTS 1000
+
+/* DHTNodes: at most this many identities side by side, each a random
+ * address of the /64 (docs/PROTOCOL.md 6.5). auto: three per registered
+ * client (one per chunk of a config) up to CONFIG_AUTO_DHT_NODES_MAX. In an
+ * 8-node swarm every node stores every chunk, and one identity puts a
+ * chunk's 21 announces into each of them in 7 s (one message per 333 ms
+ * per destination): a client's three chunks from three identities are out
+ * in 7 s, the three from one in 21 s, which left no margin under a fresh
+ * server's 30 s target. The auto cap: 12 identities put up to 8,000 B in a
+ * second into one node of such a swarm (measured 7,146-7,967), libtorrent's
+ * output budget. */
+#define CONFIG_MAX_DHT_NODES 32u
+#define CONFIG_AUTO_DHT_NODES_MAX 12u
+#define CONFIG_AUTO_DHT_NODES_PER_CLIENT 3u
+
+/* The server's DHT identities: DHTNodes, auto resolved against the
+ * registered clients of cfg (at least 1). */
+uint32_t config_dht_nodes(const struct config *cfg);
 
 /* Whether the server's sessions share the slot sockets (mt6d/engine/
  * slotmux.h): SlotSockets, auto resolved; only in AddressMode = scale or

@@ -319,10 +319,11 @@ static int chunks_check(const struct rendezvous_chunk_peers *chunks, size_t n_ch
 	return 0;
 }
 
-/* Reads the bytes of one chunk as announced from addr into out, or returns
- * false if that IP's ports there do not form exactly one chunk of len. */
+/* Reads the bytes of one chunk as announced from the group of addr (its
+ * first match_len bytes: the IP, or its /64) into out, or returns false if
+ * that group's ports there do not form exactly one chunk of len. */
 static bool read_group_chunk(const struct rendezvous_chunk_peers *chunk, const uint8_t *addr,
-			     size_t len, uint8_t *out)
+			     size_t match_len, size_t len, uint8_t *out)
 {
 	int16_t low[256]; /* by high byte: the low byte, or -1 */
 	size_t i, n = 0;
@@ -334,14 +335,14 @@ static bool read_group_chunk(const struct rendezvous_chunk_peers *chunk, const u
 		const struct rendezvous_peer *p = &chunk->peers[i];
 		unsigned h = p->port >> 8, l = p->port & 0xff;
 
-		if (h == 0 || memcmp(p->addr, addr, RENDEZVOUS_ADDR_LEN) != 0)
+		if (h == 0 || memcmp(p->addr, addr, match_len) != 0)
 			continue;
 		if (low[h] < 0) {
 			low[h] = (int16_t)l;
 			if (++n > len)
 				return false;
 		} else if ((unsigned)low[h] != l) {
-			return false; /* two messages from one IP: neither decodes */
+			return false; /* two messages from one group: neither decodes */
 		}
 	}
 	if (n != len)
@@ -352,12 +353,50 @@ static bool read_group_chunk(const struct rendezvous_chunk_peers *chunk, const u
 	return true;
 }
 
+static bool is_v4_mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+	return memcmp(a, prefix, sizeof(prefix)) == 0;
+}
+
+/* Whether the first match_len bytes of addr appeared earlier in chunk 0. */
+static bool seen_before(const struct rendezvous_chunk_peers *chunk0, size_t i, const uint8_t *addr,
+			size_t match_len)
+{
+	for (size_t k = 0; k < i; k++)
+		if (memcmp(chunk0->peers[k].addr, addr, match_len) == 0)
+			return true;
+	return false;
+}
+
+/* Whether every port of addr's /64 in every chunk came from one IP: that
+ * group was read in the first pass already. */
+static bool prefix_is_one_ip(const struct rendezvous_chunk_peers *chunks, size_t n_chunks,
+			     const uint8_t *addr)
+{
+	const uint8_t *first = NULL;
+
+	for (size_t j = 0; j < n_chunks; j++) {
+		for (size_t i = 0; i < chunks[j].n_peers; i++) {
+			const struct rendezvous_peer *p = &chunks[j].peers[i];
+
+			if (p->port >> 8 == 0 || memcmp(p->addr, addr, 8) != 0)
+				continue;
+			if (!first)
+				first = p->addr;
+			else if (memcmp(p->addr, first, RENDEZVOUS_ADDR_LEN) != 0)
+				return false;
+		}
+	}
+	return true;
+}
+
 int rendezvous_unstuff_next(const struct rendezvous_chunk_peers *chunks, size_t n_chunks,
 			    size_t msg_len, size_t *cursor, uint8_t *msg_out,
 			    uint8_t addr_out[RENDEZVOUS_ADDR_LEN])
 {
 	uint8_t buf[RENDEZVOUS_MAX_MSG_LEN];
-	size_t i, k, j;
+	size_t n0, c, j;
 	int rc;
 
 	if (!cursor || !msg_out)
@@ -365,32 +404,36 @@ int rendezvous_unstuff_next(const struct rendezvous_chunk_peers *chunks, size_t 
 	rc = chunks_check(chunks, n_chunks, msg_len);
 	if (rc < 0)
 		return rc;
-	/* Each IP that announced in chunk 0 is one group, tried once: at its
-	 * first appearance in chunk 0's list. */
-	for (i = *cursor; i < chunks[0].n_peers; i++) {
+	n0 = chunks[0].n_peers;
+	/* Two passes over chunk 0's list, each group tried once, at its first
+	 * appearance there: first each IP (every chunk from one address), then
+	 * each IPv6 /64 (the chunks of one publication may leave from several
+	 * DHT identities of the publisher's /64: docs/PROTOCOL.md 6.5). The
+	 * cursor runs over 0..2*n0. */
+	for (c = *cursor; c < 2 * n0; c++) {
+		size_t i = c < n0 ? c : c - n0, match_len = c < n0 ? RENDEZVOUS_ADDR_LEN : 8, off = 0;
 		const uint8_t *addr = chunks[0].peers[i].addr;
-		bool seen = false, ok = true;
-		size_t off = 0;
+		bool ok = true;
 
-		for (k = 0; k < i && !seen; k++)
-			seen = memcmp(chunks[0].peers[k].addr, addr, RENDEZVOUS_ADDR_LEN) == 0;
-		if (seen)
+		if (seen_before(&chunks[0], i, addr, match_len))
+			continue;
+		if (c >= n0 && (is_v4_mapped(addr) || prefix_is_one_ip(chunks, n_chunks, addr)))
 			continue;
 		for (j = 0; j < n_chunks && ok; j++) {
 			size_t len = rendezvous_chunk_len(msg_len, j);
 
-			ok = read_group_chunk(&chunks[j], addr, len, buf + off);
+			ok = read_group_chunk(&chunks[j], addr, match_len, len, buf + off);
 			off += len;
 		}
 		if (!ok)
 			continue;
-		*cursor = i + 1;
+		*cursor = c + 1;
 		memcpy(msg_out, buf, msg_len);
 		if (addr_out)
 			memcpy(addr_out, addr, RENDEZVOUS_ADDR_LEN);
 		return 1;
 	}
-	*cursor = chunks[0].n_peers;
+	*cursor = 2 * n0;
 	return 0;
 }
 

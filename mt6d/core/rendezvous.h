@@ -140,11 +140,14 @@ struct rendezvous_chunk_peers {
 
 /* Candidate messages of msg_len bytes in the peers of its chunks (n_chunks
  * must be rendezvous_chunk_count(msg_len)): peers are grouped by IP address,
- * each group's ports deduplicated and sorted by high byte (ports below 256
+ * then (a second pass, IPv6 only) by /64, so that a publication whose chunks
+ * left from several addresses of one /64 is read too; each group's ports
+ * deduplicated and sorted by high byte (ports below 256
  * ignored); a group yields a candidate only if, in every chunk, it has
  * exactly the chunk's length of distinct high bytes and no two different
  * ports sharing one. *cursor starts at 0. Writes the next candidate
- * (msg_out, msg_len bytes; addr_out may be NULL) and returns 1; returns 0 when
+ * (msg_out, msg_len bytes; addr_out may be NULL: the address of the group's
+ * first port in chunk 0) and returns 1; returns 0 when
  * there is none left; -EINVAL or -E2BIG for bad arguments. */
 int rendezvous_unstuff_next(const struct rendezvous_chunk_peers *chunks, size_t n_chunks,
 			    size_t msg_len, size_t *cursor, uint8_t *msg_out,

@@ -53,6 +53,7 @@ struct dhtident {
 	ev_periodic window;
 	ev_timer check;         /* the lingering node; also the retry of a failed change */
 	ev_timer join_check;
+	bool is_bootstrap_deferred; /* the first node asks the routers at stagger_ms */
 	uint64_t changes, failures;
 };
 
@@ -156,7 +157,7 @@ static int ident_open(struct dhtident *di, struct ident *id, const struct ident 
 		dhtev_set_hook(id->ev, di->prm.hook, di->prm.ctx);
 	/* The routing table moves from node to node; the bootstrap routers are
 	 * asked only when there is none (the first node, or a table lost). */
-	if (state_len <= 0 && di->bootstrap[0]) {
+	if (state_len <= 0 && di->bootstrap[0] && !di->is_bootstrap_deferred) {
 		char why[256] = "";
 		if (dhtev_add_bootstrap(id->ev, di->bootstrap, why, sizeof(why)) < 0)
 			log_warnx("DHT bootstrap: %s", why);
@@ -192,6 +193,11 @@ static int ident_make(struct dhtident *di, const struct ident *from, struct iden
 		goto fail;
 	}
 	rc = nladdr_add_sync(di->nl, di->prm.ifindex, &id->addr, valid_s, nlmsg, sizeof(nlmsg));
+	/* A failed add may still have happened (a timeout, an ack lost or
+	 * misread under load): remove the address anyway, unless it is
+	 * somebody else's (EEXIST: ours never existed). */
+	if (rc < 0 && rc != -EEXIST)
+		id->is_bound = true;
 	if (rc < 0) {
 		snprintf(msg, msg_len, "binding the DHT address %s%s%s",
 			 inet_ntop(AF_INET6, &id->addr, a, sizeof(a)), nlmsg[0] ? ": " : "", nlmsg);
@@ -290,8 +296,14 @@ static void join_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct dht_stats st;
 	char why[256] = "";
 
-	(void)loop;
 	(void)revents;
+	if (di->is_bootstrap_deferred) {
+		/* Its stagger is over: a first join like any other, checked
+		 * again after JOIN_CHECK_S. */
+		di->is_bootstrap_deferred = false;
+		ev_timer_set(w, JOIN_CHECK_S, 0);
+		ev_timer_start(loop, w);
+	}
 	dht_get_stats(dhtev_dht(di->cur->ev), dhtev_now_ms(), &st);
 	if (st.good6 + st.questionable6 > 0 || !di->bootstrap[0])
 		return;
@@ -342,7 +354,9 @@ int dhtident_new(const struct dhtident_params *params, struct dhtident **out, ch
 	di->bootstrap = strdup(params->bootstrap ? params->bootstrap : "");
 	ev_timer_init(&di->check, check_cb, CHECK_S, CHECK_S);
 	ev_timer_init(&di->join_check, join_check_cb, JOIN_CHECK_S, 0);
-	ev_periodic_init(&di->window, window_cb, 0, di->prm.period_s, NULL);
+	di->prm.stagger_ms %= di->prm.period_s * 1000u;
+	ev_periodic_init(&di->window, window_cb, di->prm.stagger_ms / 1000.0, di->prm.period_s, NULL);
+	di->is_bootstrap_deferred = di->prm.stagger_ms > 0;
 	if (!di->bootstrap) {
 		rc = -ENOMEM;
 		snprintf(msg, msg_len, "allocating the DHT identity");
@@ -356,6 +370,11 @@ int dhtident_new(const struct dhtident_params *params, struct dhtident **out, ch
 	rc = change(di, false, msg, msg_len);
 	if (rc < 0)
 		goto fail;
+	if (di->is_bootstrap_deferred) {
+		ev_timer_stop(di->prm.loop, &di->join_check);
+		ev_timer_set(&di->join_check, di->prm.stagger_ms / 1000.0, 0);
+		ev_timer_start(di->prm.loop, &di->join_check);
+	}
 	if (di->prm.fixed_port)
 		log_warnx("DHTPort = %u: every window's DHT identity of this host sends from that "
 			  "port, which links them for a DHT observer (0: a random port per window)",
@@ -418,15 +437,35 @@ void dhtident_get_info(const struct dhtident *di, struct dhtident_info *out)
 	out->is_lingering = di->old != NULL;
 }
 
+void dhtident_show_lanes(const struct dhtident *const *lanes, size_t n, struct ctl_reply *r)
+{
+	struct dhtident_info in, first;
+	char a[INET6_ADDRSTRLEN], id[2 * DHT_ID_LEN + 1];
+	uint64_t changes = 0, failures = 0;
+	unsigned lingering = 0;
+
+	memset(&first, 0, sizeof(first));
+	for (size_t i = 0; i < n; i++) {
+		dhtident_get_info(lanes[i], &in);
+		if (i == 0)
+			first = in;
+		changes += in.changes;
+		failures += in.failures;
+		lingering += in.is_lingering;
+	}
+	sodium_bin2hex(id, sizeof(id), first.id, sizeof(first.id));
+	ctl_reply_printf(r, "dht_addr=%s\ndht_port=%u\ndht_id=%s\ndht_lanes=%zu\ndht_endpoints=",
+			 inet_ntop(AF_INET6, &first.addr, a, sizeof(a)), first.port, id, n);
+	for (size_t i = 0; i < n; i++) {
+		dhtident_get_info(lanes[i], &in);
+		ctl_reply_printf(r, "%s[%s]:%u", i ? "," : "", inet_ntop(AF_INET6, &in.addr, a, sizeof(a)),
+				 in.port);
+	}
+	ctl_reply_printf(r, "\ndht_identities=%" PRIu64 "\ndht_identity_failures=%" PRIu64
+			 "\ndht_lingering=%u\n", changes, failures, lingering);
+}
+
 void dhtident_show(const struct dhtident *di, struct ctl_reply *r)
 {
-	struct dhtident_info in;
-	char a[INET6_ADDRSTRLEN], id[2 * DHT_ID_LEN + 1];
-
-	dhtident_get_info(di, &in);
-	sodium_bin2hex(id, sizeof(id), in.id, sizeof(in.id));
-	ctl_reply_printf(r, "dht_addr=%s\ndht_port=%u\ndht_id=%s\ndht_identities=%" PRIu64
-			 "\ndht_identity_failures=%" PRIu64 "\ndht_lingering=%d\n",
-			 inet_ntop(AF_INET6, &in.addr, a, sizeof(a)), in.port, id, in.changes,
-			 in.failures, in.is_lingering);
+	dhtident_show_lanes(&di, 1, r);
 }

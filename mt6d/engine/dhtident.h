@@ -57,6 +57,12 @@ struct dhtident_params {
 	 * so that the address answers nothing but the DHT, and the claim of a
 	 * scale-mode server lets the DHT through. */
 	struct guard *guard;
+	/* Identities of one host side by side (a server's DHTNodes): this
+	 * one's first bootstrap, and its change at every window boundary, come
+	 * this long after the boundary (0: at once), so that K fresh nodes of
+	 * one /64 neither appear at one instant nor burst into the same
+	 * foreign nodes together. Taken modulo the window. */
+	uint32_t stagger_ms;
 };
 
 /* Defaults that depend on n: the previous node lingers half a window, at
@@ -94,7 +100,15 @@ struct dhtident_info {
 void dhtident_get_info(const struct dhtident *di, struct dhtident_info *out);
 
 /* Appends the info as lines of `mt6d show dump` (dht_addr=, dht_port=,
- * dht_id=, dht_identities=, dht_identity_failures=, dht_lingering=). */
+ * dht_id=, dht_lanes=1, dht_endpoints=, dht_identities=,
+ * dht_identity_failures=, dht_lingering=). */
 void dhtident_show(const struct dhtident *di, struct ctl_reply *r);
+
+/* The same for n identities run side by side (a server's DHTNodes, n > 0):
+ * dht_addr, dht_port and dht_id are the first one's, dht_lanes is n,
+ * dht_endpoints lists every current node as [addr]:port, comma-separated;
+ * dht_identities and dht_identity_failures are summed, dht_lingering counts
+ * the identities whose previous node still runs. */
+void dhtident_show_lanes(const struct dhtident *const *lanes, size_t n, struct ctl_reply *r);
 
 #endif

@@ -47,7 +47,7 @@ struct pub_slot {
 struct pub_client {
 	bool in_use;
 	uint32_t gen;             /* bumped on removal: stale op records are ignored */
-	uint16_t node;            /* every operation leaves from this node (one source IP) */
+	uint16_t node;            /* its first part leaves from this node (part_node) */
 	uint8_t pub[RENDEZVOUS_KEY_LEN];
 	uint8_t s[DERIVE_SECRET_LEN];  /* shared secret: wiped on removal */
 	struct pub_slot slot[N_SLOTS];
@@ -486,15 +486,44 @@ static bool slot_seal(struct pubsched *p, const struct pub_client *c, struct pub
 	return true;
 }
 
+/* The node part j of client c leaves from. With as many IPv6 nodes as
+ * parts or more (the server's DHTNodes identities, all of one /64) a
+ * client's parts spread over them, since one node paces each destination to a message per
+ * DHT_PACE_MS whoever it publishes for: three parts on three nodes store a
+ * config in a third of the time. Readers group a publication's chunks by
+ * /64 (docs/PROTOCOL.md 6.5). */
+static struct dht *part_node(const struct pubsched *p, const struct pub_client *c, unsigned j)
+{
+	if (p->n_nodes < p->be->n_parts || p->prm.family != AF_INET6)
+		return p->nodes[c->node];
+	return p->nodes[(c->node + j * (p->n_nodes / p->be->n_parts)) % p->n_nodes];
+}
+
+/* Whether every node the parts of run leave from has room for them now. */
+static bool nodes_have_room(struct pubsched *p, const struct pub_client *c, unsigned run, int64_t now_ms)
+{
+	for (unsigned j = 0; j < p->be->n_parts; j++) {
+		struct dht *d = part_node(p, c, j);
+		size_t want = 0;
+
+		if (!((run >> j) & 1u))
+			continue;
+		for (unsigned i = 0; i < p->be->n_parts; i++)
+			want += ((run >> i) & 1u) && part_node(p, c, i) == d;
+		if (pubsched_ops_on(p, d) + want > p->prm.max_ops_per_node || !node_is_ready(p, d, now_ms))
+			return false;
+	}
+	return true;
+}
+
 /* Starts the operations of a due slot: every part for a new payload (a new
  * epoch), else (a retry) only the parts short of their quorum. Returns false
- * if the client's node has no room now. */
+ * if the client's nodes have no room now. */
 static bool slot_start(struct pubsched *p, uint32_t ci, int k, int64_t now_ms)
 {
 	struct pub_client *c = &p->clients[ci];
 	struct pub_slot *s = &c->slot[k];
 	const struct pub_window *w = &p->win[k];
-	struct dht *d = p->nodes[c->node];
 	struct pub_op *free_ops[PUBSCHED_MAX_PARTS] = { NULL };
 	size_t n_free = 0, n_run = 0;
 	int target = target_epoch(p, s, w);
@@ -503,7 +532,7 @@ static bool slot_start(struct pubsched *p, uint32_t ci, int k, int64_t now_ms)
 
 	for (unsigned j = 0; j < p->be->n_parts; j++)
 		n_run += (run >> j) & 1u;
-	if (pubsched_ops_on(p, d) + n_run > p->prm.max_ops_per_node || !node_is_ready(p, d, now_ms))
+	if (!nodes_have_room(p, c, run, now_ms))
 		return false;
 	for (size_t i = 0; i < p->n_ops && n_free < n_run; i++)
 		if (!p->ops[i].in_use)
@@ -514,7 +543,7 @@ static bool slot_start(struct pubsched *p, uint32_t ci, int k, int64_t now_ms)
 		s->state = SL_DONE;
 		return true;
 	}
-	struct pubsched_run r = { .dht = d, .family = p->prm.family, .server_priv = p->server_priv,
+	struct pubsched_run r = { .family = p->prm.family, .server_priv = p->server_priv,
 				  .secret = c->s, .window = w->start, .epoch = s->epoch,
 				  .payload = &s->payload, .cb = on_result, .now_ms = now_ms };
 	s->pending = 0;
@@ -523,7 +552,8 @@ static bool slot_start(struct pubsched *p, uint32_t ci, int k, int64_t now_ms)
 			continue;
 		struct pub_op *o = free_ops[n++];
 		*o = (struct pub_op){ .in_use = true, .p = p, .client = ci, .gen = c->gen, .slot = (uint8_t)k,
-				      .part = (uint8_t)j, .dht = d };
+				      .part = (uint8_t)j, .dht = part_node(p, c, j) };
+		r.dht = o->dht;
 		r.part = j;
 		r.closure = o;
 		int op = p->be->start(&r);

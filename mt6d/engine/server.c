@@ -311,8 +311,11 @@ void server_free(struct server *srv)
 		nllink_forget_ifindex(srv->nllink, ifindex);
 	}
 	server_rdv_free(srv);
-	dhtident_free(srv->ident); /* DHT identity hook */
-	srv->dht = NULL;
+	for (size_t i = 0; i < srv->n_idents; i++) { /* DHT identity hook */
+		dhtident_free(srv->idents[i]);
+		srv->idents[i] = NULL;
+	}
+	srv->n_idents = 0;
 	if (srv->loop) {
 		ev_periodic_stop(srv->loop, &srv->rekey_tick);
 		ev_timer_stop(srv->loop, &srv->housekeeping);

@@ -163,8 +163,11 @@ struct server {
 	/* The rendezvous (none with opt.intro_file): our DHT node and the
 	 * publisher of every client's config for the current window (under
 	 * gen->key) and the next one (under next_key, published ahead). */
-	struct dhtev *dht;               /* dhtident's current node (a new one every window) */
-	struct dhtident *ident;
+	/* DHTNodes identities side by side (docs/PROTOCOL.md 6.5), each a
+	 * new node every window on its own; the schedulers publish each client
+	 * from one of their current nodes. */
+	struct dhtident *idents[CONFIG_MAX_DHT_NODES];
+	size_t n_idents;
 	struct pubsched *publisher;      /* port stuffing (RendezvousChannel peers, both) */
 	struct pubsched *itempub;        /* BEP 44 items (RendezvousChannel items, both) */
 	uint64_t win_start;              /* T of the current window, UNIX s */

@@ -18,6 +18,14 @@
 #include "mt6d/engine/pubsched.h"
 #include "mt6d/engine/server_int.h"
 
+/* DHT identity i starts (and changes at each window boundary) i times this
+ * after the first. All 12 at one instant sent every node of an 8-node
+ * swarm 31 queries in 250 ms and drew 28 kB of replies from it in one
+ * second (libtorrent's output budget is 8,000 B/s); one identity's start
+ * costs a node about 1 kB. 12 identities span 2.75 s, well inside the
+ * 30 s a fresh server's first clients may wait. */
+#define DHT_LANE_STAGGER_MS 250
+
 static void publish_config_of(struct server *srv, const uint8_t *key, uint32_t rotation_ms,
 			      struct rendezvous_config *cfg)
 {
@@ -158,7 +166,8 @@ void server_rdv_publish(struct server *srv)
 	if (epoch < 0)
 		log_err(epoch, "publishing the config of window %" PRIu64, srv->win_start + n);
 	sodium_memzero(&rc_cfg, sizeof(rc_cfg));
-	dhtev_kick(srv->dht);
+	for (size_t i = 0; i < srv->n_idents; i++)
+		dhtev_kick(dhtident_current(srv->idents[i]));
 }
 
 /* Over both channels the items go first (pubsched_tick_ordered): with 12
@@ -172,14 +181,14 @@ static int64_t publish_hook(void *ctx, int64_t now)
 	return pubsched_tick_ordered(srv->itempub, srv->publisher, now, wall_now_ms());
 }
 
-/* ---- DHT identity hooks (mt6d/engine/dhtident.h): a new node every window ---- */
+/* ---- DHT identity hooks (mt6d/engine/dhtident.h): a new node every window,
+ * in each of the DHTNodes identities on its own ---- */
 static void dht_switched(void *ctx, struct dhtev *old, struct dhtev *node)
 {
 	struct server *srv = ctx;
 	struct pubsched *ch[2];
 	size_t n = rdv_channels(srv, ch);
 
-	srv->dht = node;
 	for (size_t i = 0; i < n && old; i++)
 		pubsched_replace_node(ch[i], dhtev_dht(old), dhtev_dht(node));
 }
@@ -199,12 +208,44 @@ static bool dht_release(void *ctx, struct dhtev *old, bool is_forced)
 }
 /* ---- end of DHT identity hooks ---- */
 
+/* DHTNodes identities side by side, each its own random address of the
+ * /64, port and node id, each changed at the window boundaries on its own
+ * (docs/PROTOCOL.md 6.5, "One IP per publication"): every one paces each
+ * foreign node on its own, which multiplies the publication rate without
+ * any source exceeding libtorrent's limit. */
+static int start_identities(struct server *srv, const struct dhtident_params *ip, char *msg,
+			    size_t msg_len)
+{
+	uint32_t k = config_dht_nodes(&srv->cfg);
+	char why[256] = "";
+
+	for (uint32_t i = 0; i < k; i++) {
+		struct dhtident_params lane = *ip;
+		int rc;
+
+		lane.stagger_ms = i * DHT_LANE_STAGGER_MS;
+		rc = dhtident_new(&lane, &srv->idents[i], why, sizeof(why));
+
+		if (rc < 0) {
+			if (k > 1)
+				set_msg(msg, msg_len, "starting DHT node %u of %u: %s", i + 1, k, why);
+			else
+				set_msg(msg, msg_len, "starting the DHT node: %s", why);
+			return rc;
+		}
+		srv->n_idents++;
+	}
+	if (k > 1)
+		log_info("%u DHT identities (DHTNodes%s)", k, srv->cfg.dht_nodes ? "" : " = auto");
+	return 0;
+}
+
 int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 {
 	struct pubsched_params prm;
-	struct dht *node;
+	struct dht *nodes[CONFIG_MAX_DHT_NODES];
 	struct rendezvous_config rc_cfg;
-	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN], why[256] = "";
+	char list[CONFIG_MAX_BOOTSTRAP * CONFIG_HOSTPORT_LEN];
 	size_t i, len = 0;
 	struct dhtident_params ip;
 	int rc, epoch;
@@ -230,17 +271,16 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 	ip.release = dht_release;
 	ip.hook = publish_hook;
 	ip.ctx = srv;
-	rc = dhtident_new(&ip, &srv->ident, why, sizeof(why));
-	if (rc < 0) {
-		set_msg(msg, msg_len, "starting the DHT node: %s", why);
+	rc = start_identities(srv, &ip, msg, msg_len);
+	if (rc < 0)
 		return rc;
-	}
+	for (i = 0; i < srv->n_idents; i++)
+		nodes[i] = dhtev_dht(dhtident_current(srv->idents[i]));
 	pubsched_params_default(&prm, srv->cfg.config_period_s);
-	prm.family = dhtev_family(srv->dht);
-	node = dhtev_dht(srv->dht);
+	prm.family = dhtev_family(dhtident_current(srv->idents[0]));
 	rc = 0;
 	if (srv->cfg.rdv_channel != CONFIG_RDV_ITEMS)
-		rc = pubsched_new(PUBSCHED_PEERS, &prm, srv->priv, &node, 1, &srv->publisher);
+		rc = pubsched_new(PUBSCHED_PEERS, &prm, srv->priv, nodes, srv->n_idents, &srv->publisher);
 	if (rc == 0 && srv->cfg.rdv_channel != CONFIG_RDV_PEERS) {
 		/* The items' catch-up over 1 s, not 5: it is what a fresh
 		 * server's first clients read, a put is one message per node,
@@ -250,7 +290,7 @@ int server_rdv_setup(struct server *srv, char *msg, size_t msg_len)
 		 * at 3.1 s and had its session at 8.3 s instead of 3.5. */
 		struct pubsched_params iprm = prm;
 		iprm.urgent_spread_s = 1;
-		rc = pubsched_new(PUBSCHED_ITEMS, &iprm, srv->priv, &node, 1, &srv->itempub);
+		rc = pubsched_new(PUBSCHED_ITEMS, &iprm, srv->priv, nodes, srv->n_idents, &srv->itempub);
 	}
 	if (rc < 0) {
 		set_msg(msg, msg_len, "starting the publisher: %s", strerror(-rc));

@@ -194,9 +194,17 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 		struct pubsched_stats ps;
 		struct dht_stats ds;
 
-		dht_get_stats(dhtev_dht(srv->dht), dhtev_now_ms(), &ds);
-		ctl_reply_printf(r, "dht_nodes=%zu\ndht_rx=%" PRIu64 "\ndht_tx=%" PRIu64 "\n",
-				 ds.good6 + ds.questionable6, ds.rx, ds.tx);
+		size_t known = 0;
+		uint64_t rx = 0, tx = 0;
+
+		for (i = 0; i < srv->n_idents; i++) {
+			dht_get_stats(dhtev_dht(dhtident_current(srv->idents[i])), dhtev_now_ms(), &ds);
+			known += ds.good6 + ds.questionable6;
+			rx += ds.rx;
+			tx += ds.tx;
+		}
+		ctl_reply_printf(r, "dht_nodes=%zu\ndht_rx=%" PRIu64 "\ndht_tx=%" PRIu64 "\n", known, rx,
+				 tx);
 		if (srv->publisher) {
 			pubsched_get_stats(srv->publisher, &ps);
 			ctl_reply_printf(r, "published_clients=%zu\npublications=%zu\npublish_failures=%zu"
@@ -211,7 +219,7 @@ static void show_server(struct server *srv, struct ctl_reply *r)
 		}
 		ctl_reply_printf(r, "window=%" PRIu64 "\nepoch=%d\n", srv->win_start,
 				 pubsched_get_epoch(srv->publisher ? srv->publisher : srv->itempub, srv->win_start));
-		dhtident_show(srv->ident, r);
+		dhtident_show_lanes((const struct dhtident *const *)srv->idents, srv->n_idents, r);
 	}
 	for (i = 0; i < srv->n_clients; i++)
 		if (server_session_of(srv, srv->clients[i].cfg.id))

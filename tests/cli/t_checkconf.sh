@@ -22,7 +22,8 @@ sed -e "s|^PrivateKeyFile = .*|PrivateKeyFile = $tmp/client.key|" \
     -e "s|^PublicKey = .*|PublicKey = $("$mt6d" pubkey <"$tmp/server.key")|" \
     "$top/docs/examples/client.conf" >"$tmp/client.conf"
 
-"$mt6d" checkconf server "$tmp/server.conf" | grep -q "2 registered clients" || fail "server example"
+"$mt6d" checkconf server "$tmp/server.conf" | grep -q "2 registered clients, 2 DHT identities" ||
+    fail "server example"
 "$mt6d" checkconf client "$tmp/client.conf" | grep -q "client id 1" || fail "client example"
 
 expect_error() { # role file pattern
@@ -53,6 +54,12 @@ expect_error server "$tmp/s4.conf" "s4.conf:$(line_of "$tmp/s4.conf" Frobnicator
 
 sed "s|^ConfigPeriod = .*|&\nColour = blue|" "$tmp/server.conf" >"$tmp/s5.conf"
 expect_error server "$tmp/s5.conf" "s5.conf:$(line_of "$tmp/s5.conf" Colour): Colour"
+
+sed "s|^ConfigPeriod = .*|&\nDHTNodes = 5|" "$tmp/server.conf" >"$tmp/s5n.conf"
+"$mt6d" checkconf server "$tmp/s5n.conf" | grep -q "2 registered clients, 5 DHT identities" ||
+    fail "DHTNodes = 5"
+sed "s|^ConfigPeriod = .*|&\nDHTNodes = 0|" "$tmp/server.conf" >"$tmp/s5z.conf"
+expect_error server "$tmp/s5z.conf" "s5z.conf:$(line_of "$tmp/s5z.conf" DHTNodes): DHTNodes: must be auto or a number of DHT nodes from 1 to 32: '0'"
 
 sed "s|^Id = 2|Id = 1|" "$tmp/server.conf" >"$tmp/s6.conf"
 expect_error server "$tmp/s6.conf" "s6.conf:$(line_of "$tmp/s6.conf" '^Id = 1' | tail -n1)?[0-9]*: Id: .*1"

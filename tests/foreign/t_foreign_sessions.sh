@@ -18,8 +18,11 @@
 #
 # The libtorrent-only and Transmission-only swarms, and the fresh-client
 # p95 over 10 starts, are rows of bench/rendezvous.sh (make check's budget).
+# RDV_CHANNEL (default both) sets RendezvousChannel in every daemon's file:
+# t_foreign_sessions_peers.sh runs this over port stuffing alone.
 export LAB_DHT=8 LAB_CLIENTS=3
 SWARM_KIND=${SWARM_KIND:-mixed}
+RDV_CHANNEL=${RDV_CHANNEL:-both}
 # shellcheck source=tests/netns/sessions-lib.sh
 . "$(dirname "$0")/../netns/sessions-lib.sh"
 
@@ -28,6 +31,9 @@ N=8
 sess_lab_up
 sess_swarm_start $N 300
 sess_dht_configs
+for f in "$work/s/server.conf" "$work"/c*/client.conf; do
+	sed -i "0,/^StateDirectory/s||RendezvousChannel = $RDV_CHANNEL\n&|" "$f"
+done
 check "the $SWARM_KIND foreign swarm formed" wait_for 60 sess_foreign_joined $N "$SWARM_KIND"
 
 sess_capture_start

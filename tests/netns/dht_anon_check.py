@@ -2,7 +2,7 @@
 """Checks the DHT traffic of the mt6d daemons in a capture taken on the lab
 router (t_dht_anon.sh).
 
-  dht_anon_check.py PCAP PERIOD_S LINGER_S NAME=STABLE_ADDR ...
+  dht_anon_check.py PCAP PERIOD_S LINGER_S NAME=STABLE_ADDR[,LANES] ...
 
 For each daemon host NAME (its /64 is that of STABLE_ADDR), every KRPC
 message (a UDP payload that decodes as a bencoded dict with "y" and "t")
@@ -15,7 +15,9 @@ came from. Independently of the C code, it checks that:
   - each identity sends for at most one window plus the linger (and a
     little slack), and at least WINDOWS identities per host were seen
     (the address changes at every boundary);
-  - at most one identity of a host begins in each window;
+  - at most LANES identities of a host (default 1: a server's DHTNodes)
+    begin in each window, at least 150 ms apart (staggered by 250 ms), and
+    at least WINDOWS x LANES were seen;
   - every query from a daemon host (the server s* and the clients c*, whose
     DHT identities live one window each) carries "ro": 1 (BEP 43).
 Prints a summary; exit status 0 when every check holds."""
@@ -78,13 +80,19 @@ def bep42_ok(node_id, addr):
             and (node_id[2] & 0xF8) == ((crc >> 8) & 0xF8))
 
 
+STAGGER_S = 0.25       # DHT_LANE_STAGGER_MS (mt6d/engine/server_rdv.c)
+STAGGER_MIN_S = 0.15   # what is checked, with room for the loop's timing
+
+
 def main():
     pcap, period, linger = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
     windows_min = int(os.environ.get("WINDOWS_MIN", "3"))
-    hosts = {}
+    hosts, lanes = {}, {}
     for arg in sys.argv[4:]:
         name, addr = arg.split("=", 1)
+        addr, _, n = addr.partition(",")
         hosts[name] = ipaddress.IPv6Address(addr).packed
+        lanes[name] = int(n or "1")
     fails = []
     idents = {}   # (host, src, port) -> {first, last, ids, n, queries, ro}
     from_stable = collections.Counter()
@@ -150,27 +158,46 @@ def main():
     for i, n in seen_id.items():
         if n > 1:
             fails.append("node id %s used by %d identities" % (i.hex(), n))
-    # One new identity per window: two that begin in the same window (a
-    # change that fired twice) would put two addresses of the host side by
-    # side in the DHT.
-    # The first identity of a host, made at start-up a moment
-    # before a boundary, may send its first message after it: it counts
-    # for the window it was made in.
-    first_of = {}
-    for k, d in idents.items():
-        if k[0] not in first_of or d["first"] < idents[first_of[k[0]]]["first"]:
-            first_of[k[0]] = k
-    starts = collections.Counter(
-        (k[0], int((d["first"] - (0.2 if first_of[k[0]] == k else 0.0)) // period))
-        for k, d in idents.items())
+    # One new identity per window and lane: more that begin in the same
+    # window (a change that fired twice) would put more addresses of the
+    # host side by side in the DHT than it runs.
+    # The first identities of a host, made at start-up a moment before a
+    # boundary, may send their first message after it: they count for the
+    # window they were made in.
+    firsts = {}
+    for k, d in sorted(idents.items(), key=lambda kv: kv[1]["first"]):
+        firsts.setdefault(k[0], [])
+        if len(firsts[k[0]]) < lanes[k[0]]:
+            firsts[k[0]].append(k)
+    # (Identity i of a host's lanes sends its first message i x 250 ms
+    # after the first one's.)
+    def window_began(k, d):
+        slack = 0.2 + STAGGER_S * (lanes[k[0]] - 1) if k in firsts[k[0]] else 0.0
+        return int((d["first"] - slack) // period)
+    starts = collections.Counter((k[0], window_began(k, d)) for k, d in idents.items())
     for (h, w), n in starts.items():
-        if n > 1:
+        if n > lanes[h]:
             fails.append("%s: %d identities began in the window starting at %d" % (h, n, w * period))
+    # The lanes are staggered (DHT_LANE_STAGGER_MS): identities of a host
+    # that begin in one window begin apart, so that K fresh nodes of one
+    # /64 never burst into the same foreign nodes together.
+    begins = collections.defaultdict(list)
+    for k, d in idents.items():
+        begins[(k[0], window_began(k, d))].append(d["first"])
+    for (h, w), ts in sorted(begins.items()):
+        ts.sort()
+        gaps = [b - a for a, b in zip(ts, ts[1:])]
+        if gaps:
+            print("%s: window %d: identities began %s s apart" % (h, w * period,
+                                                                 ", ".join("%.2f" % g for g in gaps)))
+            if min(gaps) < STAGGER_MIN_S:
+                fails.append("%s: two identities began %.3f s apart in the window starting at %d "
+                             "(staggered: >= %.2f s)" % (h, min(gaps), w * period, STAGGER_MIN_S))
     for h in hosts:
         n = sum(1 for k in idents if k[0] == h)
         print("%s: %d identities" % (h, n))
-        if n < windows_min:
-            fails.append("%s: %d identities (< %d)" % (h, n, windows_min))
+        if n < windows_min * lanes[h]:
+            fails.append("%s: %d identities (< %d)" % (h, n, windows_min * lanes[h]))
     for f in fails:
         print("FAIL", f)
     sys.exit(1 if fails else 0)

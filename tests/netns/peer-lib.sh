@@ -148,6 +148,53 @@ peer_up_both() { # the lab, A and B started, until A reaches B through the tunne
 	done
 }
 
+# A TCP stream A -> B through the tunnel (peer_stream.py: RATE bytes/s for
+# SECONDS, MARKER in every chunk): it ends without error at both ends,
+# arrives whole (the same SHA-256 at both ends) and carries over MIN bytes.
+peer_stream_check() { # port seconds rate marker min_bytes
+	local port=$1 seconds=$2 rate=$3 marker=$4 min=$5 recv_pid send_rc recv_rc
+	in_ns B /usr/bin/python3 "$top/tests/netns/peer_stream.py" recv "$TUN_B" "$port" \
+		>"$work/recv.out" 2>&1 &
+	recv_pid=$!
+	sleep 0.5
+	in_ns A /usr/bin/python3 "$top/tests/netns/peer_stream.py" send "$TUN_B" "$port" "$seconds" \
+		"$rate" "$marker" >"$work/send.out" 2>&1
+	send_rc=$?
+	wait "$recv_pid"
+	recv_rc=$?
+	echo "stream: sent $(cat "$work/send.out"), received $(cat "$work/recv.out")"
+	check "TCP stream ended without error"  test "$send_rc" -eq 0 -a "$recv_rc" -eq 0
+	check "TCP stream: same SHA-256 at both ends" \
+		sh -c "test -s '$work/send.out' && cmp '$work/send.out' '$work/recv.out'"
+	check "TCP stream: over $(awk -v b="$min" 'BEGIN { printf "%g", b / 1e6 }') MB" \
+		test "$(cut -d' ' -f1 "$work/send.out")" -gt "$min"
+}
+
+# No datagram lost either way, even at rotation boundaries under load: what
+# one end had sent at a first look <= what the other end delivered or
+# refused as not from its peer (drops_inner: MLD and the like) <= what it
+# had sent at a second look. And no drop at either end: drops_auth,
+# drops_replay, drops_malformed, drops_tx, drops_tun and every COUNTER
+# named are 0.
+peer_counters_check() { # "A -> B label" "B -> A label" [COUNTER...]
+	local ab=$1 ba=$2 a_tx1 b_tx1 a_rx b_rx a_tx2 b_tx2 who c
+	shift 2
+	sleep 0.5
+	a_tx1=$(peer_stat A tx_packets); b_tx1=$(peer_stat B tx_packets)
+	sleep 0.5
+	a_rx=$(( $(peer_stat A rx_packets) + $(peer_stat A drops_inner) ))
+	b_rx=$(( $(peer_stat B rx_packets) + $(peer_stat B drops_inner) ))
+	a_tx2=$(peer_stat A tx_packets); b_tx2=$(peer_stat B tx_packets)
+	echo "A sent $a_tx1..$a_tx2, B took $b_rx; B sent $b_tx1..$b_tx2, A took $a_rx"
+	check "$ab: no datagram lost"      test "$a_tx1" -le "$b_rx" -a "$b_rx" -le "$a_tx2"
+	check "$ba: no datagram lost"      test "$b_tx1" -le "$a_rx" -a "$a_rx" -le "$b_tx2"
+	for who in A B; do
+		for c in drops_auth drops_replay drops_malformed drops_tx drops_tun "$@"; do
+			check "$who: $c = 0"            test "$(peer_stat "$who" "$c")" -eq 0
+		done
+	done
+}
+
 peer_finish() {
 	if [ "$fails" -ne 0 ]; then
 		for who in A B; do

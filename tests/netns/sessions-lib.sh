@@ -415,7 +415,11 @@ nothing_left() { # host [crashed]
 	# (docs/running.md). Everything else must be gone by itself.
 	local h=$1 crashed=${2:-} out
 	out=$(in_ns "$h" ip -6 addr show scope global | grep inet6 | grep -v -E ' 2001:db8:[0-9]+:[0-9]+::2/64 ' || true)
-	[ -z "$out" ] || { echo "$h: addresses left: $out"; return 1; }
+	# with their lifetimes left, which date them (when the daemon added
+	# them: valid_lft counts down from what it set)
+	[ -z "$out" ] || { echo "$h: addresses left (at $(date +%T.%N | cut -c1-12)):"
+		in_ns "$h" ip -6 addr show scope global | grep -v -E ' 2001:db8:[0-9]+:[0-9]+::2/64 ' |
+			grep -A1 inet6; return 1; }
 	out=$(in_ns "$h" ip link show | grep -E 'mt6d' || true)
 	[ -z "$out" ] || { echo "$h: links left: $out"; return 1; }
 	out=$(in_ns "$h" ip -6 route show proto 0x6d 2>/dev/null || true)

@@ -20,34 +20,8 @@ if ! grep -qw aes /proc/cpuinfo || ! grep -qw pclmulqdq /proc/cpuinfo; then
 fi
 peer_up_both
 check "ping B -> A (ChaCha20 out, AES back)" in_ns B ping -6 -c 3 -i 0.2 -W 1 "$TUN_A"
-in_ns B /usr/bin/python3 "$top/tests/netns/peer_stream.py" recv "$TUN_B" 5003 >"$work/recv.out" 2>&1 &
-recv_pid=$!
-sleep 0.5
-in_ns A /usr/bin/python3 "$top/tests/netns/peer_stream.py" send "$TUN_B" 5003 3 200000000 "$MARKER" \
-	>"$work/send.out" 2>&1
-send_rc=$?
-wait $recv_pid
-recv_rc=$?
-echo "stream: sent $(cat "$work/send.out"), received $(cat "$work/recv.out")"
-check "TCP stream ended without error"  test $send_rc -eq 0 -a $recv_rc -eq 0
-check "TCP stream: same SHA-256 at both ends" \
-	sh -c "test -s '$work/send.out' && cmp '$work/send.out' '$work/recv.out'"
-check "TCP stream: over 5 MB"           test "$(cut -d' ' -f1 "$work/send.out")" -gt 5000000
-
-sleep 0.5
-a_tx1=$(peer_stat A tx_packets); b_tx1=$(peer_stat B tx_packets)
-sleep 0.5
-a_rx=$(( $(peer_stat A rx_packets) + $(peer_stat A drops_inner) ))
-b_rx=$(( $(peer_stat B rx_packets) + $(peer_stat B drops_inner) ))
-a_tx2=$(peer_stat A tx_packets); b_tx2=$(peer_stat B tx_packets)
-echo "A sent $a_tx1..$a_tx2, B took $b_rx; B sent $b_tx1..$b_tx2, A took $a_rx"
-check "A -> B (AES): no datagram lost"     test "$a_tx1" -le "$b_rx" -a "$b_rx" -le "$a_tx2"
-check "B -> A (ChaCha20): no datagram lost" test "$b_tx1" -le "$a_rx" -a "$a_rx" -le "$b_tx2"
-for who in A B; do
-	for c in drops_auth drops_replay drops_malformed drops_tx drops_tun; do
-		check "$who: $c = 0"            test "$(peer_stat $who $c)" -eq 0
-	done
-done
+peer_stream_check 5003 3 200000000 "$MARKER" 5000000
+peer_counters_check "A -> B (AES)" "B -> A (ChaCha20)"
 check "over 12 rotations"              test "$(peer_stat A rotations)" -ge 12
 check "A seals with AES-256-GCM"        test "$(peer_stat A aead)" = aes-256-gcm
 check "B seals with ChaCha20-Poly1305"  test "$(peer_stat B aead)" = chacha20-poly1305

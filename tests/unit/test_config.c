@@ -204,6 +204,39 @@ static void test_dht_port_zero_random_fixed_kept(void **state)
 	assert_true(config_parse(CONFIG_SERVER, text, strlen(text), "d", &cfg, msg, sizeof(msg)) < 0);
 }
 
+/* DHTNodes: auto (the default) is three identities per registered client
+ * (one per chunk) up to CONFIG_AUTO_DHT_NODES_MAX, at least one; a number
+ * is taken as it is. */
+static void test_dht_nodes_auto_and_fixed(void **state)
+{
+	(void)state;
+	static const struct { const char *line; uint32_t setting; } ok[] = {
+		{ "", 0 }, { "DHTNodes = auto\n", 0 }, { "DHTNodes = AUTO\n", 0 },
+		{ "DHTNodes = 1\n", 1 }, { "DHTNodes = 32\n", 32 },
+	};
+	static const struct { uint32_t setting; size_t clients, want; } resolve[] = {
+		{ 0, 0, 1 }, { 0, 1, 3 }, { 0, 2, 6 }, { 0, 3, 9 }, { 0, 4, 12 }, { 0, 5, 12 },
+		{ 0, 12, 12 }, { 0, 13, 12 }, { 0, 16, 12 },
+		{ 0, 15000, CONFIG_AUTO_DHT_NODES_MAX }, { 1, 12, 1 }, { 3, 0, 3 }, { 32, 2, 32 },
+	};
+	struct config cfg;
+	char text[160], msg[256];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "[Server]\nInterface=eth1\nPrivateKeyFile=k\n%s", ok[i].line);
+		assert_int_equal(config_parse(CONFIG_SERVER, text, strlen(text), "d", &cfg, msg,
+					      sizeof(msg)), 0);
+		assert_int_equal(cfg.dht_nodes, ok[i].setting);
+		config_fini(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(resolve) / sizeof(resolve[0]); i++) {
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.dht_nodes = resolve[i].setting;
+		cfg.clients_len = resolve[i].clients;
+		assert_int_equal(config_dht_nodes(&cfg), resolve[i].want);
+	}
+}
+
 /* RendezvousChannel: both by default, in the server's and the client's
  * file; anything else, or twice, is refused. */
 static void test_rendezvous_channel(void **state)
@@ -339,6 +372,13 @@ static const struct bad_case bad_cases[] = {
 	{ CONFIG_SERVER, SRV "[Server]\nDHTPort=1\n", "bad.conf:4: [Server] given twice" },
 	{ CONFIG_SERVER, SRV "DHTPort = -1\n", "bad.conf:4: DHTPort: not a port number" },
 	{ CONFIG_SERVER, SRV "DHTPort = 65536\n", "bad.conf:4: DHTPort: not a port number" },
+	{ CONFIG_SERVER, SRV "DHTNodes = 0\n", "bad.conf:4: DHTNodes: must be auto or a number of DHT nodes from 1 to 32: '0'" },
+	{ CONFIG_SERVER, SRV "DHTNodes = 33\n", "bad.conf:4: DHTNodes: must be auto or a number of DHT nodes from 1 to 32" },
+	{ CONFIG_SERVER, SRV "DHTNodes = 4x\n", "bad.conf:4: DHTNodes: must be auto or a number" },
+	{ CONFIG_SERVER, SRV "DHTNodes = -1\n", "bad.conf:4: DHTNodes: must be auto or a number" },
+	{ CONFIG_SERVER, SRV "DHTNodes = 99999999999999999999999\n", "bad.conf:4: DHTNodes: must be auto" },
+	{ CONFIG_SERVER, SRV "DHTNodes = 2\nDHTNodes = 3\n", "bad.conf:5: DHTNodes: given twice in this section" },
+	{ CONFIG_CLIENT, CLI_SELF "DHTNodes = 2\n", "DHTNodes: unknown option in [Client]" },
 	{ CONFIG_SERVER, SRV "DHTBootstrap = 2001:db8::1:6881\n", "bad.conf:4: DHTBootstrap: expected host:port" },
 	{ CONFIG_SERVER, SRV "DHTBootstrap = ,\n", "bad.conf:4: DHTBootstrap: no bootstrap node given" },
 	{ CONFIG_SERVER, SRV "[Client]\nName = a\nPublicKey = abc\nId = 1\n",
@@ -818,6 +858,7 @@ int main(void)
 		cmocka_unit_test(test_padding_and_offloads_in_every_role),
 		cmocka_unit_test(test_peer_queues),
 		cmocka_unit_test(test_dht_port_zero_random_fixed_kept),
+		cmocka_unit_test(test_dht_nodes_auto_and_fixed),
 		cmocka_unit_test(test_rendezvous_channel),
 		cmocka_unit_test(test_client_config_parses),
 		cmocka_unit_test(test_peer_config_parses),

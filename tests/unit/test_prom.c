@@ -42,6 +42,8 @@ static const char server_reply[] =
 	"sessions_started=4\n"
 	"dht_id=00112233445566778899aabbccddeeff00112233\n"
 	"dht_port=6881\n"
+	"dht_lanes=4\n"
+	"dht_endpoints=[2001:db8:0:1::a]:6881,[2001:db8:0:1::b]:40001\n"
 	"client=client \"one\"\\x\n"
 	"id=1\n"
 	"session_interface=mt6d1\n"
@@ -172,6 +174,7 @@ static void test_server(void **state)
 	assert_true(has_line(out, "mt6d_address_errors_total{daemon=\"server\"} 1"));
 	assert_true(has_line(out, "mt6d_sessions{daemon=\"server\"} 1"));
 	assert_true(has_line(out, "mt6d_sessions_started_total{daemon=\"server\"} 4"));
+	assert_true(has_line(out, "mt6d_dht_identities{daemon=\"server\"} 4"));
 	/* A session: labelled with the client's name, escaped. */
 	assert_true(has_line(out, "mt6d_session_drops_total{daemon=\"server\",peer=\"client \\\"one\\\"\\\\x\",reason=\"auth\"} 7"));
 	assert_true(has_line(out, "mt6d_session_rx_bytes_total{daemon=\"server\",peer=\"client \\\"one\\\"\\\\x\"} 1048576"));

@@ -50,7 +50,7 @@ static struct {
 	uint64_t rng;
 } F;
 
-static uint8_t fake_nodes[2];  /* the scheduler only compares node pointers */
+static uint8_t fake_nodes[4];  /* the scheduler only compares node pointers */
 #define NODE(i) ((struct dht *)(void *)&fake_nodes[i])
 
 static void fake_random(void *buf, size_t len)
@@ -143,7 +143,7 @@ static int64_t tick(int64_t unix_ms)
 static void start(enum pubsched_channel ch, size_t n_nodes, uint32_t max_ops, int n_clients)
 {
 	struct pubsched_params prm;
-	struct dht *nodes[2] = { NODE(0), NODE(1) };
+	struct dht *nodes[4] = { NODE(0), NODE(1), NODE(2), NODE(3) };
 	struct rdvtest_keypair server, client;
 
 	memset(&F, 0, sizeof(F));
@@ -701,6 +701,92 @@ static void test_node_replaced_and_busy(void **state)
 	stop();
 }
 
+/* Ends the live operations, checking that each client's parts leave from
+ * three different nodes, part j always from node_of[client][j] if set (else
+ * it is set); returns how many clients they were for and the nodes they
+ * used as bits. */
+static int end_lane_ops(size_t from, struct dht *node_of[MAX_CLIENTS][3], unsigned *nodes_used)
+{
+	bool is_seen[MAX_CLIENTS] = { false };
+	int n = 0;
+
+	for (size_t i = from; i < F.n_op; i++) {
+		struct fop *o = &F.op[i];
+		if (!o->is_live)
+			continue;
+		assert_true(o->part < 3);
+		if (!node_of[o->client][o->part])
+			node_of[o->client][o->part] = o->d;
+		assert_ptr_equal(o->d, node_of[o->client][o->part]);
+		for (unsigned j = 0; j < 3; j++)
+			if (j != o->part)
+				assert_ptr_not_equal(o->d, node_of[o->client][j]);
+		*nodes_used |= 1u << ((uint8_t *)(void *)o->d - fake_nodes);
+		n += !is_seen[o->client];
+		is_seen[o->client] = true;
+	}
+	end_all_stored();
+	return n;
+}
+
+/* A server's DHTNodes identities (docs/PROTOCOL.md 6.5): with three nodes,
+ * each with room for three chunk operations at a time, a client's three
+ * chunks leave from the three nodes (one each: readers group them by /64),
+ * so a fresh server's catch-up runs three clients at once (the six clients
+ * in two steps, not six). A new identity in one lane moves that lane's
+ * chunks alone, and the epoch that follows runs side by side again. */
+static void test_lanes_publish_side_by_side(void **state)
+{
+	(void)state;
+	struct dht *node_of[MAX_CLIENTS][3] = { { NULL } };
+	struct rendezvous_config c2;
+	unsigned used = 0;
+	size_t from = 0;
+	int steps = 0, done = 0;
+
+	begin(PUBSCHED_PEERS, 3, 3, MAX_CLIENTS, MAX_CLIENTS);
+	for (int s = 0; s < 10 && done < MAX_CLIENTS; s++) {
+		tick(at(110 + s));
+		if (live_ops() == 0)
+			continue;
+		assert_int_equal(live_ops(), 9); /* three clients, three chunks each */
+		done += end_lane_ops(from, node_of, &used);
+		from = F.n_op;
+		steps++;
+	}
+	assert_int_equal(done, MAX_CLIENTS);
+	assert_int_equal(steps, 2);
+	assert_int_equal(used, 7u);
+	tick(at(120));
+	assert_true(pubsched_is_window_done(P, T_W));
+	/* Lane 1 takes a new identity (node 3), then a new K: a new epoch. */
+	assert_int_equal(pubsched_replace_node(P, NODE(1), NODE(3)), 0);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		for (int j = 0; j < 3; j++)
+			if (node_of[i][j] == NODE(1))
+				node_of[i][j] = NODE(3);
+	rdvtest_config(&c2, 2, PERIOD);
+	assert_int_equal(pubsched_set_config(P, T_W, &c2, at(130)), 1);
+	used = 0;
+	done = 0;
+	steps = 0;
+	for (int s = 0; s < 10 && done < MAX_CLIENTS; s++) {
+		tick(at(136 + s)); /* every new epoch's run due (urgent_spread_s) */
+		if (live_ops() == 0)
+			continue;
+		assert_int_equal(live_ops(), 9);
+		done += end_lane_ops(from, node_of, &used);
+		from = F.n_op;
+		steps++;
+	}
+	assert_int_equal(done, MAX_CLIENTS);
+	assert_int_equal(steps, 2);
+	assert_int_equal(used, 1u | 4u | 8u);
+	tick(at(150));
+	assert_true(pubsched_is_window_done(P, T_W));
+	stop();
+}
+
 static void test_parameters(void **state)
 {
 	(void)state;
@@ -732,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_window_switch),
 		cmocka_unit_test(test_client_removed_mid_round),
 		cmocka_unit_test(test_node_replaced_and_busy),
+		cmocka_unit_test(test_lanes_publish_side_by_side),
 		cmocka_unit_test(test_parameters),
 	};
 	if (sodium_init() < 0)

@@ -694,6 +694,64 @@ static void test_unstuff_shuffled_with_duplicates(void **state)
 	free(l);
 }
 
+/* A publication whose chunks left from several DHT identities of one /64
+ * (docs/PROTOCOL.md 6.5): read in the /64 pass, once, with a retry of a
+ * chunk from a further address of the /64 (the same ports) too; chunks
+ * from two /64s form no message. */
+static void test_unstuff_spread_over_a_prefix(void **state)
+{
+	(void)state;
+	struct peer_lists *l = malloc(sizeof(*l));
+	uint8_t msg[RENDEZVOUS_CONFIG_LEN], out[4 * RENDEZVOUS_CONFIG_LEN], addr[4][16], from[16];
+	uint16_t ports[3][RENDEZVOUS_CHUNK_MAX_PORTS];
+	size_t j, i, cursor = 0;
+	int n[3];
+
+	assert_non_null(l);
+	randombytes_buf(msg, sizeof(msg));
+	for (j = 0; j < 4; j++) {
+		make_addr(addr[j], (uint16_t)(0x100 + j));
+		addr[j][7] = 1; /* 2001:db8:0:1::/64 */
+	}
+	lists_init(l);
+	for (j = 0; j < 3; j++) {
+		n[j] = rendezvous_stuff_chunk(ports[j], msg, sizeof(msg), j, test_random);
+		for (i = 0; i < (size_t)n[j]; i++)
+			lists_add(l, j, addr[j], ports[j][i]);
+	}
+	for (i = 0; i < (size_t)n[1]; i++) /* chunk 1 again, from a later identity */
+		lists_add(l, 1, addr[3], ports[1][i]);
+	lists_shuffle(l, 7);
+	assert_int_equal(rendezvous_unstuff(l->chunks, 3, sizeof(msg), out, 4), 1);
+	assert_memory_equal(out, msg, sizeof(msg));
+	assert_int_equal(rendezvous_unstuff_next(l->chunks, 3, sizeof(msg), &cursor, out, from), 1);
+	assert_memory_equal(from, addr[0], 8);
+	assert_int_equal(rendezvous_unstuff_next(l->chunks, 3, sizeof(msg), &cursor, out, from), 0);
+
+	/* Chunk 2 from another /64: no group holds every chunk. */
+	lists_init(l);
+	addr[2][7] = 2;
+	for (j = 0; j < 3; j++)
+		for (i = 0; i < (size_t)n[j]; i++)
+			lists_add(l, j, addr[j], ports[j][i]);
+	assert_int_equal(rendezvous_unstuff(l->chunks, 3, sizeof(msg), out, 4), 0);
+
+	/* An IPv4 publisher is one address: no prefix pass. */
+	lists_init(l);
+	for (j = 0; j < 3; j++) {
+		memset(addr[j], 0, 16);
+		addr[j][10] = addr[j][11] = 0xff;
+		addr[j][12] = 192;
+		addr[j][13] = 0;
+		addr[j][14] = 2;
+		addr[j][15] = (uint8_t)(1 + j);
+		for (i = 0; i < (size_t)n[j]; i++)
+			lists_add(l, j, addr[j], ports[j][i]);
+	}
+	assert_int_equal(rendezvous_unstuff(l->chunks, 3, sizeof(msg), out, 4), 0);
+	free(l);
+}
+
 static void test_unstuff_gaps_and_extras(void **state)
 {
 	(void)state;
@@ -944,6 +1002,7 @@ int main(void)
 		cmocka_unit_test_setup(test_chunk_sizes, setup),
 		cmocka_unit_test_setup(test_stuff_chunk_properties, setup),
 		cmocka_unit_test_setup(test_unstuff_shuffled_with_duplicates, setup),
+		cmocka_unit_test_setup(test_unstuff_spread_over_a_prefix, setup),
 		cmocka_unit_test_setup(test_unstuff_gaps_and_extras, setup),
 		cmocka_unit_test_setup(test_unstuff_several_ip_groups, setup),
 		cmocka_unit_test_setup(test_unstuff_arguments, setup),
