@@ -423,8 +423,7 @@ if m1 and a1 is not None and p1:
         ", CPU per Gbit/s %.2f cores against %.2f" % (ca, cm) if ca is not None and cm is not None else ""))
 # Queues = auto must be the better of one and two queues on this machine:
 # two win when they carry four streams faster by more than the 10 % that
-# runs of one path differ by here (throughput is what the lever is for; its
-# cost, CPU per Gbit/s, is printed beside it).
+# runs of one path differ by here, at no more CPU per Gbit/s.
 q1, q2 = num("mt6d-q1", "tcp4_gbps"), num("mt6d-q2", "tcp4_gbps")
 if q1 and q2 is not None:
     s1, s2 = num("mt6d-q1", "tcp1_gbps"), num("mt6d-q2", "tcp1_gbps")
@@ -441,10 +440,11 @@ if q1 and q2 is not None:
         if line.startswith("#define TUNNEL_AUTO_QUEUES"):
             auto = int(line.split()[2])
     auto = min(auto, len(os.sched_getaffinity(0)))  # tunnel_auto_queues
-    best = 2 if q2 > 1.1 * q1 else 1
+    best = 2 if q2 > 1.1 * q1 and (c1 is None or c2 is None or c2 <= c1) else 1
     verdict("queues_auto_is_best", q2 / q1, 1.1, auto == best,
             "Queues = auto is %d here; two queues carry four TCP streams at x%.2f of one (%.3f against %.3f Gbit/s), "
-            "so the better here is %d (two win above x1.10)" % (auto, q2 / q1, q2, q1, best))
+            "and CPU per Gbit/s %s against %s cores, so the better here is %d (two win above x1.10 at no more CPU per Gbit/s)" % (
+                auto, q2 / q1, q2, q1, f(c2, "%.2f"), f(c1, "%.2f"), best))
 for q in ("p50", "p99"):
     mq = num("mt6d", "rtt_load_%s_us" % q)
     base = {c: num(c, "rtt_load_%s_us" % q) for c in ("wg-go", "openvpn")}

@@ -466,7 +466,7 @@ void tunnel_tx_batch(const struct tunnel_tx *x, struct tun_pkt *pkts, size_t n)
 	size_t k = 0, i;
 
 	if (x->lock)
-		pthread_mutex_lock(x->lock);
+		tunnel_worker_lock(x);
 	s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
 	if ((s->fd < 0 && !s->is_muxed) || s->slot != t->rot.cur) {
 		x->stats->drops_tx += (uint64_t)n;
@@ -534,7 +534,7 @@ void tunnel_tun_read(const struct tunnel_tx *x, unsigned q)
 				     TUNNEL_BATCH, WIRE_HEADER_LEN, t->tun_mtu, TUNNEL_ROUNDS,
 				     tunnel_tx_flush, (void *)(uintptr_t)x, &st);
 		if (x->lock)
-			pthread_mutex_lock(x->lock);
+			tunnel_worker_lock(x);
 		x->stats->tx_super += st.supers;
 		x->stats->drops_tx += st.dropped;
 		if (x->lock)
@@ -547,7 +547,7 @@ void tunnel_tun_read(const struct tunnel_tx *x, unsigned q)
 
 		if (dropped) {
 			if (x->lock)
-				pthread_mutex_lock(x->lock);
+				tunnel_worker_lock(x);
 			x->stats->drops_tx += dropped;
 			if (x->lock)
 				pthread_mutex_unlock(x->lock);
@@ -897,7 +897,9 @@ void tunnel_get_stats(const struct tunnel *t, struct tunnel_stats *stats_out)
 	*stats_out = t->stats;
 	stats_out->queues = t->n_queues;
 	stats_out->queue_tx[0] = t->stats.tx_packets;
-	tunnel_workers_add_stats(t, stats_out);
+	/* The workers' counters change under their locks: t is const to the
+	 * caller, not to them. */
+	tunnel_workers_add_stats((struct tunnel *)(uintptr_t)t, stats_out);
 }
 
 void tunnel_offload_words(unsigned offloads, char *buf, size_t buf_len)

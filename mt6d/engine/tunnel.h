@@ -51,9 +51,10 @@
  * so that a restart's new instances fit beside the old ones. */
 #define TUNNEL_MAX_QUEUES (WIRE_RX_INSTANCES / 2u)
 /* Queues = auto: this many, or fewer when fewer CPUs may run the daemon
- * (tunnel_auto_queues); measured on the 2-core lab VM
- * (docs/perf/analysis/tunnel-cpu.md "Multi-queue"). */
-#define TUNNEL_AUTO_QUEUES 2
+ * (tunnel_auto_queues); measured on the 2-core lab VM: two carried more
+ * but cost more CPU per Gbit/s, and a receiver with two fell behind under
+ * a flood (docs/perf/analysis/tunnel-cpu.md "Multi-queue TUN"). */
+#define TUNNEL_AUTO_QUEUES 1
 
 /* tunnel_config.flags: offloads are on unless turned off (benchmarks). */
 #define TUNNEL_NO_UDP_GSO (1u << 0) /* one datagram per packet, no UDP_SEGMENT */

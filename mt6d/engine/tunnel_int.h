@@ -105,6 +105,9 @@ struct tunnel {
 	unsigned n_queues;               /* TUN queues; 1..TUNNEL_MAX_QUEUES */
 	struct tunnel_worker *workers;   /* n_queues - 1 of them, for queues 1..; else NULL */
 	ev_timer workers_timer;          /* starts their threads on the loop's first iteration */
+	/* The main loop waits for a worker's lock (atomic): the workers hold
+	 * back until it has had it (tunnel_worker_lock). */
+	unsigned main_waiting;
 };
 
 /* Scratch space of the data plane: filled and used within one callback (a
@@ -175,6 +178,11 @@ void tunnel_busy_poll_extend(struct tunnel *t);
  * super-packet buffer. Returns 0 or -ENOMEM; tunnel_scratch_wipe frees. */
 int tunnel_scratch_tx_get(struct tunnel_scratch *sc, size_t buf_len);
 void tunnel_scratch_wipe(struct tunnel_scratch *sc);
+/* A worker takes its lock (x->lock), after the main loop if it waits for
+ * it: a mutex is not fair, and a worker that takes it back at once after
+ * each batch would hold back the rotation for as long as packets come
+ * (measured: over two slots of 200 ms under a flood). tunnel_mq.c. */
+void tunnel_worker_lock(const struct tunnel_tx *x);
 /* Seals and sends n packets for the current slot as x (tunnel.c). */
 void tunnel_tx_batch(const struct tunnel_tx *x, struct tun_pkt *pkts, size_t n);
 /* Reads queue q's batches as x, up to TUNNEL_ROUNDS, and sends them. */
@@ -190,7 +198,7 @@ void tunnel_workers_start(struct tunnel *t);
 void tunnel_workers_free(struct tunnel *t);
 void tunnel_workers_lock(struct tunnel *t);
 void tunnel_workers_unlock(struct tunnel *t);
-void tunnel_workers_add_stats(const struct tunnel *t, struct tunnel_stats *s);
+void tunnel_workers_add_stats(struct tunnel *t, struct tunnel_stats *s);
 /* A slot socket readable (tunnel_rx.c). */
 void tunnel_sock_cb(struct ev_loop *loop, ev_io *w, int revents);
 

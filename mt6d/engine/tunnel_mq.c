@@ -5,6 +5,7 @@
 #include "mt6d/engine/tunnel.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,30 +172,53 @@ void tunnel_workers_free(struct tunnel *t)
 	t->workers = NULL;
 }
 
+void tunnel_worker_lock(const struct tunnel_tx *x)
+{
+	/* Bounded: the main loop holds the locks for one move of the window
+	 * or one reading of the counters. */
+	while (__atomic_load_n(&x->t->main_waiting, __ATOMIC_ACQUIRE))
+		sched_yield();
+	pthread_mutex_lock(x->lock);
+}
+
+/* The main loop's side: announced first, so that the worker, done with its
+ * batch, lets it in. */
+static void main_lock(struct tunnel *t, struct tunnel_worker *wk)
+{
+	__atomic_add_fetch(&t->main_waiting, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&wk->lock);
+}
+
+static void main_unlock(struct tunnel *t, struct tunnel_worker *wk)
+{
+	pthread_mutex_unlock(&wk->lock);
+	__atomic_sub_fetch(&t->main_waiting, 1, __ATOMIC_ACQ_REL);
+}
+
 void tunnel_workers_lock(struct tunnel *t)
 {
 	for (unsigned i = 0; t->workers && i < t->n_queues - 1; i++)
-		pthread_mutex_lock(&t->workers[i].lock);
+		main_lock(t, &t->workers[i]);
 }
 
 void tunnel_workers_unlock(struct tunnel *t)
 {
 	for (unsigned i = 0; t->workers && i < t->n_queues - 1; i++)
-		pthread_mutex_unlock(&t->workers[i].lock);
+		main_unlock(t, &t->workers[i]);
 }
 
-void tunnel_workers_add_stats(const struct tunnel *t, struct tunnel_stats *s)
+void tunnel_workers_add_stats(struct tunnel *t, struct tunnel_stats *s)
 {
 	for (unsigned i = 0; t->workers && i < t->n_queues - 1; i++) {
 		struct tunnel_worker *wk = &t->workers[i];
 
-		pthread_mutex_lock(&wk->lock);
+		main_lock(t, wk);
 		s->tx_packets += wk->stats.tx_packets;
 		s->tx_bytes += wk->stats.tx_bytes;
 		s->drops_tx += wk->stats.drops_tx;
 		s->tx_super += wk->stats.tx_super;
 		if (wk->q < TUNNEL_MAX_QUEUES)
 			s->queue_tx[wk->q] = wk->stats.tx_packets;
-		pthread_mutex_unlock(&wk->lock);
+		main_unlock(t, wk);
 	}
 }
