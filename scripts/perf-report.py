@@ -646,7 +646,8 @@ def sec_addr_bind(recs, charts, v):
 # ---------------------------------------------------------------- tunnel
 TUNNEL_SHORT = {'plain': 'plain', 'wg-go': 'wireguard-go', 'wg-kern': 'kernel WG', 'openvpn': 'OpenVPN',
                 'mt6d': 'mt6d-peer', 'mt6d-nooff': 'mt6d no TUN offloads', 'mt6d-nogso': 'mt6d no GSO/GRO',
-                'mt6d-nopad': 'mt6d no padding', 'mt6d-aes': 'mt6d AES-256-GCM'}
+                'mt6d-nopad': 'mt6d no padding', 'mt6d-aes': 'mt6d AES-256-GCM',
+                'mt6d-q1': 'mt6d Queues = 1', 'mt6d-q2': 'mt6d Queues = 2'}
 
 
 def sec_tunnel(recs, charts, v):
