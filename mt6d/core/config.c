@@ -994,9 +994,10 @@ uint32_t config_dht_nodes(const struct config *cfg)
 		return cfg->dht_nodes;
 	if (cfg->clients_len == 0)
 		return 1;
-	if (cfg->clients_len >= CONFIG_AUTO_DHT_NODES_MAX / CONFIG_AUTO_DHT_NODES_PER_CLIENT)
+	if (cfg->clients_len >= CONFIG_AUTO_DHT_NODES_MAX)
 		return CONFIG_AUTO_DHT_NODES_MAX;
-	return (uint32_t)cfg->clients_len * CONFIG_AUTO_DHT_NODES_PER_CLIENT;
+	uint32_t k = (uint32_t)cfg->clients_len * CONFIG_AUTO_DHT_NODES_PER_CLIENT;
+	return k < CONFIG_AUTO_DHT_NODES_MAX ? k : CONFIG_AUTO_DHT_NODES_MAX;
 }
 
 bool config_is_slot_sockets_shared(const struct config *cfg)

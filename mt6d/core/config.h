@@ -160,11 +160,13 @@ struct config {
  * chunk's 21 announces into each of them in 7 s (one message per 333 ms
  * per destination): a client's three chunks from three identities are out
  * in 7 s, the three from one in 21 s, which left no margin under a fresh
- * server's 30 s target. The auto cap: 12 identities put up to 8,000 B in a
- * second into one node of such a swarm (measured 7,146-7,967), libtorrent's
- * output budget. */
+ * server's 30 s target. The auto cap: every identity adds 3 messages a
+ * second to each node of such a swarm, and 12 put 7,913-9,824 B into one
+ * node in its busiest second (bench/rendezvous.sh, 12 clients), over the
+ * 8,000 B/s libtorrent allows itself for all its askers; 8 put two thirds
+ * of that. */
 #define CONFIG_MAX_DHT_NODES 32u
-#define CONFIG_AUTO_DHT_NODES_MAX 12u
+#define CONFIG_AUTO_DHT_NODES_MAX 8u
 #define CONFIG_AUTO_DHT_NODES_PER_CLIENT 3u
 
 /* The server's DHT identities: DHTNodes, auto resolved against the

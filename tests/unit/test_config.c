@@ -215,8 +215,8 @@ static void test_dht_nodes_auto_and_fixed(void **state)
 		{ "DHTNodes = 1\n", 1 }, { "DHTNodes = 32\n", 32 },
 	};
 	static const struct { uint32_t setting; size_t clients, want; } resolve[] = {
-		{ 0, 0, 1 }, { 0, 1, 3 }, { 0, 2, 6 }, { 0, 3, 9 }, { 0, 4, 12 }, { 0, 5, 12 },
-		{ 0, 12, 12 }, { 0, 13, 12 }, { 0, 16, 12 },
+		{ 0, 0, 1 }, { 0, 1, 3 }, { 0, 2, 6 }, { 0, 3, 8 }, { 0, 4, 8 }, { 0, 8, 8 },
+		{ 0, 12, 8 }, { 0, 16, 8 },
 		{ 0, 15000, CONFIG_AUTO_DHT_NODES_MAX }, { 1, 12, 1 }, { 3, 0, 3 }, { 32, 2, 32 },
 	};
 	struct config cfg;
