@@ -71,16 +71,23 @@ in_ns c1 "$build/mt6d" rendezvous put --channel "$CHANNEL" --key "$work/a.key" -
 kv put_rc $?
 kv put_ms $(($(now_ms) - t))
 ok=0
+get_error=none
 : >"$work/get_ms"
 for _ in $(seq "$GETS"); do
 	rm -f "$work/get.ms"
 	out=$(in_ns_timed c2 "$work/get.ms" "$build/mt6d" rendezvous get --channel "$CHANNEL" --key "$work/r.key" \
-		--from "$APUB" -b "$BOOT" -t 20s 2>/dev/null)
+		--from "$APUB" -b "$BOOT" -t 20s 2>"$work/get.err")
 	cat "$work/get.ms" >>"$work/get_ms" 2>/dev/null || echo 20000 >>"$work/get_ms"
-	[ "$out" = "$msg" ] && ok=$((ok + 1))
+	if [ "$out" = "$msg" ]; then
+		ok=$((ok + 1))
+	else # what the last failed get said, for the report
+		get_error=$(tr '\t\n' '  ' <"$work/get.err" | cut -c1-300)
+		[ -n "$out" ] && get_error="$get_error (printed ${#out} characters, not the message)"
+	fi
 done
 kv gets "$GETS"
 kv gets_ok $ok
+kv get_error "$get_error"
 kv get_p50 "$(pct 50 "$work/get_ms")"
 kv get_all "$(paste -sd, "$work/get_ms")"
 
