@@ -22,7 +22,7 @@ sed -e "s|^PrivateKeyFile = .*|PrivateKeyFile = $tmp/client.key|" \
     -e "s|^PublicKey = .*|PublicKey = $("$mt6d" pubkey <"$tmp/server.key")|" \
     "$top/docs/examples/client.conf" >"$tmp/client.conf"
 
-"$mt6d" checkconf server "$tmp/server.conf" | grep -q "2 registered clients, 2 DHT identities" ||
+"$mt6d" checkconf server "$tmp/server.conf" | grep -q "2 registered clients, 6 DHT identities" ||
     fail "server example"
 "$mt6d" checkconf client "$tmp/client.conf" | grep -q "client id 1" || fail "client example"
 
