@@ -465,8 +465,7 @@ void tunnel_tx_batch(const struct tunnel_tx *x, struct tun_pkt *pkts, size_t n)
 	struct tunnel_sock *s;
 	size_t k = 0, i;
 
-	if (x->lock)
-		tunnel_worker_lock(x);
+	tunnel_worker_lock(x);
 	s = &t->socks[t->rot.cur % ROTATE_MAX_SLOTS];
 	if ((s->fd < 0 && !s->is_muxed) || s->slot != t->rot.cur) {
 		x->stats->drops_tx += (uint64_t)n;
@@ -489,9 +488,8 @@ void tunnel_tx_batch(const struct tunnel_tx *x, struct tun_pkt *pkts, size_t n)
 	else
 		tunnel_send(x, s, k);
 out:
-	if (x->lock)
-		pthread_mutex_unlock(x->lock);
-	else
+	tunnel_worker_unlock(x);
+	if (!x->lock)
 		tunnel_busy_poll_extend(t);
 }
 
@@ -533,12 +531,10 @@ void tunnel_tun_read(const struct tunnel_tx *x, unsigned q)
 		(void)tun_read_split(t->tun, q, sc->vnet_buf, TUNNEL_VNET_BUF_LEN, sc->pkts,
 				     TUNNEL_BATCH, WIRE_HEADER_LEN, t->tun_mtu, TUNNEL_ROUNDS,
 				     tunnel_tx_flush, (void *)(uintptr_t)x, &st);
-		if (x->lock)
-			tunnel_worker_lock(x);
+		tunnel_worker_lock(x);
 		x->stats->tx_super += st.supers;
 		x->stats->drops_tx += st.dropped;
-		if (x->lock)
-			pthread_mutex_unlock(x->lock);
+		tunnel_worker_unlock(x);
 		return;
 	}
 	for (round = 0; round < TUNNEL_ROUNDS; round++) {
@@ -546,11 +542,9 @@ void tunnel_tun_read(const struct tunnel_tx *x, unsigned q)
 		int n = tun_read(t->tun, q, sc->pkts, TUNNEL_BATCH, WIRE_HEADER_LEN, &dropped);
 
 		if (dropped) {
-			if (x->lock)
-				tunnel_worker_lock(x);
+			tunnel_worker_lock(x);
 			x->stats->drops_tx += dropped;
-			if (x->lock)
-				pthread_mutex_unlock(x->lock);
+			tunnel_worker_unlock(x);
 		}
 		if (n <= 0)
 			break;

@@ -178,11 +178,12 @@ void tunnel_busy_poll_extend(struct tunnel *t);
  * super-packet buffer. Returns 0 or -ENOMEM; tunnel_scratch_wipe frees. */
 int tunnel_scratch_tx_get(struct tunnel_scratch *sc, size_t buf_len);
 void tunnel_scratch_wipe(struct tunnel_scratch *sc);
-/* A worker takes its lock (x->lock), after the main loop if it waits for
- * it: a mutex is not fair, and a worker that takes it back at once after
+/* A worker takes its lock (x->lock; for the main loop's sender, which has
+ * none, both calls do nothing), after the main loop if it waits for it: a mutex is not fair, and a worker that takes it back at once after
  * each batch would hold back the rotation for as long as packets come
  * (measured: over two slots of 200 ms under a flood). tunnel_mq.c. */
 void tunnel_worker_lock(const struct tunnel_tx *x);
+void tunnel_worker_unlock(const struct tunnel_tx *x);
 /* Seals and sends n packets for the current slot as x (tunnel.c). */
 void tunnel_tx_batch(const struct tunnel_tx *x, struct tun_pkt *pkts, size_t n);
 /* Reads queue q's batches as x, up to TUNNEL_ROUNDS, and sends them. */

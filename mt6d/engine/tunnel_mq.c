@@ -174,11 +174,19 @@ void tunnel_workers_free(struct tunnel *t)
 
 void tunnel_worker_lock(const struct tunnel_tx *x)
 {
+	if (!x->lock)
+		return;
 	/* Bounded: the main loop holds the locks for one move of the window
 	 * or one reading of the counters. */
 	while (__atomic_load_n(&x->t->main_waiting, __ATOMIC_ACQUIRE))
 		sched_yield();
 	pthread_mutex_lock(x->lock);
+}
+
+void tunnel_worker_unlock(const struct tunnel_tx *x)
+{
+	if (x->lock)
+		pthread_mutex_unlock(x->lock);
 }
 
 /* The main loop's side: announced first, so that the worker, done with its
