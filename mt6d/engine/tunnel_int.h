@@ -179,8 +179,9 @@ void tunnel_busy_poll_extend(struct tunnel *t);
 int tunnel_scratch_tx_get(struct tunnel_scratch *sc, size_t buf_len);
 void tunnel_scratch_wipe(struct tunnel_scratch *sc);
 /* A worker takes its lock (x->lock; for the main loop's sender, which has
- * none, both calls do nothing), after the main loop if it waits for it: a mutex is not fair, and a worker that takes it back at once after
- * each batch would hold back the rotation for as long as packets come
+ * none, both calls do nothing), after the main loop if it waits for it: a
+ * mutex is not fair, and a worker that takes it back at once after each
+ * batch would hold back the rotation for as long as packets come
  * (measured: over two slots of 200 ms under a flood). tunnel_mq.c. */
 void tunnel_worker_lock(const struct tunnel_tx *x);
 void tunnel_worker_unlock(const struct tunnel_tx *x);
