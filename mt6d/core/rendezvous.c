@@ -1,6 +1,7 @@
 #include "mt6d/core/rendezvous.h"
 
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sodium.h>
 
@@ -353,10 +354,12 @@ static bool read_group_chunk(const struct rendezvous_chunk_peers *chunk, const u
 	return true;
 }
 
-static bool is_v4_mapped(const uint8_t *a)
+static bool is_v4_mapped(const uint8_t a[RENDEZVOUS_ADDR_LEN])
 {
-	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
-	return memcmp(a, prefix, sizeof(prefix)) == 0;
+	struct in6_addr in;
+
+	memcpy(in.s6_addr, a, sizeof(in.s6_addr));
+	return IN6_IS_ADDR_V4MAPPED(&in);
 }
 
 /* Whether the first match_len bytes of addr appeared earlier in chunk 0. */
