@@ -65,16 +65,10 @@ umask 077
 APUB=$("$build/mt6d" pubkey <"$work/a.key")
 RPUB=$("$build/mt6d" pubkey <"$work/r.key")
 msg=$(head -c 115 /dev/urandom | od -An -tx1 | tr -d ' \n')
-# The put takes about 90 s and the gets follow: all of it inside one 15-min
-# window (the CLI's default), as in tests/foreign/t_foreign_rendezvous.sh.
-# Across a boundary the gets read a message of a window that is over and
-# refuse it (exit 4, in 0.4 s): the libtorrent/both row of 2026-12-07 21:01
-# lost 4 of 5 gets so, its put started 10 s before the boundary.
-left=$((900 - $(date +%s) % 900))
-if [ "$left" -lt 180 ]; then
-	echo "waiting ${left} s for the next 15-min window" >&2
-	sleep "$((left + 1))"
-fi
+# The put takes about 90 s and the gets follow, all in one window: the
+# libtorrent/both row of 2026-12-07 21:01 lost 4 of 5 gets (each refused
+# in 0.4 s) when its put began 10 s before a boundary.
+rdv_window_room 180
 t=$(now_ms)
 in_ns c1 "$build/mt6d" rendezvous put --channel "$CHANNEL" --key "$work/a.key" --to "$RPUB" -b "$BOOT" \
 	"$msg" >"$work/put.out" 2>&1

@@ -40,16 +40,11 @@ put_one() { # i: sender i puts its message from host c<i>; "rc ms" in put<i>.res
 	echo "$rc $((e - s))" >"$work/put$1.res"
 }
 # The puts take up to ~90 s and the gets follow: all of it inside one
-# 15-min window (the CLI's default), so that the gets read a message of the
-# window in force. Across a boundary a get reports the message as over
-# (exit 4) after asking the previous window too, which is not the latency
+# 15-min window. Across a boundary a get reports the message as over (exit
+# 4) after asking the previous window too, which is not the latency
 # measured here (ci21: 1.7-4.7 s, the puts ended 83 s later, in the next
 # window).
-left=$((900 - $(date +%s) % 900))
-if [ "$left" -lt 180 ]; then
-	echo "waiting ${left} s for the next 15-min window"
-	sleep "$((left + 1))"
-fi
+rdv_window_room 180
 pids=""
 for i in $(seq $TRIES); do
 	"$build/mt6d" genkey >"$work/a$i.key"

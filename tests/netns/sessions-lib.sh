@@ -404,6 +404,17 @@ sess_dht_configs() {
 	done
 }
 
+# A put of `mt6d rendezvous` and the gets after it inside one 15-min window
+# (the CLI's default): across a boundary the gets read a message of a
+# window that is over and refuse it (exit 4). Waits for the next window
+# when fewer than $1 seconds of this one are left.
+rdv_window_room() { # seconds
+	local left=$((900 - $(date +%s) % 900))
+	[ "$left" -ge "$1" ] && return 0
+	echo "waiting ${left} s for the next 15-min window" >&2
+	sleep "$((left + 1))"
+}
+
 # Nothing of ours left in a namespace: no MT6D address (IFA_PROTO 0x6d can
 # not be printed by iproute2 6.1: we look for addresses other than the
 # lab's), no TUN, no route of our protocol, no nftables table of ours. (The
