@@ -54,6 +54,7 @@ struct dhtident {
 	ev_timer check;         /* the lingering node; also the retry of a failed change */
 	ev_timer join_check;
 	bool is_bootstrap_deferred; /* the first node asks the routers at stagger_ms */
+	bool is_stagger_armed;      /* ... counted from the loop's first iteration */
 	uint64_t changes, failures;
 };
 
@@ -297,6 +298,15 @@ static void join_check_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	char why[256] = "";
 
 	(void)revents;
+	if (di->is_bootstrap_deferred && !di->is_stagger_armed) {
+		/* The daemon's set-up after dhtident_new may hold the loop for
+		 * longer than every lane's stagger (CI: all three began in one
+		 * iteration): the stagger counts from the loop's first run. */
+		di->is_stagger_armed = true;
+		ev_timer_set(w, di->prm.stagger_ms / 1000.0, 0);
+		ev_timer_start(loop, w);
+		return;
+	}
 	if (di->is_bootstrap_deferred) {
 		/* Its stagger is over: a first join like any other, checked
 		 * again after JOIN_CHECK_S. */
@@ -372,7 +382,7 @@ int dhtident_new(const struct dhtident_params *params, struct dhtident **out, ch
 		goto fail;
 	if (di->is_bootstrap_deferred) {
 		ev_timer_stop(di->prm.loop, &di->join_check);
-		ev_timer_set(&di->join_check, di->prm.stagger_ms / 1000.0, 0);
+		ev_timer_set(&di->join_check, 0, 0);
 		ev_timer_start(di->prm.loop, &di->join_check);
 	}
 	if (di->prm.fixed_port)
